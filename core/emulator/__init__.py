@@ -1,0 +1,1 @@
+"""A faithful local Message Batches API server (aiohttp, SQLite-backed)."""

@@ -1,0 +1,360 @@
+"""Plain dataclasses passed between batchtop's layers.
+
+The API client, the store and the service all speak these types; front ends render them.
+No SDK (pydantic) object ever leaves `core`, so the TUI and the CLI never depend on the
+wire format, and the store can rebuild every one of them offline.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+# --- batches ---------------------------------------------------------------------------
+
+
+class ProcessingStatus(enum.StrEnum):
+    """The three processing states of a Message Batch (there is no "failed" state)."""
+
+    IN_PROGRESS = "in_progress"
+    CANCELING = "canceling"
+    ENDED = "ended"
+
+
+class ResultType(enum.StrEnum):
+    """The outcome of one request inside a batch."""
+
+    SUCCEEDED = "succeeded"
+    ERRORED = "errored"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts:
+    processing: int = 0
+    succeeded: int = 0
+    errored: int = 0
+    canceled: int = 0
+    expired: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.processing + self.succeeded + self.errored + self.canceled + self.expired
+
+    @property
+    def done(self) -> int:
+        """Requests that reached a final state."""
+        return self.total - self.processing
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteBatch:
+    """A MessageBatch exactly as the API last described it."""
+
+    id: str
+    processing_status: ProcessingStatus
+    request_counts: RequestCounts
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+    cancel_initiated_at: datetime | None = None
+    archived_at: datetime | None = None
+    results_url: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.processing_status is not ProcessingStatus.ENDED
+
+
+@dataclass(frozen=True, slots=True)
+class BatchView:
+    """A batch as the front ends show it: the remote state plus what batchtop knows locally.
+
+    `seen_at` is when the remote state was last fetched; `deleted` marks batches that were
+    deleted remotely (kept locally so their results stay browsable).
+    """
+
+    remote: RemoteBatch
+    seen_at: datetime
+    label: str | None = None
+    note: str | None = None
+    job_id: str | None = None
+    job_part: int | None = None
+    parent_batch_id: str | None = None
+    model: str | None = None
+    has_manifest: bool = False
+    results_downloaded: bool = False
+    results_indexed: int = 0
+    estimated_cost_usd: float | None = None
+    actual_cost_usd: float | None = None
+    deleted: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.remote.id
+
+
+@dataclass(frozen=True, slots=True)
+class CountSnapshot:
+    """Request counts observed at one moment; the history feeds ETA and sparklines."""
+
+    batch_id: str
+    at: datetime
+    counts: RequestCounts
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Several batches that came from one import (split because of the per-batch limits)."""
+
+    id: str
+    name: str
+    created_at: datetime
+    source: str | None = None
+    batch_ids: tuple[str, ...] = ()
+
+
+# --- import / validation ---------------------------------------------------------------
+
+ImportFormat = Literal["jsonl", "json", "records-jsonl", "csv", "txt"]
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportIssue:
+    """One problem found in an input file, located as precisely as the format allows."""
+
+    severity: Severity
+    message: str
+    path: str
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
+
+    def location(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        if self.field:
+            where += f" ({self.field})"
+        return where
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How to turn a file into batch requests."""
+
+    format: ImportFormat | None = None  # None: guess from the extension and content
+    template: str | None = None  # "{field}" placeholders, for json/records-jsonl/csv/txt
+    model: str | None = None
+    max_tokens: int | None = None
+    system: str | None = None
+    id_field: str | None = None  # record field to derive custom_id from
+    max_requests_per_batch: int = 100_000
+    max_bytes_per_batch: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPart:
+    """One batch-to-be of a job: where its requests are and how big it is."""
+
+    index: int
+    request_count: int
+    byte_size: int
+    first_line: int
+    last_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    """Cost of a set of requests at batch and at standard price (USD)."""
+
+    input_tokens: int
+    max_output_tokens: int
+    batch_usd: float
+    standard_usd: float
+    exact: bool = False  # True when input tokens came from the token-counting endpoint
+    unknown_models: tuple[str, ...] = ()
+
+    @property
+    def savings_usd(self) -> float:
+        return self.standard_usd - self.batch_usd
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """Everything learned about an input before anything is sent."""
+
+    path: str
+    format: ImportFormat
+    request_count: int = 0
+    byte_size: int = 0
+    issues: list[ImportIssue] = field(default_factory=list)
+    parts: list[SplitPart] = field(default_factory=list)
+    estimate: CostEstimate | None = None
+    models: dict[str, int] = field(default_factory=dict)
+    preview: list[dict[str, Any]] = field(default_factory=list)  # first rendered requests
+    prepared_path: Path | None = None  # normalised native JSONL, ready to submit
+
+    @property
+    def errors(self) -> list[ImportIssue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return self.request_count > 0 and not self.errors
+
+
+# --- submission ----------------------------------------------------------------------
+
+
+class IntentState(enum.StrEnum):
+    PENDING = "pending"  # written before the create call
+    SUBMITTED = "submitted"  # batch id recorded
+    FAILED = "failed"  # the API refused it; nothing was created
+    RECONCILED = "reconciled"  # id recovered after an ambiguous failure or a crash
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitIntent:
+    id: int
+    job_id: str
+    part: int
+    request_count: int
+    content_hash: str
+    created_at: datetime
+    state: IntentState
+    batch_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitProgress:
+    """Reported while a job's parts are sent."""
+
+    job_id: str
+    part: int
+    parts: int
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    job_id: str
+    batch_ids: tuple[str, ...]
+    failed_parts: tuple[int, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One indexed result line joined with its input (when batchtop knows it)."""
+
+    batch_id: str
+    custom_id: str
+    type: ResultType
+    stop_reason: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    model: str | None = None
+    text: str = ""
+    error_type: str | None = None
+    error_message: str | None = None
+    input_text: str | None = None  # the prompt, from the manifest; None if unknown
+
+    @property
+    def first_line(self) -> str:
+        source = self.text if self.type is ResultType.SUCCEEDED else (self.error_message or "")
+        return source.strip().split("\n", 1)[0] if source else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFilter:
+    """Which results to show or export. Empty fields mean "no restriction"."""
+
+    types: frozenset[ResultType] = frozenset()
+    error_types: frozenset[str] = frozenset()
+    search: str = ""  # full-text over output text and input text
+    custom_ids: frozenset[str] = frozenset()  # explicit selection
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPage:
+    rows: list[ResultRow]
+    offset: int
+    total: int  # rows matching the filter
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSummary:
+    """Counts per outcome and tokens for a batch or a job."""
+
+    by_type: dict[ResultType, int]
+    by_error_type: dict[str, int]
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    standard_cost_usd: float = 0.0
+
+
+ExportFormat = Literal["jsonl", "csv", "json", "markdown", "parquet"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    path: Path
+    format: ExportFormat
+    rows: int
+
+
+# --- refresh events --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchChanged:
+    batch: BatchView
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEnded:
+    batch: BatchView
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshFailed:
+    """A refresh could not complete; `kind` says how a front end should present it."""
+
+    kind: Literal["auth", "offline", "rate_limited", "server", "other"]
+    message: str
+    retry_in_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshDone:
+    """A refresh completed; carries the counters a status bar shows."""
+
+    at: datetime
+    api_calls_total: int
+    api_calls_last: int
+    active: int
+    next_in_s: float | None  # None: nothing active, polling is idle
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsReady:
+    batch_id: str
+    rows: int
+
+
+Event = BatchChanged | BatchEnded | RefreshFailed | RefreshDone | ResultsReady
