@@ -1,0 +1,100 @@
+"""User settings, read from `config.toml` in the config dir.
+
+A missing file means defaults; a malformed file or value is a `UserError` naming the file and
+the key. The API key is never read from or written to this file: it comes from the
+environment (`ANTHROPIC_API_KEY`), like every Anthropic tool.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .errors import UserError
+
+MIN_REFRESH_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    refresh_interval_s: float = 30.0
+    theme: str = "textual-dark"
+    default_model: str = "claude-haiku-4-5"
+    default_max_tokens: int = 1024
+    max_requests_per_batch: int = 100_000
+    max_bytes_per_batch: int = 256 * 1024 * 1024
+    base_url: str | None = None
+    request_timeout_s: float = 60.0
+    max_retries: int = 2
+    notify_bell: bool = True
+    # action id -> keys, e.g. {"quit": "q,ctrl+q"}
+    keymap: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.refresh_interval_s < MIN_REFRESH_S:
+            object.__setattr__(self, "refresh_interval_s", MIN_REFRESH_S)
+
+    @property
+    def resolved_base_url(self) -> str | None:
+        return os.environ.get("ANTHROPIC_BASE_URL") or self.base_url
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "refresh_interval_s": (int, float),
+    "theme": (str,),
+    "default_model": (str,),
+    "default_max_tokens": (int,),
+    "max_requests_per_batch": (int,),
+    "max_bytes_per_batch": (int,),
+    "base_url": (str,),
+    "request_timeout_s": (int, float),
+    "max_retries": (int,),
+    "notify_bell": (bool,),
+}
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings from `path` (default: the config file); missing file → defaults."""
+    path = path or paths.config_file()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise UserError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"The config file {path} is not valid TOML: {exc}.") from exc
+    return settings_from_dict(data, source=str(path))
+
+
+def settings_from_dict(data: dict[str, Any], *, source: str = "config") -> Settings:
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise UserError(f"{source}: unknown setting '{key}'.")
+        if key == "keymap":
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise UserError(f"{source}: 'keymap' must map action ids to key strings.")
+            values[key] = dict(value)
+            continue
+        expected = _TYPES[key]
+        if isinstance(value, bool) and bool not in expected:
+            raise UserError(f"{source}: '{key}' must be a {expected[0].__name__}.")
+        if not isinstance(value, expected):
+            raise UserError(f"{source}: '{key}' must be a {expected[0].__name__}.")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if value < 0 or (value == 0 and key != "max_retries"):
+                raise UserError(f"{source}: '{key}' must be positive.")
+            values[key] = float(value) if float in expected else value
+        else:
+            values[key] = value
+    return replace(Settings(), **values)

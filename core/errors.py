@@ -1,0 +1,46 @@
+"""Errors batchtop reports to its users.
+
+Every exception that reaches a front end is a `BatchtopError` carrying one plain sentence;
+front ends print `str(error)` and never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+ApiErrorKind = Literal["auth", "offline", "rate_limited", "server", "invalid", "other"]
+
+
+class BatchtopError(Exception):
+    """Base class: `str(err)` is a complete, user-facing sentence."""
+
+
+class UserError(BatchtopError):
+    """The user asked for something impossible (bad file, bad option, wrong state)."""
+
+
+class NotFound(BatchtopError):
+    """A batch, job or result that does not exist (locally or remotely)."""
+
+
+class Conflict(BatchtopError):
+    """The action is not allowed in the object's current state (e.g. delete while in progress)."""
+
+
+class ApiError(BatchtopError):
+    """The API could not be reached or refused the call."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: ApiErrorKind = "other",
+        status: int | None = None,
+        request_id: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind: ApiErrorKind = kind
+        self.status = status
+        self.request_id = request_id
+        self.retry_after_s = retry_after_s
