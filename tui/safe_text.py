@@ -1,0 +1,33 @@
+"""Turning outside text (API results, files, labels) into something safe to display.
+
+Such text is data: it must never be parsed as Rich/Textual markup, and control characters
+(ANSI/OSC escape sequences, carriage returns, bidi overrides) must never reach the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+# C0/C1 controls except tab and newline, DEL, and the bidi/zero-width formatting characters
+# that can disguise what a line says.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)")
+
+
+def clean(text: str, *, keep_newlines: bool = True) -> str:
+    """Remove escape sequences and control characters; optionally fold newlines to spaces."""
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    text = _CONTROL.sub("", text)
+    if not keep_newlines:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return text
+
+
+def safe_text(text: str | None, style: str = "", *, one_line: bool = False, limit: int = 0) -> Text:
+    """A `Text` showing `text` literally: no markup, no escapes, optionally one line and cut."""
+    value = clean(text or "", keep_newlines=not one_line)
+    if limit and len(value) > limit:
+        value = value[: max(limit - 1, 0)] + "…"
+    return Text(value, style=style, no_wrap=one_line, end="")
