@@ -181,6 +181,10 @@ class CostEstimate:
     standard_usd: float
     exact: bool = False  # True when input tokens came from the token-counting endpoint
     unknown_models: tuple[str, ...] = ()
+    # batch_usd/standard_usd assume every request writes its full max_tokens (upper bound);
+    # these count input alone (the floor).
+    input_only_batch_usd: float = 0.0
+    input_only_standard_usd: float = 0.0
 
     @property
     def savings_usd(self) -> float:
