@@ -1,0 +1,340 @@
+"""The only door to the Anthropic API: client setup, SDK → dataclass conversion, error mapping.
+
+`anthropic` costs about 3 s to import here, so it is imported lazily (first network call),
+never at module import. Nothing the SDK returns leaves this module: batches become
+`RemoteBatch`, exceptions become `ApiError` with a one-line message and a `kind` front ends
+can act on. The API key is held in memory only and never logged or stored.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .errors import ApiError
+from .models import ProcessingStatus, RemoteBatch, RequestCounts
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+LIST_PAGE_LIMIT = 1000
+NO_KEY_MESSAGE = "No API key: set ANTHROPIC_API_KEY or run batchtop --demo."
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of `GET /v1/messages/batches` (newest first)."""
+
+    batches: list[RemoteBatch]
+    has_more: bool
+    last_id: str | None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def to_remote_batch(obj: Any) -> RemoteBatch:
+    """Convert an SDK `MessageBatch` into the store's dataclass."""
+    counts = obj.request_counts
+    created = _utc(obj.created_at)
+    expires = _utc(obj.expires_at)
+    assert created is not None
+    assert expires is not None
+    return RemoteBatch(
+        id=str(obj.id),
+        processing_status=ProcessingStatus(str(obj.processing_status)),
+        request_counts=RequestCounts(
+            processing=int(counts.processing),
+            succeeded=int(counts.succeeded),
+            errored=int(counts.errored),
+            canceled=int(counts.canceled),
+            expired=int(counts.expired),
+        ),
+        created_at=created,
+        expires_at=expires,
+        ended_at=_utc(obj.ended_at),
+        cancel_initiated_at=_utc(obj.cancel_initiated_at),
+        archived_at=_utc(obj.archived_at),
+        results_url=obj.results_url,
+    )
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from `retry-after-ms` / `retry-after` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _connection_cause(exc: BaseException) -> str:
+    """A short human reason from the exception chain of a connection error."""
+    seen: list[str] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(seen) < 6:
+        text = str(cur).strip()
+        if text:
+            seen.append(text)
+        cur = cur.__cause__ or cur.__context__
+    joined = " ".join(seen).lower()
+    for needle, reason in (
+        ("connection refused", "connection refused"),
+        ("name or service not known", "unknown host"),
+        ("nodename nor servname", "unknown host"),
+        ("temporary failure in name resolution", "unknown host"),
+        ("network is unreachable", "network unreachable"),
+        ("timed out", "timed out"),
+        ("connection reset", "connection reset"),
+        ("ssl", "TLS error"),
+        ("certificate", "TLS certificate error"),
+    ):
+        if needle in joined:
+            return reason
+    return seen[-1].splitlines()[0][:120] if seen else "connection failed"
+
+
+def is_ambiguous(err: ApiError) -> bool:
+    """True when the server may have acted even though we saw an error."""
+    return err.kind == "offline" or (
+        err.status is not None and (err.status >= 500 or err.status == 408)
+    )
+
+
+class BatchApi:
+    """Async wrapper around `anthropic.AsyncAnthropic` for the Message Batches endpoints.
+
+    `calls` counts real HTTP requests (SDK retries included) via an httpx event hook.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 2,
+    ) -> None:
+        self._api_key = api_key or None
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.calls = 0
+        self._client: AsyncAnthropic | None = None
+
+    @property
+    def has_key(self) -> bool:
+        return self._api_key is not None
+
+    def __repr__(self) -> str:  # never show the key
+        return f"BatchApi(base_url={self.base_url!r})"
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def client(self) -> AsyncAnthropic:
+        """The lazily built SDK client (imports `anthropic` on first use)."""
+        if self._api_key is None:
+            raise ApiError(NO_KEY_MESSAGE, kind="auth")
+        if self._client is None:
+            import anthropic
+            import httpx2
+
+            async def _count(_request: Any) -> None:
+                self.calls += 1
+
+            http_client = anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [_count]})
+            self._client = anthropic.AsyncAnthropic(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                max_retries=self.max_retries,
+                timeout=httpx2.Timeout(self.timeout_s, connect=min(5.0, self.timeout_s)),
+                http_client=http_client,
+            )
+        return self._client
+
+    def warm_up(self) -> None:
+        """Import the SDK now (e.g. from a background thread) so the first call is quick."""
+        import anthropic  # noqa: F401
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    def classify(self, exc: BaseException) -> ApiError:
+        """Map any SDK/transport exception to an `ApiError` with a one-line message."""
+        if isinstance(exc, ApiError):
+            return exc
+        import anthropic
+
+        if isinstance(exc, anthropic.APITimeoutError):
+            return ApiError(
+                f"Timed out waiting for {self.base_url} (after {self.timeout_s:g} s).",
+                kind="offline",
+            )
+        if isinstance(exc, anthropic.APIConnectionError):
+            return ApiError(
+                f"Cannot reach {self.base_url}: {_connection_cause(exc)}.", kind="offline"
+            )
+        if isinstance(exc, anthropic.APIStatusError):
+            status = exc.status_code
+            detail = (exc.api_message or "").strip().splitlines()
+            msg = detail[0][:300] if detail else ""
+            retry_after = parse_retry_after(exc.response.headers)
+            rid = exc.request_id
+            if status in (401, 403):
+                text = "The API key was rejected" if status == 401 else "Permission denied"
+                return ApiError(
+                    f"{text} ({status}): {msg or 'check ANTHROPIC_API_KEY'}.".replace("..", "."),
+                    kind="auth",
+                    status=status,
+                    request_id=rid,
+                )
+            if status == 429:
+                return ApiError(
+                    f"Rate limited by the API (429){': ' + msg if msg else ''}.".replace("..", "."),
+                    kind="rate_limited",
+                    status=status,
+                    request_id=rid,
+                    retry_after_s=retry_after,
+                )
+            if status >= 500:
+                what = "The API is overloaded" if status == 529 else "The API had a server error"
+                return ApiError(
+                    f"{what} ({status}){': ' + msg if msg else ''}.".replace("..", "."),
+                    kind="server",
+                    status=status,
+                    request_id=rid,
+                    retry_after_s=retry_after,
+                )
+            return ApiError(
+                f"The API refused the request ({status}){': ' + msg if msg else ''}.".replace(
+                    "..", "."
+                ),
+                kind="invalid",
+                status=status,
+                request_id=rid,
+            )
+        if isinstance(exc, anthropic.AnthropicError):
+            return ApiError(str(exc).splitlines()[0][:300] or "API error.", kind="other")
+        try:
+            import httpx2
+
+            if isinstance(exc, httpx2.TimeoutException):
+                return ApiError(f"Timed out waiting for {self.base_url}.", kind="offline")
+            if isinstance(exc, httpx2.TransportError):
+                return ApiError(
+                    f"Connection to {self.base_url} was interrupted: {_connection_cause(exc)}.",
+                    kind="offline",
+                )
+        except ImportError:  # pragma: no cover
+            pass
+        if isinstance(exc, OSError):
+            return ApiError(f"Network error talking to {self.base_url}: {exc}.", kind="offline")
+        return ApiError(f"Unexpected API error: {type(exc).__name__}: {exc}"[:300], kind="other")
+
+    # --- endpoints -----------------------------------------------------------------------
+
+    async def list_page(
+        self, *, after_id: str | None = None, limit: int = LIST_PAGE_LIMIT
+    ) -> ListPage:
+        client = self.client()
+        try:
+            if after_id is None:
+                page = await client.messages.batches.list(limit=limit)
+            else:
+                page = await client.messages.batches.list(limit=limit, after_id=after_id)
+        except Exception as exc:
+            raise self.classify(exc) from None
+        return ListPage(
+            batches=[to_remote_batch(b) for b in page.data],
+            has_more=bool(page.has_more),
+            last_id=page.last_id,
+        )
+
+    async def retrieve(self, batch_id: str) -> RemoteBatch:
+        client = self.client()
+        try:
+            obj = await client.messages.batches.retrieve(batch_id)
+        except Exception as exc:
+            raise self.classify(exc) from None
+        return to_remote_batch(obj)
+
+    async def create(self, requests: Sequence[dict[str, Any]]) -> RemoteBatch:
+        """Create a batch with no SDK retry: a retried create can duplicate the batch."""
+        client = self.client().with_options(max_retries=0)
+        try:
+            obj = await client.messages.batches.create(requests=list(requests))  # type: ignore[arg-type]
+        except Exception as exc:
+            raise self.classify(exc) from None
+        return to_remote_batch(obj)
+
+    async def cancel(self, batch_id: str) -> RemoteBatch:
+        client = self.client()
+        try:
+            obj = await client.messages.batches.cancel(batch_id)
+        except Exception as exc:
+            raise self.classify(exc) from None
+        return to_remote_batch(obj)
+
+    async def delete(self, batch_id: str) -> None:
+        client = self.client()
+        try:
+            await client.messages.batches.delete(batch_id)
+        except Exception as exc:
+            raise self.classify(exc) from None
+
+    async def models(self) -> list[str]:
+        client = self.client()
+        try:
+            page = await client.models.list(limit=1000)
+        except Exception as exc:
+            raise self.classify(exc) from None
+        return [str(m.id) for m in page.data]
+
+    async def iter_results(
+        self, batch_id: str, *, start: int = 0, chunk_size: int = 1 << 16
+    ) -> AsyncIterator[tuple[bytes, bool]]:
+        """Yield raw bytes of a batch's results JSONL (no parsing, no pydantic).
+
+        The first item is `(b"", resumed)` where `resumed` says whether the server honoured
+        a `Range` request from `start`; then the body in chunks. Errors (including a cut
+        stream) surface as `ApiError`.
+        """
+        client = self.client()
+        headers = {"Range": f"bytes={start}-"} if start > 0 else None
+        try:
+            async with client.messages.batches.with_streaming_response.results(
+                batch_id, extra_headers=headers
+            ) as response:
+                resumed = start > 0 and response.status_code == 206
+                yield b"", resumed
+                async for chunk in response.iter_bytes(chunk_size):
+                    yield chunk, resumed
+        except ApiError:
+            raise
+        except Exception as exc:
+            raise self.classify(exc) from None

@@ -1,0 +1,242 @@
+"""Refresh policy: keep every batch of the workspace current with as few API calls as possible.
+
+One refresh lists pages of batches (1,000 per call, newest first) until it has gone past the
+oldest batch still active locally, then retrieves one by one only the active batches the
+list window did not cover. The timer loop polls only while something is active, backs off
+exponentially (with jitter, honouring `retry-after`) on rate limits, overload, server errors
+and network loss, and never runs two fetches at once: a manual refresh during a running
+fetch simply waits for that fetch's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .api import BatchApi
+from .config import MIN_REFRESH_S, Settings
+from .errors import ApiError
+from .models import (
+    BatchChanged,
+    BatchEnded,
+    Event,
+    ProcessingStatus,
+    RefreshDone,
+    RefreshFailed,
+    RemoteBatch,
+)
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+BACKOFF_BASE_S = 2.0
+BACKOFF_MAX_S = 300.0
+# A batch missing from a retrieve this long after creation is treated as deleted remotely;
+# younger ones may be a transient 404 (anthropic-sdk-python#1432).
+DELETED_AFTER = timedelta(minutes=5)
+
+
+def backoff_delay(failures: int, retry_after_s: float | None, rng: Callable[[], float]) -> float:
+    """Exponential backoff with jitter (×0.75–1.25), never shorter than `retry-after`."""
+    base = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, failures - 1))
+    delay: float = base * (0.75 + 0.5 * float(rng()))
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return delay
+
+
+class Poller:
+    """Refreshes the store from the API and emits events; see the module docstring."""
+
+    def __init__(
+        self,
+        api: Callable[[], BatchApi],
+        store: Store,
+        settings: Settings,
+        *,
+        emit: Callable[[Event], None],
+        now: Callable[[], datetime],
+        sleep: Sleep | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._api = api
+        self._store = store
+        self._settings = settings
+        self._emit = emit
+        self._now = now
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._rng = rng
+        self._inflight: asyncio.Future[RefreshDone] | None = None
+        self._wake = asyncio.Event()
+        self._paused = False
+        self._stopped = False
+        self.api_calls_total = 0
+        self.api_calls_last = 0
+        self.failures = 0
+        self.last_error: ApiError | None = None
+        self.next_delays: list[float | None] = []  # recent waits, newest last (diagnostics)
+
+    # --- state -----------------------------------------------------------------------------
+
+    @property
+    def interval_s(self) -> float:
+        return max(MIN_REFRESH_S, self._settings.refresh_interval_s)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self.wake()
+
+    def wake(self) -> None:
+        """Cut the current wait short (new batch submitted, resume, stop)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.wake()
+
+    # --- one refresh -----------------------------------------------------------------------
+
+    async def refresh(self) -> RefreshDone:
+        """Refresh now; if a refresh is already running, wait for it and return its result."""
+        if self._inflight is not None and not self._inflight.done():
+            return await asyncio.shield(self._inflight)
+        fut: asyncio.Future[RefreshDone] = asyncio.get_running_loop().create_future()
+        self._inflight = fut
+        try:
+            done = await self._refresh_once()
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        fut.set_result(done)
+        return done
+
+    async def _refresh_once(self) -> RefreshDone:
+        api = self._api()
+        start_calls = api.calls
+        try:
+            remote = await self._fetch(api)
+        except ApiError as err:
+            self._count(api.calls - start_calls)
+            self.last_error = err
+            raise
+        seen_at = self._now()
+        changes = await asyncio.to_thread(self._store.upsert_remote, remote, seen_at)
+        for view, previous in changes:
+            self._emit(BatchChanged(view))
+            ended = view.remote.processing_status is ProcessingStatus.ENDED
+            if ended and previous is not None and previous.is_active:
+                self._emit(BatchEnded(view))
+        self._count(api.calls - start_calls)
+        self.last_error = None
+        active = len(await asyncio.to_thread(self._store.list_batches, active_only=True))
+        done = RefreshDone(
+            at=seen_at,
+            api_calls_total=self.api_calls_total,
+            api_calls_last=self.api_calls_last,
+            active=active,
+            next_in_s=self.interval_s if active and not self._paused else None,
+        )
+        self._emit(done)
+        return done
+
+    def _count(self, calls: int) -> None:
+        self.api_calls_last = calls
+        self.api_calls_total += calls
+
+    async def _fetch(self, api: BatchApi) -> list[RemoteBatch]:
+        known_active = await asyncio.to_thread(self._store.list_batches, active_only=True)
+        oldest_active = min((v.remote.created_at for v in known_active), default=None)
+        seen: dict[str, RemoteBatch] = {}
+        after_id: str | None = None
+        while True:
+            page = await api.list_page(after_id=after_id)
+            for b in page.batches:
+                seen.setdefault(b.id, b)
+            if not page.has_more or not page.batches or page.last_id is None:
+                break
+            if oldest_active is None or page.batches[-1].created_at <= oldest_active:
+                break
+            after_id = page.last_id
+        missing = [v for v in known_active if v.id not in seen]
+        for view in missing:
+            try:
+                seen[view.id] = await api.retrieve(view.id)
+            except ApiError as err:
+                if err.status == 404:
+                    age = self._now() - view.remote.created_at
+                    if age > DELETED_AFTER:
+                        await asyncio.to_thread(self._store.mark_deleted, view.id)
+                    continue
+                raise
+        return list(seen.values())
+
+    # --- the timer loop --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Poll until `stop()`: interval while something is active, idle otherwise."""
+        self._stopped = False
+        while not self._stopped:
+            if self._paused:
+                await self._wait(None)
+                continue
+            delay: float | None
+            try:
+                done = await self.refresh()
+            except ApiError as err:
+                self.failures += 1
+                delay = self._delay_after(err)
+                kind = "other" if err.kind == "invalid" else err.kind
+                self._emit(RefreshFailed(kind=kind, message=str(err), retry_in_s=delay))
+            except Exception as exc:  # never let the loop die on a surprise
+                log.exception("refresh failed")
+                self.failures += 1
+                delay = backoff_delay(self.failures, None, self._rng)
+                self._emit(RefreshFailed(kind="other", message=str(exc)[:200], retry_in_s=delay))
+            else:
+                self.failures = 0
+                delay = done.next_in_s
+            if self._stopped:
+                break
+            await self._wait(delay)
+
+    def _delay_after(self, err: ApiError) -> float | None:
+        if err.kind == "auth":
+            return None  # a bad key will not fix itself; wait for a manual refresh
+        if err.kind in ("rate_limited", "server", "offline"):
+            return backoff_delay(self.failures, err.retry_after_s, self._rng)
+        return max(self.interval_s, err.retry_after_s or 0.0)
+
+    async def _wait(self, delay: float | None) -> None:
+        self.next_delays.append(delay)
+        del self.next_delays[:-50]
+        self._wake.clear()
+        if delay is None:
+            await self._wake.wait()
+            return
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, waker):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task

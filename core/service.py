@@ -1,0 +1,719 @@
+"""`BatchService`: the one async facade both front ends (TUI and CLI) use.
+
+Reads come from the local store and never touch the network, so a front end can paint
+instantly and offline. Network work (refresh, submit, cancel, delete, results) goes through
+`api.BatchApi`, whose SDK is imported on first use; without an API key every network call
+raises `ApiError(kind="auth")` while reads keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from . import paths, pricing
+from .api import BatchApi
+from .config import Settings, load_settings
+from .errors import ApiError, BatchtopError, Conflict, NotFound, UserError
+from .models import (
+    BatchEnded,
+    BatchView,
+    CostEstimate,
+    CountSnapshot,
+    Event,
+    ExportFormat,
+    ExportResult,
+    ImportOptions,
+    ImportReport,
+    Job,
+    ProcessingStatus,
+    RefreshDone,
+    RemoteBatch,
+    ResultFilter,
+    ResultPage,
+    ResultRow,
+    ResultsReady,
+    ResultSummary,
+    SubmitIntent,
+    SubmitOutcome,
+    SubmitProgress,
+)
+from .poller import Poller, Sleep
+from .results import download as download_file
+from .store import Store
+from .submit import PreparedPart, Submitter, read_part, write_part
+
+log = logging.getLogger(__name__)
+
+BatchesView = Literal["all", "active", "ended", "errors"]
+BATCH_LIFETIME = timedelta(hours=24)
+ALL_RESULTS = ResultFilter()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _input_text(params: Any) -> str | None:
+    """The last user message's text: what a person would call "the prompt"."""
+    if not isinstance(params, dict):
+        return None
+    messages = params.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for msg in reversed(messages):
+        if isinstance(msg, dict) and msg.get("role") == "user":
+            content = msg.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                texts = [
+                    b["text"]
+                    for b in content
+                    if isinstance(b, dict) and isinstance(b.get("text"), str)
+                ]
+                return "\n".join(texts) if texts else None
+    return None
+
+
+def _prepared(requests: Sequence[dict[str, Any]]) -> PreparedPart:
+    import hashlib
+
+    import orjson
+
+    h = hashlib.sha256()
+    rows: list[tuple[str, str | None, str]] = []
+    for req in requests:
+        line = orjson.dumps({"custom_id": req["custom_id"], "params": req["params"]})
+        h.update(line + b"\n")
+        rows.append(
+            (
+                str(req["custom_id"]),
+                _input_text(req["params"]),
+                orjson.dumps(req["params"]).decode(),
+            )
+        )
+    return PreparedPart(list(requests), h.hexdigest(), rows)
+
+
+class BatchService:
+    """See the module docstring; every public method returns `core.models` dataclasses."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        now: Callable[[], datetime] | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._now = now or _utcnow
+        key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
+        self._api = BatchApi(
+            api_key=key or None,
+            base_url=base_url or settings.resolved_base_url,
+            timeout_s=settings.request_timeout_s,
+            max_retries=settings.max_retries,
+        )
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._poller = Poller(
+            lambda: self._api, store, settings, emit=self._emit, now=self._now, sleep=sleep
+        )
+        self._submitter = Submitter(lambda: self._api, store, now=self._now)
+        self._sleep = sleep
+        self._downloads: dict[str, asyncio.Task[int]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._owns_store = False
+        self._models: list[str] | None = None
+        self.auto_download = True
+
+    @classmethod
+    async def open(
+        cls,
+        store_path: Path | None = None,
+        settings: Settings | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        now: Callable[[], datetime] | None = None,
+        sleep: Sleep | None = None,
+    ) -> BatchService:
+        """Open the store (default location) and load settings (default config file)."""
+        settings = settings if settings is not None else await asyncio.to_thread(load_settings)
+        store = await asyncio.to_thread(Store.open, store_path)
+        service = cls(store, settings, api_key=api_key, base_url=base_url, now=now, sleep=sleep)
+        service._owns_store = True
+        return service
+
+    async def close(self) -> None:
+        self._poller.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        await self._api.close()
+        if self._owns_store:
+            self.store.close()
+
+    @property
+    def base_url(self) -> str:
+        return self._api.base_url
+
+    @property
+    def has_api_key(self) -> bool:
+        return self._api.has_key
+
+    def warm_up(self) -> None:
+        """Import the SDK (call from a worker thread so the first refresh is quick)."""
+        self._api.warm_up()
+
+    # --- reads (store only) -----------------------------------------------------------
+
+    def batches(self, view: BatchesView = "all") -> list[BatchView]:
+        if view == "active":
+            return self.store.list_batches(active_only=True)
+        rows = self.store.list_batches()
+        if view == "ended":
+            return [b for b in rows if not b.remote.is_active]
+        if view == "errors":
+            return [
+                b
+                for b in rows
+                if b.remote.request_counts.errored or b.remote.request_counts.expired
+            ]
+        return rows
+
+    def batch(self, batch_id: str) -> BatchView | None:
+        return self.store.get_batch(batch_id)
+
+    def require_batch(self, batch_id: str) -> BatchView:
+        view = self.store.get_batch(batch_id)
+        if view is None:
+            raise NotFound(f"No batch {batch_id} is known locally (try a refresh).")
+        return view
+
+    def snapshots(self, batch_id: str) -> list[CountSnapshot]:
+        return self.store.snapshots(batch_id)
+
+    def jobs(self) -> list[Job]:
+        return self.store.list_jobs()
+
+    def job(self, job_id: str) -> Job | None:
+        return self.store.get_job(job_id)
+
+    def resolve_ids(self, batch_or_job_id: str) -> list[str]:
+        """A batch id → [it]; a job id → its batches (retries included)."""
+        if self.store.get_batch(batch_or_job_id) is not None:
+            return [batch_or_job_id]
+        job = self.store.get_job(batch_or_job_id)
+        if job is not None:
+            return list(job.batch_ids) or [v.id for v in self.store.job_batches(job.id)]
+        raise NotFound(f"No batch or job {batch_or_job_id} is known locally (try a refresh).")
+
+    def eta(self, batch_id: str) -> datetime | None:
+        """Projected end: remaining × elapsed / completed, once some progress was observed."""
+        view = self.store.get_batch(batch_id)
+        if view is None or not view.remote.is_active:
+            return None
+        snaps = self.store.snapshots(batch_id)
+        latest = snaps[-1] if snaps else None
+        counts = latest.counts if latest else view.remote.request_counts
+        at = latest.at if latest else view.seen_at
+        done, remaining = counts.done, counts.processing
+        if done <= 0 or remaining <= 0:
+            return None
+        elapsed = (at - view.remote.created_at).total_seconds()
+        if elapsed <= 0:
+            return None
+        return at + timedelta(seconds=remaining * elapsed / done)
+
+    def progress(self, batch_id: str) -> tuple[float, float]:
+        """(share of requests done, share of the 24 h window used)."""
+        view = self.require_batch(batch_id)
+        r = view.remote
+        total = r.request_counts.total
+        by_count = 1.0 if not r.is_active else (r.request_counts.done / total if total else 0.0)
+        end = r.ended_at if r.ended_at is not None else self._now()
+        window = (r.expires_at - r.created_at).total_seconds() or BATCH_LIFETIME.total_seconds()
+        by_time = (end - r.created_at).total_seconds() / window
+        return by_count, min(1.0, max(0.0, by_time))
+
+    # --- events -----------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, event: Event) -> None:
+        if isinstance(event, BatchEnded):
+            self._maybe_auto_download(event.batch)
+        for cb in list(self._subscribers):
+            try:
+                cb(event)
+            except Exception:
+                log.exception("event subscriber failed")
+
+    def _maybe_auto_download(self, view: BatchView) -> None:
+        if not self.auto_download or view.job_id is None or view.results_downloaded:
+            return
+        if view.remote.results_url is None or view.id in self._downloads:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._spawn(self.download_results(view.id))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("background task failed: %s", t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    async def wait_background(self) -> None:
+        """Wait for automatic downloads started by events (tests, CLI watch)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- refresh ----------------------------------------------------------------------
+
+    async def refresh(self) -> RefreshDone:
+        return await self._poller.refresh()
+
+    async def run_polling(self) -> None:
+        """Poll until `close()`; reconciles open submit intents first (best effort)."""
+        with contextlib.suppress(BatchtopError):
+            if await asyncio.to_thread(self.store.open_intents):
+                await self.reconcile()
+        await self._poller.run()
+
+    def stop_polling(self) -> None:
+        self._poller.stop()
+
+    def pause(self) -> None:
+        self._poller.pause()
+
+    def resume(self) -> None:
+        self._poller.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self._poller.paused
+
+    @property
+    def api_calls(self) -> int:
+        """Every HTTP request made so far (SDK retries included)."""
+        return self._api.calls
+
+    @property
+    def poller(self) -> Poller:
+        return self._poller
+
+    async def models(self) -> list[str]:
+        """Model ids from the API, or the price table's when the API cannot say."""
+        if self._models is None:
+            try:
+                ids = await self._api.models()
+            except BatchtopError:
+                ids = []
+            self._models = ids or sorted(pricing.PRICES)
+        return list(self._models)
+
+    # --- import / submit ----------------------------------------------------------------
+
+    def _options(self, options: ImportOptions) -> ImportOptions:
+        s = self.settings
+        defaults = ImportOptions()
+        return replace(
+            options,
+            model=options.model or s.default_model,
+            max_tokens=options.max_tokens or s.default_max_tokens,
+            max_requests_per_batch=(
+                s.max_requests_per_batch
+                if options.max_requests_per_batch == defaults.max_requests_per_batch
+                else options.max_requests_per_batch
+            ),
+            max_bytes_per_batch=(
+                s.max_bytes_per_batch
+                if options.max_bytes_per_batch == defaults.max_bytes_per_batch
+                else options.max_bytes_per_batch
+            ),
+        )
+
+    def _new_work_dir(self) -> Path:
+        stamp = self._now().strftime("%Y%m%dT%H%M%S")
+        return paths.ensure_private_dir(paths.imports_dir() / f"{stamp}-{uuid.uuid4().hex[:8]}")
+
+    async def analyse(
+        self,
+        path: Path,
+        options: ImportOptions,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportReport:
+        """Parse, validate, split and estimate `path` (in a thread); nothing is sent."""
+        from . import importer
+
+        opts = self._options(options)
+        work_dir = await asyncio.to_thread(self._new_work_dir)
+        return await asyncio.to_thread(
+            importer.analyse, Path(path), opts, work_dir=work_dir, progress=progress
+        )
+
+    def estimate(self, requests: list[dict[str, Any]]) -> CostEstimate:
+        return pricing.estimate_cost(requests)
+
+    @staticmethod
+    def _part_file(prepared_dir: Path, index: int) -> Path:
+        path = prepared_dir / f"part-{index:04d}.jsonl"
+        if not path.exists() and (prepared_dir / f"part-{index + 1:04d}.jsonl").exists():
+            return prepared_dir / f"part-{index + 1:04d}.jsonl"
+        return path
+
+    async def submit(
+        self,
+        report: ImportReport,
+        *,
+        name: str | None = None,
+        label: str | None = None,
+        progress: Callable[[SubmitProgress], None] | None = None,
+    ) -> SubmitOutcome:
+        """Submit every part of an analysed import as one job, through the journal."""
+        if report.errors:
+            n = len(report.errors)
+            raise UserError(f"The input has {n} error{'s' * (n != 1)}: fix them before submitting.")
+        if not report.ok or report.prepared_path is None or not report.parts:
+            raise UserError("Nothing to submit: the input holds no requests.")
+        prepared_dir = report.prepared_path
+        model = next(iter(report.models)) if len(report.models) == 1 else None
+        total = max(1, report.request_count)
+        parts: list[tuple[int, Path, float | None]] = []
+        for part in report.parts:
+            cost = (
+                report.estimate.batch_usd * part.request_count / total
+                if report.estimate is not None
+                else None
+            )
+            parts.append((part.index, self._part_file(prepared_dir, part.index), cost))
+        job = await asyncio.to_thread(
+            self.store.create_job, name or Path(report.path).name, report.path, self._now()
+        )
+        return await self._submit_parts(job.id, parts, model=model, label=label, progress=progress)
+
+    async def _submit_parts(
+        self,
+        job_id: str,
+        parts: list[tuple[int, Path, float | None]],
+        *,
+        model: str | None,
+        label: str | None,
+        progress: Callable[[SubmitProgress], None] | None = None,
+        parent_batch_id: str | None = None,
+        prepared: PreparedPart | None = None,
+    ) -> SubmitOutcome:
+        batch_ids: list[str] = []
+        failed: list[int] = []
+        errors: list[str] = []
+        first_error: BatchtopError | None = None
+        for n, (index, path, cost) in enumerate(parts, start=1):
+            if progress is not None:
+                progress(SubmitProgress(job_id, n, len(parts)))
+            if isinstance(first_error, ApiError) and first_error.kind in ("auth", "offline"):
+                failed.append(index)
+                errors.append(f"part {index}: not sent ({first_error})")
+                continue
+            try:
+                part = (
+                    prepared if prepared is not None else await asyncio.to_thread(read_part, path)
+                )
+                batch = await self._submitter.submit_part(
+                    job_id,
+                    index,
+                    part,
+                    model=model or _single_model(part),
+                    estimated_cost_usd=cost
+                    if cost is not None
+                    else pricing.estimate_cost(part.requests).batch_usd,
+                    parent_batch_id=parent_batch_id,
+                )
+            except BatchtopError as err:
+                first_error = first_error or err
+                failed.append(index)
+                errors.append(f"part {index}: {err}")
+                continue
+            batch_ids.append(batch.id)
+            if label:
+                await asyncio.to_thread(self.store.set_label, batch.id, label)
+            view = await asyncio.to_thread(self.store.get_batch, batch.id)
+            if progress is not None:
+                progress(SubmitProgress(job_id, n, len(parts), batch.id))
+            if view is not None:
+                self._emit_changed(view)
+        if not batch_ids and first_error is not None:
+            raise first_error
+        self._poller.wake()
+        return SubmitOutcome(job_id, tuple(batch_ids), tuple(failed), tuple(errors))
+
+    def _emit_changed(self, view: BatchView) -> None:
+        from .models import BatchChanged
+
+        self._emit(BatchChanged(view))
+
+    async def submit_requests(
+        self,
+        requests: list[dict[str, Any]],
+        *,
+        name: str | None = None,
+        label: str | None = None,
+    ) -> SubmitOutcome:
+        """Submit composed requests (`{custom_id, params}` dicts) as a one-part job."""
+        from . import importer
+
+        if not requests:
+            raise UserError("Nothing to submit: add at least one request.")
+        problems: list[str] = []
+        seen: set[str] = set()
+        for i, req in enumerate(requests, start=1):
+            for issue in importer.validate_request(req):
+                if issue.severity == "error":
+                    problems.append(f"request {i}: {issue.message}")
+            cid = req.get("custom_id") if isinstance(req, dict) else None
+            if isinstance(cid, str):
+                if cid in seen:
+                    problems.append(f"request {i}: duplicate custom_id {cid!r}.")
+                seen.add(cid)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise UserError(f"{problems[0]}{more}".rstrip())
+        work_dir = await asyncio.to_thread(self._new_work_dir)
+        part_path = work_dir / "part-0001.jsonl"
+        await asyncio.to_thread(write_part, part_path, requests)
+        prepared = await asyncio.to_thread(_prepared, requests)
+        job = await asyncio.to_thread(self.store.create_job, name or "composed", None, self._now())
+        return await self._submit_parts(
+            job.id, [(1, part_path, None)], model=None, label=label, prepared=prepared
+        )
+
+    async def reconcile(self) -> list[SubmitIntent]:
+        """Resolve submit intents a crash or an ambiguous failure left open."""
+        resolved = await self._submitter.reconcile_open()
+        if resolved:
+            self._poller.wake()
+        return resolved
+
+    # --- actions ----------------------------------------------------------------------
+
+    async def cancel(self, batch_id: str) -> BatchView:
+        view = self.store.get_batch(batch_id)
+        if view is not None and not view.remote.is_active:
+            raise Conflict(f"Batch {batch_id} has already ended: there is nothing to cancel.")
+        try:
+            remote = await self._api.cancel(batch_id)
+        except ApiError as err:
+            raise self._action_error(err, batch_id, "cancel") from None
+        return await self._store_remote(remote)
+
+    async def delete(self, batch_id: str) -> None:
+        view = self.store.get_batch(batch_id)
+        if view is not None and view.remote.is_active:
+            state = view.remote.processing_status.value.replace("_", " ")
+            raise Conflict(
+                f"Batch {batch_id} is still {state}: cancel it and delete it once it has ended."
+            )
+        try:
+            await self._api.delete(batch_id)
+        except ApiError as err:
+            if err.status != 404 or view is None:
+                raise self._action_error(err, batch_id, "delete") from None
+        if view is not None:
+            await asyncio.to_thread(self.store.mark_deleted, batch_id)
+
+    def _action_error(self, err: ApiError, batch_id: str, action: str) -> BatchtopError:
+        if err.status == 404:
+            return NotFound(f"The API does not know batch {batch_id}.")
+        if err.status in (400, 409):
+            return Conflict(f"Cannot {action} batch {batch_id}: {err}")
+        return err
+
+    async def _store_remote(self, remote: RemoteBatch) -> BatchView:
+        changes = await asyncio.to_thread(self.store.upsert_remote, [remote], self._now())
+        for changed, _prev in changes:
+            self._emit_changed(changed)
+        view = await asyncio.to_thread(self.store.get_batch, remote.id)
+        assert view is not None
+        return view
+
+    def set_label(self, batch_id: str, text: str | None) -> None:
+        self.require_batch(batch_id)
+        clean = (text or "").strip() or None
+        self.store.set_label(batch_id, clean)
+
+    async def retry_failed(self, batch_id: str, *, include_invalid: bool = False) -> SubmitOutcome:
+        """A new batch of the errored/expired/canceled requests, in the same job."""
+        import orjson
+
+        view = self.require_batch(batch_id)
+        if view.remote.is_active:
+            raise Conflict(f"Batch {batch_id} has not ended yet: retry once it has ended.")
+        if not view.results_indexed:
+            await self.download_results(batch_id)
+            view = self.require_batch(batch_id)
+        rows = await asyncio.to_thread(
+            lambda: list(self.store.failed_requests(batch_id, include_invalid=include_invalid))
+        )
+        if not rows:
+            failed = (
+                view.remote.request_counts.errored
+                + view.remote.request_counts.expired
+                + view.remote.request_counts.canceled
+            )
+            if failed and not view.has_manifest:
+                raise UserError(
+                    f"Batch {batch_id} was not submitted by batchtop: its request parameters"
+                    " are unknown, so it cannot be retried."
+                )
+            raise UserError(f"Nothing to retry: batch {batch_id} has no failed requests to resend.")
+        requests = [{"custom_id": cid, "params": orjson.loads(params)} for cid, params in rows]
+        job_id = view.job_id
+        if job_id is None:
+            job = await asyncio.to_thread(
+                self.store.create_job, f"retry of {batch_id}", batch_id, self._now()
+            )
+            job_id = job.id
+        intents = await asyncio.to_thread(self.store.intents, job_id)
+        part_no = max([i.part for i in intents] + [view.job_part or 0]) + 1
+        work_dir = await asyncio.to_thread(self._new_work_dir)
+        part_path = work_dir / f"part-{part_no:04d}.jsonl"
+        await asyncio.to_thread(write_part, part_path, requests)
+        prepared = await asyncio.to_thread(_prepared, requests)
+        return await self._submit_parts(
+            job_id,
+            [(part_no, part_path, None)],
+            model=view.model,
+            label=view.label,
+            parent_batch_id=batch_id,
+            prepared=prepared,
+        )
+
+    # --- results ----------------------------------------------------------------------
+
+    async def download_results(
+        self, batch_id: str, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Download and index a batch's results (again, if asked); returns indexed rows."""
+        running = self._downloads.get(batch_id)
+        if running is not None and not running.done():
+            return await asyncio.shield(running)
+        view = self.store.get_batch(batch_id)
+        if view is None:
+            view = await self._store_remote(await self._api.retrieve(batch_id))
+        if view.remote.is_active:
+            raise Conflict(f"Batch {batch_id} has not ended yet: its results come when it ends.")
+        if view.remote.archived_at is not None and view.remote.archived_at <= self._now():
+            raise Conflict(
+                f"The results of batch {batch_id} were archived and are no longer available."
+            )
+        task = asyncio.ensure_future(self._download(view, progress))
+        self._downloads[batch_id] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._downloads.pop(batch_id, None)
+
+    async def _download(self, view: BatchView, progress: Callable[[int], None] | None) -> int:
+        try:
+            path = await download_file(
+                self._api,
+                view.id,
+                expected_lines=view.remote.request_counts.total or None,
+                progress=progress,
+                sleep=self._sleep,
+            )
+        except ApiError as err:
+            if err.status == 404:
+                raise NotFound(f"The API has no results for batch {view.id}: {err}") from None
+            raise
+        await asyncio.to_thread(self.store.set_results_file, view.id, path, downloaded=True)
+        rows = await asyncio.to_thread(self.store.ingest_results, view.id, path)
+        self._emit(ResultsReady(view.id, rows))
+        new_view = await asyncio.to_thread(self.store.get_batch, view.id)
+        if new_view is not None:
+            self._emit_changed(new_view)
+        return rows
+
+    def results_page(
+        self, batch_ids: Sequence[str], filt: ResultFilter, offset: int, limit: int
+    ) -> ResultPage:
+        return self.store.query_results(batch_ids, filt, offset, limit)
+
+    def result_detail(
+        self, batch_id: str, custom_id: str
+    ) -> tuple[ResultRow, str, str | None] | None:
+        return self.store.result_detail(batch_id, custom_id)
+
+    def result_summary(self, batch_ids: Sequence[str]) -> ResultSummary:
+        return self.store.result_summary(batch_ids)
+
+    async def export(
+        self,
+        batch_ids: Sequence[str],
+        fmt: ExportFormat,
+        path: Path | None = None,
+        filt: ResultFilter = ALL_RESULTS,
+        progress: Callable[[int], None] | None = None,
+    ) -> ExportResult:
+        """Write the chosen results to a file (atomic) in a worker thread."""
+        from . import export
+
+        ids = list(batch_ids)
+        if not ids:
+            raise UserError("Nothing to export: no batch chosen.")
+        if path is None:
+            owner = ids[0]
+            if len(ids) > 1:
+                view = self.store.get_batch(ids[0])
+                owner = view.job_id if view is not None and view.job_id else ids[0]
+            path = export.default_export_path(owner, fmt)
+
+        def work() -> ExportResult:
+            result: ExportResult = export.export_results(
+                self.store.iter_results(ids, filt), fmt, path, progress
+            )
+            return result
+
+        return await asyncio.to_thread(work)
+
+
+def _single_model(part: PreparedPart) -> str | None:
+    models = {r["params"].get("model") for r in part.requests if isinstance(r.get("params"), dict)}
+    if len(models) == 1:
+        model = next(iter(models))
+        return model if isinstance(model, str) else None
+    return None
+
+
+__all__ = ["BatchService", "BatchesView", "ProcessingStatus"]

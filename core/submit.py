@@ -1,0 +1,258 @@
+"""Journaled submission: never lose a batch id, never create a duplicate silently.
+
+Before each create call an intent (job, part, request count, content hash) is written to the
+store; the returned id is recorded right after. Creates run without SDK retries because the
+API has no idempotency key: a retried create whose first attempt reached the server makes a
+second batch. After an ambiguous failure (timeout, dropped connection, 5xx) we look for the
+batch with `list` — one created at or after the intent (allowing some clock skew) with the
+same request count and not claimed by another intent — and resubmit only if there is none.
+Intents left open by a crash are resolved the same way on start (`reconcile_open`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .api import BatchApi, is_ambiguous
+from .errors import ApiError, UserError
+from .models import IntentState, RemoteBatch, SubmitIntent
+
+if TYPE_CHECKING:
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+CLOCK_SKEW = timedelta(minutes=5)
+# An open intent with no matching batch this long after it was written was never created.
+ABANDON_AFTER = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPart:
+    """A part file read into memory, ready for the create call."""
+
+    requests: list[dict[str, Any]]
+    content_hash: str
+    manifest_rows: list[tuple[str, str | None, str]]
+
+    @property
+    def request_count(self) -> int:
+        return len(self.requests)
+
+
+def manifest_path_for(part_path: Path) -> Path:
+    return part_path.with_name(part_path.name.removesuffix(".jsonl") + ".manifest.jsonl")
+
+
+def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPart:
+    """Read a prepared part (native batch JSONL) and its manifest (custom_id → input text)."""
+    try:
+        data = part_path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"Cannot read the prepared part {part_path}: {exc.strerror}.") from exc
+    inputs: dict[str, str | None] = {}
+    manifest_path = manifest_path or manifest_path_for(part_path)
+    try:
+        with manifest_path.open("rb") as fh:
+            for line in fh:
+                if line.strip():
+                    row = orjson.loads(line)
+                    text = row.get("input_text")
+                    inputs[str(row["custom_id"])] = None if text is None else str(text)
+    except FileNotFoundError:
+        pass
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"The manifest {manifest_path} is damaged: {exc}.") from exc
+    requests: list[dict[str, Any]] = []
+    rows: list[tuple[str, str | None, str]] = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            req = orjson.loads(line)
+            custom_id = str(req["custom_id"])
+            params = req["params"]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise UserError(f"{part_path}:{number}: not a batch request ({exc}).") from exc
+        requests.append({"custom_id": custom_id, "params": params})
+        rows.append((custom_id, inputs.get(custom_id), orjson.dumps(params).decode()))
+    return PreparedPart(requests, hashlib.sha256(data).hexdigest(), rows)
+
+
+def write_part(path: Path, requests: Sequence[dict[str, Any]]) -> None:
+    """Write requests as a native batch JSONL part (used by compose and retry)."""
+    with path.open("wb") as fh:
+        for req in requests:
+            fh.write(orjson.dumps({"custom_id": req["custom_id"], "params": req["params"]}))
+            fh.write(b"\n")
+
+
+class Submitter:
+    """Sends parts through the journal and recovers after ambiguous failures."""
+
+    def __init__(
+        self,
+        api: Callable[[], BatchApi],
+        store: Store,
+        *,
+        now: Callable[[], datetime],
+        skew: timedelta = CLOCK_SKEW,
+    ) -> None:
+        self._api = api
+        self._store = store
+        self._now = now
+        self._skew = skew
+
+    async def submit_part(
+        self,
+        job_id: str,
+        part: int,
+        prepared: PreparedPart,
+        *,
+        model: str | None = None,
+        estimated_cost_usd: float | None = None,
+        parent_batch_id: str | None = None,
+    ) -> RemoteBatch:
+        """Create one batch for one part; raises `ApiError` if it was (probably) not created."""
+        store = self._store
+        await asyncio.to_thread(store.add_manifest, job_id, part, prepared.manifest_rows)
+        intent = await asyncio.to_thread(
+            store.add_intent,
+            job_id,
+            part,
+            prepared.request_count,
+            prepared.content_hash,
+            self._now(),
+        )
+        batch: RemoteBatch | None = None
+        state = IntentState.SUBMITTED
+        for attempt in (1, 2):
+            try:
+                batch = await self._api().create(prepared.requests)
+                break
+            except ApiError as err:
+                if not is_ambiguous(err):
+                    await asyncio.to_thread(
+                        store.resolve_intent, intent.id, IntentState.FAILED, None, str(err)
+                    )
+                    raise
+                log.warning("ambiguous create failure for %s part %s: %s", job_id, part, err)
+                try:
+                    found = await self.find_match(intent)
+                except ApiError:
+                    found = None
+                if found is not None:
+                    batch, state = found, IntentState.RECONCILED
+                    break
+                if attempt == 2:
+                    raise ApiError(
+                        f"{err} The batch may or may not exist: run `batchtop reconcile` later.",
+                        kind=err.kind,
+                        status=err.status,
+                    ) from None
+        assert batch is not None
+        await self._record(intent, batch, state, model, estimated_cost_usd, parent_batch_id)
+        return batch
+
+    async def _record(
+        self,
+        intent: SubmitIntent,
+        batch: RemoteBatch,
+        state: IntentState,
+        model: str | None,
+        estimated_cost_usd: float | None,
+        parent_batch_id: str | None,
+    ) -> None:
+        store = self._store
+        await asyncio.to_thread(store.upsert_remote, [batch], self._now())
+        await asyncio.to_thread(store.resolve_intent, intent.id, state, batch.id, None)
+        await asyncio.to_thread(
+            lambda: store.set_batch_meta(
+                batch.id,
+                job_id=intent.job_id,
+                job_part=intent.part,
+                parent_batch_id=parent_batch_id,
+                model=model,
+                estimated_cost_usd=estimated_cost_usd,
+            )
+        )
+
+    async def find_match(
+        self, intent: SubmitIntent, *, claimed: set[str] | None = None
+    ) -> RemoteBatch | None:
+        """The oldest unclaimed batch created since the intent with the same request count."""
+        api = self._api()
+        since = intent.created_at - self._skew
+        candidates: list[RemoteBatch] = []
+        after_id: str | None = None
+        while True:
+            page = await api.list_page(after_id=after_id)
+            candidates.extend(
+                b
+                for b in page.batches
+                if b.created_at >= since and b.request_counts.total == intent.request_count
+            )
+            if not page.has_more or not page.batches or page.last_id is None:
+                break
+            if page.batches[-1].created_at < since:
+                break
+            after_id = page.last_id
+        for batch in sorted(candidates, key=lambda b: b.created_at):
+            if claimed is not None and batch.id in claimed:
+                continue
+            if await asyncio.to_thread(self._is_claimed, batch.id, intent):
+                continue
+            return batch
+        return None
+
+    def _is_claimed(self, batch_id: str, intent: SubmitIntent) -> bool:
+        view = self._store.get_batch(batch_id)
+        if view is not None and view.job_id is not None:
+            return True
+        return any(
+            i.batch_id == batch_id and i.id != intent.id for i in self._store.intents(intent.job_id)
+        )
+
+    async def reconcile_open(self) -> list[SubmitIntent]:
+        """Resolve intents left pending (crash between create and record); returns the resolved."""
+        pending = await asyncio.to_thread(self._store.open_intents)
+        resolved: list[SubmitIntent] = []
+        claimed: set[str] = set()
+        for intent in sorted(pending, key=lambda i: i.created_at):
+            found = await self.find_match(intent, claimed=claimed)
+            if found is not None:
+                claimed.add(found.id)
+                await self._record(intent, found, IntentState.RECONCILED, None, None, None)
+                resolved.append(_with(intent, IntentState.RECONCILED, found.id, None))
+            elif self._now() - intent.created_at > ABANDON_AFTER:
+                msg = "No batch was created for this part (found none after the submit attempt)."
+                await asyncio.to_thread(
+                    self._store.resolve_intent, intent.id, IntentState.FAILED, None, msg
+                )
+                resolved.append(_with(intent, IntentState.FAILED, None, msg))
+        return resolved
+
+
+def _with(
+    intent: SubmitIntent, state: IntentState, batch_id: str | None, error: str | None
+) -> SubmitIntent:
+    return SubmitIntent(
+        id=intent.id,
+        job_id=intent.job_id,
+        part=intent.part,
+        request_count=intent.request_count,
+        content_hash=intent.content_hash,
+        created_at=intent.created_at,
+        state=state,
+        batch_id=batch_id,
+        error=error,
+    )
