@@ -1,0 +1,523 @@
+"""The results index: result lines parsed into rows, searchable and pageable at 100k+ rows.
+
+Every function takes a connection from `Store`; the facade documents the public contract.
+A job's results span several batches (the original parts and their retries): queries over
+several batch ids first keep, per custom_id, the newest succeeded row if there is one, else
+the newest row ("newest" = from the batch created last), and only then filter and page.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .models import ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
+from .pricing import BATCH_DISCOUNT, cost_usd
+from .sqlite_util import placeholders, write_txn
+
+ProgressFn = Callable[[int, int], None]
+"""progress(done, total): bytes read of the results file while ingesting."""
+
+INGEST_CHUNK = 10_000  # rows per write transaction: big enough to be fast, short lock holds
+ITER_PAGE = 1_000
+MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
+
+_RESULT_TYPES = frozenset(t.value for t in ResultType)
+_ROW_COLS = (
+    "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
+    " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
+    " r.error_type, r.error_message, r.input_text"
+)
+_INSERT_SQL = """
+INSERT INTO results (batch_id, custom_id, type, stop_reason, input_tokens, output_tokens,
+    cache_creation_input_tokens, cache_read_input_tokens, model, text, error_type,
+    error_message, cost_usd, raw)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (batch_id, custom_id) DO NOTHING
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    rows: int
+    malformed: int  # lines that are not a result object (skipped)
+    duplicates: int  # repeated custom_ids (the first line wins)
+    cost_usd: float | None
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int else 0
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def message_text(content: Any) -> str:
+    """The text of a Message: its text blocks concatenated; tool calls as one JSON line each."""
+    if not isinstance(content, list):
+        return ""
+    parts: list[str] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            text = block.get("text")
+            if isinstance(text, str):
+                parts.append(text)
+        elif kind in ("tool_use", "server_tool_use"):
+            call = {"tool_use": block.get("name"), "input": block.get("input")}
+            sep = "\n" if parts and not parts[-1].endswith("\n") else ""
+            parts.append(sep + orjson.dumps(call).decode() + "\n")
+    return "".join(parts).rstrip("\n") if len(parts) > 1 else "".join(parts)
+
+
+def parse_line(batch_id: str, raw: str) -> tuple[Any, ...] | None:
+    """One results line → the `results` insert tuple (without raw), or None if malformed."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    custom_id = obj.get("custom_id")
+    result = obj.get("result")
+    if not isinstance(custom_id, str) or not custom_id or not isinstance(result, dict):
+        return None
+    kind = result.get("type")
+    if kind not in _RESULT_TYPES:
+        return None
+    stop_reason = model = error_type = error_message = None
+    text = ""
+    in_tok = out_tok = cache_w = cache_r = 0
+    cost: float | None = None
+    if kind == "succeeded":
+        msg = result.get("message")
+        if not isinstance(msg, dict):
+            return None
+        model = _str(msg.get("model"))
+        stop_reason = _str(msg.get("stop_reason"))
+        text = message_text(msg.get("content"))
+        usage = msg.get("usage")
+        if isinstance(usage, dict):
+            in_tok = _int(usage.get("input_tokens"))
+            out_tok = _int(usage.get("output_tokens"))
+            cache_w = _int(usage.get("cache_creation_input_tokens"))
+            cache_r = _int(usage.get("cache_read_input_tokens"))
+            cost = _row_cost(usage, model, in_tok, out_tok)
+    elif kind == "errored":
+        envelope = result.get("error")
+        inner = envelope.get("error") if isinstance(envelope, dict) else None
+        if isinstance(inner, dict):
+            error_type = _str(inner.get("type"))
+            error_message = _str(inner.get("message"))
+        elif isinstance(envelope, dict):  # tolerate an unwrapped ErrorObject
+            error_type = _str(envelope.get("type"))
+            error_message = _str(envelope.get("message"))
+    return (
+        batch_id,
+        custom_id,
+        kind,
+        stop_reason,
+        in_tok,
+        out_tok,
+        cache_w,
+        cache_r,
+        model,
+        text,
+        error_type,
+        error_message,
+        cost,
+    )
+
+
+def _row_cost(obj_usage: Any, model: str | None, in_tok: int, out_tok: int) -> float | None:
+    """Cost at batch price, splitting cache writes into 5-minute and 1-hour ones."""
+    if model is None:
+        return None
+    cache_w = cache_r = cache_1h = 0
+    if isinstance(obj_usage, dict):
+        cache_w = _int(obj_usage.get("cache_creation_input_tokens"))
+        cache_r = _int(obj_usage.get("cache_read_input_tokens"))
+        detail = obj_usage.get("cache_creation")
+        if isinstance(detail, dict):
+            cache_1h = min(_int(detail.get("ephemeral_1h_input_tokens")), cache_w)
+    return cost_usd(
+        model, in_tok, out_tok, cache_w - cache_1h, cache_r, True, cache_creation_1h=cache_1h
+    )
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+def manifest_key(conn: sqlite3.Connection, batch_id: str) -> tuple[str, int] | None:
+    """The (job, part) whose manifest describes a batch's requests.
+
+    A retry batch without a manifest of its own uses its parent's (following the chain).
+    """
+    seen: set[str] = set()
+    current: str | None = batch_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        row = conn.execute(
+            "SELECT job_id, job_part, parent_batch_id FROM batch_local WHERE batch_id = ?",
+            (current,),
+        ).fetchone()
+        if row is None:
+            return None
+        job_id, part, parent = row
+        if job_id is not None and part is not None:
+            exists = conn.execute(
+                "SELECT 1 FROM manifests WHERE job_id = ? AND part = ? LIMIT 1", (job_id, part)
+            ).fetchone()
+            if exists:
+                return (job_id, int(part))
+        current = parent
+    return None
+
+
+def _flush(
+    conn: sqlite3.Connection, rows: list[tuple[Any, ...]], key: tuple[str, int] | None
+) -> int:
+    """Insert one chunk, join its inputs and index it for search, in one transaction."""
+    with write_txn(conn):
+        before = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
+        conn.executemany(_INSERT_SQL, rows)
+        if key is not None:
+            conn.execute(
+                "UPDATE results SET input_text = (SELECT m.input_text FROM manifests m"
+                " WHERE m.job_id = ? AND m.part = ? AND m.custom_id = results.custom_id)"
+                " WHERE id > ?",
+                (key[0], key[1], before),
+            )
+        cur = conn.execute(
+            "INSERT INTO results_fts (rowid, text, input_text)"
+            " SELECT id, text, input_text FROM results WHERE id > ?",
+            (before,),
+        )
+        return cur.rowcount
+
+
+def _delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
+    with write_txn(conn):
+        conn.execute(
+            "INSERT INTO results_fts (results_fts, rowid, text, input_text)"
+            " SELECT 'delete', id, text, input_text FROM results WHERE batch_id = ?",
+            (batch_id,),
+        )
+        conn.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
+
+
+def ingest(
+    conn: sqlite3.Connection,
+    batch_id: str,
+    jsonl_path: Path,
+    progress: ProgressFn | None = None,
+) -> IngestStats:
+    """Stream a results file into the index (replacing the batch's earlier rows).
+
+    Never raises on a bad line: lines that are not result objects are counted as malformed.
+    """
+    total_bytes = jsonl_path.stat().st_size
+    key = manifest_key(conn, batch_id)
+    _delete_batch_rows(conn, batch_id)
+    rows: list[tuple[Any, ...]] = []
+    seen: set[str] = set()
+    malformed = duplicates = inserted = 0
+    done_bytes = 0
+    total_cost = 0.0
+    any_cost = False
+    with open(jsonl_path, "rb") as fh:
+        for line in fh:
+            done_bytes += len(line)
+            raw_bytes = line.strip()
+            if not raw_bytes:
+                continue
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError:
+                malformed += 1
+                continue
+            parsed = parse_line(batch_id, raw)
+            if parsed is None:
+                malformed += 1
+                continue
+            if parsed[1] in seen:
+                duplicates += 1
+                continue
+            seen.add(parsed[1])
+            cost = parsed[12]
+            if cost is not None:
+                total_cost += cost
+                any_cost = True
+            rows.append((*parsed, raw))
+            if len(rows) >= INGEST_CHUNK:
+                inserted += _flush(conn, rows, key)
+                rows = []
+                if progress is not None:
+                    progress(done_bytes, total_bytes)
+    if rows:
+        inserted += _flush(conn, rows, key)
+    if progress is not None:
+        progress(total_bytes, total_bytes)
+    actual = total_cost if any_cost else None
+    with write_txn(conn):
+        conn.execute(
+            "INSERT INTO batch_local (batch_id, results_indexed, results_malformed,"
+            " actual_cost_usd) VALUES (?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET"
+            " results_indexed = excluded.results_indexed,"
+            " results_malformed = excluded.results_malformed,"
+            " actual_cost_usd = excluded.actual_cost_usd",
+            (batch_id, inserted, malformed, actual),
+        )
+    return IngestStats(inserted, malformed, duplicates, actual)
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+def _source(batch_ids: Sequence[str]) -> tuple[str, list[Any]]:
+    """FROM/WHERE clause yielding one row per custom_id (merged across batches)."""
+    ids = list(dict.fromkeys(batch_ids))
+    if len(ids) == 1:
+        return "FROM results r WHERE r.batch_id = ?", ids
+    if not ids:
+        return "FROM results r WHERE 0", []
+    inner = (
+        "SELECT r.*, row_number() OVER (PARTITION BY r.custom_id ORDER BY"
+        " r.type = 'succeeded' DESC, b.created_at DESC NULLS LAST, r.id DESC) AS rn"
+        " FROM results r LEFT JOIN batches b ON b.id = r.batch_id"
+        f" WHERE r.batch_id IN ({placeholders(len(ids))})"
+    )
+    return f"FROM ({inner}) r WHERE r.rn = 1", ids
+
+
+def fts_phrase(search: str) -> str:
+    """The user's text as one FTS5 string literal: operators and punctuation lose meaning."""
+    return '"' + search.replace('"', '""') + '"'
+
+
+def _like_pattern(search: str) -> str:
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(filt: ResultFilter, *, use_fts: bool = True) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if filt.types:
+        values = sorted(str(t) for t in filt.types)
+        clauses.append(f"r.type IN ({placeholders(len(values))})")
+        args += values
+    if filt.error_types:
+        values = sorted(filt.error_types)
+        clauses.append(f"r.error_type IN ({placeholders(len(values))})")
+        args += values
+    if filt.custom_ids:
+        clauses.append("r.custom_id IN (SELECT value FROM json_each(?))")
+        args.append(orjson.dumps(sorted(filt.custom_ids)).decode())
+    search = filt.search.strip()
+    if search:
+        if use_fts and len(search) >= MIN_FTS_CHARS:
+            clauses.append("r.id IN (SELECT rowid FROM results_fts WHERE results_fts MATCH ?)")
+            args.append(fts_phrase(search))
+        else:
+            clauses.append(
+                "(r.text LIKE ? ESCAPE '\\' OR coalesce(r.input_text, '') LIKE ? ESCAPE '\\')"
+            )
+            pattern = _like_pattern(search)
+            args += [pattern, pattern]
+    return "".join(f" AND {c}" for c in clauses), args
+
+
+def _row(r: Sequence[Any]) -> ResultRow:
+    return ResultRow(
+        batch_id=r[0],
+        custom_id=r[1],
+        type=ResultType(r[2]),
+        stop_reason=r[3],
+        input_tokens=r[4],
+        output_tokens=r[5],
+        cache_creation_input_tokens=r[6],
+        cache_read_input_tokens=r[7],
+        model=r[8],
+        text=r[9],
+        error_type=r[10],
+        error_message=r[11],
+        input_text=r[12],
+    )
+
+
+def _run(conn: sqlite3.Connection, build: Callable[[bool], tuple[str, list[Any]]]) -> list[Any]:
+    """Run a filtered query; if FTS refuses the search, retry it with a plain LIKE scan."""
+    sql, args = build(True)
+    try:
+        return conn.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:
+        sql, args = build(False)
+        return conn.execute(sql, args).fetchall()
+
+
+def count(conn: sqlite3.Connection, batch_ids: Sequence[str], filt: ResultFilter) -> int:
+    source, src_args = _source(batch_ids)
+
+    def build(use_fts: bool) -> tuple[str, list[Any]]:
+        where, args = _filters(filt, use_fts=use_fts)
+        return f"SELECT count(*) {source}{where}", src_args + args
+
+    return int(_run(conn, build)[0][0])
+
+
+def query(
+    conn: sqlite3.Connection,
+    batch_ids: Sequence[str],
+    filt: ResultFilter,
+    offset: int,
+    limit: int,
+) -> ResultPage:
+    """One page of rows ordered by custom_id, with the total matching the filter."""
+    offset = max(0, offset)
+    limit = max(0, limit)
+    source, src_args = _source(batch_ids)
+
+    def build(use_fts: bool) -> tuple[str, list[Any]]:
+        where, args = _filters(filt, use_fts=use_fts)
+        sql = f"SELECT {_ROW_COLS} {source}{where} ORDER BY r.custom_id LIMIT ? OFFSET ?"
+        return sql, src_args + args + [limit, offset]
+
+    conn.execute("BEGIN")  # page and total from one snapshot
+    try:
+        rows = _run(conn, build)
+        total = count(conn, batch_ids, filt)
+    finally:
+        conn.execute("COMMIT")
+    return ResultPage(rows=[_row(r) for r in rows], offset=offset, total=total)
+
+
+def iterate(
+    connect: Callable[[], sqlite3.Connection],
+    batch_ids: Sequence[str],
+    filt: ResultFilter,
+) -> Iterator[tuple[ResultRow, str]]:
+    """Stream (row, raw line) by custom_id in keyset pages (no long-lived cursor).
+
+    The connection is taken when iteration starts, so a generator created on one thread
+    and consumed on a worker thread uses the worker's connection.
+    """
+    conn = connect()
+    source, src_args = _source(batch_ids)
+    after: str | None = None
+    while True:
+
+        def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
+            where, args = _filters(filt, use_fts=use_fts)
+            keyset = ""
+            if after is not None:
+                keyset = " AND r.custom_id > ?"
+                args.append(after)
+            sql = (
+                f"SELECT {_ROW_COLS}, r.raw {source}{where}{keyset}"
+                f" ORDER BY r.custom_id LIMIT {ITER_PAGE}"
+            )
+            return sql, src_args + args
+
+        rows = _run(conn, build)
+        for r in rows:
+            yield _row(r), r[13]
+        if len(rows) < ITER_PAGE:
+            return
+        after = rows[-1][1]
+
+
+def detail(
+    conn: sqlite3.Connection, batch_id: str, custom_id: str
+) -> tuple[ResultRow, str, str | None] | None:
+    row = conn.execute(
+        f"SELECT {_ROW_COLS}, r.raw FROM results r WHERE r.batch_id = ? AND r.custom_id = ?",
+        (batch_id, custom_id),
+    ).fetchone()
+    if row is None:
+        return None
+    params: str | None = None
+    key = manifest_key(conn, batch_id)
+    if key is not None:
+        found = conn.execute(
+            "SELECT params_json FROM manifests WHERE job_id = ? AND part = ? AND custom_id = ?",
+            (key[0], key[1], custom_id),
+        ).fetchone()
+        params = found[0] if found is not None else None
+    return _row(row), row[13], params
+
+
+def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary:
+    """Counts per outcome and error type, tokens and cost (batch vs standard price)."""
+    source, args = _source(batch_ids)
+    rows = conn.execute(
+        "SELECT r.type, r.error_type, count(*), sum(r.input_tokens + r.cache_creation_input_tokens"
+        " + r.cache_read_input_tokens), sum(r.output_tokens), sum(r.cost_usd)"
+        f" {source} GROUP BY r.type, r.error_type",
+        args,
+    ).fetchall()
+    by_type: dict[ResultType, int] = {}
+    by_error: dict[str, int] = {}
+    in_tok = out_tok = 0
+    cost = 0.0
+    for kind, error_type, n, i, o, c in rows:
+        rt = ResultType(kind)
+        by_type[rt] = by_type.get(rt, 0) + n
+        if rt is ResultType.ERRORED:
+            name = error_type or "unknown"
+            by_error[name] = by_error.get(name, 0) + n
+        in_tok += i or 0
+        out_tok += o or 0
+        cost += c or 0.0
+    return ResultSummary(
+        by_type=by_type,
+        by_error_type=by_error,
+        input_tokens=in_tok,
+        output_tokens=out_tok,
+        cost_usd=cost,
+        standard_cost_usd=cost / BATCH_DISCOUNT,
+    )
+
+
+def error_types(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> dict[str, int]:
+    """Errored rows per error type, most frequent first."""
+    source, args = _source(batch_ids)
+    rows = conn.execute(
+        f"SELECT coalesce(r.error_type, 'unknown'), count(*) {source} AND r.type = 'errored'"
+        " GROUP BY 1 ORDER BY 2 DESC, 1",
+        args,
+    ).fetchall()
+    return {name: int(n) for name, n in rows}
+
+
+def failed_requests(
+    conn: sqlite3.Connection, batch_id: str, include_invalid: bool
+) -> Iterator[tuple[str, str]]:
+    """(custom_id, params_json) of errored, expired and canceled requests of one batch.
+
+    `invalid_request_error` rows are left out unless asked for: resending them fails again.
+    Requests without a manifest entry cannot be rebuilt and are skipped.
+    """
+    key = manifest_key(conn, batch_id)
+    if key is None:
+        return iter(())
+    rows = conn.execute(
+        "SELECT r.custom_id, m.params_json FROM results r JOIN manifests m"
+        " ON m.job_id = ? AND m.part = ? AND m.custom_id = r.custom_id"
+        " WHERE r.batch_id = ? AND (r.type IN ('expired', 'canceled') OR (r.type = 'errored'"
+        " AND (? OR coalesce(r.error_type, '') != 'invalid_request_error')))"
+        " ORDER BY r.custom_id",
+        (key[0], key[1], batch_id, int(include_invalid)),
+    ).fetchall()
+    return ((r[0], r[1]) for r in rows)

@@ -1,0 +1,184 @@
+"""The store's SQLite schema as an ordered list of forward migrations.
+
+`PRAGMA user_version` records how many migrations a database has applied. Opening a database
+applies the missing ones, each in its own `BEGIN IMMEDIATE` transaction (so two processes
+opening an old file at once cannot both migrate it). To change the schema, append a new
+migration to `MIGRATIONS`; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from .errors import UserError
+
+# Substring search (the user types a fragment of an id, a word, a phrase): the trigram
+# tokenizer matches any substring of 3+ characters, case-insensitively.
+FTS_TOKENIZER = "trigram"
+
+_MIGRATION_1: tuple[str, ...] = (
+    # Remote state, exactly as the API last described each batch.
+    """
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        processing INTEGER NOT NULL DEFAULT 0,
+        succeeded INTEGER NOT NULL DEFAULT 0,
+        errored INTEGER NOT NULL DEFAULT 0,
+        canceled INTEGER NOT NULL DEFAULT 0,
+        expired INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        ended_at TEXT,
+        cancel_initiated_at TEXT,
+        archived_at TEXT,
+        results_url TEXT,
+        seen_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX batches_created ON batches (created_at DESC)",
+    "CREATE INDEX batches_status ON batches (status)",
+    # What batchtop knows locally. Kept apart from `batches` so metadata can be recorded
+    # (right after a create call, say) before the first refresh has stored the remote row.
+    """
+    CREATE TABLE batch_local (
+        batch_id TEXT PRIMARY KEY,
+        label TEXT,
+        note TEXT,
+        job_id TEXT,
+        job_part INTEGER,
+        parent_batch_id TEXT,
+        model TEXT,
+        estimated_cost_usd REAL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        results_path TEXT,
+        results_downloaded INTEGER NOT NULL DEFAULT 0,
+        results_indexed INTEGER NOT NULL DEFAULT 0,
+        results_malformed INTEGER NOT NULL DEFAULT 0,
+        actual_cost_usd REAL
+    )
+    """,
+    "CREATE INDEX batch_local_job ON batch_local (job_id, job_part)",
+    """
+    CREATE TABLE snapshots (
+        batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        processing INTEGER NOT NULL,
+        succeeded INTEGER NOT NULL,
+        errored INTEGER NOT NULL,
+        canceled INTEGER NOT NULL,
+        expired INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX snapshots_batch ON snapshots (batch_id, at)",
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        source TEXT,
+        created_at TEXT NOT NULL
+    )
+    """,
+    # The submission journal: an intent is written before the create call.
+    """
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        request_count INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        batch_id TEXT,
+        error TEXT
+    )
+    """,
+    "CREATE INDEX intents_job ON intents (job_id, part)",
+    "CREATE INDEX intents_state ON intents (state)",
+    """
+    CREATE TABLE manifests (
+        job_id TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        custom_id TEXT NOT NULL,
+        input_text TEXT,
+        params_json TEXT NOT NULL,
+        PRIMARY KEY (job_id, part, custom_id)
+    ) WITHOUT ROWID
+    """,
+    # The results index: one row per result line; `raw` is the line itself.
+    """
+    CREATE TABLE results (
+        id INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        custom_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        stop_reason TEXT,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_input_tokens INTEGER NOT NULL DEFAULT 0,
+        model TEXT,
+        text TEXT NOT NULL DEFAULT '',
+        error_type TEXT,
+        error_message TEXT,
+        input_text TEXT,
+        cost_usd REAL,
+        raw TEXT NOT NULL
+    )
+    """,
+    "CREATE UNIQUE INDEX results_batch_cid ON results (batch_id, custom_id)",
+    "CREATE INDEX results_batch_type ON results (batch_id, type, custom_id)",
+    "CREATE INDEX results_batch_error ON results (batch_id, error_type, custom_id)"
+    " WHERE error_type IS NOT NULL",
+    # External-content FTS over the output and input text, kept in sync by the results
+    # index module (bulk statements per ingest chunk, not per-row triggers: much faster).
+    f"""
+    CREATE VIRTUAL TABLE results_fts USING fts5 (
+        text, input_text, content='results', content_rowid='id', tokenize='{FTS_TOKENIZER}'
+    )
+    """,
+)
+
+MIGRATIONS: Sequence[Sequence[str]] = (_MIGRATION_1,)
+"""Migration N (1-based) upgrades a database from user_version N-1 to N."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> int:
+    """Bring the database up to date; return the number of migrations applied.
+
+    `conn` must be in autocommit mode (isolation_level=None): each migration runs in its own
+    explicit transaction together with the user_version bump, so a crash never leaves a
+    half-migrated file.
+    """
+    target = len(migrations)
+    if user_version(conn) == target:
+        return 0
+    applied = 0
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = user_version(conn)  # re-read under the write lock
+            if current > target:
+                raise UserError(
+                    f"The batchtop database was written by a newer version (schema {current},"
+                    f" this version knows {target}); upgrade batchtop."
+                )
+            if current == target:
+                conn.execute("COMMIT")
+                return applied
+            for statement in migrations[current]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {current + 1}")
+            conn.execute("COMMIT")
+            applied += 1
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,61 @@
+"""Small helpers shared by the store modules: timestamps and transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+
+def to_text(dt: datetime | None) -> str | None:
+    """Datetime → fixed-width ISO-8601 UTC text, so text order equals time order.
+
+    Naive datetimes are taken to be UTC (the API only ever sends UTC).
+    """
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text)
+
+
+def req_dt(text: str) -> datetime:
+    """`from_text` for NOT NULL columns."""
+    return datetime.fromisoformat(text)
+
+
+@contextmanager
+def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that takes the write lock up front.
+
+    `BEGIN IMMEDIATE` waits (busy_timeout) for another writer instead of failing later with
+    SQLITE_BUSY when a read transaction tries to upgrade — what makes two processes safe.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def read_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A read transaction: several SELECTs see one consistent snapshot (WAL)."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
+def placeholders(n: int) -> str:
+    return ",".join("?" * n)

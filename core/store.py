@@ -1,0 +1,607 @@
+"""batchtop's local store: one SQLite file, the source of truth for every front end.
+
+Thread-safe by giving each thread its own connection (the service writes from worker
+threads, the TUI reads on the main thread); several processes (the TUI and the CLI) may use
+one file at once thanks to WAL, a busy timeout and `BEGIN IMMEDIATE` write transactions.
+Nothing touches the disk until `Store.open` is called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import paths, results_index
+from .errors import NotFound, UserError
+from .models import (
+    BatchView,
+    CountSnapshot,
+    IntentState,
+    Job,
+    ProcessingStatus,
+    RemoteBatch,
+    RequestCounts,
+    ResultFilter,
+    ResultPage,
+    ResultRow,
+    ResultSummary,
+    SubmitIntent,
+)
+from .results_index import IngestStats, ProgressFn
+from .schema import migrate
+from .sqlite_util import from_text, placeholders, read_txn, req_dt, to_text, write_txn
+
+DB_FILENAME = "batchtop.sqlite3"
+BUSY_TIMEOUT_MS = 5000
+_ALL = ResultFilter()
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+_REMOTE_COLS = (
+    "b.id, b.status, b.processing, b.succeeded, b.errored, b.canceled, b.expired,"
+    " b.created_at, b.expires_at, b.ended_at, b.cancel_initiated_at, b.archived_at,"
+    " b.results_url"
+)
+_VIEW_SQL = f"""
+SELECT {_REMOTE_COLS}, b.seen_at,
+    l.label, l.note, l.job_id, l.job_part, l.parent_batch_id, l.model,
+    coalesce(l.results_downloaded, 0), coalesce(l.results_indexed, 0),
+    l.estimated_cost_usd, l.actual_cost_usd, coalesce(l.deleted, 0),
+    EXISTS (SELECT 1 FROM manifests m WHERE m.job_id = l.job_id AND m.part = l.job_part)
+FROM batches b LEFT JOIN batch_local l ON l.batch_id = b.id
+"""
+_UPSERT_SQL = """
+INSERT INTO batches (id, status, processing, succeeded, errored, canceled, expired,
+    created_at, expires_at, ended_at, cancel_initiated_at, archived_at, results_url, seen_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    status = excluded.status, processing = excluded.processing,
+    succeeded = excluded.succeeded, errored = excluded.errored,
+    canceled = excluded.canceled, expired = excluded.expired,
+    created_at = excluded.created_at, expires_at = excluded.expires_at,
+    ended_at = excluded.ended_at, cancel_initiated_at = excluded.cancel_initiated_at,
+    archived_at = excluded.archived_at, results_url = excluded.results_url,
+    seen_at = excluded.seen_at
+"""
+_INTENT_COLS = "id, job_id, part, request_count, content_hash, created_at, state, batch_id, error"
+
+_RemoteParams = tuple[Any, ...]
+
+
+def _remote_params(b: RemoteBatch) -> _RemoteParams:
+    c = b.request_counts
+    return (
+        b.id,
+        str(b.processing_status),
+        c.processing,
+        c.succeeded,
+        c.errored,
+        c.canceled,
+        c.expired,
+        to_text(b.created_at),
+        to_text(b.expires_at),
+        to_text(b.ended_at),
+        to_text(b.cancel_initiated_at),
+        to_text(b.archived_at),
+        b.results_url,
+    )
+
+
+def _remote_from_row(r: Sequence[Any]) -> RemoteBatch:
+    return RemoteBatch(
+        id=r[0],
+        processing_status=ProcessingStatus(r[1]),
+        request_counts=RequestCounts(r[2], r[3], r[4], r[5], r[6]),
+        created_at=req_dt(r[7]),
+        expires_at=req_dt(r[8]),
+        ended_at=from_text(r[9]),
+        cancel_initiated_at=from_text(r[10]),
+        archived_at=from_text(r[11]),
+        results_url=r[12],
+    )
+
+
+def _view_from_row(r: Sequence[Any]) -> BatchView:
+    return BatchView(
+        remote=_remote_from_row(r),
+        seen_at=req_dt(r[13]),
+        label=r[14],
+        note=r[15],
+        job_id=r[16],
+        job_part=r[17],
+        parent_batch_id=r[18],
+        model=r[19],
+        results_downloaded=bool(r[20]),
+        results_indexed=int(r[21]),
+        estimated_cost_usd=r[22],
+        actual_cost_usd=r[23],
+        deleted=bool(r[24]),
+        has_manifest=bool(r[25]),
+    )
+
+
+def _intent_from_row(r: Sequence[Any]) -> SubmitIntent:
+    return SubmitIntent(
+        id=int(r[0]),
+        job_id=r[1],
+        part=int(r[2]),
+        request_count=int(r[3]),
+        content_hash=r[4],
+        created_at=req_dt(r[5]),
+        state=IntentState(r[6]),
+        batch_id=r[7],
+        error=r[8],
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def default_path() -> Path:
+    return paths.data_dir() / DB_FILENAME
+
+
+class Store:
+    """Typed access to the SQLite store; see the module docstring for the concurrency model."""
+
+    def __init__(self, path: Path) -> None:
+        """Prefer `Store.open`; this does not touch the file until the first query."""
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._closed = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Store:
+        """Open (creating and migrating if needed) the store at `path` or the default place."""
+        if path is None:
+            paths.ensure_private_dir(paths.data_dir())
+            path = default_path()
+        else:
+            path = Path(path)
+            if not path.parent.exists():
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.is_dir():
+            raise UserError(f"The store path {path} is a directory.")
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            raise UserError(f"Cannot open the store at {path}: {exc.strerror}.") from exc
+        store = cls(path)
+        try:
+            migrate(store._conn())
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise UserError(f"The store at {path} is not a usable database: {exc}.") from exc
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close every thread's connection. The store cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._lock:
+            if self._closed:
+                raise UserError("The store is closed.")
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # explicit transactions only (see write_txn)
+                check_same_thread=False,  # each thread has its own; close() runs anywhere
+            )
+            self._conns.append(conn)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -32000")  # 32 MB page cache per connection
+        self._local.conn = conn
+        return conn
+
+    # --- batches --------------------------------------------------------------------------
+
+    def upsert_remote(
+        self, batches: Sequence[RemoteBatch], seen_at: datetime
+    ) -> list[tuple[BatchView, RemoteBatch | None]]:
+        """Record what the API said; return (new view, previous remote) for new/changed ones.
+
+        "Changed" means status, counts, ended_at, cancel_initiated_at, archived_at or
+        results_url differ. A count snapshot is recorded for new batches and whenever the
+        status or the counts moved.
+        """
+        if not batches:
+            return []
+        latest = {b.id: b for b in batches}  # a repeated id: the last description wins
+        params = {bid: _remote_params(b) for bid, b in latest.items()}
+        seen = to_text(seen_at)
+        ids = list(latest)
+        conn = self._conn()
+        changed: list[tuple[str, _RemoteParams | None]] = []
+        with write_txn(conn):
+            previous: dict[str, _RemoteParams] = {}
+            for chunk in _chunks(ids):
+                marks = placeholders(len(chunk))
+                sql = f"SELECT {_REMOTE_COLS} FROM batches b WHERE b.id IN ({marks})"
+                for row in conn.execute(sql, chunk):
+                    previous[row[0]] = tuple(row)
+            conn.executemany(_UPSERT_SQL, [(*params[bid], seen) for bid in ids])
+            snaps: list[tuple[Any, ...]] = []
+            for bid in ids:
+                new = params[bid]
+                old = previous.get(bid)
+                if old is not None and old[:7] == new[:7] and old[9:] == new[9:]:
+                    continue
+                changed.append((bid, old))
+                if old is None or old[1:7] != new[1:7]:
+                    snaps.append((bid, seen, *new[2:7]))
+            conn.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)", snaps)
+        views = self._views([bid for bid, _ in changed])
+        return [
+            (views[bid], _remote_from_row(old) if old is not None else None)
+            for bid, old in changed
+            if bid in views
+        ]
+
+    def _views(self, ids: Sequence[str]) -> dict[str, BatchView]:
+        conn = self._conn()
+        out: dict[str, BatchView] = {}
+        for chunk in _chunks(ids):
+            sql = f"{_VIEW_SQL} WHERE b.id IN ({placeholders(len(chunk))})"
+            for row in conn.execute(sql, chunk):
+                out[row[0]] = _view_from_row(row)
+        return out
+
+    def get_batch(self, batch_id: str) -> BatchView | None:
+        row = self._conn().execute(f"{_VIEW_SQL} WHERE b.id = ?", (batch_id,)).fetchone()
+        return _view_from_row(row) if row is not None else None
+
+    def list_batches(
+        self, *, active_only: bool = False, include_deleted: bool = False
+    ) -> list[BatchView]:
+        """Batches newest first (by creation time)."""
+        where: list[str] = []
+        if active_only:
+            where.append("b.status != 'ended'")
+        if not include_deleted:
+            where.append("coalesce(l.deleted, 0) = 0")
+        sql = _VIEW_SQL
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY b.created_at DESC, b.id DESC"
+        return [_view_from_row(r) for r in self._conn().execute(sql)]
+
+    def _set_local(self, batch_id: str, **values: Any) -> None:
+        cols = list(values)
+        sql = (
+            f"INSERT INTO batch_local (batch_id, {', '.join(cols)})"
+            f" VALUES (?, {placeholders(len(cols))})"
+            f" ON CONFLICT (batch_id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in cols)
+        )
+        conn = self._conn()
+        with write_txn(conn):
+            conn.execute(sql, (batch_id, *values.values()))
+
+    def mark_deleted(self, batch_id: str) -> None:
+        """The batch was deleted remotely; keep it (and its results) but hide it by default."""
+        self._set_local(batch_id, deleted=1)
+
+    def set_label(self, batch_id: str, label: str | None) -> None:
+        self._set_local(batch_id, label=label or None)
+
+    def set_note(self, batch_id: str, note: str | None) -> None:
+        self._set_local(batch_id, note=note or None)
+
+    def set_batch_meta(
+        self,
+        batch_id: str,
+        *,
+        job_id: str | None = None,
+        job_part: int | None = None,
+        parent_batch_id: str | None = None,
+        model: str | None = None,
+        estimated_cost_usd: float | None = None,
+    ) -> None:
+        """Record what batchtop knows about a batch it created; None leaves a field as is.
+
+        Works before the batch's first refresh (local data lives in its own table).
+        """
+        values: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "job_id": job_id,
+                "job_part": job_part,
+                "parent_batch_id": parent_batch_id,
+                "model": model,
+                "estimated_cost_usd": estimated_cost_usd,
+            }.items()
+            if v is not None
+        }
+        if values:
+            self._set_local(batch_id, **values)
+
+    def set_results_file(self, batch_id: str, path: Path | None, *, downloaded: bool) -> None:
+        """Where the batch's raw results live, and whether the download completed."""
+        self._set_local(
+            batch_id,
+            results_path=str(path) if path is not None else None,
+            results_downloaded=int(downloaded),
+        )
+
+    def results_file(self, batch_id: str) -> Path | None:
+        row = (
+            self._conn()
+            .execute("SELECT results_path FROM batch_local WHERE batch_id = ?", (batch_id,))
+            .fetchone()
+        )
+        return Path(row[0]) if row is not None and row[0] else None
+
+    def snapshots(self, batch_id: str) -> list[CountSnapshot]:
+        """Count history of a batch, oldest first."""
+        rows = self._conn().execute(
+            "SELECT at, processing, succeeded, errored, canceled, expired FROM snapshots"
+            " WHERE batch_id = ? ORDER BY at, rowid",
+            (batch_id,),
+        )
+        return [
+            CountSnapshot(batch_id, req_dt(r[0]), RequestCounts(r[1], r[2], r[3], r[4], r[5]))
+            for r in rows
+        ]
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    def create_job(
+        self, name: str, source: str | None = None, created_at: datetime | None = None
+    ) -> Job:
+        job = Job(
+            id=f"job_{uuid.uuid4().hex[:20]}",
+            name=name,
+            created_at=created_at or _now(),
+            source=source,
+        )
+        conn = self._conn()
+        with write_txn(conn):
+            conn.execute(
+                "INSERT INTO jobs (id, name, source, created_at) VALUES (?, ?, ?, ?)",
+                (job.id, job.name, job.source, to_text(job.created_at)),
+            )
+        return job
+
+    def _job_batch_ids(self, job_id: str) -> tuple[str, ...]:
+        rows = self._conn().execute(
+            "SELECT l.batch_id FROM batch_local l LEFT JOIN batches b ON b.id = l.batch_id"
+            " WHERE l.job_id = ? ORDER BY l.job_part, b.created_at, l.batch_id",
+            (job_id,),
+        )
+        return tuple(r[0] for r in rows)
+
+    def get_job(self, job_id: str) -> Job | None:
+        conn = self._conn()
+        with read_txn(conn):
+            row = conn.execute(
+                "SELECT id, name, created_at, source FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            return Job(row[0], row[1], req_dt(row[2]), row[3], self._job_batch_ids(job_id))
+
+    def list_jobs(self) -> list[Job]:
+        """Jobs newest first, each with its batch ids (by part)."""
+        conn = self._conn()
+        with read_txn(conn):
+            members: dict[str, list[str]] = {}
+            for job_id, batch_id in conn.execute(
+                "SELECT l.job_id, l.batch_id FROM batch_local l"
+                " LEFT JOIN batches b ON b.id = l.batch_id WHERE l.job_id IS NOT NULL"
+                " ORDER BY l.job_part, b.created_at, l.batch_id"
+            ):
+                members.setdefault(job_id, []).append(batch_id)
+            rows = conn.execute(
+                "SELECT id, name, created_at, source FROM jobs ORDER BY created_at DESC, id"
+            ).fetchall()
+        return [Job(r[0], r[1], req_dt(r[2]), r[3], tuple(members.get(r[0], ()))) for r in rows]
+
+    def job_batches(self, job_id: str) -> list[BatchView]:
+        """The job's batches that have been seen remotely, by part then creation time."""
+        rows = self._conn().execute(
+            f"{_VIEW_SQL} WHERE l.job_id = ? ORDER BY l.job_part, b.created_at, b.id", (job_id,)
+        )
+        return [_view_from_row(r) for r in rows]
+
+    # --- submission journal ---------------------------------------------------------------
+
+    def add_intent(
+        self,
+        job_id: str,
+        part: int,
+        request_count: int,
+        content_hash: str,
+        created_at: datetime | None = None,
+    ) -> SubmitIntent:
+        """Journal a create call before it is made (crash-safe: committed on return)."""
+        at = created_at or _now()
+        conn = self._conn()
+        with write_txn(conn):
+            cur = conn.execute(
+                "INSERT INTO intents (job_id, part, request_count, content_hash, created_at,"
+                " state) VALUES (?, ?, ?, ?, ?, ?)",
+                (job_id, part, request_count, content_hash, to_text(at), str(IntentState.PENDING)),
+            )
+            intent_id = cur.lastrowid
+        assert intent_id is not None
+        return SubmitIntent(
+            intent_id, job_id, part, request_count, content_hash, at, IntentState.PENDING
+        )
+
+    def resolve_intent(
+        self,
+        intent_id: int,
+        state: IntentState,
+        batch_id: str | None = None,
+        error: str | None = None,
+    ) -> SubmitIntent:
+        conn = self._conn()
+        with write_txn(conn):
+            cur = conn.execute(
+                "UPDATE intents SET state = ?, batch_id = coalesce(?, batch_id), error = ?"
+                " WHERE id = ?",
+                (str(state), batch_id, error, intent_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"No submission intent {intent_id}.")
+            row = conn.execute(
+                f"SELECT {_INTENT_COLS} FROM intents WHERE id = ?", (intent_id,)
+            ).fetchone()
+        return _intent_from_row(row)
+
+    def open_intents(self) -> list[SubmitIntent]:
+        """Intents still pending: the create call may or may not have happened."""
+        rows = self._conn().execute(
+            f"SELECT {_INTENT_COLS} FROM intents WHERE state = ? ORDER BY id",
+            (str(IntentState.PENDING),),
+        )
+        return [_intent_from_row(r) for r in rows]
+
+    def intents(self, job_id: str) -> list[SubmitIntent]:
+        rows = self._conn().execute(
+            f"SELECT {_INTENT_COLS} FROM intents WHERE job_id = ? ORDER BY id", (job_id,)
+        )
+        return [_intent_from_row(r) for r in rows]
+
+    # --- manifests ------------------------------------------------------------------------
+
+    def add_manifest(
+        self, job_id: str, part: int, rows: Iterable[tuple[str, str | None, str]]
+    ) -> int:
+        """Store custom_id → (input text, params JSON) for one part; returns rows written."""
+        conn = self._conn()
+        total = 0
+        batch: list[tuple[str, int, str, str | None, str]] = []
+
+        def flush() -> None:
+            with write_txn(conn):
+                conn.executemany(
+                    "INSERT OR REPLACE INTO manifests (job_id, part, custom_id, input_text,"
+                    " params_json) VALUES (?, ?, ?, ?, ?)",
+                    batch,
+                )
+
+        for custom_id, input_text, params_json in rows:
+            batch.append((job_id, part, custom_id, input_text, params_json))
+            if len(batch) >= 10_000:
+                flush()
+                total += len(batch)
+                batch = []
+        if batch:
+            flush()
+            total += len(batch)
+        return total
+
+    def manifest_params(
+        self, job_id: str, part: int, custom_ids: Iterable[str] | None = None
+    ) -> Iterator[tuple[str, str]]:
+        """(custom_id, params_json) of a part, all of them or the chosen ones."""
+        conn = self._conn()
+        if custom_ids is None:
+            rows = conn.execute(
+                "SELECT custom_id, params_json FROM manifests WHERE job_id = ? AND part = ?"
+                " ORDER BY custom_id",
+                (job_id, part),
+            ).fetchall()
+            yield from ((r[0], r[1]) for r in rows)
+            return
+        wanted = list(dict.fromkeys(custom_ids))
+        for chunk in _chunks(wanted):
+            rows = conn.execute(
+                "SELECT custom_id, params_json FROM manifests WHERE job_id = ? AND part = ?"
+                f" AND custom_id IN ({placeholders(len(chunk))})",
+                (job_id, part, *chunk),
+            ).fetchall()
+            yield from ((r[0], r[1]) for r in rows)
+
+    # --- results index (see results_index.py) ---------------------------------------------
+
+    def ingest_results(
+        self, batch_id: str, jsonl_path: Path, progress: ProgressFn | None = None
+    ) -> int:
+        """Index a downloaded results file, replacing the batch's earlier rows; returns rows.
+
+        Malformed lines are skipped and counted (see `ingest_results_stats`).
+        `progress(bytes_read, bytes_total)` is called about every 10,000 lines.
+        """
+        return self.ingest_results_stats(batch_id, jsonl_path, progress).rows
+
+    def ingest_results_stats(
+        self, batch_id: str, jsonl_path: Path, progress: ProgressFn | None = None
+    ) -> IngestStats:
+        return results_index.ingest(self._conn(), batch_id, jsonl_path, progress)
+
+    def query_results(
+        self, batch_ids: Sequence[str], filt: ResultFilter, offset: int, limit: int
+    ) -> ResultPage:
+        return results_index.query(self._conn(), batch_ids, filt, offset, limit)
+
+    def result_detail(
+        self, batch_id: str, custom_id: str
+    ) -> tuple[ResultRow, str, str | None] | None:
+        """(row, raw JSON line, params JSON from the manifest or None)."""
+        return results_index.detail(self._conn(), batch_id, custom_id)
+
+    def result_summary(self, batch_ids: Sequence[str]) -> ResultSummary:
+        return results_index.summary(self._conn(), batch_ids)
+
+    def iter_results(
+        self, batch_ids: Sequence[str], filt: ResultFilter = _ALL
+    ) -> Iterator[tuple[ResultRow, str]]:
+        """Every matching (row, raw line), by custom_id, streamed in pages (for export)."""
+        return results_index.iterate(self._conn, batch_ids, filt)
+
+    def failed_requests(
+        self, batch_id: str, *, include_invalid: bool = False
+    ) -> Iterator[tuple[str, str]]:
+        """(custom_id, params_json) of requests worth resubmitting, from the manifest."""
+        return results_index.failed_requests(self._conn(), batch_id, include_invalid)
+
+    def error_types(self, batch_ids: Sequence[str]) -> dict[str, int]:
+        return results_index.error_types(self._conn(), batch_ids)
+
+    def count_results(self, batch_ids: Sequence[str], filt: ResultFilter = _ALL) -> int:
+        return results_index.count(self._conn(), batch_ids, filt)
+
+
+ConnFactory = Callable[[], sqlite3.Connection]
