@@ -1,0 +1,81 @@
+"""Configuration of the emulator: what it accepts, how fast it works, which faults it injects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+Counters = Literal["live", "at-end"]
+Outcome = Literal["succeeded", "errored", "canceled", "expired"]
+
+#: The real API's body limit for batch creation (Cloudflare answers 413 above it).
+MAX_BODY_BYTES = 256 * 1024 * 1024
+#: The real API's limit on requests per batch.
+MAX_REQUESTS = 100_000
+
+
+@dataclass(slots=True)
+class FaultConfig:
+    """Injected failures; mutable while the server runs (tests flip them on and off).
+
+    Rates are probabilities per API request. `transient_404_s` makes retrieve/results of a
+    batch answer 404 for that many emulated seconds after its creation (seen on the real
+    API). `cut_results_after_bytes` closes the results stream abruptly after that many bytes.
+    """
+
+    rate_429: float = 0.0
+    rate_529: float = 0.0
+    rate_500: float = 0.0
+    latency_s: float = 0.0
+    retry_after_s: float = 1.0
+    transient_404_s: float = 0.0
+    cut_results_after_bytes: int | None = None
+    seed: int = 0
+
+    def update(self, **changes: Any) -> None:
+        """Set the named fields; unknown names are a programming error."""
+        names = {f.name for f in fields(self)}
+        for key, value in changes.items():
+            if key not in names:
+                raise TypeError(f"FaultConfig has no field {key!r}")
+            setattr(self, key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Scripted outcome for requests whose custom_id matches `pattern` (re.search).
+
+    `outcome="succeeded"` with `text` fixes the reply text; `delay_s` makes the request slow
+    (it finishes that many emulated seconds later). Validation errors of the request still
+    win over a "succeeded" rule; errored/canceled/expired rules win over everything.
+    """
+
+    pattern: str
+    outcome: Outcome = "succeeded"
+    error_type: str | None = None
+    error_message: str | None = None
+    text: str | None = None
+    delay_s: float | None = None
+
+
+@dataclass(slots=True)
+class EmulatorConfig:
+    """Everything that shapes the emulator's behaviour (see the team brief's contract)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    db_path: Path | None = None
+    api_keys: frozenset[str] | None = None
+    counters: Counters = "at-end"
+    rate: float | None = None
+    start_delay_s: float = 0.0
+    cancel_delay_s: float = 5.0
+    time_scale: float = 1.0
+    seed: int = 0
+    shuffle_results: bool = True
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    rules: list[Rule] = field(default_factory=list)
+    example_mode: bool = False
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_requests: int = MAX_REQUESTS

@@ -1,0 +1,116 @@
+"""Run the emulator in a background thread (tests, the demo, benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from .clock import Clock, ManualClock, ScaledClock
+from .config import EmulatorConfig, Rule
+from .server import EmulatorServer
+from .stats import EmulatorStats
+
+T = TypeVar("T")
+
+
+class EmulatorHandle:
+    """A running emulator: its URL, clock, config and counters, plus runtime knobs."""
+
+    def __init__(self, server: EmulatorServer, loop: asyncio.AbstractEventLoop) -> None:
+        self.server = server
+        self._loop = loop
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def clock(self) -> Clock:
+        return self.server.clock
+
+    @property
+    def manual_clock(self) -> ManualClock:
+        """The clock as a ManualClock (tests); raises if the server runs on real time."""
+        clock = self.server.clock
+        if not isinstance(clock, ManualClock):
+            raise TypeError("this emulator does not run on a ManualClock")
+        return clock
+
+    def advance(self, seconds: float) -> None:
+        """Move a ManualClock forward."""
+        self.manual_clock.advance(seconds)
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self.server.config
+
+    @property
+    def stats(self) -> EmulatorStats:
+        return self.server.stats
+
+    def set_faults(self, **changes: Any) -> None:
+        """Change FaultConfig fields on the running server (e.g. rate_529=1.0)."""
+        self.call(lambda: self.server.config.faults.update(**changes))
+
+    def clear_faults(self) -> None:
+        self.call(self._reset_faults)
+
+    def _reset_faults(self) -> None:
+        faults = self.server.config.faults
+        faults.update(
+            rate_429=0.0,
+            rate_529=0.0,
+            rate_500=0.0,
+            latency_s=0.0,
+            transient_404_s=0.0,
+            cut_results_after_bytes=None,
+        )
+
+    def set_rules(self, rules: list[Rule]) -> None:
+        """Replace the outcome rules; they apply to batches created from now on."""
+        new = list(rules)
+        self.call(lambda: setattr(self.server.config, "rules", new))
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the server's loop thread (where its SQLite connection lives)."""
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=60)
+
+
+@contextmanager
+def run_in_thread(config: EmulatorConfig, clock: Clock | None = None) -> Iterator[EmulatorHandle]:
+    """Start a server on its own event loop thread; stop it when the block exits."""
+    server = EmulatorServer(config, clock or ScaledClock(config.time_scale))
+    loop = asyncio.new_event_loop()
+    started: Future[str] = Future()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            started.set_result(loop.run_until_complete(server.start()))
+        except BaseException as exc:
+            started.set_exception(exc)
+            loop.close()
+            return
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(server.stop())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=main, name="batchtop-emulator", daemon=True)
+    thread.start()
+    started.result(timeout=30)
+    try:
+        yield EmulatorHandle(server, loop)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)

@@ -1,0 +1,35 @@
+"""Identifier minting: realistic `msgbatch_01…`, `msg_01…` and `req_01…` ids."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58(data: bytes, length: int) -> str:
+    """Fixed-length base58 text from the bytes (leading part of the big-endian number)."""
+    n = int.from_bytes(data, "big")
+    out = []
+    for _ in range(length):
+        n, r = divmod(n, 58)
+        out.append(_ALPHABET[r])
+    return "".join(out)
+
+
+def _digest(*parts: object) -> bytes:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=20).digest()
+
+
+def batch_id(seed: int, seq: int) -> str:
+    """Deterministic per (seed, creation sequence): restarts on the same db never collide."""
+    return "msgbatch_01" + base58(_digest("batch", seed, seq), 22)
+
+
+def message_id(seed: int, batch: str, custom_id: str) -> str:
+    return "msg_01" + base58(_digest("msg", seed, batch, custom_id), 22)
+
+
+def request_id() -> str:
+    return "req_01" + base58(os.urandom(20), 22)

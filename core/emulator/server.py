@@ -1,0 +1,546 @@
+"""The aiohttp application: routes, auth, error envelopes, fault injection, streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from . import catalog, ids
+from .behaviour import CreateError, Synthesizer, count_tokens, validate_requests
+from .clock import Clock, ScaledClock, rfc3339, to_us
+from .config import EmulatorConfig
+from .state import US, BatchRecord, EmulatorState, PendingRequest
+from .stats import EmulatorStats
+
+log = logging.getLogger("batchtop.core.emulator")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_BATCHES = "/v1/messages/batches"
+_KEY_REQUEST_ID = web.RequestKey("request_id", str)
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+class ApiFailure(Exception):
+    """Raised by handlers to answer with the real API's error envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind or _STATUS_TYPES.get(status, "invalid_request_error")
+        self.headers = headers or {}
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+def error_response(failure: ApiFailure, request_id: str) -> web.Response:
+    body = {
+        "type": "error",
+        "error": {"type": failure.kind, "message": failure.message, "details": None},
+        "request_id": request_id,
+    }
+    return _json(body, failure.status, failure.headers)
+
+
+def _not_found(batch_id: str) -> ApiFailure:
+    return ApiFailure(404, f"Message Batch {batch_id} not found.")
+
+
+class EmulatorServer:
+    """A Message Batches API server on a loopback port, state in SQLite."""
+
+    def __init__(self, config: EmulatorConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or ScaledClock(config.time_scale)
+        self.stats = EmulatorStats()
+        self.base_url = ""
+        self._state: EmulatorState | None = None
+        self._runner: web.AppRunner | None = None
+        self._rng = random.Random(config.faults.seed)
+        self._rng_seed = config.faults.seed
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Open the state, bind, and return the base URL (e.g. http://127.0.0.1:43123)."""
+        self._state = EmulatorState(self.config.db_path)
+        app = web.Application(
+            middlewares=[self._middleware],
+            client_max_size=self.config.max_body_bytes + 16 * 1024 * 1024,
+        )
+        app.on_response_prepare.append(self._add_request_id)
+        self._add_routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        shown = f"[{host}]" if ":" in str(host) else str(host)
+        self.base_url = f"http://{shown}:{port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._state is not None:
+            self._state.close()
+            self._state = None
+
+    @property
+    def state(self) -> EmulatorState:
+        if self._state is None:
+            raise RuntimeError("emulator is not running")
+        return self._state
+
+    def now_us(self) -> int:
+        return to_us(self.clock.now())
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _add_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_post(_BATCHES, self._create, name="create")
+        r.add_get(_BATCHES, self._list, name="list")
+        r.add_get(_BATCHES + "/{batch_id}", self._retrieve, name="retrieve")
+        r.add_delete(_BATCHES + "/{batch_id}", self._delete, name="delete")
+        r.add_post(_BATCHES + "/{batch_id}/cancel", self._cancel, name="cancel")
+        r.add_get(_BATCHES + "/{batch_id}/results", self._results, name="results")
+        r.add_get("/v1/models", self._models, name="models")
+        r.add_get("/v1/models/{model_id}", self._model, name="model")
+        r.add_post("/v1/messages/count_tokens", self._count_tokens, name="count_tokens")
+
+    @staticmethod
+    async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+        rid = request.get(_KEY_REQUEST_ID) or ids.request_id()
+        response.headers.setdefault("request-id", rid)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        rid = ids.request_id()
+        request[_KEY_REQUEST_ID] = rid
+        route = request.match_info.route
+        matched = request.match_info.http_exception is None
+        endpoint = (route.name or "unknown") if matched else "unknown"
+        status = 500
+        try:
+            try:
+                if matched:
+                    await self._inject_faults()
+                    self._authenticate(request)
+                response = await handler(request)
+            except ApiFailure as failure:
+                response = error_response(failure, rid)
+            except web.HTTPException as exc:
+                response = self._http_exception(request, exc, rid)
+            status = response.status
+            return response
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("emulator: unhandled error on %s %s", request.method, request.path)
+            status = 500
+            return error_response(ApiFailure(500, "Internal server error"), rid)
+        finally:
+            self.stats.record(endpoint, status)
+
+    @staticmethod
+    def _http_exception(request: web.Request, exc: web.HTTPException, rid: str) -> web.Response:
+        status = exc.status
+        if status == 404:
+            message = f"Not found: {request.method} {request.path}"
+        elif status == 405:
+            message = f"Method {request.method} is not allowed for {request.path}"
+        elif status == 413:
+            message = "Request exceeds the maximum allowed number of bytes."
+        else:
+            message = exc.reason or "Bad request"
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error_response(ApiFailure(status, message, headers=headers), rid)
+
+    async def _inject_faults(self) -> None:
+        faults = self.config.faults
+        if faults.latency_s > 0:
+            await asyncio.sleep(faults.latency_s)
+        if faults.seed != self._rng_seed:
+            self._rng = random.Random(faults.seed)
+            self._rng_seed = faults.seed
+        total = faults.rate_429 + faults.rate_529 + faults.rate_500
+        if total <= 0:
+            return
+        u = self._rng.random()
+        retry = {"x-should-retry": "true"}
+        if u < faults.rate_429:
+            raise ApiFailure(
+                429,
+                "Number of requests has exceeded your rate limit. Please try again later.",
+                headers={**retry, "retry-after": _seconds(faults.retry_after_s)},
+            )
+        if u < faults.rate_429 + faults.rate_529:
+            raise ApiFailure(529, "Overloaded", headers=retry)
+        if u < total:
+            raise ApiFailure(500, "Internal server error", headers=retry)
+
+    def _authenticate(self, request: web.Request) -> None:
+        key = request.headers.get("x-api-key", "").strip()
+        if not key:
+            auth = request.headers.get("authorization", "")
+            if auth[:7].lower() == "bearer ":
+                key = auth[7:].strip()
+        if not key:
+            raise ApiFailure(401, "x-api-key header is required")
+        allowed = self.config.api_keys
+        if allowed is not None and key not in allowed:
+            raise ApiFailure(401, "API key is invalid.")
+
+    async def _read_body(self, request: web.Request, limit: int) -> bytes:
+        """The whole body, or a 413 once it passes `limit` (the rest is drained, not kept)."""
+        declared = request.content_length
+        buf = bytearray()
+        too_big = declared is not None and declared > limit
+        drained = 0
+        async for chunk in request.content.iter_chunked(1 << 20):
+            if too_big:
+                drained += len(chunk)
+                if drained > limit + (64 << 20):
+                    break  # stop reading; the connection will be closed
+                continue
+            buf += chunk
+            if len(buf) > limit:
+                too_big = True
+                buf.clear()
+        if too_big:
+            raise ApiFailure(413, "Request exceeds the maximum allowed number of bytes.")
+        return bytes(buf)
+
+    # --- batch helpers -------------------------------------------------------------------
+
+    def _load(self, batch_id: str) -> BatchRecord | None:
+        record = self.state.get(batch_id)
+        if record is None or record.deleted:
+            return None
+        return self.state.settle(record, self.now_us())
+
+    def _check_transient_404(self, record: BatchRecord) -> None:
+        window = self.config.faults.transient_404_s
+        if window > 0 and self.now_us() < record.created_us + int(window * US):
+            raise _not_found(record.id)
+
+    def _render(
+        self, request: web.Request, record: BatchRecord, *, fresh: bool = False
+    ) -> dict[str, Any]:
+        """The MessageBatch JSON; `fresh` renders the state at creation (create response)."""
+        if fresh:
+            counts = {
+                "processing": record.total,
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            }
+        elif record.ended_us is not None:
+            counts = {
+                "processing": 0,
+                "succeeded": record.n_succeeded,
+                "errored": record.n_errored,
+                "canceled": record.n_canceled,
+                "expired": record.n_expired,
+            }
+        elif self.config.counters == "at-end":
+            counts = {
+                "processing": record.total,
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            }
+        else:
+            live = self.state.live_counts(record, self.now_us())
+            counts = {"processing": record.total - sum(live.values()), **live}
+        ended = record.ended_us if not fresh else None
+        results_url = None
+        if ended is not None:
+            results_url = f"{request.scheme}://{request.host}{_BATCHES}/{record.id}/results"
+        return {
+            "id": record.id,
+            "type": "message_batch",
+            "processing_status": "in_progress" if fresh else record.status,
+            "request_counts": counts,
+            "ended_at": rfc3339(ended),
+            "created_at": rfc3339(record.created_us),
+            "expires_at": rfc3339(record.expires_us),
+            "archived_at": rfc3339(record.archived_us),
+            "cancel_initiated_at": rfc3339(record.cancel_us),
+            "results_url": results_url,
+        }
+
+    def _example(
+        self, request: web.Request, batch_id: str, status: str = "ended"
+    ) -> dict[str, Any]:
+        now = self.now_us()
+        ended = status == "ended"
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": status,
+            "request_counts": {
+                "processing": 0 if ended else 1,
+                "succeeded": 1 if ended else 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "ended_at": rfc3339(now) if ended else None,
+            "created_at": rfc3339(now),
+            "expires_at": rfc3339(now + 86_400 * US),
+            "archived_at": None,
+            "cancel_initiated_at": None if status != "canceling" else rfc3339(now),
+            "results_url": f"{request.scheme}://{request.host}{_BATCHES}/{batch_id}/results"
+            if ended
+            else None,
+        }
+
+    # --- handlers: batches ---------------------------------------------------------------
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        cfg = self.config
+        raw = await self._read_body(request, cfg.max_body_bytes)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ApiFailure(400, f"The request body is not valid JSON: {exc}") from None
+        try:
+            pairs = validate_requests(body, cfg.max_requests)
+        except CreateError as exc:
+            raise ApiFailure(400, str(exc)) from None
+        synth = Synthesizer(list(cfg.rules), cfg.seed)
+        now = self.now_us()
+        start = now + int(cfg.start_delay_s * US)
+        rate = cfg.rate
+        dumps = orjson.dumps
+
+        def build(batch_id: str) -> Iterator[PendingRequest]:
+            for idx, (custom_id, params) in enumerate(pairs):
+                outcome = synth.outcome(batch_id, custom_id, params)
+                ready: int | None
+                if outcome.line is None:
+                    ready = None  # scripted canceled/expired: never processed
+                else:
+                    ready = start + int(outcome.delay_s * US)
+                    if rate is not None and rate > 0:
+                        ready += math.ceil((idx + 1) * US / rate)
+                yield PendingRequest(
+                    idx, custom_id, dumps(params).decode(), outcome.kind, ready, outcome.line
+                )
+
+        record = self.state.create_batch(
+            seed=cfg.seed,
+            now_us=now,
+            total=len(pairs),
+            build=build,
+            shuffle=cfg.shuffle_results,
+            start_delay_us=int(cfg.start_delay_s * US),
+        )
+        return _json(self._render(request, record, fresh=True))
+
+    async def _retrieve(self, request: web.Request) -> web.StreamResponse:
+        batch_id = request.match_info["batch_id"]
+        record = self._load(batch_id)
+        if record is None:
+            if self.config.example_mode:
+                return _json(self._example(request, batch_id))
+            raise _not_found(batch_id)
+        self._check_transient_404(record)
+        return _json(self._render(request, record))
+
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        q = request.query
+        limit = _parse_limit(q.get("limit"))
+        after_id = q.get("after_id") or None
+        before_id = q.get("before_id") or None
+        page = self.state.page(limit, after_id, before_id)
+        now = self.now_us()
+        data = [self._render(request, self.state.settle(r, now)) for r in page.batches]
+        return _json(
+            {
+                "data": data,
+                "has_more": page.has_more,
+                "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None,
+            }
+        )
+
+    async def _cancel(self, request: web.Request) -> web.StreamResponse:
+        batch_id = request.match_info["batch_id"]
+        record = self._load(batch_id)
+        if record is None:
+            if self.config.example_mode:
+                return _json(self._example(request, batch_id, "canceling"))
+            raise _not_found(batch_id)
+        if record.ended_us is not None:
+            raise ApiFailure(
+                400,
+                f"Batch {batch_id} cannot be canceled because it has already finished processing.",
+            )
+        if record.cancel_us is None:
+            now = self.now_us()
+            record = self.state.cancel(record, now, int(self.config.cancel_delay_s * US))
+            record = self.state.settle(record, now)
+        return _json(self._render(request, record))
+
+    async def _delete(self, request: web.Request) -> web.StreamResponse:
+        batch_id = request.match_info["batch_id"]
+        record = self._load(batch_id)
+        if record is None:
+            if self.config.example_mode:
+                return _json({"id": batch_id, "type": "message_batch_deleted"})
+            raise _not_found(batch_id)
+        if record.ended_us is None:
+            raise ApiFailure(
+                400, "In progress batches cannot be deleted. Consider canceling the batch instead."
+            )
+        self.state.delete(record)
+        return _json({"id": batch_id, "type": "message_batch_deleted"})
+
+    async def _results(self, request: web.Request) -> web.StreamResponse:
+        batch_id = request.match_info["batch_id"]
+        record = self._load(batch_id)
+        if record is None:
+            if self.config.example_mode:
+                line = b'{"custom_id":"my-custom-id-1","result":{"type":"canceled"}}\n'
+                return web.Response(body=line, content_type="application/x-jsonl")
+            raise _not_found(batch_id)
+        self._check_transient_404(record)
+        if record.ended_us is None or record.archived_us is not None:
+            raise ApiFailure(404, f"Message Batch {batch_id} has no available results.")
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/x-jsonl"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        cut = self.config.faults.cut_results_after_bytes
+        sent = 0
+        for chunk in self.state.result_chunks(record):
+            if cut is not None and sent + len(chunk) >= cut:
+                await response.write(chunk[: max(0, cut - sent)])
+                await _abort(request)
+                return response
+            await response.write(chunk)
+            sent += len(chunk)
+        await response.write_eof()
+        return response
+
+    # --- handlers: models and token counting -----------------------------------------------
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        q = request.query
+        limit = _parse_limit(q.get("limit"))
+        models = [_model_json(m) for m in catalog.MODELS]
+        ids_ = [m["id"] for m in models]
+        after_id = q.get("after_id") or None
+        before_id = q.get("before_id") or None
+        if after_id is not None:
+            models = models[ids_.index(after_id) + 1 :] if after_id in ids_ else []
+            page, has_more = models[:limit], len(models) > limit
+        elif before_id is not None:
+            models = models[: ids_.index(before_id)] if before_id in ids_ else []
+            page, has_more = models[-limit:], len(models) > limit
+        else:
+            page, has_more = models[:limit], len(models) > limit
+        return _json(
+            {
+                "data": page,
+                "has_more": has_more,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+            }
+        )
+
+    async def _model(self, request: web.Request) -> web.StreamResponse:
+        model_id = request.match_info["model_id"]
+        info = catalog.lookup(model_id)
+        if info is None:
+            raise ApiFailure(404, f"model: {model_id}")
+        return _json(_model_json(info))
+
+    async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
+        raw = await self._read_body(request, 32 * 1024 * 1024)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ApiFailure(400, f"The request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiFailure(400, "Input should be a valid dictionary")
+        for name in ("messages", "model"):
+            if name not in body:
+                raise ApiFailure(400, f"{name}: Field required")
+        if not isinstance(body["messages"], list):
+            raise ApiFailure(400, "messages: Input should be a valid list")
+        model = body["model"]
+        if not isinstance(model, str) or catalog.lookup(model) is None:
+            raise ApiFailure(404, f"model: {model}")
+        return _json({"input_tokens": count_tokens(body)})
+
+
+def _model_json(info: catalog.ModelInfo) -> dict[str, Any]:
+    return {
+        "type": "model",
+        "id": info.id,
+        "display_name": info.display_name,
+        "created_at": info.created_at,
+    }
+
+
+def _parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 20
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ApiFailure(
+            400, "limit: Input should be a valid integer, unable to parse string as an integer"
+        ) from None
+    if limit < 1:
+        raise ApiFailure(400, "limit: Input should be greater than or equal to 1")
+    if limit > 1000:
+        raise ApiFailure(400, "limit: Input should be less than or equal to 1000")
+    return limit
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+async def _abort(request: web.Request) -> None:
+    """Close the connection mid-body: the client sees a truncated chunked stream."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    await asyncio.sleep(0)

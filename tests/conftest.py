@@ -1,0 +1,65 @@
+"""Shared fixtures: env isolation for every test, and a real emulator on a loopback port.
+
+Other helpers may ADD fixtures here; keep the existing ones' names and behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
+
+EMULATOR_START = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+EMULATOR_API_KEY = "test-key"
+_XDG = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")
+
+
+def _xdg_dirs(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    for name in _XDG:
+        target = root / name.removeprefix("XDG_").removesuffix("_HOME").lower()
+        monkeypatch.setenv(name, str(target))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test ever sees a real API key, base URL or the user's data/config directories."""
+    for name in list(os.environ):
+        if name.startswith("ANTHROPIC_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("BATCHTOP_CONFIG", raising=False)
+    _xdg_dirs(monkeypatch, tmp_path / "xdg")
+
+
+def emulator_config(**overrides: object) -> EmulatorConfig:
+    """The standard test configuration (rate 100/s, live counters), with overrides."""
+    config = EmulatorConfig(
+        rate=100.0,
+        start_delay_s=0.0,
+        counters="live",
+        seed=1234,
+    )
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorHandle]:
+    """A running emulator: random port, in memory, ManualClock at 2026-11-25T12:00Z."""
+    with run_in_thread(emulator_config(), ManualClock(EMULATOR_START)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def emulator_env(
+    emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> EmulatorHandle:
+    """Point the SDK (and batchtop) at the emulator through the environment."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", EMULATOR_API_KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.base_url)
+    _xdg_dirs(monkeypatch, tmp_path / "xdg")
+    return emulator
