@@ -1,0 +1,350 @@
+"""Streaming readers for import files: bytes in, numbered values out.
+
+Each reader yields `(line, value)` pairs where `value` is the parsed item or a `Problem`
+saying why that item could not be read; readers never raise on bad content. Files are read
+in chunks or lines, never whole, so a 256 MB input costs a bounded amount of memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+
+CHUNK = 1 << 20
+WHOLE_JSON_LIMIT = 64 * 1024 * 1024
+"""A JSON file whose top level is an object (not a list) is parsed whole, up to this size."""
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why one item could not be read."""
+
+    message: str
+    column: int | None = None
+
+
+Tick = Callable[[int], None]
+
+
+def sniff_encoding(head: bytes) -> str:
+    """ "utf-8", "utf-8-sig", "utf-16" or "utf-32" from the byte-order mark."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return "utf-8"
+
+
+def byte_lines(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[bytes]:
+    """The file's lines as UTF-8 bytes (BOM removed, other encodings converted)."""
+    if encoding in ("utf-8", "utf-8-sig"):
+        first = True
+        for raw in f:
+            tick(len(raw))
+            if first:
+                first = False
+                if raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[3:]
+            yield raw
+        return
+    # UTF-16/32 (with a BOM): decode; bad bytes become U+FFFD.
+    text = io.TextIOWrapper(f, encoding=encoding, errors="replace", newline="")
+    width = 2 if encoding == "utf-16" else 4
+    for line in text:
+        tick(len(line) * width)
+        yield line.lstrip("\ufeff").encode("utf-8", "replace")
+
+
+def utf8_problem(raw: bytes) -> Problem | None:
+    """A Problem if `raw` is not valid UTF-8 (with the 1-based column of the bad byte)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Problem(
+            f"This line is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}); "
+            "save the file as UTF-8.",
+            column=exc.start + 1,
+        )
+    return None
+
+
+def json_problem(raw: bytes, exc: orjson.JSONDecodeError, *, last: bool) -> Problem:
+    bad = utf8_problem(raw)
+    if bad is not None:
+        return bad
+    msg = str(exc.msg) if getattr(exc, "msg", None) else str(exc)
+    hint = " — the file looks truncated" if last and not raw.endswith(b"\n") else ""
+    return Problem(f"This line is not valid JSON: {msg}{hint}.", column=exc.colno)
+
+
+def jsonl_values(lines: Iterator[bytes]) -> Iterator[tuple[int, Any, bytes]]:
+    """(line number, parsed value or Problem, stripped raw bytes) per non-blank line."""
+    lineno = 0
+    pending: bytes | None = None
+    for raw in lines:
+        if pending is not None:
+            yield _parse_line(lineno, pending, last=False)
+            pending = None
+        lineno += 1
+        stripped = raw.strip()
+        if stripped:
+            pending = raw
+    if pending is not None:
+        yield _parse_line(lineno, pending, last=True)
+
+
+def _parse_line(lineno: int, raw: bytes, *, last: bool) -> tuple[int, Any, bytes]:
+    stripped = raw.strip()
+    try:
+        return lineno, orjson.loads(stripped), stripped
+    except orjson.JSONDecodeError as exc:
+        return lineno, json_problem(raw, exc, last=last), stripped
+
+
+def text_lines(lines: Iterator[bytes]) -> Iterator[tuple[int, str | Problem]]:
+    """(line number, text without its line ending or Problem) per non-blank line."""
+    lineno = 0
+    for raw in lines:
+        lineno += 1
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            bad = utf8_problem(raw)
+            assert bad is not None
+            yield lineno, bad
+            continue
+        text = text.rstrip("\r\n")
+        if text.strip():
+            yield lineno, text
+
+
+def csv_records(
+    lines: Iterator[bytes], *, delimiter: str = ","
+) -> Iterator[tuple[int, list[str] | dict[str, str] | Problem]]:
+    """First the header as a list (line 1), then one dict per row; Problems in between.
+
+    Rows are keyed by the header; a row with more or fewer cells than the header is a Problem.
+    """
+    current = 0
+    problems: list[tuple[int, Problem]] = []
+
+    def decoded() -> Iterator[str]:
+        nonlocal current
+        for raw in lines:
+            current += 1
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                bad = utf8_problem(raw)
+                assert bad is not None
+                problems.append((current, bad))
+                yield "\n"
+
+    reader = csv.reader(decoded(), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield from _drain(problems)
+            yield start, Problem(f"This CSV row cannot be read: {exc}.")
+            start = reader.line_num + 1
+            continue
+        yield from _drain(problems)
+        line = start
+        start = reader.line_num + 1
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if header is None:
+            header = [h.strip() for h in row]
+            yield line, header
+            continue
+        if len(row) != len(header):
+            yield (
+                line,
+                Problem(f"This row has {len(row)} cells but the header has {len(header)}."),
+            )
+            continue
+        yield line, dict(zip(header, row, strict=True))
+    yield from _drain(problems)
+
+
+def _drain(problems: list[tuple[int, Problem]]) -> Iterator[tuple[int, Problem]]:
+    while problems:
+        yield problems.pop(0)
+
+
+# --- JSON documents --------------------------------------------------------------------
+
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{},]', re.S)
+_WS = b" \t\r\n"
+
+
+def json_array_values(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple[int, Any]]:
+    """(line, value or Problem) for each element of a top-level JSON list, read in chunks.
+
+    A tokenizer finds element boundaries (strings are matched whole, so brackets and commas
+    inside them don't count); each element is then parsed by orjson on its own.
+    """
+    chunks = _utf8_chunks(f, encoding, tick)
+    buf = b""
+    base_line = 1  # line number of buf[0]
+    counted_to = 0  # newline counting cursor within buf
+    counted_lines = 0
+    depth = 0
+    started = False
+    ended = False
+    elem_start = -1  # start of the current top-level element in buf
+    pos = 0
+    eof = False
+    commas = 0
+
+    def line_at(p: int) -> int:
+        nonlocal counted_to, counted_lines
+        if p < counted_to:
+            return base_line + buf.count(b"\n", 0, p)
+        counted_lines += buf.count(b"\n", counted_to, p)
+        counted_to = p
+        return base_line + counted_lines
+
+    def element(end: int) -> Iterator[tuple[int, Any]]:
+        raw = buf[elem_start:end]
+        text = raw.strip(_WS)
+        lead = len(raw) - len(raw.lstrip(_WS))
+        line = line_at(elem_start + lead)
+        if not text:
+            yield line, Problem("This list has an empty element (an extra comma?).")
+            return
+        try:
+            yield line, orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            bad = utf8_problem(text)
+            if bad is not None:
+                yield line, Problem("This element is not valid UTF-8; save the file as UTF-8.")
+                return
+            err_line = line + text.count(b"\n", 0, exc.pos)
+            yield err_line, Problem(f"This element is not valid JSON: {exc.msg}.")
+
+    while True:
+        if not eof:
+            chunk = next(chunks, None)
+            if chunk is None:
+                eof = True
+            else:
+                # Drop what's been consumed, keep the current element.
+                keep = elem_start if elem_start >= 0 else pos
+                if keep > 0:
+                    line_at(keep)
+                    base_line += counted_lines
+                    counted_lines = 0
+                    buf = buf[keep:]
+                    pos -= keep
+                    if elem_start >= 0:
+                        elem_start -= keep
+                    counted_to = 0
+                buf += chunk
+        if ended:
+            if buf[pos:].strip(_WS):
+                yield line_at(pos), Problem("There is more data after the end of the JSON list.")
+                return
+            pos = len(buf)
+            if eof:
+                return
+            continue
+        if not started:
+            stripped = buf.lstrip(_WS)
+            if not stripped:
+                if eof:
+                    return
+                continue
+            if not stripped.startswith(b"["):
+                yield line_at(len(buf) - len(stripped)), Problem("Expected a JSON list ('[').")
+                return
+            started = True
+            pos = len(buf) - len(stripped) + 1
+            elem_start = pos
+            depth = 1
+        need_more = False
+        for m in _TOKEN.finditer(buf, pos):
+            start = m.start()
+            c = buf[start]
+            if c == 0x22:  # '"'
+                if m.end() - start == 1:  # unterminated string: wait for more bytes
+                    pos = start
+                    need_more = True
+                    break
+                continue
+            if c == 0x2C:  # ','
+                if depth == 1:
+                    yield from element(m.start())
+                    elem_start = m.end()
+                    commas += 1
+            elif c == 0x5B or c == 0x7B:  # '[' '{'
+                depth += 1
+            elif depth == 1:
+                if c == 0x7D:  # a stray '}': the element's own parse will report it
+                    continue
+                if buf[elem_start : m.start()].strip(_WS):
+                    yield from element(m.start())
+                elif commas:
+                    yield line_at(elem_start), Problem("This list ends with a trailing comma.")
+                depth = 0
+                ended = True
+                elem_start = -1
+                pos = m.end()
+                break
+            else:
+                depth -= 1
+        else:
+            pos = len(buf)
+        if ended:
+            continue
+        if eof:
+            if need_more or depth > 0:
+                line = line_at(elem_start if elem_start >= 0 else pos)
+                yield (
+                    line,
+                    Problem("The JSON list is not closed — the file looks truncated."),
+                )
+            return
+
+
+def _utf8_chunks(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[bytes]:
+    first = True
+    if encoding in ("utf-8", "utf-8-sig"):
+        while chunk := f.read(CHUNK):
+            tick(len(chunk))
+            if first and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[3:]
+            first = False
+            yield chunk
+        return
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    while True:
+        data = f.read(CHUNK)
+        tick(len(data))
+        text = decoder.decode(data, final=not data)
+        if first:
+            text = text.lstrip("\ufeff")
+            first = False
+        if text:
+            yield text.encode("utf-8", "replace")
+        if not data:
+            return
