@@ -1,0 +1,350 @@
+"""Result exports: JSONL, CSV, JSON, Markdown and (optionally) Parquet.
+
+Every writer streams rows into a temporary file beside the destination, fsyncs it and
+renames it into place, so an interrupted export never leaves a partial file under the final
+name. Files are created 0600: they hold prompts and outputs.
+
+Format choices:
+- jsonl: the raw result lines, byte for byte as the API sent them.
+- csv: one row per result; text cells that a spreadsheet would run as a formula (starting
+  with = + - @ tab or CR) get a leading apostrophe (OWASP's advice), so opening the file in
+  Excel/LibreOffice/Sheets executes nothing.
+- json: `{custom_id: text}` for succeeded results only — exactly the dict the classic
+  tutorial script builds, so it is a drop-in replacement for code that loads it. Failed
+  requests are left out (use CSV or JSONL to see them).
+- markdown: a readable report, one section per result: status, the input as a quote,
+  the output as written by the model (terminal control characters made visible).
+- parquet: typed columns, when pyarrow is installed (`pip install batchtop[parquet]`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from . import paths
+from .errors import UserError
+from .models import ExportFormat, ExportResult, ResultRow, ResultType
+
+ExportProgress = Callable[[int], None]
+"""progress(rows_written), called every `PROGRESS_EVERY` rows and at the end."""
+
+PROGRESS_EVERY = 5_000
+EXTENSIONS: dict[ExportFormat, str] = {
+    "jsonl": "jsonl",
+    "csv": "csv",
+    "json": "json",
+    "markdown": "md",
+    "parquet": "parquet",
+}
+CSV_COLUMNS = (
+    "custom_id",
+    "status",
+    "input",
+    "output",
+    "stop_reason",
+    "input_tokens",
+    "output_tokens",
+    "error_type",
+    "error_message",
+)
+_FORMULA_START = frozenset("=+-@\t\r")
+_BUFFER = 1 << 20
+
+Rows = Iterable[tuple[ResultRow, str]]
+
+
+def default_export_path(batch_or_job_id: str, fmt: ExportFormat) -> Path:
+    """`<id>-results.<ext>` in the export directory (the current directory)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", batch_or_job_id) or "results"
+    return paths.exports_dir() / f"{safe}-results.{EXTENSIONS[fmt]}"
+
+
+def csv_safe(value: str | None) -> str:
+    """Neutralise a cell a spreadsheet would evaluate as a formula."""
+    if not value:
+        return ""
+    return "'" + value if value[0] in _FORMULA_START else value
+
+
+# --- writers ------------------------------------------------------------------------------
+
+
+def _counted(rows: Rows, progress: ExportProgress | None) -> Iterator[tuple[ResultRow, str]]:
+    for n, item in enumerate(rows, start=1):
+        yield item
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n)
+
+
+def _write_jsonl(rows: Rows, fh: IO[str]) -> int:
+    n = 0
+    write = fh.write
+    for _row, raw in rows:
+        write(raw.rstrip("\r\n"))
+        write("\n")
+        n += 1
+    return n
+
+
+def _write_csv(rows: Rows, fh: IO[str]) -> int:
+    writer = csv.writer(fh, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    n = 0
+    safe = csv_safe
+    writerow = writer.writerow
+    for row, _raw in rows:
+        writerow(
+            (
+                safe(row.custom_id),
+                row.type.value,
+                safe(row.input_text),
+                safe(row.text),
+                row.stop_reason or "",
+                row.input_tokens,
+                row.output_tokens,
+                row.error_type or "",
+                safe(row.error_message),
+            )
+        )
+        n += 1
+    return n
+
+
+def _write_json(rows: Rows, fh: IO[str]) -> int:
+    """Streamed `{custom_id: text}`; a repeated custom_id keeps its first text."""
+    write = fh.write
+    write("{")
+    n = 0
+    seen: set[str] = set()
+    for row, _raw in rows:
+        if row.type is not ResultType.SUCCEEDED or row.custom_id in seen:
+            continue
+        seen.add(row.custom_id)
+        write("\n  " if n == 0 else ",\n  ")
+        write(orjson.dumps(row.custom_id).decode())
+        write(": ")
+        write(orjson.dumps(row.text).decode())
+        n += 1
+    write("\n}\n" if n else "}\n")
+    return n
+
+
+# C0 controls except tab/newline, DEL, C1 controls and bidi overrides/isolates: made
+# visible as escapes in Markdown, so `cat report.md` cannot be driven by escape sequences
+# and no text can be visually reordered ("Trojan Source").
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _visible(text: str) -> str:
+    return _CONTROL.sub(_escape, text.replace("\r\n", "\n"))
+
+
+def _code_span(text: str) -> str:
+    """`text` as an inline code span whatever backticks it holds (CommonMark rules)."""
+    runs = [len(m) for m in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.split("\n"))
+
+
+def _write_markdown(rows: Rows, fh: IO[str]) -> int:
+    write = fh.write
+    write("# Batch results\n")
+    n = 0
+    for row, _raw in rows:
+        write(f"\n## {_code_span(_visible(row.custom_id))}\n\n")
+        status = row.type.value
+        if row.type is ResultType.SUCCEEDED:
+            status += f" · {row.stop_reason or 'no stop reason'}"
+            status += f" · {row.input_tokens} in / {row.output_tokens} out tokens"
+        elif row.error_type:
+            status += f" · {_code_span(_visible(row.error_type))}"
+        write(f"**Status:** {status}\n")
+        if row.input_text:
+            write("\n**Input:**\n\n")
+            write(_quote(_visible(row.input_text)))
+            write("\n")
+        if row.type is ResultType.SUCCEEDED:
+            write("\n**Output:**\n\n")
+            write(_visible(row.text).strip("\n") or "*(empty)*")
+            write("\n")
+        elif row.error_message:
+            write("\n**Error:**\n\n")
+            write(_quote(_visible(row.error_message)))
+            write("\n")
+        n += 1
+    return n
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found, unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise UserError(
+            "Parquet export needs pyarrow: run `pip install batchtop[parquet]`."
+        ) from None
+    return pa, pq
+
+
+def _write_parquet(rows: Rows, path: Path) -> int:
+    pa, pq = _pyarrow()
+    string, int64 = pa.string(), pa.int64()
+    schema = pa.schema(
+        [
+            ("batch_id", string),
+            ("custom_id", string),
+            ("status", string),
+            ("input", string),
+            ("output", string),
+            ("stop_reason", string),
+            ("model", string),
+            ("input_tokens", int64),
+            ("output_tokens", int64),
+            ("cache_creation_input_tokens", int64),
+            ("cache_read_input_tokens", int64),
+            ("error_type", string),
+            ("error_message", string),
+        ]
+    )
+    columns: list[list[Any]] = [[] for _ in schema.names]
+    n = 0
+    with pq.ParquetWriter(str(path), schema) as writer:
+
+        def flush() -> None:
+            arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            for col in columns:
+                col.clear()
+
+        for row, _raw in rows:
+            values = (
+                row.batch_id,
+                row.custom_id,
+                row.type.value,
+                row.input_text,
+                row.text if row.type is ResultType.SUCCEEDED else None,
+                row.stop_reason,
+                row.model,
+                row.input_tokens,
+                row.output_tokens,
+                row.cache_creation_input_tokens,
+                row.cache_read_input_tokens,
+                row.error_type,
+                row.error_message,
+            )
+            for col, value in zip(columns, values, strict=True):
+                col.append(value)
+            n += 1
+            if n % 10_000 == 0:
+                flush()
+        if columns[0] or n == 0:
+            flush()
+    return n
+
+
+_TEXT_WRITERS: dict[str, Callable[[Rows, IO[str]], int]] = {
+    "jsonl": _write_jsonl,
+    "csv": _write_csv,
+    "json": _write_json,
+    "markdown": _write_markdown,
+}
+
+
+# --- atomic file handling -----------------------------------------------------------------
+
+
+def _check_destination(path: Path) -> None:
+    if path.is_dir():
+        raise UserError(f"Cannot export to {path}: it is a directory.")
+    if not path.parent.is_dir():
+        raise UserError(f"Cannot export to {path}: the directory {path.parent} does not exist.")
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def export_results(
+    rows: Rows,
+    fmt: ExportFormat,
+    path: Path,
+    progress: ExportProgress | None = None,
+) -> ExportResult:
+    """Write `(row, raw line)` pairs to `path` in `fmt`, atomically; returns what was written.
+
+    Synchronous and streaming (run it in a thread from async code, or use
+    `export_results_async`).
+    """
+    if fmt not in EXTENSIONS:
+        raise UserError(f"Unknown export format {fmt!r}: use one of {', '.join(EXTENSIONS)}.")
+    path = Path(path).expanduser()
+    _check_destination(path)
+    if fmt == "parquet":
+        _pyarrow()  # fail before creating anything when pyarrow is missing
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
+    tmp = Path(tmp_name)
+    counted = _counted(rows, progress)
+    try:
+        if fmt == "parquet":
+            os.close(fd)
+            n = _write_parquet(counted, tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        else:
+            with open(fd, "w", encoding="utf-8", newline="", buffering=_BUFFER) as fh:
+                n = _TEXT_WRITERS[fmt](counted, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise UserError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
+        raise
+    _fsync_dir(path.parent)
+    if progress is not None:
+        progress(n)
+    return ExportResult(path=path, format=fmt, rows=n)
+
+
+async def export_results_async(
+    rows: Rows,
+    fmt: ExportFormat,
+    path: Path,
+    progress: ExportProgress | None = None,
+) -> ExportResult:
+    """`export_results` in a worker thread, so the event loop stays responsive."""
+    return await asyncio.to_thread(export_results, rows, fmt, path, progress)
