@@ -143,6 +143,7 @@ class BatchApi:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.calls = 0
+        self.page_limit = LIST_PAGE_LIMIT
         self._client: AsyncAnthropic | None = None
 
     @property

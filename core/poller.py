@@ -43,6 +43,9 @@ BACKOFF_MAX_S = 300.0
 # A batch missing from a retrieve this long after creation is treated as deleted remotely;
 # younger ones may be a transient 404 (anthropic-sdk-python#1432).
 DELETED_AFTER = timedelta(minutes=5)
+# List at most this many pages per refresh (3,000 batches); older active batches are
+# retrieved one by one instead.
+MAX_LIST_PAGES = 3
 
 
 def backoff_delay(failures: int, retry_after_s: float | None, rng: Callable[[], float]) -> float:
@@ -84,6 +87,7 @@ class Poller:
         self.failures = 0
         self.last_error: ApiError | None = None
         self.next_delays: list[float | None] = []  # recent waits, newest last (diagnostics)
+        self.max_pages = MAX_LIST_PAGES
 
     # --- state -----------------------------------------------------------------------------
 
@@ -165,7 +169,7 @@ class Poller:
         oldest_active = min((v.remote.created_at for v in known_active), default=None)
         seen: dict[str, RemoteBatch] = {}
         after_id: str | None = None
-        while True:
+        for _ in range(self.max_pages):
             page = await api.list_page(after_id=after_id)
             for b in page.batches:
                 seen.setdefault(b.id, b)

@@ -131,7 +131,7 @@ class BatchService:
         self._poller = Poller(
             lambda: self._api, store, settings, emit=self._emit, now=self._now, sleep=sleep
         )
-        self._submitter = Submitter(lambda: self._api, store, now=self._now)
+        self._submitter = Submitter(lambda: self._api, store, now=self._now, sleep=sleep)
         self._sleep = sleep
         self._downloads: dict[str, asyncio.Task[int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -566,6 +566,14 @@ class BatchService:
         assert view is not None
         return view
 
+    async def fetch_batch(self, batch_id: str) -> BatchView:
+        """Retrieve one batch from the API (e.g. older than the list window) and store it."""
+        try:
+            remote = await self._api.retrieve(batch_id)
+        except ApiError as err:
+            raise self._action_error(err, batch_id, "retrieve") from None
+        return await self._store_remote(remote)
+
     def set_label(self, batch_id: str, text: str | None) -> None:
         self.require_batch(batch_id)
         clean = (text or "").strip() or None
@@ -629,7 +637,7 @@ class BatchService:
             return await asyncio.shield(running)
         view = self.store.get_batch(batch_id)
         if view is None:
-            view = await self._store_remote(await self._api.retrieve(batch_id))
+            view = await self.fetch_batch(batch_id)
         if view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has not ended yet: its results come when it ends.")
         if view.remote.archived_at is not None and view.remote.archived_at <= self._now():

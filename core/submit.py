@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,7 +31,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Sleep = Callable[[float], Awaitable[None]]
+
 CLOCK_SKEW = timedelta(minutes=5)
+# After an ambiguous create, look for the batch after these pauses (a slow server may still
+# be creating it when the client gives up).
+SETTLE_DELAYS_S = (1.0, 4.0)
 # An open intent with no matching batch this long after it was written was never created.
 ABANDON_AFTER = timedelta(minutes=30)
 
@@ -105,12 +110,16 @@ class Submitter:
         store: Store,
         *,
         now: Callable[[], datetime],
+        sleep: Sleep | None = None,
         skew: timedelta = CLOCK_SKEW,
+        settle_delays: Sequence[float] = SETTLE_DELAYS_S,
     ) -> None:
         self._api = api
         self._store = store
         self._now = now
+        self._sleep: Sleep = sleep or asyncio.sleep
         self._skew = skew
+        self._settle_delays = tuple(settle_delays)
 
     async def submit_part(
         self,
@@ -146,19 +155,19 @@ class Submitter:
                     )
                     raise
                 log.warning("ambiguous create failure for %s part %s: %s", job_id, part, err)
-                try:
-                    found = await self.find_match(intent)
-                except ApiError:
-                    found = None
+                found, checked = await self._settle(intent)
                 if found is not None:
                     batch, state = found, IntentState.RECONCILED
                     break
-                if attempt == 2:
+                if not checked or attempt == 2:
+                    # We could not tell whether the batch exists: leave the intent open.
                     raise ApiError(
-                        f"{err} The batch may or may not exist: run `batchtop reconcile` later.",
+                        f"{err} The batch may or may not have been created: run"
+                        " `batchtop reconcile` once the API is reachable.",
                         kind=err.kind,
                         status=err.status,
                     ) from None
+                # The list showed no such batch: sending once more is safe.
         assert batch is not None
         await self._record(intent, batch, state, model, estimated_cost_usd, parent_batch_id)
         return batch
@@ -185,6 +194,24 @@ class Submitter:
                 estimated_cost_usd=estimated_cost_usd,
             )
         )
+
+    async def _settle(self, intent: SubmitIntent) -> tuple[RemoteBatch | None, bool]:
+        """Look for the batch of an ambiguous create, giving a slow server time to finish.
+
+        Returns (batch or None, whether at least one lookup succeeded).
+        """
+        checked = False
+        for delay in self._settle_delays:
+            await self._sleep(delay)
+            try:
+                found = await self.find_match(intent)
+            except ApiError as err:
+                log.warning("reconcile lookup failed: %s", err)
+                continue
+            checked = True
+            if found is not None:
+                return found, True
+        return None, checked
 
     async def find_match(
         self, intent: SubmitIntent, *, claimed: set[str] | None = None
