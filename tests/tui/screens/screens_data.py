@@ -1,0 +1,180 @@
+"""Deterministic data for the screen tests: ended batches with known results in a real store.
+
+Results go through the real ingest path (`Store.ingest_results` on API-shaped JSONL), so the
+screens are tested against the same index the app uses; only the network is skipped here
+(the flow tests use the emulator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from batchtop.core.config import Settings
+from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
+from batchtop.core.service import BatchService
+from batchtop.core.store import Store
+from textual.app import App, ComposeResult
+from textual.screen import Screen
+from textual.widgets import Static
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+MODEL = "claude-haiku-4-5-20251001"
+HOSTILE = "[bold red]alert[/] [link=https://evil.example]click[/link] \x1b[31mred\x1b[0m done"
+
+
+def succeeded(custom_id: str, text: str, *, tokens: tuple[int, int] = (16, 5)) -> dict[str, Any]:
+    return {
+        "custom_id": custom_id,
+        "result": {
+            "type": "succeeded",
+            "message": {
+                "id": "msg_01FqfsLoHwgeFbguDgpz48m7",
+                "type": "message",
+                "role": "assistant",
+                "model": MODEL,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1]},
+            },
+        },
+    }
+
+
+def errored(custom_id: str, error_type: str, message: str) -> dict[str, Any]:
+    return {
+        "custom_id": custom_id,
+        "result": {
+            "type": "errored",
+            "error": {"type": "error", "error": {"type": error_type, "message": message}},
+        },
+    }
+
+
+def other(custom_id: str, kind: str) -> dict[str, Any]:
+    return {"custom_id": custom_id, "result": {"type": kind}}
+
+
+def standard_lines(n: int = 40) -> list[dict[str, Any]]:
+    """n results: mostly succeeded, some errored (two types), expired and canceled."""
+    lines: list[dict[str, Any]] = []
+    for i in range(1, n + 1):
+        cid = f"req-{i:05d}"
+        if i % 10 == 3:
+            lines.append(errored(cid, "overloaded_error", "Overloaded"))
+        elif i % 10 == 7:
+            lines.append(errored(cid, "invalid_request_error", f"max_tokens: bad value {i}"))
+        elif i % 20 == 9:
+            lines.append(other(cid, "expired"))
+        elif i % 20 == 19:
+            lines.append(other(cid, "canceled"))
+        else:
+            words = "alpha" if i % 2 else "beta"
+            text = (
+                f"# Summary {i}\n\nThe **{words}** answer number {i}.\n\n- point one\n- point two"
+            )
+            lines.append(succeeded(cid, text, tokens=(100 + i, 20 + i % 7)))
+    return lines
+
+
+def add_ended_batch(
+    store: Store,
+    batch_id: str,
+    lines: Iterable[dict[str, Any]],
+    tmp: Path,
+    *,
+    inputs: bool = True,
+) -> int:
+    """Record an ended batch and index `lines` as its results; returns rows indexed.
+
+    With `inputs`, the batch belongs to a job whose manifest holds each request's prompt
+    ("Summarise article <id> ..."), as if batchtop had submitted it.
+    """
+    rows = list(lines)
+    counts = RequestCounts(
+        succeeded=sum(r["result"]["type"] == "succeeded" for r in rows),
+        errored=sum(r["result"]["type"] == "errored" for r in rows),
+        expired=sum(r["result"]["type"] == "expired" for r in rows),
+        canceled=sum(r["result"]["type"] == "canceled" for r in rows),
+    )
+    remote = RemoteBatch(
+        id=batch_id,
+        processing_status=ProcessingStatus.ENDED,
+        request_counts=counts,
+        created_at=T0,
+        expires_at=T0 + timedelta(hours=24),
+        ended_at=T0 + timedelta(minutes=30),
+        results_url=f"https://api.anthropic.com/v1/messages/batches/{batch_id}/results",
+    )
+    store.upsert_remote([remote], T0 + timedelta(minutes=31))
+    if inputs:
+        job = store.create_job(f"job of {batch_id}", None, T0)
+        manifest = []
+        for r in rows:
+            prompt = f"Summarise article {r['custom_id']} in three bullet points."
+            params = {
+                "model": MODEL,
+                "max_tokens": 256,
+                "messages": [{"role": "user", "content": prompt}],
+            }
+            manifest.append((r["custom_id"], prompt, orjson.dumps(params).decode()))
+        store.add_manifest(job.id, 1, manifest)
+        store.set_batch_meta(batch_id, job_id=job.id, job_part=1, model=MODEL)
+    path = tmp / f"{batch_id}.jsonl"
+    with path.open("wb") as fh:
+        for r in rows:
+            fh.write(orjson.dumps(r) + b"\n")
+    n = store.ingest_results(batch_id, path)
+    store.set_results_file(batch_id, path, downloaded=True)
+    return n
+
+
+def offline_service(tmp: Path) -> BatchService:
+    """A service on a fresh store that never reaches a network (nothing listens there)."""
+    store = Store.open(tmp / "batchtop.sqlite3")
+    return BatchService(
+        store,
+        Settings(),
+        api_key="test-key",
+        base_url="http://127.0.0.1:9",
+        now=lambda: T0 + timedelta(hours=1),
+    )
+
+
+class ScreenHost(App[None]):
+    """A bare app that opens one screen: the screens are tested on their own."""
+
+    CSS = "Screen { background: $surface; }"
+
+    def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
+        super().__init__()
+        self._make_screen = make_screen
+        self.dismissed: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("host")
+
+    def on_mount(self) -> None:
+        self.push_screen(self._make_screen(), callback=self.dismissed.append)
+
+
+def screen_text(app: App[Any]) -> str:
+    """The characters on screen now, one line per row (what a user would read)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], bool], limit_s: float = 10.0) -> None:
+    """Let the app run until `predicate()` holds (conditions, never fixed sleeps)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.01)

@@ -1,0 +1,186 @@
+"""The results viewer on a real store: counts, filters, search, detail, hostile text, paging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from batchtop.core.models import ResultType
+from batchtop.tui.screens.results import ResultsScreen
+from batchtop.tui.widgets.result_detail import ResultDetail
+from batchtop.tui.widgets.results_table import ResultsTable
+from screens_data import (
+    HOSTILE,
+    ScreenHost,
+    add_ended_batch,
+    offline_service,
+    screen_text,
+    standard_lines,
+    succeeded,
+    wait_for,
+)
+from textual.widgets import Static
+
+BATCH = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Any:
+    svc = offline_service(tmp_path)
+    add_ended_batch(svc.store, BATCH, standard_lines(40), tmp_path)
+    yield svc
+    svc.store.close()
+
+
+async def open_results(pilot: Any) -> ResultsScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, ResultsScreen)
+    await wait_for(pilot, lambda: screen.loaded)
+    await pilot.pause()
+    return screen
+
+
+def host(service: Any, ids: list[str] | None = None) -> ScreenHost:
+    return ScreenHost(lambda: ResultsScreen(service, batch_ids=ids or [BATCH], title="Batch x"))
+
+
+async def test_counts_per_status_and_first_rows(service: Any) -> None:
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        text = screen_text(pilot.app)
+        counts = ("1 all 40", "2 succeeded 28", "3 errored 8", "4 expired 2", "5 canceled 2")
+        for expected in counts:
+            assert expected in text
+        assert "req-00001" in text
+        assert "overloaded_error: Overloaded" in text
+        assert "rows 1–" in text
+        assert "of 40" in text
+        assert screen.table.total == 40
+
+
+async def test_status_filter_narrows(service: Any) -> None:
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: screen.table.total == 8)
+        rows = [screen.table.row_at(i) for i in range(8)]
+        assert {r.type for r in rows if r} == {ResultType.ERRORED}
+        text = screen_text(pilot.app)
+        assert "req-00001" not in text
+        assert "req-00003" in text
+        # error-type cycling narrows further, to one error type
+        await pilot.press("x")
+        await wait_for(pilot, lambda: screen.table.total == 4)
+        assert screen.filt.error_types == frozenset({"invalid_request_error"})
+        await pilot.press("1")
+        await wait_for(pilot, lambda: screen.table.total == 40)
+
+
+async def test_search_narrows(service: Any) -> None:
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("slash", *"beta", "enter")
+        await wait_for(pilot, lambda: screen.filt.search == "beta" and screen.table.total < 40)
+        shown = [screen.table.row_at(i) for i in range(screen.table.total)]
+        assert shown
+        assert all(r is not None and "beta" in r.text for r in shown)
+        expected = sum(
+            1
+            for line in standard_lines(40)
+            if line["result"]["type"] == "succeeded"
+            and "beta" in line["result"]["message"]["content"][0]["text"]
+        )
+        assert screen.table.total == expected
+        assert "search: beta" in screen_text(pilot.app)
+        assert pilot.app.focused is screen.table
+
+
+async def test_detail_shows_input_output_and_raw_json(service: Any) -> None:
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        detail = screen.query_one(ResultDetail)
+        await wait_for(pilot, lambda: detail.row is not None)
+        text = screen_text(pilot.app)
+        assert "Summarise article req-00001 in three bullet points." in text
+        assert "The alpha answer number 1." in text  # Markdown rendered: no ** left
+        assert "**alpha**" not in text
+        await pilot.press("t")
+        await pilot.pause()
+        assert screen.query_one("#detail-raw", Static).display
+        raw = screen_text(pilot.app)
+        assert '"custom_id": "req-00001"' in raw
+        assert '"type": "succeeded"' in raw
+        await pilot.press("t", "j")
+        await wait_for(
+            pilot, lambda: detail.row is not None and detail.row.custom_id != "req-00001"
+        )
+
+
+async def test_copy_output(service: Any) -> None:
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        await open_results(pilot)
+        await pilot.press("y")
+        assert pilot.app.clipboard.startswith("# Summary 1")
+
+
+async def test_hostile_text_is_shown_literally(tmp_path: Path) -> None:
+    svc = offline_service(tmp_path)
+    add_ended_batch(
+        svc.store,
+        BATCH,
+        [succeeded("evil-1", HOSTILE), succeeded("evil-2", "fine")],
+        tmp_path,
+    )
+    async with host(svc).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        await wait_for(pilot, lambda: screen.query_one(ResultDetail).row is not None)
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        # the table line shows the markup literally
+        assert "[bold red]alert[/] [link=https://evil.example]click[/link]" in text
+        assert "\x1b" not in text
+        assert "red done" in text  # the ANSI codes are gone, their text kept
+        await pilot.press("t")
+        await pilot.pause()
+        assert "\x1b" not in screen_text(pilot.app)
+    svc.store.close()
+
+
+async def test_paging_over_20000_rows(tmp_path: Path) -> None:
+    svc = offline_service(tmp_path)
+    add_ended_batch(svc.store, BATCH, standard_lines(20_000), tmp_path, inputs=False)
+    async with host(svc).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        table = screen.query_one(ResultsTable)
+        assert table.total == 20_000
+        await pilot.press("G")
+        await pilot.pause()
+        assert table.cursor == 19_999
+        text = screen_text(pilot.app)
+        assert "req-20000" in text
+        assert "of 20,000 · row 20,000" in text
+        await pilot.press("pageup", "k")
+        await pilot.pause()
+        first, last = table.window
+        assert first <= table.cursor <= last
+        await pilot.press("g")
+        await pilot.pause()
+        assert table.cursor == 0
+        assert "req-00001" in screen_text(pilot.app)
+        # only the visible pages were ever fetched
+        assert table.fetches <= 6
+    svc.store.close()
+
+
+async def test_selection_and_esc_back(service: Any) -> None:
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("space", "space")
+        assert screen.table.selected == frozenset({"req-00001", "req-00002"})
+        assert "2 selected" in screen_text(pilot.app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(pilot.app.screen, ResultsScreen)
+        assert app.dismissed == [None]

@@ -1,0 +1,270 @@
+"""The export dialog: format, scope and destination, then `BatchService.export` in a worker.
+
+The dialog only collects choices; the core writes the file (atomically). Errors are shown in
+the dialog, never raised; success closes it with a toast naming the written file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, get_args
+
+from batchtop.core.errors import BatchtopError
+from batchtop.core.models import ExportFormat, ExportResult, ResultFilter
+from batchtop.tui.safe_text import clean, safe_text
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, ProgressBar, RadioButton, RadioSet, Static
+
+if TYPE_CHECKING:
+    from batchtop.core.service import BatchService
+
+FORMAT_LABELS: dict[ExportFormat, str] = {
+    "jsonl": "JSONL (raw result lines)",
+    "csv": "CSV (one row per result)",
+    "json": "JSON ({custom_id: text})",
+    "markdown": "Markdown report",
+    "parquet": "Parquet",
+}
+SCOPES = ("all", "filter", "selected")
+
+
+def parquet_available() -> bool:
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+def default_path(service: BatchService, batch_ids: Sequence[str], fmt: ExportFormat) -> Path:
+    """The core's default destination for this batch (or job) and format."""
+    from batchtop.core.export import default_export_path
+
+    owner = batch_ids[0] if batch_ids else "results"
+    if len(batch_ids) > 1:
+        view = service.batch(batch_ids[0])
+        if view is not None and view.job_id:
+            owner = view.job_id
+    return Path(default_export_path(owner, fmt))
+
+
+class ExportProgress(Message):
+    def __init__(self, rows: int) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ExportProgress)
+
+
+class ExportScreen(ModalScreen[ExportResult | None]):
+    """Dismisses with the `ExportResult` once written, or None when cancelled."""
+
+    BINDING_GROUP_TITLE = "Export"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel"),
+        Binding("ctrl+s", "export", "Export", id="export.run"),
+    ]
+
+    DEFAULT_CSS = """
+    ExportScreen {
+        align: center middle;
+        & > #export-dialog {
+            width: 84;
+            height: auto;
+            max-height: 95%;
+            border: thick $primary;
+            background: $panel;
+            padding: 0 2;
+        }
+        & #export-title { text-style: bold; margin: 1 0; }
+        & .export-label { color: $text-muted; margin-top: 1; }
+        & RadioSet { width: 100%; }
+        & #export-path { width: 100%; }
+        & #export-hint { color: $text-muted; }
+        & #export-error { color: $error; height: auto; }
+        & #export-progress { margin-top: 1; display: none; }
+        & #export-progress.-active { display: block; }
+        & #export-buttons { height: auto; margin: 1 0; align-horizontal: right; }
+        & #export-buttons Button { margin-left: 2; }
+    }
+    """
+
+    def __init__(
+        self,
+        service: BatchService,
+        batch_ids: Sequence[str] = (),
+        filt: ResultFilter = ResultFilter(),  # noqa: B008 - frozen, shared safely
+        selected: frozenset[str] = frozenset(),
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.batch_ids = list(batch_ids)
+        self.filt = filt
+        self.selected = frozenset(selected)
+        self.fmt: ExportFormat = "jsonl"
+        self.scope = "selected" if selected else "filter" if filt != ResultFilter() else "all"
+        self._auto_path = ""
+        self.result: ExportResult | None = None
+        self._total = 0
+
+    def compose(self) -> ComposeResult:
+        has_pyarrow = parquet_available()
+        with Vertical(id="export-dialog"):
+            yield Static("Export results", id="export-title")
+            yield Static("Format", classes="export-label")
+            with RadioSet(id="export-format"):
+                for fmt in get_args(ExportFormat):
+                    label = FORMAT_LABELS[fmt]
+                    disabled = fmt == "parquet" and not has_pyarrow
+                    if disabled:
+                        label += " — needs pyarrow (pip install 'batchtop[parquet]')"
+                    yield RadioButton(
+                        Text(label),
+                        value=fmt == self.fmt,
+                        disabled=disabled,
+                        id=f"export-format-{fmt}",
+                    )
+            yield Static("Scope", classes="export-label")
+            with RadioSet(id="export-scope"):
+                yield RadioButton(
+                    Text("All results"), value=self.scope == "all", id="export-scope-all"
+                )
+                yield RadioButton(
+                    Text(self._filter_label()),
+                    value=self.scope == "filter",
+                    disabled=self.filt == ResultFilter(),
+                    id="export-scope-filter",
+                )
+                yield RadioButton(
+                    Text(f"Selected rows ({len(self.selected):,})"),
+                    value=self.scope == "selected",
+                    disabled=not self.selected,
+                    id="export-scope-selected",
+                )
+            yield Static("Destination", classes="export-label")
+            yield Input(id="export-path")
+            yield Static("", id="export-hint")
+            yield ProgressBar(total=None, show_eta=False, id="export-progress")
+            yield Static("", id="export-error")
+            with Horizontal(id="export-buttons"):
+                yield Button("Cancel", id="export-cancel")
+                yield Button("Export (ctrl+s)", variant="primary", id="export-run")
+
+    def _filter_label(self) -> str:
+        if self.filt == ResultFilter():
+            return "Current filter (no filter is active)"
+        parts: list[str] = []
+        if self.filt.types:
+            parts.append("/".join(sorted(t.value for t in self.filt.types)))
+        if self.filt.error_types:
+            parts.append("/".join(sorted(self.filt.error_types)))
+        if self.filt.search:
+            parts.append(f"search {self.filt.search!r}")
+        return "Current filter: " + clean(", ".join(parts), keep_newlines=False)
+
+    def on_mount(self) -> None:
+        self._set_default_path()
+        self.query_one("#export-path", Input).focus()
+
+    def _set_default_path(self) -> None:
+        path_input = self.query_one("#export-path", Input)
+        try:
+            path = str(default_path(self.service, self.batch_ids, self.fmt))
+        except BatchtopError as exc:
+            self._error(str(exc))
+            return
+        if not path_input.value or path_input.value == self._auto_path:
+            path_input.value = path
+            path_input.cursor_position = len(path)
+        self._auto_path = path
+
+    @on(RadioSet.Changed, "#export-format")
+    def _format_changed(self, event: RadioSet.Changed) -> None:
+        button_id = event.pressed.id or ""
+        fmt = button_id.removeprefix("export-format-")
+        if fmt in FORMAT_LABELS:
+            self.fmt = fmt
+            self._set_default_path()
+
+    @on(RadioSet.Changed, "#export-scope")
+    def _scope_changed(self, event: RadioSet.Changed) -> None:
+        self.scope = (event.pressed.id or "").removeprefix("export-scope-")
+
+    def export_filter(self) -> ResultFilter:
+        if self.scope == "selected":
+            return ResultFilter(custom_ids=self.selected)
+        if self.scope == "filter":
+            return self.filt
+        return ResultFilter()
+
+    def _error(self, message: str) -> None:
+        self.query_one("#export-error", Static).update(safe_text(message))
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.workers.cancel_group(self, "export")
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#export-run")
+    @on(Input.Submitted, "#export-path")
+    def action_export(self) -> None:
+        self.run_export()
+
+    @work(group="export", exclusive=True, exit_on_error=False)
+    async def run_export(self) -> None:
+        from batchtop.tui.screens.confirm import ConfirmScreen
+
+        self._error("")
+        raw = self.query_one("#export-path", Input).value.strip()
+        if not raw:
+            self._error("Choose a destination file.")
+            return
+        path = Path(raw).expanduser()  # noqa: ASYNC240 - no I/O, string work
+        if path.is_dir():
+            self._error(f"{path} is a directory: add a file name.")
+            return
+        if path.exists():
+            body = Text(f"{clean(str(path))} already exists. Replace it?")
+            if not await self.app.push_screen_wait(
+                ConfirmScreen("Overwrite file?", body, yes="Overwrite")
+            ):
+                return
+        filt = self.export_filter()
+        bar = self.query_one("#export-progress", ProgressBar)
+        bar.add_class("-active")
+        try:
+            self._total = self.service.results_page(self.batch_ids, filt, 0, 1).total
+        except BatchtopError:
+            self._total = 0
+        bar.update(total=self._total or None, progress=0)
+        self.query_one("#export-run", Button).disabled = True
+        try:
+            result = await self.service.export(
+                self.batch_ids, self.fmt, path, filt, progress=self._on_progress
+            )
+        except (BatchtopError, OSError) as exc:
+            self._error(f"Export failed: {exc}")
+            bar.remove_class("-active")
+            self.query_one("#export-run", Button).disabled = False
+            return
+        self.result = result
+        self.app.notify(
+            f"{result.rows:,} results written to {escape(clean(str(result.path)))}",
+            title="Export finished",
+        )
+        self.dismiss(result)
+
+    def _on_progress(self, rows: int, *_: object) -> None:
+        self.post_message(ExportProgress(rows))  # called from the export thread
+
+    def on_export_progress(self, message: ExportProgress) -> None:
+        self.query_one("#export-progress", ProgressBar).update(progress=message.rows)
+        self.query_one("#export-hint", Static).update(
+            Text(f"{message.rows:,} of {self._total:,} rows written…", style="dim")
+        )

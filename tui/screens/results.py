@@ -1,0 +1,480 @@
+"""The results viewer: browse, search and filter the results of a batch or a whole job.
+
+Rows are paged from the core's results index (`BatchService.results_page`) by a windowed
+table, so 100,000 results open and scroll as fast as 100. Queries that may take a while
+(search, filters, the first page after a download) run in a thread worker; the table then
+fetches further pages on demand as it scrolls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from batchtop.core.errors import BatchtopError
+from batchtop.core.models import (
+    ProcessingStatus,
+    ResultFilter,
+    ResultPage,
+    ResultSummary,
+    ResultType,
+)
+from batchtop.tui.safe_text import clean, safe_text
+from batchtop.tui.widgets.result_detail import ResultDetail
+from batchtop.tui.widgets.results_table import (
+    PAGE_SIZE,
+    STATUS_STYLES,
+    ResultsTable,
+    header_text,
+)
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.markup import escape
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, ProgressBar, Static
+
+if TYPE_CHECKING:
+    from batchtop.core.service import BatchService
+
+STATUS_KEYS: dict[str, ResultType | None] = {
+    "all": None,
+    "succeeded": ResultType.SUCCEEDED,
+    "errored": ResultType.ERRORED,
+    "expired": ResultType.EXPIRED,
+    "canceled": ResultType.CANCELED,
+}
+SEARCH_DEBOUNCE_S = 0.15
+DETAIL_DEBOUNCE_S = 0.05
+
+
+class ResultsLoaded(Message):
+    """A filter's first page, fetched off the event loop."""
+
+    def __init__(self, filt: ResultFilter, page: ResultPage, summary: ResultSummary | None) -> None:
+        super().__init__()
+        self.filt = filt
+        self.page = page
+        self.summary = summary
+
+
+class DownloadProgress(Message):
+    def __init__(self, done: int, total: int | None) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DownloadProgress)
+
+
+class ResultsScreen(Screen[None]):
+    """Results of `batch_ids` (one batch, or every batch of a job)."""
+
+    BINDING_GROUP_TITLE = "Results"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="results.back"),
+        Binding("slash", "search", "Search", id="results.search"),
+        Binding("1", "status('all')", "All", show=False, id="results.view_all"),
+        Binding("2", "status('succeeded')", "Succeeded", show=False, id="results.view_succeeded"),
+        Binding("3", "status('errored')", "Errored", show=False, id="results.view_errored"),
+        Binding("4", "status('expired')", "Expired", show=False, id="results.view_expired"),
+        Binding("5", "status('canceled')", "Canceled", show=False, id="results.view_canceled"),
+        Binding("x", "cycle_error_type", "Error type", id="results.error_type"),
+        Binding("t", "toggle_raw", "Raw JSON", id="results.raw"),
+        Binding("y", "copy", "Copy output", id="results.copy"),
+        Binding("e", "export", "Export", id="results.export"),
+        Binding("R", "retry", "Retry failed", id="results.retry"),
+        Binding("enter", "focus_detail", "Detail", show=False, id="results.focus_detail"),
+    ]
+
+    DEFAULT_CSS = """
+    ResultsScreen {
+        layout: vertical;
+        & #results-title { height: 1; padding: 0 1; background: $primary-muted; text-style: bold; }
+        & #results-counts { height: 1; padding: 0 1; }
+        & #results-search { height: 1; border: none; padding: 0 1; margin: 0 1;
+                            background: $boost; display: none; }
+        & #results-search.-active { display: block; }
+        & #results-columns { height: 1; padding: 0 1 0 0; text-style: bold;
+                             color: $text-muted; background: $boost; }
+        & #results-main { height: 3fr; }
+        & #results-position { height: 1; padding: 0 1; color: $text-muted; }
+        & #results-state { height: auto; padding: 1 2; display: none; }
+        & #results-state.-active { display: block; }
+        & #results-download { width: 60; margin-top: 1; }
+        & ResultDetail { height: 2fr; }
+    }
+    """
+
+    def __init__(
+        self,
+        service: BatchService,
+        batch_ids: Sequence[str] = (),
+        title: str = "Results",
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.batch_ids = list(batch_ids)
+        self.heading = title
+        self.filt = ResultFilter()
+        self.summary: ResultSummary | None = None
+        self._error_type_cycle: list[str] = []
+        self._search_timer: Timer | None = None
+        self._detail_timer: Timer | None = None
+        self.loaded = False  # the first page is on screen (tests wait on this)
+
+    # --- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(safe_text(self.heading, one_line=True), id="results-title")
+        yield Static("", id="results-counts")
+        yield Input(placeholder="search output and input text…", id="results-search")
+        with Vertical(id="results-state"):
+            yield Static("", id="results-state-text")
+            yield ProgressBar(total=None, show_eta=False, id="results-download")
+        with Vertical(id="results-main"):
+            yield Static("", id="results-columns")
+            yield ResultsTable(id="results-table")
+            yield Static("", id="results-position")
+        yield ResultDetail(id="results-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ResultsTable).focus()
+        self.watch(self.table, "scroll_y", lambda *_: self._update_position(), init=False)
+        self._show_state("Loading results…", progress=False)
+        self.load_results()
+
+    @property
+    def table(self) -> ResultsTable:
+        return self.query_one(ResultsTable)
+
+    def _show_state(self, message: str | Text | None, *, progress: bool = False) -> None:
+        state = self.query_one("#results-state")
+        state.set_class(message is not None, "-active")
+        if message is not None:
+            body = message if isinstance(message, Text) else Text(message)
+            self.query_one("#results-state-text", Static).update(body)
+        self.query_one("#results-download").display = progress
+
+    # --- loading ---------------------------------------------------------------------
+
+    @work(group="results-load", exclusive=True, exit_on_error=False)
+    async def load_results(self) -> None:
+        """Download what is missing (with a progress bar), then show the first page."""
+        pending: list[str] = []
+        waiting: list[str] = []
+        for batch_id in self.batch_ids:
+            view = self.service.batch(batch_id)
+            if view is None:
+                continue
+            if view.remote.processing_status is not ProcessingStatus.ENDED:
+                waiting.append(batch_id)
+            elif not view.results_downloaded:
+                pending.append(batch_id)
+        for n, batch_id in enumerate(pending, 1):
+            label = f" ({n}/{len(pending)})" if len(pending) > 1 else ""
+            self._show_state(
+                Text(f"Downloading results of {clean(batch_id)}{label}…"), progress=True
+            )
+            try:
+                await self.service.download_results(batch_id, progress=self._on_download)
+            except BatchtopError as exc:
+                self._show_state(
+                    Text(f"Could not download the results: {clean(str(exc))}", style="red")
+                )
+                return
+        summary, page = await asyncio.to_thread(self._query, self.filt, True)
+        self.post_message(ResultsLoaded(self.filt, page, summary))
+        if waiting and not page.total:
+            self._show_state(
+                Text(
+                    "Results appear here once the batch has ended"
+                    f" ({', '.join(clean(w) for w in waiting)} still processing).",
+                    style="yellow",
+                )
+            )
+
+    def _on_download(self, done: int, total: int | None = None, *_: Any) -> None:
+        # May be called from a worker thread: post_message is thread-safe.
+        self.post_message(DownloadProgress(done, total))
+
+    def on_download_progress(self, message: DownloadProgress) -> None:
+        bar = self.query_one("#results-download", ProgressBar)
+        bar.update(total=message.total, progress=message.done)
+
+    def _query(
+        self, filt: ResultFilter, with_summary: bool
+    ) -> tuple[ResultSummary | None, ResultPage]:
+        summary = self.service.result_summary(self.batch_ids) if with_summary else None
+        page = self.service.results_page(self.batch_ids, filt, 0, PAGE_SIZE)
+        return summary, page
+
+    def _fetcher(self, filt: ResultFilter) -> Any:
+        ids = self.batch_ids
+
+        def fetch(offset: int, limit: int) -> ResultPage:
+            return self.service.results_page(ids, filt, offset, limit)
+
+        return fetch
+
+    def on_results_loaded(self, message: ResultsLoaded) -> None:
+        if message.filt != self.filt:
+            return  # an older query finished after a newer one was asked for
+        if message.summary is not None:
+            self.summary = message.summary
+            self._error_type_cycle = sorted(message.summary.by_error_type)
+        self.table.set_source(self._fetcher(message.filt), first=message.page)
+        self.loaded = True
+        if message.page.total or not self.batch_ids:
+            self._show_state(None)
+        elif message.summary is not None and not sum(message.summary.by_type.values()):
+            self._show_state(Text("No results are indexed for this batch yet.", style="dim"))
+        else:
+            self._show_state(None)
+        self._update_counts()
+        self._update_position()
+        self._update_columns()
+
+    @work(group="search", exclusive=True, exit_on_error=False, thread=True)
+    def apply_filter(self, filt: ResultFilter) -> None:
+        """Run a (possibly slow) filtered query off the event loop; the newest one wins."""
+        _, page = self._query(filt, False)
+        self.post_message(ResultsLoaded(filt, page, None))
+
+    def _set_filter(self, filt: ResultFilter) -> None:
+        if filt == self.filt:
+            return
+        self.filt = filt
+        self._update_counts()
+        self.apply_filter(filt)
+
+    def reload(self) -> None:
+        """Re-read everything (after a retry or a new download)."""
+        self.load_results()
+
+    # --- header lines ----------------------------------------------------------------
+
+    def _update_counts(self) -> None:
+        line = Text(no_wrap=True, end="")
+        by_type = self.summary.by_type if self.summary else {}
+        total = sum(by_type.values())
+        active = set(self.filt.types)
+        for key, (name, rtype) in enumerate(STATUS_KEYS.items(), 1):
+            count = total if rtype is None else by_type.get(rtype, 0)
+            selected = (rtype is None and not active) or (rtype is not None and rtype in active)
+            style = STATUS_STYLES.get(rtype, "bold") if rtype else "bold"
+            label = Text(f" {key} {name} {count:,} ", style=style)
+            if selected:
+                label.stylize("reverse")
+            line.append_text(label)
+            line.append(" ")
+        if self.filt.error_types:
+            line.append("  error type: ", style="dim")
+            line.append(clean(", ".join(sorted(self.filt.error_types))), style="red")
+        elif self._error_type_cycle:
+            line.append("  x: filter by error type", style="dim")
+        if self.summary and self.summary.cost_usd:
+            line.append(
+                f"   cost ${self.summary.cost_usd:,.4f}"
+                f" (standard ${self.summary.standard_cost_usd:,.4f})",
+                style="dim",
+            )
+        self.query_one("#results-counts", Static).update(line)
+
+    def _update_columns(self) -> None:
+        width = self.table.scrollable_content_region.width or self.size.width
+        self.query_one("#results-columns", Static).update(header_text(width))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._update_columns)
+
+    def _update_position(self) -> None:
+        table = self.table
+        if not table.total:
+            text = Text("no matching results", style="dim")
+        else:
+            first, last = table.window
+            text = Text(
+                f"rows {first + 1:,}–{last + 1:,} of {table.total:,} · row {table.cursor + 1:,}",
+                end="",
+            )
+        if table.selected:
+            text.append(f" · {len(table.selected):,} selected", style="bold")
+        if self.filt.search:
+            text.append(" · search: ")
+            text.append(clean(self.filt.search, keep_newlines=False), style="italic")
+        self.query_one("#results-position", Static).update(text)
+
+    # --- table events ----------------------------------------------------------------
+
+    @on(ResultsTable.Highlighted)
+    def _highlighted(self, event: ResultsTable.Highlighted) -> None:
+        self._update_position()
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DEBOUNCE_S, self._show_detail)
+
+    @on(ResultsTable.SelectionChanged)
+    def _selection_changed(self) -> None:
+        self._update_position()
+
+    def _show_detail(self) -> None:
+        row = self.table.current_row
+        detail = self.query_one(ResultDetail)
+        if row is None:
+            detail.show(None)
+            return
+        raw_line: str | None = None
+        try:
+            found = self.service.result_detail(row.batch_id, row.custom_id)
+        except BatchtopError:
+            found = None
+        if found is not None:
+            row, raw_line = found[0], found[1]
+        detail.show(row, raw_line)
+
+    # --- search ----------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        search = self.query_one("#results-search", Input)
+        search.add_class("-active")
+        search.focus()
+
+    @on(Input.Changed, "#results-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        value = event.value
+        self._search_timer = self.set_timer(
+            SEARCH_DEBOUNCE_S, lambda: self._set_filter(replace(self.filt, search=value.strip()))
+        )
+
+    @on(Input.Submitted, "#results-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._set_filter(replace(self.filt, search=event.value.strip()))
+        self.table.focus()
+
+    def action_back(self) -> None:
+        search = self.query_one("#results-search", Input)
+        if search.has_focus:
+            if not search.value:
+                search.remove_class("-active")
+            self.table.focus()
+            return
+        if self.query_one(ResultDetail).has_focus_within:
+            self.table.focus()
+            return
+        self.dismiss(None)
+
+    def action_focus_detail(self) -> None:
+        self.query_one(ResultDetail).focus()
+
+    # --- filters ---------------------------------------------------------------------
+
+    def action_status(self, name: str) -> None:
+        rtype = STATUS_KEYS.get(name)
+        types = frozenset() if rtype is None else frozenset({rtype})
+        error_types = self.filt.error_types
+        if rtype is not ResultType.ERRORED:  # "all" clears the error-type filter too
+            error_types = frozenset()
+        self._set_filter(replace(self.filt, types=types, error_types=error_types))
+
+    def action_cycle_error_type(self) -> None:
+        if not self._error_type_cycle:
+            self.notify("No errored results to filter by type.", severity="warning")
+            return
+        current = sorted(self.filt.error_types)
+        options: list[str | None] = [None, *self._error_type_cycle]
+        now = current[0] if len(current) == 1 else None
+        nxt = options[(options.index(now) + 1) % len(options)] if now in options else None
+        if nxt is None:
+            self._set_filter(replace(self.filt, error_types=frozenset()))
+        else:
+            self._set_filter(replace(self.filt, error_types=frozenset({nxt}), types=frozenset()))
+
+    # --- actions on rows -------------------------------------------------------------
+
+    def action_toggle_raw(self) -> None:
+        detail = self.query_one(ResultDetail)
+        detail.raw = not detail.raw
+
+    def action_copy(self) -> None:
+        row = self.table.current_row
+        if row is None:
+            self.notify("Nothing to copy.", severity="warning")
+            return
+        text = row.text if row.type is ResultType.SUCCEEDED else (row.error_message or "")
+        if not text:
+            self.notify("This result has no text.", severity="warning")
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(
+            f"{len(text):,} characters of {escape(clean(row.custom_id, keep_newlines=False))}",
+            title="Copied to clipboard",
+        )
+
+    def action_export(self) -> None:
+        from batchtop.tui.screens.export import ExportScreen
+
+        self.app.push_screen(
+            ExportScreen(
+                self.service,
+                batch_ids=self.batch_ids,
+                filt=self.filt,
+                selected=self.table.selected,
+            )
+        )
+
+    @work(group="results-retry", exclusive=True, exit_on_error=False)
+    async def action_retry(self) -> None:
+        from batchtop.tui.screens.confirm import ConfirmScreen
+
+        by_type = self.summary.by_type if self.summary else {}
+        failed = sum(
+            by_type.get(t, 0) for t in (ResultType.ERRORED, ResultType.EXPIRED, ResultType.CANCELED)
+        )
+        if not failed:
+            self.notify("Nothing to retry: no errored, expired or canceled results.")
+            return
+        invalid = self.summary.by_error_type.get("invalid_request_error", 0) if self.summary else 0
+        body = Text(
+            f"Submit the {failed:,} errored, expired or canceled requests of "
+            f"{clean(self.heading, keep_newlines=False)} again as a new batch?"
+        )
+        if invalid:
+            body.append(
+                f"\n{invalid:,} invalid_request_error results are left out: "
+                "they would fail the same way.",
+                style="yellow",
+            )
+        if not await self.app.push_screen_wait(
+            ConfirmScreen("Retry failed requests", body, yes="Retry", danger=False)
+        ):
+            return
+        created: list[str] = []
+        for batch_id in self.batch_ids:
+            try:
+                outcome = await self.service.retry_failed(batch_id)
+            except BatchtopError as exc:
+                if len(self.batch_ids) > 1 and "nothing" in str(exc).lower():
+                    continue
+                self.notify(escape(clean(str(exc))), title="Retry failed", severity="error")
+                return
+            created.extend(outcome.batch_ids)
+            for err in outcome.errors:
+                self.notify(escape(clean(err)), title="Retry", severity="error")
+        if created:
+            self.notify(
+                escape(", ".join(clean(c) for c in created)),
+                title="Retry submitted as a new batch",
+            )

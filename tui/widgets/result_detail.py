@@ -1,0 +1,139 @@
+"""The detail pane of the results viewer: one result's input, output and raw JSON.
+
+The output is Markdown (that is what models write), passed to the Markdown widget as data
+after control characters are removed; everything else is shown through `safe_text`, and the
+raw line through `Syntax`, neither of which reads markup.
+"""
+
+from __future__ import annotations
+
+import json
+
+from batchtop.core.models import ResultRow, ResultType
+from batchtop.tui.safe_text import clean, safe_text
+from batchtop.tui.widgets.results_table import STATUS_STYLES
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Markdown, Static
+
+MAX_MARKDOWN_CHARS = 60_000
+"""Longer outputs are cut in the rendered view (the raw view and exports keep everything)."""
+
+
+def pretty_json(raw: str) -> str:
+    """Indent a JSON line for reading; control characters come out as \\u escapes."""
+    try:
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except (ValueError, TypeError):
+        return raw
+
+
+def meta_text(row: ResultRow) -> Text:
+    text = Text(end="")
+    text.append(clean(row.custom_id, keep_newlines=False), style="bold")
+    text.append("  ")
+    text.append(row.type.value, style=STATUS_STYLES.get(row.type, ""))
+    if row.stop_reason:
+        text.append(f"  stop: {clean(row.stop_reason, keep_newlines=False)}", style="dim")
+    if row.model:
+        text.append(f"  {clean(row.model, keep_newlines=False)}", style="dim")
+    text.append(f"  tokens in {row.input_tokens:,} / out {row.output_tokens:,}", style="dim")
+    text.append(f"\nbatch {clean(row.batch_id, keep_newlines=False)}", style="dim")
+    return text
+
+
+class ResultDetail(VerticalScroll, can_focus=True):
+    """Input + output of the highlighted result; `raw` switches to the raw result line."""
+
+    DEFAULT_CSS = """
+    ResultDetail {
+        height: 1fr;
+        border-top: solid $primary 50%;
+        padding: 0 1;
+        & .detail-heading { color: $text-muted; text-style: bold; margin-top: 1; }
+        & #detail-output { margin: 0; padding: 0; background: transparent; }
+        & #detail-error { color: $error; }
+        & .-hidden { display: none; }
+    }
+    """
+
+    raw: reactive[bool] = reactive(False, init=False)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.row: ResultRow | None = None
+        self.raw_line: str | None = None
+        self.output_markdown = ""  # what the Markdown widget was given (tests read it)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-meta")
+        yield Static("Input", classes="detail-heading", id="detail-input-heading")
+        yield Static("", id="detail-input")
+        yield Static("Output", classes="detail-heading", id="detail-output-heading")
+        yield Static("", id="detail-error", classes="-hidden")
+        yield Markdown("", id="detail-output", open_links=False)
+        yield Static("", id="detail-raw", classes="-hidden")
+
+    def show(self, row: ResultRow | None, raw_line: str | None = None) -> None:
+        self.row = row
+        self.raw_line = raw_line
+        meta = self.query_one("#detail-meta", Static)
+        inp = self.query_one("#detail-input", Static)
+        err = self.query_one("#detail-error", Static)
+        out = self.query_one("#detail-output", Markdown)
+        if row is None:
+            meta.update(Text("No result here.", style="dim"))
+            inp.update("")
+            err.set_class(True, "-hidden")
+            self.output_markdown = ""
+            out.update("")
+            self._show_raw()
+            return
+        meta.update(meta_text(row))
+        if row.input_text is None:
+            inp.update(
+                Text("(not known: batchtop has no manifest for this batch)", style="dim italic")
+            )
+        else:
+            inp.update(safe_text(row.input_text))
+        if row.type is ResultType.SUCCEEDED:
+            err.set_class(True, "-hidden")
+        else:
+            label = row.error_type or row.type.value
+            message = row.error_message or {
+                ResultType.EXPIRED: "The batch expired before this request was processed.",
+                ResultType.CANCELED: "The batch was canceled before this request was processed.",
+            }.get(row.type, "")
+            err.update(safe_text(f"{label}: {message}" if message else label, "bold"))
+            err.set_class(False, "-hidden")
+        text = clean(row.text)
+        if len(text) > MAX_MARKDOWN_CHARS:
+            text = text[:MAX_MARKDOWN_CHARS] + "\n\n*(cut here; press t for the raw result)*"
+        self.output_markdown = text
+        out.update(text)
+        self._show_raw()
+        self.scroll_home(animate=False)
+
+    def watch_raw(self) -> None:
+        self._show_raw()
+
+    def _show_raw(self) -> None:
+        raw = self.query_one("#detail-raw", Static)
+        for widget_id in (
+            "#detail-input-heading",
+            "#detail-input",
+            "#detail-output-heading",
+            "#detail-output",
+        ):
+            self.query_one(widget_id).set_class(self.raw, "-hidden")
+        if self.raw and self.row is not None and self.row.type is not ResultType.SUCCEEDED:
+            self.query_one("#detail-error").set_class(True, "-hidden")
+        elif self.row is not None and self.row.type is not ResultType.SUCCEEDED:
+            self.query_one("#detail-error").set_class(False, "-hidden")
+        raw.set_class(not self.raw, "-hidden")
+        if self.raw:
+            source = clean(pretty_json(self.raw_line)) if self.raw_line else "(no raw line)"
+            raw.update(Syntax(source, "json", word_wrap=True, theme="ansi_dark"))

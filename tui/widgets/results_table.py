@@ -1,0 +1,371 @@
+"""A windowed results table: 100,000 rows without 100,000 rows in a widget.
+
+It is a Line-API `ScrollView` (toolong style): the virtual height is the number of matching
+results, `render_line` asks a page cache for the row under each visible line, and pages come
+from a fetch function (the service's `results_page`, an indexed store query). Only the
+visible window is ever rendered, so moving, paging and jumping to the end cost the same at
+1,000 or 100,000 rows.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from batchtop.core.models import ResultPage, ResultRow, ResultType
+from batchtop.tui.safe_text import clean
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+PageFetcher = Callable[[int, int], ResultPage]
+"""(offset, limit) -> the rows of the current filter in that window, and the total."""
+
+PAGE_SIZE = 200
+MAX_PAGES = 24
+
+STATUS_STYLES: dict[ResultType, str] = {
+    ResultType.SUCCEEDED: "green",
+    ResultType.ERRORED: "bold red",
+    ResultType.EXPIRED: "yellow",
+    ResultType.CANCELED: "dim",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    title: str
+    width: int  # 0: take the remaining width
+    justify: str = "left"
+
+
+def _columns(width: int) -> list[Column]:
+    fixed = [
+        Column("", 2),
+        Column("custom_id", 0),
+        Column("status", 10),
+        Column("stop reason", 14),
+        Column("tokens in/out", 15, "right"),
+        Column("output (first line) / error", 0),
+    ]
+    used = sum(c.width for c in fixed) + len(fixed) - 1
+    rest = max(width - used, 20)
+    id_width = max(12, min(30, rest // 3))
+    out_width = max(rest - id_width, 8)
+    widths = [id_width if i == 1 else out_width if i == 5 else 0 for i in range(len(fixed))]
+    return [Column(c.title, c.width or widths[i], c.justify) for i, c in enumerate(fixed)]
+
+
+def _fit(text: str | Text, width: int, justify: str = "left", style: str = "") -> Text:
+    cell = text if isinstance(text, Text) else Text(text, style=style)
+    cell.no_wrap = True
+    cell.truncate(width, overflow="ellipsis", pad=False)
+    pad = width - cell.cell_len
+    if pad > 0:
+        if justify == "right":
+            cell = Text(" " * pad) + cell
+        else:
+            cell.pad_right(pad)
+    return cell
+
+
+def header_text(width: int) -> Text:
+    """The column titles, aligned with the rows `ResultsTable` renders at this width."""
+    line = Text()
+    for i, col in enumerate(_columns(width)):
+        if i:
+            line.append(" ")
+        line.append_text(_fit(col.title, col.width, col.justify))
+    return line
+
+
+def _tokens(row: ResultRow) -> str:
+    if row.type is not ResultType.SUCCEEDED and not row.input_tokens:
+        return "–"
+    return f"{row.input_tokens:,}/{row.output_tokens:,}"
+
+
+def row_text(row: ResultRow, width: int, *, selected: bool) -> Text:
+    """One result as a table line: every outside string cleaned and kept literal."""
+    line = Text(no_wrap=True, end="")
+    first = row.first_line
+    if row.type is not ResultType.SUCCEEDED and row.error_type:
+        first = f"{row.error_type}: {first}" if first else row.error_type
+    cells: list[Text] = [
+        Text("●" if selected else " ", style="bold" if selected else ""),
+        Text(clean(row.custom_id, keep_newlines=False)),
+        Text(row.type.value, style=STATUS_STYLES.get(row.type, "")),
+        Text(clean(row.stop_reason or "", keep_newlines=False), style="dim"),
+        Text(_tokens(row)),
+        Text(
+            clean(first, keep_newlines=False),
+            style="" if row.type is ResultType.SUCCEEDED else "red",
+        ),
+    ]
+    for i, (col, cell) in enumerate(zip(_columns(width), cells, strict=True)):
+        if i:
+            line.append(" ")
+        line.append_text(_fit(cell, col.width, col.justify))
+    return line
+
+
+class ResultsTable(ScrollView, can_focus=True):
+    """Rows of `ResultRow` fetched page by page; a cursor and a multi-row selection."""
+
+    BINDING_GROUP_TITLE = "Results table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "cursor_down", "Down", show=False, id="results.cursor_down"),
+        Binding("k,up", "cursor_up", "Up", show=False, id="results.cursor_up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="results.page_down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="results.page_up"),
+        Binding("g,home", "first", "First row", show=False, id="results.first"),
+        Binding("G,end", "last", "Last row", show=False, id="results.last"),
+        Binding("space", "toggle_select", "Select", id="results.select"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "results-table--cursor",
+        "results-table--selected",
+    }
+
+    DEFAULT_CSS = """
+    ResultsTable {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: scroll;
+        background: $surface;
+        & > .results-table--cursor { background: $block-cursor-blurred-background; }
+        &:focus > .results-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: bold;
+        }
+        & > .results-table--selected { background: $primary 20%; }
+    }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=False, init=False)
+
+    class Highlighted(Message):
+        """The cursor moved to another row (or the rows changed under it)."""
+
+        def __init__(self, table: ResultsTable, index: int, row: ResultRow | None) -> None:
+            super().__init__()
+            self.table = table
+            self.index = index
+            self.row = row
+
+        @property
+        def control(self) -> ResultsTable:
+            return self.table
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ResultsTable.Highlighted)
+
+    class SelectionChanged(Message):
+        def __init__(self, table: ResultsTable, selected: frozenset[str]) -> None:
+            super().__init__()
+            self.table = table
+            self.selected = selected
+
+        @property
+        def control(self) -> ResultsTable:
+            return self.table
+
+    def __init__(
+        self,
+        fetch: PageFetcher | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._fetch = fetch
+        self._pages: OrderedDict[int, list[ResultRow]] = OrderedDict()
+        self._strips: LRUCache[tuple[int, int, bool, bool], Strip] = LRUCache(512)
+        self.total = 0
+        self._selected: set[str] = set()
+        self.fetches = 0  # page queries made (for tests and benchmarks)
+
+    # --- data ------------------------------------------------------------------------
+
+    def set_source(self, fetch: PageFetcher, first: ResultPage | None = None) -> None:
+        """Show another result set (new filter): drop caches, keep nothing stale.
+
+        `first` is the already-fetched page at offset 0 (the search worker fetches it off
+        the event loop, so only later pages are queried here).
+        """
+        self._fetch = fetch
+        self._pages.clear()
+        self._strips.clear()
+        if first is None:
+            first = fetch(0, PAGE_SIZE)
+            self.fetches += 1
+        self._pages[0] = list(first.rows)
+        self.total = first.total
+        self.virtual_size = Size(self.size.width, self.total)
+        self.scroll_to(y=0, animate=False, immediate=True)
+        new_cursor = 0
+        if self.cursor != new_cursor:
+            self.cursor = new_cursor
+        else:
+            self._announce()
+        self.refresh()
+
+    def row_at(self, index: int) -> ResultRow | None:
+        if index < 0 or index >= self.total or self._fetch is None:
+            return None
+        number, within = divmod(index, PAGE_SIZE)
+        page = self._pages.get(number)
+        if page is None:
+            result = self._fetch(number * PAGE_SIZE, PAGE_SIZE)
+            self.fetches += 1
+            page = list(result.rows)
+            self._pages[number] = page
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(number)
+        return page[within] if within < len(page) else None
+
+    @property
+    def current_row(self) -> ResultRow | None:
+        return self.row_at(self.cursor)
+
+    @property
+    def selected(self) -> frozenset[str]:
+        return frozenset(self._selected)
+
+    def clear_selection(self) -> None:
+        self._selected.clear()
+        self._strips.clear()
+        self.refresh()
+        self.post_message(self.SelectionChanged(self, self.selected))
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """(first, last) virtual row indices on screen, 0-based, inclusive."""
+        top = round(self.scroll_offset.y)
+        height = max(self.scrollable_content_region.height, 1)
+        return top, min(top + height, self.total) - 1
+
+    # --- rendering -------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+        self.virtual_size = Size(self.size.width, self.total)
+        self._keep_cursor_visible()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = round(self.scroll_offset.y) + y
+        base = self.rich_style
+        if index >= self.total:
+            return Strip.blank(width, base)
+        row = self.row_at(index)
+        is_cursor = index == self.cursor
+        is_selected = row is not None and row.custom_id in self._selected
+        key = (index, width, is_cursor, is_selected)
+        cached = self._strips.get(key)
+        if cached is not None:
+            return cached
+        if row is None:
+            strip = Strip([Segment("…".ljust(width), base)], width)
+        else:
+            text = row_text(row, width, selected=is_selected)
+            segments = list(text.render(self.app.console))
+            strip = Strip(segments).extend_cell_length(width).crop(0, width)
+            strip = strip.apply_style(base)
+            if is_selected:
+                strip = Strip(Segment.apply_style(strip, post_style=self._selected_style()))
+            if is_cursor:
+                strip = Strip(Segment.apply_style(strip, post_style=self._cursor_style()))
+        self._strips[key] = strip
+        return strip
+
+    def _cursor_style(self) -> Style:
+        style = self.get_component_rich_style("results-table--cursor", partial=True)
+        return Style(bgcolor=style.bgcolor, color=style.color, bold=style.bold)
+
+    def _selected_style(self) -> Style:
+        style = self.get_component_rich_style("results-table--selected", partial=True)
+        return Style(bgcolor=style.bgcolor)
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    # --- cursor ----------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._keep_cursor_visible()
+        self.refresh_line(old)
+        self.refresh_line(new)
+        self._announce()
+
+    def _announce(self) -> None:
+        self.post_message(self.Highlighted(self, self.cursor, self.current_row))
+
+    def _keep_cursor_visible(self) -> None:
+        height = max(self.scrollable_content_region.height, 1)
+        top = round(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def move_to(self, index: int) -> None:
+        self.cursor = max(0, min(index, self.total - 1))
+
+    def action_cursor_down(self) -> None:
+        self.move_to(self.cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_to(self.cursor - 1)
+
+    def action_page_down(self) -> None:
+        height = max(self.scrollable_content_region.height, 1)
+        self.scroll_to(y=round(self.scroll_offset.y) + height, animate=False, immediate=True)
+        self.move_to(self.cursor + height)
+
+    def action_page_up(self) -> None:
+        height = max(self.scrollable_content_region.height, 1)
+        self.scroll_to(y=round(self.scroll_offset.y) - height, animate=False, immediate=True)
+        self.move_to(self.cursor - height)
+
+    def action_first(self) -> None:
+        self.move_to(0)
+
+    def action_last(self) -> None:
+        self.move_to(self.total - 1)
+
+    def action_toggle_select(self) -> None:
+        row = self.current_row
+        if row is None:
+            return
+        if row.custom_id in self._selected:
+            self._selected.discard(row.custom_id)
+        else:
+            self._selected.add(row.custom_id)
+        self._strips.clear()
+        self.refresh_line(self.cursor)
+        self.post_message(self.SelectionChanged(self, self.selected))
+        self.move_to(self.cursor + 1)
+
+    def on_click(self, event: events.Click) -> None:
+        self.move_to(round(self.scroll_offset.y) + event.y)
