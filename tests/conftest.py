@@ -6,7 +6,8 @@ Other helpers may ADD fixtures here; keep the existing ones' names and behaviour
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,3 +64,21 @@ def emulator_env(
     monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.base_url)
     _xdg_dirs(monkeypatch, tmp_path / "xdg")
     return emulator
+
+
+@pytest.fixture
+def emulator_factory() -> Iterator[Callable[..., EmulatorHandle]]:
+    """Start extra emulators: `emulator_factory(rate=None, counters="at-end", ...)`.
+
+    Keyword arguments override the standard test config (EmulatorConfig fields); `clock=`
+    passes a clock (default: a fresh ManualClock at 2026-11-25T12:00Z). All are stopped at
+    the end of the test.
+    """
+    with ExitStack() as stack:
+
+        def start(clock: object = None, **overrides: object) -> EmulatorHandle:
+            config = emulator_config(**overrides)
+            the_clock = clock if clock is not None else ManualClock(EMULATOR_START)
+            return stack.enter_context(run_in_thread(config, the_clock))  # type: ignore[arg-type]
+
+        yield start

@@ -22,9 +22,10 @@ def _digest(*parts: object) -> bytes:
     return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=20).digest()
 
 
-def batch_id(seed: int, seq: int) -> str:
-    """Deterministic per (seed, creation sequence): restarts on the same db never collide."""
-    return "msgbatch_01" + base58(_digest("batch", seed, seq), 22)
+def batch_id(seed: int, seq: int, created_us: int) -> str:
+    """Deterministic per (seed, sequence, creation time): reproducible under a manual clock,
+    never colliding across restarts on the same database."""
+    return "msgbatch_01" + base58(_digest("batch", seed, seq, created_us), 22)
 
 
 def message_id(seed: int, batch: str, custom_id: str) -> str:

@@ -284,7 +284,7 @@ class EmulatorServer:
                 "expired": 0,
             }
         else:
-            live = self.state.live_counts(record, self.now_us())
+            live = self.state.live_counts(record, record.cutoff(self.now_us()))
             counts = {"processing": record.total - sum(live.values()), **live}
         ended = record.ended_us if not fresh else None
         results_url = None
@@ -515,6 +515,8 @@ def _model_json(info: catalog.ModelInfo) -> dict[str, Any]:
         "id": info.id,
         "display_name": info.display_name,
         "created_at": info.created_at,
+        "max_input_tokens": 1_000_000,
+        "max_tokens": info.max_output_tokens,
     }
 
 

@@ -83,6 +83,16 @@ class BatchRecord:
     n_canceled: int
     n_expired: int
 
+    def cutoff(self, now_us: int) -> int:
+        """Requests finishing by this time count as processed: processing stops at the
+        end, and no new request completes once cancellation was initiated."""
+        cut = now_us
+        if self.ended_us is not None:
+            cut = min(cut, self.ended_us)
+        if self.cancel_us is not None:
+            cut = min(cut, self.cancel_us)
+        return cut
+
     @property
     def status(self) -> str:
         if self.ended_us is not None:
@@ -152,7 +162,7 @@ class EmulatorState:
             )
             seq = cur.lastrowid
             assert seq is not None
-            batch_id = ids.batch_id(seed, seq)
+            batch_id = ids.batch_id(seed, seq, now_us)
             rows = list(build(batch_id))
             if shuffle:
                 random.Random(f"{seed}:{batch_id}").shuffle(rows)
@@ -233,9 +243,10 @@ class EmulatorState:
     def settle(self, record: BatchRecord, now_us: int) -> BatchRecord:
         """Persist the end and archival the clock says have happened by `now_us`."""
         if record.ended_us is None:
-            end, reason = record.done_us, "done"
-            if record.cancel_end_us is not None and record.cancel_end_us < end:
+            if record.cancel_us is not None and record.cancel_end_us is not None:
                 end, reason = record.cancel_end_us, "canceled"
+            else:
+                end, reason = record.done_us, "done"
             if record.expires_us < end:
                 end, reason = record.expires_us, "expired"
             if now_us >= end:
@@ -256,7 +267,7 @@ class EmulatorState:
         return record
 
     def _finish(self, record: BatchRecord, end_us: int, reason: str) -> BatchRecord:
-        counts = self.live_counts(record, end_us)
+        counts = self.live_counts(record, record.cutoff(end_us))
         for kind, n in self._db.execute(
             "SELECT kind, COUNT(*) FROM requests WHERE batch_seq = ? AND ready_us IS NULL "
             "GROUP BY kind",
@@ -307,7 +318,7 @@ class EmulatorState:
     def result_chunks(self, record: BatchRecord, rows_per_chunk: int = 4000) -> Iterator[bytes]:
         """The results JSONL of an ended batch, in stored (shuffled) order, in big chunks."""
         assert record.ended_us is not None
-        ended = record.ended_us
+        ended = record.cutoff(record.ended_us)
         late_kind = b"expired" if record.end_reason == "expired" else b"canceled"
         last = -1
         while True:

@@ -1,4 +1,4 @@
-"""Fixtures for the emulator's own tests: SDK clients bound to the running emulator."""
+"""Fixtures for the emulator's own tests: SDK clients and emulators with custom configs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from batchtop.core.emulator import EmulatorHandle
+
+__all__ = ["make_request", "make_requests"]
 
 
 def make_request(custom_id: str, text: str = "Hello, world", **params: Any) -> dict[str, Any]:
@@ -23,17 +25,25 @@ def make_requests(n: int, prefix: str = "req") -> list[dict[str, Any]]:
     return [make_request(f"{prefix}-{i}", f"Question number {i} about the sea") for i in range(n)]
 
 
-@pytest.fixture
-def client(emulator: EmulatorHandle) -> Iterator[Any]:
+def sdk(handle: EmulatorHandle, *, max_retries: int = 0, api_key: str = "test-key") -> Any:
     from anthropic import Anthropic
 
-    with Anthropic(api_key="test-key", base_url=emulator.base_url, max_retries=0) as c:
+    return Anthropic(api_key=api_key, base_url=handle.base_url, max_retries=max_retries)
+
+
+def async_sdk(handle: EmulatorHandle, *, max_retries: int = 0) -> Any:
+    from anthropic import AsyncAnthropic
+
+    return AsyncAnthropic(api_key="test-key", base_url=handle.base_url, max_retries=max_retries)
+
+
+@pytest.fixture
+def client(emulator: EmulatorHandle) -> Iterator[Any]:
+    with sdk(emulator) as c:
         yield c
 
 
 @pytest.fixture
 async def aclient(emulator: EmulatorHandle) -> AsyncIterator[Any]:
-    from anthropic import AsyncAnthropic
-
-    async with AsyncAnthropic(api_key="test-key", base_url=emulator.base_url, max_retries=0) as c:
+    async with async_sdk(emulator) as c:
         yield c
