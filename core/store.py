@@ -163,6 +163,7 @@ class Store:
         self._lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self._closed = False
+        self._totals: results_index.TotalsCache = {}
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -574,7 +575,8 @@ class Store:
     def query_results(
         self, batch_ids: Sequence[str], filt: ResultFilter, offset: int, limit: int
     ) -> ResultPage:
-        return results_index.query(self._conn(), batch_ids, filt, offset, limit)
+        """A page ordered by custom_id; totals of repeated filters are cached until new data."""
+        return results_index.query(self._conn(), batch_ids, filt, offset, limit, self._totals)
 
     def result_detail(
         self, batch_id: str, custom_id: str
