@@ -259,10 +259,9 @@ class BatchApi:
 
     # --- endpoints -----------------------------------------------------------------------
 
-    async def list_page(
-        self, *, after_id: str | None = None, limit: int = LIST_PAGE_LIMIT
-    ) -> ListPage:
+    async def list_page(self, *, after_id: str | None = None, limit: int | None = None) -> ListPage:
         client = self.client()
+        limit = limit or self.page_limit
         try:
             if after_id is None:
                 page = await client.messages.batches.list(limit=limit)

@@ -167,6 +167,7 @@ class Poller:
     async def _fetch(self, api: BatchApi) -> list[RemoteBatch]:
         known_active = await asyncio.to_thread(self._store.list_batches, active_only=True)
         oldest_active = min((v.remote.created_at for v in known_active), default=None)
+        active_ids = {v.id for v in known_active}
         seen: dict[str, RemoteBatch] = {}
         after_id: str | None = None
         for _ in range(self.max_pages):
@@ -175,7 +176,9 @@ class Poller:
                 seen.setdefault(b.id, b)
             if not page.has_more or not page.batches or page.last_id is None:
                 break
-            if oldest_active is None or page.batches[-1].created_at <= oldest_active:
+            if oldest_active is None or page.batches[-1].created_at < oldest_active:
+                break
+            if active_ids.issubset(seen):
                 break
             after_id = page.last_id
         missing = [v for v in known_active if v.id not in seen]

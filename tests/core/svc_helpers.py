@@ -27,7 +27,9 @@ class FakeSleep:
         await asyncio.sleep(0)
 
 
-def requests(n: int, *, prefix: str = "req", model: str = "claude-haiku-4-5") -> list[dict[str, Any]]:
+def requests(
+    n: int, *, prefix: str = "req", model: str = "claude-haiku-4-5"
+) -> list[dict[str, Any]]:
     return [
         {
             "custom_id": f"{prefix}-{i:05d}",
@@ -61,3 +63,15 @@ def make_service(
     )
     service._owns_store = True  # close() closes the store too
     return service
+
+
+async def create_remote_batches(service: BatchService, n: int, size: int = 1) -> list[str]:
+    """Create `n` batches directly on the server (as another tool would), `size` requests each."""
+    api = service._api
+    ids: list[str] = []
+    for start in range(0, n, 50):
+        chunk = await asyncio.gather(
+            *(api.create(requests(size, prefix=f"x{i}")) for i in range(start, min(n, start + 50)))
+        )
+        ids.extend(b.id for b in chunk)
+    return ids

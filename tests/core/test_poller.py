@@ -1,0 +1,236 @@
+"""Refresh policy against the emulator: list-based refresh, backoff, idle, pause, events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.errors import ApiError
+from batchtop.core.models import BatchEnded, Event, RefreshDone, RefreshFailed
+from batchtop.core.poller import backoff_delay
+from svc_helpers import FakeSleep, create_remote_batches, make_service, requests
+
+
+async def test_thousand_active_batches_refresh_in_one_list_call(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    emulator.config.rate = 0.001  # keep them all in progress
+    service = make_service(emulator, tmp_path)
+    try:
+        await create_remote_batches(service, 1000)
+        emulator.stats.reset()
+        started = time.perf_counter()
+        done = await service.refresh()
+        first = time.perf_counter() - started
+        assert done.active == 1000
+        assert emulator.stats.count("list") == 1
+        assert emulator.stats.total == 1
+        assert done.api_calls_last == 1
+        assert len(service.batches("active")) == 1000
+        # a second refresh, now with 1,000 active batches known locally: still one call
+        emulator.stats.reset()
+        started = time.perf_counter()
+        done = await service.refresh()
+        second = time.perf_counter() - started
+        assert emulator.stats.total == 1
+        assert done.api_calls_last == 1
+        assert done.api_calls_total == 2
+        print(f"\nrefresh of 1,000 active batches: first {first:.3f}s, second {second:.3f}s")
+    finally:
+        await service.close()
+
+
+async def test_list_walks_pages_until_past_the_oldest_active(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    emulator.config.rate = 0.001
+    service = make_service(emulator, tmp_path)
+    try:
+        service._api.page_limit = 2
+        await create_remote_batches(service, 5)
+        await service.refresh()  # learns the newest page only (nothing active known yet)
+        assert len(service.batches()) == 2
+        # the older three show up when something active is known to be older...
+        service._api.page_limit = 10
+        await service.refresh()
+        assert len(service.batches()) == 5
+        service._api.page_limit = 2
+        emulator.stats.reset()
+        await service.refresh()  # oldest active is on page 3
+        assert emulator.stats.count("list") == 3
+        assert emulator.stats.count("retrieve") == 0
+        # with a page cap, active batches beyond it are retrieved one by one
+        service.poller.max_pages = 1
+        emulator.stats.reset()
+        await service.refresh()
+        assert emulator.stats.count("list") == 1
+        assert emulator.stats.count("retrieve") == 3
+    finally:
+        await service.close()
+
+
+async def test_batch_ended_event_and_counts(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    service = make_service(emulator, tmp_path)
+    events: list[Event] = []
+    unsubscribe = service.subscribe(events.append)
+    try:
+        service.auto_download = False
+        outcome = await service.submit_requests(requests(10))
+        bid = outcome.batch_ids[0]
+        await service.refresh()
+        assert not any(isinstance(e, BatchEnded) for e in events)
+        emulator.advance(60)
+        done = await service.refresh()
+        ended = [e for e in events if isinstance(e, BatchEnded)]
+        assert [e.batch.id for e in ended] == [bid]
+        assert ended[0].batch.remote.request_counts.succeeded == 10
+        assert done.active == 0
+        assert done.next_in_s is None
+        assert isinstance(events[-1], RefreshDone)
+        unsubscribe()
+        n = len(events)
+        await service.refresh()
+        assert len(events) == n
+    finally:
+        await service.close()
+
+
+async def test_concurrent_refreshes_never_overlap(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    service = make_service(emulator, tmp_path)
+    try:
+        await create_remote_batches(service, 3)
+        emulator.stats.reset()
+        emulator.set_faults(latency_s=0.2)
+        a, b, c = await asyncio.gather(service.refresh(), service.refresh(), service.refresh())
+        assert emulator.stats.count("list") == 1
+        assert a == b == c
+    finally:
+        await service.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(429, "rate_limited"), (529, "server"), (500, "server")]
+)
+async def test_polling_backs_off_and_honours_retry_after(
+    emulator: EmulatorHandle, tmp_path: Path, status: int, kind: str
+) -> None:
+    emulator.config.rate = 0.001
+    sleeper = FakeSleep()
+    service = make_service(emulator, tmp_path, sleep=sleeper)
+    service.poller._rng = lambda: 0.5  # jitter factor exactly 1.0
+    events: list[Event] = []
+    service.subscribe(events.append)
+
+    def on_sleep(_delay: float) -> None:
+        failures = [e for e in events if isinstance(e, RefreshFailed)]
+        if len(failures) >= 4:
+            emulator.clear_faults()
+        if any(isinstance(e, RefreshDone) for e in events):
+            service.stop_polling()
+
+    sleeper.on_sleep = on_sleep
+    try:
+        await create_remote_batches(service, 1)
+        field = {429: "rate_429", 529: "rate_529", 500: "rate_500"}[status]
+        emulator.set_faults(**{field: 1.0, "retry_after_s": 7.0})
+        await asyncio.wait_for(service.run_polling(), timeout=30)
+        failures = [e for e in events if isinstance(e, RefreshFailed)]
+        assert len(failures) == 4
+        assert {f.kind for f in failures} == {kind}
+        if status == 429:
+            # retry-after (7 s) wins while the exponential delay is shorter, then 8 s, 16 s
+            assert sleeper.delays[:4] == [7.0, 7.0, 8.0, 16.0]
+        else:
+            assert sleeper.delays[:4] == [2.0, 4.0, 8.0, 16.0]
+        assert [f.retry_in_s for f in failures] == sleeper.delays[:4]
+        # after recovery the normal interval resumes (something is still active)
+        assert isinstance(events[-1], RefreshDone)
+        assert sleeper.delays[4] == service.settings.refresh_interval_s
+        assert service.poller.failures == 0
+    finally:
+        await service.close()
+
+
+def test_backoff_delay_is_capped_and_jittered() -> None:
+    assert backoff_delay(1, None, lambda: 0.0) == 1.5
+    assert backoff_delay(1, None, lambda: 1.0) == 2.5
+    assert backoff_delay(30, None, lambda: 0.5) == 300.0
+    assert backoff_delay(1, 42.0, lambda: 0.5) == 42.0
+
+
+async def test_idle_when_nothing_active_and_wakes_on_submit(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    sleeper = FakeSleep()
+    service = make_service(emulator, tmp_path, sleep=sleeper)
+    events: list[Event] = []
+    service.subscribe(events.append)
+    try:
+        task = asyncio.ensure_future(service.run_polling())
+        await _until(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 1)
+        await _until(lambda: service.poller.next_delays == [None])
+        assert sleeper.delays == []  # idle: no timer at all
+        service.auto_download = False
+        await service.submit_requests(requests(3))  # wakes the poller
+        await _until(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 2)
+        await _until(lambda: len(sleeper.delays) >= 1)
+        assert sleeper.delays[0] == 30.0
+        service.stop_polling()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await service.close()
+
+
+async def test_pause_and_resume(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    sleeper = FakeSleep()
+    service = make_service(emulator, tmp_path, sleep=sleeper)
+    events: list[Event] = []
+    service.subscribe(events.append)
+    try:
+        service.pause()
+        assert service.paused
+        task = asyncio.ensure_future(service.run_polling())
+        await asyncio.sleep(0.05)
+        assert not any(isinstance(e, RefreshDone) for e in events)
+        # a manual refresh always works, even paused
+        await service.refresh()
+        assert sum(isinstance(e, RefreshDone) for e in events) == 1
+        service.resume()
+        await _until(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 2)
+        service.stop_polling()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await service.close()
+
+
+async def test_auth_failure_stops_the_timer(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    sleeper = FakeSleep()
+    service = make_service(emulator, tmp_path, sleep=sleeper)
+    service._api._api_key = None
+    events: list[Event] = []
+    service.subscribe(events.append)
+    try:
+        task = asyncio.ensure_future(service.run_polling())
+        await _until(lambda: any(isinstance(e, RefreshFailed) for e in events))
+        failed = next(e for e in events if isinstance(e, RefreshFailed))
+        assert failed.kind == "auth"
+        assert failed.retry_in_s is None
+        assert "ANTHROPIC_API_KEY" in failed.message
+        with pytest.raises(ApiError):
+            await service.refresh()
+        service.stop_polling()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await service.close()
+
+
+async def _until(cond: object, limit_s: float = 10.0) -> None:
+    assert callable(cond)
+    deadline = time.monotonic() + limit_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
