@@ -1,0 +1,95 @@
+"""Seeding helpers for the dashboard tests (imported by conftest and by the tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from batchtop.core.config import Settings
+from batchtop.core.emulator import EmulatorHandle, Rule
+from batchtop.core.service import BatchService
+from batchtop.core.store import Store
+
+SETTINGS = Settings(notify_bell=False)
+HOSTILE_LABEL = "[bold red]x[/] \x1b[31mred\x1b[0m"
+
+
+@dataclass
+class Workspace:
+    """Ids of the seeded batches, by role."""
+
+    done: str  # ended, all succeeded
+    errors: str  # ended, 4 of 10 errored
+    running: str  # in progress, 300 of 1000 done
+    hostile: str  # in progress, label full of markup and escape codes
+
+
+def request(custom_id: str, text: str = "Summarise this article.") -> dict[str, Any]:
+    return {
+        "custom_id": custom_id,
+        "params": {
+            "model": "claude-haiku-4-5",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": text}],
+        },
+    }
+
+
+def make_service(
+    store_path: Path, emulator: EmulatorHandle, settings: Settings = SETTINGS
+) -> BatchService:
+    service = BatchService(
+        Store.open(store_path),
+        settings,
+        api_key="test-key",
+        base_url=emulator.base_url,
+        now=emulator.clock.now,
+    )
+    service.auto_download = False  # downloads would race the assertions
+    return service
+
+
+async def close_service(service: BatchService) -> None:
+    await service.close()
+    service.store.close()
+
+
+async def seed_workspace(service: BatchService, emulator: EmulatorHandle) -> Workspace:
+    """Four batches in different states; the emulator processes 100 requests/emulated s."""
+    emulator.set_rules(
+        [
+            Rule(
+                pattern="^bad-",
+                outcome="errored",
+                error_type="api_error",
+                error_message="Internal server error",
+            )
+        ]
+    )
+    done = await service.submit_requests(
+        [request(f"art-{i:03d}") for i in range(20)], name="summaries", label="nightly summaries"
+    )
+    errors = await service.submit_requests(
+        [request(f"bad-{i}") for i in range(4)] + [request(f"ok-{i}") for i in range(6)],
+        name="classify",
+        label="classify tickets",
+    )
+    emulator.clock.advance(60)
+    running = await service.submit_requests(
+        [request(f"eval-{i:04d}") for i in range(1000)], name="eval", label="eval run"
+    )
+    hostile = await service.submit_requests([request("h-1"), request("h-2")], name="hostile")
+    service.set_label(hostile.batch_ids[0], HOSTILE_LABEL)
+    emulator.clock.advance(3)
+    await service.refresh()
+    return Workspace(
+        done=done.batch_ids[0],
+        errors=errors.batch_ids[0],
+        running=running.batch_ids[0],
+        hostile=hostile.batch_ids[0],
+    )
+
+
+AppFactory = Callable[..., Any]

@@ -1,0 +1,226 @@
+"""The Textual app: one factory (`BatchtopApp`) shared by `batchtop`, the demo and the tests.
+
+The first frame is painted from the local store (service reads never touch the network);
+polling starts after mount in a worker, and the SDK import it needs runs in a thread so the
+UI never freezes while `anthropic` loads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Literal, get_args
+
+from batchtop.core.errors import BatchtopError
+from batchtop.core.models import BatchEnded, RefreshFailed
+from textual import work
+from textual.app import App
+from textual.binding import BindingType
+from textual.markup import escape
+from textual.worker import Worker
+
+from .commands import BatchtopCommands
+from .keys import APP_KEYS, bindings
+from .messages import ServiceEvent
+from .screens.dashboard import DashboardScreen, display_name
+from .screens.help import HelpScreen
+
+if TYPE_CHECKING:
+    from batchtop.core.config import Settings
+    from batchtop.core.service import BatchService
+
+NO_KEY_MESSAGE = (
+    "ANTHROPIC_API_KEY is not set: starting the demo instead "
+    "(a local emulator; nothing is sent to Anthropic)."
+)
+
+
+FailureKind = Literal["auth", "offline", "rate_limited", "server", "other"]
+
+
+def failure_of(exc: BatchtopError) -> RefreshFailed:
+    """A failed manual refresh, shown the way the poller reports its own failures."""
+    kind = getattr(exc, "kind", "other")
+    for known in get_args(FailureKind):
+        if kind == known:
+            return RefreshFailed(known, str(exc), getattr(exc, "retry_after_s", None))
+    return RefreshFailed("other", str(exc), getattr(exc, "retry_after_s", None))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BatchtopApp(App[int]):
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    TITLE = "batchtop"
+    BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)
+    COMMANDS = App.COMMANDS | {BatchtopCommands}
+
+    def __init__(
+        self,
+        service: BatchService,
+        settings: Settings,
+        *,
+        demo: bool = False,
+        poll: bool = True,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.settings = settings
+        self.demo = demo
+        self.now = now or _utcnow
+        self._poll_enabled = poll
+        self._refresh_worker: Worker[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.dashboard = DashboardScreen(
+            service, now=self.now, refresh_interval_s=settings.refresh_interval_s, demo=demo
+        )
+        self.set_keymap(settings.keymap)
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+
+    def on_mount(self) -> None:
+        if self.settings.theme not in self.available_themes:
+            self.notify(escape(f"Unknown theme '{self.settings.theme}'; using the default."))
+        self._unsubscribe = self.service.subscribe(self._on_service_event)
+        self.push_screen(self.dashboard)
+        if self._poll_enabled:
+            self.call_after_refresh(self.start_polling)
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    # --- events from the service ---------------------------------------------------------
+
+    def _on_service_event(self, event: object) -> None:
+        """Called by the service (maybe from its own task): hop onto the message queue."""
+        self.post_message(ServiceEvent(event))  # type: ignore[arg-type]
+
+    def on_service_event(self, message: ServiceEvent) -> None:
+        event = message.event
+        if isinstance(event, BatchEnded):
+            self._announce_end(event)
+        self.dashboard.apply_event(event)
+
+    def _announce_end(self, event: BatchEnded) -> None:
+        batch = event.batch
+        c = batch.remote.request_counts
+        parts = [f"{c.succeeded:,} succeeded"]
+        parts += [
+            f"{n:,} {what}"
+            for n, what in (
+                (c.errored, "errored"),
+                (c.canceled, "canceled"),
+                (c.expired, "expired"),
+            )
+            if n
+        ]
+        self.notify(
+            escape(f"{display_name(batch)}: " + ", ".join(parts) + ". Press enter for results."),
+            title="Batch ended",
+            severity="warning" if c.errored or c.expired else "information",
+        )
+        if self.settings.notify_bell:
+            self.bell()
+
+    # --- polling and refresh ---------------------------------------------------------------
+
+    @work(group="poll", exit_on_error=False)
+    async def start_polling(self) -> None:
+        """Load the SDK off the main thread, then poll until the app closes."""
+        try:
+            await asyncio.to_thread(self.service.warm_up)
+            await self.service.run_polling()
+        except BatchtopError as exc:
+            self.dashboard.apply_event(RefreshFailed("other", str(exc)))
+        except Exception as exc:
+            self.dashboard.apply_event(RefreshFailed("other", f"polling stopped: {exc}"))
+
+    def action_refresh_now(self) -> None:
+        if self._refresh_worker is not None and not self._refresh_worker.is_finished:
+            return  # a refresh is already running: skip, never stack them
+        self.dashboard.status.set_state(busy=True)
+        self._refresh_worker = self.refresh_once()
+
+    @work(group="refresh", exit_on_error=False)
+    async def refresh_once(self) -> None:
+        try:
+            if not self._poll_enabled:
+                await asyncio.to_thread(self.service.warm_up)
+            await self.service.refresh()
+        except BatchtopError as exc:
+            self.dashboard.apply_event(failure_of(exc))
+        except Exception as exc:
+            self.dashboard.apply_event(RefreshFailed("other", f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.dashboard.status.set_state(busy=False)
+
+    def action_toggle_pause(self) -> None:
+        if self.service.paused:
+            self.service.resume()
+            self.notify("Automatic refresh resumed.")
+        else:
+            self.service.pause()
+            self.notify("Automatic refresh paused (r still refreshes).")
+        self.dashboard.status.set_state(paused=self.service.paused)
+
+    # --- help ------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        name = getattr(self.screen, "TITLE", None) or type(self.screen).__name__
+        self.push_screen(HelpScreen(self.screen, title=f"Keys — {name}"))
+
+
+# --- launching --------------------------------------------------------------------------
+
+
+def run_app(*, demo: bool = False) -> int:
+    """Entry point for `batchtop` without a subcommand."""
+    from batchtop.core.config import load_settings
+
+    try:
+        settings = load_settings()
+    except BatchtopError as exc:
+        print(f"batchtop: {exc}", file=sys.stderr)
+        return 2
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    if not demo and not key:
+        print(NO_KEY_MESSAGE, file=sys.stderr)
+        demo = True
+    runner = _run_demo(settings) if demo else _run_live(settings, key or "")
+    try:
+        return asyncio.run(runner)
+    except BatchtopError as exc:
+        print(f"batchtop: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run_live(settings: Settings, key: str) -> int:
+    from batchtop.core.service import BatchService
+
+    service = await BatchService.open(settings=settings, api_key=key)
+    try:
+        result = await BatchtopApp(service, settings).run_async()
+    finally:
+        await service.close()
+    return result or 0
+
+
+async def _run_demo(settings: Settings) -> int:
+    from batchtop.core.demo import start_demo  # type: ignore[import-not-found,unused-ignore]
+
+    async with start_demo(settings) as demo:
+        app = BatchtopApp(demo.service, settings, demo=True, now=getattr(demo, "now", None))
+        result = await app.run_async()
+    return int(result or 0)

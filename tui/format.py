@@ -1,0 +1,96 @@
+"""Small, pure formatters for durations, money and progress bars (rich Text out)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from batchtop.core.models import BatchView, ProcessingStatus
+from rich.text import Text
+
+BAR_FULL = "█"
+BAR_EMPTY = "░"
+
+
+def duration(seconds: float) -> str:
+    """Compact human duration: 45s, 12m, 3h05m, 2d04h."""
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s" if m < 10 else f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
+
+
+def age(then: datetime, now: datetime) -> str:
+    return duration((now - then).total_seconds())
+
+
+def time_left(until: datetime, now: datetime) -> str:
+    left = (until - now).total_seconds()
+    return duration(left) if left > 0 else "0s"
+
+
+def money(usd: float | None, *, approx: bool = False) -> str:
+    if usd is None:
+        return "—"
+    prefix = "~" if approx else ""
+    if usd < 0.01 and usd > 0:
+        return f"{prefix}${usd:.4f}"
+    return f"{prefix}${usd:,.2f}"
+
+
+def bar(fraction: float, width: int = 10, style: str = "") -> Text:
+    """A fixed-width bar followed by a percentage."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    filled = round(fraction * width)
+    text = Text(no_wrap=True, end="")
+    text.append(BAR_FULL * filled, style=style)
+    text.append(BAR_EMPTY * (width - filled), style="dim")
+    text.append(f" {fraction * 100:3.0f}%")
+    return text
+
+
+def status_label(batch: BatchView) -> str:
+    """What a person would call the batch's state (the API has only three)."""
+    remote = batch.remote
+    if batch.deleted:
+        return "deleted"
+    if remote.processing_status is ProcessingStatus.IN_PROGRESS:
+        return "in progress"
+    if remote.processing_status is ProcessingStatus.CANCELING:
+        return "canceling"
+    counts = remote.request_counts
+    if remote.cancel_initiated_at is not None:
+        return "canceled"
+    if counts.expired and not counts.succeeded and not counts.errored:
+        return "expired"
+    return "ended"
+
+
+def count_fraction(done: int, total: int) -> float:
+    return done / total if total else 0.0
+
+
+def short_id(batch_id: str, keep: int = 12) -> str:
+    """msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d -> 01HkcTja…V8d style short form."""
+    core = batch_id.removeprefix("msgbatch_")
+    if len(core) <= keep:
+        return core
+    return core[: keep - 4] + "…" + core[-3:]
+
+
+def clock(at: datetime) -> str:
+    return at.strftime("%H:%M:%S")
+
+
+def stamp(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at else "—"
+
+
+def seconds_until(at: datetime, now: datetime) -> float:
+    return max((at - now) / timedelta(seconds=1), 0.0)

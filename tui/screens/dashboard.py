@@ -1,0 +1,537 @@
+"""The home screen: every batch of the workspace, live, with a detail panel.
+
+It renders from an in-memory copy of the store's batches (loaded once, store-only), which
+service events then patch; the table is synced by keyed diffs, never cleared. Network work
+(cancel, delete, retry) runs in workers and reports failures as notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from batchtop.core.errors import BatchtopError
+from batchtop.core.models import (
+    BatchChanged,
+    BatchEnded,
+    BatchView,
+    Event,
+    Job,
+    ProcessingStatus,
+    RefreshDone,
+    RefreshFailed,
+)
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from ..format import short_id
+from ..keys import DASHBOARD_KEYS, bindings
+from ..safe_text import clean, safe_text
+from ..widgets.banner import DemoBanner
+from ..widgets.batch_detail import BatchDetail, DetailInfo
+from ..widgets.batches_table import BatchesTable, Row
+from ..widgets.status_bar import StatusBar
+from .confirm import ConfirmScreen
+from .label import LabelScreen
+from .rows import (
+    COLUMNS,
+    JOB_PREFIX,
+    SORTS,
+    VIEWS,
+    RowBuilder,
+    Styles,
+    View,
+    default_descending,
+    in_view,
+    matches,
+    sort_key,
+)
+
+if TYPE_CHECKING:
+    from batchtop.core.service import BatchService
+
+T = TypeVar("T")
+
+
+def display_name(batch: BatchView) -> str:
+    """How notifications name a batch: its label if it has one, else its short id."""
+    return clean(batch.label, keep_newlines=False) if batch.label else short_id(batch.id)
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *bindings(DASHBOARD_KEYS),
+        Binding("escape", "back", "Back", show=False, id="back"),
+    ]
+
+    def __init__(
+        self,
+        service: BatchService,
+        *,
+        now: Callable[[], datetime],
+        refresh_interval_s: float,
+        demo: bool = False,
+    ) -> None:
+        super().__init__(id="dashboard")
+        self.service = service
+        self._now = now
+        self._interval = refresh_interval_s
+        self._demo = demo
+        self.view: View = "all"
+        self.sort_by = "created"
+        self.descending = True
+        self.filter_text = ""
+        self._batches: dict[str, BatchView] = {}
+        self._jobs: dict[str, Job] = {}
+        self._render_pending = False
+        self._builder = RowBuilder(Styles())
+
+    # --- layout & loading ----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        if self._demo:
+            yield DemoBanner()
+        yield Static(id="title-bar")
+        yield Input(placeholder="filter by label or id · enter keeps · esc clears", id="filter")
+        yield BatchesTable(COLUMNS, id="batches")
+        yield BatchDetail(id="detail")
+        yield StatusBar(self._interval, self._now, id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._builder = RowBuilder(Styles.from_theme(self.app.current_theme))
+        self.query_one("#filter", Input).display = False
+        self.reload()
+        self.table.focus()
+        self.set_interval(1.0, self._tick)
+
+    @property
+    def table(self) -> BatchesTable:
+        return self.query_one("#batches", BatchesTable)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
+    def reload(self) -> None:
+        """Re-read batches and jobs from the store (no network) and re-render."""
+        self._batches = {b.id: b for b in self.service.batches("all")}
+        self._reload_jobs()
+        self.render_rows()
+
+    def _reload_jobs(self) -> None:
+        self._jobs = {j.id: j for j in self.service.jobs()}
+
+    def _tick(self) -> None:
+        self.status.tick()
+        self.render_rows()  # ages and time left move; unchanged cells are skipped
+
+    # --- service events --------------------------------------------------------------------
+
+    def apply_event(self, event: Event) -> None:
+        if isinstance(event, BatchChanged | BatchEnded):
+            batch = event.batch
+            self._batches[batch.id] = batch
+            if batch.job_id and batch.job_id not in self._jobs:
+                self._reload_jobs()
+            self._schedule_render()
+        elif isinstance(event, RefreshDone):
+            self.status.done(event)
+            self._schedule_render()
+        elif isinstance(event, RefreshFailed):
+            self.status.failed(event)
+
+    def _schedule_render(self) -> None:
+        """Coalesce a burst of events (one refresh can change hundreds of batches)."""
+        if not self._render_pending:
+            self._render_pending = True
+            self.call_later(self._flush)
+
+    def _flush(self) -> None:
+        self._render_pending = False
+        self.render_rows()
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def render_rows(self) -> None:
+        now = self._now()
+        needle = self.filter_text.casefold()
+        if self.view == "jobs":
+            rows = self._job_rows(now, needle)
+        else:
+            shown = [
+                b
+                for b in self._batches.values()
+                if in_view(b, self.view) and matches(b, needle, self._jobs.get(b.job_id or ""))
+            ]
+            shown.sort(key=sort_key(self.sort_by), reverse=self.descending)
+            rows = [self._builder.batch_row(b, now) for b in shown]
+        self.table.sync(rows)
+        self._update_headers()
+        self._update_title(len(rows))
+        self.update_detail()
+
+    def _job_rows(self, now: datetime, needle: str) -> list[Row]:
+        by_job: dict[str, list[BatchView]] = {}
+        loose: list[BatchView] = []
+        for b in self._batches.values():
+            if b.job_id and b.job_id in self._jobs:
+                by_job.setdefault(b.job_id, []).append(b)
+            else:
+                loose.append(b)
+        jobs = sorted(
+            self._jobs.values(), key=lambda j: (j.created_at, j.id), reverse=self.descending
+        )
+        rows: list[Row] = []
+        for job in jobs:
+            members = sorted(by_job.get(job.id, []), key=lambda b: (b.job_part or 0, b.id))
+            if not members:
+                continue
+            hit = not needle or needle in job.name.casefold()
+            if not hit and not any(matches(b, needle) for b in members):
+                continue
+            rows.append(self._builder.job_row(job, members, now))
+            rows.extend(self._builder.batch_row(b, now, indent="  └ ") for b in members)
+        loose = [b for b in loose if matches(b, needle)]
+        loose.sort(key=sort_key(self.sort_by), reverse=self.descending)
+        rows.extend(self._builder.batch_row(b, now) for b in loose)
+        return rows
+
+    def _update_headers(self) -> None:
+        arrow = " ▼" if self.descending else " ▲"
+        labels = dict(SORTS)
+        for col in COLUMNS:
+            label = col.label
+            if col.key == self.sort_by and self.view != "jobs":
+                label = labels.get(col.key, label) + arrow
+            self.table.set_header(col.key, label)
+
+    def _update_title(self, shown: int) -> None:
+        active = sum(1 for b in self._batches.values() if b.remote.is_active)
+        title = Text(no_wrap=True, overflow="ellipsis", end="")
+        title.append("batchtop", style="bold")
+        title.append(f"  {len(self._batches)} batches · {active} active  │  view ")
+        for i, (name, label) in enumerate(VIEWS.items(), start=1):
+            style = "reverse bold" if name == self.view else "dim"
+            title.append(f" {i} {label} ", style=style)
+        title.append(f"  │  {shown} shown")
+        if self.filter_text:
+            title.append("  │  filter: ")
+            title.append_text(safe_text(self.filter_text, one_line=True, limit=30))
+        self.query_one("#title-bar", Static).update(title)
+
+    def update_detail(self) -> None:
+        detail = self.query_one(BatchDetail)
+        if not detail.display:
+            return
+        key = self.table.selected_key
+        if key is None:
+            detail.show(None)
+            return
+        if key.startswith(JOB_PREFIX):
+            job = self._jobs.get(key.removeprefix(JOB_PREFIX))
+            members = [b for b in self._batches.values() if job and b.job_id == job.id]
+            detail.show_job(job, members, self._now())
+            return
+        batch = self._batches.get(key)
+        if batch is None:
+            detail.show(None)
+            return
+        detail.show(self._detail_info(batch))
+
+    def _detail_info(self, batch: BatchView) -> DetailInfo:
+        by_count, by_time = _safely(lambda: self.service.progress(batch.id), (0.0, 0.0))
+        return DetailInfo(
+            batch=batch,
+            now=self._now(),
+            by_count=by_count,
+            by_time=by_time,
+            eta=_safely(lambda: self.service.eta(batch.id), None),
+            snapshots=_safely(lambda: self.service.snapshots(batch.id), []),
+            job=self._jobs.get(batch.job_id or ""),
+            children=[b for b in self._batches.values() if b.parent_batch_id == batch.id],
+        )
+
+    @on(DataTable.RowHighlighted, "#batches")
+    def _row_highlighted(self) -> None:
+        self.update_detail()
+
+    @on(DataTable.RowSelected, "#batches")
+    def _row_selected(self) -> None:
+        self.action_open_results()
+
+    # --- views, filter, sort, cursor ---------------------------------------------------------
+
+    def action_view(self, name: str) -> None:
+        if name in VIEWS:
+            self.view = name  # type: ignore[assignment,unused-ignore]
+            self.render_rows()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.render_rows()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or self.filter_text:
+            box.value = ""
+            box.display = False
+            self.filter_text = ""
+            self.render_rows()
+            self.table.focus()
+
+    def action_sort(self) -> None:
+        names = [name for name, _ in SORTS]
+        self.sort_by = names[(names.index(self.sort_by) + 1) % len(names)]
+        self.descending = default_descending(self.sort_by)
+        self.render_rows()
+
+    def action_sort_invert(self) -> None:
+        self.descending = not self.descending
+        self.render_rows()
+
+    def action_toggle_detail(self) -> None:
+        detail = self.query_one(BatchDetail)
+        detail.display = not detail.display
+        self.update_detail()
+
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
+
+    def action_cursor_top(self) -> None:
+        self.table.move_cursor(row=0)
+
+    def action_cursor_bottom(self) -> None:
+        self.table.move_cursor(row=max(self.table.row_count - 1, 0))
+
+    # --- the selection -----------------------------------------------------------------------
+
+    def selected_batch(self) -> BatchView | None:
+        key = self.table.selected_key
+        return self._batches.get(key) if key else None
+
+    def _selected_ids(self) -> tuple[list[str], str] | None:
+        """Batch ids and a title for the selection (a job selects all its batches)."""
+        key = self.table.selected_key
+        if key is None:
+            return None
+        if key.startswith(JOB_PREFIX):
+            job = self._jobs.get(key.removeprefix(JOB_PREFIX))
+            if job is None:
+                return None
+            ids = [b.id for b in self._batches.values() if b.job_id == job.id]
+            return ids, clean(job.name, keep_newlines=False)
+        batch = self._batches.get(key)
+        return ([batch.id], display_name(batch)) if batch else None
+
+    def _need_batch(self) -> BatchView | None:
+        batch = self.selected_batch()
+        if batch is None:
+            self.notify(
+                "Select a batch first (jobs: pick one of their batches).", severity="warning"
+            )
+        return batch
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def action_open_results(self) -> None:
+        selection = self._selected_ids()
+        if selection is None:
+            return
+        ids, title = selection
+        try:
+            from .results import ResultsScreen
+        except ImportError:
+            self.notify("The results viewer is not available in this build.", severity="error")
+            return
+        self.app.push_screen(ResultsScreen(self.service, batch_ids=ids, title=title))
+
+    def action_export(self) -> None:
+        selection = self._selected_ids()
+        if selection is None:
+            return
+        try:
+            from .export import ExportScreen
+        except ImportError:
+            self.notify("Export is not available in this build.", severity="error")
+            return
+        self.app.push_screen(ExportScreen(self.service, batch_ids=selection[0]))
+
+    def action_compose(self) -> None:
+        try:
+            from .compose import ComposeScreen  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            self.notify("Compose is not available in this build.", severity="error")
+            return
+        self.app.push_screen(ComposeScreen(self.service), lambda _result: self.reload())
+
+    def action_import_file(self) -> None:
+        try:
+            from .importer import ImportScreen  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            self.notify("Import is not available in this build.", severity="error")
+            return
+        self.app.push_screen(ImportScreen(self.service), lambda _result: self.reload())
+
+    def action_copy_id(self) -> None:
+        if (batch := self._need_batch()) is None:
+            return
+        self.app.copy_to_clipboard(batch.id)
+        self.notify(escape(batch.id), title="Copied batch id")
+
+    def action_label(self) -> None:
+        if (batch := self._need_batch()) is None:
+            return
+
+        def save(label: str | None) -> None:
+            if label is None:
+                return
+            try:
+                self.service.set_label(batch.id, label or None)
+            except BatchtopError as exc:
+                self.notify(escape(str(exc)), title="Label not saved", severity="error")
+                return
+            updated = self.service.batch(batch.id)
+            if updated is not None:
+                self._batches[batch.id] = updated
+            self.render_rows()
+
+        self.app.push_screen(LabelScreen(batch.id, batch.label), save)
+
+    def action_cancel(self) -> None:
+        if (batch := self._need_batch()) is None:
+            return
+        name = display_name(batch)
+        if batch.remote.processing_status is ProcessingStatus.ENDED:
+            self.notify(escape(f"{name} has already ended: there is nothing to cancel."))
+            return
+        if batch.remote.processing_status is ProcessingStatus.CANCELING:
+            self.notify(escape(f"{name} is already being canceled."))
+            return
+        self._cancel_flow(batch)
+
+    @work(group="batch-action", exit_on_error=False)
+    async def _cancel_flow(self, batch: BatchView) -> None:
+        body = Text.assemble(
+            "Cancel ",
+            safe_text(display_name(batch), "bold", one_line=True),
+            f" ({batch.id})?\n\nRequests still processing will end as canceled; "
+            "finished results are kept.",
+        )
+        if not await self.app.push_screen_wait(
+            ConfirmScreen("Cancel batch", body, yes="Cancel it")
+        ):
+            return
+        view = await self._call("Cancel failed", self.service.cancel(batch.id))
+        if view is not None:
+            self._batches[view.id] = view
+            self.render_rows()
+            self.notify(escape(f"Cancel requested for {display_name(view)}."))
+
+    def action_delete(self) -> None:
+        if (batch := self._need_batch()) is None:
+            return
+        if batch.remote.is_active:
+            self.notify(
+                escape(
+                    f"{display_name(batch)} is still running: only ended batches can be "
+                    "deleted. Cancel it first (c)."
+                ),
+                severity="warning",
+            )
+            return
+        self._delete_flow(batch)
+
+    @work(group="batch-action", exit_on_error=False)
+    async def _delete_flow(self, batch: BatchView) -> None:
+        body = Text.assemble(
+            "Delete ",
+            safe_text(display_name(batch), "bold", one_line=True),
+            f" ({batch.id}) from the workspace?\n\nIts results can no longer be downloaded; "
+            "results already downloaded stay in the local index.",
+        )
+        if not await self.app.push_screen_wait(ConfirmScreen("Delete batch", body, yes="Delete")):
+            return
+
+        async def delete() -> bool:
+            await self.service.delete(batch.id)
+            return True
+
+        if not await self._call("Delete failed", delete()):
+            return
+        self._batches.pop(batch.id, None)
+        self.render_rows()
+        self.notify(escape(f"Deleted {display_name(batch)}."))
+
+    def action_retry(self) -> None:
+        if (batch := self._need_batch()) is None:
+            return
+        c = batch.remote.request_counts
+        failed = c.errored + c.expired + c.canceled
+        if batch.remote.is_active:
+            self.notify(
+                "Wait until the batch ends to retry its failed requests.", severity="warning"
+            )
+            return
+        if not failed:
+            self.notify(escape(f"{display_name(batch)} has no failed requests to retry."))
+            return
+        self._retry_flow(batch, failed)
+
+    @work(group="batch-action", exit_on_error=False)
+    async def _retry_flow(self, batch: BatchView, failed: int) -> None:
+        body = Text.assemble(
+            f"Resubmit the {failed:,} errored, expired or canceled requests of ",
+            safe_text(display_name(batch), "bold", one_line=True),
+            " as a new batch?\n\nInvalid requests (invalid_request_error) are left out.",
+        )
+        question = ConfirmScreen("Retry failed requests", body, yes="Retry", danger=False)
+        if not await self.app.push_screen_wait(question):
+            return
+        outcome = await self._call("Retry failed", self.service.retry_failed(batch.id))
+        if outcome is None:
+            return
+        self.reload()
+        ids = ", ".join(short_id(i) for i in outcome.batch_ids) or "no batch"
+        self.notify(escape(f"Retry submitted: {ids}."), title="Retry")
+        for error in outcome.errors:
+            self.notify(escape(error), title="Retry", severity="error")
+
+    async def _call(self, title: str, call: Awaitable[T]) -> T | None:
+        """Await a service call; failures become notifications, never crashes."""
+        try:
+            result = await call
+        except BatchtopError as exc:
+            self.notify(escape(str(exc)), title=title, severity="error")
+            return None
+        except Exception as exc:
+            self.notify(escape(f"{type(exc).__name__}: {exc}"), title=title, severity="error")
+            return None
+        return result
+
+
+def _safely(call: Callable[[], T], default: T) -> T:
+    """Detail-panel reads are nice-to-have: a failure must not break the dashboard."""
+    try:
+        return call()
+    except Exception:
+        return default

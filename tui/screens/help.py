@@ -1,0 +1,66 @@
+"""`?`: the keys of the screen underneath, read from its real (keymap-applied) bindings."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+def bindings_table(screen: Screen[object]) -> Table:
+    """One row per active binding of `screen`: key, description, help text."""
+    app = screen.app
+    seen: dict[str, list[str]] = {}
+    rows: list[tuple[str, str, str]] = []
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if binding.system or not (binding.description or binding.tooltip):
+            continue
+        ident = binding.id or f"{binding.action}:{binding.description}"
+        display = app.get_key_display(binding.with_key(key))
+        if ident in seen:
+            seen[ident].append(display)
+            continue
+        seen[ident] = [display]
+        rows.append((ident, binding.description, active.tooltip or binding.tooltip))
+    table = Table(box=None, show_header=True, header_style="bold", expand=True)
+    table.add_column("key", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("what it does")
+    for ident, description, tooltip in rows:
+        table.add_row(Text(" ".join(seen[ident])), Text(description), Text(tooltip))
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close", id="help.close"),
+    ]
+
+    def __init__(self, of: Screen[object], title: str = "Keys") -> None:
+        super().__init__(classes="dialog-screen")
+        self._table = bindings_table(of)
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help-dialog"):
+            yield Static(Text(self._title), classes="dialog-title")
+            with VerticalScroll():
+                yield Static(self._table, id="help-table")
+            yield Static(
+                Text(
+                    "ctrl+p lists every command · keys can be remapped by id in config.toml"
+                    " · esc closes",
+                    style="dim",
+                ),
+                classes="dialog-body",
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,44 @@
+"""Edit a batch's local label (never sent to the API)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from ..safe_text import clean
+
+
+class LabelScreen(ModalScreen[str | None]):
+    """Dismisses with the new label ("" clears it) or None when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="label.cancel")
+    ]
+
+    def __init__(self, batch_id: str, current: str | None) -> None:
+        super().__init__(classes="dialog-screen")
+        self._batch_id = batch_id
+        self._current = current or ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(f"Label for {self._batch_id}"), classes="dialog-title")
+            yield Input(
+                clean(self._current, keep_newlines=False),
+                placeholder="a name only you see (empty clears)",
+                id="label-input",
+            )
+            yield Static(Text("enter saves · esc cancels", style="dim"), classes="dialog-body")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(clean(event.value, keep_newlines=False).strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

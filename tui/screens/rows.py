@@ -1,0 +1,252 @@
+"""Turning batches and jobs into dashboard table rows (pure functions, cached per batch).
+
+Row cells are built once per version of a batch (`BatchView` is frozen, so a changed batch
+is a new object); only the two time cells are recomputed as the clock moves. That keeps a
+diff pass over thousands of batches cheap enough to run on every refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from batchtop.core.models import BatchView, Job, RequestCounts
+from rich.text import Text
+
+from ..format import age, bar, count_fraction, money, short_id, status_label, time_left
+from ..safe_text import safe_text
+from ..widgets.batches_table import Column, KeyText, Row
+
+View = Literal["all", "active", "ended", "errors", "jobs"]
+VIEWS: dict[View, str] = {
+    "all": "All",
+    "active": "Active",
+    "ended": "Ended",
+    "errors": "With errors",
+    "jobs": "Jobs",
+}
+
+COLUMNS: tuple[Column, ...] = (
+    Column("label", "Label", 24),
+    Column("id", "ID", 12),
+    Column("status", "Status", 11),
+    Column("progress", "Progress", 15),
+    Column("processing", "Proc", 7),
+    Column("succeeded", "OK", 7),
+    Column("errored", "Err", 7),
+    Column("canceled", "Canc", 7),
+    Column("expired", "Exp", 7),
+    Column("total", "Total", 7),
+    Column("created", "Age", 7),
+    Column("expires", "Left", 7),
+    Column("cost", "Cost", 9),
+)
+
+JOB_PREFIX = "job:"
+
+
+@dataclass(frozen=True, slots=True)
+class Styles:
+    """Rich styles derived from the current theme (cells are Text, not CSS)."""
+
+    running: str = "bold"
+    warning: str = "yellow"
+    success: str = "green"
+    error: str = "red"
+    muted: str = "dim"
+
+    @classmethod
+    def from_theme(cls, theme: Any) -> Styles:
+        def pick(name: str, fallback: str) -> str:
+            value = getattr(theme, name, None)
+            return str(value) if value else fallback
+
+        return cls(
+            running=f"bold {pick('accent', 'cyan')}",
+            warning=pick("warning", "yellow"),
+            success=pick("success", "green"),
+            error=pick("error", "red"),
+        )
+
+
+def in_view(batch: BatchView, view: View) -> bool:
+    if view == "active":
+        return batch.remote.is_active and not batch.deleted
+    if view == "ended":
+        return not batch.remote.is_active
+    if view == "errors":
+        c = batch.remote.request_counts
+        return c.errored > 0 or c.expired > 0
+    return True
+
+
+def matches(batch: BatchView, needle: str, job: Job | None = None) -> bool:
+    if not needle:
+        return True
+    hay = [batch.id, batch.label or "", batch.model or "", job.name if job else ""]
+    return any(needle in h.casefold() for h in hay)
+
+
+# --- sorting -------------------------------------------------------------------------------
+
+SORTS: tuple[tuple[str, str], ...] = (
+    ("created", "Age"),
+    ("label", "Label"),
+    ("status", "Status"),
+    ("progress", "Progress"),
+    ("total", "Total"),
+    ("errored", "Err"),
+    ("expires", "Left"),
+    ("cost", "Cost"),
+)
+
+
+def sort_key(name: str) -> Callable[[BatchView], Any]:
+    keys: dict[str, Callable[[BatchView], Any]] = {
+        "created": lambda b: (b.remote.created_at, b.id),
+        "label": lambda b: ((b.label or "").casefold(), b.id),
+        "status": lambda b: (status_label(b), b.id),
+        "progress": lambda b: (_fraction(b.remote.request_counts), b.id),
+        "total": lambda b: (b.remote.request_counts.total, b.id),
+        "errored": lambda b: (b.remote.request_counts.errored, b.id),
+        "expires": lambda b: (b.remote.expires_at, b.id),
+        "cost": lambda b: (_cost(b) or 0.0, b.id),
+    }
+    return keys[name]
+
+
+def default_descending(name: str) -> bool:
+    """Newest, biggest, most errored first; labels and time left ascending."""
+    return name not in ("label", "expires", "status")
+
+
+# --- cells -------------------------------------------------------------------------------
+
+
+def _fraction(c: RequestCounts) -> float:
+    return count_fraction(c.done, c.total)
+
+
+def _cost(b: BatchView) -> float | None:
+    return b.actual_cost_usd if b.actual_cost_usd is not None else b.estimated_cost_usd
+
+
+def _num(value: int, style: str = "") -> Text:
+    return Text(f"{value:,}" if value else "·", style=style if value else "dim", justify="right")
+
+
+def status_style(label: str, styles: Styles) -> str:
+    return {
+        "in progress": styles.running,
+        "canceling": styles.warning,
+        "ended": styles.success,
+        "canceled": styles.warning,
+        "expired": styles.error,
+        "deleted": "dim strike",
+    }.get(label, "")
+
+
+def _id_cell(key: str, text: str, style: str = "") -> KeyText:
+    cell = KeyText(text, style=style, no_wrap=True, end="")
+    cell.row_key = key
+    return cell
+
+
+def _counts_cells(c: RequestCounts, styles: Styles) -> tuple[Text, ...]:
+    return (
+        _num(c.processing),
+        _num(c.succeeded, styles.success),
+        _num(c.errored, styles.error),
+        _num(c.canceled, styles.warning),
+        _num(c.expired, styles.error),
+        _num(c.total),
+    )
+
+
+class RowBuilder:
+    """Builds and caches the cells of each batch; see the module docstring."""
+
+    def __init__(self, styles: Styles) -> None:
+        self.styles = styles
+        self._cache: dict[tuple[str, str], tuple[BatchView, tuple[Text, ...]]] = {}
+        self._times: dict[tuple[str, str], Text] = {}
+
+    def batch_row(self, b: BatchView, now: datetime, *, indent: str = "") -> Row:
+        key = b.id
+        cached = self._cache.get((key, indent))
+        if cached is None or cached[0] is not b:
+            cached = (b, self._static_cells(b, indent))
+            self._cache[(key, indent)] = cached
+        r = b.remote
+        left = time_left(r.expires_at, now) if r.is_active else "—"
+        cells = (
+            *cached[1][:10],
+            self._time_cell(key, "age", age(r.created_at, now)),
+            self._time_cell(key, "left", left),
+            cached[1][10],
+        )
+        return Row(key, cells)
+
+    def _time_cell(self, key: str, which: str, text: str) -> Text:
+        cached = self._times.get((key, which))
+        if cached is None or cached.plain != text:
+            cached = Text(text, justify="right", style="dim" if text == "—" else "")
+            self._times[(key, which)] = cached
+        return cached
+
+    def _static_cells(self, b: BatchView, indent: str) -> tuple[Text, ...]:
+        s = self.styles
+        label = status_label(b)
+        name = safe_text(b.label or "", one_line=True) if b.label else Text("—", style="dim")
+        if indent:
+            name = Text(indent, style="dim") + name
+        c = b.remote.request_counts
+        cost = _cost(b)
+        return (
+            name,
+            _id_cell(b.id, short_id(b.id)),
+            Text(label, style=status_style(label, s)),
+            bar(_fraction(c), 8, s.success),
+            *_counts_cells(c, s),
+            Text(money(cost, approx=b.actual_cost_usd is None), justify="right"),
+        )
+
+    def job_row(self, job: Job, batches: Sequence[BatchView], now: datetime) -> Row:
+        s = self.styles
+        key = JOB_PREFIX + job.id
+        counts = aggregate(b.remote.request_counts for b in batches)
+        active = [b for b in batches if b.remote.is_active]
+        label = f"{len(active)} active" if active else "ended"
+        costs = [c for c in (_cost(b) for b in batches) if c is not None]
+        left = min((b.remote.expires_at for b in active), default=None)
+        cells = (
+            safe_text(job.name, "bold", one_line=True),
+            _id_cell(key, f"{len(batches)} batches", "dim"),
+            Text(label, style=s.running if active else s.success),
+            bar(_fraction(counts), 8, s.success),
+            *_counts_cells(counts, s),
+            Text(age(job.created_at, now), justify="right"),
+            Text(time_left(left, now) if left else "—", justify="right"),
+            Text(money(sum(costs)) if costs else "—", justify="right"),
+        )
+        return Row(key, cells)
+
+    def forget(self, keep: Iterable[str]) -> None:
+        alive = set(keep)
+        for pair in [p for p in self._cache if p[0] not in alive]:
+            del self._cache[pair]
+        for pair in [p for p in self._times if p[0] not in alive]:
+            del self._times[pair]
+
+
+def aggregate(counts: Iterable[RequestCounts]) -> RequestCounts:
+    p = s = e = c = x = 0
+    for rc in counts:
+        p += rc.processing
+        s += rc.succeeded
+        e += rc.errored
+        c += rc.canceled
+        x += rc.expired
+    return RequestCounts(p, s, e, c, x)

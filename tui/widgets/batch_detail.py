@@ -1,0 +1,173 @@
+"""The detail panel: everything known about the selected batch (or job)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from batchtop.core.models import BatchView, CountSnapshot, Job
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline, Static
+
+from ..format import age, bar, duration, money, seconds_until, short_id, stamp, status_label
+from ..safe_text import safe_text
+
+
+@dataclass(frozen=True, slots=True)
+class DetailInfo:
+    """What the dashboard gathered from the service for one batch."""
+
+    batch: BatchView
+    now: datetime
+    by_count: float
+    by_time: float
+    eta: datetime | None = None
+    snapshots: Sequence[CountSnapshot] = ()
+    job: Job | None = None
+    children: Sequence[BatchView] = field(default_factory=tuple)
+
+
+def completions(snapshots: Sequence[CountSnapshot]) -> list[float]:
+    """Requests finished between consecutive snapshots (the sparkline's data)."""
+    done = [s.counts.done for s in snapshots]
+    return [float(max(b - a, 0)) for a, b in itertools.pairwise(done)]
+
+
+class BatchDetail(Horizontal):
+    """Three columns under the table: identity and counts | progress | cost and links."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="detail-left"):
+            yield Static(id="detail-head")
+        with Vertical(id="detail-mid"):
+            yield Static(id="detail-bars")
+            yield Static("completions over time", id="detail-spark-title", markup=False)
+            yield Sparkline([], id="detail-spark")
+        with Vertical(id="detail-right"):
+            yield Static(id="detail-cost")
+            yield Static(id="detail-links")
+
+    def show_job(self, job: Job | None, batches: Sequence[BatchView], now: datetime) -> None:
+        """A job row is selected: its aggregate, and its batches one per line."""
+        if job is None:
+            self.show(None)
+            return
+        grid = _grid()
+        grid.add_row("job", safe_text(job.name, one_line=True))
+        grid.add_row("id", Text(job.id))
+        grid.add_row("created", Text(f"{stamp(job.created_at)} ({age(job.created_at, now)} ago)"))
+        if job.source:
+            grid.add_row("source", safe_text(job.source, one_line=True))
+        for b in batches:
+            c = b.remote.request_counts
+            grid.add_row(
+                f"part {b.job_part}" if b.job_part is not None else "batch",
+                Text(f"{short_id(b.id)} {status_label(b)} · {c.done}/{c.total} done"),
+            )
+        self.query_one("#detail-head", Static).update(grid)
+        total = sum(b.remote.request_counts.total for b in batches)
+        done = sum(b.remote.request_counts.done for b in batches)
+        bars = _grid()
+        bars.add_row("by count", bar(done / total if total else 0.0, 20))
+        self.query_one("#detail-bars", Static).update(bars)
+        self.query_one(Sparkline).data = [0.0]
+        costs = [b.actual_cost_usd or b.estimated_cost_usd for b in batches]
+        known = [c for c in costs if c is not None]
+        self.query_one("#detail-cost", Static).update(
+            Text(f"cost {money(sum(known))}" if known else "")
+        )
+        self.query_one("#detail-links", Static).update("")
+
+    def show(self, info: DetailInfo | None) -> None:
+        head = self.query_one("#detail-head", Static)
+        if info is None:
+            head.update(Text("No batch selected.", style="dim"))
+            for wid in ("#detail-bars", "#detail-cost", "#detail-links"):
+                self.query_one(wid, Static).update("")
+            self.query_one(Sparkline).data = []
+            return
+        head.update(_head(info))
+        self.query_one("#detail-bars", Static).update(_bars(info))
+        spark = completions(info.snapshots)
+        self.query_one(Sparkline).data = spark or [0.0]
+        self.query_one("#detail-cost", Static).update(_cost(info.batch))
+        self.query_one("#detail-links", Static).update(_links(info))
+
+
+def _grid() -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def _head(info: DetailInfo) -> Table:
+    b, r, now = info.batch, info.batch.remote, info.now
+    c = r.request_counts
+    grid = _grid()
+    grid.add_row("label", safe_text(b.label or "—", one_line=True))
+    grid.add_row("id", Text(r.id))
+    grid.add_row("status", Text(status_label(b)))
+    if b.model:
+        grid.add_row("model", safe_text(b.model, one_line=True))
+    grid.add_row("created", Text(f"{stamp(r.created_at)} ({age(r.created_at, now)} ago)"))
+    if r.ended_at:
+        grid.add_row("ended", Text(stamp(r.ended_at)))
+    elif r.cancel_initiated_at:
+        grid.add_row("cancel asked", Text(stamp(r.cancel_initiated_at)))
+    if r.is_active:
+        left = seconds_until(r.expires_at, now)
+        grid.add_row("expires", Text(f"{stamp(r.expires_at)} (in {duration(left)})"))
+    grid.add_row("seen", Text(stamp(b.seen_at)))
+    grid.add_row(
+        "requests",
+        Text(
+            f"{c.total} total · {c.processing} processing · {c.succeeded} succeeded · "
+            f"{c.errored} errored · {c.canceled} canceled · {c.expired} expired"
+        ),
+    )
+    return grid
+
+
+def _bars(info: DetailInfo) -> Table:
+    grid = _grid()
+    grid.add_row("by count", bar(info.by_count, 20))
+    grid.add_row("by time", bar(info.by_time, 20))
+    if info.eta is not None:
+        grid.add_row(
+            "ETA", Text(f"{stamp(info.eta)} (in {duration(seconds_until(info.eta, info.now))})")
+        )
+    elif info.batch.remote.is_active:
+        grid.add_row("ETA", Text("not enough data yet", style="dim"))
+    return grid
+
+
+def _cost(b: BatchView) -> Table:
+    grid = _grid()
+    grid.add_row("estimate", Text(money(b.estimated_cost_usd)))
+    grid.add_row("actual", Text(money(b.actual_cost_usd)))
+    spent = b.actual_cost_usd if b.actual_cost_usd is not None else b.estimated_cost_usd
+    if spent is not None:
+        # Batch price is half the standard price, so the saving equals what was spent.
+        grid.add_row("saved", Text(f"{money(spent)} vs standard price"))
+    return grid
+
+
+def _links(info: DetailInfo) -> Table:
+    grid = _grid()
+    b = info.batch
+    if info.job is not None:
+        part = f" part {b.job_part}" if b.job_part is not None else ""
+        grid.add_row("job", safe_text(f"{info.job.name}{part} ({len(info.job.batch_ids)} batches)"))
+    if b.parent_batch_id:
+        grid.add_row("retry of", Text(short_id(b.parent_batch_id, 20)))
+    for child in info.children:
+        grid.add_row("retried as", Text(short_id(child.id, 20)))
+    if not b.has_manifest:
+        grid.add_row("inputs", Text("not known locally (created elsewhere)", style="dim"))
+    return grid

@@ -1,0 +1,101 @@
+"""The bottom status line: refresh cadence, last/next refresh, API calls, pause and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from batchtop.core.models import RefreshDone, RefreshFailed
+from rich.text import Text
+from textual.widget import Widget
+
+from ..format import clock, duration, seconds_until
+from ..safe_text import clean
+
+ERROR_TITLES = {
+    "auth": "bad API key",
+    "offline": "offline",
+    "rate_limited": "rate limited",
+    "server": "API error",
+    "other": "refresh failed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshState:
+    interval_s: float
+    last_at: datetime | None = None
+    next_at: datetime | None = None
+    idle: bool = False  # nothing active: polling waits
+    api_calls: int = 0
+    active: int = 0
+    paused: bool = False
+    busy: bool = False
+    error: RefreshFailed | None = None
+    error_at: datetime | None = None
+
+
+class StatusBar(Widget):
+    """Renders a `RefreshState`; `tick()` once a second keeps the countdowns moving."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(
+        self, interval_s: float, now: Callable[[], datetime], *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self._now = now
+        self.state = RefreshState(interval_s=interval_s)
+
+    def set_state(self, **changes: object) -> None:
+        self.state = replace(self.state, **changes)  # type: ignore[arg-type]
+        self.refresh()
+
+    def done(self, event: RefreshDone) -> None:
+        next_at = event.at + timedelta(seconds=event.next_in_s) if event.next_in_s else None
+        self.set_state(
+            last_at=event.at,
+            next_at=next_at,
+            idle=event.next_in_s is None,
+            api_calls=event.api_calls_total,
+            active=event.active,
+            error=None,
+            error_at=None,
+            busy=False,
+        )
+
+    def failed(self, event: RefreshFailed) -> None:
+        self.set_state(error=event, error_at=self._now(), busy=False)
+
+    def tick(self) -> None:
+        self.refresh()
+
+    def render(self) -> Text:
+        s = self.state
+        now = self._now()
+        out = Text(no_wrap=True, overflow="ellipsis", end="")
+        out.append(f"⟳ every {duration(s.interval_s)}")
+        out.append(f" · last {clock(s.last_at)}" if s.last_at else " · never refreshed")
+        if s.busy:
+            out.append(" · refreshing…", style="bold")
+        elif s.paused:
+            out.append(" · ")
+            out.append("⏸ PAUSED", style="reverse")
+        elif s.idle:
+            out.append(" · idle (nothing active)")
+        elif s.next_at is not None:
+            out.append(f" · next in {duration(seconds_until(s.next_at, now))}")
+        out.append(f" · {s.api_calls} API call{'s' if s.api_calls != 1 else ''}")
+        out.append(f" · {s.active} active")
+        if s.error is not None:
+            out.append(" · ")
+            title = ERROR_TITLES.get(s.error.kind, "error")
+            out.append(f"⚠ {title}", style="bold reverse")
+            if s.error.retry_in_s is not None and s.error_at is not None:
+                retry_at = s.error_at + timedelta(seconds=s.error.retry_in_s)
+                out.append(f" — retrying in {duration(seconds_until(retry_at, now))}")
+            out.append(f": {clean(s.error.message, keep_newlines=False)}")
+        return out
