@@ -20,9 +20,18 @@ T = TypeVar("T")
 class EmulatorHandle:
     """A running emulator: its URL, clock, config and counters, plus runtime knobs."""
 
-    def __init__(self, server: EmulatorServer, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, server: EmulatorServer, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+    ) -> None:
         self.server = server
         self._loop = loop
+        self._thread = thread
+
+    def stop(self) -> None:
+        """Stop the server and its thread (idempotent); the context exit also does this."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
 
     @property
     def base_url(self) -> str:
@@ -109,8 +118,8 @@ def run_in_thread(config: EmulatorConfig, clock: Clock | None = None) -> Iterato
     thread = threading.Thread(target=main, name="batchtop-emulator", daemon=True)
     thread.start()
     started.result(timeout=30)
+    handle = EmulatorHandle(server, loop, thread)
     try:
-        yield EmulatorHandle(server, loop)
+        yield handle
     finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
+        handle.stop()
