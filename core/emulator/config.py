@@ -29,6 +29,7 @@ class FaultConfig:
     rate_500: float = 0.0
     latency_s: float = 0.0
     retry_after_s: float = 1.0
+    retry_after_all: bool = False
     transient_404_s: float = 0.0
     cut_results_after_bytes: int | None = None
     seed: int = 0

@@ -198,12 +198,13 @@ class EmulatorServer:
         if total <= 0:
             return
         u = self._rng.random()
-        retry = {"x-should-retry": "true"}
+        retry_after = {"retry-after": _seconds(faults.retry_after_s)}
+        retry = {"x-should-retry": "true", **(retry_after if faults.retry_after_all else {})}
         if u < faults.rate_429:
             raise ApiFailure(
                 429,
                 "Number of requests has exceeded your rate limit. Please try again later.",
-                headers={**retry, "retry-after": _seconds(faults.retry_after_s)},
+                headers={**retry, **retry_after},
             )
         if u < faults.rate_429 + faults.rate_529:
             raise ApiFailure(529, "Overloaded", headers=retry)
