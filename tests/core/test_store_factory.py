@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -22,8 +21,8 @@ HOSTILE_TEXTS = {
     "ansi": "\x1b[31mred\x1b[0m \x1b]8;;https://evil.example\x07osc\x1b]8;;\x07 \x1b[2J",
     "newlines": "line one\nline two\r\nline three\n\n",
     "rtl": "abc \u202edlrow\u202c \u200bzero\u200dwidth\ufeff שלום مرحبا",
-    "formula": "=HYPERLINK(\"http://evil.example\",\"x\")",
-    "quotes": 'he said "hi", then \'bye\'; AND OR NOT * - ^ :',
+    "formula": '=HYPERLINK("http://evil.example","x")',
+    "quotes": "he said \"hi\", then 'bye'; AND OR NOT * - ^ :",
 }
 
 
@@ -107,7 +106,7 @@ def mixed_results(n: int, *, text_size: int = 200) -> Iterable[dict[str, Any]]:
     for i in range(n):
         cid = f"req-{i:06d}"
         bucket = i % 20
-        if bucket < 17 or bucket == 19 and i % 40 == 19:
+        if bucket < 17 or (bucket == 19 and i % 40 == 19):
             yield succeeded(cid, f"answer {i}: {filler}", input_tokens=100 + i % 50)
         elif bucket == 17:
             if i % 40 == 17:
