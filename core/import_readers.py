@@ -53,13 +53,13 @@ def byte_lines(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[bytes]:
     """The file's lines as UTF-8 bytes (BOM removed, other encodings converted)."""
     if encoding in ("utf-8", "utf-8-sig"):
         first = True
-        for raw in f:
-            tick(len(raw))
+        while batch := f.readlines(CHUNK):
+            tick(sum(map(len, batch)))
             if first:
                 first = False
-                if raw.startswith(codecs.BOM_UTF8):
-                    raw = raw[3:]
-            yield raw
+                if batch[0].startswith(codecs.BOM_UTF8):
+                    batch[0] = batch[0][3:]
+            yield from batch
         return
     # UTF-16/32 (with a BOM): decode; bad bytes become U+FFFD.
     text = io.TextIOWrapper(f, encoding=encoding, errors="replace", newline="")
@@ -82,37 +82,35 @@ def utf8_problem(raw: bytes) -> Problem | None:
     return None
 
 
-def json_problem(raw: bytes, exc: orjson.JSONDecodeError, *, last: bool) -> Problem:
+def json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> Problem:
     bad = utf8_problem(raw)
     if bad is not None:
         return bad
     msg = str(exc.msg) if getattr(exc, "msg", None) else str(exc)
-    hint = " — the file looks truncated" if last and not raw.endswith(b"\n") else ""
+    # Only the last line of a file can lack its newline: a parse error there means truncation.
+    hint = " — the file looks truncated" if not raw.endswith(b"\n") else ""
     return Problem(f"This line is not valid JSON: {msg}{hint}.", column=exc.colno)
 
 
 def jsonl_values(lines: Iterator[bytes]) -> Iterator[tuple[int, Any, bytes]]:
-    """(line number, parsed value or Problem, stripped raw bytes) per non-blank line."""
+    """(line number, parsed value or Problem, raw line as read) per non-blank line."""
     lineno = 0
-    pending: bytes | None = None
+    loads = orjson.loads
     for raw in lines:
-        if pending is not None:
-            yield _parse_line(lineno, pending, last=False)
-            pending = None
         lineno += 1
-        stripped = raw.strip()
-        if stripped:
-            pending = raw
-    if pending is not None:
-        yield _parse_line(lineno, pending, last=True)
+        if raw.isspace() or not raw:
+            continue
+        try:
+            yield lineno, loads(raw), raw
+        except orjson.JSONDecodeError as exc:
+            yield lineno, json_problem(raw, exc), raw
 
 
-def _parse_line(lineno: int, raw: bytes, *, last: bool) -> tuple[int, Any, bytes]:
-    stripped = raw.strip()
-    try:
-        return lineno, orjson.loads(stripped), stripped
-    except orjson.JSONDecodeError as exc:
-        return lineno, json_problem(raw, exc, last=last), stripped
+def output_line(raw: bytes) -> bytes:
+    """`raw` as one prepared-file line: no surrounding whitespace, one trailing newline."""
+    if raw.endswith(b"\n") and not raw[:1].isspace() and not raw[-2:-1].isspace():
+        return raw
+    return raw.strip() + b"\n"
 
 
 def text_lines(lines: Iterator[bytes]) -> Iterator[tuple[int, str | Problem]]:

@@ -27,6 +27,7 @@ from .import_readers import (
     csv_records,
     json_array_values,
     jsonl_values,
+    output_line,
     sniff_encoding,
     text_lines,
 )
@@ -332,6 +333,68 @@ def _user_text(params: Any) -> str | None:
 # --- the analysis ----------------------------------------------------------------------
 
 
+class _Limits(dict[str, int]):
+    """model → the largest max_tokens accepted without comment (cached price lookups)."""
+
+    def __missing__(self, model: str) -> int:
+        price = price_for(model)
+        limit = price.max_output_tokens if price and price.max_output_tokens else 1 << 62
+        self[model] = limit
+        return limit
+
+
+def _simple_valid(params: Any, limits: _Limits) -> tuple[int, str] | None:
+    """(text characters, last user text) when `params` is plainly valid, else None.
+
+    Covers the common shape (text messages, text or no system) in one pass; anything else
+    goes through `check_params`, which explains what is wrong.
+    """
+    if type(params) is not dict:
+        return None
+    model = params.get("model")
+    mt = params.get("max_tokens")
+    messages = params.get("messages")
+    if (
+        type(model) is not str
+        or not model
+        or type(mt) is not int
+        or mt < 1
+        or type(messages) is not list
+        or not messages
+        or params.get("stream") is True
+        or params.get("speed") is not None
+        or mt > limits[model]
+    ):
+        return None
+    system = params.get("system")
+    if system is None:
+        chars = 0
+    elif type(system) is str:
+        chars = len(system)
+    else:
+        return None
+    last_user = ""
+    for message in messages:
+        if type(message) is not dict:
+            return None
+        content = message.get("content")
+        if type(content) is not str or not content or content.isspace():
+            return None
+        role = message.get("role")
+        if role == "user":
+            last_user = content
+        elif role != "assistant":
+            return None
+        chars += len(content)
+    if "tools" in params:
+        return None
+    return chars, last_user
+
+
+def _dump(cid: str, params: Any) -> bytes:
+    return orjson.dumps({"custom_id": cid, "params": params}, option=orjson.OPT_APPEND_NEWLINE)
+
+
 class _Parts:
     """Writes prepared native JSONL parts (and their manifests) under the split limits."""
 
@@ -346,29 +409,43 @@ class _Parts:
         self._bytes = BODY_OVERHEAD
         self._first = 0
         self._last = 0
+        self._open_part = False
+        self._lines: list[bytes] = []
+        self._manifest_lines: list[bytes] = []
 
-    def fits_alone(self, size: int) -> bool:
-        return BODY_OVERHEAD + size <= self.max_bytes
+    def fits_alone(self, body: bytes) -> bool:
+        return BODY_OVERHEAD + len(body) - 1 <= self.max_bytes
 
     def add(self, line: int, custom_id: str, body: bytes, input_text: str | None) -> None:
-        size = len(body)
-        if self._out is not None and (
+        """Append one request; `body` is its JSON followed by exactly one newline."""
+        size = len(body) - 1
+        if self._open_part and (
             self._count >= self.max_requests or self._bytes + size + 1 > self.max_bytes
         ):
             self._close()
-        if self._out is None:
+        if not self._open_part:
             self._open(line)
-        assert self._out is not None
-        assert self._manifest is not None
-        self._out.write(body)
-        self._out.write(b"\n")
-        self._manifest.write(
-            orjson.dumps({"custom_id": custom_id, "line": line, "input_text": input_text})
+        self._lines.append(body)
+        self._manifest_lines.append(
+            orjson.dumps(
+                {"custom_id": custom_id, "line": line, "input_text": input_text},
+                option=orjson.OPT_APPEND_NEWLINE,
+            )
         )
-        self._manifest.write(b"\n")
+        if len(self._lines) >= 512:
+            self._flush()
         self._bytes += size + (1 if self._count else 0)
         self._count += 1
         self._last = line
+
+    def _flush(self) -> None:
+        """Write the buffered lines (one C-level call instead of one Python call per line)."""
+        assert self._out is not None
+        assert self._manifest is not None
+        self._out.writelines(self._lines)
+        self._manifest.writelines(self._manifest_lines)
+        self._lines.clear()
+        self._manifest_lines.clear()
 
     def _name(self, index: int) -> tuple[Path, Path]:
         return (
@@ -385,8 +462,11 @@ class _Parts:
         self._count = 0
         self._bytes = BODY_OVERHEAD
         self._first = line
+        self._open_part = True
 
     def _close(self) -> None:
+        self._flush()
+        self._open_part = False
         index = len(self.parts) + 1
         for handle, final in zip((self._out, self._manifest), self._name(index), strict=True):
             if handle is None:
@@ -399,11 +479,14 @@ class _Parts:
         self._out = self._manifest = None
 
     def finish(self) -> list[SplitPart]:
-        if self._out is not None:
+        if self._open_part:
             self._close()
         return self.parts
 
     def abandon(self) -> None:
+        self._open_part = False
+        self._lines.clear()
+        self._manifest_lines.clear()
         for handle in (self._out, self._manifest):
             if handle is not None:
                 handle.close()
@@ -446,6 +529,7 @@ class _Analysis:
         self.used: set[str] = set()
         self.warned_models: set[str] = set()
         self.parts: _Parts | None = None
+        self.limits = _Limits()
         # record formats
         self.template: Template | None = None
         self.template_checked = False
@@ -500,10 +584,10 @@ class _Analysis:
     ) -> None:
         if self.parts is None:
             return
-        if not self.parts.fits_alone(len(body)):
+        if not self.parts.fits_alone(body):
             self.issue(
                 "error",
-                f"This request is {len(body):,} bytes, more than the per-batch limit of "
+                f"This request is {len(body) - 1:,} bytes, more than the per-batch limit of "
                 f"{self.options.max_bytes_per_batch:,} bytes on its own.",
                 line,
             )
@@ -530,6 +614,24 @@ class _Analysis:
 
     # native requests ----------------------------------------------------------------
     def native(self, line: int, value: Any, raw: bytes | None) -> None:
+        """One native request; `raw` is its source line (reused as is when it is clean)."""
+        if type(value) is dict and len(value) == 2:
+            # Fast path: the common, valid shape, checked in one pass.
+            cid = value.get("custom_id")
+            params = value.get("params")
+            if type(cid) is str and _CUSTOM_ID_RE.match(cid) and cid not in self.ids:
+                stats = _simple_valid(params, self.limits)
+                if stats is not None:
+                    self.ids[cid] = line
+                    assert isinstance(params, dict)
+                    if params["model"] not in self.warned_models:
+                        self.check_model(params["model"], line)
+                    body = output_line(raw) if raw is not None else _dump(cid, params)
+                    self.accept(line, cid, params, body, stats[1], tokens_for_chars(stats[0]))
+                    return
+        self.native_slow(line, value, raw)
+
+    def native_slow(self, line: int, value: Any, raw: bytes | None) -> None:
         if not isinstance(value, dict):
             self.issue("error", f"Each line must be a JSON object, not {_kind(value)}.", line)
             return
@@ -563,8 +665,9 @@ class _Analysis:
             failed = failed or severity == "error"
         if isinstance(params, dict):
             self.check_model(params.get("model"), line)
-        if failed or self.errors_block_writing():
+        if failed or self.parts is None:
             return
+        assert isinstance(cid, str)
         extra = [k for k in value if k not in ("custom_id", "params")]
         if extra:
             self.issue(
@@ -574,13 +677,8 @@ class _Analysis:
                 line,
             )
             raw = None
-        if raw is None:
-            raw = orjson.dumps({"custom_id": cid, "params": params})
-        assert isinstance(cid, str)
-        self.accept(line, cid, params, raw, _user_text(params), request_input_tokens(params))
-
-    def errors_block_writing(self) -> bool:
-        return self.parts is None
+        body = output_line(raw) if raw is not None else _dump(cid, params)
+        self.accept(line, cid, params, body, _user_text(params), request_input_tokens(params))
 
     # records + template -------------------------------------------------------------
     def check_options(self) -> None:
@@ -619,8 +717,9 @@ class _Analysis:
         listed = ", ".join(fields[:30]) + (", …" if len(fields) > 30 else "")
         if self.template is None:
             chosen = next((f for f in DEFAULT_PROMPT_FIELDS if f in record), None)
-            if chosen is None and len(fields) == 1:
-                chosen = fields[0]
+            others = [f for f in fields if f != self.options.id_field]
+            if chosen is None and len(others) == 1:
+                chosen = others[0]
             if chosen is None:
                 self.issue(
                     "error",
@@ -699,7 +798,7 @@ class _Analysis:
         if not self.options_ok:
             return
         params = _params(self.options, text)
-        body = orjson.dumps({"custom_id": cid, "params": params})
+        body = orjson.dumps({"custom_id": cid, "params": params}, option=orjson.OPT_APPEND_NEWLINE)
         chars = len(text) + len(self.options.system or "")
         self.accept(line, cid, params, body, text, tokens_for_chars(chars))
 

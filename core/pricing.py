@@ -234,29 +234,33 @@ def request_input_tokens(params: Mapping[str, Any]) -> int:
 
 
 class CostAccumulator:
-    """Sums per-request estimates while an importer streams; `result()` gives the estimate."""
+    """Sums per-request estimates while an importer streams; `result()` gives the estimate.
+
+    Cost is linear in tokens per model (and per price tier), so `add` only adds integers;
+    prices are applied once in `result()`.
+    """
 
     def __init__(self) -> None:
         self.input_tokens = 0
         self.max_output_tokens = 0
-        self._batch = 0.0
-        self._standard = 0.0
-        self._input_only_batch = 0.0
-        self._input_only_standard = 0.0
-        self._unknown: dict[str, None] = {}
+        self._tokens: dict[tuple[str, bool], list[int]] = {}  # (model, long tier) → [in, out]
+        self._threshold: dict[str, int | None] = {}
 
     def add(self, model: str, input_tokens: int, max_tokens: int) -> None:
         self.input_tokens += input_tokens
         self.max_output_tokens += max_tokens
-        standard = cost_usd(model, input_tokens, max_tokens, batch=False)
-        if standard is None:
-            self._unknown.setdefault(model, None)
-            return
-        input_only = cost_usd(model, input_tokens, 0, batch=False) or 0.0
-        self._standard += standard
-        self._batch += standard * BATCH_DISCOUNT
-        self._input_only_standard += input_only
-        self._input_only_batch += input_only * BATCH_DISCOUNT
+        try:
+            threshold = self._threshold[model]
+        except KeyError:
+            price = price_for(model)
+            threshold = self._threshold[model] = price.long_context_threshold if price else None
+        key = (model, threshold is not None and input_tokens > threshold)
+        sums = self._tokens.get(key)
+        if sums is None:
+            self._tokens[key] = [input_tokens, max_tokens]
+        else:
+            sums[0] += input_tokens
+            sums[1] += max_tokens
 
     def add_params(self, params: Mapping[str, Any]) -> None:
         model = params.get("model")
@@ -268,14 +272,27 @@ class CostAccumulator:
         )
 
     def result(self) -> CostEstimate:
+        standard = input_only = 0.0
+        unknown: dict[str, None] = {}
+        for (model, long_tier), (tokens_in, tokens_out) in self._tokens.items():
+            price = price_for(model)
+            if price is None:
+                unknown.setdefault(model, None)
+                continue
+            in_price, out_price = price.input_per_mtok, price.output_per_mtok
+            if long_tier:
+                in_price = price.long_input_per_mtok or in_price
+                out_price = price.long_output_per_mtok or out_price
+            standard += (tokens_in * in_price + tokens_out * out_price) / 1_000_000
+            input_only += tokens_in * in_price / 1_000_000
         return CostEstimate(
             input_tokens=self.input_tokens,
             max_output_tokens=self.max_output_tokens,
-            batch_usd=self._batch,
-            standard_usd=self._standard,
-            unknown_models=tuple(self._unknown),
-            input_only_batch_usd=self._input_only_batch,
-            input_only_standard_usd=self._input_only_standard,
+            batch_usd=standard * BATCH_DISCOUNT,
+            standard_usd=standard,
+            unknown_models=tuple(unknown),
+            input_only_batch_usd=input_only * BATCH_DISCOUNT,
+            input_only_standard_usd=input_only,
         )
 
 
