@@ -1,0 +1,110 @@
+"""Import flow against the emulator: errors located by line, fix, analyse, submit, batch exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from batchtop.core.models import SubmitOutcome
+from batchtop.tui.screens.confirm import ConfirmScreen
+from batchtop.tui.screens.importer import ImportScreen
+from screens_data import ScreenHost, screen_text, wait_for
+from textual.widgets import Button
+
+
+def request(i: int, **params: Any) -> bytes:
+    body = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": f"Summarise article {i}"}],
+    }
+    body.update(params)
+    return orjson.dumps({"custom_id": f"article-{i:03d}", "params": body})
+
+
+def write_bad(path: Path) -> None:
+    lines = [
+        request(1),
+        request(2, max_tokens=0),
+        b'{"custom_id": "article-003", "params": {"model": ',
+        request(4, messages=[]),
+        request(5),
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def write_good(path: Path) -> None:
+    path.write_bytes(b"\n".join(request(i) for i in range(1, 6)) + b"\n")
+
+
+async def analyse(pilot: Any, screen: ImportScreen) -> None:
+    previous = screen.report
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: screen.report is not previous and not screen.busy)
+    await pilot.pause()
+
+
+async def test_import_errors_fix_and_submit(live_service: Any, tmp_path: Path) -> None:
+    path = tmp_path / "articles.jsonl"
+    write_bad(path)
+    app = ScreenHost(lambda: ImportScreen(live_service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        await pilot.click("#import-path")
+        screen.query_one("#import-path").value = str(path)  # type: ignore[attr-defined]
+        await analyse(pilot, screen)
+        report = screen.report
+        assert report is not None
+        error_lines = sorted({i.line for i in report.errors})
+        assert error_lines == [2, 3, 4]
+        text = screen_text(app)
+        for line in (2, 3, 4):
+            assert f"articles.jsonl:{line}" in text
+        assert screen.query_one("#import-submit", Button).disabled
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)  # nothing to confirm: errors remain
+
+        write_good(path)
+        await analyse(pilot, screen)
+        assert screen.report is not None
+        assert screen.report.ok
+        assert screen.report.request_count == 5
+        text = screen_text(app)
+        assert "No problems found." in text
+        assert "article-001" in text  # the preview
+        assert "you save" in text
+        assert not screen.query_one("#import-submit", Button).disabled
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
+        outcome = app.dismissed[0]
+        assert isinstance(outcome, SubmitOutcome)
+        assert len(outcome.batch_ids) == 1
+        assert outcome.batch_ids[0] in {b.id for b in live_service.batches()}
+
+
+async def test_changing_the_form_makes_the_report_stale(live_service: Any, tmp_path: Path) -> None:
+    path = tmp_path / "articles.jsonl"
+    write_good(path)
+    app = ScreenHost(lambda: ImportScreen(live_service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.query_one("#import-path").value = str(path)  # type: ignore[attr-defined]
+        await analyse(pilot, screen)
+        assert screen.can_submit
+        await pilot.click("#import-max-tokens")
+        await pilot.press("5")
+        await pilot.pause()
+        assert not screen.can_submit
+        assert "analyse again" in screen_text(app)
+        await analyse(pilot, screen)
+        assert screen.can_submit
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.dismissed == [None]

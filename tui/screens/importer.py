@@ -1,0 +1,396 @@
+"""Import a file as a batch job: pick, analyse (validate, split, estimate), then submit.
+
+Analysis runs in the core (a thread) and never sends anything; submit is only possible for a
+report with no errors that still matches the form, and only after a confirm that shows the
+cost. The screen dismisses with the `SubmitOutcome`, so the dashboard can show the new
+batches at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from batchtop.core.errors import BatchtopError
+from batchtop.core.models import (
+    ImportFormat,
+    ImportOptions,
+    ImportReport,
+    SubmitOutcome,
+    SubmitProgress,
+)
+from batchtop.tui.safe_text import clean, safe_text
+from batchtop.tui.widgets.path_input import PathInput
+from batchtop.tui.widgets.validation_report import (
+    estimate_text,
+    issues_text,
+    preview_renderable,
+    summary_renderable,
+)
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.markup import escape
+from textual.message import Message
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import (
+    Button,
+    DirectoryTree,
+    Footer,
+    Input,
+    ProgressBar,
+    Select,
+    Static,
+    TextArea,
+)
+
+if TYPE_CHECKING:
+    from batchtop.core.service import BatchService
+
+FORMATS: list[tuple[str, str]] = [
+    ("auto-detect", "auto"),
+    ("JSONL — native batch requests", "jsonl"),
+    ("JSON — list of records + template", "json"),
+    ("records JSONL + template", "records-jsonl"),
+    ("CSV + template", "csv"),
+    ("text — one prompt per line", "txt"),
+]
+
+
+class AnalyseProgress(Message):
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, AnalyseProgress)
+
+
+class ImportScreen(Screen[SubmitOutcome | None]):
+    """Dismisses with the `SubmitOutcome` of the submitted job, or None."""
+
+    BINDING_GROUP_TITLE = "Import"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="import.back"),
+        Binding("ctrl+r", "analyse", "Analyse", id="import.analyse", priority=True),
+        Binding("ctrl+s", "submit", "Submit", id="import.submit", priority=True),
+        Binding("ctrl+o", "toggle_browser", "Browse files", id="import.browse", priority=True),
+    ]
+
+    DEFAULT_CSS = """
+    ImportScreen {
+        & #import-title { height: 1; padding: 0 1; background: $primary-muted; text-style: bold; }
+        & #import-body { height: 1fr; }
+        & #import-form { width: 60; padding: 0 1; border-right: solid $primary 50%; }
+        & #import-form Input { width: 100%; background: $boost; }
+        & #import-form Select { width: 100%; }
+        & .import-label { color: $text-muted; margin-top: 1; }
+        & #import-template { height: 4; background: $boost; }
+        & #import-tree { height: 12; display: none; }
+        & #import-tree.-active { display: block; }
+        & #import-field-error { color: $error; height: auto; }
+        & #import-buttons { height: auto; margin-top: 1; }
+        & #import-buttons Button { margin-right: 2; }
+        & #import-progress { margin-top: 1; display: none; }
+        & #import-progress.-active { display: block; }
+        & #import-report { padding: 0 1; }
+        & .import-heading { text-style: bold; margin-top: 1; color: $text-muted; }
+        & #import-stale { color: $warning; height: auto; }
+    }
+    """
+
+    def __init__(self, service: BatchService) -> None:
+        super().__init__()
+        self.service = service
+        self.report: ImportReport | None = None
+        self.outcome: SubmitOutcome | None = None
+        self._analysed_options: tuple[str, ImportOptions] | None = None
+        self.busy = False
+
+    # --- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        settings = self.service.settings
+        yield Static("Import a file as a batch job", id="import-title")
+        with Horizontal(id="import-body"):
+            with VerticalScroll(id="import-form"):
+                yield Static("File (tab completes · ctrl+o browse)", classes="import-label")
+                yield PathInput(
+                    placeholder="path/to/requests.jsonl", id="import-path", compact=True
+                )
+                yield Static("Format", classes="import-label")
+                yield Select(
+                    FORMATS, value="auto", allow_blank=False, id="import-format", compact=True
+                )
+                yield Static(
+                    "Template — {field} placeholders (json, records, csv, txt)",
+                    classes="import-label",
+                )
+                yield TextArea(
+                    "", id="import-template", soft_wrap=True, show_line_numbers=False, compact=True
+                )
+                yield Static("Model", classes="import-label")
+                yield Input(
+                    placeholder=settings.default_model,
+                    id="import-model",
+                    compact=True,
+                    suggester=SuggestFromList([], case_sensitive=False),
+                )
+                yield Static("max_tokens", classes="import-label")
+                yield Input(
+                    placeholder=str(settings.default_max_tokens),
+                    type="integer",
+                    id="import-max-tokens",
+                    compact=True,
+                )
+                yield Static("Job name (optional)", classes="import-label")
+                yield Input(placeholder="defaults to the file name", id="import-name", compact=True)
+                yield Static("", id="import-field-error")
+                with Horizontal(id="import-buttons"):
+                    yield Button(
+                        "Analyse (ctrl+r)", id="import-analyse", variant="primary", compact=True
+                    )
+                    yield Button("Submit (ctrl+s)", id="import-submit", disabled=True, compact=True)
+                yield ProgressBar(total=None, show_eta=False, id="import-progress")
+            with VerticalScroll(id="import-report"):
+                yield Static(
+                    Text(
+                        "Choose a file and press ctrl+r: the file is read, every request is"
+                        " validated and the cost estimated. Nothing is sent until you submit.",
+                        style="dim",
+                    ),
+                    id="import-summary",
+                )
+                yield Static("", id="import-stale")
+                yield Static("Validation", classes="import-heading")
+                yield Static("", id="import-issues")
+                yield Static("Preview (first rendered requests)", classes="import-heading")
+                yield Static("", id="import-preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#import-path", PathInput).focus()
+        self.load_models()
+
+    @work(group="import-models", exclusive=True, exit_on_error=False)
+    async def load_models(self) -> None:
+        try:
+            models = await self.service.models()
+        except BatchtopError:
+            return
+        self.query_one("#import-model", Input).suggester = SuggestFromList(
+            models, case_sensitive=False
+        )
+
+    # --- form ------------------------------------------------------------------------
+
+    def action_toggle_browser(self) -> None:
+        trees = self.query("#import-tree").results(DirectoryTree)
+        tree = next(trees, None)
+        if tree is None:  # built on first use: it reads the disk
+            current = self.query_one("#import-path", PathInput).path
+            root = Path.cwd()
+            if current is not None and current.parent.is_dir():
+                root = current.parent
+            tree = DirectoryTree(root, id="import-tree")
+            self.query_one("#import-form").mount(tree, after="#import-path")
+        tree.toggle_class("-active")
+        if tree.has_class("-active"):
+            tree.focus()
+        else:
+            self.query_one("#import-path").focus()
+
+    @on(DirectoryTree.FileSelected, "#import-tree")
+    def _file_chosen(self, event: DirectoryTree.FileSelected) -> None:
+        path_input = self.query_one("#import-path", PathInput)
+        path_input.value = str(event.path)
+        self.query_one("#import-tree", DirectoryTree).remove_class("-active")
+        path_input.focus()
+
+    def options(self) -> ImportOptions | None:
+        """The form as `ImportOptions`, or None (with an inline message) when invalid."""
+        error = self.query_one("#import-field-error", Static)
+        error.update("")
+        fmt = self.query_one("#import-format", Select).value
+        template = self.query_one("#import-template", TextArea).text.strip()
+        model = self.query_one("#import-model", Input).value.strip()
+        raw_max = self.query_one("#import-max-tokens", Input).value.strip()
+        max_tokens: int | None = None
+        if raw_max:
+            try:
+                max_tokens = int(raw_max)
+            except ValueError:
+                max_tokens = 0
+            if max_tokens < 1:
+                error.update(Text("max_tokens must be a positive whole number.", style="red"))
+                return None
+        file_format: ImportFormat | None = None
+        if isinstance(fmt, str) and fmt != "auto":
+            file_format = fmt  # type: ignore[assignment]
+        return ImportOptions(
+            format=file_format,
+            template=template or None,
+            model=model or None,
+            max_tokens=max_tokens,
+        )
+
+    def _form_key(self) -> tuple[str, ImportOptions] | None:
+        path = self.query_one("#import-path", PathInput).value.strip()
+        options = self.options()
+        return None if options is None else (path, options)
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    @on(Select.Changed)
+    def _form_changed(self) -> None:
+        self._update_submit()
+
+    def _update_submit(self) -> None:
+        report = self.report
+        stale = False
+        if report is not None and self._analysed_options is not None:
+            path = self.query_one("#import-path", PathInput).value.strip()
+            stale = path != self._analysed_options[0]
+            if not stale:
+                opts = self.options()
+                stale = opts is not None and opts != self._analysed_options[1]
+        self.query_one("#import-stale", Static).update(
+            Text("The form changed since this analysis: press ctrl+r to analyse again.")
+            if stale
+            else ""
+        )
+        ok = report is not None and report.ok and not stale and not self.busy
+        self.query_one("#import-submit", Button).disabled = not ok
+
+    @property
+    def can_submit(self) -> bool:
+        return not self.query_one("#import-submit", Button).disabled
+
+    # --- analyse ---------------------------------------------------------------------
+
+    @on(Button.Pressed, "#import-analyse")
+    def action_analyse(self) -> None:
+        if self.busy:
+            return
+        key = self._form_key()
+        if key is None:
+            return
+        path, options = key
+        if not path:
+            self.query_one("#import-field-error", Static).update(
+                Text("Choose a file first.", style="red")
+            )
+            return
+        self.run_analyse(Path(path).expanduser(), options, key)
+
+    @work(group="import-analyse", exclusive=True, exit_on_error=False)
+    async def run_analyse(
+        self, path: Path, options: ImportOptions, key: tuple[str, ImportOptions]
+    ) -> None:
+        self._set_busy(True, None)
+        try:
+            report = await self.service.analyse(path, options, progress=self._on_progress)
+        except BatchtopError as exc:
+            self._set_busy(False)
+            self.query_one("#import-summary", Static).update(
+                safe_text(f"Could not analyse the file: {exc}", "red")
+            )
+            return
+        self._set_busy(False)
+        self.report = report
+        self._analysed_options = key
+        self.show_report(report)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.post_message(AnalyseProgress(done, total))  # from the analysis thread
+
+    def on_analyse_progress(self, message: AnalyseProgress) -> None:
+        self.query_one("#import-progress", ProgressBar).update(
+            total=message.total or None, progress=message.done
+        )
+
+    def _set_busy(self, busy: bool, total: float | None = None) -> None:
+        self.busy = busy
+        bar = self.query_one("#import-progress", ProgressBar)
+        bar.set_class(busy, "-active")
+        if busy:
+            bar.update(total=total, progress=0)
+        self.query_one("#import-analyse", Button).disabled = busy
+        self._update_submit()
+
+    def show_report(self, report: ImportReport) -> None:
+        self.query_one("#import-summary", Static).update(summary_renderable(report))
+        self.query_one("#import-issues", Static).update(issues_text(report.issues))
+        self.query_one("#import-preview", Static).update(preview_renderable(report))
+        self._update_submit()
+
+    # --- submit ----------------------------------------------------------------------
+
+    @on(Button.Pressed, "#import-submit")
+    def action_submit(self) -> None:
+        if self.busy:
+            return
+        self._update_submit()
+        report = self.report
+        if report is None:
+            self.notify("Analyse the file first (ctrl+r).", severity="warning")
+            return
+        if not self.can_submit:
+            self.notify("Fix the errors (or analyse again) before submitting.", severity="warning")
+            return
+        self.run_submit(report)
+
+    @work(group="import-submit", exclusive=True, exit_on_error=False)
+    async def run_submit(self, report: ImportReport) -> None:
+        from batchtop.tui.screens.confirm import ConfirmScreen
+
+        parts = len(report.parts)
+        body = Text(
+            f"Send {report.request_count:,} requests from "
+            f"{clean(Path(report.path).name, keep_newlines=False)} as "
+            f"{parts} batch{'es' * (parts != 1)}?\n\n",
+            end="",
+        )
+        body.append_text(estimate_text(report.estimate))
+        if not await self.app.push_screen_wait(
+            ConfirmScreen("Submit batch job", body, yes="Submit", danger=False)
+        ):
+            return
+        name = self.query_one("#import-name", Input).value.strip() or None
+        self._set_busy(True, float(max(parts, 1)))
+        try:
+            outcome = await self.service.submit(report, name=name, progress=self._on_submit)
+        except BatchtopError as exc:
+            self._set_busy(False)
+            self.notify(escape(clean(str(exc))), title="Submit failed", severity="error")
+            return
+        self._set_busy(False)
+        self.outcome = outcome
+        ids = ", ".join(clean(b) for b in outcome.batch_ids)
+        if outcome.failed_parts:
+            self.notify(
+                escape(clean("; ".join(outcome.errors))),
+                title=f"{len(outcome.failed_parts)} part(s) not submitted",
+                severity="error",
+                timeout=15,
+            )
+        if outcome.batch_ids:
+            self.notify(escape(ids), title=f"Submitted {len(outcome.batch_ids)} batch(es)")
+        self.dismiss(outcome)
+
+    def _on_submit(self, progress: SubmitProgress) -> None:
+        bar = self.query_one("#import-progress", ProgressBar)
+        done = progress.part if progress.batch_id else progress.part - 1
+        bar.update(total=progress.parts, progress=done)
+
+    def action_back(self) -> None:
+        tree = next(self.query("#import-tree").results(), None)
+        if tree is not None and tree.has_class("-active"):
+            self.action_toggle_browser()
+            return
+        self.workers.cancel_group(self, "import-analyse")
+        self.dismiss(None)

@@ -1,0 +1,138 @@
+"""The import report: issues located by file:line:col, the split plan and the cost estimate.
+
+Issues quote the user's file, so every string goes through `safe_text`/`clean`: a line of
+CSV that looks like markup is shown as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from batchtop.core.models import CostEstimate, ImportIssue, ImportReport, SplitPart
+from batchtop.tui.safe_text import clean
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+MAX_ISSUES_SHOWN = 500
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def issue_line(issue: ImportIssue) -> Text:
+    style = "red" if issue.severity == "error" else "yellow"
+    line = Text(end="")
+    line.append("error  " if issue.severity == "error" else "warning ", style=f"bold {style}")
+    # the file name is enough here: the report's header names the full path
+    where = replace(issue, path=os.path.basename(issue.path) or issue.path).location()
+    line.append(clean(where, keep_newlines=False), style="bold")
+    line.append("  ")
+    line.append(clean(issue.message, keep_newlines=False), style=style)
+    return line
+
+
+def issues_text(issues: list[ImportIssue]) -> Text:
+    if not issues:
+        return Text("No problems found.", style="green")
+    errors = [i for i in issues if i.severity == "error"]
+    ordered = errors + [i for i in issues if i.severity != "error"]
+    text = Text(end="")
+    for n, issue in enumerate(ordered[:MAX_ISSUES_SHOWN]):
+        if n:
+            text.append("\n")
+        text.append_text(issue_line(issue))
+    if len(ordered) > MAX_ISSUES_SHOWN:
+        text.append(f"\n… and {len(ordered) - MAX_ISSUES_SHOWN:,} more", style="dim")
+    return text
+
+
+def estimate_text(estimate: CostEstimate | None) -> Text:
+    if estimate is None:
+        return Text("Cost: unknown", style="dim")
+    text = Text(end="")
+    text.append("Cost estimate ", style="bold")
+    text.append("(upper bound: every request writes its max_tokens)\n", style="dim")
+    text.append(f"  batch ${estimate.batch_usd:,.4f}", style="bold green")
+    text.append(f"  ·  standard ${estimate.standard_usd:,.4f}")
+    saving = estimate.savings_usd
+    pct = f" ({saving / estimate.standard_usd:.0%})" if estimate.standard_usd else ""
+    text.append(f"  ·  you save ${saving:,.4f}{pct}\n", style="green")
+    text.append(
+        f"  input only: batch ${estimate.input_only_batch_usd:,.4f}"
+        f" · standard ${estimate.input_only_standard_usd:,.4f}"
+        f"  ·  ~{estimate.input_tokens:,} input tokens,"
+        f" ≤{estimate.max_output_tokens:,} output tokens",
+        style="dim",
+    )
+    if estimate.unknown_models:
+        text.append(
+            "\n  no price for: " + clean(", ".join(estimate.unknown_models), keep_newlines=False),
+            style="yellow",
+        )
+    return text
+
+
+def parts_table(parts: list[SplitPart]) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold dim")
+    table.add_column("part", justify="right")
+    table.add_column("requests", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("input lines", justify="right")
+    for part in parts:
+        table.add_row(
+            str(part.index),
+            f"{part.request_count:,}",
+            human_bytes(part.byte_size),
+            f"{part.first_line:,}–{part.last_line:,}",
+        )
+    return table
+
+
+def summary_renderable(report: ImportReport) -> RenderableType:
+    head = Text(end="")
+    head.append(clean(report.path, keep_newlines=False), style="bold")
+    head.append(f"  ·  {report.format}  ·  {report.request_count:,} valid requests")
+    head.append(f"  ·  {human_bytes(report.byte_size)}")
+    n_err, n_warn = len(report.errors), len(report.issues) - len(report.errors)
+    head.append("\n")
+    if n_err:
+        head.append(f"{n_err:,} error{'s' * (n_err != 1)}", style="bold red")
+        head.append(" — fix them and analyse again to submit", style="red")
+    else:
+        head.append("ready to submit" if report.ok else "nothing to submit", style="bold green")
+    if n_warn:
+        head.append(f"  ·  {n_warn:,} warning{'s' * (n_warn != 1)}", style="yellow")
+    if report.models:
+        head.append("\nmodels: ", style="dim")
+        head.append(
+            clean(", ".join(f"{m} ×{c:,}" for m, c in report.models.items()), keep_newlines=False)
+        )
+    plan = Text(
+        f"Split plan: {len(report.parts)} batch{'es' * (len(report.parts) != 1)}",
+        style="bold",
+    )
+    parts: list[RenderableType] = [head, Text(""), plan]
+    if report.parts:
+        parts.append(parts_table(report.parts))
+    parts += [Text(""), estimate_text(report.estimate)]
+    return Group(*parts)
+
+
+def preview_renderable(report: ImportReport, limit: int = 2) -> RenderableType:
+    import json
+
+    if not report.preview:
+        return Text("(no valid request to preview)", style="dim")
+    body = "\n".join(
+        json.dumps(req, indent=2, ensure_ascii=False) for req in report.preview[:limit]
+    )
+    return Syntax(clean(body), "json", word_wrap=True, theme="ansi_dark")
