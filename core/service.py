@@ -497,7 +497,7 @@ class BatchService:
         problems: list[str] = []
         seen: set[str] = set()
         for i, req in enumerate(requests, start=1):
-            for issue in importer.validate_request(req):
+            for issue in importer.validate_request(req, index=i - 1):
                 if issue.severity == "error":
                     problems.append(f"request {i}: {issue.message}")
             cid = req.get("custom_id") if isinstance(req, dict) else None

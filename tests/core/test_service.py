@@ -1,0 +1,260 @@
+"""BatchService end to end against the emulator: import → submit → results, retry, actions."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from batchtop.core.config import Settings
+from batchtop.core.emulator import EmulatorHandle, Rule
+from batchtop.core.errors import ApiError, Conflict, NotFound, UserError
+from batchtop.core.models import (
+    ImportOptions,
+    ProcessingStatus,
+    ResultFilter,
+    ResultType,
+)
+from batchtop.core.service import BatchService
+from batchtop.core.store import Store
+from svc_helpers import make_service, requests
+
+
+async def test_articles_flow_analyse_submit_results(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    articles = [{"id": i, "content": f"Article {i} text about topic {i % 7}."} for i in range(1000)]
+    source = tmp_path / "articles.json"
+    source.write_text(json.dumps(articles))
+    service = make_service(emulator, tmp_path)
+    try:
+        report = await service.analyse(
+            source, ImportOptions(template="Summarise: {content}", max_tokens=200)
+        )
+        assert report.ok, report.issues[:3]
+        assert report.request_count == 1000
+        assert report.models == {"claude-haiku-4-5": 1000}  # default model from settings
+        outcome = await service.submit(report, label="articles")
+        (bid,) = outcome.batch_ids
+        emulator.advance(3600)
+        await service.refresh()
+        await service.wait_background()
+        view = service.batch(bid)
+        assert view is not None
+        assert view.results_indexed == 1000
+        assert view.label == "articles"
+        out = tmp_path / "summaries.json"
+        result = await service.export([bid], "json", out)
+        assert result.rows == 1000
+        data = json.loads(out.read_text())
+        assert len(data) == 1000
+        row = service.results_page([bid], ResultFilter(search="topic"), 0, 1).rows[0]
+        assert row.input_text is not None
+        assert row.input_text.startswith("Summarise: Article")
+    finally:
+        await service.close()
+
+
+async def test_small_limits_split_into_a_job_of_several_batches(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.txt"
+    source.write_text("".join(f"prompt {i}\n" for i in range(25)))
+    service = make_service(emulator, tmp_path, max_requests_per_batch=10)
+    try:
+        report = await service.analyse(source, ImportOptions())
+        assert [p.request_count for p in report.parts] == [10, 10, 5]
+        seen = []
+        outcome = await service.submit(report, progress=seen.append)
+        assert len(outcome.batch_ids) == 3
+        assert {p.batch_id for p in seen if p.batch_id} == set(outcome.batch_ids)
+        job = service.job(outcome.job_id)
+        assert job is not None
+        assert set(job.batch_ids) == set(outcome.batch_ids)
+        assert sorted(service.batch(b).job_part for b in outcome.batch_ids) == [1, 2, 3]  # type: ignore[union-attr]
+        assert service.resolve_ids(outcome.job_id) == list(job.batch_ids)
+    finally:
+        await service.close()
+
+
+async def test_submit_refuses_a_report_with_errors(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text('{"custom_id": "a", "params": {}}\nnot json\n')
+    service = make_service(emulator, tmp_path)
+    try:
+        report = await service.analyse(source, ImportOptions(format="jsonl"))
+        assert report.errors
+        with pytest.raises(UserError, match="error"):
+            await service.submit(report)
+        assert emulator.stats.count("create") == 0
+    finally:
+        await service.close()
+
+
+async def test_retry_failed_end_to_end(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    emulator.set_rules(
+        [
+            Rule(pattern="-0000[0-2]$", outcome="errored", error_type="overloaded_error"),
+            Rule(pattern="-0000[3]$", outcome="expired"),
+            Rule(
+                pattern="-0000[4]$",
+                outcome="errored",
+                error_type="invalid_request_error",
+                error_message="bad",
+            ),
+        ]
+    )
+    service = make_service(emulator, tmp_path)
+    try:
+        outcome = await service.submit_requests(requests(10), label="orig")
+        (parent,) = outcome.batch_ids
+        emulator.advance(3600)
+        await service.refresh()
+        await service.wait_background()
+        summary = service.result_summary([parent])
+        assert summary.by_type[ResultType.ERRORED] == 4
+        assert summary.by_type[ResultType.EXPIRED] == 1
+        emulator.set_rules([])  # the retry succeeds
+        retry = await service.retry_failed(parent)
+        (child,) = retry.batch_ids
+        assert retry.job_id == outcome.job_id
+        view = service.batch(child)
+        assert view is not None
+        assert view.parent_batch_id == parent
+        assert view.remote.request_counts.total == 4  # 3 overloaded + 1 expired, no invalid
+        assert view.job_part == 2
+        emulator.advance(3600)
+        await service.refresh()
+        await service.wait_background()
+        # the job's merged results prefer the newest success per custom_id
+        ids = service.resolve_ids(outcome.job_id)
+        assert set(ids) == {parent, child}
+        merged = service.result_summary(ids)
+        assert merged.by_type.get(ResultType.SUCCEEDED) == 9
+        assert merged.by_type.get(ResultType.ERRORED) == 1
+        # include_invalid resends the invalid one too
+        again = await service.retry_failed(parent, include_invalid=True)
+        view = service.batch(again.batch_ids[0])
+        assert view is not None
+        assert view.remote.request_counts.total == 5
+    finally:
+        await service.close()
+
+
+async def test_retry_rules(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    emulator.config.rate = 0.001
+    service = make_service(emulator, tmp_path)
+    try:
+        outcome = await service.submit_requests(requests(2))
+        with pytest.raises(Conflict, match="not ended"):
+            await service.retry_failed(outcome.batch_ids[0])
+        emulator.config.rate = None
+        other = await service.submit_requests(requests(2, prefix="ok"))
+        emulator.advance(60)
+        await service.refresh()
+        with pytest.raises(UserError, match="Nothing to retry"):
+            await service.retry_failed(other.batch_ids[0])
+        with pytest.raises(NotFound):
+            await service.retry_failed("msgbatch_unknown")
+    finally:
+        await service.close()
+
+
+async def test_cancel_delete_label_rules(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    emulator.config.rate = 0.001
+    service = make_service(emulator, tmp_path)
+    try:
+        outcome = await service.submit_requests(requests(3))
+        (bid,) = outcome.batch_ids
+        with pytest.raises(Conflict, match="cancel it"):
+            await service.delete(bid)
+        view = await service.cancel(bid)
+        assert view.remote.processing_status is ProcessingStatus.CANCELING
+        assert view.remote.cancel_initiated_at is not None
+        emulator.advance(600)
+        await service.refresh()
+        await service.wait_background()
+        ended = service.batch(bid)
+        assert ended is not None
+        assert ended.remote.processing_status is ProcessingStatus.ENDED
+        assert ended.remote.request_counts.canceled == 3
+        with pytest.raises(Conflict, match="already ended"):
+            await service.cancel(bid)
+        service.set_label(bid, "  keep me  ")
+        assert service.batch(bid).label == "keep me"  # type: ignore[union-attr]
+        service.set_label(bid, "")
+        assert service.batch(bid).label is None  # type: ignore[union-attr]
+        await service.delete(bid)
+        gone = service.batch(bid)
+        assert gone is not None
+        assert gone.deleted
+        with pytest.raises(NotFound):
+            await service.cancel("msgbatch_doesnotexist")
+        with pytest.raises(NotFound):
+            service.set_label("msgbatch_doesnotexist", "x")
+    finally:
+        await service.close()
+
+
+async def test_store_reads_work_without_a_key(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.sqlite3")
+    service = BatchService(store, Settings(), api_key="")
+    try:
+        assert not service.has_api_key
+        assert service.batches() == []
+        assert service.jobs() == []
+        with pytest.raises(ApiError) as info:
+            await service.refresh()
+        assert info.value.kind == "auth"
+        assert str(info.value) == "No API key: set ANTHROPIC_API_KEY or run batchtop --demo."
+        with pytest.raises(ApiError):
+            await service.submit_requests(requests(1))
+    finally:
+        await service.close()
+        store.close()
+
+
+async def test_models_from_api_with_fallback(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    service = make_service(emulator, tmp_path)
+    try:
+        models = await service.models()
+        assert "claude-haiku-4-5" in " ".join(models)
+    finally:
+        await service.close()
+    store = Store.open(tmp_path / "other.sqlite3")
+    offline = BatchService(
+        store, Settings(max_retries=0), api_key="k", base_url="http://127.0.0.1:9"
+    )
+    try:
+        fallback = await offline.models()
+        assert "claude-haiku-4-5" in fallback
+    finally:
+        await offline.close()
+        store.close()
+
+
+async def test_eta_and_progress(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    emulator.config.rate = 1.0  # one request per emulated second, live counters
+    service = make_service(emulator, tmp_path)
+    try:
+        outcome = await service.submit_requests(requests(100))
+        (bid,) = outcome.batch_ids
+        assert service.eta(bid) is None  # no progress observed yet
+        emulator.advance(25)
+        await service.refresh()
+        by_count, by_time = service.progress(bid)
+        assert 0.2 <= by_count <= 0.3
+        assert by_time == pytest.approx(25 / 86400, rel=0.05)
+        eta = service.eta(bid)
+        assert eta is not None
+        expected = emulator.clock.now() + timedelta(seconds=75)
+        assert abs((eta - expected).total_seconds()) < 10
+        emulator.advance(200)
+        await service.refresh()
+        assert service.eta(bid) is None
+        assert service.progress(bid)[0] == 1.0
+    finally:
+        await service.close()
