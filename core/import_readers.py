@@ -89,7 +89,8 @@ def json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> Problem:
     msg = str(exc.msg) if getattr(exc, "msg", None) else str(exc)
     # Only the last line of a file can lack its newline: a parse error there means truncation.
     hint = " — the file looks truncated" if not raw.endswith(b"\n") else ""
-    return Problem(f"This line is not valid JSON: {msg}{hint}.", column=exc.colno)
+    column = exc.colno if exc.lineno == 1 else len(raw.rstrip().decode("utf-8", "replace")) + 1
+    return Problem(f"This line is not valid JSON: {msg}{hint}.", column=column)
 
 
 def jsonl_values(lines: Iterator[bytes]) -> Iterator[tuple[int, Any, bytes]]:
@@ -316,7 +317,9 @@ def json_array_values(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple
             continue
         if eof:
             if need_more or depth > 0:
-                line = line_at(elem_start if elem_start >= 0 else pos)
+                at = elem_start if elem_start >= 0 else pos
+                at += len(buf[at:]) - len(buf[at:].lstrip(_WS))
+                line = line_at(min(at, len(buf)))
                 yield (
                     line,
                     Problem("The JSON list is not closed — the file looks truncated."),

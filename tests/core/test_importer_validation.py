@@ -1,0 +1,528 @@
+"""The validation-error corpus: each problem → its exact message, line and field."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from batchtop.core.importer import (
+    MAX_ISSUES,
+    analyse,
+    render_template,
+    requests_from_prompts,
+    sanitize_custom_id,
+    validate_request,
+)
+from batchtop.core.models import ImportIssue, ImportOptions, ImportReport
+from batchtop.core.templates import MissingField, TemplateError
+
+DATA = Path(__file__).parent / "data"
+HAIKU = ImportOptions(model="claude-haiku-4-5", max_tokens=200)
+
+NATIVE_CORPUS: list[tuple[str, int, int | None, str | None, str]] = [
+    ("error", 2, None, "custom_id", "custom_id 'ok-1' is used twice: on line 1 and on this line."),
+    ("error", 3, None, "custom_id", "custom_id is missing."),
+    (
+        "error",
+        4,
+        None,
+        "custom_id",
+        f"custom_id '{'x' * 65}' is 65 characters long (the limit is 64).",
+    ),
+    (
+        "error",
+        5,
+        None,
+        "custom_id",
+        "custom_id 'a b/c' contains ' ', '/' (only letters, digits, '_' and '-' are allowed).",
+    ),
+    ("error", 6, None, "custom_id", "custom_id is empty; it needs 1 to 64 characters."),
+    ("error", 7, None, "custom_id", "custom_id must be a string, not a number."),
+    (
+        "error",
+        8,
+        None,
+        None,
+        "This line has no 'params' (a native request is "
+        '{"custom_id": …, "params": {…}}; for other records, give a template).',
+    ),
+    ("error", 9, None, "params", "params must be a JSON object, not a list."),
+    ("error", 10, None, "params.model", "params has no 'model'."),
+    ("error", 11, None, "params.max_tokens", "params has no 'max_tokens'."),
+    ("error", 12, None, "params.max_tokens", "max_tokens must be at least 1 (got 0)."),
+    ("error", 13, None, "params.max_tokens", "max_tokens must be a whole number, not a string."),
+    (
+        "error",
+        14,
+        None,
+        "params.max_tokens",
+        "max_tokens 9999999 is above 64000, the maximum output of claude-haiku-4-5-20251001.",
+    ),
+    (
+        "warning",
+        15,
+        None,
+        "params.max_tokens",
+        "max_tokens 200000 is above 128000, the usual maximum for claude-opus-5; "
+        "it only works with the output-300k beta.",
+    ),
+    ("error", 16, None, "params.messages", "params has no 'messages'."),
+    (
+        "error",
+        17,
+        None,
+        "params.messages",
+        "params.messages is empty; it needs at least one message.",
+    ),
+    (
+        "error",
+        18,
+        None,
+        "params.messages.0",
+        "messages[0] has role 'system'; it must be 'user' or 'assistant'.",
+    ),
+    ("error", 19, None, "params.messages.0", "messages[0] has no 'content'."),
+    ("error", 20, None, "params.messages.0", "messages[0] has empty text content."),
+    (
+        "error",
+        21,
+        None,
+        "params.stream",
+        "stream=true is not supported in the Message Batches API; remove 'stream'.",
+    ),
+    (
+        "warning",
+        22,
+        None,
+        "params.model",
+        "Model 'claude-does-not-exist-9' is not in batchtop's price list; "
+        "the API may still accept it.",
+    ),
+    ("warning", 23, None, None, "Ignored 'note': a request holds only custom_id and params."),
+    ("error", 24, None, None, "Each line must be a JSON object, not a list."),
+    ("error", 25, 37, None, "This line is not valid JSON: unexpected end of data."),
+    (
+        "error",
+        26,
+        115,
+        None,
+        "This line is not valid UTF-8 (byte 0xe9 at byte 115); save the file as UTF-8.",
+    ),
+    (
+        "error",
+        27,
+        None,
+        "params.speed",
+        "'speed' (fast mode) is not supported in the Message Batches API; remove it.",
+    ),
+    (
+        "error",
+        29,
+        85,
+        None,
+        "This line is not valid JSON: unexpected end of data — the file looks truncated.",
+    ),
+]
+
+
+def issue_tuples(report: ImportReport) -> list[tuple[str, int | None, int | None, str | None, str]]:
+    return [(i.severity, i.line, i.column, i.field, i.message) for i in report.issues]
+
+
+def run(
+    tmp_path: Path, name: str, data: bytes | str, options: ImportOptions = HAIKU
+) -> ImportReport:
+    src = tmp_path / name
+    src.write_bytes(data.encode() if isinstance(data, str) else data)
+    return analyse(src, options, work_dir=tmp_path / "work")
+
+
+def test_native_corpus_reports_every_problem_with_its_line(tmp_path: Path) -> None:
+    src = tmp_path / "corpus.jsonl"
+    shutil.copy(DATA / "invalid_native.jsonl", src)
+    report = analyse(src, ImportOptions(), work_dir=tmp_path / "work")
+    assert issue_tuples(report) == NATIVE_CORPUS
+    assert all(i.path == str(src) for i in report.issues)
+    assert report.issues[0].location() == f"{src}:2 (custom_id)"
+    # the valid (or merely warned) requests are still prepared, but the report is not ok
+    assert report.request_count == 5
+    assert not report.ok
+    ids = [
+        orjson.loads(x)["custom_id"]
+        for x in (tmp_path / "work" / "part-0001.jsonl").read_bytes().splitlines()
+    ]
+    assert ids == ["ok-1", "max-beta", "unknown-model", "extra", "temperature-ok"]
+    # extra top-level keys are dropped from the prepared request
+    assert b'"note"' not in (tmp_path / "work" / "part-0001.jsonl").read_bytes()
+
+
+def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
+    line = orjson.dumps(
+        {
+            "custom_id": "a",
+            "params": {
+                "model": "claude-new",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        }
+    )
+    data = b"\n".join(line.replace(b'"a"', f'"a{i}"'.encode()) for i in range(5))
+    report = run(tmp_path, "m.jsonl", data, ImportOptions())
+    assert [(i.severity, i.line) for i in report.issues] == [("warning", 1)]
+    assert report.ok
+    assert report.estimate is not None
+    assert report.estimate.unknown_models == ("claude-new",)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "options", "expected"),
+    [
+        (
+            "t.json",
+            '[{"title": "a", "body": "b"}]',
+            ImportOptions(template="{title} {content}", model="claude-haiku-4-5", max_tokens=5),
+            [
+                (
+                    "error",
+                    1,
+                    None,
+                    "template",
+                    "The template uses {content} but the records have no field 'content'; "
+                    "available fields: title, body.",
+                )
+            ],
+        ),
+        (
+            "t.jsonl",
+            '{"title": "a"}\n{"title": "b"}\n{"name": "c"}\n{"title": null}\n',
+            ImportOptions(template="{title}", model="claude-haiku-4-5", max_tokens=5),
+            [
+                (
+                    "error",
+                    3,
+                    None,
+                    "title",
+                    "This record has no field 'title' (the template uses it).",
+                ),
+                ("error", 4, None, None, "The prompt for this record is empty."),
+            ],
+        ),
+        (
+            "t.csv",
+            "a,b\n1,2\n3\n4,5,6\n",
+            ImportOptions(template="{a}{b}", model="claude-haiku-4-5", max_tokens=5),
+            [
+                ("error", 3, None, None, "This row has 1 cells but the header has 2."),
+                ("error", 4, None, None, "This row has 3 cells but the header has 2."),
+            ],
+        ),
+        (
+            "t.csv",
+            "a,b\n",
+            ImportOptions(template="{a}", model="claude-haiku-4-5", max_tokens=5),
+            [("error", None, None, None, "The CSV file has a header but no rows.")],
+        ),
+        (
+            "t.csv",
+            "a,b\n1,2\n",
+            ImportOptions(model="claude-haiku-4-5", max_tokens=5),
+            [
+                (
+                    "error",
+                    2,
+                    None,
+                    "template",
+                    "No template given and the records have several fields (a, b); "
+                    "give a template such as '{a}'.",
+                )
+            ],
+        ),
+        (
+            "t.txt",
+            "hi\n",
+            ImportOptions(template="{text"),
+            [
+                (
+                    "error",
+                    None,
+                    None,
+                    None,
+                    "No model given: choose one (e.g. --model claude-haiku-4-5).",
+                ),
+                (
+                    "error",
+                    None,
+                    None,
+                    None,
+                    "No max_tokens given: set one (e.g. --max-tokens 1024).",
+                ),
+                (
+                    "error",
+                    None,
+                    None,
+                    "template",
+                    "The template is malformed: the template has a '{' at character 1 that is "
+                    "never closed (write '{{' for a literal brace).",
+                ),
+            ],
+        ),
+        (
+            "t.txt",
+            "hi\n",
+            ImportOptions(model="claude-haiku-4-5", max_tokens=70_000),
+            [
+                (
+                    "error",
+                    None,
+                    None,
+                    None,
+                    "max_tokens 70000 is above 64000, the maximum output of claude-haiku-4-5.",
+                )
+            ],
+        ),
+        (
+            "t.txt",
+            b"good\nbad \xff here\n",
+            HAIKU,
+            [
+                (
+                    "error",
+                    2,
+                    5,
+                    None,
+                    "This line is not valid UTF-8 (byte 0xff at byte 5); save the file as UTF-8.",
+                )
+            ],
+        ),
+        (
+            "ids.jsonl",
+            '{"id": "x", "text": "1"}\n{"id": "y", "text": "2"}\n{"id": "x", "text": "3"}\n'
+            '{"text": "4"}\n',
+            ImportOptions(id_field="id", model="claude-haiku-4-5", max_tokens=5),
+            [
+                ("error", 3, None, "id", "id 'x' is used twice: on line 1 and on this line."),
+                ("error", 4, None, "id", "This record has no 'id' value."),
+            ],
+        ),
+        (
+            "ids.jsonl",
+            '{"text": "1"}\n',
+            ImportOptions(id_field="id", model="claude-haiku-4-5", max_tokens=5),
+            [
+                (
+                    "error",
+                    1,
+                    None,
+                    "id_field",
+                    "The id field 'id' is not in the records; available fields: text.",
+                )
+            ],
+        ),
+        (
+            "l.json",
+            '[\n {"text": "a"},\n {"text": "b"}',
+            HAIKU,
+            [("error", 3, None, None, "The JSON list is not closed — the file looks truncated.")],
+        ),
+        (
+            "l.json",
+            '[\n {"text": "a"},\n {"text": "b\n',
+            HAIKU,
+            [("error", 3, None, None, "The JSON list is not closed — the file looks truncated.")],
+        ),
+        (
+            "l.json",
+            '[{"text": "a"},\n]',
+            HAIKU,
+            [("error", 1, None, None, "This list ends with a trailing comma.")],
+        ),
+        (
+            "l.json",
+            '[{"text": "a"}] [1]',
+            HAIKU,
+            [("error", 1, None, None, "There is more data after the end of the JSON list.")],
+        ),
+        (
+            "l.json",
+            '[{"text": "a"},\n {"text": nope},\n 5,\n {"text": "c"}]',
+            HAIKU,
+            [
+                (
+                    "error",
+                    2,
+                    None,
+                    None,
+                    "This element is not valid JSON: invalid literal, expected 'null'.",
+                ),
+                ("error", 3, None, None, "Each record must be a JSON object, not a number."),
+            ],
+        ),
+        (
+            "o.json",
+            '{"not": "a list"}',
+            HAIKU,
+            [
+                (
+                    "error",
+                    1,
+                    None,
+                    None,
+                    "The JSON file holds an object; expected a list of records or requests, or "
+                    '{"requests": [...]}.',
+                )
+            ],
+        ),
+        (
+            "e.jsonl",
+            "",
+            HAIKU,
+            [("error", None, None, None, "The file is empty: there are no requests in it.")],
+        ),
+        (
+            "e.jsonl",
+            "\n \r\n",
+            HAIKU,
+            [("error", None, None, None, "The file is empty: there are no requests in it.")],
+        ),
+        ("e.json", "[]", HAIKU, [("error", None, None, None, "The file holds no requests.")]),
+    ],
+)
+def test_problem_corpus(
+    tmp_path: Path, name: str, data: str | bytes, options: ImportOptions, expected: list[Any]
+) -> None:
+    report = run(tmp_path, name, data, options)
+    assert issue_tuples(report) == expected
+    assert not report.ok
+
+
+def test_directory_and_missing_file_are_issues_not_exceptions(tmp_path: Path) -> None:
+    r = analyse(tmp_path, ImportOptions(), work_dir=tmp_path / "w")
+    assert issue_tuples(r) == [("error", None, None, None, "This is a directory, not a file.")]
+    r = analyse(tmp_path / "nope.jsonl", ImportOptions(), work_dir=tmp_path / "w")
+    assert issue_tuples(r) == [("error", None, None, None, "The file does not exist.")]
+
+
+def test_unwritable_work_dir_is_an_issue(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    src = tmp_path / "p.txt"
+    src.write_text("hi\n")
+    r = analyse(src, HAIKU, work_dir=blocker / "sub")
+    assert not r.ok
+    assert r.issues[0].message.startswith("Cannot prepare the work directory")
+
+
+def test_issue_list_is_capped_but_everything_is_counted(tmp_path: Path) -> None:
+    data = "".join(f'{{"custom_id": "bad id {i}", "params": {{}}}}\n' for i in range(600))
+    report = run(tmp_path, "many.jsonl", data, ImportOptions())
+    # each line: bad custom_id + no model + no max_tokens + no messages = 4 errors
+    assert len(report.issues) == MAX_ISSUES + 1
+    last = report.issues[-1]
+    assert last.severity == "error"
+    assert last.message == (
+        "…and 1400 more problems not listed (1400 errors, 0 warnings); 2400 in all."
+    )
+
+
+# --- helpers used by the compose form ----------------------------------------------------
+
+
+def test_validate_request_native_and_bare() -> None:
+    ok = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    assert validate_request(ok) == []
+    assert validate_request({"custom_id": "a", "params": ok}) == []
+    issues = validate_request({"custom_id": "a b", "params": {**ok, "model": "nope-1"}}, index=2)
+    assert issues == [
+        ImportIssue(
+            "error",
+            "custom_id 'a b' contains ' ' (only letters, digits, '_' and '-' are allowed).",
+            "compose",
+            3,
+            field="custom_id",
+        ),
+        ImportIssue(
+            "warning",
+            "Model 'nope-1' is not in batchtop's price list; the API may still accept it.",
+            "compose",
+            3,
+            field="params.model",
+        ),
+    ]
+    content_blocks = {
+        **ok,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}],
+    }
+    assert [i.message for i in validate_request(content_blocks)] == [
+        "messages[0] content block 0 has empty or missing 'text'."
+    ]
+    assert [i.message for i in validate_request({**ok, "system": 5})] == [
+        "params.system must be text or a list of blocks."
+    ]
+
+
+def test_sanitize_custom_id() -> None:
+    used: set[str] = set()
+    assert sanitize_custom_id("ok-1", used) == "ok-1"
+    assert sanitize_custom_id("ok-1", used) == "ok-1-2"
+    assert sanitize_custom_id("ok-1", used) == "ok-1-3"
+    assert sanitize_custom_id("héllo wörld!", used) == "h_llo_w_rld_"
+    assert sanitize_custom_id("", used) == "id"
+    long1 = sanitize_custom_id("z" * 100, used)
+    long2 = sanitize_custom_id("z" * 101, used)
+    assert len(long1) == len(long2) == 64
+    assert long1 != long2
+    assert long1.startswith("z" * 53 + "-")
+    many = {sanitize_custom_id("q" * 70, used) for _ in range(20)}
+    assert len(many) == 20
+    assert all(len(x) <= 64 for x in many)
+
+
+def test_render_template() -> None:
+    rec = {"a": "A", "n": 3, "none": None, "obj": {"k": [1, {"z": "deep"}]}, "x.y": "dotted"}
+    assert render_template("{a}-{n}-{none}-{{lit}}", rec) == "A-3--{lit}"
+    assert render_template("{obj.k.1.z} {x.y} {obj}", rec) == 'deep dotted {"k":[1,{"z":"deep"}]}'
+    with pytest.raises(MissingField) as exc:
+        render_template("{missing}", rec)
+    assert exc.value.field == "missing"
+    for bad in ("{", "}", "{}", "a { b", "x}y"):
+        with pytest.raises(TemplateError):
+            render_template(bad, rec)
+
+
+def test_requests_from_prompts() -> None:
+    opts = ImportOptions(model="claude-haiku-4-5", max_tokens=50, system="S", template="Q: {text}")
+    reqs = requests_from_prompts(["one", "two"], opts)
+    assert reqs == [
+        {
+            "custom_id": "row-000001",
+            "params": {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 50,
+                "system": "S",
+                "messages": [{"role": "user", "content": "Q: one"}],
+            },
+        },
+        {
+            "custom_id": "row-000002",
+            "params": {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 50,
+                "system": "S",
+                "messages": [{"role": "user", "content": "Q: two"}],
+            },
+        },
+    ]
+    assert all(validate_request(r) == [] for r in reqs)
+    no_model = requests_from_prompts(["x"], ImportOptions())
+    assert [i.message for i in validate_request(no_model[0])] == [
+        "params has no 'model'.",
+        "params has no 'max_tokens'.",
+    ]
