@@ -69,6 +69,7 @@ async def test_invalid_extra_json_and_duplicate_ids_block_submit(live_service: A
         await pilot.press(*"Hi")
         screen.query_one("#compose-extra", TextArea).text = '{"temperature": '
         await wait_for(pilot, lambda: bool(screen.form_errors))
+        await pilot.pause()
         assert "not valid JSON" in screen_text(app)
         assert not screen.can_submit
         screen.query_one("#compose-extra", TextArea).text = '{"temperature": 0.2}'
@@ -80,7 +81,9 @@ async def test_invalid_extra_json_and_duplicate_ids_block_submit(live_service: A
         second = list(screen.query(RequestEditor))[1]
         second.query_one(".request-id", Input).value = "request-1"
         second.query_one(".request-message", TextArea).text = "Hello again"
-        await wait_for(pilot, lambda: not screen.can_submit)
+        await wait_for(pilot, lambda: any("used twice" in i.message for i in screen.issues))
+        await pilot.pause()
+        assert not screen.can_submit
         assert "used twice" in screen_text(app)
         await pilot.press("ctrl+s")
         await pilot.pause()
