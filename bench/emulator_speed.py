@@ -11,7 +11,6 @@ import sys
 import time
 
 import orjson
-
 from batchtop.core.emulator import EmulatorConfig, run_in_thread
 
 

@@ -183,9 +183,8 @@ _CLOSERS = (
 )
 
 
-def reply_text(custom_id: str, params: dict[str, Any], seed: int) -> str:
+def reply_text(custom_id: str, last_user: str, seed: int) -> str:
     """A short, summary-like reply mentioning the prompt's first words."""
-    _, last_user = prompt_texts(params)
     words = last_user.split()
     head = " ".join(words[:8])
     if len(words) > 8:
@@ -221,9 +220,9 @@ def _error_line(custom_id: str, error_type: str, message: str) -> bytes:
 def _succeeded_line(
     custom_id: str, params: dict[str, Any], batch_id: str, seed: int, text: str | None
 ) -> bytes:
-    full, _ = prompt_texts(params)
+    full, last_user = prompt_texts(params)
     if text is None:
-        text = reply_text(custom_id, params, seed)
+        text = reply_text(custom_id, last_user, seed)
     max_tokens: Any = params.get("max_tokens")
     output_tokens = max(1, estimate_tokens(text))
     stop_reason = "end_turn"
