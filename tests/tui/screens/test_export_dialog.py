@@ -1,0 +1,134 @@
+"""The export dialog, opened from the results viewer: CSV content, scopes, overwrite, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from batchtop.core.models import ExportResult, ResultFilter
+from batchtop.tui.screens.confirm import ConfirmScreen
+from batchtop.tui.screens.export import ExportScreen, parquet_available
+from batchtop.tui.screens.results import ResultsScreen
+from screens_data import ScreenHost, add_ended_batch, offline_service, standard_lines, wait_for
+from textual.widgets import Input, RadioButton
+
+BATCH = "msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d"
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Any:
+    svc = offline_service(tmp_path)
+    add_ended_batch(svc.store, BATCH, standard_lines(40), tmp_path)
+    yield svc
+    svc.store.close()
+
+
+async def open_export(pilot: Any, keys: tuple[str, ...] = ()) -> ExportScreen:
+    results = pilot.app.screen
+    assert isinstance(results, ResultsScreen)
+    await wait_for(pilot, lambda: results.loaded)
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause()
+    await pilot.press("e")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExportScreen))
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, ExportScreen)
+    return screen
+
+
+async def run_export(pilot: Any, screen: ExportScreen, path: Path) -> None:
+    screen.query_one("#export-path", Input).value = str(path)
+    await pilot.press("ctrl+s")
+
+
+def host(service: Any) -> ScreenHost:
+    return ScreenHost(lambda: ResultsScreen(service, batch_ids=[BATCH], title="Batch"))
+
+
+async def test_export_csv_of_the_current_filter(service: Any, tmp_path: Path) -> None:
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_export(pilot, ("3",))  # errored only
+        assert screen.scope == "filter"
+        assert str(screen.query_one("#export-path", Input).value).endswith(".jsonl")
+        await pilot.click("#export-format-csv")
+        await pilot.pause()
+        assert screen.fmt == "csv"
+        assert screen.query_one("#export-path", Input).value.endswith(".csv")  # default follows
+        out = tmp_path / "errored.csv"
+        await run_export(pilot, screen, out)
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+        assert isinstance(screen.result, ExportResult)
+        assert screen.result.rows == 8
+        with out.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == 8
+        assert {r["status"] for r in rows} == {"errored"}
+        assert rows[0]["custom_id"] == "req-00003"
+        messages = [n.message for n in app._notifications]
+        assert any(str(out) in m for m in messages)
+
+
+async def test_export_selected_rows_as_json(service: Any, tmp_path: Path) -> None:
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_export(pilot, ("space", "space"))
+        assert screen.scope == "selected"
+        assert screen.export_filter() == ResultFilter(
+            custom_ids=frozenset({"req-00001", "req-00002"})
+        )
+        await pilot.click("#export-format-json")
+        out = tmp_path / "two.json"
+        await run_export(pilot, screen, out)
+        await wait_for(pilot, lambda: screen.result is not None)
+        data = json.loads(out.read_text(encoding="utf-8"))
+        assert sorted(data) == ["req-00001", "req-00002"]
+
+
+async def test_overwrite_asks_first(service: Any, tmp_path: Path) -> None:
+    out = tmp_path / "exists.jsonl"
+    out.write_text("keep me\n", encoding="utf-8")
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_export(pilot)
+        await run_export(pilot, screen, out)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert out.read_text(encoding="utf-8") == "keep me\n"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen.result is not None)
+        assert len(out.read_text(encoding="utf-8").splitlines()) == 40
+
+
+async def test_errors_are_shown_not_raised(service: Any, tmp_path: Path) -> None:
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_export(pilot)
+        await run_export(pilot, screen, tmp_path)  # a directory
+        await pilot.pause()
+        assert "is a directory" in str(screen.query_one("#export-error").render())
+        blocker = tmp_path / "a-file"
+        blocker.write_text("", encoding="utf-8")
+        await run_export(pilot, screen, blocker / "out.jsonl")  # parent is a file
+        error = screen.query_one("#export-error")
+        await wait_for(pilot, lambda: "Export failed" in str(error.render()))
+        assert app.screen is screen
+        assert screen.result is None
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+
+
+async def test_parquet_choice_matches_pyarrow(service: Any) -> None:
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_export(pilot)
+        button = screen.query_one("#export-format-parquet", RadioButton)
+        assert button.disabled is (not parquet_available())
