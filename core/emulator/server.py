@@ -6,7 +6,7 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -15,7 +15,7 @@ from aiohttp import web
 from . import catalog, ids
 from .behaviour import CreateError, Synthesizer, count_tokens, validate_requests
 from .clock import Clock, ScaledClock, rfc3339, to_us
-from .config import EmulatorConfig
+from .config import EmulatorConfig, Rule
 from .state import US, BatchRecord, EmulatorState, PendingRequest
 from .stats import EmulatorStats
 
@@ -87,6 +87,7 @@ class EmulatorServer:
         self._runner: web.AppRunner | None = None
         self._rng = random.Random(config.faults.seed)
         self._rng_seed = config.faults.seed
+        self._create_lock = asyncio.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -335,42 +336,18 @@ class EmulatorServer:
     async def _create(self, request: web.Request) -> web.StreamResponse:
         cfg = self.config
         raw = await self._read_body(request, cfg.max_body_bytes)
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ApiFailure(400, f"The request body is not valid JSON: {exc}") from None
-        try:
-            pairs = validate_requests(body, cfg.max_requests)
-        except CreateError as exc:
-            raise ApiFailure(400, str(exc)) from None
-        synth = Synthesizer(list(cfg.rules), cfg.seed)
-        now = self.now_us()
-        start = now + int(cfg.start_delay_s * US)
-        rate = cfg.rate
-        dumps = orjson.dumps
-
-        def build(batch_id: str) -> Iterator[PendingRequest]:
-            for idx, (custom_id, params) in enumerate(pairs):
-                outcome = synth.outcome(batch_id, custom_id, params)
-                ready: int | None
-                if outcome.line is None:
-                    ready = None  # scripted canceled/expired: never processed
-                else:
-                    ready = start + int(outcome.delay_s * US)
-                    if rate is not None and rate > 0:
-                        ready += math.ceil((idx + 1) * US / rate)
-                yield PendingRequest(
-                    idx, custom_id, dumps(params).decode(), outcome.kind, ready, outcome.line
-                )
-
-        record = self.state.create_batch(
-            seed=cfg.seed,
-            now_us=now,
-            total=len(pairs),
-            build=build,
-            shuffle=cfg.shuffle_results,
-            start_delay_us=int(cfg.start_delay_s * US),
-        )
+        async with self._create_lock:  # one create at a time: ids come from the sequence
+            seq = self.state.next_seq()
+            now = self.now_us()
+            batch_id = ids.batch_id(cfg.seed, seq, now)
+            # Parsing and synthesis are CPU work (seconds at 100k requests): off the loop,
+            # so other clients keep getting answers meanwhile.
+            rows, done_us = await asyncio.to_thread(
+                prepare_batch, raw, batch_id, now, cfg, list(cfg.rules)
+            )
+            record = self.state.insert_batch(
+                seq=seq, batch_id=batch_id, now_us=now, done_us=done_us, rows=rows
+            )
         return _json(self._render(request, record, fresh=True))
 
     async def _retrieve(self, request: web.Request) -> web.StreamResponse:
@@ -508,6 +485,43 @@ class EmulatorServer:
         if not isinstance(model, str) or catalog.lookup(model) is None:
             raise ApiFailure(404, f"model: {model}")
         return _json({"input_tokens": count_tokens(body)})
+
+
+def prepare_batch(
+    raw: bytes, batch_id: str, now_us: int, cfg: EmulatorConfig, rules: list[Rule]
+) -> tuple[list[PendingRequest], int]:
+    """Validate a create body and decide every request's fate: (rows in stored order, the
+    time the last processable request finishes). Raises ApiFailure for create-time errors."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiFailure(400, f"The request body is not valid JSON: {exc}") from None
+    try:
+        pairs = validate_requests(body, cfg.max_requests)
+    except CreateError as exc:
+        raise ApiFailure(400, str(exc)) from None
+    synth = Synthesizer(rules, cfg.seed)
+    start = now_us + int(cfg.start_delay_s * US)
+    rate = cfg.rate if cfg.rate is not None and cfg.rate > 0 else None
+    dumps = orjson.dumps
+    rows: list[PendingRequest] = []
+    done = start
+    for idx, (custom_id, params) in enumerate(pairs):
+        outcome = synth.outcome(batch_id, custom_id, params)
+        ready: int | None = None  # scripted canceled/expired: never processed
+        if outcome.line is not None:
+            ready = start + int(outcome.delay_s * US)
+            if rate is not None:
+                ready += math.ceil((idx + 1) * US / rate)
+            done = max(done, ready)
+        rows.append(
+            PendingRequest(
+                idx, custom_id, dumps(params).decode(), outcome.kind, ready, outcome.line
+            )
+        )
+    if cfg.shuffle_results:
+        random.Random(f"{cfg.seed}:{batch_id}").shuffle(rows)
+    return rows, done
 
 
 def _model_json(info: catalog.ModelInfo) -> dict[str, Any]:

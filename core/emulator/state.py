@@ -7,14 +7,12 @@ seen ended (or archived) the transition is persisted, so restarts keep it.
 
 from __future__ import annotations
 
-import random
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import ids
 from .behaviour import simple_line
 
 US = 1_000_000
@@ -141,37 +139,28 @@ class EmulatorState:
 
     # --- create --------------------------------------------------------------------------
 
-    def create_batch(
+    def next_seq(self) -> int:
+        """The sequence number the next batch will get (creates are serialized by the caller)."""
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'batches'").fetchone()
+        return (int(row[0]) if row else 0) + 1
+
+    def insert_batch(
         self,
         *,
-        seed: int,
+        seq: int,
+        batch_id: str,
         now_us: int,
-        total: int,
-        build: Callable[[str], Iterable[PendingRequest]],
-        shuffle: bool,
-        start_delay_us: int,
+        done_us: int,
+        rows: list[PendingRequest],
     ) -> BatchRecord:
-        """Insert a batch and its requests in one transaction; `build` gets the new id."""
+        """Insert a batch and its (already ordered) requests in one transaction."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            cur = db.execute(
-                "INSERT INTO batches (id, created_us, expires_us, done_us, total) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (f"pending-{now_us}-{random.random()}", now_us, now_us + EXPIRY_US, now_us, total),
-            )
-            seq = cur.lastrowid
-            assert seq is not None
-            batch_id = ids.batch_id(seed, seq, now_us)
-            rows = list(build(batch_id))
-            if shuffle:
-                random.Random(f"{seed}:{batch_id}").shuffle(rows)
-            done_us = now_us + start_delay_us
-            for r in rows:
-                if r.ready_us is not None and r.ready_us > done_us:
-                    done_us = r.ready_us
             db.execute(
-                "UPDATE batches SET id = ?, done_us = ? WHERE seq = ?", (batch_id, done_us, seq)
+                "INSERT INTO batches (seq, id, created_us, expires_us, done_us, total) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, batch_id, now_us, now_us + EXPIRY_US, done_us, len(rows)),
             )
             db.executemany(
                 "INSERT INTO requests (batch_seq, idx, custom_id, params, kind, ready_us, line) "
