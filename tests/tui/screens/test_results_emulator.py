@@ -1,0 +1,81 @@
+"""The results viewer on a batch run by the emulator: download on open, then known outcomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchtop.core.emulator import EmulatorHandle, Rule
+from batchtop.core.models import ProcessingStatus, ResultType
+from batchtop.tui.screens.results import ResultsScreen
+from batchtop.tui.widgets.result_detail import ResultDetail
+from screens_data import HOSTILE, ScreenHost, screen_text, wait_for
+
+
+def compose_requests(ids: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "custom_id": cid,
+            "params": {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 64,
+                "messages": [{"role": "user", "content": f"Prompt for {cid}"}],
+            },
+        }
+        for cid in ids
+    ]
+
+
+async def test_open_an_ended_batch_downloads_then_shows_known_outcomes(
+    emulator: EmulatorHandle, live_service: Any
+) -> None:
+    emulator.set_rules(
+        [
+            Rule(r"^err-", "errored", error_type="overloaded_error", error_message="Overloaded"),
+            Rule(r"^exp-", "expired"),
+            Rule(r"^evil", "succeeded", text=HOSTILE),
+        ]
+    )
+    ids = [f"ok-{i}" for i in range(6)] + ["err-1", "err-2", "exp-1", "evil-1"]
+    outcome = await live_service.submit_requests(compose_requests(ids), name="known")
+    [batch_id] = outcome.batch_ids
+    emulator.advance(3600)
+    await live_service.refresh()
+    view = live_service.batch(batch_id)
+    assert view.remote.processing_status is ProcessingStatus.ENDED
+    assert not view.results_downloaded
+
+    app = ScreenHost(lambda: ResultsScreen(live_service, batch_ids=[batch_id], title="known"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        await wait_for(pilot, lambda: screen.loaded, limit_s=20)
+        await pilot.pause()
+        assert live_service.batch(batch_id).results_downloaded
+        summary = screen.summary
+        assert summary is not None
+        assert summary.by_type[ResultType.SUCCEEDED] == 7
+        assert summary.by_type[ResultType.ERRORED] == 2
+        assert summary.by_type[ResultType.EXPIRED] == 1
+        text = screen_text(app)
+        assert "2 succeeded 7" in text
+        assert "3 errored 2" in text
+        assert "4 expired 1" in text
+        # the manifest joins inputs to results
+        detail = screen.query_one(ResultDetail)
+        await wait_for(pilot, lambda: detail.row is not None)
+        await pilot.pause()
+        assert f"Prompt for {detail.row.custom_id}" in screen_text(app)
+        # hostile output is literal, in the table and in the rendered Markdown
+        await pilot.press("slash", *"evil", "enter")
+        await wait_for(pilot, lambda: screen.table.total == 1)
+        await wait_for(pilot, lambda: detail.row is not None and detail.row.custom_id == "evil-1")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[bold red]alert[/]" in text
+        assert "\x1b" not in text
+        # status filters combine with the search: no expired result mentions "evil"
+        await pilot.press("4")
+        await wait_for(pilot, lambda: screen.filt.types == frozenset({ResultType.EXPIRED}))
+        await wait_for(pilot, lambda: screen.table.total == 0)
+        await pilot.pause()
+        assert "no matching results" in screen_text(app)
