@@ -730,7 +730,7 @@ class _Analysis:
                 )
                 self.template_broken = True
                 return
-            self.template = Template("{" + chosen.replace("{", "{{").replace("}", "}}") + "}")
+            self.template = Template.for_field(chosen)
         for name in self.template.missing_fields(record):
             self.missing_once.add(name)
             self.issue(

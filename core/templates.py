@@ -83,6 +83,15 @@ class Template:
         self._parts = tuple(parts)
         self.fields: tuple[str, ...] = tuple(dict.fromkeys(t for f, t in parts if f))
 
+    @classmethod
+    def for_field(cls, name: str) -> Template:
+        """A template that is just one field, whatever characters its name holds."""
+        template = cls("")
+        template.source = "{" + name + "}"
+        template._parts = ((True, name),)
+        template.fields = (name,)
+        return template
+
     def missing_fields(self, record: Mapping[str, Any]) -> list[str]:
         """Fields this template names that `record` does not have."""
         return [f for f in self.fields if _lookup(record, f) is _MISSING]
