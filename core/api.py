@@ -96,6 +96,8 @@ def _connection_cause(exc: BaseException) -> str:
     seen: list[str] = []
     cur: BaseException | None = exc
     while cur is not None and len(seen) < 6:
+        if isinstance(cur, ConnectionRefusedError):
+            return "connection refused"
         text = str(cur).strip()
         if text:
             seen.append(text)
@@ -103,6 +105,8 @@ def _connection_cause(exc: BaseException) -> str:
     joined = " ".join(seen).lower()
     for needle, reason in (
         ("connection refused", "connection refused"),
+        ("connect call failed", "connection refused"),
+        ("errno 111", "connection refused"),
         ("name or service not known", "unknown host"),
         ("nodename nor servname", "unknown host"),
         ("temporary failure in name resolution", "unknown host"),

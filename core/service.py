@@ -536,8 +536,17 @@ class BatchService:
             raise self._action_error(err, batch_id, "cancel") from None
         return await self._store_remote(remote)
 
+    async def _fresh(self, view: BatchView | None) -> BatchView | None:
+        """A locally active batch may have ended since the last refresh: ask before refusing."""
+        if view is None or not view.remote.is_active or not self._api.has_key:
+            return view
+        try:
+            return await self.fetch_batch(view.id)
+        except BatchtopError:
+            return view
+
     async def delete(self, batch_id: str) -> None:
-        view = self.store.get_batch(batch_id)
+        view = await self._fresh(self.store.get_batch(batch_id))
         if view is not None and view.remote.is_active:
             state = view.remote.processing_status.value.replace("_", " ")
             raise Conflict(
@@ -583,7 +592,8 @@ class BatchService:
         """A new batch of the errored/expired/canceled requests, in the same job."""
         import orjson
 
-        view = self.require_batch(batch_id)
+        view = await self._fresh(self.require_batch(batch_id))
+        assert view is not None
         if view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has not ended yet: retry once it has ended.")
         if not view.results_indexed:
@@ -635,7 +645,7 @@ class BatchService:
         running = self._downloads.get(batch_id)
         if running is not None and not running.done():
             return await asyncio.shield(running)
-        view = self.store.get_batch(batch_id)
+        view = await self._fresh(self.store.get_batch(batch_id))
         if view is None:
             view = await self.fetch_batch(batch_id)
         if view.remote.is_active:

@@ -37,7 +37,10 @@ RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # piped output (scripts, CI) gets a wide table instead of an 80-column squeeze
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def _clean(text: str | None, *, one_line: bool = True, limit: int = 0) -> str:
@@ -181,13 +184,15 @@ def _run(
 
 async def _refresh_quietly(service: BatchService, console: Console) -> bool:
     """Refresh if a key is set; on failure say so on stderr and keep the cached state."""
-    from batchtop.core.errors import BatchtopError
+    from batchtop.core.errors import ApiError
 
     if not service.has_api_key:
         return False
     try:
         await service.refresh()
-    except BatchtopError as err:
+    except ApiError as err:
+        if err.kind in ("auth", "invalid"):
+            raise  # a bad key or a refused call will not fix itself: say so and fail
         console.print(_txt(f"warning: showing cached state: {err}", "yellow"))
         return False
     return True
@@ -419,7 +424,13 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
     if ns.target:
         ids = await _resolve(service, ns.target)
     else:
-        ids = [v.id for v in service.batches("active")]
+        # everything in progress, plus batchtop's own batches whose results are not here yet
+        ids = [
+            v.id
+            for v in service.batches()
+            if v.remote.is_active
+            or (v.job_id is not None and not v.results_downloaded and not v.deleted)
+        ]
         if not ids:
             console.print("nothing in progress")
             return 0
@@ -446,18 +457,23 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
             live.update(render(), refresh=True)
         live.update(render(), refresh=True)
     await service.wait_background()
+    failed = False
     for view in views():
-        if view.results_downloaded or view.remote.results_url is None:
+        if view.remote.results_url is None or view.deleted:
             continue
-        try:
-            rows = await service.download_results(view.id)
-        except BatchtopError as err:
-            console.print(_txt(f"results of {view.id}: {err}", "red"))
-            continue
-        console.print(f"downloaded {rows:,} results of {view.id}")
-    for view in views():
-        console.print(f"{view.id} ended: results with `batchtop results {view.id}`")
-    return 0
+        if not view.results_downloaded:
+            try:
+                await service.download_results(view.id)
+            except BatchtopError as err:
+                console.print(_txt(f"results of {view.id}: {err}", "red"))
+                failed = True
+                continue
+        done = service.batch(view.id) or view
+        console.print(
+            f"{done.id} ended: {done.results_indexed:,} results downloaded"
+            f" (batchtop results {done.id} --format json)"
+        )
+    return 1 if failed else 0
 
 
 def _filter(ns: argparse.Namespace) -> Any:
@@ -588,11 +604,12 @@ async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
 
 def cmd_locate(ns: argparse.Namespace) -> int:
     from batchtop.core import paths
+    from batchtop.core.store import default_path
 
     places = {
         "config": str(paths.config_file()),
         "data": str(paths.data_dir()),
-        "store": str(paths.data_dir() / "batchtop.sqlite3"),
+        "store": str(default_path()),
         "results": str(paths.results_dir()),
         "imports": str(paths.imports_dir()),
     }

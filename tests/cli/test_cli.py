@@ -1,0 +1,228 @@
+"""The `batchtop` command line, run as a real subprocess against the in-process emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
+
+CLI = [sys.executable, "-m", "batchtop.tui.cli"]
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=cwd,
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_until(cond: Callable[[], bool], limit_s: float = 30.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("batchtop: error: ")
+    assert needle in lines[0]
+
+
+def test_thousand_articles_flow(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
+    articles = [{"id": i, "content": f"Article number {i}."} for i in range(1000)]
+    (tmp_path / "articles.json").write_text(json.dumps(articles))
+    proc = run(
+        "submit",
+        "articles.json",
+        "--template",
+        "Summarise: {content}",
+        "--model",
+        "claude-haiku-4-5",
+        "--max-tokens",
+        "200",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1,000 requests" in proc.stdout
+    assert "estimated cost" in proc.stdout
+    (bid,) = re.findall(r"submitted (msgbatch_\w+)", proc.stdout)
+
+    watch = subprocess.Popen(
+        [*CLI, "watch", "--interval", "0.1"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: emulator_env.stats.count("list") >= 2)  # watch saw it in progress
+        emulator_env.advance(3600)
+        out, err = watch.communicate(timeout=60)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 0, err
+    assert f"{bid} ended: 1,000 results downloaded" in out
+
+    proc = run("results", bid, "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote 1,000 results" in proc.stdout
+    exported = list(tmp_path.glob("*.json"))
+    summaries = [p for p in exported if p.name != "articles.json"]
+    assert len(summaries) == 1
+    data = json.loads(summaries[0].read_text())
+    assert len(data) == 1000
+    assert all(isinstance(v, str) and v for v in data.values())
+
+    proc = run("ls", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert row["id"] == bid
+    assert row["processing_status"] == "ended"
+    assert row["results_indexed"] == 1000
+
+    proc = run("export", bid, "--format", "csv", "--out", "out.csv", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["rows"] == 1000
+    assert (tmp_path / "out.csv").exists()
+
+
+def test_dry_run_and_validation_errors(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
+    good = tmp_path / "prompts.txt"
+    good.write_text("hello\nworld\n")
+    proc = run("submit", str(good), "--dry-run", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["requests"] == 2
+    assert report["submitted"] is False
+    assert emulator_env.stats.count("create") == 0
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"custom_id": "ok-1", "params": {"model": "claude-haiku-4-5", "max_tokens": 10,'
+        ' "messages": [{"role": "user", "content": "hi"}]}}\n{broken\n'
+    )
+    proc = run("submit", str(bad), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "bad.jsonl:2" in proc.stdout  # the report names file:line
+    assert "Traceback" not in proc.stderr
+    assert "nothing was submitted" in proc.stderr
+    assert emulator_env.stats.count("create") == 0
+
+
+def test_error_paths_are_one_line(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
+    assert_one_line_error(run("submit", "missing.jsonl", cwd=tmp_path), "No such file")
+    assert_one_line_error(run("results", "msgbatch_nope", cwd=tmp_path), "msgbatch_nope")
+    assert_one_line_error(run("cancel", "msgbatch_nope", cwd=tmp_path), "--yes")
+    usage = run("submit", cwd=tmp_path)
+    assert usage.returncode == 2
+    assert "Traceback" not in usage.stderr
+    version = run("--version", cwd=tmp_path)
+    assert version.returncode == 0
+    assert version.stdout.startswith("batchtop ")
+
+
+def test_bad_key_and_no_key(tmp_path: Path) -> None:
+    config = EmulatorConfig(api_keys=frozenset({"good-key"}))
+    with run_in_thread(config, ManualClock(datetime.now(UTC))) as emu:
+        env = dict(os.environ, ANTHROPIC_BASE_URL=emu.base_url, ANTHROPIC_API_KEY="wrong")
+        assert_one_line_error(run("ls", cwd=tmp_path, env=env), "The API key was rejected (401)")
+        env.pop("ANTHROPIC_API_KEY")
+        nokey = run("watch", cwd=tmp_path, env=env)
+        assert_one_line_error(nokey, "No API key: set ANTHROPIC_API_KEY or run batchtop --demo")
+        # store-only commands still work without a key
+        assert run("ls", cwd=tmp_path, env=env).returncode == 0
+        refused = dict(env, ANTHROPIC_API_KEY="x", ANTHROPIC_BASE_URL="http://127.0.0.1:9")
+        proc = run("watch", cwd=tmp_path, env=refused)
+        assert_one_line_error(proc, "Cannot reach http://127.0.0.1:9: connection refused")
+
+
+def test_actions_label_cancel_delete_retry(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
+    emulator_env.config.rate = 0.001
+    src = tmp_path / "p.txt"
+    src.write_text("one\ntwo\n")
+    proc = run("submit", str(src), "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (bid,) = json.loads(proc.stdout)["batch_ids"]
+    assert run("label", bid, "my label", cwd=tmp_path).returncode == 0
+    proc = run("ls", "--json", "--active", cwd=tmp_path)
+    assert json.loads(proc.stdout)[0]["label"] == "my label"
+    assert_one_line_error(run("delete", bid, "--yes", cwd=tmp_path), "cancel it")
+    proc = run("cancel", bid, "--yes", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "canceling" in proc.stdout
+    emulator_env.advance(600)
+    proc = run("retry", bid, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr  # the canceled requests go out again
+    assert len(json.loads(proc.stdout)["batch_ids"]) == 1
+    proc = run("delete", bid, "--yes", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = run("ls", "--json", "--offline", cwd=tmp_path)
+    assert all(r["id"] != bid for r in json.loads(proc.stdout))  # deleted: hidden from ls
+    assert run("reconcile", cwd=tmp_path).stdout.strip() == "nothing to reconcile"
+
+
+def test_locate_uses_xdg_dirs(tmp_path: Path) -> None:
+    proc = run("locate", "--json", cwd=tmp_path)
+    assert proc.returncode == 0
+    places = json.loads(proc.stdout)
+    assert places["data"].startswith(str(tmp_path))
+    assert places["config"].startswith(str(tmp_path))
+
+
+def test_ctrl_c_exits_130_without_traceback(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
+    emulator_env.config.rate = 0.001
+    src = tmp_path / "p.txt"
+    src.write_text("one\n")
+    assert run("submit", str(src), cwd=tmp_path).returncode == 0
+    watch = subprocess.Popen(
+        [*CLI, "watch", "--interval", "0.1"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: emulator_env.stats.count("list") >= 2)
+        watch.send_signal(signal.SIGINT)
+        _out, err = watch.communicate(timeout=30)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 130
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ["\x1b[31mred\x1b[0m [bold]label[/bold]"])
+def test_outside_text_is_escaped(emulator_env: EmulatorHandle, tmp_path: Path, text: str) -> None:
+    src = tmp_path / "p.txt"
+    src.write_text("one\n")
+    proc = run("submit", str(src), "--json", "--label", text, cwd=tmp_path)
+    (bid,) = json.loads(proc.stdout)["batch_ids"]
+    proc = run("ls", "--offline", cwd=tmp_path)
+    assert "\x1b" not in proc.stdout
+    assert "[bold]label" in proc.stdout  # markup shown literally, not interpreted
+    assert bid[:12] in proc.stdout
