@@ -953,7 +953,7 @@ def _run(
             else:
                 a.record(line, value)
     elif fmt == "csv":
-        delimiter = "\t" if a.path.suffix.lower() == ".tsv" else ","
+        delimiter = _csv_delimiter(a.path, f, encoding)
         header_seen = False
         for line, row in csv_records(byte_lines(f, encoding, tick), delimiter=delimiter):
             if isinstance(row, Problem):
@@ -973,6 +973,18 @@ def _run(
                 a.issue("error", text.message, line, text.column)
             else:
                 a.txt_line(line, text)
+
+
+def _csv_delimiter(path: Path, f: IO[bytes], encoding: str) -> str:
+    """Tab for .tsv; otherwise the most frequent of , ; tab | in the header line (',' if none)."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    head = f.read(64 * 1024)
+    f.seek(0)
+    header = _first_text(head, encoding).split("\n", 1)[0]
+    counts = {d: header.count(d) for d in ",;\t|"}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
 
 
 def _check_header(a: _Analysis, header: list[str], line: int) -> None:

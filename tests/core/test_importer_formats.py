@@ -200,6 +200,17 @@ def test_tsv(tmp_path: Path) -> None:
     assert prompts(tmp_path) == ["What?"]
 
 
+def test_semicolon_csv_is_sniffed(tmp_path: Path) -> None:
+    r = run(
+        tmp_path,
+        "t.csv",
+        "name;text\nA;hello, world\n",
+        ImportOptions(template="{text}", **_haiku()),
+    )
+    assert r.ok, r.issues
+    assert prompts(tmp_path) == ["hello, world"]
+
+
 def test_txt_with_and_without_template(tmp_path: Path) -> None:
     r = run(tmp_path, "p.txt", "alpha\n\n  \nbeta\n")
     assert r.ok, r.issues
