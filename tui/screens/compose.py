@@ -8,6 +8,7 @@ with the `SubmitOutcome`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -217,6 +218,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     @work(group="compose-models", exclusive=True, exit_on_error=False)
     async def load_models(self) -> None:
         try:
+            await asyncio.to_thread(self.service.warm_up)  # the SDK import takes seconds
             models = await self.service.models()
         except BatchtopError:
             return
@@ -379,6 +381,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         self.busy = True
         self.query_one("#compose-submit", Button).disabled = True
         try:
+            await asyncio.to_thread(self.service.warm_up)
             outcome = await self.service.submit_requests(requests, name=name)
         except BatchtopError as exc:
             self.busy = False

@@ -8,6 +8,7 @@ batches at once.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -179,6 +180,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
     @work(group="import-models", exclusive=True, exit_on_error=False)
     async def load_models(self) -> None:
         try:
+            await asyncio.to_thread(self.service.warm_up)  # the SDK import takes seconds
             models = await self.service.models()
         except BatchtopError:
             return
@@ -363,6 +365,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         name = self.query_one("#import-name", Input).value.strip() or None
         self._set_busy(True, float(max(parts, 1)))
         try:
+            await asyncio.to_thread(self.service.warm_up)
             outcome = await self.service.submit(report, name=name, progress=self._on_submit)
         except BatchtopError as exc:
             self._set_busy(False)

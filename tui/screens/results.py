@@ -179,6 +179,8 @@ class ResultsScreen(Screen[None]):
                 waiting.append(batch_id)
             elif not view.results_downloaded:
                 pending.append(batch_id)
+        if pending:
+            await asyncio.to_thread(self.service.warm_up)  # the SDK import takes seconds
         for n, batch_id in enumerate(pending, 1):
             label = f" ({n}/{len(pending)})" if len(pending) > 1 else ""
             self._show_state(
@@ -462,6 +464,7 @@ class ResultsScreen(Screen[None]):
         ):
             return
         created: list[str] = []
+        await asyncio.to_thread(self.service.warm_up)
         for batch_id in self.batch_ids:
             try:
                 outcome = await self.service.retry_failed(batch_id)
