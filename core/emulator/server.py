@@ -166,7 +166,12 @@ class EmulatorServer:
             status = response.status
             return response
         except asyncio.CancelledError:
+            status = 499  # the client went away (nginx's code for it)
             raise
+        except ConnectionError:
+            status = 499
+            log.debug("emulator: client disconnected during %s %s", request.method, request.path)
+            return error_response(ApiFailure(400, "Client disconnected"), rid)
         except Exception:
             log.exception("emulator: unhandled error on %s %s", request.method, request.path)
             status = 500
