@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,13 @@ def ingest(
     done_bytes = 0
     total_cost = 0.0
     any_cost = False
-    with open(jsonl_path, "rb") as fh:
+    # Parsing (Python, holds the GIL) overlaps with SQLite inserting and indexing the
+    # previous chunk (C, releases the GIL) on one writer thread.
+    pending: Future[int] | None = None
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtop-ingest") as writer,
+        open(jsonl_path, "rb") as fh,
+    ):
         for line in fh:
             done_bytes += len(line)
             raw_bytes = line.strip()
@@ -262,10 +269,14 @@ def ingest(
                 any_cost = True
             rows.append((*parsed, raw))
             if len(rows) >= INGEST_CHUNK:
-                inserted += _flush(conn, rows, key)
+                if pending is not None:
+                    inserted += pending.result()
+                pending = writer.submit(_flush, conn, rows, key)
                 rows = []
                 if progress is not None:
                     progress(done_bytes, total_bytes)
+        if pending is not None:
+            inserted += pending.result()
     if rows:
         inserted += _flush(conn, rows, key)
     if progress is not None:

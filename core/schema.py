@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from .errors import UserError
+from .sqlite_util import begin_immediate
 
 # Substring search (the user types a fragment of an id, a word, a phrase): the trigram
 # tokenizer matches any substring of 3+ characters, case-insensitively.
@@ -163,7 +164,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGR
         return 0
     applied = 0
     while True:
-        conn.execute("BEGIN IMMEDIATE")
+        begin_immediate(conn)
         try:
             current = user_version(conn)  # re-read under the write lock
             if current > target:

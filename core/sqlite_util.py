@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,6 +33,26 @@ def req_dt(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+BEGIN_ATTEMPTS = 4  # each waits up to the busy timeout (5 s)
+
+
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the write lock, retrying past the busy timeout a few times.
+
+    SQLite's busy handler is not fair: a process can keep losing the lock to others that
+    write in a tight loop. Nothing has happened yet at BEGIN, so retrying is always safe.
+    """
+    for attempt in range(BEGIN_ATTEMPTS):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            locked = "locked" in str(exc) or "busy" in str(exc)
+            if not locked or attempt == BEGIN_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1) * (1 + random.random()))
+
+
 @contextmanager
 def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction that takes the write lock up front.
@@ -38,7 +60,7 @@ def write_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     `BEGIN IMMEDIATE` waits (busy_timeout) for another writer instead of failing later with
     SQLITE_BUSY when a read transaction tries to upgrade — what makes two processes safe.
     """
-    conn.execute("BEGIN IMMEDIATE")
+    begin_immediate(conn)
     try:
         yield conn
     except BaseException:

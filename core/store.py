@@ -212,9 +212,16 @@ class Store:
         self.close()
 
     def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (created on first use)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and not self._closed:
             return conn
+        conn = self._connect()
+        self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        """A new connection, configured and registered so `close()` closes it."""
         with self._lock:
             if self._closed:
                 raise UserError("The store is closed.")
@@ -222,17 +229,25 @@ class Store:
                 self.path,
                 timeout=BUSY_TIMEOUT_MS / 1000,
                 isolation_level=None,  # explicit transactions only (see write_txn)
-                check_same_thread=False,  # each thread has its own; close() runs anywhere
+                check_same_thread=False,  # close() may run on any thread
             )
             self._conns.append(conn)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
+        # NORMAL under WAL: never corrupt, survives a process crash; only an OS crash or
+        # power cut can lose the last commits. FULL fsyncs every commit and made lock
+        # holds long enough to starve a competing process.
+        conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -32000")  # 32 MB page cache per connection
-        self._local.conn = conn
         return conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            if conn in self._conns:
+                self._conns.remove(conn)
+        conn.close()
 
     # --- batches --------------------------------------------------------------------------
 
@@ -570,7 +585,13 @@ class Store:
     def ingest_results_stats(
         self, batch_id: str, jsonl_path: Path, progress: ProgressFn | None = None
     ) -> IngestStats:
-        return results_index.ingest(self._conn(), batch_id, jsonl_path, progress)
+        # A private connection: the ingest hands it to a writer thread, so a progress
+        # callback that reads the store on this thread never shares a connection with it.
+        conn = self._connect()
+        try:
+            return results_index.ingest(conn, batch_id, jsonl_path, progress)
+        finally:
+            self._release(conn)
 
     def query_results(
         self, batch_ids: Sequence[str], filt: ResultFilter, offset: int, limit: int

@@ -63,14 +63,14 @@ def test_threads_share_one_store(tmp_path: Path) -> None:
 def test_two_stores_one_file_write_at_once(tmp_path: Path) -> None:
     """A long ingest in one store while another keeps refreshing batches and labels."""
     path = tmp_path / "s.db"
-    results = write_jsonl(tmp_path / "r.jsonl", mixed_results(30_000))
+    results = write_jsonl(tmp_path / "r.jsonl", mixed_results(20_000))
     a = Store.open(path)
     b = Store.open(path)
     a.upsert_remote([remote("big")], T0)
 
     def ingest() -> None:
         for _ in range(2):
-            assert a.ingest_results("big", results) == 30_000
+            assert a.ingest_results("big", results) == 20_000
 
     def refresh() -> None:
         for i in range(150):
@@ -84,7 +84,7 @@ def test_two_stores_one_file_write_at_once(tmp_path: Path) -> None:
 
     run_threads([ingest, refresh])
     assert len(a.snapshots("live")) == 150
-    assert b.count_results(["big"]) == 30_000
+    assert b.count_results(["big"]) == 20_000
     view = a.get_batch("live")
     assert view is not None
     assert view.note == "149"
