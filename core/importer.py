@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -396,7 +398,11 @@ def _dump(cid: str, params: Any) -> bytes:
 
 
 class _Parts:
-    """Writes prepared native JSONL parts (and their manifests) under the split limits."""
+    """Writes prepared native JSONL parts (and their manifests) under the split limits.
+
+    Writes, fsyncs and renames run on one background thread (in order), so disk I/O overlaps
+    with parsing; a write error surfaces as OSError from the next `add` or from `finish`.
+    """
 
     def __init__(self, work_dir: Path, max_requests: int, max_bytes: int) -> None:
         self.work_dir = work_dir
@@ -412,6 +418,8 @@ class _Parts:
         self._open_part = False
         self._lines: list[bytes] = []
         self._manifest_lines: list[bytes] = []
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="batchtop-import-writer")
+        self._pending: deque[Future[None]] = deque()
 
     def fits_alone(self, body: bytes) -> bool:
         return BODY_OVERHEAD + len(body) - 1 <= self.max_bytes
@@ -438,14 +446,18 @@ class _Parts:
         self._count += 1
         self._last = line
 
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        self._pending.append(self._pool.submit(fn, *args))
+        while self._pending and (self._pending[0].done() or len(self._pending) > 16):
+            self._pending.popleft().result()  # re-raises a write error here
+
     def _flush(self) -> None:
-        """Write the buffered lines (one C-level call instead of one Python call per line)."""
+        """Hand the buffered lines to the writer thread (one C-level call per batch)."""
         assert self._out is not None
         assert self._manifest is not None
-        self._out.writelines(self._lines)
-        self._manifest.writelines(self._manifest_lines)
-        self._lines.clear()
-        self._manifest_lines.clear()
+        lines, self._lines = self._lines, []
+        manifest_lines, self._manifest_lines = self._manifest_lines, []
+        self._submit(_write_lines, self._out, lines, self._manifest, manifest_lines)
 
     def _name(self, index: int) -> tuple[Path, Path]:
         return (
@@ -468,30 +480,53 @@ class _Parts:
         self._flush()
         self._open_part = False
         index = len(self.parts) + 1
-        for handle, final in zip((self._out, self._manifest), self._name(index), strict=True):
-            if handle is None:
-                continue
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-            os.replace(handle.name, final)
+        assert self._out is not None
+        assert self._manifest is not None
+        part, manifest = self._name(index)
+        self._submit(_commit_file, self._out, part)
+        self._submit(_commit_file, self._manifest, manifest)
         self.parts.append(SplitPart(index, self._count, self._bytes, self._first, self._last))
         self._out = self._manifest = None
 
     def finish(self) -> list[SplitPart]:
-        if self._open_part:
-            self._close()
+        try:
+            if self._open_part:
+                self._close()
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True)
         return self.parts
 
     def abandon(self) -> None:
+        """Stop writing after an error: wait for the writer, drop temp files."""
         self._open_part = False
         self._lines.clear()
         self._manifest_lines.clear()
+        for fut in self._pending:
+            fut.exception()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
         for handle in (self._out, self._manifest):
             if handle is not None:
                 handle.close()
                 Path(str(handle.name)).unlink(missing_ok=True)
         self._out = self._manifest = None
+
+
+def _write_lines(
+    out: IO[bytes], lines: list[bytes], manifest: IO[bytes], manifest_lines: list[bytes]
+) -> None:
+    out.writelines(lines)
+    manifest.writelines(manifest_lines)
+
+
+def _commit_file(handle: IO[bytes], final: Path) -> None:
+    """Make a finished temp file durable and give it its final name (atomic)."""
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+    os.replace(handle.name, final)
 
 
 class _Ticker:
@@ -900,6 +935,14 @@ def analyse(
             analysis.issue("error", f"Reading {path} failed: {exc.strerror or exc}.")
         except RecursionError:
             analysis.issue("error", "The file is nested too deeply to read.")
+        except Exception as exc:
+            # A bug, not bad input: still a report, never a traceback in a front end.
+            analysis.issue(
+                "error", f"Internal error while reading the file ({type(exc).__name__}: {exc})."
+            )
+            if analysis.parts is not None:
+                analysis.parts.abandon()
+                analysis.parts = None
         ticker.finish()
     if analysis.parts is not None:
         try:
