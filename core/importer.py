@@ -535,12 +535,17 @@ class _Ticker:
         self.done = 0
         self._next = PROGRESS_STEP
         self._progress = progress
+        self.error: BaseException | None = None
 
     def __call__(self, n: int) -> None:
         self.done += n
         if self._progress is not None and self.done >= self._next:
             self._next = self.done + PROGRESS_STEP
-            self._progress(min(self.done, self.total), self.total)
+            try:
+                self._progress(min(self.done, self.total), self.total)
+            except BaseException as exc:
+                self.error = exc  # the caller's own exception (e.g. to cancel): re-raised
+                raise
 
     def finish(self) -> None:
         if self._progress is not None:
@@ -571,6 +576,7 @@ class _Analysis:
         self.template_broken = False
         self.options_ok = True
         self.missing_once: set[str] = set()
+        self.records = 0  # records seen (generated ids follow it, so they match input rows)
 
     # issues -------------------------------------------------------------------------
     def issue(
@@ -788,6 +794,7 @@ class _Analysis:
             self.template_broken = True
 
     def record(self, line: int, record: Any) -> None:
+        self.records += 1
         if isinstance(record, str):
             record = {"text": record, "line": record, "prompt": record}
         if not isinstance(record, Mapping):
@@ -826,7 +833,7 @@ class _Analysis:
             self.ids[raw_id] = line
             cid = sanitize_custom_id(raw_id, self.used)
         else:
-            cid = f"row-{self.count + 1:06d}"
+            cid = f"row-{self.records:06d}"
         if not text.strip():
             self.issue("error", "The prompt for this record is empty.", line)
             return
@@ -896,7 +903,10 @@ def analyse(
 
     Valid requests are written as native JSONL parts (`part-0001.jsonl`, …) with manifests
     into `work_dir`; `report.request_count` counts those valid requests, and the report is
-    `ok` only when there are some and no errors.
+    `ok` only when there are some and no errors. `progress(bytes_read, total_bytes)` is called
+    about every megabyte; an exception it raises (to cancel) propagates, temp files removed.
+    Native requests are taken as they are: `options` model/max_tokens/system only fill
+    requests built from records, CSV rows or text lines.
     """
     path = Path(path)
     analysis = _Analysis(path, options, work_dir)
@@ -936,6 +946,10 @@ def analyse(
         except RecursionError:
             analysis.issue("error", "The file is nested too deeply to read.")
         except Exception as exc:
+            if exc is ticker.error:  # raised by the progress callback: the caller cancels
+                if analysis.parts is not None:
+                    analysis.parts.abandon()
+                raise
             # A bug, not bad input: still a report, never a traceback in a front end.
             analysis.issue(
                 "error", f"Internal error while reading the file ({type(exc).__name__}: {exc})."

@@ -278,3 +278,10 @@ def test_rerun_replaces_old_parts(tmp_path: Path) -> None:
 
 def _haiku() -> dict[str, Any]:
     return {"model": "claude-haiku-4-5", "max_tokens": 200}
+
+
+def test_generated_ids_follow_the_record_number(tmp_path: Path) -> None:
+    data = jsonl({"t": "a"}, {"x": "no t"}, {"t": "c"})
+    r = run(tmp_path, "r.jsonl", data, ImportOptions(template="{t}", **_haiku()))
+    assert [i.line for i in r.errors] == [2]
+    assert [x["custom_id"] for x in part_lines(tmp_path)] == ["row-000001", "row-000003"]

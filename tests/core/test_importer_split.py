@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from batchtop.core.importer import BODY_OVERHEAD, analyse
 from batchtop.core.models import ImportOptions
 
@@ -140,3 +141,17 @@ def test_progress_for_json_csv_and_txt(tmp_path: Path) -> None:
         assert r.ok, (name, r.issues[:3])
         assert len(calls) >= 3, name
         assert calls[-1] == (len(data), len(data))
+
+
+def test_progress_callback_can_cancel(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", 3000, text="z" * 1000)
+
+    class Stop(Exception):
+        pass
+
+    def cancel(done: int, total: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        analyse(src, ImportOptions(), work_dir=tmp_path / "w", progress=cancel)
+    assert not list((tmp_path / "w").glob("*.tmp"))
