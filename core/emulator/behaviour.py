@@ -232,6 +232,7 @@ def _succeeded_line(
         output_tokens = max_tokens
         stop_reason = "max_tokens"
     model = params.get("model")
+    info = catalog.lookup(model) if isinstance(model, str) else None
     return orjson.dumps(
         {
             "custom_id": custom_id,
@@ -241,7 +242,8 @@ def _succeeded_line(
                     "id": ids.message_id(seed, batch_id, custom_id),
                     "type": "message",
                     "role": "assistant",
-                    "model": model if isinstance(model, str) else "claude-opus-5-5",
+                    # aliases resolve to the dated id, as the real API reports them
+                    "model": info.id if info else str(model),
                     "content": [{"type": "text", "text": text}],
                     "stop_reason": stop_reason,
                     "stop_sequence": None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -120,12 +121,15 @@ def run_from_args(ns: argparse.Namespace) -> int:
     config = config_from_args(ns)
     try:
         asyncio.run(_serve(config))
-    except OSError as exc:
-        print(
-            f"batchtop emulator: cannot listen on {config.host}:{config.port}: {exc.strerror}",
-            file=sys.stderr,
-        )
+    except sqlite3.Error as exc:
+        print(f"batchtop emulator: cannot use database {config.db_path}: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        where = f"{config.host}:{config.port}"
+        print(f"batchtop emulator: cannot listen on {where}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

@@ -81,10 +81,8 @@ def test_fault_sequence_is_seeded(emulator_factory: Any) -> None:
     for _ in range(2):
         handle = emulator_factory()
         handle.set_faults(rate_500=0.5, seed=3)
-        statuses = [
-            httpx2.get(handle.base_url + "/v1/models", headers={"x-api-key": "k"}).status_code
-            for _ in range(12)
-        ]
+        with httpx2.Client(base_url=handle.base_url, headers={"x-api-key": "k"}) as http:
+            statuses = [http.get("/v1/models").status_code for _ in range(12)]
         sequences.append(statuses)
     assert sequences[0] == sequences[1]
     assert set(sequences[0]) == {200, 500}

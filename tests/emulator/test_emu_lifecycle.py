@@ -146,6 +146,12 @@ def test_max_tokens_stop_reason_and_usage(client: Any, emulator: EmulatorHandle)
     assert full.usage.input_tokens == -(-len(prompt) // 4)
     assert full.usage.output_tokens >= 10
     assert full.model == "claude-opus-5-5"
+    alias = client.messages.batches.create(
+        requests=[make_request("alias", model="claude-haiku-4-5")]
+    )
+    emulator.advance(1)
+    [line] = list(client.messages.batches.results(alias.id))
+    assert line.result.message.model == "claude-haiku-4-5-20251001"
     assert "Tell me about the lighthouse keepers" in full.content[0].text
 
 

@@ -293,3 +293,30 @@ def test_add_arguments_builds_config(counters: str) -> None:
     assert config.faults.cut_results_after_bytes == 100
     assert config.host == "127.0.0.1"
     assert parser.parse_args(["--rate", "instant"]).rate is None
+
+
+def test_cli_reports_unusable_db_and_busy_port(tmp_path: Any) -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "batchtop.core.emulator", "--db", str(tmp_path / "no/such/x.db")],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert b"cannot use database" in bad.stderr
+    assert b"Traceback" not in bad.stderr
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = subprocess.run(
+            [sys.executable, "-m", "batchtop.core.emulator", "--port", str(port)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    assert taken.returncode == 1
+    assert b"cannot listen" in taken.stderr
+    assert b"Traceback" not in taken.stderr
