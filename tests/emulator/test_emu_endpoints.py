@@ -218,3 +218,23 @@ async def test_models_and_count_tokens_async(aclient: Any) -> None:
         await aclient.messages.count_tokens(
             model="claude-nope", messages=[{"role": "user", "content": "x"}]
         )
+
+
+def test_emulator_env_points_the_sdk_at_the_emulator(emulator_env: EmulatorHandle) -> None:
+    import os
+
+    from anthropic import Anthropic
+
+    assert os.environ["ANTHROPIC_BASE_URL"] == emulator_env.base_url
+    assert os.environ["XDG_DATA_HOME"].startswith(os.environ["XDG_CONFIG_HOME"].rsplit("/", 1)[0])
+    with Anthropic() as client:
+        batch = client.messages.batches.create(requests=make_requests(1))
+    assert emulator_env.stats.count("create", 200) == 1
+    assert batch.id.startswith("msgbatch_01")
+
+
+def test_no_real_anthropic_env_leaks_into_tests() -> None:
+    import os
+
+    assert not [k for k in os.environ if k.startswith("ANTHROPIC_")]
+    assert "pytest" in os.environ["XDG_CONFIG_HOME"] or "tmp" in os.environ["XDG_CONFIG_HOME"]
