@@ -1,7 +1,24 @@
 """A faithful local Message Batches API server (aiohttp, SQLite-backed).
 
-Used by the tests, the demo and the benchmarks: unmodified SDK clients work against it with
-only the base URL changed. See `EmulatorConfig` for what can be tuned.
+Unmodified SDK clients work against it with only the base URL changed; tests, the demo and
+the benchmarks all use it. Module map: `config` (EmulatorConfig, FaultConfig, Rule),
+`clock` (ManualClock, ScaledClock), `behaviour` (create-time validation, per-request
+outcomes and replies), `state` (SQLite; lazy lifecycle), `server` (aiohttp routes, auth,
+envelopes, faults), `handle` (run_in_thread), `cli` (`batchtop emulator`,
+`python -m batchtop.core.emulator`).
+
+Endpoints (`?beta=true` routes identically): POST/GET /v1/messages/batches,
+GET/DELETE /v1/messages/batches/{id}, POST …/{id}/cancel, GET …/{id}/results,
+GET /v1/models[/{id}], POST /v1/messages/count_tokens.
+
+Lifecycle is derived from the clock when a batch is read: request i of a batch finishes at
+created + start_delay + (i+1)/rate (+ a rule's delay_s); cancel stops new completions and
+ends the batch cancel_delay_s later; 24 h after creation unprocessed requests expire; 29 days
+after creation results are archived. Rules are applied when a batch is created.
+
+`handle.stats.count(endpoint, status)` counts requests per route name: create, list,
+retrieve, cancel, delete, results, models, model, count_tokens, unknown (499 = the client
+hung up).
 """
 
 from .cli import add_arguments, run_from_args
