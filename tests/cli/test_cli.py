@@ -159,29 +159,46 @@ def test_bad_key_and_no_key(tmp_path: Path) -> None:
         assert_one_line_error(proc, "Cannot reach http://127.0.0.1:9: connection refused")
 
 
-def test_actions_label_cancel_delete_retry(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
+def cli_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI in this process (the SDK is already imported here: much faster)."""
+    from batchtop.tui.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_actions_label_cancel_delete_retry(
+    emulator_env: EmulatorHandle,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
     emulator_env.config.rate = 0.001
     src = tmp_path / "p.txt"
     src.write_text("one\ntwo\n")
-    proc = run("submit", str(src), "--json", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    (bid,) = json.loads(proc.stdout)["batch_ids"]
-    assert run("label", bid, "my label", cwd=tmp_path).returncode == 0
-    proc = run("ls", "--json", "--active", cwd=tmp_path)
-    assert json.loads(proc.stdout)[0]["label"] == "my label"
-    assert_one_line_error(run("delete", bid, "--yes", cwd=tmp_path), "cancel it")
-    proc = run("cancel", bid, "--yes", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "canceling" in proc.stdout
+    code, out, err = cli_main(capsys, "submit", str(src), "--json")
+    assert code == 0, err
+    (bid,) = json.loads(out)["batch_ids"]
+    assert cli_main(capsys, "label", bid, "my label")[0] == 0
+    code, out, _ = cli_main(capsys, "ls", "--json", "--active")
+    assert json.loads(out)[0]["label"] == "my label"
+    code, _, err = cli_main(capsys, "delete", bid, "--yes")
+    assert code == 1
+    assert "cancel it" in err
+    code, out, err = cli_main(capsys, "cancel", bid, "--yes")
+    assert code == 0, err
+    assert "canceling" in out
     emulator_env.advance(600)
-    proc = run("retry", bid, "--json", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr  # the canceled requests go out again
-    assert len(json.loads(proc.stdout)["batch_ids"]) == 1
-    proc = run("delete", bid, "--yes", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    proc = run("ls", "--json", "--offline", cwd=tmp_path)
-    assert all(r["id"] != bid for r in json.loads(proc.stdout))  # deleted: hidden from ls
-    assert run("reconcile", cwd=tmp_path).stdout.strip() == "nothing to reconcile"
+    code, out, err = cli_main(capsys, "retry", bid, "--json")
+    assert code == 0, err  # the canceled requests go out again
+    assert len(json.loads(out)["batch_ids"]) == 1
+    code, _, err = cli_main(capsys, "delete", bid, "--yes")
+    assert code == 0, err
+    code, out, _ = cli_main(capsys, "ls", "--json", "--offline")
+    assert all(r["id"] != bid for r in json.loads(out))  # deleted: hidden from ls
+    assert cli_main(capsys, "reconcile")[1].strip() == "nothing to reconcile"
 
 
 def test_locate_uses_xdg_dirs(tmp_path: Path) -> None:
@@ -217,12 +234,20 @@ def test_ctrl_c_exits_130_without_traceback(emulator_env: EmulatorHandle, tmp_pa
 
 
 @pytest.mark.parametrize("text", ["\x1b[31mred\x1b[0m [bold]label[/bold]"])
-def test_outside_text_is_escaped(emulator_env: EmulatorHandle, tmp_path: Path, text: str) -> None:
+def test_outside_text_is_escaped(
+    emulator_env: EmulatorHandle,
+    tmp_path: Path,
+    text: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
     src = tmp_path / "p.txt"
     src.write_text("one\n")
-    proc = run("submit", str(src), "--json", "--label", text, cwd=tmp_path)
-    (bid,) = json.loads(proc.stdout)["batch_ids"]
-    proc = run("ls", "--offline", cwd=tmp_path)
-    assert "\x1b" not in proc.stdout
-    assert "[bold]label" in proc.stdout  # markup shown literally, not interpreted
-    assert bid[:12] in proc.stdout
+    code, out, err = cli_main(capsys, "submit", str(src), "--json", "--label", text)
+    assert code == 0, err
+    (bid,) = json.loads(out)["batch_ids"]
+    code, out, _ = cli_main(capsys, "ls", "--offline")
+    assert "\x1b" not in out
+    assert "[bold]label" in out  # markup shown literally, not interpreted
+    assert bid in out
