@@ -251,3 +251,24 @@ def test_outside_text_is_escaped(
     assert "\x1b" not in out
     assert "[bold]label" in out  # markup shown literally, not interpreted
     assert bid in out
+
+
+def test_emulator_subcommand_prints_its_url_first(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [*CLI, "emulator", "--port", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", first), first
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (0, 130)
+    assert "Traceback" not in err
