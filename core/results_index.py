@@ -56,7 +56,8 @@ class IngestStats:
 
 
 def _int(value: Any) -> int:
-    return value if type(value) is int else 0
+    """A token count; anything else (or absurd: SQLite stores 64-bit integers) counts as 0."""
+    return value if type(value) is int and 0 <= value < 1 << 62 else 0
 
 
 def _str(value: Any) -> str | None:
@@ -87,7 +88,7 @@ def parse_line(batch_id: str, raw: str) -> tuple[Any, ...] | None:
     """One results line → the `results` insert tuple (without raw), or None if malformed."""
     try:
         obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, ValueError, TypeError):
         return None
     if not isinstance(obj, dict):
         return None
@@ -399,7 +400,7 @@ def _filters(filt: ResultFilter, *, use_fts: bool = True) -> tuple[str, list[Any
     if filt.custom_ids:
         clauses.append("r.custom_id IN (SELECT value FROM json_each(?))")
         args.append(orjson.dumps(sorted(filt.custom_ids)).decode())
-    search = filt.search.strip()
+    search = filt.search.replace("\x00", "").strip()  # NUL would cut the FTS query short
     if search:
         if use_fts and len(search) >= MIN_FTS_CHARS:
             clauses.append("r.id IN (SELECT rowid FROM results_fts WHERE results_fts MATCH ?)")

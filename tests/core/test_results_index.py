@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 from batchtop.core.models import ResultFilter, ResultType
 from batchtop.core.pricing import cost_usd
 from batchtop.core.store import Store
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_store_factory import (
     HOSTILE_TEXTS,
     MODEL,
@@ -459,3 +462,61 @@ def test_ingest_and_query_speed(store: Store, tmp_path: Path) -> None:
     store.query_results(["b1"], ResultFilter(types=frozenset({ResultType.ERRORED})), 0, 50)
     assert time.perf_counter() - start < 1.5
     assert len(page.rows) == 50
+
+
+# --- robustness (hypothesis) --------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+result_like = st.fixed_dictionaries(
+    {"custom_id": st.one_of(st.text(max_size=10), json_values)},
+    optional={
+        "result": st.one_of(
+            json_values,
+            st.fixed_dictionaries(
+                {"type": st.sampled_from(["succeeded", "errored", "canceled", "expired", "x"])},
+                optional={"message": json_values, "error": json_values},
+            ),
+        )
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(obj=st.one_of(json_values, result_like))
+def test_parse_line_never_raises(obj: object) -> None:
+    from batchtop.core.results_index import parse_line
+
+    parsed = parse_line("b1", json.dumps(obj))
+    if parsed is not None:
+        assert isinstance(parsed[1], str)
+        assert parsed[2] in {"succeeded", "errored", "canceled", "expired"}
+        assert isinstance(parsed[9], str)
+
+
+@pytest.fixture(scope="module")
+def search_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    directory = tmp_path_factory.mktemp("search")
+    s = Store.open(directory / "s.db")
+    texts = [*HOSTILE_TEXTS.values(), 'quote " star * minus - AND OR NOT NEAR ( ) : ^ {']
+    lines = [succeeded(f"t{i}", text) for i, text in enumerate(texts)]
+    s.ingest_results("b1", write_jsonl(directory / "r.jsonl", lines))
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(needle=st.text(max_size=12))
+def test_any_search_string_is_safe(search_store: Store, needle: str) -> None:
+    """Whatever the user types, search answers (possibly nothing) and never raises."""
+    page = search_store.query_results(["b1"], ResultFilter(search=needle), 0, 50)
+    assert page.total == len(page.rows)
+    wanted = needle.replace("\x00", "").strip().lower()
+    if len(wanted) >= 3:
+        for row in page.rows:
+            assert wanted in (row.text + (row.input_text or "")).lower()
