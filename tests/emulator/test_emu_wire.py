@@ -118,7 +118,13 @@ _PATHS = st.sampled_from(
 _RANDOM_PATH = st.lists(st.text(min_size=1, max_size=12), max_size=4).map(
     lambda parts: "/" + "/".join(quote(p, safe="") for p in parts)
 )
-_SCALAR = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+_SCALAR = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
 _JSON = st.recursive(
     _SCALAR,
     lambda inner: (
@@ -199,6 +205,30 @@ def test_random_requests_never_crash(
         response.json()
     # the server still answers normally afterwards
     assert http.get("/v1/models", headers=KEY).status_code == 200
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    params=st.lists(_PARAMS | st.dictionaries(st.text(max_size=8), _JSON), min_size=1, max_size=6)
+)
+def test_any_params_process_into_valid_result_lines(
+    emulator: EmulatorHandle, http: httpx2.Client, params: list[dict[str, Any]]
+) -> None:
+    requests = [{"custom_id": f"p{i}", "params": p} for i, p in enumerate(params)]
+    created = http.post("/v1/messages/batches", content=_dumps({"requests": requests}), headers=KEY)
+    assert created.status_code == 200, created.text
+    emulator.advance(60)
+    batch = http.get(f"/v1/messages/batches/{created.json()['id']}", headers=KEY).json()
+    assert batch["processing_status"] == "ended"
+    data = http.get(batch["results_url"], headers=KEY).content
+    lines = [orjson.loads(line) for line in data.split(b"\n")[:-1]]
+    assert sorted(line["custom_id"] for line in lines) == sorted(r["custom_id"] for r in requests)
+    for line in lines:
+        assert line["result"]["type"] in ("succeeded", "errored")
 
 
 # --- example mode ------------------------------------------------------------------------
