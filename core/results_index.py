@@ -579,7 +579,7 @@ def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary
         f" {src.sql} GROUP BY r.type, r.error_type",
         src.args,
     ).fetchall()
-    by_type: dict[ResultType, int] = {}
+    by_type: dict[ResultType, int] = dict.fromkeys(ResultType, 0)  # every outcome present
     by_error: dict[str, int] = {}
     in_tok = out_tok = 0
     cost = 0.0

@@ -239,6 +239,7 @@ class Store:
         # holds long enough to starve a competing process.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_size_limit = 67108864")  # shrink the WAL after big ingests
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -32000")  # 32 MB page cache per connection
         return conn

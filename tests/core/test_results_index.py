@@ -141,6 +141,9 @@ def test_empty_file(store: Store, tmp_path: Path) -> None:
     path.write_bytes(b"")
     assert store.ingest_results("b1", path) == 0
     assert store.query_results(["b1"], ALL, 0, 10).total == 0
+    summary = store.result_summary(["b1"])
+    assert summary.by_type == dict.fromkeys(ResultType, 0)
+    assert (summary.cost_usd, summary.by_error_type) == (0.0, {})
 
 
 def test_reingest_replaces_rows_and_search_index(store: Store, tmp_path: Path) -> None:
@@ -420,7 +423,12 @@ def test_job_merge_prefers_newest_success(store: Store, tmp_path: Path) -> None:
     assert ids(store.query_results(batches, ResultFilter(search="fixed"), 0, 10).rows) == ["b"]
     assert store.query_results(batches, ResultFilter(search="boom"), 0, 10).total == 0
     summary = store.result_summary(batches)
-    assert summary.by_type == {ResultType.SUCCEEDED: 4, ResultType.CANCELED: 1}
+    assert summary.by_type == {
+        ResultType.SUCCEEDED: 4,
+        ResultType.ERRORED: 0,
+        ResultType.CANCELED: 1,
+        ResultType.EXPIRED: 0,
+    }
     assert store.error_types(batches) == {}
     exported = [(row.custom_id, row.batch_id) for row, _raw in store.iter_results(batches)]
     assert exported == [(c, got[c][0]) for c in "abcde"]
