@@ -88,7 +88,7 @@ class BatchtopApp(App[int]):
     def on_mount(self) -> None:
         if self.settings.theme not in self.available_themes:
             self.notify(escape(f"Unknown theme '{self.settings.theme}'; using the default."))
-        self._unsubscribe = self.service.subscribe(self._on_service_event)
+        self._unsubscribe = self.service.subscribe(self._forward_service_event)
         self.push_screen(self.dashboard)
         if self._poll_enabled:
             self.call_after_refresh(self.start_polling)
@@ -99,8 +99,12 @@ class BatchtopApp(App[int]):
 
     # --- events from the service ---------------------------------------------------------
 
-    def _on_service_event(self, event: object) -> None:
-        """Called by the service (maybe from its own task): hop onto the message queue."""
+    def _forward_service_event(self, event: object) -> None:
+        """Called by the service (maybe from its own task): hop onto the message queue.
+
+        Not named `_on_service_event`: Textual would take that for a ServiceEvent handler,
+        and every event would re-post itself forever.
+        """
         self.post_message(ServiceEvent(event))  # type: ignore[arg-type]
 
     def on_service_event(self, message: ServiceEvent) -> None:
@@ -176,7 +180,7 @@ class BatchtopApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        name = getattr(self.screen, "TITLE", None) or type(self.screen).__name__
+        name = getattr(self.screen, "HELP_TITLE", None) or type(self.screen).__name__
         self.push_screen(HelpScreen(self.screen, title=f"Keys — {name}"))
 
 
@@ -221,6 +225,6 @@ async def _run_demo(settings: Settings) -> int:
     from batchtop.core.demo import start_demo  # type: ignore[import-not-found,unused-ignore]
 
     async with start_demo(settings) as demo:
-        app = BatchtopApp(demo.service, settings, demo=True, now=getattr(demo, "now", None))
+        app = BatchtopApp(demo.service, demo.service.settings, demo=True, now=demo.now)
         result = await app.run_async()
     return int(result or 0)

@@ -2,18 +2,74 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
+from typing import Any
+
+from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.models import ProcessingStatus
 from batchtop.core.service import BatchService
+from batchtop.tui.app import BatchtopApp
+from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.dashboard import DashboardScreen
+from batchtop.tui.screens.label import LabelScreen
+from batchtop.tui.screens.rows import JOB_PREFIX
 from batchtop.tui.widgets.batches_table import BatchesTable
 from dashboard_support import AppFactory, Workspace
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
+
+SIZE = (160, 48)
 
 
-def table_of(app: object) -> BatchesTable:
-    return app.dashboard.table  # type: ignore[attr-defined, no-any-return]
+def table_of(app: BatchtopApp) -> BatchesTable:
+    return app.dashboard.table
 
 
-def cell(table: BatchesTable, key: str, column: str) -> str:
-    return table.get_cell(key, column).plain
+def cell(app: BatchtopApp, key: str, column: str) -> str:
+    return table_of(app).get_cell(key, column).plain
+
+
+def messages(app: BatchtopApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def select(pilot: Pilot[Any], app: BatchtopApp, key: str) -> None:
+    table = table_of(app)
+    table.move_cursor(row=table.get_row_index(key))
+    await pilot.pause()
+    assert table.selected_key == key
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 100) -> bool:
+    """Wait for a condition by pausing the app between checks (bounded, no fixed sleep)."""
+    for _ in range(tries):
+        if condition():
+            return True
+        await pilot.pause(0.05)
+    return condition()
+
+
+def _has_option(options: OptionList, text: str) -> bool:
+    return any(
+        text in str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+    )
+
+
+def plain(widget: Any, width: int = 150) -> str:
+    """The text a Static shows (its content rendered without styles)."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def settle(pilot: Pilot[Any], app: BatchtopApp) -> None:
+    """Let workers finish and their messages land (never a sleep)."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
 
 
 async def test_shows_store_before_any_network(
@@ -21,16 +77,321 @@ async def test_shows_store_before_any_network(
 ) -> None:
     calls = service.api_calls
     app = make_app()
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
-        table = table_of(app)
-        assert set(table.keys) == {
+        assert set(table_of(app).keys) == {
             workspace.done,
             workspace.errors,
             workspace.running,
             workspace.hostile,
         }
-        assert cell(table, workspace.running, "succeeded") == "300"
-        assert cell(table, workspace.done, "status") == "ended"
+        assert cell(app, workspace.running, "succeeded") == "300"
+        assert cell(app, workspace.running, "status") == "in progress"
+        assert cell(app, workspace.done, "status") == "ended"
+        assert cell(app, workspace.errors, "errored") == "4"
     assert service.api_calls == calls
+
+
+async def test_refresh_updates_counters_in_place(
+    make_app: AppFactory, workspace: Workspace, service: BatchService, emulator: EmulatorHandle
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = table_of(app)
+        await select(pilot, app, workspace.running)
+        order = table.keys
+
+        added: list[object] = []
+        add_row = table.add_row
+
+        def spy_add(*cells: Any, **kw: Any) -> Any:
+            added.append(kw.get("key"))
+            return add_row(*cells, **kw)
+
+        table.add_row = spy_add  # type: ignore[method-assign]
+        emulator.clock.advance(2)
+        await service.refresh()
+        await settle(pilot, app)
+        assert cell(app, workspace.running, "succeeded") == "500"
+        assert cell(app, workspace.running, "processing") == "500"
+        assert table.keys == order
+        assert added == []  # updated in place: no row re-added
+        assert table.selected_key == workspace.running
+        assert "last 12:01:05" in str(app.dashboard.status.render())
+
+
+async def test_status_views_filter_rows(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        assert set(table_of(app).keys) == {workspace.running}
+        await pilot.press("3")
+        assert set(table_of(app).keys) == {workspace.done, workspace.errors, workspace.hostile}
+        await pilot.press("4")
+        assert set(table_of(app).keys) == {workspace.errors}
+        await pilot.press("5")
+        keys = table_of(app).keys
+        jobs = [k for k in keys if k.startswith(JOB_PREFIX)]
+        assert len(jobs) == 4
+        # every job row is followed by its batch
+        assert keys[keys.index(jobs[0]) + 1] in {
+            workspace.done,
+            workspace.errors,
+            workspace.running,
+            workspace.hostile,
+        }
+        await pilot.press("1")
+        assert len(table_of(app).keys) == 4
+
+
+async def test_slash_filters_and_escape_clears(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        box = app.screen.query_one("#filter", Input)
+        assert box.display
+        assert box.has_focus
+        await pilot.press(*"EVAL")
+        assert table_of(app).keys == [workspace.running]
+        await pilot.press("enter")
+        assert table_of(app).has_focus
+        await pilot.press("escape")
+        assert not box.display
+        assert len(table_of(app).keys) == 4
+        # ids match too
+        await pilot.press("slash", *workspace.done[-6:])
+        assert table_of(app).keys == [workspace.done]
+
+
+async def test_sort_cycles_and_inverts(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("s")  # created -> label, ascending
+        assert app.dashboard.sort_by == "label"
+        labels = [cell(app, k, "label") for k in table_of(app).keys]
+        assert labels == sorted(labels, key=str.casefold)
+        assert "▲" in table_of(app).columns["label"].label.plain  # type: ignore[index]
+        await pilot.press("S")
+        assert [cell(app, k, "label") for k in table_of(app).keys] == labels[::-1]
+
+
+async def test_cursor_keys(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = table_of(app)
+        await pilot.press("G")
+        assert table.cursor_row == 3
+        await pilot.press("k")
+        assert table.cursor_row == 2
+        await pilot.press("g")
+        assert table.cursor_row == 0
+        await pilot.press("j")
+        assert table.cursor_row == 1
+
+
+async def test_cancel_asks_then_cancels(
+    make_app: AppFactory, workspace: Workspace, service: BatchService
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.running)
+        await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # no: nothing happens
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        running = service.batch(workspace.running)
+        assert running is not None
+        assert running.remote.is_active
+        assert running.remote.processing_status is ProcessingStatus.IN_PROGRESS
+        await pilot.press("c")
+        await pilot.press("y")
+        await settle(pilot, app)
+        batch = service.batch(workspace.running)
+        assert batch is not None
+        assert batch.remote.cancel_initiated_at is not None
+        assert cell(app, workspace.running, "status") in ("canceling", "canceled")
+        assert any("Cancel requested" in m for m in messages(app))
+
+
+async def test_cancel_of_ended_batch_explains(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.done)
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert any("already ended" in m for m in messages(app))
+
+
+async def test_delete_only_when_ended(
+    make_app: AppFactory, workspace: Workspace, service: BatchService
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.running)
+        await pilot.press("D")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert any("only ended batches can be deleted" in m for m in messages(app))
+        await select(pilot, app, workspace.done)
+        await pilot.press("D")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot, app)
+        assert workspace.done not in table_of(app).keys
+        gone = service.batch(workspace.done)
+        assert gone is None or gone.deleted
+
+
+async def test_label_edit_persists(
+    make_app: AppFactory, workspace: Workspace, service: BatchService
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.done)
+        await pilot.press("l")
+        assert isinstance(app.screen, LabelScreen)
+        box = app.screen.query_one(Input)
+        assert box.value == "nightly summaries"
+        box.value = ""
+        await pilot.press(*"weekly digest", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        batch = service.batch(workspace.done)
+        assert batch is not None
+        assert batch.label == "weekly digest"
+        assert cell(app, workspace.done, "label") == "weekly digest"
+
+
+async def test_copy_id(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.errors)
+        await pilot.press("y")
+        assert app.clipboard == workspace.errors
+        assert any(workspace.errors in m for m in messages(app))
+
+
+async def test_batch_ending_toasts(
+    make_app: AppFactory, workspace: Workspace, service: BatchService, emulator: EmulatorHandle
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        emulator.clock.advance(60)
+        await service.refresh()
+        await settle(pilot, app)
+        assert cell(app, workspace.running, "status") == "ended"
+        assert cell(app, workspace.running, "succeeded") == "1,000"
+        ended = [n for n in app._notifications if n.title == "Batch ended"]
+        assert len(ended) == 1
+        assert "eval run" in str(ended[0].message)
+
+
+async def test_help_lists_real_bindings(make_app: AppFactory, workspace: Workspace) -> None:
+    from batchtop.tui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        out = plain(app.screen.query_one("#help-table"))
+        assert "Cancel the selected batch" in out
+        assert "copy_id" in out
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_palette_finds_cancel(make_app: AppFactory, workspace: Workspace) -> None:
+    from textual.command import CommandPalette
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.running)
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"batch: cancel")
+        options = app.screen.query_one(OptionList)
+        # The palette searches in a worker with a debounce: wait for the hit, bounded.
+        assert await until(pilot, lambda: _has_option(options, "batch: cancel"))
+        await pilot.press("enter")
+        assert await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+
+
+async def test_keymap_override(
+    service: BatchService, emulator: EmulatorHandle, workspace: Workspace
+) -> None:
+    from batchtop.core.config import Settings
+
+    settings = Settings(notify_bell=False, keymap={"cancel": "x", "view_active": "A"})
+    app = BatchtopApp(service, settings, poll=False, now=emulator.clock.now)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("A")
+        assert table_of(app).keys == [workspace.running]
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_hostile_label_renders_literally(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert cell(app, workspace.hostile, "label") == "[bold red]x[/] red"
+        await select(pilot, app, workspace.hostile)
+        await pilot.press("y")  # notification text with brackets must not break markup
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_theme_from_settings(
+    service: BatchService, emulator: EmulatorHandle, workspace: Workspace
+) -> None:
+    from batchtop.core.config import Settings
+
+    app = BatchtopApp(service, Settings(theme="nord"), poll=False, now=emulator.clock.now)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "nord"
+
+
+async def test_pause_shows_in_status_bar(make_app: AppFactory, service: BatchService) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("p")
+        assert service.paused
+        assert "PAUSED" in str(app.dashboard.status.render())
+        await pilot.press("p")
+        assert not service.paused
+        assert "PAUSED" not in str(app.dashboard.status.render())
+
+
+async def test_detail_panel_follows_selection(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.running)
+        text = plain(app.screen.query_one("#detail-head"))
+        assert workspace.running in text
+        assert "1000 total" in text
+        await pilot.press("d")
+        assert not app.screen.query_one("#detail").display

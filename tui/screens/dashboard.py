@@ -65,6 +65,7 @@ def display_name(batch: BatchView) -> str:
 
 
 class DashboardScreen(Screen[None]):
+    HELP_TITLE = "Dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
         *bindings(DASHBOARD_KEYS),
         Binding("escape", "back", "Back", show=False, id="back"),
@@ -124,6 +125,14 @@ class DashboardScreen(Screen[None]):
         self._batches = {b.id: b for b in self.service.batches("all")}
         self._reload_jobs()
         self.render_rows()
+        if self.status.state.last_at is None and self._batches:
+            # Until the first refresh, say how fresh the stored state is.
+            self.status.set_state(
+                last_at=max(b.seen_at for b in self._batches.values()),
+                active=sum(1 for b in self._batches.values() if b.remote.is_active),
+                api_calls=self.service.api_calls,
+                paused=self.service.paused,
+            )
 
     def _reload_jobs(self) -> None:
         self._jobs = {j.id: j for j in self.service.jobs()}

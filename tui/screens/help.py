@@ -17,7 +17,7 @@ def bindings_table(screen: Screen[object]) -> Table:
     """One row per active binding of `screen`: key, description, help text."""
     app = screen.app
     seen: dict[str, list[str]] = {}
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str, bool]] = []
     for key, active in screen.active_bindings.items():
         binding = active.binding
         if binding.system or not (binding.description or binding.tooltip):
@@ -28,13 +28,17 @@ def bindings_table(screen: Screen[object]) -> Table:
             seen[ident].append(display)
             continue
         seen[ident] = [display]
-        rows.append((ident, binding.description, active.tooltip or binding.tooltip))
+        ours = binding.id is not None
+        rows.append((ident, binding.description, active.tooltip or binding.tooltip, ours))
+    rows.sort(key=lambda row: not row[3])  # batchtop's keys first, widget navigation after
     table = Table(box=None, show_header=True, header_style="bold", expand=True)
     table.add_column("key", no_wrap=True)
     table.add_column("action", no_wrap=True)
     table.add_column("what it does")
-    for ident, description, tooltip in rows:
-        table.add_row(Text(" ".join(seen[ident])), Text(description), Text(tooltip))
+    table.add_column("id (for keymap)", style="dim", no_wrap=True)
+    for ident, description, tooltip, ours in rows:
+        keys = Text(" ".join(seen[ident]), style="bold" if ours else "")
+        table.add_row(keys, Text(description), Text(tooltip), Text(ident if ours else ""))
     return table
 
 

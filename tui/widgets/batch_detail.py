@@ -75,7 +75,7 @@ class BatchDetail(Horizontal):
         bars = _grid()
         bars.add_row("by count", bar(done / total if total else 0.0, 20))
         self.query_one("#detail-bars", Static).update(bars)
-        self.query_one(Sparkline).data = [0.0]
+        self._spark([])
         costs = [b.actual_cost_usd or b.estimated_cost_usd for b in batches]
         known = [c for c in costs if c is not None]
         self.query_one("#detail-cost", Static).update(
@@ -89,14 +89,22 @@ class BatchDetail(Horizontal):
             head.update(Text("No batch selected.", style="dim"))
             for wid in ("#detail-bars", "#detail-cost", "#detail-links"):
                 self.query_one(wid, Static).update("")
-            self.query_one(Sparkline).data = []
+            self._spark([])
             return
         head.update(_head(info))
         self.query_one("#detail-bars", Static).update(_bars(info))
-        spark = completions(info.snapshots)
-        self.query_one(Sparkline).data = spark or [0.0]
+        self._spark(completions(info.snapshots))
         self.query_one("#detail-cost", Static).update(_cost(info.batch))
         self.query_one("#detail-links", Static).update(_links(info))
+
+    def _spark(self, data: list[float]) -> None:
+        """A sparkline needs two points; say so instead of drawing a flat block."""
+        enough = len(data) >= 2
+        spark = self.query_one(Sparkline)
+        spark.display = enough
+        spark.data = data if enough else [0.0]
+        title = "completions over time" if enough else "completions over time: no history yet"
+        self.query_one("#detail-spark-title", Static).update(title)
 
 
 def _grid() -> Table:
