@@ -49,7 +49,7 @@ from .models import (
 from .poller import Poller, Sleep
 from .results import download as download_file
 from .store import Store
-from .submit import PreparedPart, Submitter, read_part, write_part
+from .submit import PreparedPart, Submitter, prepare_requests, read_part, write_part
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +82,6 @@ def _input_text(params: Any) -> str | None:
                 ]
                 return "\n".join(texts) if texts else None
     return None
-
-
-def _prepared(requests: Sequence[dict[str, Any]]) -> PreparedPart:
-    import hashlib
-
-    import orjson
-
-    h = hashlib.sha256()
-    rows: list[tuple[str, str | None, str]] = []
-    for req in requests:
-        line = orjson.dumps({"custom_id": req["custom_id"], "params": req["params"]})
-        h.update(line + b"\n")
-        rows.append(
-            (
-                str(req["custom_id"]),
-                _input_text(req["params"]),
-                orjson.dumps(req["params"]).decode(),
-            )
-        )
-    return PreparedPart(list(requests), h.hexdigest(), rows)
 
 
 class BatchService:
@@ -453,10 +433,10 @@ class BatchService:
                     job_id,
                     index,
                     part,
-                    model=model or _single_model(part),
+                    model=model or part.model,
                     estimated_cost_usd=cost
                     if cost is not None
-                    else pricing.estimate_cost(part.requests).batch_usd,
+                    else (part.estimate.batch_usd if part.estimate is not None else None),
                     parent_batch_id=parent_batch_id,
                 )
             except BatchtopError as err:
@@ -511,7 +491,7 @@ class BatchService:
         work_dir = await asyncio.to_thread(self._new_work_dir)
         part_path = work_dir / "part-0001.jsonl"
         await asyncio.to_thread(write_part, part_path, requests)
-        prepared = await asyncio.to_thread(_prepared, requests)
+        prepared = await asyncio.to_thread(prepare_requests, requests, _input_text)
         job = await asyncio.to_thread(self.store.create_job, name or "composed", None, self._now())
         return await self._submit_parts(
             job.id, [(1, part_path, None)], model=None, label=label, prepared=prepared
@@ -626,7 +606,7 @@ class BatchService:
         work_dir = await asyncio.to_thread(self._new_work_dir)
         part_path = work_dir / f"part-{part_no:04d}.jsonl"
         await asyncio.to_thread(write_part, part_path, requests)
-        prepared = await asyncio.to_thread(_prepared, requests)
+        prepared = await asyncio.to_thread(prepare_requests, requests, _input_text)
         return await self._submit_parts(
             job_id,
             [(part_no, part_path, None)],
@@ -724,14 +704,6 @@ class BatchService:
             return result
 
         return await asyncio.to_thread(work)
-
-
-def _single_model(part: PreparedPart) -> str | None:
-    models = {r["params"].get("model") for r in part.requests if isinstance(r.get("params"), dict)}
-    if len(models) == 1:
-        model = next(iter(models))
-        return model if isinstance(model, str) else None
-    return None
 
 
 __all__ = ["BatchService", "BatchesView", "ProcessingStatus"]

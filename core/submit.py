@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,8 @@ import orjson
 
 from .api import BatchApi, is_ambiguous
 from .errors import ApiError, UserError
-from .models import IntentState, RemoteBatch, SubmitIntent
+from .models import CostEstimate, IntentState, RemoteBatch, SubmitIntent
+from .pricing import CostAccumulator
 
 if TYPE_CHECKING:
     from .store import Store
@@ -43,29 +44,30 @@ ABANDON_AFTER = timedelta(minutes=30)
 
 @dataclass(frozen=True, slots=True)
 class PreparedPart:
-    """A part file read into memory, ready for the create call."""
+    """A part ready for the create call: the request body as bytes, plus what we journal.
 
-    requests: list[dict[str, Any]]
+    The body is assembled from the part's JSON lines as they are, so a 256 MB part is never
+    turned into Python objects (nor walked by the SDK's request transformer).
+    """
+
+    body: bytes
+    request_count: int
     content_hash: str
     manifest_rows: list[tuple[str, str | None, str]]
+    models: frozenset[str] = frozenset()
+    estimate: CostEstimate | None = None
 
     @property
-    def request_count(self) -> int:
-        return len(self.requests)
+    def model(self) -> str | None:
+        return next(iter(self.models)) if len(self.models) == 1 else None
 
 
 def manifest_path_for(part_path: Path) -> Path:
     return part_path.with_name(part_path.name.removesuffix(".jsonl") + ".manifest.jsonl")
 
 
-def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPart:
-    """Read a prepared part (native batch JSONL) and its manifest (custom_id → input text)."""
-    try:
-        data = part_path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"Cannot read the prepared part {part_path}: {exc.strerror}.") from exc
+def _read_inputs(manifest_path: Path) -> dict[str, str | None]:
     inputs: dict[str, str | None] = {}
-    manifest_path = manifest_path or manifest_path_for(part_path)
     try:
         with manifest_path.open("rb") as fh:
             for line in fh:
@@ -77,20 +79,63 @@ def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPar
         pass
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"The manifest {manifest_path} is damaged: {exc}.") from exc
-    requests: list[dict[str, Any]] = []
+    return inputs
+
+
+def prepare_lines(
+    lines: Iterable[bytes],
+    *,
+    inputs: dict[str, str | None] | None = None,
+    source: str = "part",
+    input_text: Callable[[Any], str | None] | None = None,
+) -> PreparedPart:
+    """Build a `PreparedPart` from native batch JSON lines (`{custom_id, params}`)."""
+    digest = hashlib.sha256()
+    kept: list[bytes] = []
     rows: list[tuple[str, str | None, str]] = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
+    models: set[str] = set()
+    acc = CostAccumulator()
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
             continue
         try:
             req = orjson.loads(line)
             custom_id = str(req["custom_id"])
             params = req["params"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise UserError(f"{part_path}:{number}: not a batch request ({exc}).") from exc
-        requests.append({"custom_id": custom_id, "params": params})
-        rows.append((custom_id, inputs.get(custom_id), orjson.dumps(params).decode()))
-    return PreparedPart(requests, hashlib.sha256(data).hexdigest(), rows)
+            raise UserError(f"{source}:{number}: not a batch request ({exc}).") from exc
+        digest.update(line + b"\n")
+        kept.append(line)
+        if isinstance(params, dict):
+            model = params.get("model")
+            if isinstance(model, str):
+                models.add(model)
+            acc.add_params(params)
+        text = inputs.get(custom_id) if inputs is not None else None
+        if text is None and input_text is not None:
+            text = input_text(params)
+        rows.append((custom_id, text, orjson.dumps(params).decode()))
+    body = b'{"requests":[' + b",".join(kept) + b"]}"
+    return PreparedPart(body, len(kept), digest.hexdigest(), rows, frozenset(models), acc.result())
+
+
+def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPart:
+    """Read a prepared part (native batch JSONL) and its manifest (custom_id → input text)."""
+    try:
+        data = part_path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"Cannot read the prepared part {part_path}: {exc.strerror}.") from exc
+    inputs = _read_inputs(manifest_path or manifest_path_for(part_path))
+    return prepare_lines(data.splitlines(), inputs=inputs, source=str(part_path))
+
+
+def prepare_requests(
+    requests: Sequence[dict[str, Any]], input_text: Callable[[Any], str | None] | None = None
+) -> PreparedPart:
+    """A `PreparedPart` from request dicts (compose, retry)."""
+    lines = (orjson.dumps({"custom_id": r["custom_id"], "params": r["params"]}) for r in requests)
+    return prepare_lines(lines, source="request", input_text=input_text)
 
 
 def write_part(path: Path, requests: Sequence[dict[str, Any]]) -> None:
@@ -146,7 +191,7 @@ class Submitter:
         state = IntentState.SUBMITTED
         for attempt in (1, 2):
             try:
-                batch = await self._api().create(prepared.requests)
+                batch = await self._api().create_raw(prepared.body)
                 break
             except ApiError as err:
                 if not is_ambiguous(err):

@@ -66,7 +66,7 @@ async def test_crash_between_create_and_record_is_reconciled(
             job.id, 1, prepared.request_count, prepared.content_hash, emulator.clock.now()
         )
         # the create call reaches the server, then the process "dies" before recording it
-        created = await service._api.create(prepared.requests)
+        created = await service._api.create_raw(prepared.body)
         # another batch with a different size must not be mistaken for ours
         await service._api.create(requests(3, prefix="other"))
         assert [i.id for i in service.store.open_intents()] == [intent.id]
@@ -138,7 +138,7 @@ async def test_reconcile_finds_a_batch_created_during_a_timeout(
         intent = service.store.add_intent(
             job.id, 1, prepared.request_count, prepared.content_hash, emulator.clock.now()
         )
-        created = await service._api.create(prepared.requests)
+        created = await service._api.create_raw(prepared.body)
         emulator.set_faults(latency_s=1.0)
         with pytest.raises(ApiError):
             await service.reconcile()  # cannot look: stays open
