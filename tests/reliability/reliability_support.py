@@ -1,0 +1,187 @@
+"""Shared helpers of the reliability tests: bounded waits, soak sizing, CLI subprocesses.
+
+Waits poll a condition with a deadline (never a fixed sleep); `Event().wait(t)` is the only
+pause used between polls, so no test synchronises on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from batchtop.core.emulator import EmulatorHandle
+
+CLI = [sys.executable, "-m", "batchtop.tui.cli"]
+_PAUSE = threading.Event()  # never set: .wait(t) is a pause between polls
+
+
+def soak_full(config: pytest.Config | None = None) -> bool:
+    """Full-size runs: BATCHTOP_SOAK=full, or `-m soak` on the command line."""
+    if os.environ.get("BATCHTOP_SOAK", "").lower() == "full":
+        return True
+    if config is not None:
+        expr = str(config.getoption("-m") or "")
+        return "soak" in expr and "not soak" not in expr
+    return False
+
+
+def wait_until(cond: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Block this thread until `cond()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout:g} s")
+        _PAUSE.wait(0.01)
+
+
+def try_wait(cond: Callable[[], bool], timeout: float) -> bool:
+    """Like `wait_until` but returns False instead of failing."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        _PAUSE.wait(0.005)
+    return True
+
+
+async def async_wait(cond: Callable[[], bool], limit_s: float = 30.0, what: str = "cond") -> None:
+    """Let the event loop run until `cond()` holds; fail after `limit_s` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not reached within {limit_s:g} s")
+        await asyncio.sleep(0)
+        await asyncio.to_thread(_PAUSE.wait, 0.002)
+
+
+class AdvancingSleep:
+    """The service's injectable sleep: moves the emulator's ManualClock instead of waiting."""
+
+    def __init__(self, emulator: EmulatorHandle, on_sleep: Callable[[float], None] | None = None):
+        self.emulator = emulator
+        self.delays: list[float] = []
+        self.on_sleep = on_sleep
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        self.emulator.advance(max(0.0, delay))
+        if self.on_sleep is not None:
+            self.on_sleep(delay)
+        await asyncio.sleep(0)
+
+
+class LoopLag:
+    """Heartbeat on the event loop: the worst delay between when a tick was due and when it ran.
+
+    Built on `call_later` (no sleep): a frozen loop shows up as a large `max_lag_s`.
+    """
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        self.interval_s = interval_s
+        self.max_lag_s = 0.0
+        self.ticks = 0
+        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._due = 0.0
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        assert self._loop is not None
+        self._due = self._loop.time() + self.interval_s
+        self._handle = self._loop.call_later(self.interval_s, self._tick)
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        self.ticks += 1
+        self.max_lag_s = max(self.max_lag_s, self._loop.time() - self._due)
+        self._schedule()
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+def cli_env(
+    base: Path, *, api_key: str | None = "test-key", base_url: str | None = None, **extra: str
+) -> dict[str, str]:
+    """An environment for a `batchtop` subprocess: private XDG dirs under `base`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "XDG_"))}
+    env.pop("BATCHTOP_CONFIG", None)
+    for name in ("data", "config", "cache", "state"):
+        env[f"XDG_{name.upper()}_HOME"] = str(base / "xdg" / name)
+    if api_key is not None:
+        env["ANTHROPIC_API_KEY"] = api_key
+    if base_url is not None:
+        env["ANTHROPIC_BASE_URL"] = base_url
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def start_cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """Exit 1, one `batchtop: error:` line on stderr naming `needles`, no traceback."""
+    assert proc.returncode == 1, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    line = lines[0]
+    assert line.startswith("batchtop: error: "), line
+    for needle in needles:
+        assert needle in line, (needle, line)
+    return line
+
+
+def server_custom_ids(emulator: EmulatorHandle) -> dict[str, list[str]]:
+    """Every batch on the emulator (deleted ones too) → its custom_ids, read on its thread."""
+
+    def read() -> dict[str, list[str]]:
+        db: Any = emulator.server.state._db
+        out: dict[str, list[str]] = {}
+        for (bid,) in db.execute("SELECT id FROM batches ORDER BY seq"):
+            out[bid] = []
+        rows = db.execute(
+            "SELECT b.id, r.custom_id FROM requests r JOIN batches b ON r.batch_seq = b.seq"
+        )
+        for bid, cid in rows:
+            out[bid].append(cid)
+        return out
+
+    return emulator.call(read)
