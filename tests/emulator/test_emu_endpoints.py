@@ -238,3 +238,32 @@ def test_no_real_anthropic_env_leaks_into_tests() -> None:
 
     assert not [k for k in os.environ if k.startswith("ANTHROPIC_")]
     assert "pytest" in os.environ["XDG_CONFIG_HOME"] or "tmp" in os.environ["XDG_CONFIG_HOME"]
+
+
+def test_list_with_both_cursors_and_unknown_cursor(client: Any) -> None:
+    ids = _create_many(client, 6)  # oldest first
+    window = client.messages.batches.list(after_id=ids[5], before_id=ids[0], limit=10)
+    assert [b.id for b in window.data] == [ids[4], ids[3], ids[2], ids[1]]
+    assert window.has_more is False
+    unknown = client.messages.batches.list(after_id="msgbatch_01unknown")
+    assert unknown.data == []
+    assert unknown.has_more is False
+
+
+def test_cancel_with_at_end_counters(emulator_factory: Any) -> None:
+    handle = emulator_factory(counters="at-end", cancel_delay_s=30.0)
+    from .conftest import sdk
+
+    with sdk(handle) as client:
+        batch = client.messages.batches.create(requests=make_requests(400))
+        handle.advance(2)
+        canceling = client.messages.batches.cancel(batch.id)
+        assert canceling.request_counts.processing == 400
+        handle.advance(29)
+        assert client.messages.batches.retrieve(batch.id).processing_status == "canceling"
+        handle.advance(1)
+        ended = client.messages.batches.retrieve(batch.id)
+        assert ended.processing_status == "ended"
+        assert (ended.ended_at - ended.cancel_initiated_at).total_seconds() == 30
+        counts = ended.request_counts
+        assert (counts.succeeded, counts.canceled, counts.processing) == (200, 200, 0)
