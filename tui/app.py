@@ -222,7 +222,7 @@ async def _run_live(settings: Settings, key: str) -> int:
 
 
 async def _run_demo(settings: Settings) -> int:
-    from batchtop.core.demo import start_demo  # type: ignore[import-not-found,unused-ignore]
+    from batchtop.core.demo import start_demo
 
     async with start_demo(settings) as demo:
         app = BatchtopApp(demo.service, demo.service.settings, demo=True, now=demo.now)

@@ -1,0 +1,133 @@
+"""The app shell: launching, failure states in the status bar, the never-crash rule."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from batchtop.core.config import Settings
+from batchtop.core.emulator import EmulatorHandle
+from batchtop.tui import app as app_module
+from batchtop.tui.app import NO_KEY_MESSAGE, BatchtopApp
+from batchtop.tui.screens.dashboard import DashboardScreen
+from dashboard_support import SETTINGS, Workspace, close_service, make_service
+from textual.pilot import Pilot
+
+SIZE = (160, 48)
+FAST_FAIL = Settings(notify_bell=False, max_retries=0, request_timeout_s=5.0)
+
+
+def status_text(app: BatchtopApp) -> str:
+    return str(app.dashboard.status.render())
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 200) -> bool:
+    for _ in range(tries):
+        if condition():
+            return True
+        await pilot.pause(0.05)
+    return condition()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_offline_shows_in_status_bar_and_app_stays_up(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = make_service(tmp_path / "s.sqlite3", emulator, FAST_FAIL)
+    service._api.base_url = f"http://127.0.0.1:{closed_port()}"  # type: ignore[misc]
+    app = BatchtopApp(service, FAST_FAIL, poll=False, now=emulator.clock.now)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            assert await until(pilot, lambda: "offline" in status_text(app))
+            assert app.is_running
+            assert isinstance(app.screen, DashboardScreen)
+            await pilot.press("r")  # again: still no crash
+            assert await until(pilot, lambda: "refreshing" not in status_text(app))
+            assert app.is_running
+    finally:
+        await close_service(service)
+
+
+async def test_bad_key_shows_in_status_bar(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    emulator = emulator_factory(api_keys=frozenset({"the-right-key"}))
+    service = make_service(tmp_path / "s.sqlite3", emulator, FAST_FAIL)
+    app = BatchtopApp(service, FAST_FAIL, poll=False, now=emulator.clock.now)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            assert await until(pilot, lambda: "bad API key" in status_text(app))
+            assert app.is_running
+    finally:
+        await close_service(service)
+
+
+async def test_polling_starts_after_mount_and_refreshes(
+    service: Any, workspace: Workspace, emulator: EmulatorHandle
+) -> None:
+    """With poll=True the poller starts by itself after mount and keeps running."""
+    app = BatchtopApp(service, SETTINGS, poll=True, now=emulator.clock.now)
+    emulator.clock.advance(2)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.dashboard.table
+        assert await until(
+            pilot, lambda: table.get_cell(workspace.running, "succeeded").plain == "500"
+        )
+        poll_workers = [w for w in app.workers if w.group == "poll"]
+        assert poll_workers
+        assert not poll_workers[0].is_finished  # still polling
+
+
+def test_no_key_says_so_and_starts_the_demo(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[str] = []
+
+    async def fake_demo(settings: Settings) -> int:
+        started.append("demo")
+        return 0
+
+    monkeypatch.setattr(app_module, "_run_demo", fake_demo)
+    assert app_module.run_app() == 0
+    assert started == ["demo"]
+    assert NO_KEY_MESSAGE in capsys.readouterr().err
+
+
+def test_bad_config_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("refresh_interval_s = 'soon'\n")
+    monkeypatch.setenv("BATCHTOP_CONFIG", str(config))
+    assert app_module.run_app(demo=True) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("batchtop:")
+    assert "\n" not in err
+    assert "Traceback" not in err
+
+
+async def test_demo_banner(make_app: Callable[..., BatchtopApp], workspace: Workspace) -> None:
+    from batchtop.tui.widgets.banner import DEMO_TEXT
+
+    app = make_app(demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        banner = app.screen.query_one("#demo-banner")
+        assert str(banner.render()) == DEMO_TEXT  # type: ignore[attr-defined]
+    plain = make_app()
+    async with plain.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not plain.screen.query("#demo-banner")
