@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from .errors import UserError
 from .models import ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
 from .pricing import BATCH_DISCOUNT, cost_usd
 from .sqlite_util import placeholders, write_txn
@@ -218,6 +219,12 @@ def _delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
             (batch_id,),
         )
         conn.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
+        # Until this ingest completes, nothing is indexed (never a stale count).
+        conn.execute(
+            "INSERT INTO batch_local (batch_id, results_indexed) VALUES (?, 0)"
+            " ON CONFLICT (batch_id) DO UPDATE SET results_indexed = 0",
+            (batch_id,),
+        )
 
 
 def ingest(
@@ -230,9 +237,11 @@ def ingest(
 
     Never raises on a bad line: lines that are not result objects are counted as malformed.
     """
-    total_bytes = jsonl_path.stat().st_size
-    key = manifest_key(conn, batch_id)
-    _delete_batch_rows(conn, batch_id)
+    try:
+        total_bytes = jsonl_path.stat().st_size
+        fh = open(jsonl_path, "rb")  # noqa: SIM115 (closed by the with block below)
+    except OSError as exc:
+        raise UserError(f"Cannot read the results file {jsonl_path}: {exc.strerror}.") from exc
     rows: list[tuple[Any, ...]] = []
     seen: set[str] = set()
     malformed = duplicates = inserted = 0
@@ -242,10 +251,9 @@ def ingest(
     # Parsing (Python, holds the GIL) overlaps with SQLite inserting and indexing the
     # previous chunk (C, releases the GIL) on one writer thread.
     pending: Future[int] | None = None
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtop-ingest") as writer,
-        open(jsonl_path, "rb") as fh,
-    ):
+    with fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtop-ingest") as writer:
+        key = manifest_key(conn, batch_id)
+        _delete_batch_rows(conn, batch_id)
         for line in fh:
             done_bytes += len(line)
             raw_bytes = line.strip()

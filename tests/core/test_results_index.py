@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from batchtop.core.errors import UserError
 from batchtop.core.models import ResultFilter, ResultType
 from batchtop.core.pricing import cost_usd
 from batchtop.core.store import Store
@@ -144,6 +145,42 @@ def test_empty_file(store: Store, tmp_path: Path) -> None:
     summary = store.result_summary(["b1"])
     assert summary.by_type == dict.fromkeys(ResultType, 0)
     assert (summary.cost_usd, summary.by_error_type) == (0.0, {})
+
+
+def test_unreadable_file_is_a_user_error(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="Cannot read the results file"):
+        store.ingest_results("b1", tmp_path / "missing.jsonl")
+    with pytest.raises(UserError, match="Cannot read the results file"):
+        store.ingest_results("b1", tmp_path)
+
+
+def test_failed_ingest_never_leaves_a_stale_count(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchtop.core import results_index
+
+    store.upsert_remote([remote("b1")], T0)
+    path = write_jsonl(tmp_path / "r.jsonl", mixed_results(25_000))
+    assert store.ingest_results("b1", path) == 25_000
+    real_flush = results_index._flush
+    calls = 0
+
+    def failing_flush(*args: object) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError("disk full")
+        return real_flush(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(results_index, "_flush", failing_flush)
+    with pytest.raises(OSError, match="disk full"):
+        store.ingest_results("b1", path)
+    view = store.get_batch("b1")
+    assert view is not None
+    assert view.results_indexed == 0
+    monkeypatch.setattr(results_index, "_flush", real_flush)
+    assert store.ingest_results("b1", path) == 25_000  # a retry recovers fully
+    assert store.query_results(["b1"], ResultFilter(search="answer 24996:"), 0, 5).total == 1
 
 
 def test_reingest_replaces_rows_and_search_index(store: Store, tmp_path: Path) -> None:
