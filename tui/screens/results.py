@@ -38,6 +38,7 @@ from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, ProgressBar, Static
 
 if TYPE_CHECKING:
@@ -51,7 +52,27 @@ STATUS_KEYS: dict[str, ResultType | None] = {
     "canceled": ResultType.CANCELED,
 }
 SEARCH_DEBOUNCE_S = 0.15
-DETAIL_DEBOUNCE_S = 0.05
+DETAIL_DEBOUNCE_S = 0.1
+"""Held j/k repeats faster than this: the (costly) Markdown pane renders once it settles."""
+
+
+class TextLine(Widget):
+    """One line of text that repaints without a layout pass (Static.update re-lays out the
+    whole screen, which costs more than the table move it reports)."""
+
+    DEFAULT_CSS = "TextLine { height: 1; width: 1fr; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = Text()
+
+    def set(self, text: Text) -> None:
+        if text.plain != self._text.plain or text.spans != self._text.spans:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
 
 
 class ResultsLoaded(Message):
@@ -134,15 +155,15 @@ class ResultsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(safe_text(self.heading, one_line=True), id="results-title")
-        yield Static("", id="results-counts")
+        yield TextLine(id="results-counts")
         yield Input(placeholder="search output and input text…", id="results-search")
         with Vertical(id="results-state"):
             yield Static("", id="results-state-text")
             yield ProgressBar(total=None, show_eta=False, id="results-download")
         with Vertical(id="results-main"):
-            yield Static("", id="results-columns")
+            yield TextLine(id="results-columns")
             yield ResultsTable(id="results-table")
-            yield Static("", id="results-position")
+            yield TextLine(id="results-position")
         yield ResultDetail(id="results-detail")
         yield Footer()
 
@@ -289,11 +310,11 @@ class ResultsScreen(Screen[None]):
                 f" (standard ${self.summary.standard_cost_usd:,.4f})",
                 style="dim",
             )
-        self.query_one("#results-counts", Static).update(line)
+        self.query_one("#results-counts", TextLine).set(line)
 
     def _update_columns(self) -> None:
         width = self.table.scrollable_content_region.width or self.size.width
-        self.query_one("#results-columns", Static).update(header_text(width))
+        self.query_one("#results-columns", TextLine).set(header_text(width))
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._update_columns)
@@ -313,7 +334,7 @@ class ResultsScreen(Screen[None]):
         if self.filt.search:
             text.append(" · search: ")
             text.append(clean(self.filt.search, keep_newlines=False), style="italic")
-        self.query_one("#results-position", Static).update(text)
+        self.query_one("#results-position", TextLine).set(text)
 
     # --- table events ----------------------------------------------------------------
 

@@ -66,6 +66,9 @@ async def test_status_filter_narrows(service: Any) -> None:
         await wait_for(pilot, lambda: screen.table.total == 8)
         rows = [screen.table.row_at(i) for i in range(8)]
         assert {r.type for r in rows if r} == {ResultType.ERRORED}
+        detail = screen.query_one(ResultDetail)
+        await wait_for(pilot, lambda: bool(detail.row and detail.row.custom_id == "req-00003"))
+        await pilot.pause()
         text = screen_text(pilot.app)
         assert "req-00001" not in text
         assert "req-00003" in text
