@@ -188,6 +188,13 @@ class Store:
         store = cls(path)
         try:
             migrate(store._conn())
+        except sqlite3.OperationalError as exc:
+            store.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise UserError(
+                    f"The store at {path} is busy (another batchtop is writing); try again."
+                ) from exc
+            raise UserError(f"The store at {path} cannot be opened: {exc}.") from exc
         except sqlite3.DatabaseError as exc:
             store.close()
             raise UserError(f"The store at {path} is not a usable database: {exc}.") from exc
