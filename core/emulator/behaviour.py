@@ -6,9 +6,9 @@ and tests are reproducible.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,18 +183,25 @@ _CLOSERS = (
 )
 
 
+# every (first closer, count) combination, joined once: replies are built per request
+_CLOSER_TEXTS = tuple(
+    tuple(" ".join(_CLOSERS[(first + k) % len(_CLOSERS)] for k in range(n)) for n in (1, 2, 3))
+    for first in range(len(_CLOSERS))
+)
+
+
 def reply_text(custom_id: str, last_user: str, seed: int) -> str:
     """A short, summary-like reply mentioning the prompt's first words."""
-    words = last_user.split()
+    words = last_user.split(maxsplit=8)
     head = " ".join(words[:8])
+    n_words = len(words) if len(words) <= 8 else len(last_user.split())
     if len(words) > 8:
         head += " …"
-    h = hashlib.blake2b(f"{seed}\x1f{custom_id}".encode(), digest_size=4).digest()
-    pick = int.from_bytes(h, "big")
-    closers = " ".join(_CLOSERS[(pick + k) % len(_CLOSERS)] for k in range(1 + pick % 3))
+    pick = zlib.crc32(f"{seed}\x1f{custom_id}".encode())
+    closers = _CLOSER_TEXTS[pick % len(_CLOSERS)][pick % 3]
     if not head:
         return f"The request contained no text to summarise. {closers}"
-    return f'Summary of "{head}": a {len(words)}-word request. {closers}'
+    return f'Summary of "{head}": a {n_words}-word request. {closers}'
 
 
 def _error_line(custom_id: str, error_type: str, message: str) -> bytes:
@@ -233,36 +240,28 @@ def _succeeded_line(
         stop_reason = "max_tokens"
     model = params.get("model")
     info = catalog.lookup(model) if isinstance(model, str) else None
-    return orjson.dumps(
-        {
-            "custom_id": custom_id,
-            "result": {
-                "type": "succeeded",
-                "message": {
-                    "id": ids.message_id(seed, batch_id, custom_id),
-                    "type": "message",
-                    "role": "assistant",
-                    # aliases resolve to the dated id, as the real API reports them
-                    "model": info.id if info else str(model),
-                    "content": [{"type": "text", "text": text}],
-                    "stop_reason": stop_reason,
-                    "stop_sequence": None,
-                    "usage": {
-                        "input_tokens": max(1, estimate_tokens(full)),
-                        "cache_creation_input_tokens": 0,
-                        "cache_read_input_tokens": 0,
-                        "cache_creation": {
-                            "ephemeral_5m_input_tokens": 0,
-                            "ephemeral_1h_input_tokens": 0,
-                        },
-                        "output_tokens": output_tokens,
-                        "service_tier": "batch",
-                        "inference_geo": "not_available",
-                    },
-                },
-            },
-        }
+    # A bytes template: several times faster than dumping a nested dict, and identical
+    # output (custom_id and message id are [A-Za-z0-9_-], the rest goes through orjson).
+    return _SUCCEEDED % (
+        custom_id.encode(),
+        ids.message_id(seed, batch_id, custom_id).encode(),
+        # aliases resolve to the dated id, as the real API reports them
+        orjson.dumps(info.id if info else str(model)),
+        orjson.dumps(text),
+        stop_reason.encode(),
+        max(1, estimate_tokens(full)),
+        output_tokens,
     )
+
+
+_SUCCEEDED = (
+    b'{"custom_id":"%s","result":{"type":"succeeded","message":{"id":"%s","type":"message",'
+    b'"role":"assistant","model":%s,"content":[{"type":"text","text":%s}],"stop_reason":"%s",'
+    b'"stop_sequence":null,"usage":{"input_tokens":%d,"cache_creation_input_tokens":0,'
+    b'"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,'
+    b'"ephemeral_1h_input_tokens":0},"output_tokens":%d,"service_tier":"batch",'
+    b'"inference_geo":"not_available"}}}}'
+)
 
 
 def simple_line(custom_id: str, kind: str) -> bytes:
