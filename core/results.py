@@ -11,9 +11,11 @@ server honours it, restarted otherwise, a few times with backoff.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,15 @@ Progress = Callable[[int], None]
 Sleep = Callable[[float], Awaitable[None]]
 
 MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """A finished download; `unchanged` when the bytes equal the file that was there."""
+
+    path: Path
+    size: int
+    unchanged: bool
 
 
 def results_path(batch_id: str, results_dir: Path | None = None) -> Path:
@@ -60,7 +71,7 @@ async def download(
     progress: Progress | None = None,
     sleep: Sleep | None = None,
     attempts: int = MAX_ATTEMPTS,
-) -> Path:
+) -> Downloaded:
     """Stream a batch's results to `<results_dir>/<batch_id>.jsonl` (0600) and return it."""
     final = results_path(batch_id, results_dir)
     paths.ensure_private_dir(final.parent)
@@ -87,11 +98,11 @@ async def download(
                         kind=err.kind if isinstance(err, ApiError) else "offline",
                     ) from None
                 await sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
-        await asyncio.to_thread(_finish, temp, final)
+        unchanged = await asyncio.to_thread(_same_file, temp, final)
+        size = await asyncio.to_thread(_finish, temp, final)
     finally:
-        if temp.exists():
-            temp.unlink(missing_ok=True)
-    return final
+        await asyncio.to_thread(temp.unlink, missing_ok=True)
+    return Downloaded(final, size, unchanged)
 
 
 async def _stream_to(api: BatchApi, batch_id: str, temp: Path, progress: Progress | None) -> None:
@@ -122,17 +133,37 @@ async def _stream_to(api: BatchApi, batch_id: str, temp: Path, progress: Progres
         os.fsync(fh.fileno())
 
 
-def _finish(temp: Path, final: Path) -> None:
+def _digest(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.digest()
+
+
+def _same_file(new: Path, old: Path) -> bool:
+    """True when a re-download produced exactly the bytes already on disk."""
+    try:
+        if new.stat().st_size != old.stat().st_size:
+            return False
+    except FileNotFoundError:
+        return False
+    return _digest(new) == _digest(old)
+
+
+def _finish(temp: Path, final: Path) -> int:
+    """Publish the checked temp file under its final name (0600); returns its size."""
     os.chmod(temp, 0o600)
     os.replace(temp, final)
     try:
         dir_fd = os.open(final.parent, os.O_RDONLY)
     except OSError:
-        return
+        return final.stat().st_size
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return final.stat().st_size
 
 
 async def download_and_ingest(
@@ -146,7 +177,7 @@ async def download_and_ingest(
     sleep: Sleep | None = None,
 ) -> int:
     """Download then index; returns the number of indexed rows."""
-    path = await download(
+    done = await download(
         api,
         batch_id,
         expected_lines=expected_lines,
@@ -154,4 +185,4 @@ async def download_and_ingest(
         progress=progress,
         sleep=sleep,
     )
-    return await asyncio.to_thread(store.ingest_results, batch_id, path)
+    return await asyncio.to_thread(store.ingest_results, batch_id, done.path)

@@ -644,7 +644,7 @@ class BatchService:
 
     async def _download(self, view: BatchView, progress: Callable[[int], None] | None) -> int:
         try:
-            path = await download_file(
+            done = await download_file(
                 self._api,
                 view.id,
                 expected_lines=view.remote.request_counts.total or None,
@@ -655,8 +655,12 @@ class BatchService:
             if err.status == 404:
                 raise NotFound(f"The API has no results for batch {view.id}: {err}") from None
             raise
+        path = done.path
         await asyncio.to_thread(self.store.set_results_file, view.id, path, downloaded=True)
-        rows = await asyncio.to_thread(self.store.ingest_results, view.id, path)
+        if done.unchanged and view.results_indexed and view.results_downloaded:
+            rows = view.results_indexed  # same bytes as the indexed file: nothing to redo
+        else:
+            rows = await asyncio.to_thread(self.store.ingest_results, view.id, path)
         self._emit(ResultsReady(view.id, rows))
         new_view = await asyncio.to_thread(self.store.get_batch, view.id)
         if new_view is not None:

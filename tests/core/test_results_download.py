@@ -78,7 +78,16 @@ async def test_redownload_is_idempotent(emulator: EmulatorHandle, tmp_path: Path
         bid = await _ended_batch(service, emulator, 30)
         assert await service.download_results(bid) == 30
         first = (paths.results_dir() / f"{bid}.jsonl").read_bytes()
+        ingests: list[str] = []
+        real_ingest = service.store.ingest_results
+
+        def counting_ingest(batch_id: str, path: Path, progress: object = None) -> int:
+            ingests.append(batch_id)
+            return real_ingest(batch_id, path)
+
+        service.store.ingest_results = counting_ingest  # type: ignore[method-assign]
         assert await service.download_results(bid) == 30
+        assert ingests == []  # identical bytes: the index is already right
         assert (paths.results_dir() / f"{bid}.jsonl").read_bytes() == first
         assert service.result_summary([bid]).by_type
         assert service.results_page([bid], ResultFilter(), 0, 100).total == 30
