@@ -1,0 +1,152 @@
+"""Start to first dashboard frame with 10,000 batches, vs a minimal one-DataTable Textual app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .. import util
+from ..context import Context
+
+NAME = "startup"
+TITLE = "start to first dashboard frame, 10,000 batches in the store"
+METHOD = (
+    "each start is a fresh interpreter (`python -c`), so imports count. The parent reads"
+    " `time.monotonic()` just before spawning; the child wraps `App._display` and, at the"
+    " first compositor update of the target screen (outside a batch update), renders it to"
+    " terminal segments as a real driver would, prints `time.monotonic()` and exits."
+    " Headless 160×50. Subject: `BatchService.open` on a store with 10,000 batches +"
+    " `BatchtopApp` (polling on, as `batchtop` runs; the SDK loads in a thread after the"
+    " first refresh). Baseline: a minimal `App` composing one `DataTable` filled in"
+    " `on_mount` with the same 10,000 rows as plain strings (8 columns); an empty-table"
+    " variant (Textual's floor) is judged against the same target too, since the issue's"
+    ' "minimal app" can be read either way.'
+)
+
+_HOOK = """
+import os, sys, time
+
+def hook(app, wanted):
+    original = app._display
+
+    def display(screen, renderable):
+        original(screen, renderable)
+        if renderable is not None and not app._batch_count and wanted(screen):
+            renderable.render_segments(app.console)
+            sys.stdout.write(repr(time.monotonic()) + "\\n")
+            sys.stdout.flush()
+            os._exit(0)
+
+    app._display = display
+"""
+
+SUBJECT = (
+    _HOOK
+    + """
+import asyncio
+from pathlib import Path
+
+from batchtop.core.config import load_settings
+from batchtop.core.service import BatchService
+from batchtop.tui.app import BatchtopApp
+
+
+async def main():
+    settings = load_settings()
+    service = await BatchService.open(
+        Path(sys.argv[1]), settings, api_key="bench-key", base_url="http://127.0.0.1:9"
+    )
+    app = BatchtopApp(service, settings)
+    hook(app, lambda screen: screen is app.dashboard)
+    await app.run_async(headless=True, size=(160, 50))
+
+
+asyncio.run(main())
+"""
+)
+
+BASELINE = (
+    _HOOK
+    + """
+from textual.app import App
+from textual.widgets import DataTable
+
+ROWS = int(sys.argv[1])
+COLUMNS = ("id", "label", "status", "progress", "requests", "created", "ended", "cost")
+
+
+class Minimal(App):
+    def compose(self):
+        yield DataTable()
+
+    def on_mount(self):
+        table = self.query_one(DataTable)
+        table.add_columns(*COLUMNS)
+        table.add_rows(
+            (f"msgbatch_{i:024d}", f"label {i}", "ended", "100%", f"{i * 37 % 5000:,}",
+             "3h ago", "2h ago", "$0.12")
+            for i in range(ROWS)
+        )
+
+
+app = Minimal()
+hook(app, lambda screen: screen is app.screen)
+app.run(headless=True, size=(160, 50))
+"""
+)
+
+
+def _start(code: str, arg: str, home: Path) -> float:
+    env = util.child_env(home)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, arg],
+        env=env,
+        cwd=util.REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-10:])
+        raise RuntimeError(f"start failed ({proc.returncode}): {tail}")
+    return float(lines[-1]) - t0
+
+
+def run(ctx: Context) -> list[util.Measure]:
+    store = ctx.batches_store()
+    home = ctx.path("startup-home")
+    reps = 5 if ctx.quick else 9
+    _start(SUBJECT, str(store), home)  # warm the OS page cache for both
+    _start(BASELINE, "10000", home)
+    times = util.interleave(
+        reps,
+        {
+            "subject": lambda: _start(SUBJECT, str(store), home),
+            "baseline": lambda: _start(BASELINE, "10000", home),
+            "empty": lambda: _start(BASELINE, "0", home),
+        },
+    )
+    main = util.ratio_measure(
+        NAME,
+        "first dashboard frame vs DataTable app (10,000 rows)",
+        times["subject"],
+        times["baseline"],
+        target="≤ 1.5×",
+        limit=1.5,
+        labels=("batchtop", "DataTable app"),
+    )
+    floor = util.ratio_measure(
+        NAME,
+        "first dashboard frame vs empty DataTable app (Textual's floor)",
+        times["subject"],
+        times["empty"],
+        target="≤ 1.5×",
+        limit=1.5,
+        labels=("batchtop", "empty DataTable app"),
+    )
+    return [main, floor]
