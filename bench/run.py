@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             durations[name] = time.perf_counter() - t0
             for m in got:
                 print(f"   {m.name}: {m.figure()}  target {m.target}  {m.verdict()}", flush=True)
+                if m.detail:
+                    print(f"      {m.detail}", flush=True)
             measures.extend(got)
     finally:
         ctx.close()

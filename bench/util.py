@@ -244,69 +244,14 @@ def retrieve_batch(base_url: str, batch_id: str) -> dict[str, Any]:
 
 # --- synthetic data ------------------------------------------------------------------------
 
-WORDS = tuple(
-    [
-        "review",
-        "product",
-        "arrived",
-        "quickly",
-        "works",
-        "described",
-        "manual",
-        "clearer",
-        "battery",
-        "charger",
-        "cable",
-        "screen",
-        "bright",
-        "colours",
-        "sound",
-        "speaker",
-        "quiet",
-        "loud",
-        "delivery",
-        "late",
-        "early",
-        "package",
-        "damaged",
-        "refund",
-        "support",
-        "friendly",
-        "helpful",
-        "slow",
-        "fast",
-        "price",
-        "cheap",
-        "expensive",
-        "quality",
-        "excellent",
-        "poor",
-        "design",
-        "elegant",
-        "sturdy",
-        "fragile",
-        "weight",
-        "light",
-        "heavy",
-        "size",
-        "compact",
-        "bulky",
-        "setup",
-        "easy",
-        "hard",
-        "software",
-        "update",
-        "crash",
-        "stable",
-        "feature",
-        "missing",
-        "useful",
-        "warranty",
-        "replacement",
-        "order",
-        "again",
-    ]
+_WORDS_TEXT = (
+    "review product arrived quickly works described manual clearer battery charger cable "
+    "screen bright colours sound speaker quiet loud delivery late early package damaged "
+    "refund support friendly helpful slow fast price cheap expensive quality excellent poor "
+    "design elegant sturdy fragile weight light heavy size compact bulky setup easy hard "
+    "software update crash stable feature missing useful warranty replacement order again"
 )
+WORDS = tuple(_WORDS_TEXT.split())
 RARE = [f"zq{i:04d}x" for i in range(2000)]  # rare tokens: each appears in ~1 in 2,000 prompts
 
 
