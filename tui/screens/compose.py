@@ -111,11 +111,39 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     """Dismisses with the `SubmitOutcome` of the submitted requests, or None."""
 
     BINDING_GROUP_TITLE = "Compose"
+    HELP_TITLE = "Compose"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="compose.back"),
-        Binding("ctrl+n", "add_request", "Add request", id="compose.add", priority=True),
-        Binding("ctrl+t", "remove_request", "Remove request", id="compose.remove", priority=True),
-        Binding("ctrl+s", "submit", "Submit", id="compose.submit", priority=True),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="compose.back",
+            tooltip="Back to the dashboard (nothing is sent)",
+        ),
+        Binding(
+            "ctrl+n",
+            "add_request",
+            "Add request",
+            id="compose.add",
+            priority=True,
+            tooltip="Add another request",
+        ),
+        Binding(
+            "ctrl+t",
+            "remove_request",
+            "Remove request",
+            id="compose.remove",
+            priority=True,
+            tooltip="Remove the focused request",
+        ),
+        Binding(
+            "ctrl+s",
+            "submit",
+            "Submit",
+            id="compose.submit",
+            priority=True,
+            tooltip="Submit the requests as a new batch (asks first, shows the cost)",
+        ),
     ]
 
     DEFAULT_CSS = """

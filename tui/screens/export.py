@@ -66,9 +66,18 @@ class ExportScreen(ModalScreen[ExportResult | None]):
     """Dismisses with the `ExportResult` once written, or None when cancelled."""
 
     BINDING_GROUP_TITLE = "Export"
+    HELP_TITLE = "Export"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="export.cancel"),
-        Binding("ctrl+s", "export", "Export", id="export.run"),
+        Binding(
+            "escape", "cancel", "Cancel", id="export.cancel", tooltip="Close without exporting"
+        ),
+        Binding(
+            "ctrl+s",
+            "export",
+            "Export",
+            id="export.run",
+            tooltip="Write the file (asks before overwriting)",
+        ),
     ]
 
     DEFAULT_CSS = """

@@ -75,11 +75,39 @@ class ImportScreen(Screen[SubmitOutcome | None]):
     """Dismisses with the `SubmitOutcome` of the submitted job, or None."""
 
     BINDING_GROUP_TITLE = "Import"
+    HELP_TITLE = "Import"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="import.back"),
-        Binding("ctrl+r", "analyse", "Analyse", id="import.analyse", priority=True),
-        Binding("ctrl+s", "submit", "Submit", id="import.submit", priority=True),
-        Binding("ctrl+o", "toggle_browser", "Browse files", id="import.browse", priority=True),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="import.back",
+            tooltip="Back to the dashboard (nothing is sent)",
+        ),
+        Binding(
+            "ctrl+r",
+            "analyse",
+            "Analyse",
+            id="import.analyse",
+            priority=True,
+            tooltip="Read, validate, split and estimate the file (nothing is sent)",
+        ),
+        Binding(
+            "ctrl+s",
+            "submit",
+            "Submit",
+            id="import.submit",
+            priority=True,
+            tooltip="Submit the analysed file as a job (asks first, shows the cost)",
+        ),
+        Binding(
+            "ctrl+o",
+            "toggle_browser",
+            "Browse files",
+            id="import.browse",
+            priority=True,
+            tooltip="Show or hide a file browser",
+        ),
     ]
 
     DEFAULT_CSS = """

@@ -29,6 +29,7 @@ from batchtop.tui.widgets.results_table import (
     ResultsTable,
     header_text,
 )
+from batchtop.tui.widgets.validation_report import human_bytes
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -99,20 +100,105 @@ class ResultsScreen(Screen[None]):
     """Results of `batch_ids` (one batch, or every batch of a job)."""
 
     BINDING_GROUP_TITLE = "Results"
+    HELP_TITLE = "Results"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="results.back"),
-        Binding("slash", "search", "Search", id="results.search"),
-        Binding("1", "status('all')", "All", show=False, id="results.view_all"),
-        Binding("2", "status('succeeded')", "Succeeded", show=False, id="results.view_succeeded"),
-        Binding("3", "status('errored')", "Errored", show=False, id="results.view_errored"),
-        Binding("4", "status('expired')", "Expired", show=False, id="results.view_expired"),
-        Binding("5", "status('canceled')", "Canceled", show=False, id="results.view_canceled"),
-        Binding("x", "cycle_error_type", "Error type", id="results.error_type"),
-        Binding("t", "toggle_raw", "Raw JSON", id="results.raw"),
-        Binding("y", "copy", "Copy output", id="results.copy"),
-        Binding("e", "export", "Export", id="results.export"),
-        Binding("R", "retry", "Retry failed", id="results.retry"),
-        Binding("enter", "focus_detail", "Detail", show=False, id="results.focus_detail"),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="results.back",
+            tooltip="Back to the dashboard (or leave the search box / detail pane)",
+        ),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            id="results.search",
+            tooltip="Full-text search over outputs and inputs (Enter applies, esc leaves)",
+        ),
+        Binding(
+            "1",
+            "status('all')",
+            "All",
+            show=False,
+            id="results.view_all",
+            tooltip="Show every result (clears the status and error-type filters)",
+        ),
+        Binding(
+            "2",
+            "status('succeeded')",
+            "Succeeded",
+            show=False,
+            id="results.view_succeeded",
+            tooltip="Show succeeded results only",
+        ),
+        Binding(
+            "3",
+            "status('errored')",
+            "Errored",
+            show=False,
+            id="results.view_errored",
+            tooltip="Show errored results only",
+        ),
+        Binding(
+            "4",
+            "status('expired')",
+            "Expired",
+            show=False,
+            id="results.view_expired",
+            tooltip="Show expired results only",
+        ),
+        Binding(
+            "5",
+            "status('canceled')",
+            "Canceled",
+            show=False,
+            id="results.view_canceled",
+            tooltip="Show canceled results only",
+        ),
+        Binding(
+            "x",
+            "cycle_error_type",
+            "Error type",
+            id="results.error_type",
+            tooltip="Cycle the error-type filter through the error types present",
+        ),
+        Binding(
+            "t",
+            "toggle_raw",
+            "Raw JSON",
+            id="results.raw",
+            tooltip="Toggle the raw JSON result line in the detail pane",
+        ),
+        Binding(
+            "y",
+            "copy",
+            "Copy output",
+            id="results.copy",
+            tooltip="Copy the highlighted output (or error message) to the clipboard",
+        ),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            id="results.export",
+            tooltip="Export results (all, the current filter or the selected rows)",
+        ),
+        Binding(
+            "R",
+            "retry",
+            "Retry failed",
+            id="results.retry",
+            tooltip="Resubmit the errored/expired/canceled requests as a new batch (asks first)",
+        ),
+        Binding(
+            "enter",
+            "focus_detail",
+            "Detail",
+            show=False,
+            id="results.focus_detail",
+            tooltip="Move focus to the detail pane to scroll it",
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -160,6 +246,7 @@ class ResultsScreen(Screen[None]):
         with Vertical(id="results-state"):
             yield Static("", id="results-state-text")
             yield ProgressBar(total=None, show_eta=False, id="results-download")
+            yield Static("", id="results-download-bytes")
         with Vertical(id="results-main"):
             yield TextLine(id="results-columns")
             yield ResultsTable(id="results-table")
@@ -232,6 +319,9 @@ class ResultsScreen(Screen[None]):
     def on_download_progress(self, message: DownloadProgress) -> None:
         bar = self.query_one("#results-download", ProgressBar)
         bar.update(total=message.total, progress=message.done)
+        self.query_one("#results-download-bytes", Static).update(
+            Text(f"{human_bytes(message.done)} received", style="dim")
+        )
 
     def _query(
         self, filt: ResultFilter, with_summary: bool

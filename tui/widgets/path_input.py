@@ -46,7 +46,14 @@ class PathInput(Input):
     """`tab` accepts the completion (falls back to moving focus when there is none)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("tab", "complete", "Complete path", show=False, id="path_input.complete"),
+        Binding(
+            "tab",
+            "complete",
+            "Complete path",
+            show=False,
+            id="path_input.complete",
+            tooltip="Complete the file name",
+        ),
     ]
 
     def __init__(self, value: str = "", **kwargs: object) -> None:

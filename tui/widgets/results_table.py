@@ -124,13 +124,51 @@ class ResultsTable(ScrollView, can_focus=True):
 
     BINDING_GROUP_TITLE = "Results table"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j,down", "cursor_down", "Down", show=False, id="results.cursor_down"),
-        Binding("k,up", "cursor_up", "Up", show=False, id="results.cursor_up"),
-        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="results.page_down"),
-        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="results.page_up"),
-        Binding("g,home", "first", "First row", show=False, id="results.first"),
-        Binding("G,end", "last", "Last row", show=False, id="results.last"),
-        Binding("space", "toggle_select", "Select", id="results.select"),
+        Binding(
+            "j,down",
+            "cursor_down",
+            "Down",
+            show=False,
+            id="results.cursor_down",
+            tooltip="Next result",
+        ),
+        Binding(
+            "k,up", "cursor_up", "Up", show=False, id="results.cursor_up", tooltip="Previous result"
+        ),
+        Binding(
+            "pagedown,ctrl+f",
+            "page_down",
+            "Page down",
+            show=False,
+            id="results.page_down",
+            tooltip="One screen down",
+        ),
+        Binding(
+            "pageup,ctrl+b",
+            "page_up",
+            "Page up",
+            show=False,
+            id="results.page_up",
+            tooltip="One screen up",
+        ),
+        Binding(
+            "g,home", "first", "First row", show=False, id="results.first", tooltip="First result"
+        ),
+        Binding(
+            "G,end",
+            "last",
+            "Last row",
+            show=False,
+            id="results.last",
+            tooltip="Last result (works at 100,000 rows)",
+        ),
+        Binding(
+            "space",
+            "toggle_select",
+            "Select",
+            id="results.select",
+            tooltip="Select or unselect the highlighted row (for export)",
+        ),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
