@@ -3,9 +3,9 @@
 Unmodified SDK clients work against it with only the base URL changed; tests, the demo and
 the benchmarks all use it. Module map: `config` (EmulatorConfig, FaultConfig, Rule),
 `clock` (ManualClock, ScaledClock), `behaviour` (create-time validation, per-request
-outcomes and replies), `state` (SQLite; lazy lifecycle), `server` (aiohttp routes, auth,
-envelopes, faults), `handle` (run_in_thread), `cli` (`batchtop emulator`,
-`python -m batchtop.core.emulator`).
+outcomes and replies), `intake` (create body → stored rows), `state` (SQLite; lazy
+lifecycle), `envelope` (error bodies), `server` (aiohttp routes, auth, faults, streaming),
+`handle` (run_in_thread), `cli` (`batchtop emulator`, `python -m batchtop.core.emulator`).
 
 Endpoints (`?beta=true` routes identically): POST/GET /v1/messages/batches,
 GET/DELETE /v1/messages/batches/{id}, POST …/{id}/cancel, GET …/{id}/results,

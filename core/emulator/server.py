@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,10 +12,12 @@ import orjson
 from aiohttp import web
 
 from . import catalog, ids
-from .behaviour import CreateError, Synthesizer, count_tokens, validate_requests
+from .behaviour import count_tokens
 from .clock import Clock, ScaledClock, rfc3339, to_us
-from .config import EmulatorConfig, Rule
-from .state import US, BatchRecord, EmulatorState, PendingRequest
+from .config import EmulatorConfig
+from .envelope import ApiFailure, error_response, json_response
+from .intake import prepare_batch
+from .state import US, BatchRecord, EmulatorState
 from .stats import EmulatorStats
 
 log = logging.getLogger("batchtop.core.emulator")
@@ -25,50 +26,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _BATCHES = "/v1/messages/batches"
 _KEY_REQUEST_ID = web.RequestKey("request_id", str)
-_STATUS_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
-
-
-class ApiFailure(Exception):
-    """Raised by handlers to answer with the real API's error envelope."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        kind: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind or _STATUS_TYPES.get(status, "invalid_request_error")
-        self.headers = headers or {}
-
-
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
-    )
-
-
-def error_response(failure: ApiFailure, request_id: str) -> web.Response:
-    body = {
-        "type": "error",
-        "error": {"type": failure.kind, "message": failure.message, "details": None},
-        "request_id": request_id,
-    }
-    return _json(body, failure.status, failure.headers)
 
 
 def _not_found(batch_id: str) -> ApiFailure:
@@ -355,17 +312,17 @@ class EmulatorServer:
             record = self.state.insert_batch(
                 seq=seq, batch_id=batch_id, now_us=now, done_us=done_us, rows=rows
             )
-        return _json(self._render(request, record, fresh=True))
+        return json_response(self._render(request, record, fresh=True))
 
     async def _retrieve(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
         record = self._load(batch_id)
         if record is None:
             if self.config.example_mode:
-                return _json(self._example(request, batch_id))
+                return json_response(self._example(request, batch_id))
             raise _not_found(batch_id)
         self._check_transient_404(record)
-        return _json(self._render(request, record))
+        return json_response(self._render(request, record))
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         q = request.query
@@ -375,7 +332,7 @@ class EmulatorServer:
         page = self.state.page(limit, after_id, before_id)
         now = self.now_us()
         data = [self._render(request, self.state.settle(r, now)) for r in page.batches]
-        return _json(
+        return json_response(
             {
                 "data": data,
                 "has_more": page.has_more,
@@ -389,7 +346,7 @@ class EmulatorServer:
         record = self._load(batch_id)
         if record is None:
             if self.config.example_mode:
-                return _json(self._example(request, batch_id, "canceling"))
+                return json_response(self._example(request, batch_id, "canceling"))
             raise _not_found(batch_id)
         if record.ended_us is not None:
             raise ApiFailure(
@@ -400,21 +357,21 @@ class EmulatorServer:
             now = self.now_us()
             record = self.state.cancel(record, now, int(self.config.cancel_delay_s * US))
             record = self.state.settle(record, now)
-        return _json(self._render(request, record))
+        return json_response(self._render(request, record))
 
     async def _delete(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
         record = self._load(batch_id)
         if record is None:
             if self.config.example_mode:
-                return _json({"id": batch_id, "type": "message_batch_deleted"})
+                return json_response({"id": batch_id, "type": "message_batch_deleted"})
             raise _not_found(batch_id)
         if record.ended_us is None:
             raise ApiFailure(
                 400, "In progress batches cannot be deleted. Consider canceling the batch instead."
             )
         self.state.delete(record)
-        return _json({"id": batch_id, "type": "message_batch_deleted"})
+        return json_response({"id": batch_id, "type": "message_batch_deleted"})
 
     async def _results(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
@@ -447,7 +404,7 @@ class EmulatorServer:
     async def _models(self, request: web.Request) -> web.StreamResponse:
         q = request.query
         limit = _parse_limit(q.get("limit"))
-        models = [_model_json(m) for m in catalog.MODELS]
+        models = [_modeljson_response(m) for m in catalog.MODELS]
         ids_ = [m["id"] for m in models]
         after_id = q.get("after_id") or None
         before_id = q.get("before_id") or None
@@ -459,7 +416,7 @@ class EmulatorServer:
             page, has_more = models[-limit:], len(models) > limit
         else:
             page, has_more = models[:limit], len(models) > limit
-        return _json(
+        return json_response(
             {
                 "data": page,
                 "has_more": has_more,
@@ -473,7 +430,7 @@ class EmulatorServer:
         info = catalog.lookup(model_id)
         if info is None:
             raise ApiFailure(404, f"model: {model_id}")
-        return _json(_model_json(info))
+        return json_response(_modeljson_response(info))
 
     async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
         raw = await self._read_body(request, 32 * 1024 * 1024)
@@ -491,47 +448,10 @@ class EmulatorServer:
         model = body["model"]
         if not isinstance(model, str) or catalog.lookup(model) is None:
             raise ApiFailure(404, f"model: {model}")
-        return _json({"input_tokens": count_tokens(body)})
+        return json_response({"input_tokens": count_tokens(body)})
 
 
-def prepare_batch(
-    raw: bytes, batch_id: str, now_us: int, cfg: EmulatorConfig, rules: list[Rule]
-) -> tuple[list[PendingRequest], int]:
-    """Validate a create body and decide every request's fate: (rows in stored order, the
-    time the last processable request finishes). Raises ApiFailure for create-time errors."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiFailure(400, f"The request body is not valid JSON: {exc}") from None
-    try:
-        pairs = validate_requests(body, cfg.max_requests)
-    except CreateError as exc:
-        raise ApiFailure(400, str(exc)) from None
-    synth = Synthesizer(rules, cfg.seed)
-    start = now_us + int(cfg.start_delay_s * US)
-    rate = cfg.rate if cfg.rate is not None and cfg.rate > 0 else None
-    dumps = orjson.dumps
-    rows: list[PendingRequest] = []
-    done = start
-    for idx, (custom_id, params) in enumerate(pairs):
-        outcome = synth.outcome(batch_id, custom_id, params)
-        ready: int | None = None  # scripted canceled/expired: never processed
-        if outcome.line is not None:
-            ready = start + int(outcome.delay_s * US)
-            if rate is not None:
-                ready += math.ceil((idx + 1) * US / rate)
-            done = max(done, ready)
-        rows.append(
-            PendingRequest(
-                idx, custom_id, dumps(params).decode(), outcome.kind, ready, outcome.line
-            )
-        )
-    if cfg.shuffle_results:
-        random.Random(f"{cfg.seed}:{batch_id}").shuffle(rows)
-    return rows, done
-
-
-def _model_json(info: catalog.ModelInfo) -> dict[str, Any]:
+def _modeljson_response(info: catalog.ModelInfo) -> dict[str, Any]:
     return {
         "type": "model",
         "id": info.id,
