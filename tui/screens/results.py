@@ -285,7 +285,9 @@ class ResultsScreen(Screen[None]):
                 continue
             if view.remote.processing_status is not ProcessingStatus.ENDED:
                 waiting.append(batch_id)
-            elif not view.results_downloaded:
+            elif not view.results_downloaded or (
+                not view.results_indexed and view.remote.request_counts.total
+            ):  # never fetched, or an interrupted ingest left nothing indexed
                 pending.append(batch_id)
         if pending:
             await asyncio.to_thread(self.service.warm_up)  # the SDK import takes seconds

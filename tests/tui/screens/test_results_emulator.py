@@ -6,6 +6,7 @@ from typing import Any
 
 from batchtop.core.emulator import EmulatorHandle, Rule
 from batchtop.core.models import ProcessingStatus, ResultType
+from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
 from screens_data import HOSTILE, ScreenHost, screen_text, wait_for
@@ -79,3 +80,31 @@ async def test_open_an_ended_batch_downloads_then_shows_known_outcomes(
         await wait_for(pilot, lambda: screen.table.total == 0)
         await pilot.pause()
         assert "no matching results" in screen_text(app)
+
+
+async def test_retry_failed_from_the_viewer(emulator: EmulatorHandle, live_service: Any) -> None:
+    emulator.set_rules([Rule(r"^err-", "errored", error_type="overloaded_error")])
+    ids = ["ok-1", "ok-2", "err-1", "err-2", "err-3"]
+    outcome = await live_service.submit_requests(compose_requests(ids), name="retry me")
+    [batch_id] = outcome.batch_ids
+    emulator.advance(3600)
+    await live_service.refresh()
+    emulator.set_rules([])  # the retry succeeds
+    app = ScreenHost(lambda: ResultsScreen(live_service, batch_ids=[batch_id], title="retry"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        await wait_for(pilot, lambda: screen.loaded, limit_s=20)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        assert "3 errored, expired or canceled" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: any("new batch" in (n.title or "") for n in app._notifications),
+            limit_s=20,
+        )
+    children = [b for b in live_service.batches() if b.parent_batch_id == batch_id]
+    assert len(children) == 1
+    assert children[0].remote.request_counts.total == 3

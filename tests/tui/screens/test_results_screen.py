@@ -97,6 +97,12 @@ async def test_search_narrows(service: Any) -> None:
         assert screen.table.total == expected
         assert "search: beta" in screen_text(pilot.app)
         assert pilot.app.focused is screen.table
+        # typing then esc: the debounced search still applies, focus returns to the table
+        await pilot.press("slash", "ctrl+u", *"alpha", "escape")
+        assert pilot.app.focused is screen.table
+        await wait_for(pilot, lambda: screen.filt.search == "alpha")
+        await wait_for(pilot, lambda: screen.table.total > 0)
+        assert isinstance(pilot.app.screen, ResultsScreen)
 
 
 async def test_detail_shows_input_output_and_raw_json(service: Any) -> None:
