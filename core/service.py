@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -117,6 +118,7 @@ class BatchService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._owns_store = False
         self._models: list[str] | None = None
+        self._reconciled = False
         self.auto_download = True
 
     @classmethod
@@ -282,13 +284,21 @@ class BatchService:
     # --- refresh ----------------------------------------------------------------------
 
     async def refresh(self) -> RefreshDone:
+        """Refresh now (the first time, also resolve submissions a crash left open)."""
+        await self._reconcile_once()
         return await self._poller.refresh()
+
+    async def _reconcile_once(self) -> None:
+        if self._reconciled or not self._api.has_key:
+            return
+        self._reconciled = True
+        if await asyncio.to_thread(self.store.open_intents):
+            with contextlib.suppress(BatchtopError):
+                await self.reconcile()
 
     async def run_polling(self) -> None:
         """Poll until `close()`; reconciles open submit intents first (best effort)."""
-        with contextlib.suppress(BatchtopError):
-            if await asyncio.to_thread(self.store.open_intents):
-                await self.reconcile()
+        await self._reconcile_once()
         await self._poller.run()
 
     def stop_polling(self) -> None:
@@ -401,7 +411,28 @@ class BatchService:
         job = await asyncio.to_thread(
             self.store.create_job, name or Path(report.path).name, report.path, self._now()
         )
-        return await self._submit_parts(job.id, parts, model=model, label=label, progress=progress)
+        outcome = await self._submit_parts(
+            job.id, parts, model=model, label=label, progress=progress
+        )
+        if not outcome.failed_parts:
+            await asyncio.to_thread(self.discard_import, report)
+        return outcome
+
+    def discard_import(self, report: ImportReport) -> None:
+        """Delete an analysed import's prepared files (after submit, or when abandoned).
+
+        The store keeps every manifest and parameter a retry needs; the prepared copy of the
+        input is only needed until its parts are sent.
+        """
+        work_dir = report.prepared_path
+        if work_dir is None:
+            return
+        try:
+            inside = work_dir.resolve().parent == paths.imports_dir().resolve()
+        except OSError:
+            return
+        if inside:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
     async def _submit_parts(
         self,

@@ -351,11 +351,26 @@ def _input_file(name: str) -> Path:
 
 
 async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
-    from batchtop.core.errors import UserError
 
     path = _input_file(ns.file)
     console = _console(stderr=ns.json)
     report = await service.analyse(path, _options(ns))
+    try:
+        return await _submit_report(service, ns, report, path, console)
+    finally:
+        service.discard_import(report)  # no-op when already removed after a full submit
+
+
+async def _submit_report(
+    service: BatchService,
+    ns: argparse.Namespace,
+    report: ImportReport,
+    path: Path,
+    console: Console,
+) -> int:
+    from batchtop.core.errors import UserError
+
+    data: dict[str, Any] = {}
     if ns.json:
         data = _report_dict(report)
     else:
