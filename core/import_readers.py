@@ -192,20 +192,27 @@ def _drain(problems: list[tuple[int, Problem]]) -> Iterator[tuple[int, Problem]]
 
 # --- JSON documents --------------------------------------------------------------------
 
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{},]', re.S)
+_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+# Skip everything that cannot change the nesting: whole strings and non-bracket bytes.
+# Inside an element commas don't matter either; at the top level they separate elements.
+_SKIP_INSIDE = re.compile(rb'(?:[^"\[\]{}]++|' + _STRING + rb")*+", re.S)
+_SKIP_TOP = re.compile(rb'(?:[^"\[\]{},]++|' + _STRING + rb")*+", re.S)
+_NON_WS = re.compile(rb"[^ \t\r\n]")
 _WS = b" \t\r\n"
 
 
 def json_array_values(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple[int, Any]]:
     """(line, value or Problem) for each element of a top-level JSON list, read in chunks.
 
-    A tokenizer finds element boundaries (strings are matched whole, so brackets and commas
-    inside them don't count); each element is then parsed by orjson on its own.
+    A scanner finds element boundaries by tracking bracket depth, skipping strings whole
+    (so brackets and commas inside them don't count) with one regex call per structural
+    character; each element is then parsed by orjson on its own. Memory holds one chunk
+    plus the current element.
     """
     chunks = _utf8_chunks(f, encoding, tick)
     buf = b""
     base_line = 1  # line number of buf[0]
-    counted_to = 0  # newline counting cursor within buf
+    counted_to = 0  # newline-counting cursor within buf
     counted_lines = 0
     depth = 0
     started = False
@@ -214,6 +221,8 @@ def json_array_values(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple
     pos = 0
     eof = False
     commas = 0
+    need_more = False
+    boundary: bytes | None = None  # e.g. b"},\n  {", learned at the first top-level comma
 
     def line_at(p: int) -> int:
         nonlocal counted_to, counted_lines
@@ -224,43 +233,48 @@ def json_array_values(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple
         return base_line + counted_lines
 
     def element(end: int) -> Iterator[tuple[int, Any]]:
-        raw = buf[elem_start:end]
-        text = raw.strip(_WS)
-        lead = len(raw) - len(raw.lstrip(_WS))
-        line = line_at(elem_start + lead)
-        if not text:
-            yield line, Problem("This list has an empty element (an extra comma?).")
+        first = _NON_WS.search(buf, elem_start, end)
+        if first is None:
+            yield line_at(elem_start), Problem("This list has an empty element (an extra comma?).")
             return
+        line = line_at(first.start())
+        text = buf[first.start() : end]
         try:
             yield line, orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            bad = utf8_problem(text)
-            if bad is not None:
+            if utf8_problem(text) is not None:
                 yield line, Problem("This element is not valid UTF-8; save the file as UTF-8.")
                 return
-            err_line = line + text.count(b"\n", 0, exc.pos)
-            yield err_line, Problem(f"This element is not valid JSON: {exc.msg}.")
+            yield line, Problem(f"This element is not valid JSON: {exc.msg}.")
 
     while True:
         if not eof:
-            chunk = next(chunks, None)
-            if chunk is None:
-                eof = True
-            else:
-                # Drop what's been consumed, keep the current element.
-                keep = elem_start if elem_start >= 0 else pos
-                if keep > 0:
-                    line_at(keep)
-                    base_line += counted_lines
-                    counted_lines = 0
-                    buf = buf[keep:]
-                    pos -= keep
-                    if elem_start >= 0:
-                        elem_start -= keep
-                    counted_to = 0
-                buf += chunk
+            # Drop what's been consumed, keep the current element.
+            keep = elem_start if elem_start >= 0 else pos
+            if keep > 0:
+                line_at(keep)
+                base_line += counted_lines
+                counted_lines = 0
+                buf = buf[keep:]
+                pos -= keep
+                if elem_start >= 0:
+                    elem_start -= keep
+                counted_to = 0
+            # Waiting for the end of a long string: read at least as much again as is
+            # pending, so re-scanning it stays linear overall.
+            want = len(buf) - pos if need_more else 1
+            got: list[bytes] = []
+            while want > 0:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    eof = True
+                    break
+                got.append(chunk)
+                want -= len(chunk)
+            if got:
+                buf += b"".join(got)
         if ended:
-            if buf[pos:].strip(_WS):
+            if _NON_WS.search(buf, pos):
                 yield line_at(pos), Problem("There is more data after the end of the JSON list.")
                 return
             pos = len(buf)
@@ -268,63 +282,94 @@ def json_array_values(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple
                 return
             continue
         if not started:
-            stripped = buf.lstrip(_WS)
-            if not stripped:
+            first = _NON_WS.search(buf)
+            if first is None:
                 if eof:
                     return
                 continue
-            if not stripped.startswith(b"["):
-                yield line_at(len(buf) - len(stripped)), Problem("Expected a JSON list ('[').")
+            if buf[first.start()] != 0x5B:  # '['
+                yield line_at(first.start()), Problem("Expected a JSON list ('[').")
                 return
             started = True
-            pos = len(buf) - len(stripped) + 1
+            pos = first.start() + 1
             elem_start = pos
             depth = 1
         need_more = False
-        for m in _TOKEN.finditer(buf, pos):
-            start = m.start()
-            c = buf[start]
-            if c == 0x22:  # '"'
-                if m.end() - start == 1:  # unterminated string: wait for more bytes
-                    pos = start
-                    need_more = True
-                    break
-                continue
-            if c == 0x2C:  # ','
-                if depth == 1:
-                    yield from element(m.start())
-                    elem_start = m.end()
-                    commas += 1
+        n = len(buf)
+        while True:
+            pos = (_SKIP_INSIDE if depth > 1 else _SKIP_TOP).match(buf, pos).end()  # type: ignore[union-attr]
+            if pos >= n:
+                break
+            c = buf[pos]
+            if c == 0x22:  # '"' the skip did not consume: a string cut by the chunk end
+                need_more = True
+                break
+            pos += 1
+            if c == 0x2C:  # ',' (only seen at the top level)
+                yield from element(pos - 1)
+                elem_start = pos
+                commas += 1
+                if boundary is None:
+                    boundary = _learn_boundary(buf, pos - 1)
+                if boundary:
+                    # Fast path: cut at the separator seen between the first two elements
+                    # and let orjson check each slice. A slice that parses is a complete
+                    # element, so the next cut starts an element too; at the first slice that
+                    # does not parse (a false cut or a real error), the exact scan resumes.
+                    skip = len(boundary) - 1
+                    while (q := buf.find(boundary, elem_start)) >= 0:
+                        first = _NON_WS.search(buf, elem_start, q + 1)
+                        if first is None:
+                            break
+                        try:
+                            value = orjson.loads(buf[first.start() : q + 1])
+                        except orjson.JSONDecodeError:
+                            break
+                        yield line_at(first.start()), value
+                        commas += 1
+                        elem_start = q + skip
+                    pos = elem_start
             elif c == 0x5B or c == 0x7B:  # '[' '{'
                 depth += 1
-            elif depth == 1:
-                if c == 0x7D:  # a stray '}': the element's own parse will report it
-                    continue
-                if buf[elem_start : m.start()].strip(_WS):
-                    yield from element(m.start())
+            elif depth > 1:
+                depth -= 1
+            elif c == 0x5D:  # ']' closes the list
+                if _NON_WS.search(buf, elem_start, pos - 1):
+                    yield from element(pos - 1)
                 elif commas:
                     yield line_at(elem_start), Problem("This list ends with a trailing comma.")
                 depth = 0
                 ended = True
                 elem_start = -1
-                pos = m.end()
                 break
-            else:
-                depth -= 1
-        else:
-            pos = len(buf)
+            # a stray '}' at the top level: the element's own parse reports it
         if ended:
             continue
         if eof:
             if need_more or depth > 0:
                 at = elem_start if elem_start >= 0 else pos
-                at += len(buf[at:]) - len(buf[at:].lstrip(_WS))
-                line = line_at(min(at, len(buf)))
+                first = _NON_WS.search(buf, at)
+                line = line_at(first.start() if first else len(buf))
                 yield (
                     line,
                     Problem("The JSON list is not closed — the file looks truncated."),
                 )
             return
+
+
+def _learn_boundary(buf: bytes, comma: int) -> bytes | None:
+    """The bytes from the end of one object/list to the start of the next, around `comma`.
+
+    b"" (no fast path) when the elements are not objects or lists, or the next one hasn't
+    arrived yet (then None, to try again at the next comma).
+    """
+    before = len(buf[:comma].rstrip(_WS)) - 1
+    after = _NON_WS.search(buf, comma + 1)
+    if after is None:
+        return None
+    if before < 0 or buf[before] not in b"}]" or buf[after.start()] not in b"{[":
+        return b""
+    return buf[before : after.start() + 1]
 
 
 def _utf8_chunks(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[bytes]:

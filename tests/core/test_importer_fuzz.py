@@ -200,3 +200,69 @@ def test_template_escapes_round_trip(text: str) -> None:
 def test_garbage_after_a_utf16_bom_never_raises(encoding: str) -> None:
     bom = "".encode(encoding)
     check_report(analyse_bytes(bom + b"\x00\xd8garbage\x00", ".jsonl", ImportOptions()))
+
+
+tricky_text = st.sampled_from(["}, {", "},{", "},\n  {", "]", "[", '"', "\\", "{", ""]) | text(
+    max_size=6
+)
+records = st.recursive(
+    st.dictionaries(text(max_size=4), tricky_text | st.integers(0, 9), max_size=3),
+    lambda inner: st.dictionaries(
+        text(max_size=4), inner | st.lists(inner, max_size=3) | tricky_text, max_size=3
+    ),
+    max_leaves=10,
+)
+
+
+@FUZZ
+@given(
+    value=st.lists(records | st.lists(records, max_size=2), max_size=8),
+    layout=st.sampled_from([0, orjson.OPT_INDENT_2, "python", "python-indent"]),
+    chunk=st.integers(1, 80),
+)
+def test_streamed_list_of_objects_equals_orjson(value: list[Any], layout: Any, chunk: int) -> None:
+    import json
+
+    if layout == "python":
+        data = json.dumps(value).encode()
+    elif layout == "python-indent":
+        data = json.dumps(value, indent=4).encode()
+    else:
+        data = orjson.dumps(value, option=layout)
+    old = import_readers.CHUNK
+    import_readers.CHUNK = chunk
+    try:
+        got = list(json_array_values(io.BytesIO(data), "utf-8", lambda n: None))
+    finally:
+        import_readers.CHUNK = old
+    assert [v for _, v in got] == value
+    lines = [line for line, _ in got]
+    assert lines == sorted(lines)
+    if layout in (orjson.OPT_INDENT_2, "python-indent"):
+        # each element starts on the line where the whole-document text puts it
+        starts = []
+        depth = 0
+        text_data = data.decode()
+        in_str = esc = False
+        line = 1
+        for ch in text_data:
+            if ch == "\n":
+                line += 1
+            if in_str:
+                if esc:
+                    esc = False
+                elif ch == "\\":
+                    esc = True
+                elif ch == '"':
+                    in_str = False
+                continue
+            if ch == '"':
+                in_str = True
+            elif ch in "[{":
+                if depth == 1:
+                    starts.append(line)
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+        if all(isinstance(v, dict | list) for v in value):
+            assert lines == starts
