@@ -116,12 +116,20 @@ def _age(now: datetime, then: datetime) -> str:
 STATUS_STYLE = {"in_progress": "yellow", "canceling": "magenta", "ended": "green"}
 
 
-def _batches_table(views: Sequence[BatchView], title: str | None = None) -> Any:
+def _bar(fraction: float, width: int = 12) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "█" * filled + "░" * (width - filled) + f" {fraction * 100:3.0f}%"
+
+
+def _batches_table(
+    views: Sequence[BatchView], title: str | None = None, service: BatchService | None = None
+) -> Any:
+    """A table of batches; with `service`, progress (by count, and by time vs 24 h) and ETA."""
     from rich.table import Table
 
     now = datetime.now(UTC)
     table = Table(title=title, header_style="bold", expand=False)
-    for col, justify in (
+    columns = [
         ("id", "left"),
         ("status", "left"),
         ("total", "right"),
@@ -133,17 +141,30 @@ def _batches_table(views: Sequence[BatchView], title: str | None = None) -> Any:
         ("age", "right"),
         ("label", "left"),
         ("cost", "right"),
-    ):
+    ]
+    if service is not None:
+        columns[4:4] = [("progress", "left"), ("24h window", "left"), ("eta", "right")]
+    for col, justify in columns:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for v in views:
         r = v.remote
         c = r.request_counts
         status = r.processing_status.value
-        table.add_row(
+        cells: list[Any] = [
             _txt(r.id),
             _txt(status + (" (deleted)" if v.deleted else ""), STATUS_STYLE.get(status, "")),
             f"{c.total:,}",
             f"{c.done:,}",
+        ]
+        if service is not None:
+            by_count, by_time = service.progress(v.id)
+            eta = service.eta(v.id)
+            cells += [
+                _bar(by_count),
+                _bar(by_time, 8),
+                eta.astimezone().strftime("%H:%M:%S") if eta is not None else "-",
+            ]
+        cells += [
             f"{c.succeeded:,}",
             _txt(f"{c.errored:,}", "red" if c.errored else ""),
             f"{c.canceled:,}",
@@ -151,7 +172,8 @@ def _batches_table(views: Sequence[BatchView], title: str | None = None) -> Any:
             _age(now, r.created_at),
             _txt(v.label or "", limit=30),
             _usd(v.actual_cost_usd if v.actual_cost_usd is not None else v.estimated_cost_usd),
-        )
+        ]
+        table.add_row(*cells)
     return table
 
 
@@ -455,7 +477,7 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
         return [v for v in (service.batch(i) for i in ids) if v is not None]
 
     def render() -> Any:
-        return _batches_table(views(), title="batchtop watch (Ctrl-C to stop)")
+        return _batches_table(views(), title="batchtop watch (Ctrl-C to stop)", service=service)
 
     failures = 0
     with Live(render(), console=console, auto_refresh=False, transient=False) as live:

@@ -8,7 +8,7 @@ import pytest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.errors import ApiError
 from batchtop.core.models import IntentState, ResultFilter
-from batchtop.core.submit import Submitter, read_part, write_part
+from batchtop.core.submit import Submitter, prepare_requests, read_part, write_part
 from svc_helpers import (
     FakeSleep,
     make_service,
@@ -231,5 +231,41 @@ async def test_compose_validation_errors_are_user_errors(
         with pytest.raises(UserError):
             await service.submit_requests([])
         assert emulator.stats.count("create") == 0
+    finally:
+        await service.close()
+
+
+async def test_first_refresh_reconciles_a_crashed_submission(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = make_service(emulator, tmp_path)
+    try:
+        prepared = prepare_requests(requests(3))
+        job = service.store.create_job("crashed", None, emulator.clock.now())
+        service.store.add_intent(job.id, 1, 3, prepared.content_hash, emulator.clock.now())
+        created = await service._api.create_raw(prepared.body)
+        await service.refresh()
+        assert service.store.open_intents() == []
+        view = service.batch(created.id)
+        assert view is not None
+        assert view.job_id == job.id
+    finally:
+        await service.close()
+
+
+async def test_prepared_files_are_dropped_after_submit(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    from batchtop.core.models import ImportOptions
+
+    source = tmp_path / "p.txt"
+    source.write_text("a\nb\n")
+    service = make_service(emulator, tmp_path)
+    try:
+        report = await service.analyse(source, ImportOptions())
+        assert report.prepared_path is not None
+        assert report.prepared_path.exists()
+        await service.submit(report)
+        assert not report.prepared_path.exists()
     finally:
         await service.close()
