@@ -33,6 +33,8 @@ PageFetcher = Callable[[int, int], ResultPage]
 
 PAGE_SIZE = 200
 MAX_PAGES = 24
+PREFETCH_MARGIN = 60
+"""Rows from a page edge at which the neighbouring page is fetched in the background."""
 
 STATUS_STYLES: dict[ResultType, str] = {
     ResultType.SUCCEEDED: "green",
@@ -234,7 +236,9 @@ class ResultsTable(ScrollView, can_focus=True):
         self._strips: LRUCache[tuple[int, int, bool, bool], Strip] = LRUCache(512)
         self.total = 0
         self._selected: set[str] = set()
-        self.fetches = 0  # page queries made (for tests and benchmarks)
+        self.fetches = 0  # page queries made on the event loop (tests and benchmarks)
+        self._generation = 0  # bumped per result set; late prefetches of old ones are dropped
+        self._prefetching: set[tuple[int, int]] = set()
 
     # --- data ------------------------------------------------------------------------
 
@@ -245,6 +249,7 @@ class ResultsTable(ScrollView, can_focus=True):
         the event loop, so only later pages are queried here).
         """
         self._fetch = fetch
+        self._generation += 1
         self._pages.clear()
         self._strips.clear()
         if first is None:
@@ -270,12 +275,48 @@ class ResultsTable(ScrollView, can_focus=True):
             result = self._fetch(number * PAGE_SIZE, PAGE_SIZE)
             self.fetches += 1
             page = list(result.rows)
-            self._pages[number] = page
-            while len(self._pages) > MAX_PAGES:
-                self._pages.popitem(last=False)
+            self._store_page(number, page, self._generation)
         else:
             self._pages.move_to_end(number)
+        if within >= PAGE_SIZE - PREFETCH_MARGIN:
+            self._prefetch(number + 1)
+        elif within < PREFETCH_MARGIN:
+            self._prefetch(number - 1)
         return page[within] if within < len(page) else None
+
+    def _store_page(self, number: int, rows: list[ResultRow], generation: int) -> None:
+        self._prefetching.discard((generation, number))
+        if generation != self._generation:
+            return  # fetched for a filter that is no longer shown
+        self._pages[number] = rows
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+
+    def _prefetch(self, number: int) -> None:
+        """Fetch a neighbouring page in a thread, so scrolling on never waits for SQLite."""
+        fetch = self._fetch
+        key = (self._generation, number)
+        if (
+            fetch is None
+            or number < 0
+            or number * PAGE_SIZE >= self.total
+            or number in self._pages
+            or key in self._prefetching
+            or not self.is_attached
+        ):
+            return
+        self._prefetching.add(key)
+        generation = self._generation
+
+        def work() -> None:
+            try:
+                rows = list(fetch(number * PAGE_SIZE, PAGE_SIZE).rows)
+            except Exception:
+                self.app.call_from_thread(self._prefetching.discard, key)
+                raise
+            self.app.call_from_thread(self._store_page, number, rows, generation)
+
+        self.run_worker(work, thread=True, group="results-prefetch", exit_on_error=False)
 
     @property
     def current_row(self) -> ResultRow | None:
