@@ -932,7 +932,7 @@ def analyse(
         if not head.strip(b" \t\r\n\x00" + b"\xef\xbb\xbf\xff\xfe"):
             return _failed(report, analysis, "The file is empty: there are no requests in it.")
         try:
-            _prepare_dir(work_dir)
+            _prepare_dir(work_dir, path)
             analysis.parts = _Parts(
                 work_dir, options.max_requests_per_batch, options.max_bytes_per_batch
             )
@@ -981,10 +981,13 @@ def _failed(report: ImportReport, analysis: _Analysis, message: str) -> ImportRe
     return report
 
 
-def _prepare_dir(work_dir: Path) -> None:
+def _prepare_dir(work_dir: Path, source: Path) -> None:
+    """Create `work_dir` and remove parts a previous analysis left there (never the input)."""
     work_dir.mkdir(parents=True, exist_ok=True)
+    keep = source.resolve()
     for old in work_dir.glob("part-*.jsonl*"):
-        old.unlink(missing_ok=True)
+        if old.resolve() != keep:
+            old.unlink(missing_ok=True)
 
 
 def _run(

@@ -113,7 +113,7 @@ _ALIASES = {
     "claude-sonnet-4-0": "claude-sonnet-4",
     "claude-3-5-haiku-latest": "claude-3-5-haiku",
 }
-_DATED = re.compile(r"^(?P<base>.+?)-(?:\d{8}|latest)$")
+_DATED = re.compile(r"^(?P<base>.+?)[-@](?:\d{8}|latest)$")
 
 
 def canonical_model(model: str) -> str:

@@ -285,3 +285,11 @@ def test_generated_ids_follow_the_record_number(tmp_path: Path) -> None:
     r = run(tmp_path, "r.jsonl", data, ImportOptions(template="{t}", **_haiku()))
     assert [i.line for i in r.errors] == [2]
     assert [x["custom_id"] for x in part_lines(tmp_path)] == ["row-000001", "row-000003"]
+
+
+def test_reanalysing_a_prepared_part_in_its_own_work_dir_keeps_it(tmp_path: Path) -> None:
+    run(tmp_path, "in.jsonl", jsonl(native("a"), native("b")), ImportOptions())
+    part = tmp_path / "work" / "part-0001.jsonl"
+    r = analyse(part, ImportOptions(), work_dir=tmp_path / "work")
+    assert r.ok, r.issues
+    assert r.request_count == 2

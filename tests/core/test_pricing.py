@@ -20,6 +20,7 @@ def test_dated_alias_resolves() -> None:
     assert price_for("claude-opus-4-5-20251101") == price_for("claude-opus-4-5")
     assert price_for("claude-3-5-haiku-latest") == price_for("claude-3-5-haiku-20241022")
     assert price_for("claude-opus-4-0") == price_for("claude-opus-4-20250514")
+    assert price_for("claude-haiku-4-5@20251001") == price_for("claude-haiku-4-5")
 
 
 def test_unknown_model_costs_none() -> None:
