@@ -493,6 +493,8 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
                 await asyncio.sleep(min(60.0, interval * 2**failures))
             live.update(render(), refresh=True)
         live.update(render(), refresh=True)
+    if not console.is_terminal:
+        console.line()
     await service.wait_background()
     failed = False
     for view in views():
