@@ -272,3 +272,36 @@ def test_emulator_subcommand_prints_its_url_first(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode in (0, 130)
     assert "Traceback" not in err
+
+
+def test_job_results_and_filtered_export(
+    emulator_env: EmulatorHandle,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from batchtop.core import paths
+    from batchtop.core.emulator import Rule
+
+    monkeypatch.chdir(tmp_path)
+    config = paths.config_file()
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("max_requests_per_batch = 3\n")
+    emulator_env.set_rules([Rule(pattern="0002$", outcome="errored", error_type="api_error")])
+    src = tmp_path / "p.txt"
+    src.write_text("".join(f"prompt {i}\n" for i in range(5)))
+    code, out, err = cli_main(capsys, "submit", str(src), "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert len(data["batch_ids"]) == 2  # split by the configured limit
+    job = data["job_id"]
+    emulator_env.advance(3600)
+    code, out, err = cli_main(capsys, "results", job, "--format", "jsonl", "--out", "all.jsonl")
+    assert code == 0, err
+    assert len((tmp_path / "all.jsonl").read_text().splitlines()) == 5
+    code, out, err = cli_main(
+        capsys, "export", job, "--status", "errored", "--format", "jsonl", "--out", "-"
+    )
+    assert code == 0, err
+    (line,) = out.splitlines()
+    assert json.loads(line)["result"]["type"] == "errored"
