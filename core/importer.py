@@ -11,12 +11,8 @@ money is spent.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,25 +29,42 @@ from .import_readers import (
     sniff_encoding,
     text_lines,
 )
-from .models import ImportFormat, ImportIssue, ImportOptions, ImportReport, Severity, SplitPart
-from .pricing import (
-    CostAccumulator,
-    is_known_model,
-    price_for,
-    request_input_tokens,
-    tokens_for_chars,
+from .models import ImportFormat, ImportIssue, ImportOptions, ImportReport, Severity
+from .part_writer import BODY_OVERHEAD, PartWriter
+from .pricing import CostAccumulator, is_known_model, request_input_tokens, tokens_for_chars
+from .request_checks import (
+    CUSTOM_ID_PATTERN,
+    CUSTOM_ID_RE,
+    MaxTokensLimits,
+    check_params,
+    custom_id_problem,
+    kind_of,
+    quoted,
+    sanitize_custom_id,
+    simple_valid,
+    unknown_model_message,
+    user_text,
+    validate_request,
 )
 from .templates import MissingField, Template, TemplateError, format_value
 
-CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
-_CUSTOM_ID_RE = re.compile(CUSTOM_ID_PATTERN)
-_BAD_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
+__all__ = [
+    "BODY_OVERHEAD",
+    "CUSTOM_ID_PATTERN",
+    "MAX_ISSUES",
+    "analyse",
+    "check_params",
+    "custom_id_problem",
+    "render_template",
+    "requests_from_prompts",
+    "sanitize_custom_id",
+    "validate_request",
+]
+
 MAX_ISSUES = 1000
 """Issues kept in a report; the rest are counted in a final summary issue."""
 PREVIEW_COUNT = 5
 PROGRESS_STEP = 1 << 20
-BODY_OVERHEAD = len(b'{"requests":[]}')
-"""Bytes of the create body around its requests (plus one comma between requests)."""
 DEFAULT_PROMPT_FIELDS = ("prompt", "text", "content", "input", "question", "line")
 
 Progress = Callable[[int, int], None]
@@ -72,82 +85,9 @@ _EXTENSIONS: dict[str, ImportFormat] = {
 # --- public helpers (also used by the compose form) ------------------------------------
 
 
-def custom_id_problem(value: Any) -> str | None:
-    """A sentence saying what is wrong with a custom_id the user chose, or None."""
-    if value is None:
-        return "custom_id is missing."
-    if not isinstance(value, str):
-        return f"custom_id must be a string, not {_kind(value)}."
-    if not value:
-        return "custom_id is empty; it needs 1 to 64 characters."
-    if _CUSTOM_ID_RE.match(value):
-        return None
-    wrong: list[str] = []
-    if len(value) > 64:
-        wrong.append(f"is {len(value)} characters long (the limit is 64)")
-    bad = dict.fromkeys(ch for ch in value if not (ch.isascii() and (ch.isalnum() or ch in "_-")))
-    if bad:
-        shown = ", ".join(repr(c) for c in list(bad)[:8])
-        wrong.append(f"contains {shown} (only letters, digits, '_' and '-' are allowed)")
-    return f"custom_id {_short(value)} " + " and ".join(wrong) + "."
-
-
-def sanitize_custom_id(raw: str, used: set[str]) -> str:
-    """A valid custom_id derived from `raw`, unique within `used` (which it is added to).
-
-    Invalid characters become `_`; ids over 64 characters keep a prefix plus a hash of the
-    whole raw value, so distinct long ids stay distinct; collisions get `-2`, `-3`, ….
-    """
-    cid = _BAD_ID_CHARS.sub("_", raw)
-    if not cid:
-        cid = "id"
-    if len(cid) > 64:
-        digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-        cid = f"{cid[:53]}-{digest}"
-    base, n = cid, 2
-    while cid in used:
-        suffix = f"-{n}"
-        cid = base[: 64 - len(suffix)] + suffix
-        n += 1
-    used.add(cid)
-    return cid
-
-
 def render_template(template: str, record: Mapping[str, Any]) -> str:
     """Fill `{field}` placeholders from `record` (raises TemplateError / MissingField)."""
     return Template(template).render(record)
-
-
-def validate_request(
-    req: Mapping[str, Any], *, index: int = 0, path: str = "compose"
-) -> list[ImportIssue]:
-    """Every problem in one request, as the API would see it.
-
-    `req` is a native request (`{custom_id, params}`) or bare params; issues carry
-    `line = index + 1`.
-    """
-    line = index + 1
-    issues: list[ImportIssue] = []
-    if not isinstance(req, Mapping):
-        return [ImportIssue("error", "A request must be a JSON object.", path, line)]
-    params: Any = req
-    if "params" in req or "custom_id" in req:
-        problem = custom_id_problem(req.get("custom_id"))
-        if problem:
-            issues.append(ImportIssue("error", problem, path, line, field="custom_id"))
-        if "params" not in req:
-            issues.append(ImportIssue("error", "The request has no 'params'.", path, line))
-            return issues
-        params = req["params"]
-    for severity, fld, message in check_params(params):
-        issues.append(ImportIssue(severity, message, path, line, field=fld))
-    if isinstance(params, Mapping):
-        model = params.get("model")
-        if isinstance(model, str) and model.strip() and not is_known_model(model):
-            issues.append(
-                ImportIssue("warning", _unknown_model(model), path, line, field="params.model")
-            )
-    return issues
 
 
 def requests_from_prompts(prompts: Iterable[str], options: ImportOptions) -> list[dict[str, Any]]:
@@ -169,138 +109,6 @@ def requests_from_prompts(prompts: Iterable[str], options: ImportOptions) -> lis
     return out
 
 
-def check_params(params: Any) -> list[tuple[Severity, str, str]]:
-    """(severity, field, sentence) for each problem in a Messages `params` object.
-
-    Unknown keys are accepted (the API grows); the model name is not checked here.
-    """
-    if not isinstance(params, Mapping):
-        return [("error", "params", f"params must be a JSON object, not {_kind(params)}.")]
-    out: list[tuple[Severity, str, str]] = []
-    model = params.get("model")
-    if model is None:
-        out.append(("error", "params.model", "params has no 'model'."))
-    elif not isinstance(model, str) or not model.strip():
-        out.append(("error", "params.model", "params.model must be a non-empty string."))
-        model = None
-    mt = params.get("max_tokens")
-    if mt is None:
-        out.append(("error", "params.max_tokens", "params has no 'max_tokens'."))
-    elif not isinstance(mt, int) or isinstance(mt, bool):
-        out.append(
-            ("error", "params.max_tokens", f"max_tokens must be a whole number, not {_kind(mt)}.")
-        )
-    elif mt < 1:
-        out.append(("error", "params.max_tokens", f"max_tokens must be at least 1 (got {mt})."))
-    elif isinstance(model, str):
-        limit_problem = _max_tokens_problem(model, mt)
-        if limit_problem:
-            out.append((limit_problem[0], "params.max_tokens", limit_problem[1]))
-    messages = params.get("messages")
-    if messages is None:
-        out.append(("error", "params.messages", "params has no 'messages'."))
-    elif not isinstance(messages, list):
-        out.append(("error", "params.messages", "params.messages must be a list of messages."))
-    elif not messages:
-        out.append(
-            ("error", "params.messages", "params.messages is empty; it needs at least one message.")
-        )
-    else:
-        for i, message in enumerate(messages):
-            problem = _message_problem(message)
-            if problem:
-                out.append(("error", f"params.messages.{i}", f"messages[{i}] {problem}"))
-    system = params.get("system")
-    if system is not None and not isinstance(system, str | list):
-        out.append(("error", "params.system", "params.system must be text or a list of blocks."))
-    if params.get("stream") is True:
-        out.append(
-            (
-                "error",
-                "params.stream",
-                "stream=true is not supported in the Message Batches API; remove 'stream'.",
-            )
-        )
-    if params.get("speed") is not None:
-        out.append(
-            (
-                "error",
-                "params.speed",
-                "'speed' (fast mode) is not supported in the Message Batches API; remove it.",
-            )
-        )
-    return out
-
-
-def _message_problem(message: Any) -> str | None:
-    if not isinstance(message, Mapping):
-        return f"must be an object with 'role' and 'content', not {_kind(message)}."
-    role = message.get("role")
-    if role not in ("user", "assistant"):
-        if role is None:
-            return "has no 'role'."
-        return f"has role {_short(role)}; it must be 'user' or 'assistant'."
-    if "content" not in message:
-        return "has no 'content'."
-    content = message["content"]
-    if isinstance(content, str):
-        return None if content.strip() else "has empty text content."
-    if isinstance(content, list):
-        if not content:
-            return "has an empty content list."
-        for j, block in enumerate(content):
-            if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
-                return f"content block {j} must be an object with a 'type'."
-            if block["type"] == "text" and not (
-                isinstance(block.get("text"), str) and block["text"].strip()
-            ):
-                return f"content block {j} has empty or missing 'text'."
-        return None
-    return f"content must be text or a list of blocks, not {_kind(content)}."
-
-
-def _max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
-    price = price_for(model)
-    if price is None or price.max_output_tokens is None or mt <= price.max_output_tokens:
-        return None
-    beta = price.beta_max_output_tokens
-    if beta is not None and mt <= beta:
-        return (
-            "warning",
-            f"max_tokens {mt} is above {price.max_output_tokens}, the usual maximum for "
-            f"{model}; it only works with the output-300k beta.",
-        )
-    limit = beta or price.max_output_tokens
-    return ("error", f"max_tokens {mt} is above {limit}, the maximum output of {model}.")
-
-
-def _unknown_model(model: str) -> str:
-    return f"Model {_short(model)} is not in batchtop's price list; the API may still accept it."
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _short(value: Any, limit: int = 70) -> str:
-    text = value if isinstance(value, str) else format_value(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return repr(text)
-
-
 def _params(options: ImportOptions, text: str) -> dict[str, Any]:
     params: dict[str, Any] = {"model": options.model, "max_tokens": options.max_tokens}
     if options.system:
@@ -309,224 +117,11 @@ def _params(options: ImportOptions, text: str) -> dict[str, Any]:
     return params
 
 
-def _user_text(params: Any) -> str | None:
-    """The text of the last user message (what a person would call "the prompt")."""
-    if not isinstance(params, Mapping):
-        return None
-    messages = params.get("messages")
-    if not isinstance(messages, list):
-        return None
-    for message in reversed(messages):
-        if isinstance(message, Mapping) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                texts = [
-                    b["text"]
-                    for b in content
-                    if isinstance(b, Mapping) and isinstance(b.get("text"), str)
-                ]
-                return "\n".join(texts)
-            return None
-    return None
-
-
 # --- the analysis ----------------------------------------------------------------------
-
-
-class _Limits(dict[str, int]):
-    """model → the largest max_tokens accepted without comment (cached price lookups)."""
-
-    def __missing__(self, model: str) -> int:
-        price = price_for(model)
-        limit = price.max_output_tokens if price and price.max_output_tokens else 1 << 62
-        self[model] = limit
-        return limit
-
-
-def _simple_valid(params: Any, limits: _Limits) -> tuple[int, str] | None:
-    """(text characters, last user text) when `params` is plainly valid, else None.
-
-    Covers the common shape (text messages, text or no system) in one pass; anything else
-    goes through `check_params`, which explains what is wrong.
-    """
-    if type(params) is not dict:
-        return None
-    model = params.get("model")
-    mt = params.get("max_tokens")
-    messages = params.get("messages")
-    if (
-        type(model) is not str
-        or not model
-        or type(mt) is not int
-        or mt < 1
-        or type(messages) is not list
-        or not messages
-        or params.get("stream") is True
-        or params.get("speed") is not None
-        or mt > limits[model]
-    ):
-        return None
-    system = params.get("system")
-    if system is None:
-        chars = 0
-    elif type(system) is str:
-        chars = len(system)
-    else:
-        return None
-    last_user = ""
-    for message in messages:
-        if type(message) is not dict:
-            return None
-        content = message.get("content")
-        if type(content) is not str or not content or content.isspace():
-            return None
-        role = message.get("role")
-        if role == "user":
-            last_user = content
-        elif role != "assistant":
-            return None
-        chars += len(content)
-    if "tools" in params:
-        return None
-    return chars, last_user
 
 
 def _dump(cid: str, params: Any) -> bytes:
     return orjson.dumps({"custom_id": cid, "params": params}, option=orjson.OPT_APPEND_NEWLINE)
-
-
-class _Parts:
-    """Writes prepared native JSONL parts (and their manifests) under the split limits.
-
-    Writes, fsyncs and renames run on one background thread (in order), so disk I/O overlaps
-    with parsing; a write error surfaces as OSError from the next `add` or from `finish`.
-    """
-
-    def __init__(self, work_dir: Path, max_requests: int, max_bytes: int) -> None:
-        self.work_dir = work_dir
-        self.max_requests = max(1, max_requests)
-        self.max_bytes = max_bytes
-        self.parts: list[SplitPart] = []
-        self._out: IO[bytes] | None = None
-        self._manifest: IO[bytes] | None = None
-        self._count = 0
-        self._bytes = BODY_OVERHEAD
-        self._first = 0
-        self._last = 0
-        self._open_part = False
-        self._lines: list[bytes] = []
-        self._manifest_lines: list[bytes] = []
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="batchtop-import-writer")
-        self._pending: deque[Future[None]] = deque()
-
-    def fits_alone(self, body: bytes) -> bool:
-        return BODY_OVERHEAD + len(body) - 1 <= self.max_bytes
-
-    def add(self, line: int, custom_id: str, body: bytes, input_text: str | None) -> None:
-        """Append one request; `body` is its JSON followed by exactly one newline."""
-        size = len(body) - 1
-        if self._open_part and (
-            self._count >= self.max_requests or self._bytes + size + 1 > self.max_bytes
-        ):
-            self._close()
-        if not self._open_part:
-            self._open(line)
-        self._lines.append(body)
-        self._manifest_lines.append(
-            orjson.dumps(
-                {"custom_id": custom_id, "line": line, "input_text": input_text},
-                option=orjson.OPT_APPEND_NEWLINE,
-            )
-        )
-        if len(self._lines) >= 512:
-            self._flush()
-        self._bytes += size + (1 if self._count else 0)
-        self._count += 1
-        self._last = line
-
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
-        while self._pending and (self._pending[0].done() or len(self._pending) > 16):
-            self._pending.popleft().result()  # re-raises a write error here
-
-    def _flush(self) -> None:
-        """Hand the buffered lines to the writer thread (one C-level call per batch)."""
-        assert self._out is not None
-        assert self._manifest is not None
-        lines, self._lines = self._lines, []
-        manifest_lines, self._manifest_lines = self._manifest_lines, []
-        self._submit(_write_lines, self._out, lines, self._manifest, manifest_lines)
-
-    def _name(self, index: int) -> tuple[Path, Path]:
-        return (
-            self.work_dir / f"part-{index:04d}.jsonl",
-            self.work_dir / f"part-{index:04d}.manifest.jsonl",
-        )
-
-    def _open(self, line: int) -> None:
-        part, manifest = self._name(len(self.parts) + 1)
-        self._out = open(part.with_name(part.name + ".tmp"), "wb", buffering=1 << 20)  # noqa: SIM115
-        self._manifest = open(  # noqa: SIM115
-            manifest.with_name(manifest.name + ".tmp"), "wb", buffering=1 << 20
-        )
-        self._count = 0
-        self._bytes = BODY_OVERHEAD
-        self._first = line
-        self._open_part = True
-
-    def _close(self) -> None:
-        self._flush()
-        self._open_part = False
-        index = len(self.parts) + 1
-        assert self._out is not None
-        assert self._manifest is not None
-        part, manifest = self._name(index)
-        self._submit(_commit_file, self._out, part)
-        self._submit(_commit_file, self._manifest, manifest)
-        self.parts.append(SplitPart(index, self._count, self._bytes, self._first, self._last))
-        self._out = self._manifest = None
-
-    def finish(self) -> list[SplitPart]:
-        try:
-            if self._open_part:
-                self._close()
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            self._pool.shutdown(wait=True)
-        return self.parts
-
-    def abandon(self) -> None:
-        """Stop writing after an error: wait for the writer, drop temp files."""
-        self._open_part = False
-        self._lines.clear()
-        self._manifest_lines.clear()
-        for fut in self._pending:
-            fut.exception()
-        self._pending.clear()
-        self._pool.shutdown(wait=True)
-        for handle in (self._out, self._manifest):
-            if handle is not None:
-                handle.close()
-                Path(str(handle.name)).unlink(missing_ok=True)
-        self._out = self._manifest = None
-
-
-def _write_lines(
-    out: IO[bytes], lines: list[bytes], manifest: IO[bytes], manifest_lines: list[bytes]
-) -> None:
-    out.writelines(lines)
-    manifest.writelines(manifest_lines)
-
-
-def _commit_file(handle: IO[bytes], final: Path) -> None:
-    """Make a finished temp file durable and give it its final name (atomic)."""
-    handle.flush()
-    os.fsync(handle.fileno())
-    handle.close()
-    os.replace(handle.name, final)
 
 
 class _Ticker:
@@ -568,8 +163,8 @@ class _Analysis:
         self.ids: dict[str, int] = {}  # custom_id → line (native) / raw id → line (id_field)
         self.used: set[str] = set()
         self.warned_models: set[str] = set()
-        self.parts: _Parts | None = None
-        self.limits = _Limits()
+        self.parts: PartWriter | None = None
+        self.limits = MaxTokensLimits()
         # record formats
         self.template: Template | None = None
         self.template_checked = False
@@ -651,7 +246,7 @@ class _Analysis:
         if isinstance(model, str) and model not in self.warned_models:
             self.warned_models.add(model)
             if model.strip() and not is_known_model(model):
-                self.issue("warning", _unknown_model(model), line, field="params.model")
+                self.issue("warning", unknown_model_message(model), line, field="params.model")
 
     # native requests ----------------------------------------------------------------
     def native(self, line: int, value: Any, raw: bytes | None) -> None:
@@ -660,8 +255,8 @@ class _Analysis:
             # Fast path: the common, valid shape, checked in one pass.
             cid = value.get("custom_id")
             params = value.get("params")
-            if type(cid) is str and _CUSTOM_ID_RE.match(cid) and cid not in self.ids:
-                stats = _simple_valid(params, self.limits)
+            if type(cid) is str and CUSTOM_ID_RE.match(cid) and cid not in self.ids:
+                stats = simple_valid(params, self.limits)
                 if stats is not None:
                     self.ids[cid] = line
                     assert isinstance(params, dict)
@@ -674,7 +269,7 @@ class _Analysis:
 
     def native_slow(self, line: int, value: Any, raw: bytes | None) -> None:
         if not isinstance(value, dict):
-            self.issue("error", f"Each line must be a JSON object, not {_kind(value)}.", line)
+            self.issue("error", f"Each line must be a JSON object, not {kind_of(value)}.", line)
             return
         failed = False
         cid = value.get("custom_id")
@@ -719,7 +314,7 @@ class _Analysis:
             )
             raw = None
         body = output_line(raw) if raw is not None else _dump(cid, params)
-        self.accept(line, cid, params, body, _user_text(params), request_input_tokens(params))
+        self.accept(line, cid, params, body, user_text(params), request_input_tokens(params))
 
     # records + template -------------------------------------------------------------
     def check_options(self) -> None:
@@ -741,7 +336,7 @@ class _Analysis:
             self.issue(severity, message)
         if self.options.model and not is_known_model(self.options.model):
             self.warned_models.add(self.options.model)
-            self.issue("warning", _unknown_model(self.options.model))
+            self.issue("warning", unknown_model_message(self.options.model))
         if self.options.template:
             try:
                 self.template = Template(self.options.template)
@@ -798,7 +393,7 @@ class _Analysis:
         if isinstance(record, str):
             record = {"text": record, "line": record, "prompt": record}
         if not isinstance(record, Mapping):
-            self.issue("error", f"Each record must be a JSON object, not {_kind(record)}.", line)
+            self.issue("error", f"Each record must be a JSON object, not {kind_of(record)}.", line)
             return
         if not self.template_checked:
             self.first_record(record, line)
@@ -824,7 +419,7 @@ class _Analysis:
             if raw_id in self.ids:
                 self.issue(
                     "error",
-                    f"{id_field} {_short(raw_id)} is used twice: on line {self.ids[raw_id]} and "
+                    f"{id_field} {quoted(raw_id)} is used twice: on line {self.ids[raw_id]} and "
                     "on this line.",
                     line,
                     field=id_field,
@@ -933,7 +528,7 @@ def analyse(
             return _failed(report, analysis, "The file is empty: there are no requests in it.")
         try:
             _prepare_dir(work_dir, path)
-            analysis.parts = _Parts(
+            analysis.parts = PartWriter(
                 work_dir, options.max_requests_per_batch, options.max_bytes_per_batch
             )
         except OSError as exc:

@@ -1,0 +1,309 @@
+"""Checks of one batch request, mirroring the API's rules (API reference §5).
+
+The API validates `params` only when a batch runs and reports problems hours later as
+`errored` rows; these checks catch them before submission. Each problem is a plain
+sentence naming the field. Unknown keys are accepted: the API grows faster than batchtop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .models import ImportIssue, Severity
+from .pricing import is_known_model, price_for
+from .templates import format_value
+
+CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
+CUSTOM_ID_RE = re.compile(CUSTOM_ID_PATTERN)
+_BAD_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
+
+
+def custom_id_problem(value: Any) -> str | None:
+    """A sentence saying what is wrong with a custom_id the user chose, or None."""
+    if value is None:
+        return "custom_id is missing."
+    if not isinstance(value, str):
+        return f"custom_id must be a string, not {kind_of(value)}."
+    if not value:
+        return "custom_id is empty; it needs 1 to 64 characters."
+    if CUSTOM_ID_RE.match(value):
+        return None
+    wrong: list[str] = []
+    if len(value) > 64:
+        wrong.append(f"is {len(value)} characters long (the limit is 64)")
+    bad = dict.fromkeys(ch for ch in value if not (ch.isascii() and (ch.isalnum() or ch in "_-")))
+    if bad:
+        shown = ", ".join(repr(c) for c in list(bad)[:8])
+        wrong.append(f"contains {shown} (only letters, digits, '_' and '-' are allowed)")
+    return f"custom_id {quoted(value)} " + " and ".join(wrong) + "."
+
+
+def sanitize_custom_id(raw: str, used: set[str]) -> str:
+    """A valid custom_id derived from `raw`, unique within `used` (which it is added to).
+
+    Invalid characters become `_`; ids over 64 characters keep a prefix plus a hash of the
+    whole raw value, so distinct long ids stay distinct; collisions get `-2`, `-3`, ….
+    """
+    cid = _BAD_ID_CHARS.sub("_", raw)
+    if not cid:
+        cid = "id"
+    if len(cid) > 64:
+        digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        cid = f"{cid[:53]}-{digest}"
+    base, n = cid, 2
+    while cid in used:
+        suffix = f"-{n}"
+        cid = base[: 64 - len(suffix)] + suffix
+        n += 1
+    used.add(cid)
+    return cid
+
+
+def validate_request(
+    req: Mapping[str, Any], *, index: int = 0, path: str = "compose"
+) -> list[ImportIssue]:
+    """Every problem in one request, as the API would see it.
+
+    `req` is a native request (`{custom_id, params}`) or bare params; issues carry
+    `line = index + 1`.
+    """
+    line = index + 1
+    issues: list[ImportIssue] = []
+    if not isinstance(req, Mapping):
+        return [ImportIssue("error", "A request must be a JSON object.", path, line)]
+    params: Any = req
+    if "params" in req or "custom_id" in req:
+        problem = custom_id_problem(req.get("custom_id"))
+        if problem:
+            issues.append(ImportIssue("error", problem, path, line, field="custom_id"))
+        if "params" not in req:
+            issues.append(ImportIssue("error", "The request has no 'params'.", path, line))
+            return issues
+        params = req["params"]
+    for severity, fld, message in check_params(params):
+        issues.append(ImportIssue(severity, message, path, line, field=fld))
+    if isinstance(params, Mapping):
+        model = params.get("model")
+        if isinstance(model, str) and model.strip() and not is_known_model(model):
+            issues.append(
+                ImportIssue(
+                    "warning", unknown_model_message(model), path, line, field="params.model"
+                )
+            )
+    return issues
+
+
+def check_params(params: Any) -> list[tuple[Severity, str, str]]:
+    """(severity, field, sentence) for each problem in a Messages `params` object.
+
+    Unknown keys are accepted (the API grows); the model name is not checked here.
+    """
+    if not isinstance(params, Mapping):
+        return [("error", "params", f"params must be a JSON object, not {kind_of(params)}.")]
+    out: list[tuple[Severity, str, str]] = []
+    model = params.get("model")
+    if model is None:
+        out.append(("error", "params.model", "params has no 'model'."))
+    elif not isinstance(model, str) or not model.strip():
+        out.append(("error", "params.model", "params.model must be a non-empty string."))
+        model = None
+    mt = params.get("max_tokens")
+    if mt is None:
+        out.append(("error", "params.max_tokens", "params has no 'max_tokens'."))
+    elif not isinstance(mt, int) or isinstance(mt, bool):
+        out.append(
+            ("error", "params.max_tokens", f"max_tokens must be a whole number, not {kind_of(mt)}.")
+        )
+    elif mt < 1:
+        out.append(("error", "params.max_tokens", f"max_tokens must be at least 1 (got {mt})."))
+    elif isinstance(model, str):
+        limit_problem = _max_tokens_problem(model, mt)
+        if limit_problem:
+            out.append((limit_problem[0], "params.max_tokens", limit_problem[1]))
+    messages = params.get("messages")
+    if messages is None:
+        out.append(("error", "params.messages", "params has no 'messages'."))
+    elif not isinstance(messages, list):
+        out.append(("error", "params.messages", "params.messages must be a list of messages."))
+    elif not messages:
+        out.append(
+            ("error", "params.messages", "params.messages is empty; it needs at least one message.")
+        )
+    else:
+        for i, message in enumerate(messages):
+            problem = _message_problem(message)
+            if problem:
+                out.append(("error", f"params.messages.{i}", f"messages[{i}] {problem}"))
+    system = params.get("system")
+    if system is not None and not isinstance(system, str | list):
+        out.append(("error", "params.system", "params.system must be text or a list of blocks."))
+    if params.get("stream") is True:
+        out.append(
+            (
+                "error",
+                "params.stream",
+                "stream=true is not supported in the Message Batches API; remove 'stream'.",
+            )
+        )
+    if params.get("speed") is not None:
+        out.append(
+            (
+                "error",
+                "params.speed",
+                "'speed' (fast mode) is not supported in the Message Batches API; remove it.",
+            )
+        )
+    return out
+
+
+def _message_problem(message: Any) -> str | None:
+    if not isinstance(message, Mapping):
+        return f"must be an object with 'role' and 'content', not {kind_of(message)}."
+    role = message.get("role")
+    if role not in ("user", "assistant"):
+        if role is None:
+            return "has no 'role'."
+        return f"has role {quoted(role)}; it must be 'user' or 'assistant'."
+    if "content" not in message:
+        return "has no 'content'."
+    content = message["content"]
+    if isinstance(content, str):
+        return None if content.strip() else "has empty text content."
+    if isinstance(content, list):
+        if not content:
+            return "has an empty content list."
+        for j, block in enumerate(content):
+            if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+                return f"content block {j} must be an object with a 'type'."
+            if block["type"] == "text" and not (
+                isinstance(block.get("text"), str) and block["text"].strip()
+            ):
+                return f"content block {j} has empty or missing 'text'."
+        return None
+    return f"content must be text or a list of blocks, not {kind_of(content)}."
+
+
+def _max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
+    price = price_for(model)
+    if price is None or price.max_output_tokens is None or mt <= price.max_output_tokens:
+        return None
+    beta = price.beta_max_output_tokens
+    if beta is not None and mt <= beta:
+        return (
+            "warning",
+            f"max_tokens {mt} is above {price.max_output_tokens}, the usual maximum for "
+            f"{model}; it only works with the output-300k beta.",
+        )
+    limit = beta or price.max_output_tokens
+    return ("error", f"max_tokens {mt} is above {limit}, the maximum output of {model}.")
+
+
+def unknown_model_message(model: str) -> str:
+    return f"Model {quoted(model)} is not in batchtop's price list; the API may still accept it."
+
+
+def kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def quoted(value: Any, limit: int = 70) -> str:
+    text = value if isinstance(value, str) else format_value(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return repr(text)
+
+
+def user_text(params: Any) -> str | None:
+    """The text of the last user message (what a person would call "the prompt")."""
+    if not isinstance(params, Mapping):
+        return None
+    messages = params.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                texts = [
+                    b["text"]
+                    for b in content
+                    if isinstance(b, Mapping) and isinstance(b.get("text"), str)
+                ]
+                return "\n".join(texts)
+            return None
+    return None
+
+
+class MaxTokensLimits(dict[str, int]):
+    """model → the largest max_tokens accepted without comment (cached price lookups)."""
+
+    def __missing__(self, model: str) -> int:
+        price = price_for(model)
+        limit = price.max_output_tokens if price and price.max_output_tokens else 1 << 62
+        self[model] = limit
+        return limit
+
+
+def simple_valid(params: Any, limits: MaxTokensLimits) -> tuple[int, str] | None:
+    """(text characters, last user text) when `params` is plainly valid, else None.
+
+    Covers the common shape (text messages, text or no system) in one pass; anything else
+    goes through `check_params`, which explains what is wrong.
+    """
+    if type(params) is not dict:
+        return None
+    model = params.get("model")
+    mt = params.get("max_tokens")
+    messages = params.get("messages")
+    if (
+        type(model) is not str
+        or not model
+        or type(mt) is not int
+        or mt < 1
+        or type(messages) is not list
+        or not messages
+        or params.get("stream") is True
+        or params.get("speed") is not None
+        or mt > limits[model]
+    ):
+        return None
+    system = params.get("system")
+    if system is None:
+        chars = 0
+    elif type(system) is str:
+        chars = len(system)
+    else:
+        return None
+    last_user = ""
+    for message in messages:
+        if type(message) is not dict:
+            return None
+        content = message.get("content")
+        if type(content) is not str or not content or content.isspace():
+            return None
+        role = message.get("role")
+        if role == "user":
+            last_user = content
+        elif role != "assistant":
+            return None
+        chars += len(content)
+    if "tools" in params:
+        return None
+    return chars, last_user
