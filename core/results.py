@@ -71,8 +71,12 @@ async def download(
     progress: Progress | None = None,
     sleep: Sleep | None = None,
     attempts: int = MAX_ATTEMPTS,
+    retry_not_found: bool = False,
 ) -> Downloaded:
-    """Stream a batch's results to `<results_dir>/<batch_id>.jsonl` (0600) and return it."""
+    """Stream a batch's results to `<results_dir>/<batch_id>.jsonl` (0600) and return it.
+
+    `retry_not_found` treats a 404 as transient (for batches created minutes ago).
+    """
     final = results_path(batch_id, results_dir)
     paths.ensure_private_dir(final.parent)
     temp = final.with_name(f".{final.name}.part")
@@ -88,7 +92,10 @@ async def download(
                     raise IncompleteDownload(f"got {lines} of {want} lines")
                 break
             except (ApiError, IncompleteDownload) as err:
-                if isinstance(err, ApiError) and err.kind in ("auth", "invalid"):
+                # Right after a batch is created the API sometimes answers 404 for a while
+                # (anthropic-sdk-python#1432): then a 404 is worth a few more tries.
+                transient = retry_not_found and isinstance(err, ApiError) and err.status == 404
+                if isinstance(err, ApiError) and err.kind in ("auth", "invalid") and not transient:
                     raise
                 log.warning("results download of %s attempt %d failed: %s", batch_id, attempt, err)
                 if attempt == attempts:

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 BatchesView = Literal["all", "active", "ended", "errors"]
 BATCH_LIFETIME = timedelta(hours=24)
 ALL_RESULTS = ResultFilter()
+# Batches younger than this may answer a transient 404 (anthropic-sdk-python#1432).
+YOUNG_BATCH = timedelta(minutes=10)
 
 
 def _utcnow() -> datetime:
@@ -681,6 +683,7 @@ class BatchService:
                 expected_lines=view.remote.request_counts.total or None,
                 progress=progress,
                 sleep=self._sleep,
+                retry_not_found=self._now() - view.remote.created_at < YOUNG_BATCH,
             )
         except ApiError as err:
             if err.status == 404:

@@ -785,7 +785,20 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _setup_logging() -> None:
+    """Library warnings stay quiet on the command line unless BATCHTOP_DEBUG is set."""
+    import logging
+
+    logger = logging.getLogger("batchtop")
+    if os.environ.get("BATCHTOP_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(levelname)s: %(message)s")
+    elif not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
+    _setup_logging()
     parser = build_parser() if _needs_full_parser(argv) else _version_parser()
     ns = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] | None = getattr(ns, "handler", None)

@@ -123,3 +123,20 @@ async def test_batch_created_elsewhere_downloads_without_manifest(
         assert all(r.input_text is None for r in page.rows)
     finally:
         await service.close()
+
+
+async def test_transient_404_right_after_create_is_retried(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    sleeper = FakeSleep(on_sleep=lambda _d: emulator.advance(30))
+    service = make_service(emulator, tmp_path, sleep=sleeper)
+    try:
+        service.auto_download = False
+        outcome = await service.submit_requests(requests(5))
+        emulator.advance(10)  # ended, but the API still says 404 for a minute
+        emulator.set_faults(transient_404_s=60)
+        await service.refresh()
+        assert await service.download_results(outcome.batch_ids[0]) == 5
+        assert sleeper.delays
+    finally:
+        await service.close()
