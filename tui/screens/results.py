@@ -9,15 +9,18 @@ fetches further pages on demand as it scrolls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import (
+    BatchEnded,
+    Event,
     ProcessingStatus,
     ResultFilter,
     ResultPage,
+    ResultsReady,
     ResultSummary,
     ResultType,
 )
@@ -79,11 +82,24 @@ class TextLine(Widget):
 class ResultsLoaded(Message):
     """A filter's first page, fetched off the event loop."""
 
-    def __init__(self, filt: ResultFilter, page: ResultPage, summary: ResultSummary | None) -> None:
+    def __init__(
+        self,
+        filt: ResultFilter,
+        page: ResultPage,
+        summary: ResultSummary | None,
+        note: Text | None = None,
+    ) -> None:
         super().__init__()
         self.filt = filt
         self.page = page
         self.summary = summary
+        self.note = note  # a state to show instead of "no results"
+
+
+class BatchUpdated(Message):
+    def __init__(self, batch_id: str) -> None:
+        super().__init__()
+        self.batch_id = batch_id
 
 
 class DownloadProgress(Message):
@@ -236,6 +252,7 @@ class ResultsScreen(Screen[None]):
         self._search_timer: Timer | None = None
         self._detail_timer: Timer | None = None
         self.loaded = False  # the first page is on screen (tests wait on this)
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     # --- layout ----------------------------------------------------------------------
 
@@ -258,7 +275,25 @@ class ResultsScreen(Screen[None]):
         self.query_one(ResultsTable).focus()
         self.watch(self.table, "scroll_y", lambda *_: self._update_position(), init=False)
         self._show_state("Loading results…", progress=False)
+        self._unsubscribe = self.service.subscribe(self._service_event)
         self.load_results()
+
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+
+    def _service_event(self, event: Event) -> None:
+        """A batch shown here ended or got its results (maybe from another task): reload."""
+        if isinstance(event, BatchEnded | ResultsReady):
+            batch_id = event.batch.id if isinstance(event, BatchEnded) else event.batch_id
+            if batch_id in self.batch_ids:
+                self.post_message(BatchUpdated(batch_id))
+
+    def on_batch_updated(self, message: BatchUpdated) -> None:
+        if not self.workers_in_group("results-load"):
+            self.load_results()
+
+    def workers_in_group(self, group: str) -> bool:
+        return any(w.node is self and w.group == group and not w.is_finished for w in self.workers)
 
     @property
     def table(self) -> ResultsTable:
@@ -304,15 +339,14 @@ class ResultsScreen(Screen[None]):
                 )
                 return
         summary, page = await asyncio.to_thread(self._query, self.filt, True)
-        self.post_message(ResultsLoaded(self.filt, page, summary))
+        note: Text | None = None
         if waiting and not page.total:
-            self._show_state(
-                Text(
-                    "Results appear here once the batch has ended"
-                    f" ({', '.join(clean(w) for w in waiting)} still processing).",
-                    style="yellow",
-                )
+            note = Text(
+                "Results appear here once the batch has ended"
+                f" ({', '.join(clean(w) for w in waiting)} still processing).",
+                style="yellow",
             )
+        self.post_message(ResultsLoaded(self.filt, page, summary, note))
 
     def _on_download(self, done: int, total: int | None = None, *_: Any) -> None:
         # May be called from a worker thread: post_message is thread-safe.
@@ -348,7 +382,9 @@ class ResultsScreen(Screen[None]):
             self._error_type_cycle = sorted(message.summary.by_error_type)
         self.table.set_source(self._fetcher(message.filt), first=message.page)
         self.loaded = True
-        if message.page.total or not self.batch_ids:
+        if message.note is not None:
+            self._show_state(message.note)
+        elif message.page.total or not self.batch_ids:
             self._show_state(None)
         elif message.summary is not None and not sum(message.summary.by_type.values()):
             self._show_state(Text("No results are indexed for this batch yet.", style="dim"))

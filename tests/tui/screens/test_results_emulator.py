@@ -108,3 +108,26 @@ async def test_retry_failed_from_the_viewer(emulator: EmulatorHandle, live_servi
     children = [b for b in live_service.batches() if b.parent_batch_id == batch_id]
     assert len(children) == 1
     assert children[0].remote.request_counts.total == 3
+
+
+async def test_viewer_of_a_running_batch_loads_when_it_ends(
+    emulator: EmulatorHandle, live_service: Any
+) -> None:
+    outcome = await live_service.submit_requests(compose_requests(["a-1", "a-2", "a-3"]))
+    [batch_id] = outcome.batch_ids
+    await live_service.refresh()
+    assert live_service.batch(batch_id).remote.is_active
+    app = ScreenHost(lambda: ResultsScreen(live_service, batch_ids=[batch_id], title="running"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        await wait_for(pilot, lambda: screen.loaded)
+        await pilot.pause()
+        assert "once the batch has ended" in screen_text(app)
+        emulator.advance(3600)
+        await live_service.refresh()  # the batch ends: the viewer downloads and shows it
+        await wait_for(pilot, lambda: screen.table.total == 3, limit_s=20)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "a-1" in text
+        assert "once the batch has ended" not in text
