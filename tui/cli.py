@@ -376,7 +376,11 @@ async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
 
     path = _input_file(ns.file)
     console = _console(stderr=ns.json)
-    report = await service.analyse(path, _options(ns))
+    if console.is_terminal:
+        with console.status(f"Analysing {_clean(str(path))} …"):
+            report = await service.analyse(path, _options(ns))
+    else:
+        report = await service.analyse(path, _options(ns))
     try:
         return await _submit_report(service, ns, report, path, console)
     finally:
@@ -412,7 +416,11 @@ async def _submit_report(
         else:
             console.print("dry run: nothing was submitted.")
         return 0
-    outcome = await service.submit(report, name=ns.name, label=ns.label)
+    if console.is_terminal and len(report.parts) > 0:
+        with console.status(f"Submitting {len(report.parts)} batch(es) …"):
+            outcome = await service.submit(report, name=ns.name, label=ns.label)
+    else:
+        outcome = await service.submit(report, name=ns.name, label=ns.label)
     if ns.json:
         data.update(
             submitted=True,
