@@ -176,6 +176,14 @@ class ImportScreen(Screen[SubmitOutcome | None]):
                     id="import-max-tokens",
                     compact=True,
                 )
+                yield Static("System prompt (optional)", classes="import-label")
+                yield Input(placeholder="for every request", id="import-system", compact=True)
+                yield Static("custom_id from field (optional)", classes="import-label")
+                yield Input(
+                    placeholder="e.g. id — otherwise row-000001, …",
+                    id="import-id-field",
+                    compact=True,
+                )
                 yield Static("Job name (optional)", classes="import-label")
                 yield Input(placeholder="defaults to the file name", id="import-name", compact=True)
                 yield Static("", id="import-field-error")
@@ -261,11 +269,15 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         file_format: ImportFormat | None = None
         if isinstance(fmt, str) and fmt != "auto":
             file_format = fmt  # type: ignore[assignment]
+        system = self.query_one("#import-system", Input).value.strip()
+        id_field = self.query_one("#import-id-field", Input).value.strip()
         return ImportOptions(
             format=file_format,
             template=template or None,
             model=model or None,
             max_tokens=max_tokens,
+            system=system or None,
+            id_field=id_field or None,
         )
 
     def _form_key(self) -> tuple[str, ImportOptions] | None:

@@ -9,8 +9,8 @@ import orjson
 from batchtop.core.models import SubmitOutcome
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.importer import ImportScreen
-from screens_data import ScreenHost, screen_text, wait_for
-from textual.widgets import Button
+from screens_data import ScreenHost, offline_service, screen_text, wait_for
+from textual.widgets import Button, Input, TextArea
 
 
 def request(i: int, **params: Any) -> bytes:
@@ -108,3 +108,29 @@ async def test_changing_the_form_makes_the_report_stale(live_service: Any, tmp_p
         await pilot.press("escape")
         await pilot.pause()
         assert app.dismissed == [None]
+
+
+async def test_csv_with_template_system_and_id_field(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("id,name,topic\nu1,Ann,[bold]cats[/]\nu2,Bob,dogs\n", encoding="utf-8")
+    service = offline_service(tmp_path)  # analysing sends nothing
+    app = ScreenHost(lambda: ImportScreen(service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.query_one("#import-path", Input).value = str(path)
+        screen.query_one("#import-template", TextArea).text = "A haiku about {topic} for {name}."
+        screen.query_one("#import-id-field", Input).value = "id"
+        screen.query_one("#import-system", Input).value = "Be poetic."
+        await analyse(pilot, screen)
+        report = screen.report
+        assert report is not None
+        assert report.ok
+        assert report.format == "csv"
+        first = report.preview[0]
+        assert first["custom_id"] == "u1"
+        assert first["params"]["system"] == "Be poetic."
+        assert first["params"]["messages"][0]["content"] == "A haiku about [bold]cats[/] for Ann."
+        assert "[bold]cats[/]" in screen_text(app)  # the preview shows the markup literally
+        assert screen.can_submit
+    service.store.close()
