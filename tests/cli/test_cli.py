@@ -305,3 +305,16 @@ def test_job_results_and_filtered_export(
     assert code == 0, err
     (line,) = out.splitlines()
     assert json.loads(line)["result"]["type"] == "errored"
+
+
+def test_bad_config_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "config.toml"
+    bad.write_text("refresh_interval_s = 'soon'\n")
+    monkeypatch.setenv("BATCHTOP_CONFIG", str(bad))
+    code, _out, err = cli_main(capsys, "ls", "--offline")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "refresh_interval_s" in err
+    assert str(bad) in err
