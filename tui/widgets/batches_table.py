@@ -1,19 +1,22 @@
 """A DataTable kept in sync with a list of keyed rows by diffs.
 
 `sync(rows)` removes rows that went away, `update_cell`s the cells that changed, adds new
-rows and reorders — it never clears, so the cursor stays on the same batch and nothing is
-re-measured needlessly (clear() + refill costs seconds at 100k rows and resets the cursor).
+rows and reorders — so the cursor stays on the same batch. DataTable's `remove_row` renumbers
+every row (O(rows) per removal), so when many rows go at once (a view switch or a filter over
+10,000 batches) the table is refilled instead, and the cursor put back on its batch. Every
+column has a fixed width and rows are one line high, so cells are never measured (DataTable
+would measure every cell of every new row: seconds at 10,000 rows).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import CellKey, RowDoesNotExist, RowKey
 
 
 class KeyText(Text):
@@ -33,6 +36,10 @@ class Column:
 class Row:
     key: str
     cells: tuple[Text, ...]
+
+
+REFILL_AT = 64
+"""Removing more rows than this at once refills the table (see the module docstring)."""
 
 
 class BatchesTable(DataTable[Text]):
@@ -69,11 +76,37 @@ class BatchesTable(DataTable[Text]):
             self._require_update_dimensions = True
             self.refresh()
 
+    def _fixed_widths(self) -> bool:
+        return all(col.width is not None for col in self._column_defs)
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        # Fixed widths and one-line rows: measuring new cells cannot change the layout.
+        super()._update_dimensions(() if self._fixed_widths() else new_rows)
+
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
+        if not self._fixed_widths():
+            super()._update_column_widths(updated_cells)
+
+    def _refill(self, rows: Sequence[Row], selected: str | None) -> None:
+        with self.app.batch_update():
+            self.clear()
+            self._cells = {}
+            for row in rows:
+                self._mark(row)
+                self.add_row(*row.cells, key=row.key)
+                self._cells[row.key] = row.cells
+            self._order = [row.key for row in rows]
+            if selected is not None and selected in self._cells:
+                self.move_cursor(row=self.get_row_index(selected), animate=False)
+
     def sync(self, rows: Sequence[Row]) -> None:
         """Make the table show exactly `rows`, in that order, with as few changes as possible."""
         selected = self.selected_key
         wanted = {row.key: row for row in rows}
         column_keys = [c.key for c in self._column_defs]
+        if sum(1 for k in self._order if k not in wanted) > REFILL_AT:
+            self._refill(rows, selected)
+            return
         with self.app.batch_update():
             for key in [k for k in self._order if k not in wanted]:
                 with contextlib.suppress(RowDoesNotExist):
