@@ -92,5 +92,12 @@ def stamp(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at else "—"
 
 
+def when(at: datetime, now: datetime) -> str:
+    """A moment near `now` as a time of day; further away, with its date."""
+    if at.date() == now.date():
+        return at.strftime("%H:%M:%S UTC")
+    return stamp(at)
+
+
 def seconds_until(at: datetime, now: datetime) -> float:
     return max((at - now) / timedelta(seconds=1), 0.0)

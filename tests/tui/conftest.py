@@ -8,11 +8,15 @@ ManualClock), so ids, times and counters are the same on every run. The app is b
 from __future__ import annotations
 
 import asyncio
+import itertools
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from batchtop.core import store as store_module
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
@@ -50,9 +54,18 @@ def make_app(service: BatchService, emulator: EmulatorHandle) -> Callable[..., B
 
 
 @pytest.fixture
-def seeded_store(emulator: EmulatorHandle, tmp_path: Path) -> tuple[Path, Workspace]:
-    """For sync snapshot tests: a store seeded in its own loop, closed before the app opens it."""
+def seeded_store(
+    emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Workspace]:
+    """For sync snapshot tests: a store seeded in its own loop, closed before the app opens it.
+
+    Job ids are random in the store; here they come from a counter so screenshots that show
+    them (or sort by them) are the same on every run.
+    """
     path = tmp_path / "seeded.sqlite3"
+    counter = itertools.count(1)
+    fake_uuid = SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(counter) << 96))
+    monkeypatch.setattr(store_module, "uuid", fake_uuid)
 
     async def seed() -> Workspace:
         svc = make_service(path, emulator)

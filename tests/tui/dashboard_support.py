@@ -82,8 +82,9 @@ async def seed_workspace(service: BatchService, emulator: EmulatorHandle) -> Wor
     )
     hostile = await service.submit_requests([request("h-1"), request("h-2")], name="hostile")
     service.set_label(hostile.batch_ids[0], HOSTILE_LABEL)
-    emulator.clock.advance(3)
-    await service.refresh()
+    for _ in range(3):  # three refreshes a second apart: a history for sparkline and ETA
+        emulator.clock.advance(1)
+        await service.refresh()
     return Workspace(
         done=done.batch_ids[0],
         errors=errors.batch_ids[0],

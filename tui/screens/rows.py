@@ -15,7 +15,15 @@ from typing import Any, Literal
 from batchtop.core.models import BatchView, Job, RequestCounts
 from rich.text import Text
 
-from ..format import age, bar, count_fraction, money, short_id, status_label, time_left
+from ..format import (
+    age,
+    bar,
+    count_fraction,
+    money,
+    short_id,
+    status_label,
+    time_left,
+)
 from ..safe_text import safe_text
 from ..widgets.batches_table import Column, KeyText, Row
 
@@ -223,7 +231,7 @@ class RowBuilder:
         left = min((b.remote.expires_at for b in active), default=None)
         cells = (
             safe_text(job.name, "bold", one_line=True),
-            _id_cell(key, f"{len(batches)} batches", "dim"),
+            _id_cell(key, f"{len(batches)} batch{'es' if len(batches) != 1 else ''}", "dim"),
             Text(label, style=s.running if active else s.success),
             bar(_fraction(counts), 8, s.success),
             *_counts_cells(counts, s),

@@ -14,7 +14,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
-from ..format import age, bar, duration, money, seconds_until, short_id, stamp, status_label
+from ..format import (
+    age,
+    bar,
+    duration,
+    money,
+    seconds_until,
+    short_id,
+    stamp,
+    status_label,
+    when,
+)
 from ..safe_text import safe_text
 
 
@@ -34,7 +44,8 @@ class DetailInfo:
 
 def completions(snapshots: Sequence[CountSnapshot]) -> list[float]:
     """Requests finished between consecutive snapshots (the sparkline's data)."""
-    done = [s.counts.done for s in snapshots]
+    # Start from zero at creation so the first interval counts too.
+    done = [0, *(s.counts.done for s in snapshots)]
     return [float(max(b - a, 0)) for a, b in itertools.pairwise(done)]
 
 
@@ -148,7 +159,8 @@ def _bars(info: DetailInfo) -> Table:
     grid.add_row("by time", bar(info.by_time, 20))
     if info.eta is not None:
         grid.add_row(
-            "ETA", Text(f"{stamp(info.eta)} (in {duration(seconds_until(info.eta, info.now))})")
+            "ETA",
+            Text(f"{when(info.eta, info.now)} (in {duration(seconds_until(info.eta, info.now))})"),
         )
     elif info.batch.remote.is_active:
         grid.add_row("ETA", Text("not enough data yet", style="dim"))
@@ -171,7 +183,10 @@ def _links(info: DetailInfo) -> Table:
     b = info.batch
     if info.job is not None:
         part = f" part {b.job_part}" if b.job_part is not None else ""
-        grid.add_row("job", safe_text(f"{info.job.name}{part} ({len(info.job.batch_ids)} batches)"))
+        count = len(info.job.batch_ids)
+        grid.add_row(
+            "job", safe_text(f"{info.job.name}{part} ({count} batch{'es' if count != 1 else ''})")
+        )
     if b.parent_batch_id:
         grid.add_row("retry of", Text(short_id(b.parent_batch_id, 20)))
     for child in info.children:
