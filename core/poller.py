@@ -43,9 +43,11 @@ BACKOFF_MAX_S = 300.0
 # A batch missing from a retrieve this long after creation is treated as deleted remotely;
 # younger ones may be a transient 404 (anthropic-sdk-python#1432).
 DELETED_AFTER = timedelta(minutes=5)
-# List at most this many pages per refresh (3,000 batches); older active batches are
-# retrieved one by one instead.
-MAX_LIST_PAGES = 3
+# List at most this many pages per refresh (10,000 batches); older active batches are
+# retrieved one by one instead. Listing stops as soon as every known active batch is
+# covered, so the cap only matters for many active batches (5,000 active: 5 list calls
+# instead of 3 + 2,000 retrieves) or one active batch behind thousands of ended ones.
+MAX_LIST_PAGES = 10
 
 
 def backoff_delay(failures: int, retry_after_s: float | None, rng: Callable[[], float]) -> float:
