@@ -31,13 +31,14 @@ async def test_create_retrieve_list_convert_to_dataclasses(emulator: EmulatorHan
         again = await api.retrieve(created.id)
         assert again.id == created.id
         page = await api.list_page()
-        assert [b.id for b in page.batches] == [created.id]
+        assert page.batches == [again]  # orjson list parsing == SDK object conversion
         assert page.has_more is False
         assert api.calls == 3
         emulator.advance(60)
         ended = await api.retrieve(created.id)
         assert ended.processing_status is ProcessingStatus.ENDED
         assert ended.results_url
+        assert (await api.list_page()).batches == [ended]
         body = b"".join([chunk async for chunk, _ in api.iter_results(created.id)])
         assert body.count(b"\n") == 3
     finally:
