@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ImportIssue, SubmitOutcome
 from batchtop.tui.safe_text import clean
+from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.widgets.validation_report import estimate_text
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -29,6 +30,7 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Static, TextArea
+from textual.worker import Worker
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
@@ -426,3 +428,8 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if report_worker_error(self, event) and self.busy:
+            self.busy = False
+            self.refresh_preview()

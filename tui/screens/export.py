@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, get_args
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ExportFormat, ExportResult, ResultFilter
 from batchtop.tui.safe_text import clean, safe_text
+from batchtop.tui.screens.worker_errors import report_worker_error
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,6 +24,7 @@ from textual.markup import escape
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, ProgressBar, RadioButton, RadioSet, Static
+from textual.worker import Worker
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
@@ -277,3 +279,9 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         self.query_one("#export-hint", Static).update(
             Text(f"{message.rows:,} of {self._total:,} rows written…", style="dim")
         )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if report_worker_error(self, event) and event.worker.group == "export":
+            self._error(f"Export failed: {event.worker.error}")
+            self.query_one("#export-progress", ProgressBar).remove_class("-active")
+            self.query_one("#export-run", Button).disabled = False

@@ -21,6 +21,7 @@ from batchtop.core.models import (
     SubmitProgress,
 )
 from batchtop.tui.safe_text import clean, safe_text
+from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.widgets.path_input import PathInput
 from batchtop.tui.widgets.validation_report import (
     estimate_text,
@@ -47,6 +48,7 @@ from textual.widgets import (
     Static,
     TextArea,
 )
+from textual.worker import Worker
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
@@ -437,3 +439,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
             return
         self.workers.cancel_group(self, "import-analyse")
         self.dismiss(None)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if report_worker_error(self, event) and self.busy:
+            self._set_busy(False)

@@ -25,6 +25,7 @@ from batchtop.core.models import (
     ResultType,
 )
 from batchtop.tui.safe_text import clean, safe_text
+from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.widgets.result_detail import ResultDetail
 from batchtop.tui.widgets.results_table import (
     PAGE_SIZE,
@@ -44,6 +45,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.worker import Worker
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
@@ -473,6 +475,14 @@ class ResultsScreen(Screen[None]):
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(DETAIL_DEBOUNCE_S, self._show_detail)
 
+    @on(ResultsTable.FetchFailed)
+    def _fetch_failed(self, event: ResultsTable.FetchFailed) -> None:
+        self.notify(
+            escape(clean(event.error, keep_newlines=False)[:300]),
+            title="Could not read results",
+            severity="error",
+        )
+
     @on(ResultsTable.SelectionChanged)
     def _selection_changed(self) -> None:
         self._update_position()
@@ -486,7 +496,7 @@ class ResultsScreen(Screen[None]):
         raw_line: str | None = None
         try:
             found = self.service.result_detail(row.batch_id, row.custom_id)
-        except BatchtopError:
+        except Exception:  # the table row is still worth showing without its raw line
             found = None
         if found is not None:
             row, raw_line = found[0], found[1]
@@ -630,3 +640,7 @@ class ResultsScreen(Screen[None]):
                 escape(", ".join(clean(c) for c in created)),
                 title="Retry submitted as a new batch",
             )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if report_worker_error(self, event) and event.worker.group == "results-load":
+            self._show_state(Text("Could not load the results (see the notification).", "red"))

@@ -212,6 +212,17 @@ class ResultsTable(ScrollView, can_focus=True):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ResultsTable.Highlighted)
 
+    class FetchFailed(Message):
+        """A page could not be read; its rows show as "…" until the next reload."""
+
+        def __init__(self, table: ResultsTable, error: str) -> None:
+            super().__init__()
+            self.table = table
+            self.error = error
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ResultsTable.FetchFailed)
+
     class SelectionChanged(Message):
         def __init__(self, table: ResultsTable, selected: frozenset[str]) -> None:
             super().__init__()
@@ -272,9 +283,12 @@ class ResultsTable(ScrollView, can_focus=True):
         number, within = divmod(index, PAGE_SIZE)
         page = self._pages.get(number)
         if page is None:
-            result = self._fetch(number * PAGE_SIZE, PAGE_SIZE)
             self.fetches += 1
-            page = list(result.rows)
+            try:
+                page = list(self._fetch(number * PAGE_SIZE, PAGE_SIZE).rows)
+            except Exception as exc:  # rendering must survive a failing store
+                page = []
+                self.post_message(self.FetchFailed(self, str(exc)))
             self._store_page(number, page, self._generation)
         else:
             self._pages.move_to_end(number)
