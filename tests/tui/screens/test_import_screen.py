@@ -134,3 +134,30 @@ async def test_csv_with_template_system_and_id_field(tmp_path: Path) -> None:
         assert "[bold]cats[/]" in screen_text(app)  # the preview shows the markup literally
         assert screen.can_submit
     service.store.close()
+
+
+async def test_path_completion_and_file_browser(tmp_path: Path) -> None:
+    (tmp_path / "requests-2026.jsonl").write_bytes(request(1) + b"\n")
+    (tmp_path / "notes").mkdir()
+    service = offline_service(tmp_path)
+    app = ScreenHost(lambda: ImportScreen(service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        path_input = screen.query_one("#import-path", Input)
+        path_input.focus()
+        path_input.value = str(tmp_path / "req")
+        path_input.cursor_position = len(path_input.value)
+        await wait_for(pilot, lambda: path_input._suggestion.endswith("requests-2026.jsonl"))
+        await pilot.press("tab")
+        assert path_input.value == str(tmp_path / "requests-2026.jsonl")
+        await pilot.press("ctrl+o")  # the browser opens beside the path, rooted at its folder
+        await wait_for(pilot, lambda: bool(screen.query("#import-tree")))
+        tree = screen.query_one("#import-tree")
+        assert tree.has_class("-active")
+        assert Path(str(tree.path)) == tmp_path  # type: ignore[attr-defined]
+        await pilot.press("escape")  # closes the browser, not the screen
+        await pilot.pause()
+        assert app.screen is screen
+        assert not tree.has_class("-active")
+    service.store.close()
