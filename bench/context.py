@@ -115,16 +115,17 @@ class Context:
     quick: bool
     workdir: Path
     log: Any = print
+    tiny: bool = False  # smoke-test sizes (the test suite runs one case this way)
     _stack: ExitStack = field(default_factory=ExitStack)
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reps(self) -> int:
-        return 3 if self.quick else 5
+        return 2 if self.tiny else 3 if self.quick else 5
 
     @property
     def n_results(self) -> int:
-        return 20_000 if self.quick else 100_000
+        return 2_000 if self.tiny else 20_000 if self.quick else 100_000
 
     def path(self, name: str) -> Path:
         p = self.workdir / name

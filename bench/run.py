@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
     p.add_argument("--only", action="append", choices=CASES, metavar="NAME", help=f"one of {CASES}")
+    p.add_argument("--tiny", action="store_true", help="smoke-test sizes (implies --quick)")
     p.add_argument("--out", type=Path, default=None, help="where to write the Markdown report")
     p.add_argument("--no-write", action="store_true", help="print only, write no report")
     return p.parse_args(argv)
@@ -40,12 +41,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.quick = args.quick or args.tiny
     names = list(dict.fromkeys(args.only or CASES))
     workdir = Path(tempfile.mkdtemp(prefix="batchtop-bench-"))
+    saved_env = dict(os.environ)
     os.environ["BATCHTOP_HOME"] = str(workdir / "home")
     for key in [k for k in os.environ if k.startswith("ANTHROPIC_")]:
         del os.environ[key]
-    ctx = Context(quick=args.quick, workdir=workdir, log=lambda m: print(m, flush=True))
+    ctx = Context(
+        quick=args.quick, tiny=args.tiny, workdir=workdir, log=lambda m: print(m, flush=True)
+    )
     measures: list[util.Measure] = []
     failures: list[tuple[str, str]] = []
     durations: dict[str, float] = {}
@@ -69,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             measures.extend(got)
     finally:
         ctx.close()
+        os.environ.clear()
+        os.environ.update(saved_env)
     print()
     print(table(measures))
     for name, why in failures:
@@ -105,13 +112,16 @@ def report(
 ) -> str:
     argv = ["python", "-m", "bench", *sys.argv[1:]] if sys.argv[0].endswith("bench") else None
     command = shlex.join(argv) if argv else "python -m bench" + (" --quick" if args.quick else "")
+    if argv is None and args.only:
+        command += "".join(f" --only {name}" for name in args.only)
     info = util.machine()
     out = [
         "# batchtop benchmark results",
         "",
         f"- date: {started:%Y-%m-%d %H:%M} UTC",
         f"- command: `{command}` (from the repository root, venv Python)",
-        f"- mode: {'quick' if args.quick else 'full'}; cases: {', '.join(names)}",
+        f"- mode: {'tiny' if args.tiny else 'quick' if args.quick else 'full'};"
+        f" cases: {', '.join(names)}",
         f"- machine: {info['platform']}, {info['cpus']} CPUs ({info['processor']}),"
         f" {info['implementation']} {info['python']}",
         "- method: subject and baseline interleaved (order rotated each repetition) in the"
