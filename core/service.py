@@ -50,7 +50,7 @@ from .models import (
 from .poller import Poller, Sleep
 from .results import download as download_file
 from .store import Store
-from .submit import PreparedPart, Submitter, prepare_requests, read_part, write_part
+from .submit import PreparedPart, Submitter, prepare_requests, read_part
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,10 @@ class BatchService:
 
     async def close(self) -> None:
         self._poller.stop()
-        for task in list(self._tasks):
+        pending = [*self._tasks, *self._downloads.values()]
+        for task in pending:
             task.cancel()
-        for task in list(self._tasks):
+        for task in pending:
             with contextlib.suppress(BaseException):
                 await task
         await self._api.close()
@@ -439,7 +440,7 @@ class BatchService:
     async def _submit_parts(
         self,
         job_id: str,
-        parts: list[tuple[int, Path, float | None]],
+        parts: Sequence[tuple[int, Path | None, float | None]],
         *,
         model: str | None,
         label: str | None,
@@ -459,9 +460,12 @@ class BatchService:
                 errors.append(f"part {index}: not sent ({first_error})")
                 continue
             try:
-                part = (
-                    prepared if prepared is not None else await asyncio.to_thread(read_part, path)
-                )
+                if prepared is not None:
+                    part = prepared
+                elif path is not None:
+                    part = await asyncio.to_thread(read_part, path)
+                else:  # pragma: no cover - callers pass one or the other
+                    raise UserError(f"Part {index} has no requests.")
                 batch = await self._submitter.submit_part(
                     job_id,
                     index,
@@ -521,13 +525,11 @@ class BatchService:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise UserError(f"{problems[0]}{more}".rstrip())
-        work_dir = await asyncio.to_thread(self._new_work_dir)
-        part_path = work_dir / "part-0001.jsonl"
-        await asyncio.to_thread(write_part, part_path, requests)
+        # in memory: the create body is built straight from the requests (no part file)
         prepared = await asyncio.to_thread(prepare_requests, requests, _input_text)
         job = await asyncio.to_thread(self.store.create_job, name or "composed", None, self._now())
         return await self._submit_parts(
-            job.id, [(1, part_path, None)], model=None, label=label, prepared=prepared
+            job.id, [(1, None, None)], model=None, label=label, prepared=prepared
         )
 
     async def reconcile(self) -> list[SubmitIntent]:
@@ -636,13 +638,10 @@ class BatchService:
             job_id = job.id
         intents = await asyncio.to_thread(self.store.intents, job_id)
         part_no = max([i.part for i in intents] + [view.job_part or 0]) + 1
-        work_dir = await asyncio.to_thread(self._new_work_dir)
-        part_path = work_dir / f"part-{part_no:04d}.jsonl"
-        await asyncio.to_thread(write_part, part_path, requests)
         prepared = await asyncio.to_thread(prepare_requests, requests, _input_text)
         return await self._submit_parts(
             job_id,
-            [(part_no, part_path, None)],
+            [(part_no, None, None)],
             model=view.model,
             label=view.label,
             parent_batch_id=batch_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.errors import ApiError
 from batchtop.core.models import IntentState, ResultFilter
@@ -109,9 +110,9 @@ async def test_ambiguous_timeout_checks_then_resubmits_once(
     # The create call outlives the client's timeout (the emulator then drops the request).
     # The submitter must look before it sends again, and send again only once.
     sleeper = FakeSleep(on_sleep=lambda _d: emulator.clear_faults())
-    service = make_service(emulator, tmp_path, sleep=sleeper, request_timeout_s=0.3)
+    service = make_service(emulator, tmp_path, sleep=sleeper, request_timeout_s=1.0)
     try:
-        emulator.set_faults(latency_s=1.0)
+        emulator.set_faults(latency_s=3.0)
         outcome = await service.submit_requests(requests(6))
         (bid,) = outcome.batch_ids
         (intent,) = service.store.intents(outcome.job_id)
@@ -129,7 +130,7 @@ async def test_reconcile_finds_a_batch_created_during_a_timeout(
 ) -> None:
     # The intent was written and the create reached the server, but the client gave up
     # (simulated: the create goes out directly while every lookup times out).
-    service = make_service(emulator, tmp_path, request_timeout_s=0.3)
+    service = make_service(emulator, tmp_path, request_timeout_s=1.0)
     try:
         part = tmp_path / "part-0001.jsonl"
         write_part(part, requests(6))
@@ -138,8 +139,10 @@ async def test_reconcile_finds_a_batch_created_during_a_timeout(
         intent = service.store.add_intent(
             job.id, 1, prepared.request_count, prepared.content_hash, emulator.clock.now()
         )
-        created = await service._api.create_raw(prepared.body)
-        emulator.set_faults(latency_s=1.0)
+        other_tool = BatchApi(api_key="test-key", base_url=emulator.base_url)
+        created = await other_tool.create_raw(prepared.body)
+        await other_tool.close()
+        emulator.set_faults(latency_s=3.0)
         with pytest.raises(ApiError):
             await service.reconcile()  # cannot look: stays open
         assert [i.id for i in service.store.open_intents()] == [intent.id]
@@ -154,9 +157,9 @@ async def test_reconcile_finds_a_batch_created_during_a_timeout(
 async def test_unverifiable_timeout_leaves_intent_open_until_reconcile(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    service = make_service(emulator, tmp_path, request_timeout_s=0.3)
+    service = make_service(emulator, tmp_path, request_timeout_s=1.0)
     try:
-        emulator.set_faults(latency_s=1.0)  # every call times out, the lookups too
+        emulator.set_faults(latency_s=3.0)  # every call times out, the lookups too
         with pytest.raises(ApiError) as info:
             await service.submit_requests(requests(6))
         assert info.value.kind == "offline"
