@@ -20,7 +20,7 @@ CLI = [sys.executable, "-m", "batchtop.tui.cli"]
 
 
 def run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args],
@@ -33,7 +33,7 @@ def run(
     )
 
 
-def wait_until(cond: Callable[[], bool], limit_s: float = 30.0) -> None:
+def wait_until(cond: Callable[[], bool], limit_s: float = 90.0) -> None:
     deadline = time.monotonic() + limit_s
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -79,7 +79,7 @@ def test_thousand_articles_flow(emulator_env: EmulatorHandle, tmp_path: Path) ->
     try:
         wait_until(lambda: emulator_env.stats.count("list") >= 2)  # watch saw it in progress
         emulator_env.advance(3600)
-        out, err = watch.communicate(timeout=60)
+        out, err = watch.communicate(timeout=120)
     finally:
         if watch.poll() is None:
             watch.kill()
