@@ -350,3 +350,44 @@ def test_cli_reports_unusable_db_and_busy_port(tmp_path: Any) -> None:
     assert taken.returncode == 1
     assert b"cannot listen" in taken.stderr
     assert b"Traceback" not in taken.stderr
+
+
+def test_example_mode_like_the_sdk_suite(emulator_factory: Callable[..., EmulatorHandle]) -> None:
+    """The calls the SDK's own test suite makes (literal ids, strict validation) succeed."""
+    from anthropic import Anthropic
+
+    handle = emulator_factory(example_mode=True)
+    client = Anthropic(
+        api_key="my-anthropic-api-key", base_url=handle.base_url, _strict_response_validation=True
+    )
+    with client:
+        for batches in (client.messages.batches, client.beta.messages.batches):
+            raw = batches.with_raw_response.retrieve("message_batch_id")
+            assert raw.is_closed is True
+            assert raw.http_request.headers["X-Stainless-Lang"] == "python"
+            assert raw.parse().id == "message_batch_id"
+            with batches.with_streaming_response.cancel("message_batch_id") as streamed:
+                assert streamed.parse().processing_status == "canceling"
+            assert streamed.is_closed is True
+            batches.delete("message_batch_id")
+            page = batches.list(after_id="after_id", before_id="before_id", limit=1)
+            assert page.has_more is False
+            created = batches.create(
+                requests=[
+                    {
+                        "custom_id": "my-custom-id-1",
+                        "params": {
+                            "max_tokens": 1024,
+                            "messages": [{"content": "Hello, world", "role": "user"}],
+                            "model": "claude-opus-5-5",
+                            "metadata": {"user_id": "13803d75-b4b5-4c3e-b2a2-6f21399b021b"},
+                            "service_tier": "auto",
+                            "stop_sequences": ["string"],
+                            "system": [{"text": "x", "type": "text"}],
+                            "thinking": {"type": "adaptive"},
+                        },
+                    }
+                ],
+            )
+            assert created.processing_status == "in_progress"
+    assert handle.stats.count(status=200) == handle.stats.total
