@@ -316,6 +316,7 @@ class ResultsScreen(Screen[None]):
         """Download what is missing (with a progress bar), then show the first page."""
         pending: list[str] = []
         waiting: list[str] = []
+        problems: list[str] = []
         for batch_id in self.batch_ids:
             view = self.service.batch(batch_id)
             if view is None:
@@ -335,14 +336,13 @@ class ResultsScreen(Screen[None]):
             )
             try:
                 await self.service.download_results(batch_id, progress=self._on_download)
-            except BatchtopError as exc:
-                self._show_state(
-                    Text(f"Could not download the results: {clean(str(exc))}", style="red")
-                )
-                return
+            except BatchtopError as exc:  # show the others anyway; say what is missing
+                problems.append(f"Could not download the results of {batch_id}: {exc}")
         summary, page = await asyncio.to_thread(self._query, self.filt, True)
         note: Text | None = None
-        if waiting and not page.total:
+        if problems:
+            note = Text("\n".join(clean(p) for p in problems), style="red")
+        elif waiting and not page.total:
             note = Text(
                 "Results appear here once the batch has ended"
                 f" ({', '.join(clean(w) for w in waiting)} still processing).",
