@@ -155,3 +155,33 @@ def test_progress_callback_can_cancel(tmp_path: Path) -> None:
     with pytest.raises(Stop):
         analyse(src, ImportOptions(), work_dir=tmp_path / "w", progress=cancel)
     assert not list((tmp_path / "w").glob("*.tmp"))
+
+
+@pytest.mark.parametrize("name", ["big.jsonl", "big.json", "big.csv", "big.txt"])
+def test_memory_stays_bounded_while_streaming(tmp_path: Path, name: str) -> None:
+    import tracemalloc
+
+    text = "w" * 2500
+    n = 10_000  # ~25 MB of input
+    src = tmp_path / name
+    if name.endswith(".jsonl"):
+        write_jsonl(src, n, text=text)
+    elif name.endswith(".json"):
+        src.write_bytes(orjson.dumps([{"t": f"{text} {i}"} for i in range(n)]))
+    elif name.endswith(".csv"):
+        src.write_bytes(b"t\n" + b"".join(f"{text} {i}\n".encode() for i in range(n)))
+    else:
+        src.write_bytes(b"".join(f"{text} {i}\n".encode() for i in range(n)))
+    size = src.stat().st_size
+    opts = ImportOptions(model="claude-haiku-4-5", max_tokens=5, template="{t}")
+    if name.endswith((".jsonl", ".txt")):
+        opts = ImportOptions(model="claude-haiku-4-5", max_tokens=5)
+    tracemalloc.start()
+    try:
+        report = analyse(src, opts, work_dir=tmp_path / "w")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.ok, report.issues[:3]
+    assert report.request_count == n
+    assert peak < size / 2, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB input"
