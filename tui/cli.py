@@ -489,7 +489,7 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
 
     failures = 0
     with Live(render(), console=console, auto_refresh=False, transient=False) as live:
-        while any(v.remote.is_active for v in views()):
+        while any(v.remote.is_active and not v.deleted for v in views()):
             await asyncio.sleep(interval)
             try:
                 await service.refresh()
