@@ -395,3 +395,82 @@ async def test_detail_panel_follows_selection(make_app: AppFactory, workspace: W
         assert "1000 total" in text
         await pilot.press("d")
         assert not app.screen.query_one("#detail").display
+
+
+async def test_retry_failed_submits_a_new_batch(
+    make_app: AppFactory, workspace: Workspace, service: BatchService
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.running)
+        await pilot.press("R")  # still running: explained, nothing asked
+        assert isinstance(app.screen, DashboardScreen)
+        await select(pilot, app, workspace.errors)
+        await pilot.press("R")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot, app)
+        children = [b for b in service.batches() if b.parent_batch_id == workspace.errors]
+        assert len(children) == 1
+        assert children[0].remote.request_counts.total == 4
+        assert children[0].id in table_of(app).keys
+        assert any("Retry submitted" in m for m in messages(app))
+
+
+async def test_enter_opens_results_and_escape_returns(
+    make_app: AppFactory, workspace: Workspace
+) -> None:
+    from batchtop.tui.screens.results import ResultsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.done)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ResultsScreen)
+        assert app.screen.batch_ids == [workspace.done]
+        app.pop_screen()
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        assert table_of(app).selected_key == workspace.done
+
+
+async def test_job_row_opens_results_of_all_its_batches(
+    make_app: AppFactory, workspace: Workspace
+) -> None:
+    from batchtop.tui.screens.results import ResultsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("5")
+        job_key = next(k for k in table_of(app).keys if k.startswith(JOB_PREFIX))
+        await select(pilot, app, job_key)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ResultsScreen)
+        assert len(app.screen.batch_ids) == 1
+
+
+async def test_export_compose_import_open_their_screens(
+    make_app: AppFactory, workspace: Workspace
+) -> None:
+    from batchtop.tui.screens.compose import ComposeScreen
+    from batchtop.tui.screens.export import ExportScreen
+    from batchtop.tui.screens.importer import ImportScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.done)
+        for key, screen_type in (("e", ExportScreen), ("n", ComposeScreen), ("i", ImportScreen)):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, screen_type), key
+            if isinstance(app.screen, ExportScreen):
+                assert app.screen.batch_ids == [workspace.done]
+            app.pop_screen()
+            await pilot.pause()
+            assert isinstance(app.screen, DashboardScreen)

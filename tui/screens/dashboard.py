@@ -28,6 +28,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
 from ..format import short_id
@@ -42,6 +43,7 @@ from .label import LabelScreen
 from .rows import (
     COLUMNS,
     JOB_PREFIX,
+    MAX_ROWS,
     SORTS,
     VIEWS,
     RowBuilder,
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from batchtop.core.service import BatchService
 
 T = TypeVar("T")
+DEBOUNCE_ABOVE = 1000  # batches; below this, filtering on every keystroke is instant
 
 
 def display_name(batch: BatchView) -> str:
@@ -91,6 +94,8 @@ class DashboardScreen(Screen[None]):
         self._batches: dict[str, BatchView] = {}
         self._jobs: dict[str, Job] = {}
         self._render_pending = False
+        self._matching = 0
+        self._filter_timer: Timer | None = None
         self._builder = RowBuilder(Styles())
 
     # --- layout & loading ----------------------------------------------------------------
@@ -138,8 +143,18 @@ class DashboardScreen(Screen[None]):
         self._jobs = {j.id: j for j in self.service.jobs()}
 
     def _tick(self) -> None:
+        """Once a second: countdowns, and the time cells of the rows on screen.
+
+        Rows off screen get their times at the next full render (every refresh), so a tick
+        costs the same with 10 batches or 10,000.
+        """
         self.status.tick()
-        self.render_rows()  # ages and time left move; unchanged cells are skipped
+        now = self._now()
+        table = self.table
+        for key in table.visible_keys():
+            batch = self._batches.get(key)
+            if batch is not None:
+                table.patch(key, self._builder.time_cells(batch, now))
 
     # --- service events --------------------------------------------------------------------
 
@@ -172,7 +187,7 @@ class DashboardScreen(Screen[None]):
         now = self._now()
         needle = self.filter_text.casefold()
         if self.view == "jobs":
-            rows = self._job_rows(now, needle)
+            rows, self._matching = self._job_rows(now, needle)
         else:
             shown = [
                 b
@@ -180,13 +195,17 @@ class DashboardScreen(Screen[None]):
                 if in_view(b, self.view) and matches(b, needle, self._jobs.get(b.job_id or ""))
             ]
             shown.sort(key=sort_key(self.sort_by), reverse=self.descending)
-            rows = [self._builder.batch_row(b, now) for b in shown]
+            rows = [self._builder.batch_row(b, now) for b in shown[:MAX_ROWS]]
+            self._matching = len(shown)
         self.table.sync(rows)
         self._update_headers()
         self._update_title(len(rows))
         self.update_detail()
 
-    def _job_rows(self, now: datetime, needle: str) -> list[Row]:
+    def _job_rows(self, now: datetime, needle: str) -> tuple[list[Row], int]:
+        """Job rows each followed by their batches, then batches without a job.
+
+        Returns the rows (at most MAX_ROWS are built) and how many would match in all."""
         by_job: dict[str, list[BatchView]] = {}
         loose: list[BatchView] = []
         for b in self._batches.values():
@@ -198,6 +217,7 @@ class DashboardScreen(Screen[None]):
             self._jobs.values(), key=lambda j: (j.created_at, j.id), reverse=self.descending
         )
         rows: list[Row] = []
+        matching = 0
         for job in jobs:
             members = sorted(by_job.get(job.id, []), key=lambda b: (b.job_part or 0, b.id))
             if not members:
@@ -205,12 +225,16 @@ class DashboardScreen(Screen[None]):
             hit = not needle or needle in job.name.casefold()
             if not hit and not any(matches(b, needle) for b in members):
                 continue
-            rows.append(self._builder.job_row(job, members, now))
-            rows.extend(self._builder.batch_row(b, now, indent="  └ ") for b in members)
+            matching += 1 + len(members)
+            if len(rows) < MAX_ROWS:
+                rows.append(self._builder.job_row(job, members, now))
+                rows.extend(self._builder.batch_row(b, now, indent="  └ ") for b in members)
         loose = [b for b in loose if matches(b, needle)]
         loose.sort(key=sort_key(self.sort_by), reverse=self.descending)
-        rows.extend(self._builder.batch_row(b, now) for b in loose)
-        return rows
+        matching += len(loose)
+        room = max(MAX_ROWS - len(rows), 0)
+        rows.extend(self._builder.batch_row(b, now) for b in loose[:room])
+        return rows[:MAX_ROWS], matching
 
     def _update_headers(self) -> None:
         arrow = " ▼" if self.descending else " ▲"
@@ -229,7 +253,10 @@ class DashboardScreen(Screen[None]):
         for i, (name, label) in enumerate(VIEWS.items(), start=1):
             style = "reverse bold" if name == self.view else "dim"
             title.append(f" {i} {label} ", style=style)
-        title.append(f"  │  {shown} shown")
+        if shown < self._matching:
+            title.append(f"  │  {shown:,} of {self._matching:,} shown: / filters, s sorts")
+        else:
+            title.append(f"  │  {shown:,} shown")
         if self.filter_text:
             title.append("  │  filter: ")
             title.append_text(safe_text(self.filter_text, one_line=True, limit=30))
@@ -290,7 +317,13 @@ class DashboardScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()
-        self.render_rows()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        if len(self._batches) < DEBOUNCE_ABOVE:
+            self.render_rows()
+        else:  # thousands of batches: wait for a pause in typing
+            self._filter_timer = self.set_timer(0.15, self.render_rows)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:

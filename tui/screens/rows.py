@@ -54,6 +54,10 @@ COLUMNS: tuple[Column, ...] = (
 
 JOB_PREFIX = "job:"
 
+MAX_ROWS = 2000
+"""Rows the table holds at most: the built-in DataTable costs ~0.25 ms per added row here,
+so 10,000 rows would freeze a view switch for seconds. Filter and sort reach the rest."""
+
 
 @dataclass(frozen=True, slots=True)
 class Styles:
@@ -196,6 +200,15 @@ class RowBuilder:
             cached[1][10],
         )
         return Row(key, cells)
+
+    def time_cells(self, b: BatchView, now: datetime) -> dict[str, Text]:
+        """Just the cells that move with the clock (for the once-a-second tick)."""
+        r = b.remote
+        left = time_left(r.expires_at, now) if r.is_active else "—"
+        return {
+            "created": self._time_cell(b.id, "age", age(r.created_at, now)),
+            "expires": self._time_cell(b.id, "left", left),
+        }
 
     def _time_cell(self, key: str, which: str, text: str) -> Text:
         cached = self._times.get((key, which))

@@ -112,19 +112,22 @@ class BatchesTable(DataTable[Text]):
                 with contextlib.suppress(RowDoesNotExist):
                     self.remove_row(key)
                 self._cells.pop(key, None)
+            # Where rows will be after the removals and appends, to know if a sort is needed.
+            actual = [k for k in self._order if k in wanted]
             for row in rows:
                 old = self._cells.get(row.key)
                 if old is None:
                     self._mark(row)
                     self.add_row(*row.cells, key=row.key)
+                    actual.append(row.key)
                 else:
                     for col, before, after in zip(column_keys, old, row.cells, strict=True):
-                        if not _same(before, after):
+                        if before is not after and not _same(before, after):
                             self._mark_cell(row.key, after)
                             self.update_cell(row.key, col, after)
                 self._cells[row.key] = row.cells
             new_order = [row.key for row in rows]
-            if new_order != self._current_order():
+            if new_order != actual:
                 rank = {key: i for i, key in enumerate(new_order)}
                 id_col = column_keys[self._id_index()]
                 self.sort(id_col, key=lambda cell: rank.get(getattr(cell, "row_key", ""), 0))
@@ -134,10 +137,24 @@ class BatchesTable(DataTable[Text]):
             elif self.row_count:
                 self.move_cursor(row=min(self.cursor_row, self.row_count - 1), animate=False)
 
-    def _current_order(self) -> list[str]:
-        locations = self._row_locations
-        ordered = sorted(self.rows, key=lambda k: locations.get(k) or 0)
-        return [k.value or "" for k in ordered]
+    def visible_keys(self) -> list[str]:
+        """Keys of the rows currently on screen."""
+        first = int(self.scroll_y)
+        last = min(first + self.scrollable_content_region.height, len(self._order))
+        return self._order[first:last]
+
+    def patch(self, key: str, cells: dict[str, Text]) -> None:
+        """Update some cells of one row, skipping those that did not change."""
+        old = self._cells.get(key)
+        if old is None:
+            return
+        new = list(old)
+        for i, col in enumerate(self._column_defs):
+            after = cells.get(col.key)
+            if after is not None and after is not old[i] and not _same(old[i], after):
+                new[i] = after
+                self.update_cell(key, col.key, after)
+        self._cells[key] = tuple(new)
 
     def _id_index(self) -> int:
         for i, col in enumerate(self._column_defs):
