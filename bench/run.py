@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[tuple[str, str]] = []
     durations: dict[str, float] = {}
     started = datetime.now(UTC)
+    load_before = os.getloadavg()
     try:
         for name in names:
             module = load(name)
@@ -82,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED {name}: {why}")
     if not args.no_write:
         out = args.out or DEFAULT_OUT
+        loads = (load_before, os.getloadavg())
         out.write_text(
-            report(measures, failures, durations, args, started, names), encoding="utf-8"
+            report(measures, failures, durations, args, started, names, loads), encoding="utf-8"
         )
         print(f"\nwrote {out}")
     return 1 if failures else 0
@@ -98,6 +100,10 @@ def table(measures: list[util.Measure]) -> str:
     return "\n".join(lines)
 
 
+def _load(values: tuple[float, ...]) -> str:
+    return " / ".join(f"{v:.1f}" for v in values) or "?"
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -109,6 +115,7 @@ def report(
     args: argparse.Namespace,
     started: datetime,
     names: list[str],
+    load: tuple[tuple[float, ...], tuple[float, ...]] = ((), ()),
 ) -> str:
     argv = ["python", "-m", "bench", *sys.argv[1:]] if sys.argv[0].endswith("bench") else None
     command = shlex.join(argv) if argv else "python -m bench" + (" --quick" if args.quick else "")
@@ -124,6 +131,9 @@ def report(
         f" cases: {', '.join(names)}",
         f"- machine: {info['platform']}, {info['cpus']} CPUs ({info['processor']}),"
         f" {info['implementation']} {info['python']}",
+        f"- load average (1/5/15 min) at start {_load(load[0])}, at end {_load(load[1])}:"
+        " the machine is shared with other work, so absolute times are inflated and noisy;"
+        " ratios are interleaved to cancel most of it",
         "- method: subject and baseline interleaved (order rotated each repetition) in the"
         " same run; a ratio is the median of per-repetition ratios, with min–max in brackets."
         " Ratios are subject/baseline time unless the measure says otherwise.",
