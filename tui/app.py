@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import BatchEnded, RefreshFailed
+from batchtop.core.models import BatchEnded, BatchView, RefreshFailed
 from textual import work
 from textual.app import App
 from textual.binding import BindingType
@@ -51,6 +51,14 @@ def failure_of(exc: BatchtopError) -> RefreshFailed:
     return RefreshFailed("other", str(exc), getattr(exc, "retry_after_s", None))
 
 
+MAX_END_TOASTS = 3
+
+
+def _failed(batch: BatchView) -> bool:
+    c = batch.remote.request_counts
+    return bool(c.errored or c.expired)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -78,6 +86,7 @@ class BatchtopApp(App[int]):
         self._poll_enabled = poll
         self._refresh_worker: Worker[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._ended: list[BatchView] = []
         self.dashboard = DashboardScreen(
             service, now=self.now, refresh_interval_s=settings.refresh_interval_s, demo=demo
         )
@@ -110,27 +119,37 @@ class BatchtopApp(App[int]):
     def on_service_event(self, message: ServiceEvent) -> None:
         event = message.event
         if isinstance(event, BatchEnded):
-            self._announce_end(event)
+            if not self._ended:
+                self.call_later(self._announce_ended)  # after the rest of this burst
+            self._ended.append(event.batch)
         self.dashboard.apply_event(event)
 
-    def _announce_end(self, event: BatchEnded) -> None:
-        batch = event.batch
-        c = batch.remote.request_counts
-        parts = [f"{c.succeeded:,} succeeded"]
-        parts += [
-            f"{n:,} {what}"
-            for n, what in (
-                (c.errored, "errored"),
-                (c.canceled, "canceled"),
-                (c.expired, "expired"),
+    def _announce_ended(self) -> None:
+        """One toast per ended batch — or one for all when a refresh ends many at once."""
+        ended, self._ended = self._ended, []
+        if not ended:
+            return
+        if len(ended) > MAX_END_TOASTS:
+            errors = sum(1 for b in ended if _failed(b))
+            text = f"{len(ended)} batches ended" + (f", {errors} with failures" if errors else "")
+            self.notify(escape(text + "."), title="Batches ended")
+        for batch in ended if len(ended) <= MAX_END_TOASTS else ():
+            c = batch.remote.request_counts
+            parts = [f"{c.succeeded:,} succeeded"]
+            parts += [
+                f"{n:,} {what}"
+                for n, what in (
+                    (c.errored, "errored"),
+                    (c.canceled, "canceled"),
+                    (c.expired, "expired"),
+                )
+                if n
+            ]
+            self.notify(
+                escape(f"{display_name(batch)}: " + ", ".join(parts) + ". Enter opens results."),
+                title="Batch ended",
+                severity="warning" if _failed(batch) else "information",
             )
-            if n
-        ]
-        self.notify(
-            escape(f"{display_name(batch)}: " + ", ".join(parts) + ". Press enter for results."),
-            title="Batch ended",
-            severity="warning" if c.errored or c.expired else "information",
-        )
         if self.settings.notify_bell:
             self.bell()
 

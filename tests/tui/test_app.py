@@ -131,3 +131,23 @@ async def test_demo_banner(make_app: Callable[..., BatchtopApp], workspace: Work
     async with plain.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert not plain.screen.query("#demo-banner")
+
+
+async def test_many_endings_in_one_refresh_make_one_toast(
+    make_app: Callable[..., BatchtopApp], workspace: Workspace, service: Any
+) -> None:
+    from batchtop.core.models import BatchEnded
+    from batchtop.tui.messages import ServiceEvent
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for batch in service.batches():
+            app.post_message(ServiceEvent(BatchEnded(batch)))
+        await pilot.pause()
+        await pilot.pause()
+        titles = [n.title for n in app._notifications]
+        assert titles.count("Batches ended") == 1
+        assert "Batch ended" not in titles
+        (summary,) = [n for n in app._notifications if n.title == "Batches ended"]
+        assert "4 batches ended, 1 with failures" in str(summary.message)
