@@ -474,3 +474,15 @@ async def test_export_compose_import_open_their_screens(
             app.pop_screen()
             await pilot.pause()
             assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_theme_change_recolours_cells(make_app: AppFactory, workspace: Workspace) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = table_of(app).get_cell(workspace.done, "status").style
+        app.theme = "nord"
+        await pilot.pause()
+        after = table_of(app).get_cell(workspace.done, "status").style
+        assert str(after) == str(app.current_theme.success)
+        assert after != before

@@ -112,10 +112,16 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._builder = RowBuilder(Styles.from_theme(self.app.current_theme))
+        self.watch(self.app, "theme", self._theme_changed, init=False)
         self.query_one("#filter", Input).display = False
         self.reload()
         self.table.focus()
         self.set_interval(1.0, self._tick)
+
+    def _theme_changed(self) -> None:
+        """Cells are rich Text with theme colours baked in: rebuild them."""
+        self._builder = RowBuilder(Styles.from_theme(self.app.current_theme))
+        self.render_rows()
 
     @property
     def table(self) -> BatchesTable:
