@@ -115,7 +115,7 @@ def report(
     args: argparse.Namespace,
     started: datetime,
     names: list[str],
-    load: tuple[tuple[float, ...], tuple[float, ...]] = ((), ()),
+    loads: tuple[tuple[float, ...], tuple[float, ...]] = ((), ()),
 ) -> str:
     argv = ["python", "-m", "bench", *sys.argv[1:]] if sys.argv[0].endswith("bench") else None
     command = shlex.join(argv) if argv else "python -m bench" + (" --quick" if args.quick else "")
@@ -131,7 +131,7 @@ def report(
         f" cases: {', '.join(names)}",
         f"- machine: {info['platform']}, {info['cpus']} CPUs ({info['processor']}),"
         f" {info['implementation']} {info['python']}",
-        f"- load average (1/5/15 min) at start {_load(load[0])}, at end {_load(load[1])}:"
+        f"- load average (1/5/15 min) at start {_load(loads[0])}, at end {_load(loads[1])}:"
         " the machine is shared with other work, so absolute times are inflated and noisy;"
         " ratios are interleaved to cancel most of it",
         "- method: subject and baseline interleaved (order rotated each repetition) in the"

@@ -46,8 +46,8 @@ def test_export_case_produces_a_ratio_per_format(tmp_path: Path) -> None:
     code = bench_run.main(["--tiny", "--only", "export", "--out", str(out)])
     assert code == 0
     text = out.read_text(encoding="utf-8")
-    assert "| export | export 2k to CSV" in text
-    assert "| export | export 2k to JSONL" in text
+    assert "| export | export 1k to CSV" in text
+    assert "| export | export 1k to JSONL" in text
     assert "## How each case is measured" in text
     rows = [line for line in text.splitlines() if line.startswith("| export |")]
     assert len(rows) == 2
