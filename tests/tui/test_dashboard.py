@@ -486,3 +486,20 @@ async def test_theme_change_recolours_cells(make_app: AppFactory, workspace: Wor
         after = table_of(app).get_cell(workspace.done, "status").style
         assert str(after) == str(app.current_theme.success)
         assert after != before
+
+
+async def test_open_key_can_be_remapped(
+    service: BatchService, emulator: EmulatorHandle, workspace: Workspace
+) -> None:
+    from batchtop.core.config import Settings
+    from batchtop.tui.screens.results import ResultsScreen
+
+    settings = Settings(notify_bell=False, keymap={"open": "o"})
+    app = BatchtopApp(service, settings, poll=False, now=emulator.clock.now)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, ResultsScreen)

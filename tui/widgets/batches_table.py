@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, RowDoesNotExist, RowKey
 
@@ -42,8 +44,16 @@ REFILL_AT = 64
 """Removing more rows than this at once refills the table (see the module docstring)."""
 
 
-class BatchesTable(DataTable[Text]):
-    """Rows keyed by batch id (or "job:<id>" in the jobs view)."""
+class BatchesTable(DataTable[Text], inherit_bindings=False):
+    """Rows keyed by batch id (or "job:<id>" in the jobs view).
+
+    DataTable's own `enter` binding is left out: the screen's "open" binding owns enter, so
+    the keymap can move it and the help screen lists it once.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        b for b in DataTable.BINDINGS if not (isinstance(b, Binding) and b.key == "enter")
+    ]
 
     def __init__(self, columns: Sequence[Column], *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
