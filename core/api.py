@@ -8,7 +8,9 @@ can act on. The API key is held in memory only and never logged or stored.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -190,6 +192,7 @@ class BatchApi:
         self.calls = 0
         self.page_limit = LIST_PAGE_LIMIT
         self._client: AsyncAnthropic | None = None
+        self._build_lock = threading.Lock()
 
     @property
     def has_key(self) -> bool:
@@ -201,9 +204,21 @@ class BatchApi:
     # --- plumbing ------------------------------------------------------------------------
 
     def client(self) -> AsyncAnthropic:
-        """The lazily built SDK client (imports `anthropic` on first use)."""
+        """The lazily built SDK client (imports `anthropic` on first use: seconds)."""
         if self._api_key is None:
             raise ApiError(NO_KEY_MESSAGE, kind="auth")
+        with self._build_lock:
+            return self._build()
+
+    async def aclient(self) -> AsyncAnthropic:
+        """`client()`, but the first (slow) build runs in a worker thread, off the loop."""
+        if self._client is not None:
+            return self._client
+        if self._api_key is None:
+            raise ApiError(NO_KEY_MESSAGE, kind="auth")
+        return await asyncio.to_thread(self.client)
+
+    def _build(self) -> AsyncAnthropic:
         if self._client is None:
             import anthropic
             import httpx2
@@ -222,8 +237,11 @@ class BatchApi:
         return self._client
 
     def warm_up(self) -> None:
-        """Import the SDK now (e.g. from a background thread) so the first call is quick."""
+        """Import the SDK and build the client now (call from a worker thread)."""
         import anthropic  # noqa: F401
+
+        if self._api_key is not None:
+            self.client()
 
     async def close(self) -> None:
         if self._client is not None:
@@ -306,7 +324,7 @@ class BatchApi:
 
     async def list_page(self, *, after_id: str | None = None, limit: int | None = None) -> ListPage:
         """One page of batches, newest first; parsed with orjson, not pydantic (10× faster)."""
-        client = self.client()
+        client = await self.aclient()
         limit = limit or self.page_limit
         try:
             if after_id is None:
@@ -332,7 +350,7 @@ class BatchApi:
         )
 
     async def retrieve(self, batch_id: str) -> RemoteBatch:
-        client = self.client()
+        client = await self.aclient()
         try:
             obj = await client.messages.batches.retrieve(batch_id)
         except Exception as exc:
@@ -341,7 +359,7 @@ class BatchApi:
 
     async def create(self, requests: Sequence[dict[str, Any]]) -> RemoteBatch:
         """Create a batch with no SDK retry: a retried create can duplicate the batch."""
-        client = self.client().with_options(max_retries=0)
+        client = (await self.aclient()).with_options(max_retries=0)
         try:
             obj = await client.messages.batches.create(requests=list(requests))  # type: ignore[arg-type]
         except Exception as exc:
@@ -356,7 +374,7 @@ class BatchApi:
         """
         from anthropic.types.messages import MessageBatch
 
-        client = self.client().with_options(max_retries=0)
+        client = (await self.aclient()).with_options(max_retries=0)
         try:
             obj = await client.post(
                 "/v1/messages/batches",
@@ -369,7 +387,7 @@ class BatchApi:
         return to_remote_batch(obj)
 
     async def cancel(self, batch_id: str) -> RemoteBatch:
-        client = self.client()
+        client = await self.aclient()
         try:
             obj = await client.messages.batches.cancel(batch_id)
         except Exception as exc:
@@ -377,14 +395,14 @@ class BatchApi:
         return to_remote_batch(obj)
 
     async def delete(self, batch_id: str) -> None:
-        client = self.client()
+        client = await self.aclient()
         try:
             await client.messages.batches.delete(batch_id)
         except Exception as exc:
             raise self.classify(exc) from None
 
     async def models(self) -> list[str]:
-        client = self.client()
+        client = await self.aclient()
         try:
             page = await client.models.list(limit=1000)
         except Exception as exc:
@@ -400,7 +418,7 @@ class BatchApi:
         a `Range` request from `start`; then the body in chunks. Errors (including a cut
         stream) surface as `ApiError`.
         """
-        client = self.client()
+        client = await self.aclient()
         headers = {"Range": f"bytes={start}-"} if start > 0 else None
         try:
             async with client.messages.batches.with_streaming_response.results(

@@ -137,7 +137,7 @@ async def _stream_to(api: BatchApi, batch_id: str, temp: Path, progress: Progres
                 progress(written)
         fh.truncate()
         fh.flush()
-        os.fsync(fh.fileno())
+        await asyncio.to_thread(os.fsync, fh.fileno())  # can take a while: off the loop
 
 
 def _digest(path: Path) -> bytes:
