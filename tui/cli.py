@@ -740,7 +740,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = add(name, help_text, _run(cmd_results))
         p.add_argument("id", help="batch or job id")
-        p.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl")
+        p.add_argument(
+            "--format",
+            choices=EXPORT_FORMATS,
+            default="jsonl",
+            help="jsonl (raw lines, default), csv, json ({custom_id: text}), markdown, parquet",
+        )
         p.add_argument("--out", help="output file ('-' for stdout; default: current directory)")
         p.add_argument(
             "--status", action="append", choices=RESULT_TYPES, help="only these outcomes"
