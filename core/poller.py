@@ -131,6 +131,10 @@ class Poller:
             fut.exception()  # mark retrieved: waiters re-raise it themselves
             raise
         fut.set_result(done)
+        if self.failures:
+            # a manual refresh worked while the timer was backing off: re-arm it normally
+            self.failures = 0
+            self.wake()
         return done
 
     async def _refresh_once(self) -> RefreshDone:

@@ -234,3 +234,31 @@ async def _until(cond: object, limit_s: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+async def test_manual_refresh_ends_a_backoff(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    emulator.config.rate = 0.001
+    forever = asyncio.Event()
+    delays: list[float] = []
+
+    async def stuck_sleep(delay: float) -> None:  # a long backoff that never ends by itself
+        delays.append(delay)
+        await forever.wait()
+
+    service = make_service(emulator, tmp_path, sleep=stuck_sleep)  # type: ignore[arg-type]
+    events: list[Event] = []
+    service.subscribe(events.append)
+    try:
+        await create_remote_batches(service, 1)
+        emulator.set_faults(rate_529=1.0)
+        task = asyncio.ensure_future(service.run_polling())
+        await _until(lambda: len(delays) == 1)  # failed, now backing off
+        assert any(isinstance(e, RefreshFailed) for e in events)
+        emulator.clear_faults()
+        await service.refresh()  # the user presses r
+        await _until(lambda: len(delays) == 2)  # the loop woke, refreshed, re-armed
+        assert delays[1] == service.settings.refresh_interval_s
+        service.stop_polling()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await service.close()
