@@ -35,12 +35,29 @@ RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
 
 
 def _console(stderr: bool = False) -> Console:
+    """A Console that never interprets markup or emoji codes and strips control characters
+    from plain strings: everything printed may carry text from files or the API."""
+    from batchtop.tui.safe_text import clean
     from rich.console import Console
+
+    class SafeConsole(Console):
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            super().print(
+                *(clean(o) if isinstance(o, str) else o for o in objects),
+                **kwargs,
+            )
 
     stream = sys.stderr if stderr else sys.stdout
     # piped output (scripts, CI) gets a wide table instead of an 80-column squeeze
     width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+    return SafeConsole(
+        stderr=stderr,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+        width=width,
+    )
 
 
 def _clean(text: str | None, *, one_line: bool = True, limit: int = 0) -> str:
