@@ -86,6 +86,17 @@ def _counted(rows: Rows, progress: ExportProgress | None) -> Iterator[tuple[Resu
             progress(n)
 
 
+# Characters a terminal may act on (C1 controls such as CSI U+009B, DEL) or that reorder or
+# hide text (bidi overrides and isolates, zero-width, line separators). The JSON export spells
+# them as \uXXXX escapes, so `results --format json --out -` on a terminal shows them inert
+# while every JSON parser reads exactly the same strings. (JSONL stays the API's raw lines.)
+_JSON_INERT = re.compile("[\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_inert(encoded: str) -> str:
+    return _JSON_INERT.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+
+
 def _write_jsonl(rows: Rows, fh: IO[str]) -> int:
     n = 0
     write = fh.write
@@ -133,7 +144,7 @@ def _write_json(rows: Rows, fh: IO[str]) -> int:
         write("\n  " if n == 0 else ",\n  ")
         write(orjson.dumps(row.custom_id).decode())
         write(": ")
-        write(orjson.dumps(row.text).decode())
+        write(_json_inert(orjson.dumps(row.text).decode()))
         n += 1
     write("\n}\n" if n else "}\n")
     return n

@@ -19,8 +19,12 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Markdown, Static
 
-MAX_MARKDOWN_CHARS = 60_000
-"""Longer outputs are cut in the rendered view (the raw view and exports keep everything)."""
+MAX_MARKDOWN_CHARS = 20_000
+"""Longer outputs are cut in the rendered view (exports keep everything). Laying out text
+costs time on the event loop: 60,000 characters without spaces (CJK, say) froze the UI
+for about a second, so the preview stays well below that."""
+MAX_RAW_CHARS = 20_000
+"""The raw view is cut too: highlighting a 1 MB result line took several seconds."""
 
 
 def pretty_json(raw: str) -> str:
@@ -111,7 +115,7 @@ class ResultDetail(VerticalScroll, can_focus=True):
             err.set_class(False, "-hidden")
         text = clean(row.text)
         if len(text) > MAX_MARKDOWN_CHARS:
-            text = text[:MAX_MARKDOWN_CHARS] + "\n\n*(cut here; press t for the raw result)*"
+            text = text[:MAX_MARKDOWN_CHARS] + "\n\n*(cut here; export the result to read all)*"
         self.output_markdown = text
         out.update(text)
         self._show_raw()
@@ -136,4 +140,9 @@ class ResultDetail(VerticalScroll, can_focus=True):
         raw.set_class(not self.raw, "-hidden")
         if self.raw:
             source = clean(pretty_json(self.raw_line)) if self.raw_line else "(no raw line)"
+            if len(source) > MAX_RAW_CHARS:
+                more = len(source) - MAX_RAW_CHARS
+                source = (
+                    f"{source[:MAX_RAW_CHARS]}\n… ({more:,} more characters: export to read all)"
+                )
             raw.update(Syntax(source, "json", word_wrap=True, theme="ansi_dark"))
