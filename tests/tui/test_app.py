@@ -151,3 +151,21 @@ async def test_many_endings_in_one_refresh_make_one_toast(
         assert "Batch ended" not in titles
         (summary,) = [n for n in app._notifications if n.title == "Batches ended"]
         assert "4 batches ended, 1 with failures" in str(summary.message)
+
+
+async def test_rate_limit_countdown_in_status_bar(
+    make_app: Callable[..., BatchtopApp], workspace: Workspace, emulator: EmulatorHandle
+) -> None:
+    from batchtop.core.models import RefreshFailed
+    from batchtop.tui.messages import ServiceEvent
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.post_message(ServiceEvent(RefreshFailed("rate_limited", "Too many [requests]", 8.0)))
+        await pilot.pause()
+        assert "rate limited — retrying in 8s: Too many [requests]" in status_text(app)
+        emulator.clock.advance(3)
+        app.dashboard.status.tick()
+        assert "retrying in 5s" in status_text(app)
+        assert app.is_running

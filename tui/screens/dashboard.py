@@ -21,6 +21,7 @@ from batchtop.core.models import (
     ProcessingStatus,
     RefreshDone,
     RefreshFailed,
+    ResultsReady,
 )
 from rich.text import Text
 from textual import on, work
@@ -176,6 +177,12 @@ class DashboardScreen(Screen[None]):
             self._schedule_render()
         elif isinstance(event, RefreshFailed):
             self.status.failed(event)
+        elif isinstance(event, ResultsReady):
+            # Results were indexed: the actual cost and the results count are now known.
+            fresh = self.service.batch(event.batch_id)
+            if fresh is not None:
+                self._batches[fresh.id] = fresh
+                self._schedule_render()
 
     def _schedule_render(self) -> None:
         """Coalesce a burst of events (one refresh can change hundreds of batches)."""

@@ -193,4 +193,8 @@ def _links(info: DetailInfo) -> Table:
         grid.add_row("retried as", Text(short_id(child.id, 20)))
     if not b.has_manifest:
         grid.add_row("inputs", Text("not known locally (created elsewhere)", style="dim"))
+    if b.results_downloaded:
+        grid.add_row("results", Text(f"{b.results_indexed:,} downloaded · enter to browse"))
+    elif not b.remote.is_active:
+        grid.add_row("results", Text("not downloaded yet", style="dim"))
     return grid
