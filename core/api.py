@@ -164,8 +164,26 @@ def _connection_cause(exc: BaseException) -> str:
     return seen[-1].splitlines()[0][:120] if seen else "connection failed"
 
 
+def _never_sent(exc: BaseException) -> bool:
+    """Whether the chain holds a connect-phase failure: no byte of the request left."""
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover
+        return False
+    cur: BaseException | None = exc
+    for _ in range(8):
+        if cur is None:
+            return False
+        if isinstance(cur, httpx2.ConnectError | httpx2.ConnectTimeout | ConnectionRefusedError):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
 def is_ambiguous(err: ApiError) -> bool:
     """True when the server may have acted even though we saw an error."""
+    if not err.sent:
+        return False
     return err.kind == "offline" or (
         err.status is not None and (err.status >= 500 or err.status == 408)
     )
@@ -258,10 +276,13 @@ class BatchApi:
             return ApiError(
                 f"Timed out waiting for {self.base_url} (after {self.timeout_s:g} s).",
                 kind="offline",
+                sent=not _never_sent(exc),
             )
         if isinstance(exc, anthropic.APIConnectionError):
             return ApiError(
-                f"Cannot reach {self.base_url}: {_connection_cause(exc)}.", kind="offline"
+                f"Cannot reach {self.base_url}: {_connection_cause(exc)}.",
+                kind="offline",
+                sent=not _never_sent(exc),
             )
         if isinstance(exc, anthropic.APIStatusError):
             status = exc.status_code

@@ -38,9 +38,13 @@ class ApiError(BatchtopError):
         status: int | None = None,
         request_id: str | None = None,
         retry_after_s: float | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.kind: ApiErrorKind = kind
         self.status = status
         self.request_id = request_id
         self.retry_after_s = retry_after_s
+        # False when the request certainly never reached the server (connection refused,
+        # unknown host, connect timeout): nothing can have been created.
+        self.sent = sent
