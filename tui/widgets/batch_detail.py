@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from batchtop.core.models import BatchView, CountSnapshot, Job
+from batchtop.core.pricing import BATCH_DISCOUNT
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -173,8 +174,9 @@ def _cost(b: BatchView) -> Table:
     grid.add_row("actual", Text(money(b.actual_cost_usd)))
     spent = b.actual_cost_usd if b.actual_cost_usd is not None else b.estimated_cost_usd
     if spent is not None:
-        # Batch price is half the standard price, so the saving equals what was spent.
-        grid.add_row("saved", Text(f"{money(spent)} vs standard price"))
+        standard = spent / BATCH_DISCOUNT  # batches cost BATCH_DISCOUNT x the standard price
+        grid.add_row("standard", Text(money(standard)))
+        grid.add_row("saved", Text(f"{money(standard - spent)} with the batch discount"))
     return grid
 
 
