@@ -272,3 +272,26 @@ async def test_prepared_files_are_dropped_after_submit(
         assert not report.prepared_path.exists()
     finally:
         await service.close()
+
+
+async def test_unreachable_server_fails_the_intent_without_ambiguity(tmp_path: Path) -> None:
+    from batchtop.core.config import Settings
+    from batchtop.core.service import BatchService
+    from batchtop.core.store import Store
+
+    store = Store.open(tmp_path / "s.sqlite3")
+    service = BatchService(
+        store, Settings(max_retries=0), api_key="k", base_url="http://127.0.0.1:9"
+    )
+    try:
+        with pytest.raises(ApiError) as info:
+            await service.submit_requests(requests(2))
+        assert info.value.kind == "offline"
+        assert not info.value.sent  # connection refused: nothing can exist remotely
+        assert store.open_intents() == []  # so the intent is closed, not left pending
+        (job,) = service.jobs()
+        (intent,) = store.intents(job.id)
+        assert intent.state is IntentState.FAILED
+    finally:
+        await service.close()
+        store.close()
