@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -100,6 +101,28 @@ def table(measures: list[util.Measure]) -> str:
     return "\n".join(lines)
 
 
+def _commit() -> str:
+    """The commit measured: BENCH_COMMIT (a snapshot without .git) or the repository's HEAD."""
+    if os.environ.get("BENCH_COMMIT"):
+        return f"commit {os.environ['BENCH_COMMIT']}"
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(util.REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(util.REPO), "status", "--porcelain", "--", "core", "tui"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {head}" + (" + uncommitted changes in core/tui" if dirty else "")
+
+
 def _load(values: tuple[float, ...]) -> str:
     return " / ".join(f"{v:.1f}" for v in values) or "?"
 
@@ -125,7 +148,7 @@ def report(
     out = [
         "# batchtop benchmark results",
         "",
-        f"- date: {started:%Y-%m-%d %H:%M} UTC",
+        f"- date: {started:%Y-%m-%d %H:%M} UTC; code: {_commit()}",
         f"- command: `{command}` (from the repository root, venv Python)",
         f"- mode: {'tiny' if args.tiny else 'quick' if args.quick else 'full'};"
         f" cases: {', '.join(names)}",
