@@ -104,7 +104,7 @@ def table(measures: list[util.Measure]) -> str:
 def _commit() -> str:
     """The commit measured: BENCH_COMMIT (a snapshot without .git) or the repository's HEAD."""
     if os.environ.get("BENCH_COMMIT"):
-        return f"commit {os.environ['BENCH_COMMIT']}"
+        return f"commit {os.environ['BENCH_COMMIT']} (run from a `git archive` snapshot of it)"
     try:
         head = subprocess.run(
             ["git", "-C", str(util.REPO), "rev-parse", "--short", "HEAD"],
