@@ -33,11 +33,12 @@ class Tmux:
         self.name = f"batchtop-e2e-{uuid.uuid4().hex[:8]}"
         self.socket = f"batchtop-e2e-{uuid.uuid4().hex[:8]}"
         shell = " ".join(_quote(part) for part in command)
+        tmux = ["tmux", "-L", self.socket, "-f", "/dev/null"]
+        # Size the window before the app starts: a detached session can otherwise fall back
+        # to tmux's 80x24 default, and the app would lay itself out for that.
         subprocess.run(
             [
-                "tmux",
-                "-L",
-                self.socket,
+                *tmux,
                 "new-session",
                 "-d",
                 "-s",
@@ -46,6 +47,26 @@ class Tmux:
                 "160",
                 "-y",
                 "48",
+                "-c",
+                str(cwd),
+                "sleep 3600",
+            ],
+            check=True,
+            env=env,
+            timeout=30,
+        )
+        subprocess.run(
+            [*tmux, "resize-window", "-t", self.name, "-x", "160", "-y", "48"],
+            check=True,
+            timeout=30,
+        )
+        subprocess.run(
+            [
+                *tmux,
+                "respawn-pane",
+                "-k",
+                "-t",
+                self.name,
                 "-c",
                 str(cwd),
                 f"{shell}; echo BATCHTOP-EXITED-$?; sleep 600",
@@ -65,15 +86,19 @@ class Tmux:
         ).stdout
 
     def styled_line(self, text: str) -> str:
-        """The first screen line holding `text`, with its colour escapes (shows the cursor)."""
+        """The input line showing exactly `text`, with its colour escapes (shows the cursor)."""
+        plain = self.screen().splitlines()
         styled = subprocess.run(
             ["tmux", "-L", self.socket, "capture-pane", "-e", "-p", "-t", self.name],
             capture_output=True,
             text=True,
             check=True,
             timeout=30,
-        ).stdout
-        return next((line for line in styled.splitlines() if text in line), "")
+        ).stdout.splitlines()
+        for line, colours in zip(plain, styled, strict=False):
+            if line.strip().strip("▊▎▌▐│┃").strip() == text:
+                return colours
+        raise AssertionError(f"no input line shows {text!r}")
 
     def submit_input(self, text: str) -> None:
         """Press enter in a focused input and wait until it lets go of the focus.
