@@ -26,7 +26,8 @@ from textual.worker import Worker
 from .commands import BatchtopCommands
 from .keys import APP_KEYS, bindings
 from .messages import ServiceEvent
-from .screens.dashboard import DashboardScreen, display_name
+from .screens.batch_actions import display_name
+from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
 
 if TYPE_CHECKING:

@@ -7,40 +7,34 @@ service events then patch; the table is synced by keyed diffs, never cleared. Ne
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from batchtop.core.errors import BatchtopError
 from batchtop.core.models import (
     BatchChanged,
     BatchEnded,
     BatchView,
     Event,
     Job,
-    ProcessingStatus,
     RefreshDone,
     RefreshFailed,
     ResultsReady,
 )
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.markup import escape
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from ..format import short_id
 from ..keys import DASHBOARD_KEYS, bindings
-from ..safe_text import clean, safe_text
+from ..safe_text import safe_text
 from ..widgets.banner import DemoBanner
 from ..widgets.batch_detail import BatchDetail, DetailInfo
 from ..widgets.batches_table import BatchesTable, Row
 from ..widgets.status_bar import StatusBar
-from .confirm import ConfirmScreen
-from .label import LabelScreen
+from .batch_actions import BatchActions
 from .rows import (
     COLUMNS,
     JOB_PREFIX,
@@ -63,12 +57,7 @@ T = TypeVar("T")
 DEBOUNCE_ABOVE = 1000  # batches; below this, filtering on every keystroke is instant
 
 
-def display_name(batch: BatchView) -> str:
-    """How notifications name a batch: its label if it has one, else its short id."""
-    return clean(batch.label, keep_newlines=False) if batch.label else short_id(batch.id)
-
-
-class DashboardScreen(Screen[None]):
+class DashboardScreen(BatchActions):
     HELP_TITLE = "Dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
         *bindings(DASHBOARD_KEYS),
@@ -377,211 +366,6 @@ class DashboardScreen(Screen[None]):
 
     def action_cursor_bottom(self) -> None:
         self.table.move_cursor(row=max(self.table.row_count - 1, 0))
-
-    # --- the selection -----------------------------------------------------------------------
-
-    def selected_batch(self) -> BatchView | None:
-        key = self.table.selected_key
-        return self._batches.get(key) if key else None
-
-    def _selected_ids(self) -> tuple[list[str], str] | None:
-        """Batch ids and a title for the selection (a job selects all its batches)."""
-        key = self.table.selected_key
-        if key is None:
-            return None
-        if key.startswith(JOB_PREFIX):
-            job = self._jobs.get(key.removeprefix(JOB_PREFIX))
-            if job is None:
-                return None
-            ids = [b.id for b in self._batches.values() if b.job_id == job.id]
-            return ids, clean(job.name, keep_newlines=False)
-        batch = self._batches.get(key)
-        return ([batch.id], display_name(batch)) if batch else None
-
-    def _need_batch(self) -> BatchView | None:
-        batch = self.selected_batch()
-        if batch is None:
-            self.notify(
-                "Select a batch first (jobs: pick one of their batches).", severity="warning"
-            )
-        return batch
-
-    # --- actions -----------------------------------------------------------------------------
-
-    def action_open_results(self) -> None:
-        selection = self._selected_ids()
-        if selection is None:
-            return
-        ids, title = selection
-        try:
-            from .results import ResultsScreen
-        except ImportError:
-            self.notify("The results viewer is not available in this build.", severity="error")
-            return
-        self.app.push_screen(ResultsScreen(self.service, batch_ids=ids, title=title))
-
-    def action_export(self) -> None:
-        selection = self._selected_ids()
-        if selection is None:
-            return
-        try:
-            from .export import ExportScreen
-        except ImportError:
-            self.notify("Export is not available in this build.", severity="error")
-            return
-        self.app.push_screen(ExportScreen(self.service, batch_ids=selection[0]))
-
-    def action_compose(self) -> None:
-        try:
-            from .compose import ComposeScreen  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            self.notify("Compose is not available in this build.", severity="error")
-            return
-        self.app.push_screen(ComposeScreen(self.service), lambda _result: self.reload())
-
-    def action_import_file(self) -> None:
-        try:
-            from .importer import ImportScreen  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            self.notify("Import is not available in this build.", severity="error")
-            return
-        self.app.push_screen(ImportScreen(self.service), lambda _result: self.reload())
-
-    def action_copy_id(self) -> None:
-        if (batch := self._need_batch()) is None:
-            return
-        self.app.copy_to_clipboard(batch.id)
-        self.notify(escape(batch.id), title="Copied batch id")
-
-    def action_label(self) -> None:
-        if (batch := self._need_batch()) is None:
-            return
-
-        def save(label: str | None) -> None:
-            if label is None:
-                return
-            try:
-                self.service.set_label(batch.id, label or None)
-            except BatchtopError as exc:
-                self.notify(escape(str(exc)), title="Label not saved", severity="error")
-                return
-            updated = self.service.batch(batch.id)
-            if updated is not None:
-                self._batches[batch.id] = updated
-            self.render_rows()
-
-        self.app.push_screen(LabelScreen(batch.id, batch.label), save)
-
-    def action_cancel(self) -> None:
-        if (batch := self._need_batch()) is None:
-            return
-        name = display_name(batch)
-        if batch.remote.processing_status is ProcessingStatus.ENDED:
-            self.notify(escape(f"{name} has already ended: there is nothing to cancel."))
-            return
-        if batch.remote.processing_status is ProcessingStatus.CANCELING:
-            self.notify(escape(f"{name} is already being canceled."))
-            return
-        self._cancel_flow(batch)
-
-    @work(group="batch-action", exit_on_error=False)
-    async def _cancel_flow(self, batch: BatchView) -> None:
-        body = Text.assemble(
-            "Cancel ",
-            safe_text(display_name(batch), "bold", one_line=True),
-            f" ({batch.id})?\n\nRequests still processing will end as canceled; "
-            "finished results are kept.",
-        )
-        if not await self.app.push_screen_wait(
-            ConfirmScreen("Cancel batch", body, yes="Cancel it")
-        ):
-            return
-        view = await self._call("Cancel failed", self.service.cancel(batch.id))
-        if view is not None:
-            self._batches[view.id] = view
-            self.render_rows()
-            self.notify(escape(f"Cancel requested for {display_name(view)}."))
-
-    def action_delete(self) -> None:
-        if (batch := self._need_batch()) is None:
-            return
-        if batch.remote.is_active:
-            self.notify(
-                escape(
-                    f"{display_name(batch)} is still running: only ended batches can be "
-                    "deleted. Cancel it first (c)."
-                ),
-                severity="warning",
-            )
-            return
-        self._delete_flow(batch)
-
-    @work(group="batch-action", exit_on_error=False)
-    async def _delete_flow(self, batch: BatchView) -> None:
-        body = Text.assemble(
-            "Delete ",
-            safe_text(display_name(batch), "bold", one_line=True),
-            f" ({batch.id}) from the workspace?\n\nIts results can no longer be downloaded; "
-            "results already downloaded stay in the local index.",
-        )
-        if not await self.app.push_screen_wait(ConfirmScreen("Delete batch", body, yes="Delete")):
-            return
-
-        async def delete() -> bool:
-            await self.service.delete(batch.id)
-            return True
-
-        if not await self._call("Delete failed", delete()):
-            return
-        self._batches.pop(batch.id, None)
-        self.render_rows()
-        self.notify(escape(f"Deleted {display_name(batch)}."))
-
-    def action_retry(self) -> None:
-        if (batch := self._need_batch()) is None:
-            return
-        c = batch.remote.request_counts
-        failed = c.errored + c.expired + c.canceled
-        if batch.remote.is_active:
-            self.notify(
-                "Wait until the batch ends to retry its failed requests.", severity="warning"
-            )
-            return
-        if not failed:
-            self.notify(escape(f"{display_name(batch)} has no failed requests to retry."))
-            return
-        self._retry_flow(batch, failed)
-
-    @work(group="batch-action", exit_on_error=False)
-    async def _retry_flow(self, batch: BatchView, failed: int) -> None:
-        body = Text.assemble(
-            f"Resubmit the {failed:,} errored, expired or canceled requests of ",
-            safe_text(display_name(batch), "bold", one_line=True),
-            " as a new batch?\n\nInvalid requests (invalid_request_error) are left out.",
-        )
-        question = ConfirmScreen("Retry failed requests", body, yes="Retry", danger=False)
-        if not await self.app.push_screen_wait(question):
-            return
-        outcome = await self._call("Retry failed", self.service.retry_failed(batch.id))
-        if outcome is None:
-            return
-        self.reload()
-        ids = ", ".join(short_id(i) for i in outcome.batch_ids) or "no batch"
-        self.notify(escape(f"Retry submitted: {ids}."), title="Retry")
-        for error in outcome.errors:
-            self.notify(escape(error), title="Retry", severity="error")
-
-    async def _call(self, title: str, call: Awaitable[T]) -> T | None:
-        """Await a service call; failures become notifications, never crashes."""
-        try:
-            result = await call
-        except BatchtopError as exc:
-            self.notify(escape(str(exc)), title=title, severity="error")
-            return None
-        except Exception as exc:
-            self.notify(escape(f"{type(exc).__name__}: {exc}"), title=title, severity="error")
-            return None
-        return result
 
 
 def _safely(call: Callable[[], T], default: T) -> T:
