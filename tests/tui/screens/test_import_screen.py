@@ -161,3 +161,30 @@ async def test_path_completion_and_file_browser(tmp_path: Path) -> None:
         assert app.screen is screen
         assert not tree.has_class("-active")
     service.store.close()
+
+
+async def test_report_quotes_hostile_file_content_literally(tmp_path: Path) -> None:
+    path = tmp_path / "hostile.jsonl"
+    bad_id = orjson.dumps(
+        {
+            "custom_id": "[bold red]x[/] \x1b[31mred",
+            "params": {"model": "claude-haiku-4-5", "max_tokens": 8, "messages": []},
+        }
+    )
+    path.write_bytes(bad_id + b"\n" + request(2) + b"\n")
+    service = offline_service(tmp_path)
+    app = ScreenHost(lambda: ImportScreen(service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.query_one("#import-path", Input).value = str(path)
+        await analyse(pilot, screen)
+        assert screen.report is not None
+        assert [i.line for i in screen.report.errors][:1] == [1]
+        text = screen_text(app)
+        assert "hostile.jsonl:1" in text
+        assert "\x1b" not in text
+        # the importer quotes the bad id; the report shows it as typed, markup and all
+        assert any("[bold red]" in i.message for i in screen.report.errors)
+        assert "[bold red]x[/]" in text
+    service.store.close()
