@@ -192,7 +192,7 @@ class ResultsTable(ScrollView, can_focus=True):
             color: $block-cursor-foreground;
             text-style: bold;
         }
-        & > .results-table--selected { background: $primary 20%; }
+        & > .results-table--selected { background: $accent 25%; }
     }
     """
 
@@ -390,12 +390,20 @@ class ResultsTable(ScrollView, can_focus=True):
         return strip
 
     def _cursor_style(self) -> Style:
-        style = self.get_component_rich_style("results-table--cursor", partial=True)
-        return Style(bgcolor=style.bgcolor, color=style.color, bold=style.bold)
+        styles = self.get_component_styles("results-table--cursor")
+        _, base = self.background_colors
+        return Style(
+            bgcolor=(base + styles.background).rich_color,
+            color=(base + styles.color).rich_color if styles.has_rule("color") else None,
+            bold=styles.text_style.bold if styles.has_rule("text_style") else None,
+        )
 
     def _selected_style(self) -> Style:
-        style = self.get_component_rich_style("results-table--selected", partial=True)
-        return Style(bgcolor=style.bgcolor)
+        # CSS colours may be translucent ("$accent 30%"): blend them over our background,
+        # Rich styles have no alpha.
+        styles = self.get_component_styles("results-table--selected")
+        _, base = self.background_colors
+        return Style(bgcolor=(base + styles.background).rich_color)
 
     def on_focus(self) -> None:
         self._strips.clear()
