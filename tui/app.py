@@ -244,6 +244,12 @@ async def _run_live(settings: Settings, key: str) -> int:
 async def _run_demo(settings: Settings) -> int:
     from batchtop.core.demo import start_demo
 
+    print(
+        "Starting the demo: a local emulator of the Batches API with a sample workspace "
+        "(nothing is sent to Anthropic)…",
+        file=sys.stderr,
+        flush=True,
+    )
     async with start_demo(settings) as demo:
         app = BatchtopApp(demo.service, demo.service.settings, demo=True, now=demo.now)
         result = await app.run_async()
