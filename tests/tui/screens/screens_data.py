@@ -148,8 +148,6 @@ def offline_service(tmp: Path) -> BatchService:
 class ScreenHost(App[None]):
     """A bare app that opens one screen: the screens are tested on their own."""
 
-    CSS = "Screen { background: $surface; }"
-
     def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
         super().__init__()
         self._make_screen = make_screen
