@@ -50,7 +50,19 @@ def exports_dir() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) if needed, readable by the owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create `path` (and missing parents) readable by the owner only.
+
+    Every directory created here gets 0700, as the XDG spec asks (`mkdir(parents=True)`
+    would give the parents the umask's 0755); directories that already exist, other than
+    `path` itself, are left alone.
+    """
+    missing: list[Path] = []
+    cur = path
+    while not cur.exists() and cur != cur.parent:
+        missing.append(cur)
+        cur = cur.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
     os.chmod(path, 0o700)
     return path
