@@ -205,17 +205,25 @@ def _flush(
             )
         cur = conn.execute(
             "INSERT INTO results_fts (rowid, text, input_text)"
-            " SELECT id, text, input_text FROM results WHERE id > ?",
+            f" SELECT id, {_search_text()}, input_text FROM results WHERE id > ?",
             (before,),
         )
         return cur.rowcount
+
+
+def _search_text(prefix: str = "") -> str:
+    """What search sees as a row's output: its text, or for a failed request its error message
+    (so searching "overloaded" finds those rows). Indexing and de-indexing must use the same
+    expression: the FTS table is external-content and is told exactly what to remove.
+    """
+    return f"coalesce(nullif({prefix}text, ''), {prefix}error_message, '')"
 
 
 def _delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
     with write_txn(conn):
         conn.execute(
             "INSERT INTO results_fts (results_fts, rowid, text, input_text)"
-            " SELECT 'delete', id, text, input_text FROM results WHERE batch_id = ?",
+            f" SELECT 'delete', id, {_search_text()}, input_text FROM results WHERE batch_id = ?",
             (batch_id,),
         )
         conn.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
@@ -415,7 +423,8 @@ def _filters(filt: ResultFilter, *, use_fts: bool = True) -> tuple[str, list[Any
             args.append(fts_phrase(search))
         else:
             clauses.append(
-                "(r.text LIKE ? ESCAPE '\\' OR coalesce(r.input_text, '') LIKE ? ESCAPE '\\')"
+                f"({_search_text('r.')}"
+                " LIKE ? ESCAPE '\\' OR coalesce(r.input_text, '') LIKE ? ESCAPE '\\')"
             )
             pattern = _like_pattern(search)
             args += [pattern, pattern]

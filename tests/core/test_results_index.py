@@ -367,6 +367,25 @@ def test_search_covers_input_text(store: Store, tmp_path: Path) -> None:
     assert detail[2] == '{"max_tokens": 11}'
 
 
+def test_search_covers_error_messages(store: Store, tmp_path: Path) -> None:
+    lines = [
+        succeeded("ok", "All good here"),
+        errored("busy", "overloaded_error", "Overloaded"),
+        errored("bad", "invalid_request_error", "max_tokens: 9999999 > 64000"),
+    ]
+    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
+
+    def found(text: str) -> list[str]:
+        return ids(store.query_results(["b1"], ResultFilter(search=text), 0, 50).rows)
+
+    assert found("overloaded") == ["busy"]
+    assert found("64000") == ["bad"]
+    assert found("ov") == ["busy"]  # short searches scan the same text
+    # Re-ingesting removes the error text from the index along with its row.
+    store.ingest_results("b1", write_jsonl(tmp_path / "r2.jsonl", [succeeded("ok", "fine")]))
+    assert found("overloaded") == []
+
+
 def test_failed_requests(store: Store, tmp_path: Path) -> None:
     job = store.create_job("j")
     store.add_manifest(job.id, 1, [(c, f"in {c}", f'{{"id": "{c}"}}') for c in "abcdef"])
