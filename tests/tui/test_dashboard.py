@@ -207,6 +207,11 @@ async def test_cancel_asks_then_cancels(
         await pilot.press("n")  # no: nothing happens
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("c")
+        await pilot.press("q")  # q in a question answers no; it does not quit the app
+        await pilot.pause()
+        assert app.is_running
+        assert isinstance(app.screen, DashboardScreen)
         running = service.batch(workspace.running)
         assert running is not None
         assert running.remote.is_active

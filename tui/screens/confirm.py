@@ -16,7 +16,8 @@ class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True only when the user explicitly confirms."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n", "answer(False)", "No", id="confirm.no"),
+        # q answers no here: quitting the app from inside a question would surprise.
+        Binding("escape,n,q", "answer(False)", "No", id="confirm.no"),
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
     ]
 
