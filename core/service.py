@@ -48,6 +48,7 @@ from .models import (
     SubmitProgress,
 )
 from .poller import Poller, Sleep
+from .request_checks import user_text
 from .results import download as download_file
 from .store import Store
 from .submit import PreparedPart, Submitter, prepare_requests, read_part
@@ -63,28 +64,6 @@ YOUNG_BATCH = timedelta(minutes=10)
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _input_text(params: Any) -> str | None:
-    """The last user message's text: what a person would call "the prompt"."""
-    if not isinstance(params, dict):
-        return None
-    messages = params.get("messages")
-    if not isinstance(messages, list):
-        return None
-    for msg in reversed(messages):
-        if isinstance(msg, dict) and msg.get("role") == "user":
-            content = msg.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                texts = [
-                    b["text"]
-                    for b in content
-                    if isinstance(b, dict) and isinstance(b.get("text"), str)
-                ]
-                return "\n".join(texts) if texts else None
-    return None
 
 
 class BatchService:
@@ -526,7 +505,7 @@ class BatchService:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise UserError(f"{problems[0]}{more}".rstrip())
         # in memory: the create body is built straight from the requests (no part file)
-        prepared = await asyncio.to_thread(prepare_requests, requests, _input_text)
+        prepared = await asyncio.to_thread(prepare_requests, requests, user_text)
         job = await asyncio.to_thread(self.store.create_job, name or "composed", None, self._now())
         return await self._submit_parts(
             job.id, [(1, None, None)], model=None, label=label, prepared=prepared
@@ -638,7 +617,7 @@ class BatchService:
             job_id = job.id
         intents = await asyncio.to_thread(self.store.intents, job_id)
         part_no = max([i.part for i in intents] + [view.job_part or 0]) + 1
-        prepared = await asyncio.to_thread(prepare_requests, requests, _input_text)
+        prepared = await asyncio.to_thread(prepare_requests, requests, user_text)
         return await self._submit_parts(
             job_id,
             [(part_no, None, None)],
