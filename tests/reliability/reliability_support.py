@@ -64,19 +64,30 @@ async def async_wait(cond: Callable[[], bool], limit_s: float = 30.0, what: str 
 
 
 class AdvancingSleep:
-    """The service's injectable sleep: moves the emulator's ManualClock instead of waiting."""
+    """The service's injectable sleep: moves the emulator's ManualClock instead of waiting.
 
-    def __init__(self, emulator: EmulatorHandle, on_sleep: Callable[[float], None] | None = None):
+    `pace_s` (real seconds per wait, default none) keeps compressed time humane for a UI:
+    without it the poller refreshes as fast as HTTP allows, hundreds of times a second,
+    an event rate no user's dashboard ever sees (one refresh per 5-30 s).
+    """
+
+    def __init__(
+        self,
+        emulator: EmulatorHandle,
+        on_sleep: Callable[[float], None] | None = None,
+        pace_s: float = 0.0,
+    ) -> None:
         self.emulator = emulator
         self.delays: list[float] = []
         self.on_sleep = on_sleep
+        self.pace_s = pace_s
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
         self.emulator.advance(max(0.0, delay))
         if self.on_sleep is not None:
             self.on_sleep(delay)
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.pace_s)
 
 
 class LoopLag:

@@ -72,12 +72,14 @@ def soak_requests(k: int, size: int) -> list[dict[str, Any]]:
 class Soak:
     """One soak run: a service on a faulty emulator, the intended batches and the figures."""
 
-    def __init__(self, emulator: EmulatorHandle, tmp_path: Path, n: int, seed: int) -> None:
+    def __init__(
+        self, emulator: EmulatorHandle, tmp_path: Path, n: int, seed: int, pace_s: float = 0.0
+    ) -> None:
         self.emulator = emulator
         self.n = n
         self.rng = random.Random(seed)
         self.sizes = [self.rng.randint(1, 12) for _ in range(n)]
-        self.sleep = AdvancingSleep(emulator, on_sleep=self._reroll_cut)
+        self.sleep = AdvancingSleep(emulator, on_sleep=self._reroll_cut, pace_s=pace_s)
         store = Store.open(tmp_path / "soak.sqlite3")
         self.service = BatchService(
             store,
@@ -139,11 +141,12 @@ class Soak:
                 await self.sleep(1.0)
         raise AssertionError("reconcile kept failing")
 
-    async def follow_to_end(self) -> None:
-        """Poll until every batch ended and every result is indexed (downloads retried)."""
+    async def run(self) -> None:
+        """Submit everything while polling (as the TUI does), follow to the end, download all."""
         svc = self.service
         poll = asyncio.ensure_future(svc.run_polling())
         try:
+            await self.submit_all()
             await self._wait_ended()
             await self.download_rest()
         finally:
@@ -242,8 +245,7 @@ async def test_service_survives_faults(
     try:
         await asyncio.to_thread(soak.service.warm_up)  # the SDK import is not the loop's
         lag.start()
-        await soak.submit_all()
-        await soak.follow_to_end()
+        await soak.run()
         await soak.finish()
         figures = soak.check()
     finally:
@@ -268,7 +270,7 @@ async def test_tui_stays_responsive_and_shows_degraded_state(
     if n > 8 and not soak_full(request.config):
         pytest.skip("full soak: run with -m soak or BATCHTOP_SOAK=full")
     emulator = emulator_factory(rate=0.05, faults=faults(seed=11))
-    soak = Soak(emulator, tmp_path, n, seed=11)
+    soak = Soak(emulator, tmp_path, n, seed=11, pace_s=0.02)  # one refresh per 20 ms
     svc = soak.service
     app = BatchtopApp(svc, svc.settings, poll=True, now=emulator.clock.now)
     shown: list[str] = []
