@@ -17,6 +17,7 @@ from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ImportIssue, SubmitOutcome
 from batchtop.tui.safe_text import clean
 from batchtop.tui.screens.worker_errors import report_worker_error
+from batchtop.tui.suggest import model_suggester
 from batchtop.tui.widgets.validation_report import estimate_text
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -247,14 +248,8 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
 
     @work(group="compose-models", exclusive=True, exit_on_error=False)
     async def load_models(self) -> None:
-        try:
-            await asyncio.to_thread(self.service.warm_up)  # the SDK import takes seconds
-            models = await self.service.models()
-        except BatchtopError:
-            return
-        self.query_one("#compose-model", Input).suggester = SuggestFromList(
-            models, case_sensitive=False
-        )
+        if suggester := await model_suggester(self.service):
+            self.query_one("#compose-model", Input).suggester = suggester
 
     # --- requests --------------------------------------------------------------------
 

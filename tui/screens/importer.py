@@ -22,6 +22,7 @@ from batchtop.core.models import (
 )
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
+from batchtop.tui.suggest import model_suggester
 from batchtop.tui.widgets.path_input import PathInput
 from batchtop.tui.widgets.validation_report import (
     estimate_text,
@@ -217,14 +218,8 @@ class ImportScreen(Screen[SubmitOutcome | None]):
 
     @work(group="import-models", exclusive=True, exit_on_error=False)
     async def load_models(self) -> None:
-        try:
-            await asyncio.to_thread(self.service.warm_up)  # the SDK import takes seconds
-            models = await self.service.models()
-        except BatchtopError:
-            return
-        self.query_one("#import-model", Input).suggester = SuggestFromList(
-            models, case_sensitive=False
-        )
+        if suggester := await model_suggester(self.service):
+            self.query_one("#import-model", Input).suggester = suggester
 
     # --- form ------------------------------------------------------------------------
 
