@@ -46,6 +46,22 @@ EXTENSIONS: dict[ExportFormat, str] = {
     "markdown": "md",
     "parquet": "parquet",
 }
+_SUFFIX_ALIASES: dict[str, ExportFormat] = {
+    "ndjson": "jsonl",
+    "markdown": "markdown",
+    "pq": "parquet",
+}
+
+
+def format_for_path(path: Path | str) -> ExportFormat | None:
+    """The export format a file name asks for (`out.csv` → csv), or None if it says nothing."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    for fmt, ext in EXTENSIONS.items():
+        if suffix == ext:
+            return fmt
+    return _SUFFIX_ALIASES.get(suffix)
+
+
 CSV_COLUMNS = (
     "custom_id",
     "status",

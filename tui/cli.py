@@ -564,11 +564,13 @@ async def _ensure_results(service: BatchService, ids: list[str], console: Consol
 
 
 async def cmd_results(service: BatchService, ns: argparse.Namespace) -> int:
+    from batchtop.core.export import format_for_path
+
     err_console = _console(stderr=True)
     ids = await _resolve(service, ns.id)
     await _ensure_results(service, ids, err_console)
-    fmt = ns.format
     out = Path(ns.out) if ns.out and ns.out != "-" else None
+    fmt = ns.format or (format_for_path(out) if out else None) or "jsonl"
     if ns.out == "-":
         import tempfile
 
@@ -760,8 +762,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--format",
             choices=EXPORT_FORMATS,
-            default="jsonl",
-            help="jsonl (raw lines, default), csv, json ({custom_id: text}), markdown, parquet",
+            help="jsonl (raw lines), csv, json ({custom_id: text}), markdown, parquet"
+            " (default: from --out's extension, else jsonl)",
         )
         p.add_argument("--out", help="output file ('-' for stdout; default: current directory)")
         p.add_argument(

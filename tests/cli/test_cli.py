@@ -299,6 +299,9 @@ def test_job_results_and_filtered_export(
     code, out, err = cli_main(capsys, "results", job, "--format", "jsonl", "--out", "all.jsonl")
     assert code == 0, err
     assert len((tmp_path / "all.jsonl").read_text().splitlines()) == 5
+    code, out, err = cli_main(capsys, "results", job, "--out", "all.csv")  # format from the name
+    assert code == 0, err
+    assert (tmp_path / "all.csv").read_text().startswith("custom_id,status,")
     code, out, err = cli_main(
         capsys, "export", job, "--status", "errored", "--format", "jsonl", "--out", "-"
     )

@@ -282,3 +282,24 @@ def test_csv_speed_close_to_plain_csv_module(tmp_path: Path) -> None:
     assert mine < base * 3 + 0.05, (mine, base)
     with open(tmp_path / "ours.csv", newline="", encoding="utf-8") as fh:
         assert sum(1 for _ in csv.reader(fh)) == 20_001
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("out.csv", "csv"),
+        ("OUT.CSV", "csv"),
+        ("a/b/results.jsonl", "jsonl"),
+        ("x.ndjson", "jsonl"),
+        ("x.json", "json"),
+        ("report.md", "markdown"),
+        ("report.markdown", "markdown"),
+        ("t.parquet", "parquet"),
+        ("notes.txt", None),
+        ("no-suffix", None),
+    ],
+)
+def test_format_for_path(name: str, fmt: str | None) -> None:
+    from batchtop.core.export import format_for_path
+
+    assert format_for_path(name) == fmt

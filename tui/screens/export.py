@@ -203,6 +203,18 @@ class ExportScreen(ModalScreen[ExportResult | None]):
             self.fmt = fmt
             self._set_default_path()
 
+    @on(Input.Changed, "#export-path")
+    def _path_changed(self, event: Input.Changed) -> None:
+        """Typing `….csv` picks CSV: the file name is the format people think in."""
+        from batchtop.core.export import format_for_path
+
+        fmt = format_for_path(event.value.strip())
+        if fmt is None or fmt == self.fmt or event.value == self._auto_path:
+            return
+        button = self.query_one(f"#export-format-{fmt}", RadioButton)
+        if not button.disabled:
+            button.value = True
+
     @on(RadioSet.Changed, "#export-scope")
     def _scope_changed(self, event: RadioSet.Changed) -> None:
         self.scope = (event.pressed.id or "").removeprefix("export-scope-")

@@ -90,6 +90,23 @@ async def test_export_selected_rows_as_json(service: Any, tmp_path: Path) -> Non
         assert sorted(data) == ["req-00001", "req-00002"]
 
 
+async def test_typed_extension_picks_the_format(service: Any, tmp_path: Path) -> None:
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_export(pilot)
+        assert screen.fmt == "jsonl"
+        path_input = screen.query_one("#export-path", Input)
+        path_input.value = ""
+        await pilot.press(*str(tmp_path / "report.md"))
+        await pilot.pause()
+        assert screen.fmt == "markdown"
+        assert screen.query_one("#export-format-markdown", RadioButton).value
+        assert path_input.value == str(tmp_path / "report.md")  # the typed path is kept
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.result is not None)
+        assert (tmp_path / "report.md").read_text(encoding="utf-8").startswith("#")
+
+
 async def test_overwrite_asks_first(service: Any, tmp_path: Path) -> None:
     out = tmp_path / "exists.jsonl"
     out.write_text("keep me\n", encoding="utf-8")
