@@ -159,7 +159,13 @@ def _quote(part: str) -> str:
 @pytest.fixture
 def terminal(tmp_path: Path) -> Iterator[Callable[[list[str]], Tmux]]:
     sessions: list[Tmux] = []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    # No ANTHROPIC_* (the demo needs no key), and no COLUMNS/LINES: they would override the
+    # terminal's real size (shutil.get_terminal_size reads them first).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ANTHROPIC_") and k not in {"COLUMNS", "LINES"}
+    }
     env.update(
         TERM="xterm-256color",
         XDG_CONFIG_HOME=str(tmp_path / "config"),
