@@ -37,15 +37,11 @@ TUI_SIZES = [
     pytest.param(8, id="short"),
     pytest.param(40, id="full", marks=pytest.mark.soak),
 ]
-# Liveness, not performance: a frozen loop (sync work on it, a deadlock) blows far past this.
-MAX_LOOP_LAG_S = 1.0
-# The full soak samples the worst beat over minutes: on a shared 2-core machine scheduler
-# and GIL contention alone reached 1-2.5 s there (the data checks are exact either way).
-MAX_LOOP_LAG_FULL_S = 3.0
-
-
-def lag_bound(n: int) -> float:
-    return MAX_LOOP_LAG_S if n <= 20 else MAX_LOOP_LAG_FULL_S
+# Liveness, not performance: a frozen loop (sync work on it, a deadlock) blows far past these.
+# CPU burned by the loop thread between two heartbeats is bounded tightly; wall-clock lag
+# generously, because on a shared 2-core machine waiting for a CPU alone reached 1-2.5 s.
+MAX_LOOP_BUSY_S = 1.0
+MAX_LOOP_STALL_S = 5.0
 
 
 def faults(seed: int) -> FaultConfig:
@@ -260,12 +256,13 @@ async def test_service_survives_faults(
         await soak.service.close()
         soak.store.close()
     figures["max_loop_lag_s"] = round(lag.max_lag_s, 3)
+    figures["max_loop_busy_s"] = round(lag.max_busy_s, 3)
     print(f"\nfault soak (service, {n} batches): {figures}")
     injected = figures["injected_429"] + figures["injected_529"] + figures["injected_500"]
     assert injected > 0
     assert figures["results_requests"] > n, "no results stream was cut and retried"
     assert soak.failures, "the degraded state was never reported"
-    assert lag.max_lag_s < lag_bound(n), f"event loop froze for {lag.max_lag_s:.2f} s"
+    lag.check(MAX_LOOP_BUSY_S, MAX_LOOP_STALL_S)
 
 
 @pytest.mark.parametrize("n", TUI_SIZES)
@@ -321,11 +318,12 @@ async def test_tui_stays_responsive_and_shows_degraded_state(
         await svc.close()
         soak.store.close()
     figures["max_loop_lag_s"] = round(lag.max_lag_s, 3)
+    figures["max_loop_busy_s"] = round(lag.max_busy_s, 3)
     figures["heartbeats"] = lag.ticks
     figures["status_bar_errors_shown"] = len(shown)
     print(f"\nfault soak (TUI, {n} batches): {figures}")
     assert lag.ticks > 10
-    assert lag.max_lag_s < lag_bound(n), f"event loop froze for {lag.max_lag_s:.2f} s"
+    lag.check(MAX_LOOP_BUSY_S, MAX_LOOP_STALL_S)
     assert shown, "the status bar never showed the degraded state"
     assert any(
         t in s for s in shown for t in ("rate limited", "API error", "offline", "refresh failed")

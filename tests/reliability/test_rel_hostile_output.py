@@ -197,8 +197,11 @@ async def test_hostile_text_is_data_everywhere(emulator: EmulatorHandle, tmp_pat
                     assert "more characters" in screen_text(app) or detail.raw
                     await pilot.press("t")
             lag.stop()
-        print(f"\nhostile output: max loop lag {lag.max_lag_s:.3f} s over {lag.ticks} beats")
-        assert lag.max_lag_s < 1.0, f"the UI froze for {lag.max_lag_s:.2f} s"
+        print(
+            f"\nhostile output: max loop lag {lag.max_lag_s:.3f} s,"
+            f" busy {lag.max_busy_s:.3f} s, over {lag.ticks} beats"
+        )
+        lag.check(busy_limit_s=1.0, wall_limit_s=5.0)
     finally:
         await service.close()
         store.close()

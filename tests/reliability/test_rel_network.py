@@ -177,7 +177,7 @@ async def test_tui_shows_failures_stays_up_and_recovers(
         await service.close()
         store.close()
     print(f"\nTUI status lines: {seen}\nmax loop lag {lag.max_lag_s:.3f} s")
-    assert lag.max_lag_s < 1.0
+    lag.check(busy_limit_s=1.0, wall_limit_s=5.0)
 
 
 async def test_tui_without_key_or_network_stays_up(tmp_path: Path) -> None:

@@ -23,8 +23,18 @@ MAX_MARKDOWN_CHARS = 20_000
 """Longer outputs are cut in the rendered view (exports keep everything). Laying out text
 costs time on the event loop: 60,000 characters without spaces (CJK, say) froze the UI
 for about a second, so the preview stays well below that."""
+MAX_WIDE_MARKDOWN_CHARS = 6_000
+"""For CJK-heavy text (3+ bytes a character) laying out costs about five times as much."""
 MAX_RAW_CHARS = 20_000
 """The raw view is cut too: highlighting a 1 MB result line took several seconds."""
+
+
+def markdown_limit(text: str) -> int:
+    """How many characters of `text` the rendered view shows (see the constants)."""
+    sample = text[:MAX_MARKDOWN_CHARS]
+    if len(sample.encode()) > 2 * len(sample):
+        return MAX_WIDE_MARKDOWN_CHARS
+    return MAX_MARKDOWN_CHARS
 
 
 def pretty_json(raw: str) -> str:
@@ -114,8 +124,9 @@ class ResultDetail(VerticalScroll, can_focus=True):
             err.update(safe_text(f"{label}: {message}" if message else label, "bold"))
             err.set_class(False, "-hidden")
         text = clean(row.text)
-        if len(text) > MAX_MARKDOWN_CHARS:
-            text = text[:MAX_MARKDOWN_CHARS] + "\n\n*(cut here; export the result to read all)*"
+        limit = markdown_limit(text)
+        if len(text) > limit:
+            text = text[:limit] + "\n\n*(cut here; export the result to read all)*"
         self.output_markdown = text
         out.update(text)
         self._show_raw()
