@@ -156,7 +156,7 @@ async def test_tui_shows_failures_stays_up_and_recovers(
             lag.start()
             # a key the server refuses
             emulator.call(lambda: setattr(emulator.config, "api_keys", frozenset({"other"})))
-            await refresh_and_expect("auth", "⚠ bad API key", "401")
+            await refresh_and_expect("auth", "⚠ API key rejected", "401")
             emulator.call(lambda: setattr(emulator.config, "api_keys", None))
             await refresh_and_expect(None)
             assert "⚠" not in str(status.render())

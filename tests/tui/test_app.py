@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.service import BatchService
+from batchtop.core.store import Store
 from batchtop.tui import app as app_module
 from batchtop.tui.app import NO_KEY_MESSAGE, BatchtopApp
 from batchtop.tui.screens.dashboard import DashboardScreen
@@ -68,8 +70,25 @@ async def test_bad_key_shows_in_status_bar(
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await pilot.press("r")
-            assert await until(pilot, lambda: "bad API key" in status_text(app))
+            assert await until(pilot, lambda: "API key rejected" in status_text(app))
             assert app.is_running
+    finally:
+        await close_service(service)
+
+
+async def test_missing_key_is_not_called_a_bad_key(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = BatchService(
+        Store.open(tmp_path / "s.sqlite3"), FAST_FAIL, api_key="", base_url=emulator.base_url
+    )
+    app = BatchtopApp(service, FAST_FAIL, poll=False, now=emulator.clock.now)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            assert await until(pilot, lambda: "no API key" in status_text(app))
+            assert "rejected" not in status_text(app)
     finally:
         await close_service(service)
 

@@ -14,7 +14,7 @@ from ..format import clock, duration, seconds_until
 from ..safe_text import clean
 
 ERROR_TITLES = {
-    "auth": "bad API key",
+    "auth": "API key rejected",
     "offline": "offline",
     "rate_limited": "rate limited",
     "server": "API error",
@@ -93,6 +93,8 @@ class StatusBar(Widget):
         if s.error is not None:
             out.append(" · ")
             title = ERROR_TITLES.get(s.error.kind, "error")
+            if s.error.kind == "auth" and s.error.message.startswith("No API key"):
+                title = "no API key"
             out.append(f"⚠ {title}", style="bold reverse")
             if s.error.retry_in_s is not None and s.error_at is not None:
                 retry_at = s.error_at + timedelta(seconds=s.error.retry_in_s)
