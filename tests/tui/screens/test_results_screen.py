@@ -110,12 +110,14 @@ async def test_detail_shows_input_output_and_raw_json(service: Any) -> None:
         screen = await open_results(pilot)
         detail = screen.query_one(ResultDetail)
         await wait_for(pilot, lambda: detail.row is not None)
+        # The Markdown renders after the row is set: wait for it, not for a fixed time.
+        await wait_for(pilot, lambda: "The alpha answer number 1." in screen_text(pilot.app))
         text = screen_text(pilot.app)
         assert "Summarise article req-00001 in three bullet points." in text
         assert "The alpha answer number 1." in text  # Markdown rendered: no ** left
         assert "**alpha**" not in text
         await pilot.press("t")
-        await pilot.pause()
+        await wait_for(pilot, lambda: '"custom_id": "req-00001"' in screen_text(pilot.app))
         assert screen.query_one("#detail-raw", Static).display
         raw = screen_text(pilot.app)
         assert '"custom_id": "req-00001"' in raw
