@@ -39,8 +39,10 @@ _ROW_COLS = (
 _INSERT_SQL = """
 INSERT INTO results (batch_id, custom_id, type, stop_reason, input_tokens, output_tokens,
     cache_creation_input_tokens, cache_read_input_tokens, model, text, error_type,
-    error_message, cost_usd, raw)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    error_message, cost_usd, raw, input_text)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+    (SELECT m.input_text FROM manifests m WHERE m.job_id = ?15 AND m.part = ?16
+        AND m.custom_id = ?2))
 ON CONFLICT (batch_id, custom_id) DO NOTHING
 """
 
@@ -192,23 +194,15 @@ def manifest_key(conn: sqlite3.Connection, batch_id: str) -> tuple[str, int] | N
 def _flush(
     conn: sqlite3.Connection, rows: list[tuple[Any, ...]], key: tuple[str, int] | None
 ) -> int:
-    """Insert one chunk, join its inputs and index it for search, in one transaction."""
+    """Insert one chunk with its inputs joined from the manifest, in one transaction.
+
+    Search indexing is not done here (see `build_fts_step`): the rows are browsable as soon
+    as this commits. A repeated custom_id is left out by the unique index (the first wins).
+    """
+    job, part = key if key is not None else (None, None)
     with write_txn(conn):
-        before = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
-        conn.executemany(_INSERT_SQL, rows)
-        if key is not None:
-            conn.execute(
-                "UPDATE results SET input_text = (SELECT m.input_text FROM manifests m"
-                " WHERE m.job_id = ? AND m.part = ? AND m.custom_id = results.custom_id)"
-                " WHERE id > ?",
-                (key[0], key[1], before),
-            )
-        cur = conn.execute(
-            "INSERT INTO results_fts (rowid, text, input_text)"
-            f" SELECT id, {_search_text()}, input_text FROM results WHERE id > ?",
-            (before,),
-        )
-        return cur.rowcount
+        cur = conn.executemany(_INSERT_SQL, [(*r, job, part) for r in rows])
+        return max(cur.rowcount, 0)
 
 
 def _search_text(prefix: str = "") -> str:
@@ -221,13 +215,28 @@ def _search_text(prefix: str = "") -> str:
 
 def _delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
     with write_txn(conn):
+        # De-index exactly the rows that were indexed: all of them, or for a batch whose
+        # index build had not finished, those below its `next_id`.
+        pending = conn.execute(
+            "SELECT next_id, last_id FROM results_fts_pending WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        indexed_below = (1 << 62) if pending is None else pending[0]
+        if pending is not None and pending[1] < 0:
+            indexed_below = -1  # its ingest never finished: nothing of it was indexed
         conn.execute(
             "INSERT INTO results_fts (results_fts, rowid, text, input_text)"
-            f" SELECT 'delete', id, {_search_text()}, input_text FROM results WHERE batch_id = ?",
-            (batch_id,),
+            f" SELECT 'delete', id, {_search_text()}, input_text FROM results"
+            " WHERE batch_id = ? AND id < ?",
+            (batch_id, indexed_below),
         )
         conn.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
-        # Until this ingest completes, nothing is indexed (never a stale count).
+        # Until this ingest completes, nothing is indexed (never a stale count), and search
+        # uses the LIKE scan (the batch is pending with last_id -1 until its rows are in).
+        conn.execute(
+            "INSERT OR REPLACE INTO results_fts_pending (batch_id, next_id, last_id)"
+            " VALUES (?, 0, -1)",
+            (batch_id,),
+        )
         conn.execute(
             "INSERT INTO batch_local (batch_id, results_indexed) VALUES (?, 0)"
             " ON CONFLICT (batch_id) DO UPDATE SET results_indexed = 0",
@@ -244,6 +253,8 @@ def ingest(
     """Stream a results file into the index (replacing the batch's earlier rows).
 
     Never raises on a bad line: lines that are not result objects are counted as malformed.
+    On return the rows are committed and browsable; the batch's search index is still to
+    be built (`build_fts_step`) and searches use the LIKE scan until it is.
     """
     try:
         total_bytes = jsonl_path.stat().st_size
@@ -251,13 +262,10 @@ def ingest(
     except OSError as exc:
         raise UserError(f"Cannot read the results file {jsonl_path}: {exc.strerror}.") from exc
     rows: list[tuple[Any, ...]] = []
-    seen: set[str] = set()
-    malformed = duplicates = inserted = 0
+    malformed = parsed_rows = inserted = 0
     done_bytes = 0
-    total_cost = 0.0
-    any_cost = False
-    # Parsing (Python, holds the GIL) overlaps with SQLite inserting and indexing the
-    # previous chunk (C, releases the GIL) on one writer thread.
+    # Parsing (Python, holds the GIL) overlaps with SQLite inserting the previous chunk
+    # (C, releases the GIL) on one writer thread.
     pending: Future[int] | None = None
     with fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtop-ingest") as writer:
         key = manifest_key(conn, batch_id)
@@ -276,14 +284,7 @@ def ingest(
             if parsed is None:
                 malformed += 1
                 continue
-            if parsed[1] in seen:
-                duplicates += 1
-                continue
-            seen.add(parsed[1])
-            cost = parsed[12]
-            if cost is not None:
-                total_cost += cost
-                any_cost = True
+            parsed_rows += 1
             rows.append((*parsed, raw))
             if len(rows) >= INGEST_CHUNK:
                 if pending is not None:
@@ -296,19 +297,96 @@ def ingest(
             inserted += pending.result()
     if rows:
         inserted += _flush(conn, rows, key)
+    rows = []
     if progress is not None:
         progress(total_bytes, total_bytes)
-    actual = total_cost if any_cost else None
     with write_txn(conn):
+        n, n_cost, cost, first, last = conn.execute(
+            "SELECT count(*), count(cost_usd), total(cost_usd), min(id), max(id)"
+            " FROM results WHERE batch_id = ?",
+            (batch_id,),
+        ).fetchone()
+        actual = float(cost) if n_cost else None
         conn.execute(
             "INSERT INTO batch_local (batch_id, results_indexed, results_malformed,"
             " actual_cost_usd) VALUES (?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET"
             " results_indexed = excluded.results_indexed,"
             " results_malformed = excluded.results_malformed,"
             " actual_cost_usd = excluded.actual_cost_usd",
-            (batch_id, inserted, malformed, actual),
+            (batch_id, n, malformed, actual),
         )
-    return IngestStats(inserted, malformed, duplicates, actual)
+        if n:
+            conn.execute(
+                "UPDATE results_fts_pending SET next_id = ?, last_id = ? WHERE batch_id = ?",
+                (first, last, batch_id),
+            )
+        else:
+            conn.execute("DELETE FROM results_fts_pending WHERE batch_id = ?", (batch_id,))
+    return IngestStats(int(n), malformed, parsed_rows - int(n), actual)
+
+
+# --- search index (built after the ingest, off its critical path) ---------------------------
+
+FTS_STEP = 2_000  # rows indexed per transaction: short write-lock holds, little lost if stopped
+
+
+def fts_pending(conn: sqlite3.Connection) -> list[str]:
+    """Batches whose rows are all in but whose search index is not complete yet."""
+    rows = conn.execute(
+        "SELECT batch_id FROM results_fts_pending WHERE last_id >= 0 ORDER BY batch_id"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def fts_complete(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> bool:
+    """True when every one of these batches can be searched through the FTS index."""
+    ids = list(dict.fromkeys(batch_ids))
+    if not ids:
+        return True
+    row = conn.execute(
+        f"SELECT 1 FROM results_fts_pending WHERE batch_id IN ({placeholders(len(ids))}) LIMIT 1",
+        ids,
+    ).fetchone()
+    return row is None
+
+
+def build_fts_step(conn: sqlite3.Connection, batch_id: str, step: int = FTS_STEP) -> bool:
+    """Index the next `step` row ids of a batch in one transaction; True when it is done.
+
+    The state is re-read under the write lock, so several builders (threads or processes)
+    can work on one store safely: each step continues where the last committed one ended.
+    """
+    with write_txn(conn):
+        row = conn.execute(
+            "SELECT next_id, last_id FROM results_fts_pending WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        if row is None:
+            return True
+        next_id, last_id = row
+        if last_id < 0:
+            return True  # its ingest is still writing (or died): nothing to build yet
+        hi = min(next_id + step, last_id + 1)
+        conn.execute(
+            "INSERT INTO results_fts (rowid, text, input_text)"
+            f" SELECT id, {_search_text()}, input_text FROM results"
+            " WHERE id >= ? AND id < ? AND batch_id = ? ORDER BY id",
+            (next_id, hi, batch_id),
+        )
+        if hi > last_id:
+            conn.execute("DELETE FROM results_fts_pending WHERE batch_id = ?", (batch_id,))
+            return True
+        conn.execute(
+            "UPDATE results_fts_pending SET next_id = ? WHERE batch_id = ?", (hi, batch_id)
+        )
+        return False
+
+
+def build_fts(conn: sqlite3.Connection, should_stop: Callable[[], bool] | None = None) -> None:
+    """Finish every pending search index (until `should_stop()` says to leave it for later)."""
+    for batch_id in fts_pending(conn):
+        while not build_fts_step(conn, batch_id):
+            if should_stop is not None and should_stop():
+                return
 
 
 # --- queries ------------------------------------------------------------------------------
@@ -449,8 +527,17 @@ def _row(r: Sequence[Any]) -> ResultRow:
     )
 
 
-def _run(conn: sqlite3.Connection, build: Callable[[bool], tuple[str, list[Any]]]) -> list[Any]:
-    """Run a filtered query; if FTS refuses the search, retry it with a plain LIKE scan."""
+def _run(
+    conn: sqlite3.Connection, build: Callable[[bool], tuple[str, list[Any]]], fts: bool = True
+) -> list[Any]:
+    """Run a filtered query; if FTS refuses the search, retry it with a plain LIKE scan.
+
+    `fts` False (a batch whose search index is still being built) goes straight to LIKE,
+    which finds exactly what the index would.
+    """
+    if not fts:
+        sql, args = build(False)
+        return conn.execute(sql, args).fetchall()
     sql, args = build(True)
     try:
         return conn.execute(sql, args).fetchall()
@@ -466,7 +553,7 @@ def count(conn: sqlite3.Connection, batch_ids: Sequence[str], filt: ResultFilter
         where, args = _filters(filt, use_fts=use_fts)
         return f"SELECT count(*) {src.sql}{where}", src.args + args
 
-    return int(_run(conn, build)[0][0])
+    return int(_run(conn, build, fts_complete(conn, batch_ids))[0][0])
 
 
 TotalsCache = dict[tuple[tuple[str, ...], ResultFilter], tuple[tuple[Any, ...], int]]
@@ -525,7 +612,7 @@ def query(
 
     conn.execute("BEGIN")  # page and total from one snapshot
     try:
-        rows = _run(conn, build)
+        rows = _run(conn, build, fts_complete(conn, batch_ids))
         total = _cached_count(conn, batch_ids, filt, totals)
     finally:
         conn.execute("COMMIT")
@@ -559,7 +646,7 @@ def iterate(
             )
             return sql, src.args + args
 
-        rows = _run(conn, build)
+        rows = _run(conn, build, fts_complete(conn, batch_ids))
         for r in rows:
             yield _row(r), r[13]
         if len(rows) < ITER_PAGE:

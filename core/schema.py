@@ -141,7 +141,22 @@ _MIGRATION_1: tuple[str, ...] = (
     """,
 )
 
-MIGRATIONS: Sequence[Sequence[str]] = (_MIGRATION_1,)
+# Search indexing leaves the ingest's critical path: rows are committed (and browsable) first,
+# the FTS index is built right after in short transactions. A batch with a row here is not
+# fully indexed yet: its searches use the LIKE scan (same results, slower). `next_id` is the
+# first row id not indexed yet; `last_id` the batch's last row id, -1 while its ingest is
+# still writing rows. Version-1 stores indexed rows in the ingest transaction: nothing pending.
+_MIGRATION_2: tuple[str, ...] = (
+    """
+    CREATE TABLE results_fts_pending (
+        batch_id TEXT PRIMARY KEY,
+        next_id INTEGER NOT NULL,
+        last_id INTEGER NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: Sequence[Sequence[str]] = (_MIGRATION_1, _MIGRATION_2)
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -42,6 +42,8 @@ DB_FILENAME = "batchtop.sqlite3"
 BUSY_TIMEOUT_MS = 5000
 _ALL = ResultFilter()
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+WRITER_CACHE_KIB = 4_000  # page cache of the ingest and index-builder connections
+INDEX_WAIT_S = 60.0  # how long close() lets a search-index build finish
 
 _REMOTE_COLS = (
     "b.id, b.status, b.processing, b.succeeded, b.errored, b.canceled, b.expired,"
@@ -164,6 +166,12 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._closed = False
         self._totals: results_index.TotalsCache = {}
+        # The search-index builder: one background thread at most, started after an ingest
+        # (or on open / on a search when a build was left unfinished).
+        self._indexer: threading.Thread | None = None
+        self._indexer_conn: sqlite3.Connection | None = None
+        self._index_again = False
+        self._index_stop = threading.Event()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -201,10 +209,28 @@ class Store:
         except BaseException:
             store.close()
             raise
+        with contextlib.suppress(sqlite3.Error):
+            if results_index.fts_pending(store._conn()):
+                store._start_indexer()  # an earlier process left a search index unfinished
         return store
 
-    def close(self) -> None:
-        """Close every thread's connection. The store cannot be used afterwards."""
+    def close(self, *, index_wait_s: float = INDEX_WAIT_S) -> None:
+        """Close every thread's connection. The store cannot be used afterwards.
+
+        A search-index build in progress gets up to `index_wait_s` to finish (so a CLI run
+        leaves a fully indexed store); past that it is interrupted, losing at most one
+        step, and resumes the next time the store is opened.
+        """
+        indexer = self._indexer
+        if indexer is not None:
+            indexer.join(index_wait_s)
+            if indexer.is_alive():
+                self._index_stop.set()
+                conn = self._indexer_conn
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.interrupt()
+                indexer.join()
         with self._lock:
             self._closed = True
             conns, self._conns = self._conns, []
@@ -227,7 +253,7 @@ class Store:
         self._local.conn = conn
         return conn
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, cache_kib: int = 32_000) -> sqlite3.Connection:
         """A new connection, configured and registered so `close()` closes it."""
         with self._lock:
             if self._closed:
@@ -248,7 +274,7 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_size_limit = 67108864")  # shrink the WAL after big ingests
         conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("PRAGMA cache_size = -32000")  # 32 MB page cache per connection
+        conn.execute(f"PRAGMA cache_size = -{cache_kib}")  # page cache (32 MB for readers)
         return conn
 
     def _release(self, conn: sqlite3.Connection) -> None:
@@ -595,16 +621,77 @@ class Store:
     ) -> IngestStats:
         # A private connection: the ingest hands it to a writer thread, so a progress
         # callback that reads the store on this thread never shares a connection with it.
-        conn = self._connect()
+        # A small page cache: an ingest writes pages once and never reads them back, so a
+        # big cache only grows the process (by its full size at 100k+ rows).
+        conn = self._connect(cache_kib=WRITER_CACHE_KIB)
         try:
-            return results_index.ingest(conn, batch_id, jsonl_path, progress)
+            stats = results_index.ingest(conn, batch_id, jsonl_path, progress)
         finally:
             self._release(conn)
+        self._start_indexer()
+        return stats
+
+    # --- search index: built in the background after an ingest ---------------------------
+
+    def _start_indexer(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._indexer is not None:
+                self._index_again = True  # the running builder looks once more before it ends
+                return
+            self._index_again = False
+            self._index_stop.clear()
+            thread = threading.Thread(target=self._run_indexer, name="batchtop-fts", daemon=True)
+            self._indexer = thread
+        thread.start()
+
+    def _run_indexer(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._connect(cache_kib=WRITER_CACHE_KIB)
+            self._indexer_conn = conn
+            while True:
+                results_index.build_fts(conn, self._index_stop.is_set)
+                with self._lock:
+                    if self._index_stop.is_set() or self._closed or not self._index_again:
+                        self._indexer = None
+                        self._indexer_conn = None
+                        return
+                    self._index_again = False
+        except (sqlite3.Error, UserError):
+            # Interrupted, busy or closed: the state is committed step by step, so the
+            # build resumes on the next open or search. Never worth crashing a front end.
+            with self._lock:
+                self._indexer = None
+                self._indexer_conn = None
+        finally:
+            if conn is not None:
+                self._release(conn)
+
+    def build_search_index(self) -> None:
+        """Finish every pending search index on this thread (the background builder's job)."""
+        results_index.build_fts(self._conn())
+
+    def wait_search_index(self, timeout: float | None = None) -> bool:
+        """Wait for the background builder; True when no search index is left pending."""
+        indexer = self._indexer
+        if indexer is not None:
+            indexer.join(timeout)
+        return not results_index.fts_pending(self._conn())
+
+    def search_index_ready(self, batch_ids: Sequence[str]) -> bool:
+        """True when searches over these batches use the full-text index (else a LIKE scan)."""
+        return results_index.fts_complete(self._conn(), batch_ids)
 
     def query_results(
         self, batch_ids: Sequence[str], filt: ResultFilter, offset: int, limit: int
     ) -> ResultPage:
         """A page ordered by custom_id; totals of repeated filters are cached until new data."""
+        if filt.search and self._indexer is None:
+            conn = self._conn()
+            if not results_index.fts_complete(conn, batch_ids) and results_index.fts_pending(conn):
+                self._start_indexer()  # a build left unfinished (interrupted, other process)
         return results_index.query(self._conn(), batch_ids, filt, offset, limit, self._totals)
 
     def result_detail(

@@ -72,8 +72,8 @@ def test_existing_v1_file_keeps_its_data(tmp_path: Path) -> None:
     conn.close()
 
 
-def test_a_second_migration_applies_forward(tmp_path: Path) -> None:
-    """What adding migration 2 will look like: append statements, data stays."""
+def test_a_further_migration_applies_forward(tmp_path: Path) -> None:
+    """What adding the next migration will look like: append statements, data stays."""
     path = tmp_path / "v1.db"
     build_v1(path)
     v2 = (
@@ -84,14 +84,14 @@ def test_a_second_migration_applies_forward(tmp_path: Path) -> None:
         ),
     )
     conn = sqlite3.connect(path, isolation_level=None)
-    assert schema.migrate(conn, v2) == 1
+    assert schema.migrate(conn, v2) == len(v2) - 1  # from version 1
     assert schema.migrate(conn, v2) == 0  # idempotent
-    assert schema.user_version(conn) == 2
+    assert schema.user_version(conn) == len(v2)
     assert conn.execute("SELECT label, color FROM batch_local").fetchall() == [
         ("kept label", "green")
     ]
     conn.close()
-    # This batchtop only knows version 1: it refuses to touch the newer file.
+    # This batchtop does not know the last version: it refuses to touch the newer file.
     with pytest.raises(UserError, match="newer version"):
         Store.open(path)
 
@@ -106,11 +106,11 @@ def test_failed_migration_rolls_back(tmp_path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     with pytest.raises(sqlite3.OperationalError):
         schema.migrate(conn, broken)
-    assert schema.user_version(conn) == 1
+    assert schema.user_version(conn) == schema.SCHEMA_VERSION  # the good ones stay applied
     columns = [r[1] for r in conn.execute("PRAGMA table_info(batch_local)")]
     assert "color" not in columns
     conn.close()
-    Store.open(path).close()  # still a good v1 store
+    Store.open(path).close()  # still a good store
 
 
 def test_empty_file_is_initialised(tmp_path: Path) -> None:

@@ -1,0 +1,194 @@
+"""The search index is built after the ingest: rows browsable first, LIKE until it is ready.
+
+Searches must give identical results before and after the index exists; an interrupted
+build resumes; a version-1 store (indexed inside its ingests) needs no build.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from batchtop.core import results_index, schema
+from batchtop.core.models import ResultFilter, ResultType
+from batchtop.core.store import Store
+from test_store_factory import (
+    HOSTILE_TEXTS,
+    T0,
+    ended,
+    errored,
+    mixed_results,
+    remote,
+    succeeded,
+    write_jsonl,
+)
+from test_store_schema import build_v1
+
+TERMS = [
+    "answer 1",
+    "ANSWER 12",
+    "fox jumps",
+    "overloaded",  # error messages are searchable
+    "prompt 7",  # input text from the manifest
+    'he said "hi"',
+    "AND OR NOT",
+    "[bold red]",
+    "ok",  # 2 characters: LIKE in both modes
+    "x",
+    "%",
+    "_",
+    "no such text anywhere",
+    "req-0001",
+]
+
+
+def _rows(n: int) -> list[dict]:  # type: ignore[type-arg]
+    rows = list(mixed_results(n, text_size=60))
+    rows += [succeeded(f"hostile-{k}", text) for k, text in HOSTILE_TEXTS.items()]
+    rows += [errored("err-ol", "overloaded_error", "Overloaded"), ended("gone", "expired")]
+    rows += [succeeded("pct", "100% done_now ok")]
+    return rows
+
+
+def _seed(store: Store, tmp_path: Path, n: int = 3_000) -> Path:
+    store.upsert_remote([remote("b1")], T0)
+    job = store.create_job("j", None, T0)
+    store.add_manifest(job.id, 1, ((f"req-{i:06d}", f"prompt {i}", "{}") for i in range(0, n, 3)))
+    store.set_batch_meta("b1", job_id=job.id, job_part=1)
+    return write_jsonl(tmp_path / "r.jsonl", _rows(n))
+
+
+def _search_all(store: Store, filters: list[ResultFilter]) -> list[tuple[int, list[str]]]:
+    out = []
+    for filt in filters:
+        page = store.query_results(["b1"], filt, 0, 50)
+        out.append((page.total, [r.custom_id for r in page.rows]))
+    return out
+
+
+FILTERS = [ResultFilter(search=t) for t in TERMS] + [
+    ResultFilter(search="answer", types=frozenset({ResultType.SUCCEEDED})),
+    ResultFilter(search="Overloaded", types=frozenset({ResultType.ERRORED})),
+]
+
+
+def test_search_is_identical_before_and_after_the_index_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store.open(tmp_path / "s.db")
+    monkeypatch.setattr(Store, "_start_indexer", lambda self: None)  # keep it pending
+    path = _seed(store, tmp_path)
+    n = store.ingest_results("b1", path)
+    assert n == 3_000 + len(HOSTILE_TEXTS) + 3
+    assert not store.search_index_ready(["b1"])
+    # Browsable at once: page, summary, detail, export stream.
+    assert store.query_results(["b1"], ResultFilter(), 0, 10).total == n
+    assert sum(store.result_summary(["b1"]).by_type.values()) == n
+    assert store.result_detail("b1", "req-000003") is not None
+    assert sum(1 for _ in store.iter_results(["b1"], ResultFilter(search="fox"))) > 0
+    before = _search_all(store, FILTERS)
+    export_before = [r.custom_id for r, _ in store.iter_results(["b1"], FILTERS[0])]
+    store._totals.clear()
+    store.build_search_index()
+    assert store.search_index_ready(["b1"])
+    after = _search_all(store, FILTERS)
+    assert before == after
+    assert [r.custom_id for r, _ in store.iter_results(["b1"], FILTERS[0])] == export_before
+    assert before[3][0] >= 1  # error messages are searchable
+    assert before[4][0] >= 1  # so is the input text
+    store._conn().execute("INSERT INTO results_fts (results_fts) VALUES ('integrity-check')")
+    store.close()
+
+
+def test_background_build_completes_and_reingest_keeps_the_index_consistent(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path / "s.db")
+    path = _seed(store, tmp_path)
+    store.ingest_results("b1", path)
+    assert store.wait_search_index(timeout=60)
+    assert store.search_index_ready(["b1"])
+    expected = _search_all(store, FILTERS)
+    # A re-ingest while (or after) the index is built de-indexes exactly what was indexed.
+    store.ingest_results("b1", path)
+    store.ingest_results("b1", path)
+    assert store.wait_search_index(timeout=60)
+    store._totals.clear()
+    assert _search_all(store, FILTERS) == expected
+    store._conn().execute("INSERT INTO results_fts (results_fts) VALUES ('integrity-check')")
+    store.close()
+
+
+def test_interrupted_build_resumes_on_next_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.db"
+    store = Store.open(db)
+    monkeypatch.setattr(Store, "_start_indexer", lambda self: None)
+    path = _seed(store, tmp_path)
+    store.ingest_results("b1", path)
+    like = _search_all(store, FILTERS)
+    # Index part of the batch, as a process killed mid-build leaves it.
+    conn = store._conn()
+    assert results_index.build_fts_step(conn, "b1", step=500) is False
+    assert not store.search_index_ready(["b1"])
+    store.close()
+    monkeypatch.undo()
+    # Still searchable (LIKE) and, on open, finished in the background.
+    reopened = Store.open(db)
+    assert reopened.wait_search_index(timeout=60)
+    assert reopened.search_index_ready(["b1"])
+    assert _search_all(reopened, FILTERS) == like
+    reopened._conn().execute("INSERT INTO results_fts (results_fts) VALUES ('integrity-check')")
+    reopened.close()
+
+
+def test_close_interrupts_a_long_build_and_it_resumes(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    store = Store.open(db)
+    path = _seed(store, tmp_path, n=6_000)
+    store.ingest_results("b1", path)
+    store.close(index_wait_s=0)  # interrupt whatever step is running
+    with Store.open(db) as again:
+        assert again.wait_search_index(timeout=60)
+        page = again.query_results(["b1"], ResultFilter(search="answer 5996:"), 0, 5)
+        assert [r.custom_id for r in page.rows] == ["req-005996"]
+        again._conn().execute("INSERT INTO results_fts (results_fts) VALUES ('integrity-check')")
+
+
+def test_crashed_ingest_leaves_a_like_searchable_batch(tmp_path: Path) -> None:
+    """Rows of an ingest that died are never half-indexed: search scans them; re-ingest fixes."""
+    db = tmp_path / "s.db"
+    with Store.open(db) as store:
+        path = _seed(store, tmp_path)
+        conn = store._conn()
+        results_index._delete_batch_rows(conn, "b1")
+        rows = [
+            (*p, f'{{"n": {i}}}')
+            for i, p in enumerate(
+                [results_index.parse_line("b1", '{"custom_id":"a","result":{"type":"canceled"}}')]
+            )
+            if p is not None
+        ]
+        results_index._flush(conn, rows, None)
+        assert store.wait_search_index(timeout=5)  # nothing buildable: last_id is -1
+        assert not store.search_index_ready(["b1"])
+        assert store.query_results(["b1"], ResultFilter(search="canc"), 0, 5).total == 0
+        store.ingest_results("b1", path)
+        assert store.wait_search_index(timeout=60)
+        assert store.search_index_ready(["b1"])
+
+
+def test_v1_store_migrates_to_v2_fully_indexed(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    build_v1(path)
+    with Store.open(path) as s:
+        assert s.search_index_ready(["msgbatch_old"])
+        page = s.query_results(["msgbatch_old"], ResultFilter(search="OLD WOR"), 0, 10)
+        assert [r.custom_id for r in page.rows] == ["a-1"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION >= 2
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "results_fts_pending" in tables
+    conn.close()
