@@ -27,7 +27,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -79,6 +79,21 @@ _BUFFER = 1 << 20
 Rows = Iterable[tuple[ResultRow, str]]
 
 
+@runtime_checkable
+class PagedRows(Protocol):
+    """Rows that can also be read as pages of just what JSONL and CSV write.
+
+    `Store.iter_results` returns one (`results_index.ResultStream`): exporting from it skips
+    building a `ResultRow` per result, which cost as much as formatting and writing.
+    """
+
+    def raw_pages(self) -> Iterator[list[str]]: ...
+
+    def csv_pages(self) -> Iterator[list[tuple[Any, ...]]]:
+        """Cells in `CSV_COLUMNS` order, already formula-guarded like `csv_safe`."""
+        ...
+
+
 def default_export_path(batch_or_job_id: str, fmt: ExportFormat) -> Path:
     """`<id>-results.<ext>` in the export directory (the current directory)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", batch_or_job_id) or "results"
@@ -120,6 +135,37 @@ def _write_jsonl(rows: Rows, fh: IO[str]) -> int:
         write(raw.rstrip("\r\n"))
         write("\n")
         n += 1
+    return n
+
+
+def _paged_progress(
+    pages: Iterable[list[Any]], progress: ExportProgress | None
+) -> Iterator[list[Any]]:
+    n = 0
+    for page in pages:
+        yield page
+        before, n = n, n + len(page)
+        if progress is not None and n // PROGRESS_EVERY > before // PROGRESS_EVERY:
+            progress(n)
+
+
+def _write_jsonl_pages(pages: Iterable[list[str]], fh: IO[str]) -> int:
+    n = 0
+    write = fh.write
+    for page in pages:
+        write("\n".join([raw.rstrip("\r\n") for raw in page]))
+        write("\n")
+        n += len(page)
+    return n
+
+
+def _write_csv_pages(pages: Iterable[list[tuple[Any, ...]]], fh: IO[str]) -> int:
+    writer = csv.writer(fh, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    n = 0
+    for page in pages:
+        writer.writerows(page)
+        n += len(page)
     return n
 
 
@@ -350,7 +396,12 @@ def export_results(
                 os.fsync(fh.fileno())
         else:
             with open(fd, "w", encoding="utf-8", newline="", buffering=_BUFFER) as fh:
-                n = _TEXT_WRITERS[fmt](counted, fh)
+                if fmt == "jsonl" and isinstance(rows, PagedRows):
+                    n = _write_jsonl_pages(_paged_progress(rows.raw_pages(), progress), fh)
+                elif fmt == "csv" and isinstance(rows, PagedRows):
+                    n = _write_csv_pages(_paged_progress(rows.csv_pages(), progress), fh)
+                else:
+                    n = _TEXT_WRITERS[fmt](counted, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)

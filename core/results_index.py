@@ -26,8 +26,8 @@ from .sqlite_util import placeholders, write_txn
 ProgressFn = Callable[[int, int], None]
 """progress(done, total): bytes read of the results file while ingesting."""
 
-INGEST_CHUNK = 10_000  # rows per write transaction: big enough to be fast, short lock holds
-ITER_PAGE = 1_000
+INGEST_CHUNK = 5_000  # rows per write transaction: fast, short lock holds, ~10 MB in flight
+ITER_PAGE = 2_000
 MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
 
 _RESULT_TYPES = frozenset(t.value for t in ResultType)
@@ -267,6 +267,9 @@ def ingest(
     # Parsing (Python, holds the GIL) overlaps with SQLite inserting the previous chunk
     # (C, releases the GIL) on one writer thread.
     pending: Future[int] | None = None
+    # No checkpoints on this (private) connection: copying the WAL into the database while
+    # inserting costs ~20% of the ingest; the index builder's first commit runs it after.
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
     with fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtop-ingest") as writer:
         key = manifest_key(conn, batch_id)
         _delete_batch_rows(conn, batch_id)
@@ -399,15 +402,27 @@ class _Source:
     sql: str
     args: list[Any]
     order: str
+    driven: bool = False  # the search hits are already the rows the source yields
 
 
 _MERGE_REGISTRY = "temp.batchtop_merges"
 _MERGE_KEEP = 8  # merged sets kept per connection
 
 
-def _source(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> _Source:
+def _source(
+    conn: sqlite3.Connection, batch_ids: Sequence[str], hits: _Hits | None = None
+) -> _Source:
     ids = list(dict.fromkeys(batch_ids))
     if len(ids) == 1:
+        if hits is not None and hits.rare:
+            # Driven from the few FTS hits: look each up by id, then sort (not a walk of
+            # the whole batch in custom_id order probing the hit set).
+            return _Source(
+                "FROM json_each(?) j CROSS JOIN results r ON r.id = j.value WHERE r.batch_id = ?",
+                [hits.ids_json, ids[0]],
+                "r.custom_id",
+                driven=True,
+            )
         return _Source("FROM results r WHERE r.batch_id = ?", ids, "r.custom_id")
     if not ids:
         return _Source("FROM results r WHERE 0", [], "r.custom_id")
@@ -480,7 +495,40 @@ def _like_pattern(search: str) -> str:
     return f"%{escaped}%"
 
 
-def _filters(filt: ResultFilter, *, use_fts: bool = True) -> tuple[str, list[Any]]:
+RARE_HITS = 2_000  # up to this many FTS hits, a search is driven from them (else by custom_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hits:
+    """The row ids a search matched, evaluated once by FTS for the page and the total."""
+
+    ids_json: str
+    rare: bool
+
+
+def _fts_hits(conn: sqlite3.Connection, filt: ResultFilter, fts: bool) -> _Hits | None:
+    """Run the FTS phrase once; None when the search cannot use the index (LIKE instead).
+
+    Few hits: the page and count look those rows up by id and sort them (a few ms). Many
+    hits: the page walks the custom_id order and probes the hit set, stopping at a page.
+    Either way FTS5 evaluates the phrase once, not once for the page and again for the count.
+    """
+    search = filt.search.replace("\x00", "").strip()
+    if not fts or len(search) < MIN_FTS_CHARS:
+        return None
+    try:
+        rows = conn.execute(
+            "SELECT rowid FROM results_fts WHERE results_fts MATCH ?", (fts_phrase(search),)
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return None
+    ids_json = "[" + ",".join(str(r[0]) for r in rows) + "]"
+    return _Hits(ids_json, len(rows) <= RARE_HITS)
+
+
+def _filters(
+    filt: ResultFilter, *, use_fts: bool = True, hits: _Hits | None = None, driven: bool = False
+) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     if filt.types:
@@ -496,7 +544,13 @@ def _filters(filt: ResultFilter, *, use_fts: bool = True) -> tuple[str, list[Any
         args.append(orjson.dumps(sorted(filt.custom_ids)).decode())
     search = filt.search.replace("\x00", "").strip()  # NUL would cut the FTS query short
     if search:
-        if use_fts and len(search) >= MIN_FTS_CHARS:
+        if use_fts and hits is not None:
+            if not driven:  # (a driven source yields only the hits already)
+                # `+r.id`: walk the custom_id order and probe, never look up 88,000 ids.
+                column = "r.id" if hits.rare else "+r.id"
+                clauses.append(f"{column} IN (SELECT value FROM json_each(?))")
+                args.append(hits.ids_json)
+        elif use_fts and len(search) >= MIN_FTS_CHARS:
             clauses.append("r.id IN (SELECT rowid FROM results_fts WHERE results_fts MATCH ?)")
             args.append(fts_phrase(search))
         else:
@@ -546,14 +600,22 @@ def _run(
         return conn.execute(sql, args).fetchall()
 
 
-def count(conn: sqlite3.Connection, batch_ids: Sequence[str], filt: ResultFilter) -> int:
-    src = _source(conn, batch_ids)
+def count(
+    conn: sqlite3.Connection,
+    batch_ids: Sequence[str],
+    filt: ResultFilter,
+    hits: _Hits | None = None,
+) -> int:
+    fts = fts_complete(conn, batch_ids)
+    if hits is None:
+        hits = _fts_hits(conn, filt, fts)
 
     def build(use_fts: bool) -> tuple[str, list[Any]]:
-        where, args = _filters(filt, use_fts=use_fts)
+        src = _source(conn, batch_ids, hits if use_fts else None)
+        where, args = _filters(filt, use_fts=use_fts, hits=hits, driven=src.driven)
         return f"SELECT count(*) {src.sql}{where}", src.args + args
 
-    return int(_run(conn, build, fts_complete(conn, batch_ids))[0][0])
+    return int(_run(conn, build, fts)[0][0])
 
 
 TotalsCache = dict[tuple[tuple[str, ...], ResultFilter], tuple[tuple[Any, ...], int]]
@@ -577,15 +639,16 @@ def _cached_count(
     batch_ids: Sequence[str],
     filt: ResultFilter,
     totals: TotalsCache | None,
+    hits: _Hits | None = None,
 ) -> int:
     if totals is None:
-        return count(conn, batch_ids, filt)
+        return count(conn, batch_ids, filt, hits)
     key = (tuple(batch_ids), filt)
     stamp = _stamp(conn, batch_ids)
     hit = totals.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    total = count(conn, batch_ids, filt)
+    total = count(conn, batch_ids, filt, hits)
     if len(totals) >= _TOTALS_MAX:
         totals.clear()
     totals[key] = (stamp, total)
@@ -603,34 +666,35 @@ def query(
     """One page of rows ordered by custom_id, with the total matching the filter."""
     offset = max(0, offset)
     limit = max(0, limit)
-    src = _source(conn, batch_ids)
+    hits: _Hits | None = None
 
     def build(use_fts: bool) -> tuple[str, list[Any]]:
-        where, args = _filters(filt, use_fts=use_fts)
+        src = _source(conn, batch_ids, hits if use_fts else None)
+        where, args = _filters(filt, use_fts=use_fts, hits=hits, driven=src.driven)
         sql = f"SELECT {_ROW_COLS} {src.sql}{where} ORDER BY {src.order} LIMIT ? OFFSET ?"
         return sql, src.args + args + [limit, offset]
 
     conn.execute("BEGIN")  # page and total from one snapshot
     try:
-        rows = _run(conn, build, fts_complete(conn, batch_ids))
-        total = _cached_count(conn, batch_ids, filt, totals)
+        fts = fts_complete(conn, batch_ids)
+        hits = _fts_hits(conn, filt, fts)
+        rows = _run(conn, build, fts)
+        total = _cached_count(conn, batch_ids, filt, totals, hits)
     finally:
         conn.execute("COMMIT")
     return ResultPage(rows=[_row(r) for r in rows], offset=offset, total=total)
 
 
-def iterate(
+def _pages(
     connect: Callable[[], sqlite3.Connection],
     batch_ids: Sequence[str],
     filt: ResultFilter,
-) -> Iterator[tuple[ResultRow, str]]:
-    """Stream (row, raw line) by custom_id in keyset pages (no long-lived cursor).
-
-    The connection is taken when iteration starts, so a generator created on one thread
-    and consumed on a worker thread uses the worker's connection.
-    """
+    columns: str,
+) -> Iterator[list[Any]]:
+    """Matching rows by custom_id in keyset pages of `columns` (+ the custom_id, last)."""
     conn = connect()
     src = _source(conn, batch_ids)
+    fts = fts_complete(conn, batch_ids)
     after: str | None = None
     while True:
 
@@ -641,17 +705,90 @@ def iterate(
                 keyset = f" AND {src.order} > ?"
                 args.append(after)
             sql = (
-                f"SELECT {_ROW_COLS}, r.raw {src.sql}{where}{keyset}"
+                f"SELECT {columns}, {src.order} {src.sql}{where}{keyset}"
                 f" ORDER BY {src.order} LIMIT {ITER_PAGE}"
             )
             return sql, src.args + args
 
-        rows = _run(conn, build, fts_complete(conn, batch_ids))
-        for r in rows:
-            yield _row(r), r[13]
+        rows = _run(conn, build, fts)
+        if rows:
+            yield rows
         if len(rows) < ITER_PAGE:
             return
-        after = rows[-1][1]
+        after = rows[-1][-1]
+
+
+def _csv_cell(column: str) -> str:
+    """`export.csv_safe` in SQL: '' for NULL/empty, a leading apostrophe before a formula."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN '' WHEN substr({column}, 1, 1)"
+        f" IN ('=', '+', '-', '@', char(9), char(13)) THEN '''' || {column} ELSE {column} END"
+    )
+
+
+CSV_SQL_COLUMNS = ", ".join(
+    (
+        _csv_cell("r.custom_id"),
+        "r.type",
+        _csv_cell("r.input_text"),
+        _csv_cell("r.text"),
+        "coalesce(r.stop_reason, '')",
+        "r.input_tokens",
+        "r.output_tokens",
+        "coalesce(r.error_type, '')",
+        _csv_cell("r.error_message"),
+    )
+)
+"""The CSV export's cells (`export.CSV_COLUMNS`), formula-guarded, straight from SQLite."""
+
+
+class ResultStream(Iterator[tuple[ResultRow, str]]):
+    """(row, raw line) pairs by custom_id, streamed in keyset pages (no long-lived cursor).
+
+    Exports that need less than a `ResultRow` per result read pages of just what they write
+    (`raw_pages`, `csv_pages`): building the rows cost as much as writing the file. The
+    connection is taken when reading starts, so a stream created on one thread and consumed
+    on a worker thread uses the worker's connection.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        batch_ids: Sequence[str],
+        filt: ResultFilter,
+    ) -> None:
+        self._connect = connect
+        self._batch_ids = list(batch_ids)
+        self._filt = filt
+        self._rows: Iterator[tuple[ResultRow, str]] | None = None
+
+    def __iter__(self) -> ResultStream:
+        return self
+
+    def __next__(self) -> tuple[ResultRow, str]:
+        if self._rows is None:
+            pages = _pages(self._connect, self._batch_ids, self._filt, f"{_ROW_COLS}, r.raw")
+            self._rows = ((_row(r), r[13]) for page in pages for r in page)
+        return next(self._rows)
+
+    def raw_pages(self) -> Iterator[list[str]]:
+        """The raw result lines, a page at a time."""
+        for page in _pages(self._connect, self._batch_ids, self._filt, "r.raw"):
+            yield [r[0] for r in page]
+
+    def csv_pages(self) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of CSV cells (see `CSV_SQL_COLUMNS`), a page at a time."""
+        for page in _pages(self._connect, self._batch_ids, self._filt, CSV_SQL_COLUMNS):
+            yield [r[:-1] for r in page]
+
+
+def iterate(
+    connect: Callable[[], sqlite3.Connection],
+    batch_ids: Sequence[str],
+    filt: ResultFilter,
+) -> ResultStream:
+    """Stream (row, raw line) by custom_id in keyset pages (see `ResultStream`)."""
+    return ResultStream(connect, batch_ids, filt)
 
 
 def detail(
