@@ -95,6 +95,13 @@ async def compose(pilot: Pilot[int], _: Path) -> None:
     await pilot.press("n")
     await pilot.pause()
     await pilot.press(*"Write a haiku about batch processing.")
+    # The JSON preview follows the typing after a short debounce: wait until it caught up.
+    screen = pilot.app.screen
+    for _ in range(100):
+        requests = getattr(screen, "requests", [])
+        if requests and requests[0]["params"]["messages"][0]["content"].endswith("processing."):
+            break
+        await pilot.pause(0.05)
 
 
 SHOTS: dict[str, Step] = {
