@@ -9,6 +9,7 @@ the newest row ("newest" = from the batch created last), and only then filter an
 from __future__ import annotations
 
 import hashlib
+import operator
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -191,17 +192,24 @@ def manifest_key(conn: sqlite3.Connection, batch_id: str) -> tuple[str, int] | N
     return None
 
 
-def _flush(
-    conn: sqlite3.Connection, rows: list[tuple[Any, ...]], key: tuple[str, int] | None
-) -> int:
+_by_custom_id = operator.itemgetter(1)
+
+
+def _flush(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
     """Insert one chunk with its inputs joined from the manifest, in one transaction.
+
+    A row is `parse_line`'s tuple + (raw line, manifest job, manifest part); the tuples are
+    built on the parsing thread so the writer thread spends its time in SQLite.
 
     Search indexing is not done here (see `build_fts_step`): the rows are browsable as soon
     as this commits. A repeated custom_id is left out by the unique index (the first wins).
     """
-    job, part = key if key is not None else (None, None)
+    # In custom_id order (stable: a repeated id's first line still wins): the manifest
+    # lookups and the index inserts then walk their B-trees in order instead of at random
+    # (the API returns results in any order), which halves the writer's time.
+    rows = sorted(rows, key=_by_custom_id)
     with write_txn(conn):
-        cur = conn.executemany(_INSERT_SQL, [(*r, job, part) for r in rows])
+        cur = conn.executemany(_INSERT_SQL, rows)
         return max(cur.rowcount, 0)
 
 
@@ -272,6 +280,7 @@ def ingest(
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     with fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtop-ingest") as writer:
         key = manifest_key(conn, batch_id)
+        job, part = key if key is not None else (None, None)
         _delete_batch_rows(conn, batch_id)
         for line in fh:
             done_bytes += len(line)
@@ -288,18 +297,18 @@ def ingest(
                 malformed += 1
                 continue
             parsed_rows += 1
-            rows.append((*parsed, raw))
+            rows.append((*parsed, raw, job, part))
             if len(rows) >= INGEST_CHUNK:
                 if pending is not None:
                     inserted += pending.result()
-                pending = writer.submit(_flush, conn, rows, key)
+                pending = writer.submit(_flush, conn, rows)
                 rows = []
                 if progress is not None:
                     progress(done_bytes, total_bytes)
         if pending is not None:
             inserted += pending.result()
     if rows:
-        inserted += _flush(conn, rows, key)
+        inserted += _flush(conn, rows)
     rows = []
     if progress is not None:
         progress(total_bytes, total_bytes)

@@ -165,13 +165,13 @@ def test_crashed_ingest_leaves_a_like_searchable_batch(tmp_path: Path) -> None:
         conn = store._conn()
         results_index._delete_batch_rows(conn, "b1")
         rows = [
-            (*p, f'{{"n": {i}}}')
+            (*p, f'{{"n": {i}}}', None, None)
             for i, p in enumerate(
                 [results_index.parse_line("b1", '{"custom_id":"a","result":{"type":"canceled"}}')]
             )
             if p is not None
         ]
-        results_index._flush(conn, rows, None)
+        results_index._flush(conn, rows)
         assert store.wait_search_index(timeout=5)  # nothing buildable: last_id is -1
         assert not store.search_index_ready(["b1"])
         assert store.query_results(["b1"], ResultFilter(search="canc"), 0, 5).total == 0
