@@ -505,6 +505,7 @@ def _like_pattern(search: str) -> str:
 
 
 RARE_HITS = 2_000  # up to this many FTS hits, a search is driven from them (else by custom_id)
+DENSE_WALK = 5_000  # deeper pages of a common term probe FTS rather than LIKE every row above
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,23 +517,25 @@ class _Hits:
 
 
 def _fts_hits(conn: sqlite3.Connection, filt: ResultFilter, fts: bool) -> _Hits | None:
-    """Run the FTS phrase once; None when the search cannot use the index (LIKE instead).
+    """Probe the FTS phrase; None when the search cannot use the index (LIKE instead).
 
-    Few hits: the page and count look those rows up by id and sort them (a few ms). Many
-    hits: the page walks the custom_id order and probes the hit set, stopping at a page.
-    Either way FTS5 evaluates the phrase once, not once for the page and again for the count.
+    The plan follows the hit count, read from at most `RARE_HITS + 1` hits (FTS5 stops
+    there, ~2 ms). Few hits: the page and count look those rows up by id and sort them.
+    Many: see `query` and `count` (a LIKE walk for the page, FTS5's own count).
     """
     search = filt.search.replace("\x00", "").strip()
     if not fts or len(search) < MIN_FTS_CHARS:
         return None
     try:
         rows = conn.execute(
-            "SELECT rowid FROM results_fts WHERE results_fts MATCH ?", (fts_phrase(search),)
+            "SELECT rowid FROM results_fts WHERE results_fts MATCH ? LIMIT ?",
+            (fts_phrase(search), RARE_HITS + 1),
         ).fetchall()
     except sqlite3.OperationalError:
         return None
-    ids_json = "[" + ",".join(str(r[0]) for r in rows) + "]"
-    return _Hits(ids_json, len(rows) <= RARE_HITS)
+    if len(rows) > RARE_HITS:
+        return _Hits("", rare=False)
+    return _Hits("[" + ",".join(str(r[0]) for r in rows) + "]", rare=True)
 
 
 def _filters(
@@ -553,11 +556,9 @@ def _filters(
         args.append(orjson.dumps(sorted(filt.custom_ids)).decode())
     search = filt.search.replace("\x00", "").strip()  # NUL would cut the FTS query short
     if search:
-        if use_fts and hits is not None:
+        if use_fts and hits is not None and hits.rare:
             if not driven:  # (a driven source yields only the hits already)
-                # `+r.id`: walk the custom_id order and probe, never look up 88,000 ids.
-                column = "r.id" if hits.rare else "+r.id"
-                clauses.append(f"{column} IN (SELECT value FROM json_each(?))")
+                clauses.append("r.id IN (SELECT value FROM json_each(?))")
                 args.append(hits.ids_json)
         elif use_fts and len(search) >= MIN_FTS_CHARS:
             clauses.append("r.id IN (SELECT rowid FROM results_fts WHERE results_fts MATCH ?)")
@@ -618,6 +619,10 @@ def count(
     fts = fts_complete(conn, batch_ids)
     if hits is None:
         hits = _fts_hits(conn, filt, fts)
+    if hits is not None and not hits.rare:
+        exact = _fts_count(conn, batch_ids, filt)
+        if exact is not None:
+            return exact
 
     def build(use_fts: bool) -> tuple[str, list[Any]]:
         src = _source(conn, batch_ids, hits if use_fts else None)
@@ -625,6 +630,28 @@ def count(
         return f"SELECT count(*) {src.sql}{where}", src.args + args
 
     return int(_run(conn, build, fts)[0][0])
+
+
+def _fts_count(
+    conn: sqlite3.Connection, batch_ids: Sequence[str], filt: ResultFilter
+) -> int | None:
+    """FTS5's own count of a search (~20 ms for 88,000 hits, against ~50 ms to probe each
+    row of the batch), when that is exact: a search alone, over a single batch, in a store
+    holding no other batch's rows. None otherwise.
+    """
+    ids = list(dict.fromkeys(batch_ids))
+    if len(ids) != 1 or filt.types or filt.error_types or filt.custom_ids:
+        return None
+    other = conn.execute(
+        "SELECT 1 FROM results WHERE batch_id < ?1 OR batch_id > ?1 LIMIT 1", (ids[0],)
+    ).fetchone()
+    if other is not None:
+        return None
+    search = filt.search.replace("\x00", "").strip()
+    row = conn.execute(
+        "SELECT count(*) FROM results_fts WHERE results_fts MATCH ?", (fts_phrase(search),)
+    ).fetchone()
+    return int(row[0])
 
 
 TotalsCache = dict[tuple[tuple[str, ...], ResultFilter], tuple[tuple[Any, ...], int]]
@@ -687,7 +714,11 @@ def query(
     try:
         fts = fts_complete(conn, batch_ids)
         hits = _fts_hits(conn, filt, fts)
-        rows = _run(conn, build, fts)
+        # Many hits: walking custom_id order with LIKE finds a page after a few hundred
+        # rows, where probing FTS would evaluate every hit first. Same rows for ASCII text
+        # (LIKE folds ASCII case only, FTS5 all of Unicode's).
+        dense = hits is not None and not hits.rare and filt.search.isascii() and offset < DENSE_WALK
+        rows = _run(conn, build, fts and not dense)
         total = _cached_count(conn, batch_ids, filt, totals, hits)
     finally:
         conn.execute("COMMIT")

@@ -192,3 +192,45 @@ def test_v1_store_migrates_to_v2_fully_indexed(tmp_path: Path) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "results_fts_pending" in tables
     conn.close()
+
+
+@pytest.mark.parametrize("rare_hits", [0, 10, 10**9])
+def test_every_search_plan_pages_and_counts_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rare_hits: int
+) -> None:
+    """Driven by the hits, LIKE walk, FTS probe, FTS5's count: one answer, any page."""
+    store = Store.open(tmp_path / "s.db")
+    path = _seed(store, tmp_path)
+    store.ingest_results("b1", path)
+    store.upsert_remote([remote("b2")], T0)
+    other = write_jsonl(tmp_path / "o.jsonl", [succeeded("req-000001", "fox jumps again")])
+    assert store.wait_search_index(timeout=60)
+    filters = [*FILTERS, ResultFilter(search="fox")]
+
+    def answers(batches: list[str]) -> list[tuple[int, list[str]]]:
+        store._totals.clear()
+        out = []
+        for filt in filters:
+            for offset in (0, 150, 2_500):
+                page = store.query_results(batches, filt, offset, 40)
+                out.append((page.total, [r.custom_id for r in page.rows]))
+        return out
+
+    with monkeypatch.context() as m:
+        m.setattr(results_index, "fts_complete", lambda conn, ids: False)
+        like = answers(["b1"])
+    m2 = pytest.MonkeyPatch()
+    m2.setattr(results_index, "RARE_HITS", rare_hits)
+    m2.setattr(results_index, "DENSE_WALK", 100)
+    try:
+        assert answers(["b1"]) == like
+        store.ingest_results("b2", other)  # now the store holds another batch's rows
+        assert store.wait_search_index(timeout=60)
+        assert answers(["b1"]) == like
+        merged = answers(["b1", "b2"])
+    finally:
+        m2.undo()
+    with monkeypatch.context() as m:
+        m.setattr(results_index, "fts_complete", lambda conn, ids: False)
+        assert answers(["b1", "b2"]) == merged
+    store.close()
