@@ -87,7 +87,9 @@ class PagedRows(Protocol):
     building a `ResultRow` per result, which cost as much as formatting and writing.
     """
 
-    def raw_pages(self) -> Iterator[list[str]]: ...
+    def raw_pages(self) -> Iterator[list[str]]:
+        """Raw lines without their line ends."""
+        ...
 
     def csv_pages(self) -> Iterator[list[tuple[Any, ...]]]:
         """Cells in `CSV_COLUMNS` order, already formula-guarded like `csv_safe`."""
@@ -153,7 +155,7 @@ def _write_jsonl_pages(pages: Iterable[list[str]], fh: IO[str]) -> int:
     n = 0
     write = fh.write
     for page in pages:
-        write("\n".join([raw.rstrip("\r\n") for raw in page]))
+        write("\n".join(page))
         write("\n")
         n += len(page)
     return n

@@ -812,8 +812,11 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
         return next(self._rows)
 
     def raw_pages(self) -> Iterator[list[str]]:
-        """The raw result lines, a page at a time."""
-        for page in _pages(self._connect, self._batch_ids, self._filt, "r.raw"):
+        """The raw result lines (without line ends), a page at a time."""
+        # (trimmed in SQL: a line never ends the file's framing twice)
+        for page in _pages(
+            self._connect, self._batch_ids, self._filt, "rtrim(r.raw, char(13, 10))"
+        ):
             yield [r[0] for r in page]
 
     def csv_pages(self) -> Iterator[list[tuple[Any, ...]]]:
