@@ -88,8 +88,16 @@ def message_text(content: Any) -> str:
     return "".join(parts).rstrip("\n") if len(parts) > 1 else "".join(parts)
 
 
-def parse_line(batch_id: str, raw: str) -> tuple[Any, ...] | None:
-    """One results line → the `results` insert tuple (without raw), or None if malformed."""
+CostMemo = dict[tuple[Any, ...], float | None]
+_COST_MEMO_MAX = 50_000
+
+
+def parse_line(batch_id: str, raw: str, memo: CostMemo | None = None) -> tuple[Any, ...] | None:
+    """One results line → the `results` insert tuple (without raw), or None if malformed.
+
+    `memo` remembers costs by (model, token counts) during one ingest: the price lookup
+    (model aliases, a regex) was half the parsing time, and usages repeat a lot.
+    """
     try:
         obj = orjson.loads(raw)
     except (orjson.JSONDecodeError, ValueError, TypeError):
@@ -120,7 +128,7 @@ def parse_line(batch_id: str, raw: str) -> tuple[Any, ...] | None:
             out_tok = _int(usage.get("output_tokens"))
             cache_w = _int(usage.get("cache_creation_input_tokens"))
             cache_r = _int(usage.get("cache_read_input_tokens"))
-            cost = _row_cost(usage, model, in_tok, out_tok)
+            cost = _row_cost(usage, model, in_tok, out_tok, memo)
     elif kind == "errored":
         envelope = result.get("error")
         inner = envelope.get("error") if isinstance(envelope, dict) else None
@@ -147,7 +155,13 @@ def parse_line(batch_id: str, raw: str) -> tuple[Any, ...] | None:
     )
 
 
-def _row_cost(obj_usage: Any, model: str | None, in_tok: int, out_tok: int) -> float | None:
+def _row_cost(
+    obj_usage: Any,
+    model: str | None,
+    in_tok: int,
+    out_tok: int,
+    memo: CostMemo | None = None,
+) -> float | None:
     """Cost at batch price, splitting cache writes into 5-minute and 1-hour ones."""
     if model is None:
         return None
@@ -158,9 +172,15 @@ def _row_cost(obj_usage: Any, model: str | None, in_tok: int, out_tok: int) -> f
         detail = obj_usage.get("cache_creation")
         if isinstance(detail, dict):
             cache_1h = min(_int(detail.get("ephemeral_1h_input_tokens")), cache_w)
-    return cost_usd(
+    key = (model, in_tok, out_tok, cache_w, cache_r, cache_1h)
+    if memo is not None and key in memo:
+        return memo[key]
+    cost = cost_usd(
         model, in_tok, out_tok, cache_w - cache_1h, cache_r, True, cache_creation_1h=cache_1h
     )
+    if memo is not None and len(memo) < _COST_MEMO_MAX:
+        memo[key] = cost
+    return cost
 
 
 # --- ingest -------------------------------------------------------------------------------
@@ -271,6 +291,7 @@ def ingest(
         raise UserError(f"Cannot read the results file {jsonl_path}: {exc.strerror}.") from exc
     rows: list[tuple[Any, ...]] = []
     malformed = parsed_rows = inserted = 0
+    memo: CostMemo = {}
     done_bytes = 0
     # Parsing (Python, holds the GIL) overlaps with SQLite inserting the previous chunk
     # (C, releases the GIL) on one writer thread.
@@ -292,7 +313,7 @@ def ingest(
             except UnicodeDecodeError:
                 malformed += 1
                 continue
-            parsed = parse_line(batch_id, raw)
+            parsed = parse_line(batch_id, raw, memo)
             if parsed is None:
                 malformed += 1
                 continue
