@@ -42,6 +42,10 @@ DB_FILENAME = "batchtop.sqlite3"
 BUSY_TIMEOUT_MS = 5000
 _ALL = ResultFilter()
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+# SQLite page caches, per connection. A reader's cache fills as the user browses a big
+# store, so it sets how much memory grows with the data; past 16 MB the OS page cache
+# serves reads about as fast. Writers write pages once and need little.
+READER_CACHE_KIB = 16_000
 WRITER_CACHE_KIB = 4_000  # page cache of the ingest and index-builder connections
 INDEX_WAIT_S = 60.0  # how long close() lets a search-index build finish
 
@@ -253,7 +257,7 @@ class Store:
         self._local.conn = conn
         return conn
 
-    def _connect(self, cache_kib: int = 32_000) -> sqlite3.Connection:
+    def _connect(self, cache_kib: int = READER_CACHE_KIB) -> sqlite3.Connection:
         """A new connection, configured and registered so `close()` closes it."""
         with self._lock:
             if self._closed:
@@ -274,7 +278,7 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_size_limit = 67108864")  # shrink the WAL after big ingests
         conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute(f"PRAGMA cache_size = -{cache_kib}")  # page cache (32 MB for readers)
+        conn.execute(f"PRAGMA cache_size = -{cache_kib}")  # page cache (per connection)
         return conn
 
     def _release(self, conn: sqlite3.Connection) -> None:
