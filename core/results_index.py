@@ -292,6 +292,8 @@ def ingest(
     rows: list[tuple[Any, ...]] = []
     malformed = parsed_rows = inserted = 0
     memo: CostMemo = {}
+    total_cost = 0.0
+    any_cost = False
     done_bytes = 0
     # Parsing (Python, holds the GIL) overlaps with SQLite inserting the previous chunk
     # (C, releases the GIL) on one writer thread.
@@ -318,6 +320,10 @@ def ingest(
                 malformed += 1
                 continue
             parsed_rows += 1
+            cost = parsed[12]
+            if cost is not None:
+                total_cost += cost
+                any_cost = True
             rows.append((*parsed, raw, job, part))
             if len(rows) >= INGEST_CHUNK:
                 if pending is not None:
@@ -334,12 +340,16 @@ def ingest(
     if progress is not None:
         progress(total_bytes, total_bytes)
     with write_txn(conn):
-        n, n_cost, cost, first, last = conn.execute(
-            "SELECT count(*), count(cost_usd), total(cost_usd), min(id), max(id)"
-            " FROM results WHERE batch_id = ?",
-            (batch_id,),
+        n, first, last = conn.execute(  # from an index: no pass over the rows
+            "SELECT count(*), min(id), max(id) FROM results WHERE batch_id = ?", (batch_id,)
         ).fetchone()
-        actual = float(cost) if n_cost else None
+        actual = total_cost if any_cost else None
+        if n != parsed_rows:  # repeated custom_ids: only the rows kept count
+            n_cost, cost = conn.execute(
+                "SELECT count(cost_usd), total(cost_usd) FROM results WHERE batch_id = ?",
+                (batch_id,),
+            ).fetchone()
+            actual = float(cost) if n_cost else None
         conn.execute(
             "INSERT INTO batch_local (batch_id, results_indexed, results_malformed,"
             " actual_cost_usd) VALUES (?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET"
