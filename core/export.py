@@ -25,9 +25,9 @@ import csv
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 
 import orjson
 
@@ -77,6 +77,7 @@ _FORMULA_START = frozenset("=+-@\t\r")
 _BUFFER = 1 << 20
 
 Rows = Iterable[tuple[ResultRow, str]]
+_Page = TypeVar("_Page", bound=Sized)
 
 
 @runtime_checkable
@@ -87,8 +88,8 @@ class PagedRows(Protocol):
     building a `ResultRow` per result, which cost as much as formatting and writing.
     """
 
-    def raw_pages(self) -> Iterator[list[str]]:
-        """Raw lines without their line ends."""
+    def raw_pages(self) -> Iterator[tuple[str, int]]:
+        """(a page of raw lines joined by newlines, without a final one; its line count)."""
         ...
 
     def csv_pages(self) -> Iterator[list[tuple[Any, ...]]]:
@@ -141,23 +142,27 @@ def _write_jsonl(rows: Rows, fh: IO[str]) -> int:
 
 
 def _paged_progress(
-    pages: Iterable[list[Any]], progress: ExportProgress | None
-) -> Iterator[list[Any]]:
+    pages: Iterable[_Page], progress: ExportProgress | None, size: Callable[[_Page], int] = len
+) -> Iterator[_Page]:
     n = 0
     for page in pages:
         yield page
-        before, n = n, n + len(page)
+        before, n = n, n + size(page)
         if progress is not None and n // PROGRESS_EVERY > before // PROGRESS_EVERY:
             progress(n)
 
 
-def _write_jsonl_pages(pages: Iterable[list[str]], fh: IO[str]) -> int:
+def _lines(page: tuple[str, int]) -> int:
+    return page[1]
+
+
+def _write_jsonl_pages(pages: Iterable[tuple[str, int]], fh: IO[str]) -> int:
     n = 0
     write = fh.write
-    for page in pages:
-        write("\n".join(page))
+    for joined, lines in pages:
+        write(joined)
         write("\n")
-        n += len(page)
+        n += lines
     return n
 
 
@@ -399,7 +404,8 @@ def export_results(
         else:
             with open(fd, "w", encoding="utf-8", newline="", buffering=_BUFFER) as fh:
                 if fmt == "jsonl" and isinstance(rows, PagedRows):
-                    n = _write_jsonl_pages(_paged_progress(rows.raw_pages(), progress), fh)
+                    pages = _paged_progress(rows.raw_pages(), progress, _lines)
+                    n = _write_jsonl_pages(pages, fh)
                 elif fmt == "csv" and isinstance(rows, PagedRows):
                     n = _write_csv_pages(_paged_progress(rows.csv_pages(), progress), fh)
                 else:

@@ -842,13 +842,37 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
             self._rows = ((_row(r), r[13]) for page in pages for r in page)
         return next(self._rows)
 
-    def raw_pages(self) -> Iterator[list[str]]:
-        """The raw result lines (without line ends), a page at a time."""
-        # (trimmed in SQL: a line never ends the file's framing twice)
-        for page in _pages(
-            self._connect, self._batch_ids, self._filt, "rtrim(r.raw, char(13, 10))"
-        ):
-            yield [r[0] for r in page]
+    def raw_pages(self) -> Iterator[tuple[str, int]]:
+        """(the raw lines of a page joined by newlines, their number), a page at a time.
+
+        SQLite joins the page (`group_concat` over the ordered keyset page): one string per
+        page instead of a tuple per row.
+        """
+        conn = self._connect()
+        src = _source(conn, self._batch_ids)
+        fts = fts_complete(conn, self._batch_ids)
+        after: str | None = None
+        while True:
+
+            def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
+                where, args = _filters(self._filt, use_fts=use_fts)
+                keyset = ""
+                if after is not None:
+                    keyset = f" AND {src.order} > ?"
+                    args.append(after)
+                page = (
+                    f"SELECT rtrim(r.raw, char(13, 10)) AS line, {src.order} AS k"
+                    f" {src.sql}{where}{keyset} ORDER BY {src.order} LIMIT {ITER_PAGE}"
+                )
+                sql = f"SELECT group_concat(line, char(10)), max(k), count(*) FROM ({page})"
+                return sql, src.args + args
+
+            joined, last, n = _run(conn, build, fts)[0]
+            if n:
+                yield joined, int(n)
+            if n < ITER_PAGE:
+                return
+            after = last
 
     def csv_pages(self) -> Iterator[list[tuple[Any, ...]]]:
         """Rows of CSV cells (see `CSV_SQL_COLUMNS`), a page at a time."""
