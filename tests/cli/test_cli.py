@@ -8,13 +8,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
+from waiting import wait_until
 
 CLI = [sys.executable, "-m", "batchtop.tui.cli"]
 
@@ -31,13 +30,6 @@ def run(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
-
-
-def wait_until(cond: Callable[[], bool], limit_s: float = 90.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
@@ -77,7 +69,9 @@ def test_thousand_articles_flow(emulator_env: EmulatorHandle, tmp_path: Path) ->
         text=True,
     )
     try:
-        wait_until(lambda: emulator_env.stats.count("list") >= 2)  # watch saw it in progress
+        wait_until(
+            lambda: emulator_env.stats.count("list") >= 2, timeout=90
+        )  # watch saw it in progress
         emulator_env.advance(3600)
         out, err = watch.communicate(timeout=120)
     finally:
@@ -223,7 +217,7 @@ def test_ctrl_c_exits_130_without_traceback(emulator_env: EmulatorHandle, tmp_pa
         text=True,
     )
     try:
-        wait_until(lambda: emulator_env.stats.count("list") >= 2)
+        wait_until(lambda: emulator_env.stats.count("list") >= 2, timeout=90)
         watch.send_signal(signal.SIGINT)
         _out, err = watch.communicate(timeout=30)
     finally:

@@ -77,17 +77,6 @@ async def create_remote_batches(service: BatchService, n: int, size: int = 1) ->
     return ids
 
 
-def wait_for(cond: Callable[[], bool], limit_s: float = 10.0) -> None:
-    """Block (a thread, not the loop's timers) until `cond()`; for the emulator's thread."""
-    import time
-
-    deadline = time.monotonic() + limit_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
 def server_batch_count(emulator: EmulatorHandle) -> int:
     """How many batches exist on the emulator (via its own HTTP API, sync SDK)."""
     import anthropic

@@ -12,6 +12,7 @@ from batchtop.core.errors import ApiError
 from batchtop.core.models import BatchEnded, Event, RefreshDone, RefreshFailed
 from batchtop.core.poller import backoff_delay
 from svc_helpers import FakeSleep, create_remote_batches, make_service, requests
+from waiting import async_wait
 
 
 async def test_thousand_active_batches_refresh_in_one_list_call(
@@ -170,13 +171,13 @@ async def test_idle_when_nothing_active_and_wakes_on_submit(
     service.subscribe(events.append)
     try:
         task = asyncio.ensure_future(service.run_polling())
-        await _until(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 1)
-        await _until(lambda: service.poller.next_delays == [None])
+        await async_wait(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 1)
+        await async_wait(lambda: service.poller.next_delays == [None])
         assert sleeper.delays == []  # idle: no timer at all
         service.auto_download = False
         await service.submit_requests(requests(3))  # wakes the poller
-        await _until(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 2)
-        await _until(lambda: len(sleeper.delays) >= 1)
+        await async_wait(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 2)
+        await async_wait(lambda: len(sleeper.delays) >= 1)
         assert sleeper.delays[0] == 30.0
         service.stop_polling()
         await asyncio.wait_for(task, 10)
@@ -193,13 +194,14 @@ async def test_pause_and_resume(emulator: EmulatorHandle, tmp_path: Path) -> Non
         service.pause()
         assert service.paused
         task = asyncio.ensure_future(service.run_polling())
-        await asyncio.sleep(0.05)
+        # the poller went to its paused wait (an open-ended one: None) without refreshing
+        await async_wait(lambda: None in service.poller.next_delays)
         assert not any(isinstance(e, RefreshDone) for e in events)
         # a manual refresh always works, even paused
         await service.refresh()
         assert sum(isinstance(e, RefreshDone) for e in events) == 1
         service.resume()
-        await _until(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 2)
+        await async_wait(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 2)
         service.stop_polling()
         await asyncio.wait_for(task, 10)
     finally:
@@ -214,7 +216,7 @@ async def test_auth_failure_stops_the_timer(emulator: EmulatorHandle, tmp_path: 
     service.subscribe(events.append)
     try:
         task = asyncio.ensure_future(service.run_polling())
-        await _until(lambda: any(isinstance(e, RefreshFailed) for e in events))
+        await async_wait(lambda: any(isinstance(e, RefreshFailed) for e in events))
         failed = next(e for e in events if isinstance(e, RefreshFailed))
         assert failed.kind == "auth"
         assert failed.retry_in_s is None
@@ -225,15 +227,6 @@ async def test_auth_failure_stops_the_timer(emulator: EmulatorHandle, tmp_path: 
         await asyncio.wait_for(task, 10)
     finally:
         await service.close()
-
-
-async def _until(cond: object, limit_s: float = 10.0) -> None:
-    assert callable(cond)
-    deadline = time.monotonic() + limit_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_manual_refresh_ends_a_backoff(emulator: EmulatorHandle, tmp_path: Path) -> None:
@@ -252,11 +245,11 @@ async def test_manual_refresh_ends_a_backoff(emulator: EmulatorHandle, tmp_path:
         await create_remote_batches(service, 1)
         emulator.set_faults(rate_529=1.0)
         task = asyncio.ensure_future(service.run_polling())
-        await _until(lambda: len(delays) == 1)  # failed, now backing off
+        await async_wait(lambda: len(delays) == 1)  # failed, now backing off
         assert any(isinstance(e, RefreshFailed) for e in events)
         emulator.clear_faults()
         await service.refresh()  # the user presses r
-        await _until(lambda: len(delays) == 2)  # the loop woke, refreshed, re-armed
+        await async_wait(lambda: len(delays) == 2)  # the loop woke, refreshed, re-armed
         assert delays[1] == service.settings.refresh_interval_s
         service.stop_polling()
         await asyncio.wait_for(task, 10)

@@ -10,7 +10,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,6 @@ import pytest
 from batchtop.core.emulator import EmulatorHandle
 
 CLI = [sys.executable, "-m", "batchtop.tui.cli"]
-_PAUSE = threading.Event()  # never set: .wait(t) is a pause between polls
 
 
 def soak_full(config: pytest.Config | None = None) -> bool:
@@ -31,35 +29,6 @@ def soak_full(config: pytest.Config | None = None) -> bool:
         expr = str(config.getoption("-m") or "")
         return "soak" in expr and "not soak" not in expr
     return False
-
-
-def wait_until(cond: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    """Block this thread until `cond()` holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:g} s")
-        _PAUSE.wait(0.01)
-
-
-def try_wait(cond: Callable[[], bool], timeout: float) -> bool:
-    """Like `wait_until` but returns False instead of failing."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        _PAUSE.wait(0.005)
-    return True
-
-
-async def async_wait(cond: Callable[[], bool], limit_s: float = 30.0, what: str = "cond") -> None:
-    """Let the event loop run until `cond()` holds; fail after `limit_s` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {limit_s:g} s")
-        await asyncio.to_thread(_PAUSE.wait, 0.002)  # yields to the loop meanwhile
 
 
 class AdvancingSleep:

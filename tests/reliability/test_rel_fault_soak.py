@@ -27,7 +27,8 @@ from batchtop.core.errors import ApiError, BatchtopError
 from batchtop.core.models import Event, IntentState, RefreshFailed
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import AdvancingSleep, LoopLag, async_wait, server_custom_ids, soak_full
+from reliability_support import AdvancingSleep, LoopLag, server_custom_ids, soak_full
+from waiting import async_wait
 
 SERVICE_SIZES = [
     pytest.param(20, id="short"),

@@ -23,7 +23,8 @@ from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle, Rule
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import LoopLag, async_wait, cli_env, run_cli
+from reliability_support import LoopLag, cli_env, run_cli
+from waiting import async_wait
 
 MARKUP = "[bold red]ALERT[/] [link=https://evil.example]click me[/link] [/] [on red]tail"
 ANSI = (

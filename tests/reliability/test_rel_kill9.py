@@ -35,14 +35,8 @@ from batchtop.core.emulator import EmulatorHandle, ManualClock
 from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import (
-    cli_env,
-    run_cli,
-    server_custom_ids,
-    soak_full,
-    start_cli,
-    try_wait,
-)
+from reliability_support import cli_env, run_cli, server_custom_ids, soak_full, start_cli
+from waiting import try_wait
 
 PART_SIZE = 4
 PARTS = 5

@@ -20,7 +20,8 @@ from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import LoopLag, assert_clean_failure, async_wait, cli_env, run_cli
+from reliability_support import LoopLag, assert_clean_failure, cli_env, run_cli
+from waiting import async_wait
 
 KEY = "sk-ant-test-netcheck-7c1d"
 

@@ -26,7 +26,8 @@ from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import CLI, async_wait, cli_env, run_cli, wait_until
+from reliability_support import CLI, cli_env, run_cli
+from waiting import async_wait, wait_until
 
 KEY = f"sk-ant-test-SECRET-{secrets.token_hex(12)}"
 
