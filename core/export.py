@@ -92,8 +92,9 @@ class PagedRows(Protocol):
         """(a page of raw lines joined by newlines, without a final one; its line count)."""
         ...
 
-    def csv_pages(self) -> Iterator[list[tuple[Any, ...]]]:
-        """Cells in `CSV_COLUMNS` order, already formula-guarded like `csv_safe`."""
+    def csv_lines(self) -> Iterator[tuple[str, int]]:
+        """(a page of CSV records as `csv.writer` writes them for `CSV_COLUMNS` with
+        `csv_safe` cells, joined by CRLF without a final one; its record count)."""
         ...
 
 
@@ -166,13 +167,14 @@ def _write_jsonl_pages(pages: Iterable[tuple[str, int]], fh: IO[str]) -> int:
     return n
 
 
-def _write_csv_pages(pages: Iterable[list[tuple[Any, ...]]], fh: IO[str]) -> int:
-    writer = csv.writer(fh, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+def _write_csv_pages(pages: Iterable[tuple[str, int]], fh: IO[str]) -> int:
+    csv.writer(fh, lineterminator="\r\n").writerow(CSV_COLUMNS)
     n = 0
-    for page in pages:
-        writer.writerows(page)
-        n += len(page)
+    write = fh.write
+    for joined, records in pages:
+        write(joined)
+        write("\r\n")
+        n += records
     return n
 
 
@@ -407,7 +409,8 @@ def export_results(
                     pages = _paged_progress(rows.raw_pages(), progress, _lines)
                     n = _write_jsonl_pages(pages, fh)
                 elif fmt == "csv" and isinstance(rows, PagedRows):
-                    n = _write_csv_pages(_paged_progress(rows.csv_pages(), progress), fh)
+                    pages = _paged_progress(rows.csv_lines(), progress, _lines)
+                    n = _write_csv_pages(pages, fh)
                 else:
                     n = _TEXT_WRITERS[fmt](counted, fh)
                 fh.flush()

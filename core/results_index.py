@@ -797,20 +797,29 @@ def _csv_cell(column: str) -> str:
     )
 
 
-CSV_SQL_COLUMNS = ", ".join(
+def _csv_quoted(cell: str) -> str:
+    """`csv.writer`'s minimal quoting: a cell holding , " CR or LF is quoted, "" doubled."""
+    return (
+        f"CASE WHEN instr({cell}, ',') OR instr({cell}, '\"') OR instr({cell}, char(13))"
+        f" OR instr({cell}, char(10)) THEN '\"' || replace({cell}, '\"', '\"\"') || '\"'"
+        f" ELSE {cell} END"
+    )
+
+
+CSV_SQL_LINE = " || ',' || ".join(
     (
-        _csv_cell("r.custom_id"),
-        "r.type",
-        _csv_cell("r.input_text"),
-        _csv_cell("r.text"),
-        "coalesce(r.stop_reason, '')",
+        _csv_quoted(_csv_cell("r.custom_id")),
+        _csv_quoted("r.type"),
+        _csv_quoted(_csv_cell("r.input_text")),
+        _csv_quoted(_csv_cell("r.text")),
+        _csv_quoted("coalesce(r.stop_reason, '')"),
         "r.input_tokens",
         "r.output_tokens",
-        "coalesce(r.error_type, '')",
-        _csv_cell("r.error_message"),
+        _csv_quoted("coalesce(r.error_type, '')"),
+        _csv_quoted(_csv_cell("r.error_message")),
     )
 )
-"""The CSV export's cells (`export.CSV_COLUMNS`), formula-guarded, straight from SQLite."""
+"""One CSV record (without its line end) per row, as `csv.writer` would write it."""
 
 
 class ResultStream(Iterator[tuple[ResultRow, str]]):
@@ -848,6 +857,17 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
         SQLite joins the page (`group_concat` over the ordered keyset page): one string per
         page instead of a tuple per row.
         """
+        return self._joined_pages("rtrim(r.raw, char(13, 10))", "char(10)")
+
+    def csv_lines(self) -> Iterator[tuple[str, int]]:
+        """(a page of CSV records joined by CRLF, their number), a page at a time.
+
+        The records are exactly what `csv.writer` (minimal quoting, CRLF) writes for
+        `export.CSV_COLUMNS` with `csv_safe` cells, built by SQLite (see `CSV_SQL_LINE`).
+        """
+        return self._joined_pages(CSV_SQL_LINE, "char(13, 10)")
+
+    def _joined_pages(self, line: str, sep: str) -> Iterator[tuple[str, int]]:
         conn = self._connect()
         src = _source(conn, self._batch_ids)
         fts = fts_complete(conn, self._batch_ids)
@@ -861,10 +881,10 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
                     keyset = f" AND {src.order} > ?"
                     args.append(after)
                 page = (
-                    f"SELECT rtrim(r.raw, char(13, 10)) AS line, {src.order} AS k"
+                    f"SELECT {line} AS line, {src.order} AS k"
                     f" {src.sql}{where}{keyset} ORDER BY {src.order} LIMIT {ITER_PAGE}"
                 )
-                sql = f"SELECT group_concat(line, char(10)), max(k), count(*) FROM ({page})"
+                sql = f"SELECT group_concat(line, {sep}), max(k), count(*) FROM ({page})"
                 return sql, src.args + args
 
             joined, last, n = _run(conn, build, fts)[0]
@@ -873,11 +893,6 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
             if n < ITER_PAGE:
                 return
             after = last
-
-    def csv_pages(self) -> Iterator[list[tuple[Any, ...]]]:
-        """Rows of CSV cells (see `CSV_SQL_COLUMNS`), a page at a time."""
-        for page in _pages(self._connect, self._batch_ids, self._filt, CSV_SQL_COLUMNS):
-            yield [r[:-1] for r in page]
 
 
 def iterate(
