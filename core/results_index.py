@@ -29,6 +29,7 @@ ProgressFn = Callable[[int, int], None]
 
 INGEST_CHUNK = 5_000  # rows per write transaction: fast, short lock holds, ~10 MB in flight
 ITER_PAGE = 2_000
+RAW_PAGE = 500  # JSONL pages: SQLite grows a joined page by copying, ~350 KB pages are faster
 MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
 
 _RESULT_TYPES = frozenset(t.value for t in ResultType)
@@ -857,7 +858,7 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
         SQLite joins the page (`group_concat` over the ordered keyset page): one string per
         page instead of a tuple per row.
         """
-        return self._joined_pages("rtrim(r.raw, char(13, 10))", "char(10)")
+        return self._joined_pages("rtrim(r.raw, char(13, 10))", "char(10)", RAW_PAGE)
 
     def csv_lines(self) -> Iterator[tuple[str, int]]:
         """(a page of CSV records joined by CRLF, their number), a page at a time.
@@ -865,9 +866,9 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
         The records are exactly what `csv.writer` (minimal quoting, CRLF) writes for
         `export.CSV_COLUMNS` with `csv_safe` cells, built by SQLite (see `CSV_SQL_LINE`).
         """
-        return self._joined_pages(CSV_SQL_LINE, "char(13, 10)")
+        return self._joined_pages(CSV_SQL_LINE, "char(13, 10)", ITER_PAGE)
 
-    def _joined_pages(self, line: str, sep: str) -> Iterator[tuple[str, int]]:
+    def _joined_pages(self, line: str, sep: str, size: int) -> Iterator[tuple[str, int]]:
         conn = self._connect()
         src = _source(conn, self._batch_ids)
         fts = fts_complete(conn, self._batch_ids)
@@ -882,7 +883,7 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
                     args.append(after)
                 page = (
                     f"SELECT {line} AS line, {src.order} AS k"
-                    f" {src.sql}{where}{keyset} ORDER BY {src.order} LIMIT {ITER_PAGE}"
+                    f" {src.sql}{where}{keyset} ORDER BY {src.order} LIMIT {size}"
                 )
                 sql = f"SELECT group_concat(line, {sep}), max(k), count(*) FROM ({page})"
                 return sql, src.args + args
@@ -890,7 +891,7 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
             joined, last, n = _run(conn, build, fts)[0]
             if n:
                 yield joined, int(n)
-            if n < ITER_PAGE:
+            if n < size:
                 return
             after = last
 
