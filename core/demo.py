@@ -257,4 +257,4 @@ async def start_demo(settings: Settings | None = None) -> AsyncIterator[Demo]:
             await seed(service, emulator, clock, home)
             yield Demo(service, emulator, clock, home)
         finally:
-            await service.close()
+            await service.close(wait_for_search_index=False)

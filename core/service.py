@@ -120,7 +120,13 @@ class BatchService:
         service._owns_store = True
         return service
 
-    async def close(self) -> None:
+    async def close(self, *, wait_for_search_index: bool = True) -> None:
+        """Stop background work and close the store.
+
+        A search-index build still running is given time to finish unless
+        `wait_for_search_index` is False (an interactive quit): then it stops at once and
+        resumes the next time the store is opened.
+        """
         self._poller.stop()
         pending = [*self._tasks, *self._downloads.values()]
         for task in pending:
@@ -130,7 +136,10 @@ class BatchService:
                 await task
         await self._api.close()
         if self._owns_store:
-            self.store.close()
+            if wait_for_search_index:
+                self.store.close()
+            else:
+                self.store.close(index_wait_s=0)
 
     @property
     def base_url(self) -> str:
