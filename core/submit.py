@@ -228,7 +228,6 @@ class Submitter:
     ) -> None:
         store = self._store
         await asyncio.to_thread(store.upsert_remote, [batch], self._now())
-        await asyncio.to_thread(store.resolve_intent, intent.id, state, batch.id, None)
         await asyncio.to_thread(
             lambda: store.set_batch_meta(
                 batch.id,
@@ -239,6 +238,10 @@ class Submitter:
                 estimated_cost_usd=estimated_cost_usd,
             )
         )
+        # Last, as the commit point: a crash before it leaves the intent pending, so
+        # reconcile finds this batch again and records it (set_batch_meta is idempotent);
+        # resolving first could leave a known id without its job and part.
+        await asyncio.to_thread(store.resolve_intent, intent.id, state, batch.id, None)
 
     async def _settle(self, intent: SubmitIntent) -> tuple[RemoteBatch | None, bool]:
         """Look for the batch of an ambiguous create, giving a slow server time to finish.
@@ -289,7 +292,8 @@ class Submitter:
     def _is_claimed(self, batch_id: str, intent: SubmitIntent) -> bool:
         view = self._store.get_batch(batch_id)
         if view is not None and view.job_id is not None:
-            return True
+            # Recorded as this very part before a crash cut the recording short: ours.
+            return (view.job_id, view.job_part) != (intent.job_id, intent.part)
         return any(
             i.batch_id == batch_id and i.id != intent.id for i in self._store.intents(intent.job_id)
         )

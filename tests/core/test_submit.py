@@ -87,6 +87,37 @@ async def test_crash_between_create_and_record_is_reconciled(
         await service.close()
 
 
+async def test_crash_while_recording_keeps_job_and_part(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Killed after the batch's job/part were written but before the intent was resolved:
+    the intent is still open, reconcile claims the batch, and job, part and model stay."""
+    service = make_service(emulator, tmp_path)
+    try:
+        part = tmp_path / "part-0002.jsonl"
+        write_part(part, requests(4))
+        prepared = read_part(part)
+        job = service.store.create_job("crashed", None, emulator.clock.now())
+        intent = service.store.add_intent(
+            job.id, 2, prepared.request_count, prepared.content_hash, emulator.clock.now()
+        )
+        created = await service._api.create_raw(prepared.body)
+        service.store.upsert_remote([created], emulator.clock.now())
+        service.store.set_batch_meta(
+            created.id, job_id=job.id, job_part=2, model="claude-haiku-4-5"
+        )
+        # ... the process dies here: the intent was never resolved
+        resolved = await service.reconcile()
+        assert [(i.state, i.batch_id) for i in resolved] == [(IntentState.RECONCILED, created.id)]
+        view = service.batch(created.id)
+        assert view is not None
+        assert (view.job_id, view.job_part, view.model) == (job.id, 2, "claude-haiku-4-5")
+        assert intent.id == resolved[0].id
+        assert server_batch_count(emulator) == 1
+    finally:
+        await service.close()
+
+
 async def test_two_open_intents_of_equal_size_claim_different_batches(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
