@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -308,27 +308,13 @@ class Submitter:
             if found is not None:
                 claimed.add(found.id)
                 await self._record(intent, found, IntentState.RECONCILED, None, None, None)
-                resolved.append(_with(intent, IntentState.RECONCILED, found.id, None))
+                resolved.append(
+                    replace(intent, state=IntentState.RECONCILED, batch_id=found.id, error=None)
+                )
             elif self._now() - intent.created_at > ABANDON_AFTER:
                 msg = "No batch was created for this part (found none after the submit attempt)."
                 await asyncio.to_thread(
                     self._store.resolve_intent, intent.id, IntentState.FAILED, None, msg
                 )
-                resolved.append(_with(intent, IntentState.FAILED, None, msg))
+                resolved.append(replace(intent, state=IntentState.FAILED, batch_id=None, error=msg))
         return resolved
-
-
-def _with(
-    intent: SubmitIntent, state: IntentState, batch_id: str | None, error: str | None
-) -> SubmitIntent:
-    return SubmitIntent(
-        id=intent.id,
-        job_id=intent.job_id,
-        part=intent.part,
-        request_count=intent.request_count,
-        content_hash=intent.content_hash,
-        created_at=intent.created_at,
-        state=state,
-        batch_id=batch_id,
-        error=error,
-    )
