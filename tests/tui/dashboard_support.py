@@ -11,6 +11,7 @@ from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle, Rule
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
+from textual.pilot import Pilot
 
 SETTINGS = Settings(notify_bell=False)
 HOSTILE_LABEL = "[bold red]x[/] \x1b[31mred\x1b[0m"
@@ -94,3 +95,12 @@ async def seed_workspace(service: BatchService, emulator: EmulatorHandle) -> Wor
 
 
 AppFactory = Callable[..., Any]
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 100) -> bool:
+    """Wait for a condition by pausing the app between checks (bounded, no fixed sleep)."""
+    for _ in range(tries):
+        if condition():
+            return True
+        await pilot.pause(0.05)
+    return condition()

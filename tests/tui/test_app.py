@@ -15,8 +15,7 @@ from batchtop.core.store import Store
 from batchtop.tui import app as app_module
 from batchtop.tui.app import NO_KEY_MESSAGE, BatchtopApp
 from batchtop.tui.screens.dashboard import DashboardScreen
-from dashboard_support import SETTINGS, Workspace, close_service, make_service
-from textual.pilot import Pilot
+from dashboard_support import SETTINGS, Workspace, close_service, make_service, until
 
 SIZE = (160, 48)
 FAST_FAIL = Settings(notify_bell=False, max_retries=0, request_timeout_s=5.0)
@@ -24,14 +23,6 @@ FAST_FAIL = Settings(notify_bell=False, max_retries=0, request_timeout_s=5.0)
 
 def status_text(app: BatchtopApp) -> str:
     return str(app.dashboard.status.render())
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 200) -> bool:
-    for _ in range(tries):
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
 
 
 def closed_port() -> int:
@@ -50,11 +41,13 @@ async def test_offline_shows_in_status_bar_and_app_stays_up(
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await pilot.press("r")
-            assert await until(pilot, lambda: "offline" in status_text(app))
+            assert await until(pilot, lambda: "offline" in status_text(app), tries=200)
             assert app.is_running
             assert isinstance(app.screen, DashboardScreen)
             await pilot.press("r")  # again: still no crash
-            assert await until(pilot, lambda: "refreshing" not in status_text(app))
+            assert await until(
+                pilot, tries=200, condition=lambda: "refreshing" not in status_text(app)
+            )
             assert app.is_running
     finally:
         await close_service(service)
@@ -70,7 +63,9 @@ async def test_bad_key_shows_in_status_bar(
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await pilot.press("r")
-            assert await until(pilot, lambda: "API key rejected" in status_text(app))
+            assert await until(
+                pilot, tries=200, condition=lambda: "API key rejected" in status_text(app)
+            )
             assert app.is_running
     finally:
         await close_service(service)
@@ -87,7 +82,7 @@ async def test_missing_key_is_not_called_a_bad_key(
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await pilot.press("r")
-            assert await until(pilot, lambda: "no API key" in status_text(app))
+            assert await until(pilot, lambda: "no API key" in status_text(app), tries=200)
             assert "rejected" not in status_text(app)
     finally:
         await close_service(service)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import Any
 
 from batchtop.core.emulator import EmulatorHandle
@@ -15,7 +14,7 @@ from batchtop.tui.screens.dashboard import DashboardScreen
 from batchtop.tui.screens.label import LabelScreen
 from batchtop.tui.screens.rows import JOB_PREFIX
 from batchtop.tui.widgets.batches_table import BatchesTable
-from dashboard_support import AppFactory, Workspace
+from dashboard_support import AppFactory, Workspace, until
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
@@ -40,15 +39,6 @@ async def select(pilot: Pilot[Any], app: BatchtopApp, key: str) -> None:
     table.move_cursor(row=table.get_row_index(key))
     await pilot.pause()
     assert table.selected_key == key
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 100) -> bool:
-    """Wait for a condition by pausing the app between checks (bounded, no fixed sleep)."""
-    for _ in range(tries):
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
 
 
 def _has_option(options: OptionList, text: str) -> bool:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from batchtop.core.config import Settings
 from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
@@ -14,8 +12,8 @@ from batchtop.core.service import BatchService
 from batchtop.core.store import Store
 from batchtop.tui.app import BatchtopApp
 from batchtop.tui.screens.rows import MAX_ROWS
+from dashboard_support import until
 from rich.console import Console
-from textual.pilot import Pilot
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 COUNT = MAX_ROWS + 500
@@ -39,14 +37,6 @@ def many_batches(count: int) -> list[RemoteBatch]:
             )
         )
     return out
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 100) -> bool:
-    for _ in range(tries):
-        if condition():
-            return True
-        await pilot.pause(0.05)
-    return condition()
 
 
 async def test_many_batches_are_capped_and_filterable(tmp_path: Path) -> None:
