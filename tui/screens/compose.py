@@ -18,6 +18,7 @@ from batchtop.core.models import ImportIssue, SubmitOutcome
 from batchtop.tui.safe_text import clean
 from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.suggest import model_suggester
+from batchtop.tui.widgets.key_footer import KeyFooter
 from batchtop.tui.widgets.validation_report import estimate_text
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -30,7 +31,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Input, Static, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 from textual.worker import Worker
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
                 yield Static("", id="compose-cost")
                 yield Static("Request body (POST /v1/messages/batches)", classes="compose-heading")
                 yield Static("", id="compose-preview")
-        yield Footer()
+        yield KeyFooter()
 
     def _new_editor(self, message: str = "") -> RequestEditor:
         used = {e.custom_id for e in self.query(RequestEditor)}

@@ -23,6 +23,7 @@ from batchtop.core.models import (
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.suggest import model_suggester
+from batchtop.tui.widgets.key_footer import KeyFooter
 from batchtop.tui.widgets.path_input import PathInput
 from batchtop.tui.widgets.validation_report import (
     estimate_text,
@@ -42,7 +43,6 @@ from textual.suggester import SuggestFromList
 from textual.widgets import (
     Button,
     DirectoryTree,
-    Footer,
     Input,
     ProgressBar,
     Select,
@@ -210,7 +210,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
                 yield Static("", id="import-issues")
                 yield Static("Preview (first rendered requests)", classes="import-heading")
                 yield Static("", id="import-preview")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#import-path", PathInput).focus()

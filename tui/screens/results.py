@@ -26,6 +26,7 @@ from batchtop.core.models import (
 )
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
+from batchtop.tui.widgets.key_footer import KeyFooter
 from batchtop.tui.widgets.result_detail import ResultDetail
 from batchtop.tui.widgets.results_table import (
     PAGE_SIZE,
@@ -44,7 +45,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 from textual.worker import Worker
 
 if TYPE_CHECKING:
@@ -271,7 +272,7 @@ class ResultsScreen(Screen[None]):
             yield ResultsTable(id="results-table")
             yield TextLine(id="results-position")
         yield ResultDetail(id="results-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(ResultsTable).focus()
