@@ -11,7 +11,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -93,18 +93,69 @@ def json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> Problem:
     return Problem(f"This line is not valid JSON: {msg}{hint}.", column=column)
 
 
-def jsonl_values(lines: Iterator[bytes]) -> Iterator[tuple[int, Any, bytes]]:
-    """(line number, parsed value or Problem, raw line as read) per non-blank line."""
+def line_blocks(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple[bytes, int, int]]:
+    """The file as blocks of whole lines: `(buf, start, stop)`, with `buf[start:stop]` one or
+    more lines (only the file's last may lack its newline), in UTF-8, BOM removed.
+
+    Read in `CHUNK`s that are used as they are (no copy); only a line cut by a chunk end is
+    assembled into a block of its own. So lines can be parsed and written as slices.
+    """
+    if encoding not in ("utf-8", "utf-8-sig"):
+        for line in byte_lines(f, encoding, tick):
+            yield line, 0, len(line)
+        return
+    if encoding == "utf-8-sig":  # sniffed from the first bytes: the BOM is there
+        tick(len(f.read(len(codecs.BOM_UTF8))))
+    cut: list[bytes] = []  # pieces of a line cut by chunk ends
+    while chunk := f.read(CHUNK):
+        tick(len(chunk))
+        start = 0
+        if cut:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                cut.append(chunk)
+                continue
+            start = nl + 1
+            cut.append(chunk[:start])
+            line = b"".join(cut)
+            cut = []
+            yield line, 0, len(line)
+        stop = chunk.rfind(b"\n") + 1
+        if stop > start:
+            yield chunk, start, stop
+        else:
+            stop = start
+        if stop < len(chunk):
+            cut.append(chunk[stop:])
+    if cut:
+        line = b"".join(cut)
+        yield line, 0, len(line)
+
+
+def jsonl_values(
+    blocks: Iterable[tuple[bytes, int, int]],
+) -> Iterator[tuple[int, Any, bytes, int, int]]:
+    """(line number, parsed value or Problem, buf, start, end) per non-blank line, where
+    `buf[start:end]` is the line as read (parsed in place through a memoryview)."""
     lineno = 0
     loads = orjson.loads
-    for raw in lines:
-        lineno += 1
-        if raw.isspace() or not raw:
-            continue
-        try:
-            yield lineno, loads(raw), raw
-        except orjson.JSONDecodeError as exc:
-            yield lineno, json_problem(raw, exc), raw
+    for buf, start, stop in blocks:
+        view = memoryview(buf)
+        find = buf.find
+        while start < stop:
+            nl = find(b"\n", start, stop)
+            end = stop if nl < 0 else nl + 1
+            lineno += 1
+            try:
+                value = loads(view[start:end])
+            except orjson.JSONDecodeError as exc:
+                raw = buf[start:end]
+                if not raw.isspace():
+                    yield lineno, json_problem(raw, exc), buf, start, end
+                start = end
+                continue
+            yield lineno, value, buf, start, end
+            start = end
 
 
 def output_line(raw: bytes) -> bytes:

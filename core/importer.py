@@ -25,6 +25,7 @@ from .import_readers import (
     csv_records,
     json_array_values,
     jsonl_values,
+    line_blocks,
     output_line,
     sniff_encoding,
     text_lines,
@@ -43,7 +44,6 @@ from .request_checks import (
     sanitize_custom_id,
     simple_valid,
     unknown_model_message,
-    user_text,
     validate_request,
 )
 from .templates import MissingField, Template, TemplateError, format_value
@@ -118,10 +118,6 @@ def _params(options: ImportOptions, text: str) -> dict[str, Any]:
 
 
 # --- the analysis ----------------------------------------------------------------------
-
-
-def _dump(cid: str, params: Any) -> bytes:
-    return orjson.dumps({"custom_id": cid, "params": params}, option=orjson.OPT_APPEND_NEWLINE)
 
 
 class _Ticker:
@@ -215,15 +211,19 @@ class _Analysis:
         custom_id: str,
         params: Mapping[str, Any],
         body: bytes,
-        input_text: str | None,
         input_tokens: int,
+        start: int = 0,
+        end: int = -1,
     ) -> None:
+        """Count and write one valid request: `body[start:end]` is its JSON and a newline."""
         if self.parts is None:
             return
-        if not self.parts.fits_alone(body):
+        if end < 0:
+            end = len(body)
+        if not self.parts.fits_alone(end - start - 1):
             self.issue(
                 "error",
-                f"This request is {len(body) - 1:,} bytes, more than the per-batch limit of "
+                f"This request is {end - start - 1:,} bytes, more than the per-batch limit of "
                 f"{self.options.max_bytes_per_batch:,} bytes on its own.",
                 line,
             )
@@ -236,9 +236,13 @@ class _Analysis:
         if len(self.preview) < PREVIEW_COUNT:
             self.preview.append({"custom_id": custom_id, "params": params})
         try:
-            self.parts.add(line, custom_id, body, input_text)
+            self.parts.add(line, custom_id, body, start, end)
         except OSError as exc:
-            self.issue("error", f"Cannot write the prepared file in {self.work_dir}: {exc}.")
+            self.write_failed(exc)
+
+    def write_failed(self, exc: OSError) -> None:
+        self.issue("error", f"Cannot write the prepared file in {self.work_dir}: {exc}.")
+        if self.parts is not None:
             self.parts.abandon()
             self.parts = None
 
@@ -249,25 +253,46 @@ class _Analysis:
                 self.issue("warning", unknown_model_message(model), line, field="params.model")
 
     # native requests ----------------------------------------------------------------
-    def native(self, line: int, value: Any, raw: bytes | None) -> None:
-        """One native request; `raw` is its source line (reused as is when it is clean)."""
+    def native(
+        self, line: int, value: Any, raw: bytes | None, start: int = 0, end: int = 0
+    ) -> None:
+        """One native request; `raw[start:end]` is its source line (written as is when clean).
+
+        The fast path takes the common, plainly valid shape (`simple_valid`) and writes the
+        source bytes without re-serialising them; anything else goes through `native_slow`,
+        which applies every rule and explains what is wrong.
+        """
         if type(value) is dict and len(value) == 2:
-            # Fast path: the common, valid shape, checked in one pass.
             cid = value.get("custom_id")
             params = value.get("params")
-            if type(cid) is str and CUSTOM_ID_RE.match(cid) and cid not in self.ids:
-                stats = simple_valid(params, self.limits)
-                if stats is not None:
+            if type(cid) is str and CUSTOM_ID_RE.fullmatch(cid) and cid not in self.ids:
+                chars = simple_valid(params, self.limits)
+                if chars is not None:
                     self.ids[cid] = line
                     assert isinstance(params, dict)
                     if params["model"] not in self.warned_models:
                         self.check_model(params["model"], line)
-                    body = output_line(raw) if raw is not None else _dump(cid, params)
-                    self.accept(line, cid, params, body, stats[1], tokens_for_chars(stats[0]))
+                    tokens = tokens_for_chars(chars)
+                    # A clean line ('{…}\n') is written as it is: its length is its size.
+                    if raw is not None and raw[start] == 0x7B and raw[end - 2 : end] == b"}\n":
+                        self.accept(line, cid, params, raw, tokens, start, end)
+                    else:
+                        self.accept(
+                            line, cid, params, self.body(cid, params, raw, start, end), tokens
+                        )
                     return
-        self.native_slow(line, value, raw)
+        self.native_slow(line, value, raw, start, end)
 
-    def native_slow(self, line: int, value: Any, raw: bytes | None) -> None:
+    @staticmethod
+    def body(cid: str, params: Any, raw: bytes | None, start: int, end: int) -> bytes:
+        """The part line for a request: its source line trimmed, or serialised."""
+        if raw is None:
+            return orjson.dumps(
+                {"custom_id": cid, "params": params}, option=orjson.OPT_APPEND_NEWLINE
+            )
+        return output_line(raw[start:end])
+
+    def native_slow(self, line: int, value: Any, raw: bytes | None, start: int, end: int) -> None:
         if not isinstance(value, dict):
             self.issue("error", f"Each line must be a JSON object, not {kind_of(value)}.", line)
             return
@@ -313,8 +338,8 @@ class _Analysis:
                 line,
             )
             raw = None
-        body = output_line(raw) if raw is not None else _dump(cid, params)
-        self.accept(line, cid, params, body, user_text(params), request_input_tokens(params))
+        body = self.body(cid, params, raw, start, end)
+        self.accept(line, cid, params, body, request_input_tokens(params))
 
     # records + template -------------------------------------------------------------
     def check_options(self) -> None:
@@ -435,9 +460,9 @@ class _Analysis:
         if not self.options_ok:
             return
         params = _params(self.options, text)
-        body = orjson.dumps({"custom_id": cid, "params": params}, option=orjson.OPT_APPEND_NEWLINE)
+        body = self.body(cid, params, None, 0, 0)
         chars = len(text) + len(self.options.system or "")
-        self.accept(line, cid, params, body, text, tokens_for_chars(chars))
+        self.accept(line, cid, params, body, tokens_for_chars(chars))
 
     def txt_line(self, line: int, text: str) -> None:
         self.record(line, {"text": text, "line": text, "prompt": text, "line_number": line})
@@ -591,19 +616,15 @@ def _run(
     if fmt == "jsonl":
         if a.options.template:
             a.issue("warning", "The template is ignored: the file holds native requests.")
-        for line, value, raw in jsonl_values(byte_lines(f, encoding, tick)):
-            if isinstance(value, Problem):
-                a.issue("error", value.message, line, value.column)
-            else:
-                a.native(line, value, raw)
+        _run_native_jsonl(a, jsonl_values(line_blocks(f, encoding, tick)))
         return
     if fmt == "json":
         _run_json(a, f, encoding, tick, size)
         return
     a.check_options()
     if fmt == "records-jsonl":
-        for line, value, _raw in jsonl_values(byte_lines(f, encoding, tick)):
-            if isinstance(value, Problem):
+        for line, value, *_ in jsonl_values(line_blocks(f, encoding, tick)):
+            if type(value) is Problem:
                 a.issue("error", value.message, line, value.column)
             else:
                 a.record(line, value)
@@ -628,6 +649,53 @@ def _run(
                 a.issue("error", text.message, line, text.column)
             else:
                 a.txt_line(line, text)
+
+
+def _run_native_jsonl(a: _Analysis, lines: Iterable[tuple[int, Any, bytes, int, int]]) -> None:
+    """Native JSONL: the hot loop of a big import (per request, every call counts).
+
+    A plainly valid request (`simple_valid`) on a clean line ('{…}\\n') whose model was seen
+    before is counted here and handed to the writer as a slice of the block it was read
+    from: no re-serialising, no intermediate objects. Everything else (problems, the first
+    request of each model, lines to trim) goes through `_Analysis.native`, which applies
+    every rule.
+    """
+    fullmatch = CUSTOM_ID_RE.fullmatch
+    ids = a.ids
+    limits = a.limits
+    seen_models = a.warned_models
+    models = a.models
+    cost_add = a.cost.add
+    largest = a.options.max_bytes_per_batch - BODY_OVERHEAD
+    params: Any = None
+    for line, value, buf, start, end in lines:
+        if (
+            type(value) is dict
+            and len(value) == 2
+            and type(cid := value.get("custom_id")) is str
+            and fullmatch(cid)
+            and cid not in ids
+            and (chars := simple_valid(params := value.get("params"), limits)) is not None
+            and (model := params["model"]) in seen_models
+            and buf[start] == 0x7B
+            and buf[end - 2 : end] == b"}\n"
+            and end - start - 1 <= largest
+            and a.parts is not None
+            and a.count >= PREVIEW_COUNT
+        ):
+            ids[cid] = line
+            a.count += 1
+            models[model] += 1
+            mt = params["max_tokens"]
+            cost_add(model, tokens_for_chars(chars), mt)
+            try:
+                a.parts.add(line, cid, buf, start, end)
+            except OSError as exc:
+                a.write_failed(exc)
+        elif type(value) is Problem:
+            a.issue("error", value.message, line, value.column)
+        else:
+            a.native(line, value, buf, start, end)
 
 
 def _csv_delimiter(path: Path, f: IO[bytes], encoding: str) -> str:

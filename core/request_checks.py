@@ -17,7 +17,8 @@ from .pricing import is_known_model, price_for
 from .templates import format_value
 
 CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
-CUSTOM_ID_RE = re.compile(CUSTOM_ID_PATTERN)
+CUSTOM_ID_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+"""Use with `fullmatch`: with `match`, `$` also matches before a final newline ("a\n")."""
 _BAD_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
 
 
@@ -29,7 +30,7 @@ def custom_id_problem(value: Any) -> str | None:
         return f"custom_id must be a string, not {kind_of(value)}."
     if not value:
         return "custom_id is empty; it needs 1 to 64 characters."
-    if CUSTOM_ID_RE.match(value):
+    if CUSTOM_ID_RE.fullmatch(value):
         return None
     wrong: list[str] = []
     if len(value) > 64:
@@ -256,16 +257,19 @@ class MaxTokensLimits(dict[str, int]):
 
     def __missing__(self, model: str) -> int:
         price = price_for(model)
-        limit = price.max_output_tokens if price and price.max_output_tokens else 1 << 62
+        limit = 1 << 62
+        if price is not None and price.max_output_tokens is not None:
+            limit = price.max_output_tokens
         self[model] = limit
         return limit
 
 
-def simple_valid(params: Any, limits: MaxTokensLimits) -> tuple[int, str] | None:
-    """(text characters, last user text) when `params` is plainly valid, else None.
+def simple_valid(params: Any, limits: MaxTokensLimits) -> int | None:
+    """The characters of text in `params` when it is plainly valid, else None.
 
-    Covers the common shape (text messages, text or no system) in one pass; anything else
-    goes through `check_params`, which explains what is wrong.
+    Covers the common shape (text messages, text or no system) in one pass: None must be
+    returned whenever `check_params` would report anything (error or warning); such params
+    then go through `check_params`, which explains what is wrong.
     """
     if type(params) is not dict:
         return None
@@ -275,23 +279,23 @@ def simple_valid(params: Any, limits: MaxTokensLimits) -> tuple[int, str] | None
     if (
         type(model) is not str
         or not model
+        or model.isspace()
         or type(mt) is not int
         or mt < 1
+        or mt > limits[model]
         or type(messages) is not list
         or not messages
-        or params.get("stream") is True
-        or params.get("speed") is not None
-        or mt > limits[model]
     ):
         return None
-    system = params.get("system")
-    if system is None:
-        chars = 0
-    elif type(system) is str:
-        chars = len(system)
-    else:
-        return None
-    last_user = ""
+    chars = 0
+    if len(params) > 3:  # with only model, max_tokens and messages, nothing more to check
+        system = params.get("system")
+        if system is not None:
+            if type(system) is not str:
+                return None
+            chars = len(system)
+        if params.get("stream") is True or params.get("speed") is not None or "tools" in params:
+            return None
     for message in messages:
         if type(message) is not dict:
             return None
@@ -299,11 +303,7 @@ def simple_valid(params: Any, limits: MaxTokensLimits) -> tuple[int, str] | None
         if type(content) is not str or not content or content.isspace():
             return None
         role = message.get("role")
-        if role == "user":
-            last_user = content
-        elif role != "assistant":
+        if role != "user" and role != "assistant":
             return None
         chars += len(content)
-    if "tools" in params:
-        return None
-    return chars, last_user
+    return chars

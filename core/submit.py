@@ -26,6 +26,7 @@ from .api import BatchApi, is_ambiguous
 from .errors import ApiError, UserError
 from .models import CostEstimate, IntentState, RemoteBatch, SubmitIntent
 from .pricing import CostAccumulator
+from .request_checks import user_text
 
 if TYPE_CHECKING:
     from .store import Store
@@ -121,13 +122,19 @@ def prepare_lines(
 
 
 def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPart:
-    """Read a prepared part (native batch JSONL) and its manifest (custom_id → input text)."""
+    """Read a prepared part (native batch JSONL) and its manifest.
+
+    An input text the manifest does not give (the importer's manifests hold none) is the
+    request's last user message, as for composed requests.
+    """
     try:
         data = part_path.read_bytes()
     except OSError as exc:
         raise UserError(f"Cannot read the prepared part {part_path}: {exc.strerror}.") from exc
     inputs = _read_inputs(manifest_path or manifest_path_for(part_path))
-    return prepare_lines(data.splitlines(), inputs=inputs, source=str(part_path))
+    return prepare_lines(
+        data.splitlines(), inputs=inputs, source=str(part_path), input_text=user_text
+    )
 
 
 def prepare_requests(

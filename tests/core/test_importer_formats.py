@@ -11,6 +11,7 @@ import pytest
 from batchtop.core import import_readers
 from batchtop.core.importer import analyse
 from batchtop.core.models import ImportOptions, ImportReport
+from batchtop.core.submit import read_part
 
 HAIKU = ImportOptions(model="claude-haiku-4-5", max_tokens=200)
 
@@ -63,9 +64,12 @@ def test_native_jsonl(tmp_path: Path) -> None:
     assert r.request_count == 2
     assert r.models == {"claude-haiku-4-5": 2}
     assert part_lines(tmp_path) == reqs
-    assert manifest(tmp_path) == [
-        {"custom_id": "a", "line": 1, "input_text": "one"},
-        {"custom_id": "b", "line": 2, "input_text": "two"},
+    # the manifest maps ids to source lines; the prompt is read from the part when submitting
+    assert manifest(tmp_path) == [{"custom_id": "a", "line": 1}, {"custom_id": "b", "line": 2}]
+    prepared = read_part(tmp_path / "work" / "part-0001.jsonl")
+    assert [(cid, text) for cid, text, _params in prepared.manifest_rows] == [
+        ("a", "one"),
+        ("b", "two"),
     ]
     assert r.preview == reqs
     assert r.prepared_path == tmp_path / "work"
@@ -145,11 +149,9 @@ def test_json_records_with_template(tmp_path: Path) -> None:
         },
     }
     assert lines[1]["custom_id"] == "row-000002"
-    assert manifest(tmp_path)[1] == {
-        "custom_id": "row-000002",
-        "line": 1,
-        "input_text": "Summarise {Dogs} by Bob:\nDogs bark.",
-    }
+    assert manifest(tmp_path)[1] == {"custom_id": "row-000002", "line": 1}
+    prepared = read_part(tmp_path / "work" / "part-0001.jsonl")
+    assert prepared.manifest_rows[1][1] == "Summarise {Dogs} by Bob:\nDogs bark."
 
 
 def test_json_list_of_strings_is_prompts(tmp_path: Path) -> None:
