@@ -12,6 +12,7 @@ money is spent.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +33,13 @@ from .import_readers import (
 )
 from .models import ImportFormat, ImportIssue, ImportOptions, ImportReport, Severity
 from .part_writer import BODY_OVERHEAD, PartWriter
-from .pricing import CostAccumulator, is_known_model, request_input_tokens, tokens_for_chars
+from .pricing import (
+    CostAccumulator,
+    is_known_model,
+    price_for,
+    request_input_tokens,
+    tokens_for_chars,
+)
 from .request_checks import (
     CUSTOM_ID_PATTERN,
     CUSTOM_ID_RE,
@@ -68,6 +75,8 @@ PROGRESS_STEP = 1 << 20
 DEFAULT_PROMPT_FIELDS = ("prompt", "text", "content", "input", "question", "line")
 
 Progress = Callable[[int, int], None]
+_ID_CHARACTERS = re.compile(r"[a-zA-Z0-9_-]*")
+"""Custom ids checked together: every character of all of them joined."""
 
 _EXTENSIONS: dict[str, ImportFormat] = {
     ".jsonl": "jsonl",
@@ -120,6 +129,15 @@ def _params(options: ImportOptions, text: str) -> dict[str, Any]:
 # --- the analysis ----------------------------------------------------------------------
 
 
+class _ContextTiers(dict[str, bool]):
+    """model → whether its price depends on the request's size (long-context tier)."""
+
+    def __missing__(self, model: str) -> bool:
+        price = price_for(model)
+        self[model] = tiered = price is not None and price.long_context_threshold is not None
+        return tiered
+
+
 class _Ticker:
     def __init__(self, total: int, progress: Progress | None) -> None:
         self.total = total
@@ -161,6 +179,7 @@ class _Analysis:
         self.warned_models: set[str] = set()
         self.parts: PartWriter | None = None
         self.limits = MaxTokensLimits()
+        self.context_tiers = _ContextTiers()
         # record formats
         self.template: Template | None = None
         self.template_checked = False
@@ -282,6 +301,49 @@ class _Analysis:
                         )
                     return
         self.native_slow(line, value, raw, start, end)
+
+    def take_run(
+        self,
+        first: int,
+        model: str,
+        cids: list[str],
+        chars: list[int],
+        max_tokens: list[int],
+        buf: bytes,
+        start: int,
+        end: int,
+    ) -> None:
+        """Accept a run of plainly valid requests (see `_run_native_jsonl`) on lines `first`,
+        `first + 1`, …: `buf[start:end]`. Their ids are checked together (valid, unique, new)
+        and they must fit the open part; otherwise each line goes through `native`."""
+        count = len(cids)
+        new = dict(zip(cids, range(first, first + count), strict=True))
+        parts = self.parts
+        if (
+            len(new) == count
+            and "" not in new
+            and max(map(len, cids)) <= 64
+            and _ID_CHARACTERS.fullmatch("".join(cids))
+            and self.ids.keys().isdisjoint(new)
+            and parts is not None
+            and parts.fits(count, end - start)
+        ):
+            self.ids.update(new)
+            self.count += count
+            self.models[model] = self.models.get(model, 0) + count
+            tokens = list(map(tokens_for_chars, chars))
+            if self.context_tiers[model]:  # each request's size picks its price tier
+                for t, mt in zip(tokens, max_tokens, strict=True):
+                    self.cost.add(model, t, mt)
+            else:  # one price tier: the estimate is linear, so add the sums
+                self.cost.add(model, sum(tokens), sum(max_tokens))
+            try:
+                parts.add_lines(first, cids, buf, start, end)
+            except OSError as exc:
+                self.write_failed(exc)
+            return
+        for line, value, raw, s, e in jsonl_values([(buf, start, end)]):
+            self.native(first - 1 + line, value, raw, s, e)
 
     @staticmethod
     def body(cid: str, params: Any, raw: bytes | None, start: int, end: int) -> bytes:
@@ -652,50 +714,60 @@ def _run(
 
 
 def _run_native_jsonl(a: _Analysis, lines: Iterable[tuple[int, Any, bytes, int, int]]) -> None:
-    """Native JSONL: the hot loop of a big import (per request, every call counts).
+    """Native JSONL: the hot loop of a big import (per request, every step counts).
 
-    A plainly valid request (`simple_valid`) on a clean line ('{…}\\n') whose model was seen
-    before is counted here and handed to the writer as a slice of the block it was read
-    from: no re-serialising, no intermediate objects. Everything else (problems, the first
-    request of each model, lines to trim) goes through `_Analysis.native`, which applies
-    every rule.
+    Consecutive lines that each hold a plainly valid request (`simple_valid`) of the same
+    model, written cleanly ('{…}\\n'), are gathered into a run: one slice of the block they
+    were read from. `_Analysis.take_run` then checks their ids together and hands the slice
+    to the writer as it is (no re-serialising). Every other line (problems, the first
+    requests, a model's first request, lines to trim) goes through `_Analysis.native`, which
+    applies every rule one by one.
     """
-    fullmatch = CUSTOM_ID_RE.fullmatch
-    ids = a.ids
     limits = a.limits
     seen_models = a.warned_models
-    models = a.models
-    cost_add = a.cost.add
-    largest = a.options.max_bytes_per_batch - BODY_OVERHEAD
+    run: bytes | None = None
+    run_start = run_end = run_first = 0
+    run_model = ""
+    cids: list[str] = []
+    chars: list[int] = []
+    max_tokens: list[int] = []
+    cid: Any = None  # (Any: set inside `plain`, used only when it is true)
+    n: Any = None
     params: Any = None
     for line, value, buf, start, end in lines:
-        if (
+        plain = (
             type(value) is dict
             and len(value) == 2
             and type(cid := value.get("custom_id")) is str
-            and fullmatch(cid)
-            and cid not in ids
-            and (chars := simple_valid(params := value.get("params"), limits)) is not None
-            and (model := params["model"]) in seen_models
+            and (n := simple_valid(params := value.get("params"), limits)) is not None
             and buf[start] == 0x7B
             and buf[end - 2 : end] == b"}\n"
-            and end - start - 1 <= largest
-            and a.parts is not None
-            and a.count >= PREVIEW_COUNT
-        ):
-            ids[cid] = line
-            a.count += 1
-            models[model] += 1
-            mt = params["max_tokens"]
-            cost_add(model, tokens_for_chars(chars), mt)
-            try:
-                a.parts.add(line, cid, buf, start, end)
-            except OSError as exc:
-                a.write_failed(exc)
-        elif type(value) is Problem:
+        )
+        if plain and start == run_end and buf is run and params["model"] == run_model:
+            cids.append(cid)
+            chars.append(n)
+            max_tokens.append(params["max_tokens"])
+            run_end = end
+            continue
+        if cids:
+            assert run is not None
+            a.take_run(run_first, run_model, cids, chars, max_tokens, run, run_start, run_end)
+            cids, chars, max_tokens = [], [], []
+        if plain and params["model"] in seen_models and a.count >= PREVIEW_COUNT:
+            run, run_start, run_end, run_first = buf, start, end, line
+            run_model = params["model"]
+            cids.append(cid)
+            chars.append(n)
+            max_tokens.append(params["max_tokens"])
+            continue
+        run = None
+        if type(value) is Problem:
             a.issue("error", value.message, line, value.column)
         else:
             a.native(line, value, buf, start, end)
+    if cids:
+        assert run is not None
+        a.take_run(run_first, run_model, cids, chars, max_tokens, run, run_start, run_end)
 
 
 def _csv_delimiter(path: Path, f: IO[bytes], encoding: str) -> str:

@@ -93,6 +93,34 @@ class PartWriter:
         self._count += 1
         self._last = line
 
+    def fits(self, count: int, size: int) -> bool:
+        """Whether `count` requests of `size` bytes in all (newlines included) fit in the
+        part being written (or in a new one, when none is open), without splitting."""
+        if not self._count:
+            return count <= self.max_requests and BODY_OVERHEAD + size - 1 <= self.max_bytes
+        return self._count + count <= self.max_requests and self._bytes + size <= self.max_bytes
+
+    def add_lines(
+        self, first_line: int, custom_ids: list[str], buf: bytes, start: int, end: int
+    ) -> None:
+        """Append consecutive requests at once: `buf[start:end]` holds one per line, from
+        line `first_line` on, and `fits` said they fit. Same contract as `add`."""
+        count = len(custom_ids)
+        if self._out < 0:
+            self._open(first_line)
+        if buf is not self._run or start != self._run_end:
+            self._queue_run()
+            self._run = buf
+            self._run_start = start
+        self._run_end = end
+        self._rows += [
+            f'{{"custom_id":"{cid}","line":{line}}}\n'
+            for line, cid in enumerate(custom_ids, first_line)
+        ]
+        self._bytes += end - start - (0 if self._count else 1)
+        self._count += count
+        self._last = first_line + count - 1
+
     def _queue_run(self) -> None:
         if self._run_end > self._run_start:
             self._pieces.append(memoryview(self._run)[self._run_start : self._run_end])

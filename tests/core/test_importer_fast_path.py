@@ -21,6 +21,7 @@ from batchtop.core import import_readers
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.importer import analyse, custom_id_problem, validate_request
 from batchtop.core.models import ImportIssue, ImportOptions, ImportReport, ResultFilter
+from batchtop.core.pricing import estimate_cost
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from svc_helpers import make_service
@@ -185,6 +186,61 @@ def test_clean_lines_are_copied_byte_for_byte_and_others_normalised(tmp_path: Pa
     assert [orjson.loads(x) for x in written[WARM:]] == [a, b, c, d]
     (part,) = report.parts
     assert part.byte_size == len(b'{"requests":[]}') + sum(len(x) for x in written) - 1
+
+
+def test_a_model_first_seen_on_a_broken_request_is_still_counted(tmp_path: Path) -> None:
+    requests = [
+        *warm(),
+        req("broken", model="claude-opus-5", max_tokens=0),
+        req("ok-1", model="claude-opus-5"),
+        req("ok-2", model="claude-opus-5"),
+    ]
+    report = analyse_lines(tmp_path, [orjson.dumps(r) + b"\n" for r in requests])
+    assert [(i.line, i.field) for i in report.issues] == [(WARM + 1, "params.max_tokens")]
+    assert report.models == {"claude-haiku-4-5": WARM, "claude-opus-5": 2}
+    assert report.request_count == WARM + 2
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "claude-haiku-5-5", "claude-unknown"])
+def test_estimate_equals_the_per_request_reference(tmp_path: Path, model: str) -> None:
+    """Runs add their cost in one step when the model has one price tier; per request when
+    the size of a request picks its tier (some of these are above 100k tokens)."""
+    requests = [
+        req(f"r-{i}", "word " * (1 + (i * 7919) % 60) * (3000 if i % 9 == 4 else 1), model=model)
+        for i in range(60)
+    ]
+    for i, r in enumerate(requests):
+        r["params"]["max_tokens"] = 10 + i
+    report = analyse_lines(tmp_path, [orjson.dumps(r) + b"\n" for r in requests])
+    assert report.request_count == 60
+    assert report.estimate == estimate_cost(requests)
+
+
+@pytest.mark.parametrize(("max_requests", "max_bytes"), [(7, 10**9), (10**6, 2_000), (5, 1_500)])
+def test_runs_split_exactly_like_one_request_at_a_time(
+    tmp_path: Path, max_requests: int, max_bytes: int
+) -> None:
+    requests = [req(f"r-{i}", "x" * (1 + (i * 37) % 300)) for i in range(150)]
+    lines = [orjson.dumps(r) + b"\n" for r in requests]
+    report = analyse_lines(
+        tmp_path, lines, max_requests_per_batch=max_requests, max_bytes_per_batch=max_bytes
+    )
+    assert report.ok, report.issues[:3]
+    # the reference: greedy, one request at a time
+    expected: list[tuple[int, int, int, int]] = []  # (count, bytes, first line, last line)
+    for number, line in enumerate(lines, start=1):
+        size = len(line) - 1
+        if expected and (expected[-1][0] >= max_requests or expected[-1][1] + size + 1 > max_bytes):
+            expected.append((0, 0, number, number))
+        if not expected:
+            expected.append((0, 0, number, number))
+        count, total, first, _ = expected[-1]
+        total = total + size + 1 if count else len(b'{"requests":[]}') + size
+        expected[-1] = (count + 1, total, first, number)
+    assert [(p.request_count, p.byte_size, p.first_line, p.last_line) for p in report.parts] == (
+        expected
+    )
+    assert part_lines(tmp_path) == lines
 
 
 # --- property tests ----------------------------------------------------------------------
