@@ -1,8 +1,10 @@
 """Streaming readers for import files: bytes in, numbered values out.
 
-Each reader yields `(line, value)` pairs where `value` is the parsed item or a `Problem`
+Each reader yields `(line, value, …)` where `value` is the parsed item or a `Problem`
 saying why that item could not be read; readers never raise on bad content. Files are read
-in chunks or lines, never whole, so a 256 MB input costs a bounded amount of memory.
+in chunks or lines, never whole, so a 256 MB input costs a bounded amount of memory. JSONL
+lines also come with where they are in their block (`line_blocks`), so the importer can
+copy a clean line to a part without re-serialising it.
 """
 
 from __future__ import annotations

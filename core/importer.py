@@ -2,7 +2,7 @@
 
 `analyse` turns an input file (native batch JSONL, a JSON list, JSONL records, CSV or TXT
 plus an optional `{field}` template) into prepared native JSONL parts under the per-batch
-limits, a manifest per part (custom_id → source line and prompt text), a cost estimate and
+limits, a manifest per part (custom_id → source line), a cost estimate and
 a report of every problem found. It never raises on bad input: a broken file is a report
 full of errors. Validation mirrors the API (see the API reference §5), including the checks
 the API only applies hours later (deferred `errored` rows), so mistakes surface before any
