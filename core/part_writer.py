@@ -163,11 +163,14 @@ class PartWriter:
         self._run_start = self._run_end = 0
         index = len(self.parts) + 1
         self._sync.wait()
-        for fd, final in zip((self._out, self._manifest), self._names(index), strict=True):
-            os.fsync(fd)
-            os.close(fd)
-            os.replace(_temp(final), final)
+        fds = (self._out, self._manifest)
+        for fd in fds:
+            os.fsync(fd)  # on failure both stay open: `abandon` closes and removes them
         self._out = self._manifest = -1
+        for fd in fds:
+            os.close(fd)
+        for final in self._names(index):
+            os.replace(_temp(final), final)
         self.parts.append(SplitPart(index, self._count, self._bytes, self._first, self._last))
         self._count = 0
 

@@ -11,13 +11,15 @@ clean, and are accepted by the emulator.
 from __future__ import annotations
 
 import copy
+import errno
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from batchtop.core import import_readers
+from batchtop.core import import_readers, part_writer
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.importer import analyse, custom_id_problem, validate_request
 from batchtop.core.models import ImportIssue, ImportOptions, ImportReport, ResultFilter
@@ -241,6 +243,41 @@ def test_runs_split_exactly_like_one_request_at_a_time(
         expected
     )
     assert part_lines(tmp_path) == lines
+
+
+@pytest.mark.parametrize("failing", ["_write_all", "fsync", "second fsync"])
+def test_a_disk_error_is_reported_and_leaves_no_temp_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The disk fills up while parts are written: one error, the rest of the file is still
+    checked, nothing half-written is left under any name."""
+
+    real_fsync = os.fsync
+    calls: list[int] = []
+
+    def full(*args: Any) -> None:
+        calls.append(1)
+        if failing == "second fsync" and len(calls) == 1:  # the part syncs, its manifest fails
+            real_fsync(*args)
+            return
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if failing.endswith("fsync"):
+        monkeypatch.setattr(part_writer.os, "fsync", full)
+    else:
+        monkeypatch.setattr(part_writer, "_write_all", full)
+    monkeypatch.setattr(part_writer, "FLUSH_BYTES", 1000)  # write early
+    requests = [req(f"r-{i}", "x" * 200) for i in range(50)]
+    lines = [orjson.dumps(r) + b"\n" for r in requests] + [b"{broken\n"]
+    report = analyse_lines(tmp_path, lines)
+    disk, parse = sorted((i for i in report.errors), key=lambda i: i.line or 0)
+    assert disk.message.startswith(f"Cannot write the prepared file in {tmp_path / 'work'}: ")
+    assert "No space left on device" in disk.message
+    assert (parse.line, parse.message) == (
+        51,
+        "This line is not valid JSON: unexpected character, expected a string key.",
+    )
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == []
 
 
 # --- property tests ----------------------------------------------------------------------
