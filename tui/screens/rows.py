@@ -1,8 +1,9 @@
-"""Turning batches and jobs into dashboard table rows (pure functions, cached per batch).
+"""Turning batches and jobs into dashboard table cells (pure functions, cached per batch).
 
-Row cells are built once per version of a batch (`BatchView` is frozen, so a changed batch
-is a new object); only the two time cells are recomputed as the clock moves. That keeps a
-diff pass over thousands of batches cheap enough to run on every refresh.
+Cells are built once per version of a batch (`BatchView` is frozen, so a changed batch is a
+new object); only the two time cells are recomputed as the clock moves, and they too are the
+same objects while their text is unchanged. The table draws only the rows on screen and
+reuses a drawn line while its cells are the same objects, so this identity is its cache key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal
 
 from batchtop.core.models import BatchView, Job, RequestCounts
 from rich.text import Text
+from textual.cache import LRUCache
 
 from ..format import (
     age,
@@ -25,7 +27,7 @@ from ..format import (
     time_left,
 )
 from ..safe_text import safe_text
-from ..widgets.batches_table import Column, KeyText, Row
+from ..widgets.batches_table import Column
 
 View = Literal["all", "active", "ended", "errors", "jobs"]
 VIEWS: dict[View, str] = {
@@ -41,22 +43,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("id", "ID", 12),
     Column("status", "Status", 11),
     Column("progress", "Progress", 15),
-    Column("processing", "Proc", 7),
-    Column("succeeded", "OK", 7),
-    Column("errored", "Err", 7),
-    Column("canceled", "Canc", 7),
-    Column("expired", "Exp", 7),
-    Column("total", "Total", 7),
-    Column("created", "Age", 7),
-    Column("expires", "Left", 7),
-    Column("cost", "Cost", 9),
+    Column("processing", "Proc", 7, "right"),
+    Column("succeeded", "OK", 7, "right"),
+    Column("errored", "Err", 7, "right"),
+    Column("canceled", "Canc", 7, "right"),
+    Column("expired", "Exp", 7, "right"),
+    Column("total", "Total", 7, "right"),
+    Column("created", "Age", 7, "right"),
+    Column("expires", "Left", 7, "right"),
+    Column("cost", "Cost", 9, "right"),
 )
 
 JOB_PREFIX = "job:"
 
-MAX_ROWS = 2000
-"""Rows the table holds at most: the built-in DataTable costs ~0.25 ms per added row here,
-so 10,000 rows would freeze a view switch for seconds. Filter and sort reach the rest."""
+CACHED_ROWS = 256
+"""Batches whose cells are kept (the rows on screen are a few dozen; scrolling through
+10,000 batches must not keep 10,000 rows of cells alive)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,7 @@ def _cost(b: BatchView) -> float | None:
 
 
 def _num(value: int, style: str = "") -> Text:
-    return Text(f"{value:,}" if value else "·", style=style if value else "dim", justify="right")
+    return Text(f"{value:,}" if value else "·", style=style if value else "dim")
 
 
 def status_style(label: str, styles: Styles) -> str:
@@ -158,12 +160,6 @@ def status_style(label: str, styles: Styles) -> str:
         "expired": styles.error,
         "deleted": "dim strike",
     }.get(label, "")
-
-
-def _id_cell(key: str, text: str, style: str = "") -> KeyText:
-    cell = KeyText(text, style=style, no_wrap=True, end="")
-    cell.row_key = key
-    return cell
 
 
 def _counts_cells(c: RequestCounts, styles: Styles) -> tuple[Text, ...]:
@@ -182,10 +178,13 @@ class RowBuilder:
 
     def __init__(self, styles: Styles) -> None:
         self.styles = styles
-        self._cache: dict[tuple[str, str], tuple[BatchView, tuple[Text, ...]]] = {}
-        self._times: dict[tuple[str, str], Text] = {}
+        self._cache: LRUCache[tuple[str, str], tuple[BatchView, tuple[Text, ...]]] = LRUCache(
+            CACHED_ROWS
+        )
+        self._times: LRUCache[tuple[str, str], Text] = LRUCache(2 * CACHED_ROWS)
+        self._jobs: dict[str, tuple[tuple[object, ...], tuple[Text, ...]]] = {}
 
-    def batch_row(self, b: BatchView, now: datetime, *, indent: str = "") -> Row:
+    def batch_cells(self, b: BatchView, now: datetime, *, indent: str = "") -> tuple[Text, ...]:
         key = b.id
         cached = self._cache.get((key, indent))
         if cached is None or cached[0] is not b:
@@ -193,27 +192,17 @@ class RowBuilder:
             self._cache[(key, indent)] = cached
         r = b.remote
         left = time_left(r.expires_at, now) if r.is_active else "—"
-        cells = (
+        return (
             *cached[1][:10],
             self._time_cell(key, "age", age(r.created_at, now)),
             self._time_cell(key, "left", left),
             cached[1][10],
         )
-        return Row(key, cells)
-
-    def time_cells(self, b: BatchView, now: datetime) -> dict[str, Text]:
-        """Just the cells that move with the clock (for the once-a-second tick)."""
-        r = b.remote
-        left = time_left(r.expires_at, now) if r.is_active else "—"
-        return {
-            "created": self._time_cell(b.id, "age", age(r.created_at, now)),
-            "expires": self._time_cell(b.id, "left", left),
-        }
 
     def _time_cell(self, key: str, which: str, text: str) -> Text:
         cached = self._times.get((key, which))
         if cached is None or cached.plain != text:
-            cached = Text(text, justify="right", style="dim" if text == "—" else "")
+            cached = Text(text, style="dim" if text == "—" else "")
             self._times[(key, which)] = cached
         return cached
 
@@ -227,39 +216,38 @@ class RowBuilder:
         cost = _cost(b)
         return (
             name,
-            _id_cell(b.id, short_id(b.id)),
+            Text(short_id(b.id)),
             Text(label, style=status_style(label, s)),
             bar(_fraction(c), 8, s.success),
             *_counts_cells(c, s),
-            Text(money(cost, approx=b.actual_cost_usd is None), justify="right"),
+            Text(money(cost, approx=b.actual_cost_usd is None)),
         )
 
-    def job_row(self, job: Job, batches: Sequence[BatchView], now: datetime) -> Row:
-        s = self.styles
-        key = JOB_PREFIX + job.id
-        counts = aggregate(b.remote.request_counts for b in batches)
+    def job_cells(self, job: Job, batches: Sequence[BatchView], now: datetime) -> tuple[Text, ...]:
+        """A job's aggregate row; the same objects while the job, its batches and times are."""
         active = [b for b in batches if b.remote.is_active]
+        left = min((b.remote.expires_at for b in active), default=None)
+        times = (age(job.created_at, now), time_left(left, now) if left else "—")
+        version = (job, *batches, *times)
+        cached = self._jobs.get(job.id)
+        if cached is not None and cached[0] == version:  # tuples compare items by identity first
+            return cached[1]
+        s = self.styles
+        counts = aggregate(b.remote.request_counts for b in batches)
         label = f"{len(active)} active" if active else "ended"
         costs = [c for c in (_cost(b) for b in batches) if c is not None]
-        left = min((b.remote.expires_at for b in active), default=None)
         cells = (
             safe_text(job.name, "bold", one_line=True),
-            _id_cell(key, f"{len(batches)} batch{'es' if len(batches) != 1 else ''}", "dim"),
+            Text(f"{len(batches)} batch{'es' if len(batches) != 1 else ''}", style="dim"),
             Text(label, style=s.running if active else s.success),
             bar(_fraction(counts), 8, s.success),
             *_counts_cells(counts, s),
-            Text(age(job.created_at, now), justify="right"),
-            Text(time_left(left, now) if left else "—", justify="right"),
-            Text(money(sum(costs)) if costs else "—", justify="right"),
+            Text(times[0]),
+            Text(times[1]),
+            Text(money(sum(costs)) if costs else "—"),
         )
-        return Row(key, cells)
-
-    def forget(self, keep: Iterable[str]) -> None:
-        alive = set(keep)
-        for pair in [p for p in self._cache if p[0] not in alive]:
-            del self._cache[pair]
-        for pair in [p for p in self._times if p[0] not in alive]:
-            del self._times[pair]
+        self._jobs[job.id] = (version, cells)
+        return cells
 
 
 def aggregate(counts: Iterable[RequestCounts]) -> RequestCounts:

@@ -1,4 +1,10 @@
-"""The detail panel: everything known about the selected batch (or job)."""
+"""The detail panel: everything known about the selected batch (or job).
+
+It is updated on every cursor move, so every part has a height that does not depend on its
+text (the panel's own height is fixed): an update then repaints the panel without a layout
+pass over the whole screen. The left and right columns are one text each that fills its
+column; the middle one stacks three bar rows (never wrapped), a title and the sparkline.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +56,20 @@ def completions(snapshots: Sequence[CountSnapshot]) -> list[float]:
     return [float(max(b - a, 0)) for a, b in itertools.pairwise(done)]
 
 
+BAR_ROWS = 3
+
+
 class BatchDetail(Horizontal):
     """Three columns under the table: identity and counts | progress | cost and links."""
+
+    DEFAULT_CSS = f"""
+    BatchDetail {{
+        & #detail-head {{ height: 1fr; }}
+        & #detail-bars {{ height: {BAR_ROWS}; }}
+        & #detail-spark-title {{ height: 1; }}
+        & #detail-cost {{ height: 1fr; }}
+    }}
+    """
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail-left"):
@@ -62,7 +80,10 @@ class BatchDetail(Horizontal):
             yield Sparkline([], id="detail-spark")
         with Vertical(id="detail-right"):
             yield Static(id="detail-cost")
-            yield Static(id="detail-links")
+
+    def _put(self, static_id: str, content: Table | Text | str) -> None:
+        # Heights are fixed by the CSS above: no layout pass (see the module docstring).
+        self.query_one(static_id, Static).update(content, layout=False)
 
     def show_job(self, job: Job | None, batches: Sequence[BatchView], now: datetime) -> None:
         """A job row is selected: its aggregate, and its batches one per line."""
@@ -81,33 +102,31 @@ class BatchDetail(Horizontal):
                 f"part {b.job_part}" if b.job_part is not None else "batch",
                 Text(f"{short_id(b.id)} {status_label(b)} · {c.done}/{c.total} done"),
             )
-        self.query_one("#detail-head", Static).update(grid)
+        self._put("#detail-head", grid)
         total = sum(b.remote.request_counts.total for b in batches)
         done = sum(b.remote.request_counts.done for b in batches)
-        bars = _grid()
+        active = sum(1 for b in batches if b.remote.is_active)
+        bars = _grid(wrap=False)
         bars.add_row("by count", bar(done / total if total else 0.0, 20))
-        self.query_one("#detail-bars", Static).update(bars)
+        bars.add_row("requests", Text(f"{done:,} of {total:,} done"))
+        bars.add_row("batches", Text(f"{len(batches)} · {active} active"))
+        self._put("#detail-bars", bars)
         self._spark([])
         costs = [b.actual_cost_usd or b.estimated_cost_usd for b in batches]
         known = [c for c in costs if c is not None]
-        self.query_one("#detail-cost", Static).update(
-            Text(f"cost {money(sum(known))}" if known else "")
-        )
-        self.query_one("#detail-links", Static).update("")
+        self._put("#detail-cost", Text(f"cost {money(sum(known))}" if known else ""))
 
     def show(self, info: DetailInfo | None) -> None:
-        head = self.query_one("#detail-head", Static)
         if info is None:
-            head.update(Text("No batch selected.", style="dim"))
-            for wid in ("#detail-bars", "#detail-cost", "#detail-links"):
-                self.query_one(wid, Static).update("")
+            self._put("#detail-head", Text("No batch selected.", style="dim"))
+            self._put("#detail-bars", "")
+            self._put("#detail-cost", "")
             self._spark([])
             return
-        head.update(_head(info))
-        self.query_one("#detail-bars", Static).update(_bars(info))
+        self._put("#detail-head", _head(info))
+        self._put("#detail-bars", _bars(info))
         self._spark(completions(info.snapshots))
-        self.query_one("#detail-cost", Static).update(_cost(info.batch))
-        self.query_one("#detail-links", Static).update(_links(info))
+        self._put("#detail-cost", _cost_and_links(info))
 
     def _spark(self, data: list[float]) -> None:
         """A sparkline needs two points; say so instead of drawing a flat block."""
@@ -116,13 +135,16 @@ class BatchDetail(Horizontal):
         spark.display = enough
         spark.data = data if enough else [0.0]
         title = "completions over time" if enough else "completions over time: no history yet"
-        self.query_one("#detail-spark-title", Static).update(title)
+        self._put("#detail-spark-title", title)
 
 
-def _grid() -> Table:
+def _grid(*, wrap: bool = True) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
+    if wrap:
+        table.add_column(overflow="fold")
+    else:  # one line per row, so the rows are the height
+        table.add_column(no_wrap=True, overflow="ellipsis")
     return table
 
 
@@ -155,20 +177,27 @@ def _head(info: DetailInfo) -> Table:
 
 
 def _bars(info: DetailInfo) -> Table:
-    grid = _grid()
+    """BAR_ROWS rows: both progress bars, and when it ends (or took to end)."""
+    grid = _grid(wrap=False)
     grid.add_row("by count", bar(info.by_count, 20))
     grid.add_row("by time", bar(info.by_time, 20))
+    r = info.batch.remote
     if info.eta is not None:
         grid.add_row(
             "ETA",
             Text(f"{when(info.eta, info.now)} (in {duration(seconds_until(info.eta, info.now))})"),
         )
-    elif info.batch.remote.is_active:
+    elif r.is_active:
         grid.add_row("ETA", Text("not enough data yet", style="dim"))
+    elif r.ended_at is not None:
+        grid.add_row("took", Text(duration((r.ended_at - r.created_at).total_seconds())))
+    else:
+        grid.add_row("took", Text("—", style="dim"))
     return grid
 
 
-def _cost(b: BatchView) -> Table:
+def _cost_and_links(info: DetailInfo) -> Table:
+    b = info.batch
     grid = _grid()
     grid.add_row("estimate", Text(money(b.estimated_cost_usd)))
     grid.add_row("actual", Text(money(b.actual_cost_usd)))
@@ -177,12 +206,6 @@ def _cost(b: BatchView) -> Table:
         standard = spent / BATCH_DISCOUNT  # batches cost BATCH_DISCOUNT x the standard price
         grid.add_row("standard", Text(money(standard)))
         grid.add_row("saved", Text(f"{money(standard - spent)} with the batch discount"))
-    return grid
-
-
-def _links(info: DetailInfo) -> Table:
-    grid = _grid()
-    b = info.batch
     if info.job is not None:
         part = f" part {b.job_part}" if b.job_part is not None else ""
         count = len(info.job.batch_ids)

@@ -1,186 +1,356 @@
-"""A DataTable kept in sync with a list of keyed rows by diffs.
+"""A windowed table of batches: 10,000 rows without 10,000 rows in a widget.
 
-`sync(rows)` removes rows that went away, `update_cell`s the cells that changed, adds new
-rows and reorders — so the cursor stays on the same batch. DataTable's `remove_row` renumbers
-every row (O(rows) per removal), so when many rows go at once (a view switch or a filter over
-10,000 batches) the table is refilled instead, and the cursor put back on its batch. Every
-column has a fixed width and rows are one line high, so cells are never measured (DataTable
-would measure every cell of every new row: seconds at 10,000 rows).
+A Line-API `ScrollView` (toolong style, like `results_table.py`): the virtual height is the
+number of rows plus the header, and `render_line` builds only the lines on screen. The
+table holds an ordered list of keys and asks a cell function for the cells of a key when
+its line is drawn; a rendered line is reused while that function returns the very same
+cell objects (the dashboard's `RowBuilder` hands back cached cells until the batch, the
+clock text or the theme changes). Replacing the rows (a view switch, a filter, a sort) is a
+list assignment plus a repaint, whatever the number of batches; the cursor follows its key.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, RowDoesNotExist, RowKey
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
+CellsOf = Callable[[str], tuple[Text, ...]]
+"""key -> the cells of its row, one per column (the same objects while nothing changed)."""
 
-class KeyText(Text):
-    """The id cell: a Text that also knows its row key, so sorting can find the row."""
-
-    row_key: str = ""
+PADDING = 1  # blank cells each side of a column, as DataTable draws them
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
     label: str
-    width: int | None = None
+    width: int
+    justify: Literal["left", "right"] = "left"
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    key: str
-    cells: tuple[Text, ...]
+def _fit(cell: Text, width: int, justify: str, line: Text, meta: Style) -> None:
+    """Append `cell` to `line` in exactly `width` cells (cut with an ellipsis, or padded).
+
+    `meta` marks the cell's text (not its padding) as a run of its own, as DataTable's cells
+    are: an SVG screenshot then places it at its own column (runs start at their x, and
+    some renderers drop the leading spaces of a run)."""
+    if len(cell) > width * 2:  # never measure a huge label to show a few cells of it
+        cell = cell[: width * 2]
+    size = cell.cell_len
+    if size > width:
+        cell = cell.copy()  # cells are shared (cached): never cut the original
+        cell.truncate(width, overflow="ellipsis")
+        size = cell.cell_len
+    pad = " " * (width - size)
+    if justify == "right":
+        line.append(pad)
+    start = len(line)
+    line.append_text(cell)
+    line.stylize(meta, start)
+    if justify != "right":
+        line.append(pad)
 
 
-REFILL_AT = 64
-"""Removing more rows than this at once refills the table (see the module docstring)."""
+class BatchesTable(ScrollView, can_focus=True):
+    """Rows keyed by batch id (or "job:<id>" in the jobs view), a header, a row cursor.
 
-
-class BatchesTable(DataTable[Text], inherit_bindings=False):
-    """Rows keyed by batch id (or "job:<id>" in the jobs view).
-
-    DataTable's own `enter` binding is left out: the screen's "open" binding owns enter, so
-    the keymap can move it and the help screen lists it once.
+    No `enter` binding: the screen's "open" binding owns enter, so the keymap can move it
+    and the help screen lists it once. j/k/g/G are screen bindings (keymap ids in keys.py).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        b for b in DataTable.BINDINGS if not (isinstance(b, Binding) and b.key == "enter")
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home", "first", "First row", show=False),
+        Binding("end,ctrl+end", "last", "Last row", show=False),
+        Binding("left", "scroll_left", "Scroll left", show=False),
+        Binding("right", "scroll_right", "Scroll right", show=False),
     ]
 
-    def __init__(self, columns: Sequence[Column], *, id: str | None = None) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, id=id)
-        self._column_defs = tuple(columns)
-        self._cells: dict[str, tuple[Text, ...]] = {}
-        self._order: list[str] = []
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "batches-table--header",
+        "batches-table--even-row",
+        "batches-table--cursor",
+    }
 
-    def on_mount(self) -> None:
-        for col in self._column_defs:
-            self.add_column(col.label, key=col.key, width=col.width)
+    # DataTable's look: the same theme variables, so the dashboard did not change colours.
+    DEFAULT_CSS = """
+    BatchesTable {
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .batches-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .batches-table--header { background-tint: $foreground 5%; }
+        }
+        &:dark > .batches-table--even-row { background: $surface-darken-1 40%; }
+        & > .batches-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .batches-table--even-row { background: $surface-lighten-1 50%; }
+        & > .batches-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
 
-    @property
-    def selected_key(self) -> str | None:
-        if not self._order or self.cursor_row < 0 or self.cursor_row >= self.row_count:
-            return None
+    class Highlighted(Message):
+        """The cursor moved to another row."""
+
+        def __init__(self, table: BatchesTable, key: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> BatchesTable:
+            return self.table
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, BatchesTable.Highlighted)
+
+    class Selected(Message):
+        """The row under the cursor was clicked again."""
+
+        def __init__(self, table: BatchesTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> BatchesTable:
+            return self.table
+
+    def __init__(self, columns: Sequence[Column], cells: CellsOf, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._columns = tuple(columns)
+        self._labels = {c.key: c.label for c in self._columns}
+        self._cells_of = cells
+        self._keys: list[str] = []
+        self.cursor_row = 0
+        self._lines: LRUCache[tuple[str, bool, bool, int], tuple[tuple[Text, ...], Strip]] = (
+            LRUCache(256)
+        )
+        self._header: Strip | None = None
+        self._width = sum(c.width + 2 * PADDING for c in self._columns)
+        self._metas = [Style.from_meta({"column": i}) for i in range(len(self._columns))]
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def set_rows(self, keys: Sequence[str]) -> None:
+        """Show `keys` in this order; the cursor stays on its key if that is still shown."""
+        selected = self.selected_key
+        self._keys = list(keys)
+        if selected is not None and (row := self._row_of(selected)) is not None:
+            self.cursor_row = row
+        else:
+            self.cursor_row = max(min(self.cursor_row, len(self._keys) - 1), 0)
+        self.virtual_size = Size(self._width, len(self._keys) + 1)
+        self._keep_cursor_visible()
+        self.refresh()
+
+    def _row_of(self, key: str) -> int | None:
         try:
-            row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:
+            return self._keys.index(key)  # a C loop, ~0.1 ms at 10,000 rows: no index to keep
+        except ValueError:
             return None
-        return row_key.value
 
     @property
     def keys(self) -> list[str]:
-        return list(self._order)
+        return list(self._keys)
+
+    @property
+    def row_count(self) -> int:
+        return len(self._keys)
+
+    @property
+    def selected_key(self) -> str | None:
+        return self._keys[self.cursor_row] if 0 <= self.cursor_row < len(self._keys) else None
+
+    def get_row_index(self, key: str) -> int:
+        row = self._row_of(key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+    def get_cell(self, key: str, column_key: str) -> Text:
+        """The cell a row shows in a column (built on demand, as for drawing)."""
+        for i, col in enumerate(self._columns):
+            if col.key == column_key:
+                return self._cells_of(key)[i]
+        raise KeyError(column_key)
+
+    def header_label(self, column_key: str) -> str:
+        return self._labels[column_key]
 
     def set_header(self, column_key: str, label: str) -> None:
-        column = self.columns.get(column_key)  # type: ignore[call-overload]
-        if column is not None and column.label.plain != label:
-            column.label = Text(label)
-            self._require_update_dimensions = True
-            self.refresh()
+        if self._labels.get(column_key, label) != label:
+            self._labels[column_key] = label
+            self._header = None
+            self.refresh_line(round(self.scroll_offset.y))  # the header: screen line 0
 
-    def _fixed_widths(self) -> bool:
-        return all(col.width is not None for col in self._column_defs)
+    def refresh_changed(self) -> None:
+        """Repaint the rows on screen whose cells changed (the clock moved their times)."""
+        top = round(self.scroll_offset.y)
+        for row in range(top, min(top + self._page(), len(self._keys))):
+            cached = self._lines.get(self._line_key(row))
+            if cached is None or not _same(cached[0], self._cells_of(self._keys[row])):
+                self._refresh_row(row)
 
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        # Fixed widths and one-line rows: measuring new cells cannot change the layout.
-        super()._update_dimensions(() if self._fixed_widths() else new_rows)
+    def refresh_rows(self) -> None:
+        """Redraw every row (the cell function now answers differently, e.g. a new theme)."""
+        self._lines.clear()
+        self.refresh()
 
-    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
-        if not self._fixed_widths():
-            super()._update_column_widths(updated_cells)
+    # --- rendering -------------------------------------------------------------------------
 
-    def _refill(self, rows: Sequence[Row], selected: str | None) -> None:
-        with self.app.batch_update():
-            self.clear()
-            self._cells = {}
-            for row in rows:
-                self._mark(row)
-                self.add_row(*row.cells, key=row.key)
-                self._cells[row.key] = row.cells
-            self._order = [row.key for row in rows]
-            if selected is not None and selected in self._cells:
-                self.move_cursor(row=self.get_row_index(selected), animate=False)
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines.clear()
+        self._header = None
 
-    def sync(self, rows: Sequence[Row]) -> None:
-        """Make the table show exactly `rows`, in that order, with as few changes as possible."""
-        selected = self.selected_key
-        wanted = {row.key: row for row in rows}
-        column_keys = [c.key for c in self._column_defs]
-        if sum(1 for k in self._order if k not in wanted) > REFILL_AT:
-            self._refill(rows, selected)
+    def on_resize(self) -> None:
+        self._header = None  # drawn lines are cached per width: they stay valid
+        self._keep_cursor_visible()
+
+    def on_focus(self) -> None:
+        self.refresh_rows()
+
+    def on_blur(self) -> None:
+        self.refresh_rows()
+
+    def _line_key(self, row: int) -> tuple[str, bool, bool, int]:
+        width = self.scrollable_content_region.width
+        return (self._keys[row], row == self.cursor_row, row % 2 == 0, width)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        if y == 0:
+            if self._header is None:
+                self._header = self._header_strip(max(width, self._width))
+            return self._header.crop(scroll_x, scroll_x + width)
+        row = round(scroll_y) + y - 1
+        if row >= len(self._keys):
+            return Strip.blank(width, self.rich_style)
+        line_key = self._line_key(row)
+        cells = self._cells_of(line_key[0])
+        cached = self._lines.get(line_key)
+        if cached is None or not _same(cached[0], cells):
+            strip = self._row_strip(cells, line_key[1], line_key[2], max(width, self._width))
+            cached = (cells, strip)
+            self._lines[line_key] = cached
+        return cached[1].crop(scroll_x, scroll_x + width)
+
+    def _strip(self, cells: Sequence[Text], width: int, style: Style, post: Style) -> Strip:
+        line = Text(no_wrap=True, end="")
+        gap = " " * PADDING
+        for col, cell, meta in zip(self._columns, cells, self._metas, strict=True):
+            line.append(gap)
+            _fit(cell, col.width, col.justify, line, meta)
+            line.append(gap)
+        segments = Segment.apply_style(line.render(self.app.console), style, post)
+        return Strip(segments, line.cell_len).extend_cell_length(width, style)
+
+    def _header_strip(self, width: int) -> Strip:
+        style = self.get_component_rich_style("batches-table--header")
+        labels = [Text(self._labels[c.key]) for c in self._columns]
+        return self._strip(labels, width, style, Style())
+
+    def _row_strip(self, cells: Sequence[Text], cursor: bool, even: bool, width: int) -> Strip:
+        style = self.get_component_rich_style("batches-table--even-row") if even else None
+        style = style or self.rich_style
+        post = Style()
+        if cursor:
+            cursor_style = self.get_component_rich_style("batches-table--cursor")
+            style += cursor_style
+            post = Style.from_color(cursor_style.color)  # the cursor's colour wins over cells'
+        return self._strip(cells, width, style, post)
+
+    # --- cursor ----------------------------------------------------------------------------
+
+    def _page(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)  # minus the header line
+
+    def _keep_cursor_visible(self) -> None:
+        top, page = round(self.scroll_offset.y), self._page()
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + page:
+            self.scroll_to(y=self.cursor_row - page + 1, animate=False, immediate=True)
+
+    def move_cursor(self, *, row: int) -> None:
+        row = max(min(row, len(self._keys) - 1), 0)
+        before = self.selected_key
+        if row != self.cursor_row:
+            self._refresh_row(self.cursor_row)
+            self.cursor_row = row
+            self._refresh_row(row)
+        self._keep_cursor_visible()
+        if self.selected_key != before:
+            self.post_message(self.Highlighted(self, self.selected_key))
+
+    def _refresh_row(self, row: int) -> None:
+        # `refresh_line` takes virtual lines: row r is line r + 1 (line 0 is the header)
+        self.refresh_line(row + 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def action_page_down(self) -> None:
+        page = self._page()
+        self.scroll_to(y=round(self.scroll_offset.y) + page, animate=False, immediate=True)
+        self.move_cursor(row=self.cursor_row + page)
+
+    def action_page_up(self) -> None:
+        page = self._page()
+        self.scroll_to(y=round(self.scroll_offset.y) - page, animate=False, immediate=True)
+        self.move_cursor(row=self.cursor_row - page)
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=len(self._keys) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click highlights a row; a click on the highlighted row selects it (opens it)."""
+        if event.y < 1:
+            return  # the header
+        row = round(self.scroll_offset.y) + event.y - 1
+        if row >= len(self._keys):
             return
-        with self.app.batch_update():
-            for key in [k for k in self._order if k not in wanted]:
-                with contextlib.suppress(RowDoesNotExist):
-                    self.remove_row(key)
-                self._cells.pop(key, None)
-            # Where rows will be after the removals and appends, to know if a sort is needed.
-            actual = [k for k in self._order if k in wanted]
-            for row in rows:
-                old = self._cells.get(row.key)
-                if old is None:
-                    self._mark(row)
-                    self.add_row(*row.cells, key=row.key)
-                    actual.append(row.key)
-                else:
-                    for col, before, after in zip(column_keys, old, row.cells, strict=True):
-                        if before is not after and not _same(before, after):
-                            self._mark_cell(row.key, after)
-                            self.update_cell(row.key, col, after)
-                self._cells[row.key] = row.cells
-            new_order = [row.key for row in rows]
-            if new_order != actual:
-                rank = {key: i for i, key in enumerate(new_order)}
-                id_col = column_keys[self._id_index()]
-                self.sort(id_col, key=lambda cell: rank.get(getattr(cell, "row_key", ""), 0))
-            self._order = new_order
-            if selected in wanted:
-                self.move_cursor(row=self.get_row_index(selected), animate=False)
-            elif self.row_count:
-                self.move_cursor(row=min(self.cursor_row, self.row_count - 1), animate=False)
-
-    def visible_keys(self) -> list[str]:
-        """Keys of the rows currently on screen."""
-        first = int(self.scroll_y)
-        last = min(first + self.scrollable_content_region.height, len(self._order))
-        return self._order[first:last]
-
-    def patch(self, key: str, cells: dict[str, Text]) -> None:
-        """Update some cells of one row, skipping those that did not change."""
-        old = self._cells.get(key)
-        if old is None:
-            return
-        new = list(old)
-        for i, col in enumerate(self._column_defs):
-            after = cells.get(col.key)
-            if after is not None and after is not old[i] and not _same(old[i], after):
-                new[i] = after
-                self.update_cell(key, col.key, after)
-        self._cells[key] = tuple(new)
-
-    def _id_index(self) -> int:
-        for i, col in enumerate(self._column_defs):
-            if col.key == "id":
-                return i
-        return 0
-
-    def _mark(self, row: Row) -> None:
-        cell = row.cells[self._id_index()]
-        if isinstance(cell, KeyText):
-            cell.row_key = row.key
-
-    def _mark_cell(self, key: str, cell: Text) -> None:
-        if isinstance(cell, KeyText):
-            cell.row_key = key
+        event.stop()
+        if row == self.cursor_row:
+            self.post_message(self.Selected(self, self._keys[row]))
+        else:
+            self.move_cursor(row=row)
 
 
-def _same(a: Text, b: Text) -> bool:
-    return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+def _same(a: tuple[Text, ...], b: tuple[Text, ...]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
