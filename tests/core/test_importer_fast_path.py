@@ -28,7 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from svc_helpers import make_service
 
-FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("BATCHTOP_FUZZ_EXAMPLES", "80")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 WARM = 8  # valid requests first: more than the preview, so later lines take the fast path
 
 
