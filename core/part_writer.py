@@ -21,7 +21,7 @@ FLUSH_PIECES = 64
 """Separate pieces gathered before a write. Small on purpose: each orjson output keeps ~32 KB
 of capacity, so 512 buffered bodies held ~36 MB (measured with tracemalloc)."""
 
-SYNC_EVERY = 32 << 20
+SYNC_EVERY = 8 << 20
 """Bytes written between two early syncs on a background thread (see `_EarlySync`)."""
 
 BODY_OVERHEAD = len(b'{"requests":[]}')
@@ -206,7 +206,8 @@ class _EarlySync:
     """Syncs the part being written every `SYNC_EVERY` bytes, on a background thread.
 
     The disk then writes while parsing goes on, and the fsync that makes a part durable
-    only waits for the last few megabytes (it took ~70-100 ms for 256 MB at the end).
+    only waits for the last few megabytes: ~6 ms instead of 70-100 ms for 256 MB here, and
+    12 → 5 ms for 25 MB (with syncs every 32 MB, small imports still synced all at the end).
     An error is raised by `wait`, so it is never lost.
     """
 
