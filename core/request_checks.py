@@ -253,12 +253,15 @@ def user_text(params: Any) -> str | None:
 
 
 class MaxTokensLimits(dict[str, int]):
-    """model → the largest max_tokens accepted without comment (cached price lookups)."""
+    """model → the largest max_tokens accepted without comment (cached price lookups);
+    0 for a blank model name, which is an error whatever max_tokens is."""
 
     def __missing__(self, model: str) -> int:
         price = price_for(model)
         limit = 1 << 62
-        if price is not None and price.max_output_tokens is not None:
+        if not model.strip():
+            limit = 0
+        elif price is not None and price.max_output_tokens is not None:
             limit = price.max_output_tokens
         self[model] = limit
         return limit
@@ -278,11 +281,9 @@ def simple_valid(params: Any, limits: MaxTokensLimits) -> int | None:
     messages = params.get("messages")
     if (
         type(model) is not str
-        or not model
-        or model.isspace()
         or type(mt) is not int
         or mt < 1
-        or mt > limits[model]
+        or mt > limits[model]  # (a blank model's limit is 0)
         or type(messages) is not list
         or not messages
     ):
@@ -302,8 +303,10 @@ def simple_valid(params: Any, limits: MaxTokensLimits) -> int | None:
         content = message.get("content")
         if type(content) is not str or not content or content.isspace():
             return None
-        role = message.get("role")
-        if role != "user" and role != "assistant":
+        if message.get("role") not in _ROLES:
             return None
         chars += len(content)
     return chars
+
+
+_ROLES = ("user", "assistant")
