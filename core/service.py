@@ -169,6 +169,12 @@ class BatchService:
             ]
         return rows
 
+    def newest_batches(self, limit: int) -> tuple[list[BatchView], int, int, datetime | None]:
+        """The `limit` newest batches (the top of `batches()`), how many batches and active
+        batches there are, and when they were last seen: enough to draw a first screen
+        before reading them all."""
+        return (self.store.list_batches(limit=limit), *self.store.batch_totals())
+
     def batch(self, batch_id: str) -> BatchView | None:
         return self.store.get_batch(batch_id)
 

@@ -345,9 +345,9 @@ class Store:
         return _view_from_row(row) if row is not None else None
 
     def list_batches(
-        self, *, active_only: bool = False, include_deleted: bool = False
+        self, *, active_only: bool = False, include_deleted: bool = False, limit: int = -1
     ) -> list[BatchView]:
-        """Batches newest first (by creation time)."""
+        """Batches newest first (by creation time); the newest `limit` only if given."""
         where: list[str] = []
         if active_only:
             where.append("b.status != 'ended'")
@@ -356,8 +356,22 @@ class Store:
         sql = _VIEW_SQL
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY b.created_at DESC, b.id DESC"
-        return [_view_from_row(r) for r in self._conn().execute(sql)]
+        sql += " ORDER BY b.created_at DESC, b.id DESC LIMIT ?"
+        return [_view_from_row(r) for r in self._conn().execute(sql, (limit,))]
+
+    def batch_totals(self) -> tuple[int, int, datetime | None]:
+        """(batches, active batches, latest `seen_at`), deleted ones left out: the counts
+        of `list_batches()` without reading every batch."""
+        total, active, seen = (
+            self._conn()
+            .execute(
+                "SELECT count(*), coalesce(sum(b.status != 'ended'), 0), max(b.seen_at)"
+                " FROM batches b LEFT JOIN batch_local l ON l.batch_id = b.id"
+                " WHERE coalesce(l.deleted, 0) = 0"
+            )
+            .fetchone()
+        )
+        return int(total), int(active), from_text(seen)
 
     def _set_local(self, batch_id: str, **values: Any) -> None:
         cols = list(values)

@@ -23,6 +23,7 @@ from batchtop.core.service import BatchService
 from batchtop.core.store import Store
 from batchtop.tui.app import BatchtopApp
 from batchtop.tui.format import short_id
+from batchtop.tui.screens.dashboard import FIRST_ROWS
 from dashboard_support import until
 from rich.console import Console
 
@@ -144,6 +145,21 @@ async def test_every_batch_is_reachable(many: BatchtopApp) -> None:
         assert table.cursor_row == COUNT - 2 - (table.scrollable_content_region.height - 1)
         await pilot.press("g")
         assert table.selected_key == batch_id(0)
+
+
+async def test_the_first_frame_shows_what_reading_every_batch_shows(many: BatchtopApp) -> None:
+    app = many
+    app.service.store.mark_deleted(batch_id(3))  # counted by neither
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dashboard = app.dashboard
+        assert len(dashboard._batches) == COUNT - 1  # all were read after the first frame
+        everything = painted(app)
+        assert f"{COUNT - 1} batches · {COUNT // 10} active" in title(app)
+        dashboard._show_newest()  # what the first frame is drawn from
+        await pilot.pause()
+        assert len(dashboard._batches) == FIRST_ROWS < COUNT
+        assert painted(app) == everything
 
 
 async def test_the_cursor_line_is_painted_where_the_cursor_is(many: BatchtopApp) -> None:

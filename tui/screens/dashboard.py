@@ -30,13 +30,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ..keys import DASHBOARD_KEYS, bindings
 from ..safe_text import safe_text
 from ..widgets.banner import DemoBanner
 from ..widgets.batch_detail import BatchDetail, DetailInfo
 from ..widgets.batches_table import BatchesTable
+from ..widgets.key_footer import KeyFooter
 from ..widgets.status_bar import StatusBar
 from .batch_actions import BatchActions
 from .rows import (
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEBOUNCE_ABOVE = 1000  # batches; below this, filtering on every keystroke is instant
+FIRST_ROWS = 200  # batches read for the first frame (more than a screen shows)
 
 
 @dataclass(slots=True)
@@ -108,6 +110,7 @@ class DashboardScreen(BatchActions):
         self._jobs: dict[str, Job] = {}
         self._members: dict[str, list[BatchView]] = {}  # jobs view: job id -> its batches
         self._derived: Derived | None = None
+        self._totals: tuple[int, int] | None = None  # (batches, active) while not all read
         self._detail_of: tuple[object, ...] = ()  # what the detail panel shows
         self._render_pending = False
         self._filter_timer: Timer | None = None
@@ -123,19 +126,31 @@ class DashboardScreen(BatchActions):
         yield BatchesTable(COLUMNS, self._cells, id="batches")
         yield BatchDetail(id="detail")
         yield StatusBar(self._interval, self._now, id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._builder = RowBuilder(Styles.from_theme(self.app.current_theme))
         self.watch(self.app, "theme", self._theme_changed, init=False)
         self.query_one("#filter", Input).display = False
-        self.reload()
+        self._show_newest()
         self.table.focus()
         self.set_interval(1.0, self._tick)
+        # Textual draws nothing while the app starts (one batch update, during which
+        # `call_after_refresh` does not wait for a repaint); the app's own queue is only
+        # read after it. So: once started, repaint, and read the rest after that frame.
+        self.app.call_later(self._after_start)
+
+    def _after_start(self) -> None:
+        self.refresh()
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        if self._totals is not None:
+            self.reload()  # every batch
         # The batches just loaded and Textual's own start-up objects live as long as the
         # app: take them out of the cyclic GC's full passes, which otherwise walk all of
         # them (40-160 ms pauses in the middle of keypresses with 10,000 batches).
-        self.call_after_refresh(gc.freeze)
+        gc.freeze()
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # a closed app's objects can be collected again (tests run many)
@@ -153,16 +168,33 @@ class DashboardScreen(BatchActions):
     def status(self) -> StatusBar:
         return self.query_one("#status", StatusBar)
 
+    def _show_newest(self) -> None:
+        """The first frame, without reading every batch (10,000 take ~100 ms): the newest
+        ones, which are the top of the default view, and the counts of all of them."""
+        newest, total, active, seen = self.service.newest_batches(FIRST_ROWS)
+        self._batches = {b.id: b for b in newest}
+        self._totals = (total, active) if total > len(newest) else None
+        self._reload_jobs()
+        self.render_rows()
+        self._stored_state(seen, active)
+
     def reload(self) -> None:
         """Re-read batches and jobs from the store (no network) and re-render."""
         self._batches = {b.id: b for b in self.service.batches("all")}
+        self._totals = None
         self._reload_jobs()
         self.render_rows()
-        if self.status.state.last_at is None and self._batches:
-            # Until the first refresh, say how fresh the stored state is.
+        if self._batches:
+            self._stored_state(
+                max(b.seen_at for b in self._batches.values()), self._derive().active
+            )
+
+    def _stored_state(self, seen: datetime | None, active: int) -> None:
+        """Until the first refresh, say how fresh the stored state is."""
+        if self.status.state.last_at is None and seen is not None:
             self.status.set_state(
-                last_at=max(b.seen_at for b in self._batches.values()),
-                active=sum(1 for b in self._batches.values() if b.remote.is_active),
+                last_at=seen,
+                active=active,
                 api_calls=self.service.api_calls,
                 paused=self.service.paused,
             )
@@ -226,9 +258,12 @@ class DashboardScreen(BatchActions):
                     for b in ordered
                     if in_view(b, self.view) and matches(b, needle, jobs.get(b.job_id or ""))
                 ]
+        total, active = self._totals or (len(self._batches), self._derive().active)
+        if self._totals is not None:  # the newest batches only: the rest are read next
+            keys += [""] * (total - len(keys))  # (drawn blank: scrolled to only after that)
         self.table.set_rows(keys)
         self._update_headers()
-        self._update_title(len(keys))
+        self._update_title(len(keys), total, active)
         self.update_detail()
 
     def _derive(self) -> Derived:
@@ -303,11 +338,10 @@ class DashboardScreen(BatchActions):
                 label = labels.get(col.key, label) + arrow
             self.table.set_header(col.key, label)
 
-    def _update_title(self, shown: int) -> None:
-        active = self._derive().active
+    def _update_title(self, shown: int, total: int, active: int) -> None:
         title = Text(no_wrap=True, overflow="ellipsis", end="")
         title.append("batchtop", style="bold")
-        title.append(f"  {len(self._batches)} batches · {active} active  │  view ")
+        title.append(f"  {total} batches · {active} active  │  view ")
         for i, (name, label) in enumerate(VIEWS.items(), start=1):
             style = "reverse bold" if name == self.view else "dim"
             title.append(f" {i} {label} ", style=style)

@@ -56,9 +56,9 @@ COLUMNS: tuple[Column, ...] = (
 
 JOB_PREFIX = "job:"
 
-CACHED_ROWS = 256
-"""Batches whose cells are kept (the rows on screen are a few dozen; scrolling through
-10,000 batches must not keep 10,000 rows of cells alive)."""
+CACHED_ROWS = 128
+"""Batches whose cells are kept: a few screens (scrolling through 10,000 batches must not
+keep 10,000 rows of cells alive, which the garbage collector would walk on every pass)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,9 @@ CellsOf = Callable[[str], tuple[Text, ...]]
 """key -> the cells of its row, one per column (the same objects while nothing changed)."""
 
 PADDING = 1  # blank cells each side of a column, as DataTable draws them
+CACHED_LINES = 128
+"""Drawn lines kept (a few screens): small, as every cached object is walked by the
+garbage collector's full passes, which pause the app."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +154,14 @@ class BatchesTable(ScrollView, can_focus=True):
         self._keys: list[str] = []
         self.cursor_row = 0
         self._lines: LRUCache[tuple[str, bool, bool, int], tuple[tuple[Text, ...], Strip]] = (
-            LRUCache(256)
+            LRUCache(CACHED_LINES)
         )
         self._header: Strip | None = None
+        self._drawn: LRUCache[tuple[int, int], tuple[Text, list[tuple[str, Style | None]]]] = (
+            LRUCache(CACHED_LINES * len(self._columns))
+        )
+        self._styles: dict[tuple[Style, Style, Style], Style] = {}
+        self._line_styles: dict[tuple[bool, bool], tuple[Style, Style]] = {}  # (cursor, even)
         self._width = sum(c.width + 2 * PADDING for c in self._columns)
         self._metas = [Style.from_meta({"column": i}) for i in range(len(self._columns))]
 
@@ -229,6 +237,8 @@ class BatchesTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()
+        self._styles.clear()
+        self._line_styles.clear()
         self._header = None
 
     def on_resize(self) -> None:
@@ -265,14 +275,56 @@ class BatchesTable(ScrollView, can_focus=True):
         return cached[1].crop(scroll_x, scroll_x + width)
 
     def _strip(self, cells: Sequence[Text], width: int, style: Style, post: Style) -> Strip:
-        line = Text(no_wrap=True, end="")
+        """One line: each cell's text in its own style over the line's, and the spaces
+        between cells in the line's style (one segment per run of spaces)."""
+        space = style + post
+        segments: list[Segment] = []
+        spaces = ""
+        for column, cell in enumerate(cells):
+            for text, text_style in self._runs(column, cell):
+                if text_style is None:
+                    spaces += text
+                    continue
+                if spaces:
+                    segments.append(Segment(spaces, space))
+                    spaces = ""
+                segments.append(Segment(text, self._combine(style, text_style, post)))
+        if spaces:
+            segments.append(Segment(spaces, space))
+        return Strip(segments, self._width).extend_cell_length(width, style)
+
+    def _runs(self, column: int, cell: Text) -> list[tuple[str, Style | None]]:
+        """A cell drawn at its column's width: (text, style) runs, None for padding.
+
+        Cached per cell object: a row's cells stay the same objects while the batch does
+        not change, so moving the cursor or scrolling back redraws from here."""
+        cached = self._drawn.get((id(cell), column))
+        if cached is not None and cached[0] is cell:
+            return cached[1]
+        col, meta = self._columns[column], self._metas[column]
         gap = " " * PADDING
-        for col, cell, meta in zip(self._columns, cells, self._metas, strict=True):
-            line.append(gap)
+        runs: list[tuple[str, Style | None]]
+        # (a huge label is never measured whole: `_fit` cuts it first)
+        size = cell.cell_len if len(cell) <= 2 * col.width else col.width + 1
+        if cell.spans or size > col.width:  # several styles, or cut: Rich draws it
+            line = Text(gap, no_wrap=True, end="")
             _fit(cell, col.width, col.justify, line, meta)
             line.append(gap)
-        segments = Segment.apply_style(line.render(self.app.console), style, post)
-        return Strip(segments, line.cell_len).extend_cell_length(width, style)
+            runs = [(seg.text, seg.style or None) for seg in line.render(self.app.console)]
+        else:  # most cells: one run of one style (the fast path)
+            text_style = self.app.console.get_style(cell.style) + meta if cell.style else meta
+            pad = " " * (col.width - size)
+            left, right = (gap + pad, gap) if col.justify == "right" else (gap, pad + gap)
+            runs = [(left, None), (cell.plain, text_style), (right, None)]
+        self._drawn[(id(cell), column)] = (cell, runs)  # the cell is kept: its id stays its own
+        return runs
+
+    def _combine(self, style: Style, text_style: Style, post: Style) -> Style:
+        key = (style, text_style, post)
+        combined = self._styles.get(key)
+        if combined is None:
+            combined = self._styles[key] = style + text_style + post
+        return combined
 
     def _header_strip(self, width: int) -> Strip:
         style = self.get_component_rich_style("batches-table--header")
@@ -280,14 +332,17 @@ class BatchesTable(ScrollView, can_focus=True):
         return self._strip(labels, width, style, Style())
 
     def _row_strip(self, cells: Sequence[Text], cursor: bool, even: bool, width: int) -> Strip:
-        style = self.get_component_rich_style("batches-table--even-row") if even else None
-        style = style or self.rich_style
-        post = Style()
-        if cursor:
-            cursor_style = self.get_component_rich_style("batches-table--cursor")
-            style += cursor_style
-            post = Style.from_color(cursor_style.color)  # the cursor's colour wins over cells'
-        return self._strip(cells, width, style, post)
+        styles = self._line_styles.get((cursor, even))
+        if styles is None:
+            style = self.get_component_rich_style("batches-table--even-row") if even else None
+            style = style or self.rich_style
+            post = Style()
+            if cursor:
+                cursor_style = self.get_component_rich_style("batches-table--cursor")
+                style += cursor_style
+                post = Style.from_color(cursor_style.color)  # the cursor's colour wins
+            styles = self._line_styles[(cursor, even)] = (style, post)
+        return self._strip(cells, width, *styles)
 
     # --- cursor ----------------------------------------------------------------------------
 
