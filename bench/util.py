@@ -155,7 +155,10 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(REPO / ".dev")])
     env["BATCHTOP_HOME"] = str(home)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Bytecode is cached (outside the tree) as an installed package's would be: without it,
+    # every start compiled batchtop from source while Textual loaded from its .pyc files.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
     env.update(extra)
     return env
 

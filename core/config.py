@@ -8,7 +8,6 @@ environment (`ANTHROPIC_API_KEY`), like every Anthropic tool.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +65,8 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     except OSError as exc:
         raise UserError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    import tomllib  # here, not at the top: most users have no config file (~2 ms at start)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batchtop.core import __version__
+from batchtop.core import package_version
 
 if TYPE_CHECKING:
     from batchtop.core.models import BatchView, ImportReport
@@ -711,13 +711,24 @@ def cmd_tui(ns: argparse.Namespace) -> int:
 # --- parser ----------------------------------------------------------------------------------
 
 
+class _Version(argparse.Action):
+    """`--version`, reading the installed version only when asked (see package_version)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        sys.stdout.write(f"batchtop {package_version()}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batchtop",
         description="A terminal dashboard and command line for the Anthropic Message Batches API."
         " With no command, opens the dashboard.",
     )
-    parser.add_argument("--version", action="version", version=f"batchtop {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     parser.add_argument(
         "--demo", action="store_true", help="open the dashboard against a built-in emulator"
     )
@@ -860,7 +871,7 @@ def _needs_full_parser(argv: list[str] | None) -> bool:
 
 def _version_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="batchtop")
-    parser.add_argument("--version", action="version", version=f"batchtop {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     return parser
 
 
