@@ -387,6 +387,24 @@ async def test_detail_panel_follows_selection(make_app: AppFactory, workspace: W
         assert not app.screen.query_one("#detail").display
 
 
+async def test_detail_panel_times_move_with_the_clock(
+    make_app: AppFactory, workspace: Workspace, emulator: EmulatorHandle
+) -> None:
+    """An ended batch never changes, but its "… ago" in the detail panel still moves on."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.done)
+        before = plain(app.screen.query_one("#detail-head"))
+        emulator.clock.advance(3 * 3600)
+        app.dashboard._tick()
+        await pilot.pause()
+        after = plain(app.screen.query_one("#detail-head"))
+        assert workspace.done in after
+        assert after != before
+        assert "3h" in after.split("created", 1)[1].splitlines()[0]
+
+
 async def test_retry_failed_submits_a_new_batch(
     make_app: AppFactory, workspace: Workspace, service: BatchService
 ) -> None:

@@ -212,6 +212,9 @@ class DashboardScreen(BatchActions):
         """
         self.status.tick()
         self.table.refresh_changed()
+        detail = self.query_one(BatchDetail)
+        if detail.display:
+            detail.tick(self._now())
 
     # --- service events --------------------------------------------------------------------
 

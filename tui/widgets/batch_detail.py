@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from batchtop.core.models import BatchView, CountSnapshot, Job
@@ -71,6 +71,11 @@ class BatchDetail(Horizontal):
     }}
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._info: DetailInfo | None = None
+        self._job: tuple[Job, Sequence[BatchView]] | None = None
+
     def compose(self) -> ComposeResult:
         with Vertical(id="detail-left"):
             yield Static(id="detail-head")
@@ -90,6 +95,7 @@ class BatchDetail(Horizontal):
         if job is None:
             self.show(None)
             return
+        self._info, self._job = None, (job, batches)
         grid = _grid()
         grid.add_row("job", safe_text(job.name, one_line=True))
         grid.add_row("id", Text(job.id))
@@ -117,6 +123,7 @@ class BatchDetail(Horizontal):
         self._put("#detail-cost", Text(f"cost {money(sum(known))}" if known else ""))
 
     def show(self, info: DetailInfo | None) -> None:
+        self._info, self._job = info, None
         if info is None:
             self._put("#detail-head", Text("No batch selected.", style="dim"))
             self._put("#detail-bars", "")
@@ -127,6 +134,17 @@ class BatchDetail(Horizontal):
         self._put("#detail-bars", _bars(info))
         self._spark(completions(info.snapshots))
         self._put("#detail-cost", _cost_and_links(info))
+
+    def tick(self, now: datetime) -> None:
+        """Once a second: "12s ago", "in 23h59m" and the ETA move on with the clock (the
+        dashboard re-shows a batch only when it changes, and ended batches never do)."""
+        if self._info is not None:
+            info = replace(self._info, now=now)
+            self._info = info
+            self._put("#detail-head", _head(info))
+            self._put("#detail-bars", _bars(info))
+        elif self._job is not None:
+            self.show_job(*self._job, now)
 
     def _spark(self, data: list[float]) -> None:
         """A sparkline needs two points; say so instead of drawing a flat block."""
