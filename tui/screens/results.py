@@ -476,6 +476,10 @@ class ResultsScreen(Screen[None]):
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(DETAIL_DEBOUNCE_S, self._show_detail)
 
+    @on(ResultsTable.WindowChanged)
+    def _window_changed(self) -> None:
+        self._update_position()
+
     @on(ResultsTable.FetchFailed)
     def _fetch_failed(self, event: ResultsTable.FetchFailed) -> None:
         self.notify(

@@ -235,6 +235,20 @@ class ResultsTable(ScrollView, can_focus=True):
         def control(self) -> ResultsTable:
             return self.table
 
+    class WindowChanged(Message):
+        """The rows on screen changed without the cursor moving (a resize, the wheel)."""
+
+        def __init__(self, table: ResultsTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> ResultsTable:
+            return self.table
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ResultsTable.WindowChanged)
+
     def __init__(
         self,
         fetch: PageFetcher | None = None,
@@ -361,6 +375,12 @@ class ResultsTable(ScrollView, can_focus=True):
         self._strips.clear()
         self.virtual_size = Size(self.size.width, self.total)
         self._keep_cursor_visible()
+        self.post_message(self.WindowChanged(self))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self.post_message(self.WindowChanged(self))
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

@@ -131,3 +131,30 @@ async def test_viewer_of_a_running_batch_loads_when_it_ends(
         text = screen_text(app)
         assert "a-1" in text
         assert "once the batch has ended" not in text
+
+
+async def test_position_line_counts_the_rows_on_screen_after_a_download(
+    emulator: EmulatorHandle, live_service: Any
+) -> None:
+    """The progress bar shrinks the table while downloading; once it goes, the position
+    line must count the rows of the grown table, not those of the download layout."""
+    outcome = await live_service.submit_requests(
+        compose_requests([f"row-{i:03d}" for i in range(80)]), name="many"
+    )
+    [batch_id] = outcome.batch_ids
+    emulator.advance(3600)
+    await live_service.refresh()
+    app = ScreenHost(lambda: ResultsScreen(live_service, batch_ids=[batch_id], title="many"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        await wait_for(pilot, lambda: screen.loaded, limit_s=20)
+        await pilot.pause()
+        height = screen.table.scrollable_content_region.height
+        assert height > 10
+        expected = f"rows 1–{height} of 80 · row 1"
+        await wait_for(pilot, lambda: expected in screen_text(app), limit_s=5)
+        # scrolling (the wheel, the scrollbar) moves the window, not the cursor: the line follows
+        screen.table.scroll_to(y=10, animate=False)
+        expected = f"rows 11–{height + 10} of 80 · row 1"
+        await wait_for(pilot, lambda: expected in screen_text(app), limit_s=5)

@@ -57,6 +57,9 @@ async def test_counts_per_status_and_first_rows(service: Any) -> None:
         assert "rows 1–" in text
         assert "of 40" in text
         assert screen.table.total == 40
+        first, last = screen.table.window
+        assert last > first
+        assert f"rows {first + 1}–{last + 1} of 40" in text  # the rows really on screen
 
 
 async def test_status_filter_narrows(service: Any) -> None:
