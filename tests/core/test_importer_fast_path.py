@@ -27,6 +27,7 @@ from batchtop.core.pricing import estimate_cost
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from svc_helpers import make_service
+from test_importer_formats import native as req
 
 FUZZ = settings(
     max_examples=int(os.environ.get("BATCHTOP_FUZZ_EXAMPLES", "80")),
@@ -34,16 +35,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 WARM = 8  # valid requests first: more than the preview, so later lines take the fast path
-
-
-def req(cid: str, text: str = "hello", **params: Any) -> dict[str, Any]:
-    p: dict[str, Any] = {
-        "model": "claude-haiku-4-5",
-        "max_tokens": 100,
-        "messages": [{"role": "user", "content": text}],
-    }
-    p.update(params)
-    return {"custom_id": cid, "params": p}
 
 
 def warm() -> list[dict[str, Any]]:
