@@ -1,5 +1,6 @@
-"""The results index: result lines parsed into rows, searchable and pageable at 100k+ rows.
+"""The results index: result rows searchable and pageable at 100k+ rows.
 
+Rows are written by `results_ingest`; the search index is built here, after the ingest.
 Every function takes a connection from `Store`; the facade documents the public contract.
 A job's results span several batches (the original parts and their retries): queries over
 several batch ids first keep, per custom_id, the newest succeeded row if there is one, else
@@ -9,182 +10,29 @@ the newest row ("newest" = from the batch created last), and only then filter an
 from __future__ import annotations
 
 import hashlib
-import operator
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .errors import UserError
 from .models import ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
-from .pricing import BATCH_DISCOUNT, cost_usd
+from .pricing import BATCH_DISCOUNT
 from .sqlite_util import placeholders, write_txn
 
-ProgressFn = Callable[[int, int], None]
-"""progress(done, total): bytes read of the results file while ingesting."""
-
-INGEST_CHUNK = 5_000  # rows per write transaction: fast, short lock holds, ~10 MB in flight
 ITER_PAGE = 2_000
 RAW_PAGE = 500  # JSONL pages: SQLite grows a joined page by copying, ~350 KB pages are faster
 MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
 
-_RESULT_TYPES = frozenset(t.value for t in ResultType)
 _ROW_COLS = (
     "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
     " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
     " r.error_type, r.error_message, r.input_text"
 )
-_INSERT_SQL = """
-INSERT INTO results (batch_id, custom_id, type, stop_reason, input_tokens, output_tokens,
-    cache_creation_input_tokens, cache_read_input_tokens, model, text, error_type,
-    error_message, cost_usd, raw, input_text)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-    (SELECT m.input_text FROM manifests m WHERE m.job_id = ?15 AND m.part = ?16
-        AND m.custom_id = ?2))
-ON CONFLICT (batch_id, custom_id) DO NOTHING
-"""
 
 
-@dataclass(frozen=True, slots=True)
-class IngestStats:
-    rows: int
-    malformed: int  # lines that are not a result object (skipped)
-    duplicates: int  # repeated custom_ids (the first line wins)
-    cost_usd: float | None
-
-
-# --- parsing ------------------------------------------------------------------------------
-
-
-def _int(value: Any) -> int:
-    """A token count; anything else (or absurd: SQLite stores 64-bit integers) counts as 0."""
-    return value if type(value) is int and 0 <= value < 1 << 62 else 0
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def message_text(content: Any) -> str:
-    """The text of a Message: its text blocks concatenated; tool calls as one JSON line each."""
-    if not isinstance(content, list):
-        return ""
-    parts: list[str] = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        kind = block.get("type")
-        if kind == "text":
-            text = block.get("text")
-            if isinstance(text, str):
-                parts.append(text)
-        elif kind in ("tool_use", "server_tool_use"):
-            call = {"tool_use": block.get("name"), "input": block.get("input")}
-            sep = "\n" if parts and not parts[-1].endswith("\n") else ""
-            parts.append(sep + orjson.dumps(call).decode() + "\n")
-    return "".join(parts).rstrip("\n") if len(parts) > 1 else "".join(parts)
-
-
-CostMemo = dict[tuple[Any, ...], float | None]
-_COST_MEMO_MAX = 50_000
-
-
-def parse_line(batch_id: str, raw: str, memo: CostMemo | None = None) -> tuple[Any, ...] | None:
-    """One results line → the `results` insert tuple (without raw), or None if malformed.
-
-    `memo` remembers costs by (model, token counts) during one ingest: the price lookup
-    (model aliases, a regex) was half the parsing time, and usages repeat a lot.
-    """
-    try:
-        obj = orjson.loads(raw)
-    except (orjson.JSONDecodeError, ValueError, TypeError):
-        return None
-    if not isinstance(obj, dict):
-        return None
-    custom_id = obj.get("custom_id")
-    result = obj.get("result")
-    if not isinstance(custom_id, str) or not custom_id or not isinstance(result, dict):
-        return None
-    kind = result.get("type")
-    if kind not in _RESULT_TYPES:
-        return None
-    stop_reason = model = error_type = error_message = None
-    text = ""
-    in_tok = out_tok = cache_w = cache_r = 0
-    cost: float | None = None
-    if kind == "succeeded":
-        msg = result.get("message")
-        if not isinstance(msg, dict):
-            return None
-        model = _str(msg.get("model"))
-        stop_reason = _str(msg.get("stop_reason"))
-        text = message_text(msg.get("content"))
-        usage = msg.get("usage")
-        if isinstance(usage, dict):
-            in_tok = _int(usage.get("input_tokens"))
-            out_tok = _int(usage.get("output_tokens"))
-            cache_w = _int(usage.get("cache_creation_input_tokens"))
-            cache_r = _int(usage.get("cache_read_input_tokens"))
-            cost = _row_cost(usage, model, in_tok, out_tok, memo)
-    elif kind == "errored":
-        envelope = result.get("error")
-        inner = envelope.get("error") if isinstance(envelope, dict) else None
-        if isinstance(inner, dict):
-            error_type = _str(inner.get("type"))
-            error_message = _str(inner.get("message"))
-        elif isinstance(envelope, dict):  # tolerate an unwrapped ErrorObject
-            error_type = _str(envelope.get("type"))
-            error_message = _str(envelope.get("message"))
-    return (
-        batch_id,
-        custom_id,
-        kind,
-        stop_reason,
-        in_tok,
-        out_tok,
-        cache_w,
-        cache_r,
-        model,
-        text,
-        error_type,
-        error_message,
-        cost,
-    )
-
-
-def _row_cost(
-    obj_usage: Any,
-    model: str | None,
-    in_tok: int,
-    out_tok: int,
-    memo: CostMemo | None = None,
-) -> float | None:
-    """Cost at batch price, splitting cache writes into 5-minute and 1-hour ones."""
-    if model is None:
-        return None
-    cache_w = cache_r = cache_1h = 0
-    if isinstance(obj_usage, dict):
-        cache_w = _int(obj_usage.get("cache_creation_input_tokens"))
-        cache_r = _int(obj_usage.get("cache_read_input_tokens"))
-        detail = obj_usage.get("cache_creation")
-        if isinstance(detail, dict):
-            cache_1h = min(_int(detail.get("ephemeral_1h_input_tokens")), cache_w)
-    key = (model, in_tok, out_tok, cache_w, cache_r, cache_1h)
-    if memo is not None and key in memo:
-        return memo[key]
-    cost = cost_usd(
-        model, in_tok, out_tok, cache_w - cache_1h, cache_r, True, cache_creation_1h=cache_1h
-    )
-    if memo is not None and len(memo) < _COST_MEMO_MAX:
-        memo[key] = cost
-    return cost
-
-
-# --- ingest -------------------------------------------------------------------------------
+# --- manifests ----------------------------------------------------------------------------
 
 
 def manifest_key(conn: sqlite3.Connection, batch_id: str) -> tuple[str, int] | None:
@@ -213,160 +61,12 @@ def manifest_key(conn: sqlite3.Connection, batch_id: str) -> tuple[str, int] | N
     return None
 
 
-_by_custom_id = operator.itemgetter(1)
-
-
-def _flush(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Insert one chunk with its inputs joined from the manifest, in one transaction.
-
-    A row is `parse_line`'s tuple + (raw line, manifest job, manifest part); the tuples are
-    built on the parsing thread so the writer thread spends its time in SQLite.
-
-    Search indexing is not done here (see `build_fts_step`): the rows are browsable as soon
-    as this commits. A repeated custom_id is left out by the unique index (the first wins).
-    """
-    # In custom_id order (stable: a repeated id's first line still wins): the manifest
-    # lookups and the index inserts then walk their B-trees in order instead of at random
-    # (the API returns results in any order), which halves the writer's time.
-    rows = sorted(rows, key=_by_custom_id)
-    with write_txn(conn):
-        cur = conn.executemany(_INSERT_SQL, rows)
-        return max(cur.rowcount, 0)
-
-
-def _search_text(prefix: str = "") -> str:
+def search_text(prefix: str = "") -> str:
     """What search sees as a row's output: its text, or for a failed request its error message
     (so searching "overloaded" finds those rows). Indexing and de-indexing must use the same
     expression: the FTS table is external-content and is told exactly what to remove.
     """
     return f"coalesce(nullif({prefix}text, ''), {prefix}error_message, '')"
-
-
-def _delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
-    with write_txn(conn):
-        # De-index exactly the rows that were indexed: all of them, or for a batch whose
-        # index build had not finished, those below its `next_id`.
-        pending = conn.execute(
-            "SELECT next_id, last_id FROM results_fts_pending WHERE batch_id = ?", (batch_id,)
-        ).fetchone()
-        indexed_below = (1 << 62) if pending is None else pending[0]
-        if pending is not None and pending[1] < 0:
-            indexed_below = -1  # its ingest never finished: nothing of it was indexed
-        conn.execute(
-            "INSERT INTO results_fts (results_fts, rowid, text, input_text)"
-            f" SELECT 'delete', id, {_search_text()}, input_text FROM results"
-            " WHERE batch_id = ? AND id < ?",
-            (batch_id, indexed_below),
-        )
-        conn.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
-        # Until this ingest completes, nothing is indexed (never a stale count), and search
-        # uses the LIKE scan (the batch is pending with last_id -1 until its rows are in).
-        conn.execute(
-            "INSERT OR REPLACE INTO results_fts_pending (batch_id, next_id, last_id)"
-            " VALUES (?, 0, -1)",
-            (batch_id,),
-        )
-        conn.execute(
-            "INSERT INTO batch_local (batch_id, results_indexed) VALUES (?, 0)"
-            " ON CONFLICT (batch_id) DO UPDATE SET results_indexed = 0",
-            (batch_id,),
-        )
-
-
-def ingest(
-    conn: sqlite3.Connection,
-    batch_id: str,
-    jsonl_path: Path,
-    progress: ProgressFn | None = None,
-) -> IngestStats:
-    """Stream a results file into the index (replacing the batch's earlier rows).
-
-    Never raises on a bad line: lines that are not result objects are counted as malformed.
-    On return the rows are committed and browsable; the batch's search index is still to
-    be built (`build_fts_step`) and searches use the LIKE scan until it is.
-    """
-    try:
-        total_bytes = jsonl_path.stat().st_size
-        fh = open(jsonl_path, "rb")  # noqa: SIM115 (closed by the with block below)
-    except OSError as exc:
-        raise UserError(f"Cannot read the results file {jsonl_path}: {exc.strerror}.") from exc
-    rows: list[tuple[Any, ...]] = []
-    malformed = parsed_rows = inserted = 0
-    memo: CostMemo = {}
-    total_cost = 0.0
-    any_cost = False
-    done_bytes = 0
-    # Parsing (Python, holds the GIL) overlaps with SQLite inserting the previous chunk
-    # (C, releases the GIL) on one writer thread.
-    pending: Future[int] | None = None
-    # No checkpoints on this (private) connection: copying the WAL into the database while
-    # inserting costs ~20% of the ingest; the index builder's first commit runs it after.
-    conn.execute("PRAGMA wal_autocheckpoint = 0")
-    with fh, ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtop-ingest") as writer:
-        key = manifest_key(conn, batch_id)
-        job, part = key if key is not None else (None, None)
-        _delete_batch_rows(conn, batch_id)
-        for line in fh:
-            done_bytes += len(line)
-            raw_bytes = line.strip()
-            if not raw_bytes:
-                continue
-            try:
-                raw = raw_bytes.decode("utf-8")
-            except UnicodeDecodeError:
-                malformed += 1
-                continue
-            parsed = parse_line(batch_id, raw, memo)
-            if parsed is None:
-                malformed += 1
-                continue
-            parsed_rows += 1
-            cost = parsed[12]
-            if cost is not None:
-                total_cost += cost
-                any_cost = True
-            rows.append((*parsed, raw, job, part))
-            if len(rows) >= INGEST_CHUNK:
-                if pending is not None:
-                    inserted += pending.result()
-                pending = writer.submit(_flush, conn, rows)
-                rows = []
-                if progress is not None:
-                    progress(done_bytes, total_bytes)
-        if pending is not None:
-            inserted += pending.result()
-    if rows:
-        inserted += _flush(conn, rows)
-    rows = []
-    if progress is not None:
-        progress(total_bytes, total_bytes)
-    with write_txn(conn):
-        n, first, last = conn.execute(  # from an index: no pass over the rows
-            "SELECT count(*), min(id), max(id) FROM results WHERE batch_id = ?", (batch_id,)
-        ).fetchone()
-        actual = total_cost if any_cost else None
-        if n != parsed_rows:  # repeated custom_ids: only the rows kept count
-            n_cost, cost = conn.execute(
-                "SELECT count(cost_usd), total(cost_usd) FROM results WHERE batch_id = ?",
-                (batch_id,),
-            ).fetchone()
-            actual = float(cost) if n_cost else None
-        conn.execute(
-            "INSERT INTO batch_local (batch_id, results_indexed, results_malformed,"
-            " actual_cost_usd) VALUES (?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET"
-            " results_indexed = excluded.results_indexed,"
-            " results_malformed = excluded.results_malformed,"
-            " actual_cost_usd = excluded.actual_cost_usd",
-            (batch_id, n, malformed, actual),
-        )
-        if n:
-            conn.execute(
-                "UPDATE results_fts_pending SET next_id = ?, last_id = ? WHERE batch_id = ?",
-                (first, last, batch_id),
-            )
-        else:
-            conn.execute("DELETE FROM results_fts_pending WHERE batch_id = ?", (batch_id,))
-    return IngestStats(int(n), malformed, parsed_rows - int(n), actual)
 
 
 # --- search index (built after the ingest, off its critical path) ---------------------------
@@ -412,7 +112,7 @@ def build_fts_step(conn: sqlite3.Connection, batch_id: str, step: int = FTS_STEP
         hi = min(next_id + step, last_id + 1)
         conn.execute(
             "INSERT INTO results_fts (rowid, text, input_text)"
-            f" SELECT id, {_search_text()}, input_text FROM results"
+            f" SELECT id, {search_text()}, input_text FROM results"
             " WHERE id >= ? AND id < ? AND batch_id = ? ORDER BY id",
             (next_id, hi, batch_id),
         )
@@ -597,7 +297,7 @@ def _filters(
             args.append(fts_phrase(search))
         else:
             clauses.append(
-                f"({_search_text('r.')}"
+                f"({search_text('r.')}"
                 " LIKE ? ESCAPE '\\' OR coalesce(r.input_text, '') LIKE ? ESCAPE '\\')"
             )
             pattern = _like_pattern(search)

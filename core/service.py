@@ -49,7 +49,7 @@ from .models import (
 )
 from .poller import Poller, Sleep
 from .request_checks import user_text
-from .results import download as download_file
+from .results import download_and_ingest
 from .store import Store
 from .submit import PreparedPart, Submitter, prepare_requests, read_part
 
@@ -670,10 +670,13 @@ class BatchService:
 
     async def _download(self, view: BatchView, progress: Callable[[int], None] | None) -> int:
         try:
-            done = await download_file(
+            # Already indexed from a complete download: kept when the bytes are the same.
+            rows = await download_and_ingest(
                 self._api,
+                self.store,
                 view.id,
                 expected_lines=view.remote.request_counts.total or None,
+                indexed=view.results_indexed if view.results_downloaded else 0,
                 progress=progress,
                 sleep=self._sleep,
                 retry_not_found=self._now() - view.remote.created_at < YOUNG_BATCH,
@@ -682,12 +685,6 @@ class BatchService:
             if err.status == 404:
                 raise NotFound(f"The API has no results for batch {view.id}: {err}") from None
             raise
-        path = done.path
-        await asyncio.to_thread(self.store.set_results_file, view.id, path, downloaded=True)
-        if done.unchanged and view.results_indexed and view.results_downloaded:
-            rows = view.results_indexed  # same bytes as the indexed file: nothing to redo
-        else:
-            rows = await asyncio.to_thread(self.store.ingest_results, view.id, path)
         self._emit(ResultsReady(view.id, rows))
         new_view = await asyncio.to_thread(self.store.get_batch, view.id)
         if new_view is not None:

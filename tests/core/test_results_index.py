@@ -157,28 +157,28 @@ def test_unreadable_file_is_a_user_error(store: Store, tmp_path: Path) -> None:
 def test_failed_ingest_never_leaves_a_stale_count(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchtop.core import results_index
+    from batchtop.core import results_ingest
 
     store.upsert_remote([remote("b1")], T0)
     path = write_jsonl(tmp_path / "r.jsonl", mixed_results(25_000))
     assert store.ingest_results("b1", path) == 25_000
-    real_flush = results_index._flush
+    real_sql = results_ingest._insert_sql
     calls = 0
 
-    def failing_flush(*args: object) -> int:
+    def failing_sql(rows: int) -> str:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OSError("disk full")
-        return real_flush(*args)  # type: ignore[arg-type]
+        return real_sql(rows)
 
-    monkeypatch.setattr(results_index, "_flush", failing_flush)
+    monkeypatch.setattr(results_ingest, "_insert_sql", failing_sql)
     with pytest.raises(OSError, match="disk full"):
         store.ingest_results("b1", path)
     view = store.get_batch("b1")
     assert view is not None
     assert view.results_indexed == 0
-    monkeypatch.setattr(results_index, "_flush", real_flush)
+    monkeypatch.setattr(results_ingest, "_insert_sql", real_sql)
     assert store.ingest_results("b1", path) == 25_000  # a retry recovers fully
     assert store.query_results(["b1"], ResultFilter(search="answer 24996:"), 0, 5).total == 1
 
@@ -552,13 +552,15 @@ result_like = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(obj=st.one_of(json_values, result_like))
 def test_parse_line_never_raises(obj: object) -> None:
-    from batchtop.core.results_index import parse_line
+    from batchtop.core.results_ingest import parse_line
 
-    parsed = parse_line("b1", json.dumps(obj))
+    raw = json.dumps(obj)
+    parsed = parse_line(raw)
     if parsed is not None:
-        assert isinstance(parsed[1], str)
-        assert parsed[2] in {"succeeded", "errored", "canceled", "expired"}
-        assert isinstance(parsed[9], str)
+        assert isinstance(parsed[0], str)
+        assert parsed[1] in {"succeeded", "errored", "canceled", "expired"}
+        assert isinstance(parsed[8], str)
+        assert parsed[-1] == raw
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from batchtop.core import results_index, schema
+from batchtop.core import results_index, results_ingest, schema
 from batchtop.core.models import ResultFilter, ResultType
 from batchtop.core.store import Store
 from test_store_factory import (
@@ -162,16 +162,16 @@ def test_crashed_ingest_leaves_a_like_searchable_batch(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     with Store.open(db) as store:
         path = _seed(store, tmp_path)
-        conn = store._conn()
-        results_index._delete_batch_rows(conn, "b1")
-        rows = [
-            (*p, f'{{"n": {i}}}', None, None)
-            for i, p in enumerate(
-                [results_index.parse_line("b1", '{"custom_id":"a","result":{"type":"canceled"}}')]
-            )
-            if p is not None
-        ]
-        results_index._flush(conn, rows)
+        ingest = store.start_ingest("b1")
+        n = results_ingest.ROWS_PER_INSERT + 10  # one full insert is written, 10 rows wait
+        ingest.feed(
+            b"".join(b'{"custom_id":"c%d","result":{"type":"canceled"}}\n' % i for i in range(n))
+        )
+        ingest.close()  # died before finish(): the rows written are in, uncounted
+        assert store.count_results(["b1"]) == results_ingest.ROWS_PER_INSERT
+        view = store.get_batch("b1")
+        assert view is not None
+        assert view.results_indexed == 0
         assert store.wait_search_index(timeout=5)  # nothing buildable: last_id is -1
         assert not store.search_index_ready(["b1"])
         assert store.query_results(["b1"], ResultFilter(search="canc"), 0, 5).total == 0

@@ -1,0 +1,534 @@
+"""Results lines → rows of the results index, fed in chunks as they arrive (file or stream).
+
+The parsing (orjson, Python) runs on the thread that feeds the bytes; SQLite runs on a
+writer thread. Each write is one multi-row `INSERT … SELECT … FROM (VALUES …)` of
+`ROWS_PER_INSERT` rows: the writer takes the GIL once per statement, not once per row, so
+parsing and inserting really overlap (with `executemany` the writer waited for the GIL after
+every row and the two mostly took turns). Raw lines stay bytes (orjson validates them,
+SQLite stores them as text): no decode and re-encode per line in Python. Rows are sorted by
+custom_id within a statement (the manifest lookups and the index inserts walk their B-trees
+in order) and committed in large transactions: an index page changed by many small commits
+is written to the WAL again by each of them (5,000-row commits wrote 269 MB of WAL for
+100,000 rows, one commit 139 MB).
+A transaction still never stays open longer than `COMMIT_S`, or `IDLE_COMMIT_S` while the
+writer waits for rows (a slow download never holds the store's write lock).
+
+Search indexing is not done here (see `results_index.build_fts_step`): rows are browsable as
+soon as they are committed, and the batch's FTS index is built right after the ingest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import operator
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import UserError
+from .models import ResultType
+from .pricing import cost_usd
+from .results_index import manifest_key, search_text
+from .sqlite_util import begin_immediate, write_txn
+
+ProgressFn = Callable[[int, int], None]
+"""progress(done, total): bytes read of the results file while ingesting."""
+
+# Rows per INSERT statement (fewer if SQLite takes fewer variables). About four statements
+# worth of rows are alive at once (being parsed, queued, inserted): 2,000 raised the peak
+# RSS of a 300k-row download by 16 MB over 1,000, which was as fast.
+ROWS_PER_INSERT = 1_000
+COMMIT_S = 1.0  # longest a write transaction stays open while rows keep coming
+IDLE_COMMIT_S = 0.2  # ... or while the writer waits for more rows
+FEED_BYTES = 1 << 20  # file ingest: bytes parsed per piece (and per progress call)
+QUEUED_INSERTS = 2  # statements waiting for the writer: bounds the memory in flight
+
+_RESULT_TYPES = frozenset(t.value for t in ResultType)
+_COLUMNS = (
+    "custom_id, type, stop_reason, input_tokens, output_tokens, cache_creation_input_tokens,"
+    " cache_read_input_tokens, model, text, error_type, error_message, cost_usd, raw"
+)
+_WIDTH = 13  # values per row (the columns above) as `parse_line` returns them, raw last
+_FIXED = 3  # ?1 batch id, ?2 and ?3 the (job, part) of its manifest
+_VALUE_COLUMNS = ", ".join(f"v.column{i}" for i in range(1, _WIDTH))  # all before raw
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    rows: int
+    malformed: int  # lines that are not a result object (skipped)
+    duplicates: int  # repeated custom_ids (the first line wins)
+    cost_usd: float | None
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+_MAX_INT = 1 << 62  # SQLite stores 64-bit integers
+
+
+def _int(value: Any) -> int:
+    """A token count; anything else (or absurd) counts as 0."""
+    return value if type(value) is int and 0 <= value < _MAX_INT else 0
+
+
+def _str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
+def message_text(content: Any) -> str:
+    """The text of a Message: its text blocks concatenated; tool calls as one JSON line each."""
+    if not isinstance(content, list):
+        return ""
+    if len(content) == 1:  # the usual shape: one text block
+        block = content[0]
+        if type(block) is dict and block.get("type") == "text":
+            text = block.get("text")
+            return text if type(text) is str else ""
+    parts: list[str] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            text = block.get("text")
+            if isinstance(text, str):
+                parts.append(text)
+        elif kind in ("tool_use", "server_tool_use"):
+            call = {"tool_use": block.get("name"), "input": block.get("input")}
+            sep = "\n" if parts and not parts[-1].endswith("\n") else ""
+            parts.append(sep + orjson.dumps(call).decode() + "\n")
+    return "".join(parts).rstrip("\n") if len(parts) > 1 else "".join(parts)
+
+
+CostMemo = dict[tuple[Any, ...], float | None]
+_COST_MEMO_MAX = 50_000
+
+
+def _row_cost(
+    usage: dict[str, Any],
+    model: str,
+    in_tok: int,
+    out_tok: int,
+    cache_w: int,
+    cache_r: int,
+    memo: CostMemo | None,
+) -> float | None:
+    """Cost at batch price, splitting cache writes into 5-minute and 1-hour ones.
+
+    `memo` remembers costs by (model, token counts) during one ingest: the price lookup
+    (model aliases, a regex) was half the parsing time, and usages repeat a lot.
+    """
+    cache_1h = 0
+    detail = usage.get("cache_creation")
+    if type(detail) is dict:
+        cache_1h = min(_int(detail.get("ephemeral_1h_input_tokens")), cache_w)
+    key = (model, in_tok, out_tok, cache_w, cache_r, cache_1h)
+    if memo is not None:
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+    cost = cost_usd(
+        model, in_tok, out_tok, cache_w - cache_1h, cache_r, True, cache_creation_1h=cache_1h
+    )
+    if memo is not None and len(memo) < _COST_MEMO_MAX:
+        memo[key] = cost
+    return cost
+
+
+def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...] | None:
+    """One results line → its row values (see `_COLUMNS`, `raw` last), or None if malformed.
+
+    The ingest passes the line's bytes and stores them as they are: orjson checks they are
+    UTF-8, and SQLite takes them as text (`CAST`) without a decode and re-encode in Python.
+    """
+    try:
+        obj = orjson.loads(raw)
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        return None
+    if type(obj) is not dict:
+        return None
+    custom_id = obj.get("custom_id")
+    result = obj.get("result")
+    if type(custom_id) is not str or not custom_id or type(result) is not dict:
+        return None
+    kind = result.get("type")
+    if kind not in _RESULT_TYPES:
+        return None
+    if kind == "succeeded":
+        msg = result.get("message")
+        if type(msg) is not dict:
+            return None
+        model = _str(msg.get("model"))
+        text = message_text(msg.get("content"))
+        usage = msg.get("usage")
+        in_tok = out_tok = cache_w = cache_r = 0
+        cost: float | None = None
+        if type(usage) is dict:
+            in_tok = _int(usage.get("input_tokens"))
+            out_tok = _int(usage.get("output_tokens"))
+            cache_w = _int(usage.get("cache_creation_input_tokens"))
+            cache_r = _int(usage.get("cache_read_input_tokens"))
+            if model is not None:
+                cost = _row_cost(usage, model, in_tok, out_tok, cache_w, cache_r, memo)
+        stop_reason = _str(msg.get("stop_reason"))
+        return (
+            custom_id,
+            kind,
+            stop_reason,
+            in_tok,
+            out_tok,
+            cache_w,
+            cache_r,
+            model,
+            text,
+            None,
+            None,
+            cost,
+            raw,
+        )
+    error_type = error_message = None
+    if kind == "errored":
+        envelope = result.get("error")
+        inner = envelope.get("error") if type(envelope) is dict else None
+        if type(inner) is dict:
+            error_type = _str(inner.get("type"))
+            error_message = _str(inner.get("message"))
+        elif type(envelope) is dict:  # tolerate an unwrapped ErrorObject
+            error_type = _str(envelope.get("type"))
+            error_message = _str(envelope.get("message"))
+    return (custom_id, kind, None, 0, 0, 0, 0, None, "", error_type, error_message, None, raw)
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _insert_sql(rows: int) -> str:
+    """A multi-row insert; the input text is joined from the manifest, the first of a
+    repeated custom_id wins (the unique index ignores the later ones). The raw line is bound
+    as bytes and stored as text."""
+    values = ",".join(["(" + ",".join("?" * _WIDTH) + ")"] * rows)
+    return (
+        f"INSERT INTO results (batch_id, {_COLUMNS}, input_text)"
+        f" SELECT ?1, {_VALUE_COLUMNS}, CAST(v.column{_WIDTH} AS TEXT),"
+        " (SELECT m.input_text FROM manifests m"
+        " WHERE m.job_id = ?2 AND m.part = ?3 AND m.custom_id = v.column1)"
+        f" FROM (VALUES {values}) v WHERE 1"
+        " ON CONFLICT (batch_id, custom_id) DO NOTHING"
+    )
+
+
+def rows_per_insert(conn: sqlite3.Connection) -> int:
+    """`ROWS_PER_INSERT`, or fewer where SQLite was built to take fewer bound variables."""
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(ROWS_PER_INSERT, (limit - _FIXED) // _WIDTH))
+
+
+_STOP = None
+
+
+class _Writer:
+    """A thread running the inserts in large transactions (see the module docstring)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._queue: queue.Queue[tuple[int, list[Any]] | None] = queue.Queue(QUEUED_INSERTS)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="batchtop-ingest", daemon=True)
+        self._thread.start()
+
+    def put(self, rows: int, params: list[Any]) -> None:
+        self._raise()
+        self._queue.put((rows, params))
+
+    def close(self) -> None:
+        """Commit what is written, stop the thread; re-raises a write error."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        conn = self._conn
+        opened = 0.0
+        try:
+            while True:
+                in_txn = conn.in_transaction
+                try:
+                    item = self._queue.get(timeout=IDLE_COMMIT_S if in_txn else None)
+                except queue.Empty:
+                    conn.execute("COMMIT")  # waiting for rows: do not hold the write lock
+                    continue
+                if item is _STOP:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+                    return
+                if not in_txn:
+                    begin_immediate(conn)
+                    opened = time.monotonic()
+                rows, params = item
+                conn.execute(_insert_sql(rows), params)
+                if time.monotonic() - opened >= COMMIT_S:
+                    conn.execute("COMMIT")
+        except BaseException as exc:  # handed to the feeding thread
+            self.error = exc
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            while self._queue.get() is not _STOP:  # let put() and close() return
+                pass
+
+
+_by_custom_id = operator.itemgetter(0)
+
+
+class Ingest:
+    """One batch's results going into the index; replaces the batch's earlier rows.
+
+    Feed bytes in any chunking (`feed`), from one thread at a time; `finish` parses a last
+    line without a newline, waits for the writer and records the batch's counts. Never
+    raises on a bad line: lines that are not result objects are counted as malformed.
+    `close` stops the writer if `finish` was not reached (what was committed stays, the
+    batch is left with 0 rows counted: a re-ingest starts over).
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        batch_id: str,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._conn = conn
+        self.batch_id = batch_id
+        self._on_close = on_close
+        # feed/finish/restart/close hold it: a close from another thread (a cancelled
+        # download) waits for the running call, never closes the connection under it.
+        self._lock = threading.Lock()
+        self._closed = False
+        key = manifest_key(conn, batch_id)
+        self._fixed: list[Any] = [batch_id, *(key if key is not None else (None, None))]
+        self._per_insert = rows_per_insert(conn)
+        # No checkpoints on this (private) connection: copying the WAL into the database
+        # while inserting costs ~20% of the ingest; the index builder's first commit runs it.
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self._writer: _Writer | None = None
+        self._start()
+
+    def _start(self) -> None:
+        delete_batch_rows(self._conn, self.batch_id)
+        self.lines = 0  # newline-terminated lines fed
+        self.ends_cleanly = True  # the bytes fed so far end with a newline
+        self._tail = b""
+        self._rows: list[tuple[Any, ...]] = []
+        self._memo: CostMemo = {}
+        self._parsed = self._malformed = 0
+        self._cost = 0.0
+        self._any_cost = False
+        self._writer = _Writer(self._conn)
+
+    def restart(self) -> None:
+        """Start over (the stream restarted from its first byte)."""
+        with self._lock:
+            self._check_open()
+            self._stop_writer()
+            self._start()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UserError("The results ingest was closed.")
+
+    def feed(self, data: bytes) -> None:
+        with self._lock:
+            self._check_open()
+            self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        if not data:
+            return
+        self.lines += data.count(b"\n")
+        self.ends_cleanly = data.endswith(b"\n")
+        lines = (self._tail + data if self._tail else data).split(b"\n")
+        self._tail = lines.pop()
+        self._parse(lines)
+
+    def _parse(self, lines: list[bytes]) -> None:
+        rows = self._rows
+        append = rows.append
+        memo = self._memo
+        malformed = parsed = 0
+        cost = 0.0
+        any_cost = False
+        full = self._per_insert
+        for line in lines:
+            raw = line.strip()
+            if not raw:
+                continue
+            row = parse_line(raw, memo)
+            if row is None:
+                malformed += 1
+                continue
+            if row[11] is not None:
+                cost += row[11]
+                any_cost = True
+            append(row)
+            parsed += 1
+            if len(rows) >= full:
+                self._send()
+                rows = self._rows
+                append = rows.append
+        self._parsed += parsed
+        self._malformed += malformed
+        self._cost += cost
+        self._any_cost = self._any_cost or any_cost
+
+    def _send(self) -> None:
+        rows = self._rows
+        if not rows:
+            return
+        rows.sort(key=_by_custom_id)  # stable: a repeated id's first line still wins
+        params = self._fixed.copy()
+        params.extend(itertools.chain.from_iterable(rows))
+        assert self._writer is not None
+        self._writer.put(len(rows), params)
+        self._rows = []
+
+    def finish(self) -> IngestStats:
+        """Write the last rows and the batch's counts; returns what was indexed."""
+        with self._lock:
+            self._check_open()
+            return self._finish()
+
+    def _finish(self) -> IngestStats:
+        if self._tail:
+            tail, self._tail = self._tail, b""
+            self._parse([tail])
+        self._send()
+        assert self._writer is not None
+        writer, self._writer = self._writer, None
+        writer.close()
+        cost = self._cost if self._any_cost else None
+        return _record(self._conn, self.batch_id, self._parsed, self._malformed, cost)
+
+    def close(self) -> None:
+        """Stop the writer if `finish` did not (committed rows stay, uncounted); idempotent."""
+        with self._lock:
+            self._closed = True
+            self._stop_writer()
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
+                on_close()
+
+    def _stop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):  # only reached when something already failed
+                writer.close()
+
+
+def _record(
+    conn: sqlite3.Connection, batch_id: str, parsed: int, malformed: int, cost: float | None
+) -> IngestStats:
+    """The closing transaction: counts, cost and the search index's work for the batch.
+
+    `cost` was summed while parsing (reading it back would be a pass over every row); only
+    when repeated custom_ids were left out is it summed again from the rows kept.
+    """
+    with write_txn(conn):
+        n, first, last = conn.execute(  # from an index: no pass over the rows
+            "SELECT count(*), min(id), max(id) FROM results WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        actual = cost
+        if n != parsed:
+            n_cost, total = conn.execute(
+                "SELECT count(cost_usd), total(cost_usd) FROM results WHERE batch_id = ?",
+                (batch_id,),
+            ).fetchone()
+            actual = float(total) if n_cost else None
+        conn.execute(
+            "INSERT INTO batch_local (batch_id, results_indexed, results_malformed,"
+            " actual_cost_usd) VALUES (?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET"
+            " results_indexed = excluded.results_indexed,"
+            " results_malformed = excluded.results_malformed,"
+            " actual_cost_usd = excluded.actual_cost_usd",
+            (batch_id, n, malformed, actual),
+        )
+        if n:
+            conn.execute(
+                "UPDATE results_fts_pending SET next_id = ?, last_id = ? WHERE batch_id = ?",
+                (first, last, batch_id),
+            )
+        else:
+            conn.execute("DELETE FROM results_fts_pending WHERE batch_id = ?", (batch_id,))
+    return IngestStats(int(n), malformed, parsed - int(n), actual)
+
+
+def delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
+    """Remove a batch's rows (and what of them was search-indexed) before an ingest."""
+    with write_txn(conn):
+        # De-index exactly the rows that were indexed: all of them, or for a batch whose
+        # index build had not finished, those below its `next_id`.
+        pending = conn.execute(
+            "SELECT next_id, last_id FROM results_fts_pending WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        indexed_below = (1 << 62) if pending is None else pending[0]
+        if pending is not None and pending[1] < 0:
+            indexed_below = -1  # its ingest never finished: nothing of it was indexed
+        conn.execute(
+            "INSERT INTO results_fts (results_fts, rowid, text, input_text)"
+            f" SELECT 'delete', id, {search_text()}, input_text FROM results"
+            " WHERE batch_id = ? AND id < ?",
+            (batch_id, indexed_below),
+        )
+        conn.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
+        # Until this ingest completes, nothing is indexed (never a stale count), and search
+        # uses the LIKE scan (the batch is pending with last_id -1 until its rows are in).
+        conn.execute(
+            "INSERT OR REPLACE INTO results_fts_pending (batch_id, next_id, last_id)"
+            " VALUES (?, 0, -1)",
+            (batch_id,),
+        )
+        conn.execute(
+            "INSERT INTO batch_local (batch_id, results_indexed) VALUES (?, 0)"
+            " ON CONFLICT (batch_id) DO UPDATE SET results_indexed = 0",
+            (batch_id,),
+        )
+
+
+def ingest_file(
+    conn: sqlite3.Connection,
+    batch_id: str,
+    jsonl_path: Path,
+    progress: ProgressFn | None = None,
+) -> IngestStats:
+    """Stream a results file into the index (replacing the batch's earlier rows)."""
+    try:
+        total = jsonl_path.stat().st_size
+        fh = open(jsonl_path, "rb")  # noqa: SIM115 (closed by the with block below)
+    except OSError as exc:
+        raise UserError(f"Cannot read the results file {jsonl_path}: {exc.strerror}.") from exc
+    with fh:
+        ing = Ingest(conn, batch_id)
+        try:
+            done = 0
+            while piece := fh.read(FEED_BYTES):
+                ing.feed(piece)
+                done += len(piece)
+                if progress is not None:
+                    progress(done, total)
+            stats = ing.finish()
+        finally:
+            ing.close()
+    if progress is not None:
+        progress(total, total)
+    return stats
