@@ -88,8 +88,8 @@ class PagedRows(Protocol):
     building a `ResultRow` per result, which cost as much as formatting and writing.
     """
 
-    def raw_pages(self) -> Iterator[tuple[str, int]]:
-        """(a page of raw lines joined by newlines, without a final one; its line count)."""
+    def raw_pages(self) -> Iterator[tuple[bytes, int]]:
+        """(a page of raw lines as UTF-8, each ending in a newline; its line count)."""
         ...
 
     def csv_lines(self) -> Iterator[tuple[str, int]]:
@@ -153,16 +153,15 @@ def _paged_progress(
             progress(n)
 
 
-def _lines(page: tuple[str, int]) -> int:
+def _lines(page: tuple[str | bytes, int]) -> int:
     return page[1]
 
 
-def _write_jsonl_pages(pages: Iterable[tuple[str, int]], fh: IO[str]) -> int:
+def _write_jsonl_pages(pages: Iterable[tuple[bytes, int]], fh: IO[bytes]) -> int:
     n = 0
     write = fh.write
     for joined, lines in pages:
         write(joined)
-        write("\n")
         n += lines
     return n
 
@@ -403,12 +402,14 @@ def export_results(
             n = _write_parquet(counted, tmp)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+        elif fmt == "jsonl" and isinstance(rows, PagedRows):
+            with open(fd, "wb", buffering=_BUFFER) as bfh:  # pages come as UTF-8 bytes
+                n = _write_jsonl_pages(_paged_progress(rows.raw_pages(), progress, _lines), bfh)
+                bfh.flush()
+                os.fsync(bfh.fileno())
         else:
             with open(fd, "w", encoding="utf-8", newline="", buffering=_BUFFER) as fh:
-                if fmt == "jsonl" and isinstance(rows, PagedRows):
-                    pages = _paged_progress(rows.raw_pages(), progress, _lines)
-                    n = _write_jsonl_pages(pages, fh)
-                elif fmt == "csv" and isinstance(rows, PagedRows):
+                if fmt == "csv" and isinstance(rows, PagedRows):
                     pages = _paged_progress(rows.csv_lines(), progress, _lines)
                     n = _write_csv_pages(pages, fh)
                 else:

@@ -552,13 +552,15 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
             self._rows = ((_row(r), r[13]) for page in pages for r in page)
         return next(self._rows)
 
-    def raw_pages(self) -> Iterator[tuple[str, int]]:
-        """(the raw lines of a page joined by newlines, their number), a page at a time.
+    def raw_pages(self) -> Iterator[tuple[bytes, int]]:
+        """(the raw lines of a page, each ending in a newline, as UTF-8; their number).
 
-        SQLite joins the page (`group_concat` over the ordered keyset page): one string per
-        page instead of a tuple per row.
+        SQLite joins the page (`group_concat` over the ordered keyset page) and hands it over
+        as bytes: one object per page instead of a tuple per row, and no decoding to str and
+        encoding back to UTF-8 of lines that are written as they are.
         """
-        return self._joined_pages("rtrim(r.raw, char(13, 10))", "char(10)", RAW_PAGE)
+        line = "rtrim(r.raw, char(13, 10)) || char(10)"
+        return self._joined_pages(line, "''", RAW_PAGE, as_bytes=True)
 
     def csv_lines(self) -> Iterator[tuple[str, int]]:
         """(a page of CSV records joined by CRLF, their number), a page at a time.
@@ -568,7 +570,9 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
         """
         return self._joined_pages(CSV_SQL_LINE, "char(13, 10)", ITER_PAGE)
 
-    def _joined_pages(self, line: str, sep: str, size: int) -> Iterator[tuple[str, int]]:
+    def _joined_pages(
+        self, line: str, sep: str, size: int, *, as_bytes: bool = False
+    ) -> Iterator[tuple[Any, int]]:
         conn = self._connect()
         src = _source(conn, self._batch_ids)
         fts = fts_complete(conn, self._batch_ids)
@@ -585,7 +589,10 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
                     f"SELECT {line} AS line, {src.order} AS k"
                     f" {src.sql}{where}{keyset} ORDER BY {src.order} LIMIT {size}"
                 )
-                sql = f"SELECT group_concat(line, {sep}), max(k), count(*) FROM ({page})"
+                joined = f"group_concat(line, {sep})"
+                if as_bytes:
+                    joined = f"CAST({joined} AS BLOB)"
+                sql = f"SELECT {joined}, max(k), count(*) FROM ({page})"
                 return sql, src.args + args
 
             joined, last, n = _run(conn, build, fts)[0]
