@@ -9,7 +9,6 @@ can act on. The API key is held in memory only and never logged or stored.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -127,6 +126,8 @@ def parse_retry_after(headers: Any) -> float | None:
         return max(0.0, float(raw))
     except ValueError:
         pass
+    import email.utils  # rarely needed (an HTTP-date retry-after); ~2 ms to import at start
+
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
