@@ -203,6 +203,12 @@ def test_locate_uses_xdg_dirs(tmp_path: Path) -> None:
     assert places["config"].startswith(str(tmp_path))
 
 
+def sigint_default() -> None:
+    """Give the child Ctrl-C back: a CI job started in the background (`cmd &` in a script)
+    runs with SIGINT ignored, and an ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_without_traceback(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
     emulator_env.config.rate = 0.001
     src = tmp_path / "p.txt"
@@ -215,6 +221,7 @@ def test_ctrl_c_exits_130_without_traceback(emulator_env: EmulatorHandle, tmp_pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
     try:
         wait_until(lambda: emulator_env.stats.count("list") >= 2, timeout=90)
@@ -254,6 +261,7 @@ def test_emulator_subcommand_prints_its_url_first(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
     try:
         assert proc.stdout is not None
