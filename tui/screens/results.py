@@ -255,6 +255,7 @@ class ResultsScreen(Screen[None]):
         self._search_timer: Timer | None = None
         self._detail_timer: Timer | None = None
         self.loaded = False  # the first page is on screen (tests wait on this)
+        self._load_note: Text | None = None  # what the last full load had to say
         self._unsubscribe: Callable[[], None] = lambda: None
 
     # --- layout ----------------------------------------------------------------------
@@ -380,13 +381,16 @@ class ResultsScreen(Screen[None]):
     def on_results_loaded(self, message: ResultsLoaded) -> None:
         if message.filt != self.filt:
             return  # an older query finished after a newer one was asked for
-        if message.summary is not None:
+        if message.summary is not None:  # a full (re)load; its note holds until the next one
             self.summary = message.summary
             self._error_type_cycle = sorted(message.summary.by_error_type)
+            self._load_note = message.note
         self.table.set_source(self._fetcher(message.filt), first=message.page)
         self.loaded = True
-        if message.note is not None:
-            self._show_state(message.note)
+        # A filter changed while the batch is still running keeps saying why it is empty.
+        note = message.note or (self._load_note if not message.page.total else None)
+        if note is not None:
+            self._show_state(note)
         elif message.page.total or not self.batch_ids:
             self._show_state(None)
         elif message.summary is not None and not sum(message.summary.by_type.values()):

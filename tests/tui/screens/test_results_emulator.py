@@ -124,6 +124,13 @@ async def test_viewer_of_a_running_batch_loads_when_it_ends(
         await wait_for(pilot, lambda: screen.loaded)
         await pilot.pause()
         assert "once the batch has ended" in screen_text(app)
+        # a status filter while it runs still says why there is nothing to show
+        await pilot.press("3")
+        await wait_for(pilot, lambda: {str(t) for t in screen.filt.types} == {"errored"})
+        await app.workers.wait_for_complete()  # the filter's query, off the event loop
+        await pilot.pause()
+        assert "once the batch has ended" in screen_text(app)
+        await pilot.press("1")
         emulator.advance(3600)
         await live_service.refresh()  # the batch ends: the viewer downloads and shows it
         await wait_for(pilot, lambda: screen.table.total == 3, limit_s=20)
