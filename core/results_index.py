@@ -402,13 +402,14 @@ def _stamp(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> tuple[Any, ...
     return (max_id, *(tuple(r) for r in rows))
 
 
-def _cached_count(
+def cached_count(
     conn: sqlite3.Connection,
     batch_ids: Sequence[str],
     filt: ResultFilter,
     totals: TotalsCache | None,
     hits: _Hits | None = None,
 ) -> int:
+    """The total matching `filt`, from `totals` while these batches' rows are unchanged."""
     if totals is None:
         return count(conn, batch_ids, filt, hits)
     key = (tuple(batch_ids), filt)
@@ -430,8 +431,13 @@ def query(
     offset: int,
     limit: int,
     totals: TotalsCache | None = None,
+    *,
+    count: bool = True,
 ) -> ResultPage:
-    """One page of rows ordered by custom_id, with the total matching the filter."""
+    """One page of rows ordered by custom_id, with the total matching the filter.
+
+    `count=False` skips the total (a broad search counts for longer than it takes to find a
+    page): the page's `total` is then only what the page proves exists."""
     offset = max(0, offset)
     limit = max(0, limit)
     hits: _Hits | None = None
@@ -451,10 +457,11 @@ def query(
         # (LIKE folds ASCII case only, FTS5 all of Unicode's).
         dense = hits is not None and not hits.rare and filt.search.isascii() and offset < DENSE_WALK
         rows = _run(conn, build, fts and not dense)
-        total = _cached_count(conn, batch_ids, filt, totals, hits)
+        counted = count or len(rows) < limit  # a short page is the end: its total is known
+        total = cached_count(conn, batch_ids, filt, totals, hits) if count else offset + len(rows)
     finally:
         conn.execute("COMMIT")
-    return ResultPage(rows=[_row(r) for r in rows], offset=offset, total=total)
+    return ResultPage(rows=[_row(r) for r in rows], offset=offset, total=total, counted=counted)
 
 
 def _pages(

@@ -692,9 +692,19 @@ class BatchService:
         return rows
 
     def results_page(
-        self, batch_ids: Sequence[str], filt: ResultFilter, offset: int, limit: int
+        self,
+        batch_ids: Sequence[str],
+        filt: ResultFilter,
+        offset: int,
+        limit: int,
+        *,
+        count: bool = True,
     ) -> ResultPage:
-        return self.store.query_results(batch_ids, filt, offset, limit)
+        return self.store.query_results(batch_ids, filt, offset, limit, count=count)
+
+    def results_count(self, batch_ids: Sequence[str], filt: ResultFilter) -> int:
+        """How many results match (cached per filter until new rows arrive)."""
+        return self.store.count_results(batch_ids, filt)
 
     def result_detail(
         self, batch_id: str, custom_id: str

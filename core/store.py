@@ -722,14 +722,23 @@ class Store:
         return results_index.fts_complete(self._conn(), batch_ids)
 
     def query_results(
-        self, batch_ids: Sequence[str], filt: ResultFilter, offset: int, limit: int
+        self,
+        batch_ids: Sequence[str],
+        filt: ResultFilter,
+        offset: int,
+        limit: int,
+        *,
+        count: bool = True,
     ) -> ResultPage:
-        """A page ordered by custom_id; totals of repeated filters are cached until new data."""
+        """A page ordered by custom_id; totals of repeated filters are cached until new data.
+        `count=False`: the page alone (see results_index.query); `count_results` follows."""
         if filt.search and self._indexer is None:
             conn = self._conn()
             if not results_index.fts_complete(conn, batch_ids) and results_index.fts_pending(conn):
                 self._start_indexer()  # a build left unfinished (interrupted, other process)
-        return results_index.query(self._conn(), batch_ids, filt, offset, limit, self._totals)
+        return results_index.query(
+            self._conn(), batch_ids, filt, offset, limit, self._totals, count=count
+        )
 
     def result_detail(
         self, batch_id: str, custom_id: str
@@ -756,7 +765,7 @@ class Store:
         return results_index.error_types(self._conn(), batch_ids)
 
     def count_results(self, batch_ids: Sequence[str], filt: ResultFilter = _ALL) -> int:
-        return results_index.count(self._conn(), batch_ids, filt)
+        return results_index.cached_count(self._conn(), batch_ids, filt, self._totals)
 
 
 ConnFactory = Callable[[], sqlite3.Connection]

@@ -283,6 +283,29 @@ def test_paging_is_stable_and_complete(store: Store, tmp_path: Path) -> None:
     assert store.query_results([], ALL, 0, 10).total == 0
 
 
+def test_a_page_without_its_count(store: Store, tmp_path: Path) -> None:
+    """count=False: the same rows, a total that is only a lower bound (flagged), and the
+    count asked for afterwards equals the one a counted query gives."""
+    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
+    errored_only = ResultFilter(types=frozenset({ResultType.ERRORED}))
+    for filt in (ALL, errored_only, ResultFilter(search="summary")):
+        counted = store.query_results(["b1"], filt, 0, 50)
+        quick = store.query_results(["b1"], filt, 0, 50, count=False)
+        assert ids(quick.rows) == ids(counted.rows)
+        assert counted.counted
+        if counted.total > 50:
+            assert not quick.counted
+            assert quick.total == 50
+        else:
+            assert quick.counted
+            assert quick.total == counted.total
+        assert store.count_results(["b1"], filt) == counted.total
+    # a short page at an offset knows where the end is
+    tail = store.query_results(["b1"], ALL, 390, 50, count=False)
+    assert tail.counted
+    assert tail.total == 400
+
+
 def test_filters(store: Store, tmp_path: Path) -> None:
     store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
     errored_only = ResultFilter(types=frozenset({ResultType.ERRORED}))

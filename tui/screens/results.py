@@ -99,6 +99,15 @@ class ResultsLoaded(Message):
         self.note = note  # a state to show instead of "no results"
 
 
+class ResultsCounted(Message):
+    """The total of a filter whose first page was shown before it was counted."""
+
+    def __init__(self, filt: ResultFilter, total: int) -> None:
+        super().__init__()
+        self.filt = filt
+        self.total = total
+
+
 class BatchUpdated(Message):
     def __init__(self, batch_id: str) -> None:
         super().__init__()
@@ -256,6 +265,7 @@ class ResultsScreen(Screen[None]):
         self._detail_timer: Timer | None = None
         self.loaded = False  # the first page is on screen (tests wait on this)
         self._load_note: Text | None = None  # what the last full load had to say
+        self._counting = False  # the table's total is a lower bound until ResultsCounted
         self._unsubscribe: Callable[[], None] = lambda: None
 
     # --- layout ----------------------------------------------------------------------
@@ -386,6 +396,7 @@ class ResultsScreen(Screen[None]):
             self._error_type_cycle = sorted(message.summary.by_error_type)
             self._load_note = message.note
         self.table.set_source(self._fetcher(message.filt), first=message.page)
+        self._counting = not message.page.counted
         self.loaded = True
         # A filter changed while the batch is still running keeps saying why it is empty.
         note = message.note or (self._load_note if not message.page.total else None)
@@ -403,9 +414,22 @@ class ResultsScreen(Screen[None]):
 
     @work(group="search", exclusive=True, exit_on_error=False, thread=True)
     def apply_filter(self, filt: ResultFilter) -> None:
-        """Run a (possibly slow) filtered query off the event loop; the newest one wins."""
-        _, page = self._query(filt, False)
+        """Run a (possibly slow) filtered query off the event loop; the newest one wins.
+
+        The first page goes on screen before the total is counted: counting a broad search
+        takes longer than finding its first rows."""
+        page = self.service.results_page(self.batch_ids, filt, 0, PAGE_SIZE, count=False)
         self.post_message(ResultsLoaded(filt, page, None))
+        if not page.counted:
+            total = self.service.results_count(self.batch_ids, filt)
+            self.post_message(ResultsCounted(filt, total))
+
+    def on_results_counted(self, message: ResultsCounted) -> None:
+        if message.filt != self.filt or not self._counting:
+            return
+        self._counting = False
+        self.table.set_total(message.total)
+        self._update_position()
 
     def _set_filter(self, filt: ResultFilter) -> None:
         if filt == self.filt:
@@ -460,9 +484,9 @@ class ResultsScreen(Screen[None]):
             text = Text("no matching results", style="dim")
         else:
             first, last = table.window
+            of = f"{table.total:,}+ (counting…)" if self._counting else f"{table.total:,}"
             text = Text(
-                f"rows {first + 1:,}–{last + 1:,} of {table.total:,} · row {table.cursor + 1:,}",
-                end="",
+                f"rows {first + 1:,}–{last + 1:,} of {of} · row {table.cursor + 1:,}", end=""
             )
         if table.selected:
             text.append(f" · {len(table.selected):,} selected", style="bold")

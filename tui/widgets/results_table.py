@@ -293,6 +293,13 @@ class ResultsTable(ScrollView, can_focus=True):
             self._announce()
         self.refresh()
 
+    def set_total(self, total: int) -> None:
+        """The counted total of the current source (its first page came with a lower bound)."""
+        if total != self.total:
+            self.total = total
+            self.virtual_size = Size(self.size.width, total)
+            self.refresh()
+
     def row_at(self, index: int) -> ResultRow | None:
         if index < 0 or index >= self.total or self._fetch is None:
             return None

@@ -108,6 +108,36 @@ async def test_search_narrows(service: Any) -> None:
         assert isinstance(pilot.app.screen, ResultsScreen)
 
 
+async def test_broad_search_shows_its_first_page_then_the_counted_total(
+    tmp_path: Path,
+) -> None:
+    """More hits than a page: the page comes first ("N+ (counting…)"), the exact total
+    replaces it once counted, and every hit is reachable."""
+    svc = offline_service(tmp_path)
+    lines = standard_lines(320)
+    add_ended_batch(svc.store, BATCH, lines, tmp_path)
+    expected = sum(
+        1
+        for line in lines
+        if line["result"]["type"] == "succeeded"
+        and "Summary" in line["result"]["message"]["content"][0]["text"]
+    )
+    assert expected > 200  # more than the viewer's first page
+    try:
+        async with host(svc).run_test(size=(160, 48)) as pilot:
+            screen = await open_results(pilot)
+            await pilot.press("slash", *"Summary", "enter")
+            await wait_for(pilot, lambda: screen.filt.search == "Summary")
+            await wait_for(pilot, lambda: screen.table.total == expected)
+            await wait_for(pilot, lambda: f"of {expected} · row 1" in screen_text(pilot.app))
+            assert "counting" not in screen_text(pilot.app)
+            last = screen.table.row_at(expected - 1)
+            assert last is not None
+            assert "Summary" in last.text
+    finally:
+        svc.store.close()
+
+
 async def test_detail_shows_input_output_and_raw_json(service: Any) -> None:
     async with host(service).run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)
