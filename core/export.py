@@ -22,12 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import glob
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, runtime_checkable
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: killed exports' temp files are then left
+    fcntl = None  # type: ignore[assignment]
 
 import orjson
 
@@ -361,6 +368,44 @@ def _check_destination(path: Path) -> None:
         raise UserError(f"Cannot export to {path}: the directory {path.parent} does not exist.")
 
 
+LEFTOVER_AGE_S = 60.0
+
+
+def _hold(path: Path) -> int | None:
+    """Lock `path` (a temp file being written) for as long as the returned fd stays open, so
+    a later export can tell it from one a killed export left behind. None where the platform
+    has no flock (the leftovers then stay)."""
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete `.name.*.tmp` files of earlier exports to `path` that were killed mid-write
+    (nobody holds their lock any more); a write still running keeps its file, and so does
+    one younger than a minute (created but perhaps not locked yet)."""
+    if fcntl is None:
+        return
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if stale.stat().st_mtime > time.time() - LEFTOVER_AGE_S:
+                continue
+            fd = os.open(stale, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # another export is writing it
+        else:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        finally:
+            os.close(fd)
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -395,6 +440,7 @@ def export_results(
     except OSError as exc:
         raise UserError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
     tmp = Path(tmp_name)
+    held = _hold(tmp)
     counted = _counted(rows, progress)
     try:
         if fmt == "parquet":
@@ -424,7 +470,11 @@ def export_results(
         if isinstance(exc, OSError):
             raise UserError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
         raise
+    finally:
+        if held is not None:
+            os.close(held)
     _fsync_dir(path.parent)
+    _remove_leftovers(path)
     if progress is not None:
         progress(n)
     return ExportResult(path=path, format=fmt, rows=n)

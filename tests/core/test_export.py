@@ -75,6 +75,40 @@ def test_jsonl_is_the_raw_lines(rows: Rows, tmp_path: Path) -> None:
     assert no_temp_files(out.parent)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="leftovers are told apart with flock")
+def test_temp_files_of_killed_exports_are_removed_by_the_next_one(
+    rows: Rows, tmp_path: Path
+) -> None:
+    """A kill -9 mid-export leaves `.r.csv.<random>.tmp`; the next export to the same name
+    removes it — but not a temp file another export is still writing, nor a fresh one."""
+    import fcntl
+
+    out = tmp_path / "r.csv"
+    old = time.time() - 3600
+    killed = tmp_path / ".r.csv.k1ll3d.tmp"
+    killed.write_text("half a file")
+    os.utime(killed, (old, old))
+    busy = tmp_path / ".r.csv.bu5y.tmp"
+    busy.write_text("being written")
+    os.utime(busy, (old, old))
+    fresh = tmp_path / ".r.csv.fr3sh.tmp"
+    fresh.write_text("just created")
+    other = tmp_path / ".other.csv.x.tmp"
+    other.write_text("another target")
+    os.utime(other, (old, old))
+    fd = os.open(busy, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a live export holds its lock
+        export_results(rows, "csv", out)
+    finally:
+        os.close(fd)
+    assert out.exists()
+    assert not killed.exists()
+    assert busy.exists()
+    assert fresh.exists()
+    assert other.exists()
+
+
 def test_csv_reads_back_and_defeats_formulas(rows: Rows, tmp_path: Path) -> None:
     out = tmp_path / "r.csv"
     assert export_results(rows, "csv", out).rows == len(rows)
