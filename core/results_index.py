@@ -464,6 +464,22 @@ def query(
     return ResultPage(rows=[_row(r) for r in rows], offset=offset, total=total, counted=counted)
 
 
+def _keyset_page(
+    src: _Source, filt: ResultFilter, use_fts: bool, after: str | None, columns: str, size: int
+) -> tuple[str, list[Any]]:
+    """One keyset page of matching rows by custom_id: `columns`, then the key as `k` (last)."""
+    where, args = _filters(filt, use_fts=use_fts)
+    keyset = ""
+    if after is not None:
+        keyset = f" AND {src.order} > ?"
+        args.append(after)
+    sql = (
+        f"SELECT {columns}, {src.order} AS k {src.sql}{where}{keyset}"
+        f" ORDER BY {src.order} LIMIT {size}"
+    )
+    return sql, src.args + args
+
+
 def _pages(
     connect: Callable[[], sqlite3.Connection],
     batch_ids: Sequence[str],
@@ -478,16 +494,7 @@ def _pages(
     while True:
 
         def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
-            where, args = _filters(filt, use_fts=use_fts)
-            keyset = ""
-            if after is not None:
-                keyset = f" AND {src.order} > ?"
-                args.append(after)
-            sql = (
-                f"SELECT {columns}, {src.order} {src.sql}{where}{keyset}"
-                f" ORDER BY {src.order} LIMIT {ITER_PAGE}"
-            )
-            return sql, src.args + args
+            return _keyset_page(src, filt, use_fts, after, columns, ITER_PAGE)
 
         rows = _run(conn, build, fts)
         if rows:
@@ -587,20 +594,11 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
         while True:
 
             def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
-                where, args = _filters(self._filt, use_fts=use_fts)
-                keyset = ""
-                if after is not None:
-                    keyset = f" AND {src.order} > ?"
-                    args.append(after)
-                page = (
-                    f"SELECT {line} AS line, {src.order} AS k"
-                    f" {src.sql}{where}{keyset} ORDER BY {src.order} LIMIT {size}"
-                )
+                page, args = _keyset_page(src, self._filt, use_fts, after, f"{line} AS line", size)
                 joined = f"group_concat(line, {sep})"
                 if as_bytes:
                     joined = f"CAST({joined} AS BLOB)"
-                sql = f"SELECT {joined}, max(k), count(*) FROM ({page})"
-                return sql, src.args + args
+                return f"SELECT {joined}, max(k), count(*) FROM ({page})", args
 
             joined, last, n = _run(conn, build, fts)[0]
             if n:
