@@ -350,7 +350,7 @@ class ResultsScreen(Screen[None]):
                 await self.service.download_results(batch_id, progress=self._on_download)
             except BatchtopError as exc:  # show the others anyway; say what is missing
                 problems.append(f"Could not download the results of {batch_id}: {exc}")
-        summary, page = await asyncio.to_thread(self._query, self.filt, True)
+        summary, page = await asyncio.to_thread(self._query, self.filt)
         note: Text | None = None
         if problems:
             note = Text("\n".join(clean(p) for p in problems), style="red")
@@ -373,10 +373,9 @@ class ResultsScreen(Screen[None]):
             Text(f"{human_bytes(message.done)} received", style="dim")
         )
 
-    def _query(
-        self, filt: ResultFilter, with_summary: bool
-    ) -> tuple[ResultSummary | None, ResultPage]:
-        summary = self.service.result_summary(self.batch_ids) if with_summary else None
+    def _query(self, filt: ResultFilter) -> tuple[ResultSummary, ResultPage]:
+        """The counts per outcome and the first page, counted (a full load)."""
+        summary = self.service.result_summary(self.batch_ids)
         page = self.service.results_page(self.batch_ids, filt, 0, PAGE_SIZE)
         return summary, page
 
