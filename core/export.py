@@ -371,14 +371,23 @@ def _check_destination(path: Path) -> None:
 LEFTOVER_AGE_S = 60.0
 
 
-def _hold(path: Path) -> int | None:
-    """Lock `path` (a temp file being written) for as long as the returned fd stays open, so
-    a later export can tell it from one a killed export left behind. None where the platform
-    has no flock (the leftovers then stay)."""
+def _lock(path: Path) -> int | None:
+    """An fd holding an exclusive lock on `path` for as long as it stays open; None when
+    another process holds it, the file is gone, or the platform has no flock.
+
+    A temp file being written is held this way, so a later export can tell it from one a
+    killed export left behind (the kernel drops a dead process's locks)."""
     if fcntl is None:
         return None
-    fd = os.open(path, os.O_RDONLY)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
     return fd
 
 
@@ -386,20 +395,14 @@ def _remove_leftovers(path: Path) -> None:
     """Delete `.name.*.tmp` files of earlier exports to `path` that were killed mid-write
     (nobody holds their lock any more); a write still running keeps its file, and so does
     one younger than a minute (created but perhaps not locked yet)."""
-    if fcntl is None:
-        return
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        try:
+        with contextlib.suppress(OSError):
             if stale.stat().st_mtime > time.time() - LEFTOVER_AGE_S:
                 continue
-            fd = os.open(stale, os.O_RDONLY)
-        except OSError:
-            continue
+        fd = _lock(stale)
+        if fd is None:
+            continue  # another export is writing it (or it is already gone)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # another export is writing it
-        else:
             with contextlib.suppress(OSError):
                 stale.unlink()
         finally:
@@ -440,7 +443,7 @@ def export_results(
     except OSError as exc:
         raise UserError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
     tmp = Path(tmp_name)
-    held = _hold(tmp)
+    held = _lock(tmp)
     counted = _counted(rows, progress)
     try:
         if fmt == "parquet":
