@@ -24,9 +24,14 @@ BATCH = "msgbatch_01SnapshotResultsViewer01"
 
 
 def freeze_cursors(app: Any) -> None:
+    """No blinking, and an Input's cursor shown, as Textual shows it when blinking is off:
+    turning blinking off leaves an Input in whatever phase the blink was in (shown or not),
+    which made the compose snapshot flaky under load."""
     for widget in app.screen.query("Input, TextArea"):
         if isinstance(widget, Input | TextArea):
             widget.cursor_blink = False
+        if isinstance(widget, Input):
+            widget._cursor_visible = True
 
 
 @pytest.fixture
