@@ -829,15 +829,20 @@ def _fail(message: str) -> int:
 
 
 def _setup_logging() -> None:
-    """Library warnings stay quiet on the command line unless BATCHTOP_DEBUG is set."""
+    """Library warnings stay quiet on the command line unless BATCHTOP_DEBUG is set.
+
+    asyncio's too: Ctrl-C while a thread call is in flight can make it log "Exception in
+    callback … Traceback" through logging's last-resort handler after the run was stopped."""
     import logging
 
-    logger = logging.getLogger("batchtop")
     if os.environ.get("BATCHTOP_DEBUG"):
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(levelname)s: %(message)s")
-    elif not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-        logger.propagate = False
+        return
+    for name in ("batchtop", "asyncio"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+            logger.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:

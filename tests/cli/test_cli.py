@@ -323,3 +323,28 @@ def test_bad_config_file_is_one_line(
     assert err.count("\n") == 1
     assert "refresh_interval_s" in err
     assert str(bad) in err
+
+
+def test_asyncio_noise_stays_off_stderr_unless_debugging(tmp_path: Path) -> None:
+    """What asyncio logs while Ctrl-C stops a run ("Exception in callback … Traceback") is
+    not shown; with BATCHTOP_DEBUG it is."""
+    code = (
+        "import logging\n"
+        "from batchtop.tui.cli import _setup_logging\n"
+        "_setup_logging()\n"
+        "logging.getLogger('asyncio').error('Exception in callback x')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "BATCHTOP_DEBUG"}
+    quiet = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert quiet.returncode == 0
+    assert quiet.stderr == ""
+    loud = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "BATCHTOP_DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Exception in callback x" in loud.stderr
