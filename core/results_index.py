@@ -25,10 +25,19 @@ ITER_PAGE = 2_000
 RAW_PAGE = 500  # JSONL pages: SQLite grows a joined page by copying, ~350 KB pages are faster
 MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
 
+INPUT_TEXT = (
+    "coalesce(r.input_text, (SELECT mi.input_text FROM result_inputs ri JOIN manifests mi"
+    " ON mi.job_id = ri.job_id AND mi.part = ri.part AND mi.custom_id = r.custom_id"
+    " WHERE ri.batch_id = r.batch_id))"
+)
+"""A row's input text (of `results r`): read from its batch's manifest (see `result_inputs`);
+rows ingested by a store older than schema 3 hold a copy of it themselves. FTS indexing and
+de-indexing use this same expression."""
+
 _ROW_COLS = (
     "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
     " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
-    " r.error_type, r.error_message, r.input_text"
+    f" r.error_type, r.error_message, {INPUT_TEXT}"
 )
 
 
@@ -59,6 +68,18 @@ def manifest_key(conn: sqlite3.Connection, batch_id: str) -> tuple[str, int] | N
                 return (job_id, int(part))
         current = parent
     return None
+
+
+def link_inputs(conn: sqlite3.Connection, batch_id: str) -> None:
+    """Record which manifest gives the input texts of a batch's results (before an ingest)."""
+    key = manifest_key(conn, batch_id)
+    if key is None:
+        conn.execute("DELETE FROM result_inputs WHERE batch_id = ?", (batch_id,))
+    else:
+        conn.execute(
+            "INSERT OR REPLACE INTO result_inputs (batch_id, job_id, part) VALUES (?, ?, ?)",
+            (batch_id, *key),
+        )
 
 
 def search_text(prefix: str = "") -> str:
@@ -112,8 +133,8 @@ def build_fts_step(conn: sqlite3.Connection, batch_id: str, step: int = FTS_STEP
         hi = min(next_id + step, last_id + 1)
         conn.execute(
             "INSERT INTO results_fts (rowid, text, input_text)"
-            f" SELECT id, {search_text()}, input_text FROM results"
-            " WHERE id >= ? AND id < ? AND batch_id = ? ORDER BY id",
+            f" SELECT r.id, {search_text('r.')}, {INPUT_TEXT} FROM results r"
+            " WHERE r.id >= ? AND r.id < ? AND r.batch_id = ? ORDER BY r.id",
             (next_id, hi, batch_id),
         )
         if hi > last_id:
@@ -279,6 +300,8 @@ def _filters(
         values = sorted(str(t) for t in filt.types)
         clauses.append(f"r.type IN ({placeholders(len(values))})")
         args += values
+        if ResultType.SUCCEEDED not in filt.types:  # lets SQLite use results_batch_failed
+            clauses.append("r.type <> 'succeeded'")
     if filt.error_types:
         values = sorted(filt.error_types)
         clauses.append(f"r.error_type IN ({placeholders(len(values))})")
@@ -298,7 +321,7 @@ def _filters(
         else:
             clauses.append(
                 f"({search_text('r.')}"
-                " LIKE ? ESCAPE '\\' OR coalesce(r.input_text, '') LIKE ? ESCAPE '\\')"
+                f" LIKE ? ESCAPE '\\' OR coalesce({INPUT_TEXT}, '') LIKE ? ESCAPE '\\')"
             )
             pattern = _like_pattern(search)
             args += [pattern, pattern]
@@ -525,7 +548,7 @@ CSV_SQL_LINE = " || ',' || ".join(
     (
         _csv_quoted(_csv_cell("r.custom_id")),
         _csv_quoted("r.type"),
-        _csv_quoted(_csv_cell("r.input_text")),
+        _csv_quoted(_csv_cell(INPUT_TEXT)),
         _csv_quoted(_csv_cell("r.text")),
         _csv_quoted("coalesce(r.stop_reason, '')"),
         "r.input_tokens",

@@ -36,7 +36,7 @@ import orjson
 from .errors import UserError
 from .models import ResultType
 from .pricing import cost_usd
-from .results_index import manifest_key, search_text
+from .results_index import INPUT_TEXT, link_inputs, search_text
 from .sqlite_util import begin_immediate, write_txn
 
 ProgressFn = Callable[[int, int], None]
@@ -57,7 +57,7 @@ _COLUMNS = (
     " cache_read_input_tokens, model, text, error_type, error_message, cost_usd, raw"
 )
 _WIDTH = 13  # values per row (the columns above) as `parse_line` returns them, raw last
-_FIXED = 3  # ?1 batch id, ?2 and ?3 the (job, part) of its manifest
+_FIXED = 1  # ?1 the batch id
 _VALUE_COLUMNS = ", ".join(f"v.column{i}" for i in range(1, _WIDTH))  # all before raw
 
 
@@ -212,15 +212,13 @@ def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...
 
 
 def _insert_sql(rows: int) -> str:
-    """A multi-row insert; the input text is joined from the manifest, the first of a
-    repeated custom_id wins (the unique index ignores the later ones). The raw line is bound
-    as bytes and stored as text."""
+    """A multi-row insert; the first of a repeated custom_id wins (the unique index ignores
+    the later ones). The raw line is bound as bytes and stored as text. Input texts are not
+    copied: reads take them from the manifest (`results_index.INPUT_TEXT`)."""
     values = ",".join(["(" + ",".join("?" * _WIDTH) + ")"] * rows)
     return (
-        f"INSERT INTO results (batch_id, {_COLUMNS}, input_text)"
-        f" SELECT ?1, {_VALUE_COLUMNS}, CAST(v.column{_WIDTH} AS TEXT),"
-        " (SELECT m.input_text FROM manifests m"
-        " WHERE m.job_id = ?2 AND m.part = ?3 AND m.custom_id = v.column1)"
+        f"INSERT INTO results (batch_id, {_COLUMNS})"
+        f" SELECT ?1, {_VALUE_COLUMNS}, CAST(v.column{_WIDTH} AS TEXT)"
         f" FROM (VALUES {values}) v WHERE 1"
         " ON CONFLICT (batch_id, custom_id) DO NOTHING"
     )
@@ -316,8 +314,7 @@ class Ingest:
         # download) waits for the running call, never closes the connection under it.
         self._lock = threading.Lock()
         self._closed = False
-        key = manifest_key(conn, batch_id)
-        self._fixed: list[Any] = [batch_id, *(key if key is not None else (None, None))]
+        self._fixed: list[Any] = [batch_id]
         self._per_insert = rows_per_insert(conn)
         # No checkpoints on this (private) connection: copying the WAL into the database
         # while inserting costs ~20% of the ingest; the index builder's first commit runs it.
@@ -486,11 +483,12 @@ def delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
             indexed_below = -1  # its ingest never finished: nothing of it was indexed
         conn.execute(
             "INSERT INTO results_fts (results_fts, rowid, text, input_text)"
-            f" SELECT 'delete', id, {search_text()}, input_text FROM results"
-            " WHERE batch_id = ? AND id < ?",
+            f" SELECT 'delete', r.id, {search_text('r.')}, {INPUT_TEXT} FROM results r"
+            " WHERE r.batch_id = ? AND r.id < ?",
             (batch_id, indexed_below),
         )
         conn.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
+        link_inputs(conn, batch_id)  # after the de-indexing, which read the old link
         # Until this ingest completes, nothing is indexed (never a stale count), and search
         # uses the LIKE scan (the batch is pending with last_id -1 until its rows are in).
         conn.execute(

@@ -156,7 +156,28 @@ _MIGRATION_2: tuple[str, ...] = (
     """,
 )
 
-MIGRATIONS: Sequence[Sequence[str]] = (_MIGRATION_1, _MIGRATION_2)
+# Results arrive in random custom_id order, so every index on them is written at random
+# places; the ingest's cost was mostly that (see bench/HISTORY.md). Two changes:
+# - Input texts are read from the manifest when rows are read, not copied into each row at
+#   ingest (a random manifest lookup per row): `result_inputs` names the manifest a batch's
+#   results take their inputs from. Rows ingested before keep their copied `input_text`.
+# - The (batch, type) index holds only the rows that did not succeed, the few that status
+#   filters look for (queries add the index's condition; succeeded rows are most of a batch
+#   and are found through `results_batch_cid`).
+_MIGRATION_3: tuple[str, ...] = (
+    """
+    CREATE TABLE result_inputs (
+        batch_id TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        part INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "DROP INDEX results_batch_type",
+    "CREATE INDEX results_batch_failed ON results (batch_id, type, custom_id)"
+    " WHERE type <> 'succeeded'",
+)
+
+MIGRATIONS: Sequence[Sequence[str]] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

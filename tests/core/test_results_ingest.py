@@ -19,6 +19,7 @@ import pytest
 from batchtop.core import results_ingest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ResultFilter
+from batchtop.core.results_index import INPUT_TEXT
 from batchtop.core.store import Store
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,9 +38,10 @@ def _store_with_manifest(path: Path, ids: list[str]) -> Store:
 
 
 def _rows(store: Store) -> dict[str, tuple[str, str | None, str]]:
-    """custom_id → (text, input_text, raw), read straight from the table."""
+    """custom_id → (text, input_text, raw), read straight from the table (the input as
+    every read sees it: through the batch's manifest)."""
     got = store._conn().execute(
-        "SELECT custom_id, text, input_text, raw FROM results WHERE batch_id = 'b1'"
+        f"SELECT r.custom_id, r.text, {INPUT_TEXT}, r.raw FROM results r WHERE r.batch_id = 'b1'"
     )
     out: dict[str, tuple[str, str | None, str]] = {}
     for cid, text, input_text, raw in got:
@@ -241,7 +243,7 @@ async def test_cut_streams_are_indexed_once(emulator: EmulatorHandle, tmp_path: 
         assert await service.download_results(bid) == 3_000
         assert len(sleeper.delays) == 3
         got = service.store._conn().execute(
-            "SELECT custom_id, input_text FROM results WHERE batch_id = ?", (bid,)
+            f"SELECT r.custom_id, {INPUT_TEXT} FROM results r WHERE r.batch_id = ?", (bid,)
         )
         inputs = {r["custom_id"]: r["params"]["messages"][0]["content"] for r in reqs}
         seen = dict(got.fetchall())

@@ -234,3 +234,43 @@ def test_every_search_plan_pages_and_counts_alike(
         m.setattr(results_index, "fts_complete", lambda conn, ids: False)
         assert answers(["b1", "b2"]) == merged
     store.close()
+
+
+def test_rows_with_copied_inputs_are_deindexed_by_their_copy(tmp_path: Path) -> None:
+    """Before schema 3 the ingest copied each input into its row; those rows keep it (reads
+    and the de-indexing of a re-ingest use the copy), new rows read the manifest."""
+    path = tmp_path / "v1.db"
+    build_v1(path)  # row a-1 holds its own copy "the prompt", indexed
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE manifests SET input_text = 'a fresh question' WHERE custom_id = 'a-1'")
+    conn.close()
+    with Store.open(path) as s:
+        page = s.query_results(["msgbatch_old"], ResultFilter(search="the prompt"), 0, 5)
+        assert [r.input_text for r in page.rows] == ["the prompt"]
+        results = write_jsonl(tmp_path / "r.jsonl", [succeeded("a-1", "hello new world")])
+        assert s.ingest_results("msgbatch_old", results) == 1
+        assert s.wait_search_index(timeout=60)
+        s._totals.clear()
+        # The old row's index entries went with it (its id is reused by the new row).
+        assert s.query_results(["msgbatch_old"], ResultFilter(search="the prompt"), 0, 5).total == 0
+        page = s.query_results(["msgbatch_old"], ResultFilter(search="fresh quest"), 0, 5)
+        assert [(r.custom_id, r.input_text) for r in page.rows] == [("a-1", "a fresh question")]
+        stored = s._conn().execute("SELECT input_text FROM results").fetchall()
+        assert stored == [(None,)]  # not copied any more
+        s._conn().execute("INSERT INTO results_fts (results_fts) VALUES ('integrity-check')")
+
+
+def test_status_filters_use_the_index_of_failed_rows(tmp_path: Path) -> None:
+    """Failed-only filters find their rows through `results_batch_failed` (a partial index:
+    SQLite uses it only when the query states its condition)."""
+    with Store.open(tmp_path / "s.db") as store:
+        store.upsert_remote([remote("b1")], T0)
+        conn = store._conn()
+        for kind in (ResultType.ERRORED, ResultType.EXPIRED, ResultType.CANCELED):
+            where, args = results_index._filters(ResultFilter(types=frozenset({kind})))
+            plan = conn.execute(
+                "EXPLAIN QUERY PLAN SELECT r.custom_id FROM results r WHERE r.batch_id = ?"
+                f"{where} ORDER BY r.custom_id LIMIT 50",
+                ["b1", *args],
+            ).fetchall()
+            assert any("results_batch_failed" in str(step[-1]) for step in plan), plan
