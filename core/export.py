@@ -99,9 +99,9 @@ class PagedRows(Protocol):
         """(a page of raw lines as UTF-8, each ending in a newline; its line count)."""
         ...
 
-    def csv_lines(self) -> Iterator[tuple[str, int]]:
+    def csv_pages(self) -> Iterator[tuple[bytes, int]]:
         """(a page of CSV records as `csv.writer` writes them for `CSV_COLUMNS` with
-        `csv_safe` cells, joined by CRLF without a final one; its record count)."""
+        `csv_safe` cells, each ending in CRLF, as UTF-8; its record count)."""
         ...
 
 
@@ -164,24 +164,18 @@ def _lines(page: tuple[str | bytes, int]) -> int:
     return page[1]
 
 
-def _write_jsonl_pages(pages: Iterable[tuple[bytes, int]], fh: IO[bytes]) -> int:
-    n = 0
+def _write_pages(pages: Iterable[tuple[bytes, int]], fh: IO[bytes], header: bytes = b"") -> int:
+    """Write a header, then pages of records that are already encoded; returns the records."""
     write = fh.write
-    for joined, lines in pages:
-        write(joined)
-        n += lines
-    return n
-
-
-def _write_csv_pages(pages: Iterable[tuple[str, int]], fh: IO[str]) -> int:
-    csv.writer(fh, lineterminator="\r\n").writerow(CSV_COLUMNS)
+    write(header)
     n = 0
-    write = fh.write
     for joined, records in pages:
         write(joined)
-        write("\r\n")
         n += records
     return n
+
+
+_CSV_HEADER = (",".join(CSV_COLUMNS) + "\r\n").encode()
 
 
 def _write_csv(rows: Rows, fh: IO[str]) -> int:
@@ -451,18 +445,18 @@ def export_results(
             n = _write_parquet(counted, tmp)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
-        elif fmt == "jsonl" and isinstance(rows, PagedRows):
+        elif fmt in ("jsonl", "csv") and isinstance(rows, PagedRows):
             with open(fd, "wb", buffering=_BUFFER) as bfh:  # pages come as UTF-8 bytes
-                n = _write_jsonl_pages(_paged_progress(rows.raw_pages(), progress, _lines), bfh)
+                if fmt == "jsonl":
+                    n = _write_pages(_paged_progress(rows.raw_pages(), progress, _lines), bfh)
+                else:
+                    pages = _paged_progress(rows.csv_pages(), progress, _lines)
+                    n = _write_pages(pages, bfh, _CSV_HEADER)
                 bfh.flush()
                 os.fsync(bfh.fileno())
         else:
             with open(fd, "w", encoding="utf-8", newline="", buffering=_BUFFER) as fh:
-                if fmt == "csv" and isinstance(rows, PagedRows):
-                    pages = _paged_progress(rows.csv_lines(), progress, _lines)
-                    n = _write_csv_pages(pages, fh)
-                else:
-                    n = _TEXT_WRITERS[fmt](counted, fh)
+                n = _TEXT_WRITERS[fmt](counted, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)

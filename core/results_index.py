@@ -34,10 +34,18 @@ INPUT_TEXT = (
 rows ingested by a store older than schema 3 hold a copy of it themselves. FTS indexing and
 de-indexing use this same expression."""
 
+_INPUT_JOIN = (
+    " LEFT JOIN result_inputs ri ON ri.batch_id = r.batch_id LEFT JOIN manifests mi"
+    " ON mi.job_id = ri.job_id AND mi.part = ri.part AND mi.custom_id = r.custom_id"
+)
+_INPUT_JOINED = "coalesce(r.input_text, mi.input_text)"
+"""`INPUT_TEXT` where the query has `_INPUT_JOIN` (see `_Source.with_inputs`): rows read in
+custom_id order probe the manifest in order, and a CSV line uses the value eight times."""
+
 _ROW_COLS = (
     "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
     " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
-    f" r.error_type, r.error_message, {INPUT_TEXT}"
+    f" r.error_type, r.error_message, {_INPUT_JOINED}"
 )
 
 
@@ -161,10 +169,19 @@ def build_fts(conn: sqlite3.Connection, should_stop: Callable[[], bool] | None =
 class _Source:
     """FROM/WHERE clause yielding one row per custom_id, and the column to order by."""
 
-    sql: str
+    tables: str  # FROM …
+    where: str  # WHERE … (never empty: filters are appended as " AND …")
     args: list[Any]
     order: str
     driven: bool = False  # the search hits are already the rows the source yields
+
+    @property
+    def sql(self) -> str:
+        return f"{self.tables} {self.where}"
+
+    def with_inputs(self) -> str:
+        """`sql` joined with each row's manifest entry, for `_INPUT_JOINED`."""
+        return f"{self.tables}{_INPUT_JOIN} {self.where}"
 
 
 _MERGE_REGISTRY = "temp.batchtop_merges"
@@ -180,16 +197,19 @@ def _source(
             # Driven from the few FTS hits: look each up by id, then sort (not a walk of
             # the whole batch in custom_id order probing the hit set).
             return _Source(
-                "FROM json_each(?) j CROSS JOIN results r ON r.id = j.value WHERE r.batch_id = ?",
+                "FROM json_each(?) j CROSS JOIN results r ON r.id = j.value",
+                "WHERE r.batch_id = ?",
                 [hits.ids_json, ids[0]],
                 "r.custom_id",
                 driven=True,
             )
-        return _Source("FROM results r WHERE r.batch_id = ?", ids, "r.custom_id")
+        return _Source("FROM results r", "WHERE r.batch_id = ?", ids, "r.custom_id")
     if not ids:
-        return _Source("FROM results r WHERE 0", [], "r.custom_id")
+        return _Source("FROM results r", "WHERE 0", [], "r.custom_id")
     table = _merged_table(conn, ids)
-    return _Source(f"FROM temp.{table} m JOIN results r ON r.id = m.id WHERE 1", [], "m.custom_id")
+    return _Source(
+        f"FROM temp.{table} m JOIN results r ON r.id = m.id", "WHERE 1", [], "m.custom_id"
+    )
 
 
 def _merged_table(conn: sqlite3.Connection, ids: list[str]) -> str:
@@ -468,7 +488,7 @@ def query(
     def build(use_fts: bool) -> tuple[str, list[Any]]:
         src = _source(conn, batch_ids, hits if use_fts else None)
         where, args = _filters(filt, use_fts=use_fts, hits=hits, driven=src.driven)
-        sql = f"SELECT {_ROW_COLS} {src.sql}{where} ORDER BY {src.order} LIMIT ? OFFSET ?"
+        sql = f"SELECT {_ROW_COLS} {src.with_inputs()}{where} ORDER BY {src.order} LIMIT ? OFFSET ?"
         return sql, src.args + args + [limit, offset]
 
     conn.execute("BEGIN")  # page and total from one snapshot
@@ -488,16 +508,26 @@ def query(
 
 
 def _keyset_page(
-    src: _Source, filt: ResultFilter, use_fts: bool, after: str | None, columns: str, size: int
+    src: _Source,
+    filt: ResultFilter,
+    use_fts: bool,
+    after: str | None,
+    columns: str,
+    size: int,
+    *,
+    inputs: bool,
 ) -> tuple[str, list[Any]]:
-    """One keyset page of matching rows by custom_id: `columns`, then the key as `k` (last)."""
+    """One keyset page of matching rows by custom_id: `columns`, then the key as `k` (last).
+
+    `inputs`: `columns` read `_INPUT_JOINED`."""
     where, args = _filters(filt, use_fts=use_fts)
     keyset = ""
     if after is not None:
         keyset = f" AND {src.order} > ?"
         args.append(after)
     sql = (
-        f"SELECT {columns}, {src.order} AS k {src.sql}{where}{keyset}"
+        f"SELECT {columns}, {src.order} AS k {src.with_inputs() if inputs else src.sql}"
+        f"{where}{keyset}"
         f" ORDER BY {src.order} LIMIT {size}"
     )
     return sql, src.args + args
@@ -509,7 +539,8 @@ def _pages(
     filt: ResultFilter,
     columns: str,
 ) -> Iterator[list[Any]]:
-    """Matching rows by custom_id in keyset pages of `columns` (+ the custom_id, last)."""
+    """Matching rows by custom_id in keyset pages of `columns` (+ the custom_id, last);
+    `columns` may read `_INPUT_JOINED`."""
     conn = connect()
     src = _source(conn, batch_ids)
     fts = fts_complete(conn, batch_ids)
@@ -517,7 +548,7 @@ def _pages(
     while True:
 
         def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
-            return _keyset_page(src, filt, use_fts, after, columns, ITER_PAGE)
+            return _keyset_page(src, filt, use_fts, after, columns, ITER_PAGE, inputs=True)
 
         rows = _run(conn, build, fts)
         if rows:
@@ -548,7 +579,7 @@ CSV_SQL_LINE = " || ',' || ".join(
     (
         _csv_quoted(_csv_cell("r.custom_id")),
         _csv_quoted("r.type"),
-        _csv_quoted(_csv_cell(INPUT_TEXT)),
+        _csv_quoted(_csv_cell(_INPUT_JOINED)),
         _csv_quoted(_csv_cell("r.text")),
         _csv_quoted("coalesce(r.stop_reason, '')"),
         "r.input_tokens",
@@ -599,17 +630,20 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
         line = "rtrim(r.raw, char(13, 10)) || char(10)"
         return self._joined_pages(line, "''", RAW_PAGE, as_bytes=True)
 
-    def csv_lines(self) -> Iterator[tuple[str, int]]:
-        """(a page of CSV records joined by CRLF, their number), a page at a time.
+    def csv_pages(self) -> Iterator[tuple[bytes, int]]:
+        """(a page of CSV records, each ending in CRLF, as UTF-8; their number).
 
         The records are exactly what `csv.writer` (minimal quoting, CRLF) writes for
         `export.CSV_COLUMNS` with `csv_safe` cells, built by SQLite (see `CSV_SQL_LINE`).
         """
-        return self._joined_pages(CSV_SQL_LINE, "char(13, 10)", ITER_PAGE)
+        line = f"{CSV_SQL_LINE} || char(13, 10)"
+        return self._joined_pages(line, "''", ITER_PAGE, as_bytes=True, inputs=True)
 
     def _joined_pages(
-        self, line: str, sep: str, size: int, *, as_bytes: bool = False
+        self, line: str, sep: str, size: int, *, as_bytes: bool = False, inputs: bool = False
     ) -> Iterator[tuple[Any, int]]:
+        """Keyset pages of `line`s (which read `_INPUT_JOINED` if `inputs`), each joined by
+        SQLite into one value."""
         conn = self._connect()
         src = _source(conn, self._batch_ids)
         fts = fts_complete(conn, self._batch_ids)
@@ -617,7 +651,9 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
         while True:
 
             def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
-                page, args = _keyset_page(src, self._filt, use_fts, after, f"{line} AS line", size)
+                page, args = _keyset_page(
+                    src, self._filt, use_fts, after, f"{line} AS line", size, inputs=inputs
+                )
                 joined = f"group_concat(line, {sep})"
                 if as_bytes:
                     joined = f"CAST({joined} AS BLOB)"
@@ -644,7 +680,8 @@ def detail(
     conn: sqlite3.Connection, batch_id: str, custom_id: str
 ) -> tuple[ResultRow, str, str | None] | None:
     row = conn.execute(
-        f"SELECT {_ROW_COLS}, r.raw FROM results r WHERE r.batch_id = ? AND r.custom_id = ?",
+        f"SELECT {_ROW_COLS}, r.raw FROM results r{_INPUT_JOIN}"
+        " WHERE r.batch_id = ? AND r.custom_id = ?",
         (batch_id, custom_id),
     ).fetchone()
     if row is None:
