@@ -391,6 +391,13 @@ def count(
     filt: ResultFilter,
     hits: _Hits | None = None,
 ) -> int:
+    search = filt.search.replace("\x00", "").strip()
+    if ResultType.SUCCEEDED in filt.types and not (search or filt.error_types or filt.custom_ids):
+        # Succeeded rows have no index of their own (see `results_batch_failed`): all rows
+        # less those of the other outcomes, both counted from indexes.
+        others = frozenset(ResultType) - filt.types
+        total = count(conn, batch_ids, ResultFilter())
+        return total - count(conn, batch_ids, ResultFilter(types=others)) if others else total
     fts = fts_complete(conn, batch_ids)
     if hits is None:
         hits = _fts_hits(conn, filt, fts)

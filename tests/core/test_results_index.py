@@ -328,6 +328,27 @@ def test_filters(store: Store, tmp_path: Path) -> None:
     assert store.query_results(["b1"], many, 0, 10).total == 200  # beyond any IN (...) limit
 
 
+@pytest.mark.parametrize("merged", [False, True])
+def test_every_status_filter_counts_its_rows(store: Store, tmp_path: Path, merged: bool) -> None:
+    """Totals per outcome set (succeeded ones are counted as all rows less the others)
+    match the rows the filter pages through, for one batch and for a job's merged batches."""
+    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
+    batches = ["b1"]
+    if merged:  # a second batch of the same custom_ids: retries turn some into successes
+        retry = [succeeded(f"req-{i:06d}", "retried") for i in range(0, 400, 3)]
+        store.ingest_results("b2", write_jsonl(tmp_path / "b2.jsonl", retry))
+        batches.append("b2")
+    everything = store.query_results(batches, ALL, 0, 1000).rows
+    kinds = list(ResultType)
+    for mask in range(1, 1 << len(kinds)):
+        types = frozenset(k for i, k in enumerate(kinds) if mask >> i & 1)
+        page = store.query_results(batches, ResultFilter(types=types), 0, 1000)
+        expected = [r.custom_id for r in everything if r.type in types]
+        assert ids(page.rows) == expected
+        assert page.total == store.count_results(batches, ResultFilter(types=types))
+        assert page.total == len(expected), types
+
+
 def test_search_is_literal_substring_and_case_insensitive(store: Store, tmp_path: Path) -> None:
     lines = [
         succeeded("quote", 'she said "hello world" twice'),
