@@ -138,6 +138,35 @@ async def test_broad_search_shows_its_first_page_then_the_counted_total(
         svc.store.close()
 
 
+async def test_status_filter_pages_come_with_their_total(tmp_path: Path) -> None:
+    """A status filter is counted from indexes with its page: one update, never "N+"."""
+    svc = offline_service(tmp_path)
+    add_ended_batch(svc.store, BATCH, standard_lines(320), tmp_path)
+    try:
+        async with host(svc).run_test(size=(160, 48)) as pilot:
+            screen = await open_results(pilot)
+            pages: list[Any] = []
+            fetch = svc.results_page
+
+            def results_page(*args: Any, **kwargs: Any) -> Any:
+                page = fetch(*args, **kwargs)
+                pages.append(page)
+                return page
+
+            svc.results_page = results_page
+            for key, kind in (("2", ResultType.SUCCEEDED), ("3", ResultType.ERRORED)):
+                await pilot.press(key)
+                await wait_for(pilot, lambda kind=kind: screen.filt.types == {kind})
+                want = screen.summary.by_type[kind] if screen.summary else -1
+                await wait_for(pilot, lambda want=want: screen.table.total == want)
+            assert len(pages) == 2
+            assert all(page.counted for page in pages)
+            assert pages[0].total > 50  # more than a page: it was counted, not inferred
+            assert "counting" not in screen_text(pilot.app)
+    finally:
+        svc.store.close()
+
+
 async def test_detail_shows_input_output_and_raw_json(service: Any) -> None:
     async with host(service).run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)
