@@ -102,7 +102,7 @@ def ratio_measure(
     value = median(ratios)
     met = value >= limit if higher_is_better else value <= limit
     detail = (
-        f"{labels[0]} {_secs(median(subject))} vs {labels[1]} {_secs(median(baseline))}"
+        f"{labels[0]} {secs(median(subject))} vs {labels[1]} {secs(median(baseline))}"
         f" (medians of {len(pairs)})"
     )
     return Measure(
@@ -118,7 +118,7 @@ def ratio_measure(
     )
 
 
-def _secs(seconds: float) -> str:
+def secs(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
