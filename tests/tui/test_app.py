@@ -183,3 +183,31 @@ async def test_rate_limit_countdown_in_status_bar(
         app.dashboard.status.tick()
         assert "retrying in 5s" in status_text(app)
         assert app.is_running
+
+
+@pytest.mark.parametrize("outcome", ["returns", "raises"])
+def test_the_dashboard_command_starts_with_the_gc_off_and_always_restores_it(
+    monkeypatch: pytest.MonkeyPatch, outcome: str
+) -> None:
+    import argparse
+    import gc
+
+    from batchtop.tui import cli
+
+    seen: list[bool] = []
+
+    def run_app(*, demo: bool = False) -> int:
+        seen.append(gc.isenabled())
+        if outcome == "raises":
+            raise RuntimeError("the app failed")
+        return 0
+
+    monkeypatch.setattr(app_module, "run_app", run_app)
+    assert gc.isenabled()
+    if outcome == "raises":
+        with pytest.raises(RuntimeError):
+            cli.cmd_tui(argparse.Namespace(demo=True))
+    else:
+        assert cli.cmd_tui(argparse.Namespace(demo=True)) == 0
+    assert seen == [False]
+    assert gc.isenabled()

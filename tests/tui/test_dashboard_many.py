@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 import re
 from collections.abc import AsyncIterator, Callable
@@ -160,6 +161,20 @@ async def test_the_first_frame_shows_what_reading_every_batch_shows(many: Batcht
         await pilot.pause()
         assert len(dashboard._batches) == FIRST_ROWS < COUNT
         assert painted(app) == everything
+
+
+async def test_the_gc_is_back_on_once_every_batch_is_read(many: BatchtopApp) -> None:
+    """`batchtop` starts with the cyclic GC off (cli.cmd_tui); the dashboard turns it back
+    on after reading every batch, with what exists frozen out of its passes."""
+    app = many
+    gc.disable()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            assert await until(pilot, lambda: len(app.dashboard._batches) == COUNT)
+            assert await until(pilot, gc.isenabled)
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
 
 
 async def test_the_cursor_line_is_painted_where_the_cursor_is(many: BatchtopApp) -> None:

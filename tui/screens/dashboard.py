@@ -153,6 +153,7 @@ class DashboardScreen(BatchActions):
         if self._totals is not None:
             self.reload()  # every batch
         gc.freeze()  # see on_mount
+        gc.enable()  # `batchtop` starts with the GC off (see cli.cmd_tui)
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # a closed app's objects can be collected again (tests run many)
