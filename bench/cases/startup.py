@@ -19,8 +19,9 @@ METHOD = (
     " terminal segments as a real driver would, prints `time.monotonic()` and exits."
     " Headless 160×50. Subject: `BatchService.open` on a store with 10,000 batches +"
     " `BatchtopApp` (polling on, as `batchtop` runs; the SDK loads in a thread after the"
-    " first refresh), with the cyclic GC off from the first line, as `batchtop` starts. Baseline: a minimal `App` composing one `DataTable` filled in"
-    " `on_mount` with the same 10,000 rows as plain strings (8 columns); an empty-table"
+    " first refresh), with the cyclic GC off from the first line, as `batchtop` starts."
+    " Baseline: a minimal `App` composing one `DataTable` filled in `on_mount` with the"
+    " same 10,000 rows as plain strings (8 columns); an empty-table"
     " variant (Textual's floor) is judged against the same target too, since the issue's"
     ' "minimal app" can be read either way.'
 )
