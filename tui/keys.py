@@ -23,6 +23,9 @@ class Key:
     palette: str = ""  # "group: name" in the command palette; "" = not listed
     show: bool = True
     key_display: str | None = None
+    # Handled as the app receives the key, before the keys queued behind it are routed: for
+    # a key that moves the focus into a text box, so what is typed right after it lands there.
+    priority: bool = False
 
     def binding(self) -> Binding:
         return Binding(
@@ -33,6 +36,7 @@ class Key:
             key_display=self.key_display,
             tooltip=self.help,
             id=self.id,
+            priority=self.priority,
         )
 
 
@@ -91,7 +95,13 @@ DASHBOARD_KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
-        "filter", "slash", "filter", "Filter", "Filter by label or id (esc clears)", "view: filter"
+        "filter",
+        "slash",
+        "filter",
+        "Filter",
+        "Filter by label or id (esc clears)",
+        "view: filter",
+        priority=True,
     ),
     Key(
         "sort", "s", "sort", "Sort", "Cycle the sort column", "view: cycle sort column", show=False

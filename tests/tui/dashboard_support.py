@@ -104,3 +104,14 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], tries: int = 1
             return True
         await pilot.pause(0.05)
     return condition()
+
+
+async def type_at_once(pilot: Pilot[Any], *keys: str) -> None:
+    """Queue every key before the app handles the first, as a fast typist or a paste does
+    (`pilot.press` lets the app settle after each key, which hides focus races)."""
+    from textual import events
+
+    for key in keys:
+        char = key if len(key) == 1 else None
+        pilot.app.post_message(events.Key(key, char))
+    await pilot.pause()

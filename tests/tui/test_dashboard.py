@@ -14,7 +14,7 @@ from batchtop.tui.screens.dashboard import DashboardScreen
 from batchtop.tui.screens.label import LabelScreen
 from batchtop.tui.screens.rows import JOB_PREFIX
 from batchtop.tui.widgets.batches_table import BatchesTable
-from dashboard_support import AppFactory, Workspace, until
+from dashboard_support import AppFactory, Workspace, type_at_once, until
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
@@ -150,6 +150,22 @@ async def test_slash_filters_and_escape_clears(make_app: AppFactory, workspace: 
         # ids match too
         await pilot.press("slash", *workspace.done[-6:])
         assert table_of(app).keys == [workspace.done]
+
+
+async def test_keys_typed_right_after_slash_reach_the_filter(
+    make_app: AppFactory, workspace: Workspace
+) -> None:
+    """`/` then letters queued at once: the letters land in the box (not on the table's
+    bindings), and a `/` typed in the box is text."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await type_at_once(pilot, "slash", *"EVAL")
+        box = app.screen.query_one("#filter", Input)
+        assert (box.value, box.has_focus) == ("EVAL", True)
+        assert await until(pilot, lambda: table_of(app).keys == [workspace.running])
+        await type_at_once(pilot, "slash")
+        assert box.value == "EVAL/"
 
 
 async def test_sort_cycles_and_inverts(make_app: AppFactory, workspace: Workspace) -> None:

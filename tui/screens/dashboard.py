@@ -428,8 +428,11 @@ class DashboardScreen(BatchActions):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        if box.has_focus:  # `/` is a priority key: in the box it is text
+            box.insert_text_at_cursor("/")
+            return
         box.display = True
-        box.focus()
+        self.set_focus(box)  # now (`focus()` waits a turn): what is typed next goes to the box
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -444,7 +447,7 @@ class DashboardScreen(BatchActions):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
@@ -453,7 +456,7 @@ class DashboardScreen(BatchActions):
             box.display = False
             self.filter_text = ""
             self.render_rows()
-            self.table.focus()
+            self.set_focus(self.table)
 
     def action_sort(self) -> None:
         names = [name for name, _ in SORTS]

@@ -143,6 +143,7 @@ class ResultsScreen(Screen[None]):
             "Search",
             id="results.search",
             tooltip="Full-text search over outputs and inputs (Enter applies, esc leaves)",
+            priority=True,  # see keys.Key.priority
         ),
         Binding(
             "1",
@@ -540,8 +541,13 @@ class ResultsScreen(Screen[None]):
 
     def action_search(self) -> None:
         search = self.query_one("#results-search", Input)
+        if search.has_focus:  # `/` is a priority key: in the box it is text
+            search.insert_text_at_cursor("/")
+            return
         search.add_class("-active")
-        search.focus()
+        # Focus now (`focus()` waits a turn of the queue): keys typed right after `/` must
+        # reach the box, not the bindings (`e` would open the export).
+        self.set_focus(search)
 
     @on(Input.Changed, "#results-search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -557,22 +563,22 @@ class ResultsScreen(Screen[None]):
         if self._search_timer is not None:
             self._search_timer.stop()
         self._set_filter(replace(self.filt, search=event.value.strip()))
-        self.table.focus()
+        self.set_focus(self.table)
 
     def action_back(self) -> None:
         search = self.query_one("#results-search", Input)
         if search.has_focus:
             if not search.value:
                 search.remove_class("-active")
-            self.table.focus()
+            self.set_focus(self.table)
             return
         if self.query_one(ResultDetail).has_focus_within:
-            self.table.focus()
+            self.set_focus(self.table)
             return
         self.dismiss(None)
 
     def action_focus_detail(self) -> None:
-        self.query_one(ResultDetail).focus()
+        self.set_focus(self.query_one(ResultDetail))
 
     # --- filters ---------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from batchtop.core.models import ResultType
 from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
 from batchtop.tui.widgets.results_table import ResultsTable
+from dashboard_support import type_at_once
 from screens_data import (
     HOSTILE,
     ScreenHost,
@@ -20,7 +21,7 @@ from screens_data import (
     succeeded,
     wait_for,
 )
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 BATCH = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
 
@@ -106,6 +107,22 @@ async def test_search_narrows(service: Any) -> None:
         await wait_for(pilot, lambda: screen.filt.search == "alpha")
         await wait_for(pilot, lambda: screen.table.total > 0)
         assert isinstance(pilot.app.screen, ResultsScreen)
+
+
+async def test_keys_typed_right_after_slash_reach_the_search(service: Any) -> None:
+    """`/beta` queued at once: every letter in the box (`e` would open the export dialog);
+    a `/` typed in the box is text."""
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        await type_at_once(pilot, "slash", *"beta")
+        search = screen.query_one("#results-search", Input)
+        assert isinstance(pilot.app.screen, ResultsScreen)  # no export dialog
+        assert (search.value, search.has_focus) == ("beta", True)
+        await type_at_once(pilot, "slash")
+        assert search.value == "beta/"
+        await pilot.press("backspace", "enter")
+        await wait_for(pilot, lambda: screen.filt.search == "beta" and screen.table.total < 40)
+        assert pilot.app.focused is screen.table
 
 
 async def test_broad_search_shows_its_first_page_then_the_counted_total(
