@@ -30,26 +30,12 @@ METHOD = (
 )
 
 
-def _raw_copy(base_url: str, batch_id: str, path: Any) -> float:
-    with util.http_client(base_url) as http:
-        t0 = time.perf_counter()
-        with (
-            http.stream("GET", f"/v1/messages/batches/{batch_id}/results") as resp,
-            open(path, "wb") as fh,
-        ):
-            resp.raise_for_status()
-            for chunk in resp.iter_raw(1 << 20):
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        dt = time.perf_counter() - t0
-    os.unlink(path)
-    return dt
+def _copy(base_url: str, batch_id: str, path: Any, *, parse: bool = False) -> float:
+    """(a): the results URL streamed with the SDK's HTTP client straight to a file, fsynced.
 
-
-def _parse_floor(base_url: str, batch_id: str, path: Any) -> float:
-    """(a) plus `orjson.loads` of every line, nothing kept: the least any ingest that reads
-    each result does (reported with (a), to tell the parse's share from the index's)."""
+    `parse`: the parse floor, (a) plus `orjson.loads` of every line, nothing kept: the least
+    any ingest that reads each result does (reported with (a), to tell the parse's share
+    from the index's)."""
     import orjson
 
     with util.http_client(base_url) as http:
@@ -62,10 +48,11 @@ def _parse_floor(base_url: str, batch_id: str, path: Any) -> float:
             resp.raise_for_status()
             for chunk in resp.iter_raw(1 << 20):
                 fh.write(chunk)
-                lines = (tail + chunk).split(b"\n")
-                tail = lines.pop()
-                for line in lines:
-                    orjson.loads(line)
+                if parse:
+                    lines = (tail + chunk).split(b"\n")
+                    tail = lines.pop()
+                    for line in lines:
+                        orjson.loads(line)
             if tail.strip():
                 orjson.loads(tail)
             fh.flush()
@@ -112,13 +99,13 @@ def run(ctx: Context) -> list[util.Measure]:
 
     raw_path = ctx.path("ingest-raw.jsonl")
     reps = 3
-    _raw_copy(res.base_url, res.batch_id, raw_path)  # warm the emulator's caches
+    _copy(res.base_url, res.batch_id, raw_path)  # warm the emulator's caches
     times = util.interleave(
         reps,
         {
             "subject": subject,
-            "raw": lambda: _raw_copy(res.base_url, res.batch_id, raw_path),
-            "floor": lambda: _parse_floor(res.base_url, res.batch_id, raw_path),
+            "raw": lambda: _copy(res.base_url, res.batch_id, raw_path),
+            "floor": lambda: _copy(res.base_url, res.batch_id, raw_path, parse=True),
             "sdk": lambda: _sdk_loop(client, res.batch_id, ctx.n_results),
         },
     )
