@@ -1,7 +1,7 @@
 """Results lines → rows of the results index, fed in chunks as they arrive (file or stream).
 
 The parsing (orjson, Python) runs on the thread that feeds the bytes; SQLite runs on a
-writer thread. Each write is one multi-row `INSERT … SELECT … FROM (VALUES …)` of
+writer thread. Each write is one multi-row `INSERT … VALUES (…), (…), …` of
 `ROWS_PER_INSERT` rows: the writer takes the GIL once per statement, not once per row, so
 parsing and inserting really overlap (with `executemany` the writer waited for the GIL after
 every row and the two mostly took turns). Raw lines stay bytes (orjson validates them,
@@ -58,7 +58,6 @@ _COLUMNS = (
 )
 _WIDTH = 13  # values per row (the columns above) as `parse_line` returns them, raw last
 _FIXED = 1  # ?1 the batch id
-_VALUE_COLUMNS = ", ".join(f"v.column{i}" for i in range(1, _WIDTH))  # all before raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,15 +210,16 @@ def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...
 # --- writing ------------------------------------------------------------------------------
 
 
+_ROW_VALUES = "(?1," + "?," * (_WIDTH - 1) + "CAST(? AS TEXT))"
+
+
 def _insert_sql(rows: int) -> str:
     """A multi-row insert; the first of a repeated custom_id wins (the unique index ignores
     the later ones). The raw line is bound as bytes and stored as text. Input texts are not
     copied: reads take them from the manifest (`results_index.INPUT_TEXT`)."""
-    values = ",".join(["(" + ",".join("?" * _WIDTH) + ")"] * rows)
+    values = ",".join([_ROW_VALUES] * rows)
     return (
-        f"INSERT INTO results (batch_id, {_COLUMNS})"
-        f" SELECT ?1, {_VALUE_COLUMNS}, CAST(v.column{_WIDTH} AS TEXT)"
-        f" FROM (VALUES {values}) v WHERE 1"
+        f"INSERT INTO results (batch_id, {_COLUMNS}) VALUES {values}"
         " ON CONFLICT (batch_id, custom_id) DO NOTHING"
     )
 
