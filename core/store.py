@@ -47,8 +47,8 @@ _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 # serves reads about as fast. Writers write pages once and need little.
 READER_CACHE_KIB = 16_000
 WRITER_CACHE_KIB = 4_000  # page cache of the index-builder connection
-# The ingest's: its index inserts and manifest lookups land all over their B-trees, and every
-# page that falls out of the cache is read back from the OS (4 -> 16 MB: ~10% faster).
+# The ingest's: its index inserts land all over their B-trees (results come in random
+# custom_id order), and every page that falls out of the cache is read back from the OS.
 INGEST_CACHE_KIB = 16_000
 INDEX_WAIT_S = 60.0  # how long close() lets a search-index build finish
 
