@@ -416,11 +416,12 @@ class ResultsScreen(Screen[None]):
     def apply_filter(self, filt: ResultFilter) -> None:
         """Run a (possibly slow) filtered query off the event loop; the newest one wins.
 
-        A search's first page goes on screen before its total is counted: counting a broad
-        search takes longer than finding its first rows. Other filters are counted from
-        indexes in a few milliseconds, so their page comes with its total (one repaint)."""
-        searching = bool(filt.search.strip())
-        page = self.service.results_page(self.batch_ids, filt, 0, PAGE_SIZE, count=not searching)
+        The first page goes on screen before the total is counted when counting may take
+        longer than finding the page: a search, or a job's batches merged (a pass over all
+        their rows). A status filter on one batch is counted from indexes in a few
+        milliseconds, so its page comes with its total (one repaint)."""
+        quick_count = not filt.search.strip() and len(set(self.batch_ids)) == 1
+        page = self.service.results_page(self.batch_ids, filt, 0, PAGE_SIZE, count=quick_count)
         self.post_message(ResultsLoaded(filt, page, None))
         if not page.counted:
             total = self.service.results_count(self.batch_ids, filt)
