@@ -100,7 +100,8 @@ def parts_table(parts: list[SplitPart]) -> Table:
 def summary_renderable(report: ImportReport) -> RenderableType:
     head = Text(end="")
     head.append(clean(report.path, keep_newlines=False), style="bold")
-    head.append(f"  ·  {report.format}  ·  {report.request_count:,} valid requests")
+    n_ok = report.request_count
+    head.append(f"  ·  {report.format}  ·  {n_ok:,} valid request{'s' * (n_ok != 1)}")
     head.append(f"  ·  {human_bytes(report.byte_size)}")
     n_err, n_warn = len(report.errors), len(report.issues) - len(report.errors)
     head.append("\n")

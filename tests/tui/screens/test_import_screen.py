@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from batchtop.core.models import SubmitOutcome
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.importer import ImportScreen
@@ -188,3 +189,26 @@ async def test_report_quotes_hostile_file_content_literally(tmp_path: Path) -> N
         assert any("[bold red]" in i.message for i in screen.report.errors)
         assert "[bold red]x[/]" in text
     service.store.close()
+
+
+@pytest.mark.parametrize(
+    ("count", "words"),
+    [
+        (0, "0 valid requests"),
+        (1, "1 valid request "),
+        (2, "2 valid requests"),
+        (1200, "1,200 valid requests"),
+    ],
+)
+def test_report_head_counts_in_words(count: int, words: str) -> None:
+    import io
+
+    from batchtop.core.models import ImportReport
+    from batchtop.tui.widgets.validation_report import summary_renderable
+    from rich.console import Console
+
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(
+        summary_renderable(ImportReport(path="in.jsonl", format="jsonl", request_count=count))
+    )
+    assert words in console.export_text() + " "
