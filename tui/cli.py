@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchtop.core import package_version
+from batchtop.tui.words import quantity
 
 if TYPE_CHECKING:
     from batchtop.core.models import BatchView, ImportReport
@@ -328,7 +329,7 @@ def _print_report(console: Console, report: ImportReport) -> None:
     warnings = len(report.issues) - errors
     head = Text()
     head.append(_clean(report.path), "bold")
-    head.append(f"  ({report.format}, {report.request_count:,} requests, ")
+    head.append(f"  ({report.format}, {quantity(report.request_count, 'request')}, ")
     head.append(f"{report.byte_size / 1e6:,.1f} MB)")
     console.print(head)
     for issue in report.issues[:MAX_ISSUES_SHOWN]:
@@ -423,7 +424,7 @@ async def _submit_report(
             data["submitted"] = False
             _print_json(data)
         n = len(report.errors)
-        raise UserError(f"{n:,} error{'s' * (n != 1)} in {path}: nothing was submitted.")
+        raise UserError(f"{quantity(n, 'error')} in {path}: nothing was submitted.")
     if not report.ok:
         raise UserError(f"{path} holds no requests: nothing was submitted.")
     if ns.dry_run:
@@ -534,7 +535,7 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
                 continue
         done = service.batch(view.id) or view
         console.print(
-            f"{done.id} ended: {done.results_indexed:,} results downloaded"
+            f"{done.id} ended: {quantity(done.results_indexed, 'result')} downloaded"
             f" (batchtop results {done.id} --format json)"
         )
     return 1 if failed else 0
@@ -560,7 +561,7 @@ async def _ensure_results(service: BatchService, ids: list[str], console: Consol
         if view is not None and view.remote.is_active:
             raise Conflict(f"Batch {bid} has not ended yet: its results come when it ends.")
         rows = await service.download_results(bid)
-        console.print(f"downloaded {rows:,} results of {bid}")
+        console.print(f"downloaded {quantity(rows, 'result')} of {bid}")
 
 
 async def cmd_results(service: BatchService, ns: argparse.Namespace) -> int:
@@ -584,7 +585,7 @@ async def cmd_results(service: BatchService, ns: argparse.Namespace) -> int:
     if ns.json:
         _print_json({"path": str(result.path), "format": result.format, "rows": result.rows})
     else:
-        _console().print(f"wrote {result.rows:,} results to {_clean(str(result.path))}")
+        _console().print(f"wrote {quantity(result.rows, 'result')} to {_clean(str(result.path))}")
     return 0
 
 

@@ -15,6 +15,7 @@ from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ExportFormat, ExportResult, ResultFilter
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
+from batchtop.tui.words import quantity
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -278,7 +279,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
             return
         self.result = result
         self.app.notify(
-            f"{result.rows:,} results written to {escape(clean(str(result.path)))}",
+            f"{quantity(result.rows, 'result')} written to {escape(clean(str(result.path)))}",
             title="Export finished",
         )
         self.dismiss(result)
@@ -289,7 +290,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
     def on_export_progress(self, message: ExportProgress) -> None:
         self.query_one("#export-progress", ProgressBar).update(progress=message.rows)
         self.query_one("#export-hint", Static).update(
-            Text(f"{message.rows:,} of {self._total:,} rows written…", style="dim")
+            Text(f"{message.rows:,} of {quantity(self._total, 'row')} written…", style="dim")
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -31,6 +31,7 @@ from batchtop.tui.widgets.validation_report import (
     preview_renderable,
     summary_renderable,
 )
+from batchtop.tui.words import quantity
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -389,9 +390,9 @@ class ImportScreen(Screen[SubmitOutcome | None]):
 
         parts = len(report.parts)
         body = Text(
-            f"Send {report.request_count:,} requests from "
+            f"Send {quantity(report.request_count, 'request')} from "
             f"{clean(Path(report.path).name, keep_newlines=False)} as "
-            f"{parts} batch{'es' * (parts != 1)}?\n\n",
+            f"{quantity(parts, 'batch', 'batches')}?\n\n",
             end="",
         )
         body.append_text(estimate_text(report.estimate))

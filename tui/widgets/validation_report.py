@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from batchtop.core.models import CostEstimate, ImportIssue, ImportReport, SplitPart
 from batchtop.tui.safe_text import clean
+from batchtop.tui.words import quantity
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.table import Table
@@ -100,18 +101,17 @@ def parts_table(parts: list[SplitPart]) -> Table:
 def summary_renderable(report: ImportReport) -> RenderableType:
     head = Text(end="")
     head.append(clean(report.path, keep_newlines=False), style="bold")
-    n_ok = report.request_count
-    head.append(f"  ·  {report.format}  ·  {n_ok:,} valid request{'s' * (n_ok != 1)}")
+    head.append(f"  ·  {report.format}  ·  {quantity(report.request_count, 'valid request')}")
     head.append(f"  ·  {human_bytes(report.byte_size)}")
     n_err, n_warn = len(report.errors), len(report.issues) - len(report.errors)
     head.append("\n")
     if n_err:
-        head.append(f"{n_err:,} error{'s' * (n_err != 1)}", style="bold red")
+        head.append(quantity(n_err, "error"), style="bold red")
         head.append(" — fix them and analyse again to submit", style="red")
     else:
         head.append("ready to submit" if report.ok else "nothing to submit", style="bold green")
     if n_warn:
-        head.append(f"  ·  {n_warn:,} warning{'s' * (n_warn != 1)}", style="yellow")
+        head.append(f"  ·  {quantity(n_warn, 'warning')}", style="yellow")
     if report.models:
         head.append("\nmodels: ", style="dim")
         head.append(
