@@ -24,14 +24,18 @@ BATCH = "msgbatch_01SnapshotResultsViewer01"
 
 
 def freeze_cursors(app: Any) -> None:
-    """No blinking, and an Input's cursor shown, as Textual shows it when blinking is off:
-    turning blinking off leaves an Input in whatever phase the blink was in (shown or not),
-    which made the compose snapshot flaky under load."""
+    """No blinking, and cursors shown, as Textual shows them when blinking is off. Turning
+    blinking off leaves an Input in whatever phase the blink was in (shown or not), and a
+    TextArea may reuse a line it cached in the blink's hidden phase (its cache key is the
+    same once blinking is off): both made the compose snapshot flaky under load."""
     for widget in app.screen.query("Input, TextArea"):
         if isinstance(widget, Input | TextArea):
             widget.cursor_blink = False
         if isinstance(widget, Input):
             widget._cursor_visible = True
+        if isinstance(widget, TextArea):
+            widget._line_cache.clear()
+            widget.refresh()
 
 
 @pytest.fixture
