@@ -504,19 +504,19 @@ def delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
 
 
 def ingest_file(
-    conn: sqlite3.Connection,
-    batch_id: str,
+    start: Callable[[], Ingest],
     jsonl_path: Path,
     progress: ProgressFn | None = None,
 ) -> IngestStats:
-    """Stream a results file into the index (replacing the batch's earlier rows)."""
+    """Stream a results file into the ingest `start()` opens (which replaces the batch's
+    earlier rows: it is called only once the file is open, so a missing file keeps them)."""
     try:
         total = jsonl_path.stat().st_size
         fh = open(jsonl_path, "rb")  # noqa: SIM115 (closed by the with block below)
     except OSError as exc:
         raise UserError(f"Cannot read the results file {jsonl_path}: {exc.strerror}.") from exc
     with fh:
-        ing = Ingest(conn, batch_id)
+        ing = start()
         try:
             done = 0
             while piece := fh.read(FEED_BYTES):

@@ -640,21 +640,14 @@ class Store:
     def ingest_results_stats(
         self, batch_id: str, jsonl_path: Path, progress: ProgressFn | None = None
     ) -> IngestStats:
-        # A private connection: the ingest hands it to a writer thread, so a progress
-        # callback that reads the store on this thread never shares a connection with it.
-        conn = self._connect(cache_kib=INGEST_CACHE_KIB)
-        try:
-            stats = results_ingest.ingest_file(conn, batch_id, jsonl_path, progress)
-        finally:
-            self._release(conn)
-        self._start_indexer()
-        return stats
+        return results_ingest.ingest_file(lambda: self.start_ingest(batch_id), jsonl_path, progress)
 
     def start_ingest(self, batch_id: str) -> Ingest:
         """An ingest fed as the bytes arrive (a download), replacing the batch's rows now.
 
         Call `finish()` then `close()` (always): closing releases its private connection and
-        starts the search-index build.
+        starts the search-index build. The connection is the ingest's own: it hands it to a
+        writer thread, so a progress callback reading the store here never shares it.
         """
         conn = self._connect(cache_kib=INGEST_CACHE_KIB)
 
