@@ -6,10 +6,10 @@ writer thread. Each write is one multi-row `INSERT … VALUES (…), (…), …`
 parsing and inserting really overlap (with `executemany` the writer waited for the GIL after
 every row and the two mostly took turns). Raw lines stay bytes (orjson validates them,
 SQLite stores them as text): no decode and re-encode per line in Python. Rows are sorted by
-custom_id within a statement (the manifest lookups and the index inserts walk their B-trees
-in order) and committed in large transactions: an index page changed by many small commits
-is written to the WAL again by each of them (5,000-row commits wrote 269 MB of WAL for
-100,000 rows, one commit 139 MB).
+custom_id within a statement (the index inserts walk their B-trees in order) and committed
+in large transactions: an index page changed by many small commits is written to the WAL
+again by each of them (5,000-row commits wrote 269 MB of WAL for 100,000 rows, one commit
+139 MB).
 A transaction still never stays open longer than `COMMIT_S`, or `IDLE_COMMIT_S` while the
 writer waits for rows (a slow download never holds the store's write lock).
 
@@ -314,7 +314,6 @@ class Ingest:
         # download) waits for the running call, never closes the connection under it.
         self._lock = threading.Lock()
         self._closed = False
-        self._fixed: list[Any] = [batch_id]
         self._per_insert = rows_per_insert(conn)
         # No checkpoints on this (private) connection: copying the WAL into the database
         # while inserting costs ~20% of the ingest; the index builder's first commit runs it.
@@ -394,7 +393,7 @@ class Ingest:
         if not rows:
             return
         rows.sort(key=_by_custom_id)  # stable: a repeated id's first line still wins
-        params = self._fixed.copy()
+        params: list[Any] = [self.batch_id]  # ?1
         params.extend(itertools.chain.from_iterable(rows))
         assert self._writer is not None
         self._writer.put(len(rows), params)
