@@ -160,7 +160,7 @@ def _paged_progress(
             progress(n)
 
 
-def _lines(page: tuple[str | bytes, int]) -> int:
+def _lines(page: tuple[bytes, int]) -> int:
     return page[1]
 
 

@@ -25,18 +25,20 @@ ITER_PAGE = 2_000
 RAW_PAGE = 500  # JSONL pages: SQLite grows a joined page by copying, ~350 KB pages are faster
 MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
 
+_MANIFEST_ENTRY = "mi.job_id = ri.job_id AND mi.part = ri.part AND mi.custom_id = r.custom_id"
+"""How a row of `results r` finds its entry `mi` in the manifest its batch links `ri` to."""
+
 INPUT_TEXT = (
     "coalesce(r.input_text, (SELECT mi.input_text FROM result_inputs ri JOIN manifests mi"
-    " ON mi.job_id = ri.job_id AND mi.part = ri.part AND mi.custom_id = r.custom_id"
-    " WHERE ri.batch_id = r.batch_id))"
+    f" ON {_MANIFEST_ENTRY} WHERE ri.batch_id = r.batch_id))"
 )
 """A row's input text (of `results r`): read from its batch's manifest (see `result_inputs`);
 rows ingested by a store older than schema 3 hold a copy of it themselves. FTS indexing and
 de-indexing use this same expression."""
 
 _INPUT_JOIN = (
-    " LEFT JOIN result_inputs ri ON ri.batch_id = r.batch_id LEFT JOIN manifests mi"
-    " ON mi.job_id = ri.job_id AND mi.part = ri.part AND mi.custom_id = r.custom_id"
+    " LEFT JOIN result_inputs ri ON ri.batch_id = r.batch_id"
+    f" LEFT JOIN manifests mi ON {_MANIFEST_ENTRY}"
 )
 _INPUT_JOINED = "coalesce(r.input_text, mi.input_text)"
 """`INPUT_TEXT` where the query has `_INPUT_JOIN` (see `_Source.with_inputs`): rows read in
