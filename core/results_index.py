@@ -92,12 +92,11 @@ def link_inputs(conn: sqlite3.Connection, batch_id: str) -> None:
         )
 
 
-def search_text(prefix: str = "") -> str:
-    """What search sees as a row's output: its text, or for a failed request its error message
-    (so searching "overloaded" finds those rows). Indexing and de-indexing must use the same
-    expression: the FTS table is external-content and is told exactly what to remove.
-    """
-    return f"coalesce(nullif({prefix}text, ''), {prefix}error_message, '')"
+SEARCH_TEXT = "coalesce(nullif(r.text, ''), r.error_message, '')"
+"""What search sees as a row's output (of `results r`): its text, or for a failed request
+its error message (so searching "overloaded" finds those rows). Indexing and de-indexing must
+use the same expression: the FTS table is external-content and is told exactly what to
+remove."""
 
 
 # --- search index (built after the ingest, off its critical path) ---------------------------
@@ -143,7 +142,7 @@ def build_fts_step(conn: sqlite3.Connection, batch_id: str, step: int = FTS_STEP
         hi = min(next_id + step, last_id + 1)
         conn.execute(
             "INSERT INTO results_fts (rowid, text, input_text)"
-            f" SELECT r.id, {search_text('r.')}, {INPUT_TEXT} FROM results r"
+            f" SELECT r.id, {SEARCH_TEXT}, {INPUT_TEXT} FROM results r"
             " WHERE r.id >= ? AND r.id < ? AND r.batch_id = ? ORDER BY r.id",
             (next_id, hi, batch_id),
         )
@@ -342,7 +341,7 @@ def _filters(
             args.append(fts_phrase(search))
         else:
             clauses.append(
-                f"({search_text('r.')}"
+                f"({SEARCH_TEXT}"
                 f" LIKE ? ESCAPE '\\' OR coalesce({INPUT_TEXT}, '') LIKE ? ESCAPE '\\')"
             )
             pattern = _like_pattern(search)

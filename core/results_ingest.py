@@ -36,7 +36,7 @@ import orjson
 from .errors import UserError
 from .models import ResultType
 from .pricing import cost_usd
-from .results_index import INPUT_TEXT, link_inputs, search_text
+from .results_index import INPUT_TEXT, SEARCH_TEXT, link_inputs
 from .sqlite_util import begin_immediate, write_txn
 
 ProgressFn = Callable[[int, int], None]
@@ -482,7 +482,7 @@ def delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
             indexed_below = -1  # its ingest never finished: nothing of it was indexed
         conn.execute(
             "INSERT INTO results_fts (results_fts, rowid, text, input_text)"
-            f" SELECT 'delete', r.id, {search_text('r.')}, {INPUT_TEXT} FROM results r"
+            f" SELECT 'delete', r.id, {SEARCH_TEXT}, {INPUT_TEXT} FROM results r"
             " WHERE r.batch_id = ? AND r.id < ?",
             (batch_id, indexed_below),
         )
