@@ -157,6 +157,7 @@ def _connection_cause(exc: BaseException) -> str:
         ("network is unreachable", "network unreachable"),
         ("timed out", "timed out"),
         ("connection reset", "connection reset"),
+        ("peer closed connection", "the server closed the connection mid-response"),
         ("ssl", "TLS error"),
         ("certificate", "TLS certificate error"),
     ):
@@ -176,6 +177,26 @@ def _never_sent(exc: BaseException) -> bool:
         if cur is None:
             return False
         if isinstance(cur, httpx2.ConnectError | httpx2.ConnectTimeout | ConnectionRefusedError):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _cut_mid_response(exc: BaseException) -> bool:
+    """Whether the chain holds a transport failure while a response was being read.
+
+    SDK 2.10 let such an `httpx2` error through; 2.17 wraps it in `APIConnectionError`.
+    Either way the request reached the server and the failure is worth a retry.
+    """
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover
+        return False
+    cur: BaseException | None = exc
+    for _ in range(8):
+        if cur is None:
+            return False
+        if isinstance(cur, httpx2.RemoteProtocolError | httpx2.ReadError):
             return True
         cur = cur.__cause__ or cur.__context__
     return False
@@ -280,8 +301,11 @@ class BatchApi:
                 sent=not _never_sent(exc),
             )
         if isinstance(exc, anthropic.APIConnectionError):
+            what = (
+                "Connection to {} was interrupted" if _cut_mid_response(exc) else "Cannot reach {}"
+            )
             return ApiError(
-                f"Cannot reach {self.base_url}: {_connection_cause(exc)}.",
+                f"{what.format(self.base_url)}: {_connection_cause(exc)}.",
                 kind="offline",
                 sent=not _never_sent(exc),
             )

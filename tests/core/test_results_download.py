@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from batchtop.core import paths
+from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.errors import ApiError, Conflict
 from batchtop.core.models import ResultFilter
@@ -57,13 +58,36 @@ async def test_cut_stream_is_restarted_and_every_row_indexed(
         await service.close()
 
 
+async def test_cut_stream_is_a_retryable_connection_failure(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The SDK's exception for a cut body changed within 2.x; batchtop's reading must not."""
+    service = make_service(emulator, tmp_path)
+    try:
+        bid = await _ended_batch(service, emulator, 200)
+        emulator.set_faults(cut_results_after_bytes=5000)
+        api = BatchApi(api_key="k", base_url=emulator.base_url, max_retries=0)
+        with pytest.raises(ApiError) as info:
+            async for _chunk in api.iter_results(bid):
+                pass
+        await api.close()
+        err = info.value
+        assert err.kind == "offline"  # retried by the download, like any connection failure
+        assert err.sent
+        assert str(err).startswith(f"Connection to {emulator.base_url} was interrupted")
+    finally:
+        await service.close()
+
+
 async def test_persistent_cut_fails_cleanly(emulator: EmulatorHandle, tmp_path: Path) -> None:
     service = make_service(emulator, tmp_path)
     try:
         bid = await _ended_batch(service, emulator, 50)
         emulator.set_faults(cut_results_after_bytes=1000)
-        with pytest.raises(ApiError, match="after 5 attempts"):
+        with pytest.raises(ApiError, match="after 5 attempts") as info:
             await service.download_results(bid)
+        assert info.value.kind == "offline"
+        assert "was interrupted" in str(info.value)
         assert list(paths.results_dir().iterdir()) == []
         view = service.batch(bid)
         assert view is not None

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.errors import ApiError
 
-__all__ = ["make_request", "make_requests"]
+__all__ = ["api_status", "failure_of", "make_request", "make_requests"]
+
+
+@contextmanager
+def api_status(status: int, match: str | None = None) -> Iterator[pytest.ExceptionInfo[Any]]:
+    """The SDK call fails with this HTTP status (and message).
+
+    Asserts what the server answered, not which exception class one SDK release maps it to.
+    """
+    import anthropic
+
+    with pytest.raises(anthropic.APIStatusError, match=match) as info:
+        yield info
+    assert info.value.status_code == status
+
+
+def failure_of(exc: BaseException) -> ApiError:
+    """How batchtop's own classifier sees an SDK/transport failure (kind, sent, message)."""
+    return BatchApi(api_key="k", base_url="http://127.0.0.1:1").classify(exc)
 
 
 def make_request(custom_id: str, text: str = "Hello, world", **params: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import httpx2
 import pytest
 from batchtop.core.emulator import EmulatorHandle
 
-from .conftest import make_request, make_requests
+from .conftest import api_status, make_request, make_requests
 
 
 def test_create_retrieve_results_sync(client: Any, emulator: EmulatorHandle) -> None:
@@ -45,7 +45,7 @@ async def test_create_retrieve_results_async(aclient: Any, emulator: EmulatorHan
 
 
 def test_unknown_batch_is_404(client: Any) -> None:
-    with pytest.raises(anthropic.NotFoundError) as info:
+    with api_status(404) as info:
         client.messages.batches.retrieve("msgbatch_01nope")
     assert info.value.body["error"]["message"] == "Message Batch msgbatch_01nope not found."
 
@@ -100,7 +100,7 @@ def test_list_default_limit_and_bounds(client: Any) -> None:
     assert page.has_more is True
     assert len(client.messages.batches.list(limit=1000).data) == 22
     for bad, message in ((0, "greater than or equal to 1"), (1001, "less than or equal to 1000")):
-        with pytest.raises(anthropic.BadRequestError, match=message):
+        with api_status(400, match=message):
             client.messages.batches.list(limit=bad)
 
 
@@ -150,13 +150,13 @@ async def test_cancel_and_delete_async(aclient: Any, emulator: EmulatorHandle) -
     assert canceling.processing_status == "canceling"
     again = await aclient.messages.batches.cancel(batch.id)  # idempotent while canceling
     assert again.cancel_initiated_at == canceling.cancel_initiated_at
-    with pytest.raises(anthropic.BadRequestError, match="In progress batches cannot be deleted"):
+    with api_status(400, match="In progress batches cannot be deleted"):
         await aclient.messages.batches.delete(batch.id)
     emulator.advance(60)
     deleted = await aclient.messages.batches.delete(batch.id)
     assert deleted.id == batch.id
     assert deleted.type == "message_batch_deleted"
-    with pytest.raises(anthropic.NotFoundError):
+    with api_status(404):
         await aclient.messages.batches.retrieve(batch.id)
     assert [b.id async for b in aclient.messages.batches.list()] == []
 
@@ -170,14 +170,14 @@ def test_delete_sync_and_404_afterwards(client: Any, emulator: EmulatorHandle) -
         client.messages.batches.delete,
         client.messages.batches.cancel,
     ):
-        with pytest.raises(anthropic.NotFoundError, match="not found"):
+        with api_status(404, match="not found"):
             call(batch.id)
 
 
 def test_cancel_after_end_is_400(client: Any, emulator: EmulatorHandle) -> None:
     batch = client.messages.batches.create(requests=make_requests(1))
     emulator.advance(1)
-    with pytest.raises(anthropic.BadRequestError) as info:
+    with api_status(400) as info:
         client.messages.batches.cancel(batch.id)
     assert info.value.body["error"]["message"] == (
         f"Batch {batch.id} cannot be canceled because it has already finished processing."
@@ -214,7 +214,7 @@ async def test_models_and_count_tokens_async(aclient: Any) -> None:
     assert count.input_tokens == 11
     model = await aclient.models.retrieve("claude-opus-5-5")
     assert model.display_name == "Claude Opus 5.5"
-    with pytest.raises(anthropic.NotFoundError):
+    with api_status(404):
         await aclient.messages.count_tokens(
             model="claude-nope", messages=[{"role": "user", "content": "x"}]
         )

@@ -6,11 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anthropic
-import pytest
 from batchtop.core.emulator import EmulatorHandle, ManualClock, Rule
 
-from .conftest import make_request, make_requests, sdk
+from .conftest import api_status, make_request, make_requests, sdk
 
 HOSTILE = "[bold red]boom[/] \x1b[31mred\x1b[0m \x1b]0;title\x07 \r\n end"
 
@@ -124,7 +122,7 @@ def test_archival_after_29_days(client: Any, emulator: EmulatorHandle) -> None:
     assert archived.archived_at is not None
     assert (archived.archived_at - archived.created_at).days == 29
     assert archived.processing_status == "ended"
-    with pytest.raises(anthropic.NotFoundError, match="has no available results"):
+    with api_status(404, match="has no available results"):
         list(client.messages.batches.results(batch.id))
     # still listed, still deletable
     assert [b.id for b in client.messages.batches.list()] == [batch.id]

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from batchtop.core.emulator import EmulatorHandle
 
-from .conftest import make_request, sdk
+from .conftest import api_status, make_request, sdk
 
 PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
 
@@ -56,7 +56,7 @@ def _assert_envelope(response: httpx2.Response, status: int, kind: str) -> dict[
     ],
 )
 def test_create_time_400s(client: Any, requests: list[Any], message: str) -> None:
-    with pytest.raises(anthropic.BadRequestError) as info:
+    with api_status(400) as info:
         client.messages.batches.create(requests=requests)
     assert info.value.body["error"] == {
         "type": "invalid_request_error",
@@ -74,7 +74,7 @@ def test_sixty_four_char_custom_id_is_fine(client: Any) -> None:
 
 def test_too_many_requests_is_400(emulator_factory: Callable[..., EmulatorHandle]) -> None:
     handle = emulator_factory(max_requests=5)
-    with sdk(handle) as client, pytest.raises(anthropic.BadRequestError) as info:
+    with sdk(handle) as client, api_status(400) as info:
         client.messages.batches.create(requests=[make_request(f"r{i}") for i in range(6)])
     assert info.value.body["error"]["message"] == (
         "requests: List should have at most 5 items after validation, not 6"
@@ -176,7 +176,7 @@ def test_missing_key_is_401(emulator: EmulatorHandle, headers: dict[str, str]) -
 
 def test_key_allow_list(emulator_factory: Callable[..., EmulatorHandle]) -> None:
     handle = emulator_factory(api_keys=frozenset({"good"}))
-    with sdk(handle, api_key="bad") as client, pytest.raises(anthropic.AuthenticationError) as info:
+    with sdk(handle, api_key="bad") as client, api_status(401) as info:
         client.messages.batches.list()
     assert info.value.body["error"]["message"] == "API key is invalid."
     with sdk(handle, api_key="good") as client:
