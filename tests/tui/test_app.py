@@ -211,3 +211,28 @@ def test_the_dashboard_command_starts_with_the_gc_off_and_always_restores_it(
         assert cli.cmd_tui(argparse.Namespace(demo=True)) == 0
     assert seen == [False]
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(("keys", "quits"), [("q", True), ("2x", False)])
+async def test_keys_typed_while_starting_act_on_the_dashboard(
+    make_app: Callable[..., BatchtopApp], workspace: Workspace, keys: str, quits: bool
+) -> None:
+    """Keys the terminal delivers before the first frame (typed while batchtop starts) reach
+    the app before the dashboard has mounted: they act on the dashboard or are dropped, and
+    never type a filter the user did not open."""
+    from textual import events
+
+    app = make_app()
+    for key in keys:
+        app.post_message(events.Key(key, key))  # queued as the driver queues them at start
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert app.dashboard.filter_text == ""
+        assert not app.dashboard.query_one("#filter").display
+        if quits:
+            assert not app.is_running
+        else:
+            assert app.is_running
+            assert app.focused is app.dashboard.table
+            assert app.dashboard.view == "active"

@@ -84,6 +84,9 @@ class Derived:
 
 class DashboardScreen(BatchActions):
     HELP_TITLE = "Dashboard"
+    # The table, never the filter box: keys typed while batchtop starts (they reach the
+    # screen before its `on_mount`) act on the dashboard instead of typing a filter.
+    AUTO_FOCUS = "#batches"
     BINDINGS: ClassVar[list[BindingType]] = [
         *bindings(DASHBOARD_KEYS),
         Binding("escape", "back", "Back", show=False, id="back"),
@@ -122,7 +125,9 @@ class DashboardScreen(BatchActions):
         if self._demo:
             yield DemoBanner()
         yield Static(id="title-bar")
-        yield Input(placeholder="filter by label or id · enter keeps · esc clears", id="filter")
+        box = Input(placeholder="filter by label or id · enter keeps · esc clears", id="filter")
+        box.display = False  # opened by `/`
+        yield box
         yield BatchesTable(COLUMNS, self._cells, id="batches")
         yield BatchDetail(id="detail")
         yield StatusBar(self._interval, self._now, id="status")
@@ -136,7 +141,6 @@ class DashboardScreen(BatchActions):
         gc.freeze()
         self._builder = RowBuilder(Styles.from_theme(self.app.current_theme))
         self.watch(self.app, "theme", self._theme_changed, init=False)
-        self.query_one("#filter", Input).display = False
         self._show_newest()
         self.table.focus()
         self.set_interval(1.0, self._tick)
