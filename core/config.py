@@ -16,11 +16,15 @@ from . import paths
 from .errors import UserError
 
 MIN_REFRESH_S = 5.0
+# Nothing active: the table must still show batches other clients create, so polling goes
+# on, slower (one list call every two minutes by default).
+DEFAULT_IDLE_REFRESH_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     refresh_interval_s: float = 30.0
+    idle_refresh_interval_s: float = DEFAULT_IDLE_REFRESH_S
     theme: str = "textual-dark"
     default_model: str = "claude-haiku-4-5"
     default_max_tokens: int = 1024
@@ -36,6 +40,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.refresh_interval_s < MIN_REFRESH_S:
             object.__setattr__(self, "refresh_interval_s", MIN_REFRESH_S)
+        if self.idle_refresh_interval_s < MIN_REFRESH_S:
+            object.__setattr__(self, "idle_refresh_interval_s", MIN_REFRESH_S)
 
     @property
     def resolved_base_url(self) -> str | None:
@@ -44,6 +50,7 @@ class Settings:
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "refresh_interval_s": (int, float),
+    "idle_refresh_interval_s": (int, float),
     "theme": (str,),
     "default_model": (str,),
     "default_max_tokens": (int,),

@@ -353,7 +353,8 @@ class RefreshDone:
     api_calls_total: int
     api_calls_last: int
     active: int
-    next_in_s: float | None  # None: nothing active, polling is idle
+    next_in_s: float | None  # None: paused (the timer waits for resume or `r`)
+    idle: bool = False  # nothing active: the next refresh comes at the idle interval
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,12 @@
 
 One refresh lists pages of batches (1,000 per call, newest first) until it has gone past the
 oldest batch still active locally, then retrieves one by one only the active batches the
-list window did not cover. The timer loop polls only while something is active, backs off
-exponentially (with jitter, honouring `retry-after`) on rate limits, overload, server errors
-and network loss, and never runs two fetches at once: a manual refresh during a running
-fetch simply waits for that fetch's result.
+list window did not cover. The timer loop never stops by itself: it polls at the refresh
+interval while something is active and at the slower idle interval otherwise (batches other
+clients create must still appear), backs off exponentially (with jitter, honouring
+`retry-after`) on rate limits, overload, server errors and network loss, and never runs two
+fetches at once: a manual refresh during a running fetch simply waits for that fetch's
+result.
 """
 
 from __future__ import annotations
@@ -98,6 +100,17 @@ class Poller:
         return max(MIN_REFRESH_S, self._settings.refresh_interval_s)
 
     @property
+    def idle_interval_s(self) -> float:
+        """The wait while nothing is active: never shorter than the active interval."""
+        return max(self.interval_s, self._settings.idle_refresh_interval_s)
+
+    def next_delay(self, active: int) -> float | None:
+        """How long the timer waits after a refresh that left `active` batches active."""
+        if self._paused:
+            return None
+        return self.interval_s if active else self.idle_interval_s
+
+    @property
     def paused(self) -> bool:
         return self._paused
 
@@ -161,7 +174,8 @@ class Poller:
             api_calls_total=self.api_calls_total,
             api_calls_last=self.api_calls_last,
             active=active,
-            next_in_s=self.interval_s if active and not self._paused else None,
+            next_in_s=self.next_delay(active),
+            idle=not active,
         )
         self._emit(done)
         return done
@@ -203,7 +217,8 @@ class Poller:
     # --- the timer loop --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Poll until `stop()`: interval while something is active, idle otherwise."""
+        """Poll until `stop()`: the interval while something is active, the idle interval
+        otherwise; paused, wait for `resume()` or `wake()`."""
         self._stopped = False
         while not self._stopped:
             if self._paused:

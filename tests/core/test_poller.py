@@ -89,7 +89,8 @@ async def test_batch_ended_event_and_counts(emulator: EmulatorHandle, tmp_path: 
         assert [e.batch.id for e in ended] == [bid]
         assert ended[0].batch.remote.request_counts.succeeded == 10
         assert done.active == 0
-        assert done.next_in_s is None
+        assert done.idle
+        assert done.next_in_s == service.settings.idle_refresh_interval_s
         assert isinstance(events[-1], RefreshDone)
         unsubscribe()
         n = len(events)
@@ -162,27 +163,86 @@ def test_backoff_delay_is_capped_and_jittered() -> None:
     assert backoff_delay(1, 42.0, lambda: 0.5) == 42.0
 
 
-async def test_idle_when_nothing_active_and_wakes_on_submit(
+async def test_idle_polls_slowly_and_wakes_on_submit(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    sleeper = FakeSleep()
-    service = make_service(emulator, tmp_path, sleep=sleeper)
+    forever = asyncio.Event()
+    delays: list[float] = []
+
+    async def stuck_sleep(delay: float) -> None:  # only a wake ends this wait
+        delays.append(delay)
+        await forever.wait()
+
+    service = make_service(emulator, tmp_path, sleep=stuck_sleep)  # type: ignore[arg-type]
     events: list[Event] = []
     service.subscribe(events.append)
     try:
         task = asyncio.ensure_future(service.run_polling())
         await async_wait(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 1)
-        await async_wait(lambda: service.poller.next_delays == [None])
-        assert sleeper.delays == []  # idle: no timer at all
+        await async_wait(lambda: len(delays) == 1)
+        assert delays == [120.0]  # nothing active: the idle interval
+        done = next(e for e in events if isinstance(e, RefreshDone))
+        assert done.idle
+        assert done.next_in_s == 120.0
         service.auto_download = False
-        await service.submit_requests(requests(3))  # wakes the poller
-        await async_wait(lambda: sum(isinstance(e, RefreshDone) for e in events) >= 2)
-        await async_wait(lambda: len(sleeper.delays) >= 1)
-        assert sleeper.delays[0] == 30.0
+        await service.submit_requests(requests(3))  # wakes the poller at once
+        await async_wait(lambda: len(delays) >= 2)
+        assert delays[1] == 30.0
         service.stop_polling()
         await asyncio.wait_for(task, 10)
     finally:
         await service.close()
+
+
+async def test_idle_dashboard_sees_another_clients_batch_without_a_manual_refresh(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Issue 14.1: nothing active, another client creates a batch: the timer finds it,
+    switches to the active interval, and back to the idle one once it has ended."""
+    emulator.config.rate = 1.0  # 2 requests: ended 2 emulated seconds after creation
+    other = make_service(emulator, tmp_path / "other")
+    delays: list[float] = []
+    created: list[str] = []
+
+    async def clock_sleep(delay: float) -> None:  # the emulator's clock stands in for time
+        delays.append(delay)
+        if len(delays) == 1:  # idle wait: it ends as another client submits a batch
+            created.extend(await create_remote_batches(other, 1, size=2))
+        else:
+            emulator.advance(delay)
+
+    service = make_service(emulator, tmp_path, sleep=clock_sleep, idle_refresh_interval_s=300.0)  # type: ignore[arg-type]
+    service.auto_download = False
+    events: list[Event] = []
+
+    def on_event(event: Event) -> None:
+        events.append(event)
+        if len([e for e in events if isinstance(e, RefreshDone)]) >= 3:
+            service.stop_polling()
+
+    service.subscribe(on_event)
+    try:
+        await asyncio.wait_for(service.run_polling(), timeout=30)
+        dones = [e for e in events if isinstance(e, RefreshDone)]
+        assert [d.active for d in dones] == [0, 1, 0]
+        assert [d.next_in_s for d in dones] == [300.0, 30.0, 300.0]
+        assert [d.idle for d in dones] == [True, False, True]
+        assert delays[:2] == [300.0, 30.0]
+        assert [v.id for v in service.batches()] == created
+        ended = [e.batch.id for e in events if isinstance(e, BatchEnded)]
+        assert ended == created
+    finally:
+        await service.close()
+        await other.close()
+
+
+def test_idle_interval_setting_has_a_floor_and_follows_the_active_one() -> None:
+    from batchtop.core.config import Settings, settings_from_dict
+
+    assert Settings().idle_refresh_interval_s == 120.0
+    assert Settings(idle_refresh_interval_s=1.0).idle_refresh_interval_s == 5.0
+    parsed = settings_from_dict({"idle_refresh_interval_s": 600})
+    assert parsed.idle_refresh_interval_s == 600.0
 
 
 async def test_pause_and_resume(emulator: EmulatorHandle, tmp_path: Path) -> None:

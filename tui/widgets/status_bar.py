@@ -27,7 +27,7 @@ class RefreshState:
     interval_s: float
     last_at: datetime | None = None
     next_at: datetime | None = None
-    idle: bool = False  # nothing active: polling waits
+    idle: bool = False  # nothing active: the next refresh comes at the idle interval
     api_calls: int = 0
     active: int = 0
     paused: bool = False
@@ -59,7 +59,7 @@ class StatusBar(Widget):
         self.set_state(
             last_at=event.at,
             next_at=next_at,
-            idle=event.next_in_s is None,
+            idle=event.idle,
             api_calls=event.api_calls_total,
             active=event.active,
             error=None,
@@ -84,10 +84,9 @@ class StatusBar(Widget):
         elif s.paused:
             out.append(" · ")
             out.append("⏸ PAUSED", style="reverse")
-        elif s.idle:
-            out.append(" · idle (nothing active)")
         elif s.next_at is not None:
-            out.append(f" · next in {duration(seconds_until(s.next_at, now))}")
+            idle = " · idle (nothing active), next" if s.idle else " · next"
+            out.append(f"{idle} in {duration(seconds_until(s.next_at, now))}")
         out.append(f" · {s.api_calls} API call{'s' if s.api_calls != 1 else ''}")
         out.append(f" · {s.active} active")
         if s.error is not None:
