@@ -71,6 +71,37 @@ def byte_lines(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[bytes]:
         yield line.lstrip("\ufeff").encode("utf-8", "replace")
 
 
+class _CrToLf(io.RawIOBase):
+    """A binary file whose CRs read as LFs (see `cr_lines`)."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._f.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def readinto(self, b: Any) -> int:
+        data = self._f.read(len(b))
+        b[: len(data)] = data.replace(b"\r", b"\n")
+        return len(data)
+
+
+def cr_lines(f: IO[bytes]) -> IO[bytes]:
+    """`f` with every CR read as LF: a file with classic Mac line endings (CR only) then
+    reads line by line like any other. (CR is never inside a JSON token, and a CSV cell's
+    line break in such a file is a CR too.)"""
+    return io.BufferedReader(_CrToLf(f), CHUNK)
+
+
 def utf8_problem(raw: bytes) -> Problem | None:
     """A Problem if `raw` is not valid UTF-8 (with the 1-based column of the bad byte)."""
     try:

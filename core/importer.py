@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +24,7 @@ from .import_readers import (
     WHOLE_JSON_LIMIT,
     Problem,
     byte_lines,
+    cr_lines,
     csv_records,
     json_array_values,
     jsonl_values,
@@ -43,6 +45,8 @@ from .pricing import (
 from .request_checks import (
     CUSTOM_ID_PATTERN,
     CUSTOM_ID_RE,
+    LARGEST_CONTEXT_TOKENS,
+    MESSAGES_REQUEST_LIMIT,
     MaxTokensLimits,
     check_params,
     custom_id_problem,
@@ -50,8 +54,10 @@ from .request_checks import (
     quoted,
     sanitize_custom_id,
     simple_valid,
+    size_problems,
     unknown_model_message,
     validate_request,
+    whole_max_tokens,
 )
 from .templates import MissingField, Template, TemplateError, format_value
 
@@ -73,6 +79,11 @@ MAX_ISSUES = 1000
 PREVIEW_COUNT = 5
 PROGRESS_STEP = 1 << 20
 DEFAULT_PROMPT_FIELDS = ("prompt", "text", "content", "input", "question", "line")
+AUTO_ID_FIELDS = ("custom_id", "id")
+"""Record fields taken as custom_id without `--id-field` when every record has a unique,
+valid one (the first field of these the first record has)."""
+_FAST_PATH_CHARS = LARGEST_CONTEXT_TOKENS * 4
+"""Text characters above which a request leaves the fast path (to be warned about)."""
 
 Progress = Callable[[int, int], None]
 _ID_CHARACTERS = re.compile(r"[a-zA-Z0-9_-]*")
@@ -161,10 +172,26 @@ class _Ticker:
             self._progress(self.total, self.total)
 
 
+class _AutoIdFailed(Exception):
+    """A record without a unique valid value in the automatically chosen id field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
 class _Analysis:
-    def __init__(self, path: Path, options: ImportOptions, work_dir: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        options: ImportOptions,
+        work_dir: Path,
+        where: str | None = None,
+        auto_id: bool = True,
+    ) -> None:
         self.path = path
-        self.where = str(path)
+        self.where = where or str(path)
         self.options = options
         self.work_dir = work_dir
         self.issues: list[ImportIssue] = []
@@ -175,7 +202,11 @@ class _Analysis:
         self.preview: list[dict[str, Any]] = []
         self.cost = CostAccumulator()
         self.ids: dict[str, int] = {}  # custom_id → line (native) / raw id → line (id_field)
-        self.used: set[str] = set()
+        self.taken: set[str] = set()  # custom_ids given to records (id_field)
+        self.rewritten: dict[str, int] = {}  # custom_id made from an invalid id → its line
+        self.bad_lines: set[int] = set()  # lines (requests) with an error: left out
+        self.general_errors = 0  # errors not tied to one request
+        self.notes: list[str] = []
         self.warned_models: set[str] = set()
         self.parts: PartWriter | None = None
         self.limits = MaxTokensLimits()
@@ -187,6 +218,9 @@ class _Analysis:
         self.options_ok = True
         self.missing_once: set[str] = set()
         self.records = 0  # records seen (generated ids follow it, so they match input rows)
+        self.id_field = options.id_field
+        self.auto_id = auto_id and not options.id_field  # may choose one of AUTO_ID_FIELDS
+        self.id_auto = False  # id_field was chosen automatically
 
     # issues -------------------------------------------------------------------------
     def issue(
@@ -199,6 +233,10 @@ class _Analysis:
     ) -> None:
         if severity == "error":
             self.errors += 1
+            if line is None:
+                self.general_errors += 1
+            else:
+                self.bad_lines.add(line)
         else:
             self.warnings += 1
         if len(self.issues) < MAX_ISSUES:
@@ -233,8 +271,11 @@ class _Analysis:
         input_tokens: int,
         start: int = 0,
         end: int = -1,
+        original_id: str | None = None,
     ) -> None:
-        """Count and write one valid request: `body[start:end]` is its JSON and a newline."""
+        """Count and write one valid request: `body[start:end]` is its JSON and a newline.
+
+        `original_id` is the record's own id when `custom_id` had to be made from it."""
         if self.parts is None:
             return
         if end < 0:
@@ -247,6 +288,8 @@ class _Analysis:
                 line,
             )
             return
+        for severity, message in size_problems(end - start - 1, input_tokens):
+            self.issue(severity, message, line)
         model = params["model"]
         max_tokens = params["max_tokens"]
         self.count += 1
@@ -255,7 +298,7 @@ class _Analysis:
         if len(self.preview) < PREVIEW_COUNT:
             self.preview.append({"custom_id": custom_id, "params": params})
         try:
-            self.parts.add(line, custom_id, body, start, end)
+            self.parts.add(line, custom_id, body, start, end, original_id)
         except OSError as exc:
             self.write_failed(exc)
 
@@ -286,7 +329,7 @@ class _Analysis:
             params = value.get("params")
             if type(cid) is str and CUSTOM_ID_RE.fullmatch(cid) and cid not in self.ids:
                 chars = simple_valid(params, self.limits)
-                if chars is not None:
+                if chars is not None and chars <= _FAST_PATH_CHARS:
                     self.ids[cid] = line
                     assert isinstance(params, dict)
                     if params["model"] not in self.warned_models:
@@ -327,6 +370,8 @@ class _Analysis:
             and self.ids.keys().isdisjoint(new)
             and parts is not None
             and parts.fits(count, end - start)
+            and end - start <= MESSAGES_REQUEST_LIMIT
+            and max(chars) <= _FAST_PATH_CHARS
         ):
             self.ids.update(new)
             self.count += count
@@ -383,6 +428,8 @@ class _Analysis:
             )
             return
         params = value["params"]
+        if whole_max_tokens(params):
+            raw = None  # written again, with max_tokens as a whole number
         for severity, fld, message in check_params(params):
             self.issue(severity, message, line, field=fld)
             failed = failed or severity == "error"
@@ -424,7 +471,7 @@ class _Analysis:
         if self.options.model and not is_known_model(self.options.model):
             self.warned_models.add(self.options.model)
             self.issue("warning", unknown_model_message(self.options.model))
-        if self.options.template:
+        if self.options.template and not self.template_broken:
             try:
                 self.template = Template(self.options.template)
             except TemplateError as exc:
@@ -438,9 +485,12 @@ class _Analysis:
             return
         fields = list(record)
         listed = ", ".join(fields[:30]) + (", …" if len(fields) > 30 else "")
+        if self.auto_id:
+            self.id_field = next((f for f in AUTO_ID_FIELDS if f in record), None)
+            self.id_auto = self.id_field is not None
         if self.template is None:
             chosen = next((f for f in DEFAULT_PROMPT_FIELDS if f in record), None)
-            others = [f for f in fields if f != self.options.id_field]
+            others = [f for f in fields if f != self.id_field]
             if chosen is None and len(others) == 1:
                 chosen = others[0]
             if chosen is None:
@@ -465,7 +515,7 @@ class _Analysis:
             )
         if self.missing_once:
             self.template_broken = True
-        if self.options.id_field and self.options.id_field not in record:
+        if self.id_field and self.id_field not in record:
             self.issue(
                 "error",
                 f"The id field {self.options.id_field!r} is not in the records; "
@@ -496,24 +546,12 @@ class _Analysis:
                 field=exc.field,
             )
             return
-        id_field = self.options.id_field
-        if id_field:
-            raw_value = record.get(id_field)
-            if raw_value is None or (isinstance(raw_value, str) and not raw_value.strip()):
-                self.issue("error", f"This record has no {id_field!r} value.", line, field=id_field)
+        original: str | None = None
+        if self.id_field:
+            ids = self.record_id(line, record, self.id_field)
+            if ids is None:
                 return
-            raw_id = format_value(raw_value)
-            if raw_id in self.ids:
-                self.issue(
-                    "error",
-                    f"{id_field} {quoted(raw_id)} is used twice: on line {self.ids[raw_id]} and "
-                    "on this line.",
-                    line,
-                    field=id_field,
-                )
-                return
-            self.ids[raw_id] = line
-            cid = sanitize_custom_id(raw_id, self.used)
+            cid, original = ids
         else:
             cid = f"row-{self.records:06d}"
         if not text.strip():
@@ -524,7 +562,62 @@ class _Analysis:
         params = _params(self.options, text)
         body = self.body(cid, params, None, 0, 0)
         chars = len(text) + len(self.options.system or "")
-        self.accept(line, cid, params, body, tokens_for_chars(chars))
+        self.accept(line, cid, params, body, tokens_for_chars(chars), original_id=original)
+
+    def record_id(
+        self, line: int, record: Mapping[str, Any], id_field: str
+    ) -> tuple[str, str | None] | None:
+        """(custom_id, the record's own id if it had to be rewritten) from `id_field`, or
+        None after reporting why not. A valid id is always kept as it is; an invalid one is
+        rewritten (see `sanitize_custom_id`), with a warning on its line."""
+        raw_value = record.get(id_field)
+        if raw_value is None or (isinstance(raw_value, str) and not raw_value.strip()):
+            if self.id_auto:
+                raise _AutoIdFailed(id_field, f"line {line} has no {id_field!r} value")
+            self.issue("error", f"This record has no {id_field!r} value.", line, field=id_field)
+            return None
+        raw_id = format_value(raw_value)
+        if raw_id in self.ids:
+            if self.id_auto:
+                raise _AutoIdFailed(
+                    id_field, f"{quoted(raw_id)} is on line {self.ids[raw_id]} and line {line}"
+                )
+            self.issue(
+                "error",
+                f"{id_field} {quoted(raw_id)} is used twice: on line {self.ids[raw_id]} and "
+                "on this line.",
+                line,
+                field=id_field,
+            )
+            return None
+        self.ids[raw_id] = line
+        if CUSTOM_ID_RE.fullmatch(raw_id):
+            if raw_id in self.rewritten:
+                self.issue(
+                    "error",
+                    f"{id_field} {quoted(raw_id)} is the custom_id batchtop made from the invalid "
+                    f"id on line {self.rewritten[raw_id]}; give one of them another id.",
+                    line,
+                    field=id_field,
+                )
+                return None
+            self.taken.add(raw_id)
+            return raw_id, None
+        if self.id_auto:
+            raise _AutoIdFailed(
+                id_field, f"{quoted(raw_id)} on line {line} is not a valid custom_id"
+            )
+        cid = sanitize_custom_id(raw_id, self.taken)
+        self.rewritten[cid] = line
+        self.issue(
+            "warning",
+            f"{id_field} {quoted(raw_id)} is not a valid custom_id (1 to 64 letters, digits, '_' "
+            f"or '-'): it is sent as {cid!r}; the original id is kept for the results and "
+            "exports.",
+            line,
+            field=id_field,
+        )
+        return cid, raw_id
 
     def txt_line(self, line: int, text: str) -> None:
         self.record(line, {"text": text, "line": text, "prompt": text, "line_number": line})
@@ -580,6 +673,7 @@ def analyse(
     *,
     work_dir: Path,
     progress: Progress | None = None,
+    source: str | None = None,
 ) -> ImportReport:
     """Read, validate, split and estimate `path`; never raises on bad input.
 
@@ -588,11 +682,41 @@ def analyse(
     `ok` only when there are some and no errors. `progress(bytes_read, total_bytes)` is called
     about every megabyte; an exception it raises (to cancel) propagates, temp files removed.
     Native requests are taken as they are: `options` model/max_tokens/system only fill
-    requests built from records, CSV rows or text lines.
+    requests built from records, CSV rows or text lines. `source` names the input in the
+    report when `path` is a copy of it (a spooled stream, see `import_source`).
+
+    Records whose first one has a `custom_id` or `id` field (and no `id_field` is given)
+    take their custom_ids from it when every record has a unique valid one; otherwise the
+    file is read again with generated ids, and a note says why.
     """
-    path = Path(path)
-    analysis = _Analysis(path, options, work_dir)
-    report = ImportReport(path=str(path), format=options.format or "jsonl")
+    try:
+        report = _analyse(Path(path), options, work_dir, progress, source, auto_id=True)
+    except _AutoIdFailed as exc:
+        report = _analyse(Path(path), options, work_dir, progress, source, auto_id=False)
+        if report.request_count:
+            report.notes.insert(
+                0,
+                f"The records' {exc.field!r} field is not used as custom_id: {exc.reason}; "
+                "the requests are numbered row-000001, … instead (choose a field with "
+                "--id-field to have invalid ids rewritten).",
+            )
+    return report
+
+
+def _analyse(
+    path: Path,
+    options: ImportOptions,
+    work_dir: Path,
+    progress: Progress | None,
+    source: str | None,
+    *,
+    auto_id: bool,
+) -> ImportReport:
+    analysis = _Analysis(path, options, work_dir, source, auto_id)
+    report = ImportReport(path=source or str(path), format=options.format or "jsonl")
+    refused = not_a_file(path)
+    if refused:
+        return _failed(report, analysis, refused)
     try:
         f = open(path, "rb")  # noqa: SIM115
     except IsADirectoryError:
@@ -600,19 +724,22 @@ def analyse(
     except FileNotFoundError:
         return _failed(report, analysis, "The file does not exist.")
     except OSError as exc:
-        return _failed(report, analysis, f"Cannot read the file: {exc.strerror or exc}.")
+        return _failed(report, analysis, f"Cannot read the file: {_reason(exc)}.")
     with f:
         try:
             size = os.fstat(f.fileno()).st_size
             head = f.read(64 * 1024)
             f.seek(0)
         except OSError as exc:
-            return _failed(report, analysis, f"Cannot read the file: {exc.strerror or exc}.")
+            return _failed(report, analysis, f"Cannot read the file: {_reason(exc)}.")
         report.byte_size = size
         fmt, encoding = _detect(path, head, options)
         report.format = fmt
         if not head.strip(b" \t\r\n\x00" + b"\xef\xbb\xbf\xff\xfe"):
             return _failed(report, analysis, "The file is empty: there are no requests in it.")
+        reader: IO[bytes] = f
+        if encoding in ("utf-8", "utf-8-sig") and b"\r" in head and b"\n" not in head:
+            reader = cr_lines(f)  # classic Mac line endings: each CR ends a line
         try:
             _prepare_dir(work_dir, path)
             analysis.parts = PartWriter(
@@ -622,11 +749,15 @@ def analyse(
             analysis.issue("error", f"Cannot prepare the work directory {work_dir}: {exc}.")
         ticker = _Ticker(size, progress)
         try:
-            _run(analysis, f, fmt, encoding, ticker, size)
+            _run(analysis, reader, fmt, encoding, ticker, size)
         except OSError as exc:
-            analysis.issue("error", f"Reading {path} failed: {exc.strerror or exc}.")
+            analysis.issue("error", f"Reading {analysis.where} failed: {_reason(exc)}.")
         except RecursionError:
             analysis.issue("error", "The file is nested too deeply to read.")
+        except _AutoIdFailed:
+            if analysis.parts is not None:
+                analysis.parts.abandon()
+            raise
         except Exception as exc:
             if exc is ticker.error:  # raised by the progress callback: the caller cancels
                 if analysis.parts is not None:
@@ -646,15 +777,45 @@ def analyse(
         except OSError as exc:
             analysis.issue("error", f"Cannot write the prepared file in {work_dir}: {exc}.")
             analysis.parts.abandon()
+            report.parts = []
     if analysis.count == 0 and analysis.errors == 0:
         analysis.issue("error", "The file holds no requests.")
+    if analysis.id_auto and analysis.count:
+        analysis.notes.append(f"custom_id is taken from each record's {analysis.id_field!r} field.")
     report.request_count = analysis.count
     report.issues = analysis.final_issues()
     report.models = dict(sorted(analysis.models.items(), key=lambda kv: -kv[1]))
     report.preview = analysis.preview
     report.estimate = analysis.cost.result()
     report.prepared_path = work_dir
+    report.notes = analysis.notes
+    report.invalid_requests = len(analysis.bad_lines)
+    report.whole_file_errors = analysis.general_errors
     return report
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be analysed as it is (a device, a socket, a pipe), or None.
+
+    Pipes and FIFOs are read once into a file first (`import_source.spool`); devices such
+    as /dev/zero never end and are refused.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # open() says what is wrong
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "This is a pipe or FIFO: batchtop reads it into a file first (batchtop submit does)."
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "This is a device, not a file: batchtop reads regular files, pipes and FIFOs."
+    return "This is not a regular file (a socket?): batchtop reads files, pipes and FIFOs."
+
+
+def _reason(exc: OSError) -> str:
+    """The cause in an OSError, without a final period (messages add their own)."""
+    return str(exc.strerror or exc).rstrip(". ")
 
 
 def _failed(report: ImportReport, analysis: _Analysis, message: str) -> ImportReport:
@@ -675,6 +836,14 @@ def _prepare_dir(work_dir: Path, source: Path) -> None:
 def _run(
     a: _Analysis, f: IO[bytes], fmt: ImportFormat, encoding: str, tick: _Ticker, size: int
 ) -> None:
+    if a.options.template is not None and not a.options.template.strip():
+        a.issue(
+            "error",
+            "The template is empty: give one with {field} placeholders, or none to use the "
+            "records' prompt field.",
+            field="template",
+        )
+        a.template_broken = True
     if fmt == "jsonl":
         if a.options.template:
             a.issue("warning", "The template is ignored: the file holds native requests.")

@@ -205,10 +205,19 @@ class ImportReport:
     models: dict[str, int] = field(default_factory=dict)
     preview: list[dict[str, Any]] = field(default_factory=list)  # first rendered requests
     prepared_path: Path | None = None  # normalised native JSONL, ready to submit
+    notes: list[str] = field(default_factory=list)  # facts to show (where custom_ids come from)
+    invalid_requests: int = 0  # requests (lines, records, rows) left out for their errors
+    whole_file_errors: int = 0  # errors that are not about one request (template, I/O, …)
 
     @property
     def errors(self) -> list[ImportIssue]:
         return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def can_submit_valid(self) -> bool:
+        """Whether the valid requests can be sent without the invalid ones: every error is
+        about a request of its own, and the valid ones are prepared."""
+        return self.request_count > 0 and bool(self.parts) and self.whole_file_errors == 0
 
     @property
     def ok(self) -> bool:

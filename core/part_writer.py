@@ -2,7 +2,8 @@
 
 Each part is written to a temp file and renamed when complete (after fsync), so a part
 file under its final name is always whole. A manifest line is `{"custom_id", "line"}`: the
-source line of each request. The prompt is not repeated there (it doubled the bytes written);
+source line of each request (plus `original_id`, the input's own id, when the custom_id had
+to be made from an invalid one). The prompt is not repeated there (it doubled the bytes written);
 whoever needs it reads the request's last user message from the part itself.
 """
 
@@ -12,6 +13,8 @@ import contextlib
 import os
 import threading
 from pathlib import Path
+
+import orjson
 
 from .models import SplitPart
 
@@ -71,11 +74,20 @@ class PartWriter:
         """Whether a request of `size` bytes (without its newline) fits in a batch at all."""
         return BODY_OVERHEAD + size <= self.max_bytes
 
-    def add(self, line: int, custom_id: str, buf: bytes, start: int, end: int) -> None:
+    def add(
+        self,
+        line: int,
+        custom_id: str,
+        buf: bytes,
+        start: int,
+        end: int,
+        original_id: str | None = None,
+    ) -> None:
         """Append one request: `buf[start:end]` is its JSON followed by exactly one newline.
 
         `custom_id` must already be valid (`[a-zA-Z0-9_-]{1,64}`): the manifest line is
-        formatted without escaping.
+        formatted without escaping. `original_id` is the input's own id when `custom_id`
+        was made from it (kept in the manifest).
         """
         size = end - start - 1
         if self._count and (
@@ -89,7 +101,13 @@ class PartWriter:
             self._run = buf
             self._run_start = start
         self._run_end = end
-        self._rows.append(f'{{"custom_id":"{custom_id}","line":{line}}}\n')
+        if original_id is None:
+            self._rows.append(f'{{"custom_id":"{custom_id}","line":{line}}}\n')
+        else:
+            original = orjson.dumps(original_id).decode()
+            self._rows.append(
+                f'{{"custom_id":"{custom_id}","line":{line},"original_id":{original}}}\n'
+            )
         self._bytes += size + (1 if self._count else 0)
         self._count += 1
         self._last = line

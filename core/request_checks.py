@@ -8,12 +8,13 @@ sentence naming the field. Unknown keys are accepted: the API grows faster than 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from .models import ImportIssue, Severity
-from .pricing import is_known_model, price_for
+from .pricing import PRICES, is_known_model, price_for
 from .templates import format_value
 
 CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
@@ -43,17 +44,18 @@ def custom_id_problem(value: Any) -> str | None:
 
 
 def sanitize_custom_id(raw: str, used: set[str]) -> str:
-    """A valid custom_id derived from `raw`, unique within `used` (which it is added to).
+    """A valid custom_id for `raw`, not in `used` (which it is added to).
 
-    Invalid characters become `_`; ids over 64 characters keep a prefix plus a hash of the
-    whole raw value, so distinct long ids stay distinct; collisions get `-2`, `-3`, ….
+    A valid `raw` is kept as it is. Otherwise invalid characters become `_` and a hash of
+    the whole raw value is appended (`a b` → `a_b-1c4b…`), so a rewritten id does not take
+    the name of a valid id met later, and distinct raw ids stay distinct; a collision
+    left after that gets `-2`, `-3`, ….
     """
-    cid = _BAD_ID_CHARS.sub("_", raw)
-    if not cid:
-        cid = "id"
-    if len(cid) > 64:
+    if CUSTOM_ID_RE.fullmatch(raw):
+        cid = raw
+    else:
         digest = hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-        cid = f"{cid[:53]}-{digest}"
+        cid = f"{_BAD_ID_CHARS.sub('_', raw)[:53]}-{digest}"
     base, n = cid, 2
     while cid in used:
         suffix = f"-{n}"
@@ -112,8 +114,15 @@ def check_params(params: Any) -> list[tuple[Severity, str, str]]:
         out.append(("error", "params.model", "params.model must be a non-empty string."))
         model = None
     mt = params.get("max_tokens")
+    if isinstance(mt, float) and mt.is_integer():
+        mt = int(mt)  # 100.0 is the number 100 in JSON (see `whole_max_tokens`)
     if mt is None:
         out.append(("error", "params.max_tokens", "params has no 'max_tokens'."))
+    elif isinstance(mt, float):
+        shown = f"{mt:g}" if math.isfinite(mt) else str(mt)
+        out.append(
+            ("error", "params.max_tokens", f"max_tokens must be a whole number, not {shown}.")
+        )
     elif not isinstance(mt, int) or isinstance(mt, bool):
         out.append(
             ("error", "params.max_tokens", f"max_tokens must be a whole number, not {kind_of(mt)}.")
@@ -141,6 +150,7 @@ def check_params(params: Any) -> list[tuple[Severity, str, str]]:
     system = params.get("system")
     if system is not None and not isinstance(system, str | list):
         out.append(("error", "params.system", "params.system must be text or a list of blocks."))
+    out.extend(_media_problems(messages))
     if params.get("stream") is True:
         out.append(
             (
@@ -189,7 +199,16 @@ def _message_problem(message: Any) -> str | None:
 
 def _max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
     price = price_for(model)
-    if price is None or price.max_output_tokens is None or mt <= price.max_output_tokens:
+    if price is None or price.max_output_tokens is None:
+        largest = largest_output_tokens()
+        if mt <= largest:
+            return None
+        return (
+            "warning",
+            f"max_tokens {mt:,} is above {largest:,}, the largest output of any model batchtop "
+            "knows; the API will most likely refuse it.",
+        )
+    if mt <= price.max_output_tokens:
         return None
     beta = price.beta_max_output_tokens
     if beta is not None and mt <= beta:
@@ -199,7 +218,87 @@ def _max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
             f"{model}; it only works with the output-300k beta.",
         )
     limit = beta or price.max_output_tokens
-    return ("error", f"max_tokens {mt} is above {limit}, the maximum output of {model}.")
+    return ("error", f"max_tokens {mt:,} is above {limit:,}, the maximum output of {model}.")
+
+
+def largest_output_tokens() -> int:
+    """The largest max_tokens any model in the price table accepts (with a beta)."""
+    return max((p.beta_max_output_tokens or p.max_output_tokens or 0) for p in PRICES.values())
+
+
+def whole_max_tokens(params: Any) -> bool:
+    """Turn a whole float `max_tokens` (`100.0`, `1e3`) into an int in place; True if done.
+
+    JSON has one number type, and orjson reads `100.0` as a float; the request is then
+    written with `100`, which every reader of it takes as a whole number.
+    """
+    if isinstance(params, dict):
+        mt = params.get("max_tokens")
+        if type(mt) is float and mt.is_integer():
+            params["max_tokens"] = int(mt)
+            return True
+    return False
+
+
+# --- sizes (API reference §5; platform docs "Images and vision", 2026) --------------------
+
+MESSAGES_REQUEST_LIMIT = 32 * 1024 * 1024
+"""Bytes of one Messages API request; each request of a batch is run as one."""
+IMAGE_BASE64_LIMIT = 5 * 1024 * 1024
+"""Bytes of base64 data in one image block ("image exceeds 5 MB maximum")."""
+LARGEST_CONTEXT_TOKENS = 1_000_000
+"""The largest context window of any Claude model (models overview, Nov 2026)."""
+
+
+def size_problems(request_bytes: int, input_tokens: int) -> list[tuple[Severity, str]]:
+    """Warnings for a request too large for any model or for the Messages API."""
+    out: list[tuple[Severity, str]] = []
+    if request_bytes > MESSAGES_REQUEST_LIMIT:
+        out.append(
+            (
+                "warning",
+                f"This request is {request_bytes / 1e6:,.1f} MB; the API takes requests of at "
+                f"most {MESSAGES_REQUEST_LIMIT // (1024 * 1024)} MB each, so it will most "
+                "likely come back errored.",
+            )
+        )
+    if input_tokens > LARGEST_CONTEXT_TOKENS:
+        out.append(
+            (
+                "warning",
+                f"This prompt is about {input_tokens:,} tokens, more than the largest context "
+                f"window of any model ({LARGEST_CONTEXT_TOKENS:,} tokens): it will most likely "
+                "come back errored.",
+            )
+        )
+    return out
+
+
+def _media_problems(messages: Any) -> list[tuple[Severity, str, str]]:
+    """Base64 images over the API's per-image limit (a deferred error otherwise)."""
+    out: list[tuple[Severity, str, str]] = []
+    if not isinstance(messages, list):
+        return out
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(content, list):
+            continue
+        for j, block in enumerate(content):
+            if not isinstance(block, Mapping) or block.get("type") != "image":
+                continue
+            source = block.get("source")
+            data = source.get("data") if isinstance(source, Mapping) else None
+            if isinstance(data, str) and len(data) > IMAGE_BASE64_LIMIT:
+                out.append(
+                    (
+                        "error",
+                        f"params.messages.{i}.content.{j}",
+                        f"messages[{i}] content block {j} is an image of "
+                        f"{len(data) / 1e6:,.1f} MB (base64); the API refuses images over "
+                        f"{IMAGE_BASE64_LIMIT // (1024 * 1024)} MB.",
+                    )
+                )
+    return out
 
 
 def unknown_model_message(model: str) -> str:
@@ -254,11 +353,12 @@ def user_text(params: Any) -> str | None:
 
 class MaxTokensLimits(dict[str, int]):
     """model → the largest max_tokens accepted without comment (cached price lookups);
-    0 for a blank model name, which is an error whatever max_tokens is."""
+    0 for a blank model name, which is an error whatever max_tokens is. Used by the fast
+    path only: a request above it goes through `check_params`, which explains."""
 
     def __missing__(self, model: str) -> int:
         price = price_for(model)
-        limit = 1 << 62
+        limit = largest_output_tokens()  # an unknown model: warned above this
         if not model.strip():
             limit = 0
         elif price is not None and price.max_output_tokens is not None:

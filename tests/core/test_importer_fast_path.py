@@ -74,7 +74,7 @@ DEEP_DEFECTS: list[tuple[str, Any]] = [
     ("model a number", lambda r: r["params"].update(model=5)),
     ("model missing", lambda r: r["params"].pop("model")),
     ("max_tokens true", lambda r: r["params"].update(max_tokens=True)),
-    ("max_tokens a float", lambda r: r["params"].update(max_tokens=5.0)),
+    ("max_tokens a float", lambda r: r["params"].update(max_tokens=5.5)),
     ("max_tokens zero", lambda r: r["params"].update(max_tokens=0)),
     ("max_tokens above the model's maximum", lambda r: r["params"].update(max_tokens=10**7)),
     ("max_tokens missing", lambda r: r["params"].pop("max_tokens")),

@@ -166,11 +166,13 @@ def test_records_jsonl_default_field_and_id_field(tmp_path: Path) -> None:
     r = run(tmp_path, "r.jsonl", data, opts)
     assert r.ok, r.issues
     assert r.format == "records-jsonl"
-    assert [x["custom_id"] for x in part_lines(tmp_path)] == ["doc_1", "doc_2"]
+    ids = [x["custom_id"] for x in part_lines(tmp_path)]
+    assert ids[0].startswith("doc_1-")
+    assert ids[1].startswith("doc_2-")
     assert prompts(tmp_path) == ["p1", "p2"]
 
 
-def test_records_id_field_collisions_after_sanitising_get_suffixes(tmp_path: Path) -> None:
+def test_id_field_never_renames_a_valid_id_and_reports_each_rewrite(tmp_path: Path) -> None:
     long = "x" * 80
     data = jsonl(
         {"id": "a b", "text": "1"},
@@ -182,9 +184,27 @@ def test_records_id_field_collisions_after_sanitising_get_suffixes(tmp_path: Pat
     r = run(tmp_path, "r.jsonl", data, opts)
     assert r.ok, r.issues
     ids = [x["custom_id"] for x in part_lines(tmp_path)]
-    assert ids[:2] == ["a_b", "a_b-2"]
+    assert ids[1] == "a_b"  # valid: kept, although "a b" (line 1) came first
+    assert ids[0].startswith("a_b-")
+    assert ids[0] != "a_b"
     assert all(len(i) == 64 for i in ids[2:])
-    assert ids[2] != ids[3]
+    assert len(set(ids)) == 4
+    rewrites = [(i.line, i.field) for i in r.issues if i.severity == "warning"]
+    assert rewrites == [(1, "id"), (3, "id"), (4, "id")]
+    first = next(i for i in r.issues if i.line == 1)
+    assert "'a b' is not a valid custom_id" in first.message
+    assert repr(ids[0]) in first.message
+    originals = [m.get("original_id") for m in manifest(tmp_path)]
+    assert originals == ["a b", None, long, long + "y"]
+
+
+def test_id_field_refuses_a_valid_id_equal_to_an_earlier_rewrite(tmp_path: Path) -> None:
+    opts = ImportOptions(model="claude-haiku-4-5", max_tokens=10, id_field="id")
+    run(tmp_path, "first.jsonl", jsonl({"id": "a b", "text": "1"}), opts)
+    made = part_lines(tmp_path)[0]["custom_id"]
+    r = run(tmp_path, "r.jsonl", jsonl({"id": "a b", "text": "1"}, {"id": made, "text": "2"}), opts)
+    assert [(i.severity, i.line) for i in r.errors] == [("error", 2)]
+    assert "made from the invalid id on line 1" in r.errors[0].message
 
 
 def test_csv_with_template_quotes_and_multiline_cells(tmp_path: Path) -> None:
@@ -295,3 +315,48 @@ def test_reanalysing_a_prepared_part_in_its_own_work_dir_keeps_it(tmp_path: Path
     r = analyse(part, ImportOptions(), work_dir=tmp_path / "work")
     assert r.ok, r.issues
     assert r.request_count == 2
+
+
+def test_records_own_id_is_used_when_every_record_has_a_unique_valid_one(tmp_path: Path) -> None:
+    data = orjson.dumps([{"id": "q1", "body": "a"}, {"id": "q2", "body": "b"}])
+    opts = ImportOptions(template="Say {body}", model="claude-haiku-4-5", max_tokens=10)
+    r = run(tmp_path, "records.json", data, opts)
+    assert r.ok, r.issues
+    assert [x["custom_id"] for x in part_lines(tmp_path)] == ["q1", "q2"]
+    assert r.notes == ["custom_id is taken from each record's 'id' field."]
+    # custom_id wins over id; CSV rows too
+    r = run(tmp_path, "r.csv", "custom_id,id,text\nc1,x,hi\nc2,x,ho\n", HAIKU)
+    assert [x["custom_id"] for x in part_lines(tmp_path)] == ["c1", "c2"]
+    assert "'custom_id'" in r.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("second", "why"),
+    [
+        ({"id": "q1", "text": "b"}, "'q1' is on line 1 and line 2"),
+        ({"id": "q 2", "text": "b"}, "'q 2' on line 2 is not a valid custom_id"),
+        ({"text": "b"}, "line 2 has no 'id' value"),
+    ],
+)
+def test_records_own_id_not_usable_falls_back_to_row_numbers_and_says_why(
+    tmp_path: Path, second: dict[str, Any], why: str
+) -> None:
+    r = run(tmp_path, "r.jsonl", jsonl({"id": "q1", "text": "a"}, second), HAIKU)
+    assert r.ok, r.issues
+    assert [x["custom_id"] for x in part_lines(tmp_path)] == ["row-000001", "row-000002"]
+    assert len(r.notes) == 1, r.notes
+    assert why in r.notes[0], r.notes
+
+
+def test_cr_only_line_endings_are_line_endings(tmp_path: Path) -> None:
+    lines = [orjson.dumps(native(f"r{i}", f"prompt {i}")) for i in range(3)]
+    r = run(tmp_path, "mac.jsonl", b"\r".join(lines) + b"\r")
+    assert r.ok, r.issues
+    assert [x["custom_id"] for x in part_lines(tmp_path)] == ["r0", "r1", "r2"]
+    assert [m["line"] for m in manifest(tmp_path)] == [1, 2, 3]
+    r = run(tmp_path, "mac.txt", b"one\rtwo\r\rthree")
+    assert r.ok, r.issues
+    assert prompts(tmp_path) == ["one", "two", "three"]
+    r = run(tmp_path, "mac.csv", b'text\rfirst\r"multi\rline"\r')
+    assert r.ok, r.issues
+    assert prompts(tmp_path) == ["first", "multi\nline"]

@@ -59,7 +59,7 @@ NATIVE_CORPUS: list[tuple[str, int, int | None, str | None, str]] = [
         14,
         None,
         "params.max_tokens",
-        "max_tokens 9999999 is above 64000, the maximum output of claude-haiku-4-5-20251001.",
+        "max_tokens 9,999,999 is above 64,000, the maximum output of claude-haiku-4-5-20251001.",
     ),
     (
         "warning",
@@ -280,7 +280,7 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
                     None,
                     None,
                     None,
-                    "max_tokens 70000 is above 64000, the maximum output of claude-haiku-4-5.",
+                    "max_tokens 70,000 is above 64,000, the maximum output of claude-haiku-4-5.",
                 )
             ],
         ),
@@ -470,11 +470,13 @@ def test_validate_request_native_and_bare() -> None:
 
 def test_sanitize_custom_id() -> None:
     used: set[str] = set()
-    assert sanitize_custom_id("ok-1", used) == "ok-1"
+    assert sanitize_custom_id("ok-1", used) == "ok-1"  # valid: kept as it is
     assert sanitize_custom_id("ok-1", used) == "ok-1-2"
-    assert sanitize_custom_id("ok-1", used) == "ok-1-3"
-    assert sanitize_custom_id("héllo wörld!", used) == "h_llo_w_rld_"
-    assert sanitize_custom_id("", used) == "id"
+    bad = sanitize_custom_id("héllo wörld!", used)
+    assert bad.startswith("h_llo_w_rld_-")
+    assert len(bad) == len("h_llo_w_rld_-") + 10
+    assert sanitize_custom_id("héllo wörld?", used) != bad  # the hash keeps them apart
+    assert sanitize_custom_id("", used).startswith("-")
     long1 = sanitize_custom_id("z" * 100, used)
     long2 = sanitize_custom_id("z" * 101, used)
     assert len(long1) == len(long2) == 64
@@ -525,4 +527,91 @@ def test_requests_from_prompts() -> None:
     assert [i.message for i in validate_request(no_model[0])] == [
         "params has no 'model'.",
         "params has no 'max_tokens'.",
+    ]
+
+
+def _one(tmp_path: Path, params: dict[str, Any], name: str = "one.jsonl") -> ImportReport:
+    src = tmp_path / name
+    src.write_bytes(orjson.dumps({"custom_id": "a", "params": params}) + b"\n")
+    return analyse(src, ImportOptions(), work_dir=tmp_path / "work")
+
+
+def _haiku(max_tokens: Any = 100, content: Any = "hi", model: str = "claude-haiku-4-5") -> Any:
+    return {
+        "model": model,
+        "max_tokens": max_tokens,
+        "messages": [{"role": "user", "content": content}],
+    }
+
+
+def test_max_tokens_as_a_whole_float_is_sent_as_a_whole_number(tmp_path: Path) -> None:
+    src = tmp_path / "f.jsonl"
+    src.write_bytes(
+        b'{"custom_id":"a","params":{"model":"claude-haiku-4-5","max_tokens":100.0,'
+        b'"messages":[{"role":"user","content":"hi"}]}}\n'
+    )
+    r = analyse(src, ImportOptions(), work_dir=tmp_path / "work")
+    assert r.ok, r.issues
+    assert not r.issues
+    part = (tmp_path / "work" / "part-0001.jsonl").read_bytes()
+    assert b'"max_tokens":100,' in part
+
+
+@pytest.mark.parametrize(
+    ("raw", "model", "message"),
+    [
+        (
+            b"1e9",
+            "claude-haiku-4-5",
+            "max_tokens 1,000,000,000 is above 64,000, the maximum output of claude-haiku-4-5.",
+        ),
+        (
+            b"1e9",
+            "claude-new-9",
+            "max_tokens 1,000,000,000 is above 300,000, the largest output of any model batchtop "
+            "knows; the API will most likely refuse it.",
+        ),
+        (b"100.5", "claude-haiku-4-5", "max_tokens must be a whole number, not 100.5."),
+    ],
+)
+def test_max_tokens_numbers_get_sensible_messages(
+    tmp_path: Path, raw: bytes, model: str, message: str
+) -> None:
+    src = tmp_path / "f.jsonl"
+    src.write_bytes(
+        b'{"custom_id":"a","params":{"model":"'
+        + model.encode()
+        + b'","max_tokens":'
+        + raw
+        + b',"messages":[{"role":"user","content":"hi"}]}}\n'
+    )
+    r = analyse(src, ImportOptions(), work_dir=tmp_path / "work")
+    assert message in [i.message for i in r.issues if i.field == "params.max_tokens"], r.issues
+
+
+def test_huge_prompt_and_image_are_measured_against_the_api_limits(tmp_path: Path) -> None:
+    r = _one(tmp_path, _haiku(content="word " * 8_000_000))  # 40 MB of text
+    got = [(i.severity, i.line, i.message.split(";")[0].split(",")[0]) for i in r.issues]
+    assert ("warning", 1, "This request is 40.0 MB") in got, r.issues
+    assert any("more than the largest context window" in i.message for i in r.issues)
+    image = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": "A" * (10 * 1024 * 1024)},
+    }
+    r = _one(tmp_path, _haiku(content=[image, {"type": "text", "text": "what is it?"}]))
+    assert [(i.severity, i.field) for i in r.errors] == [("error", "params.messages.0.content.0")]
+    assert "the API refuses images over 5 MB" in r.errors[0].message
+
+
+def test_an_empty_template_is_an_error(tmp_path: Path) -> None:
+    src = tmp_path / "p.txt"
+    src.write_text("hello\n")
+    r = analyse(
+        src,
+        ImportOptions(template="", model="claude-haiku-4-5", max_tokens=5),
+        work_dir=tmp_path / "work",
+    )
+    assert not r.ok
+    assert [(i.field, i.message.split(":")[0]) for i in r.errors] == [
+        ("template", "The template is empty")
     ]
