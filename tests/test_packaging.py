@@ -38,7 +38,9 @@ def test_wheel_layout(tmp_path: Path) -> None:
     assert top_levels == {"batchtop"}
     assert "batchtop/core/models.py" in names
     assert "batchtop/core/emulator/__init__.py" in names
-    assert "batchtop/tui/cli.py" in names
+    assert "batchtop/tui/cli/__init__.py" in names
+    assert "batchtop/tui/cli/__main__.py" in names
+    assert "batchtop/tui/cli/commands/results.py" in names
     assert "batchtop/core/py.typed" in names
     assert not any(n.startswith("batchtop/__init__") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -330,8 +330,8 @@ def test_asyncio_noise_stays_off_stderr_unless_debugging(tmp_path: Path) -> None
     not shown; with BATCHTOP_DEBUG it is."""
     code = (
         "import logging\n"
-        "from batchtop.tui.cli import _setup_logging\n"
-        "_setup_logging()\n"
+        "from batchtop.tui.cli.entry import setup_logging\n"
+        "setup_logging()\n"
         "logging.getLogger('asyncio').error('Exception in callback x')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "BATCHTOP_DEBUG"}

@@ -1,0 +1,47 @@
+"""`batchtop cancel`, `delete` and `label`: acting on one batch."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from batchtop.core.errors import NotFound
+from batchtop.tui.cli.render import batch_dict, console, print_json
+from batchtop.tui.cli.session import confirm
+
+if TYPE_CHECKING:
+    from batchtop.core.service import BatchService
+
+
+async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
+    if not confirm(ns, f"Cancel batch {ns.id}?"):
+        console(stderr=True).print("not canceled")
+        return 1
+    view = await service.cancel(ns.id)
+    if ns.json:
+        print_json(batch_dict(view))
+    else:
+        console().print(f"{view.id}: {view.remote.processing_status.value}")
+    return 0
+
+
+async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
+    if not confirm(ns, f"Delete batch {ns.id} from the API?"):
+        console(stderr=True).print("not deleted")
+        return 1
+    await service.delete(ns.id)
+    if ns.json:
+        print_json({"id": ns.id, "deleted": True})
+    else:
+        console().print(f"deleted {ns.id} (its local results stay browsable)")
+    return 0
+
+
+async def cmd_label(service: BatchService, ns: argparse.Namespace) -> int:
+    if service.batch(ns.id) is None:
+        if not service.has_api_key:
+            raise NotFound(f"No batch {ns.id} is known locally.")
+        await service.refresh()
+    service.set_label(ns.id, ns.text)
+    console().print(f"{ns.id}: label {'cleared' if not ns.text.strip() else 'set'}")
+    return 0

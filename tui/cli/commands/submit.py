@@ -1,0 +1,108 @@
+"""`batchtop submit FILE`: validate, split, estimate, then submit as one job."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from batchtop.core.errors import UserError
+from batchtop.core.models import ImportOptions
+from batchtop.tui.cli.render import clean, console, print_json, txt
+from batchtop.tui.cli.report import print_report, report_dict
+from batchtop.tui.words import quantity
+
+if TYPE_CHECKING:
+    from batchtop.core.models import ImportReport
+    from batchtop.core.service import BatchService
+    from rich.console import Console
+
+
+def _options(ns: argparse.Namespace) -> ImportOptions:
+    return ImportOptions(
+        format=ns.format,
+        template=ns.template,
+        model=ns.model,
+        max_tokens=ns.max_tokens,
+        system=ns.system,
+        id_field=ns.id_field,
+    )
+
+
+def _input_file(name: str) -> Path:
+    path = Path(name)
+    if not path.exists():
+        raise UserError(f"No such file: {path}.")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not an input file.")
+    return path
+
+
+async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
+    path = _input_file(ns.file)
+    out = console(stderr=ns.json)
+    if out.is_terminal:
+        with out.status(f"Analysing {clean(str(path))} …"):
+            report = await service.analyse(path, _options(ns))
+    else:
+        report = await service.analyse(path, _options(ns))
+    try:
+        return await _submit_report(service, ns, report, path, out)
+    finally:
+        service.discard_import(report)  # no-op when already removed after a full submit
+
+
+async def _submit_report(
+    service: BatchService,
+    ns: argparse.Namespace,
+    report: ImportReport,
+    path: Path,
+    out: Console,
+) -> int:
+    data: dict[str, Any] = {}
+    if ns.json:
+        data = report_dict(report)
+    else:
+        print_report(out, report)
+    if report.errors:
+        if ns.json:
+            data["submitted"] = False
+            print_json(data)
+        n = len(report.errors)
+        raise UserError(f"{quantity(n, 'error')} in {path}: nothing was submitted.")
+    if not report.ok:
+        raise UserError(f"{path} holds no requests: nothing was submitted.")
+    if ns.dry_run:
+        if ns.json:
+            data["submitted"] = False
+            print_json(data)
+        else:
+            out.print("dry run: nothing was submitted.")
+        return 0
+    if out.is_terminal and len(report.parts) > 0:
+        with out.status(f"Submitting {len(report.parts)} batch(es) …"):
+            outcome = await service.submit(report, name=ns.name, label=ns.label)
+    else:
+        outcome = await service.submit(report, name=ns.name, label=ns.label)
+    if ns.json:
+        data.update(
+            submitted=True,
+            job_id=outcome.job_id,
+            batch_ids=list(outcome.batch_ids),
+            failed_parts=list(outcome.failed_parts),
+            errors=list(outcome.errors),
+        )
+        print_json(data)
+    else:
+        for bid in outcome.batch_ids:
+            out.print(f"submitted {bid}")
+        out.print(f"job {outcome.job_id}: {len(outcome.batch_ids)} batch(es)")
+        for err in outcome.errors:
+            out.print(txt(err, "red"))
+        if outcome.batch_ids:
+            out.print("next: batchtop watch   then   batchtop results <id> --format json")
+    if outcome.failed_parts:
+        raise UserError(
+            f"{len(outcome.failed_parts)} part(s) of job {outcome.job_id} were not submitted."
+        )
+    return 0

@@ -1,0 +1,68 @@
+"""`main`: parse the command line, run the command, turn every failure into one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from batchtop.tui.cli.parser import build_parser, load_handler, version_parser
+
+
+def fail(message: str) -> int:
+    from batchtop.tui.safe_text import clean
+
+    sys.stderr.write(f"batchtop: error: {clean(message, keep_newlines=False)}\n")
+    sys.stderr.flush()
+    return 1
+
+
+def setup_logging() -> None:
+    """Library warnings stay quiet on the command line unless BATCHTOP_DEBUG is set.
+
+    asyncio's too: Ctrl-C while a thread call is in flight can make it log "Exception in
+    callback … Traceback" through logging's last-resort handler after the run was stopped."""
+    import logging
+
+    if os.environ.get("BATCHTOP_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(levelname)s: %(message)s")
+        return
+    for name in ("batchtop", "asyncio"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+            logger.propagate = False
+
+
+def _needs_full_parser(argv: list[str] | None) -> bool:
+    args = sys.argv[1:] if argv is None else argv
+    return args != ["--version"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    setup_logging()
+    parser = build_parser() if _needs_full_parser(argv) else version_parser()
+    ns = parser.parse_args(argv)
+    from batchtop.core.errors import BatchtopError
+
+    try:
+        handler: Callable[[argparse.Namespace], int]
+        if getattr(ns, "handler", None) is None:
+            from batchtop.tui.cli.commands.local import cmd_tui
+
+            handler = cmd_tui
+        else:
+            handler = load_handler(ns.handler)
+        return handler(ns)
+    except BatchtopError as err:
+        return fail(str(err))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # last resort: a one-line message, never a traceback
+        if os.environ.get("BATCHTOP_DEBUG"):
+            raise
+        return fail(f"unexpected {type(exc).__name__}: {exc} (set BATCHTOP_DEBUG=1 for details)")

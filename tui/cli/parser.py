@@ -1,0 +1,184 @@
+"""The argparse tree. Commands are named ("module:function" under `commands/`), not imported:
+building the parser stays cheap and `--help` instant. An `async def` command gets an open
+`BatchService` (see session.run_with_service); a plain one runs as it is."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from batchtop.core import package_version
+
+EXPORT_FORMATS = ("jsonl", "csv", "json", "markdown", "parquet")
+IMPORT_FORMATS = ("jsonl", "json", "records-jsonl", "csv", "txt")
+RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
+
+
+def load_handler(name: str) -> Callable[[argparse.Namespace], int]:
+    """ "results:cmd_results" → a function of the parsed arguments returning the exit code."""
+    module_name, _, function = name.partition(":")
+    module = importlib.import_module(f"batchtop.tui.cli.commands.{module_name}")
+    fn = getattr(module, function)
+    if inspect.iscoroutinefunction(fn):
+        from batchtop.tui.cli.session import run_with_service
+
+        return run_with_service(fn)
+    return fn  # type: ignore[no-any-return]
+
+
+class _Version(argparse.Action):
+    """`--version`, reading the installed version only when asked (see package_version)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        sys.stdout.write(f"batchtop {package_version()}\n")
+        parser.exit()
+
+
+def version_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="batchtop")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
+    return parser
+
+
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _yes_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+def _add_submit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="JSONL (native batch), JSON/JSONL records, CSV or TXT")
+    p.add_argument("--format", choices=IMPORT_FORMATS, help="input format (default: guess)")
+    p.add_argument("--template", help='prompt template with {field} placeholders, e.g. "{content}"')
+    p.add_argument("--model", help="model for requests that do not name one")
+    p.add_argument("--max-tokens", type=int, help="max_tokens for requests that do not set it")
+    p.add_argument("--system", help="system prompt for every request")
+    p.add_argument("--id-field", help="record field to derive custom_id from")
+    p.add_argument("--name", help="job name (default: the file name)")
+    p.add_argument("--label", help="local label for the batches")
+    p.add_argument("--dry-run", action="store_true", help="report and estimate only")
+    _json_flag(p)
+
+
+def _add_ls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--active", action="store_true", help="only batches still in progress")
+    p.add_argument("--offline", action="store_true", help="show the local store, no API call")
+    _json_flag(p)
+
+
+def _add_watch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", nargs="?", help="batch or job id (default: everything active)")
+    p.add_argument("--interval", type=float, help="seconds between refreshes")
+
+
+def _add_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", help="batch or job id")
+    p.add_argument(
+        "--format",
+        choices=EXPORT_FORMATS,
+        help="jsonl (raw lines), csv, json ({custom_id: text}), markdown, parquet"
+        " (default: from --out's extension, else jsonl)",
+    )
+    p.add_argument("--out", help="output file ('-' for stdout; default: current directory)")
+    p.add_argument("--status", action="append", choices=RESULT_TYPES, help="only these outcomes")
+    p.add_argument("--search", help="full-text filter over inputs and outputs")
+    _json_flag(p)
+
+
+def _add_retry(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id")
+    p.add_argument(
+        "--include-invalid", action="store_true", help="also resend invalid_request_error rows"
+    )
+    _json_flag(p)
+
+
+def _add_confirmed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id")
+    _yes_flag(p)
+    _json_flag(p)
+
+
+def _add_label(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id")
+    p.add_argument("text")
+
+
+def _add_emulator(p: argparse.ArgumentParser) -> None:
+    from batchtop.core import emulator
+
+    emulator.add_arguments(p)
+
+
+# name, help, handler ("module:function" under commands/), arguments
+COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    (
+        "submit",
+        "validate, split, estimate and submit an input file",
+        "submit:cmd_submit",
+        _add_submit,
+    ),
+    ("ls", "list batches (refreshes first when a key is set)", "ls:cmd_ls", _add_ls),
+    (
+        "watch",
+        "live progress until the batches end, then download results",
+        "watch:cmd_watch",
+        _add_watch,
+    ),
+    (
+        "results",
+        "download (if needed) and export a batch's or job's results",
+        "results:cmd_results",
+        _add_results,
+    ),
+    (
+        "export",
+        "export results with filters (alias of results)",
+        "results:cmd_results",
+        _add_results,
+    ),
+    (
+        "retry",
+        "resubmit a batch's errored/expired/canceled requests",
+        "retry:cmd_retry",
+        _add_retry,
+    ),
+    ("cancel", "cancel a batch in progress", "manage:cmd_cancel", _add_confirmed),
+    ("delete", "delete an ended batch from the API", "manage:cmd_delete", _add_confirmed),
+    ("label", "set (or clear with '') a batch's local label", "manage:cmd_label", _add_label),
+    (
+        "reconcile",
+        "resolve submissions left open by a crash or timeout",
+        "reconcile:cmd_reconcile",
+        _json_flag,
+    ),
+    ("locate", "print where config and data live", "local:cmd_locate", _json_flag),
+    ("emulator", "serve a local Message Batches API emulator", "local:cmd_emulator", _add_emulator),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="batchtop",
+        description="A terminal dashboard and command line for the Anthropic Message Batches API."
+        " With no command, opens the dashboard.",
+    )
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
+    parser.add_argument(
+        "--demo", action="store_true", help="open the dashboard against a built-in emulator"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text, handler, add_arguments in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        add_arguments(p)
+    return parser

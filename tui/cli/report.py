@@ -1,0 +1,116 @@
+"""An import report (validation issues, split plan, cost estimate) as text and as JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from batchtop.tui.cli.render import clean
+from batchtop.tui.format import money
+from batchtop.tui.words import quantity
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from batchtop.core.models import ImportReport
+    from rich.console import Console
+
+MAX_ISSUES_SHOWN = 50
+
+
+def report_dict(report: ImportReport) -> dict[str, Any]:
+    est = report.estimate
+    return {
+        "path": report.path,
+        "format": report.format,
+        "requests": report.request_count,
+        "bytes": report.byte_size,
+        "ok": report.ok,
+        "models": report.models,
+        "issues": [
+            {
+                "severity": i.severity,
+                "message": i.message,
+                "path": i.path,
+                "line": i.line,
+                "column": i.column,
+                "field": i.field,
+                "location": i.location(),
+            }
+            for i in report.issues
+        ],
+        "parts": [
+            {
+                "index": p.index,
+                "requests": p.request_count,
+                "bytes": p.byte_size,
+                "first_line": p.first_line,
+                "last_line": p.last_line,
+            }
+            for p in report.parts
+        ],
+        "estimate": None
+        if est is None
+        else {
+            "input_tokens": est.input_tokens,
+            "max_output_tokens": est.max_output_tokens,
+            "batch_usd": est.batch_usd,
+            "standard_usd": est.standard_usd,
+            "savings_usd": est.savings_usd,
+            "unknown_models": list(est.unknown_models),
+        },
+    }
+
+
+def print_report(console: Console, report: ImportReport) -> None:
+    errors = len(report.errors)
+    warnings = len(report.issues) - errors
+    head = Text()
+    head.append(clean(report.path), "bold")
+    head.append(f"  ({report.format}, {quantity(report.request_count, 'request')}, ")
+    head.append(f"{report.byte_size / 1e6:,.1f} MB)")
+    console.print(head)
+    for issue in report.issues[:MAX_ISSUES_SHOWN]:
+        line = Text()
+        line.append(f"{issue.severity}: ", "bold red" if issue.severity == "error" else "yellow")
+        line.append(clean(issue.location()))
+        line.append(": ")
+        line.append(clean(issue.message))
+        console.print(line)
+    if len(report.issues) > MAX_ISSUES_SHOWN:
+        console.print(f"... and {len(report.issues) - MAX_ISSUES_SHOWN:,} more issues")
+    if errors or warnings:
+        console.print(
+            Text(f"{errors:,} error(s), {warnings:,} warning(s)", "red" if errors else "yellow")
+        )
+    if report.models:
+        models = ", ".join(f"{clean(m)} ×{n:,}" for m, n in report.models.items())
+        console.print(Text("models: " + models))
+    if report.parts:
+        table = Table(title="split plan", header_style="bold")
+        for col in ("part", "requests", "size", "lines"):
+            table.add_column(col, justify="right")
+        for p in report.parts:
+            table.add_row(
+                str(p.index),
+                f"{p.request_count:,}",
+                f"{p.byte_size / 1e6:,.2f} MB",
+                f"{p.first_line}-{p.last_line}",
+            )
+        console.print(table)
+    est = report.estimate
+    if est is not None:
+        line = Text()
+        line.append("estimated cost: ", "bold")
+        line.append(f"{money(est.batch_usd)} at batch price (standard {money(est.standard_usd)},")
+        line.append(f" saving {money(est.savings_usd)}); ")
+        line.append(f"{est.input_tokens:,} input tokens, up to {est.max_output_tokens:,} output")
+        console.print(line)
+        if est.input_only_batch_usd:
+            console.print(
+                f"  (upper bound: every request writing max_tokens; input alone costs "
+                f"{money(est.input_only_batch_usd)})"
+            )
+        if est.unknown_models:
+            console.print(
+                Text("  no price known for: " + ", ".join(clean(m) for m in est.unknown_models))
+            )
