@@ -361,13 +361,25 @@ class BatchService:
         options: ImportOptions,
         progress: Callable[[int, int], None] | None = None,
     ) -> ImportReport:
-        """Parse, validate, split and estimate `path` (in a thread); nothing is sent."""
-        from . import importer
+        """Parse, validate, split and estimate `path` (in a thread); nothing is sent.
+
+        A pipe or FIFO is first read once into the import's work directory (waiting for its
+        writer without blocking a thread: cancelling stops it)."""
+        from . import import_source, importer
 
         opts = self._options(options)
         work_dir = await asyncio.to_thread(self._new_work_dir)
+        path = Path(path)
+        source: str | None = None
+        if import_source.is_stream(path):
+            try:
+                spooled = await import_source.spool(path, work_dir)
+            except BaseException:
+                shutil.rmtree(work_dir, ignore_errors=True)
+                raise
+            source, path = str(path), spooled
         return await asyncio.to_thread(
-            importer.analyse, Path(path), opts, work_dir=work_dir, progress=progress
+            importer.analyse, path, opts, work_dir=work_dir, progress=progress, source=source
         )
 
     def estimate(self, requests: list[dict[str, Any]]) -> CostEstimate:
