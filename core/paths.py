@@ -2,12 +2,16 @@
 
 Computed at call time (never at import), so tests and users can redirect everything with the
 XDG variables or `BATCHTOP_HOME`. Directories are created only when something is written, with
-mode 0700: they hold prompts, results and the submission journal.
+mode 0700: they hold prompts, results and the submission journal. A directory that already
+exists keeps the mode its owner chose (a group-shared data directory stays shared, and one
+the user can write but does not own works): `exposure_warning` says when it is readable by
+every user of the machine.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
@@ -53,8 +57,9 @@ def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and missing parents) readable by the owner only.
 
     Every directory created here gets 0700, as the XDG spec asks (`mkdir(parents=True)`
-    would give the parents the umask's 0755); directories that already exist, other than
-    `path` itself, are left alone.
+    would give the parents the umask's 0755). Directories that already exist are left as
+    they are, `path` included: their mode is their owner's choice, and changing the mode of
+    a directory the user does not own (a shared one) is not allowed anyway.
     """
     missing: list[Path] = []
     cur = path
@@ -62,7 +67,23 @@ def ensure_private_dir(path: Path) -> Path:
         missing.append(cur)
         cur = cur.parent
     for directory in reversed(missing):
-        directory.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(directory, 0o700)
-    os.chmod(path, 0o700)
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # another process created it meanwhile: its mode is its creator's
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
     return path
+
+
+def exposure_warning(path: Path, what: str = "data directory") -> str | None:
+    """A one-line warning when `path` is readable by every user of the machine, else None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not mode & stat.S_IROTH:
+        return None
+    return (
+        f"the {what} {path} is readable by every user (mode {stat.S_IMODE(mode):04o}) and holds"
+        f" prompts and results; 'chmod o-rwx {path}' keeps them private."
+    )

@@ -146,6 +146,11 @@ class BatchService:
         return self._api.base_url
 
     @property
+    def warnings(self) -> list[str]:
+        """One-line warnings for the user found while opening (an exposed data directory)."""
+        return list(self.store.warnings)
+
+    @property
     def has_api_key(self) -> bool:
         return self._api.has_key
 

@@ -158,6 +158,19 @@ def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]
         yield items[i : i + size]
 
 
+def _create_private_file(path: Path) -> None:
+    """Create `path` with mode 0600 if it is missing; an existing file keeps its mode (a
+    store in a shared directory may belong to someone else) but must be readable and
+    writable."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        fd = os.open(path, os.O_RDWR)
+    else:
+        os.fchmod(fd, 0o600)  # whatever the umask
+    os.close(fd)
+
+
 def default_path() -> Path:
     return paths.data_dir() / DB_FILENAME
 
@@ -179,28 +192,29 @@ class Store:
         self._indexer_conn: sqlite3.Connection | None = None
         self._index_again = False
         self._index_stop = threading.Event()
+        self.warnings: list[str] = []  # for the user, from `open` (e.g. an exposed directory)
 
     # --- lifecycle ------------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: Path | None = None) -> Store:
         """Open (creating and migrating if needed) the store at `path` or the default place."""
-        if path is None:
-            paths.ensure_private_dir(paths.data_dir())
-            path = default_path()
-        else:
-            path = Path(path)
-            if not path.parent.exists():
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = default_path() if path is None else Path(path)
+        try:
+            paths.ensure_private_dir(path.parent)
+        except OSError as exc:
+            where = exc.filename or path.parent
+            raise UserError(f"Cannot create {where}: {exc.strerror}.") from exc
         if path.is_dir():
             raise UserError(f"The store path {path} is a directory.")
         try:
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
-            os.chmod(path, 0o600)
+            _create_private_file(path)
         except OSError as exc:
             raise UserError(f"Cannot open the store at {path}: {exc.strerror}.") from exc
         store = cls(path)
+        warning = paths.exposure_warning(path.parent)
+        if warning is not None:
+            store.warnings.append(warning)
         try:
             migrate(store._conn())
         except sqlite3.OperationalError as exc:

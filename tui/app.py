@@ -26,6 +26,7 @@ from textual.worker import Worker
 from .commands import BatchtopCommands
 from .keys import APP_KEYS, bindings
 from .messages import ServiceEvent
+from .safe_text import clean
 from .screens.batch_actions import display_name
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
@@ -98,6 +99,8 @@ class BatchtopApp(App[int]):
     def on_mount(self) -> None:
         if self.settings.theme not in self.available_themes:
             self.notify(escape(f"Unknown theme '{self.settings.theme}'; using the default."))
+        for warning in self.service.warnings:  # e.g. a data directory others can read
+            self.notify(escape(clean(warning, keep_newlines=False)), severity="warning")
         self._unsubscribe = self.service.subscribe(self._forward_service_event)
         self.push_screen(self.dashboard)
         if self._poll_enabled:

@@ -7,6 +7,7 @@ seen ended (or archived) the transition is persisted, so restarts keep it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -122,11 +123,26 @@ def _record(row: tuple[Any, ...]) -> BatchRecord:
     return BatchRecord(*values)
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 if it is missing (SQLite would use the umask: 0644);
+    its WAL and shared-memory files take the same mode. An existing file is left alone."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:  # reported like SQLite's own failures ("cannot use database")
+        raise sqlite3.OperationalError(exc.strerror or str(exc)) from exc
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+
+
 class EmulatorState:
     """Synchronous SQLite access; used from the server's event-loop thread only."""
 
     def __init__(self, db_path: Path | None) -> None:
         target = str(db_path) if db_path is not None else ":memory:"
+        if db_path is not None:
+            _create_private(db_path)  # it holds every prompt sent to it
         self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
         if db_path is not None:
             self._db.execute("PRAGMA journal_mode=WAL")

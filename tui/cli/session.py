@@ -21,8 +21,11 @@ def run_with_service(fn: Command) -> Callable[[argparse.Namespace], int]:
     def handler(ns: argparse.Namespace) -> int:
         async def main() -> int:
             from batchtop.core.service import BatchService
+            from batchtop.tui.safe_text import clean
 
             service = await BatchService.open()
+            for warning in service.warnings:  # e.g. a data directory others can read
+                sys.stderr.write(f"batchtop: warning: {clean(warning, keep_newlines=False)}\n")
             try:
                 return await fn(service, ns)
             finally:
