@@ -418,9 +418,9 @@ class BatchApi:
         Skips the SDK's per-field request transform, which costs seconds per 100,000
         requests, and keeps large parts as bytes instead of Python objects.
         """
-        from anthropic.types.messages import MessageBatch
+        client = (await self.aclient()).with_options(max_retries=0)  # the SDK, off the loop
+        from anthropic.types.messages import MessageBatch  # loaded with it: a dict lookup
 
-        client = (await self.aclient()).with_options(max_retries=0)
         try:
             obj = await client.post(
                 "/v1/messages/batches",

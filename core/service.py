@@ -155,7 +155,9 @@ class BatchService:
         return self._api.has_key
 
     def warm_up(self) -> None:
-        """Import the SDK (call from a worker thread so the first refresh is quick)."""
+        """Import the SDK now, blocking (bench and tests keep the import out of a measure).
+
+        Not needed before network work: the first call loads it in a worker thread."""
         self._api.warm_up()
 
     # --- reads (store only) -----------------------------------------------------------

@@ -1,8 +1,9 @@
 """The Textual app: one factory (`BatchtopApp`) shared by `batchtop`, the demo and the tests.
 
 The first frame is painted from the local store (service reads never touch the network);
-polling starts after mount in a worker, and the SDK import it needs runs in a thread so the
-UI never freezes while `anthropic` loads.
+polling starts after mount in a worker (core imports the SDK in a thread on first use, so the
+UI never freezes while `anthropic` loads). Service events take one path: the app is the
+service's subscriber and hands each `ServiceEvent` to every screen of its stack.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import BatchEnded, BatchView, RefreshFailed
+from batchtop.core.models import BatchEnded, BatchView, Event, RefreshFailed
 from textual import work
 from textual.app import App
 from textual.binding import BindingType
@@ -121,12 +122,19 @@ class BatchtopApp(App[int]):
         self.post_message(ServiceEvent(event))  # type: ignore[arg-type]
 
     def on_service_event(self, message: ServiceEvent) -> None:
+        """Toasts for ended batches here; then every screen of the stack gets the event (the
+        dashboard, a results viewer under a dialog...): a screen that cares handles it."""
         event = message.event
         if isinstance(event, BatchEnded):
             if not self._ended:
                 self.call_later(self._announce_ended)  # after the rest of this burst
             self._ended.append(event.batch)
-        self.dashboard.apply_event(event)
+        for screen in self.screen_stack:
+            screen.post_message(ServiceEvent(event))
+
+    def _report(self, event: Event) -> None:
+        """An event of the app's own (a refresh that failed): the same path as the service's."""
+        self.post_message(ServiceEvent(event))
 
     def _announce_ended(self) -> None:
         """One toast per ended batch — or one for all when a refresh ends many at once."""
@@ -161,14 +169,13 @@ class BatchtopApp(App[int]):
 
     @work(group="poll", exit_on_error=False)
     async def start_polling(self) -> None:
-        """Load the SDK off the main thread, then poll until the app closes."""
+        """Poll until the app closes (core loads the SDK in a thread on first use)."""
         try:
-            await asyncio.to_thread(self.service.warm_up)
             await self.service.run_polling()
         except BatchtopError as exc:
-            self.dashboard.apply_event(RefreshFailed("other", str(exc)))
+            self._report(RefreshFailed("other", str(exc)))
         except Exception as exc:
-            self.dashboard.apply_event(RefreshFailed("other", f"polling stopped: {exc}"))
+            self._report(RefreshFailed("other", f"polling stopped: {exc}"))
 
     def action_refresh_now(self) -> None:
         if self._refresh_worker is not None and not self._refresh_worker.is_finished:
@@ -179,13 +186,11 @@ class BatchtopApp(App[int]):
     @work(group="refresh", exit_on_error=False)
     async def refresh_once(self) -> None:
         try:
-            if not self._poll_enabled:
-                await asyncio.to_thread(self.service.warm_up)
             await self.service.refresh()
         except BatchtopError as exc:
-            self.dashboard.apply_event(failure_of(exc))
+            self._report(failure_of(exc))
         except Exception as exc:
-            self.dashboard.apply_event(RefreshFailed("other", f"{type(exc).__name__}: {exc}"))
+            self._report(RefreshFailed("other", f"{type(exc).__name__}: {exc}"))
         finally:
             self.dashboard.status.set_state(busy=False)
 

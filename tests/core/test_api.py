@@ -123,3 +123,51 @@ def test_importing_the_service_does_not_import_the_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+_FIRST_IMPORT_THREAD = """
+import asyncio, sys, threading
+
+class Watch:
+    thread = None
+    def find_spec(self, name, path=None, target=None):
+        if name == "anthropic" and Watch.thread is None:
+            Watch.thread = threading.current_thread().name
+        return None
+
+sys.meta_path.insert(0, Watch())
+from batchtop.core.api import BatchApi
+from batchtop.core.errors import ApiError
+
+async def main():
+    api = BatchApi(api_key="k", base_url="http://127.0.0.1:9", max_retries=0)
+    try:
+        call, args = sys.argv[1], sys.argv[2:3]
+        await getattr(api, call)(*[a.encode() if call == "create_raw" else a for a in args])
+    except ApiError:
+        pass
+    finally:
+        await api.close()
+    print("main" if Watch.thread == threading.main_thread().name else "worker")
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "arg"), [("create_raw", '{"requests": []}'), ("retrieve", "b1"), ("list_page", None)]
+)
+def test_the_sdk_loads_off_the_event_loop_whatever_the_first_call(
+    call: str, arg: str | None
+) -> None:
+    """No front end warms the SDK up by hand: any first call imports it in a worker thread
+    (the import takes seconds; on the loop it would freeze the dashboard)."""
+    args = [call] if arg is None else [call, arg]
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_IMPORT_THREAD, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "worker", out.stderr

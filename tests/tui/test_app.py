@@ -236,3 +236,37 @@ async def test_keys_typed_while_starting_act_on_the_dashboard(
             assert app.is_running
             assert app.focused is app.dashboard.table
             assert app.dashboard.view == "active"
+
+
+async def test_service_events_reach_every_screen_through_the_app(
+    make_app: Callable[..., BatchtopApp],
+    workspace: Workspace,
+    service: Any,
+    emulator: EmulatorHandle,
+) -> None:
+    """One event path: the app is the service's only subscriber and hands each event to the
+    screens of its stack; a results viewer opened on a running batch fills in when it ends."""
+    from batchtop.tui.screens.results import ResultsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = ResultsScreen(service, batch_ids=[workspace.running], title="running")
+        await app.push_screen(screen)
+        assert await until(pilot, lambda: screen.loaded)
+        assert screen.summary is not None
+        assert not sum(screen.summary.by_type.values())
+        assert len(service._subscribers) == 1  # the app's: no screen subscribes on its own
+        emulator.clock.advance(3600)  # the batch ends; a refresh announces it
+        await pilot.press("r")
+        assert await until(
+            pilot,
+            tries=400,
+            condition=lambda: bool(screen.summary and sum(screen.summary.by_type.values())),
+        )
+        assert screen.summary is not None
+        assert sum(screen.summary.by_type.values()) == 1000
+        app.pop_screen()
+        await pilot.pause()
+        # the dashboard got the same events while it was covered
+        assert app.dashboard.table.get_cell(workspace.running, "succeeded").plain == "1,000"

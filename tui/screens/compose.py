@@ -8,7 +8,6 @@ with the `SubmitOutcome`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -407,7 +406,6 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         self.busy = True
         self.query_one("#compose-submit", Button).disabled = True
         try:
-            await asyncio.to_thread(self.service.warm_up)
             outcome = await self.service.submit_requests(requests, name=name)
         except BatchtopError as exc:
             self.busy = False

@@ -33,6 +33,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from ..keys import DASHBOARD_KEYS, bindings
+from ..messages import ServiceEvent
 from ..safe_text import safe_text
 from ..widgets.banner import DemoBanner
 from ..widgets.batch_detail import BatchDetail, DetailInfo
@@ -222,6 +223,9 @@ class DashboardScreen(BatchActions):
             detail.tick(self._now())
 
     # --- service events --------------------------------------------------------------------
+
+    def on_service_event(self, message: ServiceEvent) -> None:
+        self.apply_event(message.event)
 
     def apply_event(self, event: Event) -> None:
         if isinstance(event, BatchChanged | BatchEnded):

@@ -8,7 +8,6 @@ batches at once.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -403,7 +402,6 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         name = self.query_one("#import-name", Input).value.strip() or None
         self._set_busy(True, float(max(parts, 1)))
         try:
-            await asyncio.to_thread(self.service.warm_up)
             outcome = await self.service.submit(report, name=name, progress=self._on_submit)
         except BatchtopError as exc:
             self._set_busy(False)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import (
     BatchEnded,
-    Event,
     ProcessingStatus,
     ResultFilter,
     ResultPage,
@@ -24,6 +23,7 @@ from batchtop.core.models import (
     ResultSummary,
     ResultType,
 )
+from batchtop.tui.messages import ServiceEvent
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.widgets.key_footer import KeyFooter
@@ -106,12 +106,6 @@ class ResultsCounted(Message):
         super().__init__()
         self.filt = filt
         self.total = total
-
-
-class BatchUpdated(Message):
-    def __init__(self, batch_id: str) -> None:
-        super().__init__()
-        self.batch_id = batch_id
 
 
 class DownloadProgress(Message):
@@ -290,22 +284,15 @@ class ResultsScreen(Screen[None]):
         self.query_one(ResultsTable).focus()
         self.watch(self.table, "scroll_y", lambda *_: self._update_position(), init=False)
         self._show_state("Loading results…", progress=False)
-        self._unsubscribe = self.service.subscribe(self._service_event)
         self.load_results()
 
-    def on_unmount(self) -> None:
-        self._unsubscribe()
-
-    def _service_event(self, event: Event) -> None:
+    def on_service_event(self, message: ServiceEvent) -> None:
         """A batch shown here ended or got its results (maybe from another task): reload."""
+        event = message.event
         if isinstance(event, BatchEnded | ResultsReady):
             batch_id = event.batch.id if isinstance(event, BatchEnded) else event.batch_id
-            if batch_id in self.batch_ids:
-                self.post_message(BatchUpdated(batch_id))
-
-    def on_batch_updated(self, message: BatchUpdated) -> None:
-        if not self.workers_in_group("results-load"):
-            self.load_results()
+            if batch_id in self.batch_ids and not self.workers_in_group("results-load"):
+                self.load_results()
 
     def workers_in_group(self, group: str) -> bool:
         return any(w.node is self and w.group == group and not w.is_finished for w in self.workers)
@@ -340,8 +327,6 @@ class ResultsScreen(Screen[None]):
                 not view.results_indexed and view.remote.request_counts.total
             ):  # never fetched, or an interrupted ingest left nothing indexed
                 pending.append(batch_id)
-        if pending:
-            await asyncio.to_thread(self.service.warm_up)  # the SDK import takes seconds
         for n, batch_id in enumerate(pending, 1):
             label = f" ({n}/{len(pending)})" if len(pending) > 1 else ""
             self._show_state(
@@ -664,7 +649,6 @@ class ResultsScreen(Screen[None]):
         ):
             return
         created: list[str] = []
-        await asyncio.to_thread(self.service.warm_up)
         for batch_id in self.batch_ids:
             try:
                 outcome = await self.service.retry_failed(batch_id)

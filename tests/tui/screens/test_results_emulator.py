@@ -6,6 +6,7 @@ from typing import Any
 
 from batchtop.core.emulator import EmulatorHandle, Rule
 from batchtop.core.models import ProcessingStatus, ResultType
+from batchtop.tui.messages import ServiceEvent
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
@@ -121,6 +122,8 @@ async def test_viewer_of_a_running_batch_loads_when_it_ends(
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
         assert isinstance(screen, ResultsScreen)
+        # what BatchtopApp does for the screens of its stack (the host here is bare)
+        live_service.subscribe(lambda event: screen.post_message(ServiceEvent(event)))
         await wait_for(pilot, lambda: screen.loaded)
         await pilot.pause()
         assert "once the batch has ended" in screen_text(app)
