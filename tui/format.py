@@ -5,10 +5,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from batchtop.core.models import BatchView, ProcessingStatus
+from rich.style import Style
 from rich.text import Text
 
 BAR_FULL = "█"
 BAR_EMPTY = "░"
+
+
+GAP = Style.from_meta({"gap": True})
+"""The style of spaces between parts of a line: a run of its own, so that no part starts
+with spaces (SVG screenshots draw each run at its column, and renderers drop a run's leading
+spaces: `batchtop  8 batches` read `batchtop8 batches`)."""
+
+
+def gap(text: Text, spaces: str = "  ") -> Text:
+    """Append `spaces` to `text` as a separator (see `GAP`); returns `text`."""
+    text.append(spaces, style=GAP)
+    return text
 
 
 def duration(seconds: float) -> str:

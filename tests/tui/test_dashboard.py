@@ -398,7 +398,7 @@ async def test_detail_panel_follows_selection(make_app: AppFactory, workspace: W
         await select(pilot, app, workspace.running)
         text = plain(app.screen.query_one("#detail-head"))
         assert workspace.running in text
-        assert "1000 total" in text
+        assert "1,000 total" in text  # numbers grouped as everywhere else
         await pilot.press("d")
         assert not app.screen.query_one("#detail").display
 

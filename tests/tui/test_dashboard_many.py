@@ -156,7 +156,7 @@ async def test_the_first_frame_shows_what_reading_every_batch_shows(many: Batcht
         dashboard = app.dashboard
         assert len(dashboard._batches) == COUNT - 1  # all were read after the first frame
         everything = painted(app)
-        assert f"{COUNT - 1} batches · {COUNT // 10} active" in title(app)
+        assert f"{COUNT - 1:,} batches · {COUNT // 10} active" in title(app)
         dashboard._show_newest()  # what the first frame is drawn from
         await pilot.pause()
         assert len(dashboard._batches) == FIRST_ROWS < COUNT

@@ -91,3 +91,12 @@ def test_label_dialog(snap_compare: Any, snapshot_app: tuple[BatchtopApp, Worksp
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (250, 70)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_dashboard_at_size(
+    snap_compare: Any, snapshot_app: tuple[BatchtopApp, Workspace], size: tuple[int, int]
+) -> None:
+    """The columns, title, detail panel and footer fitted to common terminal sizes."""
+    app, workspace = snapshot_app
+    assert snap_compare(app, terminal_size=size, run_before=select(workspace.running))

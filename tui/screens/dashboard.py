@@ -32,6 +32,7 @@ from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from ..format import gap
 from ..keys import DASHBOARD_KEYS, bindings
 from ..messages import ServiceEvent
 from ..safe_text import safe_text
@@ -40,10 +41,12 @@ from ..widgets.batch_detail import BatchDetail, DetailInfo
 from ..widgets.batches_table import BatchesTable
 from ..widgets.key_footer import KeyFooter
 from ..widgets.status_bar import StatusBar
+from ..words import quantity
 from .batch_actions import BatchActions
 from .rows import (
     COLUMNS,
     JOB_PREFIX,
+    SHORT_VIEWS,
     SORTS,
     VIEWS,
     RowBuilder,
@@ -59,6 +62,20 @@ if TYPE_CHECKING:
     from batchtop.core.service import BatchService
 
 T = TypeVar("T")
+TITLE_LEVELS: tuple[frozenset[str], ...] = tuple(
+    frozenset(level.split())
+    for level in (
+        "brand counts views filter shown sort",
+        "brand counts views filter shown",
+        "brand counts views filter",
+        "brand counts short filter",
+        "brand counts short",
+        "counts short",
+        "short",
+    )
+)
+"""What the title line shows, most first; the first level that fits the width is drawn."""
+SHORT_BELOW = 30  # rows: a shorter detail panel leaves the table more room
 DEBOUNCE_ABOVE = 1000  # batches; below this, filtering on every keystroke is instant
 FIRST_ROWS = 200  # batches read for the first frame (more than a screen shows)
 
@@ -119,6 +136,7 @@ class DashboardScreen(BatchActions):
         self._render_pending = False
         self._filter_timer: Timer | None = None
         self._builder = RowBuilder(Styles())
+        self._title_counts: tuple[int, int, int] | None = None  # (shown, total, active)
 
     # --- layout & loading ----------------------------------------------------------------
 
@@ -362,17 +380,58 @@ class DashboardScreen(BatchActions):
             self.table.set_header(col.key, label)
 
     def _update_title(self, shown: int, total: int, active: int) -> None:
+        self._title_counts = (shown, total, active)
+        bar = self.query_one("#title-bar", Static)
+        room = bar.content_region.width or self.app.size.width - 2
+        for level in range(len(TITLE_LEVELS)):
+            title = self._title(level, shown, total, active)
+            if title.cell_len <= room:
+                break
+        bar.update(title, layout=False)
+
+    def _title(self, level: int, shown: int, total: int, active: int) -> Text:
+        """The title line at a level of detail (`TITLE_LEVELS`): views always, the rest as
+        the width allows."""
+        parts = TITLE_LEVELS[level]
         title = Text(no_wrap=True, overflow="ellipsis", end="")
-        title.append("batchtop", style="bold")
-        title.append(f"  {total} batches · {active} active  │  view ")
-        for i, (name, label) in enumerate(VIEWS.items(), start=1):
+
+        def sep() -> None:
+            if title:
+                gap(title)
+                title.append("│", style="dim")
+                gap(title)
+
+        if "brand" in parts:
+            title.append("batchtop", style="bold")
+            gap(title)
+        if "counts" in parts:
+            title.append(f"{quantity(total, 'batch', 'batches')} · {active:,} active")
+        sep()
+        labels = VIEWS if "views" in parts else SHORT_VIEWS
+        for i, (name, label) in enumerate(labels.items(), start=1):
+            if i > 1:
+                gap(title, " ")
             style = "reverse bold" if name == self.view else "dim"
             title.append(f" {i} {label} ", style=style)
-        title.append(f"  │  {shown:,} shown")
-        if self.filter_text:
-            title.append("  │  filter: ")
+        if self.filter_text and "filter" in parts:
+            sep()
+            title.append("filter: ")
             title.append_text(safe_text(self.filter_text, one_line=True, limit=30))
-        self.query_one("#title-bar", Static).update(title, layout=False)
+        if "shown" in parts:
+            sep()
+            title.append(f"{shown:,} shown")
+        if "sort" in parts and self.view != "jobs":
+            sep()
+            arrow = "▼" if self.descending else "▲"
+            title.append(f"sorted by {dict(SORTS).get(self.sort_by, self.sort_by)} {arrow}")
+        return title
+
+    def on_resize(self) -> None:
+        width, height = self.size
+        self.set_class(height < SHORT_BELOW, "-short")
+        self.query_one(BatchDetail).set_width(width)
+        if self._title_counts is not None:
+            self._update_title(*self._title_counts)
 
     def update_detail(self) -> None:
         """Show the selection in the detail panel, unless it already shows that version of it

@@ -22,7 +22,6 @@ from ..format import (
     bar,
     count_fraction,
     money,
-    short_id,
     status_label,
     time_left,
 )
@@ -37,21 +36,24 @@ VIEWS: dict[View, str] = {
     "errors": "With errors",
     "jobs": "Jobs",
 }
+SHORT_VIEWS: dict[View, str] = {**VIEWS, "errors": "Errors"}  # for narrow terminals
 
+ID_CHARS = 24  # an id without its `msgbatch_` prefix
 COLUMNS: tuple[Column, ...] = (
-    Column("label", "Label", 24),
-    Column("id", "ID", 12),
+    # `hide`: on a narrow terminal the highest goes first (label, status, progress stay)
+    Column("label", "Label", 14, grow="fill"),
+    Column("id", "ID", 12, hide=6, grow="full", max_width=ID_CHARS, cut="middle"),
     Column("status", "Status", 11),
-    Column("progress", "Progress", 15),
-    Column("processing", "Proc", 7, "right"),
-    Column("succeeded", "OK", 7, "right"),
-    Column("errored", "Err", 7, "right"),
-    Column("canceled", "Canc", 7, "right"),
-    Column("expired", "Exp", 7, "right"),
-    Column("total", "Total", 7, "right"),
-    Column("created", "Age", 7, "right"),
-    Column("expires", "Left", 7, "right"),
-    Column("cost", "Cost", 9, "right"),
+    Column("progress", "Progress", 15, grow=""),
+    Column("processing", "Proc", 7, "right", hide=8),
+    Column("succeeded", "OK", 7, "right", hide=5),
+    Column("errored", "Err", 7, "right", hide=1),
+    Column("canceled", "Canc", 7, "right", hide=10),
+    Column("expired", "Exp", 7, "right", hide=9),
+    Column("total", "Total", 7, "right", hide=4),
+    Column("created", "Age", 7, "right", hide=7),
+    Column("expires", "Left", 7, "right", hide=2),
+    Column("cost", "Cost", 9, "right", hide=3),
 )
 
 JOB_PREFIX = "job:"
@@ -216,7 +218,7 @@ class RowBuilder:
         cost = _cost(b)
         return (
             name,
-            Text(short_id(b.id)),
+            Text(b.id.removeprefix("msgbatch_")),  # the table cuts it in the middle
             Text(label, style=status_style(label, s)),
             bar(_fraction(c), 8, s.success),
             *_counts_cells(c, s),

@@ -57,6 +57,8 @@ def completions(snapshots: Sequence[CountSnapshot]) -> list[float]:
 
 
 BAR_ROWS = 3
+NARROW_BELOW = 140
+WIDE_FROM = 200
 
 
 class BatchDetail(Horizontal):
@@ -75,6 +77,18 @@ class BatchDetail(Horizontal):
         super().__init__(id=id)
         self._info: DetailInfo | None = None
         self._job: tuple[Job, Sequence[BatchView]] | None = None
+        self.narrow = False  # the right column is hidden: its cost goes in the left one
+
+    def set_width(self, width: int) -> None:
+        """Narrow terminals (< NARROW_BELOW) lose the right column, not the left one; wide
+        ones give the middle and right columns more room (CSS classes in app.tcss)."""
+        narrow = width < NARROW_BELOW
+        self.set_class(narrow, "-narrow")
+        self.set_class(width >= WIDE_FROM, "-wide")
+        if narrow != self.narrow:
+            self.narrow = narrow
+            if self._info is not None:
+                self.show(self._info)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail-left"):
@@ -130,7 +144,7 @@ class BatchDetail(Horizontal):
             self._put("#detail-cost", "")
             self._spark([])
             return
-        self._put("#detail-head", _head(info))
+        self._put("#detail-head", _head(info, narrow=self.narrow))
         self._put("#detail-bars", _bars(info))
         self._spark(completions(info.snapshots))
         self._put("#detail-cost", _cost_and_links(info))
@@ -141,7 +155,7 @@ class BatchDetail(Horizontal):
         if self._info is not None:
             info = replace(self._info, now=now)
             self._info = info
-            self._put("#detail-head", _head(info))
+            self._put("#detail-head", _head(info, narrow=self.narrow))
             self._put("#detail-bars", _bars(info))
         elif self._job is not None:
             self.show_job(*self._job, now)
@@ -166,7 +180,9 @@ def _grid(*, wrap: bool = True) -> Table:
     return table
 
 
-def _head(info: DetailInfo) -> Table:
+def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
+    """Identity, times and counts; on a narrow terminal also the cost and the job (the
+    right column is hidden there), and not when it was last seen."""
     b, r, now = info.batch, info.batch.remote, info.now
     c = r.request_counts
     grid = _grid()
@@ -175,22 +191,38 @@ def _head(info: DetailInfo) -> Table:
     grid.add_row("status", Text(status_label(b)))
     if b.model:
         grid.add_row("model", safe_text(b.model, one_line=True))
-    grid.add_row("created", Text(f"{stamp(r.created_at)} ({age(r.created_at, now)} ago)"))
+    at = (lambda t: when(t, now)) if narrow else stamp  # narrow: today's times are short
+    grid.add_row("created", Text(f"{at(r.created_at)} ({age(r.created_at, now)} ago)"))
     if r.ended_at:
-        grid.add_row("ended", Text(stamp(r.ended_at)))
+        grid.add_row("ended", Text(at(r.ended_at)))
     elif r.cancel_initiated_at:
-        grid.add_row("cancel asked", Text(stamp(r.cancel_initiated_at)))
+        grid.add_row("cancel asked", Text(at(r.cancel_initiated_at)))
     if r.is_active:
         left = seconds_until(r.expires_at, now)
-        grid.add_row("expires", Text(f"{stamp(r.expires_at)} (in {duration(left)})"))
-    grid.add_row("seen", Text(stamp(b.seen_at)))
+        expires = f"in {duration(left)}"
+        grid.add_row("expires", Text(expires if narrow else f"{stamp(r.expires_at)} ({expires})"))
+    if not narrow:
+        grid.add_row("seen", Text(stamp(b.seen_at)))
+    counts = [
+        (c.processing, "processing"),
+        (c.succeeded, "succeeded"),
+        (c.errored, "errored"),
+        (c.canceled, "canceled"),
+        (c.expired, "expired"),
+    ]
+    if narrow:  # the counts that are not zero
+        counts = [(n, what) for n, what in counts if n]
     grid.add_row(
         "requests",
-        Text(
-            f"{c.total} total · {c.processing} processing · {c.succeeded} succeeded · "
-            f"{c.errored} errored · {c.canceled} canceled · {c.expired} expired"
-        ),
+        Text(" · ".join(f"{n:,} {what}" for n, what in [(c.total, "total"), *counts])),
     )
+    if narrow:
+        if b.actual_cost_usd is not None:
+            grid.add_row("cost", Text(money(b.actual_cost_usd)))
+        elif b.estimated_cost_usd is not None:
+            grid.add_row("cost", Text(f"{money(b.estimated_cost_usd, approx=True)} estimated"))
+        if info.job is not None:
+            grid.add_row("job", safe_text(info.job.name, one_line=True))
     return grid
 
 

@@ -39,8 +39,70 @@ garbage collector's full passes, which pause the app."""
 class Column:
     key: str
     label: str
-    width: int
+    width: int  # the narrowest it is drawn
     justify: Literal["left", "right"] = "left"
+    hide: int = 0
+    """When the table is too narrow, columns are hidden by this rank, highest first (0: kept
+    always): the least important go first."""
+    grow: Literal["fill", "full", "share", ""] = "share"
+    """What it takes of a wide table's spare width: `fill` (the label) takes spare width
+    first up to `FILL_FIRST` and then half of the rest, `full` grows to show whole cells
+    (`max_width`), `share` an even part of what is left, "" none."""
+    max_width: int = 0
+    cut: Literal["end", "middle"] = "end"
+    """Where a cell too long for its width loses characters (ids keep their ends)."""
+
+
+FILL_FIRST = 40
+
+
+def layout(columns: Sequence[Column], width: int) -> tuple[tuple[int, int], ...]:
+    """(column index, drawn width) of the columns shown in `width` cells, in order.
+
+    Columns are hidden least important first until the rest fit; the spare width of a wide
+    table goes to the label first, then to whole ids, then to every column evenly, so the
+    table always spans the screen."""
+    shown = list(range(len(columns)))
+
+    def used(indices: Sequence[int]) -> int:
+        return sum(columns[i].width + 2 * PADDING for i in indices)
+
+    for i in sorted((i for i in shown if columns[i].hide), key=lambda i: -columns[i].hide):
+        if used(shown) <= width:
+            break
+        shown.remove(i)
+    widths = {i: columns[i].width for i in shown}
+    spare = width - used(shown)
+    fill = [i for i in shown if columns[i].grow == "fill"]
+    if spare > 0 and fill:
+        extra = min(spare, max(FILL_FIRST - widths[fill[0]], 0))
+        widths[fill[0]] += extra
+        spare -= extra
+    for i in shown:
+        if spare > 0 and columns[i].grow == "full" and columns[i].max_width > widths[i]:
+            extra = min(spare, columns[i].max_width - widths[i])
+            widths[i] += extra
+            spare -= extra
+    if spare > 0:
+        to_fill = spare // 2 if fill else 0
+        sharing = [i for i in shown if columns[i].grow == "share"]
+        if sharing:
+            each = (spare - to_fill) // len(sharing)
+            for i in sharing:
+                widths[i] += each
+            to_fill = spare - each * len(sharing)
+        else:
+            to_fill = spare
+        if fill:
+            widths[fill[0]] += to_fill
+    return tuple((i, widths[i]) for i in shown)
+
+
+def _cut_middle(cell: Text, width: int) -> Text:
+    """`01MD6SR9…t3h`: the start and the last three characters of an id that does not fit."""
+    plain = cell.plain
+    tail = 3 if width > 7 else 0
+    return Text(plain[: width - 1 - tail] + "…" + (plain[-tail:] if tail else ""), style=cell.style)
 
 
 def _fit(cell: Text, width: int, justify: str, line: Text, meta: Style) -> None:
@@ -162,7 +224,9 @@ class BatchesTable(ScrollView, can_focus=True):
         )
         self._styles: dict[tuple[Style, Style, Style], Style] = {}
         self._line_styles: dict[tuple[bool, bool], tuple[Style, Style]] = {}  # (cursor, even)
-        self._width = sum(c.width + 2 * PADDING for c in self._columns)
+        # every column at its narrowest until the first resize gives the real width
+        self._layout = tuple((i, c.width) for i, c in enumerate(self._columns))
+        self._width = _span(self._layout)
         self._metas = [Style.from_meta({"column": i}) for i in range(len(self._columns))]
 
     # --- rows ------------------------------------------------------------------------------
@@ -210,6 +274,11 @@ class BatchesTable(ScrollView, can_focus=True):
                 return self._cells_of(key)[i]
         raise KeyError(column_key)
 
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns drawn at the current width, left to right."""
+        return [self._columns[i].key for i, _ in self._layout]
+
     def header_label(self, column_key: str) -> str:
         return self._labels[column_key]
 
@@ -243,7 +312,22 @@ class BatchesTable(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._header = None  # drawn lines are cached per width: they stay valid
+        # The scrollbar's column is always kept: rows coming and going never re-lay it out.
+        self._relayout(self.size.width - self.styles.scrollbar_size_vertical)
         self._keep_cursor_visible()
+
+    def _relayout(self, width: int) -> None:
+        """Choose the columns and their widths for `width` cells (see `layout`)."""
+        new = layout(self._columns, width)
+        if new == self._layout:
+            return
+        self._layout = new
+        self._width = _span(new)
+        self._lines.clear()
+        self._drawn.clear()
+        self._header = None
+        self.virtual_size = Size(self._width, len(self._keys) + 1)
+        self.refresh()
 
     def on_focus(self) -> None:
         self.refresh_rows()
@@ -280,8 +364,8 @@ class BatchesTable(ScrollView, can_focus=True):
         space = style + post
         segments: list[Segment] = []
         spaces = ""
-        for column, cell in enumerate(cells):
-            for text, text_style in self._runs(column, cell):
+        for column, width in self._layout:
+            for text, text_style in self._runs(column, width, cells[column]):
                 if text_style is None:
                     spaces += text
                     continue
@@ -293,7 +377,7 @@ class BatchesTable(ScrollView, can_focus=True):
             segments.append(Segment(spaces, space))
         return Strip(segments, self._width).extend_cell_length(width, style)
 
-    def _runs(self, column: int, cell: Text) -> list[tuple[str, Style | None]]:
+    def _runs(self, column: int, width: int, cell: Text) -> list[tuple[str, Style | None]]:
         """A cell drawn at its column's width: (text, style) runs, None for padding.
 
         Cached per cell object: a row's cells stay the same objects while the batch does
@@ -301,22 +385,27 @@ class BatchesTable(ScrollView, can_focus=True):
         cached = self._drawn.get((id(cell), column))
         if cached is not None and cached[0] is cell:
             return cached[1]
+        original = cell
         col, meta = self._columns[column], self._metas[column]
         gap = " " * PADDING
         runs: list[tuple[str, Style | None]]
         # (a huge label is never measured whole: `_fit` cuts it first)
-        size = cell.cell_len if len(cell) <= 2 * col.width else col.width + 1
-        if cell.spans or size > col.width:  # several styles, or cut: Rich draws it
+        size = cell.cell_len if len(cell) <= 2 * width else width + 1
+        if col.cut == "middle" and size > width and not cell.spans:
+            cell = _cut_middle(cell, width)
+            size = cell.cell_len
+        if cell.spans or size > width:  # several styles, or cut: Rich draws it
             line = Text(gap, no_wrap=True, end="")
-            _fit(cell, col.width, col.justify, line, meta)
+            _fit(cell, width, col.justify, line, meta)
             line.append(gap)
             runs = [(seg.text, seg.style or None) for seg in line.render(self.app.console)]
         else:  # most cells: one run of one style (the fast path)
             text_style = self.app.console.get_style(cell.style) + meta if cell.style else meta
-            pad = " " * (col.width - size)
+            pad = " " * (width - size)
             left, right = (gap + pad, gap) if col.justify == "right" else (gap, pad + gap)
             runs = [(left, None), (cell.plain, text_style), (right, None)]
-        self._drawn[(id(cell), column)] = (cell, runs)  # the cell is kept: its id stays its own
+        # the cell is kept: its id stays its own
+        self._drawn[(id(original), column)] = (original, runs)
         return runs
 
     def _combine(self, style: Style, text_style: Style, post: Style) -> Style:
@@ -405,6 +494,10 @@ class BatchesTable(ScrollView, can_focus=True):
             self.post_message(self.Selected(self, self._keys[row]))
         else:
             self.move_cursor(row=row)
+
+
+def _span(shown: Sequence[tuple[int, int]]) -> int:
+    return sum(width + 2 * PADDING for _, width in shown)
 
 
 def _same(a: tuple[Text, ...], b: tuple[Text, ...]) -> bool:

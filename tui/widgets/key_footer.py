@@ -19,6 +19,9 @@ from textual import events
 from textual.binding import Binding
 from textual.widget import Widget
 
+PINNED = ("help", "quit")
+"""Binding ids drawn at the right end, where a narrow terminal never cuts them."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Slot:
@@ -106,8 +109,9 @@ class KeyFooter(Widget, can_focus=False):
 
     def render(self) -> Text:
         shown, palette = self._keys()
+        pinned = [key for key in shown if key[0].id in PINNED]
+        shown = [key for key in shown if key[0].id not in PINNED]
         width = self.size.width
-        right = Text(no_wrap=True, end="")
         slots: list[_Slot] = []
         line = Text(no_wrap=True, end="")
         for binding, enabled, tooltip in shown:
@@ -115,18 +119,28 @@ class KeyFooter(Widget, can_focus=False):
             start = line.cell_len
             line.append_text(label)
             slots.append(_Slot(start, line.cell_len, binding.key, enabled, tooltip))
+        # On the right, never cut: help and quit, then the palette key.
+        right = Text(no_wrap=True, end="")
+        right_slots: list[tuple[int, int, Binding, bool, str]] = []
+        for n, (binding, enabled, tooltip) in enumerate(pinned):
+            if n == 0:
+                right.append("▏", style=Style(dim=True))
+            start = right.cell_len
+            right.append_text(self._label(binding, enabled))
+            right_slots.append((start, right.cell_len, binding, enabled, tooltip))
         if palette is not None:
             binding, enabled, tooltip = palette
             right.append("▏", style=Style(dim=True))
+            start = right.cell_len
             right.append_text(self._label(binding, enabled))
+            right_slots.append((start, right.cell_len, binding, enabled, tooltip))
         room = max(width - right.cell_len, 0)
         if line.cell_len > room:
             line.truncate(room, overflow="ellipsis")
             slots = [s for s in slots if s.end <= room]
         line.pad_right(room - line.cell_len)
-        if palette is not None:
-            binding, enabled, tooltip = palette
-            slots.append(_Slot(room + 1, room + right.cell_len, binding.key, enabled, tooltip))
+        for start, end, binding, enabled, tooltip in right_slots:
+            slots.append(_Slot(room + start, room + end, binding.key, enabled, tooltip))
         line.append_text(right)
         self._slots = slots
         return line

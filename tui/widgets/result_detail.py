@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from batchtop.core.models import ResultRow, ResultType
+from batchtop.tui.format import gap
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.widgets.results_table import STATUS_STYLES
 from rich.syntax import Syntax
@@ -48,13 +49,16 @@ def pretty_json(raw: str) -> str:
 def meta_text(row: ResultRow) -> Text:
     text = Text(end="")
     text.append(clean(row.custom_id, keep_newlines=False), style="bold")
-    text.append("  ")
+    gap(text)
     text.append(row.type.value, style=STATUS_STYLES.get(row.type, ""))
     if row.stop_reason:
-        text.append(f"  stop: {clean(row.stop_reason, keep_newlines=False)}", style="dim")
+        gap(text)
+        text.append(f"stop: {clean(row.stop_reason, keep_newlines=False)}", style="dim")
     if row.model:
-        text.append(f"  {clean(row.model, keep_newlines=False)}", style="dim")
-    text.append(f"  tokens in {row.input_tokens:,} / out {row.output_tokens:,}", style="dim")
+        gap(text)
+        text.append(clean(row.model, keep_newlines=False), style="dim")
+    gap(text)
+    text.append(f"tokens in {row.input_tokens:,} / out {row.output_tokens:,}", style="dim")
     text.append(f"\nbatch {clean(row.batch_id, keep_newlines=False)}", style="dim")
     return text
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from batchtop.core.models import ResultPage, ResultRow, ResultType
+from batchtop.tui.format import gap
 from batchtop.tui.safe_text import clean
 from rich.segment import Segment
 from rich.style import Style
@@ -51,42 +52,53 @@ class Column:
     justify: str = "left"
 
 
-def _columns(width: int) -> list[Column]:
-    fixed = [
-        Column("", 2),
-        Column("custom_id", 0),
-        Column("status", 10),
-        Column("stop reason", 14),
-        Column("tokens in/out", 15, "right"),
-        Column("output (first line) / error", 0),
-    ]
-    used = sum(c.width for c in fixed) + len(fixed) - 1
+COLUMNS = (
+    Column("", 2),
+    Column("custom_id", 0),
+    Column("status", 10),
+    Column("stop reason", 14),
+    Column("tokens in/out", 15, "right"),
+    Column("output (first line) / error", 0),
+)
+HIDE_FIRST = (3, 4)
+"""Columns a narrow table hides, in this order, so the output keeps room: stop reason below
+NARROW_BELOW cells, then the tokens below TINY_BELOW."""
+NARROW_BELOW = 110
+TINY_BELOW = 70
+
+
+def _columns(width: int) -> list[tuple[int, Column]]:
+    """(index in COLUMNS, column at its width) of the columns shown at `width`."""
+    hidden = HIDE_FIRST[: (width < NARROW_BELOW) + (width < TINY_BELOW)]
+    fixed = [(i, c) for i, c in enumerate(COLUMNS) if i not in hidden]
+    used = sum(c.width for _, c in fixed) + len(fixed) - 1
     rest = max(width - used, 20)
     id_width = max(12, min(30, rest // 3))
     out_width = max(rest - id_width, 8)
-    widths = [id_width if i == 1 else out_width if i == 5 else 0 for i in range(len(fixed))]
-    return [Column(c.title, c.width or widths[i], c.justify) for i, c in enumerate(fixed)]
+    widths = {1: id_width, 5: out_width}
+    return [(i, Column(c.title, c.width or widths[i], c.justify)) for i, c in fixed]
 
 
 def _fit(text: str | Text, width: int, justify: str = "left", style: str = "") -> Text:
+    """The cell in exactly `width` cells; its padding is a run of its own (`format.gap`)."""
     cell = text if isinstance(text, Text) else Text(text, style=style)
     cell.no_wrap = True
     cell.truncate(width, overflow="ellipsis", pad=False)
     pad = width - cell.cell_len
     if pad > 0:
         if justify == "right":
-            cell = Text(" " * pad) + cell
+            cell = gap(Text(), " " * pad) + cell
         else:
-            cell.pad_right(pad)
+            gap(cell, " " * pad)
     return cell
 
 
 def header_text(width: int) -> Text:
     """The column titles, aligned with the rows `ResultsTable` renders at this width."""
     line = Text()
-    for i, col in enumerate(_columns(width)):
-        if i:
-            line.append(" ")
+    for n, (_, col) in enumerate(_columns(width)):
+        if n:
+            gap(line, " ")
         line.append_text(_fit(col.title, col.width, col.justify))
     return line
 
@@ -116,10 +128,10 @@ def row_text(row: ResultRow, width: int, *, selected: bool) -> Text:
             style="" if row.type is ResultType.SUCCEEDED else "red",
         ),
     ]
-    for i, (col, cell) in enumerate(zip(_columns(width), cells, strict=True)):
-        if i:
-            line.append(" ")
-        line.append_text(_fit(cell, col.width, col.justify))
+    for n, (i, col) in enumerate(_columns(width)):
+        if n:
+            gap(line, " ")
+        line.append_text(_fit(cells[i], col.width, col.justify))
     return line
 
 

@@ -138,3 +138,15 @@ def test_compose_screen(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (250, 70)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_results_viewer_at_size(
+    snap_compare: Any, results_app: ScreenHost, size: tuple[int, int]
+) -> None:
+    """Narrow terminals hide the stop reason (then the tokens) so the output keeps room."""
+
+    async def run_before(pilot: Any) -> None:
+        await results_ready(pilot)
+
+    assert snap_compare(results_app, run_before=run_before, terminal_size=size)
