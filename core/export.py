@@ -23,11 +23,12 @@ import asyncio
 import contextlib
 import csv
 import glob
+import io
 import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 
@@ -485,3 +486,49 @@ async def export_results_async(
 ) -> ExportResult:
     """`export_results` in a worker thread, so the event loop stays responsive."""
     return await asyncio.to_thread(export_results, rows, fmt, path, progress)
+
+
+# --- small files (a chart's numbers, a screenshot) ------------------------------------------
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` the way every export is written: a private temp file in the same
+    directory, fsync, rename, 0600. Returns the path written."""
+    path = Path(path).expanduser()
+    _check_destination(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
+    tmp = Path(tmp_name)
+    try:
+        with open(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise UserError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def table_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A small table as CSV (RFC 4180, CRLF), text cells guarded against formulas."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([csv_safe(v) if isinstance(v, str) else v for v in row])
+    return buf.getvalue().encode("utf-8")
+
+
+def default_chart_path(batch_or_job_id: str, name: str, extension: str) -> Path:
+    """`<id>-<name>.<ext>` in the export directory (the current directory)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", batch_or_job_id) or "batch"
+    return paths.exports_dir() / f"{safe}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.{extension}"

@@ -373,3 +373,89 @@ class ResultsReady:
 
 
 Event = BatchChanged | BatchEnded | RefreshFailed | RefreshDone | ResultsReady
+
+
+# --- statistics (core/stats.py) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One bar of a breakdown: how many requests, and what they cost."""
+
+    label: str
+    count: int
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Bin i counts the values in [edges[i], edges[i + 1]); the last bin also holds its end."""
+
+    edges: tuple[int, ...]
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotableRequest:
+    """One request of a "top" list (longest answer, longest prompt, most expensive)."""
+
+    batch_id: str
+    custom_id: str
+    type: ResultType
+    stop_reason: str | None
+    input_tokens: int  # cached prompt tokens included
+    output_tokens: int
+    cost_usd: float | None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultBreakdown:
+    """What a batch's or a job's results came to, by outcome, stop reason and model."""
+
+    total: int
+    cost_usd: float
+    priced: int  # rows with a known cost
+    outcomes: tuple[Share, ...]  # succeeded, "errored: <type>"…, canceled, expired
+    stop_reasons: tuple[Share, ...]  # of the succeeded requests
+    cost_by_model: tuple[Share, ...]
+    cost_by_outcome: tuple[Share, ...]
+    max_output_tokens: int = 0
+    max_input_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResultDistribution:
+    """How long prompts and answers were, and which requests stand out."""
+
+    output_tokens: Histogram
+    input_tokens: Histogram
+    longest: tuple[NotableRequest, ...]  # most output tokens
+    largest_inputs: tuple[NotableRequest, ...]  # longest prompts
+    priciest: tuple[NotableRequest, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultStats:
+    breakdown: ResultBreakdown
+    distribution: ResultDistribution
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressPoint:
+    seconds: float  # since the first batch was created
+    done: int  # requests no longer processing
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressSeries:
+    """Completions over time for a batch or a job, from the stored snapshots."""
+
+    start: datetime
+    total: int
+    done: int
+    points: tuple[ProgressPoint, ...]
+    expires_s: float  # the (earliest still running) batch's 24-hour expiry, from `start`
+    now_s: float  # now, or when the last batch ended
+    ended: bool
+    eta_s: float | None = None  # projected end, from `start` (see BatchService.eta)

@@ -213,6 +213,13 @@ def _source(
     )
 
 
+def row_source(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> tuple[str, list[Any]]:
+    """`FROM … WHERE …` (and its parameters) over `results r`, one row per custom_id: a job's
+    batches merged the way every other query here sees them. Filters append " AND …"."""
+    src = _source(conn, batch_ids)
+    return src.sql, src.args
+
+
 def _merged_table(conn: sqlite3.Connection, ids: list[str]) -> str:
     """A connection-private temp table (custom_id → winning row id) for a set of batches.
 

@@ -36,8 +36,11 @@ from .models import (
     ImportReport,
     Job,
     ProcessingStatus,
+    ProgressSeries,
     RefreshDone,
     RemoteBatch,
+    ResultBreakdown,
+    ResultDistribution,
     ResultFilter,
     ResultPage,
     ResultRow,
@@ -732,6 +735,27 @@ class BatchService:
 
     def result_summary(self, batch_ids: Sequence[str]) -> ResultSummary:
         return self.store.result_summary(batch_ids)
+
+    def result_breakdown(self, batch_ids: Sequence[str]) -> ResultBreakdown:
+        """Outcomes, stop reasons, cost by model and outcome (one SQL pass; the first charts)."""
+        return self.store.result_breakdown(batch_ids)
+
+    def result_distribution(
+        self, batch_ids: Sequence[str], breakdown: ResultBreakdown
+    ) -> ResultDistribution:
+        """Token histograms and the longest / largest / most expensive requests."""
+        return self.store.result_distribution(batch_ids, breakdown)
+
+    def progress_series(self, batch_ids: Sequence[str]) -> ProgressSeries | None:
+        """Completions over time since creation, with the expiry and the ETA (latest of the
+        batches still running)."""
+        series = self.store.progress_series(batch_ids, self._now())
+        if series is None or series.ended:
+            return series
+        etas = [eta for eta in (self.eta(b) for b in batch_ids) if eta is not None]
+        if not etas:
+            return series
+        return replace(series, eta_s=(max(etas) - series.start).total_seconds())
 
     async def export(
         self,

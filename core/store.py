@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import paths, results_index, results_ingest
+from . import paths, results_index, results_ingest, stats
 from .errors import NotFound, UserError
 from .models import (
     BatchView,
@@ -26,8 +26,11 @@ from .models import (
     IntentState,
     Job,
     ProcessingStatus,
+    ProgressSeries,
     RemoteBatch,
     RequestCounts,
+    ResultBreakdown,
+    ResultDistribution,
     ResultFilter,
     ResultPage,
     ResultRow,
@@ -773,6 +776,20 @@ class Store:
 
     def count_results(self, batch_ids: Sequence[str], filt: ResultFilter = _ALL) -> int:
         return results_index.cached_count(self._conn(), batch_ids, filt, self._totals)
+
+    def result_breakdown(self, batch_ids: Sequence[str]) -> ResultBreakdown:
+        """Counts and costs by outcome, stop reason and model (see `core/stats.py`)."""
+        return stats.result_breakdown(self._conn(), batch_ids)
+
+    def result_distribution(
+        self, batch_ids: Sequence[str], breakdown: ResultBreakdown
+    ) -> ResultDistribution:
+        """Token histograms and top requests (see `core/stats.py`)."""
+        return stats.result_distribution(self._conn(), batch_ids, breakdown)
+
+    def progress_series(self, batch_ids: Sequence[str], now: datetime) -> ProgressSeries | None:
+        """Completions over time from the snapshots (see `core/stats.py`)."""
+        return stats.progress_series(self._conn(), batch_ids, now)
 
 
 ConnFactory = Callable[[], sqlite3.Connection]

@@ -124,6 +124,15 @@ DASHBOARD_KEYS: tuple[Key, ...] = (
         "view: toggle detail panel",
         show=False,
     ),
+    Key(
+        "statistics",
+        "v",
+        "statistics",
+        "Stats",
+        "Charts: outcomes, tokens, cost and progress",
+        "batch: statistics",
+        show=False,
+    ),
     Key("compose", "n", "compose", "New", "Compose a batch by hand", "batch: compose new"),
     Key(
         "import", "i", "import_file", "Import", "Import a file as a batch job", "batch: import file"

@@ -94,6 +94,13 @@ class BatchActions(Screen[None]):
             return
         self.app.push_screen(ResultsScreen(self.service, batch_ids=ids, title=title))
 
+    def action_statistics(self) -> None:
+        selection = self._selected_ids()
+        if selection is not None:
+            from .statistics import StatisticsScreen
+
+            self.app.push_screen(StatisticsScreen(self.service, *selection))
+
     def action_export(self) -> None:
         selection = self._selected_ids()
         if selection is None:

@@ -208,6 +208,14 @@ class ResultsScreen(Screen[None]):
             tooltip="Export results (all, the current filter or the selected rows)",
         ),
         Binding(
+            "v",
+            "statistics",
+            "Stats",
+            show=False,
+            id="results.statistics",
+            tooltip="Charts of these results: outcomes, tokens, cost, progress",
+        ),
+        Binding(
             "R",
             "retry",
             "Retry failed",
@@ -609,6 +617,11 @@ class ResultsScreen(Screen[None]):
             f"{len(text):,} characters of {escape(clean(row.custom_id, keep_newlines=False))}",
             title="Copied to clipboard",
         )
+
+    def action_statistics(self) -> None:
+        from .statistics import StatisticsScreen
+
+        self.app.push_screen(StatisticsScreen(self.service, self.batch_ids, self.heading))
 
     def action_export(self) -> None:
         from batchtop.tui.screens.export import ExportScreen
