@@ -34,6 +34,8 @@ class Settings:
     request_timeout_s: float = 60.0
     max_retries: int = 2
     notify_bell: bool = True
+    # Desktop notifications when batches or jobs end (terminal OSC 9/777 or notify-send).
+    desktop_notify: bool = True
     # action id -> keys, e.g. {"quit": "q,ctrl+q"}
     keymap: dict[str, str] = field(default_factory=dict)
 
@@ -60,6 +62,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "request_timeout_s": (int, float),
     "max_retries": (int,),
     "notify_bell": (bool,),
+    "desktop_notify": (bool,),
 }
 
 

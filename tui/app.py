@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
+from batchtop.core.desktop_notify import Notifier
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import BatchEnded, BatchView, Event, RefreshFailed
+from batchtop.core.notices import ended_notices
 from textual import work
 from textual.app import App
 from textual.binding import BindingType
@@ -90,6 +92,8 @@ class BatchtopApp(App[int]):
         self._refresh_worker: Worker[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._ended: list[BatchView] = []
+        # Desktop notifications when batches or jobs end (None: off, or headless).
+        self.notifier: Notifier | None = None
         self.dashboard = DashboardScreen(
             service, now=self.now, refresh_interval_s=settings.refresh_interval_s, demo=demo
         )
@@ -98,6 +102,8 @@ class BatchtopApp(App[int]):
             self.theme = settings.theme
 
     def on_mount(self) -> None:
+        if self.settings.desktop_notify and not self.is_headless:
+            self.notifier = Notifier(write=self._terminal_write)
         if self.settings.theme not in self.available_themes:
             self.notify(escape(f"Unknown theme '{self.settings.theme}'; using the default."))
         for warning in self.service.warnings:  # e.g. a data directory others can read
@@ -164,6 +170,20 @@ class BatchtopApp(App[int]):
             )
         if self.settings.notify_bell:
             self.bell()
+        if self.notifier is not None:
+            self._desktop_notify(ended, self.notifier)
+
+    @work(thread=True, group="desktop-notify", exit_on_error=False)
+    def _desktop_notify(self, ended: list[BatchView], notifier: Notifier) -> None:
+        """core decides what to say (a job once its last batch ended); notify-send may block."""
+        for notice in ended_notices(self.service.store, ended):
+            notifier.send(notice.title, notice.line, urgent=notice.failed)
+
+    def _terminal_write(self, sequence: str) -> None:
+        """An escape sequence straight to the terminal, through the app's driver."""
+        driver = self._driver
+        if driver is not None:
+            self.call_from_thread(driver.write, sequence)
 
     # --- polling and refresh ---------------------------------------------------------------
 
