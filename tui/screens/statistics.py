@@ -10,7 +10,7 @@ viewer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,7 +18,6 @@ from batchtop.core.errors import BatchtopError
 from batchtop.core.models import (
     BatchChanged,
     BatchEnded,
-    Event,
     NotableRequest,
     ProgressSeries,
     ResultBreakdown,
@@ -35,6 +34,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from ..messages import ServiceEvent
 from ..safe_text import safe_text
 from ..widgets.charts import BarChart, Chart, HistogramChart, ProgressChart, _usd
 from ..widgets.key_footer import KeyFooter
@@ -124,7 +124,6 @@ class StatisticsScreen(Screen[None]):
         self.loaded = False  # every part is on screen (tests wait on this)
         self.last_written: Path | None = None
         self._notable: list[NotableRequest] = []
-        self._unsubscribe: Callable[[], None] = lambda: None
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -147,14 +146,12 @@ class StatisticsScreen(Screen[None]):
         table = self.query_one("#stats-top", DataTable)
         table.add_columns("list", "custom_id", "outcome", "stop", "in tok", "out tok", "cost")
         self.query_one(BarChart).focus()
-        self._unsubscribe = self.service.subscribe(self._service_event)
         self.load()
 
-    def on_unmount(self) -> None:
-        self._unsubscribe()
-
-    def _service_event(self, event: Event) -> None:
-        """Progress moves with every refresh; results change when they arrive."""
+    def on_service_event(self, message: ServiceEvent) -> None:
+        """Progress moves with every refresh; results change when they arrive (the app hands
+        every service event to each screen of its stack)."""
+        event = message.event
         if isinstance(event, BatchChanged | BatchEnded) and event.batch.id in self.batch_ids:
             self.load_progress()
         if isinstance(event, ResultsReady) and event.batch_id in self.batch_ids:
