@@ -15,6 +15,7 @@ from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ExportFormat, ExportResult, ResultFilter
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
+from batchtop.tui.widgets.key_footer import KeyFooter
 from batchtop.tui.words import quantity
 from rich.text import Text
 from textual import on, work
@@ -167,6 +168,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
             with Horizontal(id="export-buttons"):
                 yield Button("Cancel", id="export-cancel")
                 yield Button("Export (ctrl+s)", variant="primary", id="export-run")
+        yield KeyFooter()  # this dialog's keys, not those of the screen underneath
 
     def _filter_label(self) -> str:
         if self.filt == ResultFilter():
@@ -182,7 +184,9 @@ class ExportScreen(ModalScreen[ExportResult | None]):
 
     def on_mount(self) -> None:
         self._set_default_path()
-        self.query_one("#export-path", Input).focus()
+        # The format first: Enter there picks a format. Enter in the destination box exports,
+        # so focusing it first wrote a file at once for anyone who pressed Enter to begin.
+        self.query_one("#export-format", RadioSet).focus()
 
     def _set_default_path(self) -> None:
         path_input = self.query_one("#export-path", Input)

@@ -97,6 +97,7 @@ async def test_typed_extension_picks_the_format(service: Any, tmp_path: Path) ->
         assert screen.fmt == "jsonl"
         path_input = screen.query_one("#export-path", Input)
         path_input.value = ""
+        await pilot.click("#export-path")  # the dialog opens on the format
         await pilot.press(*str(tmp_path / "report.md"))
         await pilot.pause()
         assert screen.fmt == "markdown"
@@ -149,3 +150,27 @@ async def test_parquet_choice_matches_pyarrow(service: Any) -> None:
         screen = await open_export(pilot)
         button = screen.query_one("#export-format-parquet", RadioButton)
         assert button.disabled is (not parquet_available())
+
+
+async def test_opens_on_the_format_and_enter_does_not_export(
+    service: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14.14: the destination was focused, so Enter wrote a file at once; the footer
+    showed the results viewer's keys."""
+    monkeypatch.chdir(tmp_path)
+    app = host(service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_export(pilot)
+        assert app.focused is screen.query_one("#export-format")
+        await pilot.press("down", "enter")  # moves to CSV and picks it
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.fmt == "csv"
+        assert screen.result is None
+        assert not list(tmp_path.rglob("*.csv"))
+        strips = app.screen._compositor.render_strips()
+        footer = "".join(seg.text for seg in strips[-1])
+        assert "Export" in footer
+        assert "esc" in footer
+        assert "Cancel" in footer
+        assert "Search" not in footer  # the results viewer's keys are underneath, unseen
