@@ -78,6 +78,17 @@ def _add_ls(p: argparse.ArgumentParser) -> None:
 def _add_watch(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", nargs="?", help="batch or job id (default: everything active)")
     p.add_argument("--interval", type=float, help="seconds between refreshes")
+    p.add_argument(
+        "--notify",
+        action="store_true",
+        help="a desktop notification and a summary line (stderr) when a batch or job ends",
+    )
+    p.add_argument(
+        "--exec",
+        metavar="CMD",
+        dest="exec_command",
+        help="run CMD when a batch or job ends, its summary as JSON on stdin",
+    )
 
 
 def _add_results(p: argparse.ArgumentParser) -> None:
