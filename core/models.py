@@ -50,6 +50,17 @@ class RequestCounts:
         """Requests that reached a final state."""
         return self.total - self.processing
 
+    @property
+    def failed(self) -> int:
+        """Requests that ended without a result: errored, expired or canceled."""
+        return self.errored + self.expired + self.canceled
+
+    @property
+    def has_errors(self) -> bool:
+        """What the "with errors" view and the warnings go by: errored or expired requests
+        (canceled ones were asked for)."""
+        return bool(self.errored or self.expired)
+
 
 @dataclass(frozen=True, slots=True)
 class RemoteBatch:
@@ -263,6 +274,49 @@ class SubmitOutcome:
     batch_ids: tuple[str, ...]
     failed_parts: tuple[int, ...] = ()
     errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRequest:
+    """A request of an ended batch that has no result: what a retry chooses from."""
+
+    custom_id: str
+    type: ResultType  # errored, expired or canceled
+    error_type: str | None
+    params_json: str | None  # None: batchtop does not know its parameters (no manifest)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPlan:
+    """What a retry of failed requests sends and what it leaves out (`core/retry.py` decides).
+
+    Both front ends announce `resend` before asking and after sending: the number announced
+    is the number sent.
+    """
+
+    batch_ids: tuple[str, ...]  # the batches that have something to resend
+    resend: int
+    resend_by_type: dict[ResultType, int]
+    left_out: dict[str, int]  # error type -> requests that would fail the same way again
+    unknown: int = 0  # failed requests whose parameters batchtop does not know
+    include_invalid: bool = False
+
+    @property
+    def left_out_total(self) -> int:
+        return sum(self.left_out.values())
+
+
+@dataclass(frozen=True, slots=True)
+class RetryOutcome:
+    """A retry that was sent: its plan (`plan.resend` requests) and the submission."""
+
+    plan: RetryPlan
+    submitted: SubmitOutcome
+
+    @property
+    def sent(self) -> int:
+        """Requests in the batches created (0 if the create failed)."""
+        return self.plan.resend if self.submitted.batch_ids else 0
 
 
 # --- results ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .models import ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
+from .models import FailedRequest, ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
 from .pricing import BATCH_DISCOUNT
 from .sqlite_util import placeholders, write_txn
 
@@ -755,23 +755,14 @@ def error_types(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> dict[str,
     return {name: int(n) for name, n in rows}
 
 
-def failed_requests(
-    conn: sqlite3.Connection, batch_id: str, include_invalid: bool
-) -> Iterator[tuple[str, str]]:
-    """(custom_id, params_json) of errored, expired and canceled requests of one batch.
-
-    `invalid_request_error` rows are left out unless asked for: resending them fails again.
-    Requests without a manifest entry cannot be rebuilt and are skipped.
-    """
+def failed_requests(conn: sqlite3.Connection, batch_id: str) -> list[FailedRequest]:
+    """The errored, expired and canceled requests of one batch, with their parameters from
+    the manifest when batchtop has them (which to resend is `core/retry.py`'s rule)."""
     key = manifest_key(conn, batch_id)
-    if key is None:
-        return iter(())
     rows = conn.execute(
-        "SELECT r.custom_id, m.params_json FROM results r JOIN manifests m"
-        " ON m.job_id = ? AND m.part = ? AND m.custom_id = r.custom_id"
-        " WHERE r.batch_id = ? AND (r.type IN ('expired', 'canceled') OR (r.type = 'errored'"
-        " AND (? OR coalesce(r.error_type, '') != 'invalid_request_error')))"
-        " ORDER BY r.custom_id",
-        (key[0], key[1], batch_id, int(include_invalid)),
+        "SELECT r.custom_id, r.type, r.error_type, m.params_json FROM results r"
+        " LEFT JOIN manifests m ON m.job_id = ? AND m.part = ? AND m.custom_id = r.custom_id"
+        " WHERE r.batch_id = ? AND r.type != 'succeeded' ORDER BY r.custom_id",
+        (key[0] if key else None, key[1] if key else None, batch_id),
     ).fetchall()
-    return ((r[0], r[1]) for r in rows)
+    return [FailedRequest(r[0], ResultType(r[1]), r[2], r[3]) for r in rows]

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from . import paths, pricing
+from . import paths, pricing, retry
 from .api import BatchApi
 from .config import Settings, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, UserError
@@ -32,6 +32,7 @@ from .models import (
     Event,
     ExportFormat,
     ExportResult,
+    FailedRequest,
     ImportOptions,
     ImportReport,
     Job,
@@ -46,6 +47,8 @@ from .models import (
     ResultRow,
     ResultsReady,
     ResultSummary,
+    RetryOutcome,
+    RetryPlan,
     SubmitIntent,
     SubmitOutcome,
     SubmitProgress,
@@ -172,11 +175,7 @@ class BatchService:
         if view == "ended":
             return [b for b in rows if not b.remote.is_active]
         if view == "errors":
-            return [
-                b
-                for b in rows
-                if b.remote.request_counts.errored or b.remote.request_counts.expired
-            ]
+            return [b for b in rows if b.remote.request_counts.has_errors]
         return rows
 
     def newest_batches(self, limit: int) -> tuple[list[BatchView], int, int, datetime | None]:
@@ -619,33 +618,63 @@ class BatchService:
         clean = (text or "").strip() or None
         self.store.set_label(batch_id, clean)
 
-    async def retry_failed(self, batch_id: str, *, include_invalid: bool = False) -> SubmitOutcome:
-        """A new batch of the errored/expired/canceled requests, in the same job."""
-        import orjson
+    async def retry_plan(
+        self, batch_ids: Sequence[str], *, include_invalid: bool = False
+    ) -> RetryPlan:
+        """What a retry of these ended batches would resend, and what it would leave out.
 
+        Downloads results that are not here yet: only they say which requests failed and
+        how. Front ends announce `plan.resend` before asking, then send with `retry_failed`.
+        """
+        plans: list[RetryPlan] = []
+        for batch_id in batch_ids:
+            try:
+                plans.append((await self._retry_choice(batch_id, include_invalid))[1])
+            except Conflict:
+                if len(batch_ids) == 1:
+                    raise
+                # a job's batch still running: the others are retried without it
+        return retry.merge(plans)
+
+    async def _retry_choice(
+        self, batch_id: str, include_invalid: bool
+    ) -> tuple[BatchView, RetryPlan, list[FailedRequest]]:
         view = await self._fresh(self.require_batch(batch_id))
         assert view is not None
         if view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has not ended yet: retry once it has ended.")
+        if not view.remote.request_counts.failed:
+            return view, retry.choose(batch_id, [], include_invalid=include_invalid)[0], []
         if not view.results_indexed:
             await self.download_results(batch_id)
             view = self.require_batch(batch_id)
-        rows = await asyncio.to_thread(
-            lambda: list(self.store.failed_requests(batch_id, include_invalid=include_invalid))
-        )
-        if not rows:
-            failed = (
-                view.remote.request_counts.errored
-                + view.remote.request_counts.expired
-                + view.remote.request_counts.canceled
-            )
-            if failed and not view.has_manifest:
+        failed = await asyncio.to_thread(self.store.failed_requests, batch_id)
+        plan, chosen = retry.choose(batch_id, failed, include_invalid=include_invalid)
+        return view, plan, chosen
+
+    async def retry_failed(self, batch_id: str, *, include_invalid: bool = False) -> RetryOutcome:
+        """A new batch, in the same job, of the failed requests a resend can fix (see
+        `core/retry.py`; `include_invalid` resends the others too)."""
+        import orjson
+
+        view, plan, chosen = await self._retry_choice(batch_id, include_invalid)
+        if not chosen:
+            if plan.unknown and not view.has_manifest:
                 raise UserError(
                     f"Batch {batch_id} was not submitted by batchtop: its request parameters"
                     " are unknown, so it cannot be retried."
                 )
-            raise UserError(f"Nothing to retry: batch {batch_id} has no failed requests to resend.")
-        requests = [{"custom_id": cid, "params": orjson.loads(params)} for cid, params in rows]
+            if plan.left_out:
+                kinds = ", ".join(sorted(plan.left_out))
+                raise UserError(
+                    f"Nothing to retry: the failed requests of batch {batch_id} would fail the"
+                    f" same way again ({kinds}); include them to resend them anyway."
+                )
+            raise UserError(f"Nothing to retry: batch {batch_id} has no failed requests.")
+        requests = [
+            {"custom_id": r.custom_id, "params": orjson.loads(r.params_json or "null")}
+            for r in chosen
+        ]
         job_id = view.job_id
         if job_id is None:
             job = await asyncio.to_thread(
@@ -655,7 +684,7 @@ class BatchService:
         intents = await asyncio.to_thread(self.store.intents, job_id)
         part_no = max([i.part for i in intents] + [view.job_part or 0]) + 1
         prepared = await asyncio.to_thread(prepare_requests, requests, user_text)
-        return await self._submit_parts(
+        submitted = await self._submit_parts(
             job_id,
             [(part_no, None, None)],
             model=view.model,
@@ -663,6 +692,7 @@ class BatchService:
             parent_batch_id=batch_id,
             prepared=prepared,
         )
+        return RetryOutcome(plan, submitted)
 
     # --- results ----------------------------------------------------------------------
 

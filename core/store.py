@@ -23,6 +23,7 @@ from .errors import NotFound, UserError
 from .models import (
     BatchView,
     CountSnapshot,
+    FailedRequest,
     IntentState,
     Job,
     ProcessingStatus,
@@ -765,11 +766,9 @@ class Store:
         """Every matching (row, raw line), by custom_id, streamed in pages (for export)."""
         return results_index.iterate(self._conn, batch_ids, filt)
 
-    def failed_requests(
-        self, batch_id: str, *, include_invalid: bool = False
-    ) -> Iterator[tuple[str, str]]:
-        """(custom_id, params_json) of requests worth resubmitting, from the manifest."""
-        return results_index.failed_requests(self._conn(), batch_id, include_invalid)
+    def failed_requests(self, batch_id: str) -> list[FailedRequest]:
+        """A batch's errored, expired and canceled requests, with parameters when known."""
+        return results_index.failed_requests(self._conn(), batch_id)
 
     def error_types(self, batch_ids: Sequence[str]) -> dict[str, int]:
         return results_index.error_types(self._conn(), batch_ids)

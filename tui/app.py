@@ -59,11 +59,6 @@ def failure_of(exc: BatchtopError) -> RefreshFailed:
 MAX_END_TOASTS = 3
 
 
-def _failed(batch: BatchView) -> bool:
-    c = batch.remote.request_counts
-    return bool(c.errored or c.expired)
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -148,7 +143,7 @@ class BatchtopApp(App[int]):
         if not ended:
             return
         if len(ended) > MAX_END_TOASTS:
-            errors = sum(1 for b in ended if _failed(b))
+            errors = sum(1 for b in ended if b.remote.request_counts.has_errors)
             text = f"{len(ended)} batches ended" + (f", {errors} with failures" if errors else "")
             self.notify(escape(text + "."), title="Batches ended")
         for batch in ended if len(ended) <= MAX_END_TOASTS else ():
@@ -166,7 +161,7 @@ class BatchtopApp(App[int]):
             self.notify(
                 escape(f"{display_name(batch)}: " + ", ".join(parts) + ". Enter opens results."),
                 title="Batch ended",
-                severity="warning" if _failed(batch) else "information",
+                severity="warning" if batch.remote.request_counts.has_errors else "information",
             )
         if self.settings.notify_bell:
             self.bell()

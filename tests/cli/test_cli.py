@@ -195,6 +195,45 @@ def test_actions_label_cancel_delete_retry(
     assert cli_main(capsys, "reconcile")[1].strip() == "nothing to reconcile"
 
 
+def test_retry_says_how_many_it_sends_and_leaves_out_what_would_fail_again(
+    emulator_env: EmulatorHandle,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from batchtop.core.emulator import Rule
+
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "p.txt"
+    src.write_text("".join(f"prompt {i}\n" for i in range(1, 7)))
+    emulator_env.set_rules(
+        [
+            Rule(pattern="[12]$", outcome="errored", error_type="overloaded_error"),
+            Rule(pattern="3$", outcome="errored", error_type="not_found_error"),
+            Rule(pattern="4$", outcome="errored", error_type="invalid_request_error"),
+        ]
+    )
+    code, out, err = cli_main(capsys, "submit", str(src), "--json")
+    assert code == 0, err
+    (bid,) = json.loads(out)["batch_ids"]
+    emulator_env.set_rules([])
+    emulator_env.advance(600)
+    code, out, err = cli_main(capsys, "retry", bid)
+    assert code == 0, err
+    assert f"resending 2 requests (2 errored) of {bid}" in err, (out, err)  # before
+    assert "left out: 2 requests that would fail the same way" in err
+    assert "1 invalid_request_error, 1 not_found_error" in err
+    assert "--include-invalid" in err
+    (line,) = out.strip().splitlines()  # after: the data, on stdout
+    assert line.endswith(f": 2 requests (retry of {bid})")
+    code, out, err = cli_main(capsys, "retry", bid, "--include-invalid", "--json")
+    assert code == 0, err
+    sent = json.loads(out)
+    assert sent["requests"] == 4
+    assert sent["left_out"] == {}
+    assert "resending 4 requests (4 errored)" in err
+
+
 def test_locate_uses_xdg_dirs(tmp_path: Path) -> None:
     proc = run("locate", "--json", cwd=tmp_path)
     assert proc.returncode == 0

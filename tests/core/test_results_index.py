@@ -444,17 +444,14 @@ def test_failed_requests(store: Store, tmp_path: Path) -> None:
         errored("not-in-manifest", "api_error", "x"),
     ]
     store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
-    assert [c for c, _ in store.failed_requests("b1", include_invalid=False)] == [
-        "b",
-        "d",
-        "e",
-        "f",
-    ]
-    with_invalid = dict(store.failed_requests("b1", include_invalid=True))
-    assert sorted(with_invalid) == ["b", "c", "d", "e", "f"]
-    assert with_invalid["c"] == '{"id": "c"}'
+    failed = {r.custom_id: r for r in store.failed_requests("b1")}
+    assert sorted(failed) == ["b", "c", "d", "e", "f", "not-in-manifest"]
+    assert failed["c"].params_json == '{"id": "c"}'
+    assert failed["c"].error_type == "invalid_request_error"
+    assert failed["d"].type is ResultType.EXPIRED
+    assert failed["not-in-manifest"].params_json is None
     store.ingest_results("other", write_jsonl(tmp_path / "o.jsonl", lines))
-    assert list(store.failed_requests("other", include_invalid=True)) == []  # no manifest
+    assert all(r.params_json is None for r in store.failed_requests("other"))  # no manifest
 
 
 def test_job_merge_prefers_newest_success(store: Store, tmp_path: Path) -> None:

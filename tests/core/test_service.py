@@ -119,8 +119,9 @@ async def test_retry_failed_end_to_end(emulator: EmulatorHandle, tmp_path: Path)
         assert summary.by_type[ResultType.EXPIRED] == 1
         emulator.set_rules([])  # the retry succeeds
         retry = await service.retry_failed(parent)
-        (child,) = retry.batch_ids
-        assert retry.job_id == outcome.job_id
+        (child,) = retry.submitted.batch_ids
+        assert retry.submitted.job_id == outcome.job_id
+        assert retry.sent == 4
         view = service.batch(child)
         assert view is not None
         assert view.parent_batch_id == parent
@@ -137,9 +138,72 @@ async def test_retry_failed_end_to_end(emulator: EmulatorHandle, tmp_path: Path)
         assert merged.by_type.get(ResultType.ERRORED) == 1
         # include_invalid resends the invalid one too
         again = await service.retry_failed(parent, include_invalid=True)
-        view = service.batch(again.batch_ids[0])
+        view = service.batch(again.submitted.batch_ids[0])
         assert view is not None
         assert view.remote.request_counts.total == 5
+    finally:
+        await service.close()
+
+
+async def test_retry_announces_what_it_sends_and_leaves_out_what_would_fail_again(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The plan counts the requests a retry sends; errors that a resend meets again
+    (invalid_request_error, not_found_error) are left out unless asked for."""
+    emulator.set_rules(
+        [
+            Rule(pattern="-0000[0-1]$", outcome="errored", error_type="overloaded_error"),
+            Rule(pattern="-0000[2]$", outcome="expired"),
+            Rule(pattern="-0000[3]$", outcome="errored", error_type="invalid_request_error"),
+            Rule(pattern="-0000[4-5]$", outcome="errored", error_type="not_found_error"),
+        ]
+    )
+    service = make_service(emulator, tmp_path)
+    try:
+        outcome = await service.submit_requests(requests(10))
+        (parent,) = outcome.batch_ids
+        emulator.advance(3600)
+        await service.refresh()
+        view = service.batch(parent)
+        assert view is not None
+        assert view.remote.request_counts.failed == 6
+        assert view.remote.request_counts.has_errors
+        plan = await service.retry_plan([parent])  # downloads the results to know
+        assert plan.resend == 3
+        assert plan.resend_by_type == {ResultType.ERRORED: 2, ResultType.EXPIRED: 1}
+        assert plan.left_out == {"invalid_request_error": 1, "not_found_error": 2}
+        assert plan.batch_ids == (parent,)
+        sent = await service.retry_failed(parent)
+        assert sent.sent == plan.resend == 3
+        child = service.batch(sent.submitted.batch_ids[0])
+        assert child is not None
+        assert child.remote.request_counts.total == 3  # the number announced is the number sent
+        every = await service.retry_plan([parent], include_invalid=True)
+        assert every.resend == 6
+        assert not every.left_out
+        again = await service.retry_failed(parent, include_invalid=True)
+        assert again.sent == 6
+    finally:
+        await service.close()
+
+
+async def test_retry_of_only_hopeless_requests_says_why(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    emulator.set_rules([Rule(pattern=".", outcome="errored", error_type="invalid_request_error")])
+    service = make_service(emulator, tmp_path)
+    try:
+        outcome = await service.submit_requests(requests(2))
+        emulator.advance(3600)
+        await service.refresh()
+        (parent,) = outcome.batch_ids
+        plan = await service.retry_plan([parent])
+        assert plan.resend == 0
+        assert plan.batch_ids == ()
+        assert plan.left_out_total == 2
+        with pytest.raises(UserError, match="would fail the same way again"):
+            await service.retry_failed(parent)
+        assert (await service.retry_failed(parent, include_invalid=True)).sent == 2
     finally:
         await service.close()
 

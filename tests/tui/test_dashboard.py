@@ -12,6 +12,7 @@ from batchtop.tui.app import BatchtopApp
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.dashboard import DashboardScreen
 from batchtop.tui.screens.label import LabelScreen
+from batchtop.tui.screens.retry import RetryScreen
 from batchtop.tui.screens.rows import JOB_PREFIX
 from batchtop.tui.widgets.batches_table import BatchesTable
 from dashboard_support import AppFactory, Workspace, type_at_once, until
@@ -432,14 +433,72 @@ async def test_retry_failed_submits_a_new_batch(
         assert isinstance(app.screen, DashboardScreen)
         await select(pilot, app, workspace.errors)
         await pilot.press("R")
-        assert isinstance(app.screen, ConfirmScreen)
+        assert await until(pilot, lambda: isinstance(app.screen, RetryScreen))
+        assert "Resend 4 requests (4 errored) of classify tickets" in dialog_text(app)
         await pilot.press("y")
         await settle(pilot, app)
         children = [b for b in service.batches() if b.parent_batch_id == workspace.errors]
         assert len(children) == 1
         assert children[0].remote.request_counts.total == 4
         assert children[0].id in table_of(app).keys
-        assert any("Retry submitted" in m for m in messages(app))
+        assert any(m.startswith("Resent 4 requests as ") for m in messages(app))
+
+
+def dialog_text(app: BatchtopApp) -> str:
+    return plain(app.screen.query_one("#retry-question"))
+
+
+async def hopeless_mix(service: BatchService, emulator: EmulatorHandle) -> str:
+    """An ended batch: 2 overloaded (a resend can fix), 2 invalid, 1 not found (it cannot)."""
+    from batchtop.core.emulator import Rule
+    from dashboard_support import request
+
+    emulator.set_rules(
+        [
+            Rule(pattern="^busy-", outcome="errored", error_type="overloaded_error"),
+            Rule(pattern="^bad-", outcome="errored", error_type="invalid_request_error"),
+            Rule(pattern="^gone-", outcome="errored", error_type="not_found_error"),
+        ]
+    )
+    ids = ["busy-1", "busy-2", "bad-1", "bad-2", "gone-1", "ok-1"]
+    outcome = await service.submit_requests([request(i) for i in ids], label="mixed errors")
+    emulator.set_rules([])
+    emulator.clock.advance(3600)
+    await service.refresh()
+    return outcome.batch_ids[0]
+
+
+async def test_retry_announces_the_number_it_sends_and_offers_the_hopeless_ones(
+    make_app: AppFactory, workspace: Workspace, service: BatchService, emulator: EmulatorHandle
+) -> None:
+    batch_id = await hopeless_mix(service, emulator)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, batch_id)
+        await pilot.press("R")
+        assert await until(pilot, lambda: isinstance(app.screen, RetryScreen), tries=400)
+        text = dialog_text(app)
+        assert "Resend 2 requests (2 errored) of mixed errors" in text
+        assert "Left out: 3 requests that would fail the same way" in text
+        assert "2 invalid_request_error, 1 not_found_error" in text
+        await pilot.press("y")
+        await settle(pilot, app)
+        [child] = [b for b in service.batches() if b.parent_batch_id == batch_id]
+        assert child.remote.request_counts.total == 2
+        assert any(m.startswith("Resent 2 requests as ") for m in messages(app))
+
+        # Asked for, the hopeless ones go too: the checkbox (i) and the count follow.
+        await pilot.press("R")
+        assert await until(pilot, lambda: isinstance(app.screen, RetryScreen), tries=400)
+        await pilot.press("i")
+        await pilot.pause()
+        assert "Resend 5 requests of mixed errors" in dialog_text(app)
+        await pilot.press("y")
+        await settle(pilot, app)
+        children = [b for b in service.batches() if b.parent_batch_id == batch_id]
+        assert sorted(b.remote.request_counts.total for b in children) == [2, 5]
+        assert any(m.startswith("Resent 5 requests as ") for m in messages(app))
 
 
 async def test_enter_opens_results_and_escape_returns(

@@ -108,7 +108,9 @@ def _add_results(p: argparse.ArgumentParser) -> None:
 def _add_retry(p: argparse.ArgumentParser) -> None:
     p.add_argument("id")
     p.add_argument(
-        "--include-invalid", action="store_true", help="also resend invalid_request_error rows"
+        "--include-invalid",
+        action="store_true",
+        help="also resend requests that would fail the same way (invalid_request_error, …)",
     )
     _json_flag(p)
 

@@ -22,6 +22,7 @@ from ..safe_text import clean, safe_text
 from ..widgets.batches_table import BatchesTable
 from .confirm import ConfirmScreen
 from .label import LabelScreen
+from .retry import retry_flow
 from .rows import JOB_PREFIX
 
 if TYPE_CHECKING:
@@ -221,36 +222,20 @@ class BatchActions(Screen[None]):
     def action_retry(self) -> None:
         if (batch := self._need_batch()) is None:
             return
-        c = batch.remote.request_counts
-        failed = c.errored + c.expired + c.canceled
         if batch.remote.is_active:
             self.notify(
                 "Wait until the batch ends to retry its failed requests.", severity="warning"
             )
             return
-        if not failed:
+        if not batch.remote.request_counts.failed:
             self.notify(escape(f"{display_name(batch)} has no failed requests to retry."))
             return
-        self._retry_flow(batch, failed)
+        self._retry_flow(batch)
 
     @work(group="batch-action", exit_on_error=False)
-    async def _retry_flow(self, batch: BatchView, failed: int) -> None:
-        body = Text.assemble(
-            f"Resubmit the {failed:,} errored, expired or canceled requests of ",
-            safe_text(display_name(batch), "bold", one_line=True),
-            " as a new batch?\n\nInvalid requests (invalid_request_error) are left out.",
-        )
-        question = ConfirmScreen("Retry failed requests", body, yes="Retry", danger=False)
-        if not await self.app.push_screen_wait(question):
-            return
-        outcome = await self._call("Retry failed", self.service.retry_failed(batch.id))
-        if outcome is None:
-            return
-        self.reload()
-        ids = ", ".join(short_id(i) for i in outcome.batch_ids) or "no batch"
-        self.notify(escape(f"Retry submitted: {ids}."), title="Retry")
-        for error in outcome.errors:
-            self.notify(escape(error), title="Retry", severity="error")
+    async def _retry_flow(self, batch: BatchView) -> None:
+        if await retry_flow(self, self.service, [batch.id], display_name(batch)):
+            self.reload()
 
     async def _call(self, title: str, call: Awaitable[T]) -> T | None:
         """Await a service call; failures become notifications, never crashes."""

@@ -637,47 +637,9 @@ class ResultsScreen(Screen[None]):
 
     @work(group="results-retry", exclusive=True, exit_on_error=False)
     async def action_retry(self) -> None:
-        from batchtop.tui.screens.confirm import ConfirmScreen
+        from batchtop.tui.screens.retry import retry_flow
 
-        by_type = self.summary.by_type if self.summary else {}
-        failed = sum(
-            by_type.get(t, 0) for t in (ResultType.ERRORED, ResultType.EXPIRED, ResultType.CANCELED)
-        )
-        if not failed:
-            self.notify("Nothing to retry: no errored, expired or canceled results.")
-            return
-        invalid = self.summary.by_error_type.get("invalid_request_error", 0) if self.summary else 0
-        body = Text(
-            f"Submit the {failed:,} errored, expired or canceled requests of "
-            f"{clean(self.heading, keep_newlines=False)} again as a new batch?"
-        )
-        if invalid:
-            body.append(
-                f"\n{invalid:,} invalid_request_error results are left out: "
-                "they would fail the same way.",
-                style="yellow",
-            )
-        if not await self.app.push_screen_wait(
-            ConfirmScreen("Retry failed requests", body, yes="Retry", danger=False)
-        ):
-            return
-        created: list[str] = []
-        for batch_id in self.batch_ids:
-            try:
-                outcome = await self.service.retry_failed(batch_id)
-            except BatchtopError as exc:
-                if len(self.batch_ids) > 1 and "nothing" in str(exc).lower():
-                    continue
-                self.notify(escape(clean(str(exc))), title="Retry failed", severity="error")
-                return
-            created.extend(outcome.batch_ids)
-            for err in outcome.errors:
-                self.notify(escape(clean(err)), title="Retry", severity="error")
-        if created:
-            self.notify(
-                escape(", ".join(clean(c) for c in created)),
-                title="Retry submitted as a new batch",
-            )
+        await retry_flow(self, self.service, self.batch_ids, clean(self.heading))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if report_worker_error(self, event) and event.worker.group == "results-load":

@@ -93,8 +93,7 @@ def in_view(batch: BatchView, view: View) -> bool:
     if view == "ended":
         return not batch.remote.is_active
     if view == "errors":
-        c = batch.remote.request_counts
-        return c.errored > 0 or c.expired > 0
+        return batch.remote.request_counts.has_errors
     return True
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from batchtop.core.emulator import EmulatorHandle, Rule
 from batchtop.core.models import ProcessingStatus, ResultType
 from batchtop.tui.messages import ServiceEvent
-from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.results import ResultsScreen
+from batchtop.tui.screens.retry import RetryScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
 from screens_data import HOSTILE, ScreenHost, screen_text, wait_for
 
@@ -97,13 +97,13 @@ async def test_retry_failed_from_the_viewer(emulator: EmulatorHandle, live_servi
         assert isinstance(screen, ResultsScreen)
         await wait_for(pilot, lambda: screen.loaded, limit_s=20)
         await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, RetryScreen))
         await pilot.pause()
-        assert "3 errored, expired or canceled" in screen_text(app)
+        assert "Resend 3 requests (3 errored) of retry" in screen_text(app)
         await pilot.press("y")
         await wait_for(
             pilot,
-            lambda: any("new batch" in (n.title or "") for n in app._notifications),
+            lambda: any("Resent 3 requests" in str(n.message) for n in app._notifications),
             limit_s=20,
         )
     children = [b for b in live_service.batches() if b.parent_batch_id == batch_id]

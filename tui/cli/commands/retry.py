@@ -1,4 +1,9 @@
-"""`batchtop retry ID`: resubmit a batch's failed requests as a new batch."""
+"""`batchtop retry ID`: resubmit a batch's failed requests as a new batch.
+
+Core decides what is resent (`core/retry.py`): requests that would fail the same way again
+(invalid_request_error, not_found_error, …) are left out unless `--include-invalid`. The
+count is said before sending (stderr) and what was sent after (stdout, or `--json`).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import argparse
 from typing import TYPE_CHECKING
 
 from batchtop.core.errors import UserError
-from batchtop.tui.cli.render import console, print_json
+from batchtop.tui.cli.render import clean, console, print_json
 from batchtop.tui.cli.session import resolve
+from batchtop.tui.words import left_out_words, quantity, resend_words, unknown_words
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
@@ -17,10 +23,34 @@ async def cmd_retry(service: BatchService, ns: argparse.Namespace) -> int:
     ids = await resolve(service, ns.id)
     if len(ids) != 1:
         raise UserError("retry takes one batch id (a job holds several batches).")
-    outcome = await service.retry_failed(ids[0], include_invalid=ns.include_invalid)
+    [batch_id] = ids
+    plan = await service.retry_plan(ids, include_invalid=ns.include_invalid)
+    notes = console(stderr=True)
+    left_out = left_out_words(plan)
+    if plan.resend:
+        notes.print(f"resending {resend_words(plan)} of {clean(batch_id)}", highlight=False)
+    if left_out:
+        notes.print(f"left out: {left_out} (--include-invalid resends them)", highlight=False)
+    if unknown := unknown_words(plan):
+        notes.print(f"left out: {unknown}", highlight=False)
+    outcome = await service.retry_failed(batch_id, include_invalid=ns.include_invalid)
+    submitted = outcome.submitted
     if ns.json:
-        print_json({"job_id": outcome.job_id, "batch_ids": list(outcome.batch_ids)})
+        print_json(
+            {
+                "job_id": submitted.job_id,
+                "batch_ids": list(submitted.batch_ids),
+                "requests": outcome.sent,
+                "left_out": outcome.plan.left_out,
+                "unknown": outcome.plan.unknown,
+            }
+        )
     else:
-        for bid in outcome.batch_ids:
-            console().print(f"submitted {bid} (retry of {ids[0]})")
+        for bid in submitted.batch_ids:
+            console().print(
+                f"submitted {bid}: {quantity(outcome.sent, 'request')} (retry of {batch_id})",
+                highlight=False,
+            )
+    for err in submitted.errors:
+        notes.print(clean(err), highlight=False)
     return 0
