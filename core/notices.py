@@ -108,7 +108,7 @@ def _notice(
 ) -> EndNotice:
     counts = _sum(v.remote.request_counts for v in views)
     cost, estimated = _cost(views)
-    failed = bool(counts.errored or counts.expired)
+    failed = counts.has_errors
     noun = "Job" if kind == "job" else "Batch"
     if counts.expired and not counts.succeeded:
         title = f"{noun} expired"
