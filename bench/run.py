@@ -22,7 +22,17 @@ from types import ModuleType
 from . import util
 from .context import Context
 
-CASES = ("startup", "keys", "search", "ingest", "importer", "memory", "refresh", "export")
+CASES = (
+    "startup",
+    "keys",
+    "search",
+    "ingest",
+    "importer",
+    "submitrss",
+    "memory",
+    "refresh",
+    "export",
+)
 DEFAULT_OUT = Path(__file__).resolve().parent / "RESULTS.md"
 
 

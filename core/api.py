@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -27,6 +27,15 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 LIST_PAGE_LIMIT = 1000
 NO_KEY_MESSAGE = "No API key: set ANTHROPIC_API_KEY or run batchtop --demo."
+
+
+class StreamedBody(Protocol):
+    """A request body sent as it is read (`submit.PartBody`): its length and its bytes."""
+
+    @property
+    def size(self) -> int: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,21 +421,27 @@ class BatchApi:
             raise self.classify(exc) from None
         return to_remote_batch(obj)
 
-    async def create_raw(self, body: bytes) -> RemoteBatch:
+    async def create_raw(self, body: bytes | StreamedBody) -> RemoteBatch:
         """Create a batch from a ready JSON body (`{"requests": [...]}`), without SDK retry.
 
         Skips the SDK's per-field request transform, which costs seconds per 100,000
-        requests, and keeps large parts as bytes instead of Python objects.
+        requests, and keeps large parts as bytes instead of Python objects; a streamed body is
+        streamed from its file as it is sent (with its length, so no chunked encoding).
         """
         client = (await self.aclient()).with_options(max_retries=0)  # the SDK, off the loop
         from anthropic.types.messages import MessageBatch  # loaded with it: a dict lookup
 
+        headers = {"content-type": "application/json"}
+        content: Any = body
+        if not isinstance(body, bytes):
+            headers["content-length"] = str(body.size)
+            content = body.chunks()
         try:
             obj = await client.post(
                 "/v1/messages/batches",
-                content=body,
+                content=content,
                 cast_to=MessageBatch,
-                options={"headers": {"content-type": "application/json"}},
+                options={"headers": headers},
             )
         except Exception as exc:
             raise self.classify(exc) from None

@@ -5,11 +5,13 @@ renames it into place, so an interrupted export never leaves a partial file unde
 name. Files are created 0600: they hold prompts and outputs.
 
 Format choices:
-- jsonl: the raw result lines, byte for byte as the API sent them.
+- jsonl: the raw result lines, byte for byte as the API sent them (so without the input's
+  original id, which the other formats carry when a custom_id had to be made from it).
 - csv: one row per result; text cells that a spreadsheet would run as a formula (starting
   with = + - @ tab or CR) get a leading apostrophe (OWASP's advice), so opening the file in
   Excel/LibreOffice/Sheets executes nothing.
-- json: `{custom_id: text}` for succeeded results only — exactly the dict the classic
+- json: `{custom_id: text}` for succeeded results only (keyed by the input's original id
+  when the custom_id was made from it) — exactly the dict the classic
   tutorial script builds, so it is a drop-in replacement for code that loads it. Failed
   requests are left out (use CSV or JSONL to see them).
 - markdown: a readable report, one section per result: status, the input as a quote,
@@ -80,6 +82,7 @@ CSV_COLUMNS = (
     "output_tokens",
     "error_type",
     "error_message",
+    "original_id",
 )
 _FORMULA_START = frozenset("=+-@\t\r")
 _BUFFER = 1 << 20
@@ -197,6 +200,7 @@ def _write_csv(rows: Rows, fh: IO[str]) -> int:
                 row.output_tokens,
                 row.error_type or "",
                 safe(row.error_message),
+                safe(row.original_id),
             )
         )
         n += 1
@@ -204,17 +208,19 @@ def _write_csv(rows: Rows, fh: IO[str]) -> int:
 
 
 def _write_json(rows: Rows, fh: IO[str]) -> int:
-    """Streamed `{custom_id: text}`; a repeated custom_id keeps its first text."""
+    """Streamed `{id: text}`; a repeated id keeps its first text. The id is the input's own
+    id when batchtop had to make the custom_id from it (`original_id`), else the custom_id."""
     write = fh.write
     write("{")
     n = 0
     seen: set[str] = set()
     for row, _raw in rows:
-        if row.type is not ResultType.SUCCEEDED or row.custom_id in seen:
+        key = row.original_id or row.custom_id
+        if row.type is not ResultType.SUCCEEDED or key in seen:
             continue
-        seen.add(row.custom_id)
+        seen.add(key)
         write("\n  " if n == 0 else ",\n  ")
-        write(orjson.dumps(row.custom_id).decode())
+        write(orjson.dumps(key).decode())
         write(": ")
         write(_json_inert(orjson.dumps(row.text).decode()))
         n += 1
@@ -262,6 +268,8 @@ def _write_markdown(rows: Rows, fh: IO[str]) -> int:
         elif row.error_type:
             status += f" · {_code_span(_visible(row.error_type))}"
         write(f"**Status:** {status}\n")
+        if row.original_id is not None:
+            write(f"**Original id:** {_code_span(_visible(row.original_id))}\n")
         if row.input_text:
             write("\n**Input:**\n\n")
             write(_quote(_visible(row.input_text)))
@@ -307,6 +315,7 @@ def _write_parquet(rows: Rows, path: Path) -> int:
             ("cache_read_input_tokens", int64),
             ("error_type", string),
             ("error_message", string),
+            ("original_id", string),
         ]
     )
     columns: list[list[Any]] = [[] for _ in schema.names]
@@ -334,6 +343,7 @@ def _write_parquet(rows: Rows, path: Path) -> int:
                 row.cache_read_input_tokens,
                 row.error_type,
                 row.error_message,
+                row.original_id,
             )
             for col, value in zip(columns, values, strict=True):
                 col.append(value)

@@ -339,6 +339,7 @@ class ResultRow:
     error_type: str | None = None
     error_message: str | None = None
     input_text: str | None = None  # the prompt, from the manifest; None if unknown
+    original_id: str | None = None  # the input's own id, when custom_id was made from it
 
     @property
     def first_line(self) -> str:

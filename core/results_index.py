@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .manifest_rows import restore_params
 from .models import FailedRequest, ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
 from .pricing import BATCH_DISCOUNT
 from .sqlite_util import placeholders, write_txn
@@ -47,7 +48,7 @@ custom_id order probe the manifest in order, and a CSV line uses the value eight
 _ROW_COLS = (
     "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
     " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
-    f" r.error_type, r.error_message, {_INPUT_JOINED}"
+    f" r.error_type, r.error_message, {_INPUT_JOINED}, mi.original_id"
 )
 
 
@@ -371,6 +372,7 @@ def _row(r: Sequence[Any]) -> ResultRow:
         error_type=r[10],
         error_message=r[11],
         input_text=r[12],
+        original_id=r[13],
     )
 
 
@@ -601,6 +603,7 @@ CSV_SQL_LINE = " || ',' || ".join(
         "r.output_tokens",
         _csv_quoted("coalesce(r.error_type, '')"),
         _csv_quoted(_csv_cell("r.error_message")),
+        _csv_quoted(_csv_cell("mi.original_id")),
     )
 )
 """One CSV record (without its line end) per row, as `csv.writer` would write it."""
@@ -632,7 +635,7 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
     def __next__(self) -> tuple[ResultRow, str]:
         if self._rows is None:
             pages = _pages(self._connect, self._batch_ids, self._filt, f"{_ROW_COLS}, r.raw")
-            self._rows = ((_row(r), r[13]) for page in pages for r in page)
+            self._rows = ((_row(r), r[14]) for page in pages for r in page)
         return next(self._rows)
 
     def raw_pages(self) -> Iterator[tuple[bytes, int]]:
@@ -705,11 +708,12 @@ def detail(
     key = manifest_key(conn, batch_id)
     if key is not None:
         found = conn.execute(
-            "SELECT params_json FROM manifests WHERE job_id = ? AND part = ? AND custom_id = ?",
+            "SELECT params_json, input_text FROM manifests"
+            " WHERE job_id = ? AND part = ? AND custom_id = ?",
             (key[0], key[1], custom_id),
         ).fetchone()
-        params = found[0] if found is not None else None
-    return _row(row), row[13], params
+        params = restore_params(found[0], found[1]) if found is not None else None
+    return _row(row), row[14], params
 
 
 def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary:
@@ -760,9 +764,14 @@ def failed_requests(conn: sqlite3.Connection, batch_id: str) -> list[FailedReque
     the manifest when batchtop has them (which to resend is `core/retry.py`'s rule)."""
     key = manifest_key(conn, batch_id)
     rows = conn.execute(
-        "SELECT r.custom_id, r.type, r.error_type, m.params_json FROM results r"
+        "SELECT r.custom_id, r.type, r.error_type, m.params_json, m.input_text FROM results r"
         " LEFT JOIN manifests m ON m.job_id = ? AND m.part = ? AND m.custom_id = r.custom_id"
         " WHERE r.batch_id = ? AND r.type != 'succeeded' ORDER BY r.custom_id",
         (key[0] if key else None, key[1] if key else None, batch_id),
     ).fetchall()
-    return [FailedRequest(r[0], ResultType(r[1]), r[2], r[3]) for r in rows]
+    return [
+        FailedRequest(
+            r[0], ResultType(r[1]), r[2], None if r[3] is None else restore_params(r[3], r[4])
+        )
+        for r in rows
+    ]

@@ -186,7 +186,17 @@ _MIGRATION_4: tuple[str, ...] = (
     " cost_usd)",
 )
 
-MIGRATIONS: Sequence[Sequence[str]] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4)
+# A custom_id made from an invalid id of the input (`--id-field`) keeps that original id
+# beside it, for the results viewer and exports.
+_MIGRATION_5: tuple[str, ...] = ("ALTER TABLE manifests ADD COLUMN original_id TEXT",)
+
+MIGRATIONS: Sequence[Sequence[str]] = (
+    _MIGRATION_1,
+    _MIGRATION_2,
+    _MIGRATION_3,
+    _MIGRATION_4,
+    _MIGRATION_5,
+)
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

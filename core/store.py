@@ -20,6 +20,7 @@ from typing import Any
 
 from . import paths, results_index, results_ingest, stats
 from .errors import NotFound, UserError
+from .manifest_rows import restore_params
 from .models import (
     BatchView,
     CountSnapshot,
@@ -55,6 +56,7 @@ WRITER_CACHE_KIB = 4_000  # page cache of the index-builder connection
 # custom_id order), and every page that falls out of the cache is read back from the OS.
 INGEST_CACHE_KIB = 16_000
 INDEX_WAIT_S = 60.0  # how long close() lets a search-index build finish
+MANIFEST_FLUSH_CHARS = 2_000_000  # manifest text gathered before a write transaction
 
 _REMOTE_COLS = (
     "b.id, b.status, b.processing, b.succeeded, b.errored, b.canceled, b.expired,"
@@ -595,27 +597,37 @@ class Store:
     # --- manifests ------------------------------------------------------------------------
 
     def add_manifest(
-        self, job_id: str, part: int, rows: Iterable[tuple[str, str | None, str]]
+        self,
+        job_id: str,
+        part: int,
+        rows: Iterable[tuple[str, str | None, str] | tuple[str, str | None, str, str | None]],
     ) -> int:
-        """Store custom_id → (input text, params JSON) for one part; returns rows written."""
+        """Store custom_id → (input text, params JSON[, original id]) for one part (see
+        `manifest_rows`); returns rows written. Rows are consumed as they come and written
+        in transactions of a few megabytes, so a streamed part costs bounded memory."""
         conn = self._conn()
         total = 0
-        batch: list[tuple[str, int, str, str | None, str]] = []
+        batch: list[tuple[str, int, str, str | None, str, str | None]] = []
+        pending = 0
 
         def flush() -> None:
             with write_txn(conn):
                 conn.executemany(
                     "INSERT OR REPLACE INTO manifests (job_id, part, custom_id, input_text,"
-                    " params_json) VALUES (?, ?, ?, ?, ?)",
+                    " params_json, original_id) VALUES (?, ?, ?, ?, ?, ?)",
                     batch,
                 )
 
-        for custom_id, input_text, params_json in rows:
-            batch.append((job_id, part, custom_id, input_text, params_json))
-            if len(batch) >= 10_000:
+        for row in rows:
+            custom_id, input_text, params_json = row[0], row[1], row[2]
+            original_id = row[3] if len(row) > 3 else None
+            batch.append((job_id, part, custom_id, input_text, params_json, original_id))
+            pending += len(params_json) + len(input_text or "")
+            if len(batch) >= 10_000 or pending >= MANIFEST_FLUSH_CHARS:
                 flush()
                 total += len(batch)
                 batch = []
+                pending = 0
         if batch:
             flush()
             total += len(batch)
@@ -628,20 +640,20 @@ class Store:
         conn = self._conn()
         if custom_ids is None:
             rows = conn.execute(
-                "SELECT custom_id, params_json FROM manifests WHERE job_id = ? AND part = ?"
-                " ORDER BY custom_id",
+                "SELECT custom_id, params_json, input_text FROM manifests"
+                " WHERE job_id = ? AND part = ? ORDER BY custom_id",
                 (job_id, part),
             ).fetchall()
-            yield from ((r[0], r[1]) for r in rows)
+            yield from ((r[0], restore_params(r[1], r[2])) for r in rows)
             return
         wanted = list(dict.fromkeys(custom_ids))
         for chunk in _chunks(wanted):
             rows = conn.execute(
-                "SELECT custom_id, params_json FROM manifests WHERE job_id = ? AND part = ?"
-                f" AND custom_id IN ({placeholders(len(chunk))})",
+                "SELECT custom_id, params_json, input_text FROM manifests"
+                f" WHERE job_id = ? AND part = ? AND custom_id IN ({placeholders(len(chunk))})",
                 (job_id, part, *chunk),
             ).fetchall()
-            yield from ((r[0], r[1]) for r in rows)
+            yield from ((r[0], restore_params(r[1], r[2])) for r in rows)
 
     # --- results index (see results_index.py) ---------------------------------------------
 

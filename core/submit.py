@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,9 +24,9 @@ import orjson
 
 from .api import BatchApi, is_ambiguous
 from .errors import ApiError, UserError
+from .manifest_rows import ManifestRow, manifest_row
 from .models import CostEstimate, IntentState, RemoteBatch, SubmitIntent
 from .pricing import CostAccumulator
-from .request_checks import user_text
 
 if TYPE_CHECKING:
     from .store import Store
@@ -43,18 +43,46 @@ SETTLE_DELAYS_S = (1.0, 4.0)
 ABANDON_AFTER = timedelta(minutes=30)
 
 
+REQUESTS_PREFIX = b'{"requests":['
+REQUESTS_SUFFIX = b"]}"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class PartBody:
+    """A part file's create body, streamed from the file as it is sent: the prefix, the
+    file's lines joined by commas, the suffix. Never held in memory whole (a part is up to
+    256 MB). The file must be clean: one request per line, each ending with a newline."""
+
+    path: Path
+    size: int  # bytes of the whole body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield REQUESTS_PREFIX
+        with open(self.path, "rb") as fh:  # noqa: ASYNC230 - each read runs in a thread
+            held = b""
+            while chunk := await asyncio.to_thread(fh.read, _CHUNK):
+                if held:
+                    yield held
+                held = chunk.replace(b"\n", b",")
+            yield held[:-1]  # the last newline ends the list
+        yield REQUESTS_SUFFIX
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedPart:
-    """A part ready for the create call: the request body as bytes, plus what we journal.
+    """A part ready for the create call: the request body, plus what we journal.
 
     The body is assembled from the part's JSON lines as they are, so a 256 MB part is never
-    turned into Python objects (nor walked by the SDK's request transformer).
+    turned into Python objects (nor walked by the SDK's request transformer). A part read
+    from a file (`read_part`) streams both its body and its manifest rows from the file, so
+    submitting it costs a bounded amount of memory whatever its size.
     """
 
-    body: bytes
+    body: bytes | PartBody
     request_count: int
     content_hash: str
-    manifest_rows: list[tuple[str, str | None, str]]
+    manifest_rows: Iterable[ManifestRow]  # may be iterated more than once
     models: frozenset[str] = frozenset()
     estimate: CostEstimate | None = None
 
@@ -67,15 +95,24 @@ def manifest_path_for(part_path: Path) -> Path:
     return part_path.with_name(part_path.name.removesuffix(".jsonl") + ".manifest.jsonl")
 
 
-def _read_inputs(manifest_path: Path) -> dict[str, str | None]:
-    inputs: dict[str, str | None] = {}
+_Inputs = dict[str, tuple[str | None, str | None]]
+"""custom_id → (input text, original id) given by a part's manifest file."""
+
+
+def _read_inputs(manifest_path: Path) -> _Inputs:
+    inputs: _Inputs = {}
     try:
         with manifest_path.open("rb") as fh:
             for line in fh:
                 if line.strip():
                     row = orjson.loads(line)
                     text = row.get("input_text")
-                    inputs[str(row["custom_id"])] = None if text is None else str(text)
+                    original = row.get("original_id")
+                    if text is not None or original is not None:
+                        inputs[str(row["custom_id"])] = (
+                            None if text is None else str(text),
+                            None if original is None else str(original),
+                        )
     except FileNotFoundError:
         pass
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
@@ -83,57 +120,119 @@ def _read_inputs(manifest_path: Path) -> dict[str, str | None]:
     return inputs
 
 
+def _request(line: bytes, source: str, number: int) -> tuple[str, Any]:
+    try:
+        req = orjson.loads(line)
+        return str(req["custom_id"]), req["params"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{source}:{number}: not a batch request ({exc}).") from exc
+
+
+def _row(
+    custom_id: str,
+    params: Any,
+    inputs: _Inputs | None,
+    input_text: Callable[[Any], str | None] | None = None,
+) -> ManifestRow:
+    text, original = inputs.get(custom_id, (None, None)) if inputs else (None, None)
+    if text is None and input_text is not None:
+        text = input_text(params)
+    return manifest_row(custom_id, params, original, text)
+
+
 def prepare_lines(
     lines: Iterable[bytes],
     *,
-    inputs: dict[str, str | None] | None = None,
+    inputs: _Inputs | None = None,
     source: str = "part",
     input_text: Callable[[Any], str | None] | None = None,
 ) -> PreparedPart:
-    """Build a `PreparedPart` from native batch JSON lines (`{custom_id, params}`)."""
+    """Build a `PreparedPart` in memory from native batch JSON lines (`{custom_id, params}`).
+
+    Each manifest row's input text is what `inputs` gives, else `input_text(params)`, else
+    the request's last user message."""
     digest = hashlib.sha256()
     kept: list[bytes] = []
-    rows: list[tuple[str, str | None, str]] = []
+    rows: list[ManifestRow] = []
     models: set[str] = set()
     acc = CostAccumulator()
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
             continue
-        try:
-            req = orjson.loads(line)
-            custom_id = str(req["custom_id"])
-            params = req["params"]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise UserError(f"{source}:{number}: not a batch request ({exc}).") from exc
+        custom_id, params = _request(line, source, number)
         digest.update(line + b"\n")
         kept.append(line)
-        if isinstance(params, dict):
-            model = params.get("model")
-            if isinstance(model, str):
-                models.add(model)
-            acc.add_params(params)
-        text = inputs.get(custom_id) if inputs is not None else None
-        if text is None and input_text is not None:
-            text = input_text(params)
-        rows.append((custom_id, text, orjson.dumps(params).decode()))
-    body = b'{"requests":[' + b",".join(kept) + b"]}"
+        _count(params, models, acc)
+        rows.append(_row(custom_id, params, inputs, input_text))
+    body = REQUESTS_PREFIX + b",".join(kept) + REQUESTS_SUFFIX
     return PreparedPart(body, len(kept), digest.hexdigest(), rows, frozenset(models), acc.result())
+
+
+def _count(params: Any, models: set[str], acc: CostAccumulator) -> None:
+    if isinstance(params, dict):
+        model = params.get("model")
+        if isinstance(model, str):
+            models.add(model)
+        acc.add_params(params)
+
+
+class _PartManifest:
+    """The manifest rows of a part file, read from it each time they are iterated."""
+
+    def __init__(self, path: Path, inputs: _Inputs) -> None:
+        self._path = path
+        self._inputs = inputs
+
+    def __iter__(self) -> Iterator[ManifestRow]:
+        source = str(self._path)
+        with open(self._path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                custom_id, params = _request(line, source, number)
+                yield _row(custom_id, params, self._inputs)
 
 
 def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPart:
     """Read a prepared part (native batch JSONL) and its manifest.
 
+    The file is read once here (to count, hash and estimate it, one line at a time); its
+    body and manifest rows are read from it again when they are used. A part that is not
+    clean (blank lines, surrounding spaces: not written by batchtop) is read into memory.
     An input text the manifest does not give (the importer's manifests hold none) is the
     request's last user message, as for composed requests.
     """
+    inputs = _read_inputs(manifest_path or manifest_path_for(part_path))
+    source = str(part_path)
+    digest = hashlib.sha256()
+    models: set[str] = set()
+    acc = CostAccumulator()
+    count = size = 0
+    clean = True
     try:
-        data = part_path.read_bytes()
+        with open(part_path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                if len(line) < 3 or line[-1] != 0x0A or line[:1].isspace() or line[-2:-1].isspace():
+                    clean = False
+                    break
+                _custom_id, params = _request(line, source, number)
+                digest.update(line)
+                _count(params, models, acc)
+                count += 1
+                size += len(line)
+        if not clean:
+            data = part_path.read_bytes()
     except OSError as exc:
         raise UserError(f"Cannot read the prepared part {part_path}: {exc.strerror}.") from exc
-    inputs = _read_inputs(manifest_path or manifest_path_for(part_path))
-    return prepare_lines(
-        data.splitlines(), inputs=inputs, source=str(part_path), input_text=user_text
+    if not clean or not count:
+        return prepare_lines(data.splitlines() if not clean else [], inputs=inputs, source=source)
+    body = PartBody(part_path, len(REQUESTS_PREFIX) + size - 1 + len(REQUESTS_SUFFIX))
+    return PreparedPart(
+        body,
+        count,
+        digest.hexdigest(),
+        _PartManifest(part_path, inputs),
+        frozenset(models),
+        acc.result(),
     )
 
 

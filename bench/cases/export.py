@@ -51,6 +51,7 @@ def _baseline_csv(rows: list[tuple[Any, ...]], path: Path) -> float:
                 "out",
                 "error_type",
                 "error_message",
+                "original_id",
             )
         )
         writer.writerows(rows)
@@ -95,6 +96,7 @@ def run(ctx: Context) -> list[util.Measure]:
                 r.output_tokens,
                 r.error_type or "",
                 r.error_message or "",
+                r.original_id or "",
             )
             for r, _raw in pairs
         ]

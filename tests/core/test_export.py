@@ -294,6 +294,7 @@ def test_csv_speed_close_to_plain_csv_module(tmp_path: Path) -> None:
             r.output_tokens,
             r.error_type or "",
             r.error_message or "",
+            r.original_id or "",
         )
         for r, _ in rows
     ]

@@ -67,7 +67,7 @@ def test_native_jsonl(tmp_path: Path) -> None:
     # the manifest maps ids to source lines; the prompt is read from the part when submitting
     assert manifest(tmp_path) == [{"custom_id": "a", "line": 1}, {"custom_id": "b", "line": 2}]
     prepared = read_part(tmp_path / "work" / "part-0001.jsonl")
-    assert [(cid, text) for cid, text, _params in prepared.manifest_rows] == [
+    assert [(row.custom_id, row.input_text) for row in prepared.manifest_rows] == [
         ("a", "one"),
         ("b", "two"),
     ]
@@ -151,7 +151,7 @@ def test_json_records_with_template(tmp_path: Path) -> None:
     assert lines[1]["custom_id"] == "row-000002"
     assert manifest(tmp_path)[1] == {"custom_id": "row-000002", "line": 1}
     prepared = read_part(tmp_path / "work" / "part-0001.jsonl")
-    assert prepared.manifest_rows[1][1] == "Summarise {Dogs} by Bob:\nDogs bark."
+    assert list(prepared.manifest_rows)[1].input_text == "Summarise {Dogs} by Bob:\nDogs bark."
 
 
 def test_json_list_of_strings_is_prompts(tmp_path: Path) -> None:
