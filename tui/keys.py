@@ -184,5 +184,13 @@ DASHBOARD_KEYS: tuple[Key, ...] = (
 )
 
 
+RESULT_DETAIL_KEYS: tuple[Key, ...] = (
+    Key("results.detail_down", "j", "scroll_down", "Down", "Scroll the detail down", show=False),
+    Key("results.detail_up", "k", "scroll_up", "Up", "Scroll the detail up", show=False),
+    Key("results.detail_top", "g", "scroll_home", "Top", "Scroll to the top", show=False),
+    Key("results.detail_end", "G", "scroll_end", "End", "Scroll to the end", show=False),
+)
+
+
 def bindings(keys: tuple[Key, ...]) -> list[BindingType]:
     return [k.binding() for k in keys]

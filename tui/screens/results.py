@@ -276,7 +276,10 @@ class ResultsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(safe_text(self.heading, one_line=True), id="results-title")
         yield TextLine(id="results-counts")
-        yield Input(placeholder="search output and input text…", id="results-search")
+        yield Input(
+            placeholder="search output and input text · enter keeps · esc clears",
+            id="results-search",
+        )
         with Vertical(id="results-state"):
             yield Static("", id="results-state-text")
             yield ProgressBar(total=None, show_eta=False, id="results-download")
@@ -388,6 +391,7 @@ class ResultsScreen(Screen[None]):
             self.summary = message.summary
             self._error_type_cycle = sorted(message.summary.by_error_type)
             self._load_note = message.note
+        self.table.highlight = message.filt.search  # marked in the rows
         self.table.set_source(self._fetcher(message.filt), first=message.page)
         self._counting = not message.page.counted
         self.loaded = True
@@ -489,6 +493,7 @@ class ResultsScreen(Screen[None]):
         if self.filt.search:
             text.append(" · search: ")
             text.append(clean(self.filt.search, keep_newlines=False), style="italic")
+            text.append(" (esc clears)", style="dim")
         self.query_one("#results-position", TextLine).set(text)
 
     # --- table events ----------------------------------------------------------------
@@ -529,7 +534,7 @@ class ResultsScreen(Screen[None]):
             found = None
         if found is not None:
             row, raw_line = found[0], found[1]
-        detail.show(row, raw_line)
+        detail.show(row, raw_line, search=self.filt.search)
 
     # --- search ----------------------------------------------------------------------
 
@@ -560,14 +565,21 @@ class ResultsScreen(Screen[None]):
         self.set_focus(self.table)
 
     def action_back(self) -> None:
+        """esc: out of the detail pane; else clear the search (as the dashboard's esc clears
+        its filter); else back to the dashboard."""
         search = self.query_one("#results-search", Input)
-        if search.has_focus:
-            if not search.value:
-                search.remove_class("-active")
-            self.set_focus(self.table)
-            return
         if self.query_one(ResultDetail).has_focus_within:
             self.set_focus(self.table)
+            return
+        if search.has_focus or search.has_class("-active") or self.filt.search:
+            if self._search_timer is not None:
+                self._search_timer.stop()
+                self._search_timer = None
+            with search.prevent(Input.Changed):
+                search.value = ""
+            search.remove_class("-active")
+            self.set_focus(self.table)
+            self._set_filter(replace(self.filt, search=""))
             return
         self.dismiss(None)
 

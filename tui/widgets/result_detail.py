@@ -8,14 +8,17 @@ raw line through `Syntax`, neither of which reads markup.
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 from batchtop.core.models import ResultRow, ResultType
 from batchtop.tui.format import gap
+from batchtop.tui.keys import RESULT_DETAIL_KEYS, bindings
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.widgets.results_table import STATUS_STYLES
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Markdown, Static
@@ -63,8 +66,46 @@ def meta_text(row: ResultRow) -> Text:
     return text
 
 
+MAX_MATCH_LINES = 5
+MATCH_LINE_CHARS = 160
+MATCH_STYLE = "bold reverse"
+
+
+def highlighted(text: Text, needle: str) -> Text:
+    """`text` with every case-insensitive occurrence of `needle` marked (a copy)."""
+    if needle:
+        text = text.copy()
+        text.highlight_words([needle], MATCH_STYLE, case_sensitive=False)
+    return text
+
+
+def matching_lines(text: str, needle: str) -> tuple[list[str], int]:
+    """Up to MAX_MATCH_LINES lines of `text` that contain `needle` (each around its first
+    match, at most MATCH_LINE_CHARS long), and how many lines match in all."""
+    folded = needle.casefold()
+    found: list[str] = []
+    count = 0
+    for line in text.splitlines():
+        at = line.casefold().find(folded)
+        if at < 0:
+            continue
+        count += 1
+        if len(found) < MAX_MATCH_LINES:
+            start = max(at - MATCH_LINE_CHARS // 3, 0)
+            cut = line[start : start + MATCH_LINE_CHARS]
+            found.append(
+                ("…" if start else "") + cut + ("…" if start + len(cut) < len(line) else "")
+            )
+    return found, count
+
+
 class ResultDetail(VerticalScroll, can_focus=True):
-    """Input + output of the highlighted result; `raw` switches to the raw result line."""
+    """Input + output of the highlighted result; `raw` switches to the raw result line.
+
+    With a search, its matches are marked in the input, and the output's matching lines are
+    listed (marked) above the rendered output: Markdown is drawn by its own widgets."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings(RESULT_DETAIL_KEYS)
 
     DEFAULT_CSS = """
     ResultDetail {
@@ -74,6 +115,7 @@ class ResultDetail(VerticalScroll, can_focus=True):
         & .detail-heading { color: $text-muted; text-style: bold; margin-top: 1; }
         & #detail-output { margin: 0; padding: 0; background: transparent; }
         & #detail-error { color: $error; }
+        & #detail-matches { color: $text; margin-bottom: 1; }
         & .-hidden { display: none; }
     }
     """
@@ -85,23 +127,28 @@ class ResultDetail(VerticalScroll, can_focus=True):
         self.row: ResultRow | None = None
         self.raw_line: str | None = None
         self.output_markdown = ""  # what the Markdown widget was given (tests read it)
+        self.search = ""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-meta")
         yield Static("Input", classes="detail-heading", id="detail-input-heading")
         yield Static("", id="detail-input")
         yield Static("Output", classes="detail-heading", id="detail-output-heading")
+        yield Static("", id="detail-matches", classes="-hidden")
         yield Static("", id="detail-error", classes="-hidden")
         yield Markdown("", id="detail-output", open_links=False)
         yield Static("", id="detail-raw", classes="-hidden")
 
-    def show(self, row: ResultRow | None, raw_line: str | None = None) -> None:
+    def show(self, row: ResultRow | None, raw_line: str | None = None, search: str = "") -> None:
         self.row = row
         self.raw_line = raw_line
+        self.search = search
         meta = self.query_one("#detail-meta", Static)
         inp = self.query_one("#detail-input", Static)
         err = self.query_one("#detail-error", Static)
         out = self.query_one("#detail-output", Markdown)
+        matches = self.query_one("#detail-matches", Static)
+        matches.set_class(True, "-hidden")
         if row is None:
             meta.update(Text("No result here.", style="dim"))
             inp.update("")
@@ -116,7 +163,7 @@ class ResultDetail(VerticalScroll, can_focus=True):
                 Text("(not known: batchtop has no manifest for this batch)", style="dim italic")
             )
         else:
-            inp.update(safe_text(row.input_text))
+            inp.update(highlighted(safe_text(row.input_text), search))
         if row.type is ResultType.SUCCEEDED:
             err.set_class(True, "-hidden")
         else:
@@ -128,6 +175,8 @@ class ResultDetail(VerticalScroll, can_focus=True):
             err.update(safe_text(f"{label}: {message}" if message else label, "bold"))
             err.set_class(False, "-hidden")
         text = clean(row.text)
+        if search:
+            self._show_matches(text, search)
         limit = markdown_limit(text)
         if len(text) > limit:
             text = text[:limit] + "\n\n*(cut here; export the result to read all)*"
@@ -135,6 +184,20 @@ class ResultDetail(VerticalScroll, can_focus=True):
         out.update(text)
         self._show_raw()
         self.scroll_home(animate=False)
+
+    def _show_matches(self, text: str, search: str) -> None:
+        lines, count = matching_lines(text, search)
+        if not count:
+            return
+        out = Text(end="")
+        out.append(f"{count:,} {'line matches' if count == 1 else 'lines match'} ", style="dim")
+        out.append_text(safe_text(search, "italic", one_line=True))
+        for line in lines:
+            out.append("\n")
+            out.append_text(highlighted(safe_text(line, one_line=True), search))
+        matches = self.query_one("#detail-matches", Static)
+        matches.update(out)
+        matches.set_class(self.raw, "-hidden")
 
     def watch_raw(self) -> None:
         self._show_raw()
@@ -148,6 +211,12 @@ class ResultDetail(VerticalScroll, can_focus=True):
             "#detail-output",
         ):
             self.query_one(widget_id).set_class(self.raw, "-hidden")
+        if self.raw:
+            self.query_one("#detail-matches").set_class(True, "-hidden")
+        elif self.search and self.row is not None:
+            self.query_one("#detail-matches").set_class(
+                not matching_lines(clean(self.row.text), self.search)[1], "-hidden"
+            )
         if self.raw and self.row is not None and self.row.type is not ResultType.SUCCEEDED:
             self.query_one("#detail-error").set_class(True, "-hidden")
         elif self.row is not None and self.row.type is not ResultType.SUCCEEDED:

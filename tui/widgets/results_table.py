@@ -109,8 +109,12 @@ def _tokens(row: ResultRow) -> str:
     return f"{row.input_tokens:,}/{row.output_tokens:,}"
 
 
-def row_text(row: ResultRow, width: int, *, selected: bool) -> Text:
-    """One result as a table line: every outside string cleaned and kept literal."""
+MATCH_STYLE = "bold reverse"
+
+
+def row_text(row: ResultRow, width: int, *, selected: bool, highlight: str = "") -> Text:
+    """One result as a table line: every outside string cleaned and kept literal; the
+    search `highlight` marked in the id and the output."""
     line = Text(no_wrap=True, end="")
     # The column shows a few dozen cells: never measure a whole 1 MB line to cut it (cell
     # widths are computed per grapheme; a 500,000-character line took ~0.4 s per render).
@@ -128,6 +132,9 @@ def row_text(row: ResultRow, width: int, *, selected: bool) -> Text:
             style="" if row.type is ResultType.SUCCEEDED else "red",
         ),
     ]
+    if highlight:
+        for i in (1, 5):
+            cells[i].highlight_words([highlight], MATCH_STYLE, case_sensitive=False)
     for n, (i, col) in enumerate(_columns(width)):
         if n:
             gap(line, " ")
@@ -278,6 +285,7 @@ class ResultsTable(ScrollView, can_focus=True):
         self.fetches = 0  # page queries made on the event loop (tests and benchmarks)
         self._generation = 0  # bumped per result set; late prefetches of old ones are dropped
         self._prefetching: set[tuple[int, int]] = set()
+        self.highlight = ""  # the search, marked in the rows (set before `set_source`)
 
     # --- data ------------------------------------------------------------------------
 
@@ -417,7 +425,7 @@ class ResultsTable(ScrollView, can_focus=True):
         if row is None:
             strip = Strip([Segment("…".ljust(width), base)], width)
         else:
-            text = row_text(row, width, selected=is_selected)
+            text = row_text(row, width, selected=is_selected, highlight=self.highlight)
             segments = list(text.render(self.app.console))
             strip = Strip(segments).extend_cell_length(width).crop(0, width)
             strip = strip.apply_style(base)

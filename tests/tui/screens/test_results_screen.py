@@ -11,6 +11,7 @@ from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
 from batchtop.tui.widgets.results_table import ResultsTable
 from dashboard_support import type_at_once
+from rich.text import Text
 from screens_data import (
     HOSTILE,
     ScreenHost,
@@ -101,11 +102,10 @@ async def test_search_narrows(service: Any) -> None:
         assert screen.table.total == expected
         assert "search: beta" in screen_text(pilot.app)
         assert pilot.app.focused is screen.table
-        # typing then esc: the debounced search still applies, focus returns to the table
+        # typing then esc: esc clears the search, as it clears the dashboard's filter
         await pilot.press("slash", "ctrl+u", *"alpha", "escape")
         assert pilot.app.focused is screen.table
-        await wait_for(pilot, lambda: screen.filt.search == "alpha")
-        await wait_for(pilot, lambda: screen.table.total > 0)
+        await wait_for(pilot, lambda: screen.filt.search == "" and screen.table.total == 40)
         assert isinstance(pilot.app.screen, ResultsScreen)
 
 
@@ -274,3 +274,69 @@ async def test_selection_and_esc_back(service: Any) -> None:
         await pilot.pause()
         assert not isinstance(pilot.app.screen, ResultsScreen)
         assert app.dismissed == [None]
+
+
+async def test_esc_clears_the_search_then_leaves(service: Any) -> None:
+    """Issue 14.15: esc cleared the dashboard's filter but kept the results search, with no
+    hint; now both clear, and the position line says so."""
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("slash", *"beta", "enter")
+        await wait_for(pilot, lambda: screen.filt.search == "beta" and screen.table.total < 40)
+        assert "search: beta (esc clears)" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen.filt.search == "" and screen.table.total == 40)
+        assert not screen.query_one("#results-search", Input).value
+        assert isinstance(app.screen, ResultsScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.dismissed == [None]
+
+
+async def test_search_matches_are_marked_in_rows_and_detail(service: Any) -> None:
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        await pilot.press("slash", *"summary 2", "enter")
+        await wait_for(pilot, lambda: screen.filt.search == "summary 2" and screen.table.total < 40)
+        detail = screen.query_one(ResultDetail)
+        await wait_for(pilot, lambda: detail.row is not None and detail.search == "summary 2")
+        await pilot.pause()
+        # the row: the match (in its own case) drawn in the match style
+        marked = [
+            seg.text
+            for seg in screen.table.render_line(0)
+            if seg.style is not None and seg.style.reverse
+        ]
+        assert "Summary 2" in marked
+        matches = screen.query_one("#detail-matches", Static)
+        assert matches.display
+        content = matches.content
+        assert isinstance(content, Text)
+        assert "1 line matches" in content.plain
+        assert any(
+            content.plain[span.start : span.end] == "Summary 2" and "reverse" in str(span.style)
+            for span in content.spans
+        )
+        # no search, no match list
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: detail.search == "" and screen.table.total == 40)
+        await wait_for(pilot, lambda: not screen.query_one("#detail-matches").display)
+
+
+async def test_j_and_k_scroll_the_detail(service: Any) -> None:
+    """Issue 14.15: in the detail pane (enter), j/k scroll it as they move the table."""
+    async with host(service).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot)
+        detail = screen.query_one(ResultDetail)
+        await wait_for(pilot, lambda: detail.row is not None)
+        await pilot.press("enter")
+        assert detail.has_focus
+        await wait_for(pilot, lambda: detail.max_scroll_y > 0)
+        await pilot.press("j", "j")
+        await wait_for(pilot, lambda: detail.scroll_y > 0)
+        assert screen.table.cursor == 0  # the table did not move
+        await pilot.press("k", "k")
+        await wait_for(pilot, lambda: detail.scroll_y == 0)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: detail.scroll_y == detail.max_scroll_y)
