@@ -214,10 +214,12 @@ async def _stream_to(
         start = os.stat(temp).st_size
     except FileNotFoundError:
         start = 0
+    import aiofiles  # the download's writes go through a thread, never block the loop
+
     feeder = _Feeder(ingest) if ingest is not None else None
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "r+b") as fh:
-        fh.seek(start)
+    async with aiofiles.open(fd, "r+b") as fh:
+        await fh.seek(start)
         written = start
         first = True
         try:
@@ -225,13 +227,13 @@ async def _stream_to(
                 if first:
                     first = False
                     if start and not resumed:  # server ignored Range: restart from zero
-                        fh.seek(0)
-                        fh.truncate()
+                        await fh.seek(0)
+                        await fh.truncate()
                         written = 0
                         if feeder is not None:
                             await asyncio.to_thread(feeder.ingest.restart)
                     continue
-                fh.write(chunk)
+                await fh.write(chunk)
                 written += len(chunk)
                 if feeder is not None:
                     await feeder.add(chunk)
@@ -247,7 +249,7 @@ async def _stream_to(
             if feeder is not None:
                 await feeder.abandon()
             raise
-        fh.truncate()
+        await fh.truncate()
 
 
 def _digest(path: Path) -> bytes:

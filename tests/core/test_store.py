@@ -6,7 +6,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -198,7 +197,8 @@ def test_results_file_bookkeeping(store: Store, tmp_path: Path) -> None:
     assert view.results_downloaded
 
 
-def test_upsert_10k_is_fast(store: Store) -> None:
+def test_upsert_10k_then_nothing_changed(store: Store) -> None:
+    """10,000 batches in one upsert; the same list again changes nothing (speed: bench/)."""
     batches = [
         remote(
             f"msgbatch_{i:05d}",
@@ -208,11 +208,8 @@ def test_upsert_10k_is_fast(store: Store) -> None:
         )
         for i in range(10_000)
     ]
-    start = time.perf_counter()
     assert len(store.upsert_remote(batches, T0)) == 10_000
     assert store.upsert_remote(batches, T0 + timedelta(seconds=30)) == []
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5, elapsed  # ~0.35 s measured; generous for a loaded CI box
     views = store.list_batches()
     assert len(views) == 10_000
     assert views[0].id == "msgbatch_09999"
