@@ -419,6 +419,18 @@ class RefreshDone:
     active: int
     next_in_s: float | None  # None: paused (the timer waits for resume or `r`)
     idle: bool = False  # nothing active: the next refresh comes at the idle interval
+    total: int = 0  # batches of the workspace known locally (deleted ones left out)
+    listing_complete: bool = True  # False: the first listing is unfinished (more may exist)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingProgress:
+    """The first listing of a workspace walks its whole list, a page at a time: `listed`
+    batches so far in this walk (older than the newest page), `total` known locally."""
+
+    listed: int
+    total: int
+    complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +439,48 @@ class ResultsReady:
     rows: int
 
 
-Event = BatchChanged | BatchEnded | RefreshFailed | RefreshDone | ResultsReady
+@dataclass(frozen=True, slots=True)
+class WorkspaceInfo:
+    """Which endpoint and workspace the store holds, and how many batches it knows there.
+
+    `batches` is the workspace's count once `listing_complete` (the whole list was walked
+    once; deleted batches left out); before that it is a lower bound.
+    """
+
+    base_url: str
+    workspace_id: str | None
+    organization_id: str | None
+    batches: int
+    active: int
+    listing_complete: bool
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL without the scheme when it is https (what a user recognises)."""
+        url = self.base_url.rstrip("/")
+        return url.removeprefix("https://")
+
+    @property
+    def where(self) -> str:
+        """One phrase naming the endpoint and the workspace, e.g.
+        'api.anthropic.com, workspace wrkspc_01…'."""
+        if self.workspace_id:
+            return f"{self.endpoint}, workspace {self.workspace_id}"
+        if self.organization_id:
+            return f"{self.endpoint}, organization {self.organization_id}"
+        return self.endpoint
+
+    @property
+    def count_text(self) -> str:
+        """'5,000 batches' or, while the first listing is unfinished, 'at least 3,000
+        batches'."""
+        noun = "batch" if self.batches == 1 else "batches"
+        if self.listing_complete:
+            return f"{self.batches:,} {noun}"
+        return f"at least {self.batches:,} {noun} (listing not finished)"
+
+
+Event = BatchChanged | BatchEnded | RefreshFailed | RefreshDone | ResultsReady | ListingProgress
 
 
 # --- statistics (core/stats.py) ----------------------------------------------------------

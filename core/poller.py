@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -26,7 +27,9 @@ from .errors import ApiError
 from .models import (
     BatchChanged,
     BatchEnded,
+    BatchView,
     Event,
+    ListingProgress,
     ProcessingStatus,
     RefreshDone,
     RefreshFailed,
@@ -154,28 +157,24 @@ class Poller:
         api = self._api()
         start_calls = api.calls
         try:
-            remote = await self._fetch(api)
+            await self._sync(api)
         except ApiError as err:
-            self._count(api.calls - start_calls)
             self.last_error = err
             raise
-        seen_at = self._now()
-        changes = await asyncio.to_thread(self._store.upsert_remote, remote, seen_at)
-        for view, previous in changes:
-            self._emit(BatchChanged(view))
-            ended = view.remote.processing_status is ProcessingStatus.ENDED
-            if ended and previous is not None and previous.is_active:
-                self._emit(BatchEnded(view))
-        self._count(api.calls - start_calls)
+        finally:
+            self._count(api.calls - start_calls)
         self.last_error = None
-        active = len(await asyncio.to_thread(self._store.list_batches, active_only=True))
+        total, active, _seen = await asyncio.to_thread(self._store.batch_totals)
+        _cursor, complete = await asyncio.to_thread(self._store.listing)
         done = RefreshDone(
-            at=seen_at,
+            at=self._now(),
             api_calls_total=self.api_calls_total,
             api_calls_last=self.api_calls_last,
             active=active,
             next_in_s=self.next_delay(active),
             idle=not active,
+            total=total,
+            listing_complete=complete,
         )
         self._emit(done)
         return done
@@ -184,35 +183,111 @@ class Poller:
         self.api_calls_last = calls
         self.api_calls_total += calls
 
-    async def _fetch(self, api: BatchApi) -> list[RemoteBatch]:
-        known_active = await asyncio.to_thread(self._store.list_batches, active_only=True)
-        oldest_active = min((v.remote.created_at for v in known_active), default=None)
-        active_ids = {v.id for v in known_active}
+    async def _store_batches(self, batches: list[RemoteBatch]) -> None:
+        """Record what the API said and emit an event per new or changed batch."""
+        if not batches:
+            return
+        changes = await asyncio.to_thread(self._store.upsert_remote, batches, self._now())
+        for view, previous in changes:
+            self._emit(BatchChanged(view))
+            ended = view.remote.processing_status is ProcessingStatus.ENDED
+            if ended and previous is not None and previous.is_active:
+                self._emit(BatchEnded(view))
+
+    async def _sync(self, api: BatchApi) -> None:
+        """One refresh: the newest pages, then (until it is done once) the rest of the
+        list, then the active batches neither covered."""
+        store = self._store
+        known_active = await asyncio.to_thread(store.list_batches, active_only=True)
+        active = {v.id: v for v in known_active}
+        total_before, _active, _seen = await asyncio.to_thread(store.batch_totals)
+        cursor, complete = await asyncio.to_thread(store.listing)
         seen: dict[str, RemoteBatch] = {}
         after_id: str | None = None
+        reached_end = False
         for _ in range(self.max_pages):
             page = await api.list_page(after_id=after_id)
+            known = await asyncio.to_thread(store.known_ids, [b.id for b in page.batches])
             for b in page.batches:
                 seen.setdefault(b.id, b)
             if not page.has_more or not page.batches or page.last_id is None:
+                reached_end = True
                 break
-            if oldest_active is None or page.batches[-1].created_at < oldest_active:
+            # every batch on the page is new: more new ones may follow (a store that has
+            # never listed anything gets its history from the walk below instead)
+            gap = total_before > 0 and not known
+            missing = [v for bid, v in active.items() if bid not in seen]
+            if not gap and not missing:
                 break
-            if active_ids.issubset(seen):
+            if not gap and not await self._walk_is_cheaper(page.batches[-1], missing, api):
                 break
             after_id = page.last_id
-        missing = [v for v in known_active if v.id not in seen]
-        for view in missing:
+        await self._store_batches(list(seen.values()))
+        if reached_end:
+            await asyncio.to_thread(store.set_listing, None, complete=True)
+        elif not complete:
+            assert page.last_id is not None  # not the end: there is a next page
+            await self._walk_history(api, cursor, page.last_id, seen)
+        for view in [v for bid, v in active.items() if bid not in seen]:
             try:
-                seen[view.id] = await api.retrieve(view.id)
+                remote = await api.retrieve(view.id)
             except ApiError as err:
                 if err.status == 404:
                     age = self._now() - view.remote.created_at
                     if age > DELETED_AFTER:
-                        await asyncio.to_thread(self._store.mark_deleted, view.id)
+                        await asyncio.to_thread(store.mark_deleted, view.id)
                     continue
                 raise
-        return list(seen.values())
+            seen[remote.id] = remote
+            await self._store_batches([remote])
+
+    async def _walk_is_cheaper(
+        self, last: RemoteBatch, missing: list[BatchView], api: BatchApi
+    ) -> bool:
+        """Whether listing on (about one call per page of batches between here and the
+        oldest missing active one, as far as the store knows) costs no more than
+        retrieving the missing ones (one call each)."""
+        oldest = min(v.remote.created_at for v in missing)
+        between = await asyncio.to_thread(
+            self._store.count_created_between, oldest, last.created_at
+        )
+        return math.ceil(between / max(1, api.page_limit)) <= len(missing)
+
+    async def _walk_history(
+        self,
+        api: BatchApi,
+        cursor: str | None,
+        head_end: str,
+        seen: dict[str, RemoteBatch],
+    ) -> None:
+        """List the rest of the workspace, older than the newest page, a page at a time;
+        each page is stored with the cursor, so an interrupted walk continues where it
+        stopped. Only the first sync of a workspace does this."""
+        store = self._store
+        resumed = cursor is not None
+        after_id = cursor or head_end
+        listed = 0
+        while not self._stopped:
+            page = await api.list_page(after_id=after_id)
+            if resumed and not page.batches:
+                # the batch the walk stopped after is gone (deleted): start again below
+                # the newest page rather than take an empty answer for the end
+                resumed = False
+                after_id = head_end
+                continue
+            resumed = False
+            for b in page.batches:
+                seen.setdefault(b.id, b)
+            await self._store_batches(page.batches)
+            listed += len(page.batches)
+            end = not page.has_more or not page.batches or page.last_id is None
+            await asyncio.to_thread(store.set_listing, page.last_id, complete=end)
+            total, _active, _seen = await asyncio.to_thread(store.batch_totals)
+            self._emit(ListingProgress(listed=listed, total=total, complete=end))
+            if end:
+                return
+            assert page.last_id is not None
+            after_id = page.last_id
 
     # --- the timer loop --------------------------------------------------------------------
 

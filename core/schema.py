@@ -190,12 +190,22 @@ _MIGRATION_4: tuple[str, ...] = (
 # beside it, for the results viewer and exports.
 _MIGRATION_5: tuple[str, ...] = ("ALTER TABLE manifests ADD COLUMN original_id TEXT",)
 
+# What the store knows about itself, as keys and values: how far the first listing of the
+# workspace got (`list_cursor`: the last batch id stored, to continue from after an
+# interruption; `list_complete`: the whole list was walked once) and which endpoint and
+# workspace it holds (`base_url`, `workspace_id`, `organization_id`). An older store has
+# none: its listing is completed by the next refresh, its scope recorded by the next call.
+_MIGRATION_6: tuple[str, ...] = (
+    "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
     _MIGRATION_3,
     _MIGRATION_4,
     _MIGRATION_5,
+    _MIGRATION_6,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

@@ -52,6 +52,7 @@ from .models import (
     SubmitIntent,
     SubmitOutcome,
     SubmitProgress,
+    WorkspaceInfo,
 )
 from .poller import Poller, Sleep
 from .request_checks import user_text
@@ -186,6 +187,19 @@ class BatchService:
 
     def batch(self, batch_id: str) -> BatchView | None:
         return self.store.get_batch(batch_id)
+
+    def workspace(self) -> WorkspaceInfo:
+        """The endpoint and workspace shown, and how many batches the store knows there."""
+        total, active, _seen = self.store.batch_totals()
+        _cursor, complete = self.store.listing()
+        return WorkspaceInfo(
+            base_url=self.base_url,
+            workspace_id=self.store.meta("workspace_id"),
+            organization_id=self.store.meta("organization_id"),
+            batches=total,
+            active=active,
+            listing_complete=complete,
+        )
 
     def require_batch(self, batch_id: str) -> BatchView:
         view = self.store.get_batch(batch_id)

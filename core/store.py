@@ -396,6 +396,56 @@ class Store:
         )
         return int(total), int(active), from_text(seen)
 
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` the store holds (deleted ones included)."""
+        conn = self._conn()
+        out: set[str] = set()
+        for chunk in _chunks(ids):
+            sql = f"SELECT id FROM batches WHERE id IN ({placeholders(len(chunk))})"
+            out.update(r[0] for r in conn.execute(sql, chunk))
+        return out
+
+    def count_created_between(self, older: datetime, newer: datetime) -> int:
+        """Batches created in [older, newer) (deleted ones included: the list had them)."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT count(*) FROM batches WHERE created_at >= ? AND created_at < ?",
+                (to_text(older), to_text(newer)),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    # --- what the store knows about itself ----------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, **values: str | None) -> None:
+        """Set keys in one transaction; None removes a key."""
+        conn = self._conn()
+        with write_txn(conn):
+            for key, value in values.items():
+                if value is None:
+                    conn.execute("DELETE FROM store_meta WHERE key = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO store_meta (key, value) VALUES (?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (key, value),
+                    )
+
+    def listing(self) -> tuple[str | None, bool]:
+        """The first listing's progress: (the id to continue after, whether it is done)."""
+        return self.meta("list_cursor"), self.meta("list_complete") == "1"
+
+    def set_listing(self, cursor: str | None, *, complete: bool) -> None:
+        self.set_meta(
+            list_cursor=None if complete else cursor, list_complete="1" if complete else None
+        )
+
     def _set_local(self, batch_id: str, **values: Any) -> None:
         cols = list(values)
         sql = (

@@ -18,10 +18,14 @@ METHOD = (
     "the emulator runs in-process (`run_in_thread`, ManualClock, a 1-hour start delay so"
     " every batch stays in progress) and its `stats` count the HTTP requests it served."
     " N one-request batches are created with raw HTTP; a fresh store is seeded with exactly"
-    " those N batches as active (the steady state after the first refresh). Subject: one"
-    " `BatchService.refresh()`. Baseline: the classic loop, one"
-    " `client.messages.batches.retrieve(id)` per batch with the sync SDK. Calls are exact"
-    " counts (one run each); times are reported for information."
+    " those N batches as active and its listing marked complete (the steady state after the"
+    " first sync). Subject: one `BatchService.refresh()`. Baseline: the classic loop, one"
+    " `client.messages.batches.retrieve(id)` per batch with the sync SDK. Large workspace:"
+    " a second emulator seeded through its state with 5,000 ended batches, the 101st oldest"
+    " still in progress (4,899 newer ones); subject: the first sync of a fresh store (target"
+    " ⌈5,000/1000⌉ list calls), then a refresh (target ⌈1/1000⌉ + one page of new ones), then"
+    " a refresh after 1,500 more batches were created (target: the pages of new ones + the"
+    " retrieve). Calls are exact counts (one run each); times are reported for information."
 )
 
 ONE = [
@@ -41,7 +45,8 @@ def _create(base_url: str, count: int) -> list[dict[str, Any]]:
         return list(pool.map(lambda _i: util.create_batch(base_url, ONE), range(count)))
 
 
-async def _refresh(store_path: Any, base_url: str) -> None:
+async def _refresh(store_path: Any, base_url: str, times: int = 1) -> list[int]:
+    """`times` refreshes of one service; the API calls of each."""
     from batchtop.core.config import Settings
     from batchtop.core.service import BatchService
     from batchtop.core.store import Store
@@ -50,12 +55,60 @@ async def _refresh(store_path: Any, base_url: str) -> None:
     service = BatchService(
         store, Settings(max_retries=0), api_key=util.BENCH_KEY, base_url=base_url
     )
+    calls: list[int] = []
     try:
         service.warm_up()
-        await service.refresh()
+        for _ in range(times):
+            calls.append((await service.refresh()).api_calls_last)
     finally:
         await service.close()
         store.close()
+    return calls
+
+
+def _large_workspace(ctx: Context) -> list[util.Measure]:
+    """The first sync of 5,000 batches and the refreshes after it (issue 13.4)."""
+    from batchtop.core.emulator import EmulatorConfig, ManualClock, run_in_thread
+
+    clock = ManualClock(datetime.now(UTC))
+    with run_in_thread(EmulatorConfig(counters="live"), clock) as emu:
+        emu.seed_history(5_000, active=frozenset({100}))
+        store_path = ctx.fresh_dir("refresh-history") / "store.sqlite3"
+        t0 = time.perf_counter()
+        first, steady = asyncio.run(_refresh(store_path, emu.base_url, times=2))
+        first_s = time.perf_counter() - t0
+        clock.advance(7200)
+        emu.seed_history(1_500)
+        (after_new,) = asyncio.run(_refresh(store_path, emu.base_url))
+    ctx.log(f"  5,000 batches: first sync {first}, then {steady}, after 1,500 new {after_new}")
+    return [
+        util.Measure(
+            NAME,
+            "calls for the first sync of a 5,000-batch workspace",
+            first,
+            "calls",
+            "5 (⌈5,000/1000⌉)",
+            first <= 5,
+            detail=f"{first_s * 1000:.0f} ms for both refreshes (incl. service setup)",
+        ),
+        util.Measure(
+            NAME,
+            "calls for a refresh of it (1 active batch 4,899 below the newest)",
+            steady,
+            "calls",
+            "2 (⌈1/1000⌉ + 1 page)",
+            steady <= 2,
+            detail="the newest page + one retrieve: walking to the old batch costs 5",
+        ),
+        util.Measure(
+            NAME,
+            "calls for a refresh after 1,500 new batches",
+            after_new,
+            "calls",
+            "3 (2 pages of new ones + 1)",
+            after_new <= 3,
+        ),
+    ]
 
 
 def run(ctx: Context) -> list[util.Measure]:
@@ -75,6 +128,7 @@ def run(ctx: Context) -> list[util.Measure]:
             store_path = ctx.fresh_dir(f"refresh-{n}") / "store.sqlite3"
             store = Store.open(store_path)
             store.upsert_remote([remote_from_json(b) for b in batches], util.utcnow())
+            store.set_listing(None, complete=True)
             assert len(store.list_batches(active_only=True)) == n
             store.close()
             before = emu.stats.total
@@ -105,4 +159,5 @@ def run(ctx: Context) -> list[util.Measure]:
             )
             ctx.log(f"  N={n:,}: refresh {calls} calls, classic loop {loop_calls} calls")
         client.close()
+    out += _large_workspace(ctx)
     return out

@@ -84,6 +84,14 @@ class EmulatorHandle:
         new = list(rules)
         self.call(lambda: setattr(self.server.config, "rules", new))
 
+    def seed_history(
+        self, count: int, *, spacing_s: float = 1.0, active: frozenset[int] = frozenset()
+    ) -> list[str]:
+        """Add `count` older batches at once (see `EmulatorServer.seed_history`)."""
+        return self.call(
+            lambda: self.server.seed_history(count, spacing_s=spacing_s, active=active)
+        )
+
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the server's loop thread (where its SQLite connection lives)."""
 

@@ -194,6 +194,37 @@ class EmulatorState:
         assert record is not None
         return record
 
+    def insert_history(
+        self, batches: list[tuple[int, str, int, int]], template: list[PendingRequest]
+    ) -> None:
+        """Insert many finished-or-running batches at once, each (seq, id, created_us,
+        done_us) with the `template` requests (their ready time moved to `done_us`): the
+        seeding of a large workspace for tests and benchmarks, in one transaction."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO batches (seq, id, created_us, expires_us, done_us, total) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (seq, bid, created, created + EXPIRY_US, done, len(template))
+                    for seq, bid, created, done in batches
+                ),
+            )
+            db.executemany(
+                "INSERT INTO requests (batch_seq, idx, custom_id, params, kind, ready_us, line) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (seq, r.idx, r.custom_id, r.params_json, r.kind, done, r.line)
+                    for seq, _bid, _created, done in batches
+                    for r in template
+                ),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     # --- reads ---------------------------------------------------------------------------
 
     def _get_seq(self, seq: int) -> BatchRecord | None:

@@ -21,6 +21,7 @@ from batchtop.core.models import (
     BatchView,
     Event,
     Job,
+    ListingProgress,
     RefreshDone,
     RefreshFailed,
     ResultsReady,
@@ -257,6 +258,8 @@ class DashboardScreen(BatchActions):
             self._schedule_render()
         elif isinstance(event, RefreshFailed):
             self.status.failed(event)
+        elif isinstance(event, ListingProgress):
+            self.status.listed(event)
         elif isinstance(event, ResultsReady):
             # Results were indexed: the actual cost and the results count are now known.
             fresh = self.service.batch(event.batch_id)

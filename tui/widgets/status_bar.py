@@ -1,4 +1,5 @@
-"""The bottom status line: refresh cadence, last/next refresh, API calls, pause and errors."""
+"""The bottom status line: refresh cadence, last/next refresh, API calls, pause, errors, the
+first listing's progress and how many batches the workspace has."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from batchtop.core.models import RefreshDone, RefreshFailed
+from batchtop.core.models import ListingProgress, RefreshDone, RefreshFailed
 from rich.text import Text
 from textual.widget import Widget
 
@@ -34,6 +35,9 @@ class RefreshState:
     busy: bool = False
     error: RefreshFailed | None = None
     error_at: datetime | None = None
+    listing: ListingProgress | None = None  # the first listing, while it runs
+    total: int | None = None  # batches of the workspace known locally
+    listing_complete: bool = True
 
 
 class StatusBar(Widget):
@@ -65,7 +69,14 @@ class StatusBar(Widget):
             error=None,
             error_at=None,
             busy=False,
+            listing=None,
+            total=event.total,
+            listing_complete=event.listing_complete,
         )
+
+    def listed(self, event: ListingProgress) -> None:
+        """A page of the first listing was stored."""
+        self.set_state(listing=None if event.complete else event, total=event.total)
 
     def failed(self, event: RefreshFailed) -> None:
         self.set_state(error=event, error_at=self._now(), busy=False)
@@ -89,6 +100,10 @@ class StatusBar(Widget):
             out.append(f"{idle} in {duration(seconds_until(s.next_at, now))}")
         out.append(f" · {s.api_calls} API call{'s' if s.api_calls != 1 else ''}")
         out.append(f" · {s.active} active")
+        if s.listing is not None:
+            out.append(f" · first sync: {s.listing.total:,} batches listed…", style="bold")
+        elif s.total is not None and not s.listing_complete:
+            out.append(f" · at least {s.total:,} batches (listing unfinished)")
         if s.error is not None:
             out.append(" · ")
             title = ERROR_TITLES.get(s.error.kind, "error")
