@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import paths
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .pricing import ModelPrice
 
 MIN_REFRESH_S = 5.0
 # Nothing active: the table must still show batches other clients create, so polling goes
@@ -26,7 +29,8 @@ class Settings:
     refresh_interval_s: float = 30.0
     idle_refresh_interval_s: float = DEFAULT_IDLE_REFRESH_S
     theme: str = "textual-dark"
-    default_model: str = "claude-haiku-4-5"
+    # None: the cheapest current model of the catalogue (model_catalog.default_model)
+    default_model: str | None = None
     default_max_tokens: int = 1024
     max_requests_per_batch: int = 100_000
     max_bytes_per_batch: int = 256 * 1024 * 1024
@@ -38,12 +42,23 @@ class Settings:
     desktop_notify: bool = True
     # action id -> keys, e.g. {"quit": "q,ctrl+q"}
     keymap: dict[str, str] = field(default_factory=dict)
+    # model id -> its prices (config [prices."model-id"]), over the built-in price file
+    prices: dict[str, ModelPrice] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.refresh_interval_s < MIN_REFRESH_S:
             object.__setattr__(self, "refresh_interval_s", MIN_REFRESH_S)
         if self.idle_refresh_interval_s < MIN_REFRESH_S:
             object.__setattr__(self, "idle_refresh_interval_s", MIN_REFRESH_S)
+
+    @property
+    def resolved_default_model(self) -> str:
+        """The model used when none is given: the configured one, else the catalogue's."""
+        if self.default_model:
+            return self.default_model
+        from .model_catalog import current
+
+        return current().default_model() or ""
 
     @property
     def resolved_base_url(self) -> str | None:
@@ -96,6 +111,11 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "config") -> Setti
             ):
                 raise UserError(f"{source}: 'keymap' must map action ids to key strings.")
             values[key] = dict(value)
+            continue
+        if key == "prices":
+            from .pricing import parse_overrides
+
+            values[key] = parse_overrides(value, origin=source)
             continue
         expected = _TYPES[key]
         if isinstance(value, bool) and bool not in expected:

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import orjson
 
+from . import model_catalog
 from .import_readers import (
     WHOLE_JSON_LIMIT,
     Problem,
@@ -37,7 +38,6 @@ from .models import ImportFormat, ImportIssue, ImportOptions, ImportReport, Seve
 from .part_writer import BODY_OVERHEAD, PartWriter
 from .pricing import (
     CostAccumulator,
-    is_known_model,
     price_for,
     request_input_tokens,
     tokens_for_chars,
@@ -51,11 +51,11 @@ from .request_checks import (
     check_params,
     custom_id_problem,
     kind_of,
+    model_problem,
     quoted,
     sanitize_custom_id,
     simple_valid,
     size_problems,
-    unknown_model_message,
     validate_request,
     whole_max_tokens,
 )
@@ -145,7 +145,7 @@ class _ContextTiers(dict[str, bool]):
 
     def __missing__(self, model: str) -> bool:
         price = price_for(model)
-        self[model] = tiered = price is not None and price.long_context_threshold is not None
+        self[model] = tiered = price is not None and price.threshold is not None
         return tiered
 
 
@@ -311,8 +311,9 @@ class _Analysis:
     def check_model(self, model: Any, line: int) -> None:
         if isinstance(model, str) and model not in self.warned_models:
             self.warned_models.add(model)
-            if model.strip() and not is_known_model(model):
-                self.issue("warning", unknown_model_message(model), line, field="params.model")
+            problem = model_problem(model) if model.strip() else None
+            if problem is not None:
+                self.issue(problem[0], problem[1], line, field="params.model")
 
     # native requests ----------------------------------------------------------------
     def native(
@@ -464,13 +465,15 @@ class _Analysis:
             if severity == "error":
                 self.options_ok = False
             if message.startswith("params has no 'model'"):
-                message = "No model given: choose one (e.g. --model claude-haiku-4-5)."
+                example = model_catalog.current().default_model() or "MODEL"
+                message = f"No model given: choose one (e.g. --model {example})."
             elif message.startswith("params has no 'max_tokens'"):
                 message = "No max_tokens given: set one (e.g. --max-tokens 1024)."
             self.issue(severity, message)
-        if self.options.model and not is_known_model(self.options.model):
+        problem = model_problem(self.options.model) if self.options.model else None
+        if problem is not None and self.options.model:
             self.warned_models.add(self.options.model)
-            self.issue("warning", unknown_model_message(self.options.model))
+            self.issue(problem[0], problem[1])
         if self.options.template and not self.template_broken:
             try:
                 self.template = Template(self.options.template)

@@ -110,6 +110,52 @@ class BatchView:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchCost:
+    """What a batch costs, as core decides it; front ends render it and never recompute it.
+
+    `usd` is None when nothing is known (no estimate, or a model without a price).
+    `is_estimate` stays True until the results' usage is known: front ends mark such a
+    figure (`~`). Canceled, expired and errored requests are not billed, so they count
+    for nothing in either case. `standard_usd`/`savings_usd` are derived from `usd` (what
+    was, or is expected to be, billed), never from the pre-submit upper bound alone.
+    """
+
+    usd: float | None
+    is_estimate: bool
+    standard_usd: float | None = None
+    price_source: str = ""
+
+    @property
+    def savings_usd(self) -> float | None:
+        if self.usd is None or self.standard_usd is None:
+            return None
+        return self.standard_usd - self.usd
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One model as the Models API (`GET /v1/models`) describes it.
+
+    `lifecycle` is the API's: "active", "deprecated" (still callable, retiring at
+    `retires_at`) or "retired" (requests fail). `batch_max_tokens_beta` and `thinking` are
+    not in the API's answer: they come from batchtop's catalogue file (model pages).
+    """
+
+    id: str
+    display_name: str
+    created_at: str
+    lifecycle: str = "active"
+    max_input_tokens: int | None = None
+    max_tokens: int | None = None
+    deprecated_at: str | None = None
+    retires_at: str | None = None
+    line: str | None = None
+    aliases: tuple[str, ...] = ()
+    batch_max_tokens_beta: int | None = None
+    thinking: str = "off"
+
+
+@dataclass(frozen=True, slots=True)
 class CountSnapshot:
     """Request counts observed at one moment; the history feeds ETA and sparklines."""
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import orjson
 
+from .costs import batch_cost, total_cost
 from .errors import UserError
 from .models import BatchView, RequestCounts
 from .store import Store
@@ -73,18 +74,9 @@ def _sum(counts: Iterable[RequestCounts]) -> RequestCounts:
 
 
 def _cost(views: Sequence[BatchView]) -> tuple[float | None, bool]:
-    """The actual cost where results are indexed, else the estimate (flagged)."""
-    total = 0.0
-    estimated = False
-    known = False
-    for v in views:
-        if v.actual_cost_usd is not None:
-            total += v.actual_cost_usd
-            known = True
-        elif v.estimated_cost_usd is not None:
-            total += v.estimated_cost_usd
-            estimated = known = True
-    return (total if known else None), estimated
+    """What the batches cost, and whether it is still an estimate (`costs.batch_cost`)."""
+    cost = total_cost(batch_cost(v) for v in views)
+    return cost.usd, cost.is_estimate
 
 
 def summary_line(name: str, counts: RequestCounts, cost: float | None, estimated: bool) -> str:

@@ -1,8 +1,9 @@
 """Prices per model, and the cost of requests before and after a batch runs.
 
-Prices are standard USD per million tokens from the Anthropic pricing pages (Nov 2026, see
-the API reference §9); batches cost `BATCH_DISCOUNT` of that on every token category. The
-table is data, not logic: a model missing here costs `None` ("unknown"), never a guess.
+Prices are data: `prices.toml` beside this module (standard USD per million tokens, with
+the date they are true as of and their source), overridden or extended by the user's
+config (`[prices."model-id"]`). Batches cost `BATCH_DISCOUNT` of that on every token
+category. A model without a price costs `None` ("unknown"), never a guess.
 
 Estimates before submission use a local heuristic (`estimate_tokens`: characters / 4) for
 input and each request's `max_tokens` for output, so `CostEstimate.batch_usd` is an upper
@@ -15,98 +16,185 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
+from .errors import UserError
 from .models import CostEstimate
 
 BATCH_DISCOUNT = 0.5
-"""Batch price = standard price × this, on input and output, for every model."""
-
-CACHE_WRITE_5M_MULTIPLIER = 1.25
-CACHE_WRITE_1H_MULTIPLIER = 2.0
-CACHE_READ_MULTIPLIER = 0.1
-"""Default cache-read multiplier; some models read cache cheaper (see ModelPrice)."""
+"""Batch price = standard price x this, on every token category, for every model
+(the batch-processing page: "All usage is charged at 50% of the standard API prices")."""
 
 IMAGE_TOKENS_ESTIMATE = 1600
 """Tokens assumed for an image or document block whose size is unknown before upload."""
 
+_PRICE_KEYS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+
+
+@dataclass(frozen=True, slots=True)
+class TierPrice:
+    """One set of standard prices, USD per million tokens."""
+
+    input: float
+    output: float
+    cache_write_5m: float
+    cache_write_1h: float
+    cache_read: float
+
 
 @dataclass(frozen=True, slots=True)
 class ModelPrice:
-    """Standard (non-batch) price of one model, USD per million tokens."""
+    """Standard (non-batch) prices of one model, and where they come from."""
 
-    input_per_mtok: float
-    output_per_mtok: float
-    max_output_tokens: int | None  # None: not documented here, not checked
-    display_name: str
-    cache_read_multiplier: float = CACHE_READ_MULTIPLIER
-    # Tiered models (Haiku 5.5): prompts above the threshold pay the long-context prices.
-    long_context_threshold: int | None = None
-    long_input_per_mtok: float | None = None
-    long_output_per_mtok: float | None = None
-    # Output above max_output_tokens is allowed up to this with a beta header (5.x models).
-    beta_max_output_tokens: int | None = None
+    base: TierPrice
+    source: str
+    # Priced by prompt size (Haiku 5.5): prompts above `threshold` tokens pay `above` on
+    # every token of the request.
+    threshold: int | None = None
+    above: TierPrice | None = None
 
+    @property
+    def input_per_mtok(self) -> float:
+        return self.base.input
 
-def _p(
-    inp: float,
-    out: float,
-    max_out: int | None,
-    name: str,
-    **kw: Any,
-) -> ModelPrice:
-    return ModelPrice(inp, out, max_out, name, **kw)
+    @property
+    def output_per_mtok(self) -> float:
+        return self.base.output
+
+    def tier(self, prompt_tokens: int) -> TierPrice:
+        if self.above is not None and self.threshold is not None and prompt_tokens > self.threshold:
+            return self.above
+        return self.base
 
 
-_5X = {"beta_max_output_tokens": 300_000}
+class _Table:
+    """The loaded price table (built-in file + user overrides)."""
 
-PRICES: dict[str, ModelPrice] = {
-    # 5.x lineup: 128K output normally, 300K with the output-300k beta.
-    "claude-fable-5-2": _p(8, 40, 128_000, "Claude Fable 5.2", **_5X),
-    "claude-fable-5-1": _p(10, 50, 128_000, "Claude Fable 5.1", cache_read_multiplier=0.025, **_5X),
-    "claude-mythos-5-1": _p(
-        10, 50, 128_000, "Claude Mythos 5.1", cache_read_multiplier=0.025, **_5X
-    ),
-    "claude-opus-5-5": _p(4, 20, 128_000, "Claude Opus 5.5", cache_read_multiplier=0.05, **_5X),
-    "claude-opus-5": _p(5, 25, 128_000, "Claude Opus 5", **_5X),
-    "claude-sonnet-5-5": _p(2, 10, 128_000, "Claude Sonnet 5.5", **_5X),
-    "claude-sonnet-5": _p(2, 10, 128_000, "Claude Sonnet 5", **_5X),
-    "claude-haiku-5-5": _p(
-        0.10,
-        0.50,
-        128_000,
-        "Claude Haiku 5.5",
-        long_context_threshold=100_000,
-        long_input_per_mtok=0.50,
-        long_output_per_mtok=2.50,
-        **_5X,
-    ),
-    # 4.x lineup.
-    "claude-opus-4-8": _p(5, 25, None, "Claude Opus 4.8"),
-    "claude-opus-4-7": _p(5, 25, None, "Claude Opus 4.7"),
-    "claude-opus-4-6": _p(5, 25, 128_000, "Claude Opus 4.6"),
-    "claude-opus-4-5": _p(5, 25, 64_000, "Claude Opus 4.5"),
-    "claude-sonnet-4-6": _p(3, 15, 64_000, "Claude Sonnet 4.6"),
-    "claude-sonnet-4-5": _p(3, 15, 64_000, "Claude Sonnet 4.5"),
-    "claude-haiku-4-5": _p(1, 5, 64_000, "Claude Haiku 4.5"),
-    # Older models still listed in the batch price table.
-    "claude-opus-4-1": _p(15, 75, 32_000, "Claude Opus 4.1"),
-    "claude-opus-4": _p(15, 75, 32_000, "Claude Opus 4"),
-    "claude-sonnet-4": _p(3, 15, 64_000, "Claude Sonnet 4"),
-    "claude-3-5-haiku": _p(0.80, 4, 8_192, "Claude Haiku 3.5"),
-}
+    def __init__(self) -> None:
+        self.builtin: dict[str, ModelPrice] = {}
+        self.prices: dict[str, ModelPrice] = {}
+        self.as_of = ""
+        self.source = ""
+        self.overridden = False
 
-KNOWN_MODELS: frozenset[str] = frozenset(
-    {
-        *PRICES,
-        # In the SDK's model list, but without a published price in our reference: known
-        # (no "unknown model" warning), cost unknown.
-        "claude-mythos-5-2",
-        "claude-fable-5",
-        "claude-mythos-5",
-        "claude-mythos-preview",
-    }
-)
+
+_table: _Table | None = None
+
+
+def _tier(data: Mapping[str, Any], where: str, base: TierPrice | None = None) -> TierPrice:
+    values: dict[str, float] = {}
+    for key in _PRICE_KEYS:
+        value = data.get(key)
+        if value is None and base is not None:
+            value = getattr(base, key)
+        if value is None and key.startswith("cache_") and "input" in data:
+            # Not given: the standard multipliers of the input price.
+            factor = {"cache_write_5m": 1.25, "cache_write_1h": 2.0, "cache_read": 0.1}[key]
+            value = float(data["input"]) * factor
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise UserError(f"{where}: '{key}' must be a price in USD per million tokens.")
+        values[key] = float(value)
+    return TierPrice(**values)
+
+
+def _model_price(data: Mapping[str, Any], where: str, source: str) -> ModelPrice:
+    if not isinstance(data, Mapping):
+        raise UserError(f"{where} must be a table of prices.")
+    unknown = set(data) - {*_PRICE_KEYS, "above"}
+    if unknown:
+        raise UserError(f"{where}: unknown price key '{sorted(unknown)[0]}'.")
+    base = _tier(data, where)
+    above = data.get("above")
+    if above is None:
+        return ModelPrice(base, source)
+    if not isinstance(above, Mapping):
+        raise UserError(f"{where}.above must be a table of prices.")
+    threshold = above.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold <= 0:
+        raise UserError(f"{where}.above: 'threshold' must be a positive number of tokens.")
+    rest = {k: v for k, v in above.items() if k != "threshold"}
+    return ModelPrice(base, source, threshold, _tier(rest, f"{where}.above", base))
+
+
+def _load() -> _Table:
+    global _table
+    if _table is None:
+        import tomllib  # here: only a cost needs it, not the first frame
+
+        raw = resources.files(__package__).joinpath("prices.toml").read_text("utf-8")
+        data = tomllib.loads(raw)
+        table = _Table()
+        meta = data["meta"]
+        table.as_of = str(meta["as_of"])
+        table.source = str(meta["source"])
+        label = f"prices.toml as of {table.as_of} ({table.source})"
+        for model, entry in data["models"].items():
+            table.builtin[model] = _model_price(entry, f"prices.toml: {model}", label)
+        table.prices = dict(table.builtin)
+        _table = table
+    return _table
+
+
+def parse_overrides(overrides: Any, *, origin: str = "config") -> dict[str, ModelPrice]:
+    """Check config `[prices."model-id"]` tables; bad values raise `UserError` naming the
+    key. Keys not given keep the built-in price (or, for a new model, cache prices follow
+    the standard multipliers of its input price)."""
+    if not isinstance(overrides, Mapping):
+        raise UserError(f"{origin}: 'prices' must be a table of models.")
+    table = _load()
+    out: dict[str, ModelPrice] = {}
+    for model, entry in overrides.items():
+        where = f'{origin}: prices."{model}"'
+        if not isinstance(entry, Mapping):
+            raise UserError(f"{where} must be a table of prices.")
+        key = canonical_model(model)
+        current = table.builtin.get(key)
+        source = f'{origin} (prices."{model}")'
+        if current is None:
+            if "input" not in entry or "output" not in entry:
+                raise UserError(f"{where}: a new model needs at least 'input' and 'output'.")
+            out[key] = _model_price(entry, where, source)
+            continue
+        merged: dict[str, Any] = {k: getattr(current.base, k) for k in _PRICE_KEYS}
+        merged.update(entry)
+        if "above" not in entry and current.above is not None:
+            merged["above"] = {"threshold": current.threshold} | {
+                k: getattr(current.above, k) for k in _PRICE_KEYS
+            }
+        out[key] = _model_price(merged, where, source)
+    return out
+
+
+def set_overrides(prices: Mapping[str, ModelPrice]) -> None:
+    """Use the built-in prices with `prices` (from `parse_overrides`) on top."""
+    table = _load()
+    table.prices = {**table.builtin, **prices}
+    table.overridden = bool(prices)
+
+
+def reset_prices() -> None:
+    """Forget overrides (tests)."""
+    set_overrides({})
+
+
+def price_source() -> str:
+    """Where prices come from, for a front end to show next to a cost."""
+    table = _load()
+    label = f"prices of {table.as_of} ({table.source})"
+    return label + (", with overrides from config" if table.overridden else "")
+
+
+def price_table() -> dict[str, ModelPrice]:
+    """Every priced model id → its price (a copy)."""
+    return dict(_load().prices)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PRICES":  # read lazily: loading the file is not needed for a first frame
+        return price_table()
+    raise AttributeError(name)
+
 
 _ALIASES = {
     "claude-opus-4-0": "claude-opus-4",
@@ -119,7 +207,8 @@ _DATED = re.compile(r"^(?P<base>.+?)[-@](?:\d{8}|latest)$")
 def canonical_model(model: str) -> str:
     """The table key for `model`: dated ids and aliases map to their base id."""
     model = model.strip()
-    if model in PRICES or model in KNOWN_MODELS:
+    prices = _load().prices
+    if model in prices:
         return model
     if model in _ALIASES:
         return _ALIASES[model]
@@ -127,23 +216,14 @@ def canonical_model(model: str) -> str:
     if m:
         base = m.group("base")
         base = _ALIASES.get(base, base)
-        if base in KNOWN_MODELS:
+        if base in prices:
             return base
     return model
 
 
-def is_known_model(model: str) -> bool:
-    return canonical_model(model) in KNOWN_MODELS
-
-
 def price_for(model: str) -> ModelPrice | None:
     """The price of `model` (dated ids like claude-haiku-4-5-20251001 resolve); None if unknown."""
-    return PRICES.get(canonical_model(model))
-
-
-def max_output_tokens(model: str) -> int | None:
-    price = price_for(model)
-    return price.max_output_tokens if price else None
+    return _load().prices.get(canonical_model(model))
 
 
 def cost_usd(
@@ -164,18 +244,15 @@ def cost_usd(
     price = price_for(model)
     if price is None:
         return None
-    in_price, out_price = price.input_per_mtok, price.output_per_mtok
-    total_prompt = input_tokens + cache_creation + cache_creation_1h + cache_read
-    if price.long_context_threshold is not None and total_prompt > price.long_context_threshold:
-        in_price = price.long_input_per_mtok or in_price
-        out_price = price.long_output_per_mtok or out_price
-    input_units = (
-        input_tokens
-        + cache_creation * CACHE_WRITE_5M_MULTIPLIER
-        + cache_creation_1h * CACHE_WRITE_1H_MULTIPLIER
-        + cache_read * price.cache_read_multiplier
-    )
-    usd = (input_units * in_price + output_tokens * out_price) / 1_000_000
+    prompt = input_tokens + cache_creation + cache_creation_1h + cache_read
+    t = price.tier(prompt)
+    usd = (
+        input_tokens * t.input
+        + cache_creation * t.cache_write_5m
+        + cache_creation_1h * t.cache_write_1h
+        + cache_read * t.cache_read
+        + output_tokens * t.output
+    ) / 1_000_000
     return usd * BATCH_DISCOUNT if batch else usd
 
 
@@ -253,7 +330,7 @@ class CostAccumulator:
             threshold = self._threshold[model]
         except KeyError:
             price = price_for(model)
-            threshold = self._threshold[model] = price.long_context_threshold if price else None
+            threshold = self._threshold[model] = price.threshold if price else None
         key = (model, threshold is not None and input_tokens > threshold)
         sums = self._tokens.get(key)
         if sums is None:
@@ -279,10 +356,8 @@ class CostAccumulator:
             if price is None:
                 unknown.setdefault(model, None)
                 continue
-            in_price, out_price = price.input_per_mtok, price.output_per_mtok
-            if long_tier:
-                in_price = price.long_input_per_mtok or in_price
-                out_price = price.long_output_per_mtok or out_price
+            tier = price.above if long_tier and price.above is not None else price.base
+            in_price, out_price = tier.input, tier.output
             standard += (tokens_in * in_price + tokens_out * out_price) / 1_000_000
             input_only += tokens_in * in_price / 1_000_000
         return CostEstimate(

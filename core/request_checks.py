@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from . import model_catalog
 from .models import ImportIssue, Severity
-from .pricing import PRICES, is_known_model, price_for
 from .templates import format_value
 
 CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
@@ -90,12 +90,9 @@ def validate_request(
         issues.append(ImportIssue(severity, message, path, line, field=fld))
     if isinstance(params, Mapping):
         model = params.get("model")
-        if isinstance(model, str) and model.strip() and not is_known_model(model):
-            issues.append(
-                ImportIssue(
-                    "warning", unknown_model_message(model), path, line, field="params.model"
-                )
-            )
+        found = model_problem(model) if isinstance(model, str) and model.strip() else None
+        if found is not None:
+            issues.append(ImportIssue(found[0], found[1], path, line, field="params.model"))
     return issues
 
 
@@ -198,8 +195,8 @@ def _message_problem(message: Any) -> str | None:
 
 
 def _max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
-    price = price_for(model)
-    if price is None or price.max_output_tokens is None:
+    info = model_catalog.current().lookup(model)
+    if info is None or info.max_tokens is None:
         largest = largest_output_tokens()
         if mt <= largest:
             return None
@@ -208,22 +205,48 @@ def _max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
             f"max_tokens {mt:,} is above {largest:,}, the largest output of any model batchtop "
             "knows; the API will most likely refuse it.",
         )
-    if mt <= price.max_output_tokens:
+    if mt <= info.max_tokens:
         return None
-    beta = price.beta_max_output_tokens
+    beta = info.batch_max_tokens_beta
     if beta is not None and mt <= beta:
         return (
             "warning",
-            f"max_tokens {mt} is above {price.max_output_tokens}, the usual maximum for "
+            f"max_tokens {mt:,} is above {info.max_tokens:,}, the usual maximum for "
             f"{model}; it only works with the output-300k beta.",
         )
-    limit = beta or price.max_output_tokens
+    limit = beta or info.max_tokens
     return ("error", f"max_tokens {mt:,} is above {limit:,}, the maximum output of {model}.")
 
 
 def largest_output_tokens() -> int:
-    """The largest max_tokens any model in the price table accepts (with a beta)."""
-    return max((p.beta_max_output_tokens or p.max_output_tokens or 0) for p in PRICES.values())
+    """The largest max_tokens any model of the catalogue accepts (with a beta)."""
+    return max(
+        (m.batch_max_tokens_beta or m.max_tokens or 0) for m in model_catalog.current().models
+    )
+
+
+def model_problem(model: str) -> tuple[Severity, str] | None:
+    """What the model catalogue says against `model`: unknown or retired (an error once
+    the API's own list is known), deprecated (a warning with its retirement date)."""
+    catalog = model_catalog.current()
+    info = catalog.lookup(model)
+    if info is None:
+        if catalog.fetched_at is None:
+            return (
+                "warning",
+                f"Model {quoted(model)} is not in batchtop's model list "
+                f"({catalog.source}); the API may still accept it.",
+            )
+        return ("error", f"Model {quoted(model)} is not in the API's list of models.")
+    if info.lifecycle == "retired":
+        return ("error", f"Model {quoted(model)} is retired: the API refuses requests to it.")
+    if info.lifecycle == "deprecated":
+        when = f" on {info.retires_at[:10]}" if info.retires_at else ""
+        return (
+            "warning",
+            f"Model {quoted(model)} is deprecated and retires{when}; choose a current model.",
+        )
+    return None
 
 
 def whole_max_tokens(params: Any) -> bool:
@@ -301,10 +324,6 @@ def _media_problems(messages: Any) -> list[tuple[Severity, str, str]]:
     return out
 
 
-def unknown_model_message(model: str) -> str:
-    return f"Model {quoted(model)} is not in batchtop's price list; the API may still accept it."
-
-
 def kind_of(value: Any) -> str:
     if value is None:
         return "null"
@@ -352,17 +371,17 @@ def user_text(params: Any) -> str | None:
 
 
 class MaxTokensLimits(dict[str, int]):
-    """model → the largest max_tokens accepted without comment (cached price lookups);
+    """model → the largest max_tokens accepted without comment (cached catalogue lookups);
     0 for a blank model name, which is an error whatever max_tokens is. Used by the fast
     path only: a request above it goes through `check_params`, which explains."""
 
     def __missing__(self, model: str) -> int:
-        price = price_for(model)
+        info = model_catalog.current().lookup(model)
         limit = largest_output_tokens()  # an unknown model: warned above this
         if not model.strip():
             limit = 0
-        elif price is not None and price.max_output_tokens is not None:
-            limit = price.max_output_tokens
+        elif info is not None and info.max_tokens is not None:
+            limit = info.max_tokens
         self[model] = limit
         return limit
 

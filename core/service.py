@@ -88,6 +88,7 @@ class BatchService:
     ) -> None:
         self.store = store
         self.settings = settings
+        pricing.set_overrides(settings.prices)
         self._now = now or _utcnow
         key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
         self._api = BatchApi(
@@ -360,7 +361,7 @@ class BatchService:
         defaults = ImportOptions()
         return replace(
             options,
-            model=options.model or s.default_model,
+            model=options.model or s.resolved_default_model,
             max_tokens=options.max_tokens or s.default_max_tokens,
             max_requests_per_batch=(
                 s.max_requests_per_batch

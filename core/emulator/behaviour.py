@@ -115,12 +115,12 @@ def request_problem(params: dict[str, Any]) -> tuple[str, str] | None:
     if params.get("stream") is True:
         return "invalid_request_error", '"stream=True" is not supported in the Message Batches API'
     info = catalog.lookup(model)
-    if info is None:
+    if info is None or info.lifecycle == "retired":
         return "not_found_error", f"model: {model}"
-    if max_tokens > info.max_output_tokens:
+    if info.max_tokens is not None and max_tokens > info.max_tokens:
         return (
             "invalid_request_error",
-            f"max_tokens: {max_tokens} > {info.max_output_tokens}, which is the maximum "
+            f"max_tokens: {max_tokens} > {info.max_tokens}, which is the maximum "
             f"allowed number of output tokens for {info.id}",
         )
     return None

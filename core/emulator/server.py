@@ -440,7 +440,9 @@ class EmulatorServer:
     async def _models(self, request: web.Request) -> web.StreamResponse:
         q = request.query
         limit = _parse_limit(q.get("limit"))
-        models = [_modeljson_response(m) for m in catalog.MODELS]
+        wanted = set(q.getall("lifecycle", [])) or set(q.getall("lifecycle[]", []))
+        wanted = wanted or {"active", "deprecated"}  # retired only when asked for
+        models = [catalog.api_dict(m) for m in catalog.MODELS if m.lifecycle in wanted]
         ids_ = [m["id"] for m in models]
         after_id = q.get("after_id") or None
         before_id = q.get("before_id") or None
@@ -466,7 +468,7 @@ class EmulatorServer:
         info = catalog.lookup(model_id)
         if info is None:
             raise ApiFailure(404, f"model: {model_id}")
-        return json_response(_modeljson_response(info))
+        return json_response(catalog.api_dict(info))
 
     async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
         raw = await self._read_body(request, 32 * 1024 * 1024)
@@ -485,17 +487,6 @@ class EmulatorServer:
         if not isinstance(model, str) or catalog.lookup(model) is None:
             raise ApiFailure(404, f"model: {model}")
         return json_response({"input_tokens": count_tokens(body)})
-
-
-def _modeljson_response(info: catalog.ModelInfo) -> dict[str, Any]:
-    return {
-        "type": "model",
-        "id": info.id,
-        "display_name": info.display_name,
-        "created_at": info.created_at,
-        "max_input_tokens": 1_000_000,
-        "max_tokens": info.max_output_tokens,
-    }
 
 
 def _parse_limit(raw: str | None) -> int:

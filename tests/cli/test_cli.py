@@ -177,7 +177,12 @@ def test_actions_label_cancel_delete_retry(
     (bid,) = json.loads(out)["batch_ids"]
     assert cli_main(capsys, "label", bid, "my label")[0] == 0
     code, out, _ = cli_main(capsys, "ls", "--json", "--active")
-    assert json.loads(out)[0]["label"] == "my label"
+    row = json.loads(out)[0]
+    assert row["label"] == "my label"
+    assert row["cost_is_estimate"] is True  # nothing is known to be billed yet
+    assert row["cost_usd"] > 0
+    code, out, _ = cli_main(capsys, "ls", "--offline")
+    assert "~$" in out  # an estimate is marked as one
     code, _, err = cli_main(capsys, "delete", bid, "--yes")
     assert code == 1
     assert "cancel it" in err
@@ -185,6 +190,11 @@ def test_actions_label_cancel_delete_retry(
     assert code == 0, err
     assert "canceling" in out
     emulator_env.advance(600)
+    code, out, _ = cli_main(capsys, "ls", "--json")
+    (row,) = [r for r in json.loads(out) if r["id"] == bid]
+    assert row["request_counts"]["canceled"] == 2
+    # canceled requests are not billed: no cost, no "saved", not an estimate
+    assert (row["cost_usd"], row["cost_is_estimate"], row["savings_usd"]) == (0.0, False, 0.0)
     code, out, err = cli_main(capsys, "retry", bid, "--json")
     assert code == 0, err  # the canceled requests go out again
     assert len(json.loads(out)["batch_ids"]) == 1

@@ -98,8 +98,8 @@ NATIVE_CORPUS: list[tuple[str, int, int | None, str | None, str]] = [
         22,
         None,
         "params.model",
-        "Model 'claude-does-not-exist-9' is not in batchtop's price list; "
-        "the API may still accept it.",
+        "Model 'claude-does-not-exist-9' is not in batchtop's model list "
+        "(model_catalog.toml as of 2026-12-07); the API may still accept it.",
     ),
     ("warning", 23, None, None, "Ignored 'note': a request holds only custom_id and params."),
     ("error", 24, None, None, "Each line must be a JSON object, not a list."),
@@ -251,7 +251,7 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
                     None,
                     None,
                     None,
-                    "No model given: choose one (e.g. --model claude-haiku-4-5).",
+                    "No model given: choose one (e.g. --model claude-haiku-5-5).",
                 ),
                 (
                     "error",
@@ -450,7 +450,8 @@ def test_validate_request_native_and_bare() -> None:
         ),
         ImportIssue(
             "warning",
-            "Model 'nope-1' is not in batchtop's price list; the API may still accept it.",
+            "Model 'nope-1' is not in batchtop's model list (model_catalog.toml as of 2026-12-07);"
+            " the API may still accept it.",
             "compose",
             3,
             field="params.model",

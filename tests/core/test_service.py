@@ -34,7 +34,8 @@ async def test_articles_flow_analyse_submit_results(
         )
         assert report.ok, report.issues[:3]
         assert report.request_count == 1000
-        assert report.models == {"claude-haiku-4-5": 1000}  # default model from settings
+        # no model in settings: the cheapest current model of the catalogue
+        assert report.models == {"claude-haiku-5-5": 1000}
         outcome = await service.submit(report, label="articles")
         (bid,) = outcome.batch_ids
         emulator.advance(3600)

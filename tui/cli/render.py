@@ -93,15 +93,32 @@ def batch_dict(view: BatchView) -> dict[str, Any]:
         "results_indexed": view.results_indexed,
         "estimated_cost_usd": view.estimated_cost_usd,
         "actual_cost_usd": view.actual_cost_usd,
+        **cost_fields(view),
         "deleted": view.deleted,
     }
 
 
+def cost_fields(view: BatchView) -> dict[str, Any]:
+    """The cost as core decides it (billed or estimated), for JSON output."""
+    from batchtop.core.costs import batch_cost
+
+    c = batch_cost(view)
+    return {
+        "cost_usd": c.usd,
+        "cost_is_estimate": c.is_estimate,
+        "standard_cost_usd": c.standard_usd,
+        "savings_usd": c.savings_usd,
+        "price_source": c.price_source,
+    }
+
+
 def cost(view: BatchView) -> str:
-    """What the batch cost, or `~` what it is estimated to cost while usage is unknown."""
-    if view.actual_cost_usd is not None:
-        return fmt.money(view.actual_cost_usd)
-    return fmt.money(view.estimated_cost_usd, approx=True)
+    """What the batch cost, or `~` what it is estimated to cost while usage is unknown
+    (core decides which: `batch_cost`)."""
+    from batchtop.core.costs import batch_cost
+
+    c = batch_cost(view)
+    return fmt.money(c.usd, approx=c.is_estimate)
 
 
 STATUS_STYLE = {"in_progress": "yellow", "canceling": "magenta", "ended": "green"}

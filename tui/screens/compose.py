@@ -186,7 +186,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
             with VerticalScroll(id="compose-form"):
                 yield Static("Model", classes="compose-label")
                 yield Input(
-                    placeholder=settings.default_model,
+                    placeholder=settings.resolved_default_model,
                     id="compose-model",
                     suggester=SuggestFromList([], case_sensitive=False),
                     compact=True,
@@ -296,7 +296,9 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         """(requests, form errors) from the current form."""
         settings = self.service.settings
         errors: list[str] = []
-        model = self.query_one("#compose-model", Input).value.strip() or settings.default_model
+        model = (
+            self.query_one("#compose-model", Input).value.strip() or settings.resolved_default_model
+        )
         raw_max = self.query_one("#compose-max-tokens", Input).value.strip()
         max_tokens: Any = settings.default_max_tokens
         if raw_max:

@@ -167,7 +167,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
                 )
                 yield Static("Model", classes="import-label")
                 yield Input(
-                    placeholder=settings.default_model,
+                    placeholder=settings.resolved_default_model,
                     id="import-model",
                     compact=True,
                     suggester=SuggestFromList([], case_sensitive=False),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from batchtop.core.costs import batch_cost, total_cost
 from batchtop.core.models import BatchView, Job, RequestCounts
 from rich.text import Text
 from textual.cache import LRUCache
@@ -145,7 +146,7 @@ def _fraction(c: RequestCounts) -> float:
 
 
 def _cost(b: BatchView) -> float | None:
-    return b.actual_cost_usd if b.actual_cost_usd is not None else b.estimated_cost_usd
+    return batch_cost(b).usd
 
 
 def _num(value: int, style: str = "") -> Text:
@@ -214,14 +215,14 @@ class RowBuilder:
         if indent:
             name = Text(indent, style="dim") + name
         c = b.remote.request_counts
-        cost = _cost(b)
+        cost = batch_cost(b)
         return (
             name,
             Text(b.id.removeprefix("msgbatch_")),  # the table cuts it in the middle
             Text(label, style=status_style(label, s)),
             bar(_fraction(c), 8, s.success),
             *_counts_cells(c, s),
-            Text(money(cost, approx=b.actual_cost_usd is None)),
+            Text(money(cost.usd, approx=cost.is_estimate)),
         )
 
     def job_cells(self, job: Job, batches: Sequence[BatchView], now: datetime) -> tuple[Text, ...]:
@@ -236,7 +237,7 @@ class RowBuilder:
         s = self.styles
         counts = aggregate(b.remote.request_counts for b in batches)
         label = f"{len(active)} active" if active else "ended"
-        costs = [c for c in (_cost(b) for b in batches) if c is not None]
+        cost = total_cost(batch_cost(b) for b in batches)
         cells = (
             safe_text(job.name, "bold", one_line=True),
             Text(f"{len(batches)} batch{'es' if len(batches) != 1 else ''}", style="dim"),
@@ -245,7 +246,7 @@ class RowBuilder:
             *_counts_cells(counts, s),
             Text(times[0]),
             Text(times[1]),
-            Text(money(sum(costs)) if costs else "—"),
+            Text(money(cost.usd, approx=cost.is_estimate)),
         )
         self._jobs[job.id] = (version, cells)
         return cells

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from batchtop.core.costs import batch_cost, total_cost
 from batchtop.core.models import BatchView, CountSnapshot, Job
-from batchtop.core.pricing import BATCH_DISCOUNT
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -132,9 +132,13 @@ class BatchDetail(Horizontal):
         bars.add_row("batches", Text(f"{len(batches)} · {active} active"))
         self._put("#detail-bars", bars)
         self._spark([])
-        costs = [b.actual_cost_usd or b.estimated_cost_usd for b in batches]
-        known = [c for c in costs if c is not None]
-        self._put("#detail-cost", Text(f"cost {money(sum(known))}" if known else ""))
+        cost = total_cost(batch_cost(b) for b in batches)
+        self._put(
+            "#detail-cost",
+            Text(
+                f"cost {money(cost.usd, approx=cost.is_estimate)}" if cost.usd is not None else ""
+            ),
+        )
 
     def show(self, info: DetailInfo | None) -> None:
         self._info, self._job = info, None
@@ -249,13 +253,18 @@ def _bars(info: DetailInfo) -> Table:
 def _cost_and_links(info: DetailInfo) -> Table:
     b = info.batch
     grid = _grid()
-    grid.add_row("estimate", Text(money(b.estimated_cost_usd)))
-    grid.add_row("actual", Text(money(b.actual_cost_usd)))
-    spent = b.actual_cost_usd if b.actual_cost_usd is not None else b.estimated_cost_usd
-    if spent is not None:
-        standard = spent / BATCH_DISCOUNT  # batches cost BATCH_DISCOUNT x the standard price
-        grid.add_row("standard", Text(money(standard)))
-        grid.add_row("saved", Text(f"{money(standard - spent)} with the batch discount"))
+    cost = batch_cost(b)
+    grid.add_row(
+        "estimate" if cost.is_estimate else "cost",
+        Text(money(cost.usd, approx=cost.is_estimate)),
+    )
+    if cost.standard_usd is not None and cost.savings_usd:
+        grid.add_row("standard", Text(money(cost.standard_usd, approx=cost.is_estimate)))
+        grid.add_row(
+            "saved",
+            Text(f"{money(cost.savings_usd, approx=cost.is_estimate)} with the batch discount"),
+        )
+    grid.add_row("prices", Text(cost.price_source, style="dim"))
     if info.job is not None:
         part = f" part {b.job_part}" if b.job_part is not None else ""
         count = len(info.job.batch_ids)

@@ -34,7 +34,7 @@ async def test_compose_two_requests_preview_and_submit(live_service: Any) -> Non
             {
                 "custom_id": f"request-{n}",
                 "params": {
-                    "model": live_service.settings.default_model,
+                    "model": live_service.settings.resolved_default_model,
                     "max_tokens": 32,
                     "system": "Be brief.",
                     "messages": [{"role": "user", "content": text}],

@@ -1,0 +1,59 @@
+"""What a batch costs: one rule, used by every front end.
+
+A request is billed only when it succeeded (the API bills neither canceled, expired nor
+errored requests). Before the results are indexed the cost is the submit-time estimate,
+scaled to the requests that can still be billed (succeeded + processing), and it is marked
+as an estimate; once the results are indexed it is the sum of the rows' usage at batch
+price, and no longer an estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .models import BatchCost, BatchView
+from .pricing import BATCH_DISCOUNT, price_source
+
+
+def batch_cost(view: BatchView) -> BatchCost:
+    """The cost of one batch (see the module docstring for the rule)."""
+    counts = view.remote.request_counts
+    source = price_source()
+    if view.actual_cost_usd is not None:
+        return _cost(view.actual_cost_usd, estimate=False, source=source)
+    billable = counts.succeeded + counts.processing
+    if billable == 0 and counts.total > 0:
+        # Every request ended canceled, expired or errored: nothing is billed, and that is
+        # known from the counts alone.
+        return _cost(0.0, estimate=False, source=source)
+    if view.results_indexed and not view.remote.is_active:
+        # Results are indexed but no row has a known price: the cost is unknown, not zero.
+        return BatchCost(None, is_estimate=False, price_source=source)
+    if view.estimated_cost_usd is None:
+        return BatchCost(None, is_estimate=True, price_source=source)
+    share = billable / counts.total if counts.total else 1.0
+    return _cost(view.estimated_cost_usd * share, estimate=True, source=source)
+
+
+def total_cost(costs: Iterable[BatchCost]) -> BatchCost:
+    """The sum of several batches' costs (a job): an estimate if any part is one."""
+    usd = standard = 0.0
+    any_known = estimate = False
+    source = ""
+    for cost in costs:
+        source = source or cost.price_source
+        estimate = estimate or cost.is_estimate
+        if cost.usd is None:
+            continue
+        any_known = True
+        usd += cost.usd
+        standard += cost.standard_usd if cost.standard_usd is not None else cost.usd
+    if not any_known:
+        return BatchCost(None, is_estimate=estimate, price_source=source)
+    return BatchCost(usd, is_estimate=estimate, standard_usd=standard, price_source=source)
+
+
+def _cost(usd: float, *, estimate: bool, source: str) -> BatchCost:
+    return BatchCost(
+        usd, is_estimate=estimate, standard_usd=usd / BATCH_DISCOUNT, price_source=source
+    )
