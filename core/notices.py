@@ -90,7 +90,7 @@ def summary_line(name: str, counts: RequestCounts, cost: float | None, estimated
         )
         if n
     ]
-    if cost is not None:
+    if cost:  # nothing billed (every request canceled, expired or errored): no figure
         parts.append(("~" if estimated else "") + f"${cost:,.2f}")
     return f"{name}: " + ", ".join(parts)
 

@@ -211,7 +211,7 @@ def _max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
     if beta is not None and mt <= beta:
         return (
             "warning",
-            f"max_tokens {mt:,} is above {info.max_tokens:,}, the usual maximum for "
+            f"max_tokens {mt} is above {info.max_tokens}, the usual maximum for "
             f"{model}; it only works with the output-300k beta.",
         )
     limit = beta or info.max_tokens

@@ -221,10 +221,10 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
         Text(" · ".join(f"{n:,} {what}" for n, what in [(c.total, "total"), *counts])),
     )
     if narrow:
-        if b.actual_cost_usd is not None:
-            grid.add_row("cost", Text(money(b.actual_cost_usd)))
-        elif b.estimated_cost_usd is not None:
-            grid.add_row("cost", Text(f"{money(b.estimated_cost_usd, approx=True)} estimated"))
+        cost = batch_cost(b)
+        if cost.usd is not None:
+            note = " estimated" if cost.is_estimate else ""
+            grid.add_row("cost", Text(f"{money(cost.usd, approx=cost.is_estimate)}{note}"))
         if info.job is not None:
             grid.add_row("job", safe_text(info.job.name, one_line=True))
     return grid
