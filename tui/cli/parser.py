@@ -126,6 +126,17 @@ def _add_label(p: argparse.ArgumentParser) -> None:
     p.add_argument("text")
 
 
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--demo", action="store_true", help="serve the demo (a built-in emulator)")
+    p.add_argument("--port", type=int, default=8000, help="port (0: any free port; default 8000)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; anything else"
+        " exposes the dashboard and is warned about)",
+    )
+
+
 def _add_emulator(p: argparse.ArgumentParser) -> None:
     from batchtop.core import emulator
 
@@ -176,6 +187,12 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
     ),
     ("locate", "print where config and data live", "local:cmd_locate", _json_flag),
     ("emulator", "serve a local Message Batches API emulator", "local:cmd_emulator", _add_emulator),
+    (
+        "serve",
+        "the dashboard in a browser (prints the URL to open, with a one-time token)",
+        "serve:cmd_serve",
+        _add_serve,
+    ),
 )
 
 
