@@ -11,6 +11,7 @@ viewer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -70,6 +71,13 @@ class StatsFailed(Message):
         self.text = text
 
 
+# The first query starts as the screen is created, on a thread of its own, and so runs while
+# Textual composes and mounts the screen: when it is done by then, the first frame already
+# has the first charts (one full render instead of an empty one and then the charts). One
+# long-lived thread: its SQLite connection keeps a warm page cache from one opening to the next.
+_EARLY = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtop-stats")
+
+
 class StatisticsScreen(Screen[None]):
     """Charts of `batch_ids` (one batch, or every batch of a job)."""
 
@@ -123,6 +131,9 @@ class StatisticsScreen(Screen[None]):
         self.series: ProgressSeries | None = None
         self.loaded = False  # every part is on screen (tests wait on this)
         self.last_written: Path | None = None
+        self._early: Future[ResultBreakdown] = _EARLY.submit(
+            service.result_breakdown, self.batch_ids
+        )
         self._notable: list[NotableRequest] = []
 
     # --- layout ---------------------------------------------------------------------------
@@ -146,6 +157,8 @@ class StatisticsScreen(Screen[None]):
         table = self.query_one("#stats-top", DataTable)
         table.add_columns("list", "custom_id", "outcome", "stop", "in tok", "out tok", "cost")
         self.query_one(BarChart).focus()
+        if self._early.done() and self._early.exception() is None:
+            self._show_breakdown(self._early.result())
         self.load()
 
     def on_service_event(self, message: ServiceEvent) -> None:
@@ -155,6 +168,7 @@ class StatisticsScreen(Screen[None]):
         if isinstance(event, BatchChanged | BatchEnded) and event.batch.id in self.batch_ids:
             self.load_progress()
         if isinstance(event, ResultsReady) and event.batch_id in self.batch_ids:
+            self._early = _EARLY.submit(self.service.result_breakdown, self.batch_ids)
             self.load()
 
     # --- loading (thread workers; SQL only) ---------------------------------------------
@@ -162,7 +176,7 @@ class StatisticsScreen(Screen[None]):
     @work(thread=True, group="stats-load", exclusive=True, exit_on_error=False)
     def load(self) -> None:
         try:
-            breakdown = self.service.result_breakdown(self.batch_ids)
+            breakdown = self._early.result()
             self.post_message(BreakdownLoaded(breakdown))
             self.post_message(ProgressLoaded(self.service.progress_series(self.batch_ids)))
             distribution = self.service.result_distribution(self.batch_ids, breakdown)
@@ -175,7 +189,11 @@ class StatisticsScreen(Screen[None]):
         self.post_message(ProgressLoaded(self.service.progress_series(self.batch_ids)))
 
     def on_breakdown_loaded(self, message: BreakdownLoaded) -> None:
-        b = self.breakdown = message.breakdown
+        if message.breakdown is not self.breakdown:  # not already shown by on_mount
+            self._show_breakdown(message.breakdown)
+
+    def _show_breakdown(self, breakdown: ResultBreakdown) -> None:
+        b = self.breakdown = breakdown
         with self.app.batch_update():
             self.query_one("#chart-outcomes", BarChart).show(b.outcomes)
             self.query_one("#chart-stop_reasons", BarChart).show(
