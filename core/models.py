@@ -277,6 +277,15 @@ class ImportReport:
         return self.request_count > 0 and bool(self.parts) and self.whole_file_errors == 0
 
     @property
+    def valid_only_summary(self) -> str:
+        """What submitting the valid requests alone sends and leaves out, in one sentence."""
+        left = self.invalid_requests
+        return (
+            f"{self.request_count:,} valid request{'s' * (self.request_count != 1)} will be sent;"
+            f" {left:,} with errors {'are' if left != 1 else 'is'} left out."
+        )
+
+    @property
     def ok(self) -> bool:
         return self.request_count > 0 and not self.errors
 

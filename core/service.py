@@ -423,12 +423,30 @@ class BatchService:
         name: str | None = None,
         label: str | None = None,
         progress: Callable[[SubmitProgress], None] | None = None,
+        skip_invalid: bool = False,
     ) -> SubmitOutcome:
-        """Submit every part of an analysed import as one job, through the journal."""
+        """Submit every part of an analysed import as one job, through the journal.
+
+        An import with errors is refused, unless `skip_invalid`: then its valid requests
+        (the prepared parts hold only those) are sent without the invalid ones, when every
+        error is about a request of its own (`ImportReport.can_submit_valid`)."""
         if report.errors:
             n = len(report.errors)
-            raise UserError(f"The input has {n} error{'s' * (n != 1)}: fix them before submitting.")
-        if not report.ok or report.prepared_path is None or not report.parts:
+            if not skip_invalid:
+                raise UserError(
+                    f"The input has {n} error{'s' * (n != 1)}: fix them before submitting"
+                    + (
+                        f", or submit only its {report.request_count:,} valid requests."
+                        if report.can_submit_valid
+                        else "."
+                    )
+                )
+            if not report.can_submit_valid:
+                raise UserError(
+                    "The input's errors are not about single requests (the template, the file"
+                    " itself): fix them before submitting."
+                )
+        if not report.request_count or report.prepared_path is None or not report.parts:
             raise UserError("Nothing to submit: the input holds no requests.")
         prepared_dir = report.prepared_path
         model = next(iter(report.models)) if len(report.models) == 1 else None

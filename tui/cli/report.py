@@ -25,6 +25,9 @@ def report_dict(report: ImportReport) -> dict[str, Any]:
         "requests": report.request_count,
         "bytes": report.byte_size,
         "ok": report.ok,
+        "invalid_requests": report.invalid_requests,
+        "can_submit_valid": report.can_submit_valid,
+        "notes": list(report.notes),
         "models": report.models,
         "issues": [
             {
@@ -82,6 +85,8 @@ def print_report(console: Console, report: ImportReport) -> None:
         console.print(
             Text(f"{errors:,} error(s), {warnings:,} warning(s)", "red" if errors else "yellow")
         )
+    for note in report.notes:
+        console.print(Text("note: " + clean(note)))
     if report.models:
         models = ", ".join(f"{clean(m)} ×{n:,}" for m, n in report.models.items())
         console.print(Text("models: " + models))

@@ -104,6 +104,15 @@ class ImportScreen(Screen[SubmitOutcome | None]):
             tooltip="Submit the analysed file as a job (asks first, shows the cost)",
         ),
         Binding(
+            "ctrl+b",
+            "submit_valid",
+            "Submit valid only",
+            id="import.submit_valid",
+            priority=True,
+            tooltip="Submit the valid requests of a file with errors, leaving the invalid out"
+            " (asks first, with the counts)",
+        ),
+        Binding(
             "ctrl+o",
             "toggle_browser",
             "Browse files",
@@ -195,6 +204,12 @@ class ImportScreen(Screen[SubmitOutcome | None]):
                         "Analyse (ctrl+r)", id="import-analyse", variant="primary", compact=True
                     )
                     yield Button("Submit (ctrl+s)", id="import-submit", disabled=True, compact=True)
+                    yield Button(
+                        "Submit valid",
+                        id="import-submit-valid",
+                        disabled=True,
+                        compact=True,
+                    )
                 yield ProgressBar(total=None, show_eta=False, id="import-progress")
             with VerticalScroll(id="import-report"):
                 yield Static(
@@ -304,6 +319,18 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         )
         ok = report is not None and report.ok and not stale and not self.busy
         self.query_one("#import-submit", Button).disabled = not ok
+        valid_only = self.query_one("#import-submit-valid", Button)
+        partial = (
+            report is not None
+            and bool(report.errors)
+            and report.can_submit_valid
+            and not stale
+            and not self.busy
+        )
+        valid_only.disabled = not partial
+        valid_only.display = report is not None and bool(report.errors) and report.can_submit_valid
+        if report is not None and report.can_submit_valid:
+            valid_only.label = f"Submit {report.request_count:,} valid"  # ctrl+b, in the footer
 
     @property
     def can_submit(self) -> bool:
@@ -383,8 +410,23 @@ class ImportScreen(Screen[SubmitOutcome | None]):
             return
         self.run_submit(report)
 
+    @on(Button.Pressed, "#import-submit-valid")
+    def action_submit_valid(self) -> None:
+        """Submit the valid requests of an import with errors, after saying what is left out."""
+        if self.busy:
+            return
+        self._update_submit()
+        report = self.report
+        if report is None or self.query_one("#import-submit-valid", Button).disabled:
+            self.notify(
+                "Nothing to submit this way: analyse a file whose errors are in single requests.",
+                severity="warning",
+            )
+            return
+        self.run_submit(report, skip_invalid=True)
+
     @work(group="import-submit", exclusive=True, exit_on_error=False)
-    async def run_submit(self, report: ImportReport) -> None:
+    async def run_submit(self, report: ImportReport, skip_invalid: bool = False) -> None:
         from batchtop.tui.screens.confirm import ConfirmScreen
 
         parts = len(report.parts)
@@ -394,6 +436,8 @@ class ImportScreen(Screen[SubmitOutcome | None]):
             f"{quantity(parts, 'batch', 'batches')}?\n\n",
             end="",
         )
+        if skip_invalid:
+            body.append(report.valid_only_summary + "\n\n", style="yellow")
         body.append_text(estimate_text(report.estimate))
         if not await self.app.push_screen_wait(
             ConfirmScreen("Submit batch job", body, yes="Submit", danger=False)
@@ -402,7 +446,9 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         name = self.query_one("#import-name", Input).value.strip() or None
         self._set_busy(True, float(max(parts, 1)))
         try:
-            outcome = await self.service.submit(report, name=name, progress=self._on_submit)
+            outcome = await self.service.submit(
+                report, name=name, progress=self._on_submit, skip_invalid=skip_invalid
+            )
         except BatchtopError as exc:
             self._set_busy(False)
             self.notify(escape(clean(str(exc))), title="Submit failed", severity="error")

@@ -108,10 +108,16 @@ def summary_renderable(report: ImportReport) -> RenderableType:
     if n_err:
         head.append(quantity(n_err, "error"), style="bold red")
         head.append(" — fix them and analyse again to submit", style="red")
+        if report.can_submit_valid:
+            head.append("\nor submit the valid ones alone (ctrl+b): ", style="yellow")
+            head.append(report.valid_only_summary, style="yellow")
     else:
         head.append("ready to submit" if report.ok else "nothing to submit", style="bold green")
     if n_warn:
         head.append(f"  ·  {quantity(n_warn, 'warning')}", style="yellow")
+    for note in report.notes:
+        head.append("\nnote: ", style="dim")
+        head.append(clean(note, keep_newlines=False))
     if report.models:
         head.append("\nmodels: ", style="dim")
         head.append(

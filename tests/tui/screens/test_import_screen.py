@@ -212,3 +212,31 @@ def test_report_head_counts_in_words(count: int, words: str) -> None:
         summary_renderable(ImportReport(path="in.jsonl", format="jsonl", request_count=count))
     )
     assert words in console.export_text() + " "
+
+
+async def test_an_import_with_errors_can_submit_its_valid_requests(
+    live_service: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "articles.jsonl"
+    write_bad(path)  # lines 2, 3 and 4 are invalid; 1 and 5 are fine
+    app = ScreenHost(lambda: ImportScreen(live_service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.query_one("#import-path").value = str(path)  # type: ignore[attr-defined]
+        await analyse(pilot, screen)
+        assert screen.query_one("#import-submit", Button).disabled
+        valid_only = screen.query_one("#import-submit-valid", Button)
+        assert not valid_only.disabled
+        assert str(valid_only.label) == "Submit 2 valid"
+        assert "valid ones alone (ctrl+b): 2 valid requests will be sent" in screen_text(app)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "3 with errors are left out" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
+        outcome = app.dismissed[0]
+        assert isinstance(outcome, SubmitOutcome)
+        (bid,) = outcome.batch_ids
+        view = next(b for b in live_service.batches() if b.id == bid)
+        assert view.remote.request_counts.total == 2

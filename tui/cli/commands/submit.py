@@ -64,14 +64,22 @@ async def _submit_report(
         data = report_dict(report)
     else:
         print_report(out, report)
-    if report.errors:
+    skipping = bool(report.errors) and ns.skip_invalid and report.can_submit_valid
+    if report.errors and not skipping:
         if ns.json:
             data["submitted"] = False
             print_json(data)
         n = len(report.errors)
-        raise UserError(f"{quantity(n, 'error')} in {path}: nothing was submitted.")
-    if not report.ok:
+        hint = ""
+        if report.can_submit_valid:
+            hint = f" (--skip-invalid sends its {report.request_count:,} valid requests alone)"
+        raise UserError(f"{quantity(n, 'error')} in {path}: nothing was submitted{hint}.")
+    if not report.request_count:
         raise UserError(f"{path} holds no requests: nothing was submitted.")
+    if skipping:
+        data["left_out"] = report.invalid_requests
+        err_console = console(stderr=True)
+        err_console.print(txt(f"--skip-invalid: {report.valid_only_summary}", "yellow"))
     if ns.dry_run:
         if ns.json:
             data["submitted"] = False
@@ -81,9 +89,11 @@ async def _submit_report(
         return 0
     if out.is_terminal and len(report.parts) > 0:
         with out.status(f"Submitting {len(report.parts)} batch(es) …"):
-            outcome = await service.submit(report, name=ns.name, label=ns.label)
+            outcome = await service.submit(
+                report, name=ns.name, label=ns.label, skip_invalid=skipping
+            )
     else:
-        outcome = await service.submit(report, name=ns.name, label=ns.label)
+        outcome = await service.submit(report, name=ns.name, label=ns.label, skip_invalid=skipping)
     if ns.json:
         data.update(
             submitted=True,
