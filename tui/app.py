@@ -26,7 +26,7 @@ from textual.binding import BindingType
 from textual.markup import escape
 from textual.worker import Worker
 
-from .commands import BatchtopCommands
+from .commands import BatchFinder, BatchtopCommands
 from .keys import APP_KEYS, bindings
 from .messages import ServiceEvent
 from .safe_text import clean
@@ -67,7 +67,7 @@ class BatchtopApp(App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "batchtop"
     BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)
-    COMMANDS = App.COMMANDS | {BatchtopCommands}
+    COMMANDS = App.COMMANDS | {BatchtopCommands, BatchFinder}
 
     def __init__(
         self,

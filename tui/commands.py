@@ -1,60 +1,138 @@
-"""Command palette (`ctrl+p`): every batchtop action, found by name ("batch: cancel").
+"""Command palette (`ctrl+p`): every batchtop action, found by name ("batch: cancel"), and
+every batch, found by label, id or job name ("nightly" → go to that batch).
 
 Commands come from the same key table as the bindings (`keys.py`), and show the key that
 currently triggers them (after keymap overrides), so the palette also teaches the keys.
+Textual's own commands (theme, keys, quit, …) stay listed; ours leave out what they cover.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
+from .format import status_label
 from .keys import APP_KEYS, DASHBOARD_KEYS, Key
+from .safe_text import clean
+from .screens.dashboard import DashboardScreen
+from .screens.rows import SORTS
+
+MAX_BATCH_HITS = 30
+FUZZY_UP_TO = 2_000
+"""Batches matched fuzzily; above this, by substring (fuzzy scoring 10,000 labels per
+keystroke would make typing lag)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    title: str
+    help: str
+    action: str
+    target: Screen[object] | None  # None: an app action
 
 
 class BatchtopCommands(Provider):
-    def _entries(self) -> Iterator[tuple[str, str, Screen[object] | None]]:
-        """(title, help, target) — target None means an app action."""
-        keymap = self.app._keymap  # the applied keymap: show the keys users really press
+    def _entries(self) -> Iterator[Command]:
         screen = self.screen
-        on_dashboard = screen.id == "dashboard"
+        on_dashboard = isinstance(screen, DashboardScreen)
+        # The keys that trigger each binding id now (keymap applied): the keys users press.
+        pressed: dict[str, list[str]] = {}
+        for pressed_key, active in screen.active_bindings.items():
+            if active.binding.id:
+                pressed.setdefault(active.binding.id, []).append(pressed_key)
 
         def label(key: Key) -> str:
-            keys = keymap.get(key.id, key.key)
-            shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in keys.split(","))
+            keys = pressed.get(key.id) or key.key.split(",")
+            shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in keys)
             return f"{key.help} · key {shown}"
 
         for key in APP_KEYS:
             if key.palette:
-                yield key.palette, label(key), None
+                yield Command(key.palette, label(key), key.action, None)
         if on_dashboard:
             for key in DASHBOARD_KEYS:
                 if key.palette:
-                    yield key.palette, label(key), screen
+                    yield Command(key.palette, label(key), key.action, screen)
+            for name, column in SORTS:
+                yield Command(
+                    f"sort: by {column.lower()}",
+                    f"Sort the table by {column} (s cycles the column, S inverts)",
+                    f"sort_by('{name}')",
+                    screen,
+                )
 
-    def _run(self, key_title: str, target: Screen[object] | None) -> None:
-        action = next(k.action for k in (*APP_KEYS, *DASHBOARD_KEYS) if k.palette == key_title)
-        if target is None:
-            self.app.call_later(self.app.run_action, action)
+    def _run(self, command: Command) -> None:
+        if command.target is None:
+            self.app.call_later(self.app.run_action, command.action)
         else:
-            self.app.call_later(self.app.run_action, action, target)
+            self.app.call_later(self.app.run_action, command.action, command.target)
 
     async def discover(self) -> Hits:
-        for title, help_text, target in self._entries():
-            yield DiscoveryHit(title, partial(self._run, title, target), help=help_text)
+        for command in self._entries():
+            yield DiscoveryHit(command.title, partial(self._run, command), help=command.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for title, help_text, target in self._entries():
-            score = matcher.match(title)
+        for command in self._entries():
+            score = matcher.match(command.title)
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(title),
-                    partial(self._run, title, target),
-                    help=help_text,
+                    matcher.highlight(command.title),
+                    partial(self._run, command),
+                    help=command.help,
                 )
+
+
+class BatchFinder(Provider):
+    """Any batch by its label, id or job name, from any screen: the hit goes to the
+    dashboard and puts the cursor on it."""
+
+    def _dashboard(self) -> DashboardScreen | None:
+        return next((s for s in self.app.screen_stack if isinstance(s, DashboardScreen)), None)
+
+    async def search(self, query: str) -> Hits:
+        dashboard = self._dashboard()
+        needle = query.strip().casefold()
+        if dashboard is None or not needle:
+            return
+        matcher = self.matcher(query)
+        found = 0
+        candidates = dashboard.find_candidates()
+        fuzzy = len(candidates) <= FUZZY_UP_TO
+        for batch_id, label, job in candidates:
+            hay = f"{label} {batch_id} {job}".strip()
+            score = matcher.match(hay) if fuzzy else float(needle in hay.casefold())
+            if score <= 0:
+                continue
+            batch = dashboard.batch_view(batch_id)
+            state = status_label(batch) if batch is not None else ""
+            title = Text(clean(label, keep_newlines=False) if label else "(no label)")
+            title.append(f"  {batch_id}", style="dim")
+            yield Hit(
+                score,
+                title,
+                partial(self._go, batch_id),
+                text=f"go to: {label} {batch_id}",
+                help=f"go to this batch · {state}" + (f" · job {clean(job)}" if job else ""),
+            )
+            found += 1
+            if found >= MAX_BATCH_HITS:
+                return
+
+    def _go(self, batch_id: str) -> None:
+        dashboard = self._dashboard()
+        if dashboard is None:
+            return
+        if isinstance(self.app.screen, ModalScreen):
+            self.app.notify("Close the dialog first.", severity="warning")
+            return
+        while self.app.screen is not dashboard and len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        dashboard.show_batch(batch_id)

@@ -12,10 +12,12 @@ BAR_FULL = "█"
 BAR_EMPTY = "░"
 
 
-GAP = Style.from_meta({"gap": True})
+GAP = Style(color="#010101")
 """The style of spaces between parts of a line: a run of its own, so that no part starts
 with spaces (SVG screenshots draw each run at its column, and renderers drop a run's leading
-spaces: `batchtop  8 batches` read `batchtop8 batches`)."""
+spaces: `batchtop  8 batches` read `batchtop8 batches`). A foreground colour is invisible on
+spaces, and unlike meta it survives where Textual merges equal runs (the dimmed screen behind
+a dialog)."""
 
 
 def gap(text: Text, spaces: str = "  ") -> Text:

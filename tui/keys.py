@@ -50,7 +50,8 @@ APP_KEYS: tuple[Key, ...] = (
         "app: pause / resume refresh",
     ),
     Key("refresh", "r", "refresh_now", "Refresh", "Refresh now", "app: refresh now"),
-    Key("quit", "q", "quit", "Quit", "Leave batchtop (batches keep running remotely)", "app: quit"),
+    # not in our palette commands: Textual lists its own "Quit"
+    Key("quit", "q", "quit", "Quit", "Leave batchtop (batches keep running remotely)"),
     Key("help", "question_mark", "help", "Help", "Show every key of this screen", "app: help"),
 )
 
@@ -103,9 +104,7 @@ DASHBOARD_KEYS: tuple[Key, ...] = (
         "view: filter",
         priority=True,
     ),
-    Key(
-        "sort", "s", "sort", "Sort", "Cycle the sort column", "view: cycle sort column", show=False
-    ),
+    Key("sort", "s", "sort", "Sort", "Cycle the sort column", "view: cycle sort column"),
     Key(
         "sort_invert",
         "S",

@@ -33,8 +33,11 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(Text(self._title), classes="dialog-title")
             yield Static(self._body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self._yes, id="yes", variant="error" if self._danger else "primary")
-                yield Button("No", id="no")
+                # the keys that answer, on the buttons (y and n work wherever the focus is)
+                yield Button(
+                    f"{self._yes} (y)", id="yes", variant="error" if self._danger else "primary"
+                )
+                yield Button("No (n)", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

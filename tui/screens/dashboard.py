@@ -528,6 +528,42 @@ class DashboardScreen(BatchActions):
             self.render_rows()
             self.set_focus(self.table)
 
+    def action_sort_by(self, name: str) -> None:
+        """Sort by one column (the palette's "sort: by …")."""
+        if name in dict(SORTS):
+            self.sort_by = name
+            self.descending = default_descending(name)
+            self.render_rows()
+
+    # --- finding a batch (the palette's batch finder) -------------------------------------
+
+    def find_candidates(self) -> list[tuple[str, str, str]]:
+        """(id, label, job name) of every batch, newest first."""
+        jobs = self._jobs
+        return [
+            (b.id, b.label or "", jobs[b.job_id].name if b.job_id in jobs else "")
+            for b in sorted(self._batches.values(), key=lambda b: b.remote.created_at, reverse=True)
+            if not b.deleted
+        ]
+
+    def batch_view(self, batch_id: str) -> BatchView | None:
+        return self._batches.get(batch_id)
+
+    def show_batch(self, batch_id: str) -> None:
+        """Put the cursor on a batch, clearing the filter and view that hide it."""
+        if batch_id not in self._batches:
+            return
+        if batch_id not in self.table.keys:
+            box = self.query_one("#filter", Input)
+            with box.prevent(Input.Changed):
+                box.value = ""
+            box.display = False
+            self.filter_text = ""
+            self.view = "all"
+            self.render_rows()
+        self.table.move_cursor(row=self.table.get_row_index(batch_id))
+        self.set_focus(self.table)
+
     def action_sort(self) -> None:
         names = [name for name, _ in SORTS]
         self.sort_by = names[(names.index(self.sort_by) + 1) % len(names)]

@@ -26,6 +26,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..format import GAP
+
 CellsOf = Callable[[str], tuple[Text, ...]]
 """key -> the cells of its row, one per column (the same objects while nothing changed)."""
 
@@ -361,7 +363,7 @@ class BatchesTable(ScrollView, can_focus=True):
     def _strip(self, cells: Sequence[Text], width: int, style: Style, post: Style) -> Strip:
         """One line: each cell's text in its own style over the line's, and the spaces
         between cells in the line's style (one segment per run of spaces)."""
-        space = style + post
+        space = style + post + GAP  # a run apart from the text, also behind a dialog
         segments: list[Segment] = []
         spaces = ""
         for column, width in self._layout:
