@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +20,7 @@ import orjson
 
 from .errors import ApiError
 from .models import ProcessingStatus, RemoteBatch, RequestCounts
+from .redact import clean_api_key
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
@@ -185,7 +186,13 @@ def _never_sent(exc: BaseException) -> bool:
     for _ in range(8):
         if cur is None:
             return False
-        if isinstance(cur, httpx2.ConnectError | httpx2.ConnectTimeout | ConnectionRefusedError):
+        if isinstance(
+            cur,
+            httpx2.ConnectError
+            | httpx2.ConnectTimeout
+            | httpx2.LocalProtocolError  # refused by the client itself (e.g. a bad header)
+            | ConnectionRefusedError,
+        ):
             return True
         cur = cur.__cause__ or cur.__context__
     return False
@@ -233,12 +240,19 @@ class BatchApi:
         base_url: str | None = None,
         timeout_s: float = 60.0,
         max_retries: int = 2,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
-        self._api_key = api_key or None
+        cleaned = clean_api_key(api_key)
+        self._now = now or (lambda: datetime.now(UTC))
+        self._api_key = cleaned.key
+        # Said once by the front end (e.g. "stripped a trailing line ending").
+        self.key_note = cleaned.note
+        self._key_problem = cleaned.problem
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.calls = 0
+        self._server_offset_s: float | None = None
         self.page_limit = LIST_PAGE_LIMIT
         self._client: AsyncAnthropic | None = None
         self._build_lock = threading.Lock()
@@ -247,6 +261,23 @@ class BatchApi:
     def has_key(self) -> bool:
         return self._api_key is not None
 
+    @property
+    def server_offset_s(self) -> float | None:
+        """Server clock minus ours (`now`), from the last response's `Date` (±1 s)."""
+        return self._server_offset_s
+
+    def _note_server_time(self, date: str | None) -> None:
+        if not date:
+            return
+        import email.utils
+
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return
+        # `Date` has whole seconds (truncated): the middle of its second is the best guess.
+        self._server_offset_s = server + 0.5 - self._now().timestamp()
+
     def __repr__(self) -> str:  # never show the key
         return f"BatchApi(base_url={self.base_url!r})"
 
@@ -254,8 +285,7 @@ class BatchApi:
 
     def client(self) -> AsyncAnthropic:
         """The lazily built SDK client (imports `anthropic` on first use: seconds)."""
-        if self._api_key is None:
-            raise ApiError(NO_KEY_MESSAGE, kind="auth")
+        self.check_key()
         with self._build_lock:
             return self._build()
 
@@ -263,9 +293,15 @@ class BatchApi:
         """`client()`, but the first (slow) build runs in a worker thread, off the loop."""
         if self._client is not None:
             return self._client
-        if self._api_key is None:
-            raise ApiError(NO_KEY_MESSAGE, kind="auth")
+        self.check_key()
         return await asyncio.to_thread(self.client)
+
+    def check_key(self) -> None:
+        """Raise before any request when there is no usable key (nothing is sent)."""
+        if self._api_key is None:
+            raise ApiError(NO_KEY_MESSAGE, kind="auth", sent=False)
+        if self._key_problem is not None:
+            raise ApiError(self._key_problem, kind="auth", sent=False)
 
     def _build(self) -> AsyncAnthropic:
         if self._client is None:
@@ -275,7 +311,12 @@ class BatchApi:
             async def _count(_request: Any) -> None:
                 self.calls += 1
 
-            http_client = anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [_count]})
+            async def _clock(response: Any) -> None:
+                self._note_server_time(response.headers.get("date"))
+
+            http_client = anthropic.DefaultAsyncHttpxClient(
+                event_hooks={"request": [_count], "response": [_clock]}
+            )
             self._client = anthropic.AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=self.base_url,
@@ -289,7 +330,7 @@ class BatchApi:
         """Import the SDK and build the client now (call from a worker thread)."""
         import anthropic  # noqa: F401
 
-        if self._api_key is not None:
+        if self._api_key is not None and self._key_problem is None:
             self.client()
 
     async def close(self) -> None:

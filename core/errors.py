@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Literal
 
+from .redact import redact
+
 ApiErrorKind = Literal["auth", "offline", "rate_limited", "server", "invalid", "other"]
 
 
 class BatchtopError(Exception):
-    """Base class: `str(err)` is a complete, user-facing sentence."""
+    """Base class: `str(err)` is a complete, user-facing sentence (the API key redacted)."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(redact(str(message)), *args)
 
 
 class UserError(BatchtopError):

@@ -173,6 +173,11 @@ class Job:
     created_at: datetime
     source: str | None = None
     batch_ids: tuple[str, ...] = ()
+    # Hash of the prepared requests (one job per content), its number of parts, and where
+    # its prepared part files wait until every part is created (None once all were).
+    content_hash: str | None = None
+    part_count: int | None = None
+    prepared_path: str | None = None
 
 
 # --- import / validation ---------------------------------------------------------------
@@ -311,6 +316,17 @@ class SubmitIntent:
     state: IntentState
     batch_id: str | None = None
     error: str | None = None
+    # Server clock minus the client's when the intent was written (None: not known then).
+    server_offset_s: float | None = None
+    # When the last create attempt ended (None: unknown, e.g. the process died mid-call).
+    attempt_ended_at: datetime | None = None
+    # Batches that could be this part's but are not proven: "unknown: not adopted".
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def unknown(self) -> bool:
+        """Pending with look-alike batches that could not be proven ours."""
+        return self.state is IntentState.PENDING and bool(self.candidates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +345,27 @@ class SubmitOutcome:
     batch_ids: tuple[str, ...]
     failed_parts: tuple[int, ...] = ()
     errors: tuple[str, ...] = ()
+    # A resumed job: the parts created before this submit (only the others were sent).
+    resumed_parts: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """How far a job's submission got: parts created, parts unresolved, parts never sent."""
+
+    job: Job
+    part_count: int
+    created: tuple[int, ...]
+    open: tuple[int, ...]
+    missing: tuple[int, ...]
+
+    @property
+    def partly_submitted(self) -> bool:
+        return bool(self.created) and bool(self.missing or self.open)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.open
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,7 +572,32 @@ class WorkspaceInfo:
         return f"at least {self.batches:,} {noun} (listing not finished)"
 
 
-Event = BatchChanged | BatchEnded | RefreshFailed | RefreshDone | ResultsReady | ListingProgress
+@dataclass(frozen=True, slots=True)
+class SubmitNotice:
+    """Reconcile resolved a submission, or found look-alikes it could not prove ours."""
+
+    intent: SubmitIntent
+
+    @property
+    def text(self) -> str:
+        i = self.intent
+        where = f"job {i.job_id} part {i.part}"
+        if i.unknown:
+            return f"{where}: unknown: not adopted; check {', '.join(i.candidates)}"
+        if i.state is IntentState.RECONCILED:
+            return f"{where}: found its batch {i.batch_id}"
+        return f"{where}: {i.error or i.state.value}"
+
+
+Event = (
+    BatchChanged
+    | BatchEnded
+    | RefreshFailed
+    | RefreshDone
+    | ResultsReady
+    | ListingProgress
+    | SubmitNotice
+)
 
 
 # --- statistics (core/stats.py) ----------------------------------------------------------

@@ -199,6 +199,23 @@ _MIGRATION_6: tuple[str, ...] = (
     "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
 )
 
+# The submission journal proves which batch is ours (a batch of another client on the same
+# workspace may look alike) and lets a half-submitted job be finished:
+# - an intent keeps the server clock's offset when it was written, when its last create
+#   attempt ended (unknown after a crash), and the batches that could be its own but are
+#   not proven yet ("unknown: not adopted", space-separated ids);
+# - a job keeps the hash of its prepared requests (one job per content: unique), how many
+#   parts it has and where its prepared part files wait until every part is created.
+_MIGRATION_7: tuple[str, ...] = (
+    "ALTER TABLE intents ADD COLUMN server_offset_s REAL",
+    "ALTER TABLE intents ADD COLUMN attempt_ended_at TEXT",
+    "ALTER TABLE intents ADD COLUMN candidates TEXT",
+    "ALTER TABLE jobs ADD COLUMN content_hash TEXT",
+    "ALTER TABLE jobs ADD COLUMN part_count INTEGER",
+    "ALTER TABLE jobs ADD COLUMN prepared_path TEXT",
+    "CREATE UNIQUE INDEX jobs_content ON jobs (content_hash) WHERE content_hash IS NOT NULL",
+)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -206,6 +223,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_4,
     _MIGRATION_5,
     _MIGRATION_6,
+    _MIGRATION_7,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

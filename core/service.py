@@ -36,6 +36,7 @@ from .models import (
     ImportOptions,
     ImportReport,
     Job,
+    JobProgress,
     ProcessingStatus,
     ProgressSeries,
     RefreshDone,
@@ -50,6 +51,7 @@ from .models import (
     RetryOutcome,
     RetryPlan,
     SubmitIntent,
+    SubmitNotice,
     SubmitOutcome,
     SubmitProgress,
     WorkspaceInfo,
@@ -96,6 +98,7 @@ class BatchService:
             base_url=base_url or settings.resolved_base_url,
             timeout_s=settings.request_timeout_s,
             max_retries=settings.max_retries,
+            now=self._now,
         )
         self._subscribers: list[Callable[[Event], None]] = []
         self._poller = Poller(
@@ -161,6 +164,11 @@ class BatchService:
     @property
     def has_api_key(self) -> bool:
         return self._api.has_key
+
+    @property
+    def key_note(self) -> str | None:
+        """A one-line note about the key as set (surrounding whitespace stripped), to say once."""
+        return self._api.key_note
 
     def warm_up(self) -> None:
         """Import the SDK now, blocking (bench and tests keep the import out of a measure).
@@ -307,7 +315,9 @@ class BatchService:
     async def refresh(self) -> RefreshDone:
         """Refresh now (the first time, also resolve submissions a crash left open)."""
         await self._reconcile_once()
-        return await self._poller.refresh()
+        done = await self._poller.refresh()
+        await self._reconcile_ended_lookalikes()
+        return done
 
     async def _reconcile_once(self) -> None:
         if self._reconciled or not self._api.has_key:
@@ -316,6 +326,16 @@ class BatchService:
         if await asyncio.to_thread(self.store.open_intents):
             with contextlib.suppress(BatchtopError):
                 await self.reconcile()
+
+    async def _reconcile_ended_lookalikes(self) -> None:
+        """An unknown submission's look-alike batch has ended: its results can prove it."""
+        held = [i for i in await asyncio.to_thread(self.store.open_intents) if i.unknown]
+        for intent in held:
+            views = [self.store.get_batch(bid) for bid in intent.candidates]
+            if all(v is not None and not v.remote.is_active for v in views):
+                with contextlib.suppress(BatchtopError):
+                    await self.reconcile()
+                return
 
     async def run_polling(self) -> None:
         """Poll until `close()`; reconciles open submit intents first (best effort)."""
@@ -575,17 +595,25 @@ class BatchService:
             raise UserError(f"{problems[0]}{more}".rstrip())
         # in memory: the create body is built straight from the requests (no part file)
         prepared = await asyncio.to_thread(prepare_requests, requests, user_text)
+        self._api.check_key()  # an unusable key: say so before a job is made
         job = await asyncio.to_thread(self.store.create_job, name or "composed", None, self._now())
         return await self._submit_parts(
             job.id, [(1, None, None)], model=None, label=label, prepared=prepared
         )
 
-    async def reconcile(self) -> list[SubmitIntent]:
-        """Resolve submit intents a crash or an ambiguous failure left open."""
-        resolved = await self._submitter.reconcile_open()
-        if resolved:
+    async def reconcile(self, job_id: str | None = None) -> list[SubmitIntent]:
+        """Resolve submit intents a crash or an ambiguous failure left open; also returns
+        those still unknown (`intent.unknown`: look-alike batches not proven ours)."""
+        resolved = await self._submitter.reconcile_open(job_id)
+        if any(not i.unknown for i in resolved):
             self._poller.wake()
+        for intent in resolved:
+            self._emit(SubmitNotice(intent))
         return resolved
+
+    def partial_jobs(self) -> list[JobProgress]:
+        """Jobs whose parts were not all created: `submit` of the same file resumes them."""
+        return self.store.partial_jobs()
 
     # --- actions ----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths, results_index, results_ingest, stats
-from .errors import NotFound, UserError
+from .errors import Conflict, NotFound, UserError
 from .manifest_rows import restore_params
 from .models import (
     BatchView,
@@ -27,6 +27,7 @@ from .models import (
     FailedRequest,
     IntentState,
     Job,
+    JobProgress,
     ProcessingStatus,
     ProgressSeries,
     RemoteBatch,
@@ -84,7 +85,13 @@ ON CONFLICT (id) DO UPDATE SET
     archived_at = excluded.archived_at, results_url = excluded.results_url,
     seen_at = excluded.seen_at
 """
-_INTENT_COLS = "id, job_id, part, request_count, content_hash, created_at, state, batch_id, error"
+_INTENT_COLS = (
+    "id, job_id, part, request_count, content_hash, created_at, state, batch_id, error,"
+    " server_offset_s, attempt_ended_at, candidates"
+)
+_JOB_COLS = "id, name, created_at, source, content_hash, part_count, prepared_path"
+# Intent states that hold a part: a create in flight or unresolved, or a batch recorded.
+_LIVE_STATES = (IntentState.PENDING, IntentState.SUBMITTED, IntentState.RECONCILED)
 
 _RemoteParams = tuple[Any, ...]
 
@@ -152,6 +159,22 @@ def _intent_from_row(r: Sequence[Any]) -> SubmitIntent:
         state=IntentState(r[6]),
         batch_id=r[7],
         error=r[8],
+        server_offset_s=r[9],
+        attempt_ended_at=from_text(r[10]),
+        candidates=tuple((r[11] or "").split()),
+    )
+
+
+def _job_from_row(r: Sequence[Any], batch_ids: tuple[str, ...] = ()) -> Job:
+    return Job(
+        r[0],
+        r[1],
+        req_dt(r[2]),
+        r[3],
+        batch_ids,
+        content_hash=r[4],
+        part_count=r[5],
+        prepared_path=r[6],
     )
 
 
@@ -527,21 +550,82 @@ class Store:
     # --- jobs -----------------------------------------------------------------------------
 
     def create_job(
-        self, name: str, source: str | None = None, created_at: datetime | None = None
+        self,
+        name: str,
+        source: str | None = None,
+        created_at: datetime | None = None,
+        *,
+        part_count: int | None = None,
+        prepared_path: str | None = None,
     ) -> Job:
         job = Job(
             id=f"job_{uuid.uuid4().hex[:20]}",
             name=name,
             created_at=created_at or _now(),
             source=source,
+            part_count=part_count,
+            prepared_path=prepared_path,
         )
         conn = self._conn()
         with write_txn(conn):
-            conn.execute(
-                "INSERT INTO jobs (id, name, source, created_at) VALUES (?, ?, ?, ?)",
-                (job.id, job.name, job.source, to_text(job.created_at)),
-            )
+            self._insert_job(conn, job)
         return job
+
+    @staticmethod
+    def _insert_job(conn: sqlite3.Connection, job: Job) -> None:
+        conn.execute(
+            "INSERT INTO jobs (id, name, source, created_at, content_hash, part_count,"
+            " prepared_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.id,
+                job.name,
+                job.source,
+                to_text(job.created_at),
+                job.content_hash,
+                job.part_count,
+                job.prepared_path,
+            ),
+        )
+
+    def claim_job(
+        self,
+        name: str,
+        source: str | None,
+        created_at: datetime,
+        *,
+        content_hash: str,
+        part_count: int,
+        prepared_path: str | None,
+    ) -> tuple[Job, bool]:
+        """The job of these prepared requests: (existing job, False) or (new job, True).
+
+        One write transaction, and `content_hash` is unique: two processes submitting the
+        same content at once get the same job.
+        """
+        conn = self._conn()
+        with write_txn(conn):
+            row = conn.execute(
+                f"SELECT {_JOB_COLS} FROM jobs WHERE content_hash = ?", (content_hash,)
+            ).fetchone()
+            if row is not None:
+                return _job_from_row(row, self._job_batch_ids(row[0])), False
+            job = Job(
+                id=f"job_{uuid.uuid4().hex[:20]}",
+                name=name,
+                created_at=created_at,
+                source=source,
+                content_hash=content_hash,
+                part_count=part_count,
+                prepared_path=prepared_path,
+            )
+            self._insert_job(conn, job)
+        return job, True
+
+    def set_job_prepared(self, job_id: str, prepared_path: str | None) -> None:
+        """Where the job's prepared part files are (None: removed, every part created)."""
+        conn = self._conn()
+        with write_txn(conn):
+            conn.execute("UPDATE jobs SET prepared_path = ? WHERE id = ?", (prepared_path, job_id))
 
     def _job_batch_ids(self, job_id: str) -> tuple[str, ...]:
         rows = self._conn().execute(
@@ -554,12 +638,10 @@ class Store:
     def get_job(self, job_id: str) -> Job | None:
         conn = self._conn()
         with read_txn(conn):
-            row = conn.execute(
-                "SELECT id, name, created_at, source FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
+            row = conn.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return None
-            return Job(row[0], row[1], req_dt(row[2]), row[3], self._job_batch_ids(job_id))
+            return _job_from_row(row, self._job_batch_ids(job_id))
 
     def list_jobs(self) -> list[Job]:
         """Jobs newest first, each with its batch ids (by part)."""
@@ -573,9 +655,9 @@ class Store:
             ):
                 members.setdefault(job_id, []).append(batch_id)
             rows = conn.execute(
-                "SELECT id, name, created_at, source FROM jobs ORDER BY created_at DESC, id"
+                f"SELECT {_JOB_COLS} FROM jobs ORDER BY created_at DESC, id"
             ).fetchall()
-        return [Job(r[0], r[1], req_dt(r[2]), r[3], tuple(members.get(r[0], ()))) for r in rows]
+        return [_job_from_row(r, tuple(members.get(r[0], ()))) for r in rows]
 
     def job_batches(self, job_id: str) -> list[BatchView]:
         """The job's batches that have been seen remotely, by part then creation time."""
@@ -593,21 +675,73 @@ class Store:
         request_count: int,
         content_hash: str,
         created_at: datetime | None = None,
+        *,
+        server_offset_s: float | None = None,
     ) -> SubmitIntent:
-        """Journal a create call before it is made (crash-safe: committed on return)."""
+        """Journal a create call before it is made (crash-safe: committed on return).
+
+        A part has at most one live intent: when one is pending (a create in flight here or
+        in another process, or unresolved) or the part already has its batch, this raises
+        `Conflict` and nothing is journaled (checked and written in one write transaction,
+        which serialises processes).
+        """
         at = created_at or _now()
         conn = self._conn()
         with write_txn(conn):
+            live = conn.execute(
+                f"SELECT state, batch_id FROM intents WHERE job_id = ? AND part = ?"
+                f" AND state IN ({placeholders(len(_LIVE_STATES))}) LIMIT 1",
+                (job_id, part, *map(str, _LIVE_STATES)),
+            ).fetchone()
+            if live is not None:
+                if live[0] == IntentState.PENDING:
+                    raise Conflict(
+                        f"Part {part} of job {job_id} is being submitted or its submission is"
+                        " unresolved: run `batchtop reconcile`."
+                    )
+                raise Conflict(f"Part {part} of job {job_id} was already created as {live[1]}.")
             cur = conn.execute(
                 "INSERT INTO intents (job_id, part, request_count, content_hash, created_at,"
-                " state) VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, part, request_count, content_hash, to_text(at), str(IntentState.PENDING)),
+                " state, server_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    part,
+                    request_count,
+                    content_hash,
+                    to_text(at),
+                    str(IntentState.PENDING),
+                    server_offset_s,
+                ),
             )
             intent_id = cur.lastrowid
         assert intent_id is not None
         return SubmitIntent(
-            intent_id, job_id, part, request_count, content_hash, at, IntentState.PENDING
+            intent_id,
+            job_id,
+            part,
+            request_count,
+            content_hash,
+            at,
+            IntentState.PENDING,
+            server_offset_s=server_offset_s,
         )
+
+    def note_attempt_end(self, intent_id: int, at: datetime) -> None:
+        """The last create attempt of a pending intent ended (failed or interrupted) at `at`."""
+        conn = self._conn()
+        with write_txn(conn):
+            conn.execute(
+                "UPDATE intents SET attempt_ended_at = ? WHERE id = ?", (to_text(at), intent_id)
+            )
+
+    def hold_intent(self, intent_id: int, candidates: Sequence[str], message: str) -> None:
+        """Keep an intent pending with look-alike batches not proven ours (and why)."""
+        conn = self._conn()
+        with write_txn(conn):
+            conn.execute(
+                "UPDATE intents SET candidates = ?, error = ? WHERE id = ? AND state = ?",
+                (" ".join(candidates) or None, message, intent_id, str(IntentState.PENDING)),
+            )
 
     def resolve_intent(
         self,
@@ -619,8 +753,8 @@ class Store:
         conn = self._conn()
         with write_txn(conn):
             cur = conn.execute(
-                "UPDATE intents SET state = ?, batch_id = coalesce(?, batch_id), error = ?"
-                " WHERE id = ?",
+                "UPDATE intents SET state = ?, batch_id = coalesce(?, batch_id), error = ?,"
+                " candidates = NULL WHERE id = ?",
                 (str(state), batch_id, error, intent_id),
             )
             if cur.rowcount == 0:
@@ -643,6 +777,61 @@ class Store:
             f"SELECT {_INTENT_COLS} FROM intents WHERE job_id = ? ORDER BY id", (job_id,)
         )
         return [_intent_from_row(r) for r in rows]
+
+    def job_progress(self, job_id: str) -> JobProgress | None:
+        """Which of a job's parts were created, are unresolved, or were never sent."""
+        conn = self._conn()
+        with read_txn(conn):
+            job = self.get_job(job_id)
+            if job is None:
+                return None
+            created: set[int] = set()
+            pending: set[int] = set()
+            for part, state in conn.execute(
+                "SELECT part, state FROM intents WHERE job_id = ?", (job_id,)
+            ):
+                if state == IntentState.PENDING:
+                    pending.add(int(part))
+                elif state in (IntentState.SUBMITTED, IntentState.RECONCILED):
+                    created.add(int(part))
+            for (part,) in conn.execute(
+                "SELECT job_part FROM batch_local WHERE job_id = ? AND job_part IS NOT NULL",
+                (job_id,),
+            ):
+                created.add(int(part))
+        count = job.part_count or max(created | pending | {0})
+        pending -= created
+        missing = [p for p in range(1, count + 1) if p not in created and p not in pending]
+        return JobProgress(
+            job, count, tuple(sorted(created)), tuple(sorted(pending)), tuple(missing)
+        )
+
+    def partial_jobs(self) -> list[JobProgress]:
+        """Jobs whose parts were not all created (yet): they can be finished."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT j.id FROM jobs j WHERE j.part_count IS NOT NULL AND j.part_count > ("
+                " SELECT count(DISTINCT i.part) FROM intents i WHERE i.job_id = j.id"
+                " AND i.state IN (?, ?) AND i.part <= j.part_count)"
+                " ORDER BY j.created_at DESC, j.id",
+                (str(IntentState.SUBMITTED), str(IntentState.RECONCILED)),
+            )
+            .fetchall()
+        )
+        out: list[JobProgress] = []
+        for (job_id,) in rows:
+            progress = self.job_progress(job_id)
+            if progress is not None and not progress.complete:
+                out.append(progress)
+        return out
+
+    def manifest_ids(self, job_id: str, part: int) -> set[str]:
+        """The custom_ids a part sent (from its manifest)."""
+        rows = self._conn().execute(
+            "SELECT custom_id FROM manifests WHERE job_id = ? AND part = ?", (job_id, part)
+        )
+        return {r[0] for r in rows}
 
     # --- manifests ------------------------------------------------------------------------
 

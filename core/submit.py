@@ -1,12 +1,20 @@
-"""Journaled submission: never lose a batch id, never create a duplicate silently.
+"""Journaled submission: never lose a batch id, never create a duplicate, never adopt another's.
 
-Before each create call an intent (job, part, request count, content hash) is written to the
-store; the returned id is recorded right after. Creates run without SDK retries because the
-API has no idempotency key: a retried create whose first attempt reached the server makes a
-second batch. After an ambiguous failure (timeout, dropped connection, 5xx) we look for the
-batch with `list` — one created at or after the intent (allowing some clock skew) with the
-same request count and not claimed by another intent — and resubmit only if there is none.
-Intents left open by a crash are resolved the same way on start (`reconcile_open`).
+Before each create call an intent (job, part, request count, content hash, the server
+clock's offset) is written to the store; the returned id is recorded right after. Creates
+run without SDK retries because the API has no idempotency key: a retried create whose
+first attempt reached the server makes a second batch. A 429 means nothing was created: it
+is retried here, after `retry-after`, a bounded number of times.
+
+After an ambiguous failure (timeout, dropped connection, 5xx, Ctrl-C mid-call) the batch is
+looked for with `list`. The workspace is shared with other clients, so a batch is adopted
+only when it is proven ours: created (by the server's clock) between the intent and the end
+of the attempt, with the same request count, unclaimed here, and — read from its results,
+which the API only gives once a batch has ended — with exactly the custom_ids the part sent,
+the only such batch. A look-alike that cannot be proven (still running, or several alike)
+is reported as "unknown: not adopted" with its id, and the intent stays open; with no
+look-alike at all, sending once more is safe. Intents left open by a crash are resolved the
+same way later (`reconcile_open`).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,7 +34,8 @@ import orjson
 from .api import BatchApi, is_ambiguous
 from .errors import ApiError, UserError
 from .manifest_rows import ManifestRow, manifest_row
-from .models import CostEstimate, IntentState, RemoteBatch, SubmitIntent
+from .models import CostEstimate, IntentState, ProcessingStatus, RemoteBatch, SubmitIntent
+from .poller import backoff_delay
 from .pricing import CostAccumulator
 
 if TYPE_CHECKING:
@@ -35,12 +45,40 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
+# Allowed clock difference when the server's clock is not known (no `Date` seen yet).
 CLOCK_SKEW = timedelta(minutes=5)
+# With the server's clock known from `Date` (whole seconds) and a round trip of latency.
+CLOCK_TOLERANCE = timedelta(seconds=2)
+# How long after its intent a create cut short by a crash may still have been created (the
+# end of the attempt is unknown then: the upload of a big part may have taken a while).
+CRASH_WINDOW = timedelta(minutes=10)
 # After an ambiguous create, look for the batch after these pauses (a slow server may still
 # be creating it when the client gives up).
 SETTLE_DELAYS_S = (1.0, 4.0)
-# An open intent with no matching batch this long after it was written was never created.
+# An open intent with no look-alike batch this long after it was written was never created.
 ABANDON_AFTER = timedelta(minutes=30)
+# 429 on create (nothing was created): retried this many times, waiting `retry-after` (or
+# an exponential backoff) but never more than RATE_LIMIT_MAX_WAIT_S at once.
+RATE_LIMIT_RETRIES = 8
+RATE_LIMIT_MAX_WAIT_S = 60.0
+UNKNOWN = "unknown: not adopted"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What `list` (and the results of ended look-alikes) tell about an intent's batch."""
+
+    batch: RemoteBatch | None = None  # proven ours
+    candidates: tuple[str, ...] = ()  # look-alikes that could be ours, not proven
+
+
+def unknown_message(candidates: Sequence[str]) -> str:
+    ids = ", ".join(candidates)
+    return (
+        f"{UNKNOWN}: {ids} could be this part's batch but could not be proven so (another"
+        " client on this workspace may have made it); check it, and run `batchtop reconcile`"
+        " again once it has ended."
+    )
 
 
 REQUESTS_PREFIX = b'{"requests":['
@@ -264,6 +302,7 @@ class Submitter:
         sleep: Sleep | None = None,
         skew: timedelta = CLOCK_SKEW,
         settle_delays: Sequence[float] = SETTLE_DELAYS_S,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self._api = api
         self._store = store
@@ -271,6 +310,7 @@ class Submitter:
         self._sleep: Sleep = sleep or asyncio.sleep
         self._skew = skew
         self._settle_delays = tuple(settle_delays)
+        self._rng = rng
 
     async def submit_part(
         self,
@@ -284,44 +324,104 @@ class Submitter:
     ) -> RemoteBatch:
         """Create one batch for one part; raises `ApiError` if it was (probably) not created."""
         store = self._store
+        api = self._api()
+        api.check_key()  # a key that cannot be sent: nothing is journaled
         await asyncio.to_thread(store.add_manifest, job_id, part, prepared.manifest_rows)
         intent = await asyncio.to_thread(
-            store.add_intent,
-            job_id,
-            part,
-            prepared.request_count,
-            prepared.content_hash,
-            self._now(),
+            lambda: store.add_intent(
+                job_id,
+                part,
+                prepared.request_count,
+                prepared.content_hash,
+                self._now(),
+                server_offset_s=api.server_offset_s,
+            )
         )
         batch: RemoteBatch | None = None
         state = IntentState.SUBMITTED
-        for attempt in (1, 2):
-            try:
-                batch = await self._api().create_raw(prepared.body)
-                break
-            except ApiError as err:
-                if not is_ambiguous(err):
-                    await asyncio.to_thread(
-                        store.resolve_intent, intent.id, IntentState.FAILED, None, str(err)
-                    )
-                    raise
-                log.warning("ambiguous create failure for %s part %s: %s", job_id, part, err)
-                found, checked = await self._settle(intent)
-                if found is not None:
-                    batch, state = found, IntentState.RECONCILED
+        maybe_created = False  # an earlier attempt may have created the batch
+        in_flight = False
+        rate_limited = 0
+        resent = False
+        try:
+            while True:
+                in_flight = True
+                try:
+                    batch = await api.create_raw(prepared.body)
                     break
-                if not checked or attempt == 2:
-                    # We could not tell whether the batch exists: leave the intent open.
-                    raise ApiError(
-                        f"{err} The batch may or may not have been created: run"
-                        " `batchtop reconcile` once the API is reachable.",
-                        kind=err.kind,
-                        status=err.status,
-                    ) from None
-                # The list showed no such batch: sending once more is safe.
-        assert batch is not None
+                except ApiError as err:
+                    in_flight = False
+                    if err.kind == "rate_limited" and rate_limited < RATE_LIMIT_RETRIES:
+                        rate_limited += 1  # a 429 created nothing: wait and send again
+                        delay = min(
+                            RATE_LIMIT_MAX_WAIT_S, self._rate_limit_delay(rate_limited, err)
+                        )
+                        log.info("create of %s part %s: 429, again in %.1f s", job_id, part, delay)
+                        await self._sleep(delay)
+                        continue
+                    if not is_ambiguous(err) and not maybe_created:
+                        await asyncio.to_thread(
+                            store.resolve_intent, intent.id, IntentState.FAILED, None, str(err)
+                        )
+                        raise
+                    log.warning("ambiguous create failure for %s part %s: %s", job_id, part, err)
+                    maybe_created = True
+                    if err.status is not None:
+                        # The server answered: it had finished with the request. (After a
+                        # timeout or a cut connection it may still create the batch later.)
+                        intent = await self._note_end(intent)
+                    found = await self._settle(intent)
+                    if found is not None and found.batch is not None:
+                        batch, state = found.batch, IntentState.RECONCILED
+                        break
+                    if found is not None and found.candidates:
+                        message = unknown_message(found.candidates)
+                        await asyncio.to_thread(
+                            store.hold_intent, intent.id, found.candidates, message
+                        )
+                        raise ApiError(
+                            f"{err} Part {part}: {message}", kind=err.kind, status=err.status
+                        ) from None
+                    if found is None or resent:
+                        # We could not tell whether the batch exists: leave the intent open.
+                        raise ApiError(
+                            f"{err} The batch may or may not have been created: run"
+                            " `batchtop reconcile` once the API is reachable.",
+                            kind=err.kind,
+                            status=err.status,
+                        ) from None
+                    resent = True  # the list showed no such batch: sending once more is safe
+        except asyncio.CancelledError:
+            self._interrupted(intent, in_flight or maybe_created, again=rate_limited > 0)
+            raise
         await self._record(intent, batch, state, model, estimated_cost_usd, parent_batch_id)
         return batch
+
+    def _rate_limit_delay(self, failures: int, err: ApiError) -> float:
+        """The server's `retry-after` when it gives one, else an exponential backoff."""
+        if err.retry_after_s is not None:
+            return err.retry_after_s
+        return backoff_delay(failures, None, self._rng)
+
+    async def _note_end(self, intent: SubmitIntent) -> SubmitIntent:
+        at = self._now()
+        await asyncio.to_thread(self._store.note_attempt_end, intent.id, at)
+        return replace(intent, attempt_ended_at=at)
+
+    def _interrupted(self, intent: SubmitIntent, maybe_created: bool, *, again: bool) -> None:
+        """Ctrl-C: journal what is known, synchronously (the task is being cancelled).
+
+        A create in flight (or an earlier ambiguous one) may have made the batch, even after
+        this process is gone: the intent stays open for reconcile, with no end of attempt
+        (like a crash). Otherwise nothing was created: it is closed.
+        """
+        try:
+            if not maybe_created:
+                what = "sent again after a 429" if again else "sent"
+                message = f"Interrupted before it was {what}: nothing was created."
+                self._store.resolve_intent(intent.id, IntentState.FAILED, None, message)
+        except Exception as exc:  # the store may be closing: reconcile copes with either
+            log.warning("could not journal the interruption: %s", exc)
 
     async def _record(
         self,
@@ -349,78 +449,165 @@ class Submitter:
         # resolving first could leave a known id without its job and part.
         await asyncio.to_thread(store.resolve_intent, intent.id, state, batch.id, None)
 
-    async def _settle(self, intent: SubmitIntent) -> tuple[RemoteBatch | None, bool]:
+    async def _settle(self, intent: SubmitIntent) -> Lookup | None:
         """Look for the batch of an ambiguous create, giving a slow server time to finish.
 
-        Returns (batch or None, whether at least one lookup succeeded).
+        None when no lookup succeeded (we cannot tell).
         """
-        checked = False
+        result: Lookup | None = None
         for delay in self._settle_delays:
             await self._sleep(delay)
             try:
-                found = await self.find_match(intent)
+                result = await self.lookup(intent)
             except ApiError as err:
                 log.warning("reconcile lookup failed: %s", err)
                 continue
-            checked = True
-            if found is not None:
-                return found, True
-        return None, checked
+            if result.batch is not None or result.candidates:
+                return result
+        return result
+
+    def window(self, intent: SubmitIntent) -> tuple[datetime, datetime]:
+        """When (by the server's clock) this intent's batch can have been created."""
+        offset = intent.server_offset_s
+        if offset is None:
+            offset = self._api().server_offset_s
+        slack = CLOCK_TOLERANCE if offset is not None else self._skew
+        shift = timedelta(seconds=offset or 0.0)
+        end = intent.attempt_ended_at or intent.created_at + CRASH_WINDOW
+        return intent.created_at + shift - slack, end + shift + slack
 
     async def find_match(
         self, intent: SubmitIntent, *, claimed: set[str] | None = None
     ) -> RemoteBatch | None:
-        """The oldest unclaimed batch created since the intent with the same request count."""
+        """The batch proven to be this intent's, if any (see `lookup`)."""
+        return (await self.lookup(intent, claimed=claimed)).batch
+
+    async def lookup(self, intent: SubmitIntent, *, claimed: set[str] | None = None) -> Lookup:
+        """Look-alikes of the intent's batch on the workspace, and the one proven ours."""
         api = self._api()
-        since = intent.created_at - self._skew
-        candidates: list[RemoteBatch] = []
+        lo, hi = self.window(intent)
+        alike: list[RemoteBatch] = []
         after_id: str | None = None
         while True:
             page = await api.list_page(after_id=after_id)
-            candidates.extend(
+            lo, hi = self.window(intent)  # the first response may have told the server's time
+            alike.extend(
                 b
                 for b in page.batches
-                if b.created_at >= since and b.request_counts.total == intent.request_count
+                if lo <= b.created_at <= hi and b.request_counts.total == intent.request_count
             )
             if not page.has_more or not page.batches or page.last_id is None:
                 break
-            if page.batches[-1].created_at < since:
+            if page.batches[-1].created_at < lo:
                 break
             after_id = page.last_id
-        for batch in sorted(candidates, key=lambda b: b.created_at):
+        alike = [b for b in alike if lo <= b.created_at <= hi]
+        unclaimed: list[RemoteBatch] = []
+        for batch in sorted(alike, key=lambda b: b.created_at):
             if claimed is not None and batch.id in claimed:
                 continue
-            if await asyncio.to_thread(self._is_claimed, batch.id, intent):
-                continue
-            return batch
-        return None
+            owner = await asyncio.to_thread(self._owner, batch.id, intent)
+            if owner == "this part":
+                return Lookup(batch)  # recorded as this very part before a crash: ours
+            if owner is None:
+                unclaimed.append(batch)
+        if not unclaimed:
+            return Lookup()
+        sent = await asyncio.to_thread(self._store.manifest_ids, intent.job_id, intent.part)
+        proven: list[RemoteBatch] = []
+        unsure: list[RemoteBatch] = []
+        for batch in unclaimed:
+            verdict = await self._same_requests(batch, sent)
+            if verdict is True:
+                proven.append(batch)
+            elif verdict is None:
+                unsure.append(batch)
+        if len(proven) == 1 and not unsure:
+            return Lookup(proven[0])
+        return Lookup(None, tuple(b.id for b in proven + unsure))
 
-    def _is_claimed(self, batch_id: str, intent: SubmitIntent) -> bool:
+    def _owner(self, batch_id: str, intent: SubmitIntent) -> str | None:
+        """'this part', 'other' (recorded here for another part or job) or None."""
         view = self._store.get_batch(batch_id)
         if view is not None and view.job_id is not None:
-            # Recorded as this very part before a crash cut the recording short: ours.
-            return (view.job_id, view.job_part) != (intent.job_id, intent.part)
-        return any(
+            same = (view.job_id, view.job_part) == (intent.job_id, intent.part)
+            return "this part" if same else "other"
+        if any(
             i.batch_id == batch_id and i.id != intent.id for i in self._store.intents(intent.job_id)
-        )
+        ):
+            return "other"
+        return None
 
-    async def reconcile_open(self) -> list[SubmitIntent]:
-        """Resolve intents left pending (crash between create and record); returns the resolved."""
+    async def _same_requests(self, batch: RemoteBatch, sent: set[str]) -> bool | None:
+        """Whether an ended batch holds exactly the custom_ids sent (None: cannot tell).
+
+        The API names a batch's requests only in its results, once it has ended.
+        """
+        if not sent or batch.processing_status is not ProcessingStatus.ENDED:
+            return None
+        seen: set[str] = set()
+        rest = b""
+        try:
+            async for chunk, _resumed in self._api().iter_results(batch.id):
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    cid = _custom_id(line)
+                    if cid is None or cid not in sent:
+                        return False  # not ours: stop reading
+                    seen.add(cid)
+        except ApiError as err:
+            log.warning("cannot read the results of %s to check it: %s", batch.id, err)
+            return None
+        if rest.strip():
+            cid = _custom_id(rest)
+            if cid is None or cid not in sent:
+                return False
+            seen.add(cid)
+        return seen == sent
+
+    async def reconcile_open(self, job_id: str | None = None) -> list[SubmitIntent]:
+        """Resolve intents left pending (crash, ambiguous failure); returns those resolved
+        and those still unknown (look-alike batches not proven ours)."""
         pending = await asyncio.to_thread(self._store.open_intents)
-        resolved: list[SubmitIntent] = []
+        if job_id is not None:
+            pending = [i for i in pending if i.job_id == job_id]
+        reported: list[SubmitIntent] = []
         claimed: set[str] = set()
         for intent in sorted(pending, key=lambda i: i.created_at):
-            found = await self.find_match(intent, claimed=claimed)
-            if found is not None:
-                claimed.add(found.id)
-                await self._record(intent, found, IntentState.RECONCILED, None, None, None)
-                resolved.append(
-                    replace(intent, state=IntentState.RECONCILED, batch_id=found.id, error=None)
+            found = await self.lookup(intent, claimed=claimed)
+            if found.batch is not None:
+                claimed.add(found.batch.id)
+                await self._record(intent, found.batch, IntentState.RECONCILED, None, None, None)
+                reported.append(
+                    replace(
+                        intent,
+                        state=IntentState.RECONCILED,
+                        batch_id=found.batch.id,
+                        error=None,
+                        candidates=(),
+                    )
                 )
+            elif found.candidates:
+                message = unknown_message(found.candidates)
+                await asyncio.to_thread(
+                    self._store.hold_intent, intent.id, found.candidates, message
+                )
+                reported.append(replace(intent, candidates=found.candidates, error=message))
             elif self._now() - intent.created_at > ABANDON_AFTER:
                 msg = "No batch was created for this part (found none after the submit attempt)."
                 await asyncio.to_thread(
                     self._store.resolve_intent, intent.id, IntentState.FAILED, None, msg
                 )
-                resolved.append(replace(intent, state=IntentState.FAILED, batch_id=None, error=msg))
-        return resolved
+                reported.append(replace(intent, state=IntentState.FAILED, batch_id=None, error=msg))
+        return reported
+
+
+def _custom_id(line: bytes) -> str | None:
+    try:
+        value = orjson.loads(line).get("custom_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
 from batchtop.core.desktop_notify import Notifier
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import BatchEnded, BatchView, Event, RefreshFailed
+from batchtop.core.models import BatchEnded, BatchView, Event, RefreshFailed, SubmitNotice
 from batchtop.core.notices import ended_notices
 from textual import work
 from textual.app import App
@@ -126,6 +126,14 @@ class BatchtopApp(App[int]):
         """Toasts for ended batches here; then every screen of the stack gets the event (the
         dashboard, a results viewer under a dialog...): a screen that cares handles it."""
         event = message.event
+        if isinstance(event, SubmitNotice):  # reconcile's verdict on an open submission
+            warn = event.intent.unknown
+            self.notify(
+                escape(clean(event.text)),
+                severity="warning" if warn else "information",
+                timeout=30 if warn else 8,
+            )
+            return
         if isinstance(event, BatchEnded):
             if not self._ended:
                 self.call_later(self._announce_ended)  # after the rest of this burst
@@ -257,6 +265,8 @@ async def _run_live(settings: Settings, key: str) -> int:
     from batchtop.core.service import BatchService
 
     service = await BatchService.open(settings=settings, api_key=key)
+    if service.key_note:
+        print(f"batchtop: warning: {service.key_note}", file=sys.stderr)
     try:
         result = await BatchtopApp(service, settings).run_async()
     finally:

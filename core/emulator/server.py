@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from email.utils import format_datetime
 from typing import Any
 
 import orjson
@@ -135,10 +136,12 @@ class EmulatorServer:
         r.add_get("/v1/models/{model_id}", self._model, name="model")
         r.add_post("/v1/messages/count_tokens", self._count_tokens, name="count_tokens")
 
-    @staticmethod
-    async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    async def _add_request_id(self, request: web.Request, response: web.StreamResponse) -> None:
         rid = request.get(_KEY_REQUEST_ID) or ids.request_id()
         response.headers.setdefault("request-id", rid)
+        # The Date header tells the server's time, as the real API's does: from the
+        # emulator's clock, so it agrees with the created_at of its batches.
+        response.headers["Date"] = format_datetime(self.clock.now(), usegmt=True)
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -45,7 +45,7 @@ def test_threads_share_one_store(tmp_path: Path) -> None:
                 bid = f"b{n}-{i}"
                 store.upsert_remote([remote(bid, created=T0 + timedelta(seconds=i))], T0)
                 store.set_label(bid, f"w{n}")
-                store.add_intent("job", n, i, "h", T0)
+                store.add_intent("job", n * 100 + i, i, "h", T0)  # a part: one live intent
 
         return run
 

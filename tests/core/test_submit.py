@@ -72,6 +72,13 @@ async def test_crash_between_create_and_record_is_reconciled(
         await service._api.create(requests(3, prefix="other"))
         assert [i.id for i in service.store.open_intents()] == [intent.id]
 
+        # still running: its custom_ids are not readable yet, so it is not adopted yet
+        (unknown,) = await service.reconcile()
+        assert (unknown.state, unknown.candidates) == (IntentState.PENDING, (created.id,))
+        assert unknown.error is not None
+        assert "unknown: not adopted" in unknown.error
+        emulator.advance(60)  # it ends: its results name exactly the custom_ids we sent
+
         resolved = await service.reconcile()
         assert [(i.id, i.state, i.batch_id) for i in resolved] == [
             (intent.id, IntentState.RECONCILED, created.id)
@@ -126,8 +133,11 @@ async def test_two_open_intents_of_equal_size_claim_different_batches(
         job = service.store.create_job("twins", None, emulator.clock.now())
         ids = []
         for part_no in (1, 2):
+            prepared = prepare_requests(requests(4, prefix=f"p{part_no}"))
+            service.store.add_manifest(job.id, part_no, prepared.manifest_rows)
             service.store.add_intent(job.id, part_no, 4, f"hash{part_no}", emulator.clock.now())
-            ids.append((await service._api.create(requests(4, prefix=f"p{part_no}"))).id)
+            ids.append((await service._api.create_raw(prepared.body)).id)
+        emulator.advance(60)
         resolved = await service.reconcile()
         assert sorted(i.batch_id or "" for i in resolved) == sorted(ids)
         assert {i.state for i in resolved} == {IntentState.RECONCILED}
@@ -167,6 +177,7 @@ async def test_reconcile_finds_a_batch_created_during_a_timeout(
         write_part(part, requests(6))
         prepared = read_part(part)
         job = service.store.create_job("slow", None, emulator.clock.now())
+        service.store.add_manifest(job.id, 1, prepared.manifest_rows)
         intent = service.store.add_intent(
             job.id, 1, prepared.request_count, prepared.content_hash, emulator.clock.now()
         )
@@ -178,6 +189,7 @@ async def test_reconcile_finds_a_batch_created_during_a_timeout(
             await service.reconcile()  # cannot look: stays open
         assert [i.id for i in service.store.open_intents()] == [intent.id]
         emulator.clear_faults()
+        emulator.advance(60)
         (resolved,) = await service.reconcile()
         assert (resolved.state, resolved.batch_id) == (IntentState.RECONCILED, created.id)
         assert server_batch_count(emulator) == 1
@@ -276,8 +288,10 @@ async def test_first_refresh_reconciles_a_crashed_submission(
     try:
         prepared = prepare_requests(requests(3))
         job = service.store.create_job("crashed", None, emulator.clock.now())
+        service.store.add_manifest(job.id, 1, prepared.manifest_rows)
         service.store.add_intent(job.id, 1, 3, prepared.content_hash, emulator.clock.now())
         created = await service._api.create_raw(prepared.body)
+        emulator.advance(60)
         await service.refresh()
         assert service.store.open_intents() == []
         view = service.batch(created.id)

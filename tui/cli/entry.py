@@ -11,9 +11,10 @@ from batchtop.tui.cli.parser import build_parser, load_handler, version_parser
 
 
 def fail(message: str) -> int:
+    from batchtop.core.redact import redact
     from batchtop.tui.safe_text import clean
 
-    sys.stderr.write(f"batchtop: error: {clean(message, keep_newlines=False)}\n")
+    sys.stderr.write(f"batchtop: error: {clean(redact(message), keep_newlines=False)}\n")
     sys.stderr.flush()
     return 1
 
@@ -26,7 +27,11 @@ def setup_logging() -> None:
     import logging
 
     if os.environ.get("BATCHTOP_DEBUG"):
+        from batchtop.core.redact import RedactFilter
+
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(levelname)s: %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactFilter())  # the key never reaches a log line
         return
     for name in ("batchtop", "asyncio"):
         logger = logging.getLogger(name)

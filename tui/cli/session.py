@@ -26,6 +26,8 @@ def run_with_service(fn: Command) -> Callable[[argparse.Namespace], int]:
             service = await BatchService.open()
             for warning in service.warnings:  # e.g. a data directory others can read
                 sys.stderr.write(f"batchtop: warning: {clean(warning, keep_newlines=False)}\n")
+            if service.key_note:  # said once: e.g. a trailing CR stripped from the key
+                sys.stderr.write(f"batchtop: warning: {service.key_note}\n")
             try:
                 return await fn(service, ns)
             finally:

@@ -1,29 +1,85 @@
-"""`batchtop reconcile`: resolve submissions left open by a crash or a timeout."""
+"""`batchtop reconcile`: resolve submissions left open by a crash or a timeout, report what
+could not be proven ours, and the jobs whose parts were not all created."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from batchtop.tui.cli.render import console, print_json
+from batchtop.tui.cli.render import console, print_json, txt
 
 if TYPE_CHECKING:
+    from batchtop.core.models import JobProgress, SubmitIntent
     from batchtop.core.service import BatchService
 
 
+def _intent_dict(i: SubmitIntent) -> dict[str, Any]:
+    return {
+        "job_id": i.job_id,
+        "part": i.part,
+        "state": "unknown" if i.unknown else i.state.value,
+        "batch_id": i.batch_id,
+        "unknown": i.unknown,
+        "candidates": list(i.candidates),
+        "message": i.error,
+    }
+
+
+def _job_dict(p: JobProgress) -> dict[str, Any]:
+    return {
+        "job_id": p.job.id,
+        "state": "partly submitted",
+        "name": p.job.name,
+        "source": p.job.source,
+        "parts": p.part_count,
+        "created_parts": list(p.created),
+        "open_parts": list(p.open),
+        "missing_parts": list(p.missing),
+    }
+
+
+def _parts(parts: tuple[int, ...]) -> str:
+    return ", ".join(str(p) for p in parts)
+
+
 async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
-    resolved = await service.reconcile()
+    reported = await service.reconcile()
+    partial = service.partial_jobs()
     if ns.json:
-        print_json(
-            [
-                {"job_id": i.job_id, "part": i.part, "state": i.state.value, "batch_id": i.batch_id}
-                for i in resolved
-            ]
-        )
+        print_json([_intent_dict(i) for i in reported] + [_job_dict(p) for p in partial])
         return 0
     out = console()
-    if not resolved:
+    if not reported and not partial:
         out.print("nothing to reconcile")
-    for i in resolved:
-        out.print(f"job {i.job_id} part {i.part}: {i.state.value} {i.batch_id or ''}".rstrip())
+    for i in reported:
+        where = f"job {i.job_id} part {i.part}"
+        if i.unknown:
+            out.print(
+                txt(
+                    f"{where}: unknown: not adopted: check {', '.join(i.candidates)} (not proven"
+                    " to be this part's; run reconcile again once they have ended)",
+                    "yellow",
+                )
+            )
+        else:
+            out.print(f"{where}: {i.state.value} {i.batch_id or ''}".rstrip())
+    for p in partial:
+        created = (
+            f"parts {_parts(p.created)} of {p.part_count} created"
+            if p.created
+            else (f"none of its {p.part_count} parts created")
+        )
+        rest = []
+        if p.missing:
+            rest.append(f"part(s) {_parts(p.missing)} not sent")
+        if p.open:
+            rest.append(f"part(s) {_parts(p.open)} unresolved")
+        how = f"batchtop submit {p.job.source}" if p.job.source else "batchtop submit <file>"
+        out.print(
+            txt(
+                f"job {p.job.id} ({p.job.name}): partly submitted: {created}; {'; '.join(rest)}"
+                f" — `{how}` sends only the missing parts",
+                "yellow",
+            )
+        )
     return 0
