@@ -35,7 +35,7 @@ from .import_readers import (
     text_lines,
 )
 from .models import ImportFormat, ImportIssue, ImportOptions, ImportReport, Severity
-from .part_writer import BODY_OVERHEAD, PartWriter
+from .part_writer import PartWriter
 from .pricing import (
     CostAccumulator,
     price_for,
@@ -43,7 +43,6 @@ from .pricing import (
     tokens_for_chars,
 )
 from .request_checks import (
-    CUSTOM_ID_PATTERN,
     CUSTOM_ID_RE,
     LARGEST_CONTEXT_TOKENS,
     MESSAGES_REQUEST_LIMIT,
@@ -56,23 +55,11 @@ from .request_checks import (
     sanitize_custom_id,
     simple_valid,
     size_problems,
-    validate_request,
     whole_max_tokens,
 )
 from .templates import MissingField, Template, TemplateError, format_value
 
-__all__ = [
-    "BODY_OVERHEAD",
-    "CUSTOM_ID_PATTERN",
-    "MAX_ISSUES",
-    "analyse",
-    "check_params",
-    "custom_id_problem",
-    "render_template",
-    "requests_from_prompts",
-    "sanitize_custom_id",
-    "validate_request",
-]
+__all__ = ["MAX_ISSUES", "analyse", "not_a_file", "requests_from_prompts"]
 
 MAX_ISSUES = 1000
 """Issues kept in a report; the rest are counted in a final summary issue."""
@@ -103,11 +90,6 @@ _EXTENSIONS: dict[str, ImportFormat] = {
 
 
 # --- public helpers (also used by the compose form) ------------------------------------
-
-
-def render_template(template: str, record: Mapping[str, Any]) -> str:
-    """Fill `{field}` placeholders from `record` (raises TemplateError / MissingField)."""
-    return Template(template).render(record)
 
 
 def requests_from_prompts(prompts: Iterable[str], options: ImportOptions) -> list[dict[str, Any]]:

@@ -575,14 +575,14 @@ class BatchService:
         label: str | None = None,
     ) -> SubmitOutcome:
         """Submit composed requests (`{custom_id, params}` dicts) as a one-part job."""
-        from . import importer
+        from .request_checks import validate_request
 
         if not requests:
             raise UserError("Nothing to submit: add at least one request.")
         problems: list[str] = []
         seen: set[str] = set()
         for i, req in enumerate(requests, start=1):
-            for issue in importer.validate_request(req, index=i - 1):
+            for issue in validate_request(req, index=i - 1):
                 if issue.severity == "error":
                     problems.append(f"request {i}: {issue.message}")
             cid = req.get("custom_id") if isinstance(req, dict) else None

@@ -21,9 +21,10 @@ import orjson
 import pytest
 from batchtop.core import import_readers, part_writer
 from batchtop.core.emulator import EmulatorHandle
-from batchtop.core.importer import analyse, custom_id_problem, validate_request
+from batchtop.core.importer import analyse
 from batchtop.core.models import ImportIssue, ImportOptions, ImportReport, ResultFilter
 from batchtop.core.pricing import estimate_cost
+from batchtop.core.request_checks import custom_id_problem, validate_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from svc_helpers import make_service

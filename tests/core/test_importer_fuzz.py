@@ -14,8 +14,9 @@ import orjson
 import pytest
 from batchtop.core import import_readers
 from batchtop.core.import_readers import Problem, json_array_values
-from batchtop.core.importer import analyse, sanitize_custom_id
+from batchtop.core.importer import analyse
 from batchtop.core.models import ImportFormat, ImportOptions, ImportReport
+from batchtop.core.request_checks import sanitize_custom_id
 from batchtop.core.templates import Template
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

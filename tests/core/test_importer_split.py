@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 import pytest
-from batchtop.core.importer import BODY_OVERHEAD, analyse
+from batchtop.core.importer import analyse
 from batchtop.core.models import ImportOptions
+from batchtop.core.part_writer import BODY_OVERHEAD
 
 
 def req(i: int, text: str = "hello") -> dict[str, Any]:

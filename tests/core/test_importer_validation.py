@@ -8,16 +8,10 @@ from typing import Any
 
 import orjson
 import pytest
-from batchtop.core.importer import (
-    MAX_ISSUES,
-    analyse,
-    render_template,
-    requests_from_prompts,
-    sanitize_custom_id,
-    validate_request,
-)
+from batchtop.core.importer import MAX_ISSUES, analyse, requests_from_prompts
 from batchtop.core.models import ImportIssue, ImportOptions, ImportReport
-from batchtop.core.templates import MissingField, TemplateError
+from batchtop.core.request_checks import sanitize_custom_id, validate_request
+from batchtop.core.templates import MissingField, TemplateError, render_template
 
 DATA = Path(__file__).parent / "data"
 HAIKU = ImportOptions(model="claude-haiku-4-5", max_tokens=200)

@@ -1,7 +1,7 @@
 """Compose requests by hand: a form, a live JSON preview of the body, validation, cost.
 
 The form builds native batch requests (`{custom_id, params}`); the core's
-`importer.validate_request` checks them exactly as an import would, the service estimates
+`request_checks.validate_request` checks them exactly as an import would, the service estimates
 the cost, and submit (behind a confirm) sends them as a one-part job. The screen dismisses
 with the `SubmitOutcome`.
 """
@@ -41,7 +41,7 @@ PREVIEW_DEBOUNCE_S = 0.15
 
 def validate(requests: list[dict[str, Any]]) -> list[ImportIssue]:
     """The core's per-request validation, plus duplicate custom_ids across the form."""
-    from batchtop.core.importer import validate_request
+    from batchtop.core.request_checks import validate_request
 
     issues: list[ImportIssue] = []
     seen: set[str] = set()
