@@ -76,6 +76,31 @@ TITLE_LEVELS: tuple[frozenset[str], ...] = tuple(
     )
 )
 """What the title line shows, most first; the first level that fits the width is drawn."""
+
+
+def _hint(key: str, text: str, *more: tuple[str, str]) -> Text:
+    line = Text()
+    line.append(key, style="bold")
+    gap(line, "  ")
+    line.append(text)
+    for part, style in more:
+        text = part.lstrip(" ")
+        if len(text) < len(part):  # leading spaces as a gap (see format.GAP)
+            gap(line, part[: len(part) - len(text)])
+        line.append(text, style=style)
+    return line
+
+
+EMPTY_WORKSPACE = [
+    Text("No batches in this workspace yet. To start:", style="bold"),
+    Text(),
+    _hint("n", "compose a batch by hand"),
+    _hint("i", "import a JSONL or CSV file (checked, split, estimated)"),
+    _hint("$", "", ("batchtop submit requests.jsonl", "bold"), (" from a shell", "")),
+    Text(),
+    Text("Batches created elsewhere appear here at the next refresh.", style="dim"),
+]
+"""What the table says when the workspace has no batch at all (issue 14.17)."""
 SHORT_BELOW = 30  # rows: a shorter detail panel leaves the table more room
 DEBOUNCE_ABOVE = 1000  # batches; below this, filtering on every keystroke is instant
 FIRST_ROWS = 200  # batches read for the first frame (more than a screen shows)
@@ -297,9 +322,20 @@ class DashboardScreen(BatchActions):
         if self._totals is not None:  # the newest batches only: the rest are read next
             keys = keys + [""] * (total - len(keys))  # (blank: scrolled to only after that)
         self.table.set_rows(keys)
+        self.table.set_placeholder(self._placeholder(total, keys))
         self._update_headers()
         self._update_title(len(keys), total, active)
         self.update_detail()
+
+    def _placeholder(self, total: int, keys: list[str]) -> list[Text]:
+        """What an empty table says: how to start, or why nothing is shown."""
+        if keys:
+            return []
+        if not total:
+            return EMPTY_WORKSPACE
+        if self.filter_text:
+            return [Text("No batch matches the filter (esc clears it).", style="dim")]
+        return [Text(f"No batch in this view ({VIEWS[self.view]}): 1 shows all.", style="dim")]
 
     def _derive(self) -> Derived:
         """What is computed over every batch, computed again only when a batch changed."""

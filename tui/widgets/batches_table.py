@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..format import GAP
+from ..format import GAP, gap
 
 CellsOf = Callable[[str], tuple[Text, ...]]
 """key -> the cells of its row, one per column (the same objects while nothing changed)."""
@@ -216,6 +216,7 @@ class BatchesTable(ScrollView, can_focus=True):
         self._labels = {c.key: c.label for c in self._columns}
         self._cells_of = cells
         self._keys: list[str] = []
+        self.placeholder: list[Text] = []
         self.cursor_row = 0
         self._lines: LRUCache[tuple[str, bool, bool, int], tuple[tuple[Text, ...], Strip]] = (
             LRUCache(CACHED_LINES)
@@ -349,6 +350,8 @@ class BatchesTable(ScrollView, can_focus=True):
                 self._header = self._header_strip(max(width, self._width))
             return self._header.crop(scroll_x, scroll_x + width)
         row = round(scroll_y) + y - 1
+        if not self._keys and self.placeholder and 1 <= y <= len(self.placeholder):
+            return self._placeholder_strip(y - 1, width)
         if row >= len(self._keys):
             return Strip.blank(width, self.rich_style)
         line_key = self._line_key(row)
@@ -359,6 +362,20 @@ class BatchesTable(ScrollView, can_focus=True):
             cached = (cells, strip)
             self._lines[line_key] = cached
         return cached[1].crop(scroll_x, scroll_x + width)
+
+    def _placeholder_strip(self, line: int, width: int) -> Strip:
+        text = gap(Text(no_wrap=True, end=""), " " * (2 * PADDING))
+        text.append_text(self.placeholder[line])
+        text.truncate(width, overflow="ellipsis", pad=True)
+        segments = list(text.render(self.app.console))
+        return Strip(segments, width).apply_style(self.rich_style)
+
+    def set_placeholder(self, lines: Sequence[Text]) -> None:
+        """What the table says while it has no rows (how to start, or that a filter hides
+        every row); [] says nothing."""
+        if list(lines) != self.placeholder:
+            self.placeholder = list(lines)
+            self.refresh()
 
     def _strip(self, cells: Sequence[Text], width: int, style: Style, post: Style) -> Strip:
         """One line: each cell's text in its own style over the line's, and the spaces
