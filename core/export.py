@@ -1,8 +1,10 @@
 """Result exports: JSONL, CSV, JSON, Markdown and (optionally) Parquet.
 
-Every writer streams rows into a temporary file beside the destination, fsyncs it and
-renames it into place, so an interrupted export never leaves a partial file under the final
-name. Files are created 0600: they hold prompts and outputs.
+Every writer streams rows. To a regular file it writes a temporary file beside the
+destination, fsyncs it and renames it into place, so an interrupted export never leaves a
+partial file under the final name; new files are created 0600 (they hold prompts and outputs),
+a replaced file keeps its mode. Devices, FIFOs and /dev/stdout are written to directly, and
+`export_to_stream` writes to an open stream (stdout) page by page.
 
 Format choices:
 - jsonl: the raw result lines, byte for byte as the API sent them (so without the input's
@@ -28,11 +30,13 @@ import glob
 import io
 import os
 import re
+import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar, runtime_checkable
+from typing import IO, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 try:
     import fcntl
@@ -109,10 +113,33 @@ class PagedRows(Protocol):
         ...
 
 
-def default_export_path(batch_or_job_id: str, fmt: ExportFormat) -> Path:
-    """`<id>-results.<ext>` in the export directory (the current directory)."""
+def default_export_path(
+    batch_or_job_id: str, fmt: ExportFormat, directory: Path | None = None
+) -> Path:
+    """`<id>-results.<ext>` in `directory` (default: the export directory, the current one)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", batch_or_job_id) or "results"
-    return paths.exports_dir() / f"{safe}-results.{EXTENSIONS[fmt]}"
+    return (directory or paths.exports_dir()) / f"{safe}-results.{EXTENSIONS[fmt]}"
+
+
+Destination = Literal["new", "file", "special", "directory"]
+
+
+def destination_kind(path: Path | str) -> Destination:
+    """What `path` is now: nothing yet, a regular file (replaced atomically), a directory, or
+    something else (a device, a FIFO, a terminal, /dev/stdout: written to directly, never
+    replaced). Symbolic links are followed; names under /dev and /proc are never replaced."""
+    name = os.path.abspath(os.path.expanduser(path))
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        return "new"
+    except OSError:
+        return "special" if name.startswith(("/dev/", "/proc/")) else "new"
+    if stat.S_ISDIR(st.st_mode):
+        return "directory"
+    if not stat.S_ISREG(st.st_mode) or name.startswith(("/dev/", "/proc/")):
+        return "special"
+    return "file"
 
 
 def csv_safe(value: str | None) -> str:
@@ -125,9 +152,20 @@ def csv_safe(value: str | None) -> str:
 # --- writers ------------------------------------------------------------------------------
 
 
-def _counted(rows: Rows, progress: ExportProgress | None) -> Iterator[tuple[ResultRow, str]]:
+class ExportCancelled(Exception):
+    """The export was asked to stop (`cancel` was set): nothing is left under the final name."""
+
+
+CANCEL_EVERY = 1_000
+
+
+def _counted(
+    rows: Rows, progress: ExportProgress | None, cancel: threading.Event | None = None
+) -> Iterator[tuple[ResultRow, str]]:
     for n, item in enumerate(rows, start=1):
         yield item
+        if n % CANCEL_EVERY == 0 and cancel is not None and cancel.is_set():
+            raise ExportCancelled
         if progress is not None and n % PROGRESS_EVERY == 0:
             progress(n)
 
@@ -154,10 +192,15 @@ def _write_jsonl(rows: Rows, fh: IO[str]) -> int:
 
 
 def _paged_progress(
-    pages: Iterable[_Page], progress: ExportProgress | None, size: Callable[[_Page], int] = len
+    pages: Iterable[_Page],
+    progress: ExportProgress | None,
+    size: Callable[[_Page], int] = len,
+    cancel: threading.Event | None = None,
 ) -> Iterator[_Page]:
     n = 0
     for page in pages:
+        if cancel is not None and cancel.is_set():
+            raise ExportCancelled
         yield page
         before, n = n, n + size(page)
         if progress is not None and n // PROGRESS_EVERY > before // PROGRESS_EVERY:
@@ -297,7 +340,7 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
-def _write_parquet(rows: Rows, path: Path) -> int:
+def _write_parquet(rows: Rows, fh: IO[bytes]) -> int:
     pa, pq = _pyarrow()
     string, int64 = pa.string(), pa.int64()
     schema = pa.schema(
@@ -320,7 +363,7 @@ def _write_parquet(rows: Rows, path: Path) -> int:
     )
     columns: list[list[Any]] = [[] for _ in schema.names]
     n = 0
-    with pq.ParquetWriter(str(path), schema) as writer:
+    with pq.ParquetWriter(fh, schema) as writer:
 
         def flush() -> None:
             arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
@@ -426,51 +469,118 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _write(
+    rows: Rows,
+    fmt: ExportFormat,
+    fh: IO[bytes],
+    progress: ExportProgress | None,
+    cancel: threading.Event | None,
+) -> int:
+    """Stream `rows` in `fmt` into the binary stream `fh` (flushed, left open)."""
+    counted = _counted(rows, progress, cancel)
+    if fmt == "parquet":
+        n = _write_parquet(counted, fh)
+    elif fmt in ("jsonl", "csv") and isinstance(rows, PagedRows):  # pages come as UTF-8
+        if fmt == "jsonl":
+            n = _write_pages(_paged_progress(rows.raw_pages(), progress, _lines, cancel), fh)
+        else:
+            pages = _paged_progress(rows.csv_pages(), progress, _lines, cancel)
+            n = _write_pages(pages, fh, _CSV_HEADER)
+    else:
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+        try:
+            n = _TEXT_WRITERS[fmt](counted, text)
+            text.flush()
+        finally:
+            text.detach()  # the caller owns `fh`
+    fh.flush()
+    return n
+
+
+def _check_format(fmt: ExportFormat) -> None:
+    if fmt not in EXTENSIONS:
+        raise UserError(f"Unknown export format {fmt!r}: use one of {', '.join(EXTENSIONS)}.")
+    if fmt == "parquet":
+        _pyarrow()  # fail before creating anything when pyarrow is missing
+
+
+def export_to_stream(
+    rows: Rows,
+    fmt: ExportFormat,
+    fh: IO[bytes],
+    progress: ExportProgress | None = None,
+    cancel: threading.Event | None = None,
+) -> int:
+    """Stream `rows` into an open binary stream (stdout, a pipe); returns the rows written.
+
+    Nothing is held in memory beyond a page; `cancel` set stops it (`ExportCancelled`)."""
+    _check_format(fmt)
+    n = _write(rows, fmt, fh, progress, cancel)
+    if progress is not None:
+        progress(n)
+    return n
+
+
+def _export_special(
+    rows: Rows,
+    fmt: ExportFormat,
+    path: Path,
+    progress: ExportProgress | None,
+    cancel: threading.Event | None,
+) -> ExportResult:
+    """A device, FIFO or terminal is written to as it is: a temp file renamed over it would
+    replace it (as root, `/dev/null` would become a regular file)."""
+    try:
+        with open(path, "wb", buffering=_BUFFER) as fh:
+            n = _write(rows, fmt, fh, progress, cancel)
+    except OSError as exc:
+        raise UserError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
+    if progress is not None:
+        progress(n)
+    return ExportResult(path=path, format=fmt, rows=n)
+
+
 def export_results(
     rows: Rows,
     fmt: ExportFormat,
     path: Path,
     progress: ExportProgress | None = None,
+    cancel: threading.Event | None = None,
 ) -> ExportResult:
-    """Write `(row, raw line)` pairs to `path` in `fmt`, atomically; returns what was written.
+    """Write `(row, raw line)` pairs to `path` in `fmt`; returns what was written.
 
-    Synchronous and streaming (run it in a thread from async code, or use
-    `export_results_async`).
+    A regular file (new or replaced) is written atomically: a temp file beside it, fsync,
+    rename. A new file is created 0600; a replaced one keeps its mode; a symbolic link is
+    followed (its target is replaced, the link stays). Anything else that exists (a device,
+    a FIFO, /dev/stdout) is written to directly. Synchronous and streaming (run it in a
+    thread from async code, or use `export_results_async`); `cancel` set stops it
+    (`ExportCancelled`) and removes the temp file.
     """
-    if fmt not in EXTENSIONS:
-        raise UserError(f"Unknown export format {fmt!r}: use one of {', '.join(EXTENSIONS)}.")
+    _check_format(fmt)
     path = Path(path).expanduser()
-    _check_destination(path)
-    if fmt == "parquet":
-        _pyarrow()  # fail before creating anything when pyarrow is missing
+    kind = destination_kind(path)
+    if kind == "special":
+        return _export_special(rows, fmt, path, progress, cancel)
+    if kind == "directory":
+        raise UserError(f"Cannot export to {path}: it is a directory.")
+    mode = 0o600
+    if kind == "file":
+        path = Path(os.path.realpath(path))  # replace a link's target, not the link
+        with contextlib.suppress(OSError):
+            mode = stat.S_IMODE(path.stat().st_mode)
+    if not path.parent.is_dir():
+        raise UserError(f"Cannot export to {path}: the directory {path.parent} does not exist.")
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise UserError(f"Cannot write to {path.parent}: {exc.strerror}.") from exc
     tmp = Path(tmp_name)
     held = _lock(tmp)
-    counted = _counted(rows, progress)
     try:
-        if fmt == "parquet":
-            os.close(fd)
-            n = _write_parquet(counted, tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-        elif fmt in ("jsonl", "csv") and isinstance(rows, PagedRows):
-            with open(fd, "wb", buffering=_BUFFER) as bfh:  # pages come as UTF-8 bytes
-                if fmt == "jsonl":
-                    n = _write_pages(_paged_progress(rows.raw_pages(), progress, _lines), bfh)
-                else:
-                    pages = _paged_progress(rows.csv_pages(), progress, _lines)
-                    n = _write_pages(pages, bfh, _CSV_HEADER)
-                bfh.flush()
-                os.fsync(bfh.fileno())
-        else:
-            with open(fd, "w", encoding="utf-8", newline="", buffering=_BUFFER) as fh:
-                n = _TEXT_WRITERS[fmt](counted, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
+        with open(fd, "wb", buffering=_BUFFER) as fh:
+            n = _write(rows, fmt, fh, progress, cancel)
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):

@@ -64,6 +64,20 @@ def backoff_delay(failures: int, retry_after_s: float | None, rng: Callable[[], 
     return delay
 
 
+def retry_delay(
+    err: ApiError, failures: int, interval_s: float, rng: Callable[[], float] = random.random
+) -> float | None:
+    """How long to wait before refreshing again after `err`, the `failures`-th failure in a
+    row: backoff for rate limits, overload, server errors and network loss, the interval
+    otherwise; None for a rejected key, which will not fix itself (every front end gives up
+    or waits for the user)."""
+    if err.kind == "auth":
+        return None
+    if err.kind in ("rate_limited", "server", "offline"):
+        return backoff_delay(failures, err.retry_after_s, rng)
+    return max(interval_s, err.retry_after_s or 0.0)
+
+
 class Poller:
     """Refreshes the store from the API and emits events; see the module docstring."""
 
@@ -320,11 +334,7 @@ class Poller:
             await self._wait(delay)
 
     def _delay_after(self, err: ApiError) -> float | None:
-        if err.kind == "auth":
-            return None  # a bad key will not fix itself; wait for a manual refresh
-        if err.kind in ("rate_limited", "server", "offline"):
-            return backoff_delay(self.failures, err.retry_after_s, self._rng)
-        return max(self.interval_s, err.retry_after_s or 0.0)
+        return retry_delay(err, self.failures, self.interval_s, self._rng)
 
     async def _wait(self, delay: float | None) -> None:
         self.next_delays.append(delay)

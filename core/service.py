@@ -13,12 +13,13 @@ import contextlib
 import logging
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from . import paths, pricing, retry
 from .api import BatchApi
@@ -848,6 +849,31 @@ class BatchService:
             return series
         return replace(series, eta_s=(max(etas) - series.start).total_seconds())
 
+    def export_path(
+        self, batch_ids: Sequence[str], fmt: ExportFormat, out: Path | str | None = None
+    ) -> Path:
+        """Where an export goes: `out` itself, or the default name (`<batch or job
+        id>-results.<ext>`) in `out` when it is a directory (existing, or named with a
+        trailing slash), else in the export directory."""
+        from . import export
+
+        ids = list(batch_ids)
+        if not ids:
+            raise UserError("Nothing to export: no batch chosen.")
+        directory: Path | None = None
+        if out is not None:
+            text = os.fspath(out)
+            path = Path(text).expanduser()
+            is_dir = text.endswith(("/", os.sep)) or export.destination_kind(path) == "directory"
+            if not is_dir:
+                return path
+            directory = path
+        owner = ids[0]
+        if len(ids) > 1:
+            view = self.store.get_batch(ids[0])
+            owner = view.job_id if view is not None and view.job_id else ids[0]
+        return export.default_export_path(owner, fmt, directory)
+
     async def export(
         self,
         batch_ids: Sequence[str],
@@ -855,27 +881,42 @@ class BatchService:
         path: Path | None = None,
         filt: ResultFilter = ALL_RESULTS,
         progress: Callable[[int], None] | None = None,
+        *,
+        to: IO[bytes] | None = None,
     ) -> ExportResult:
-        """Write the chosen results to a file (atomic) in a worker thread."""
+        """Write the chosen results to a file (atomic) or, with `to`, stream them into that
+        open binary stream; in a worker thread.
+
+        Cancelled, the worker is told to stop and awaited before the cancel goes on: it
+        reads the store, whose connections close right after (a thread still reading then
+        crashes the process), and it removes its temp file on the way out.
+        """
         from . import export
 
         ids = list(batch_ids)
-        if not ids:
-            raise UserError("Nothing to export: no batch chosen.")
-        if path is None:
-            owner = ids[0]
-            if len(ids) > 1:
-                view = self.store.get_batch(ids[0])
-                owner = view.job_id if view is not None and view.job_id else ids[0]
-            path = export.default_export_path(owner, fmt)
+        target = self.export_path(ids, fmt, path) if to is None else None
+        cancel = threading.Event()
 
         def work() -> ExportResult:
-            result: ExportResult = export.export_results(
-                self.store.iter_results(ids, filt), fmt, path, progress
-            )
+            rows = self.store.iter_results(ids, filt)
+            if to is not None:
+                n = export.export_to_stream(rows, fmt, to, progress, cancel)
+                return ExportResult(path=Path("-"), format=fmt, rows=n)
+            assert target is not None
+            result: ExportResult = export.export_results(rows, fmt, target, progress, cancel)
             return result
 
-        return await asyncio.to_thread(work)
+        worker = asyncio.ensure_future(asyncio.to_thread(work))
+        try:
+            return await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            cancel.set()
+            while not worker.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(worker)
+            with contextlib.suppress(BaseException):
+                worker.result()
+            raise
 
 
 __all__ = ["BatchService", "BatchesView", "ProcessingStatus"]

@@ -59,6 +59,16 @@ def money(usd: float | None, *, approx: bool = False) -> str:
     return f"{prefix}${usd:,.2f}"
 
 
+def size(n: int) -> str:
+    """Bytes in the largest unit that keeps a number ≥ 1: `512 B`, `33.2 KB`, `1.5 MB`."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{n:,} B"
+
+
 def bar(fraction: float, width: int = 10, style: str = "") -> Text:
     """A fixed-width bar followed by a percentage."""
     fraction = min(max(fraction, 0.0), 1.0)

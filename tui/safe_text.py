@@ -25,6 +25,22 @@ def clean(text: str, *, keep_newlines: bool = True) -> str:
     return text
 
 
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _shown_json(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def visible(text: str, *, json: bool = False) -> str:
+    """The same characters `clean` removes, shown inert instead: `\\x1b`, `\\u202e` (with
+    `json`, always `\\u00XX`, so JSON text stays JSON that parses to the same strings).
+    An escape sequence loses its ESC and so prints as plain text. Tabs and newlines stay."""
+    return _CONTROL.sub(_shown_json if json else _shown, text)
+
+
 def safe_text(text: str | None, style: str = "", *, one_line: bool = False, limit: int = 0) -> Text:
     """A `Text` showing `text` literally: no markup, no escapes, optionally one line and cut."""
     value = clean(text or "", keep_newlines=not one_line)

@@ -80,13 +80,11 @@ def test_thousand_articles_flow(emulator_env: EmulatorHandle, tmp_path: Path) ->
     assert watch.returncode == 0, err
     assert f"{bid} ended: 1,000 results downloaded" in out
 
+    # stdout is not a terminal and there is no --out: the data goes to stdout (> r.json)
     proc = run("results", bid, "--format", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "wrote 1,000 results" in proc.stdout
-    exported = list(tmp_path.glob("*.json"))
-    summaries = [p for p in exported if p.name != "articles.json"]
-    assert len(summaries) == 1
-    data = json.loads(summaries[0].read_text())
+    assert [p.name for p in tmp_path.glob("*.json")] == ["articles.json"]  # no file written
+    data = json.loads(proc.stdout)
     assert len(data) == 1000
     assert all(isinstance(v, str) and v for v in data.values())
 

@@ -397,7 +397,7 @@ def test_kill_during_export(
         assert out.name not in names, "a partial export is visible under the final name"
     assert all(name == out.name or name.startswith(f".{out.name}.") for name in names), names
 
-    rerun = ws.cli("export", bid, "--format", fmt, "--out", out.name, "--json")
+    rerun = ws.cli("export", bid, "--format", fmt, "--out", out.name, "--json", "--force")
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["rows"] == n
     text = out.read_text(encoding="utf-8")

@@ -105,7 +105,12 @@ def _add_results(p: argparse.ArgumentParser) -> None:
         help="jsonl (raw lines), csv, json ({custom_id: text}), markdown, parquet"
         " (default: from --out's extension, else jsonl)",
     )
-    p.add_argument("--out", help="output file ('-' for stdout; default: current directory)")
+    p.add_argument(
+        "--out",
+        help="output file or directory/ ('-' for stdout; default: stdout when it is"
+        " redirected, else <id>-results.<ext> in the current directory)",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing file without asking")
     p.add_argument("--status", action="append", choices=RESULT_TYPES, help="only these outcomes")
     p.add_argument("--search", help="full-text filter over inputs and outputs")
     _json_flag(p)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from batchtop.tui import format as fmt
 from batchtop.tui.safe_text import clean as _clean_text
@@ -20,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from batchtop.core.models import BatchView
+    from batchtop.core.models import BatchView, RequestCounts
     from batchtop.core.service import BatchService
 
 
@@ -60,7 +61,15 @@ def txt(text: str | None, style: str = "", *, limit: int = 0) -> Text:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """JSON on stdout: exact when piped; on a terminal, with what a terminal would act on
+    (C1 controls, bidi overrides) written as `\\u` escapes, which parse to the same text."""
+    from batchtop.tui.cli.terminal import is_terminal
+    from batchtop.tui.safe_text import visible
+
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    if is_terminal(sys.stdout):
+        text = visible(text, json=True)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
@@ -121,58 +130,101 @@ def cost(view: BatchView) -> str:
     return fmt.money(c.usd, approx=c.is_estimate)
 
 
-STATUS_STYLE = {"in_progress": "yellow", "canceling": "magenta", "ended": "green"}
+STATUS_STYLE = {
+    "in progress": "yellow",
+    "canceling": "magenta",
+    "ended": "green",
+    "canceled": "magenta",
+    "expired": "red",
+    "deleted": "dim",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    header: str
+    justify: Literal["left", "right"]
+    keep: int  # the higher, the later it is hidden when the table does not fit
+    cell: Callable[[BatchView], Text | str]
+
+
+def _columns(service: BatchService | None, now: datetime, short: bool) -> list[_Column]:
+    def counts(v: BatchView) -> RequestCounts:
+        return v.remote.request_counts
+
+    def flagged(n: int) -> Text:
+        return Text(f"{n:,}", "red" if n else "")
+
+    def eta(v: BatchView) -> str:
+        at = service.eta(v.id) if service is not None else None
+        return fmt.clock(at.astimezone()) if at is not None else "—"
+
+    columns = [
+        _Column("ID", "left", 100, lambda v: txt(fmt.short_id(v.id) if short else v.id)),
+        _Column("Label", "left", 55, lambda v: txt(v.label or "", limit=30)),
+        _Column(
+            "Status",
+            "left",
+            95,
+            lambda v: Text(fmt.status_label(v), STATUS_STYLE.get(fmt.status_label(v), "")),
+        ),
+        _Column(
+            "Progress",
+            "left",
+            90,
+            lambda v: fmt.bar(fmt.count_fraction(counts(v).done, counts(v).total), 10),
+        ),
+        _Column("Done", "right", 85, lambda v: f"{counts(v).done:,}/{counts(v).total:,}"),
+        _Column("OK", "right", 35, lambda v: f"{counts(v).succeeded:,}"),
+        _Column("Err", "right", 80, lambda v: flagged(counts(v).errored)),
+        _Column("Canc", "right", 30, lambda v: f"{counts(v).canceled:,}"),
+        _Column("Exp", "right", 50, lambda v: flagged(counts(v).expired)),
+    ]
+    if service is not None:
+        columns.append(_Column("ETA", "right", 75, eta))
+    columns += [
+        _Column("Age", "right", 45, lambda v: fmt.age(v.remote.created_at, now)),
+        _Column("Cost", "right", 60, cost),
+    ]
+    if service is not None:
+        columns.append(
+            _Column("24h window", "left", 20, lambda v: fmt.bar(service.progress(v.id)[1], 8))
+        )
+    return columns
+
+
+def _width(cells: Sequence[Text | str], header: str) -> int:
+    widths = [Text(c).cell_len if isinstance(c, str) else c.cell_len for c in cells]
+    return max([len(header), *widths])
 
 
 def batches_table(
-    views: Sequence[BatchView], title: str | None = None, service: BatchService | None = None
+    views: Sequence[BatchView],
+    title: str | None = None,
+    service: BatchService | None = None,
+    *,
+    width: int | None = None,
+    caption: Text | str | None = None,
 ) -> Table:
-    """A table of batches; with `service`, progress (by count, and by time vs 24 h) and ETA."""
+    """Batches in the dashboard's words, fitted to `width`: when the columns do not fit, the
+    least important are left out first (ids are shortened last). With `service`, ETA and
+    the share of the 24-hour window used."""
     now = datetime.now(UTC)
-    table = Table(title=title, header_style="bold", expand=False)
-    columns = [
-        ("id", "left"),
-        ("status", "left"),
-        ("total", "right"),
-        ("done", "right"),
-        ("ok", "right"),
-        ("err", "right"),
-        ("cancel", "right"),
-        ("exp", "right"),
-        ("age", "right"),
-        ("label", "left"),
-        ("cost", "right"),
-    ]
-    if service is not None:
-        columns[4:4] = [("progress", "left"), ("24h window", "left"), ("eta", "right")]
-    for col, justify in columns:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for v in views:
-        r = v.remote
-        c = r.request_counts
-        status = r.processing_status.value
-        cells: list[Any] = [
-            txt(r.id),
-            txt(status + (" (deleted)" if v.deleted else ""), STATUS_STYLE.get(status, "")),
-            f"{c.total:,}",
-            f"{c.done:,}",
-        ]
-        if service is not None:
-            by_count, by_time = service.progress(v.id)
-            eta = service.eta(v.id)
-            cells += [
-                fmt.bar(by_count, 12),
-                fmt.bar(by_time, 8),
-                fmt.clock(eta.astimezone()) if eta is not None else "-",
-            ]
-        cells += [
-            f"{c.succeeded:,}",
-            txt(f"{c.errored:,}", "red" if c.errored else ""),
-            f"{c.canceled:,}",
-            txt(f"{c.expired:,}", "red" if c.expired else ""),
-            fmt.age(r.created_at, now),
-            txt(v.label or "", limit=30),
-            cost(v),
-        ]
-        table.add_row(*cells)
+    for short in (False, True):
+        columns = _columns(service, now, short)
+        cells = [[c.cell(v) for v in views] for c in columns]
+        widths = [_width(col, c.header) for c, col in zip(columns, cells, strict=True)]
+        shown = list(range(len(columns)))
+        if width is not None:
+            # a column costs its width plus padding and a rule (3); the table adds a border
+            while len(shown) > 3 and 1 + sum(widths[i] + 3 for i in shown) > width:
+                shown.remove(min(shown, key=lambda i: columns[i].keep))
+            if 1 + sum(widths[i] + 3 for i in shown) > width and not short:
+                continue
+        break
+    table = Table(title=title, caption=caption, header_style="bold", expand=False)
+    for i in shown:
+        table.add_column(columns[i].header, justify=columns[i].justify, no_wrap=True)
+    for row in range(len(views)):
+        table.add_row(*(cells[i][row] for i in shown))
     return table

@@ -28,6 +28,9 @@ def run_with_service(fn: Command) -> Callable[[argparse.Namespace], int]:
                 sys.stderr.write(f"batchtop: warning: {clean(warning, keep_newlines=False)}\n")
             if service.key_note:  # said once: e.g. a trailing CR stripped from the key
                 sys.stderr.write(f"batchtop: warning: {service.key_note}\n")
+            # A command does what it was asked: no downloads of other batches that end
+            # during a refresh (they would be abandoned half-way when the command exits).
+            service.auto_download = False
             try:
                 return await fn(service, ns)
             finally:
@@ -55,10 +58,24 @@ async def refresh_quietly(service: BatchService, console: Console) -> bool:
     return True
 
 
+def check_id(ident: str) -> str:
+    """A batch or job id as typed, or a clear error for an empty one."""
+    from batchtop.core.errors import UserError
+
+    ident = ident.strip()
+    if not ident:
+        raise UserError(
+            "No batch or job id given: pass one such as msgbatch_… or job_…"
+            " (`batchtop ls` lists them)."
+        )
+    return ident
+
+
 async def resolve(service: BatchService, ident: str) -> list[str]:
     """Batch or job id → batch ids, refreshing once if it is unknown locally."""
     from batchtop.core.errors import NotFound
 
+    ident = check_id(ident)
     try:
         return service.resolve_ids(ident)
     except NotFound:
@@ -75,13 +92,31 @@ async def resolve(service: BatchService, ident: str) -> list[str]:
     return [view.id]
 
 
-def confirm(ns: argparse.Namespace, question: str) -> bool:
-    """True with --yes or a yes on the terminal; without a terminal, refuse clearly."""
+def can_ask() -> bool:
+    """A person is there to answer: stdin and stderr (where the question goes) are terminals."""
+    from batchtop.tui.cli.terminal import is_terminal
+
+    return is_terminal(sys.stdin) and is_terminal(sys.stderr)
+
+
+def ask(question: str) -> bool:
+    """Ask on the terminal (the question on stderr: stdout may be carrying data)."""
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        raise
+    return answer.strip().lower() in ("y", "yes")
+
+
+def confirm(ns: argparse.Namespace, question: str, *, flag: str = "--yes") -> bool:
+    """True with the flag or a yes on the terminal; without a terminal, refuse clearly."""
     from batchtop.core.errors import UserError
 
-    if ns.yes:
+    if getattr(ns, flag.removeprefix("--").replace("-", "_")):
         return True
-    if not sys.stdin.isatty():
-        raise UserError(f"{question} Re-run with --yes to confirm without a prompt.")
-    answer = input(f"{question} [y/N] ").strip().lower()
-    return answer in ("y", "yes")
+    if not can_ask():
+        raise UserError(f"{question} Re-run with {flag} to confirm without a prompt.")
+    return ask(question)

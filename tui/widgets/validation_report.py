@@ -10,6 +10,7 @@ import os
 from dataclasses import replace
 
 from batchtop.core.models import CostEstimate, ImportIssue, ImportReport, SplitPart
+from batchtop.tui.format import size
 from batchtop.tui.safe_text import clean
 from batchtop.tui.words import quantity
 from rich.console import Group, RenderableType
@@ -18,15 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 MAX_ISSUES_SHOWN = 500
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
+human_bytes = size  # the one size format, shared with the command line
 
 
 def issue_line(issue: ImportIssue) -> Text:

@@ -47,7 +47,7 @@ async def cmd_ls(service: BatchService, ns: argparse.Namespace) -> int:
         if not views:
             out.print("no batches" + (" in progress" if ns.active else ""))
         else:
-            out.print(batches_table(views))
+            out.print(batches_table(views, width=out.width))
     shown = f"{len(views):,} shown" + (" (in progress)" if ns.active else "")
     _note(f"{info.count_text} in this workspace · {shown}")
     if not info.listing_complete and not ns.offline and service.has_api_key:

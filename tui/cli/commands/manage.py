@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 
 from batchtop.core.errors import NotFound
 from batchtop.tui.cli.render import batch_dict, console, print_json
-from batchtop.tui.cli.session import confirm
+from batchtop.tui.cli.session import check_id, confirm
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
 
 
 async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
+    ns.id = check_id(ns.id)
     if not confirm(ns, f"Cancel batch {ns.id}?"):
         console(stderr=True).print("not canceled")
         return 1
@@ -26,6 +27,7 @@ async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
 
 
 async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
+    ns.id = check_id(ns.id)
     if not confirm(ns, f"Delete batch {ns.id} from the API?"):
         console(stderr=True).print("not deleted")
         return 1
@@ -38,6 +40,7 @@ async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
 
 
 async def cmd_label(service: BatchService, ns: argparse.Namespace) -> int:
+    ns.id = check_id(ns.id)
     if service.batch(ns.id) is None:
         if not service.has_api_key:
             raise NotFound(f"No batch {ns.id} is known locally.")

@@ -1,16 +1,26 @@
-"""`batchtop results ID` (alias `export`): download if needed, then export the results."""
+"""`batchtop results ID` (alias `export`): download if needed, then export the results.
+
+Data to stdout, messages to stderr: with `--out -`, or with no `--out` when stdout is not a
+terminal (`batchtop results ID > r.jsonl`), the export streams to stdout; on a terminal,
+control characters in it are made visible and Parquet is refused. Otherwise it goes to a
+file (`--out FILE`, `--out DIR/`, or the default name in the current directory), which is
+never replaced without a yes on the terminal or `--force`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from batchtop.core.errors import Conflict
-from batchtop.core.models import ResultFilter, ResultType
+from batchtop.core.errors import Conflict, UserError
+from batchtop.core.export import destination_kind, format_for_path
+from batchtop.core.models import ExportFormat, ResultFilter, ResultType
+from batchtop.tui.cli import progress
 from batchtop.tui.cli.render import clean, console, print_json
-from batchtop.tui.cli.session import resolve
+from batchtop.tui.cli.session import ask, can_ask, resolve
+from batchtop.tui.cli.terminal import is_terminal, stdout_sink
 from batchtop.tui.words import quantity
 
 if TYPE_CHECKING:
@@ -23,7 +33,8 @@ def _filter(ns: argparse.Namespace) -> ResultFilter:
     return ResultFilter(types=types, search=getattr(ns, "search", None) or "")
 
 
-async def _ensure_results(service: BatchService, ids: list[str], out: Console) -> None:
+async def ensure_results(service: BatchService, ids: list[str], out: Console) -> None:
+    """Download the results of exactly these batches if they are not here yet."""
     for bid in ids:
         view = service.batch(bid)
         if view is not None and view.results_downloaded and view.results_indexed:
@@ -33,29 +44,74 @@ async def _ensure_results(service: BatchService, ids: list[str], out: Console) -
             view = service.batch(bid)
         if view is not None and view.remote.is_active:
             raise Conflict(f"Batch {bid} has not ended yet: its results come when it ends.")
-        rows = await service.download_results(bid)
+        with progress.task(f"Downloading the results of {bid}", unit=" bytes") as advance:
+            rows = await service.download_results(bid, advance)
         out.print(f"downloaded {quantity(rows, 'result')} of {bid}")
 
 
+def _may_replace(path: Path, force: bool) -> bool:
+    """An existing file is replaced with --force, or after a yes on the terminal."""
+    if force or destination_kind(path) != "file":
+        return True
+    if not can_ask():
+        raise UserError(f"{path} already exists: pass --force to replace it.")
+    return ask(f"{clean(str(path))} already exists. Replace it?")
+
+
+def _destination(service: BatchService, ids: list[str], fmt: ExportFormat, out: str | None) -> Path:
+    if out is not None and out.endswith(("/", "\\")):
+        try:
+            Path(out).expanduser().mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"Cannot create the directory {out}: {exc.strerror}.") from exc
+    return service.export_path(ids, fmt, out)
+
+
 async def cmd_results(service: BatchService, ns: argparse.Namespace) -> int:
-    from batchtop.core.export import format_for_path
-
     ids = await resolve(service, ns.id)
-    await _ensure_results(service, ids, console(stderr=True))
-    out = Path(ns.out) if ns.out and ns.out != "-" else None
-    fmt = ns.format or (format_for_path(out) if out else None) or "jsonl"
-    if ns.out == "-":
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / f"out.{fmt}"
-            await service.export(ids, fmt, target, _filter(ns))
-            sys.stdout.buffer.write(target.read_bytes())
-            sys.stdout.flush()
-        return 0
-    result = await service.export(ids, fmt, out, _filter(ns))
+    messages = console(stderr=True)
+    to_stdout = ns.out == "-" or (ns.out is None and not is_terminal(sys.stdout))
+    named = None if to_stdout or ns.out is None else ns.out
+    fmt: ExportFormat = ns.format or (format_for_path(named) if named else None) or "jsonl"
+    if to_stdout:
+        if fmt == "parquet" and is_terminal(sys.stdout):
+            raise UserError(
+                "Parquet is binary and is not written to a terminal:"
+                " use --out FILE, or redirect the output (> results.parquet)."
+            )
+        await ensure_results(service, ids, messages)
+        return await _to_stdout(service, ns, ids, fmt, messages)
+    path = _destination(service, ids, fmt, ns.out)
+    if not _may_replace(path, ns.force):
+        messages.print("nothing was written")
+        return 1
+    await ensure_results(service, ids, messages)
+    with progress.task(f"Exporting to {clean(str(path))}", unit=" results") as advance:
+        result = await service.export(ids, fmt, path, _filter(ns), advance)
     if ns.json:
         print_json({"path": str(result.path), "format": result.format, "rows": result.rows})
     else:
-        console().print(f"wrote {quantity(result.rows, 'result')} to {clean(str(result.path))}")
+        messages.print(f"wrote {quantity(result.rows, 'result')} to {clean(str(result.path))}")
+    return 0
+
+
+async def _to_stdout(
+    service: BatchService,
+    ns: argparse.Namespace,
+    ids: list[str],
+    fmt: ExportFormat,
+    messages: Console,
+) -> int:
+    sink, shown = stdout_sink(fmt)
+    enabled = progress.wanted(data_on_stdout=True)
+    with progress.task("Exporting", unit=" results", enabled=enabled) as advance:
+        result = await service.export(ids, fmt, None, _filter(ns), advance, to=sink)
+    if shown is not None:
+        shown.finish()
+    sys.stdout.flush()
+    summary: dict[str, Any] = {"path": "-", "format": result.format, "rows": result.rows}
+    if ns.json:  # stdout carries the data: the summary goes with the messages
+        sys.stderr.write(json.dumps(summary) + "\n")
+    elif is_terminal(sys.stderr) and not is_terminal(sys.stdout):
+        messages.print(f"wrote {quantity(result.rows, 'result')} to stdout")
     return 0

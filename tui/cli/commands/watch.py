@@ -1,30 +1,109 @@
-"""`batchtop watch [ID]`: live progress until the batches end, then download their results."""
+"""`batchtop watch [ID]`: live progress until the batches end, then download their results.
+
+It refreshes like the dashboard: at the interval, backing off after rate limits, overload,
+server errors and network loss (the first refresh too, except a server it cannot reach at
+all), and gives up only on a rejected key.
+The table uses the dashboard's words and fits the terminal (least important columns hide
+first); a line under it ticks every second: when the last refresh was, when the next one
+comes, or why it failed and when it is tried again."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from batchtop.core.errors import ApiError, BatchtopError
-from batchtop.tui.cli.render import batches_table, console, txt
+from batchtop.core.poller import retry_delay
+from batchtop.tui import format as fmt
+from batchtop.tui.cli import progress
+from batchtop.tui.cli.render import batches_table, clean, console, txt
 from batchtop.tui.cli.session import resolve
 from batchtop.tui.words import quantity
 from rich.console import RenderableType
 from rich.live import Live
+from rich.text import Text
 
 if TYPE_CHECKING:
     from batchtop.core.desktop_notify import Notifier
     from batchtop.core.models import BatchView
     from batchtop.core.service import BatchService
+    from rich.console import Console
+
+TICK_S = 1.0
+
+
+@dataclass(slots=True)
+class _Refreshes:
+    """The refresh loop's state: the last success, the failures since, the last error."""
+
+    interval_s: float
+    failures: int = 0
+    error: ApiError | None = None
+    refreshed_at: datetime | None = None
+
+    async def once(self, service: BatchService) -> float:
+        """Refresh; returns the wait before the next one. A rejected key is raised."""
+        try:
+            await service.refresh()
+        except ApiError as err:
+            self.failures += 1
+            self.error = err
+            delay = retry_delay(err, self.failures, self.interval_s)
+            if delay is None:
+                raise
+            return delay
+        self.failures = 0
+        self.error = None
+        self.refreshed_at = datetime.now(UTC)
+        return self.interval_s
+
+    def line(self, left_s: float | None) -> Text:
+        """The ticking line under the table."""
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.error is not None:
+            text.append("refresh failed: ", "yellow")
+            text.append(clean(str(self.error), limit=70), "yellow")
+            if left_s is not None:
+                text.append(f" · retrying in {fmt.duration(left_s + 0.999)}")
+        else:
+            if self.refreshed_at is not None:
+                text.append(f"refreshed {fmt.clock(self.refreshed_at.astimezone())}")
+            if left_s is not None:
+                text.append(f" · next in {fmt.duration(left_s + 0.999)}")
+        text.append(" · Ctrl-C to stop", "dim")
+        return text
+
+
+async def _first_refresh(service: BatchService, state: _Refreshes, messages: Console) -> None:
+    """Refresh until it works (backing off), saying on stderr what is going on.
+
+    A server that cannot be reached at all on the very first call is a wrong address or no
+    network, which waiting does not fix: that is said at once. Once watching, a lost
+    connection is waited out like any transient failure."""
+    while True:
+        delay = await state.once(service)
+        if state.error is None:
+            return
+        if state.error.kind == "offline" and state.refreshed_at is None:
+            raise state.error
+        messages.print(
+            txt(f"refresh failed: {state.error}; retrying in {fmt.duration(delay)}", "yellow")
+        )
+        await asyncio.sleep(delay)
 
 
 async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
     out = console()
+    messages = console(stderr=True)
     announce = EndAnnouncer(service, ns)  # a bad --exec is an error before any work
-    await service.refresh()
-    if ns.target:
+    interval = ns.interval if ns.interval is not None else service.settings.refresh_interval_s
+    state = _Refreshes(interval)
+    await _first_refresh(service, state, messages)
+    if ns.target is not None:
         ids = await resolve(service, ns.target)
     else:
         # everything in progress, plus batchtop's own batches whose results are not here yet
@@ -37,44 +116,55 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
         if not ids:
             out.print("nothing in progress")
             return 0
-    interval = ns.interval if ns.interval is not None else service.settings.refresh_interval_s
 
     def views() -> list[BatchView]:
         return [v for v in (service.batch(i) for i in ids) if v is not None]
 
-    def render() -> RenderableType:
-        return batches_table(views(), title="batchtop watch (Ctrl-C to stop)", service=service)
+    def render(left_s: float | None) -> RenderableType:
+        return batches_table(
+            views(),
+            title="batchtop watch",
+            service=service,
+            width=out.width,
+            caption=state.line(left_s),
+        )
 
     running = {v.id for v in views() if v.remote.is_active}  # announced when they end
-    failures = 0
-    with Live(render(), console=out, auto_refresh=False, transient=False) as live:
+    loop = asyncio.get_running_loop()
+    with Live(render(None), console=out, auto_refresh=False, transient=False) as live:
+        delay = interval
         while any(v.remote.is_active and not v.deleted for v in views()):
-            await asyncio.sleep(interval)
-            try:
-                await service.refresh()
-                failures = 0
-            except ApiError as err:
-                if err.kind == "auth":
-                    raise
-                failures += 1
-                await asyncio.sleep(min(60.0, interval * 2**failures))
-            live.update(render(), refresh=True)
+            due = loop.time() + delay
+            while (left := due - loop.time()) > 0:
+                live.update(render(left), refresh=True)
+                await asyncio.sleep(min(TICK_S, left))
+            live.update(render(0.0), refresh=True)
+            delay = await state.once(service)
+            live.update(render(delay), refresh=True)
             ended = [v for v in views() if v.id in running and not v.remote.is_active]
             running -= {v.id for v in ended}
             await announce(ended)
-        live.update(render(), refresh=True)
+        live.update(render(None), refresh=True)
     if not out.is_terminal:
         out.line()
-    await service.wait_background()
+    failed = await _download_ended(service, views(), out, messages)
+    return 1 if failed or announce.failed else 0
+
+
+async def _download_ended(
+    service: BatchService, ended: list[BatchView], out: Console, messages: Console
+) -> bool:
+    """Download the results not here yet; True when one could not be."""
     failed = False
-    for view in views():
+    for view in ended:
         if view.remote.results_url is None or view.deleted:
             continue
         if not view.results_downloaded:
             try:
-                await service.download_results(view.id)
+                with progress.task(f"Downloading the results of {view.id}", unit=" bytes") as on:
+                    await service.download_results(view.id, on)
             except BatchtopError as err:
-                out.print(txt(f"results of {view.id}: {err}", "red"))
+                messages.print(txt(f"results of {view.id}: {err}", "red"))
                 failed = True
                 continue
         done = service.batch(view.id) or view
@@ -82,7 +172,7 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
             f"{done.id} ended: {quantity(done.results_indexed, 'result')} downloaded"
             f" (batchtop results {done.id} --format json)"
         )
-    return 1 if failed or announce.failed else 0
+    return failed
 
 
 class EndAnnouncer:
