@@ -32,6 +32,10 @@ class Conflict(BatchtopError):
     """The action is not allowed in the object's current state (e.g. delete while in progress)."""
 
 
+class PartBusy(Conflict):
+    """A part of a job already has a live submission (another process, or unresolved)."""
+
+
 class ApiError(BatchtopError):
     """The API could not be reached or refused the call."""
 

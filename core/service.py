@@ -24,7 +24,7 @@ from typing import IO, Any, Literal
 from . import paths, pricing, retry
 from .api import BatchApi
 from .config import Settings, load_settings
-from .errors import ApiError, BatchtopError, Conflict, NotFound, UserError
+from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
 from .models import (
     BatchEnded,
     BatchView,
@@ -61,9 +61,11 @@ from .poller import Poller, Sleep
 from .request_checks import user_text
 from .results import download_and_ingest
 from .store import Store
-from .submit import PreparedPart, Submitter, prepare_requests, read_part
+from .submit import PreparedPart, Submitter, job_content_hash, prepare_requests, read_part
 
 log = logging.getLogger(__name__)
+
+PartPlan = tuple[int, Path, float | None]  # part index, prepared part file, estimated cost
 
 BatchesView = Literal["all", "active", "ended", "errors"]
 BATCH_LIFETIME = timedelta(hours=24)
@@ -445,12 +447,18 @@ class BatchService:
         label: str | None = None,
         progress: Callable[[SubmitProgress], None] | None = None,
         skip_invalid: bool = False,
+        force: bool = False,
     ) -> SubmitOutcome:
         """Submit every part of an analysed import as one job, through the journal.
 
         An import with errors is refused, unless `skip_invalid`: then its valid requests
         (the prepared parts hold only those) are sent without the invalid ones, when every
-        error is about a request of its own (`ImportReport.can_submit_valid`)."""
+        error is about a request of its own (`ImportReport.can_submit_valid`).
+
+        The same prepared requests make one job (their hash is unique in the store, so two
+        submits at once share it): a job with parts not created yet is resumed (only those
+        are sent, `SubmitOutcome.resumed_parts` names the others); a job with every part
+        created is refused (`Conflict`: it would be billed twice) unless `force`."""
         if report.errors:
             n = len(report.errors)
             if not skip_invalid:
@@ -472,7 +480,7 @@ class BatchService:
         prepared_dir = report.prepared_path
         model = next(iter(report.models)) if len(report.models) == 1 else None
         total = max(1, report.request_count)
-        parts: list[tuple[int, Path, float | None]] = []
+        parts: list[PartPlan] = []
         for part in report.parts:
             cost = (
                 report.estimate.batch_usd * part.request_count / total
@@ -480,15 +488,92 @@ class BatchService:
                 else None
             )
             parts.append((part.index, self._part_file(prepared_dir, part.index), cost))
-        job = await asyncio.to_thread(
-            self.store.create_job, name or Path(report.path).name, report.path, self._now()
+        key = await asyncio.to_thread(job_content_hash, [(i, p) for i, p, _ in parts])
+        job_name = name or Path(report.path).name
+        job, new = await asyncio.to_thread(
+            lambda: self.store.claim_job(
+                job_name,
+                report.path,
+                self._now(),
+                content_hash=key,
+                part_count=len(parts),
+                prepared_path=str(prepared_dir),
+            )
         )
+        resumed: tuple[int, ...] = ()
+        if not new:
+            job, parts, resumed = await self._resume_plan(job, parts, prepared_dir, force)
         outcome = await self._submit_parts(
             job.id, parts, model=model, label=label, progress=progress
         )
-        if not outcome.failed_parts:
-            await asyncio.to_thread(self.discard_import, report)
-        return outcome
+        await asyncio.to_thread(self._release_prepared, job.id)
+        return replace(outcome, resumed_parts=resumed)
+
+    async def _resume_plan(
+        self, job: Job, parts: list[PartPlan], prepared_dir: Path, force: bool
+    ) -> tuple[Job, list[PartPlan], tuple[int, ...]]:
+        """The job these requests already have: what is left to send (see `submit`)."""
+        if self._api.has_key:
+            with contextlib.suppress(BatchtopError):  # a crash may have left parts open
+                await self._submitter.reconcile_open(job.id)
+        progress = await asyncio.to_thread(self.store.job_progress, job.id)
+        assert progress is not None
+        if progress.complete:
+            if not force:
+                ids = ", ".join(job.batch_ids) or "its batches"
+                raise Conflict(
+                    f"These requests were already submitted as job {job.id} ({ids}):"
+                    " submitting them again bills every request twice. Use --force to submit"
+                    " another copy."
+                )
+            copy = await asyncio.to_thread(
+                lambda: self.store.create_job(
+                    job.name,
+                    job.source,
+                    self._now(),
+                    part_count=len(parts),
+                    prepared_path=str(prepared_dir),
+                )
+            )
+            return copy, parts, ()
+        # this import's prepared copy (same content) serves the resume; an older one goes
+        old = job.prepared_path
+        await asyncio.to_thread(self.store.set_job_prepared, job.id, str(prepared_dir))
+        if old and Path(old) != prepared_dir:
+            await asyncio.to_thread(self._remove_prepared, Path(old))
+        todo = [p for p in parts if p[0] not in progress.created]
+        return job, todo, progress.created
+
+    async def resume_job(
+        self, job_id: str, *, progress: Callable[[SubmitProgress], None] | None = None
+    ) -> SubmitOutcome:
+        """Send the parts of a partly submitted job that were never created."""
+        state = await asyncio.to_thread(self.store.job_progress, job_id)
+        if state is None:
+            raise NotFound(f"No job {job_id} is known locally.")
+        if state.complete:
+            raise Conflict(f"Every part of job {job_id} was created: there is nothing to resume.")
+        job = state.job
+        where = Path(job.prepared_path) if job.prepared_path else None
+        if where is None or not where.is_dir():
+            again = f"`batchtop submit {job.source}`" if job.source else "`batchtop submit`"
+            raise UserError(
+                f"The prepared parts of job {job_id} are gone: {again} of the same file resumes it."
+            )
+        todo = [(i, self._part_file(where, i), None) for i in (*state.missing, *state.open)]
+        outcome = await self._submit_parts(
+            job_id, sorted(todo), model=None, label=None, progress=progress
+        )
+        await asyncio.to_thread(self._release_prepared, job_id)
+        return replace(outcome, resumed_parts=state.created)
+
+    def _release_prepared(self, job_id: str) -> None:
+        """Every part of the job is created: its prepared part files are not needed."""
+        state = self.store.job_progress(job_id)
+        if state is None or not state.complete or not state.job.prepared_path:
+            return
+        self.store.set_job_prepared(job_id, None)
+        self._remove_prepared(Path(state.job.prepared_path))
 
     def discard_import(self, report: ImportReport) -> None:
         """Delete an analysed import's prepared files (after submit, or when abandoned).
@@ -497,8 +582,12 @@ class BatchService:
         input is only needed until its parts are sent.
         """
         work_dir = report.prepared_path
-        if work_dir is None:
-            return
+        if work_dir is None or self.store.prepared_in_use(str(work_dir)):
+            return  # kept until every part of its job is created (a resume sends them)
+        self._remove_prepared(work_dir)
+
+    @staticmethod
+    def _remove_prepared(work_dir: Path) -> None:
         try:
             inside = work_dir.resolve().parent == paths.imports_dir().resolve()
         except OSError:
@@ -545,6 +634,9 @@ class BatchService:
                     else (part.estimate.batch_usd if part.estimate is not None else None),
                     parent_batch_id=parent_batch_id,
                 )
+            except PartBusy as err:  # another submit of the same job has this part
+                errors.append(f"part {index}: {err}")
+                continue
             except BatchtopError as err:
                 first_error = first_error or err
                 failed.append(index)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths, results_index, results_ingest, stats
-from .errors import Conflict, NotFound, UserError
+from .errors import NotFound, PartBusy, UserError
 from .manifest_rows import restore_params
 from .models import (
     BatchView,
@@ -621,6 +621,15 @@ class Store:
             self._insert_job(conn, job)
         return job, True
 
+    def prepared_in_use(self, prepared_path: str) -> bool:
+        """Whether a job still waits on these prepared part files (parts not created)."""
+        row = (
+            self._conn()
+            .execute("SELECT 1 FROM jobs WHERE prepared_path = ? LIMIT 1", (prepared_path,))
+            .fetchone()
+        )
+        return row is not None
+
     def set_job_prepared(self, job_id: str, prepared_path: str | None) -> None:
         """Where the job's prepared part files are (None: removed, every part created)."""
         conn = self._conn()
@@ -695,11 +704,11 @@ class Store:
             ).fetchone()
             if live is not None:
                 if live[0] == IntentState.PENDING:
-                    raise Conflict(
+                    raise PartBusy(
                         f"Part {part} of job {job_id} is being submitted or its submission is"
                         " unresolved: run `batchtop reconcile`."
                     )
-                raise Conflict(f"Part {part} of job {job_id} was already created as {live[1]}.")
+                raise PartBusy(f"Part {part} of job {job_id} was already created as {live[1]}.")
             cur = conn.execute(
                 "INSERT INTO intents (job_id, part, request_count, content_hash, created_at,"
                 " state, server_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -780,11 +789,11 @@ class Store:
 
     def job_progress(self, job_id: str) -> JobProgress | None:
         """Which of a job's parts were created, are unresolved, or were never sent."""
+        job = self.get_job(job_id)
+        if job is None:
+            return None
         conn = self._conn()
         with read_txn(conn):
-            job = self.get_job(job_id)
-            if job is None:
-                return None
             created: set[int] = set()
             pending: set[int] = set()
             for part, state in conn.execute(

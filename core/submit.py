@@ -290,6 +290,23 @@ def write_part(path: Path, requests: Sequence[dict[str, Any]]) -> None:
             fh.write(b"\n")
 
 
+def job_content_hash(parts: Sequence[tuple[int, Path]]) -> str:
+    """The identity of a job's prepared requests: the hash of its part files, in order.
+
+    The same input with the same options gives the same parts, hence the same job."""
+    digest = hashlib.sha256(b"batchtop job v1\n")
+    for index, path in parts:
+        part = hashlib.sha256()
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    part.update(chunk)
+        except OSError as exc:
+            raise UserError(f"Cannot read the prepared part {path}: {exc.strerror}.") from exc
+        digest.update(f"{index} {part.hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
 class Submitter:
     """Sends parts through the journal and recovers after ambiguous failures."""
 

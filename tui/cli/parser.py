@@ -72,6 +72,11 @@ def _add_submit(p: argparse.ArgumentParser) -> None:
         help="submit the valid requests of a file with errors, leaving the invalid ones out"
         " (says how many)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="submit requests already submitted in full once more (billed twice)",
+    )
     _json_flag(p)
 
 

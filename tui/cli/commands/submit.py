@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ from batchtop.tui.cli.report import print_report, report_dict
 from batchtop.tui.words import quantity
 
 if TYPE_CHECKING:
-    from batchtop.core.models import ImportReport
+    from batchtop.core.models import ImportReport, SubmitOutcome
     from batchtop.core.service import BatchService
     from rich.console import Console
 
@@ -87,13 +89,7 @@ async def _submit_report(
         else:
             out.print("dry run: nothing was submitted.")
         return 0
-    if out.is_terminal and len(report.parts) > 0:
-        with out.status(f"Submitting {len(report.parts)} batch(es) …"):
-            outcome = await service.submit(
-                report, name=ns.name, label=ns.label, skip_invalid=skipping
-            )
-    else:
-        outcome = await service.submit(report, name=ns.name, label=ns.label, skip_invalid=skipping)
+    outcome = await _send(service, ns, report, out, skipping)
     if ns.json:
         data.update(
             submitted=True,
@@ -101,9 +97,20 @@ async def _submit_report(
             batch_ids=list(outcome.batch_ids),
             failed_parts=list(outcome.failed_parts),
             errors=list(outcome.errors),
+            resumed=bool(outcome.resumed_parts),
+            resumed_parts=list(outcome.resumed_parts),
         )
         print_json(data)
     else:
+        if outcome.resumed_parts:
+            done = ", ".join(map(str, outcome.resumed_parts))
+            out.print(
+                txt(
+                    f"resumed job {outcome.job_id}: part(s) {done} were already created;"
+                    " only the others were sent",
+                    "yellow",
+                )
+            )
         for bid in outcome.batch_ids:
             out.print(f"submitted {bid}")
         out.print(f"job {outcome.job_id}: {len(outcome.batch_ids)} batch(es)")
@@ -116,3 +123,32 @@ async def _submit_report(
             f"{len(outcome.failed_parts)} part(s) of job {outcome.job_id} were not submitted."
         )
     return 0
+
+
+async def _send(
+    service: BatchService, ns: argparse.Namespace, report: ImportReport, out: Any, skipping: bool
+) -> SubmitOutcome:
+    """Submit (or resume); requests already submitted in full are sent again only with
+    --force or a yes on the terminal (they would be billed twice)."""
+    from batchtop.core.errors import Conflict
+
+    force = bool(ns.force)
+    while True:
+        try:
+            if out.is_terminal and len(report.parts) > 0:
+                with out.status(f"Submitting {len(report.parts)} batch(es) …"):
+                    return await service.submit(
+                        report, name=ns.name, label=ns.label, skip_invalid=skipping, force=force
+                    )
+            return await service.submit(
+                report, name=ns.name, label=ns.label, skip_invalid=skipping, force=force
+            )
+        except Conflict as err:
+            if force or ns.json or not sys.stdin.isatty() or "--force" not in str(err):
+                raise
+            out.print(txt(str(err), "yellow"))
+            question = "Submit them again and pay twice? [y/N] "
+            answer = (await asyncio.to_thread(input, question)).strip().lower()
+            if answer not in ("y", "yes"):
+                raise UserError("Nothing was submitted.") from None
+            force = True
