@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 from batchtop.core.desktop_notify import Notifier
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import BatchEnded, BatchView, Event, RefreshFailed, SubmitNotice
-from batchtop.core.notices import ended_notices
+from batchtop.core.notices import ended_notices, summary_line
 from textual import work
 from textual.app import App
 from textual.binding import BindingType
@@ -155,19 +155,9 @@ class BatchtopApp(App[int]):
             text = f"{len(ended)} batches ended" + (f", {errors} with failures" if errors else "")
             self.notify(escape(text + "."), title="Batches ended")
         for batch in ended if len(ended) <= MAX_END_TOASTS else ():
-            c = batch.remote.request_counts
-            parts = [f"{c.succeeded:,} succeeded"]
-            parts += [
-                f"{n:,} {what}"
-                for n, what in (
-                    (c.errored, "errored"),
-                    (c.canceled, "canceled"),
-                    (c.expired, "expired"),
-                )
-                if n
-            ]
+            line = summary_line(display_name(batch), batch.remote.request_counts, None, False)
             self.notify(
-                escape(f"{display_name(batch)}: " + ", ".join(parts) + ". Enter opens results."),
+                escape(line + ". Enter opens results."),
                 title="Batch ended",
                 severity="warning" if batch.remote.request_counts.has_errors else "information",
             )
