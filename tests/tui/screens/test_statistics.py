@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
 from batchtop.core.service import BatchService
@@ -295,3 +296,29 @@ def test_progress_chart_snapshot(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+async def test_results_arriving_redraw_the_charts(tmp_path: Path) -> None:
+    """Opened before the results were downloaded, the view fills in when they arrive."""
+    from batchtop.core.models import ResultsReady
+    from batchtop.tui.messages import ServiceEvent
+
+    service = offline_service(tmp_path)
+    lines = _lines()
+    add_ended_batch(service.store, BATCH, [], tmp_path)  # known, nothing indexed yet
+    app = ScreenHost(lambda: StatisticsScreen(service, [BATCH], "Batch under test"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: _loaded(app))
+        screen = app.screen
+        assert isinstance(screen, StatisticsScreen)
+        assert screen.breakdown is not None
+        assert screen.breakdown.total == 0
+        path = tmp_path / "arrived.jsonl"
+        path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
+        service.store.ingest_results(BATCH, path)
+        screen.post_message(ServiceEvent(ResultsReady(BATCH, len(lines))))
+        await wait_for(pilot, lambda: screen.breakdown is not None and screen.breakdown.total == 80)
+        await wait_for(pilot, lambda: screen.loaded and bool(screen._notable))
+        outcomes = screen.query_one("#chart-outcomes", Chart).table
+        assert outcomes is not None
+        assert sum(n for _, n, _ in outcomes[1]) == 80
