@@ -248,7 +248,8 @@ def progress_series(
     start = min(req_dt(b[1]) for b in batches)
     ended = all(b[3] is not None for b in batches)
     end = max(req_dt(b[3]) for b in batches) if ended else now
-    span_s = max((end - start).total_seconds(), 1.0)
+    end_s = max((end - start).total_seconds(), 0.0)  # snapshots after the end count at it
+    span_s = max(end_s, 1.0)
     step = span_s / PROGRESS_BUCKETS
     start_text = batches[0][1] if len(batches) == 1 else min(b[1] for b in batches)
     rows = conn.execute(
@@ -267,9 +268,8 @@ def progress_series(
         for batch_id, series in per_batch.items():
             if b in series:
                 last[batch_id] = max(series[b], last.get(batch_id, 0))
-        points.append(ProgressPoint(min(b * step, span_s), sum(last.values())))
+        points.append(ProgressPoint(min(b * step, end_s), sum(last.values())))
     done_now = sum(int(b[5]) for b in batches)
-    end_s = (end - start).total_seconds()
     if points[-1].done != done_now or points[-1].seconds < end_s:
         points.append(ProgressPoint(end_s, done_now))
     expiries = [req_dt(b[2]) for b in batches if b[3] is None] or [req_dt(b[2]) for b in batches]

@@ -141,7 +141,8 @@ class ProgressChart(Chart):
         xs = [p.seconds / scale for p in series.points]
         ys = [p.done for p in series.points]
         plt.plot(xs, ys, marker="braille")
-        right = max(series.now_s, series.eta_s or 0.0)
+        # every point inside the x range (plotext fills a line that leaves it point by point)
+        right = max(series.now_s, series.eta_s or 0.0, series.points[-1].seconds, 1.0)
         notes = [f"{series.done:,}/{series.total:,} done"]
         if series.eta_s is not None:
             plt.vline(series.eta_s / scale, "green")
