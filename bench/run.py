@@ -32,6 +32,7 @@ CASES = (
     "memory",
     "refresh",
     "export",
+    "statistics",
 )
 DEFAULT_OUT = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -65,3 +65,19 @@ def test_every_case_is_described() -> None:
         assert module.METHOD
         assert callable(module.run)
         assert not math.isnan(util.median([1.0]))
+
+
+def test_statistics_case_measures_the_view(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    code = bench_run.main(["--tiny", "--only", "statistics", "--out", str(out)])
+    assert code == 0
+    rows = [
+        line for line in out.read_text(encoding="utf-8").splitlines() if "| statistics |" in line
+    ]
+    assert [r.split("|")[2].strip().split(":")[0] for r in rows] == [
+        "statistics view 1k",
+        "statistics view 1k",
+        "statistics view 1k",
+        "statistics view 1k",
+        "peak RSS with the statistics view open, 1k results",
+    ]
