@@ -20,7 +20,6 @@ from typing import IO, Any
 
 import orjson
 
-from . import model_catalog
 from .import_readers import (
     WHOLE_JSON_LIMIT,
     Problem,
@@ -34,6 +33,7 @@ from .import_readers import (
     sniff_encoding,
     text_lines,
 )
+from .import_records import AutoIdFailed, RecordBuilder, request_params
 from .models import ImportFormat, ImportIssue, ImportOptions, ImportReport, Severity
 from .part_writer import PartWriter
 from .pricing import (
@@ -51,13 +51,11 @@ from .request_checks import (
     custom_id_problem,
     kind_of,
     model_problem,
-    quoted,
-    sanitize_custom_id,
     simple_valid,
     size_problems,
     whole_max_tokens,
 )
-from .templates import MissingField, Template, TemplateError, format_value
+from .templates import Template
 
 __all__ = ["MAX_ISSUES", "analyse", "not_a_file", "requests_from_prompts"]
 
@@ -65,10 +63,6 @@ MAX_ISSUES = 1000
 """Issues kept in a report; the rest are counted in a final summary issue."""
 PREVIEW_COUNT = 5
 PROGRESS_STEP = 1 << 20
-DEFAULT_PROMPT_FIELDS = ("prompt", "text", "content", "input", "question", "line")
-AUTO_ID_FIELDS = ("custom_id", "id")
-"""Record fields taken as custom_id without `--id-field` when every record has a unique,
-valid one (the first field of these the first record has)."""
 _FAST_PATH_CHARS = LARGEST_CONTEXT_TOKENS * 4
 """Text characters above which a request leaves the fast path (to be warned about)."""
 
@@ -107,16 +101,8 @@ def requests_from_prompts(prompts: Iterable[str], options: ImportOptions) -> lis
             if template
             else prompt
         )
-        out.append({"custom_id": f"row-{n:06d}", "params": _params(options, text)})
+        out.append({"custom_id": f"row-{n:06d}", "params": request_params(options, text)})
     return out
-
-
-def _params(options: ImportOptions, text: str) -> dict[str, Any]:
-    params: dict[str, Any] = {"model": options.model, "max_tokens": options.max_tokens}
-    if options.system:
-        params["system"] = options.system
-    params["messages"] = [{"role": "user", "content": text}]
-    return params
 
 
 # --- the analysis ----------------------------------------------------------------------
@@ -154,58 +140,19 @@ class _Ticker:
             self._progress(self.total, self.total)
 
 
-class _AutoIdFailed(Exception):
-    """A record without a unique valid value in the automatically chosen id field."""
+class _IssueLog:
+    """Every problem found, located; beyond `MAX_ISSUES` they are counted, and `final`
+    sums up the rest. Lines with an error are the requests left out."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
-class _Analysis:
-    def __init__(
-        self,
-        path: Path,
-        options: ImportOptions,
-        work_dir: Path,
-        where: str | None = None,
-        auto_id: bool = True,
-    ) -> None:
-        self.path = path
-        self.where = where or str(path)
-        self.options = options
-        self.work_dir = work_dir
+    def __init__(self, where: str) -> None:
+        self.where = where
         self.issues: list[ImportIssue] = []
         self.errors = 0
         self.warnings = 0
-        self.count = 0
-        self.models: dict[str, int] = {}
-        self.preview: list[dict[str, Any]] = []
-        self.cost = CostAccumulator()
-        self.ids: dict[str, int] = {}  # custom_id → line (native) / raw id → line (id_field)
-        self.taken: set[str] = set()  # custom_ids given to records (id_field)
-        self.rewritten: dict[str, int] = {}  # custom_id made from an invalid id → its line
         self.bad_lines: set[int] = set()  # lines (requests) with an error: left out
         self.general_errors = 0  # errors not tied to one request
-        self.notes: list[str] = []
-        self.warned_models: set[str] = set()
-        self.parts: PartWriter | None = None
-        self.limits = MaxTokensLimits()
-        self.context_tiers = _ContextTiers()
-        # record formats
-        self.template: Template | None = None
-        self.template_checked = False
-        self.template_broken = False
-        self.options_ok = True
-        self.missing_once: set[str] = set()
-        self.records = 0  # records seen (generated ids follow it, so they match input rows)
-        self.id_field = options.id_field
-        self.auto_id = auto_id and not options.id_field  # may choose one of AUTO_ID_FIELDS
-        self.id_auto = False  # id_field was chosen automatically
 
-    # issues -------------------------------------------------------------------------
-    def issue(
+    def __call__(
         self,
         severity: Severity,
         message: str,
@@ -224,7 +171,7 @@ class _Analysis:
         if len(self.issues) < MAX_ISSUES:
             self.issues.append(ImportIssue(severity, message, self.where, line, column, field))
 
-    def final_issues(self) -> list[ImportIssue]:
+    def final(self) -> list[ImportIssue]:
         shown = len(self.issues)
         total = self.errors + self.warnings
         if total <= shown:
@@ -242,6 +189,33 @@ class _Analysis:
                 self.where,
             ),
         ]
+
+
+class _Analysis:
+    def __init__(
+        self,
+        path: Path,
+        options: ImportOptions,
+        work_dir: Path,
+        where: str | None = None,
+        auto_id: bool = True,
+    ) -> None:
+        self.path = path
+        self.where = where or str(path)
+        self.options = options
+        self.work_dir = work_dir
+        self.issue = _IssueLog(self.where)
+        self.count = 0
+        self.models: dict[str, int] = {}
+        self.preview: list[dict[str, Any]] = []
+        self.cost = CostAccumulator()
+        self.ids: dict[str, int] = {}  # custom_id → line (native requests)
+        self.notes: list[str] = []
+        self.warned_models: set[str] = set()
+        self.parts: PartWriter | None = None
+        self.limits = MaxTokensLimits()
+        self.context_tiers = _ContextTiers()
+        self.records = RecordBuilder(self, auto_id=auto_id)  # record formats
 
     # accepting requests -------------------------------------------------------------
     def accept(
@@ -433,180 +407,6 @@ class _Analysis:
         body = self.body(cid, params, raw, start, end)
         self.accept(line, cid, params, body, request_input_tokens(params))
 
-    # records + template -------------------------------------------------------------
-    def check_options(self) -> None:
-        """Problems with the defaults that apply to every record: reported once."""
-        probe = {
-            "model": self.options.model,
-            "max_tokens": self.options.max_tokens,
-            "messages": [{"role": "user", "content": "x"}],
-        }
-        if self.options.system is not None:
-            probe["system"] = self.options.system
-        for severity, _fld, message in check_params(probe):
-            if severity == "error":
-                self.options_ok = False
-            if message.startswith("params has no 'model'"):
-                example = model_catalog.current().default_model() or "MODEL"
-                message = f"No model given: choose one (e.g. --model {example})."
-            elif message.startswith("params has no 'max_tokens'"):
-                message = "No max_tokens given: set one (e.g. --max-tokens 1024)."
-            self.issue(severity, message)
-        problem = model_problem(self.options.model) if self.options.model else None
-        if problem is not None and self.options.model:
-            self.warned_models.add(self.options.model)
-            self.issue(problem[0], problem[1])
-        if self.options.template and not self.template_broken:
-            try:
-                self.template = Template(self.options.template)
-            except TemplateError as exc:
-                self.issue("error", f"The template is malformed: {exc}.", field="template")
-                self.template_broken = True
-
-    def first_record(self, record: Mapping[str, Any], line: int) -> None:
-        """Check the template (or choose a default field) against the first record."""
-        self.template_checked = True
-        if self.template_broken:
-            return
-        fields = list(record)
-        listed = ", ".join(fields[:30]) + (", …" if len(fields) > 30 else "")
-        if self.auto_id:
-            self.id_field = next((f for f in AUTO_ID_FIELDS if f in record), None)
-            self.id_auto = self.id_field is not None
-        if self.template is None:
-            chosen = next((f for f in DEFAULT_PROMPT_FIELDS if f in record), None)
-            others = [f for f in fields if f != self.id_field]
-            if chosen is None and len(others) == 1:
-                chosen = others[0]
-            if chosen is None:
-                self.issue(
-                    "error",
-                    f"No template given and the records have several fields ({listed}); "
-                    "give a template such as '" + "{" + (fields[0] if fields else "field") + "}'.",
-                    line,
-                    field="template",
-                )
-                self.template_broken = True
-                return
-            self.template = Template.for_field(chosen)
-        for name in self.template.missing_fields(record):
-            self.missing_once.add(name)
-            self.issue(
-                "error",
-                f"The template uses {{{name}}} but the records have no field {name!r}; "
-                f"available fields: {listed or '(none)'}.",
-                line,
-                field="template",
-            )
-        if self.missing_once:
-            self.template_broken = True
-        if self.id_field and self.id_field not in record:
-            self.issue(
-                "error",
-                f"The id field {self.options.id_field!r} is not in the records; "
-                f"available fields: {listed or '(none)'}.",
-                line,
-                field="id_field",
-            )
-            self.template_broken = True
-
-    def record(self, line: int, record: Any) -> None:
-        self.records += 1
-        if isinstance(record, str):
-            record = {"text": record, "line": record, "prompt": record}
-        if not isinstance(record, Mapping):
-            self.issue("error", f"Each record must be a JSON object, not {kind_of(record)}.", line)
-            return
-        if not self.template_checked:
-            self.first_record(record, line)
-        if self.template_broken or self.template is None:
-            return
-        try:
-            text = self.template.render(record)
-        except MissingField as exc:
-            self.issue(
-                "error",
-                f"This record has no field {exc.field!r} (the template uses it).",
-                line,
-                field=exc.field,
-            )
-            return
-        original: str | None = None
-        if self.id_field:
-            ids = self.record_id(line, record, self.id_field)
-            if ids is None:
-                return
-            cid, original = ids
-        else:
-            cid = f"row-{self.records:06d}"
-        if not text.strip():
-            self.issue("error", "The prompt for this record is empty.", line)
-            return
-        if not self.options_ok:
-            return
-        params = _params(self.options, text)
-        body = self.body(cid, params, None, 0, 0)
-        chars = len(text) + len(self.options.system or "")
-        self.accept(line, cid, params, body, tokens_for_chars(chars), original_id=original)
-
-    def record_id(
-        self, line: int, record: Mapping[str, Any], id_field: str
-    ) -> tuple[str, str | None] | None:
-        """(custom_id, the record's own id if it had to be rewritten) from `id_field`, or
-        None after reporting why not. A valid id is always kept as it is; an invalid one is
-        rewritten (see `sanitize_custom_id`), with a warning on its line."""
-        raw_value = record.get(id_field)
-        if raw_value is None or (isinstance(raw_value, str) and not raw_value.strip()):
-            if self.id_auto:
-                raise _AutoIdFailed(id_field, f"line {line} has no {id_field!r} value")
-            self.issue("error", f"This record has no {id_field!r} value.", line, field=id_field)
-            return None
-        raw_id = format_value(raw_value)
-        if raw_id in self.ids:
-            if self.id_auto:
-                raise _AutoIdFailed(
-                    id_field, f"{quoted(raw_id)} is on line {self.ids[raw_id]} and line {line}"
-                )
-            self.issue(
-                "error",
-                f"{id_field} {quoted(raw_id)} is used twice: on line {self.ids[raw_id]} and "
-                "on this line.",
-                line,
-                field=id_field,
-            )
-            return None
-        self.ids[raw_id] = line
-        if CUSTOM_ID_RE.fullmatch(raw_id):
-            if raw_id in self.rewritten:
-                self.issue(
-                    "error",
-                    f"{id_field} {quoted(raw_id)} is the custom_id batchtop made from the invalid "
-                    f"id on line {self.rewritten[raw_id]}; give one of them another id.",
-                    line,
-                    field=id_field,
-                )
-                return None
-            self.taken.add(raw_id)
-            return raw_id, None
-        if self.id_auto:
-            raise _AutoIdFailed(
-                id_field, f"{quoted(raw_id)} on line {line} is not a valid custom_id"
-            )
-        cid = sanitize_custom_id(raw_id, self.taken)
-        self.rewritten[cid] = line
-        self.issue(
-            "warning",
-            f"{id_field} {quoted(raw_id)} is not a valid custom_id (1 to 64 letters, digits, '_' "
-            f"or '-'): it is sent as {cid!r}; the original id is kept for the results and "
-            "exports.",
-            line,
-            field=id_field,
-        )
-        return cid, raw_id
-
-    def txt_line(self, line: int, text: str) -> None:
-        self.record(line, {"text": text, "line": text, "prompt": text, "line_number": line})
-
 
 # --- format detection ------------------------------------------------------------------
 
@@ -676,7 +476,7 @@ def analyse(
     """
     try:
         report = _analyse(Path(path), options, work_dir, progress, source, auto_id=True)
-    except _AutoIdFailed as exc:
+    except AutoIdFailed as exc:
         report = _analyse(Path(path), options, work_dir, progress, source, auto_id=False)
         if report.request_count:
             report.notes.insert(
@@ -739,7 +539,7 @@ def _analyse(
             analysis.issue("error", f"Reading {analysis.where} failed: {_reason(exc)}.")
         except RecursionError:
             analysis.issue("error", "The file is nested too deeply to read.")
-        except _AutoIdFailed:
+        except AutoIdFailed:
             if analysis.parts is not None:
                 analysis.parts.abandon()
             raise
@@ -763,19 +563,21 @@ def _analyse(
             analysis.issue("error", f"Cannot write the prepared file in {work_dir}: {exc}.")
             analysis.parts.abandon()
             report.parts = []
-    if analysis.count == 0 and analysis.errors == 0:
+    if analysis.count == 0 and analysis.issue.errors == 0:
         analysis.issue("error", "The file holds no requests.")
-    if analysis.id_auto and analysis.count:
-        analysis.notes.append(f"custom_id is taken from each record's {analysis.id_field!r} field.")
+    if analysis.records.id_auto and analysis.count:
+        analysis.notes.append(
+            f"custom_id is taken from each record's {analysis.records.id_field!r} field."
+        )
     report.request_count = analysis.count
-    report.issues = analysis.final_issues()
+    report.issues = analysis.issue.final()
     report.models = dict(sorted(analysis.models.items(), key=lambda kv: -kv[1]))
     report.preview = analysis.preview
     report.estimate = analysis.cost.result()
     report.prepared_path = work_dir
     report.notes = analysis.notes
-    report.invalid_requests = len(analysis.bad_lines)
-    report.whole_file_errors = analysis.general_errors
+    report.invalid_requests = len(analysis.issue.bad_lines)
+    report.whole_file_errors = analysis.issue.general_errors
     return report
 
 
@@ -805,7 +607,7 @@ def _reason(exc: OSError) -> str:
 
 def _failed(report: ImportReport, analysis: _Analysis, message: str) -> ImportReport:
     analysis.issue("error", message)
-    report.issues = analysis.final_issues()
+    report.issues = analysis.issue.final()
     return report
 
 
@@ -828,7 +630,7 @@ def _run(
             "records' prompt field.",
             field="template",
         )
-        a.template_broken = True
+        a.records.template_broken = True
     if fmt == "jsonl":
         if a.options.template:
             a.issue("warning", "The template is ignored: the file holds native requests.")
@@ -837,13 +639,13 @@ def _run(
     if fmt == "json":
         _run_json(a, f, encoding, tick, size)
         return
-    a.check_options()
+    a.records.check_options()
     if fmt == "records-jsonl":
         for line, value, *_ in jsonl_values(line_blocks(f, encoding, tick)):
             if type(value) is Problem:
                 a.issue("error", value.message, line, value.column)
             else:
-                a.record(line, value)
+                a.records.record(line, value)
     elif fmt == "csv":
         delimiter = _csv_delimiter(a.path, f, encoding)
         header_seen = False
@@ -854,17 +656,17 @@ def _run(
                 header_seen = True
                 _check_header(a, row, line)
             else:
-                a.record(line, row)
-        if header_seen and not a.template_checked:
+                a.records.record(line, row)
+        if header_seen and not a.records.template_checked:
             a.issue("error", "The CSV file has a header but no rows.")
     else:
         if not a.options.template:
-            a.template = Template("{text}")
+            a.records.template = Template("{text}")
         for line, text in text_lines(byte_lines(f, encoding, tick)):
             if isinstance(text, Problem):
                 a.issue("error", text.message, line, text.column)
             else:
-                a.txt_line(line, text)
+                a.records.txt_line(line, text)
 
 
 def _run_native_jsonl(a: _Analysis, lines: Iterable[tuple[int, Any, bytes, int, int]]) -> None:
@@ -961,13 +763,13 @@ def _run_json(a: _Analysis, f: IO[bytes], encoding: str, tick: _Ticker, size: in
             native = isinstance(value, dict) and ("params" in value or "custom_id" in value)
             mode = "native" if native else "records"
             if mode == "records":
-                a.check_options()
+                a.records.check_options()
             elif a.options.template:
                 a.issue("warning", "The template is ignored: the file holds native requests.")
         if mode == "native":
             a.native(line, value, None)
         else:
-            a.record(line, value)
+            a.records.record(line, value)
 
 
 def _run_json_object(a: _Analysis, f: IO[bytes], encoding: str, tick: _Ticker, size: int) -> None:
