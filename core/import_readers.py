@@ -293,35 +293,166 @@ def json_array_values(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple
     character; each element is then parsed by orjson on its own. Memory holds one chunk
     plus the current element.
     """
-    chunks = _utf8_chunks(f, encoding, tick)
-    buf = b""
-    base_line = 1  # line number of buf[0]
-    counted_to = 0  # newline-counting cursor within buf
-    counted_lines = 0
-    depth = 0
-    started = False
-    ended = False
-    elem_start = -1  # start of the current top-level element in buf
-    pos = 0
-    eof = False
-    commas = 0
-    need_more = False
-    boundary: bytes | None = None  # e.g. b"},\n  {", learned at the first top-level comma
+    return _ArrayScanner(_utf8_chunks(f, encoding, tick)).values()
 
-    def line_at(p: int) -> int:
-        nonlocal counted_to, counted_lines
-        if p < counted_to:
-            return base_line + buf.count(b"\n", 0, p)
-        counted_lines += buf.count(b"\n", counted_to, p)
-        counted_to = p
-        return base_line + counted_lines
 
-    def element(end: int) -> Iterator[tuple[int, Any]]:
-        first = _NON_WS.search(buf, elem_start, end)
-        if first is None:
-            yield line_at(elem_start), Problem("This list has an empty element (an extra comma?).")
+class _ArrayScanner:
+    """The state of `json_array_values`: a window `buf` on the file, where the current
+    element starts in it, the bracket depth at `pos`, and line numbers counted lazily."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.buf = b""
+        self.base_line = 1  # line number of buf[0]
+        self.counted_to = 0  # newline-counting cursor within buf
+        self.counted_lines = 0
+        self.pos = 0
+        self.depth = 0
+        self.elem_start = -1  # start of the current top-level element in buf
+        self.commas = 0
+        self.eof = False
+        self.ended = False
+        self.need_more = False  # a string is cut by the end of buf
+        self.boundary: bytes | None = None  # e.g. b"},\n  {", learned at the first comma
+
+    def values(self) -> Iterator[tuple[int, Any]]:
+        problem = self.open_list()
+        if problem is not None:
+            yield problem
             return
-        line = line_at(first.start())
+        if self.depth == 0:  # an empty file
+            return
+        while True:
+            yield from self.scan()
+            if self.ended:
+                yield from self.after_end()
+                return
+            if self.eof:
+                if self.need_more or self.depth > 0:
+                    at = self.elem_start if self.elem_start >= 0 else self.pos
+                    first = _NON_WS.search(self.buf, at)
+                    line = self.line_at(first.start() if first else len(self.buf))
+                    yield line, Problem("The JSON list is not closed — the file looks truncated.")
+                return
+            self.refill()
+
+    def line_at(self, p: int) -> int:
+        if p < self.counted_to:
+            return self.base_line + self.buf.count(b"\n", 0, p)
+        self.counted_lines += self.buf.count(b"\n", self.counted_to, p)
+        self.counted_to = p
+        return self.base_line + self.counted_lines
+
+    def refill(self) -> None:
+        """Drop what has been consumed (keeping the current element) and read more: at
+        least as much again as is pending when a long string is cut, so re-scanning it
+        stays linear overall."""
+        keep = self.elem_start if self.elem_start >= 0 else self.pos
+        if keep > 0:
+            self.line_at(keep)
+            self.base_line += self.counted_lines
+            self.counted_lines = 0
+            self.counted_to = 0
+            self.buf = self.buf[keep:]
+            self.pos -= keep
+            if self.elem_start >= 0:
+                self.elem_start -= keep
+        want = len(self.buf) - self.pos if self.need_more else 1
+        got: list[bytes] = []
+        while want > 0:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.eof = True
+                break
+            got.append(chunk)
+            want -= len(chunk)
+        if got:
+            self.buf += b"".join(got)
+
+    def open_list(self) -> tuple[int, Problem] | None:
+        """Read up to the list's '[' (depth 0 after it: the file holds only whitespace)."""
+        while True:
+            self.refill()
+            first = _NON_WS.search(self.buf)
+            if first is not None:
+                break
+            if self.eof:
+                return None
+        if self.buf[first.start()] != 0x5B:  # '['
+            return self.line_at(first.start()), Problem("Expected a JSON list ('[').")
+        self.pos = self.elem_start = first.start() + 1
+        self.depth = 1
+        return None
+
+    def scan(self) -> Iterator[tuple[int, Any]]:
+        """Elements up to the end of `buf`, the end of the list, or a string cut short."""
+        self.need_more = False
+        buf, n = self.buf, len(self.buf)
+        while True:
+            self.pos = (_SKIP_INSIDE if self.depth > 1 else _SKIP_TOP).match(buf, self.pos).end()  # type: ignore[union-attr]
+            if self.pos >= n:
+                return
+            c = buf[self.pos]
+            if c == 0x22:  # '"' the skip did not consume: a string cut by the chunk end
+                self.need_more = True
+                return
+            self.pos += 1
+            if c == 0x2C:  # ',' (only seen at the top level)
+                yield from self.element(self.pos - 1)
+                self.elem_start = self.pos
+                self.commas += 1
+                if self.boundary is None:
+                    self.boundary = _learn_boundary(buf, self.pos - 1)
+                if self.boundary:
+                    yield from self.fast_cuts(self.boundary)
+            elif c == 0x5B or c == 0x7B:  # '[' '{'
+                self.depth += 1
+            elif self.depth > 1:
+                self.depth -= 1
+            elif c == 0x5D:  # ']' closes the list
+                if _NON_WS.search(buf, self.elem_start, self.pos - 1):
+                    yield from self.element(self.pos - 1)
+                elif self.commas:
+                    yield (
+                        self.line_at(self.elem_start),
+                        Problem("This list ends with a trailing comma."),
+                    )
+                self.depth = 0
+                self.ended = True
+                self.elem_start = -1
+                return
+            # a stray '}' at the top level: the element's own parse reports it
+
+    def fast_cuts(self, boundary: bytes) -> Iterator[tuple[int, Any]]:
+        """Cut at the separator seen between the first two elements and let orjson check
+        each slice. A slice that parses is a complete element, so the next cut starts an
+        element too; at the first slice that does not parse (a false cut or a real error),
+        the exact scan resumes."""
+        buf = self.buf
+        skip = len(boundary) - 1
+        while (q := buf.find(boundary, self.elem_start)) >= 0:
+            first = _NON_WS.search(buf, self.elem_start, q + 1)
+            if first is None:
+                break
+            try:
+                value = orjson.loads(buf[first.start() : q + 1])
+            except orjson.JSONDecodeError:
+                break
+            yield self.line_at(first.start()), value
+            self.commas += 1
+            self.elem_start = q + skip
+        self.pos = self.elem_start
+
+    def element(self, end: int) -> Iterator[tuple[int, Any]]:
+        buf = self.buf
+        first = _NON_WS.search(buf, self.elem_start, end)
+        if first is None:
+            yield (
+                self.line_at(self.elem_start),
+                Problem("This list has an empty element (an extra comma?)."),
+            )
+            return
+        line = self.line_at(first.start())
         text = buf[first.start() : end]
         try:
             yield line, orjson.loads(text)
@@ -331,114 +462,19 @@ def json_array_values(f: IO[bytes], encoding: str, tick: Tick) -> Iterator[tuple
                 return
             yield line, Problem(f"This element is not valid JSON: {exc.msg}.")
 
-    while True:
-        if not eof:
-            # Drop what's been consumed, keep the current element.
-            keep = elem_start if elem_start >= 0 else pos
-            if keep > 0:
-                line_at(keep)
-                base_line += counted_lines
-                counted_lines = 0
-                buf = buf[keep:]
-                pos -= keep
-                if elem_start >= 0:
-                    elem_start -= keep
-                counted_to = 0
-            # Waiting for the end of a long string: read at least as much again as is
-            # pending, so re-scanning it stays linear overall.
-            want = len(buf) - pos if need_more else 1
-            got: list[bytes] = []
-            while want > 0:
-                chunk = next(chunks, None)
-                if chunk is None:
-                    eof = True
-                    break
-                got.append(chunk)
-                want -= len(chunk)
-            if got:
-                buf += b"".join(got)
-        if ended:
-            if _NON_WS.search(buf, pos):
-                yield line_at(pos), Problem("There is more data after the end of the JSON list.")
-                return
-            pos = len(buf)
-            if eof:
-                return
-            continue
-        if not started:
-            first = _NON_WS.search(buf)
-            if first is None:
-                if eof:
-                    return
-                continue
-            if buf[first.start()] != 0x5B:  # '['
-                yield line_at(first.start()), Problem("Expected a JSON list ('[').")
-                return
-            started = True
-            pos = first.start() + 1
-            elem_start = pos
-            depth = 1
-        need_more = False
-        n = len(buf)
+    def after_end(self) -> Iterator[tuple[int, Any]]:
+        """Only whitespace may follow the list."""
         while True:
-            pos = (_SKIP_INSIDE if depth > 1 else _SKIP_TOP).match(buf, pos).end()  # type: ignore[union-attr]
-            if pos >= n:
-                break
-            c = buf[pos]
-            if c == 0x22:  # '"' the skip did not consume: a string cut by the chunk end
-                need_more = True
-                break
-            pos += 1
-            if c == 0x2C:  # ',' (only seen at the top level)
-                yield from element(pos - 1)
-                elem_start = pos
-                commas += 1
-                if boundary is None:
-                    boundary = _learn_boundary(buf, pos - 1)
-                if boundary:
-                    # Fast path: cut at the separator seen between the first two elements
-                    # and let orjson check each slice. A slice that parses is a complete
-                    # element, so the next cut starts an element too; at the first slice that
-                    # does not parse (a false cut or a real error), the exact scan resumes.
-                    skip = len(boundary) - 1
-                    while (q := buf.find(boundary, elem_start)) >= 0:
-                        first = _NON_WS.search(buf, elem_start, q + 1)
-                        if first is None:
-                            break
-                        try:
-                            value = orjson.loads(buf[first.start() : q + 1])
-                        except orjson.JSONDecodeError:
-                            break
-                        yield line_at(first.start()), value
-                        commas += 1
-                        elem_start = q + skip
-                    pos = elem_start
-            elif c == 0x5B or c == 0x7B:  # '[' '{'
-                depth += 1
-            elif depth > 1:
-                depth -= 1
-            elif c == 0x5D:  # ']' closes the list
-                if _NON_WS.search(buf, elem_start, pos - 1):
-                    yield from element(pos - 1)
-                elif commas:
-                    yield line_at(elem_start), Problem("This list ends with a trailing comma.")
-                depth = 0
-                ended = True
-                elem_start = -1
-                break
-            # a stray '}' at the top level: the element's own parse reports it
-        if ended:
-            continue
-        if eof:
-            if need_more or depth > 0:
-                at = elem_start if elem_start >= 0 else pos
-                first = _NON_WS.search(buf, at)
-                line = line_at(first.start() if first else len(buf))
+            if _NON_WS.search(self.buf, self.pos):
                 yield (
-                    line,
-                    Problem("The JSON list is not closed — the file looks truncated."),
+                    self.line_at(self.pos),
+                    Problem("There is more data after the end of the JSON list."),
                 )
-            return
+                return
+            self.pos = len(self.buf)
+            if self.eof:
+                return
+            self.refill()
 
 
 def _learn_boundary(buf: bytes, comma: int) -> bytes | None:
