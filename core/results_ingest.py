@@ -487,6 +487,8 @@ def delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
             (batch_id, indexed_below),
         )
         conn.execute("DELETE FROM results WHERE batch_id = ?", (batch_id,))
+        # the statistics' copy of the old rows is stale now (core/stats.py rebuilds it)
+        conn.execute("DELETE FROM result_facts_built WHERE batch_id = ?", (batch_id,))
         link_inputs(conn, batch_id)  # after the de-indexing, which read the old link
         # Until this ingest completes, nothing is indexed (never a stale count), and search
         # uses the LIKE scan (the batch is pending with last_id -1 until its rows are in).

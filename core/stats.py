@@ -1,17 +1,21 @@
 """Statistics of a batch's or a job's results and progress: SQL aggregates only.
 
 Nothing here reads rows into Python: every figure is a GROUP BY, a bounded ORDER BY … LIMIT
-or a histogram bucketed in SQL. One batch is read through the `results_stats` covering index
-(schema migration 4), so a 100k-result batch is summarised from a few MB of index instead of
-its full rows; a job reads its merged rows (newest success per custom_id, as the results
-viewer shows them). Progress comes from the `snapshots` table, downsampled in SQL.
+or a histogram bucketed in SQL. One batch is read from `result_facts` (schema migration 8):
+one narrow row per result, kept in the order the aggregates group by, so a 100k-result batch
+is summarised from a few MB instead of its full rows (text and raw line included). Facts are
+written after the ingest, off its critical path (`build_facts`, in short steps; the first
+query builds them if nothing has yet). A job reads its merged rows from `results` (newest
+success per custom_id, as the results viewer shows them). Progress comes from the
+`snapshots` table, downsampled in SQL.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -27,7 +31,7 @@ from .models import (
     Share,
 )
 from .results_index import row_source
-from .sqlite_util import placeholders, req_dt
+from .sqlite_util import placeholders, req_dt, write_txn
 
 K = TypeVar("K")
 HISTOGRAM_BINS = 20
@@ -45,13 +49,108 @@ _OUTCOME_ORDER = {
 }
 
 
-def _source(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> tuple[str, list[Any]]:
-    """FROM … WHERE … over the rows to summarise (one per custom_id)."""
+@dataclass(frozen=True, slots=True)
+class _Src:
+    """FROM … WHERE … over the rows to summarise (one per custom_id), with how to read each
+    column there; `grouped` when rows come in (type, error, stop reason, model, output) order."""
+
+    sql: str
+    args: list[Any]
+    error_type: str = "r.error_type"
+    stop_reason: str = "r.stop_reason"
+    model: str = "r.model"
+    input_total: str = INPUT_TOTAL
+    grouped: bool = False
+
+
+_FACTS_STEP = 20_000  # rows per write transaction while building facts
+
+
+def facts_fresh(conn: sqlite3.Connection, batch_id: str) -> bool:
+    """True when `result_facts` holds this batch's rows: built for as many rows as its ingest
+    indexed (an ingest that replaces a batch's rows first drops the built mark)."""
+    row = conn.execute(
+        "SELECT f.rows = coalesce(l.results_indexed, 0) FROM result_facts_built f"
+        " LEFT JOIN batch_local l ON l.batch_id = f.batch_id WHERE f.batch_id = ?",
+        (batch_id,),
+    ).fetchone()
+    return bool(row is not None and row[0])
+
+
+def build_facts(
+    conn: sqlite3.Connection, batch_id: str, should_stop: Callable[[], bool] | None = None
+) -> bool:
+    """(Re)write a batch's facts in short transactions; True when they are complete.
+
+    Safe to run from several threads or processes: rows are written with INSERT OR REPLACE,
+    and the batch is marked built only if the facts match its rows at that moment."""
+    with write_txn(conn):
+        conn.execute("DELETE FROM result_facts_built WHERE batch_id = ?", (batch_id,))
+        conn.execute("DELETE FROM result_facts WHERE batch_id = ?", (batch_id,))
+    after = -1
+    while True:
+        if should_stop is not None and should_stop():
+            return False
+        with write_txn(conn):
+            last = conn.execute(
+                "SELECT max(id) FROM (SELECT id FROM results WHERE batch_id = ? AND id > ?"
+                " ORDER BY id LIMIT ?)",
+                (batch_id, after, _FACTS_STEP),
+            ).fetchone()[0]
+            if last is None:
+                break
+            conn.execute(
+                "INSERT OR REPLACE INTO result_facts SELECT batch_id, type,"
+                " coalesce(error_type, ''), coalesce(stop_reason, ''), coalesce(model, ''),"
+                f" output_tokens, {INPUT_TOTAL.replace('r.', '')}, cost_usd, id FROM results"
+                " WHERE batch_id = ? AND id > ? AND id <= ?",
+                (batch_id, after, last),
+            )
+        after = last
+    with write_txn(conn):
+        now = conn.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM results WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        have = conn.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM result_facts WHERE batch_id = ?",
+            (batch_id,),
+        ).fetchone()
+        if tuple(now) != tuple(have):
+            return False  # the batch's rows changed meanwhile: built again next time
+        conn.execute(
+            "INSERT OR REPLACE INTO result_facts_built (batch_id, rows, max_id) VALUES (?, ?, ?)",
+            (batch_id, *now),
+        )
+    return True
+
+
+def facts_pending(conn: sqlite3.Connection) -> list[str]:
+    """Batches with indexed results whose facts are not built (or no longer match)."""
+    rows = conn.execute(
+        "SELECT l.batch_id FROM batch_local l LEFT JOIN result_facts_built f"
+        " ON f.batch_id = l.batch_id WHERE l.results_indexed > 0"
+        " AND (f.batch_id IS NULL OR f.rows <> l.results_indexed) ORDER BY l.batch_id"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _source(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> _Src:
     ids = list(dict.fromkeys(batch_ids))
     if len(ids) == 1:
-        # The covering index holds every column the aggregates read (and the row id).
-        return "FROM results r INDEXED BY results_stats WHERE r.batch_id = ?", ids
-    return row_source(conn, ids)
+        if not facts_fresh(conn, ids[0]):
+            build_facts(conn, ids[0])
+        if facts_fresh(conn, ids[0]):
+            return _Src(
+                "FROM result_facts r WHERE r.batch_id = ?",
+                ids,
+                error_type="nullif(r.error_type, '')",
+                stop_reason="nullif(r.stop_reason, '')",
+                model="nullif(r.model, '')",
+                input_total="r.input_total",
+                grouped=True,
+            )
+    sql, args = row_source(conn, ids)
+    return _Src(sql, args)
 
 
 def bin_width(maximum: int, bins: int = HISTOGRAM_BINS) -> int:
@@ -66,26 +165,22 @@ def bin_width(maximum: int, bins: int = HISTOGRAM_BINS) -> int:
 
 
 def _histogram(
-    conn: sqlite3.Connection,
-    src: tuple[str, list[Any]],
-    column: str,
-    maximum: int,
-    presorted: bool = False,
+    conn: sqlite3.Connection, src: _Src, column: str, maximum: int, presorted: bool = False
 ) -> Histogram:
     width = bin_width(maximum)
     bins = max(1, math.ceil((maximum + 1) / width))
     if presorted:
-        # The index orders output tokens within each (type, error, stop reason, model) group:
+        # Facts order output tokens within each (type, error, stop reason, model) group:
         # counting per distinct value streams, and only those few counts are sorted into bins.
         sql = (
-            f"SELECT v / ? AS b, sum(n) FROM (SELECT {column} AS v, count(*) AS n {src[0]}"
+            f"SELECT v / ? AS b, sum(n) FROM (SELECT {column} AS v, count(*) AS n {src.sql}"
             f" AND r.type = 'succeeded' GROUP BY r.type, r.error_type, r.stop_reason, r.model,"
             f" {column}) GROUP BY b"
         )
     else:
-        sql = f"SELECT {column} / ? AS b, count(*) {src[0]} AND r.type = 'succeeded' GROUP BY b"
+        sql = f"SELECT {column} / ? AS b, count(*) {src.sql} AND r.type = 'succeeded' GROUP BY b"
     counts = [0] * bins
-    for b, n in conn.execute(sql, [width, *src[1]]).fetchall():
+    for b, n in conn.execute(sql, [width, *src.args]).fetchall():
         counts[min(int(b), bins - 1)] += int(n)
     return Histogram(edges=tuple(i * width for i in range(bins + 1)), counts=tuple(counts))
 
@@ -101,15 +196,15 @@ def _threshold(hist: Histogram, n: int = NOTABLE) -> int:
 
 
 def _notable(
-    conn: sqlite3.Connection, src: tuple[str, list[Any]], order: str, at_least: float
+    conn: sqlite3.Connection, src: _Src, order: str, at_least: float
 ) -> tuple[NotableRequest, ...]:
     # Ids first (from the index alone; `at_least` keeps the sort small), then the few rows.
     ids = [
         r[0]
         for r in conn.execute(
-            f"SELECT r.id {src[0]} AND {order} >= ? AND {order} > 0"
+            f"SELECT r.id {src.sql} AND {order} >= ? AND {order} > 0"
             f" ORDER BY {order} DESC, r.id LIMIT ?",
-            [*src[1], at_least, NOTABLE],
+            [*src.args, at_least, NOTABLE],
         ).fetchall()
     ]
     if not ids:
@@ -153,10 +248,10 @@ def result_breakdown(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> Resu
     maxima (which size the histograms) are of the succeeded requests."""
     src = _source(conn, batch_ids)
     groups = conn.execute(
-        "SELECT r.type, r.error_type, r.stop_reason, r.model, count(*), total(r.cost_usd),"
-        f" max(r.output_tokens), max({INPUT_TOTAL}), count(r.cost_usd) {src[0]}"
-        " GROUP BY r.type, r.error_type, r.stop_reason, r.model",
-        src[1],
+        f"SELECT r.type, {src.error_type}, {src.stop_reason}, {src.model}, count(*),"
+        f" total(r.cost_usd), max(r.output_tokens), max({src.input_total}), count(r.cost_usd)"
+        f" {src.sql} GROUP BY r.type, r.error_type, r.stop_reason, r.model",
+        src.args,
     ).fetchall()
     outcomes: dict[tuple[int, str], list[float]] = {}
     stops: dict[str, list[float]] = {}
@@ -202,16 +297,15 @@ def result_distribution(
 ) -> ResultDistribution:
     """Token histograms of the succeeded requests; the longest / largest / most expensive."""
     src = _source(conn, batch_ids)
-    single = len(set(batch_ids)) == 1
     out_hist = _histogram(
-        conn, src, "r.output_tokens", breakdown.max_output_tokens, presorted=single
+        conn, src, "r.output_tokens", breakdown.max_output_tokens, presorted=src.grouped
     )
-    in_hist = _histogram(conn, src, INPUT_TOTAL, breakdown.max_input_tokens)
+    in_hist = _histogram(conn, src, src.input_total, breakdown.max_input_tokens)
     return ResultDistribution(
         output_tokens=out_hist,
         input_tokens=in_hist,
         longest=_notable(conn, src, "r.output_tokens", _threshold(out_hist)),
-        largest_inputs=_notable(conn, src, INPUT_TOTAL, _threshold(in_hist)),
+        largest_inputs=_notable(conn, src, src.input_total, _threshold(in_hist)),
         priciest=_notable(conn, src, "r.cost_usd", 0.0),
     )
 

@@ -961,6 +961,10 @@ class Store:
             self._indexer_conn = conn
             while True:
                 results_index.build_fts(conn, self._index_stop.is_set)
+                # then the statistics' rows (core/stats.py), also off the ingest's path
+                for batch_id in stats.facts_pending(conn):
+                    if not stats.build_facts(conn, batch_id, self._index_stop.is_set):
+                        break
                 with self._lock:
                     if self._index_stop.is_set() or self._closed or not self._index_again:
                         self._indexer = None

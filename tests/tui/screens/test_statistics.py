@@ -322,3 +322,31 @@ async def test_results_arriving_redraw_the_charts(tmp_path: Path) -> None:
         outcomes = screen.query_one("#chart-outcomes", Chart).table
         assert outcomes is not None
         assert sum(n for _, n, _ in outcomes[1]) == 80
+
+
+def test_facts_are_built_after_the_ingest_and_follow_a_new_one(tmp_path: Path) -> None:
+    """The statistics' rows are written off the ingest's path (the background builder), and
+    an ingest that replaces the batch's rows (same count, other outcomes) makes them stale."""
+    from batchtop.core import stats
+
+    service = offline_service(tmp_path)
+    store = service.store
+    add_ended_batch(store, BATCH, standard_lines(40), tmp_path)
+    assert store.wait_search_index(60)  # the builder does the facts right after
+    assert stats.facts_fresh(store._conn(), BATCH)
+    count = "SELECT count(*) FROM result_facts WHERE batch_id = ?"
+    assert _sql(store.path, count, BATCH) == [(40,)]
+    assert {s.label for s in service.result_breakdown([BATCH]).outcomes} == {
+        "succeeded",
+        "errored: overloaded_error",
+        "errored: invalid_request_error",
+        "expired",
+        "canceled",
+    }
+    path = tmp_path / "again.jsonl"
+    again = [succeeded(f"req-{i:05d}", "fine") for i in range(1, 41)]
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in again))
+    store.ingest_results(BATCH, path)
+    outcomes = service.result_breakdown([BATCH]).outcomes
+    assert [(s.label, s.count) for s in outcomes] == [("succeeded", 40)]
+    assert stats.facts_fresh(store._conn(), BATCH)
