@@ -589,6 +589,23 @@ class SubmitNotice:
         return f"{where}: {i.error or i.state.value}"
 
 
+@dataclass(frozen=True, slots=True)
+class PartialJobsNotice:
+    """Jobs whose parts were not all created: they can be resumed."""
+
+    jobs: tuple[JobProgress, ...]
+
+    @property
+    def text(self) -> str:
+        first = self.jobs[0]
+        made = len(first.created)
+        more = f" (and {len(self.jobs) - 1} more)" if len(self.jobs) > 1 else ""
+        return (
+            f"Job {first.job.name} is partly submitted ({made} of {first.part_count} parts"
+            f" created){more}: select it and press u to send the missing parts."
+        )
+
+
 Event = (
     BatchChanged
     | BatchEnded
@@ -597,6 +614,7 @@ Event = (
     | ResultsReady
     | ListingProgress
     | SubmitNotice
+    | PartialJobsNotice
 )
 
 

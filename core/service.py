@@ -38,6 +38,7 @@ from .models import (
     ImportReport,
     Job,
     JobProgress,
+    PartialJobsNotice,
     ProcessingStatus,
     ProgressSeries,
     RefreshDone,
@@ -329,6 +330,9 @@ class BatchService:
         if await asyncio.to_thread(self.store.open_intents):
             with contextlib.suppress(BatchtopError):
                 await self.reconcile()
+        partial = await asyncio.to_thread(self.store.partial_jobs)
+        if partial:
+            self._emit(PartialJobsNotice(tuple(partial)))
 
     async def _reconcile_ended_lookalikes(self) -> None:
         """An unknown submission's look-alike batch has ended: its results can prove it."""
@@ -703,6 +707,10 @@ class BatchService:
         for intent in resolved:
             self._emit(SubmitNotice(intent))
         return resolved
+
+    def job_progress(self, job_id: str) -> JobProgress | None:
+        """Which parts of a job were created, are unresolved, or were never sent."""
+        return self.store.job_progress(job_id)
 
     def partial_jobs(self) -> list[JobProgress]:
         """Jobs whose parts were not all created: `submit` of the same file resumes them."""

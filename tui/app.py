@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
 from batchtop.core.desktop_notify import Notifier
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import BatchEnded, BatchView, Event, RefreshFailed, SubmitNotice
+from batchtop.core.models import (
+    BatchEnded,
+    BatchView,
+    Event,
+    PartialJobsNotice,
+    RefreshFailed,
+    SubmitNotice,
+)
 from batchtop.core.notices import ended_notices, summary_line
 from textual import work
 from textual.app import App
@@ -126,6 +133,9 @@ class BatchtopApp(App[int]):
         """Toasts for ended batches here; then every screen of the stack gets the event (the
         dashboard, a results viewer under a dialog...): a screen that cares handles it."""
         event = message.event
+        if isinstance(event, PartialJobsNotice):
+            self.notify(escape(clean(event.text)), severity="warning", timeout=30)
+            return
         if isinstance(event, SubmitNotice):  # reconcile's verdict on an open submission
             warn = event.intent.unknown
             self.notify(

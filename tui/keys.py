@@ -158,6 +158,15 @@ DASHBOARD_KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "resume",
+        "u",
+        "resume_job",
+        "Resume",
+        "Send the missing parts of a partly submitted job",
+        "job: resume a partly submitted job",
+        show=False,
+    ),
+    Key(
         "export",
         "e",
         "export",

@@ -114,7 +114,7 @@ def test_two_stores_on_one_workspace_never_adopt_each_others_batches(
         pytest.skip("more seeds: run with -m soak or BATCHTOP_SOAK=full")
     rng = random.Random(seed)
     skew = timedelta(minutes=rng.choice([-90, -3, 0, 4, 120]))  # server clock vs ours
-    ends_at_once = rng.random() < 0.6
+    ends_at_once = seed % 2 == 1  # odd seeds: results prove ownership; even: batches run on
     emulator = emulator_factory(
         clock=ScaledClock(1.0, datetime.now(UTC) + skew), rate=None if ends_at_once else 0.001
     )

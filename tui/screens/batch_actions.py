@@ -237,6 +237,32 @@ class BatchActions(Screen[None]):
         if await retry_flow(self, self.service, [batch.id], display_name(batch)):
             self.reload()
 
+    def action_resume_job(self) -> None:
+        key = self.table.selected_key
+        if key is not None and key.startswith(JOB_PREFIX):
+            job_id: str | None = key.removeprefix(JOB_PREFIX)
+        else:
+            batch = self.selected_batch()
+            job_id = batch.job_id if batch is not None else None
+        progress = self.service.job_progress(job_id) if job_id else None
+        if progress is None or progress.complete:
+            self.notify("Select a partly submitted job (or one of its batches) first.")
+            return
+        self._resume_flow(progress.job.id, clean(progress.job.name, keep_newlines=False))
+
+    @work(group="batch-action", exit_on_error=False)
+    async def _resume_flow(self, job_id: str, name: str) -> None:
+        outcome = await self._call("Resume failed", self.service.resume_job(job_id))
+        if outcome is None:
+            return
+        self.reload()
+        sent = len(outcome.batch_ids)
+        text = f"Resumed {name}: {sent} part{'s' * (sent != 1)} sent"
+        if outcome.errors:
+            self.notify(escape(f"{text}; {'; '.join(outcome.errors)}"), severity="warning")
+        else:
+            self.notify(escape(text + "."))
+
     async def _call(self, title: str, call: Awaitable[T]) -> T | None:
         """Await a service call; failures become notifications, never crashes."""
         try:

@@ -237,11 +237,16 @@ class RowBuilder:
         s = self.styles
         counts = aggregate(b.remote.request_counts for b in batches)
         label = f"{len(active)} active" if active else "ended"
+        style = s.running if active else s.success
+        if job.part_count:  # a partly submitted job says so (u resumes it)
+            made = {b.job_part for b in batches} & set(range(1, job.part_count + 1))
+            if len(made) < job.part_count:
+                label, style = f"{len(made)}/{job.part_count} parts", s.warning
         cost = total_cost(batch_cost(b) for b in batches)
         cells = (
             safe_text(job.name, "bold", one_line=True),
             Text(f"{len(batches)} batch{'es' if len(batches) != 1 else ''}", style="dim"),
-            Text(label, style=s.running if active else s.success),
+            Text(label, style=style),
             bar(_fraction(counts), 8, s.success),
             *_counts_cells(counts, s),
             Text(times[0]),
