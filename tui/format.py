@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from batchtop.core.models import BatchView, ProcessingStatus
+from batchtop.core.models import BatchView, Job, ProcessingStatus
 from rich.style import Style
 from rich.text import Text
+
+from .safe_text import safe_text
 
 BAR_FULL = "█"
 BAR_EMPTY = "░"
@@ -56,6 +58,17 @@ def money(usd: float | None, *, approx: bool = False) -> str:
     prefix = "~" if approx else ""
     if usd < 0.01 and usd > 0:
         return f"{prefix}${usd:.4f}"
+    return f"{prefix}${usd:,.2f}"
+
+
+def money_cell(usd: float | None, *, approx: bool = False) -> str:
+    """A cost in a table column: always two decimals so a column lines up (a cost under a
+    cent reads `<$0.01`); the detail panel shows the exact figure (`money`)."""
+    if usd is None:
+        return "—"
+    prefix = "~" if approx else ""
+    if 0 < usd < 0.005:
+        return f"{prefix}<$0.01"
     return f"{prefix}${usd:,.2f}"
 
 
@@ -126,3 +139,28 @@ def when(at: datetime, now: datetime) -> str:
 
 def seconds_until(at: datetime, now: datetime) -> float:
     return max((at - now) / timedelta(seconds=1), 0.0)
+
+
+RETRY_MARK = "↻ "
+
+
+def label_cell(b: BatchView, job: Job | None, *, in_job_row: bool = False) -> Text:
+    """What the Label column says: the local label; without one, the job's name (a batch
+    imported or composed here belongs to a job), with its part when the job has several
+    (under its job's row, just the part); a retry is marked as one."""
+    if b.label:
+        name = safe_text(b.label, one_line=True)
+    elif job is not None:
+        parts = max(len(job.batch_ids), job.part_count or 0)
+        part = f"part {b.job_part}" if b.job_part is not None and parts > 1 else ""
+        if in_job_row:
+            name = Text(part or job.name, style="dim" if part else "")
+        else:
+            name = safe_text(job.name, one_line=True)
+            if part:
+                name.append(f" · {part}", style="dim")
+    else:
+        name = Text("—", style="dim")
+    if b.parent_batch_id:
+        name = Text(RETRY_MARK, style="bold") + name
+    return name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from batchtop.tui.cli.render import clean
-from batchtop.tui.format import money
+from batchtop.tui.format import money, size
 from batchtop.tui.words import quantity
 from rich.table import Table
 from rich.text import Text
@@ -70,7 +70,7 @@ def print_report(console: Console, report: ImportReport) -> None:
     head = Text()
     head.append(clean(report.path), "bold")
     head.append(f"  ({report.format}, {quantity(report.request_count, 'request')}, ")
-    head.append(f"{report.byte_size / 1e6:,.1f} MB)")
+    head.append(f"{size(report.byte_size)})")
     console.print(head)
     for issue in report.issues[:MAX_ISSUES_SHOWN]:
         line = Text()
@@ -83,7 +83,10 @@ def print_report(console: Console, report: ImportReport) -> None:
         console.print(f"... and {len(report.issues) - MAX_ISSUES_SHOWN:,} more issues")
     if errors or warnings:
         console.print(
-            Text(f"{errors:,} error(s), {warnings:,} warning(s)", "red" if errors else "yellow")
+            Text(
+                f"{quantity(errors, 'error')}, {quantity(warnings, 'warning')}",
+                "red" if errors else "yellow",
+            )
         )
     for note in report.notes:
         console.print(Text("note: " + clean(note)))
@@ -98,7 +101,7 @@ def print_report(console: Console, report: ImportReport) -> None:
             table.add_row(
                 str(p.index),
                 f"{p.request_count:,}",
-                f"{p.byte_size / 1e6:,.2f} MB",
+                size(p.byte_size),
                 f"{p.first_line}-{p.last_line}",
             )
         console.print(table)

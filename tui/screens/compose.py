@@ -19,6 +19,7 @@ from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.suggest import model_suggester
 from batchtop.tui.widgets.key_footer import KeyFooter
 from batchtop.tui.widgets.validation_report import estimate_text
+from batchtop.tui.words import quantity
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
@@ -360,6 +361,9 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         self.query_one("#compose-submit", Button).disabled = not self.can_submit
 
     def _issues_renderable(self) -> RenderableType:
+        if not self.form_errors and not any(e.message.strip() for e in self.query(RequestEditor)):
+            # nothing typed yet: no error for an empty form (it cannot be submitted anyway)
+            return Text("Problems are listed here as you type.", style="dim")
         lines: list[Text] = []
         for message in self.form_errors:
             lines.append(Text(clean(message), style="red"))
@@ -373,7 +377,9 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
             line.append(clean(issue.message, keep_newlines=False), style=style)
             lines.append(line)
         if not lines:
-            return Text(f"{len(self.requests)} request(s), no problems found.", style="green")
+            return Text(
+                f"{quantity(len(self.requests), 'request')}, no problems found.", style="green"
+            )
         return Group(*lines)
 
     @property
@@ -397,7 +403,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     async def run_submit(self, requests: list[dict[str, Any]]) -> None:
         from batchtop.tui.screens.confirm import ConfirmScreen
 
-        body = Text(f"Send {len(requests)} request(s) as a new batch?\n\n", end="")
+        body = Text(f"Send {quantity(len(requests), 'request')} as a new batch?\n\n", end="")
         with contextlib.suppress(BatchtopError, ValueError, TypeError):
             body.append_text(estimate_text(self.service.estimate(requests)))
         if not await self.app.push_screen_wait(

@@ -406,7 +406,8 @@ class DashboardScreen(BatchActions):
                 return self._builder.job_cells(job, self._members.get(job_id, []), now)
         elif (batch := self._batches.get(key)) is not None:
             member = self.view == "jobs" and batch.job_id in self._members
-            return self._builder.batch_cells(batch, now, indent="  └ " if member else "")
+            job = self._jobs.get(batch.job_id) if batch.job_id else None
+            return self._builder.batch_cells(batch, now, indent="  └ " if member else "", job=job)
         return tuple(Text() for _ in COLUMNS)  # gone since the last render: one blank row
 
     def _update_headers(self) -> None:

@@ -459,12 +459,15 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         if outcome.failed_parts:
             self.notify(
                 escape(clean("; ".join(outcome.errors))),
-                title=f"{len(outcome.failed_parts)} part(s) not submitted",
+                title=f"{quantity(len(outcome.failed_parts), 'part')} not submitted",
                 severity="error",
                 timeout=15,
             )
         if outcome.batch_ids:
-            self.notify(escape(ids), title=f"Submitted {len(outcome.batch_ids)} batch(es)")
+            self.notify(
+                escape(ids),
+                title=f"Submitted {quantity(len(outcome.batch_ids), 'batch', 'batches')}",
+            )
         self.dismiss(outcome)
 
     def _on_submit(self, progress: SubmitProgress) -> None:

@@ -23,6 +23,7 @@ from batchtop.core.models import (
     ResultSummary,
     ResultType,
 )
+from batchtop.tui.format import size
 from batchtop.tui.messages import ServiceEvent
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
@@ -34,7 +35,6 @@ from batchtop.tui.widgets.results_table import (
     ResultsTable,
     header_text,
 )
-from batchtop.tui.widgets.validation_report import human_bytes
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -367,7 +367,7 @@ class ResultsScreen(Screen[None]):
         bar = self.query_one("#results-download", ProgressBar)
         bar.update(total=message.total, progress=message.done)
         self.query_one("#results-download-bytes", Static).update(
-            Text(f"{human_bytes(message.done)} received", style="dim")
+            Text(f"{size(message.done)} received", style="dim")
         )
 
     def _query(self, filt: ResultFilter) -> tuple[ResultSummary, ResultPage]:

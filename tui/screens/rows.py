@@ -22,12 +22,14 @@ from ..format import (
     age,
     bar,
     count_fraction,
-    money,
+    label_cell,
+    money_cell,
     status_label,
     time_left,
 )
 from ..safe_text import safe_text
 from ..widgets.batches_table import Column
+from ..words import quantity
 
 View = Literal["all", "active", "ended", "errors", "jobs"]
 VIEWS: dict[View, str] = {
@@ -180,25 +182,28 @@ class RowBuilder:
 
     def __init__(self, styles: Styles) -> None:
         self.styles = styles
-        self._cache: LRUCache[tuple[str, str], tuple[BatchView, tuple[Text, ...]]] = LRUCache(
-            CACHED_ROWS
+        self._cache: LRUCache[tuple[str, str], tuple[BatchView, Job | None, tuple[Text, ...]]] = (
+            LRUCache(CACHED_ROWS)
         )
         self._times: LRUCache[tuple[str, str], Text] = LRUCache(2 * CACHED_ROWS)
         self._jobs: dict[str, tuple[tuple[object, ...], tuple[Text, ...]]] = {}
 
-    def batch_cells(self, b: BatchView, now: datetime, *, indent: str = "") -> tuple[Text, ...]:
+    def batch_cells(
+        self, b: BatchView, now: datetime, *, indent: str = "", job: Job | None = None
+    ) -> tuple[Text, ...]:
         key = b.id
         cached = self._cache.get((key, indent))
-        if cached is None or cached[0] is not b:
-            cached = (b, self._static_cells(b, indent))
+        if cached is None or cached[0] is not b or cached[1] is not job:
+            cached = (b, job, self._static_cells(b, indent, job))
             self._cache[(key, indent)] = cached
+        cells = cached[2]
         r = b.remote
         left = time_left(r.expires_at, now) if r.is_active else "—"
         return (
-            *cached[1][:10],
+            *cells[:10],
             self._time_cell(key, "age", age(r.created_at, now)),
             self._time_cell(key, "left", left),
-            cached[1][10],
+            cells[10],
         )
 
     def _time_cell(self, key: str, which: str, text: str) -> Text:
@@ -208,10 +213,10 @@ class RowBuilder:
             self._times[(key, which)] = cached
         return cached
 
-    def _static_cells(self, b: BatchView, indent: str) -> tuple[Text, ...]:
+    def _static_cells(self, b: BatchView, indent: str, job: Job | None) -> tuple[Text, ...]:
         s = self.styles
         label = status_label(b)
-        name = safe_text(b.label or "", one_line=True) if b.label else Text("—", style="dim")
+        name = label_cell(b, job, in_job_row=bool(indent))
         if indent:
             name = Text(indent, style="dim") + name
         c = b.remote.request_counts
@@ -222,7 +227,7 @@ class RowBuilder:
             Text(label, style=status_style(label, s)),
             bar(_fraction(c), 8, s.success),
             *_counts_cells(c, s),
-            Text(money(cost.usd, approx=cost.is_estimate)),
+            Text(money_cell(cost.usd, approx=cost.is_estimate)),
         )
 
     def job_cells(self, job: Job, batches: Sequence[BatchView], now: datetime) -> tuple[Text, ...]:
@@ -236,7 +241,7 @@ class RowBuilder:
             return cached[1]
         s = self.styles
         counts = aggregate(b.remote.request_counts for b in batches)
-        label = f"{len(active)} active" if active else "ended"
+        label = f"{len(active):,} active" if active else "ended"
         style = s.running if active else s.success
         if job.part_count:  # a partly submitted job says so (u resumes it)
             made = {b.job_part for b in batches} & set(range(1, job.part_count + 1))
@@ -245,13 +250,13 @@ class RowBuilder:
         cost = total_cost(batch_cost(b) for b in batches)
         cells = (
             safe_text(job.name, "bold", one_line=True),
-            Text(f"{len(batches)} batch{'es' if len(batches) != 1 else ''}", style="dim"),
+            Text(quantity(len(batches), "batch", "batches"), style="dim"),
             Text(label, style=style),
             bar(_fraction(counts), 8, s.success),
             *_counts_cells(counts, s),
             Text(times[0]),
             Text(times[1]),
-            Text(money(cost.usd, approx=cost.is_estimate)),
+            Text(money_cell(cost.usd, approx=cost.is_estimate)),
         )
         self._jobs[job.id] = (version, cells)
         return cells

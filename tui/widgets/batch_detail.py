@@ -25,6 +25,7 @@ from ..format import (
     age,
     bar,
     duration,
+    label_cell,
     money,
     seconds_until,
     short_id,
@@ -33,6 +34,7 @@ from ..format import (
     when,
 )
 from ..safe_text import safe_text
+from ..words import quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class BatchDetail(Horizontal):
             c = b.remote.request_counts
             grid.add_row(
                 f"part {b.job_part}" if b.job_part is not None else "batch",
-                Text(f"{short_id(b.id)} {status_label(b)} · {c.done}/{c.total} done"),
+                Text(f"{short_id(b.id)} {status_label(b)} · {c.done:,}/{c.total:,} done"),
             )
         self._put("#detail-head", grid)
         total = sum(b.remote.request_counts.total for b in batches)
@@ -129,7 +131,7 @@ class BatchDetail(Horizontal):
         bars = _grid(wrap=False)
         bars.add_row("by count", bar(done / total if total else 0.0, 20))
         bars.add_row("requests", Text(f"{done:,} of {total:,} done"))
-        bars.add_row("batches", Text(f"{len(batches)} · {active} active"))
+        bars.add_row("batches", Text(f"{len(batches):,} · {active:,} active"))
         self._put("#detail-bars", bars)
         self._spark([])
         cost = total_cost(batch_cost(b) for b in batches)
@@ -165,12 +167,18 @@ class BatchDetail(Horizontal):
             self.show_job(*self._job, now)
 
     def _spark(self, data: list[float]) -> None:
-        """A sparkline needs two points; say so instead of drawing a flat block."""
-        enough = len(data) >= 2
+        """A sparkline needs two points and a completion; say so instead of drawing bars
+        for nothing."""
+        enough = len(data) >= 2 and any(data)
         spark = self.query_one(Sparkline)
         spark.display = enough
         spark.data = data if enough else [0.0]
-        title = "completions over time" if enough else "completions over time: no history yet"
+        if enough:
+            title = "completions over time"
+        elif len(data) >= 2:
+            title = "completions over time: none yet"
+        else:
+            title = "completions over time: no history yet"
         self._put("#detail-spark-title", title)
 
 
@@ -190,7 +198,7 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
     b, r, now = info.batch, info.batch.remote, info.now
     c = r.request_counts
     grid = _grid()
-    grid.add_row("label", safe_text(b.label or "—", one_line=True))
+    grid.add_row("label", label_cell(b, info.job))
     grid.add_row("id", Text(r.id))
     grid.add_row("status", Text(status_label(b)))
     if b.model:
@@ -231,12 +239,19 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
 
 
 def _bars(info: DetailInfo) -> Table:
-    """BAR_ROWS rows: both progress bars, and when it ends (or took to end)."""
+    """BAR_ROWS rows: progress by count and by time and the ETA while it runs; once it has
+    ended, when and how long it took (the time bar of a finished batch meant nothing)."""
     grid = _grid(wrap=False)
     grid.add_row("by count", bar(info.by_count, 20))
-    grid.add_row("by time", bar(info.by_time, 20))
     r = info.batch.remote
-    if info.eta is not None:
+    if not r.is_active:
+        grid.add_row(
+            "ended",
+            Text(when(r.ended_at, info.now)) if r.ended_at else Text("—", style="dim"),
+        )
+    else:
+        grid.add_row("by time", bar(info.by_time, 20))
+    if info.eta is not None and r.is_active:
         grid.add_row(
             "ETA",
             Text(f"{when(info.eta, info.now)} (in {duration(seconds_until(info.eta, info.now))})"),
@@ -269,7 +284,7 @@ def _cost_and_links(info: DetailInfo) -> Table:
         part = f" part {b.job_part}" if b.job_part is not None else ""
         count = len(info.job.batch_ids)
         grid.add_row(
-            "job", safe_text(f"{info.job.name}{part} ({count} batch{'es' if count != 1 else ''})")
+            "job", safe_text(f"{info.job.name}{part} ({quantity(count, 'batch', 'batches')})")
         )
     if b.parent_batch_id:
         grid.add_row("retry of", Text(short_id(b.parent_batch_id, 20)))

@@ -13,6 +13,7 @@ from textual.widget import Widget
 
 from ..format import clock, duration, seconds_until
 from ..safe_text import clean
+from ..words import quantity
 
 ERROR_TITLES = {
     "auth": "API key rejected",
@@ -98,8 +99,8 @@ class StatusBar(Widget):
         elif s.next_at is not None:
             idle = " · idle (nothing active), next" if s.idle else " · next"
             out.append(f"{idle} in {duration(seconds_until(s.next_at, now))}")
-        out.append(f" · {s.api_calls} API call{'s' if s.api_calls != 1 else ''}")
-        out.append(f" · {s.active} active")
+        out.append(f" · {quantity(s.api_calls, 'API call')}")
+        out.append(f" · {s.active:,} active")
         if s.listing is not None:
             out.append(f" · first sync: {s.listing.total:,} batches listed…", style="bold")
         elif s.total is not None and not s.listing_complete:

@@ -19,7 +19,6 @@ from rich.table import Table
 from rich.text import Text
 
 MAX_ISSUES_SHOWN = 500
-human_bytes = size  # the one size format, shared with the command line
 
 
 def issue_line(issue: ImportIssue) -> Text:
@@ -85,7 +84,7 @@ def parts_table(parts: list[SplitPart]) -> Table:
         table.add_row(
             str(part.index),
             f"{part.request_count:,}",
-            human_bytes(part.byte_size),
+            size(part.byte_size),
             f"{part.first_line:,}–{part.last_line:,}",
         )
     return table
@@ -95,7 +94,7 @@ def summary_renderable(report: ImportReport) -> RenderableType:
     head = Text(end="")
     head.append(clean(report.path, keep_newlines=False), style="bold")
     head.append(f"  ·  {report.format}  ·  {quantity(report.request_count, 'valid request')}")
-    head.append(f"  ·  {human_bytes(report.byte_size)}")
+    head.append(f"  ·  {size(report.byte_size)}")
     n_err, n_warn = len(report.errors), len(report.issues) - len(report.errors)
     head.append("\n")
     if n_err:
@@ -117,7 +116,7 @@ def summary_renderable(report: ImportReport) -> RenderableType:
             clean(", ".join(f"{m} ×{c:,}" for m, c in report.models.items()), keep_newlines=False)
         )
     plan = Text(
-        f"Split plan: {len(report.parts)} batch{'es' * (len(report.parts) != 1)}",
+        f"Split plan: {quantity(len(report.parts), 'batch', 'batches')}",
         style="bold",
     )
     parts: list[RenderableType] = [head, Text(""), plan]

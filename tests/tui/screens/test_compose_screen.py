@@ -45,7 +45,7 @@ async def test_compose_two_requests_preview_and_submit(live_service: Any) -> Non
         assert screen.requests == expected
         text = screen_text(app)
         assert '"custom_id": "request-2"' in text
-        assert "2 request(s), no problems found." in text
+        assert "2 requests, no problems found." in text
 
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))

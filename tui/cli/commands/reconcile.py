@@ -39,7 +39,8 @@ def _job_dict(p: JobProgress) -> dict[str, Any]:
 
 
 def _parts(parts: tuple[int, ...]) -> str:
-    return ", ".join(str(p) for p in parts)
+    """`part 2` or `parts 1, 3`."""
+    return ("part " if len(parts) == 1 else "parts ") + ", ".join(str(p) for p in parts)
 
 
 async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
@@ -65,15 +66,15 @@ async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
             out.print(f"{where}: {i.state.value} {i.batch_id or ''}".rstrip())
     for p in partial:
         created = (
-            f"parts {_parts(p.created)} of {p.part_count} created"
+            f"{_parts(p.created)} of {p.part_count} created"
             if p.created
             else (f"none of its {p.part_count} parts created")
         )
         rest = []
         if p.missing:
-            rest.append(f"part(s) {_parts(p.missing)} not sent")
+            rest.append(f"{_parts(p.missing)} not sent")
         if p.open:
-            rest.append(f"part(s) {_parts(p.open)} unresolved")
+            rest.append(f"{_parts(p.open)} unresolved")
         how = f"batchtop submit {p.job.source}" if p.job.source else "batchtop submit <file>"
         out.print(
             txt(

@@ -103,24 +103,26 @@ async def _submit_report(
         print_json(data)
     else:
         if outcome.resumed_parts:
-            done = ", ".join(map(str, outcome.resumed_parts))
+            n = len(outcome.resumed_parts)
+            done = ("part " if n == 1 else "parts ") + ", ".join(map(str, outcome.resumed_parts))
             out.print(
                 txt(
-                    f"resumed job {outcome.job_id}: part(s) {done} were already created;"
-                    " only the others were sent",
+                    f"resumed job {outcome.job_id}: {done} {'was' if n == 1 else 'were'}"
+                    " already created; only the others were sent",
                     "yellow",
                 )
             )
         for bid in outcome.batch_ids:
             out.print(f"submitted {bid}")
-        out.print(f"job {outcome.job_id}: {len(outcome.batch_ids)} batch(es)")
+        out.print(f"job {outcome.job_id}: {quantity(len(outcome.batch_ids), 'batch', 'batches')}")
         for err in outcome.errors:
             out.print(txt(err, "red"))
         if outcome.batch_ids:
             out.print("next: batchtop watch   then   batchtop results <id> --format json")
     if outcome.failed_parts:
         raise UserError(
-            f"{len(outcome.failed_parts)} part(s) of job {outcome.job_id} were not submitted."
+            f"{quantity(len(outcome.failed_parts), 'part')} of job {outcome.job_id} "
+            f"{'was' if len(outcome.failed_parts) == 1 else 'were'} not submitted."
         )
     return 0
 
@@ -136,7 +138,7 @@ async def _send(
     while True:
         try:
             if out.is_terminal and len(report.parts) > 0:
-                with out.status(f"Submitting {len(report.parts)} batch(es) …"):
+                with out.status(f"Submitting {quantity(len(report.parts), 'batch', 'batches')} …"):
                     return await service.submit(
                         report, name=ns.name, label=ns.label, skip_invalid=skipping, force=force
                     )
