@@ -253,6 +253,10 @@ class BatchApi:
         self.max_retries = max_retries
         self.calls = 0
         self._server_offset_s: float | None = None
+        # What the API says about the key's organization and workspace (response headers
+        # `anthropic-organization-id`, `anthropic-workspace-id`): None until a response
+        # came, then (workspace id, organization id), either None when not sent.
+        self.scope: tuple[str | None, str | None] | None = None
         self.page_limit = LIST_PAGE_LIMIT
         self._client: AsyncAnthropic | None = None
         self._build_lock = threading.Lock()
@@ -314,8 +318,15 @@ class BatchApi:
             async def _clock(response: Any) -> None:
                 self._note_server_time(response.headers.get("date"))
 
+            async def _scope(response: Any) -> None:
+                headers = response.headers
+                workspace = headers.get("anthropic-workspace-id") or None
+                organization = headers.get("anthropic-organization-id") or None
+                if workspace or organization or response.status_code < 400:
+                    self.scope = (workspace, organization)
+
             http_client = anthropic.DefaultAsyncHttpxClient(
-                event_hooks={"request": [_count], "response": [_clock]}
+                event_hooks={"request": [_count], "response": [_clock, _scope]}
             )
             self._client = anthropic.AsyncAnthropic(
                 api_key=self._api_key,

@@ -545,22 +545,46 @@ class WorkspaceInfo:
     batches: int
     active: int
     listing_complete: bool
+    named: bool = True  # the API has answered at least once (ids None: it named none)
 
     @property
     def endpoint(self) -> str:
         """The base URL without the scheme when it is https (what a user recognises)."""
-        url = self.base_url.rstrip("/")
-        return url.removeprefix("https://")
+        return self.base_url.rstrip("/").removeprefix("https://")
+
+    @property
+    def host(self) -> str:
+        """The endpoint's host name alone (a short label; `endpoint` is the full one)."""
+        rest = self.base_url.split("://", 1)[-1]
+        host = rest.split("/", 1)[0]
+        if host.startswith("["):  # an IPv6 literal
+            return host.split("]", 1)[0] + "]"
+        return host.rsplit(":", 1)[0] if ":" in host else host
+
+    @property
+    def workspace_text(self) -> str:
+        if not self.named:
+            return "workspace not known yet"
+        if self.workspace_id:
+            return f"workspace {self.workspace_id}"
+        if self.organization_id:
+            return f"organization {self.organization_id}"
+        return "workspace not named by the server"
 
     @property
     def where(self) -> str:
-        """One phrase naming the endpoint and the workspace, e.g.
-        'api.anthropic.com, workspace wrkspc_01…'."""
-        if self.workspace_id:
-            return f"{self.endpoint}, workspace {self.workspace_id}"
-        if self.organization_id:
-            return f"{self.endpoint}, organization {self.organization_id}"
-        return self.endpoint
+        """The endpoint and the workspace, e.g. 'api.anthropic.com, workspace wrkspc_01…'."""
+        return f"{self.endpoint}, {self.workspace_text}"
+
+    @property
+    def label(self) -> str:
+        """A short form for a status line: the host and the workspace id."""
+        if not self.named:
+            return f"{self.host} · workspace not known yet"
+        ident = self.workspace_id or (
+            f"org {self.organization_id}" if self.organization_id else "no workspace id"
+        )
+        return f"{self.host} · {ident}"
 
     @property
     def count_text(self) -> str:
@@ -606,6 +630,14 @@ class PartialJobsNotice:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeChanged:
+    """The API named another workspace (or endpoint) than the store shown: the service
+    switched to that workspace's store; front ends read everything again."""
+
+    workspace: WorkspaceInfo
+
+
 Event = (
     BatchChanged
     | BatchEnded
@@ -615,6 +647,7 @@ Event = (
     | ListingProgress
     | SubmitNotice
     | PartialJobsNotice
+    | ScopeChanged
 )
 
 

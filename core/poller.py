@@ -91,8 +91,12 @@ class Poller:
         now: Callable[[], datetime],
         sleep: Sleep | None = None,
         rng: Callable[[], float] = random.random,
+        on_first_page: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._api = api
+        # called after a refresh's first answer, before anything is stored: True means the
+        # store was switched (another workspace): the refresh starts over on the new one
+        self._on_first_page = on_first_page
         self._store = store
         self._settings = settings
         self._emit = emit
@@ -111,6 +115,10 @@ class Poller:
         self.max_pages = MAX_LIST_PAGES
 
     # --- state -----------------------------------------------------------------------------
+
+    def use_store(self, store: Store) -> None:
+        """Refresh into `store` from now on (the service switched workspaces)."""
+        self._store = store
 
     @property
     def interval_s(self) -> float:
@@ -219,8 +227,11 @@ class Poller:
         seen: dict[str, RemoteBatch] = {}
         after_id: str | None = None
         reached_end = False
-        for _ in range(self.max_pages):
+        for n in range(self.max_pages):
             page = await api.list_page(after_id=after_id)
+            if n == 0 and self._on_first_page is not None and await self._on_first_page():
+                await self._sync(api)  # another workspace's store: start over on it
+                return
             known = await asyncio.to_thread(store.known_ids, [b.id for b in page.batches])
             for b in page.batches:
                 seen.setdefault(b.id, b)

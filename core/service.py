@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from . import paths, pricing, retry
-from .api import BatchApi
+from . import paths, pricing, retry, scope
+from .api import DEFAULT_BASE_URL, BatchApi
 from .config import Settings, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
 from .models import (
@@ -52,6 +52,7 @@ from .models import (
     ResultSummary,
     RetryOutcome,
     RetryPlan,
+    ScopeChanged,
     SubmitIntent,
     SubmitNotice,
     SubmitOutcome,
@@ -67,6 +68,13 @@ from .submit import PreparedPart, Submitter, job_content_hash, prepare_requests,
 log = logging.getLogger(__name__)
 
 PartPlan = tuple[int, Path, float | None]  # part index, prepared part file, estimated cost
+
+
+def _move_store_dir(source: Path, target: Path) -> None:
+    """Rename a scope's directory (its store and the files SQLite keeps beside it)."""
+    paths.ensure_private_dir(target.parent)
+    os.replace(source, target)
+
 
 BatchesView = Literal["all", "active", "ended", "errors"]
 BATCH_LIFETIME = timedelta(hours=24)
@@ -106,7 +114,13 @@ class BatchService:
         )
         self._subscribers: list[Callable[[Event], None]] = []
         self._poller = Poller(
-            lambda: self._api, store, settings, emit=self._emit, now=self._now, sleep=sleep
+            lambda: self._api,
+            store,
+            settings,
+            emit=self._emit,
+            now=self._now,
+            sleep=sleep,
+            on_first_page=self._apply_scope,
         )
         self._submitter = Submitter(lambda: self._api, store, now=self._now, sleep=sleep)
         self._sleep = sleep
@@ -116,6 +130,11 @@ class BatchService:
         self._models: list[str] | None = None
         self._reconciled = False
         self.auto_download = True
+        # One store per (endpoint, workspace) (core/scope.py): True when this service chose
+        # the store from the default location and may switch to the workspace the API names.
+        self._scoped = False
+        self._scope_known = False  # the API named this process's workspace (or none)
+        self._warnings: list[str] = []
 
     @classmethod
     async def open(
@@ -128,11 +147,31 @@ class BatchService:
         now: Callable[[], datetime] | None = None,
         sleep: Sleep | None = None,
     ) -> BatchService:
-        """Open the store (default location) and load settings (default config file)."""
+        """Open the store and load settings (default config file).
+
+        Without `store_path`, the store is the one of the endpoint and workspace in use
+        (core/scope.py): the one seen last at this base URL until the API names the
+        workspace, then the right one.
+        """
         settings = settings if settings is not None else await asyncio.to_thread(load_settings)
+        scoped = store_path is None
+        warnings: list[str] = []
+        if store_path is None:
+            url = (base_url or settings.resolved_base_url or DEFAULT_BASE_URL).rstrip("/")
+            try:
+                store_path = await asyncio.to_thread(scope.first_store_path, url)
+            except OSError as exc:
+                raise UserError(
+                    f"Cannot prepare the data directory {paths.data_dir()}: {exc.strerror}."
+                ) from exc
+            exposed = await asyncio.to_thread(paths.exposure_warning, paths.data_dir())
+            if exposed is not None:
+                warnings.append(exposed)
         store = await asyncio.to_thread(Store.open, store_path)
         service = cls(store, settings, api_key=api_key, base_url=base_url, now=now, sleep=sleep)
         service._owns_store = True
+        service._scoped = scoped
+        service._warnings = warnings
         return service
 
     async def close(self, *, wait_for_search_index: bool = True) -> None:
@@ -163,7 +202,88 @@ class BatchService:
     @property
     def warnings(self) -> list[str]:
         """One-line warnings for the user found while opening (an exposed data directory)."""
-        return list(self.store.warnings)
+        return list(dict.fromkeys([*self._warnings, *self.store.warnings]))
+
+    # --- scope: which endpoint and workspace the store holds ----------------------------
+
+    def scope(self) -> WorkspaceInfo:
+        """The endpoint and workspace shown, without counting batches (`workspace()` does);
+        the workspace is the one the API named (recorded in the store), None before."""
+        return WorkspaceInfo(
+            base_url=self.base_url,
+            workspace_id=self.store.meta("workspace_id"),
+            organization_id=self.store.meta("organization_id"),
+            batches=0,
+            active=0,
+            listing_complete=True,
+            named=self.store.meta("base_url") is not None,
+        )
+
+    async def _ready(self) -> None:
+        """Before a network action writes to the store: make sure the store is the one of
+        the workspace the key is in (one cheap list call, the first time only)."""
+        if not self._scoped or self._scope_known or not self._api.has_key:
+            return
+        if self._api.scope is None:
+            await self._api.list_page(limit=1)
+        await self._apply_scope()
+
+    async def _apply_scope(self) -> bool:
+        """Record what the API said about the workspace; switch to that workspace's store
+        if it is not the one open. True when the store was switched."""
+        seen = self._api.scope
+        if seen is None or self._scope_known:
+            return False
+        self._scope_known = True
+        workspace_id, organization_id = seen
+        base_url = self._api.base_url
+        if self._scoped:
+            name = scope.scope_name(workspace_id, organization_id)
+            target = scope.store_path(base_url, name)
+            if target != self.store.path:
+                await self._switch_store(target, name)
+                switched = True
+            else:
+                switched = False
+            await asyncio.to_thread(scope.remember_scope, base_url, name)
+        else:
+            switched = False
+        await asyncio.to_thread(
+            self.store.set_meta,
+            base_url=base_url,
+            workspace_id=workspace_id,
+            organization_id=organization_id,
+        )
+        if switched:
+            self._emit(ScopeChanged(self.workspace()))
+        return switched
+
+    async def _switch_store(self, target: Path, name: str) -> None:
+        """Open `target` in place of the current store. A store that holds no workspace yet
+        (`unscoped`: from before scoping) is claimed instead when it has no batch or when
+        this workspace can retrieve its newest batch."""
+        old = self.store
+        claim = False
+        if old.path.parent.name == scope.UNSCOPED and name != scope.UNSCOPED:
+            taken = await asyncio.to_thread(target.exists)
+            claim = not taken and await self._belongs_here(old)
+        await asyncio.to_thread(old.close, index_wait_s=0)
+        if claim:
+            await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
+        new = await asyncio.to_thread(Store.open, target)
+        self.store = new
+        self._poller.use_store(new)
+        self._submitter._store = new  # the journal goes with the workspace's store
+
+    async def _belongs_here(self, store: Store) -> bool:
+        newest = await asyncio.to_thread(store.list_batches, limit=1, include_deleted=True)
+        if not newest:
+            return True
+        try:
+            await self._api.retrieve(newest[0].id)
+        except ApiError:
+            return False
+        return True
 
     @property
     def has_api_key(self) -> bool:
@@ -205,14 +325,7 @@ class BatchService:
         """The endpoint and workspace shown, and how many batches the store knows there."""
         total, active, _seen = self.store.batch_totals()
         _cursor, complete = self.store.listing()
-        return WorkspaceInfo(
-            base_url=self.base_url,
-            workspace_id=self.store.meta("workspace_id"),
-            organization_id=self.store.meta("organization_id"),
-            batches=total,
-            active=active,
-            listing_complete=complete,
-        )
+        return replace(self.scope(), batches=total, active=active, listing_complete=complete)
 
     def require_batch(self, batch_id: str) -> BatchView:
         view = self.store.get_batch(batch_id)
@@ -463,6 +576,7 @@ class BatchService:
         submits at once share it): a job with parts not created yet is resumed (only those
         are sent, `SubmitOutcome.resumed_parts` names the others); a job with every part
         created is refused (`Conflict`: it would be billed twice) unless `force`."""
+        await self._ready()
         if report.errors:
             n = len(report.errors)
             if not skip_invalid:
@@ -552,6 +666,7 @@ class BatchService:
         self, job_id: str, *, progress: Callable[[SubmitProgress], None] | None = None
     ) -> SubmitOutcome:
         """Send the parts of a partly submitted job that were never created."""
+        await self._ready()
         state = await asyncio.to_thread(self.store.job_progress, job_id)
         if state is None:
             raise NotFound(f"No job {job_id} is known locally.")
@@ -672,6 +787,7 @@ class BatchService:
         label: str | None = None,
     ) -> SubmitOutcome:
         """Submit composed requests (`{custom_id, params}` dicts) as a one-part job."""
+        await self._ready()
         from .request_checks import validate_request
 
         if not requests:
@@ -701,6 +817,7 @@ class BatchService:
     async def reconcile(self, job_id: str | None = None) -> list[SubmitIntent]:
         """Resolve submit intents a crash or an ambiguous failure left open; also returns
         those still unknown (`intent.unknown`: look-alike batches not proven ours)."""
+        await self._ready()
         resolved = await self._submitter.reconcile_open(job_id)
         if any(not i.unknown for i in resolved):
             self._poller.wake()
@@ -719,6 +836,7 @@ class BatchService:
     # --- actions ----------------------------------------------------------------------
 
     async def cancel(self, batch_id: str) -> BatchView:
+        await self._ready()
         view = self.store.get_batch(batch_id)
         if view is not None and not view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has already ended: there is nothing to cancel.")
@@ -738,6 +856,7 @@ class BatchService:
             return view
 
     async def delete(self, batch_id: str) -> None:
+        await self._ready()
         view = await self._fresh(self.store.get_batch(batch_id))
         if view is not None and view.remote.is_active:
             state = view.remote.processing_status.value.replace("_", " ")
@@ -769,6 +888,7 @@ class BatchService:
 
     async def fetch_batch(self, batch_id: str) -> BatchView:
         """Retrieve one batch from the API (e.g. older than the list window) and store it."""
+        await self._ready()
         try:
             remote = await self._api.retrieve(batch_id)
         except ApiError as err:
@@ -817,6 +937,7 @@ class BatchService:
     async def retry_failed(self, batch_id: str, *, include_invalid: bool = False) -> RetryOutcome:
         """A new batch, in the same job, of the failed requests a resend can fix (see
         `core/retry.py`; `include_invalid` resends the others too)."""
+        await self._ready()
         import orjson
 
         view, plan, chosen = await self._retry_choice(batch_id, include_invalid)
@@ -862,6 +983,7 @@ class BatchService:
         self, batch_id: str, progress: Callable[[int], None] | None = None
     ) -> int:
         """Download and index a batch's results (again, if asked); returns indexed rows."""
+        await self._ready()
         running = self._downloads.get(batch_id)
         if running is not None and not running.done():
             return await asyncio.shield(running)

@@ -30,6 +30,13 @@ def _probability(text: str) -> float:
     return value
 
 
+def _key_workspace(text: str) -> tuple[str, str]:
+    key, sep, workspace = text.partition("=")
+    if not sep or not key or not workspace:
+        raise argparse.ArgumentTypeError("expected KEY=WORKSPACE_ID")
+    return key, workspace
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Define the emulator's options on `parser`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -67,6 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="accepted key (repeatable); default: any non-empty key",
     )
     parser.add_argument(
+        "--workspace",
+        action="append",
+        default=None,
+        type=_key_workspace,
+        metavar="KEY=WORKSPACE_ID",
+        help="batches created with KEY belong to that workspace (repeatable); other keys"
+        " share the default workspace",
+    )
+    parser.add_argument(
         "--example-mode", action="store_true", help="unknown ids answer an example batch"
     )
 
@@ -94,6 +110,7 @@ def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:
             seed=ns.seed,
         ),
         example_mode=ns.example_mode,
+        key_workspaces=dict(ns.workspace or []),
     )
 
 

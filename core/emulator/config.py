@@ -80,3 +80,10 @@ class EmulatorConfig:
     example_mode: bool = False
     max_body_bytes: int = MAX_BODY_BYTES
     max_requests: int = MAX_REQUESTS
+    # Workspaces: batches belong to the workspace of the key that created them, and every
+    # response names the organization and the workspace (`anthropic-organization-id`,
+    # `anthropic-workspace-id` headers, as the real API sends). Keys not listed in
+    # `key_workspaces` use the default workspace. None: ids derived from the seed.
+    organization_id: str | None = None
+    workspace_id: str | None = None
+    key_workspaces: dict[str, str] = field(default_factory=dict)

@@ -32,3 +32,13 @@ def message_id(seed: int, batch: str, custom_id: str) -> str:
 
 def request_id() -> str:
     return "req_01" + base58(os.urandom(22), 22)
+
+
+def organization_id(seed: int) -> str:
+    """An organization id in the real API's shape (a UUID), fixed per seed."""
+    h = _digest("org", seed).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+
+
+def workspace_id(seed: int, name: str = "default") -> str:
+    return "wrkspc_01" + base58(_digest("workspace", seed, name), 22)

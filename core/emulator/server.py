@@ -27,6 +27,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _BATCHES = "/v1/messages/batches"
 _KEY_REQUEST_ID = web.RequestKey("request_id", str)
+_KEY_WORKSPACE = web.RequestKey("workspace", str)  # "" is the default workspace
 
 
 def _not_found(batch_id: str) -> ApiFailure:
@@ -46,6 +47,8 @@ class EmulatorServer:
         self._rng = random.Random(config.faults.seed)
         self._rng_seed = config.faults.seed
         self._create_lock = asyncio.Lock()
+        self.organization_id = config.organization_id or ids.organization_id(config.seed)
+        self.workspace_id = config.workspace_id or ids.workspace_id(config.seed)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -142,6 +145,10 @@ class EmulatorServer:
         # The Date header tells the server's time, as the real API's does: from the
         # emulator's clock, so it agrees with the created_at of its batches.
         response.headers["Date"] = format_datetime(self.clock.now(), usegmt=True)
+        workspace = request.get(_KEY_WORKSPACE)
+        if workspace is not None:  # an authenticated request: the key's org and workspace
+            response.headers.setdefault("anthropic-organization-id", self.organization_id)
+            response.headers.setdefault("anthropic-workspace-id", workspace or self.workspace_id)
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -155,7 +162,8 @@ class EmulatorServer:
             try:
                 if matched:
                     await self._inject_faults()
-                    self._authenticate(request)
+                    key = self._authenticate(request)
+                    request[_KEY_WORKSPACE] = self.config.key_workspaces.get(key, "")
                 response = await handler(request)
             except ApiFailure as failure:
                 response = error_response(failure, rid)
@@ -215,7 +223,7 @@ class EmulatorServer:
         if u < total:
             raise ApiFailure(500, "Internal server error", headers=retry)
 
-    def _authenticate(self, request: web.Request) -> None:
+    def _authenticate(self, request: web.Request) -> str:
         key = request.headers.get("x-api-key", "").strip()
         if not key:
             auth = request.headers.get("authorization", "")
@@ -226,6 +234,7 @@ class EmulatorServer:
         allowed = self.config.api_keys
         if allowed is not None and key not in allowed:
             raise ApiFailure(401, "API key is invalid.")
+        return key
 
     async def _read_body(self, request: web.Request, limit: int) -> bytes:
         """The whole body, or a 413 once it passes `limit` (the rest is drained, not kept)."""
@@ -249,8 +258,14 @@ class EmulatorServer:
 
     # --- batch helpers -------------------------------------------------------------------
 
-    def _load(self, batch_id: str) -> BatchRecord | None:
-        record = self.state.get(batch_id)
+    @staticmethod
+    def _workspace(request: web.Request) -> str:
+        return str(request.get(_KEY_WORKSPACE, ""))
+
+    def _load(self, request: web.Request, batch_id: str) -> BatchRecord | None:
+        """The batch if it exists in the requesting key's workspace (another workspace's
+        batch is as unknown as a missing one, as on the real API)."""
+        record = self.state.get(batch_id, self._workspace(request))
         if record is None or record.deleted:
             return None
         return self.state.settle(record, self.now_us())
@@ -349,13 +364,18 @@ class EmulatorServer:
                 prepare_batch, raw, batch_id, now, cfg, list(cfg.rules)
             )
             record = self.state.insert_batch(
-                seq=seq, batch_id=batch_id, now_us=now, done_us=done_us, rows=rows
+                seq=seq,
+                batch_id=batch_id,
+                now_us=now,
+                done_us=done_us,
+                rows=rows,
+                workspace=self._workspace(request),
             )
         return json_response(self._render(request, record, fresh=True))
 
     async def _retrieve(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
-        record = self._load(batch_id)
+        record = self._load(request, batch_id)
         if record is None:
             if self.config.example_mode:
                 return json_response(self._example(request, batch_id))
@@ -368,7 +388,7 @@ class EmulatorServer:
         limit = _parse_limit(q.get("limit"))
         after_id = q.get("after_id") or None
         before_id = q.get("before_id") or None
-        page = self.state.page(limit, after_id, before_id)
+        page = self.state.page(limit, after_id, before_id, self._workspace(request))
         now = self.now_us()
         data = [self._render(request, self.state.settle(r, now)) for r in page.batches]
         return json_response(
@@ -382,7 +402,7 @@ class EmulatorServer:
 
     async def _cancel(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
-        record = self._load(batch_id)
+        record = self._load(request, batch_id)
         if record is None:
             if self.config.example_mode:
                 return json_response(self._example(request, batch_id, "canceling"))
@@ -400,7 +420,7 @@ class EmulatorServer:
 
     async def _delete(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
-        record = self._load(batch_id)
+        record = self._load(request, batch_id)
         if record is None:
             if self.config.example_mode:
                 return json_response({"id": batch_id, "type": "message_batch_deleted"})
@@ -414,7 +434,7 @@ class EmulatorServer:
 
     async def _results(self, request: web.Request) -> web.StreamResponse:
         batch_id = request.match_info["batch_id"]
-        record = self._load(batch_id)
+        record = self._load(request, batch_id)
         if record is None:
             if self.config.example_mode:
                 line = b'{"custom_id":"my-custom-id-1","result":{"type":"canceled"}}\n'

@@ -149,6 +149,10 @@ class EmulatorState:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(batches)")}
+        if "workspace" not in columns:  # a database from before workspaces
+            self._db.execute("ALTER TABLE batches ADD COLUMN workspace TEXT NOT NULL DEFAULT ''")
+        self._db.execute("CREATE INDEX IF NOT EXISTS batches_ws ON batches (workspace, seq)")
 
     def close(self) -> None:
         self._db.close()
@@ -168,15 +172,17 @@ class EmulatorState:
         now_us: int,
         done_us: int,
         rows: list[PendingRequest],
+        workspace: str = "",
     ) -> BatchRecord:
-        """Insert a batch and its (already ordered) requests in one transaction."""
+        """Insert a batch and its (already ordered) requests in one transaction; `workspace`
+        is the workspace it belongs to ("" for the default one)."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute(
-                "INSERT INTO batches (seq, id, created_us, expires_us, done_us, total) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, batch_id, now_us, now_us + EXPIRY_US, done_us, len(rows)),
+                "INSERT INTO batches (seq, id, created_us, expires_us, done_us, total, workspace)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (seq, batch_id, now_us, now_us + EXPIRY_US, done_us, len(rows), workspace),
             )
             db.executemany(
                 "INSERT INTO requests (batch_seq, idx, custom_id, params, kind, ready_us, line) "
@@ -231,17 +237,24 @@ class EmulatorState:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM batches WHERE seq = ?", (seq,)).fetchone()
         return _record(row) if row else None
 
-    def get(self, batch_id: str) -> BatchRecord | None:
-        """The batch, deleted or not (callers decide what a deleted batch means)."""
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM batches WHERE id = ?", (batch_id,)
-        ).fetchone()
+    def get(self, batch_id: str, workspace: str | None = None) -> BatchRecord | None:
+        """The batch, deleted or not (callers decide what a deleted batch means); with
+        `workspace`, only if it belongs to that workspace."""
+        sql = f"SELECT {_COLUMNS} FROM batches WHERE id = ?"
+        args: tuple[Any, ...] = (batch_id,)
+        if workspace is not None:
+            sql += " AND workspace = ?"
+            args = (batch_id, workspace)
+        row = self._db.execute(sql, args).fetchone()
         return _record(row) if row else None
 
-    def page(self, limit: int, after_id: str | None, before_id: str | None) -> Page:
-        """Newest first; `after_id` pages towards older batches, `before_id` towards newer."""
-        where = ["deleted = 0"]
-        args: list[Any] = []
+    def page(
+        self, limit: int, after_id: str | None, before_id: str | None, workspace: str = ""
+    ) -> Page:
+        """Newest first; `after_id` pages towards older batches, `before_id` towards newer.
+        Only the batches of `workspace` ("" is the default one)."""
+        where = ["deleted = 0", "workspace = ?"]
+        args: list[Any] = [workspace]
         for cursor, op in ((after_id, "<"), (before_id, ">")):
             if cursor is None:
                 continue

@@ -25,6 +25,7 @@ from batchtop.core.models import (
     RefreshDone,
     RefreshFailed,
     ResultsReady,
+    ScopeChanged,
 )
 from rich.text import Text
 from textual import on
@@ -229,6 +230,7 @@ class DashboardScreen(BatchActions):
         self._reload_jobs()
         self.render_rows()
         self._stored_state(seen, active)
+        self.status.set_state(where=self.service.scope().label)
 
     def reload(self) -> None:
         """Re-read batches and jobs from the store (no network) and re-render."""
@@ -280,7 +282,11 @@ class DashboardScreen(BatchActions):
             self._schedule_render()
         elif isinstance(event, RefreshDone):
             self.status.done(event)
+            self.status.set_state(where=self.service.scope().label)
             self._schedule_render()
+        elif isinstance(event, ScopeChanged):  # another workspace's store: read it all
+            self.status.set_state(where=event.workspace.label)
+            self.reload()
         elif isinstance(event, RefreshFailed):
             self.status.failed(event)
         elif isinstance(event, ListingProgress):

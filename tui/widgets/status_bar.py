@@ -39,6 +39,7 @@ class RefreshState:
     listing: ListingProgress | None = None  # the first listing, while it runs
     total: int | None = None  # batches of the workspace known locally
     listing_complete: bool = True
+    where: str = ""  # the endpoint and workspace shown (WorkspaceInfo.label)
 
 
 class StatusBar(Widget):
@@ -105,6 +106,8 @@ class StatusBar(Widget):
             out.append(f" · first sync: {s.listing.total:,} batches listed…", style="bold")
         elif s.total is not None and not s.listing_complete:
             out.append(f" · at least {s.total:,} batches (listing unfinished)")
+        if s.where:
+            out.append(f" · {clean(s.where, keep_newlines=False)}")
         if s.error is not None:
             out.append(" · ")
             title = ERROR_TITLES.get(s.error.kind, "error")

@@ -9,14 +9,20 @@ import sys
 
 
 def cmd_locate(ns: argparse.Namespace) -> int:
-    from batchtop.core import paths
-    from batchtop.core.store import default_path
+    from batchtop.core import paths, scope
+    from batchtop.core.api import DEFAULT_BASE_URL
+    from batchtop.core.config import load_settings
     from batchtop.tui.cli.render import print_json
+    from batchtop.tui.safe_text import clean
 
+    base_url = (load_settings().resolved_base_url or DEFAULT_BASE_URL).rstrip("/")
+    name = scope.last_scope(base_url)
     places = {
         "config": str(paths.config_file()),
         "data": str(paths.data_dir()),
-        "store": str(default_path()),
+        "endpoint": base_url,
+        "workspace": name or "not known yet (the first answer of the API names it)",
+        "store": str(scope.store_path(base_url, name or scope.UNSCOPED)),
         "results": str(paths.results_dir()),
         "imports": str(paths.imports_dir()),
     }
@@ -24,7 +30,7 @@ def cmd_locate(ns: argparse.Namespace) -> int:
         print_json(places)
     else:
         for key, value in places.items():
-            sys.stdout.write(f"{key:8} {value}\n")
+            sys.stdout.write(f"{key:9} {clean(value, keep_newlines=False)}\n")
     return 0
 
 
