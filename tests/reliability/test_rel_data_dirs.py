@@ -77,6 +77,7 @@ def test_new_dirs_are_private_and_existing_modes_are_kept(tmp_path: Path) -> Non
     assert "Traceback" not in third.stderr
 
 
+@pytest.mark.timeout(600)  # several CLI processes; each imports the SDK (seconds)
 @pytest.mark.skipif(os.geteuid() != 0 or SETPRIV is None, reason="needs root and setpriv")
 def test_group_shared_data_dir_owned_by_someone_else(
     emulator: EmulatorHandle, tmp_path: Path

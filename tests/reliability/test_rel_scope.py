@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
@@ -51,6 +52,7 @@ def locate(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
     return places
 
 
+@pytest.mark.timeout(600)  # several CLI processes; each imports the SDK (seconds)
 def test_another_server_does_not_show_the_first_ones_batches(
     emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
 ) -> None:
@@ -77,6 +79,7 @@ def test_another_server_does_not_show_the_first_ones_batches(
     assert len(stores) == 2  # one per endpoint
 
 
+@pytest.mark.timeout(600)  # several CLI processes; each imports the SDK (seconds)
 def test_another_workspace_on_one_server_does_not_show_the_first_ones_batches(
     emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
 ) -> None:
@@ -107,6 +110,7 @@ def test_another_workspace_on_one_server_does_not_show_the_first_ones_batches(
     assert not [n for n in names if "key-a" in n or "key-b" in n]
 
 
+@pytest.mark.timeout(600)  # several CLI processes; each imports the SDK (seconds)
 async def test_a_store_from_before_scoping_moves_into_its_scope(
     emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
 ) -> None:
