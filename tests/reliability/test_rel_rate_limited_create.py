@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,14 +78,21 @@ def test_ctrl_c_stops_the_wait_after_a_429(
     # every call is refused with a long retry-after: without Ctrl-C this would take minutes
     emulator.set_faults(rate_429=1.0, retry_after_s=60)
     home = tmp_path / "home"
-    env = cli_env(home, base_url=emulator.base_url)
+    env = cli_env(home, base_url=emulator.base_url, BATCHTOP_DEBUG="1")  # logs on stderr
     work = home / "work"
     work.mkdir(parents=True)
     write_input(work / "in.jsonl", "c")
     proc = start_cli("submit", "in.jsonl", cwd=work, env=env)
-    wait_until(lambda: emulator.stats.count("create", 429) >= 1, 60, "a 429 on create")
+    lines: list[str] = []
+    assert proc.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")))
+    reader.start()
+    # the client has the 429 and waits out its retry-after (its log says so): Ctrl-C now
+    wait_until(lambda: any("429, again in" in ln for ln in lines), 60, "the wait after a 429")
     proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=30)  # a bound, far below the 60 s retry-after
+    proc.wait(timeout=30)  # a bound, far below the 60 s retry-after
+    reader.join(timeout=30)
+    err = "".join(lines)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err
     assert emulator.stats.count("create") == 1  # no second attempt after Ctrl-C
