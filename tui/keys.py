@@ -1,4 +1,5 @@
-"""Every key batchtop binds, in one table.
+"""Every key batchtop binds, in one module: a table per screen or widget (APP_KEYS,
+DASHBOARD_KEYS, RESULTS_KEYS, ...); screens and widgets only say `bindings(THEIR_KEYS)`.
 
 Each binding has an `id` (the action id users remap in `config.toml`, e.g.
 `keymap = {quit = "q,ctrl+q"}`), a short description for the footer, a longer help text for
@@ -35,7 +36,7 @@ class Key:
             show=self.show,
             key_display=self.key_display,
             tooltip=self.help,
-            id=self.id,
+            id=self.id or None,  # "": a widget's own navigation, not remapped
             priority=self.priority,
         )
 
@@ -189,6 +190,7 @@ DASHBOARD_KEYS: tuple[Key, ...] = (
     Key("cursor_up", "k", "cursor_up", "Up", "Move up", show=False),
     Key("cursor_top", "g", "cursor_top", "Top", "Go to the first row", show=False),
     Key("cursor_bottom", "G", "cursor_bottom", "Bottom", "Go to the last row", show=False),
+    Key("back", "escape", "back", "Back", "", show=False),
 )
 
 
@@ -198,6 +200,230 @@ RESULT_DETAIL_KEYS: tuple[Key, ...] = (
     Key("results.detail_top", "g", "scroll_home", "Top", "Scroll to the top", show=False),
     Key("results.detail_end", "G", "scroll_end", "End", "Scroll to the end", show=False),
 )
+
+
+RESULTS_KEYS: tuple[Key, ...] = (
+    Key(
+        id="results.back",
+        key="escape",
+        action="back",
+        description="Back",
+        help="Back to the dashboard (or leave the search box / detail pane)",
+    ),
+    Key(
+        id="results.search",
+        key="slash",
+        action="search",
+        description="Search",
+        help="Full-text search over outputs and inputs (Enter applies, esc leaves)",
+        priority=True,
+    ),
+    Key(
+        id="results.view_all",
+        key="1",
+        action="status('all')",
+        description="All",
+        help="Show every result (clears the status and error-type filters)",
+        show=False,
+    ),
+    Key(
+        id="results.view_succeeded",
+        key="2",
+        action="status('succeeded')",
+        description="Succeeded",
+        help="Show succeeded results only",
+        show=False,
+    ),
+    Key(
+        id="results.view_errored",
+        key="3",
+        action="status('errored')",
+        description="Errored",
+        help="Show errored results only",
+        show=False,
+    ),
+    Key(
+        id="results.view_expired",
+        key="4",
+        action="status('expired')",
+        description="Expired",
+        help="Show expired results only",
+        show=False,
+    ),
+    Key(
+        id="results.view_canceled",
+        key="5",
+        action="status('canceled')",
+        description="Canceled",
+        help="Show canceled results only",
+        show=False,
+    ),
+    Key(
+        id="results.error_type",
+        key="x",
+        action="cycle_error_type",
+        description="Error type",
+        help="Cycle the error-type filter through the error types present",
+    ),
+    Key(
+        id="results.raw",
+        key="t",
+        action="toggle_raw",
+        description="Raw JSON",
+        help="Toggle the raw JSON result line in the detail pane",
+    ),
+    Key(
+        id="results.copy",
+        key="y",
+        action="copy",
+        description="Copy output",
+        help="Copy the highlighted output (or error message) to the clipboard",
+    ),
+    Key(
+        id="results.export",
+        key="e",
+        action="export",
+        description="Export",
+        help="Export results (all, the current filter or the selected rows)",
+    ),
+    Key(
+        id="results.statistics",
+        key="v",
+        action="statistics",
+        description="Stats",
+        help="Charts of these results: outcomes, tokens, cost, progress",
+        show=False,
+    ),
+    Key(
+        id="results.retry",
+        key="R",
+        action="retry",
+        description="Retry failed",
+        help="Resubmit the errored/expired/canceled requests as a new batch (asks first)",
+    ),
+    Key(
+        id="results.focus_detail",
+        key="enter",
+        action="focus_detail",
+        description="Detail",
+        help="Move focus to the detail pane to scroll it",
+        show=False,
+    ),
+)
+"""The results viewer."""
+
+
+RESULTS_TABLE_KEYS: tuple[Key, ...] = (
+    Key(
+        id="results.cursor_down",
+        key="j,down",
+        action="cursor_down",
+        description="Down",
+        help="Next result",
+        show=False,
+    ),
+    Key(
+        id="results.cursor_up",
+        key="k,up",
+        action="cursor_up",
+        description="Up",
+        help="Previous result",
+        show=False,
+    ),
+    Key(
+        id="results.page_down",
+        key="pagedown,ctrl+f",
+        action="page_down",
+        description="Page down",
+        help="One screen down",
+        show=False,
+    ),
+    Key(
+        id="results.page_up",
+        key="pageup,ctrl+b",
+        action="page_up",
+        description="Page up",
+        help="One screen up",
+        show=False,
+    ),
+    Key(
+        id="results.first",
+        key="g,home",
+        action="first",
+        description="First row",
+        help="First result",
+        show=False,
+    ),
+    Key(
+        id="results.last",
+        key="G,end",
+        action="last",
+        description="Last row",
+        help="Last result (works at 100,000 rows)",
+        show=False,
+    ),
+    Key(
+        id="results.select",
+        key="space",
+        action="toggle_select",
+        description="Select",
+        help="Select or unselect the highlighted row (for export)",
+    ),
+)
+"""The results table (when it has the focus)."""
+
+
+BATCHES_TABLE_KEYS: tuple[Key, ...] = (
+    Key(id="", key="up", action="cursor_up", description="Cursor up", help="", show=False),
+    Key(id="", key="down", action="cursor_down", description="Cursor down", help="", show=False),
+    Key(id="", key="pageup", action="page_up", description="Page up", help="", show=False),
+    Key(id="", key="pagedown", action="page_down", description="Page down", help="", show=False),
+    Key(id="", key="home,ctrl+home", action="first", description="First row", help="", show=False),
+    Key(id="", key="end,ctrl+end", action="last", description="Last row", help="", show=False),
+    Key(id="", key="left", action="scroll_left", description="Scroll left", help="", show=False),
+    Key(id="", key="right", action="scroll_right", description="Scroll right", help="", show=False),
+)
+"""The batches table's own navigation (no ids: not remapped, listed after ours in help)."""
+
+
+EXPORT_KEYS: tuple[Key, ...] = (
+    Key(
+        id="export.cancel",
+        key="escape",
+        action="cancel",
+        description="Cancel",
+        help="Close without exporting",
+    ),
+    Key(
+        id="export.run",
+        key="ctrl+s",
+        action="export",
+        description="Export",
+        help="Write the file (asks before overwriting)",
+    ),
+)
+"""The export dialog."""
+
+
+CONFIRM_KEYS: tuple[Key, ...] = (
+    Key(id="confirm.no", key="escape,n,q", action="answer(False)", description="No", help=""),
+    Key(id="confirm.yes", key="y", action="answer(True)", description="Yes", help=""),
+)
+"""Yes/no questions. q answers no here: quitting the app from inside a question would surprise."""
+
+
+HELP_KEYS: tuple[Key, ...] = (
+    Key(
+        id="help.close", key="escape,q,question_mark", action="close", description="Close", help=""
+    ),
+)
+"""The help screen."""
+
+
+LABEL_KEYS: tuple[Key, ...] = (
+    Key(id="label.cancel", key="escape", action="cancel", description="Cancel", help=""),
+)
+"""The label dialog."""
 
 
 def bindings(keys: tuple[Key, ...]) -> list[BindingType]:

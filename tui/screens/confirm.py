@@ -6,20 +6,18 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from ..keys import CONFIRM_KEYS, bindings
 
 
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True only when the user explicitly confirms."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # q answers no here: quitting the app from inside a question would surprise.
-        Binding("escape,n,q", "answer(False)", "No", id="confirm.no"),
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(CONFIRM_KEYS)
 
     def __init__(self, title: str, body: Text | str, *, yes: str = "Yes", danger: bool = True):
         super().__init__(classes="dialog-screen")

@@ -30,7 +30,7 @@ from batchtop.core.models import (
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
@@ -132,10 +132,7 @@ class DashboardScreen(BatchActions):
     # The table, never the filter box: keys typed while batchtop starts (they reach the
     # screen before its `on_mount`) act on the dashboard instead of typing a filter.
     AUTO_FOCUS = "#batches"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *bindings(DASHBOARD_KEYS),
-        Binding("escape", "back", "Back", show=False, id="back"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(DASHBOARD_KEYS)
 
     def __init__(
         self,

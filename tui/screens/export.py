@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, get_args
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ExportFormat, ExportResult, ResultFilter
+from batchtop.tui.keys import EXPORT_KEYS, bindings
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.widgets.key_footer import KeyFooter
@@ -20,7 +21,7 @@ from batchtop.tui.words import quantity
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.message import Message
@@ -71,18 +72,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
 
     BINDING_GROUP_TITLE = "Export"
     HELP_TITLE = "Export"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape", "cancel", "Cancel", id="export.cancel", tooltip="Close without exporting"
-        ),
-        Binding(
-            "ctrl+s",
-            "export",
-            "Export",
-            id="export.run",
-            tooltip="Write the file (asks before overwriting)",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(EXPORT_KEYS)
 
     DEFAULT_CSS = """
     ExportScreen {

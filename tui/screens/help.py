@@ -7,10 +7,12 @@ from typing import ClassVar
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
+
+from ..keys import HELP_KEYS, bindings
 
 
 def bindings_table(screen: Screen[object]) -> Table:
@@ -43,9 +45,7 @@ def bindings_table(screen: Screen[object]) -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "close", "Close", id="help.close"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(HELP_KEYS)
 
     def __init__(self, of: Screen[object], title: str = "Keys") -> None:
         super().__init__(classes="dialog-screen")

@@ -6,20 +6,19 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ..keys import LABEL_KEYS, bindings
 from ..safe_text import clean
 
 
 class LabelScreen(ModalScreen[str | None]):
     """Dismisses with the new label ("" clears it) or None when cancelled."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="label.cancel")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(LABEL_KEYS)
 
     def __init__(self, batch_id: str, current: str | None) -> None:
         super().__init__(classes="dialog-screen")

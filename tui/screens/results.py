@@ -24,6 +24,7 @@ from batchtop.core.models import (
     ResultType,
 )
 from batchtop.tui.format import size
+from batchtop.tui.keys import RESULTS_KEYS, bindings
 from batchtop.tui.messages import ServiceEvent
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
@@ -38,7 +39,7 @@ from batchtop.tui.widgets.results_table import (
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.markup import escape
 from textual.message import Message
@@ -123,114 +124,7 @@ class ResultsScreen(Screen[None]):
 
     BINDING_GROUP_TITLE = "Results"
     HELP_TITLE = "Results"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape",
-            "back",
-            "Back",
-            id="results.back",
-            tooltip="Back to the dashboard (or leave the search box / detail pane)",
-        ),
-        Binding(
-            "slash",
-            "search",
-            "Search",
-            id="results.search",
-            tooltip="Full-text search over outputs and inputs (Enter applies, esc leaves)",
-            priority=True,  # see keys.Key.priority
-        ),
-        Binding(
-            "1",
-            "status('all')",
-            "All",
-            show=False,
-            id="results.view_all",
-            tooltip="Show every result (clears the status and error-type filters)",
-        ),
-        Binding(
-            "2",
-            "status('succeeded')",
-            "Succeeded",
-            show=False,
-            id="results.view_succeeded",
-            tooltip="Show succeeded results only",
-        ),
-        Binding(
-            "3",
-            "status('errored')",
-            "Errored",
-            show=False,
-            id="results.view_errored",
-            tooltip="Show errored results only",
-        ),
-        Binding(
-            "4",
-            "status('expired')",
-            "Expired",
-            show=False,
-            id="results.view_expired",
-            tooltip="Show expired results only",
-        ),
-        Binding(
-            "5",
-            "status('canceled')",
-            "Canceled",
-            show=False,
-            id="results.view_canceled",
-            tooltip="Show canceled results only",
-        ),
-        Binding(
-            "x",
-            "cycle_error_type",
-            "Error type",
-            id="results.error_type",
-            tooltip="Cycle the error-type filter through the error types present",
-        ),
-        Binding(
-            "t",
-            "toggle_raw",
-            "Raw JSON",
-            id="results.raw",
-            tooltip="Toggle the raw JSON result line in the detail pane",
-        ),
-        Binding(
-            "y",
-            "copy",
-            "Copy output",
-            id="results.copy",
-            tooltip="Copy the highlighted output (or error message) to the clipboard",
-        ),
-        Binding(
-            "e",
-            "export",
-            "Export",
-            id="results.export",
-            tooltip="Export results (all, the current filter or the selected rows)",
-        ),
-        Binding(
-            "v",
-            "statistics",
-            "Stats",
-            show=False,
-            id="results.statistics",
-            tooltip="Charts of these results: outcomes, tokens, cost, progress",
-        ),
-        Binding(
-            "R",
-            "retry",
-            "Retry failed",
-            id="results.retry",
-            tooltip="Resubmit the errored/expired/canceled requests as a new batch (asks first)",
-        ),
-        Binding(
-            "enter",
-            "focus_detail",
-            "Detail",
-            show=False,
-            id="results.focus_detail",
-            tooltip="Move focus to the detail pane to scroll it",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(RESULTS_KEYS)
 
     DEFAULT_CSS = """
     ResultsScreen {

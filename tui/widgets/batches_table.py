@@ -19,7 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
@@ -27,6 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..format import GAP, gap
+from ..keys import BATCHES_TABLE_KEYS, bindings
 
 CellsOf = Callable[[str], tuple[Text, ...]]
 """key -> the cells of its row, one per column (the same objects while nothing changed)."""
@@ -137,16 +138,7 @@ class BatchesTable(ScrollView, can_focus=True):
     and the help screen lists it once. j/k/g/G are screen bindings (keymap ids in keys.py).
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,ctrl+home", "first", "First row", show=False),
-        Binding("end,ctrl+end", "last", "Last row", show=False),
-        Binding("left", "scroll_left", "Scroll left", show=False),
-        Binding("right", "scroll_right", "Scroll right", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(BATCHES_TABLE_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "batches-table--header",

@@ -16,12 +16,13 @@ from typing import ClassVar
 
 from batchtop.core.models import ResultPage, ResultRow, ResultType
 from batchtop.tui.format import gap
+from batchtop.tui.keys import RESULTS_TABLE_KEYS, bindings
 from batchtop.tui.safe_text import clean
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
@@ -146,53 +147,7 @@ class ResultsTable(ScrollView, can_focus=True):
     """Rows of `ResultRow` fetched page by page; a cursor and a multi-row selection."""
 
     BINDING_GROUP_TITLE = "Results table"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "j,down",
-            "cursor_down",
-            "Down",
-            show=False,
-            id="results.cursor_down",
-            tooltip="Next result",
-        ),
-        Binding(
-            "k,up", "cursor_up", "Up", show=False, id="results.cursor_up", tooltip="Previous result"
-        ),
-        Binding(
-            "pagedown,ctrl+f",
-            "page_down",
-            "Page down",
-            show=False,
-            id="results.page_down",
-            tooltip="One screen down",
-        ),
-        Binding(
-            "pageup,ctrl+b",
-            "page_up",
-            "Page up",
-            show=False,
-            id="results.page_up",
-            tooltip="One screen up",
-        ),
-        Binding(
-            "g,home", "first", "First row", show=False, id="results.first", tooltip="First result"
-        ),
-        Binding(
-            "G,end",
-            "last",
-            "Last row",
-            show=False,
-            id="results.last",
-            tooltip="Last result (works at 100,000 rows)",
-        ),
-        Binding(
-            "space",
-            "toggle_select",
-            "Select",
-            id="results.select",
-            tooltip="Select or unselect the highlighted row (for export)",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(RESULTS_TABLE_KEYS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "results-table--cursor",
