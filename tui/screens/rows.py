@@ -44,7 +44,7 @@ SHORT_VIEWS: dict[View, str] = {**VIEWS, "errors": "Errors"}  # for narrow termi
 ID_CHARS = 24  # an id without its `msgbatch_` prefix
 COLUMNS: tuple[Column, ...] = (
     # `hide`: on a narrow terminal the highest goes first (label, status, progress stay)
-    Column("label", "Label", 14, grow="fill"),
+    Column("label", "Label", 18, grow="fill"),
     Column("id", "ID", 12, hide=6, grow="full", max_width=ID_CHARS, cut="middle"),
     Column("status", "Status", 11),
     Column("progress", "Progress", 15, grow=""),
