@@ -158,20 +158,26 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 # A plausible migration 2: a column with a default, and a table rebuilt (create, copy,
 # drop, rename) the way SQLite changes a column's type or constraints.
-MIGRATION_2 = (
-    "ALTER TABLE batch_local ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
-    """
-    CREATE TABLE jobs_new (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        source TEXT,
-        created_at TEXT NOT NULL
-    ) WITHOUT ROWID
-    """,
-    "INSERT INTO jobs_new SELECT id, name, source, created_at FROM jobs",
-    "DROP TABLE jobs",
-    "ALTER TABLE jobs_new RENAME TO jobs",
-)
+def _jobs_table_sql() -> str:
+    """The current `CREATE TABLE jobs` statement, whatever columns the schema has by now."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        schema.migrate(conn)
+        return conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs'").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _future_migration() -> tuple[str, ...]:
+    """A plausible next migration: a new column, and `jobs` rebuilt the way SQLite needs."""
+    create = _jobs_table_sql()
+    return (
+        "ALTER TABLE batch_local ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+        create.replace("CREATE TABLE jobs", "CREATE TABLE jobs_new", 1),
+        "INSERT INTO jobs_new SELECT * FROM jobs",
+        "DROP TABLE jobs",
+        "ALTER TABLE jobs_new RENAME TO jobs",
+    )
 
 
 async def test_a_real_store_migrates_forward_without_loss(
@@ -200,7 +206,7 @@ async def test_a_real_store_migrates_forward_without_loss(
 
     from batchtop.core import store as store_module
 
-    v2 = (*schema.MIGRATIONS, MIGRATION_2)
+    v2 = (*schema.MIGRATIONS, _future_migration())
     monkeypatch.setattr(store_module, "migrate", functools.partial(schema.migrate, migrations=v2))
     with Store.open(path) as migrated:
         conn = sqlite3.connect(path)
