@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import ModalScreen, Screen
 
-from .format import status_label
+from .format import gap, status_label
 from .keys import APP_KEYS, DASHBOARD_KEYS, Key
 from .safe_text import clean
 from .screens.dashboard import DashboardScreen
@@ -25,8 +25,8 @@ from .screens.rows import SORTS
 
 MAX_BATCH_HITS = 30
 FUZZY_UP_TO = 2_000
-"""Batches matched fuzzily; above this, by substring (fuzzy scoring 10,000 labels per
-keystroke would make typing lag)."""
+"""Batches found by substring, ranked by the fuzzy matcher up to this many (scoring
+10,000 labels per keystroke would make typing lag; above it, in their dashboard order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +107,18 @@ class BatchFinder(Provider):
         candidates = dashboard.find_candidates()
         fuzzy = len(candidates) <= FUZZY_UP_TO
         for batch_id, label, job in candidates:
-            hay = f"{label} {batch_id} {job}".strip()
-            score = matcher.match(hay) if fuzzy else float(needle in hay.casefold())
+            # the id without `msgbatch_`: "batch" must not find every batch
+            hay = f"{label} {batch_id.removeprefix('msgbatch_')} {job}".strip()
+            if needle not in hay.casefold():  # a label or id as typed, in any case
+                continue
+            score = matcher.match(hay) if fuzzy else 1.0
             if score <= 0:
                 continue
             batch = dashboard.batch_view(batch_id)
             state = status_label(batch) if batch is not None else ""
             title = Text(clean(label, keep_newlines=False) if label else "(no label)")
-            title.append(f"  {batch_id}", style="dim")
+            gap(title)
+            title.append(batch_id, style="dim")
             yield Hit(
                 score,
                 title,

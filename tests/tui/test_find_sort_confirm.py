@@ -108,3 +108,16 @@ async def test_confirm_shows_and_takes_y_and_n(
                 and b.remote.cancel_initiated_at is not None
             ),
         )
+
+
+async def test_the_word_batch_does_not_find_every_batch(
+    make_app: AppFactory, workspace: Workspace
+) -> None:
+    """Ids start with `msgbatch_`: only what follows it is searched."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await palette(pilot, app, "batch")
+        assert await until(pilot, lambda: any("batch: cancel" in o for o in options_text(app)))
+        await pilot.pause()
+        assert not any("msgbatch_" in o for o in options_text(app))
