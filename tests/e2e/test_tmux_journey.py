@@ -29,7 +29,14 @@ BATCHTOP = [sys.executable, "-m", "batchtop.tui.cli"]
 class Tmux:
     """A detached tmux session running one command, read with capture-pane."""
 
-    def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        size: tuple[int, int] = (160, 48),
+    ) -> None:
+        columns, rows = str(size[0]), str(size[1])
         self.name = f"batchtop-e2e-{uuid.uuid4().hex[:8]}"
         self.socket = f"batchtop-e2e-{uuid.uuid4().hex[:8]}"
         shell = " ".join(_quote(part) for part in command)
@@ -44,9 +51,9 @@ class Tmux:
                 "-s",
                 self.name,
                 "-x",
-                "160",
+                columns,
                 "-y",
-                "48",
+                rows,
                 "-c",
                 str(cwd),
                 "sleep 3600",
@@ -56,7 +63,7 @@ class Tmux:
             timeout=30,
         )
         subprocess.run(
-            [*tmux, "resize-window", "-t", self.name, "-x", "160", "-y", "48"],
+            [*tmux, "resize-window", "-t", self.name, "-x", columns, "-y", rows],
             check=True,
             timeout=30,
         )
@@ -157,7 +164,7 @@ def _quote(part: str) -> str:
 
 
 @pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[Callable[[list[str]], Tmux]]:
+def terminal(tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
     sessions: list[Tmux] = []
     # No ANTHROPIC_* (the demo needs no key), and no COLUMNS/LINES: they would override the
     # terminal's real size (shutil.get_terminal_size reads them first).
@@ -174,8 +181,8 @@ def terminal(tmp_path: Path) -> Iterator[Callable[[list[str]], Tmux]]:
         XDG_STATE_HOME=str(tmp_path / "state"),
     )
 
-    def start(args: list[str]) -> Tmux:
-        session = Tmux([*BATCHTOP, *args], tmp_path, env)
+    def start(args: list[str], size: tuple[int, int] = (160, 48)) -> Tmux:
+        session = Tmux([*BATCHTOP, *args], tmp_path, env, size)
         sessions.append(session)
         return session
 
@@ -225,4 +232,18 @@ def test_demo_journey(terminal: Callable[[list[str]], Tmux], tmp_path: Path) -> 
     term.wait_for(lambda s: "Export results" not in s, "the export dialog to close")
     term.press_until("Escape", lambda s: "batches ·" in s, "the dashboard")
     term.press_until("Escape", lambda s: "8 shown" in s, "the filter to clear")
+    term.press_until("q", lambda s: "BATCHTOP-EXITED-0" in s, "batchtop to exit")
+
+
+def test_demo_at_80x24_shows_help_quit_and_every_view(terminal: Callable[..., Tmux]) -> None:
+    """Issue 14.9: the README's demo command in a real 80×24 terminal keeps `q Quit` and
+    `? Help` in the footer and every view in the title."""
+    term = terminal(["--demo"], size=(80, 24))
+    screen = term.wait_text("article summaries", timeout=90)
+    lines = screen.splitlines()
+    footer = next(line for line in reversed(lines) if line.strip())
+    assert "q Quit" in footer
+    assert "? Help" in footer
+    assert all(f"{n} " in screen for n in "12345")
+    assert "5 Jobs" in screen
     term.press_until("q", lambda s: "BATCHTOP-EXITED-0" in s, "batchtop to exit")
