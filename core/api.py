@@ -515,12 +515,21 @@ class BatchApi:
             raise self.classify(exc) from None
 
     async def models(self) -> list[str]:
+        return [str(m["id"]) for m in await self.model_list() if m.get("lifecycle") != "retired"]
+
+    async def model_list(self) -> list[dict[str, Any]]:
+        """Every model the Models API reports, retired ones included (as JSON dicts)."""
         client = await self.aclient()
+        out: list[dict[str, Any]] = []
         try:
-            page = await client.models.list(limit=1000)
+            page = await client.models.list(
+                limit=1000, lifecycle=["active", "deprecated", "retired"]
+            )
+            async for model in page:
+                out.append(model.model_dump(mode="json"))
         except Exception as exc:
             raise self.classify(exc) from None
-        return [str(m.id) for m in page.data]
+        return out
 
     async def iter_results(
         self, batch_id: str, *, start: int = 0, chunk_size: int = 1 << 16

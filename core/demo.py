@@ -110,6 +110,68 @@ def _requests(prefix: str, count: int, model: str = "claude-haiku-4-5") -> list[
     ]
 
 
+ORDER_TOOL = {
+    "name": "lookup_order",
+    "description": "Find an order by its number",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string"},
+            "include_items": {"type": "boolean"},
+        },
+        "required": ["order_id"],
+    },
+}
+TICKET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "category": {"type": "string", "enum": ["billing", "shipping", "bug", "other"]},
+        "urgent": {"type": "boolean"},
+        "summary": {"type": "string"},
+    },
+    "required": ["category", "urgent", "summary"],
+    "additionalProperties": False,
+}
+
+
+def _shaped_batches() -> list[tuple[str, list[dict[str, Any]]]]:
+    """Batches whose results show today's shapes (the emulator derives them from the
+    requests): adaptive thinking with tool calls, refusals, structured JSON outputs."""
+
+    def req(cid: str, text: str, **params: Any) -> dict[str, Any]:
+        body = {"model": "claude-haiku-5-5", "max_tokens": 1024}
+        body |= {"messages": [{"role": "user", "content": text}], **params}
+        return {"custom_id": cid, "params": body}
+
+    support = [
+        req(
+            f"support-{i:03d}",
+            f"Customer {i} asks where order A{1000 + i} is"
+            + (": call lookup_order." if i % 2 == 0 else "."),
+            tools=[ORDER_TOOL],
+        )
+        for i in range(30)
+    ]
+    review = [
+        req(
+            f"review-{i:03d}",
+            "ANTHROPIC_MAGIC_STRING_TRIGGER_REFUSAL_1FAEFB6177B4672DEE07F9"
+            if i % 6 == 0
+            else f"Review post {i}: {article(i)['title']}",
+        )
+        for i in range(24)
+    ]
+    tickets = [
+        req(
+            f"ticket-{i:03d}",
+            f"Classify this ticket: {article(i)['content']}",
+            output_config={"format": {"type": "json_schema", "schema": TICKET_SCHEMA}},
+        )
+        for i in range(40)
+    ]
+    return [("support agent", support), ("content review", review), ("ticket triage", tickets)]
+
+
 @contextmanager
 def _demo_home() -> Iterator[Path]:
     """Point every batchtop path at a fresh temporary home for the demo's lifetime."""
@@ -180,6 +242,11 @@ async def seed(
     )
     clock.jump(25.0)
     await service.cancel(canceled.batch_ids[0])
+
+    # Today's result shapes: thinking + tool calls, refusals, structured outputs.
+    clock.jump(1 * hour)
+    for name, requests in _shaped_batches():
+        await service.submit_requests(requests, name=name, label=name)
 
     # Let all of the above run to their end (the eval batch expires at -6 h).
     clock.jump(25 * hour)

@@ -432,6 +432,7 @@ class ResultRow:
     error_message: str | None = None
     input_text: str | None = None  # the prompt, from the manifest; None if unknown
     original_id: str | None = None  # the input's own id, when custom_id was made from it
+    cost_usd: float | None = None  # at batch price, from the usage; None: unknown or unbilled
 
     @property
     def first_line(self) -> str:
@@ -447,6 +448,7 @@ class ResultFilter:
     error_types: frozenset[str] = frozenset()
     search: str = ""  # full-text over output text and input text
     custom_ids: frozenset[str] = frozenset()  # explicit selection
+    stop_reasons: frozenset[str] = frozenset()  # refusal, max_tokens, tool_use, pause_turn...
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,6 +469,7 @@ class ResultSummary:
     output_tokens: int = 0
     cost_usd: float = 0.0
     standard_cost_usd: float = 0.0
+    by_stop_reason: dict[str, int] = field(default_factory=dict)  # succeeded rows
 
 
 ExportFormat = Literal["jsonl", "csv", "json", "markdown", "parquet"]

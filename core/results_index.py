@@ -48,7 +48,7 @@ custom_id order probe the manifest in order, and a CSV line uses the value eight
 _ROW_COLS = (
     "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
     " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
-    f" r.error_type, r.error_message, {_INPUT_JOINED}, mi.original_id"
+    f" r.error_type, r.error_message, {_INPUT_JOINED}, mi.original_id, r.cost_usd"
 )
 
 
@@ -335,6 +335,10 @@ def _filters(
         values = sorted(filt.error_types)
         clauses.append(f"r.error_type IN ({placeholders(len(values))})")
         args += values
+    if filt.stop_reasons:
+        values = sorted(filt.stop_reasons)
+        clauses.append(f"r.stop_reason IN ({placeholders(len(values))})")
+        args += values
     if filt.custom_ids:
         clauses.append("r.custom_id IN (SELECT value FROM json_each(?))")
         args.append(orjson.dumps(sorted(filt.custom_ids)).decode())
@@ -373,6 +377,7 @@ def _row(r: Sequence[Any]) -> ResultRow:
         error_message=r[11],
         input_text=r[12],
         original_id=r[13],
+        cost_usd=r[14],
     )
 
 
@@ -402,7 +407,9 @@ def count(
     hits: _Hits | None = None,
 ) -> int:
     search = filt.search.replace("\x00", "").strip()
-    if ResultType.SUCCEEDED in filt.types and not (search or filt.error_types or filt.custom_ids):
+    if ResultType.SUCCEEDED in filt.types and not (
+        search or filt.error_types or filt.custom_ids or filt.stop_reasons
+    ):
         # Succeeded rows have no index of their own (see `results_batch_failed`): all rows
         # less those of the other outcomes, both counted from indexes.
         others = frozenset(ResultType) - filt.types
@@ -432,7 +439,7 @@ def _fts_count(
     holding no other batch's rows. None otherwise.
     """
     ids = list(dict.fromkeys(batch_ids))
-    if len(ids) != 1 or filt.types or filt.error_types or filt.custom_ids:
+    if len(ids) != 1 or filt.types or filt.error_types or filt.custom_ids or filt.stop_reasons:
         return None
     other = conn.execute(
         "SELECT 1 FROM results WHERE batch_id < ?1 OR batch_id > ?1 LIMIT 1", (ids[0],)
@@ -592,6 +599,21 @@ def _csv_quoted(cell: str) -> str:
     )
 
 
+# A succeeded row's thinking text and tool calls, read from its raw line by SQLite (only for
+# lines that hold such a block: `instr` is much cheaper than parsing the JSON).
+_CONTENT = "json_each(r.raw, '$.result.message.content') b"
+_THINKING = (
+    "CASE WHEN instr(r.raw, 'thinking') THEN (SELECT group_concat("
+    f"json_extract(b.value, '$.thinking'), char(10)) FROM {_CONTENT}"
+    " WHERE json_extract(b.value, '$.type') = 'thinking') END"
+)
+_TOOL_CALLS = (
+    "CASE WHEN instr(r.raw, 'tool_use') THEN (SELECT json_group_array(json_object("
+    "'name', json_extract(b.value, '$.name'), 'input', json_extract(b.value, '$.input')))"
+    f" FROM {_CONTENT} WHERE json_extract(b.value, '$.type')"
+    " IN ('tool_use', 'server_tool_use')) END"
+)
+
 CSV_SQL_LINE = " || ',' || ".join(
     (
         _csv_quoted(_csv_cell("r.custom_id")),
@@ -604,6 +626,12 @@ CSV_SQL_LINE = " || ',' || ".join(
         _csv_quoted("coalesce(r.error_type, '')"),
         _csv_quoted(_csv_cell("r.error_message")),
         _csv_quoted(_csv_cell("mi.original_id")),
+        _csv_quoted("coalesce(r.model, '')"),
+        "r.cache_creation_input_tokens",
+        "r.cache_read_input_tokens",
+        "CASE WHEN r.cost_usd IS NULL THEN '' ELSE printf('%.8f', r.cost_usd) END",
+        _csv_quoted(_csv_cell(_THINKING)),
+        _csv_quoted(_csv_cell(_TOOL_CALLS)),
     )
 )
 """One CSV record (without its line end) per row, as `csv.writer` would write it."""
@@ -635,7 +663,7 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
     def __next__(self) -> tuple[ResultRow, str]:
         if self._rows is None:
             pages = _pages(self._connect, self._batch_ids, self._filt, f"{_ROW_COLS}, r.raw")
-            self._rows = ((_row(r), r[14]) for page in pages for r in page)
+            self._rows = ((_row(r), r[15]) for page in pages for r in page)
         return next(self._rows)
 
     def raw_pages(self) -> Iterator[tuple[bytes, int]]:
@@ -713,7 +741,7 @@ def detail(
             (key[0], key[1], custom_id),
         ).fetchone()
         params = restore_params(found[0], found[1]) if found is not None else None
-    return _row(row), row[14], params
+    return _row(row), row[15], params
 
 
 def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary:
@@ -721,16 +749,19 @@ def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary
     src = _source(conn, batch_ids)
     rows = conn.execute(
         "SELECT r.type, r.error_type, count(*), sum(r.input_tokens + r.cache_creation_input_tokens"
-        " + r.cache_read_input_tokens), sum(r.output_tokens), sum(r.cost_usd)"
-        f" {src.sql} GROUP BY r.type, r.error_type",
+        " + r.cache_read_input_tokens), sum(r.output_tokens), sum(r.cost_usd), r.stop_reason"
+        f" {src.sql} GROUP BY r.type, r.error_type, r.stop_reason",
         src.args,
     ).fetchall()
     by_type: dict[ResultType, int] = dict.fromkeys(ResultType, 0)  # every outcome present
     by_error: dict[str, int] = {}
     in_tok = out_tok = 0
     cost = 0.0
-    for kind, error_type, n, i, o, c in rows:
+    by_stop: dict[str, int] = {}
+    for kind, error_type, n, i, o, c, stop in rows:
         rt = ResultType(kind)
+        if stop:
+            by_stop[stop] = by_stop.get(stop, 0) + n
         by_type[rt] = by_type.get(rt, 0) + n
         if rt is ResultType.ERRORED:
             name = error_type or "unknown"
@@ -745,6 +776,7 @@ def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary
         output_tokens=out_tok,
         cost_usd=cost,
         standard_cost_usd=cost / BATCH_DISCOUNT,
+        by_stop_reason=by_stop,
     )
 
 

@@ -21,10 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import orjson
+
 from . import paths, pricing, retry, scope
 from .api import DEFAULT_BASE_URL, BatchApi
 from .config import Settings, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
+from .model_catalog import ModelCatalog, builtin_catalog, from_api, set_current
 from .models import (
     BatchEnded,
     BatchView,
@@ -81,6 +84,8 @@ BATCH_LIFETIME = timedelta(hours=24)
 ALL_RESULTS = ResultFilter()
 # Batches younger than this may answer a transient 404 (anthropic-sdk-python#1432).
 YOUNG_BATCH = timedelta(minutes=10)
+MODEL_CATALOG_MAX_AGE = timedelta(days=1)
+CATALOG_WAIT_S = 2.0
 
 
 def _utcnow() -> datetime:
@@ -127,7 +132,8 @@ class BatchService:
         self._downloads: dict[str, asyncio.Task[int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._owns_store = False
-        self._models: list[str] | None = None
+        self._catalog: ModelCatalog | None = None
+        self._catalog_task: asyncio.Task[Any] | None = None
         self._reconciled = False
         self.auto_download = True
         # One store per (endpoint, workspace) (core/scope.py): True when this service chose
@@ -460,6 +466,7 @@ class BatchService:
     async def run_polling(self) -> None:
         """Poll until `close()`; reconciles open submit intents first (best effort)."""
         await self._reconcile_once()
+        self._spawn(self.model_catalog())  # at start; analyse/submit refresh it daily
         await self._poller.run()
 
     def stop_polling(self) -> None:
@@ -485,14 +492,65 @@ class BatchService:
         return self._poller
 
     async def models(self) -> list[str]:
-        """Model ids from the API, or the price table's when the API cannot say."""
-        if self._models is None:
+        """Model ids that can be used (not retired): the catalogue's, newest first."""
+        catalog = await self.model_catalog()
+        return [m.id for m in catalog.models if m.lifecycle != "retired"]
+
+    async def model_catalog(self, *, force: bool = False) -> ModelCatalog:
+        """The model catalogue checks and the default model use.
+
+        `GET /v1/models` (retired models included) is cached in the store and fetched again
+        when a day old (or `force`); until it is known, or when the API cannot say, the
+        built-in catalogue file stands in. The result is also what `request_checks` reads.
+        """
+        catalog = self._catalog
+        if catalog is None:
+            catalog = self._catalog = await asyncio.to_thread(self._cached_catalog)
+            set_current(catalog)
+        now = self._now()
+        stale = catalog is None or catalog.fetched_at is None
+        if catalog is not None and catalog.fetched_at is not None:
             try:
-                ids = await self._api.models()
+                fetched = datetime.fromisoformat(catalog.fetched_at)
+                stale = now - fetched >= MODEL_CATALOG_MAX_AGE
+            except ValueError:
+                stale = True
+        if (stale or force) and self._api.has_key:
+            try:
+                entries = await self._api.model_list()
             except BatchtopError:
-                ids = []
-            self._models = ids or sorted(pricing.PRICES)
-        return list(self._models)
+                entries = []
+            if entries:
+                stamp = now.isoformat()
+                catalog = from_api(entries, stamp)
+                body = orjson.dumps(entries).decode()
+                await asyncio.to_thread(
+                    self.store.set_meta, model_catalog=body, model_catalog_fetched_at=stamp
+                )
+        self._catalog = catalog
+        set_current(catalog)
+        return catalog if catalog is not None else builtin_catalog()
+
+    async def _catalog_for_checks(self) -> None:
+        """Make the catalogue current before checking requests: the cached one at once, a
+        fresh one if the API answers within CATALOG_WAIT_S (else it lands in the background
+        and the cached or built-in one is used; the latter knows retired models too)."""
+        task = self._catalog_task
+        if task is None or task.done():
+            task = self._catalog_task = self._spawn(self.model_catalog())
+        with contextlib.suppress(TimeoutError, BatchtopError):
+            await asyncio.wait_for(asyncio.shield(task), CATALOG_WAIT_S)
+
+    def _cached_catalog(self) -> ModelCatalog | None:
+        body = self.store.meta("model_catalog")
+        stamp = self.store.meta("model_catalog_fetched_at")
+        if not body or not stamp:
+            return None
+        try:
+            entries = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        return from_api(entries, stamp) if isinstance(entries, list) else None
 
     # --- import / submit ----------------------------------------------------------------
 
@@ -531,6 +589,7 @@ class BatchService:
         writer without blocking a thread: cancelling stops it)."""
         from . import import_source, importer
 
+        await self._catalog_for_checks()  # checks read it: retired models, limits, the default
         opts = self._options(options)
         work_dir = await asyncio.to_thread(self._new_work_dir)
         path = Path(path)
@@ -792,6 +851,7 @@ class BatchService:
 
         if not requests:
             raise UserError("Nothing to submit: add at least one request.")
+        await self._catalog_for_checks()
         problems: list[str] = []
         seen: set[str] = set()
         for i, req in enumerate(requests, start=1):

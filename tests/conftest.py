@@ -35,6 +35,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _xdg_dirs(monkeypatch, tmp_path / "xdg")
 
 
+@pytest.fixture(autouse=True)
+def _builtin_model_catalog() -> Iterator[None]:
+    """A service makes the live model catalogue current for the process; each test starts
+    from the built-in one, as a fresh process does."""
+    from batchtop.core import model_catalog
+
+    model_catalog.set_current(None)
+    yield
+    model_catalog.set_current(None)
+
+
 def emulator_config(**overrides: object) -> EmulatorConfig:
     """The standard test configuration (rate 100/s, live counters), with overrides."""
     config = EmulatorConfig(

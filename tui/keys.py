@@ -199,6 +199,14 @@ RESULT_DETAIL_KEYS: tuple[Key, ...] = (
     Key("results.detail_up", "k", "scroll_up", "Up", "Scroll the detail up", show=False),
     Key("results.detail_top", "g", "scroll_home", "Top", "Scroll to the top", show=False),
     Key("results.detail_end", "G", "scroll_end", "End", "Scroll to the end", show=False),
+    Key(
+        "results.detail_thinking",
+        "T",
+        "toggle_thinking",
+        "Thinking",
+        "Show or hide the model's thinking",
+        show=False,
+    ),
 )
 
 
@@ -264,6 +272,13 @@ RESULTS_KEYS: tuple[Key, ...] = (
         action="cycle_error_type",
         description="Error type",
         help="Cycle the error-type filter through the error types present",
+    ),
+    Key(
+        id="results.stop_reason",
+        key="o",
+        action="cycle_stop_reason",
+        description="Stop reason",
+        help="Cycle the stop-reason filter (refusal, max_tokens, tool_use, ...)",
     ),
     Key(
         id="results.raw",

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from . import catalog, ids
+from . import catalog, ids, shapes
 from .config import Rule
 
 CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
@@ -114,6 +114,19 @@ def request_problem(params: dict[str, Any]) -> tuple[str, str] | None:
         return "invalid_request_error", "max_tokens: must be greater than or equal to 1"
     if params.get("stream") is True:
         return "invalid_request_error", '"stream=True" is not supported in the Message Batches API'
+    extra = next((k for k in params if k not in PARAM_KEYS), None)
+    if extra is not None:
+        return "invalid_request_error", f"{extra}: Extra inputs are not permitted"
+    if "speed" in params:
+        return "invalid_request_error", '"speed" is not supported in the Message Batches API'
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return "invalid_request_error", f"messages.{i}: Input should be a valid dictionary"
+        if message.get("role") not in ("user", "assistant"):
+            return (
+                "invalid_request_error",
+                f"messages.{i}.role: Input should be 'user' or 'assistant'",
+            )
     info = catalog.lookup(model)
     if info is None or info.lifecycle == "retired":
         return "not_found_error", f"model: {model}"
@@ -123,7 +136,23 @@ def request_problem(params: dict[str, Any]) -> tuple[str, str] | None:
             f"max_tokens: {max_tokens} > {info.max_tokens}, which is the maximum "
             f"allowed number of output tokens for {info.id}",
         )
+    refused = shapes.request_error(params, info)
+    if refused is not None:
+        return "invalid_request_error", refused
     return None
+
+
+#: The Messages API's request fields (SDK 2.x `MessageCreateParamsNonStreaming`, plus the
+#: sampling parameters older models still accept); anything else is "Extra inputs".
+PARAM_KEYS = frozenset(
+    {
+        "model", "max_tokens", "messages", "system", "tools", "tool_choice", "thinking",
+        "output_config", "metadata", "stop_sequences", "cache_control", "container",
+        "diagnostics", "inference_geo", "service_tier", "speed", "user_profile_id",
+        "workspace_id", "stream", "temperature", "top_p", "top_k", "context_management",
+        "mcp_servers",
+    }
+)  # fmt: skip
 
 
 # --- replies -----------------------------------------------------------------------------
@@ -225,11 +254,40 @@ def _error_line(custom_id: str, error_type: str, message: str) -> bytes:
 
 
 def _succeeded_line(
-    custom_id: str, params: dict[str, Any], batch_id: str, seed: int, text: str | None
+    custom_id: str,
+    params: dict[str, Any],
+    batch_id: str,
+    seed: int,
+    text: str | None,
+    state: shapes.ShapeState | None = None,
+    forced_stop: str | None = None,
 ) -> bytes:
     full, last_user = prompt_texts(params)
     if text is None:
         text = reply_text(custom_id, last_user, seed)
+    model = params.get("model")
+    info = catalog.lookup(model) if isinstance(model, str) else None
+    window = info.max_input_tokens if info is not None else None
+    near_window = window is not None and estimate_tokens(full) + len(text) // 4 > window
+    if forced_stop is not None or near_window or not shapes.is_plain(params, info):
+        tools = params.get("tools")
+        prompt = full + (orjson.dumps(tools).decode() if isinstance(tools, list) else "")
+        msg = shapes.message(
+            custom_id=custom_id,
+            params=params,
+            info=info,
+            message_id=ids.message_id(seed, batch_id, custom_id),
+            model=info.id if info else str(model),
+            prompt=prompt,
+            last_user=last_user,
+            reply=text,
+            seed=seed,
+            state=state if state is not None else shapes.ShapeState(),
+            forced_stop=forced_stop,
+        )
+        return orjson.dumps(
+            {"custom_id": custom_id, "result": {"type": "succeeded", "message": msg}}
+        )
     max_tokens: Any = params.get("max_tokens")
     output_tokens = max(1, estimate_tokens(text))
     stop_reason = "end_turn"
@@ -238,8 +296,6 @@ def _succeeded_line(
         text = text[: max_tokens * 4]
         output_tokens = max_tokens
         stop_reason = "max_tokens"
-    model = params.get("model")
-    info = catalog.lookup(model) if isinstance(model, str) else None
     # A bytes template: several times faster than dumping a nested dict, and identical
     # output (custom_id and message id are [A-Za-z0-9_-], the rest goes through orjson).
     return _SUCCEEDED % (
@@ -275,6 +331,7 @@ class Synthesizer:
     def __init__(self, rules: list[Rule], seed: int) -> None:
         self.seed = seed
         self._rules = [(re.compile(r.pattern), r) for r in rules]
+        self._shapes = shapes.ShapeState()  # prompt-cache prefixes seen in this batch
 
     def rule_for(self, custom_id: str) -> Rule | None:
         for regex, rule in self._rules:
@@ -298,6 +355,6 @@ class Synthesizer:
         if problem is not None:
             return Outcome("errored", _error_line(custom_id, *problem), delay)
         text = rule.text if rule is not None else None
-        return Outcome(
-            "succeeded", _succeeded_line(custom_id, params, batch_id, self.seed, text), delay
-        )
+        stop = rule.stop_reason if rule is not None else None
+        line = _succeeded_line(custom_id, params, batch_id, self.seed, text, self._shapes, stop)
+        return Outcome("succeeded", line, delay)

@@ -58,6 +58,8 @@ class Rule:
     error_message: str | None = None
     text: str | None = None
     delay_s: float | None = None
+    # force a succeeded reply's stop reason ("refusal", "pause_turn", "max_tokens", ...)
+    stop_reason: str | None = None
 
 
 @dataclass(slots=True)

@@ -57,6 +57,10 @@ class EmulatorHandle:
     def config(self) -> EmulatorConfig:
         return self.server.config
 
+    def betas(self, batch_id: str) -> tuple[str, ...]:
+        """The anthropic-beta values sent when `batch_id` was created."""
+        return self.server.betas.get(batch_id, ())
+
     @property
     def stats(self) -> EmulatorStats:
         return self.server.stats

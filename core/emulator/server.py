@@ -41,6 +41,7 @@ class EmulatorServer:
         self.config = config
         self.clock: Clock = clock or ScaledClock(config.time_scale)
         self.stats = EmulatorStats()
+        self.betas: dict[str, tuple[str, ...]] = {}  # batch id → anthropic-beta on create
         self.base_url = ""
         self._state: EmulatorState | None = None
         self._runner: web.AppRunner | None = None
@@ -164,6 +165,8 @@ class EmulatorServer:
                     await self._inject_faults()
                     key = self._authenticate(request)
                     request[_KEY_WORKSPACE] = self.config.key_workspaces.get(key, "")
+                    if not self.config.example_mode:  # (the SDK's own tests send "string")
+                        _check_version_and_betas(request)
                 response = await handler(request)
             except ApiFailure as failure:
                 response = error_response(failure, rid)
@@ -371,6 +374,9 @@ class EmulatorServer:
                 rows=rows,
                 workspace=self._workspace(request),
             )
+        betas = _betas(request)
+        if betas:
+            self.betas[batch_id] = betas
         return json_response(self._render(request, record, fresh=True))
 
     async def _retrieve(self, request: web.Request) -> web.StreamResponse:
@@ -538,3 +544,93 @@ async def _abort(request: web.Request) -> None:
     if transport is not None:
         transport.close()
     await asyncio.sleep(0)
+
+
+#: anthropic-version values the API accepts (the docs' and SDK 2.x's).
+API_VERSIONS = frozenset({"2023-06-01", "2023-01-01", "2026-10-21"})
+
+#: anthropic-beta values the API knows (SDK 2.10's AnthropicBetaParam); others are refused.
+KNOWN_BETAS = frozenset(
+    {
+        "computer-use-2024-10-22",
+        "computer-use-2025-01-24",
+        "output-128k-2025-02-19",
+        "mcp-client-2025-04-04",
+        "mcp-client-2025-11-20",
+        "dev-full-thinking-2025-05-14",
+        "interleaved-thinking-2025-05-14",
+        "code-execution-2025-05-22",
+        "context-1m-2025-08-07",
+        "context-management-2025-06-27",
+        "model-context-window-exceeded-2025-08-26",
+        "fast-mode-2026-02-01",
+        "output-300k-2026-03-24",
+        "user-profiles-2026-03-24",
+        "user-profiles-2026-08-18",
+        "user-profiles-2026-09-04",
+        "advisor-tool-2026-03-01",
+        "managed-agents-2026-04-01",
+        "dreaming-2026-04-21",
+        "thinking-token-count-2026-05-13",
+        "server-side-fallback-2026-06-01",
+        "server-side-fallback-2026-07-01",
+        "fallback-credit-2026-06-01",
+        "fallback-credit-2026-07-01",
+        "agent-memory-2026-07-22",
+        "mid-conversation-tool-changes-2026-07-01",
+        "compact-2026-01-12",
+        "computer-use-2025-11-24",
+        "mcp-tunnels-2026-06-22",
+        "structured-outputs-2025-11-13",
+        "task-budgets-2026-03-13",
+        "thinking-display-updates-2026-08-18",
+        "mid-conversation-output-config-2026-07-01",
+        "thinking-binding-controls-2026-08-01",
+        "mid-conversation-system-clear-at-2026-08-21",
+        "compact-2026-09-04",
+        "inline-tools-2026-09-15",
+        "mcp-client-2026-09-15",
+        "ce-plugins-2026-09-01",
+        "spend-limit-reads-2026-09-26",
+        "telemetry-destinations-2026-08-11",
+        "webhooks-2026-10-07",
+        "admin-user-sign-out-2026-10-08",
+        "message-threads-2026-08-12",
+        "analytics-usage-cost-2026-08-24",
+        "experimental-claude-tag-2026-10-21",
+        "message-batches-2024-09-24",
+        "prompt-caching-2024-07-31",
+        "pdfs-2024-09-25",
+        "token-counting-2024-11-01",
+        "token-efficient-tools-2025-02-19",
+        "files-api-2025-04-14",
+        "extended-cache-ttl-2025-04-11",
+        "skills-2025-10-02",
+        "cache-diagnosis-2026-04-07",
+        "ce-user-management-2026-07-13",
+        "ce-claude-code-managed-settings-2026-10-06",
+        "efs-2026-10-01",
+        "google-managed-data-controls-2026-09-01",
+        "user-profiles-billing-2026-10-01",
+    }
+)
+
+
+def _betas(request: web.Request) -> tuple[str, ...]:
+    raw = ",".join(request.headers.getall("anthropic-beta", []))
+    return tuple(v.strip() for v in raw.split(",") if v.strip())
+
+
+def _check_version_and_betas(request: web.Request) -> None:
+    """A bad anthropic-version or an unknown anthropic-beta is a 400, as on the API."""
+    version = request.headers.get("anthropic-version")
+    if version is not None and version.strip() not in API_VERSIONS:
+        raise ApiFailure(400, f'anthropic-version: "{version}" is not a valid version')
+    unknown = [b for b in _betas(request) if b not in KNOWN_BETAS]
+    if unknown:
+        listed = ", ".join(f"`{b}`" for b in unknown)
+        raise ApiFailure(
+            400,
+            f"Unexpected value(s) {listed} for the `anthropic-beta` header. Please consult our"
+            " documentation at docs.claude.com or try again without the header.",
+        )

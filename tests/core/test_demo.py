@@ -38,3 +38,25 @@ async def test_demo_seeds_every_state() -> None:
 
         # Nothing leaves the machine: the service talks to the in-process emulator.
         assert demo.service.base_url.startswith("http://127.0.0.1:")
+
+
+async def test_demo_shows_todays_result_shapes() -> None:
+    """Thinking with tool calls, refusals and structured outputs, as the API returns them."""
+    import orjson
+
+    async with start_demo() as demo:
+        by_label = {v.label: v for v in demo.service.batches()}
+        kinds: dict[str, set[str]] = {}
+        stops: dict[str, set[str]] = {}
+        for label in ("support agent", "content review", "ticket triage"):
+            view = by_label[label]
+            assert view.remote.processing_status is ProcessingStatus.ENDED
+            chunks = [c async for c, _ in demo.service._api.iter_results(view.id)]
+            for line in b"".join(chunks).splitlines():
+                message = orjson.loads(line)["result"]["message"]
+                kinds.setdefault(label, set()).update(b["type"] for b in message["content"])
+                stops.setdefault(label, set()).add(message["stop_reason"])
+        assert {"thinking", "tool_use", "text"} <= kinds["support agent"]
+        assert "tool_use" in stops["support agent"]
+        assert "refusal" in stops["content review"]
+        assert stops["ticket triage"] == {"end_turn"}

@@ -295,7 +295,7 @@ async def test_models_from_api_with_fallback(emulator: EmulatorHandle, tmp_path:
     )
     try:
         fallback = await offline.models()
-        assert "claude-haiku-4-5" in fallback
+        assert "claude-haiku-4-5-20251001" in fallback  # the built-in catalogue
     finally:
         await offline.close()
         store.close()

@@ -68,3 +68,8 @@ def client(emulator: EmulatorHandle) -> Iterator[Any]:
 async def aclient(emulator: EmulatorHandle) -> AsyncIterator[Any]:
     async with async_sdk(emulator) as c:
         yield c
+
+
+def text_of(message: Any) -> str:
+    """The text of a message's text blocks (today's replies often start with thinking)."""
+    return "".join(b.text for b in message.content if b.type == "text")

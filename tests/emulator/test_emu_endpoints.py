@@ -9,7 +9,7 @@ import httpx2
 import pytest
 from batchtop.core.emulator import EmulatorHandle
 
-from .conftest import api_status, make_request, make_requests
+from .conftest import api_status, make_request, make_requests, text_of
 
 
 def test_create_retrieve_results_sync(client: Any, emulator: EmulatorHandle) -> None:
@@ -32,7 +32,7 @@ def test_create_retrieve_results_sync(client: Any, emulator: EmulatorHandle) -> 
     assert message.id.startswith("msg_01")
     assert message.usage.service_tier == "batch"
     assert message.stop_reason == "end_turn"
-    assert "Question number" in message.content[0].text
+    assert "Question number" in text_of(message)
 
 
 async def test_create_retrieve_results_async(aclient: Any, emulator: EmulatorHandle) -> None:

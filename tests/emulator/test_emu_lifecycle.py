@@ -8,7 +8,7 @@ from typing import Any
 
 from batchtop.core.emulator import EmulatorHandle, ManualClock, Rule
 
-from .conftest import api_status, make_request, make_requests, sdk
+from .conftest import api_status, make_request, make_requests, sdk, text_of
 
 HOSTILE = "[bold red]boom[/] \x1b[31mred\x1b[0m \x1b]0;title\x07 \r\n end"
 
@@ -82,8 +82,8 @@ def test_all_four_result_types_and_rules(client: Any, emulator: EmulatorHandle) 
     }
     assert results["err-1"].error.error.type == "overloaded_error"
     assert results["err-1"].error.error.message == "Overloaded"
-    assert results["fixed"].message.content[0].text == "Exactly this."
-    assert results["hostile"].message.content[0].text == HOSTILE
+    assert text_of(results["fixed"].message) == "Exactly this."
+    assert text_of(results["hostile"].message) == HOSTILE
 
 
 def test_slow_rule_delays_the_end(client: Any, emulator: EmulatorHandle) -> None:
@@ -139,7 +139,7 @@ def test_max_tokens_stop_reason_and_usage(client: Any, emulator: EmulatorHandle)
     short, full = results["short"].message, results["long"].message
     assert short.stop_reason == "max_tokens"
     assert short.usage.output_tokens == 3
-    assert len(short.content[0].text) <= 12
+    assert len(text_of(short)) <= 12
     assert full.stop_reason == "end_turn"
     assert full.usage.input_tokens == -(-len(prompt) // 4)
     assert full.usage.output_tokens >= 10
@@ -150,7 +150,7 @@ def test_max_tokens_stop_reason_and_usage(client: Any, emulator: EmulatorHandle)
     emulator.advance(1)
     [line] = list(client.messages.batches.results(alias.id))
     assert line.result.message.model == "claude-haiku-4-5-20251001"
-    assert "Tell me about the lighthouse keepers" in full.content[0].text
+    assert "Tell me about the lighthouse keepers" in text_of(full)
 
 
 def test_replies_are_deterministic(emulator_factory: Callable[..., EmulatorHandle]) -> None:

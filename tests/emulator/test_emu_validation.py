@@ -110,12 +110,20 @@ def test_body_over_limit_is_413(emulator_factory: Callable[..., EmulatorHandle])
         assert client.messages.batches.create(requests=[make_request("a")]).id
 
 
-def test_unknown_params_keys_are_accepted(client: Any, emulator: EmulatorHandle) -> None:
-    req = make_request("extra", invented_option={"x": 1}, temperature=0.2, top_k=3)
-    batch = client.messages.batches.create(requests=[req])
+def test_unknown_params_keys_error_like_the_api(client: Any, emulator: EmulatorHandle) -> None:
+    """The API validates params after the batch ends: an unknown key errors that request
+    with the real message; sampling parameters are still accepted."""
+    extra = make_request("extra", invented_option={"x": 1})
+    sampling = make_request("sampling", temperature=0.2, top_k=3)
+    batch = client.messages.batches.create(requests=[extra, sampling])
     emulator.advance(1)
-    [result] = list(client.messages.batches.results(batch.id))
-    assert result.result.type == "succeeded"
+    results = {r.custom_id: r.result for r in client.messages.batches.results(batch.id)}
+    assert results["extra"].type == "errored"
+    assert results["extra"].error.error.type == "invalid_request_error"
+    assert results["extra"].error.error.message == (
+        "invented_option: Extra inputs are not permitted"
+    )
+    assert results["sampling"].type == "succeeded"
 
 
 def test_deferred_per_request_errors(client: Any, emulator: EmulatorHandle) -> None:

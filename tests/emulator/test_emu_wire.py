@@ -45,7 +45,9 @@ def test_results_jsonl_framing_on_raw_bytes(emulator: EmulatorHandle, client: An
         assert line, "blank line"
         assert orjson.dumps(orjson.loads(line)) == line  # compact, canonical JSON
     parsed = {orjson.loads(line)["custom_id"]: orjson.loads(line) for line in lines}
-    text = parsed["evil"]["result"]["message"]["content"][0]["text"]
+    text = "".join(
+        b["text"] for b in parsed["evil"]["result"]["message"]["content"] if b["type"] == "text"
+    )
     assert text == "line one\r\nline two\n\n\x1b[2J[red]x[/red]\u2028"
 
 

@@ -41,7 +41,7 @@ const params = (text) => ({
   const results = {};
   for await (const r of await client.messages.batches.results(batch.id)) {
     results[r.custom_id] = r.result.type === "succeeded"
-      ? r.result.message.content[0].text.length > 0
+      ? r.result.message.content.find((b) => b.type === 'text').text.length > 0
       : r.result.error.error.type;
   }
   out.results = results;

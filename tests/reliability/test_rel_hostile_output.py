@@ -116,7 +116,12 @@ async def test_hostile_text_is_data_everywhere(emulator: EmulatorHandle, tmp_pat
             for fmt in ("jsonl", "json", "csv", "markdown")
         }
         lines = [orjson.loads(x) for x in paths["jsonl"].read_bytes().splitlines()]
-        by_id = {r["custom_id"]: r["result"]["message"]["content"][0]["text"] for r in lines}
+        by_id = {
+            r["custom_id"]: "".join(
+                b["text"] for b in r["result"]["message"]["content"] if b["type"] == "text"
+            )
+            for r in lines
+        }
         assert by_id == TEXTS
         assert json.loads(paths["json"].read_text(encoding="utf-8")) == TEXTS
         csv.field_size_limit(1 << 26)  # the 1.5 MB cell is over the reader's default

@@ -158,6 +158,7 @@ class ResultsScreen(Screen[None]):
         self.filt = ResultFilter()
         self.summary: ResultSummary | None = None
         self._error_type_cycle: list[str] = []
+        self._stop_reason_cycle: list[str] = []
         self._search_timer: Timer | None = None
         self._detail_timer: Timer | None = None
         self.loaded = False  # the first page is on screen (tests wait on this)
@@ -284,6 +285,7 @@ class ResultsScreen(Screen[None]):
         if message.summary is not None:  # a full (re)load; its note holds until the next one
             self.summary = message.summary
             self._error_type_cycle = sorted(message.summary.by_error_type)
+            self._stop_reason_cycle = sorted(message.summary.by_stop_reason)
             self._load_note = message.note
         self.table.highlight = message.filt.search  # marked in the rows
         self.table.set_source(self._fetcher(message.filt), first=message.page)
@@ -352,6 +354,9 @@ class ResultsScreen(Screen[None]):
                 label.stylize("reverse")
             line.append_text(label)
             line.append(" ")
+        if self.filt.stop_reasons:
+            line.append("  stop: ", style="dim")
+            line.append(clean(", ".join(sorted(self.filt.stop_reasons))), style="bold")
         if self.filt.error_types:
             line.append("  error type: ", style="dim")
             line.append(clean(", ".join(sorted(self.filt.error_types))), style="red")
@@ -502,6 +507,18 @@ class ResultsScreen(Screen[None]):
             self._set_filter(replace(self.filt, error_types=frozenset()))
         else:
             self._set_filter(replace(self.filt, error_types=frozenset({nxt}), types=frozenset()))
+
+    def action_cycle_stop_reason(self) -> None:
+        """Succeeded results by how they stopped: each stop reason present, then all."""
+        if not self._stop_reason_cycle:
+            self.notify("No stop reasons to filter by.", severity="warning")
+            return
+        current = sorted(self.filt.stop_reasons)
+        options: list[str | None] = [None, *self._stop_reason_cycle]
+        now = current[0] if len(current) == 1 else None
+        nxt = options[(options.index(now) + 1) % len(options)] if now in options else None
+        stops = frozenset() if nxt is None else frozenset({nxt})
+        self._set_filter(replace(self.filt, stop_reasons=stops, error_types=frozenset()))
 
     # --- actions on rows -------------------------------------------------------------
 

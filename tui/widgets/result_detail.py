@@ -11,6 +11,7 @@ import json
 from typing import ClassVar
 
 from batchtop.core.models import ResultRow, ResultType
+from batchtop.core.result_blocks import ResultContent, parse_content
 from batchtop.tui.format import gap
 from batchtop.tui.keys import RESULT_DETAIL_KEYS, bindings
 from batchtop.tui.safe_text import clean, safe_text
@@ -99,6 +100,56 @@ def matching_lines(text: str, needle: str) -> tuple[list[str], int]:
     return found, count
 
 
+def blocks_text(content: ResultContent, show_thinking: bool) -> Text:
+    """Everything but the answer's text, as lines (all outside text made safe)."""
+    out = Text(end="")
+
+    def line(label: str, style: str = "bold") -> None:
+        if out.plain:
+            out.append("\n")
+        out.append(label, style=style)
+
+    only_text = all(b.kind == "text" for b in content.blocks)
+    for block in content.blocks:
+        if block.kind == "thinking":
+            if show_thinking:
+                line("▾ thinking", "bold dim")
+                out.append("\n")
+                out.append_text(safe_text(block.text or "(not shown: display omitted)", "dim"))
+            else:
+                size = f"{len(block.text):,} characters" if block.text else "omitted"
+                line(f"▸ thinking ({size}) · T to show", "dim")
+        elif block.kind == "redacted_thinking":
+            line("▸ redacted thinking (encrypted by the API)", "dim")
+        elif block.kind in ("tool_use", "server_tool_use"):
+            kind = "server tool" if block.kind == "server_tool_use" else "tool call"
+            line(f"{kind}: ")
+            out.append_text(safe_text(block.name or "", "bold", one_line=True))
+            out.append("\n")
+            out.append_text(safe_text(block.input_json or "{}"))
+        elif block.kind.endswith("_tool_result"):
+            line("results:", "bold")
+            if block.text:
+                out.append("\n")
+                out.append_text(safe_text(block.text, "dim"))
+        elif block.kind == "text" and block.citations:
+            line("citations:", "bold")
+            for i, c in enumerate(block.citations, start=1):
+                out.append(f"\n[{i}] ")
+                out.append_text(safe_text(f"{c.title} — {c.source}", one_line=True))
+                if c.cited_text:
+                    out.append("\n    ")
+                    out.append_text(safe_text(f"“{c.cited_text}”", "italic", one_line=True))
+        elif block.kind != "text":
+            line(f"{block.kind} block", "dim")
+    if content.refusal:
+        line("refused: ", "bold red")
+        out.append_text(safe_text(content.refusal, one_line=True))
+    if only_text and not content.refusal:
+        return Text(end="")
+    return out
+
+
 class ResultDetail(VerticalScroll, can_focus=True):
     """Input + output of the highlighted result; `raw` switches to the raw result line.
 
@@ -115,12 +166,14 @@ class ResultDetail(VerticalScroll, can_focus=True):
         & .detail-heading { color: $text-muted; text-style: bold; margin-top: 1; }
         & #detail-output { margin: 0; padding: 0; background: transparent; }
         & #detail-error { color: $error; }
+        & #detail-blocks { margin-bottom: 1; }
         & #detail-matches { color: $text; margin-bottom: 1; }
         & .-hidden { display: none; }
     }
     """
 
     raw: reactive[bool] = reactive(False, init=False)
+    show_thinking: reactive[bool] = reactive(False, init=False)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -128,6 +181,8 @@ class ResultDetail(VerticalScroll, can_focus=True):
         self.raw_line: str | None = None
         self.output_markdown = ""  # what the Markdown widget was given (tests read it)
         self.search = ""
+        self.content: ResultContent | None = None
+        self._has_blocks = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-meta")
@@ -136,6 +191,7 @@ class ResultDetail(VerticalScroll, can_focus=True):
         yield Static("Output", classes="detail-heading", id="detail-output-heading")
         yield Static("", id="detail-matches", classes="-hidden")
         yield Static("", id="detail-error", classes="-hidden")
+        yield Static("", id="detail-blocks", classes="-hidden")
         yield Markdown("", id="detail-output", open_links=False)
         yield Static("", id="detail-raw", classes="-hidden")
 
@@ -149,6 +205,9 @@ class ResultDetail(VerticalScroll, can_focus=True):
         out = self.query_one("#detail-output", Markdown)
         matches = self.query_one("#detail-matches", Static)
         matches.set_class(True, "-hidden")
+        succeeded = row is not None and row.type is ResultType.SUCCEEDED
+        self.content = parse_content(raw_line) if succeeded else None
+        self._show_blocks()
         if row is None:
             meta.update(Text("No result here.", style="dim"))
             inp.update("")
@@ -175,6 +234,9 @@ class ResultDetail(VerticalScroll, can_focus=True):
             err.update(safe_text(f"{label}: {message}" if message else label, "bold"))
             err.set_class(False, "-hidden")
         text = clean(row.text)
+        texts = [b.text for b in self.content.blocks if b.kind == "text"] if self.content else []
+        if self.content is not None and len(texts) != len(self.content.blocks):
+            text = clean("\n\n".join(texts))  # the other blocks are drawn above
         if search:
             self._show_matches(text, search)
         limit = markdown_limit(text)
@@ -202,6 +264,26 @@ class ResultDetail(VerticalScroll, can_focus=True):
     def watch_raw(self) -> None:
         self._show_raw()
 
+    def watch_show_thinking(self) -> None:
+        self._show_blocks()
+
+    def action_toggle_thinking(self) -> None:
+        self.show_thinking = not self.show_thinking
+
+    def _show_blocks(self) -> None:
+        """Thinking (collapsed unless `t`), tool calls with their input, search results,
+        citations and a refusal's reason, in the order the model wrote them."""
+        widget = self.query_one("#detail-blocks", Static)
+        content = self.content
+        out = blocks_text(content, self.show_thinking) if content is not None else None
+        self._has_blocks = out is not None and bool(out.plain)
+        if out is None or not out.plain:
+            widget.update("")
+            widget.set_class(True, "-hidden")
+            return
+        widget.update(out)
+        widget.set_class(self.raw, "-hidden")
+
     def _show_raw(self) -> None:
         raw = self.query_one("#detail-raw", Static)
         for widget_id in (
@@ -211,6 +293,7 @@ class ResultDetail(VerticalScroll, can_focus=True):
             "#detail-output",
         ):
             self.query_one(widget_id).set_class(self.raw, "-hidden")
+        self.query_one("#detail-blocks").set_class(self.raw or not self._has_blocks, "-hidden")
         if self.raw:
             self.query_one("#detail-matches").set_class(True, "-hidden")
         elif self.search and self.row is not None:

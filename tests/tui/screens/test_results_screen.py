@@ -97,7 +97,10 @@ async def test_search_narrows(service: Any) -> None:
             1
             for line in standard_lines(40)
             if line["result"]["type"] == "succeeded"
-            and "beta" in line["result"]["message"]["content"][0]["text"]
+            and "beta"
+            in "".join(
+                b["text"] for b in line["result"]["message"]["content"] if b["type"] == "text"
+            )
         )
         assert screen.table.total == expected
         assert "search: beta" in screen_text(pilot.app)
@@ -137,7 +140,8 @@ async def test_broad_search_shows_its_first_page_then_the_counted_total(
         1
         for line in lines
         if line["result"]["type"] == "succeeded"
-        and "Summary" in line["result"]["message"]["content"][0]["text"]
+        and "Summary"
+        in "".join(b["text"] for b in line["result"]["message"]["content"] if b["type"] == "text")
     )
     assert expected > 200  # more than the viewer's first page
     try:
