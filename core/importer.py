@@ -631,6 +631,9 @@ def _run(
             field="template",
         )
         a.records.template_broken = True
+    if a.options.id_field is not None and not a.options.id_field.strip():
+        a.issue("error", "The id field is empty: name a field, or none.", field="id_field")
+        a.records.template_broken = True
     if fmt == "jsonl":
         if a.options.template:
             a.issue("warning", "The template is ignored: the file holds native requests.")

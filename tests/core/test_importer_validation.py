@@ -610,3 +610,14 @@ def test_an_empty_template_is_an_error(tmp_path: Path) -> None:
     assert [(i.field, i.message.split(":")[0]) for i in r.errors] == [
         ("template", "The template is empty")
     ]
+
+
+def test_an_empty_id_field_is_an_error(tmp_path: Path) -> None:
+    src = tmp_path / "r.jsonl"
+    src.write_text('{"id": "a", "text": "hello"}\n')
+    opts = ImportOptions(id_field="", model="claude-haiku-4-5", max_tokens=5)
+    r = analyse(src, opts, work_dir=tmp_path / "work")
+    assert not r.ok
+    assert [(i.field, i.message) for i in r.errors] == [
+        ("id_field", "The id field is empty: name a field, or none.")
+    ]
