@@ -276,7 +276,8 @@ def _thinking_and_tools(row: ResultRow, raw: str) -> tuple[str, str]:
 
 def _write_json(rows: Rows, fh: IO[str]) -> int:
     """Streamed `{id: text}`; a repeated id keeps its first text. The id is the input's own
-    id when batchtop had to make the custom_id from it (`original_id`), else the custom_id."""
+    id when batchtop had to make the custom_id from it (`original_id`), else the custom_id.
+    A refusal or an empty answer is not a text: it is `{"stop_reason": ..., "text": ...}`."""
     write = fh.write
     write("{")
     n = 0
@@ -289,7 +290,10 @@ def _write_json(rows: Rows, fh: IO[str]) -> int:
         write("\n  " if n == 0 else ",\n  ")
         write(orjson.dumps(key).decode())
         write(": ")
-        write(_json_inert(orjson.dumps(row.text).decode()))
+        value: Any = row.text
+        if row.stop_reason == "refusal" or not row.text.strip():
+            value = {"stop_reason": row.stop_reason, "text": row.text}
+        write(_json_inert(orjson.dumps(value).decode()))
         n += 1
     write("\n}\n" if n else "}\n")
     return n
