@@ -40,6 +40,9 @@ class Settings:
     notify_bell: bool = True
     # Desktop notifications when batches or jobs end (terminal OSC 9/777 or notify-send).
     desktop_notify: bool = True
+    # `batchtop submit` asks first (a terminal) or needs --yes (a script) when the estimated
+    # batch cost of a job is above this many US dollars.
+    confirm_submit_above_usd: float = 5.0
     # action id -> keys, e.g. {"quit": "q,ctrl+q"}
     keymap: dict[str, str] = field(default_factory=dict)
     # model id -> its prices (config [prices."model-id"]), over the built-in price file
@@ -78,6 +81,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "max_retries": (int,),
     "notify_bell": (bool,),
     "desktop_notify": (bool,),
+    "confirm_submit_above_usd": (int, float),
 }
 
 

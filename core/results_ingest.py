@@ -297,8 +297,8 @@ class Ingest:
     Feed bytes in any chunking (`feed`), from one thread at a time; `finish` parses a last
     line without a newline, waits for the writer and records the batch's counts. Never
     raises on a bad line: lines that are not result objects are counted as malformed.
-    `close` stops the writer if `finish` was not reached (what was committed stays, the
-    batch is left with 0 rows counted: a re-ingest starts over).
+    `close` stops the writer if `finish` was not reached and removes what it had written
+    (the batch is left with no rows and 0 counted: a re-ingest starts over).
     """
 
     def __init__(
@@ -314,6 +314,7 @@ class Ingest:
         # download) waits for the running call, never closes the connection under it.
         self._lock = threading.Lock()
         self._closed = False
+        self._finished = False
         self._per_insert = rows_per_insert(conn)
         # No checkpoints on this (private) connection: copying the WAL into the database
         # while inserting costs ~20% of the ingest; the index builder's first commit runs it.
@@ -414,13 +415,21 @@ class Ingest:
         writer, self._writer = self._writer, None
         writer.close()
         cost = self._cost if self._any_cost else None
-        return _record(self._conn, self.batch_id, self._parsed, self._malformed, cost)
+        stats = _record(self._conn, self.batch_id, self._parsed, self._malformed, cost)
+        self._finished = True
+        return stats
 
     def close(self) -> None:
-        """Stop the writer if `finish` did not (committed rows stay, uncounted); idempotent."""
+        """Stop the writer if `finish` did not, and then remove the rows it wrote: a download
+        that failed or was abandoned leaves no partial results to browse (the next one starts
+        over); idempotent."""
         with self._lock:
-            self._closed = True
-            self._stop_writer()
+            if not self._closed:
+                self._closed = True
+                self._stop_writer()
+                if not self._finished:
+                    with contextlib.suppress(sqlite3.Error):
+                        delete_batch_rows(self._conn, self.batch_id)
             on_close, self._on_close = self._on_close, None
             if on_close is not None:
                 on_close()

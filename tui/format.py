@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from batchtop.core.models import BatchView, Job, ProcessingStatus
@@ -52,13 +53,20 @@ def time_left(until: datetime, now: datetime) -> str:
     return duration(left) if left > 0 else "0s"
 
 
-def money(usd: float | None, *, approx: bool = False) -> str:
+def money(usd: float | None, *, approx: bool = False, places: int | None = None) -> str:
+    """`$1,234.50`; below a cent, 4 decimals (`$0.0042`) unless `places` fixes them (one
+    column of costs uses one number of decimals: see `money_places`)."""
     if usd is None:
         return "—"
     prefix = "~" if approx else ""
-    if usd < 0.01 and usd > 0:
-        return f"{prefix}${usd:.4f}"
-    return f"{prefix}${usd:,.2f}"
+    if places is None:
+        places = 4 if 0 < usd < 0.01 else 2
+    return f"{prefix}${usd:,.{places}f}"
+
+
+def money_places(amounts: Iterable[float | None]) -> int:
+    """Decimals for a column of costs: 4 if one of them is a fraction of a cent, else 2."""
+    return 4 if any(a is not None and 0 < a < 0.01 for a in amounts) else 2
 
 
 def money_cell(usd: float | None, *, approx: bool = False) -> str:

@@ -158,7 +158,8 @@ def test_close_interrupts_a_long_build_and_it_resumes(tmp_path: Path) -> None:
 
 
 def test_crashed_ingest_leaves_a_like_searchable_batch(tmp_path: Path) -> None:
-    """Rows of an ingest that died are never half-indexed: search scans them; re-ingest fixes."""
+    """An ingest that died leaves no rows behind (nothing partial to browse or half-index);
+    a re-ingest fixes the batch."""
     db = tmp_path / "s.db"
     with Store.open(db) as store:
         path = _seed(store, tmp_path)
@@ -167,8 +168,8 @@ def test_crashed_ingest_leaves_a_like_searchable_batch(tmp_path: Path) -> None:
         ingest.feed(
             b"".join(b'{"custom_id":"c%d","result":{"type":"canceled"}}\n' % i for i in range(n))
         )
-        ingest.close()  # died before finish(): the rows written are in, uncounted
-        assert store.count_results(["b1"]) == results_ingest.ROWS_PER_INSERT
+        ingest.close()  # died before finish(): the rows it had written are removed
+        assert store.count_results(["b1"]) == 0
         view = store.get_batch("b1")
         assert view is not None
         assert view.results_indexed == 0

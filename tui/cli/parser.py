@@ -67,6 +67,12 @@ def _add_submit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", help="local label for the batches")
     p.add_argument("--dry-run", action="store_true", help="report and estimate only")
     p.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="submit without asking, whatever the estimated cost (confirm_submit_above_usd)",
+    )
+    p.add_argument(
         "--skip-invalid",
         action="store_true",
         help="submit the valid requests of a file with errors, leaving the invalid ones out"

@@ -121,13 +121,13 @@ def cost_fields(view: BatchView) -> dict[str, Any]:
     }
 
 
-def cost(view: BatchView) -> str:
+def cost(view: BatchView, places: int | None = None) -> str:
     """What the batch cost, or `~` what it is estimated to cost while usage is unknown
     (core decides which: `batch_cost`)."""
     from batchtop.core.costs import batch_cost
 
     c = batch_cost(view)
-    return fmt.money(c.usd, approx=c.is_estimate)
+    return fmt.money(c.usd, approx=c.is_estimate, places=places)
 
 
 STATUS_STYLE = {
@@ -148,7 +148,9 @@ class _Column:
     cell: Callable[[BatchView], Text | str]
 
 
-def _columns(service: BatchService | None, now: datetime, short: bool) -> list[_Column]:
+def _columns(
+    service: BatchService | None, now: datetime, short: bool, places: int
+) -> list[_Column]:
     def counts(v: BatchView) -> RequestCounts:
         return v.remote.request_counts
 
@@ -184,7 +186,7 @@ def _columns(service: BatchService | None, now: datetime, short: bool) -> list[_
         columns.append(_Column("ETA", "right", 75, eta))
     columns += [
         _Column("Age", "right", 45, lambda v: fmt.age(v.remote.created_at, now)),
-        _Column("Cost", "right", 60, cost),
+        _Column("Cost", "right", 60, lambda v: cost(v, places)),
     ]
     if service is not None:
         columns.append(
@@ -209,9 +211,12 @@ def batches_table(
     """Batches in the dashboard's words, fitted to `width`: when the columns do not fit, the
     least important are left out first (ids are shortened last). With `service`, ETA and
     the share of the 24-hour window used."""
+    from batchtop.core.costs import batch_cost
+
     now = datetime.now(UTC)
+    places = fmt.money_places(batch_cost(v).usd for v in views)
     for short in (False, True):
-        columns = _columns(service, now, short)
+        columns = _columns(service, now, short, places)
         cells = [[c.cell(v) for v in views] for c in columns]
         widths = [_width(col, c.header) for c, col in zip(columns, cells, strict=True)]
         shown = list(range(len(columns)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from batchtop.tui.cli.render import clean
-from batchtop.tui.format import money, size
+from batchtop.tui.format import money, money_places, size
 from batchtop.tui.words import quantity
 from rich.table import Table
 from rich.text import Text
@@ -102,21 +102,27 @@ def print_report(console: Console, report: ImportReport) -> None:
                 str(p.index),
                 f"{p.request_count:,}",
                 size(p.byte_size),
-                f"{p.first_line}-{p.last_line}",
+                f"{p.first_line:,}–{p.last_line:,}",
             )
         console.print(table)
     est = report.estimate
     if est is not None:
         line = Text()
         line.append("estimated cost: ", "bold")
-        line.append(f"{money(est.batch_usd)} at batch price (standard {money(est.standard_usd)},")
-        line.append(f" saving {money(est.savings_usd)}); ")
+        amounts = (est.batch_usd, est.standard_usd, est.savings_usd, est.input_only_batch_usd)
+        places = money_places(amounts)
+
+        def usd(value: float) -> str:
+            return money(value, approx=True, places=places)
+
+        line.append(f"{usd(est.batch_usd)} at batch price (standard {usd(est.standard_usd)},")
+        line.append(f" saving {usd(est.savings_usd)}); ")
         line.append(f"{est.input_tokens:,} input tokens, up to {est.max_output_tokens:,} output")
         console.print(line)
         if est.input_only_batch_usd:
             console.print(
                 f"  (upper bound: every request writing max_tokens; input alone costs "
-                f"{money(est.input_only_batch_usd)})"
+                f"{usd(est.input_only_batch_usd)})"
             )
         if est.unknown_models:
             console.print(

@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from batchtop.core.errors import UserError
 from batchtop.core.models import ImportOptions
+from batchtop.tui.cli import progress
 from batchtop.tui.cli.render import clean, console, print_json, txt
 from batchtop.tui.cli.report import print_report, report_dict
+from batchtop.tui.cli.session import ask, can_ask
+from batchtop.tui.format import money
 from batchtop.tui.words import quantity
 
 if TYPE_CHECKING:
@@ -43,11 +46,8 @@ def _input_file(name: str) -> Path:
 async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
     path = _input_file(ns.file)
     out = console(stderr=ns.json)
-    if out.is_terminal:
-        with out.status(f"Analysing {clean(str(path))} …"):
-            report = await service.analyse(path, _options(ns))
-    else:
-        report = await service.analyse(path, _options(ns))
+    with progress.task(f"Analysing {clean(str(path))}", unit=" bytes") as advance:
+        report = await service.analyse(path, _options(ns), lambda done, _total: advance(done))
     try:
         return await _submit_report(service, ns, report, path, out)
     finally:
@@ -89,6 +89,9 @@ async def _submit_report(
         else:
             out.print("dry run: nothing was submitted.")
         return 0
+    if not _cost_confirmed(service, ns, report):
+        console(stderr=True).print("nothing was submitted")
+        return 1
     outcome = await _send(service, ns, report, out, skipping)
     if ns.json:
         data.update(
@@ -154,3 +157,19 @@ async def _send(
             if answer not in ("y", "yes"):
                 raise UserError("Nothing was submitted.") from None
             force = True
+
+
+def _cost_confirmed(service: BatchService, ns: argparse.Namespace, report: ImportReport) -> bool:
+    """A job whose estimated cost is above `confirm_submit_above_usd` goes out with --yes or
+    after a yes on the terminal; without a terminal it is refused, saying how to go on."""
+    est = report.estimate
+    limit = service.settings.confirm_submit_above_usd
+    if ns.yes or est is None or est.batch_usd <= limit:
+        return True
+    cost = money(est.batch_usd, approx=True)
+    if not can_ask():
+        raise UserError(
+            f"The estimated cost ({cost}) is above {money(limit)} (confirm_submit_above_usd):"
+            " nothing was submitted; re-run with --yes to submit it."
+        )
+    return ask(f"Submit {quantity(report.request_count, 'request')} for about {cost}?")
