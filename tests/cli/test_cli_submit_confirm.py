@@ -29,7 +29,8 @@ def test_a_script_needs_yes_above_the_threshold(
     sent = run("submit", "p.txt", "--yes", cwd=tmp_path, env=env)
     assert sent.returncode == 0, sent.stderr
     assert emulator_env.stats.count("create") == 1
-    cheap = run("submit", "p.txt", cwd=tmp_path, env=_setup(tmp_path, 1000.0))
+    (tmp_path / "q.txt").write_text("four\nfive\n")  # another file: p.txt's job exists
+    cheap = run("submit", "q.txt", cwd=tmp_path, env=_setup(tmp_path, 1000.0))
     assert cheap.returncode == 0, cheap.stderr  # below the threshold: no question
     assert emulator_env.stats.count("create") == 2
 
