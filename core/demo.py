@@ -1,32 +1,42 @@
-"""The demo workspace: the emulator in-process, seeded with batches in every state.
+"""The demo workspace: the emulator in-process, seeded with batches in every state, kept alive.
 
 `batchtop --demo` must show a live, realistic dashboard without an API key: the classic
 "summarise 1,000 articles" job split in parts and still running, a batch being canceled, ended
 batches with errors, a canceled one, an expired one and one created "elsewhere" (no local
 manifest). Older batches are made by running the emulator's clock in the past and jumping it
 forward, so their timestamps and outcomes are what the real API would show.
+
+Paint first: `open_demo` is instant (a fresh home, its store and the service, the emulator's
+port reserved; the emulator and aiohttp are not even imported), so the dashboard draws its
+first frame at once; `Demo.start` then starts the emulator and seeds (seconds: the SDK loads),
+and `Demo.keep_alive` makes new batches arrive for as long as the demo is open (`DemoLife`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import socket
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from .config import Settings
-from .emulator import EmulatorConfig, EmulatorHandle, Rule, run_in_thread
+from .errors import BatchtopError
 from .models import ImportOptions
 from .service import BatchService
+
+if TYPE_CHECKING:
+    from .emulator import EmulatorHandle, Rule
 
 DEMO_KEY = "demo-key-not-secret"
 #: Requests per second each emulated batch processes: the 1,000-article job ends in ~2 min.
@@ -64,15 +74,196 @@ class DemoClock:
             self._offset = timedelta(seconds=seconds)
 
 
-@dataclass
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
 class Demo:
-    service: BatchService
-    emulator: EmulatorHandle
-    clock: DemoClock
-    home: Path
+    """A demo workspace: `open_demo` builds it (instant), `start` brings it up (seconds),
+    `keep_alive` keeps it moving, `close` removes everything it made."""
+
+    def __init__(
+        self,
+        service: BatchService,
+        clock: DemoClock,
+        home: tuple[Path, str | None],
+        sock: socket.socket,
+    ) -> None:
+        self.service = service
+        self.clock = clock
+        self.home, self._home_before = home
+        self.emulator: EmulatorHandle | None = None
+        self.life: DemoLife | None = None
+        self._sock: socket.socket | None = sock
+        self._stack = ExitStack()
+        self.started = False
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    async def start(self) -> None:
+        """Start the emulator on the reserved port and seed the workspace (through a service
+        of its own: the front end sees the result once it is complete, not the seeding)."""
+        from .emulator import EmulatorConfig, run_in_thread
+        from .store import Store
+
+        config = EmulatorConfig(counters="live", rate=DEMO_RATE, seed=7)
+        sock, self._sock = self._sock, None
+        self.emulator = await asyncio.to_thread(
+            self._stack.enter_context, run_in_thread(config, clock=self.clock, sock=sock)
+        )
+        store = await asyncio.to_thread(Store.open, self.service.store.path)
+        seeder = BatchService(
+            store,
+            self.service.settings,
+            api_key=DEMO_KEY,
+            base_url=self.service.base_url,
+            now=self.clock.now,
+        )
+        seeder.auto_download = False
+        try:
+            await seed(seeder, self.emulator, self.clock, self.home)
+        finally:
+            await seeder.close()
+            store.close()
+        self.life = DemoLife(self.service, self.emulator, self.clock)
+        self.started = True
+
+    async def keep_alive(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """New batches now and then, for as long as the demo is open (cancel to stop)."""
+        if self.life is None:
+            raise RuntimeError("start the demo first")
+        while True:
+            with contextlib.suppress(BatchtopError):
+                await self.life.step()
+            await sleep(LIFE_TICK_S)
+
+    async def close(self) -> None:
+        """Stop the emulator, close the service and remove the demo's home."""
+        try:
+            await self.service.close(wait_for_search_index=False)
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+            self._stack.close()  # the emulator (its thread ends in milliseconds)
+            _leave_home(self.home, self._home_before)
+
+
+async def open_demo(settings: Settings | None = None) -> Demo:
+    """A demo ready to paint from (an empty store) with nothing started: see `Demo.start`."""
+    settings = replace(settings or Settings(), refresh_interval_s=5.0)
+    clock = DemoClock()
+    home, before = _enter_home()
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)  # until the emulator serves it, a connection waits in the backlog
+        service = await BatchService.open(
+            home / "batchtop.sqlite3",
+            settings,
+            api_key=DEMO_KEY,
+            base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
+            now=clock.now,
+        )
+    except BaseException:
+        _leave_home(home, before)
+        raise
+    return Demo(service, clock, (home, before), sock)
+
+
+@asynccontextmanager
+async def start_demo(settings: Settings | None = None) -> AsyncIterator[Demo]:
+    """A started demo (emulator up, workspace seeded) for the block; cleaned up after it."""
+    demo = await open_demo(settings)
+    try:
+        await demo.start()
+        yield demo
+    finally:
+        await demo.close()
+
+
+# --- a demo that stays alive -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A batch the demo submits while it is open (its requests are `prefix<n>-<i>`)."""
+
+    name: str
+    prefix: str
+    count: int
+    model: str
+
+
+#: What arrives, in turn: a short one with a few errors, a long one that progresses for
+#: minutes, one that ends with errors a retry can and cannot fix, a medium one.
+ARRIVALS = (
+    Arrival("inbox triage", "triage", 80, "claude-haiku-4-5"),
+    Arrival("catalogue rewrite", "catalogue", 1200, "claude-sonnet-4-6"),
+    Arrival("contract summaries", "contract", 150, "claude-sonnet-4-6"),
+    Arrival("review sentiment", "review", 300, "claude-haiku-4-5"),
+)
+LIFE_TICK_S = 2.0  # how often the running demo looks whether a batch is due (real seconds)
+
+
+def _life_rules() -> list[Rule]:
+    from .emulator import Rule
+
+    return [
+        Rule(r"^triage\d+-\d*(17|53)$", "errored", "overloaded_error", "Overloaded"),
+        Rule(
+            r"^contract\d+-\d*(04|31|77)$",
+            "errored",
+            "invalid_request_error",
+            "messages.0.content: Input should be a valid list",
+        ),
+        Rule(r"^contract\d+-\d*(12|58)$", "errored", "api_error", "Internal server error"),
+    ]
+
+
+@dataclass
+class DemoLife:
+    """Makes batches arrive on the emulator's clock: the first `first_after_s` after it is
+    made, then one every `every_s` (at most one per `step`, however far the clock jumped)."""
+
+    service: BatchService
+    emulator: EmulatorHandle
+    clock: Clock
+    first_after_s: float = 20.0
+    every_s: float = 45.0
+    arrived: int = 0
+    next_at: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.next_at = self.clock.now() + timedelta(seconds=self.first_after_s)
+        _set(self.emulator, rules=_life_rules())  # matched by the arrivals' ids only
+
+    async def step(self) -> str | None:
+        """Submit the batch that is due, if one is; returns its id."""
+        now = self.clock.now()
+        if now < self.next_at:
+            return None
+        self.next_at = max(self.next_at, now) + timedelta(seconds=self.every_s)
+        arrival = ARRIVALS[self.arrived % len(ARRIVALS)]
+        self.arrived += 1
+        prefix = f"{arrival.prefix}{self.arrived}"
+        requests = [
+            {
+                "custom_id": f"{prefix}-{i:04d}",
+                "params": {
+                    "model": arrival.model,
+                    "max_tokens": 300,
+                    "messages": [
+                        {"role": "user", "content": f"{arrival.name}: {article(i)['content']}"}
+                    ],
+                },
+            }
+            for i in range(arrival.count)
+        ]
+        outcome = await self.service.submit_requests(
+            requests, name=arrival.name, label=arrival.name
+        )
+        return outcome.batch_ids[0] if outcome.batch_ids else None
 
 
 def article(i: int) -> dict[str, Any]:
@@ -172,20 +363,21 @@ def _shaped_batches() -> list[tuple[str, list[dict[str, Any]]]]:
     return [("support agent", support), ("content review", review), ("ticket triage", tickets)]
 
 
-@contextmanager
-def _demo_home() -> Iterator[Path]:
-    """Point every batchtop path at a fresh temporary home for the demo's lifetime."""
+def _enter_home() -> tuple[Path, str | None]:
+    """Point every batchtop path at a fresh temporary home for the demo's lifetime; returns
+    it and the BATCHTOP_HOME it replaces."""
     home = Path(tempfile.mkdtemp(prefix="batchtop-demo-"))
     previous = os.environ.get("BATCHTOP_HOME")
     os.environ["BATCHTOP_HOME"] = str(home)
-    try:
-        yield home
-    finally:
-        if previous is None:
-            os.environ.pop("BATCHTOP_HOME", None)
-        else:
-            os.environ["BATCHTOP_HOME"] = previous
-        shutil.rmtree(home, ignore_errors=True)
+    return home, previous
+
+
+def _leave_home(home: Path, previous: str | None) -> None:
+    if previous is None:
+        os.environ.pop("BATCHTOP_HOME", None)
+    else:
+        os.environ["BATCHTOP_HOME"] = previous
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _set(emulator: EmulatorHandle, **changes: Any) -> None:
@@ -200,6 +392,8 @@ async def seed(
     service: BatchService, emulator: EmulatorHandle, clock: DemoClock, home: Path
 ) -> None:
     """Create the demo workspace; leaves the clock at real time (offset 0)."""
+    from .emulator import Rule
+
     hour = 3600.0
     clock.set_offset(-30 * hour)
 
@@ -304,24 +498,3 @@ def _create_elsewhere(base_url: str) -> None:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
-
-
-@asynccontextmanager
-async def start_demo(settings: Settings | None = None) -> AsyncIterator[Demo]:
-    """Start the emulator, a fresh demo store and a seeded workspace; clean up on exit."""
-    settings = replace(settings or Settings(), refresh_interval_s=5.0)
-    clock = DemoClock()
-    config = EmulatorConfig(counters="live", rate=DEMO_RATE, seed=7)
-    with _demo_home() as home, run_in_thread(config, clock=clock) as emulator:
-        service = await BatchService.open(
-            home / "batchtop.sqlite3",
-            settings,
-            api_key=DEMO_KEY,
-            base_url=emulator.base_url,
-            now=clock.now,
-        )
-        try:
-            await seed(service, emulator, clock, home)
-            yield Demo(service, emulator, clock, home)
-        finally:
-            await service.close(wait_for_search_index=False)

@@ -9,12 +9,13 @@ service's subscriber and hands each `ServiceEvent` to every screen of its stack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, ClassVar, Literal, NoReturn, get_args
 
 from batchtop.core.desktop_notify import Notifier
 from batchtop.core.errors import BatchtopError
@@ -40,9 +41,11 @@ from .safe_text import clean
 from .screens.batch_actions import display_name
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
+from .widgets.banner import DemoBanner
 
 if TYPE_CHECKING:
     from batchtop.core.config import Settings
+    from batchtop.core.demo import Demo
     from batchtop.core.service import BatchService
 
 NO_KEY_MESSAGE = (
@@ -84,10 +87,15 @@ class BatchtopApp(App[int]):
         demo: bool = False,
         poll: bool = True,
         now: Callable[[], datetime] | None = None,
+        workspace: Demo | None = None,
     ) -> None:
+        """`workspace`: a demo not started yet; the app paints first, then starts it behind
+        a "starting" banner (`_bring_up_demo`), then polls and keeps it alive."""
         super().__init__()
         self.service = service
         self.settings = settings
+        self.workspace = workspace
+        demo = demo or workspace is not None
         self.demo = demo
         self.now = now or _utcnow
         self._poll_enabled = poll
@@ -103,7 +111,7 @@ class BatchtopApp(App[int]):
         if settings.theme in self.available_themes:
             self.theme = settings.theme
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         if self.settings.desktop_notify and not self.is_headless:
             self.notifier = Notifier(write=self._terminal_write)
         if self.settings.theme not in self.available_themes:
@@ -111,9 +119,14 @@ class BatchtopApp(App[int]):
         for warning in self.service.warnings:  # e.g. a data directory others can read
             self.notify(escape(clean(warning, keep_newlines=False)), severity="warning")
         self._unsubscribe = self.service.subscribe(self._forward_service_event)
-        self.push_screen(self.dashboard)
-        if self._poll_enabled:
-            self.call_after_refresh(self.start_polling)
+        if self.workspace is not None and not self.workspace.started:
+            await self.push_screen(self.dashboard)  # mounted: its banner says "starting"
+            self.dashboard.query_one(DemoBanner).starting = True
+            self.call_after_refresh(self._bring_up_demo)
+        else:
+            self.push_screen(self.dashboard)
+            if self._poll_enabled:
+                self.call_after_refresh(self.start_polling)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -188,6 +201,25 @@ class BatchtopApp(App[int]):
         if driver is not None:
             self.call_from_thread(driver.write, sequence)
 
+    # --- the demo --------------------------------------------------------------------------
+
+    @work(group="demo", exit_on_error=False)
+    async def _bring_up_demo(self) -> None:
+        """Behind the first frame: start the emulator and seed, then show the workspace, poll,
+        and keep the demo alive until the app closes (quitting cancels this at any point)."""
+        assert self.workspace is not None
+        try:
+            await self.workspace.start()
+        except Exception as exc:
+            text = str(exc) if isinstance(exc, BatchtopError) else f"{type(exc).__name__}: {exc}"
+            self._report(RefreshFailed("other", f"the demo could not start: {text}"))
+            return
+        self.dashboard.query_one(DemoBanner).starting = False
+        self.dashboard.reload()
+        if self._poll_enabled:
+            self.start_polling()
+            await self.workspace.keep_alive()
+
     # --- polling and refresh ---------------------------------------------------------------
 
     @work(group="poll", exit_on_error=False)
@@ -238,6 +270,23 @@ class BatchtopApp(App[int]):
 # --- launching --------------------------------------------------------------------------
 
 
+def leave_process(code: int) -> NoReturn:
+    """End `batchtop`'s process once the app has returned, without Python's teardown.
+
+    When `run_app` returns everything it started is stopped, closed or removed (the store,
+    the demo's emulator and files). What teardown would add is collecting every object the
+    app made, several passes over hundreds of thousands of them: seconds between the screen
+    clearing and the prompt coming back. A thread still loading the SDK is abandoned too.
+    """
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def run_app(*, demo: bool = False) -> int:
     """Entry point for `batchtop` without a subcommand."""
     from batchtop.core.config import load_settings
@@ -275,15 +324,14 @@ async def _run_live(settings: Settings, key: str) -> int:
 
 
 async def _run_demo(settings: Settings) -> int:
-    from batchtop.core.demo import start_demo
+    """Paint first: the demo is opened (instant) and started by the app behind its first
+    frame; whatever it started is stopped and removed when the app returns."""
+    from batchtop.core.demo import open_demo
 
-    print(
-        "Starting the demo: a local emulator of the Batches API with a sample workspace "
-        "(nothing is sent to Anthropic)…",
-        file=sys.stderr,
-        flush=True,
-    )
-    async with start_demo(settings) as demo:
-        app = BatchtopApp(demo.service, demo.service.settings, demo=True, now=demo.now)
+    demo = await open_demo(settings)
+    try:
+        app = BatchtopApp(demo.service, demo.service.settings, now=demo.now, workspace=demo)
         result = await app.run_async()
+    finally:
+        await demo.close()
     return int(result or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -106,8 +107,12 @@ class EmulatorHandle:
 
 
 @contextmanager
-def run_in_thread(config: EmulatorConfig, clock: Clock | None = None) -> Iterator[EmulatorHandle]:
-    """Start a server on its own event loop thread; stop it when the block exits."""
+def run_in_thread(
+    config: EmulatorConfig, clock: Clock | None = None, sock: socket.socket | None = None
+) -> Iterator[EmulatorHandle]:
+    """Start a server on its own event loop thread; stop it when the block exits.
+
+    `sock`: a bound, listening socket to serve on (its URL may already be in use)."""
     server = EmulatorServer(config, clock or ScaledClock(config.time_scale))
     loop = asyncio.new_event_loop()
     started: Future[str] = Future()
@@ -115,7 +120,7 @@ def run_in_thread(config: EmulatorConfig, clock: Clock | None = None) -> Iterato
     def main() -> None:
         asyncio.set_event_loop(loop)
         try:
-            started.set_result(loop.run_until_complete(server.start()))
+            started.set_result(loop.run_until_complete(server.start(sock)))
         except BaseException as exc:
             started.set_exception(exc)
             loop.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 from collections.abc import Awaitable, Callable
 from email.utils import format_datetime
 from typing import Any
@@ -53,8 +54,9 @@ class EmulatorServer:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Open the state, bind, and return the base URL (e.g. http://127.0.0.1:43123)."""
+    async def start(self, sock: socket.socket | None = None) -> str:
+        """Open the state, bind (or serve on `sock`, a bound socket whose URL a client was
+        given before the server started) and return the base URL (http://127.0.0.1:43123)."""
         self._state = EmulatorState(self.config.db_path)
         app = web.Application(
             middlewares=[self._middleware],
@@ -66,7 +68,11 @@ class EmulatorServer:
             app, access_log=None, handle_signals=False, shutdown_timeout=2.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        site: web.BaseSite
+        if sock is not None:
+            site = web.SockSite(self._runner, sock)
+        else:
+            site = web.TCPSite(self._runner, self.config.host, self.config.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         shown = f"[{host}]" if ":" in str(host) else str(host)

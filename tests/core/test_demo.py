@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from batchtop.core.demo import start_demo
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from batchtop.core.config import Settings
+from batchtop.core.demo import ARRIVALS, DEMO_RATE, DemoLife, start_demo
+from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ProcessingStatus
+from batchtop.core.service import BatchService
+from batchtop.core.store import Store
 
 
 async def test_demo_seeds_every_state() -> None:
@@ -60,3 +69,72 @@ async def test_demo_shows_todays_result_shapes() -> None:
         assert "tool_use" in stops["support agent"]
         assert "refusal" in stops["content review"]
         assert stops["ticket triage"] == {"end_turn"}
+
+
+async def test_the_demo_stays_alive(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    """On the emulator's clock (advanced by hand, no sleeps): batches keep arriving, a long
+    one progresses for minutes, one ends with errors."""
+    emulator = emulator_factory(rate=DEMO_RATE)
+    clock = emulator.manual_clock
+    service = BatchService(
+        Store.open(tmp_path / "s.sqlite3"),
+        Settings(),
+        api_key="test-key",
+        base_url=emulator.base_url,
+        now=clock.now,
+    )
+    service.auto_download = False
+    try:
+        life = DemoLife(service, emulator, clock, first_after_s=20, every_s=45)
+        assert await life.step() is None  # nothing due yet
+        arrived: list[str] = []
+        for _ in range(len(ARRIVALS)):
+            clock.advance(45)
+            batch_id = await life.step()
+            assert batch_id is not None
+            arrived.append(batch_id)
+            assert await life.step() is None  # one arrival at a time
+        assert [service.batch(b).label for b in arrived] == [a.name for a in ARRIVALS]
+
+        clock.advance(60)
+        await service.refresh()
+        views = {service.batch(b).label: service.batch(b) for b in arrived}
+        long_run = views["catalogue rewrite"].remote
+        assert long_run.is_active  # 1,200 requests: still going minutes later
+        assert 0 < long_run.request_counts.done < long_run.request_counts.total
+
+        clock.advance(600)
+        await service.refresh()
+        views = {service.batch(b).label: service.batch(b) for b in arrived}
+        ended = views["contract summaries"].remote
+        assert ended.processing_status is ProcessingStatus.ENDED
+        assert ended.request_counts.errored > 0  # one ends with errors
+        assert views["inbox triage"].remote.request_counts.has_errors
+
+        # however long the demo stays open, something keeps arriving
+        clock.advance(3600)
+        assert await life.step() is not None
+        assert len(service.batches()) == len(ARRIVALS) + 1
+    finally:
+        await service.close()
+        service.store.close()
+
+
+def test_opening_the_demo_starts_nothing() -> None:
+    """Paint first: opening the demo neither imports the emulator (aiohttp) nor the SDK."""
+    code = (
+        "import asyncio, sys\n"
+        "from batchtop.core.demo import open_demo\n"
+        "async def main():\n"
+        "    demo = await open_demo()\n"
+        "    print(demo.service.base_url.startswith('http://127.0.0.1:'),"
+        " 'aiohttp' in sys.modules, 'anthropic' in sys.modules, demo.started)\n"
+        "    await demo.close()\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["True", "False", "False", "False"]

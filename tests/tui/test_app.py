@@ -270,3 +270,49 @@ async def test_service_events_reach_every_screen_through_the_app(
         await pilot.pause()
         # the dashboard got the same events while it was covered
         assert app.dashboard.table.get_cell(workspace.running, "succeeded").plain == "1,000"
+
+
+async def test_the_demo_paints_first_and_seeds_behind_a_starting_banner(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The dashboard of `batchtop --demo` is up (and takes keys) before the emulator starts
+    and the workspace is seeded; the banner says it is starting until the rows are there."""
+    import asyncio
+    import tempfile
+
+    from batchtop.core import demo as demo_module
+    from batchtop.core.demo import open_demo
+    from batchtop.tui.widgets.banner import DEMO_TEXT, STARTING_TEXT
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the demo makes its home
+    gate = asyncio.Event()
+    real_start = demo_module.Demo.start
+
+    async def gated_start(self: Any) -> None:
+        await gate.wait()  # the test decides when starting may proceed
+        await real_start(self)
+
+    monkeypatch.setattr(demo_module.Demo, "start", gated_start)
+    demo = await open_demo(Settings(notify_bell=False))
+    try:
+        app = BatchtopApp(demo.service, demo.service.settings, now=demo.now, workspace=demo)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            banner = app.dashboard.query_one("#demo-banner")
+            assert str(banner.render()) == STARTING_TEXT  # type: ignore[attr-defined]
+            assert not demo.started
+            await pilot.press("2")  # the dashboard already answers
+            assert app.dashboard.view == "active"
+            await pilot.press("1")
+            gate.set()
+            assert await until(pilot, lambda: demo.started, tries=2000)
+            assert await until(pilot, lambda: len(app.dashboard.table.keys) >= 8, tries=400)
+            assert str(banner.render()) == DEMO_TEXT  # type: ignore[attr-defined]
+            assert demo_homes(tmp_path) == [demo.home]
+    finally:
+        await demo.close()
+    assert not demo_homes(tmp_path)  # its home is gone with it
+
+
+def demo_homes(where: Path) -> list[Path]:
+    return list(where.glob("batchtop-demo-*"))

@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(ns, "handler", None) is None:
             from batchtop.tui.cli.commands.local import cmd_tui
 
-            handler = cmd_tui
+            code = cmd_tui(ns)
+            from batchtop.tui.app import leave_process
+
+            leave_process(code)  # the prompt comes back at once (see leave_process)
         else:
             handler = load_handler(ns.handler)
         return handler(ns)
