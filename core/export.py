@@ -48,7 +48,6 @@ import orjson
 from . import paths
 from .errors import UserError
 from .models import ExportFormat, ExportResult, ResultRow, ResultType
-from .result_blocks import parse_content
 
 ExportProgress = Callable[[int], None]
 """progress(rows_written), called every `PROGRESS_EVERY` rows and at the end."""
@@ -92,8 +91,6 @@ CSV_COLUMNS = (
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
     "cost_usd",
-    "thinking",
-    "tool_calls",
 )
 _FORMULA_START = frozenset("=+-@\t\r")
 _BUFFER = 1 << 20
@@ -255,23 +252,10 @@ def _write_csv(rows: Rows, fh: IO[str]) -> int:
                 row.cache_creation_input_tokens,
                 row.cache_read_input_tokens,
                 "" if row.cost_usd is None else f"{row.cost_usd:.8f}",
-                *_thinking_and_tools(row, _raw),
             )
         )
         n += 1
     return n
-
-
-def _thinking_and_tools(row: ResultRow, raw: str) -> tuple[str, str]:
-    """The thinking text and the tool calls (a JSON array) of a succeeded row, CSV-safe."""
-    if row.type is not ResultType.SUCCEEDED or ("thinking" not in raw and "tool_use" not in raw):
-        return "", ""
-    content = parse_content(raw)
-    if content is None:
-        return "", ""
-    calls = content.tool_calls
-    tools = orjson.dumps(calls).decode() if calls else ""
-    return csv_safe(content.thinking), csv_safe(tools)
 
 
 def _write_json(rows: Rows, fh: IO[str]) -> int:

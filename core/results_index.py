@@ -599,21 +599,6 @@ def _csv_quoted(cell: str) -> str:
     )
 
 
-# A succeeded row's thinking text and tool calls, read from its raw line by SQLite (only for
-# lines that hold such a block: `instr` is much cheaper than parsing the JSON).
-_CONTENT = "json_each(r.raw, '$.result.message.content') b"
-_THINKING = (
-    "CASE WHEN instr(r.raw, 'thinking') THEN (SELECT group_concat("
-    f"json_extract(b.value, '$.thinking'), char(10)) FROM {_CONTENT}"
-    " WHERE json_extract(b.value, '$.type') = 'thinking') END"
-)
-_TOOL_CALLS = (
-    "CASE WHEN instr(r.raw, 'tool_use') THEN (SELECT json_group_array(json_object("
-    "'name', json_extract(b.value, '$.name'), 'input', json_extract(b.value, '$.input')))"
-    f" FROM {_CONTENT} WHERE json_extract(b.value, '$.type')"
-    " IN ('tool_use', 'server_tool_use')) END"
-)
-
 CSV_SQL_LINE = " || ',' || ".join(
     (
         _csv_quoted(_csv_cell("r.custom_id")),
@@ -630,8 +615,6 @@ CSV_SQL_LINE = " || ',' || ".join(
         "r.cache_creation_input_tokens",
         "r.cache_read_input_tokens",
         "CASE WHEN r.cost_usd IS NULL THEN '' ELSE printf('%.8f', r.cost_usd) END",
-        _csv_quoted(_csv_cell(_THINKING)),
-        _csv_quoted(_csv_cell(_TOOL_CALLS)),
     )
 )
 """One CSV record (without its line end) per row, as `csv.writer` would write it."""

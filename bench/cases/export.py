@@ -97,6 +97,11 @@ def run(ctx: Context) -> list[util.Measure]:
                 r.error_type or "",
                 r.error_message or "",
                 r.original_id or "",
+                # the columns export.CSV_COLUMNS gained with today's result shapes
+                r.model or "",
+                r.cache_creation_input_tokens,
+                r.cache_read_input_tokens,
+                "" if r.cost_usd is None else f"{r.cost_usd:.8f}",
             )
             for r, _raw in pairs
         ]

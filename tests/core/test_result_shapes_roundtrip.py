@@ -89,9 +89,6 @@ async def test_every_shape_round_trips(emulator: EmulatorHandle, tmp_path: Path)
         jsonl = [orjson.loads(line) for line in out["jsonl"].splitlines()]
         assert len(jsonl) == len(requests)  # raw lines: every block kept as the API sent it
         table = {r["custom_id"]: r for r in csv.DictReader(out["csv"].splitlines())}
-        assert table["tool"]["thinking"]
-        assert json.loads(table["tool"]["tool_calls"])[0]["name"] == "lookup_order"
-        assert json.loads(table["search"]["tool_calls"])[0]["name"] == "web_search"
         assert table["tool"]["model"] == "claude-haiku-5-5"
         assert float(table["tool"]["cost_usd"]) > 0
         assert json.loads(table["json"]["output"])["category"] in ("billing", "other")
