@@ -483,6 +483,15 @@ class BatchApi:
             last_id=page.get("last_id"),
         )
 
+    async def probe_scope(self) -> None:
+        """One list call of one batch, not retried, errors ignored: its answer's headers
+        name the workspace (`scope`). A failure leaves `scope` as it was."""
+        try:
+            client = (await self.aclient()).with_options(max_retries=0)
+            await client.messages.batches.with_raw_response.list(limit=1)
+        except Exception:  # the action that follows will meet the same problem and say so
+            return
+
     async def retrieve(self, batch_id: str) -> RemoteBatch:
         client = await self.aclient()
         try:

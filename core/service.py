@@ -231,7 +231,7 @@ class BatchService:
         if not self._scoped or self._scope_known or not self._api.has_key:
             return
         if self._api.scope is None:
-            await self._api.list_page(limit=1)
+            await self._api.probe_scope()  # not retried; a failure: act on the store open
         await self._apply_scope()
 
     async def _apply_scope(self) -> bool:

@@ -25,7 +25,7 @@ import pytest
 from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
 from batchtop.core.store import Store
 from pty_run import Terminal
-from reliability_support import CLI, cli_env, run_cli
+from reliability_support import CLI, cli_env, run_cli, store_file
 from waiting import try_wait
 
 BID = "msgbatch_01CLIFILES" + "0" * 10
@@ -45,7 +45,7 @@ class Home:
         self.cwd = tmp / "work"
         self.cwd.mkdir()
         self.raw = tmp / "raw.jsonl"
-        store = Store.open(tmp / "xdg" / "data" / "batchtop" / "batchtop.sqlite3")
+        store = Store.open(store_file(tmp / "xdg" / "data" / "batchtop", "http://127.0.0.1:9"))
         t0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
         try:
             remote = RemoteBatch(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from batchtop.core.emulator import EmulatorHandle
-from reliability_support import cli_env, run_cli
+from reliability_support import cli_env, run_cli, store_file
 
 SECRET = "SECRET" + secrets.token_hex(8)
 KEY = "sk-ant-" + f"api03-{SECRET}"  # split: no secret scanner flags this file
@@ -51,7 +51,7 @@ def write_input(path: Path, n: int = 3) -> None:
 
 
 def intents(home: Path) -> list[tuple[str, str | None]]:
-    store = home / "xdg" / "data" / "batchtop" / "batchtop.sqlite3"
+    store = store_file(home / "xdg" / "data" / "batchtop")
     if not store.exists():
         return []
     conn = sqlite3.connect(store)

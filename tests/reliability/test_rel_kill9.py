@@ -35,7 +35,14 @@ from batchtop.core.emulator import EmulatorHandle, ManualClock
 from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import cli_env, run_cli, server_custom_ids, soak_full, start_cli
+from reliability_support import (
+    cli_env,
+    run_cli,
+    server_custom_ids,
+    soak_full,
+    start_cli,
+    store_file,
+)
 from waiting import try_wait
 
 PART_SIZE = 4
@@ -74,7 +81,7 @@ class Workspace:
 
     @property
     def store_path(self) -> Path:
-        return self.data / "batchtop.sqlite3"
+        return store_file(self.data)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Read the store the way another process would (WAL: readers never block)."""

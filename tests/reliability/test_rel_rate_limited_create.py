@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from batchtop.core.emulator import EmulatorHandle
-from reliability_support import cli_env, run_cli, server_custom_ids, start_cli
+from reliability_support import cli_env, run_cli, server_custom_ids, start_cli, store_file
 from waiting import wait_until
 
 SUBMITS = 6
@@ -37,7 +37,7 @@ def write_input(path: Path, tag: str, n: int = 3) -> None:
 
 
 def intent_rows(home: Path) -> list[tuple[str, str | None]]:
-    conn = sqlite3.connect(home / "xdg" / "data" / "batchtop" / "batchtop.sqlite3")
+    conn = sqlite3.connect(store_file(home / "xdg" / "data" / "batchtop"))
     try:
         return conn.execute("SELECT state, error FROM intents").fetchall()
     finally:

@@ -22,11 +22,12 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import CLI, cli_env, run_cli
+from reliability_support import CLI, cli_env, run_cli, store_file
 from waiting import async_wait, wait_until
 
 # A fake key shaped like a real one; split so secret scanners do not flag this file.
@@ -43,6 +44,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.timeout(600)  # a dozen CLI processes; each imports the SDK (seconds)
 async def test_the_key_is_never_written(
     emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
 ) -> None:
@@ -89,7 +91,7 @@ async def test_the_key_is_never_written(
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    store = Store.open(home / "xdg" / "data" / "batchtop" / "batchtop.sqlite3")
+    store = Store.open(store_file(home / "xdg" / "data" / "batchtop"))
     settings = Settings(notify_bell=False)
     service = BatchService(
         store, settings, api_key=KEY, base_url=emulator.base_url, now=emulator.clock.now

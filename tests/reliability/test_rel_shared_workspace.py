@@ -27,7 +27,14 @@ from typing import Any
 
 import pytest
 from batchtop.core.emulator import EmulatorHandle, ScaledClock
-from reliability_support import cli_env, run_cli, server_custom_ids, soak_full, start_cli
+from reliability_support import (
+    cli_env,
+    run_cli,
+    server_custom_ids,
+    soak_full,
+    start_cli,
+    store_file,
+)
 from waiting import try_wait
 
 PART = 3  # requests per part: both homes' parts are the same size
@@ -67,7 +74,7 @@ class Home:
 
     @property
     def store(self) -> Path:
-        return self.root / "xdg" / "data" / "batchtop" / "batchtop.sqlite3"
+        return store_file(self.root / "xdg" / "data" / "batchtop")
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         if not self.store.exists():

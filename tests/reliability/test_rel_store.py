@@ -28,7 +28,7 @@ from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ResultFilter
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import CLI, assert_clean_failure, cli_env, run_cli
+from reliability_support import CLI, assert_clean_failure, cli_env, run_cli, store_file
 
 WRITER = """
 import sys
@@ -230,6 +230,7 @@ def test_newer_or_broken_store_gets_one_line(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     assert_clean_failure(run_cli("ls", "--offline", cwd=tmp_path, env=env), "newer version")
+    path = store_file(data)  # moved into the scope of its endpoint (core/scope.py)
     for suffix in ("-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     path.write_bytes(b"this is not a database, it is a text file " * 100)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from batchtop.core.emulator import EmulatorHandle
-from reliability_support import cli_env, run_cli, server_custom_ids, start_cli
+from reliability_support import cli_env, run_cli, server_custom_ids, start_cli, store_file
 
 PART = 3
 PARTS = 3
@@ -55,7 +55,7 @@ class Home:
         return run_cli(*args, cwd=self.work, env=self.env, timeout=180)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(self.data / "batchtop.sqlite3", timeout=10)
+        conn = sqlite3.connect(store_file(self.data), timeout=10)
         try:
             return conn.execute(sql).fetchall()
         finally:
