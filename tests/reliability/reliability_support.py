@@ -178,18 +178,24 @@ def server_custom_ids(emulator: EmulatorHandle) -> dict[str, list[str]]:
     return emulator.call(read)
 
 
-def store_file(data: Path, base_url: str | None = None) -> Path:
+def store_file(data: Path, base_url: str | None = None, workspace_id: str | None = None) -> Path:
     """The store `batchtop` uses under the data directory `data` (…/xdg/data/batchtop): one
     per endpoint and workspace (core/scope.py).
 
-    With `base_url`: where a test seeds batches before any run, the endpoint's `unscoped`
-    store (the first answer that names a workspace claims it). Without: the one store the
-    runs made (the old single path while there is none yet)."""
+    With `base_url`: where a test seeds batches before any run. With `workspace_id` too
+    (the emulator's `server.workspace_id`): that workspace's store, recorded as the one seen
+    last at the endpoint, so store-only commands open it; without: the endpoint's
+    `unscoped` store. Without either: the one store the runs made (the old single path
+    while there is none yet)."""
     from batchtop.core import scope
 
     if base_url is not None:
-        endpoint = scope.endpoint_dir(base_url.rstrip("/")).name
-        return data / "stores" / endpoint / scope.UNSCOPED / scope.DB_FILENAME
+        endpoint = data / "stores" / scope.endpoint_dir(base_url.rstrip("/")).name
+        name = scope.scope_name(workspace_id, None)
+        if workspace_id is not None:
+            endpoint.mkdir(parents=True, exist_ok=True)
+            (endpoint / "workspace").write_text(name + "\n")
+        return endpoint / name / scope.DB_FILENAME
     found = sorted(data.glob(f"stores/*/*/{scope.DB_FILENAME}"))
     assert len(found) <= 1, found
     return found[0] if found else data / scope.DB_FILENAME

@@ -230,7 +230,7 @@ def test_kill_during_multipart_submit(
 
 async def ended_batch(ws: Workspace, emulator: EmulatorHandle, n: int) -> str:
     """A batch submitted by batchtop (in-process, on the workspace's store) that has ended."""
-    store = Store.open(ws.store_path)
+    store = Store.open(store_file(ws.data, emulator.base_url, emulator.server.workspace_id))
     service = BatchService(
         store,
         Settings(),
@@ -327,7 +327,9 @@ async def test_kill_during_results_download(
 def seed_indexed_batch(ws: Workspace, batch_id: str, n: int) -> None:
     """An ended batch with `n` indexed results (about 1 KB of text each), no network."""
     t0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-    store = Store.open(ws.store_path)
+    # the store of the emulator's workspace: the batch exists nowhere else
+    where = store_file(ws.data, ws.emulator.base_url, ws.emulator.server.workspace_id)
+    store = Store.open(where)
     try:
         remote = RemoteBatch(
             id=batch_id,
