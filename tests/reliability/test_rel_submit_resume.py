@@ -152,6 +152,9 @@ def test_two_submits_of_one_file_at_once_make_one_job(
     emulator.set_faults(latency_s=0.2)  # slow creates: the two submits overlap
     home = Home(tmp_path, emulator)
     home.write_input()
+    # a home in use (its store already bound to its workspace): this is about two submits,
+    # not two first starts of a fresh home
+    assert home.cli("ls").returncode == 0
     procs = [start_cli("submit", "input.jsonl", "--json", cwd=home.work, env=home.env)]
     procs.append(start_cli("submit", "input.jsonl", "--json", cwd=home.work, env=home.env))
     outs = [p.communicate(timeout=180) for p in procs]
