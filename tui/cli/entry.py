@@ -46,6 +46,14 @@ def _needs_full_parser(argv: list[str] | None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before a command runs (the parser imports for seconds)
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     setup_logging()
     parser = build_parser() if _needs_full_parser(argv) else version_parser()
     ns = parser.parse_args(argv)
