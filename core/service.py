@@ -128,7 +128,6 @@ class BatchService:
             on_first_page=self._apply_scope,
         )
         self._submitter = Submitter(lambda: self._api, store, now=self._now, sleep=sleep)
-        self._retired_stores: list[Store] = []  # replaced by a scope switch; closed in close()
         self._sleep = sleep
         self._downloads: dict[str, asyncio.Task[int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -196,9 +195,6 @@ class BatchService:
             with contextlib.suppress(BaseException):
                 await task
         await self._api.close()
-        for retired in self._retired_stores:
-            retired.close(index_wait_s=0)
-        self._retired_stores.clear()
         if self._owns_store:
             if wait_for_search_index:
                 self.store.close()
@@ -277,11 +273,7 @@ class BatchService:
         if old.path.parent.name == scope.UNSCOPED and name != scope.UNSCOPED:
             taken = await asyncio.to_thread(target.exists)
             claim = not taken and await self._belongs_here(old)
-        # The old store is closed with the service, not here: a worker thread (the catalogue
-        # refresh, an index build) may be inside one of its statements right now, and closing
-        # a connection under a running statement crashes the process (SIGSEGV seen on a fresh
-        # home's first submit). Its open files follow a moved directory (same inode).
-        self._retired_stores.append(old)
+        await asyncio.to_thread(old.close, index_wait_s=0)
         if claim:
             await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
         new = await asyncio.to_thread(Store.open, target)
