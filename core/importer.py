@@ -499,17 +499,9 @@ def _analyse(
 ) -> ImportReport:
     analysis = _Analysis(path, options, work_dir, source, auto_id)
     report = ImportReport(path=source or str(path), format=options.format or "jsonl")
-    refused = not_a_file(path)
-    if refused:
-        return _failed(report, analysis, refused)
-    try:
-        f = open(path, "rb")  # noqa: SIM115
-    except IsADirectoryError:
-        return _failed(report, analysis, "This is a directory, not a file.")
-    except FileNotFoundError:
-        return _failed(report, analysis, "The file does not exist.")
-    except OSError as exc:
-        return _failed(report, analysis, f"Cannot read the file: {_reason(exc)}.")
+    f = _open_source(path)
+    if isinstance(f, str):
+        return _failed(report, analysis, f)
     with f:
         try:
             size = os.fstat(f.fileno()).st_size
@@ -598,6 +590,31 @@ def not_a_file(path: Path) -> str | None:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "This is a device, not a file: batchtop reads regular files, pipes and FIFOs."
     return "This is not a regular file (a socket?): batchtop reads files, pipes and FIFOs."
+
+
+def cannot_open(path: Path) -> str | None:
+    """Why `path` cannot be read as a source of requests, or None: checked before anything
+    that would talk to the API (a dry run on a missing file makes no call)."""
+    f = _open_source(path)
+    if isinstance(f, str):
+        return f
+    f.close()
+    return None
+
+
+def _open_source(path: Path) -> IO[bytes] | str:
+    """The source opened for reading, or the one-line reason it cannot be."""
+    refused = not_a_file(path)
+    if refused:
+        return refused
+    try:
+        return open(path, "rb")  # noqa: SIM115
+    except IsADirectoryError:
+        return "This is a directory, not a file."
+    except FileNotFoundError:
+        return "The file does not exist."
+    except OSError as exc:
+        return f"Cannot read the file: {_reason(exc)}."
 
 
 def _reason(exc: OSError) -> str:

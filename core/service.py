@@ -128,6 +128,7 @@ class BatchService:
             on_first_page=self._apply_scope,
         )
         self._submitter = Submitter(lambda: self._api, store, now=self._now, sleep=sleep)
+        self._retired_stores: list[Store] = []  # replaced by a scope switch; closed in close()
         self._sleep = sleep
         self._downloads: dict[str, asyncio.Task[int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -195,6 +196,9 @@ class BatchService:
             with contextlib.suppress(BaseException):
                 await task
         await self._api.close()
+        for retired in self._retired_stores:  # no thread is inside them any more
+            retired.close(index_wait_s=0)
+        self._retired_stores.clear()
         if self._owns_store:
             if wait_for_search_index:
                 self.store.close()
@@ -273,7 +277,11 @@ class BatchService:
         if old.path.parent.name == scope.UNSCOPED and name != scope.UNSCOPED:
             taken = await asyncio.to_thread(target.exists)
             claim = not taken and await self._belongs_here(old)
-        await asyncio.to_thread(old.close, index_wait_s=0)
+        # Retired, not closed: a worker thread (the catalogue refresh, a read for a screen)
+        # may be inside one of its statements now, and closing a connection under a running
+        # statement crashes the process (SIGSEGV on a fresh home's first submit).
+        await asyncio.to_thread(old.retire)
+        self._retired_stores.append(old)
         if claim:
             await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
         new = await asyncio.to_thread(Store.open, target)
@@ -524,8 +532,8 @@ class BatchService:
                 stamp = now.isoformat()
                 catalog = from_api(entries, stamp)
                 body = orjson.dumps(entries).decode()
-                await asyncio.to_thread(
-                    self.store.set_meta, model_catalog=body, model_catalog_fetched_at=stamp
+                await asyncio.to_thread(  # the store open then: a scope switch may replace it
+                    lambda: self.store.set_meta(model_catalog=body, model_catalog_fetched_at=stamp)
                 )
         self._catalog = catalog
         set_current(catalog)
@@ -589,12 +597,16 @@ class BatchService:
         writer without blocking a thread: cancelling stops it)."""
         from . import import_source, importer
 
-        await self._catalog_for_checks()  # checks read it: retired models, limits, the default
+        path = Path(path)
+        stream = import_source.is_stream(path)
+        if stream or await asyncio.to_thread(importer.cannot_open, path) is None:
+            # checks read it: retired models, limits, the default (a file that cannot be
+            # read is refused by `importer.analyse` without a call to the API)
+            await self._catalog_for_checks()
         opts = self._options(options)
         work_dir = await asyncio.to_thread(self._new_work_dir)
-        path = Path(path)
         source: str | None = None
-        if import_source.is_stream(path):
+        if stream:
             try:
                 spooled = await import_source.spool(path, work_dir)
             except BaseException:

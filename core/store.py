@@ -271,22 +271,40 @@ class Store:
         leaves a fully indexed store); past that it is interrupted, losing at most one
         step, and resumes the next time the store is opened.
         """
-        indexer = self._indexer
-        if indexer is not None:
-            indexer.join(index_wait_s)
-            if indexer.is_alive():
-                self._index_stop.set()
-                conn = self._indexer_conn
-                if conn is not None:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.interrupt()
-                indexer.join()
+        self._stop_indexer(index_wait_s)
         with self._lock:
             self._closed = True
             conns, self._conns = self._conns, []
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+
+    def retire(self) -> None:
+        """Stop using this store while other threads may still be inside one of its
+        statements (a scope switch replaces it under running background work).
+
+        Closing a connection under a running statement crashes the process, so the open
+        connections are left to finish (their files follow a renamed directory: same inodes)
+        and are closed by `close()` later; no new connection is opened from now on, so a
+        late call fails with "The store is closed." instead of creating a file at the old path.
+        """
+        self._stop_indexer(0)
+        with self._lock:
+            self._closed = True
+
+    def _stop_indexer(self, wait_s: float) -> None:
+        """Give a running search-index build `wait_s` to finish, then interrupt it."""
+        indexer = self._indexer
+        if indexer is None:
+            return
+        indexer.join(wait_s)
+        if indexer.is_alive():
+            self._index_stop.set()
+            conn = self._indexer_conn
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.interrupt()
+            indexer.join()
 
     def __enter__(self) -> Store:
         return self

@@ -154,3 +154,51 @@ def test_processes_race_to_create_the_file(tmp_path: Path) -> None:
         assert p.returncode == 0, err
     with Store.open(path) as s:
         assert len(s.list_batches()) == 450
+
+
+def test_a_retired_store_lets_a_running_statement_finish(tmp_path: Path) -> None:
+    """A scope switch retires the store while a worker thread is inside a statement: the
+    statement finishes on its files (even after the directory is renamed), a later call
+    is refused instead of creating a new file at the old path, and close() ends it all."""
+    home = tmp_path / "unscoped"
+    home.mkdir()
+    store = Store.open(home / "store.db")
+    store.set_meta(probe="kept")
+    inside = threading.Event()
+    retired = threading.Event()
+    seen: dict[str, object] = {}
+
+    def long_read() -> None:
+        conn = store._conn()
+
+        def tick() -> int:
+            inside.set()
+            retired.wait(30)  # hold the statement open until the switch is done
+            return 0
+
+        conn.set_progress_handler(tick, 1000)
+        row = conn.execute(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)"
+            " SELECT count(*) FROM c"
+        ).fetchone()
+        conn.set_progress_handler(None, 0)
+        seen["count"] = row[0]
+        try:
+            store.meta("probe")
+        except Exception as exc:  # noqa: BLE001 - the message is what is checked
+            seen["late"] = str(exc)
+
+    worker = threading.Thread(target=long_read)
+    worker.start()
+    assert inside.wait(30)
+    store.retire()
+    (home).rename(tmp_path / "workspace")
+    retired.set()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert seen == {"count": 200000, "late": "The store is closed."}
+    assert not home.exists()  # nothing recreated at the old path
+    store.close()
+    reopened = Store.open(tmp_path / "workspace" / "store.db")
+    assert reopened.meta("probe") == "kept"
+    reopened.close()
