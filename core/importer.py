@@ -608,7 +608,7 @@ def _open_source(path: Path) -> IO[bytes] | str:
     if refused:
         return refused
     try:
-        return open(path, "rb")  # noqa: SIM115
+        return open(path, "rb")
     except IsADirectoryError:
         return "This is a directory, not a file."
     except FileNotFoundError:
