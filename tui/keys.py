@@ -441,5 +441,148 @@ LABEL_KEYS: tuple[Key, ...] = (
 """The label dialog."""
 
 
+COMPOSE_KEYS: tuple[Key, ...] = (
+    Key(
+        id="compose.back",
+        key="escape",
+        action="back",
+        description="Back",
+        help="Back to the dashboard (nothing is sent)",
+    ),
+    Key(
+        id="compose.add",
+        key="ctrl+n",
+        action="add_request",
+        description="Add request",
+        help="Add another request",
+        priority=True,
+    ),
+    Key(
+        id="compose.remove",
+        key="ctrl+t",
+        action="remove_request",
+        description="Remove request",
+        help="Remove the focused request",
+        priority=True,
+    ),
+    Key(
+        id="compose.submit",
+        key="ctrl+s",
+        action="submit",
+        description="Submit",
+        help="Submit the requests as a new batch (asks first, shows the cost)",
+        priority=True,
+    ),
+)
+"""The compose form (ctrl keys are priority: they act while a text box has the focus)."""
+
+
+IMPORT_KEYS: tuple[Key, ...] = (
+    Key(
+        id="import.back",
+        key="escape",
+        action="back",
+        description="Back",
+        help="Back to the dashboard (nothing is sent)",
+    ),
+    Key(
+        id="import.analyse",
+        key="ctrl+r",
+        action="analyse",
+        description="Analyse",
+        help="Read, validate, split and estimate the file (nothing is sent)",
+        priority=True,
+    ),
+    Key(
+        id="import.submit",
+        key="ctrl+s",
+        action="submit",
+        description="Submit",
+        help="Submit the analysed file as a job (asks first, shows the cost)",
+        priority=True,
+    ),
+    Key(
+        id="import.submit_valid",
+        key="ctrl+b",
+        action="submit_valid",
+        description="Submit valid only",
+        help="Submit the valid requests of a file with errors, leaving the invalid out"
+        " (asks first, with the counts)",
+        priority=True,
+    ),
+    Key(
+        id="import.browse",
+        key="ctrl+o",
+        action="toggle_browser",
+        description="Browse files",
+        help="Show or hide a file browser",
+        priority=True,
+    ),
+)
+"""The import form."""
+
+
+PATH_INPUT_KEYS: tuple[Key, ...] = (
+    Key(
+        id="path_input.complete",
+        key="tab",
+        action="complete",
+        description="Complete path",
+        help="Complete the file name",
+        show=False,
+    ),
+)
+"""A path box (import, export): tab accepts the suggested completion."""
+
+
+RETRY_KEYS: tuple[Key, ...] = (
+    Key(id="retry.no", key="escape,n,q", action="answer(False)", description="No", help=""),
+    Key(id="retry.yes", key="y", action="answer(True)", description="Retry", help=""),
+    Key(
+        id="retry.include",
+        key="i",
+        action="toggle_include",
+        description="Include all",
+        help="",
+    ),
+)
+"""The retry question (q answers no, as in every question)."""
+
+
+STATISTICS_KEYS: tuple[Key, ...] = (
+    Key(id="statistics.back", key="escape", action="back", description="Back", help="Back"),
+    Key(
+        id="statistics.export_chart",
+        key="c",
+        action="export_chart",
+        description="Chart CSV",
+        help="Write the focused chart's numbers as CSV (to the export directory)",
+    ),
+    Key(
+        id="statistics.save_svg",
+        key="s",
+        action="save_svg",
+        description="Save SVG",
+        help="Save the whole statistics view as SVG (to the export directory)",
+    ),
+    Key(
+        id="statistics.open_request",
+        key="enter",
+        action="open_request",
+        description="Open",
+        help="Open the highlighted request in the results viewer",
+    ),
+    Key(
+        id="statistics.next",
+        key="tab",
+        action="app.focus_next",
+        description="Next",
+        help="",
+        show=False,
+    ),
+)
+"""The statistics view."""
+
+
 def bindings(keys: tuple[Key, ...]) -> list[BindingType]:
     return [k.binding() for k in keys]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ImportIssue, SubmitOutcome
+from batchtop.tui.keys import COMPOSE_KEYS, bindings
 from batchtop.tui.safe_text import clean
 from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.suggest import model_suggester
@@ -25,7 +26,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
@@ -116,39 +117,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
 
     BINDING_GROUP_TITLE = "Compose"
     HELP_TITLE = "Compose"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape",
-            "back",
-            "Back",
-            id="compose.back",
-            tooltip="Back to the dashboard (nothing is sent)",
-        ),
-        Binding(
-            "ctrl+n",
-            "add_request",
-            "Add request",
-            id="compose.add",
-            priority=True,
-            tooltip="Add another request",
-        ),
-        Binding(
-            "ctrl+t",
-            "remove_request",
-            "Remove request",
-            id="compose.remove",
-            priority=True,
-            tooltip="Remove the focused request",
-        ),
-        Binding(
-            "ctrl+s",
-            "submit",
-            "Submit",
-            id="compose.submit",
-            priority=True,
-            tooltip="Submit the requests as a new batch (asks first, shows the cost)",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(COMPOSE_KEYS)
 
     DEFAULT_CSS = """
     ComposeScreen {

@@ -19,6 +19,7 @@ from batchtop.core.models import (
     SubmitOutcome,
     SubmitProgress,
 )
+from batchtop.tui.keys import IMPORT_KEYS, bindings
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.suggest import model_suggester
@@ -34,7 +35,7 @@ from batchtop.tui.words import quantity
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.message import Message
@@ -79,48 +80,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
 
     BINDING_GROUP_TITLE = "Import"
     HELP_TITLE = "Import"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "escape",
-            "back",
-            "Back",
-            id="import.back",
-            tooltip="Back to the dashboard (nothing is sent)",
-        ),
-        Binding(
-            "ctrl+r",
-            "analyse",
-            "Analyse",
-            id="import.analyse",
-            priority=True,
-            tooltip="Read, validate, split and estimate the file (nothing is sent)",
-        ),
-        Binding(
-            "ctrl+s",
-            "submit",
-            "Submit",
-            id="import.submit",
-            priority=True,
-            tooltip="Submit the analysed file as a job (asks first, shows the cost)",
-        ),
-        Binding(
-            "ctrl+b",
-            "submit_valid",
-            "Submit valid only",
-            id="import.submit_valid",
-            priority=True,
-            tooltip="Submit the valid requests of a file with errors, leaving the invalid out"
-            " (asks first, with the counts)",
-        ),
-        Binding(
-            "ctrl+o",
-            "toggle_browser",
-            "Browse files",
-            id="import.browse",
-            priority=True,
-            tooltip="Show or hide a file browser",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(IMPORT_KEYS)
 
     DEFAULT_CSS = """
     ImportScreen {

@@ -15,13 +15,14 @@ from batchtop.core.models import RetryPlan
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Static
 
 from ..format import short_id
+from ..keys import RETRY_KEYS, bindings
 from ..safe_text import clean, safe_text
 from ..words import left_out_words, quantity, resend_words, unknown_words
 
@@ -33,11 +34,7 @@ class RetryScreen(ModalScreen[bool | None]):
     """Asks before a retry. Dismisses with None (no) or whether to include the requests that
     would fail the same way again (the checkbox, off by default)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n,q", "answer(False)", "No", id="retry.no"),
-        Binding("y", "answer(True)", "Retry", id="retry.yes"),
-        Binding("i", "toggle_include", "Include all", id="retry.include"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(RETRY_KEYS)
 
     def __init__(self, plan: RetryPlan, name: str) -> None:
         super().__init__(classes="dialog-screen")

@@ -29,12 +29,13 @@ from batchtop.core.models import (
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Grid
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from ..keys import STATISTICS_KEYS, bindings
 from ..messages import ServiceEvent
 from ..safe_text import safe_text
 from ..widgets.charts import BarChart, Chart, HistogramChart, ProgressChart, _usd
@@ -82,31 +83,7 @@ class StatisticsScreen(Screen[None]):
     """Charts of `batch_ids` (one batch, or every batch of a job)."""
 
     HELP_TITLE = "Statistics"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="statistics.back", tooltip="Back"),
-        Binding(
-            "c",
-            "export_chart",
-            "Chart CSV",
-            id="statistics.export_chart",
-            tooltip="Write the focused chart's numbers as CSV (to the export directory)",
-        ),
-        Binding(
-            "s",
-            "save_svg",
-            "Save SVG",
-            id="statistics.save_svg",
-            tooltip="Save the whole statistics view as SVG (to the export directory)",
-        ),
-        Binding(
-            "enter",
-            "open_request",
-            "Open",
-            id="statistics.open_request",
-            tooltip="Open the highlighted request in the results viewer",
-        ),
-        Binding("tab", "app.focus_next", "Next", show=False, id="statistics.next"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(STATISTICS_KEYS)
 
     DEFAULT_CSS = """
     StatisticsScreen {

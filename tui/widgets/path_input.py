@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.suggester import Suggester
 from textual.widgets import Input
+
+from ..keys import PATH_INPUT_KEYS, bindings
 
 
 class PathSuggester(Suggester):
@@ -45,16 +47,7 @@ def complete_path(value: str) -> str | None:
 class PathInput(Input):
     """`tab` accepts the completion (falls back to moving focus when there is none)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "tab",
-            "complete",
-            "Complete path",
-            show=False,
-            id="path_input.complete",
-            tooltip="Complete the file name",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PATH_INPUT_KEYS)
 
     def __init__(self, value: str = "", **kwargs: object) -> None:
         super().__init__(value, suggester=PathSuggester(), **kwargs)  # type: ignore[arg-type]
