@@ -385,7 +385,7 @@ class ResultsScreen(Screen[None]):
             first, last = table.window
             of = f"{table.total:,}+ (counting…)" if self._counting else f"{table.total:,}"
             text = Text(
-                f"rows {first + 1:,}–{last + 1:,} of {of} · row {table.cursor + 1:,}", end=""
+                f"rows {first + 1:,}–{last + 1:,} of {of} · row {table.cursor_row + 1:,}", end=""
             )
         if table.selected:
             text.append(f" · {len(table.selected):,} selected", style="bold")

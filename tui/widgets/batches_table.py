@@ -1,12 +1,13 @@
 """A windowed table of batches: 10,000 rows without 10,000 rows in a widget.
 
-A Line-API `ScrollView` (toolong style, like `results_table.py`): the virtual height is the
-number of rows plus the header, and `render_line` builds only the lines on screen. The
-table holds an ordered list of keys and asks a cell function for the cells of a key when
-its line is drawn; a rendered line is reused while that function returns the very same
-cell objects (the dashboard's `RowBuilder` hands back cached cells until the batch, the
-clock text or the theme changes). Replacing the rows (a view switch, a filter, a sort) is a
-list assignment plus a repaint, whatever the number of batches; the cursor follows its key.
+A `WindowedTable` (toolong style, like `results_table.py`: the window, the cursor, paging
+and clicks live there): the virtual height is the number of rows plus the header, and only
+the lines on screen are built. The table holds an ordered list of keys and asks a cell
+function for the cells of a key when its line is drawn; a rendered line is reused while
+that function returns the very same cell objects (the dashboard's `RowBuilder` hands back
+cached cells until the batch, the clock text or the theme changes). Replacing the rows (a
+view switch, a filter, a sort) is a list assignment plus a repaint, whatever the number of
+batches; the cursor follows its key.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from typing import ClassVar, Literal
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
 from textual.binding import BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..format import GAP, gap
 from ..keys import BATCHES_TABLE_KEYS, bindings
+from .windowed_table import WindowedTable
 
 CellsOf = Callable[[str], tuple[Text, ...]]
 """key -> the cells of its row, one per column (the same objects while nothing changed)."""
@@ -131,7 +130,7 @@ def _fit(cell: Text, width: int, justify: str, line: Text, meta: Style) -> None:
         line.append(pad)
 
 
-class BatchesTable(ScrollView, can_focus=True):
+class BatchesTable(WindowedTable):
     """Rows keyed by batch id (or "job:<id>" in the jobs view), a header, a row cursor.
 
     No `enter` binding: the screen's "open" binding owns enter, so the keymap can move it
@@ -139,6 +138,7 @@ class BatchesTable(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings(BATCHES_TABLE_KEYS)
+    HEADER_LINES = 1
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "batches-table--header",
@@ -209,7 +209,6 @@ class BatchesTable(ScrollView, can_focus=True):
         self._cells_of = cells
         self._keys: list[str] = []
         self.placeholder: list[Text] = []
-        self.cursor_row = 0
         self._lines: LRUCache[tuple[str, bool, bool, int], tuple[tuple[Text, ...], Strip]] = (
             LRUCache(CACHED_LINES)
         )
@@ -234,8 +233,8 @@ class BatchesTable(ScrollView, can_focus=True):
             self.cursor_row = row
         else:
             self.cursor_row = max(min(self.cursor_row, len(self._keys) - 1), 0)
-        self.virtual_size = Size(self._width, len(self._keys) + 1)
-        self._keep_cursor_visible()
+        self.update_virtual_size()
+        self.keep_cursor_visible()
         self.refresh()
 
     def _row_of(self, key: str) -> int | None:
@@ -251,6 +250,9 @@ class BatchesTable(ScrollView, can_focus=True):
     @property
     def row_count(self) -> int:
         return len(self._keys)
+
+    def content_width(self) -> int:
+        return self._width
 
     @property
     def selected_key(self) -> str | None:
@@ -286,15 +288,18 @@ class BatchesTable(ScrollView, can_focus=True):
     def refresh_changed(self) -> None:
         """Repaint the rows on screen whose cells changed (the clock moved their times)."""
         top = round(self.scroll_offset.y)
-        for row in range(top, min(top + self._page(), len(self._keys))):
+        for row in range(top, min(top + self.page_height(), len(self._keys))):
             cached = self._lines.get(self._line_key(row))
             if cached is None or not _same(cached[0], self._cells_of(self._keys[row])):
-                self._refresh_row(row)
+                self.refresh_row(row)
 
     def refresh_rows(self) -> None:
         """Redraw every row (the cell function now answers differently, e.g. a new theme)."""
-        self._lines.clear()
+        self.forget_drawn()
         self.refresh()
+
+    def forget_drawn(self) -> None:
+        self._lines.clear()
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -305,11 +310,10 @@ class BatchesTable(ScrollView, can_focus=True):
         self._line_styles.clear()
         self._header = None
 
-    def on_resize(self) -> None:
+    def fit_width(self) -> None:
         self._header = None  # drawn lines are cached per width: they stay valid
         # The scrollbar's column is always kept: rows coming and going never re-lay it out.
         self._relayout(self.size.width - self.styles.scrollbar_size_vertical)
-        self._keep_cursor_visible()
 
     def _relayout(self, width: int) -> None:
         """Choose the columns and their widths for `width` cells (see `layout`)."""
@@ -321,31 +325,26 @@ class BatchesTable(ScrollView, can_focus=True):
         self._lines.clear()
         self._drawn.clear()
         self._header = None
-        self.virtual_size = Size(self._width, len(self._keys) + 1)
+        self.update_virtual_size()
         self.refresh()
-
-    def on_focus(self) -> None:
-        self.refresh_rows()
-
-    def on_blur(self) -> None:
-        self.refresh_rows()
 
     def _line_key(self, row: int) -> tuple[str, bool, bool, int]:
         width = self.scrollable_content_region.width
         return (self._keys[row], row == self.cursor_row, row % 2 == 0, width)
 
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
-        if y == 0:
-            if self._header is None:
-                self._header = self._header_strip(max(width, self._width))
-            return self._header.crop(scroll_x, scroll_x + width)
-        row = round(scroll_y) + y - 1
-        if not self._keys and self.placeholder and 1 <= y <= len(self.placeholder):
-            return self._placeholder_strip(y - 1, width)
-        if row >= len(self._keys):
-            return Strip.blank(width, self.rich_style)
+    def render_header(self, y: int, width: int) -> Strip:
+        scroll_x = self.scroll_offset.x
+        if self._header is None:
+            self._header = self._header_strip(max(width, self._width))
+        return self._header.crop(scroll_x, scroll_x + width)
+
+    def render_past_end(self, row: int, width: int) -> Strip:
+        if not self._keys and row < len(self.placeholder):
+            return self._placeholder_strip(row, width)
+        return Strip.blank(width, self.rich_style)
+
+    def render_row(self, row: int, width: int) -> Strip:
+        scroll_x = self.scroll_offset.x
         line_key = self._line_key(row)
         cells = self._cells_of(line_key[0])
         cached = self._lines.get(line_key)
@@ -446,65 +445,12 @@ class BatchesTable(ScrollView, can_focus=True):
 
     # --- cursor ----------------------------------------------------------------------------
 
-    def _page(self) -> int:
-        return max(self.scrollable_content_region.height - 1, 1)  # minus the header line
+    def cursor_moved(self) -> None:
+        self.post_message(self.Highlighted(self, self.selected_key))
 
-    def _keep_cursor_visible(self) -> None:
-        top, page = round(self.scroll_offset.y), self._page()
-        if self.cursor_row < top:
-            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
-        elif self.cursor_row >= top + page:
-            self.scroll_to(y=self.cursor_row - page + 1, animate=False, immediate=True)
-
-    def move_cursor(self, *, row: int) -> None:
-        row = max(min(row, len(self._keys) - 1), 0)
-        before = self.selected_key
-        if row != self.cursor_row:
-            self._refresh_row(self.cursor_row)
-            self.cursor_row = row
-            self._refresh_row(row)
-        self._keep_cursor_visible()
-        if self.selected_key != before:
-            self.post_message(self.Highlighted(self, self.selected_key))
-
-    def _refresh_row(self, row: int) -> None:
-        # `refresh_line` takes virtual lines: row r is line r + 1 (line 0 is the header)
-        self.refresh_line(row + 1)
-
-    def action_cursor_down(self) -> None:
-        self.move_cursor(row=self.cursor_row + 1)
-
-    def action_cursor_up(self) -> None:
-        self.move_cursor(row=self.cursor_row - 1)
-
-    def action_page_down(self) -> None:
-        page = self._page()
-        self.scroll_to(y=round(self.scroll_offset.y) + page, animate=False, immediate=True)
-        self.move_cursor(row=self.cursor_row + page)
-
-    def action_page_up(self) -> None:
-        page = self._page()
-        self.scroll_to(y=round(self.scroll_offset.y) - page, animate=False, immediate=True)
-        self.move_cursor(row=self.cursor_row - page)
-
-    def action_first(self) -> None:
-        self.move_cursor(row=0)
-
-    def action_last(self) -> None:
-        self.move_cursor(row=len(self._keys) - 1)
-
-    def on_click(self, event: events.Click) -> None:
-        """A click highlights a row; a click on the highlighted row selects it (opens it)."""
-        if event.y < 1:
-            return  # the header
-        row = round(self.scroll_offset.y) + event.y - 1
-        if row >= len(self._keys):
-            return
-        event.stop()
-        if row == self.cursor_row:
-            self.post_message(self.Selected(self, self._keys[row]))
-        else:
-            self.move_cursor(row=row)
+    def row_activated(self, row: int) -> None:
+        """A click on the highlighted row selects it (opens it)."""
+        self.post_message(self.Selected(self, self._keys[row]))
 
 
 def _span(shown: Sequence[tuple[int, int]]) -> int:

@@ -1,7 +1,8 @@
 """A windowed results table: 100,000 rows without 100,000 rows in a widget.
 
-It is a Line-API `ScrollView` (toolong style): the virtual height is the number of matching
-results, `render_line` asks a page cache for the row under each visible line, and pages come
+It is a `WindowedTable` (toolong style: the window, the cursor, paging and clicks live there):
+the virtual height is the number of matching results, each line on screen asks a page cache
+for its row, and pages come
 from a fetch function (the service's `results_page`, an indexed store query). Only the
 visible window is ever rendered, so moving, paging and jumping to the end cost the same at
 1,000 or 100,000 rows.
@@ -21,14 +22,12 @@ from batchtop.tui.safe_text import clean
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
 from textual.binding import BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from .windowed_table import WindowedTable
 
 PageFetcher = Callable[[int, int], ResultPage]
 """(offset, limit) -> the rows of the current filter in that window, and the total."""
@@ -143,7 +142,7 @@ def row_text(row: ResultRow, width: int, *, selected: bool, highlight: str = "")
     return line
 
 
-class ResultsTable(ScrollView, can_focus=True):
+class ResultsTable(WindowedTable):
     """Rows of `ResultRow` fetched page by page; a cursor and a multi-row selection."""
 
     BINDING_GROUP_TITLE = "Results table"
@@ -169,8 +168,6 @@ class ResultsTable(ScrollView, can_focus=True):
         & > .results-table--selected { background: $accent 25%; }
     }
     """
-
-    cursor: reactive[int] = reactive(0, always_update=False, init=False)
 
     class Highlighted(Message):
         """The cursor moved to another row (or the rows changed under it)."""
@@ -259,20 +256,17 @@ class ResultsTable(ScrollView, can_focus=True):
             self.fetches += 1
         self._pages[0] = list(first.rows)
         self.total = first.total
-        self.virtual_size = Size(self.size.width, self.total)
+        self.update_virtual_size()
         self.scroll_to(y=0, animate=False, immediate=True)
-        new_cursor = 0
-        if self.cursor != new_cursor:
-            self.cursor = new_cursor
-        else:
-            self._announce()
+        self.cursor_row = 0
+        self.cursor_moved()
         self.refresh()
 
     def set_total(self, total: int) -> None:
         """The counted total of the current source (its first page came with a lower bound)."""
         if total != self.total:
             self.total = total
-            self.virtual_size = Size(self.size.width, total)
+            self.update_virtual_size()
             self.refresh()
 
     def row_at(self, index: int) -> ResultRow | None:
@@ -331,8 +325,12 @@ class ResultsTable(ScrollView, can_focus=True):
         self.run_worker(work, thread=True, group="results-prefetch", exit_on_error=False)
 
     @property
+    def row_count(self) -> int:
+        return self.total
+
+    @property
     def current_row(self) -> ResultRow | None:
-        return self.row_at(self.cursor)
+        return self.row_at(self.cursor_row)
 
     @property
     def selected(self) -> frozenset[str]:
@@ -344,19 +342,11 @@ class ResultsTable(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.SelectionChanged(self, self.selected))
 
-    @property
-    def window(self) -> tuple[int, int]:
-        """(first, last) virtual row indices on screen, 0-based, inclusive."""
-        top = round(self.scroll_offset.y)
-        height = max(self.scrollable_content_region.height, 1)
-        return top, min(top + height, self.total) - 1
-
     # --- rendering -------------------------------------------------------------------
 
-    def on_resize(self) -> None:
+    def fit_width(self) -> None:
         self._strips.clear()
-        self.virtual_size = Size(self.size.width, self.total)
-        self._keep_cursor_visible()
+        self.update_virtual_size()
         self.post_message(self.WindowChanged(self))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -364,14 +354,10 @@ class ResultsTable(ScrollView, can_focus=True):
         if round(old_value) != round(new_value):
             self.post_message(self.WindowChanged(self))
 
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        index = round(self.scroll_offset.y) + y
+    def render_row(self, index: int, width: int) -> Strip:
         base = self.rich_style
-        if index >= self.total:
-            return Strip.blank(width, base)
         row = self.row_at(index)
-        is_cursor = index == self.cursor
+        is_cursor = index == self.cursor_row
         is_selected = row is not None and row.custom_id in self._selected
         key = (index, width, is_cursor, is_selected)
         cached = self._strips.get(key)
@@ -407,57 +393,13 @@ class ResultsTable(ScrollView, can_focus=True):
         _, base = self.background_colors
         return Style(bgcolor=(base + styles.background).rich_color)
 
-    def on_focus(self) -> None:
+    def forget_drawn(self) -> None:
         self._strips.clear()
-        self.refresh()
-
-    def on_blur(self) -> None:
-        self._strips.clear()
-        self.refresh()
 
     # --- cursor ----------------------------------------------------------------------
 
-    def watch_cursor(self, old: int, new: int) -> None:
-        self._keep_cursor_visible()
-        self.refresh_line(old)
-        self.refresh_line(new)
-        self._announce()
-
-    def _announce(self) -> None:
-        self.post_message(self.Highlighted(self, self.cursor, self.current_row))
-
-    def _keep_cursor_visible(self) -> None:
-        height = max(self.scrollable_content_region.height, 1)
-        top = round(self.scroll_offset.y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
-
-    def move_to(self, index: int) -> None:
-        self.cursor = max(0, min(index, self.total - 1))
-
-    def action_cursor_down(self) -> None:
-        self.move_to(self.cursor + 1)
-
-    def action_cursor_up(self) -> None:
-        self.move_to(self.cursor - 1)
-
-    def action_page_down(self) -> None:
-        height = max(self.scrollable_content_region.height, 1)
-        self.scroll_to(y=round(self.scroll_offset.y) + height, animate=False, immediate=True)
-        self.move_to(self.cursor + height)
-
-    def action_page_up(self) -> None:
-        height = max(self.scrollable_content_region.height, 1)
-        self.scroll_to(y=round(self.scroll_offset.y) - height, animate=False, immediate=True)
-        self.move_to(self.cursor - height)
-
-    def action_first(self) -> None:
-        self.move_to(0)
-
-    def action_last(self) -> None:
-        self.move_to(self.total - 1)
+    def cursor_moved(self) -> None:
+        self.post_message(self.Highlighted(self, self.cursor_row, self.current_row))
 
     def action_toggle_select(self) -> None:
         row = self.current_row
@@ -468,9 +410,6 @@ class ResultsTable(ScrollView, can_focus=True):
         else:
             self._selected.add(row.custom_id)
         self._strips.clear()
-        self.refresh_line(self.cursor)
+        self.refresh_row(self.cursor_row)
         self.post_message(self.SelectionChanged(self, self.selected))
-        self.move_to(self.cursor + 1)
-
-    def on_click(self, event: events.Click) -> None:
-        self.move_to(round(self.scroll_offset.y) + event.y)
+        self.move_cursor(row=self.cursor_row + 1)

@@ -98,7 +98,7 @@ async def main(rows: int) -> None:
         times = []
         for target in range(5_000, rows, max(rows // 20, 1)):
             start = time.perf_counter()
-            table.move_to(target)
+            table.move_cursor(row=target)
             compositor.render_strips()
             times.append(time.perf_counter() - start)
         print(f"jump anywhere  action+frame {ms(times)}")

@@ -250,17 +250,17 @@ async def test_paging_over_20000_rows(tmp_path: Path) -> None:
         assert table.total == 20_000
         await pilot.press("G")
         await pilot.pause()
-        assert table.cursor == 19_999
+        assert table.cursor_row == 19_999
         text = screen_text(pilot.app)
         assert "req-20000" in text
         assert "of 20,000 · row 20,000" in text
         await pilot.press("pageup", "k")
         await pilot.pause()
         first, last = table.window
-        assert first <= table.cursor <= last
+        assert first <= table.cursor_row <= last
         await pilot.press("g")
         await pilot.pause()
-        assert table.cursor == 0
+        assert table.cursor_row == 0
         assert "req-00001" in screen_text(pilot.app)
         # only the visible pages were ever fetched
         assert table.fetches <= 6
@@ -339,7 +339,7 @@ async def test_j_and_k_scroll_the_detail(service: Any) -> None:
         await wait_for(pilot, lambda: detail.max_scroll_y > 0)
         await pilot.press("j", "j")
         await wait_for(pilot, lambda: detail.scroll_y > 0)
-        assert screen.table.cursor == 0  # the table did not move
+        assert screen.table.cursor_row == 0  # the table did not move
         await pilot.press("k", "k")
         await wait_for(pilot, lambda: detail.scroll_y == 0)
         await pilot.press("G")
