@@ -586,3 +586,31 @@ async def test_open_key_can_be_remapped(
         await pilot.press("o")
         await pilot.pause()
         assert isinstance(app.screen, ResultsScreen)
+
+
+async def test_view_sort_and_filter_are_reactive(
+    make_app: AppFactory, workspace: Workspace
+) -> None:
+    """Setting the dashboard's state re-renders the table (no refresh method to call)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dashboard = app.dashboard
+        dashboard.view = "errors"
+        assert table_of(app).keys == [workspace.errors]
+        dashboard.view = "all"
+        dashboard.sort = ("label", False)
+        labels = [cell(app, k, "label") for k in table_of(app).keys]
+        assert labels == sorted(labels, key=str.casefold)
+        assert table_of(app).header_label("label") == "Label ▲"
+        dashboard.filter_text = "EVAL"
+        assert table_of(app).keys == [workspace.running]
+
+
+def test_batch_actions_is_a_mixin_not_a_base_screen() -> None:
+    """The actions are mixed into the dashboard; they are not a screen it extends."""
+    from batchtop.tui.screens.batch_actions import BatchActions
+    from textual.screen import Screen
+
+    assert not issubclass(BatchActions, Screen)
+    assert DashboardScreen.__mro__[1:3] == (BatchActions, Screen)

@@ -1,5 +1,10 @@
 """What can be done to the selected batch (or job) of the dashboard.
 
+`BatchActions` is a mixin of `DashboardScreen` (`class DashboardScreen(BatchActions,
+Screen)`): the `action_*` methods its bindings name, kept apart from the rendering. It reads
+the selection through what the dashboard declares below (`table`, the batches and jobs it
+shows) and asks it to `render_rows` or `reload` after a change.
+
 Each action checks the batch's state first and explains when it cannot apply (cancel of an
 ended batch, delete of a running one); irreversible ones ask through `ConfirmScreen`; network
 calls run in workers and turn every failure into a notification, never a crash.
@@ -15,7 +20,6 @@ from batchtop.core.models import BatchView, Job, ProcessingStatus
 from rich.text import Text
 from textual import work
 from textual.markup import escape
-from textual.screen import Screen
 
 from ..format import short_id
 from ..safe_text import clean, safe_text
@@ -27,6 +31,11 @@ from .rows import JOB_PREFIX
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
+    from textual.screen import Screen
+
+    _Screen = Screen[None]
+else:
+    _Screen = object  # a mixin: the screen class comes after it in DashboardScreen's bases
 
 T = TypeVar("T")
 
@@ -36,22 +45,20 @@ def display_name(batch: BatchView) -> str:
     return clean(batch.label, keep_newlines=False) if batch.label else short_id(batch.id)
 
 
-class BatchActions(Screen[None]):
-    """Base of the dashboard: the `action_*` methods on the selection."""
+class BatchActions(_Screen):
+    """The dashboard's `action_*` methods on the selection (a mixin of `DashboardScreen`)."""
 
-    service: BatchService
-    _batches: dict[str, BatchView]
-    _jobs: dict[str, Job]
+    if TYPE_CHECKING:  # what the dashboard provides
+        service: BatchService
+        _batches: dict[str, BatchView]
+        _jobs: dict[str, Job]
 
-    @property
-    def table(self) -> BatchesTable:
-        raise NotImplementedError
+        @property
+        def table(self) -> BatchesTable: ...
 
-    def render_rows(self) -> None:
-        raise NotImplementedError
+        def render_rows(self) -> None: ...
 
-    def reload(self) -> None:
-        raise NotImplementedError
+        def reload(self) -> None: ...
 
     # --- the selection -----------------------------------------------------------------------
 
@@ -88,17 +95,14 @@ class BatchActions(Screen[None]):
         if selection is None:
             return
         ids, title = selection
-        try:
-            from .results import ResultsScreen
-        except ImportError:
-            self.notify("The results viewer is not available in this build.", severity="error")
-            return
+        from .results import ResultsScreen  # each screen is imported when first opened
+
         self.app.push_screen(ResultsScreen(self.service, batch_ids=ids, title=title))
 
     def action_statistics(self) -> None:
         selection = self._selected_ids()
         if selection is not None:
-            from .statistics import StatisticsScreen
+            from .statistics import StatisticsScreen  # (textual-plotext: ~0.1 s)
 
             self.app.push_screen(StatisticsScreen(self.service, *selection))
 
@@ -106,27 +110,18 @@ class BatchActions(Screen[None]):
         selection = self._selected_ids()
         if selection is None:
             return
-        try:
-            from .export import ExportScreen
-        except ImportError:
-            self.notify("Export is not available in this build.", severity="error")
-            return
+        from .export import ExportScreen
+
         self.app.push_screen(ExportScreen(self.service, batch_ids=selection[0]))
 
     def action_compose(self) -> None:
-        try:
-            from .compose import ComposeScreen  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            self.notify("Compose is not available in this build.", severity="error")
-            return
+        from .compose import ComposeScreen
+
         self.app.push_screen(ComposeScreen(self.service), lambda _result: self.reload())
 
     def action_import_file(self) -> None:
-        try:
-            from .importer import ImportScreen  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            self.notify("Import is not available in this build.", severity="error")
-            return
+        from .importer import ImportScreen
+
         self.app.push_screen(ImportScreen(self.service), lambda _result: self.reload())
 
     def action_copy_id(self) -> None:

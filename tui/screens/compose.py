@@ -29,6 +29,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
@@ -136,6 +137,9 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     }
     """
 
+    busy: reactive[bool] = reactive(False, init=False)
+    """A submission runs: submit waits (its button is disabled)."""
+
     def __init__(self, service: BatchService) -> None:
         super().__init__()
         self.service = service
@@ -143,7 +147,6 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         self.issues: list[ImportIssue] = []
         self.form_errors: list[str] = []
         self.outcome: SubmitOutcome | None = None
-        self.busy = False
         self._timer: Timer | None = None
         self._next_number = 1
 
@@ -351,6 +354,9 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
             )
         return Group(*lines)
 
+    def watch_busy(self) -> None:
+        self.query_one("#compose-submit", Button).disabled = not self.can_submit
+
     @property
     def can_submit(self) -> bool:
         has_errors = self.form_errors or any(i.severity == "error" for i in self.issues)
@@ -381,12 +387,10 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
             return
         name = self.query_one("#compose-name", Input).value.strip() or None
         self.busy = True
-        self.query_one("#compose-submit", Button).disabled = True
         try:
             outcome = await self.service.submit_requests(requests, name=name)
         except BatchtopError as exc:
             self.busy = False
-            self.query_one("#compose-submit", Button).disabled = False
             self.notify(escape(clean(str(exc))), title="Submit failed", severity="error")
             return
         self.busy = False
@@ -403,4 +407,3 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if report_worker_error(self, event) and self.busy:
             self.busy = False
-            self.refresh_preview()

@@ -31,6 +31,8 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
@@ -127,12 +129,19 @@ class Derived:
         return cls(values, sum(1 for b in values if b.remote.is_active), children)
 
 
-class DashboardScreen(BatchActions):
+class DashboardScreen(BatchActions, Screen[None]):
     HELP_TITLE = "Dashboard"
     # The table, never the filter box: keys typed while batchtop starts (they reach the
     # screen before its `on_mount`) act on the dashboard instead of typing a filter.
     AUTO_FOCUS = "#batches"
     BINDINGS: ClassVar[list[BindingType]] = bindings(DASHBOARD_KEYS)
+
+    # What the table shows: setting any of these re-renders it (`watch_*`).
+    view: reactive[View] = reactive("all", init=False)
+    sort: reactive[tuple[str, bool]] = reactive(("created", True), init=False)
+    """(column, descending)."""
+    filter_text: reactive[str] = reactive("", init=False)
+    """The committed filter (typing is debounced into it above `DEBOUNCE_ABOVE` batches)."""
 
     def __init__(
         self,
@@ -147,10 +156,6 @@ class DashboardScreen(BatchActions):
         self._now = now
         self._interval = refresh_interval_s
         self._demo = demo
-        self.view: View = "all"
-        self.sort_by = "created"
-        self.descending = True
-        self.filter_text = ""
         self._batches: dict[str, BatchView] = {}
         self._jobs: dict[str, Job] = {}
         self._members: dict[str, list[BatchView]] = {}  # jobs view: job id -> its batches
@@ -217,6 +222,23 @@ class DashboardScreen(BatchActions):
     @property
     def status(self) -> StatusBar:
         return self.query_one("#status", StatusBar)
+
+    @property
+    def sort_by(self) -> str:
+        return self.sort[0]
+
+    @property
+    def descending(self) -> bool:
+        return self.sort[1]
+
+    def watch_view(self) -> None:
+        self.render_rows()
+
+    def watch_sort(self) -> None:
+        self.render_rows()
+
+    def watch_filter_text(self) -> None:
+        self.render_rows()
 
     def _show_newest(self) -> None:
         """The first frame, without reading every batch (10,000 take ~100 ms): the newest
@@ -534,7 +556,6 @@ class DashboardScreen(BatchActions):
     def action_view(self, name: str) -> None:
         if name in VIEWS:
             self.view = name  # type: ignore[assignment,unused-ignore]
-            self.render_rows()
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -546,14 +567,21 @@ class DashboardScreen(BatchActions):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value.strip()
+        value = event.value.strip()
+        self._stop_filter_timer()
+        if len(self._batches) < DEBOUNCE_ABOVE:
+            self.filter_text = value
+        else:  # thousands of batches: wait for a pause in typing
+
+            def commit() -> None:
+                self.filter_text = value
+
+            self._filter_timer = self.set_timer(0.15, commit)
+
+    def _stop_filter_timer(self) -> None:
         if self._filter_timer is not None:
             self._filter_timer.stop()
             self._filter_timer = None
-        if len(self._batches) < DEBOUNCE_ABOVE:
-            self.render_rows()
-        else:  # thousands of batches: wait for a pause in typing
-            self._filter_timer = self.set_timer(0.15, self.render_rows)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -562,18 +590,17 @@ class DashboardScreen(BatchActions):
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
         if box.display or self.filter_text:
-            box.value = ""
+            self._stop_filter_timer()
+            with box.prevent(Input.Changed):
+                box.value = ""
             box.display = False
             self.filter_text = ""
-            self.render_rows()
             self.set_focus(self.table)
 
     def action_sort_by(self, name: str) -> None:
         """Sort by one column (the palette's "sort: by …")."""
         if name in dict(SORTS):
-            self.sort_by = name
-            self.descending = default_descending(name)
-            self.render_rows()
+            self.sort = (name, default_descending(name))
 
     # --- finding a batch (the palette's batch finder) -------------------------------------
 
@@ -598,21 +625,21 @@ class DashboardScreen(BatchActions):
             with box.prevent(Input.Changed):
                 box.value = ""
             box.display = False
-            self.filter_text = ""
-            self.view = "all"
+            self._stop_filter_timer()
+            # both at once, then one render (each alone would render on its own)
+            self.set_reactive(DashboardScreen.filter_text, "")
+            self.set_reactive(DashboardScreen.view, "all")
             self.render_rows()
         self.table.move_cursor(row=self.table.get_row_index(batch_id))
         self.set_focus(self.table)
 
     def action_sort(self) -> None:
         names = [name for name, _ in SORTS]
-        self.sort_by = names[(names.index(self.sort_by) + 1) % len(names)]
-        self.descending = default_descending(self.sort_by)
-        self.render_rows()
+        name = names[(names.index(self.sort_by) + 1) % len(names)]
+        self.sort = (name, default_descending(name))
 
     def action_sort_invert(self) -> None:
-        self.descending = not self.descending
-        self.render_rows()
+        self.sort = (self.sort_by, not self.descending)
 
     def action_toggle_detail(self) -> None:
         detail = self.query_one(BatchDetail)

@@ -39,6 +39,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import (
@@ -104,13 +105,15 @@ class ImportScreen(Screen[SubmitOutcome | None]):
     }
     """
 
+    busy: reactive[bool] = reactive(False, init=False)
+    """An analysis or a submission runs: the progress bar shows, analyse and submit wait."""
+
     def __init__(self, service: BatchService) -> None:
         super().__init__()
         self.service = service
         self.report: ImportReport | None = None
         self.outcome: SubmitOutcome | None = None
         self._analysed_options: tuple[str, ImportOptions] | None = None
-        self.busy = False
 
     # --- layout ----------------------------------------------------------------------
 
@@ -317,16 +320,16 @@ class ImportScreen(Screen[SubmitOutcome | None]):
     async def run_analyse(
         self, path: Path, options: ImportOptions, key: tuple[str, ImportOptions]
     ) -> None:
-        self._set_busy(True, None)
+        self._start_busy(None)
         try:
             report = await self.service.analyse(path, options, progress=self._on_progress)
         except BatchtopError as exc:
-            self._set_busy(False)
+            self.busy = False
             self.query_one("#import-summary", Static).update(
                 safe_text(f"Could not analyse the file: {exc}", "red")
             )
             return
-        self._set_busy(False)
+        self.busy = False
         self.report = report
         self._analysed_options = key
         self.show_report(report)
@@ -339,12 +342,12 @@ class ImportScreen(Screen[SubmitOutcome | None]):
             total=message.total or None, progress=message.done
         )
 
-    def _set_busy(self, busy: bool, total: float | None = None) -> None:
-        self.busy = busy
-        bar = self.query_one("#import-progress", ProgressBar)
-        bar.set_class(busy, "-active")
-        if busy:
-            bar.update(total=total, progress=0)
+    def _start_busy(self, total: float | None) -> None:
+        self.query_one("#import-progress", ProgressBar).update(total=total, progress=0)
+        self.busy = True
+
+    def watch_busy(self, busy: bool) -> None:
+        self.query_one("#import-progress", ProgressBar).set_class(busy, "-active")
         self.query_one("#import-analyse", Button).disabled = busy
         self._update_submit()
 
@@ -404,16 +407,16 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         ):
             return
         name = self.query_one("#import-name", Input).value.strip() or None
-        self._set_busy(True, float(max(parts, 1)))
+        self._start_busy(float(max(parts, 1)))
         try:
             outcome = await self.service.submit(
                 report, name=name, progress=self._on_submit, skip_invalid=skip_invalid
             )
         except BatchtopError as exc:
-            self._set_busy(False)
+            self.busy = False
             self.notify(escape(clean(str(exc))), title="Submit failed", severity="error")
             return
-        self._set_busy(False)
+        self.busy = False
         self.outcome = outcome
         ids = ", ".join(clean(b) for b in outcome.batch_ids)
         if outcome.failed_parts:
@@ -445,4 +448,4 @@ class ImportScreen(Screen[SubmitOutcome | None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if report_worker_error(self, event) and self.busy:
-            self._set_busy(False)
+            self.busy = False

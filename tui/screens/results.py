@@ -43,6 +43,7 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.markup import escape
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -126,6 +127,9 @@ class ResultsScreen(Screen[None]):
     HELP_TITLE = "Results"
     BINDINGS: ClassVar[list[BindingType]] = bindings(RESULTS_KEYS)
 
+    filt: reactive[ResultFilter] = reactive(ResultFilter, init=False)
+    """What the table shows: setting it runs the filtered query (`watch_filt`)."""
+
     DEFAULT_CSS = """
     ResultsScreen {
         layout: vertical;
@@ -150,12 +154,14 @@ class ResultsScreen(Screen[None]):
         service: BatchService,
         batch_ids: Sequence[str] = (),
         title: str = "Results",
+        filt: ResultFilter | None = None,
     ) -> None:
         super().__init__()
+        if filt is not None:  # the first load shows it (no query before that)
+            self.set_reactive(ResultsScreen.filt, filt)
         self.service = service
         self.batch_ids = list(batch_ids)
         self.heading = title
-        self.filt = ResultFilter()
         self.summary: ResultSummary | None = None
         self._error_type_cycle: list[str] = []
         self._stop_reason_cycle: list[str] = []
@@ -327,10 +333,7 @@ class ResultsScreen(Screen[None]):
         self.table.set_total(message.total)
         self._update_position()
 
-    def _set_filter(self, filt: ResultFilter) -> None:
-        if filt == self.filt:
-            return
-        self.filt = filt
+    def watch_filt(self, filt: ResultFilter) -> None:
         self._update_counts()
         self.apply_filter(filt)
 
@@ -453,14 +456,15 @@ class ResultsScreen(Screen[None]):
             self._search_timer.stop()
         value = event.value
         self._search_timer = self.set_timer(
-            SEARCH_DEBOUNCE_S, lambda: self._set_filter(replace(self.filt, search=value.strip()))
+            SEARCH_DEBOUNCE_S,
+            lambda: setattr(self, "filt", replace(self.filt, search=value.strip())),
         )
 
     @on(Input.Submitted, "#results-search")
     def _search_submitted(self, event: Input.Submitted) -> None:
         if self._search_timer is not None:
             self._search_timer.stop()
-        self._set_filter(replace(self.filt, search=event.value.strip()))
+        self.filt = replace(self.filt, search=event.value.strip())
         self.set_focus(self.table)
 
     def action_back(self) -> None:
@@ -478,7 +482,7 @@ class ResultsScreen(Screen[None]):
                 search.value = ""
             search.remove_class("-active")
             self.set_focus(self.table)
-            self._set_filter(replace(self.filt, search=""))
+            self.filt = replace(self.filt, search="")
             return
         self.dismiss(None)
 
@@ -493,7 +497,7 @@ class ResultsScreen(Screen[None]):
         error_types = self.filt.error_types
         if rtype is not ResultType.ERRORED:  # "all" clears the error-type filter too
             error_types = frozenset()
-        self._set_filter(replace(self.filt, types=types, error_types=error_types))
+        self.filt = replace(self.filt, types=types, error_types=error_types)
 
     def action_cycle_error_type(self) -> None:
         if not self._error_type_cycle:
@@ -504,9 +508,9 @@ class ResultsScreen(Screen[None]):
         now = current[0] if len(current) == 1 else None
         nxt = options[(options.index(now) + 1) % len(options)] if now in options else None
         if nxt is None:
-            self._set_filter(replace(self.filt, error_types=frozenset()))
+            self.filt = replace(self.filt, error_types=frozenset())
         else:
-            self._set_filter(replace(self.filt, error_types=frozenset({nxt}), types=frozenset()))
+            self.filt = replace(self.filt, error_types=frozenset({nxt}), types=frozenset())
 
     def action_cycle_stop_reason(self) -> None:
         """Succeeded results by how they stopped: each stop reason present, then all."""
@@ -518,7 +522,7 @@ class ResultsScreen(Screen[None]):
         now = current[0] if len(current) == 1 else None
         nxt = options[(options.index(now) + 1) % len(options)] if now in options else None
         stops = frozenset() if nxt is None else frozenset({nxt})
-        self._set_filter(replace(self.filt, stop_reasons=stops, error_types=frozenset()))
+        self.filt = replace(self.filt, stop_reasons=stops, error_types=frozenset())
 
     # --- actions on rows -------------------------------------------------------------
 

@@ -300,6 +300,6 @@ class StatisticsScreen(Screen[None]):
         request = self._notable[index]
         from .results import ResultsScreen
 
-        screen = ResultsScreen(self.service, batch_ids=self.batch_ids, title=self.heading)
-        screen.filt = ResultFilter(custom_ids=frozenset({request.custom_id}))
+        only = ResultFilter(custom_ids=frozenset({request.custom_id}))
+        screen = ResultsScreen(self.service, self.batch_ids, self.heading, filt=only)
         self.app.push_screen(screen)

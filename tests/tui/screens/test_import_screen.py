@@ -240,3 +240,23 @@ async def test_an_import_with_errors_can_submit_its_valid_requests(
         (bid,) = outcome.batch_ids
         view = next(b for b in live_service.batches() if b.id == bid)
         assert view.remote.request_counts.total == 2
+
+
+async def test_busy_is_reactive_state(tmp_path: Path) -> None:
+    """While busy, analyse is disabled and the progress bar shows; both follow `busy`."""
+    service = offline_service(tmp_path)
+    app = ScreenHost(lambda: ImportScreen(service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        analyse_button = screen.query_one("#import-analyse", Button)
+        progress = screen.query_one("#import-progress")
+        screen.busy = True
+        await pilot.pause()
+        assert analyse_button.disabled
+        assert progress.has_class("-active")
+        screen.busy = False
+        await pilot.pause()
+        assert not analyse_button.disabled
+        assert not progress.has_class("-active")
+    service.store.close()

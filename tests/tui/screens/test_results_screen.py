@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batchtop.core.models import ResultType
+from batchtop.core.models import ResultFilter, ResultType
 from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
 from batchtop.tui.widgets.results_table import ResultsTable
@@ -344,3 +344,12 @@ async def test_j_and_k_scroll_the_detail(service: Any) -> None:
         await wait_for(pilot, lambda: detail.scroll_y == 0)
         await pilot.press("G")
         await wait_for(pilot, lambda: detail.scroll_y == detail.max_scroll_y)
+
+
+async def test_setting_the_filter_runs_its_query(service: Any) -> None:
+    """The filter is reactive state: setting it queries and shows the matching rows."""
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        screen.filt = ResultFilter(types=frozenset({ResultType.ERRORED}))
+        await wait_for(pilot, lambda: screen.table.total == 8)
+        assert "1 all 40" in screen_text(pilot.app)
