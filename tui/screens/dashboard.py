@@ -136,6 +136,16 @@ class DashboardScreen(BatchActions, Screen[None]):
     AUTO_FOCUS = "#batches"
     BINDINGS: ClassVar[list[BindingType]] = bindings(DASHBOARD_KEYS)
 
+    DEFAULT_CSS = """
+    DashboardScreen {
+        & #title-bar { height: 1; padding: 0 1; background: $boost; }
+        & #filter { height: 3; margin: 0 1; border: tall $accent; }
+        & #batches { height: 1fr; scrollbar-size-vertical: 1; }
+        & #detail { height: 12; border-top: solid $primary; background: $panel; padding: 0 1; }
+        &.-short #detail { height: 10; }
+    }
+    """
+
     # What the table shows: setting any of these re-renders it (`watch_*`).
     view: reactive[View] = reactive("all", init=False)
     sort: reactive[tuple[str, bool]] = reactive(("created", True), init=False)

@@ -68,10 +68,20 @@ class BatchDetail(Horizontal):
 
     DEFAULT_CSS = f"""
     BatchDetail {{
+        & #detail-left {{ width: 1fr; }}
+        & #detail-mid {{ width: 40; padding: 0 1; }}
+        & #detail-right {{ width: 42; padding-left: 2; }}
         & #detail-head {{ height: 1fr; }}
         & #detail-bars {{ height: {BAR_ROWS}; }}
-        & #detail-spark-title {{ height: 1; }}
+        & #detail-spark-title {{ height: 1; color: $text-muted; }}
+        & #detail-spark {{ height: 3; margin-right: 2; }}
+        & #detail-spark > .sparkline--max-color {{ color: $success; }}
+        & #detail-spark > .sparkline--min-color {{ color: $primary 50%; }}
         & #detail-cost {{ height: 1fr; }}
+        &.-narrow #detail-right {{ display: none; }}
+        &.-narrow #detail-mid {{ width: 36; }}
+        &.-wide #detail-mid {{ width: 56; }}
+        &.-wide #detail-right {{ width: 60; }}
     }}
     """
 
@@ -83,7 +93,7 @@ class BatchDetail(Horizontal):
 
     def set_width(self, width: int) -> None:
         """Narrow terminals (< NARROW_BELOW) lose the right column, not the left one; wide
-        ones give the middle and right columns more room (CSS classes in app.tcss)."""
+        ones give the middle and right columns more room (the -narrow/-wide rules above)."""
         narrow = width < NARROW_BELOW
         self.set_class(narrow, "-narrow")
         self.set_class(width >= WIDE_FROM, "-wide")
