@@ -33,7 +33,14 @@ class Conflict(BatchtopError):
 
 
 class PartBusy(Conflict):
-    """A part of a job already has a live submission (another process, or unresolved)."""
+    """A part of a job already has a live submission (another process, or unresolved).
+
+    `created_as` is the batch id when that submission made its batch; None while its
+    outcome is not known (a create in flight elsewhere, or interrupted)."""
+
+    def __init__(self, message: str, *, created_as: str | None = None) -> None:
+        super().__init__(message)
+        self.created_as = created_as
 
 
 class ApiError(BatchtopError):

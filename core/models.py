@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -347,6 +347,19 @@ class SubmitOutcome:
     errors: tuple[str, ...] = ()
     # A resumed job: the parts created before this submit (only the others were sent).
     resumed_parts: tuple[int, ...] = ()
+    # Parts not sent because an earlier create of theirs is unresolved (in flight elsewhere,
+    # or interrupted): their batch may exist; nothing is sent twice.
+    unresolved_parts: tuple[int, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every part this submit was for is known to be created."""
+        return not self.failed_parts and not self.unresolved_parts
+
+
+# A create whose answer was lost (a crash, Ctrl-C, a timeout) and whose batch has not
+# appeared this long after it was journaled was never made: reconcile then closes it.
+ABANDON_AFTER = timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +371,13 @@ class JobProgress:
     created: tuple[int, ...]
     open: tuple[int, ...]
     missing: tuple[int, ...]
+    open_since: datetime | None = None  # the newest unresolved create was journaled then
+
+    @property
+    def settles_by(self) -> datetime | None:
+        """When every unresolved part is known for sure (`batchtop reconcile` then closes
+        those whose batch never appeared, and a submit of the same file sends them)."""
+        return None if self.open_since is None else self.open_since + ABANDON_AFTER
 
     @property
     def partly_submitted(self) -> bool:

@@ -128,7 +128,6 @@ class BatchService:
             on_first_page=self._apply_scope,
         )
         self._submitter = Submitter(lambda: self._api, store, now=self._now, sleep=sleep)
-        self._retired_stores: list[Store] = []  # replaced by a scope switch; closed in close()
         self._sleep = sleep
         self._downloads: dict[str, asyncio.Task[int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -196,9 +195,6 @@ class BatchService:
             with contextlib.suppress(BaseException):
                 await task
         await self._api.close()
-        for retired in self._retired_stores:  # no thread is inside them any more
-            retired.close(index_wait_s=0)
-        self._retired_stores.clear()
         if self._owns_store:
             if wait_for_search_index:
                 self.store.close()
@@ -277,11 +273,9 @@ class BatchService:
         if old.path.parent.name == scope.UNSCOPED and name != scope.UNSCOPED:
             taken = await asyncio.to_thread(target.exists)
             claim = not taken and await self._belongs_here(old)
-        # Retired, not closed: a worker thread (the catalogue refresh, a read for a screen)
-        # may be inside one of its statements now, and closing a connection under a running
-        # statement crashes the process (SIGSEGV on a fresh home's first submit).
-        await asyncio.to_thread(old.retire)
-        self._retired_stores.append(old)
+        # A worker thread (the catalogue refresh, a read for a screen) may be inside one of
+        # its calls now: close waits for it, and refuses any later one.
+        await asyncio.to_thread(old.close, index_wait_s=0)
         if claim:
             await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
         new = await asyncio.to_thread(Store.open, target)
@@ -798,6 +792,7 @@ class BatchService:
     ) -> SubmitOutcome:
         batch_ids: list[str] = []
         failed: list[int] = []
+        unresolved: list[int] = []
         errors: list[str] = []
         first_error: BatchtopError | None = None
         for n, (index, path, cost) in enumerate(parts, start=1):
@@ -825,6 +820,8 @@ class BatchService:
                     parent_batch_id=parent_batch_id,
                 )
             except PartBusy as err:  # another submit of the same job has this part
+                if err.created_as is None:
+                    unresolved.append(index)
                 errors.append(f"part {index}: {err}")
                 continue
             except BatchtopError as err:
@@ -843,7 +840,13 @@ class BatchService:
         if not batch_ids and first_error is not None:
             raise first_error
         self._poller.wake()
-        return SubmitOutcome(job_id, tuple(batch_ids), tuple(failed), tuple(errors))
+        return SubmitOutcome(
+            job_id,
+            tuple(batch_ids),
+            tuple(failed),
+            tuple(errors),
+            unresolved_parts=tuple(unresolved),
+        )
 
     def _emit_changed(self, view: BatchView) -> None:
         from .models import BatchChanged

@@ -9,6 +9,7 @@ Nothing touches the disk until `Store.open` is called.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -16,12 +17,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FunctionType, GeneratorType
 from typing import Any
 
 from . import paths, results_index, results_ingest, stats
 from .errors import NotFound, PartBusy, UserError
 from .manifest_rows import restore_params
 from .models import (
+    ABANDON_AFTER,
     BatchView,
     CountSnapshot,
     FailedRequest,
@@ -57,6 +60,7 @@ WRITER_CACHE_KIB = 4_000  # page cache of the index-builder connection
 # custom_id order), and every page that falls out of the cache is read back from the OS.
 INGEST_CACHE_KIB = 16_000
 INDEX_WAIT_S = 60.0  # how long close() lets a search-index build finish
+CLOSE_WAIT_S = 30.0  # how long close() lets calls running on other threads end
 MANIFEST_FLUSH_CHARS = 2_000_000  # manifest text gathered before a write transaction
 
 _REMOTE_COLS = (
@@ -148,6 +152,19 @@ def _view_from_row(r: Sequence[Any]) -> BatchView:
     )
 
 
+def unresolved_message(job_id: str, part: int, since: datetime) -> str:
+    """What a user is told about a part whose create (journaled at `since`) is unresolved:
+    why nothing is sent, and when it settles (no command points back at the other)."""
+    settles = (since + ABANDON_AFTER).astimezone(UTC).strftime("%H:%M UTC")
+    return (
+        f"Part {part} of job {job_id} is unresolved: a create of it started at"
+        f" {since.astimezone(UTC).strftime('%H:%M:%S UTC')} (in flight in another batchtop,"
+        " or interrupted) may still make its batch, so it is not sent again. `batchtop"
+        " reconcile` adopts the batch as soon as it appears; if none has by"
+        f" {settles}, reconcile closes the part and a submit of the same file sends it."
+    )
+
+
 def _intent_from_row(r: Sequence[Any]) -> SubmitIntent:
     return SubmitIntent(
         id=int(r[0]),
@@ -212,7 +229,9 @@ class Store:
         self.path = path
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []
+        self._idle = threading.Condition(self._lock)  # notified when a thread leaves the store
+        self._busy: dict[int, int] = {}  # thread id → public calls it is inside
+        self._conns: dict[sqlite3.Connection, int] = {}  # → the thread that opened it
         self._closed = False
         self._totals: results_index.TotalsCache = {}
         # The search-index builder: one background thread at most, started after an ingest
@@ -270,27 +289,56 @@ class Store:
         A search-index build in progress gets up to `index_wait_s` to finish (so a CLI run
         leaves a fully indexed store); past that it is interrupted, losing at most one
         step, and resumes the next time the store is opened.
+
+        Other threads may be inside a call right now (a worker whose task was cancelled,
+        a refresh when a scope switch replaces the store): closing a connection under a
+        running statement crashes the process, so new calls are refused from here on ("The
+        store is closed.", never a new file) and those running get `CLOSE_WAIT_S` to end.
+        A connection still busy after that is left to its thread (closed when it ends).
         """
         self._stop_indexer(index_wait_s)
-        with self._lock:
+        me = threading.get_ident()
+        with self._idle:
             self._closed = True
-            conns, self._conns = self._conns, []
+            self._idle.wait_for(
+                lambda: not any(n for t, n in self._busy.items() if t != me), CLOSE_WAIT_S
+            )
+            busy = {t for t, n in self._busy.items() if n and t != me}
+            conns = [c for c, t in self._conns.items() if t not in busy]
+            self._conns = {c: t for c, t in self._conns.items() if t in busy}
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 
-    def retire(self) -> None:
-        """Stop using this store while other threads may still be inside one of its
-        statements (a scope switch replaces it under running background work).
-
-        Closing a connection under a running statement crashes the process, so the open
-        connections are left to finish (their files follow a renamed directory: same inodes)
-        and are closed by `close()` later; no new connection is opened from now on, so a
-        late call fails with "The store is closed." instead of creating a file at the old path.
-        """
-        self._stop_indexer(0)
+    def _enter(self) -> None:
+        """A public call starts on this thread (see `_tracked`)."""
+        me = threading.get_ident()
         with self._lock:
-            self._closed = True
+            if self._closed and not self._busy.get(me):
+                raise UserError("The store is closed.")
+            self._busy[me] = self._busy.get(me, 0) + 1
+
+    def _leave(self) -> None:
+        me = threading.get_ident()
+        with self._idle:
+            left = self._busy[me] - 1
+            if left:
+                self._busy[me] = left
+            else:
+                del self._busy[me]
+                self._idle.notify_all()
+
+    def _tracked_steps(self, items: Iterator[Any]) -> Iterator[Any]:
+        """A lazily read result: each step is a call of its own (statements run in it)."""
+        while True:
+            self._enter()
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            finally:
+                self._leave()
+            yield item
 
     def _stop_indexer(self, wait_s: float) -> None:
         """Give a running search-index build `wait_s` to finish, then interrupt it."""
@@ -315,8 +363,8 @@ class Store:
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection (created on first use)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and not self._closed:
-            return conn
+        if conn is not None and (not self._closed or conn in self._conns):
+            return conn  # (a call running while close() waits for it keeps its connection)
         conn = self._connect()
         self._local.conn = conn
         return conn
@@ -332,7 +380,7 @@ class Store:
                 isolation_level=None,  # explicit transactions only (see write_txn)
                 check_same_thread=False,  # close() may run on any thread
             )
-            self._conns.append(conn)
+            self._conns[conn] = threading.get_ident()
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL under WAL: never corrupt, survives a process crash; only an OS crash or
@@ -347,8 +395,7 @@ class Store:
 
     def _release(self, conn: sqlite3.Connection) -> None:
         with self._lock:
-            if conn in self._conns:
-                self._conns.remove(conn)
+            self._conns.pop(conn, None)
         conn.close()
 
     # --- batches --------------------------------------------------------------------------
@@ -716,17 +763,17 @@ class Store:
         conn = self._conn()
         with write_txn(conn):
             live = conn.execute(
-                f"SELECT state, batch_id FROM intents WHERE job_id = ? AND part = ?"
+                f"SELECT state, batch_id, created_at FROM intents WHERE job_id = ? AND part = ?"
                 f" AND state IN ({placeholders(len(_LIVE_STATES))}) LIMIT 1",
                 (job_id, part, *map(str, _LIVE_STATES)),
             ).fetchone()
             if live is not None:
                 if live[0] == IntentState.PENDING:
-                    raise PartBusy(
-                        f"Part {part} of job {job_id} is being submitted or its submission is"
-                        " unresolved: run `batchtop reconcile`."
-                    )
-                raise PartBusy(f"Part {part} of job {job_id} was already created as {live[1]}.")
+                    raise PartBusy(unresolved_message(job_id, part, req_dt(live[2])))
+                raise PartBusy(
+                    f"Part {part} of job {job_id} was already created as {live[1]}.",
+                    created_as=live[1],
+                )
             cur = conn.execute(
                 "INSERT INTO intents (job_id, part, request_count, content_hash, created_at,"
                 " state, server_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -814,11 +861,14 @@ class Store:
         with read_txn(conn):
             created: set[int] = set()
             pending: set[int] = set()
-            for part, state in conn.execute(
-                "SELECT part, state FROM intents WHERE job_id = ?", (job_id,)
+            open_since: datetime | None = None
+            for part, state, created_at in conn.execute(
+                "SELECT part, state, created_at FROM intents WHERE job_id = ?", (job_id,)
             ):
                 if state == IntentState.PENDING:
                     pending.add(int(part))
+                    at = req_dt(created_at)
+                    open_since = at if open_since is None else max(open_since, at)
                 elif state in (IntentState.SUBMITTED, IntentState.RECONCILED):
                     created.add(int(part))
             for (part,) in conn.execute(
@@ -830,7 +880,12 @@ class Store:
         pending -= created
         missing = [p for p in range(1, count + 1) if p not in created and p not in pending]
         return JobProgress(
-            job, count, tuple(sorted(created)), tuple(sorted(pending)), tuple(missing)
+            job,
+            count,
+            tuple(sorted(created)),
+            tuple(sorted(pending)),
+            tuple(missing),
+            open_since if pending else None,
         )
 
     def partial_jobs(self) -> list[JobProgress]:
@@ -1072,5 +1127,30 @@ class Store:
         """Completions over time from the snapshots (see `core/stats.py`)."""
         return stats.progress_series(self._conn(), batch_ids, now)
 
+
+def _tracked(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Count the calling thread in the store for the duration of `fn` (and of each step of
+    a generator it returns), so `close` never closes a connection under a statement."""
+
+    @functools.wraps(fn)
+    def run(self: Store, *args: Any, **kwargs: Any) -> Any:
+        self._enter()
+        try:
+            result = fn(self, *args, **kwargs)
+        finally:
+            self._leave()
+        return self._tracked_steps(result) if isinstance(result, GeneratorType) else result
+
+    return run
+
+
+# Every public method is a tracked call (not the lifecycle ones: they manage the tracking).
+for _name, _fn in list(vars(Store).items()):
+    if (
+        isinstance(_fn, FunctionType)
+        and not _name.startswith("_")
+        and _name not in {"close", "open"}
+    ):
+        setattr(Store, _name, _tracked(_fn))
 
 ConnFactory = Callable[[], sqlite3.Connection]

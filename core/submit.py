@@ -34,7 +34,14 @@ import orjson
 from .api import BatchApi, is_ambiguous
 from .errors import ApiError, UserError
 from .manifest_rows import ManifestRow, manifest_row
-from .models import CostEstimate, IntentState, ProcessingStatus, RemoteBatch, SubmitIntent
+from .models import (
+    ABANDON_AFTER,
+    CostEstimate,
+    IntentState,
+    ProcessingStatus,
+    RemoteBatch,
+    SubmitIntent,
+)
 from .poller import backoff_delay
 from .pricing import CostAccumulator
 
@@ -55,8 +62,6 @@ CRASH_WINDOW = timedelta(minutes=10)
 # After an ambiguous create, look for the batch after these pauses (a slow server may still
 # be creating it when the client gives up).
 SETTLE_DELAYS_S = (1.0, 4.0)
-# An open intent with no look-alike batch this long after it was written was never created.
-ABANDON_AFTER = timedelta(minutes=30)
 # 429 on create (nothing was created): retried this many times, waiting `retry-after` (or
 # an exponential backoff) but never more than RATE_LIMIT_MAX_WAIT_S at once.
 RATE_LIMIT_RETRIES = 8

@@ -28,6 +28,9 @@ class FaultConfig:
     rate_529: float = 0.0
     rate_500: float = 0.0
     latency_s: float = 0.0
+    # A slow create: the request has arrived (counted in `EmulatorStats.arrivals`) and the
+    # batch is made this many seconds later (a client that gives up meanwhile cannot know).
+    create_latency_s: float = 0.0
     retry_after_s: float = 1.0
     retry_after_all: bool = False
     transient_404_s: float = 0.0

@@ -80,6 +80,7 @@ class EmulatorHandle:
             rate_529=0.0,
             rate_500=0.0,
             latency_s=0.0,
+            create_latency_s=0.0,
             transient_404_s=0.0,
             cut_results_after_bytes=None,
         )

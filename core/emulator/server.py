@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -48,6 +49,7 @@ class EmulatorServer:
         self._runner: web.AppRunner | None = None
         self._rng = random.Random(config.faults.seed)
         self._rng_seed = config.faults.seed
+        self._slow_creates = asyncio.Event()  # set: creates waiting out create_latency_s go on
         self._create_lock = asyncio.Lock()
         self.organization_id = config.organization_id or ids.organization_id(config.seed)
         self.workspace_id = config.workspace_id or ids.workspace_id(config.seed)
@@ -165,6 +167,7 @@ class EmulatorServer:
         matched = request.match_info.http_exception is None
         endpoint = (route.name or "unknown") if matched else "unknown"
         status = 500
+        self.stats.arrive(endpoint)
         try:
             try:
                 if matched:
@@ -360,9 +363,17 @@ class EmulatorServer:
 
     # --- handlers: batches ---------------------------------------------------------------
 
+    def release_slow_creates(self) -> None:
+        """Let every create now waiting out `create_latency_s` go on (on the server's loop)."""
+        self._slow_creates.set()
+        self._slow_creates = asyncio.Event()
+
     async def _create(self, request: web.Request) -> web.StreamResponse:
         cfg = self.config
         raw = await self._read_body(request, cfg.max_body_bytes)
+        if cfg.faults.create_latency_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slow_creates.wait(), cfg.faults.create_latency_s)
         async with self._create_lock:  # one create at a time: ids come from the sequence
             seq = self.state.next_seq()
             now = self.now_us()

@@ -11,7 +11,17 @@ class EmulatorStats:
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, int]] = Counter()
+        self._arrived: Counter[str] = Counter()
         self._lock = threading.Lock()
+
+    def arrive(self, endpoint: str) -> None:
+        with self._lock:
+            self._arrived[endpoint] += 1
+
+    def arrivals(self, endpoint: str) -> int:
+        """Requests received so far, answered or not (`count` sees only answered ones)."""
+        with self._lock:
+            return self._arrived[endpoint]
 
     def record(self, endpoint: str, status: int) -> None:
         with self._lock:
@@ -37,6 +47,7 @@ class EmulatorStats:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._arrived.clear()
 
     def __repr__(self) -> str:
         return f"EmulatorStats({self.snapshot()!r})"

@@ -9,10 +9,14 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
+from batchtop.core import store as store_module
 from batchtop.core.models import ProcessingStatus, RequestCounts, ResultFilter
 from batchtop.core.store import Store
 from test_store_factory import T0, mixed_results, remote, write_jsonl
+from waiting import try_wait, wait_until
 
 
 def run_threads(targets: list[Callable[[], None]]) -> None:
@@ -156,49 +160,58 @@ def test_processes_race_to_create_the_file(tmp_path: Path) -> None:
         assert len(s.list_batches()) == 450
 
 
-def test_a_retired_store_lets_a_running_statement_finish(tmp_path: Path) -> None:
-    """A scope switch retires the store while a worker thread is inside a statement: the
-    statement finishes on its files (even after the directory is renamed), a later call
-    is refused instead of creating a new file at the old path, and close() ends it all."""
+def test_close_waits_for_a_call_running_on_another_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scope switch (or a Ctrl-C) closes the store while a worker thread is inside a
+    call: the call finishes on its connection (closing it under the call crashed the
+    process), and a later call is refused instead of creating a new file at a renamed
+    store's old path."""
     home = tmp_path / "unscoped"
     home.mkdir()
     store = Store.open(home / "store.db")
-    store.set_meta(probe="kept")
+    job = store.create_job("held", part_count=2)
     inside = threading.Event()
-    retired = threading.Event()
+    closed_returned = threading.Event()
+    events: list[str] = []
     seen: dict[str, object] = {}
+    real = store_module._job_from_row
 
-    def long_read() -> None:
-        conn = store._conn()
+    def held(*args: Any, **kwargs: Any) -> Any:
+        # between two statements of `job_progress`: stay until close() has started, and
+        # give it the chance to return (it must not while this call is inside)
+        inside.set()
+        wait_until(lambda: store._closed, 30, "close() to start")
+        try_wait(closed_returned.is_set, 1.0)
+        return real(*args, **kwargs)
 
-        def tick() -> int:
-            inside.set()
-            retired.wait(30)  # hold the statement open until the switch is done
-            return 0
+    monkeypatch.setattr(store_module, "_job_from_row", held)
 
-        conn.set_progress_handler(tick, 1000)
-        row = conn.execute(
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)"
-            " SELECT count(*) FROM c"
-        ).fetchone()
-        conn.set_progress_handler(None, 0)
-        seen["count"] = row[0]
+    def worker_calls() -> None:
+        try:
+            progress = store.job_progress(job.id)
+            seen["during"] = progress.missing if progress is not None else None
+        except Exception as exc:
+            seen["during"] = str(exc)
+        events.append("call ended")
         try:
             store.meta("probe")
         except Exception as exc:
             seen["late"] = str(exc)
 
-    worker = threading.Thread(target=long_read)
+    worker = threading.Thread(target=worker_calls)
     worker.start()
     assert inside.wait(30)
-    store.retire()
-    (home).rename(tmp_path / "workspace")
-    retired.set()
+    store.close(index_wait_s=0)
+    events.append("closed")
+    closed_returned.set()
     worker.join(60)
     assert not worker.is_alive()
-    assert seen == {"count": 200000, "late": "The store is closed."}
+    assert seen == {"during": (1, 2), "late": "The store is closed."}
+    assert events == ["call ended", "closed"]
+    monkeypatch.undo()
+    home.rename(tmp_path / "workspace")
     assert not home.exists()  # nothing recreated at the old path
-    store.close()
     reopened = Store.open(tmp_path / "workspace" / "store.db")
-    assert reopened.meta("probe") == "kept"
+    assert [p.job.id for p in reopened.partial_jobs()] == [job.id]
     reopened.close()

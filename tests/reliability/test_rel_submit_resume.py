@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 from batchtop.core.emulator import EmulatorHandle
 from reliability_support import cli_env, run_cli, server_custom_ids, start_cli, store_file
+from waiting import wait_until
 
 PART = 3
 PARTS = 3
@@ -164,3 +167,55 @@ def test_two_submits_of_one_file_at_once_make_one_job(
     assert len(home.query("SELECT id FROM jobs")) == 1
     assert parts_on_server(emulator) == [1, 2, 3]  # every part once
     assert [r[0] for r in home.query("SELECT count(*) FROM intents WHERE state = 'pending'")] == [0]
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_during_a_slow_create_says_when_it_settles(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    """Ctrl-C while a create is at the server: its batch may still appear, so the part is
+    unresolved. A second submit sends nothing twice and fails (exit 1) saying when it
+    settles; reconcile says the same instead of pointing back at submit; once the batch
+    appears, reconcile adopts it and the job is complete."""
+    emulator = emulator_factory(rate=None)
+    home = Home(tmp_path, emulator)
+    (home.root / "xdg" / "config" / "batchtop" / "config.toml").write_text(
+        "max_requests_per_batch = 100\n"  # one part
+    )
+    home.write_input()
+    assert home.cli("ls").returncode == 0  # a home in use: its store bound to the workspace
+    emulator.set_faults(create_latency_s=600)  # the create arrives, the batch comes much later
+    proc = start_cli("submit", "input.jsonl", cwd=home.work, env=home.env)
+    wait_until(lambda: emulator.stats.arrivals("create") == 1, 300, "the create at the server")
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert home.query("SELECT state FROM intents") == [("pending",)]
+
+    again = home.cli("submit", "input.jsonl", "--json")
+    assert again.returncode == 1, again.stderr[-2000:]  # not "0 batches" and success
+    assert json.loads(again.stdout)["unresolved_parts"] == [1]
+    assert "unresolved" in again.stderr
+    assert emulator.stats.arrivals("create") == 1  # nothing sent twice
+    text = home.cli("submit", "input.jsonl")
+    said = " ".join(text.stdout.split())  # as read, whatever the terminal width wrapped
+    assert text.returncode == 1
+    assert "`batchtop reconcile` adopts the batch as soon as it appears" in said
+    assert re.search(r"if none has by \d\d:\d\d UTC", said), said
+
+    rec = home.cli("reconcile")
+    assert rec.returncode == 0, rec.stderr[-2000:]
+    said = " ".join(rec.stdout.split())
+    assert re.search(r"part 1 unresolved \(a batch may still appear until \d\d:\d\d UTC", said)
+    (partial,) = json.loads(home.cli("reconcile", "--json").stdout)
+    assert partial["open_parts"] == [1]
+    assert partial["open_settles_by"] is not None
+
+    emulator.set_faults(create_latency_s=0)
+    emulator.call(emulator.server.release_slow_creates)
+    wait_until(lambda: len(server_custom_ids(emulator)) == 1, 300, "the slow create's batch")
+    adopted = home.cli("reconcile", "--json")
+    assert adopted.returncode == 0, adopted.stderr[-2000:]
+    states = [e["state"] for e in json.loads(adopted.stdout)]
+    assert states == ["reconciled"]
+    assert home.query("SELECT state FROM intents") == [("reconciled",)]

@@ -35,6 +35,7 @@ def _job_dict(p: JobProgress) -> dict[str, Any]:
         "created_parts": list(p.created),
         "open_parts": list(p.open),
         "missing_parts": list(p.missing),
+        "open_settles_by": p.settles_by.isoformat() if p.settles_by else None,
     }
 
 
@@ -74,7 +75,12 @@ async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
         if p.missing:
             rest.append(f"{_parts(p.missing)} not sent")
         if p.open:
-            rest.append(f"{_parts(p.open)} unresolved")
+            settles = p.settles_by
+            when = f" until {settles.strftime('%H:%M UTC')}" if settles is not None else ""
+            rest.append(
+                f"{_parts(p.open)} unresolved (a batch may still appear{when}: reconcile"
+                " adopts it then, or closes the part after that so a submit sends it)"
+            )
         how = f"batchtop submit {p.job.source}" if p.job.source else "batchtop submit <file>"
         out.print(
             txt(

@@ -102,6 +102,7 @@ async def _submit_report(
             errors=list(outcome.errors),
             resumed=bool(outcome.resumed_parts),
             resumed_parts=list(outcome.resumed_parts),
+            unresolved_parts=list(outcome.unresolved_parts),
         )
         print_json(data)
     else:
@@ -122,10 +123,12 @@ async def _submit_report(
             out.print(txt(err, "red"))
         if outcome.batch_ids:
             out.print("next: batchtop watch   then   batchtop results <id> --format json")
-    if outcome.failed_parts:
+    not_sent = sorted({*outcome.failed_parts, *outcome.unresolved_parts})
+    if not_sent:  # the exit status says whether every part is known to be created
         raise UserError(
-            f"{quantity(len(outcome.failed_parts), 'part')} of job {outcome.job_id} "
-            f"{'was' if len(outcome.failed_parts) == 1 else 'were'} not submitted."
+            f"{quantity(len(not_sent), 'part')} of job {outcome.job_id} "
+            f"{'was' if len(not_sent) == 1 else 'were'} not submitted"
+            + (" (see above: unresolved, not sent twice)." if outcome.unresolved_parts else ".")
         )
     return 0
 
