@@ -168,7 +168,8 @@ def test_kill_during_multipart_submit(
     # the batch exists and the journal only has the open intent (a response lost to a crash).
     kind = rng.choice(["intent", "created", "frozen"])
     k = rng.randint(1 if kind == "created" else 2, PARTS - 1)
-    emulator.set_faults(latency_s=0.15)  # a slow API: each create takes a while
+    emulator.set_faults(latency_s=0.4)  # a slow API: each create takes a while (a kill
+    # point polled from another process must not miss the window on a loaded machine)
     ws = Workspace(tmp_path, emulator, max_requests_per_batch=PART_SIZE)
     write_input(ws.cwd / "input.jsonl", PART_SIZE * PARTS)
 
