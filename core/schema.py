@@ -247,6 +247,50 @@ _MIGRATION_8: tuple[str, ...] = (
     """,
 )
 
+# The statistics view's numbers of one batch, computed once from its facts (core/stats.py
+# `summarise`, right after they are built) so that opening the view reads a few rows instead
+# of grouping 100k facts: the breakdown's groups, the token histograms' non-empty bins (with
+# the bin width they were counted with) and the top lists' result ids. `summary_rows` says
+# for how many facts they were computed (NULL: not yet); an ingest that replaces the batch's
+# rows drops the `result_facts_built` row, and with it that mark.
+_MIGRATION_9: tuple[str, ...] = (
+    "ALTER TABLE result_facts_built ADD COLUMN summary_rows INTEGER",
+    """
+    CREATE TABLE result_groups (
+        batch_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        error_type TEXT NOT NULL,
+        stop_reason TEXT NOT NULL,
+        model TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        max_output_tokens INTEGER,
+        max_input_total INTEGER,
+        priced INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, type, error_type, stop_reason, model)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE result_bins (
+        batch_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        bin INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, kind, bin)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE result_top (
+        batch_id TEXT NOT NULL,
+        list TEXT NOT NULL,
+        rank INTEGER NOT NULL,
+        result_id INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, list, rank)
+    ) WITHOUT ROWID
+    """,
+)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -256,6 +300,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_6,
     _MIGRATION_7,
     _MIGRATION_8,
+    _MIGRATION_9,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

@@ -5,9 +5,11 @@ or a histogram bucketed in SQL. One batch is read from `result_facts` (schema mi
 one narrow row per result, kept in the order the aggregates group by, so a 100k-result batch
 is summarised from a few MB instead of its full rows (text and raw line included). Facts are
 written after the ingest, off its critical path (`build_facts`, in short steps; the first
-query builds them if nothing has yet). A job reads its merged rows from `results` (newest
-success per custom_id, as the results viewer shows them). Progress comes from the
-`snapshots` table, downsampled in SQL.
+query builds them if nothing has yet). Right after its facts, a batch's summary is
+computed once and kept (`summarise`: the grouped pass's rows, the histograms' bins, the top
+lists' ids), so opening its view reads a few dozen rows, not 100k facts. A job reads its
+merged rows from `results` (newest success per custom_id, as the results viewer shows
+them). Progress comes from the `snapshots` table, downsampled in SQL.
 """
 
 from __future__ import annotations
@@ -121,6 +123,9 @@ def build_facts(
             "INSERT OR REPLACE INTO result_facts_built (batch_id, rows, max_id) VALUES (?, ?, ?)",
             (batch_id, *now),
         )
+    if should_stop is not None and should_stop():
+        return True  # the summary is written by the next view that opens (`_summarised`)
+    summarise(conn, batch_id)
     return True
 
 
@@ -140,17 +145,21 @@ def _source(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> _Src:
         if not facts_fresh(conn, ids[0]):
             build_facts(conn, ids[0])
         if facts_fresh(conn, ids[0]):
-            return _Src(
-                "FROM result_facts r WHERE r.batch_id = ?",
-                ids,
-                error_type="nullif(r.error_type, '')",
-                stop_reason="nullif(r.stop_reason, '')",
-                model="nullif(r.model, '')",
-                input_total="r.input_total",
-                grouped=True,
-            )
+            return _facts_source(ids[0])
     sql, args = row_source(conn, ids)
     return _Src(sql, args)
+
+
+def _facts_source(batch_id: str) -> _Src:
+    return _Src(
+        "FROM result_facts r WHERE r.batch_id = ?",
+        [batch_id],
+        error_type="nullif(r.error_type, '')",
+        stop_reason="nullif(r.stop_reason, '')",
+        model="nullif(r.model, '')",
+        input_total="r.input_total",
+        grouped=True,
+    )
 
 
 def bin_width(maximum: int, bins: int = HISTOGRAM_BINS) -> int:
@@ -164,11 +173,10 @@ def bin_width(maximum: int, bins: int = HISTOGRAM_BINS) -> int:
     return raw  # pragma: no cover (10 × magnitude ≥ raw always)
 
 
-def _histogram(
-    conn: sqlite3.Connection, src: _Src, column: str, maximum: int, presorted: bool = False
-) -> Histogram:
-    width = bin_width(maximum)
-    bins = max(1, math.ceil((maximum + 1) / width))
+def _bin_counts(
+    conn: sqlite3.Connection, src: _Src, column: str, width: int, presorted: bool = False
+) -> list[tuple[int, int]]:
+    """(bin, requests) of the succeeded requests' `column`, for the non-empty bins."""
     if presorted:
         # Facts order output tokens within each (type, error, stop reason, model) group:
         # counting per distinct value streams, and only those few counts are sorted into bins.
@@ -179,10 +187,22 @@ def _histogram(
         )
     else:
         sql = f"SELECT {column} / ? AS b, count(*) {src.sql} AND r.type = 'succeeded' GROUP BY b"
+    return [(int(b), int(n)) for b, n in conn.execute(sql, [width, *src.args]).fetchall()]
+
+
+def _histogram_of(maximum: int, width: int, rows: Sequence[tuple[int, int]]) -> Histogram:
+    bins = max(1, math.ceil((maximum + 1) / width))
     counts = [0] * bins
-    for b, n in conn.execute(sql, [width, *src.args]).fetchall():
-        counts[min(int(b), bins - 1)] += int(n)
+    for b, n in rows:
+        counts[min(b, bins - 1)] += n
     return Histogram(edges=tuple(i * width for i in range(bins + 1)), counts=tuple(counts))
+
+
+def _histogram(
+    conn: sqlite3.Connection, src: _Src, column: str, maximum: int, presorted: bool = False
+) -> Histogram:
+    width = bin_width(maximum)
+    return _histogram_of(maximum, width, _bin_counts(conn, src, column, width, presorted))
 
 
 def _threshold(hist: Histogram, n: int = NOTABLE) -> int:
@@ -195,25 +215,28 @@ def _threshold(hist: Histogram, n: int = NOTABLE) -> int:
     return 0
 
 
-def _notable(
-    conn: sqlite3.Connection, src: _Src, order: str, at_least: float
-) -> tuple[NotableRequest, ...]:
-    # Ids first (from the index alone; `at_least` keeps the sort small), then the few rows.
-    ids = [
-        r[0]
+def _top_ids(conn: sqlite3.Connection, src: _Src, order: str, at_least: float) -> list[int]:
+    """The ids of the NOTABLE rows highest in `order` (from the index alone; `at_least` keeps
+    the sort small)."""
+    return [
+        int(r[0])
         for r in conn.execute(
             f"SELECT r.id {src.sql} AND {order} >= ? AND {order} > 0"
             f" ORDER BY {order} DESC, r.id LIMIT ?",
             [*src.args, at_least, NOTABLE],
         ).fetchall()
     ]
+
+
+def _notable(conn: sqlite3.Connection, ids: Sequence[int]) -> tuple[NotableRequest, ...]:
+    """The requests of these result ids, in this order."""
     if not ids:
         return ()
     rows = conn.execute(
         "SELECT id, batch_id, custom_id, type, stop_reason, input_tokens"
         " + cache_creation_input_tokens + cache_read_input_tokens, output_tokens, cost_usd,"
         f" model FROM results WHERE id IN ({placeholders(len(ids))})",
-        ids,
+        list(ids),
     ).fetchall()
     by_id = {r[0]: r for r in rows}
     return tuple(
@@ -227,7 +250,7 @@ def _notable(
             cost_usd=r[7],
             model=r[8],
         )
-        for r in (by_id[i] for i in ids)
+        for r in (by_id[i] for i in ids if i in by_id)
     )
 
 
@@ -243,16 +266,18 @@ def _add(table: dict[K, list[float]], key: K, n: int, cost: float) -> None:
     slot[1] += cost
 
 
-def result_breakdown(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultBreakdown:
-    """Outcomes, stop reasons, cost by model and by outcome: one grouped pass. The token
-    maxima (which size the histograms) are of the succeeded requests."""
-    src = _source(conn, batch_ids)
-    groups = conn.execute(
+def _group_rows(conn: sqlite3.Connection, src: _Src) -> list[tuple[Any, ...]]:
+    """The one grouped pass: (type, error type, stop reason, model, requests, cost, max output
+    tokens, max prompt tokens, priced requests) per group."""
+    return conn.execute(
         f"SELECT r.type, {src.error_type}, {src.stop_reason}, {src.model}, count(*),"
         f" total(r.cost_usd), max(r.output_tokens), max({src.input_total}), count(r.cost_usd)"
         f" {src.sql} GROUP BY r.type, r.error_type, r.stop_reason, r.model",
         src.args,
     ).fetchall()
+
+
+def _breakdown(groups: Sequence[tuple[Any, ...]]) -> ResultBreakdown:
     outcomes: dict[tuple[int, str], list[float]] = {}
     stops: dict[str, list[float]] = {}
     models: dict[str, list[float]] = {}
@@ -292,28 +317,170 @@ def result_breakdown(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> Resu
     )
 
 
+def result_breakdown(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultBreakdown:
+    """Outcomes, stop reasons, cost by model and by outcome: one grouped pass (for one batch,
+    read from its summary). The token maxima (which size the histograms) are of the
+    succeeded requests."""
+    ids = list(dict.fromkeys(batch_ids))
+    if _summarised(conn, ids):
+        groups = conn.execute(
+            "SELECT type, nullif(error_type, ''), nullif(stop_reason, ''), nullif(model, ''),"
+            " n, cost_usd, max_output_tokens, max_input_total, priced"
+            " FROM result_groups WHERE batch_id = ?",
+            ids,
+        ).fetchall()
+    else:
+        groups = _group_rows(conn, _source(conn, ids))
+    return _breakdown(groups)
+
+
+_TOP_LISTS = ("longest", "largest_inputs", "priciest")
+
+
+def _distribution(
+    conn: sqlite3.Connection, src: _Src, breakdown: ResultBreakdown
+) -> tuple[ResultDistribution, dict[str, tuple[int, list[tuple[int, int]]]], dict[str, list[int]]]:
+    """The distribution, with what it was made of: each histogram's (bin width, non-empty
+    bins) and each top list's result ids (what `summarise` keeps)."""
+    bins: dict[str, tuple[int, list[tuple[int, int]]]] = {}
+    for kind, column, maximum, presorted in (
+        ("output", "r.output_tokens", breakdown.max_output_tokens, src.grouped),
+        ("input", src.input_total, breakdown.max_input_tokens, False),
+    ):
+        width = bin_width(maximum)
+        bins[kind] = (width, _bin_counts(conn, src, column, width, presorted))
+    out_hist = _histogram_of(breakdown.max_output_tokens, *bins["output"])
+    in_hist = _histogram_of(breakdown.max_input_tokens, *bins["input"])
+    tops = {
+        "longest": _top_ids(conn, src, "r.output_tokens", _threshold(out_hist)),
+        "largest_inputs": _top_ids(conn, src, src.input_total, _threshold(in_hist)),
+        "priciest": _top_ids(conn, src, "r.cost_usd", 0.0),
+    }
+    distribution = ResultDistribution(
+        output_tokens=out_hist,
+        input_tokens=in_hist,
+        longest=_notable(conn, tops["longest"]),
+        largest_inputs=_notable(conn, tops["largest_inputs"]),
+        priciest=_notable(conn, tops["priciest"]),
+    )
+    return distribution, bins, tops
+
+
+def _summary_distribution(
+    conn: sqlite3.Connection, batch_id: str, breakdown: ResultBreakdown
+) -> ResultDistribution | None:
+    """The distribution from a batch's summary; None when its bins were counted with other
+    widths than these maxima give (a summary of other rows)."""
+    hists: list[Histogram] = []
+    for kind, maximum in (
+        ("output", breakdown.max_output_tokens),
+        ("input", breakdown.max_input_tokens),
+    ):
+        width = bin_width(maximum)
+        rows = conn.execute(
+            "SELECT bin, n, width FROM result_bins WHERE batch_id = ? AND kind = ?",
+            (batch_id, kind),
+        ).fetchall()
+        if any(int(w) != width for _, _, w in rows):
+            return None
+        hists.append(_histogram_of(maximum, width, [(int(b), int(n)) for b, n, _ in rows]))
+    tops: dict[str, list[int]] = {name: [] for name in _TOP_LISTS}
+    for name, result_id in conn.execute(
+        "SELECT list, result_id FROM result_top WHERE batch_id = ? ORDER BY list, rank",
+        (batch_id,),
+    ).fetchall():
+        tops[name].append(int(result_id))
+    return ResultDistribution(
+        output_tokens=hists[0],
+        input_tokens=hists[1],
+        longest=_notable(conn, tops["longest"]),
+        largest_inputs=_notable(conn, tops["largest_inputs"]),
+        priciest=_notable(conn, tops["priciest"]),
+    )
+
+
 def result_distribution(
     conn: sqlite3.Connection, batch_ids: Sequence[str], breakdown: ResultBreakdown
 ) -> ResultDistribution:
-    """Token histograms of the succeeded requests; the longest / largest / most expensive."""
-    src = _source(conn, batch_ids)
-    out_hist = _histogram(
-        conn, src, "r.output_tokens", breakdown.max_output_tokens, presorted=src.grouped
-    )
-    in_hist = _histogram(conn, src, src.input_total, breakdown.max_input_tokens)
-    return ResultDistribution(
-        output_tokens=out_hist,
-        input_tokens=in_hist,
-        longest=_notable(conn, src, "r.output_tokens", _threshold(out_hist)),
-        largest_inputs=_notable(conn, src, src.input_total, _threshold(in_hist)),
-        priciest=_notable(conn, src, "r.cost_usd", 0.0),
-    )
+    """Token histograms of the succeeded requests; the longest / largest / most expensive
+    (for one batch, read from its summary)."""
+    ids = list(dict.fromkeys(batch_ids))
+    if _summarised(conn, ids):
+        cached = _summary_distribution(conn, ids[0], breakdown)
+        if cached is not None:
+            return cached
+    return _distribution(conn, _source(conn, ids), breakdown)[0]
 
 
 def result_stats(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultStats:
     """Both halves at once (the view asks for them one after the other)."""
     breakdown = result_breakdown(conn, batch_ids)
     return ResultStats(breakdown, result_distribution(conn, batch_ids, breakdown))
+
+
+# --- a batch's summary: its numbers computed once, when its facts are built ---------------
+
+
+def summary_fresh(conn: sqlite3.Connection, batch_id: str) -> bool:
+    """True when the batch's summary was computed from its facts as they are, and those
+    facts hold its rows."""
+    row = conn.execute(
+        "SELECT f.summary_rows = f.rows AND f.rows = coalesce(l.results_indexed, 0)"
+        " FROM result_facts_built f LEFT JOIN batch_local l ON l.batch_id = f.batch_id"
+        " WHERE f.batch_id = ?",
+        (batch_id,),
+    ).fetchone()
+    return bool(row is not None and row[0])
+
+
+def summarise(conn: sqlite3.Connection, batch_id: str) -> bool:
+    """Compute a batch's summary from its facts and keep it (one transaction, a few
+    rows); False when its facts are not built for its rows (nothing written)."""
+    with write_txn(conn):
+        if not facts_fresh(conn, batch_id):
+            return False
+        src = _facts_source(batch_id)
+        groups = _group_rows(conn, src)
+        _, bins, tops = _distribution(conn, src, _breakdown(groups))
+        for table in ("result_groups", "result_bins", "result_top"):
+            conn.execute(f"DELETE FROM {table} WHERE batch_id = ?", (batch_id,))
+        conn.executemany(
+            "INSERT INTO result_groups (batch_id, type, error_type, stop_reason, model, n,"
+            " cost_usd, max_output_tokens, max_input_total, priced)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(batch_id, g[0], g[1] or "", g[2] or "", g[3] or "", *g[4:]) for g in groups],
+        )
+        conn.executemany(
+            "INSERT INTO result_bins (batch_id, kind, bin, width, n) VALUES (?, ?, ?, ?, ?)",
+            [
+                (batch_id, kind, b, width, n)
+                for kind, (width, rows) in bins.items()
+                for b, n in rows
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO result_top (batch_id, list, rank, result_id) VALUES (?, ?, ?, ?)",
+            [(batch_id, name, rank, i) for name, ids in tops.items() for rank, i in enumerate(ids)],
+        )
+        conn.execute(
+            "UPDATE result_facts_built SET summary_rows = rows WHERE batch_id = ?", (batch_id,)
+        )
+    return True
+
+
+def _summarised(conn: sqlite3.Connection, ids: Sequence[str]) -> bool:
+    """True when these ids are one batch whose summary can be read: written now if it is
+    missing (its facts built first when they are not)."""
+    if len(ids) != 1:
+        return False
+    batch_id = ids[0]
+    if summary_fresh(conn, batch_id):
+        return True
+    if not facts_fresh(conn, batch_id):
+        build_facts(conn, batch_id)  # summarises too
+    elif not summarise(conn, batch_id):
+        return False
+    return summary_fresh(conn, batch_id)
 
 
 # --- progress over time -------------------------------------------------------------------

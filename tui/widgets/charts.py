@@ -60,6 +60,13 @@ class Chart(PlotextPlot):
         self.table: ChartTable | None = None  # None: nothing loaded yet
         self.drawn = 0  # renders with data (tests and the bench wait on this)
 
+    def on_unmount(self) -> None:
+        # textual-plotext subscribes each plot to the app's theme signal and never lets go:
+        # the callback holds the widget (the weak key of the signal's table), so every chart
+        # of every statistics view ever opened stayed alive with the app (~2,000 objects
+        # each, walked by each full GC pass after that).
+        self.app.theme_changed_signal.unsubscribe(self)
+
     def render(self) -> RenderResult:
         if self.table is None:
             return ""  # no plot to build until the numbers arrive (keeps the first frame fast)

@@ -350,3 +350,67 @@ def test_facts_are_built_after_the_ingest_and_follow_a_new_one(tmp_path: Path) -
     outcomes = service.result_breakdown([BATCH]).outcomes
     assert [(s.label, s.count) for s in outcomes] == [("succeeded", 40)]
     assert stats.facts_fresh(store._conn(), BATCH)
+
+
+def test_one_batch_is_read_from_its_summary(tmp_path: Path) -> None:
+    """Once its facts are built, a batch's numbers come from its summary (a few rows), not
+    from grouping its facts again: with the facts gone, the view still has every number.
+    A store whose facts predate the summary gets one on the first read."""
+    from batchtop.core import stats
+
+    service = offline_service(tmp_path)
+    store = service.store
+    add_ended_batch(store, BATCH, _lines(), tmp_path)
+    assert store.wait_search_index(60)
+    conn = store._conn()
+    assert stats.summary_fresh(conn, BATCH)
+    # the same numbers computed by grouping the facts again (not read from the summary)
+    src = stats._facts_source(BATCH)
+    live = stats._breakdown(stats._group_rows(conn, src))
+    live_distribution = stats._distribution(conn, src, live)[0]
+    assert live.total == 80
+    assert live_distribution.longest
+
+    with sqlite3.connect(store.path) as raw:
+        raw.execute("DELETE FROM result_facts WHERE batch_id = ?", (BATCH,))
+    breakdown = service.result_breakdown([BATCH])
+    assert breakdown == live
+    assert service.result_distribution([BATCH], breakdown) == live_distribution
+
+    # a store migrated with its facts built and no summary yet
+    with sqlite3.connect(store.path) as raw:
+        raw.execute("DELETE FROM result_groups")
+        raw.execute("UPDATE result_facts_built SET summary_rows = NULL")
+    assert not stats.summary_fresh(conn, BATCH)
+    assert stats.build_facts(conn, BATCH)  # the facts deleted above, back
+    assert stats.summary_fresh(conn, BATCH)
+    with sqlite3.connect(store.path) as raw:
+        raw.execute("UPDATE result_facts_built SET summary_rows = NULL")
+    assert service.result_breakdown([BATCH]) == live
+    assert stats.summary_fresh(conn, BATCH)
+
+
+async def test_closed_views_leave_no_chart_behind(tmp_path: Path) -> None:
+    """Every chart of a closed statistics view can be collected (textual-plotext's theme
+    subscription kept each one alive with the app)."""
+    import gc
+    import weakref
+
+    service = offline_service(tmp_path)
+    add_ended_batch(service.store, BATCH, _lines(), tmp_path)
+    app = ScreenHost(lambda: StatisticsScreen(service, [BATCH], "Batch under test"))
+    async with app.run_test(size=SIZE) as pilot:
+        charts: list[weakref.ref[Chart]] = []
+        for _ in range(3):
+            screen = StatisticsScreen(service, [BATCH], "again")
+            app.push_screen(screen)
+            await wait_for(pilot, lambda s=screen: s.loaded)  # type: ignore[misc]
+            charts += [weakref.ref(c) for c in screen.query(Chart)]
+            app.pop_screen()
+            await wait_for(pilot, lambda s=screen: not s.is_attached)  # type: ignore[misc]
+            del screen
+        await pilot.pause()
+        gc.collect()
+        assert len(charts) == 18
+        # the views closed before the last one (the last may still be on its way out)
+        assert [c for c in charts[:12] if c() is not None] == []
