@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .api import BatchApi, is_ambiguous
+from .api import BatchApi, ListPage, is_ambiguous
 from .errors import ApiError, UserError
 from .manifest_rows import ManifestRow, manifest_row
 from .models import (
@@ -419,6 +419,21 @@ class Submitter:
         await self._record(intent, batch, state, model, estimated_cost_usd, parent_batch_id)
         return batch
 
+    async def _list_page(self, api: BatchApi, after_id: str | None) -> ListPage:
+        """A page of the list, waiting out 429s and overloads past the SDK's own retries (a
+        reconcile in a rate-limited workspace finishes instead of failing on one page)."""
+        failures = 0
+        while True:
+            try:
+                return await api.list_page(after_id=after_id)
+            except ApiError as err:
+                if err.kind not in ("rate_limited", "server") or failures >= RATE_LIMIT_RETRIES:
+                    raise
+                failures += 1
+                delay = min(RATE_LIMIT_MAX_WAIT_S, self._rate_limit_delay(failures, err))
+                log.info("list for reconcile: %s, again in %.1f s", err.kind, delay)
+                await self._sleep(delay)
+
     def _rate_limit_delay(self, failures: int, err: ApiError) -> float:
         """The server's `retry-after` when it gives one, else an exponential backoff."""
         if err.retry_after_s is not None:
@@ -511,7 +526,7 @@ class Submitter:
         alike: list[RemoteBatch] = []
         after_id: str | None = None
         while True:
-            page = await api.list_page(after_id=after_id)
+            page = await self._list_page(api, after_id)
             lo, hi = self.window(intent)  # the first response may have told the server's time
             alike.extend(
                 b

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from svc_helpers import (
     requests,
     server_batch_count,
 )
+from waiting import async_wait
 
 
 async def test_submit_records_intent_manifest_and_meta(
@@ -193,6 +195,37 @@ async def test_reconcile_finds_a_batch_created_during_a_timeout(
         (resolved,) = await service.reconcile()
         assert (resolved.state, resolved.batch_id) == (IntentState.RECONCILED, created.id)
         assert server_batch_count(emulator) == 1
+    finally:
+        await service.close()
+
+
+async def test_reconcile_waits_out_a_rate_limited_list(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Every list call answered 429 three times (more than the SDK's own two retries):
+    reconcile waits them out and still adopts the batch."""
+    service = make_service(emulator, tmp_path)
+    try:
+        part = tmp_path / "part-0001.jsonl"
+        write_part(part, requests(6))
+        prepared = read_part(part)
+        job = service.store.create_job("storm", None, emulator.clock.now())
+        service.store.add_manifest(job.id, 1, prepared.manifest_rows)
+        service.store.add_intent(
+            job.id, 1, prepared.request_count, prepared.content_hash, emulator.clock.now()
+        )
+        other_tool = BatchApi(api_key="test-key", base_url=emulator.base_url)
+        created = await other_tool.create_raw(prepared.body)
+        await other_tool.close()
+        await service.reconcile()  # the scope probe and anything else first, without faults
+        emulator.advance(60)
+        emulator.set_faults(rate_429=1.0, retry_after_s=0.01, retry_after_all=True)
+        before = emulator.stats.count("list", 429)
+        task = asyncio.ensure_future(service.reconcile())
+        await async_wait(lambda: emulator.stats.count("list", 429) >= before + 4, 30, "429s")
+        emulator.clear_faults()
+        (resolved,) = await asyncio.wait_for(task, 60)
+        assert (resolved.state, resolved.batch_id) == (IntentState.RECONCILED, created.id)
     finally:
         await service.close()
 
