@@ -6,13 +6,15 @@ Other helpers may ADD fixtures here; keep the existing ones' names and behaviour
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
+from batchtop.core.service import BatchService
+from service_support import STORE_FILE, ServiceFactory, new_service
 
 EMULATOR_START = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 EMULATOR_API_KEY = "test-key"
@@ -93,3 +95,24 @@ def emulator_factory() -> Iterator[Callable[..., EmulatorHandle]]:
             return stack.enter_context(run_in_thread(config, the_clock))  # type: ignore[arg-type]
 
         yield start
+
+
+@pytest.fixture
+async def make_service(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterator[ServiceFactory]:
+    """Services on the emulator, each with its store in `home` (default: the test's
+    tmp_path), all closed after the test: `service = make_service(max_retries=2)`."""
+    made: list[BatchService] = []
+
+    def make(
+        *,
+        home: Path | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        **settings: object,
+    ) -> BatchService:
+        service = new_service(emulator, (home or tmp_path) / STORE_FILE, sleep=sleep, **settings)
+        made.append(service)
+        return service
+
+    yield make
+    for service in reversed(made):
+        await service.close()

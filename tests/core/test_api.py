@@ -12,7 +12,7 @@ from batchtop.core.api import BatchApi, is_ambiguous, parse_retry_after
 from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
 from batchtop.core.errors import ApiError
 from batchtop.core.models import ProcessingStatus
-from svc_helpers import requests
+from data_factory import requests
 
 
 def _api(emulator: EmulatorHandle, **kw: object) -> BatchApi:

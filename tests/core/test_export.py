@@ -19,7 +19,7 @@ from batchtop.core.errors import UserError
 from batchtop.core.export import csv_safe, default_export_path, export_results
 from batchtop.core.models import ResultRow, ResultType
 from batchtop.core.store import Store
-from test_store_factory import (
+from data_factory import (
     HOSTILE_TEXTS,
     T0,
     ended,

@@ -27,7 +27,7 @@ from batchtop.core.pricing import estimate_cost
 from batchtop.core.request_checks import custom_id_problem, validate_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from svc_helpers import make_service
+from service_support import ServiceFactory
 from test_importer_formats import native as req
 
 FUZZ = settings(
@@ -408,7 +408,7 @@ def _issues(issues: list[ImportIssue]) -> list[tuple[Any, ...]]:
 
 
 async def test_parts_written_by_the_fast_path_are_accepted_by_the_emulator(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     requests = [req(f"r-{i:03d}", f"prompt number {i}", max_tokens=50) for i in range(40)]
     lines = [orjson.dumps(r) + b"\n" for r in requests]
@@ -416,24 +416,21 @@ async def test_parts_written_by_the_fast_path_are_accepted_by_the_emulator(
     lines[21] = orjson.dumps({**requests[21], "extra": 1}) + b"\n"  # re-serialised
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"".join(lines))
-    service = make_service(emulator, tmp_path, max_requests_per_batch=15)
-    try:
-        report = await service.analyse(source, ImportOptions())
-        assert not report.errors
-        assert [p.request_count for p in report.parts] == [15, 15, 10]
-        outcome = await service.submit(report)
-        assert len(outcome.batch_ids) == 3
-        emulator.advance(3600)
-        await service.refresh()
-        await service.wait_background()
-        page = service.results_page(list(outcome.batch_ids), ResultFilter(), 0, 100)
-        assert page.total == 40
-        assert {r.custom_id: r.type for r in page.rows} == {
-            r["custom_id"]: "succeeded" for r in requests
-        }
-        # the prompt reaches the results through the part (manifests hold id and line)
-        assert {r.custom_id: r.input_text for r in page.rows} == {
-            r["custom_id"]: r["params"]["messages"][0]["content"] for r in requests
-        }
-    finally:
-        await service.close()
+    service = make_service(max_requests_per_batch=15)
+    report = await service.analyse(source, ImportOptions())
+    assert not report.errors
+    assert [p.request_count for p in report.parts] == [15, 15, 10]
+    outcome = await service.submit(report)
+    assert len(outcome.batch_ids) == 3
+    emulator.advance(3600)
+    await service.refresh()
+    await service.wait_background()
+    page = service.results_page(list(outcome.batch_ids), ResultFilter(), 0, 100)
+    assert page.total == 40
+    assert {r.custom_id: r.type for r in page.rows} == {
+        r["custom_id"]: "succeeded" for r in requests
+    }
+    # the prompt reaches the results through the part (manifests hold id and line)
+    assert {r.custom_id: r.input_text for r in page.rows} == {
+        r["custom_id"]: r["params"]["messages"][0]["content"] for r in requests
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
@@ -16,114 +16,109 @@ from batchtop.core.templates import MissingField, TemplateError, render_template
 DATA = Path(__file__).parent / "data"
 HAIKU = ImportOptions(model="claude-haiku-4-5", max_tokens=200)
 
-NATIVE_CORPUS: list[tuple[str, int, int | None, str | None, str]] = [
-    ("error", 2, None, "custom_id", "custom_id 'ok-1' is used twice: on line 1 and on this line."),
-    ("error", 3, None, "custom_id", "custom_id is missing."),
-    (
-        "error",
-        4,
-        None,
-        "custom_id",
-        f"custom_id '{'x' * 65}' is 65 characters long (the limit is 64).",
+
+class Issue(NamedTuple):
+    """An expected issue of the corpus: where it is and the exact message."""
+
+    severity: str
+    line: int | None
+    field: str | None
+    message: str
+    column: int | None = None
+
+
+NATIVE_CORPUS: list[Issue] = [
+    Issue("error", 2, "custom_id", "custom_id 'ok-1' is used twice: on line 1 and on this line."),
+    Issue("error", 3, "custom_id", "custom_id is missing."),
+    Issue(
+        "error", 4, "custom_id", f"custom_id '{'x' * 65}' is 65 characters long (the limit is 64)."
     ),
-    (
+    Issue(
         "error",
         5,
-        None,
         "custom_id",
         "custom_id 'a b/c' contains ' ', '/' (only letters, digits, '_' and '-' are allowed).",
     ),
-    ("error", 6, None, "custom_id", "custom_id is empty; it needs 1 to 64 characters."),
-    ("error", 7, None, "custom_id", "custom_id must be a string, not a number."),
-    (
+    Issue("error", 6, "custom_id", "custom_id is empty; it needs 1 to 64 characters."),
+    Issue("error", 7, "custom_id", "custom_id must be a string, not a number."),
+    Issue(
         "error",
         8,
-        None,
         None,
         "This line has no 'params' (a native request is "
         '{"custom_id": …, "params": {…}}; for other records, give a template).',
     ),
-    ("error", 9, None, "params", "params must be a JSON object, not a list."),
-    ("error", 10, None, "params.model", "params has no 'model'."),
-    ("error", 11, None, "params.max_tokens", "params has no 'max_tokens'."),
-    ("error", 12, None, "params.max_tokens", "max_tokens must be at least 1 (got 0)."),
-    ("error", 13, None, "params.max_tokens", "max_tokens must be a whole number, not a string."),
-    (
+    Issue("error", 9, "params", "params must be a JSON object, not a list."),
+    Issue("error", 10, "params.model", "params has no 'model'."),
+    Issue("error", 11, "params.max_tokens", "params has no 'max_tokens'."),
+    Issue("error", 12, "params.max_tokens", "max_tokens must be at least 1 (got 0)."),
+    Issue("error", 13, "params.max_tokens", "max_tokens must be a whole number, not a string."),
+    Issue(
         "error",
         14,
-        None,
         "params.max_tokens",
         "max_tokens 9,999,999 is above 64,000, the maximum output of claude-haiku-4-5-20251001.",
     ),
-    (
+    Issue(
         "warning",
         15,
-        None,
         "params.max_tokens",
         "max_tokens 200000 is above 128000, the usual maximum for claude-opus-5; "
         "it only works with the output-300k beta.",
     ),
-    ("error", 16, None, "params.messages", "params has no 'messages'."),
-    (
-        "error",
-        17,
-        None,
-        "params.messages",
-        "params.messages is empty; it needs at least one message.",
+    Issue("error", 16, "params.messages", "params has no 'messages'."),
+    Issue(
+        "error", 17, "params.messages", "params.messages is empty; it needs at least one message."
     ),
-    (
+    Issue(
         "error",
         18,
-        None,
         "params.messages.0",
         "messages[0] has role 'system'; it must be 'user' or 'assistant'.",
     ),
-    ("error", 19, None, "params.messages.0", "messages[0] has no 'content'."),
-    ("error", 20, None, "params.messages.0", "messages[0] has empty text content."),
-    (
+    Issue("error", 19, "params.messages.0", "messages[0] has no 'content'."),
+    Issue("error", 20, "params.messages.0", "messages[0] has empty text content."),
+    Issue(
         "error",
         21,
-        None,
         "params.stream",
         "stream=true is not supported in the Message Batches API; remove 'stream'.",
     ),
-    (
+    Issue(
         "warning",
         22,
-        None,
         "params.model",
         "Model 'claude-does-not-exist-9' is not in batchtop's model list "
         "(model_catalog.toml as of 2026-12-07); the API may still accept it.",
     ),
-    ("warning", 23, None, None, "Ignored 'note': a request holds only custom_id and params."),
-    ("error", 24, None, None, "Each line must be a JSON object, not a list."),
-    ("error", 25, 37, None, "This line is not valid JSON: unexpected end of data."),
-    (
+    Issue("warning", 23, None, "Ignored 'note': a request holds only custom_id and params."),
+    Issue("error", 24, None, "Each line must be a JSON object, not a list."),
+    Issue("error", 25, None, "This line is not valid JSON: unexpected end of data.", column=37),
+    Issue(
         "error",
         26,
-        115,
         None,
         "This line is not valid UTF-8 (byte 0xe9 at byte 115); save the file as UTF-8.",
+        column=115,
     ),
-    (
+    Issue(
         "error",
         27,
-        None,
         "params.speed",
         "'speed' (fast mode) is not supported in the Message Batches API; remove it.",
     ),
-    (
+    Issue(
         "error",
         29,
-        85,
         None,
         "This line is not valid JSON: unexpected end of data — the file looks truncated.",
+        column=85,
     ),
 ]
 
 
-def issue_tuples(report: ImportReport) -> list[tuple[str, int | None, int | None, str | None, str]]:
-    return [(i.severity, i.line, i.column, i.field, i.message) for i in report.issues]
+def issue_tuples(report: ImportReport) -> list[Issue]:
+    return [Issue(i.severity, i.line, i.field, i.message, i.column) for i in report.issues]
 
 
 def run(
@@ -180,10 +175,9 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             '[{"title": "a", "body": "b"}]',
             ImportOptions(template="{title} {content}", model="claude-haiku-4-5", max_tokens=5),
             [
-                (
+                Issue(
                     "error",
                     1,
-                    None,
                     "template",
                     "The template uses {content} but the records have no field 'content'; "
                     "available fields: title, body.",
@@ -195,14 +189,10 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             '{"title": "a"}\n{"title": "b"}\n{"name": "c"}\n{"title": null}\n',
             ImportOptions(template="{title}", model="claude-haiku-4-5", max_tokens=5),
             [
-                (
-                    "error",
-                    3,
-                    None,
-                    "title",
-                    "This record has no field 'title' (the template uses it).",
+                Issue(
+                    "error", 3, "title", "This record has no field 'title' (the template uses it)."
                 ),
-                ("error", 4, None, None, "The prompt for this record is empty."),
+                Issue("error", 4, None, "The prompt for this record is empty."),
             ],
         ),
         (
@@ -210,25 +200,24 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             "a,b\n1,2\n3\n4,5,6\n",
             ImportOptions(template="{a}{b}", model="claude-haiku-4-5", max_tokens=5),
             [
-                ("error", 3, None, None, "This row has 1 cells but the header has 2."),
-                ("error", 4, None, None, "This row has 3 cells but the header has 2."),
+                Issue("error", 3, None, "This row has 1 cells but the header has 2."),
+                Issue("error", 4, None, "This row has 3 cells but the header has 2."),
             ],
         ),
         (
             "t.csv",
             "a,b\n",
             ImportOptions(template="{a}", model="claude-haiku-4-5", max_tokens=5),
-            [("error", None, None, None, "The CSV file has a header but no rows.")],
+            [Issue("error", None, None, "The CSV file has a header but no rows.")],
         ),
         (
             "t.csv",
             "a,b\n1,2\n",
             ImportOptions(model="claude-haiku-4-5", max_tokens=5),
             [
-                (
+                Issue(
                     "error",
                     2,
-                    None,
                     "template",
                     "No template given and the records have several fields (a, b); "
                     "give a template such as '{a}'.",
@@ -240,23 +229,17 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             "hi\n",
             ImportOptions(template="{text"),
             [
-                (
+                Issue(
                     "error",
-                    None,
                     None,
                     None,
                     "No model given: choose one (e.g. --model claude-haiku-5-5).",
                 ),
-                (
-                    "error",
-                    None,
-                    None,
-                    None,
-                    "No max_tokens given: set one (e.g. --max-tokens 1024).",
+                Issue(
+                    "error", None, None, "No max_tokens given: set one (e.g. --max-tokens 1024)."
                 ),
-                (
+                Issue(
                     "error",
-                    None,
                     None,
                     "template",
                     "The template is malformed: the template has a '{' at character 1 that is "
@@ -269,9 +252,8 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             "hi\n",
             ImportOptions(model="claude-haiku-4-5", max_tokens=70_000),
             [
-                (
+                Issue(
                     "error",
-                    None,
                     None,
                     None,
                     "max_tokens 70,000 is above 64,000, the maximum output of claude-haiku-4-5.",
@@ -283,12 +265,12 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             b"good\nbad \xff here\n",
             HAIKU,
             [
-                (
+                Issue(
                     "error",
                     2,
-                    5,
                     None,
                     "This line is not valid UTF-8 (byte 0xff at byte 5); save the file as UTF-8.",
+                    column=5,
                 )
             ],
         ),
@@ -298,8 +280,8 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             '{"text": "4"}\n',
             ImportOptions(id_field="id", model="claude-haiku-4-5", max_tokens=5),
             [
-                ("error", 3, None, "id", "id 'x' is used twice: on line 1 and on this line."),
-                ("error", 4, None, "id", "This record has no 'id' value."),
+                Issue("error", 3, "id", "id 'x' is used twice: on line 1 and on this line."),
+                Issue("error", 4, "id", "This record has no 'id' value."),
             ],
         ),
         (
@@ -307,10 +289,9 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             '{"text": "1"}\n',
             ImportOptions(id_field="id", model="claude-haiku-4-5", max_tokens=5),
             [
-                (
+                Issue(
                     "error",
                     1,
-                    None,
                     "id_field",
                     "The id field 'id' is not in the records; available fields: text.",
                 )
@@ -320,39 +301,38 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             "l.json",
             '[\n {"text": "a"},\n {"text": "b"}',
             HAIKU,
-            [("error", 3, None, None, "The JSON list is not closed — the file looks truncated.")],
+            [Issue("error", 3, None, "The JSON list is not closed — the file looks truncated.")],
         ),
         (
             "l.json",
             '[\n {"text": "a"},\n {"text": "b\n',
             HAIKU,
-            [("error", 3, None, None, "The JSON list is not closed — the file looks truncated.")],
+            [Issue("error", 3, None, "The JSON list is not closed — the file looks truncated.")],
         ),
         (
             "l.json",
             '[{"text": "a"},\n]',
             HAIKU,
-            [("error", 1, None, None, "This list ends with a trailing comma.")],
+            [Issue("error", 1, None, "This list ends with a trailing comma.")],
         ),
         (
             "l.json",
             '[{"text": "a"}] [1]',
             HAIKU,
-            [("error", 1, None, None, "There is more data after the end of the JSON list.")],
+            [Issue("error", 1, None, "There is more data after the end of the JSON list.")],
         ),
         (
             "l.json",
             '[{"text": "a"},\n {"text": nope},\n 5,\n {"text": "c"}]',
             HAIKU,
             [
-                (
+                Issue(
                     "error",
                     2,
                     None,
-                    None,
                     "This element is not valid JSON: invalid literal, expected 'null'.",
                 ),
-                ("error", 3, None, None, "Each record must be a JSON object, not a number."),
+                Issue("error", 3, None, "Each record must be a JSON object, not a number."),
             ],
         ),
         (
@@ -360,10 +340,9 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             '{"not": "a list"}',
             HAIKU,
             [
-                (
+                Issue(
                     "error",
                     1,
-                    None,
                     None,
                     "The JSON file holds an object; expected a list of records or requests, or "
                     '{"requests": [...]}.',
@@ -374,19 +353,19 @@ def test_unknown_model_warned_once_per_model(tmp_path: Path) -> None:
             "e.jsonl",
             "",
             HAIKU,
-            [("error", None, None, None, "The file is empty: there are no requests in it.")],
+            [Issue("error", None, None, "The file is empty: there are no requests in it.")],
         ),
         (
             "e.jsonl",
             "\n \r\n",
             HAIKU,
-            [("error", None, None, None, "The file is empty: there are no requests in it.")],
+            [Issue("error", None, None, "The file is empty: there are no requests in it.")],
         ),
-        ("e.json", "[]", HAIKU, [("error", None, None, None, "The file holds no requests.")]),
+        ("e.json", "[]", HAIKU, [Issue("error", None, None, "The file holds no requests.")]),
     ],
 )
 def test_problem_corpus(
-    tmp_path: Path, name: str, data: str | bytes, options: ImportOptions, expected: list[Any]
+    tmp_path: Path, name: str, data: str | bytes, options: ImportOptions, expected: list[Issue]
 ) -> None:
     report = run(tmp_path, name, data, options)
     assert issue_tuples(report) == expected
@@ -395,9 +374,9 @@ def test_problem_corpus(
 
 def test_directory_and_missing_file_are_issues_not_exceptions(tmp_path: Path) -> None:
     r = analyse(tmp_path, ImportOptions(), work_dir=tmp_path / "w")
-    assert issue_tuples(r) == [("error", None, None, None, "This is a directory, not a file.")]
+    assert issue_tuples(r) == [Issue("error", None, None, "This is a directory, not a file.")]
     r = analyse(tmp_path / "nope.jsonl", ImportOptions(), work_dir=tmp_path / "w")
-    assert issue_tuples(r) == [("error", None, None, None, "The file does not exist.")]
+    assert issue_tuples(r) == [Issue("error", None, None, "The file does not exist.")]
 
 
 def test_unwritable_work_dir_is_an_issue(tmp_path: Path) -> None:

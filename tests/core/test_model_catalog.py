@@ -12,7 +12,7 @@ from batchtop.core import model_catalog
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.errors import UserError
 from batchtop.core.models import ImportOptions
-from svc_helpers import make_service
+from service_support import STORE_FILE, ServiceFactory, new_service
 
 
 def _line(custom_id: str, model: str, max_tokens: int = 100) -> str:
@@ -25,7 +25,7 @@ def _line(custom_id: str, model: str, max_tokens: int = 100) -> str:
 
 
 async def test_retired_refused_deprecated_warned_limits_checked_with_their_lines(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     source = tmp_path / "mixed.jsonl"
     source.write_text(
@@ -40,40 +40,36 @@ async def test_retired_refused_deprecated_warned_limits_checked_with_their_lines
         )
         + "\n"
     )
-    service = make_service(emulator, tmp_path)
-    try:
-        await service.model_catalog()  # (analyse waits for it only briefly)
-        report = await service.analyse(source, ImportOptions(format="jsonl"))
-        found = {(i.line, i.severity, i.message) for i in report.issues}
-        assert (
-            2,
-            "error",
-            "Model 'claude-sonnet-4-5' is retired: the API refuses requests to it.",
-        ) in found
-        assert (
-            3,
-            "warning",
-            "Model 'claude-opus-4-5' is deprecated and retires on 2027-01-22;"
-            " choose a current model.",
-        ) in found
-        assert (
-            4,
-            "error",
-            "max_tokens 100,000 is above 64,000, the maximum output of claude-haiku-4-5.",
-        ) in found
-        # the live catalogue is known: a model the API does not list is an error
-        assert (5, "error", "Model 'claude-nope-1' is not in the API's list of models.") in found
-        with pytest.raises(UserError):
-            await service.submit(report)
-        assert emulator.stats.count("create") == 0
-    finally:
-        await service.close()
+    service = make_service()
+    await service.model_catalog()  # (analyse waits for it only briefly)
+    report = await service.analyse(source, ImportOptions(format="jsonl"))
+    found = {(i.line, i.severity, i.message) for i in report.issues}
+    assert (
+        2,
+        "error",
+        "Model 'claude-sonnet-4-5' is retired: the API refuses requests to it.",
+    ) in found
+    assert (
+        3,
+        "warning",
+        "Model 'claude-opus-4-5' is deprecated and retires on 2027-01-22; choose a current model.",
+    ) in found
+    assert (
+        4,
+        "error",
+        "max_tokens 100,000 is above 64,000, the maximum output of claude-haiku-4-5.",
+    ) in found
+    # the live catalogue is known: a model the API does not list is an error
+    assert (5, "error", "Model 'claude-nope-1' is not in the API's list of models.") in found
+    with pytest.raises(UserError):
+        await service.submit(report)
+    assert emulator.stats.count("create") == 0
 
 
 async def test_catalogue_is_cached_in_the_store_and_refreshed_daily(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    service = make_service(emulator, tmp_path)
+    service = new_service(emulator, tmp_path / STORE_FILE)
     try:
         catalog = await service.model_catalog()
         assert catalog.fetched_at is not None
@@ -84,7 +80,9 @@ async def test_catalogue_is_cached_in_the_store_and_refreshed_daily(
     finally:
         await service.close()
     model_catalog.set_current(None)
-    again = make_service(emulator, tmp_path)  # same store: the cache is read, nothing fetched
+    again = new_service(
+        emulator, tmp_path / STORE_FILE
+    )  # same store: the cache is read, nothing fetched
     try:
         cached = await again.model_catalog()
         assert cached.fetched_at == catalog.fetched_at
@@ -99,16 +97,13 @@ async def test_catalogue_is_cached_in_the_store_and_refreshed_daily(
 
 
 async def test_default_model_is_the_cheapest_current_one_unless_configured(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    service = make_service(emulator, tmp_path)
+    service = new_service(emulator, tmp_path / STORE_FILE)
     try:
         await service.model_catalog()
         assert service.settings.resolved_default_model == "claude-haiku-5-5"
     finally:
         await service.close()
-    configured = make_service(emulator, tmp_path / "b", default_model="claude-opus-5-5")
-    try:
-        assert configured.settings.resolved_default_model == "claude-opus-5-5"
-    finally:
-        await configured.close()
+    configured = make_service(home=tmp_path / "b", default_model="claude-opus-5-5")
+    assert configured.settings.resolved_default_model == "claude-opus-5-5"

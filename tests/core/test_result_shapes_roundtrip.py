@@ -11,7 +11,7 @@ import orjson
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ResultFilter
 from batchtop.core.result_blocks import parse_content
-from svc_helpers import make_service
+from service_support import ServiceFactory
 
 TOOL = {
     "name": "lookup_order",
@@ -36,7 +36,9 @@ def _req(cid: str, text: str, **params: object) -> dict[str, object]:
     return {"custom_id": cid, "params": body}
 
 
-async def test_every_shape_round_trips(emulator: EmulatorHandle, tmp_path: Path) -> None:
+async def test_every_shape_round_trips(
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
     requests = [
         _req("tool", "Please call lookup_order for A17", tools=[TOOL]),
         _req("search", "Latest lighthouse news", tools=[SEARCH]),
@@ -45,56 +47,53 @@ async def test_every_shape_round_trips(emulator: EmulatorHandle, tmp_path: Path)
              output_config={"format": {"type": "json_schema", "schema": SCHEMA}}),
         _req("stop", "Tell me about whales and dolphins", stop_sequences=["dolphins"]),
     ]  # fmt: skip
-    service = make_service(emulator, tmp_path)
-    try:
-        outcome = await service.submit_requests(requests, name="shapes")
-        (bid,) = outcome.batch_ids
-        emulator.advance(60)
-        await service.refresh()
-        assert await service.download_results(bid) == len(requests)
+    service = make_service()
+    outcome = await service.submit_requests(requests, name="shapes")
+    (bid,) = outcome.batch_ids
+    emulator.advance(60)
+    await service.refresh()
+    assert await service.download_results(bid) == len(requests)
 
-        rows = {r.custom_id: r for r in service.results_page([bid], ResultFilter(), 0, 50).rows}
-        assert rows["tool"].stop_reason == "tool_use"
-        assert rows["refusal"].stop_reason == "refusal"
-        assert rows["stop"].stop_reason == "stop_sequence"
-        stops = service.results_page([bid], ResultFilter(stop_reasons=frozenset({"refusal"})), 0, 9)
-        assert [r.custom_id for r in stops.rows] == ["refusal"]
+    rows = {r.custom_id: r for r in service.results_page([bid], ResultFilter(), 0, 50).rows}
+    assert rows["tool"].stop_reason == "tool_use"
+    assert rows["refusal"].stop_reason == "refusal"
+    assert rows["stop"].stop_reason == "stop_sequence"
+    stops = service.results_page([bid], ResultFilter(stop_reasons=frozenset({"refusal"})), 0, 9)
+    assert [r.custom_id for r in stops.rows] == ["refusal"]
 
-        # what the viewer draws: blocks in order, from the indexed raw line
-        detail = service.result_detail(bid, "tool")
-        assert detail is not None
-        content = parse_content(detail[1])
-        assert content is not None
-        assert [b.kind for b in content.blocks] == ["thinking", "text", "tool_use"]
-        assert content.tool_calls[0]["name"] == "lookup_order"
-        search = parse_content(service.result_detail(bid, "search")[1])  # type: ignore[index]
-        assert search is not None
-        assert [b.kind for b in search.blocks][1:] == [
-            "server_tool_use",
-            "web_search_tool_result",
-            "text",
-        ]
-        assert search.blocks[-1].citations
-        refusal = parse_content(service.result_detail(bid, "refusal")[1])  # type: ignore[index]
-        assert refusal is not None
-        assert refusal.refusal is not None
-        assert refusal.refusal.startswith("general_harms")
+    # what the viewer draws: blocks in order, from the indexed raw line
+    detail = service.result_detail(bid, "tool")
+    assert detail is not None
+    content = parse_content(detail[1])
+    assert content is not None
+    assert [b.kind for b in content.blocks] == ["thinking", "text", "tool_use"]
+    assert content.tool_calls[0]["name"] == "lookup_order"
+    search = parse_content(service.result_detail(bid, "search")[1])  # type: ignore[index]
+    assert search is not None
+    assert [b.kind for b in search.blocks][1:] == [
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+    ]
+    assert search.blocks[-1].citations
+    refusal = parse_content(service.result_detail(bid, "refusal")[1])  # type: ignore[index]
+    assert refusal is not None
+    assert refusal.refusal is not None
+    assert refusal.refusal.startswith("general_harms")
 
-        # exports
-        out = {}
-        for fmt in ("jsonl", "csv", "json", "markdown"):
-            path = tmp_path / f"x.{fmt}"
-            await service.export([bid], fmt, path)  # type: ignore[arg-type]
-            out[fmt] = path.read_text()
-        jsonl = [orjson.loads(line) for line in out["jsonl"].splitlines()]
-        assert len(jsonl) == len(requests)  # raw lines: every block kept as the API sent it
-        table = {r["custom_id"]: r for r in csv.DictReader(out["csv"].splitlines())}
-        assert table["tool"]["model"] == "claude-haiku-5-5"
-        assert float(table["tool"]["cost_usd"]) > 0
-        assert json.loads(table["json"]["output"])["category"] in ("billing", "other")
-        answers = json.loads(out["json"])
-        assert answers["refusal"] == {"stop_reason": "refusal", "text": ""}
-        assert isinstance(answers["json"], str)
-        assert "refusal" in out["markdown"]
-    finally:
-        await service.close()
+    # exports
+    out = {}
+    for fmt in ("jsonl", "csv", "json", "markdown"):
+        path = tmp_path / f"x.{fmt}"
+        await service.export([bid], fmt, path)  # type: ignore[arg-type]
+        out[fmt] = path.read_text()
+    jsonl = [orjson.loads(line) for line in out["jsonl"].splitlines()]
+    assert len(jsonl) == len(requests)  # raw lines: every block kept as the API sent it
+    table = {r["custom_id"]: r for r in csv.DictReader(out["csv"].splitlines())}
+    assert table["tool"]["model"] == "claude-haiku-5-5"
+    assert float(table["tool"]["cost_usd"]) > 0
+    assert json.loads(table["json"]["output"])["category"] in ("billing", "other")
+    answers = json.loads(out["json"])
+    assert answers["refusal"] == {"stop_reason": "refusal", "text": ""}
+    assert isinstance(answers["json"], str)
+    assert "refusal" in out["markdown"]

@@ -11,7 +11,8 @@ from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.errors import ApiError, Conflict
 from batchtop.core.models import ResultFilter
-from svc_helpers import FakeSleep, make_service, requests
+from data_factory import requests
+from service_support import FakeSleep, ServiceFactory
 
 
 async def _ended_batch(service, emulator: EmulatorHandle, n: int) -> str:  # type: ignore[no-untyped-def]
@@ -23,7 +24,7 @@ async def _ended_batch(service, emulator: EmulatorHandle, n: int) -> str:  # typ
 
 
 async def test_cut_stream_is_restarted_and_every_row_indexed(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     cuts = {"n": 0}
 
@@ -33,134 +34,117 @@ async def test_cut_stream_is_restarted_and_every_row_indexed(
             emulator.clear_faults()
 
     sleeper = FakeSleep(on_sleep=on_sleep)
-    service = make_service(emulator, tmp_path, sleep=sleeper)
-    try:
-        bid = await _ended_batch(service, emulator, 200)
-        emulator.set_faults(cut_results_after_bytes=5000)
-        seen: list[int] = []
-        rows = await service.download_results(bid, progress=seen.append)
-        assert rows == 200
-        assert sleeper.delays == [0.5, 1.0]  # backoff between attempts
-        assert emulator.stats.count("results") == 3
-        final = paths.results_dir() / f"{bid}.jsonl"
-        assert final.exists()
-        assert stat.S_IMODE(final.stat().st_mode) == 0o600
-        assert len(final.read_bytes().splitlines()) == 200
-        assert [p.name for p in final.parent.iterdir()] == [final.name]  # no temp left
-        assert seen
-        assert seen[-1] == final.stat().st_size
-        view = service.batch(bid)
-        assert view is not None
-        assert view.results_downloaded
-        assert view.results_indexed == 200
-        assert service.results_page([bid], ResultFilter(), 0, 1).total == 200
-    finally:
-        await service.close()
+    service = make_service(sleep=sleeper)
+    bid = await _ended_batch(service, emulator, 200)
+    emulator.set_faults(cut_results_after_bytes=5000)
+    seen: list[int] = []
+    rows = await service.download_results(bid, progress=seen.append)
+    assert rows == 200
+    assert sleeper.delays == [0.5, 1.0]  # backoff between attempts
+    assert emulator.stats.count("results") == 3
+    final = paths.results_dir() / f"{bid}.jsonl"
+    assert final.exists()
+    assert stat.S_IMODE(final.stat().st_mode) == 0o600
+    assert len(final.read_bytes().splitlines()) == 200
+    assert [p.name for p in final.parent.iterdir()] == [final.name]  # no temp left
+    assert seen
+    assert seen[-1] == final.stat().st_size
+    view = service.batch(bid)
+    assert view is not None
+    assert view.results_downloaded
+    assert view.results_indexed == 200
+    assert service.results_page([bid], ResultFilter(), 0, 1).total == 200
 
 
 async def test_cut_stream_is_a_retryable_connection_failure(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     """The SDK's exception for a cut body changed within 2.x; batchtop's reading must not."""
-    service = make_service(emulator, tmp_path)
-    try:
-        bid = await _ended_batch(service, emulator, 200)
-        emulator.set_faults(cut_results_after_bytes=5000)
-        api = BatchApi(api_key="k", base_url=emulator.base_url, max_retries=0)
-        with pytest.raises(ApiError) as info:
-            async for _chunk in api.iter_results(bid):
-                pass
-        await api.close()
-        err = info.value
-        assert err.kind == "offline"  # retried by the download, like any connection failure
-        assert err.sent
-        assert str(err).startswith(f"Connection to {emulator.base_url} was interrupted")
-    finally:
-        await service.close()
+    service = make_service()
+    bid = await _ended_batch(service, emulator, 200)
+    emulator.set_faults(cut_results_after_bytes=5000)
+    api = BatchApi(api_key="k", base_url=emulator.base_url, max_retries=0)
+    with pytest.raises(ApiError) as info:
+        async for _chunk in api.iter_results(bid):
+            pass
+    await api.close()
+    err = info.value
+    assert err.kind == "offline"  # retried by the download, like any connection failure
+    assert err.sent
+    assert str(err).startswith(f"Connection to {emulator.base_url} was interrupted")
 
 
-async def test_persistent_cut_fails_cleanly(emulator: EmulatorHandle, tmp_path: Path) -> None:
-    service = make_service(emulator, tmp_path)
-    try:
-        bid = await _ended_batch(service, emulator, 50)
-        emulator.set_faults(cut_results_after_bytes=1000)
-        with pytest.raises(ApiError, match="after 5 attempts") as info:
-            await service.download_results(bid)
-        assert info.value.kind == "offline"
-        assert "was interrupted" in str(info.value)
-        assert list(paths.results_dir().iterdir()) == []
-        view = service.batch(bid)
-        assert view is not None
-        assert not view.results_downloaded
-    finally:
-        await service.close()
+async def test_persistent_cut_fails_cleanly(
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = make_service()
+    bid = await _ended_batch(service, emulator, 50)
+    emulator.set_faults(cut_results_after_bytes=1000)
+    with pytest.raises(ApiError, match="after 5 attempts") as info:
+        await service.download_results(bid)
+    assert info.value.kind == "offline"
+    assert "was interrupted" in str(info.value)
+    assert list(paths.results_dir().iterdir()) == []
+    view = service.batch(bid)
+    assert view is not None
+    assert not view.results_downloaded
 
 
-async def test_redownload_is_idempotent(emulator: EmulatorHandle, tmp_path: Path) -> None:
-    service = make_service(emulator, tmp_path)
-    try:
-        bid = await _ended_batch(service, emulator, 30)
-        assert await service.download_results(bid) == 30
-        first = (paths.results_dir() / f"{bid}.jsonl").read_bytes()
-        ingests: list[str] = []
-        real_ingest = service.store.ingest_results
+async def test_redownload_is_idempotent(
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = make_service()
+    bid = await _ended_batch(service, emulator, 30)
+    assert await service.download_results(bid) == 30
+    first = (paths.results_dir() / f"{bid}.jsonl").read_bytes()
+    ingests: list[str] = []
+    real_ingest = service.store.ingest_results
 
-        def counting_ingest(batch_id: str, path: Path, progress: object = None) -> int:
-            ingests.append(batch_id)
-            return real_ingest(batch_id, path)
+    def counting_ingest(batch_id: str, path: Path, progress: object = None) -> int:
+        ingests.append(batch_id)
+        return real_ingest(batch_id, path)
 
-        service.store.ingest_results = counting_ingest  # type: ignore[method-assign]
-        assert await service.download_results(bid) == 30
-        assert ingests == []  # identical bytes: the index is already right
-        assert (paths.results_dir() / f"{bid}.jsonl").read_bytes() == first
-        assert service.result_summary([bid]).by_type
-        assert service.results_page([bid], ResultFilter(), 0, 100).total == 30
-    finally:
-        await service.close()
+    service.store.ingest_results = counting_ingest  # type: ignore[method-assign]
+    assert await service.download_results(bid) == 30
+    assert ingests == []  # identical bytes: the index is already right
+    assert (paths.results_dir() / f"{bid}.jsonl").read_bytes() == first
+    assert service.result_summary([bid]).by_type
+    assert service.results_page([bid], ResultFilter(), 0, 100).total == 30
 
 
 async def test_results_of_a_running_batch_are_a_conflict(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     emulator.config.rate = 0.001
-    service = make_service(emulator, tmp_path)
-    try:
-        outcome = await service.submit_requests(requests(3))
-        with pytest.raises(Conflict, match="has not ended"):
-            await service.download_results(outcome.batch_ids[0])
-        assert emulator.stats.count("results") == 0
-    finally:
-        await service.close()
+    service = make_service()
+    outcome = await service.submit_requests(requests(3))
+    with pytest.raises(Conflict, match="has not ended"):
+        await service.download_results(outcome.batch_ids[0])
+    assert emulator.stats.count("results") == 0
 
 
 async def test_batch_created_elsewhere_downloads_without_manifest(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    service = make_service(emulator, tmp_path)
-    try:
-        remote = await service._api.create(requests(4, prefix="elsewhere"))
-        emulator.advance(60)
-        # unknown locally: download_results fetches it first
-        assert await service.download_results(remote.id) == 4
-        page = service.results_page([remote.id], ResultFilter(), 0, 10)
-        assert page.total == 4
-        assert all(r.input_text is None for r in page.rows)
-    finally:
-        await service.close()
+    service = make_service()
+    remote = await service._api.create(requests(4, prefix="elsewhere"))
+    emulator.advance(60)
+    # unknown locally: download_results fetches it first
+    assert await service.download_results(remote.id) == 4
+    page = service.results_page([remote.id], ResultFilter(), 0, 10)
+    assert page.total == 4
+    assert all(r.input_text is None for r in page.rows)
 
 
 async def test_transient_404_right_after_create_is_retried(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     sleeper = FakeSleep(on_sleep=lambda _d: emulator.advance(30))
-    service = make_service(emulator, tmp_path, sleep=sleeper)
-    try:
-        service.auto_download = False
-        outcome = await service.submit_requests(requests(5))
-        emulator.advance(10)  # ended, but the API still says 404 for a minute
-        emulator.set_faults(transient_404_s=60)
-        await service.refresh()
-        assert await service.download_results(outcome.batch_ids[0]) == 5
-        assert sleeper.delays
-    finally:
-        await service.close()
+    service = make_service(sleep=sleeper)
+    service.auto_download = False
+    outcome = await service.submit_requests(requests(5))
+    emulator.advance(10)  # ended, but the API still says 404 for a minute
+    emulator.set_faults(transient_404_s=60)
+    await service.refresh()
+    assert await service.download_results(outcome.batch_ids[0]) == 5
+    assert sleeper.delays

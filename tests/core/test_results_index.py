@@ -13,9 +13,7 @@ from batchtop.core.errors import UserError
 from batchtop.core.models import ResultFilter, ResultType
 from batchtop.core.pricing import cost_usd
 from batchtop.core.store import Store
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from test_store_factory import (
+from data_factory import (
     HOSTILE_TEXTS,
     MODEL,
     T0,
@@ -26,6 +24,8 @@ from test_store_factory import (
     succeeded,
     write_jsonl,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 # Section 6 of the API reference, verbatim.
 SPEC_LINES = b"""\

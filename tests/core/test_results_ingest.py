@@ -21,10 +21,10 @@ from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ResultFilter
 from batchtop.core.results_index import INPUT_TEXT
 from batchtop.core.store import Store
+from data_factory import T0, ended, errored, line, mixed_results, remote, requests, succeeded
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from svc_helpers import FakeSleep, make_service, requests
-from test_store_factory import T0, ended, errored, line, mixed_results, remote, succeeded
+from service_support import FakeSleep, ServiceFactory
 from waiting import wait_until
 
 
@@ -226,31 +226,30 @@ def test_kill_during_ingest_then_rerun(tmp_path: Path) -> None:
         store._conn().execute("INSERT INTO results_fts (results_fts) VALUES ('integrity-check')")
 
 
-async def test_cut_streams_are_indexed_once(emulator: EmulatorHandle, tmp_path: Path) -> None:
+async def test_cut_streams_are_indexed_once(
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
     """Each attempt is cut mid-line; the restarted stream replaces what the cut ones fed."""
     sleeper = FakeSleep(
         on_sleep=lambda _d: emulator.clear_faults() if len(sleeper.delays) == 3 else None
     )
-    service = make_service(emulator, tmp_path, sleep=sleeper)
-    try:
-        service.auto_download = False
-        reqs = requests(3_000)
-        outcome = await service.submit_requests(reqs)
-        emulator.advance(3600)
-        await service.refresh()
-        (bid,) = outcome.batch_ids
-        emulator.set_faults(cut_results_after_bytes=1_234_567)  # past the first fed piece
-        assert await service.download_results(bid) == 3_000
-        assert len(sleeper.delays) == 3
-        got = service.store._conn().execute(
-            f"SELECT r.custom_id, {INPUT_TEXT} FROM results r WHERE r.batch_id = ?", (bid,)
-        )
-        inputs = {r["custom_id"]: r["params"]["messages"][0]["content"] for r in reqs}
-        seen = dict(got.fetchall())
-        assert len(seen) == 3_000
-        assert seen == inputs
-        view = service.batch(bid)
-        assert view is not None
-        assert (view.results_indexed, view.results_downloaded) == (3_000, True)
-    finally:
-        await service.close()
+    service = make_service(sleep=sleeper)
+    service.auto_download = False
+    reqs = requests(3_000)
+    outcome = await service.submit_requests(reqs)
+    emulator.advance(3600)
+    await service.refresh()
+    (bid,) = outcome.batch_ids
+    emulator.set_faults(cut_results_after_bytes=1_234_567)  # past the first fed piece
+    assert await service.download_results(bid) == 3_000
+    assert len(sleeper.delays) == 3
+    got = service.store._conn().execute(
+        f"SELECT r.custom_id, {INPUT_TEXT} FROM results r WHERE r.batch_id = ?", (bid,)
+    )
+    inputs = {r["custom_id"]: r["params"]["messages"][0]["content"] for r in reqs}
+    seen = dict(got.fetchall())
+    assert len(seen) == 3_000
+    assert seen == inputs
+    view = service.batch(bid)
+    assert view is not None
+    assert (view.results_indexed, view.results_downloaded) == (3_000, True)

@@ -18,7 +18,7 @@ from batchtop.core.models import (
     RequestCounts,
 )
 from batchtop.core.store import Store
-from test_store_factory import T0, remote
+from data_factory import T0, remote
 
 IN_PROGRESS = ProcessingStatus.IN_PROGRESS
 

@@ -15,7 +15,7 @@ import pytest
 from batchtop.core import store as store_module
 from batchtop.core.models import ProcessingStatus, RequestCounts, ResultFilter
 from batchtop.core.store import Store
-from test_store_factory import T0, mixed_results, remote, write_jsonl
+from data_factory import T0, mixed_results, remote, write_jsonl
 from waiting import try_wait, wait_until
 
 

@@ -13,7 +13,7 @@ import pytest
 from batchtop.core import results_index, results_ingest, schema
 from batchtop.core.models import ResultFilter, ResultType
 from batchtop.core.store import Store
-from test_store_factory import (
+from data_factory import (
     HOSTILE_TEXTS,
     T0,
     ended,

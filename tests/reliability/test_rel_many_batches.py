@@ -15,6 +15,7 @@ The emulator is seeded with 5,000 older batches through its own state (one trans
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import subprocess
@@ -27,21 +28,17 @@ from batchtop.core.models import Event, ListingProgress
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
 from reliability_support import CLI, cli_env, run_cli
+from service_support import STORE_FILE, new_service
 
 SEEDED = 5_000
 OLD_ACTIVE = 100  # index of the old batch still in progress (4,900 newer ones)
 
 
 def make_service(emulator: EmulatorHandle, tmp_path: Path) -> BatchService:
-    service = BatchService(
-        Store.open(tmp_path / "store.sqlite3"),
-        Settings(max_retries=0),
-        api_key="test-key",
-        base_url=emulator.base_url,
-        now=emulator.clock.now,
+    """A service with the default timeouts and real sleeps (as the dashboard has)."""
+    return new_service(
+        emulator, tmp_path / STORE_FILE, settings=Settings(max_retries=0), sleep=asyncio.sleep
     )
-    service._owns_store = True
-    return service
 
 
 def _seed(emulator: EmulatorHandle) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle, Rule
 from batchtop.core.service import BatchService
-from batchtop.core.store import Store
+from data_factory import request
+from service_support import new_service
 from textual.pilot import Pilot
 
 SETTINGS = Settings(notify_bell=False)
@@ -27,34 +29,17 @@ class Workspace:
     hostile: str  # in progress, label full of markup and escape codes
 
 
-def request(custom_id: str, text: str = "Summarise this article.") -> dict[str, Any]:
-    return {
-        "custom_id": custom_id,
-        "params": {
-            "model": "claude-haiku-4-5",
-            "max_tokens": 64,
-            "messages": [{"role": "user", "content": text}],
-        },
-    }
-
-
 def make_service(
     store_path: Path, emulator: EmulatorHandle, settings: Settings = SETTINGS
 ) -> BatchService:
-    service = BatchService(
-        Store.open(store_path),
-        settings,
-        api_key="test-key",
-        base_url=emulator.base_url,
-        now=emulator.clock.now,
-    )
+    """The dashboard's service: its settings, real sleeps, no automatic downloads."""
+    service = new_service(emulator, store_path, settings=settings, sleep=asyncio.sleep)
     service.auto_download = False  # downloads would race the assertions
     return service
 
 
 async def close_service(service: BatchService) -> None:
-    await service.close()
-    service.store.close()
+    await service.close()  # and its store
 
 
 async def seed_workspace(service: BatchService, emulator: EmulatorHandle) -> Workspace:

@@ -451,7 +451,7 @@ def dialog_text(app: BatchtopApp) -> str:
 async def hopeless_mix(service: BatchService, emulator: EmulatorHandle) -> str:
     """An ended batch: 2 overloaded (a resend can fix), 2 invalid, 1 not found (it cannot)."""
     from batchtop.core.emulator import Rule
-    from dashboard_support import request
+    from data_factory import request
 
     emulator.set_rules(
         [

@@ -16,7 +16,8 @@ from batchtop.core.service import BatchService
 from batchtop.tui.format import money_cell, size
 from batchtop.tui.screens.compose import ComposeScreen
 from batchtop.tui.widgets.batch_detail import BatchDetail, DetailInfo
-from dashboard_support import AppFactory, Workspace, request, until
+from dashboard_support import AppFactory, Workspace, until
+from data_factory import request
 from rich.console import Console
 from screens.screens_data import ScreenHost, offline_service
 from textual.app import App, ComposeResult

@@ -12,7 +12,8 @@ from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import Event, ListingProgress
 from batchtop.core.service import BatchService
 from batchtop.tui.app import BatchtopApp
-from dashboard_support import close_service, make_service, request, until
+from dashboard_support import close_service, make_service, until
+from data_factory import request
 from textual.widgets import Static
 
 FIVE_K = re.compile(r"\b5,?000 batches\b")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,23 +14,15 @@ sys.path.insert(0, str(Path(__file__).parent))  # screens_data, imported by the 
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
-from batchtop.core.store import Store
+from service_support import new_service
 
 
 @pytest.fixture
 async def live_service(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterator[BatchService]:
     """The real service on a fresh store, talking to the emulator through the SDK."""
-    store = Store.open(tmp_path / "live.sqlite3")
-    service = BatchService(
-        store,
-        Settings(),
-        api_key="test-key",
-        base_url=emulator.base_url,
-        now=emulator.clock.now,
+    service = new_service(
+        emulator, tmp_path / "live.sqlite3", settings=Settings(), sleep=asyncio.sleep
     )
     service.auto_download = False
-    try:
-        yield service
-    finally:
-        await service.close()
-        store.close()
+    yield service
+    await service.close()  # and its store

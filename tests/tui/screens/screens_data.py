@@ -8,10 +8,11 @@ screens are tested against the same index the app uses; only the network is skip
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import data_factory
 import orjson
 from batchtop.core.config import Settings
 from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
@@ -21,42 +22,23 @@ from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
-T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-MODEL = "claude-haiku-4-5-20251001"
+T0 = data_factory.T0
+MODEL = data_factory.MODEL
 HOSTILE = "[bold red]alert[/] [link=https://evil.example]click[/link] \x1b[31mred\x1b[0m done"
 
 
 def succeeded(custom_id: str, text: str, *, tokens: tuple[int, int] = (16, 5)) -> dict[str, Any]:
-    return {
-        "custom_id": custom_id,
-        "result": {
-            "type": "succeeded",
-            "message": {
-                "id": "msg_01FqfsLoHwgeFbguDgpz48m7",
-                "type": "message",
-                "role": "assistant",
-                "model": MODEL,
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1]},
-            },
-        },
-    }
+    """A succeeded line with only input and output tokens in its usage."""
+    return data_factory.succeeded(
+        custom_id, text, input_tokens=tokens[0], output_tokens=tokens[1], full_usage=False
+    )
 
 
 def errored(custom_id: str, error_type: str, message: str) -> dict[str, Any]:
-    return {
-        "custom_id": custom_id,
-        "result": {
-            "type": "errored",
-            "error": {"type": "error", "error": {"type": error_type, "message": message}},
-        },
-    }
+    return data_factory.errored(custom_id, error_type, message, full=False)
 
 
-def other(custom_id: str, kind: str) -> dict[str, Any]:
-    return {"custom_id": custom_id, "result": {"type": kind}}
+other = data_factory.ended
 
 
 def standard_lines(n: int = 40) -> list[dict[str, Any]]:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from batchtop.core.models import SubmitOutcome
+from batchtop.core.service import BatchService
 from batchtop.tui.screens.compose import ComposeScreen, RequestEditor
 from batchtop.tui.screens.confirm import ConfirmScreen
 from screens_data import ScreenHost, screen_text, wait_for
 from textual.widgets import Input, TextArea
 
 
-async def test_compose_two_requests_preview_and_submit(live_service: Any) -> None:
+async def test_compose_two_requests_preview_and_submit(live_service: BatchService) -> None:
     app = ScreenHost(lambda: ComposeScreen(live_service))
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen
@@ -60,7 +60,9 @@ async def test_compose_two_requests_preview_and_submit(live_service: Any) -> Non
         assert view.remote.request_counts.total == 2
 
 
-async def test_invalid_extra_json_and_duplicate_ids_block_submit(live_service: Any) -> None:
+async def test_invalid_extra_json_and_duplicate_ids_block_submit(
+    live_service: BatchService,
+) -> None:
     app = ScreenHost(lambda: ComposeScreen(live_service))
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen

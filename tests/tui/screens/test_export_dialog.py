@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from batchtop.core.models import ExportResult, ResultFilter
+from batchtop.core.service import BatchService
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.export import ExportScreen, parquet_available
 from batchtop.tui.screens.results import ResultsScreen
@@ -19,7 +21,7 @@ BATCH = "msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d"
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Any:
+def service(tmp_path: Path) -> Iterator[BatchService]:
     svc = offline_service(tmp_path)
     add_ended_batch(svc.store, BATCH, standard_lines(40), tmp_path)
     yield svc
@@ -46,11 +48,11 @@ async def run_export(pilot: Any, screen: ExportScreen, path: Path) -> None:
     await pilot.press("ctrl+s")
 
 
-def host(service: Any) -> ScreenHost:
+def host(service: BatchService) -> ScreenHost:
     return ScreenHost(lambda: ResultsScreen(service, batch_ids=[BATCH], title="Batch"))
 
 
-async def test_export_csv_of_the_current_filter(service: Any, tmp_path: Path) -> None:
+async def test_export_csv_of_the_current_filter(service: BatchService, tmp_path: Path) -> None:
     app = host(service)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_export(pilot, ("3",))  # errored only
@@ -74,7 +76,7 @@ async def test_export_csv_of_the_current_filter(service: Any, tmp_path: Path) ->
         assert any(str(out) in m for m in messages)
 
 
-async def test_export_selected_rows_as_json(service: Any, tmp_path: Path) -> None:
+async def test_export_selected_rows_as_json(service: BatchService, tmp_path: Path) -> None:
     app = host(service)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_export(pilot, ("space", "space"))
@@ -90,7 +92,7 @@ async def test_export_selected_rows_as_json(service: Any, tmp_path: Path) -> Non
         assert sorted(data) == ["req-00001", "req-00002"]
 
 
-async def test_typed_extension_picks_the_format(service: Any, tmp_path: Path) -> None:
+async def test_typed_extension_picks_the_format(service: BatchService, tmp_path: Path) -> None:
     app = host(service)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_export(pilot)
@@ -108,7 +110,7 @@ async def test_typed_extension_picks_the_format(service: Any, tmp_path: Path) ->
         assert (tmp_path / "report.md").read_text(encoding="utf-8").startswith("#")
 
 
-async def test_overwrite_asks_first(service: Any, tmp_path: Path) -> None:
+async def test_overwrite_asks_first(service: BatchService, tmp_path: Path) -> None:
     out = tmp_path / "exists.jsonl"
     out.write_text("keep me\n", encoding="utf-8")
     app = host(service)
@@ -126,7 +128,7 @@ async def test_overwrite_asks_first(service: Any, tmp_path: Path) -> None:
         assert len(out.read_text(encoding="utf-8").splitlines()) == 40
 
 
-async def test_errors_are_shown_not_raised(service: Any, tmp_path: Path) -> None:
+async def test_errors_are_shown_not_raised(service: BatchService, tmp_path: Path) -> None:
     app = host(service)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_export(pilot)
@@ -144,7 +146,7 @@ async def test_errors_are_shown_not_raised(service: Any, tmp_path: Path) -> None
         await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
 
 
-async def test_parquet_choice_matches_pyarrow(service: Any) -> None:
+async def test_parquet_choice_matches_pyarrow(service: BatchService) -> None:
     app = host(service)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_export(pilot)
@@ -153,7 +155,7 @@ async def test_parquet_choice_matches_pyarrow(service: Any) -> None:
 
 
 async def test_opens_on_the_format_and_enter_does_not_export(
-    service: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    service: BatchService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 14.14: the destination was focused, so Enter wrote a file at once; the footer
     showed the results viewer's keys."""

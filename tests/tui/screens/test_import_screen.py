@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 from batchtop.core.models import SubmitOutcome
+from batchtop.core.service import BatchService
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.importer import ImportScreen
 from screens_data import ScreenHost, offline_service, screen_text, wait_for
@@ -46,7 +47,7 @@ async def analyse(pilot: Any, screen: ImportScreen) -> None:
     await pilot.pause()
 
 
-async def test_import_errors_fix_and_submit(live_service: Any, tmp_path: Path) -> None:
+async def test_import_errors_fix_and_submit(live_service: BatchService, tmp_path: Path) -> None:
     path = tmp_path / "articles.jsonl"
     write_bad(path)
     app = ScreenHost(lambda: ImportScreen(live_service))
@@ -89,7 +90,9 @@ async def test_import_errors_fix_and_submit(live_service: Any, tmp_path: Path) -
         assert outcome.batch_ids[0] in {b.id for b in live_service.batches()}
 
 
-async def test_changing_the_form_makes_the_report_stale(live_service: Any, tmp_path: Path) -> None:
+async def test_changing_the_form_makes_the_report_stale(
+    live_service: BatchService, tmp_path: Path
+) -> None:
     path = tmp_path / "articles.jsonl"
     write_good(path)
     app = ScreenHost(lambda: ImportScreen(live_service))
@@ -215,7 +218,7 @@ def test_report_head_counts_in_words(count: int, words: str) -> None:
 
 
 async def test_an_import_with_errors_can_submit_its_valid_requests(
-    live_service: Any, tmp_path: Path
+    live_service: BatchService, tmp_path: Path
 ) -> None:
     path = tmp_path / "articles.jsonl"
     write_bad(path)  # lines 2, 3 and 4 are invalid; 1 and 5 are fine

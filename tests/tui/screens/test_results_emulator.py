@@ -6,6 +6,7 @@ from typing import Any
 
 from batchtop.core.emulator import EmulatorHandle, Rule
 from batchtop.core.models import ProcessingStatus, ResultType
+from batchtop.core.service import BatchService
 from batchtop.tui.messages import ServiceEvent
 from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.screens.retry import RetryScreen
@@ -28,7 +29,7 @@ def compose_requests(ids: list[str]) -> list[dict[str, Any]]:
 
 
 async def test_open_an_ended_batch_downloads_then_shows_known_outcomes(
-    emulator: EmulatorHandle, live_service: Any
+    emulator: EmulatorHandle, live_service: BatchService
 ) -> None:
     emulator.set_rules(
         [
@@ -83,7 +84,9 @@ async def test_open_an_ended_batch_downloads_then_shows_known_outcomes(
         assert "no matching results" in screen_text(app)
 
 
-async def test_retry_failed_from_the_viewer(emulator: EmulatorHandle, live_service: Any) -> None:
+async def test_retry_failed_from_the_viewer(
+    emulator: EmulatorHandle, live_service: BatchService
+) -> None:
     emulator.set_rules([Rule(r"^err-", "errored", error_type="overloaded_error")])
     ids = ["ok-1", "ok-2", "err-1", "err-2", "err-3"]
     outcome = await live_service.submit_requests(compose_requests(ids), name="retry me")
@@ -112,7 +115,7 @@ async def test_retry_failed_from_the_viewer(emulator: EmulatorHandle, live_servi
 
 
 async def test_viewer_of_a_running_batch_loads_when_it_ends(
-    emulator: EmulatorHandle, live_service: Any
+    emulator: EmulatorHandle, live_service: BatchService
 ) -> None:
     outcome = await live_service.submit_requests(compose_requests(["a-1", "a-2", "a-3"]))
     [batch_id] = outcome.batch_ids
@@ -144,7 +147,7 @@ async def test_viewer_of_a_running_batch_loads_when_it_ends(
 
 
 async def test_position_line_counts_the_rows_on_screen_after_a_download(
-    emulator: EmulatorHandle, live_service: Any
+    emulator: EmulatorHandle, live_service: BatchService
 ) -> None:
     """The progress bar shrinks the table while downloading; once it goes, the position
     line must count the rows of the grown table, not those of the download layout."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from batchtop.core.models import ResultFilter, ResultType
+from batchtop.core.service import BatchService
 from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
 from batchtop.tui.widgets.results_table import ResultsTable
@@ -28,7 +30,7 @@ BATCH = "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Any:
+def service(tmp_path: Path) -> Iterator[BatchService]:
     svc = offline_service(tmp_path)
     add_ended_batch(svc.store, BATCH, standard_lines(40), tmp_path)
     yield svc
@@ -43,11 +45,11 @@ async def open_results(pilot: Any) -> ResultsScreen:
     return screen
 
 
-def host(service: Any, ids: list[str] | None = None) -> ScreenHost:
+def host(service: BatchService, ids: list[str] | None = None) -> ScreenHost:
     return ScreenHost(lambda: ResultsScreen(service, batch_ids=ids or [BATCH], title="Batch x"))
 
 
-async def test_counts_per_status_and_first_rows(service: Any) -> None:
+async def test_counts_per_status_and_first_rows(service: BatchService) -> None:
     async with host(service).run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)
         text = screen_text(pilot.app)
@@ -64,7 +66,7 @@ async def test_counts_per_status_and_first_rows(service: Any) -> None:
         assert f"rows {first + 1}–{last + 1} of 40" in text  # the rows really on screen
 
 
-async def test_status_filter_narrows(service: Any) -> None:
+async def test_status_filter_narrows(service: BatchService) -> None:
     async with host(service).run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)
         await pilot.press("3")
@@ -85,7 +87,7 @@ async def test_status_filter_narrows(service: Any) -> None:
         await wait_for(pilot, lambda: screen.table.total == 40)
 
 
-async def test_search_narrows(service: Any) -> None:
+async def test_search_narrows(service: BatchService) -> None:
     async with host(service).run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)
         await pilot.press("slash", *"beta", "enter")
@@ -112,7 +114,7 @@ async def test_search_narrows(service: Any) -> None:
         assert isinstance(pilot.app.screen, ResultsScreen)
 
 
-async def test_keys_typed_right_after_slash_reach_the_search(service: Any) -> None:
+async def test_keys_typed_right_after_slash_reach_the_search(service: BatchService) -> None:
     """`/beta` queued at once: every letter in the box (`e` would open the export dialog);
     a `/` typed in the box is text."""
     async with host(service).run_test(size=(160, 48)) as pilot:
@@ -188,7 +190,7 @@ async def test_status_filter_pages_come_with_their_total(tmp_path: Path) -> None
         svc.store.close()
 
 
-async def test_detail_shows_input_output_and_raw_json(service: Any) -> None:
+async def test_detail_shows_input_output_and_raw_json(service: BatchService) -> None:
     async with host(service).run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)
         detail = screen.query_one(ResultDetail)
@@ -211,7 +213,7 @@ async def test_detail_shows_input_output_and_raw_json(service: Any) -> None:
         )
 
 
-async def test_copy_output(service: Any) -> None:
+async def test_copy_output(service: BatchService) -> None:
     async with host(service).run_test(size=(160, 48)) as pilot:
         await open_results(pilot)
         await pilot.press("y")
@@ -267,7 +269,7 @@ async def test_paging_over_20000_rows(tmp_path: Path) -> None:
     svc.store.close()
 
 
-async def test_selection_and_esc_back(service: Any) -> None:
+async def test_selection_and_esc_back(service: BatchService) -> None:
     app = host(service)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)
@@ -280,7 +282,7 @@ async def test_selection_and_esc_back(service: Any) -> None:
         assert app.dismissed == [None]
 
 
-async def test_esc_clears_the_search_then_leaves(service: Any) -> None:
+async def test_esc_clears_the_search_then_leaves(service: BatchService) -> None:
     """Issue 14.15: esc cleared the dashboard's filter but kept the results search, with no
     hint; now both clear, and the position line says so."""
     app = host(service)
@@ -298,7 +300,7 @@ async def test_esc_clears_the_search_then_leaves(service: Any) -> None:
         assert app.dismissed == [None]
 
 
-async def test_search_matches_are_marked_in_rows_and_detail(service: Any) -> None:
+async def test_search_matches_are_marked_in_rows_and_detail(service: BatchService) -> None:
     async with host(service).run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)
         await pilot.press("slash", *"summary 2", "enter")
@@ -328,7 +330,7 @@ async def test_search_matches_are_marked_in_rows_and_detail(service: Any) -> Non
         await wait_for(pilot, lambda: not screen.query_one("#detail-matches").display)
 
 
-async def test_j_and_k_scroll_the_detail(service: Any) -> None:
+async def test_j_and_k_scroll_the_detail(service: BatchService) -> None:
     """Issue 14.15: in the detail pane (enter), j/k scroll it as they move the table."""
     async with host(service).run_test(size=(80, 24)) as pilot:
         screen = await open_results(pilot)
@@ -346,7 +348,7 @@ async def test_j_and_k_scroll_the_detail(service: Any) -> None:
         await wait_for(pilot, lambda: detail.scroll_y == detail.max_scroll_y)
 
 
-async def test_setting_the_filter_runs_its_query(service: Any) -> None:
+async def test_setting_the_filter_runs_its_query(service: BatchService) -> None:
     """The filter is reactive state: setting it queries and shows the matching rows."""
     async with host(service).run_test(size=(160, 48)) as pilot:
         screen = await open_results(pilot)

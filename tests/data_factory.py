@@ -1,4 +1,5 @@
-"""Realistic data for the store, results-index and export tests (no tests here).
+"""Test data, built in one place for every test: requests (what a user submits), result
+lines (what the API returns) and remote batches. No tests here.
 
 Result lines follow the exact shapes of the API reference, section 6.
 """
@@ -24,6 +25,31 @@ HOSTILE_TEXTS = {
     "formula": '=HYPERLINK("http://evil.example","x")',
     "quotes": "he said \"hi\", then 'bye'; AND OR NOT * - ^ :",
 }
+
+
+def request(
+    custom_id: str,
+    text: str = "Summarise this article.",
+    *,
+    model: str = "claude-haiku-4-5",
+    max_tokens: int = 64,
+) -> dict[str, Any]:
+    """One native batch request (`{custom_id, params}`)."""
+    return {
+        "custom_id": custom_id,
+        "params": {
+            "model": model,
+            "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": text}],
+        },
+    }
+
+
+def requests(
+    n: int, *, prefix: str = "req", model: str = "claude-haiku-4-5"
+) -> list[dict[str, Any]]:
+    """`n` requests `<prefix>-00000` … saying hello with their number."""
+    return [request(f"{prefix}-{i:05d}", f"Say hello number {i}", model=model) for i in range(n)]
 
 
 def succeeded(
@@ -66,18 +92,21 @@ def succeeded(
     }
 
 
-def errored(custom_id: str, error_type: str, message: str) -> dict[str, Any]:
+def errored(custom_id: str, error_type: str, message: str, *, full: bool = True) -> dict[str, Any]:
+    """An errored line; `full=False` leaves out the optional details and request id."""
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if not full:
+        return {
+            "custom_id": custom_id,
+            "result": {"type": "errored", "error": {"type": "error", "error": error}},
+        }
     return {
         "custom_id": custom_id,
         "result": {
             "type": "errored",
             "error": {
                 "type": "error",
-                "error": {
-                    "details": {"error_visibility": "user_facing"},
-                    "type": error_type,
-                    "message": message,
-                },
+                "error": {"details": {"error_visibility": "user_facing"}, **error},
                 "request_id": None,
             },
         },
