@@ -31,7 +31,7 @@ def _xdg_dirs(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test ever sees a real API key, base URL or the user's data/config directories."""
     for name in list(os.environ):
-        if name.startswith("ANTHROPIC_"):
+        if name.startswith(("ANTHROPIC_", "OPENAI_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("BATCHTOP_CONFIG", raising=False)
     _xdg_dirs(monkeypatch, tmp_path / "xdg")
@@ -65,6 +65,15 @@ def emulator_config(**overrides: object) -> EmulatorConfig:
 def emulator() -> Iterator[EmulatorHandle]:
     """A running emulator: random port, in memory, ManualClock at 2026-11-25T12:00Z."""
     with run_in_thread(emulator_config(), ManualClock(EMULATOR_START)) as handle:
+        yield handle
+
+
+@pytest.fixture
+def openai_emulator() -> Iterator[EmulatorHandle]:
+    """A running OpenAI emulator (Files + Batches): random port, in memory, ManualClock at
+    2026-11-25T12:00Z. Its `base_url` ends in /v1: pass it to `openai.OpenAI(base_url=...)`."""
+    config = emulator_config()
+    with run_in_thread(config, ManualClock(EMULATOR_START), api="openai") as handle:
         yield handle
 
 

@@ -5,7 +5,9 @@ the benchmarks all use it. Module map: `config` (EmulatorConfig, FaultConfig, Ru
 `clock` (ManualClock, ScaledClock), `behaviour` (create-time validation, per-request
 outcomes and replies), `intake` (create body → stored rows), `state` (SQLite; lazy
 lifecycle), `envelope` (error bodies), `server` (aiohttp routes, auth, faults, streaming),
-`handle` (run_in_thread), `cli` (`batchtop emulator`, `python -m batchtop.core.emulator`).
+`handle` (run_in_thread), `cli` (`batchtop emulator`, `python -m batchtop.core.emulator`),
+`wire` (fault picking, bounded body reads, cut streams: shared with the OpenAI emulator in
+`openai_api/`, which `run_in_thread(..., api="openai")` starts).
 
 Endpoints (`?beta=true` routes identically): POST/GET /v1/messages/batches,
 GET/DELETE /v1/messages/batches/{id}, POST …/{id}/cancel, GET …/{id}/results,

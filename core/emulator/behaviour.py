@@ -158,7 +158,8 @@ PARAM_KEYS = frozenset(
 # --- replies -----------------------------------------------------------------------------
 
 
-def _block_text(content: Any) -> str:
+def block_text(content: Any) -> str:
+    """The text of a string or of a list of text blocks/parts."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -177,13 +178,13 @@ def prompt_texts(params: dict[str, Any]) -> tuple[str, str]:
     texts: list[str] = []
     system = params.get("system")
     if system is not None:
-        texts.append(_block_text(system))
+        texts.append(block_text(system))
     last_user = ""
     messages = params.get("messages")
     if isinstance(messages, list):
         for message in messages:
             if isinstance(message, dict):
-                text = _block_text(message.get("content"))
+                text = block_text(message.get("content"))
                 texts.append(text)
                 if message.get("role") == "user":
                     last_user = text

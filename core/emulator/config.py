@@ -77,6 +77,8 @@ class EmulatorConfig:
     rate: float | None = None
     start_delay_s: float = 0.0
     cancel_delay_s: float = 5.0
+    # OpenAI: how long a batch stays `finalizing` after its last request (emulated seconds)
+    finalize_delay_s: float = 0.0
     time_scale: float = 1.0
     seed: int = 0
     shuffle_results: bool = True

@@ -8,21 +8,31 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .clock import Clock, ManualClock, ScaledClock
 from .config import EmulatorConfig, Rule
 from .server import EmulatorServer
 from .stats import EmulatorStats
 
+if TYPE_CHECKING:
+    from .openai_api.server import OpenAIServer
+
 T = TypeVar("T")
+Api = Literal["anthropic", "openai"]
 
 
 class EmulatorHandle:
-    """A running emulator: its URL, clock, config and counters, plus runtime knobs."""
+    """A running emulator: its URL, clock, config and counters, plus runtime knobs.
+
+    `server` is the Anthropic `EmulatorServer` or, started with `api="openai"`, the
+    `OpenAIServer` (whose `base_url` ends in /v1, as the openai SDK takes it)."""
 
     def __init__(
-        self, server: EmulatorServer, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+        self,
+        server: EmulatorServer | OpenAIServer,
+        loop: asyncio.AbstractEventLoop,
+        thread: threading.Thread,
     ) -> None:
         self.server = server
         self._loop = loop
@@ -60,7 +70,12 @@ class EmulatorHandle:
 
     def betas(self, batch_id: str) -> tuple[str, ...]:
         """The anthropic-beta values sent when `batch_id` was created."""
-        return self.server.betas.get(batch_id, ())
+        return self._anthropic().betas.get(batch_id, ())
+
+    def _anthropic(self) -> EmulatorServer:
+        if not isinstance(self.server, EmulatorServer):
+            raise TypeError("this is the OpenAI emulator")
+        return self.server
 
     @property
     def stats(self) -> EmulatorStats:
@@ -94,9 +109,8 @@ class EmulatorHandle:
         self, count: int, *, spacing_s: float = 1.0, active: frozenset[int] = frozenset()
     ) -> list[str]:
         """Add `count` older batches at once (see `EmulatorServer.seed_history`)."""
-        return self.call(
-            lambda: self.server.seed_history(count, spacing_s=spacing_s, active=active)
-        )
+        server = self._anthropic()
+        return self.call(lambda: server.seed_history(count, spacing_s=spacing_s, active=active))
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the server's loop thread (where its SQLite connection lives)."""
@@ -109,12 +123,23 @@ class EmulatorHandle:
 
 @contextmanager
 def run_in_thread(
-    config: EmulatorConfig, clock: Clock | None = None, sock: socket.socket | None = None
+    config: EmulatorConfig,
+    clock: Clock | None = None,
+    sock: socket.socket | None = None,
+    *,
+    api: Api = "anthropic",
 ) -> Iterator[EmulatorHandle]:
     """Start a server on its own event loop thread; stop it when the block exits.
 
-    `sock`: a bound, listening socket to serve on (its URL may already be in use)."""
-    server = EmulatorServer(config, clock or ScaledClock(config.time_scale))
+    `sock`: a bound, listening socket to serve on (its URL may already be in use).
+    `api`: which API to emulate, Anthropic's Message Batches or OpenAI's Files + Batches."""
+    server: EmulatorServer | OpenAIServer
+    if api == "openai":
+        from .openai_api.server import OpenAIServer
+
+        server = OpenAIServer(config, clock or ScaledClock(config.time_scale))
+    else:
+        server = EmulatorServer(config, clock or ScaledClock(config.time_scale))
     loop = asyncio.new_event_loop()
     started: Future[str] = Future()
 

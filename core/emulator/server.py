@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import socket
 from collections.abc import Awaitable, Callable
 from email.utils import format_datetime
@@ -22,6 +21,7 @@ from .envelope import ApiFailure, error_response, json_response
 from .intake import prepare_batch
 from .state import US, BatchRecord, EmulatorState
 from .stats import EmulatorStats
+from .wire import FaultPicker, abort, read_body, serve
 
 log = logging.getLogger("batchtop.core.emulator")
 
@@ -47,8 +47,7 @@ class EmulatorServer:
         self.base_url = ""
         self._state: EmulatorState | None = None
         self._runner: web.AppRunner | None = None
-        self._rng = random.Random(config.faults.seed)
-        self._rng_seed = config.faults.seed
+        self._faults = FaultPicker(config.faults)
         self._slow_creates = asyncio.Event()  # set: creates waiting out create_latency_s go on
         self._create_lock = asyncio.Lock()
         self.organization_id = config.organization_id or ids.organization_id(config.seed)
@@ -66,19 +65,8 @@ class EmulatorServer:
         )
         app.on_response_prepare.append(self._add_request_id)
         self._add_routes(app)
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=2.0
-        )
-        await self._runner.setup()
-        site: web.BaseSite
-        if sock is not None:
-            site = web.SockSite(self._runner, sock)
-        else:
-            site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
-        self.base_url = f"http://{shown}:{port}"
+        self._runner, root = await serve(app, self.config.host, self.config.port, sock)
+        self.base_url = root
         return self.base_url
 
     async def stop(self) -> None:
@@ -212,28 +200,18 @@ class EmulatorServer:
         return error_response(ApiFailure(status, message, headers=headers), rid)
 
     async def _inject_faults(self) -> None:
-        faults = self.config.faults
-        if faults.latency_s > 0:
-            await asyncio.sleep(faults.latency_s)
-        if faults.seed != self._rng_seed:
-            self._rng = random.Random(faults.seed)
-            self._rng_seed = faults.seed
-        total = faults.rate_429 + faults.rate_529 + faults.rate_500
-        if total <= 0:
+        fault = await self._faults.pick()
+        if fault is None:
             return
-        u = self._rng.random()
-        retry_after = {"retry-after": _seconds(faults.retry_after_s)}
-        retry = {"x-should-retry": "true", **(retry_after if faults.retry_after_all else {})}
-        if u < faults.rate_429:
+        if fault.status == 429:
             raise ApiFailure(
                 429,
                 "Number of requests has exceeded your rate limit. Please try again later.",
-                headers={**retry, **retry_after},
+                headers=fault.headers,
             )
-        if u < faults.rate_429 + faults.rate_529:
-            raise ApiFailure(529, "Overloaded", headers=retry)
-        if u < total:
-            raise ApiFailure(500, "Internal server error", headers=retry)
+        if fault.status == 529:
+            raise ApiFailure(529, "Overloaded", headers=fault.headers)
+        raise ApiFailure(500, "Internal server error", headers=fault.headers)
 
     def _authenticate(self, request: web.Request) -> str:
         key = request.headers.get("x-api-key", "").strip()
@@ -250,23 +228,11 @@ class EmulatorServer:
 
     async def _read_body(self, request: web.Request, limit: int) -> bytes:
         """The whole body, or a 413 once it passes `limit` (the rest is drained, not kept)."""
-        declared = request.content_length
-        buf = bytearray()
-        too_big = declared is not None and declared > limit
-        drained = 0
-        async for chunk in request.content.iter_chunked(1 << 20):
-            if too_big:
-                drained += len(chunk)
-                if drained > limit + (64 << 20):
-                    break  # stop reading; the connection will be closed
-                continue
-            buf += chunk
-            if len(buf) > limit:
-                too_big = True
-                buf.clear()
-        if too_big:
-            raise ApiFailure(413, "Request exceeds the maximum allowed number of bytes.")
-        return bytes(buf)
+        return await read_body(
+            request,
+            limit,
+            lambda: ApiFailure(413, "Request exceeds the maximum allowed number of bytes."),
+        )
 
     # --- batch helpers -------------------------------------------------------------------
 
@@ -474,7 +440,7 @@ class EmulatorServer:
         for chunk in self.state.result_chunks(record):
             if cut is not None and sent + len(chunk) >= cut:
                 await response.write(chunk[: max(0, cut - sent)])
-                await _abort(request)
+                await abort(request)
                 return response
             await response.write(chunk)
             sent += len(chunk)
@@ -549,18 +515,6 @@ def _parse_limit(raw: str | None) -> int:
     if limit > 1000:
         raise ApiFailure(400, "limit: Input should be less than or equal to 1000")
     return limit
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-async def _abort(request: web.Request) -> None:
-    """Close the connection mid-body: the client sees a truncated chunked stream."""
-    transport = request.transport
-    if transport is not None:
-        transport.close()
-    await asyncio.sleep(0)
 
 
 #: anthropic-version values the API accepts (the docs' and SDK 2.x's).

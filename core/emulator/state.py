@@ -136,19 +136,26 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
+def open_db(db_path: Path | None, schema: str) -> sqlite3.Connection:
+    """An emulator's database (in memory without a path; else WAL, created 0600) with
+    `schema` applied; autocommit, usable from the server's thread."""
+    target = str(db_path) if db_path is not None else ":memory:"
+    if db_path is not None:
+        _create_private(db_path)  # it holds every prompt sent to it
+    db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+    if db_path is not None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    db.executescript(schema)
+    return db
+
+
 class EmulatorState:
     """Synchronous SQLite access; used from the server's event-loop thread only."""
 
     def __init__(self, db_path: Path | None) -> None:
-        target = str(db_path) if db_path is not None else ":memory:"
-        if db_path is not None:
-            _create_private(db_path)  # it holds every prompt sent to it
-        self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
-        if db_path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._db = open_db(db_path, _SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(batches)")}
         if "workspace" not in columns:  # a database from before workspaces
             self._db.execute("ALTER TABLE batches ADD COLUMN workspace TEXT NOT NULL DEFAULT ''")

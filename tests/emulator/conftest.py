@@ -73,3 +73,21 @@ async def aclient(emulator: EmulatorHandle) -> AsyncIterator[Any]:
 def text_of(message: Any) -> str:
     """The text of a message's text blocks (today's replies often start with thinking)."""
     return "".join(b.text for b in message.content if b.type == "text")
+
+
+@pytest.fixture
+def oai(openai_emulator: EmulatorHandle) -> Iterator[Any]:
+    """The official `openai` SDK (sync) pointed at the OpenAI emulator."""
+    from .openai_support import sdk as openai_sdk
+
+    with openai_sdk(openai_emulator) as c:
+        yield c
+
+
+@pytest.fixture
+async def aoai(openai_emulator: EmulatorHandle) -> AsyncIterator[Any]:
+    """The official `openai` SDK (async) pointed at the OpenAI emulator."""
+    from .openai_support import async_sdk as openai_async_sdk
+
+    async with openai_async_sdk(openai_emulator) as c:
+        yield c
