@@ -93,15 +93,17 @@ def emulator_factory() -> Iterator[Callable[..., EmulatorHandle]]:
     """Start extra emulators: `emulator_factory(rate=None, counters="at-end", ...)`.
 
     Keyword arguments override the standard test config (EmulatorConfig fields); `clock=`
-    passes a clock (default: a fresh ManualClock at 2026-11-25T12:00Z). All are stopped at
-    the end of the test.
+    passes a clock (default: a fresh ManualClock at 2026-11-25T12:00Z); `api="openai"` starts
+    the OpenAI emulator. All are stopped at the end of the test.
     """
     with ExitStack() as stack:
 
-        def start(clock: object = None, **overrides: object) -> EmulatorHandle:
+        def start(
+            clock: object = None, api: str = "anthropic", **overrides: object
+        ) -> EmulatorHandle:
             config = emulator_config(**overrides)
             the_clock = clock if clock is not None else ManualClock(EMULATOR_START)
-            return stack.enter_context(run_in_thread(config, the_clock))  # type: ignore[arg-type]
+            return stack.enter_context(run_in_thread(config, the_clock, api=api))  # type: ignore[arg-type]
 
         yield start
 

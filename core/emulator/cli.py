@@ -8,10 +8,15 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .clock import ScaledClock
 from .config import EmulatorConfig, FaultConfig
+from .handle import Api
 from .server import EmulatorServer
+
+if TYPE_CHECKING:
+    from .openai_api.server import OpenAIServer
 
 
 def _rate(text: str) -> float | None:
@@ -39,6 +44,13 @@ def _key_workspace(text: str) -> tuple[str, str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Define the emulator's options on `parser`."""
+    parser.add_argument(
+        "--api",
+        choices=["anthropic", "openai"],
+        default="anthropic",
+        help="which API to emulate: Anthropic's Message Batches (default) or OpenAI's"
+        " Files + Batches (the base URL printed then ends in /v1)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
     parser.add_argument("--db", type=Path, default=None, help="SQLite file (default: in memory)")
@@ -51,14 +63,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--counters",
         choices=["live", "at-end"],
-        default="at-end",
-        help="request counters move live or only when the batch ends (default at-end)",
+        default=None,
+        help="request counters move live or only when the batch ends (default: at-end for"
+        " anthropic, live for openai, as each real API does)",
     )
     parser.add_argument(
         "--time-scale", type=float, default=1.0, help="emulated seconds per real second"
     )
     parser.add_argument("--start-delay", type=float, default=0.0, help="emulated seconds")
     parser.add_argument("--cancel-delay", type=float, default=5.0, help="emulated seconds")
+    parser.add_argument(
+        "--finalize-delay",
+        type=float,
+        default=0.0,
+        help="emulated seconds an OpenAI batch stays finalizing",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for ids, replies and order")
     parser.add_argument("--fail-429", type=_probability, default=0.0, metavar="P")
     parser.add_argument("--fail-529", type=_probability, default=0.0, metavar="P")
@@ -93,10 +112,11 @@ def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:
         port=ns.port,
         db_path=ns.db,
         api_keys=frozenset(ns.api_key) if ns.api_key else None,
-        counters=ns.counters,
+        counters=ns.counters or ("live" if ns.api == "openai" else "at-end"),
         rate=ns.rate,
         start_delay_s=ns.start_delay,
         cancel_delay_s=ns.cancel_delay,
+        finalize_delay_s=ns.finalize_delay,
         time_scale=ns.time_scale,
         seed=ns.seed,
         faults=FaultConfig(
@@ -114,12 +134,19 @@ def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-async def _serve(config: EmulatorConfig) -> None:
-    server = EmulatorServer(config, ScaledClock(config.time_scale))
+async def _serve(config: EmulatorConfig, api: Api) -> None:
+    server: EmulatorServer | OpenAIServer
+    if api == "openai":
+        from .openai_api.server import OpenAIServer
+
+        server = OpenAIServer(config, ScaledClock(config.time_scale))
+    else:
+        server = EmulatorServer(config, ScaledClock(config.time_scale))
     base_url = await server.start()
     print(base_url, flush=True)
+    variable = "OPENAI_BASE_URL" if api == "openai" else "ANTHROPIC_BASE_URL"
     print(
-        f"batchtop emulator: export ANTHROPIC_BASE_URL={base_url} (Ctrl-C stops)",
+        f"batchtop emulator: export {variable}={base_url} (Ctrl-C stops)",
         file=sys.stderr,
         flush=True,
     )
@@ -137,7 +164,7 @@ def run_from_args(ns: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; the base URL is the first line on stdout."""
     config = config_from_args(ns)
     try:
-        asyncio.run(_serve(config))
+        asyncio.run(_serve(config, ns.api))
     except sqlite3.Error as exc:
         print(f"batchtop emulator: cannot use database {config.db_path}: {exc}", file=sys.stderr)
         return 1
@@ -153,7 +180,8 @@ def run_from_args(ns: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m batchtop.core.emulator",
-        description="A local Anthropic Message Batches API emulator.",
+        description="A local Anthropic Message Batches (or, with --api openai, OpenAI Files +"
+        " Batches) API emulator.",
     )
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
