@@ -88,6 +88,7 @@ class Demo:
         clock: DemoClock,
         home: tuple[Path, str | None],
         sock: socket.socket,
+        openai_sock: socket.socket | None = None,
     ) -> None:
         self.service = service
         self.clock = clock
@@ -95,6 +96,14 @@ class Demo:
         self.emulator: EmulatorHandle | None = None
         self.life: DemoLife | None = None
         self._sock: socket.socket | None = sock
+        # The OpenAI emulator's port, reserved like the Anthropic one: its URL is known
+        # before `start` (the OpenAI side of the demo: `demo_openai.py`).
+        self._openai_sock = openai_sock
+        self.openai_base_url = (
+            f"http://127.0.0.1:{openai_sock.getsockname()[1]}/v1" if openai_sock else None
+        )
+        self.openai_emulator: EmulatorHandle | None = None
+        self.openai_batches: dict[str, str] = {}
         self._stack = ExitStack()
         self.started = False
 
@@ -108,6 +117,8 @@ class Demo:
         from .store import Store
 
         config = EmulatorConfig(counters="live", rate=DEMO_RATE, seed=7)
+        if self._openai_sock is not None:  # first: the Anthropic seeding ends the clock at now
+            await self._start_openai()
         sock, self._sock = self._sock, None
         self.emulator = await asyncio.to_thread(
             self._stack.enter_context, run_in_thread(config, clock=self.clock, sock=sock)
@@ -129,6 +140,18 @@ class Demo:
         self.life = DemoLife(self.service, self.emulator, self.clock)
         self.started = True
 
+    async def _start_openai(self) -> None:
+        from .demo_openai import seed_openai
+        from .emulator import EmulatorConfig, run_in_thread
+
+        config = EmulatorConfig(counters="live", rate=DEMO_RATE, seed=7)
+        sock, self._openai_sock = self._openai_sock, None
+        self.openai_emulator = await asyncio.to_thread(
+            self._stack.enter_context,
+            run_in_thread(config, clock=self.clock, sock=sock, api="openai"),
+        )
+        self.openai_batches = await asyncio.to_thread(seed_openai, self.openai_emulator, self.clock)
+
     async def keep_alive(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         """New batches now and then, for as long as the demo is open (cancel to stop)."""
         if self.life is None:
@@ -143,8 +166,9 @@ class Demo:
         try:
             await self.service.close(wait_for_search_index=False)
         finally:
-            if self._sock is not None:
-                self._sock.close()
+            for sock in (self._sock, self._openai_sock):
+                if sock is not None:
+                    sock.close()
             self._stack.close()  # the emulator (its thread ends in milliseconds)
             _leave_home(self.home, self._home_before)
 
@@ -158,6 +182,9 @@ async def open_demo(settings: Settings | None = None) -> Demo:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)  # until the emulator serves it, a connection waits in the backlog
+        openai_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        openai_sock.bind(("127.0.0.1", 0))
+        openai_sock.listen(128)
         service = await BatchService.open(
             home / "batchtop.sqlite3",
             settings,
@@ -168,7 +195,7 @@ async def open_demo(settings: Settings | None = None) -> Demo:
     except BaseException:
         _leave_home(home, before)
         raise
-    return Demo(service, clock, (home, before), sock)
+    return Demo(service, clock, (home, before), sock, openai_sock)
 
 
 @asynccontextmanager

@@ -1,0 +1,200 @@
+"""The OpenAI side of the demo workspace: an OpenAI emulator seeded with batches in every
+state the Batch API has (completed with and without errors, expired, cancelled, failed
+validation, in progress, validating), over chat completions, responses and embeddings.
+
+Seeding speaks plain HTTP (urllib), as another tool would: the `openai` SDK is not needed
+(nor imported) to make the workspace. Old batches are made by moving the demo clock into the
+past and forward again, as `demo.seed` does for the Anthropic ones.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+import uuid
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from .demo import DEMO_KEY, article
+
+if TYPE_CHECKING:
+    from .emulator import EmulatorHandle
+
+CHAT, RESPONSES, EMBEDDINGS = "/v1/chat/completions", "/v1/responses", "/v1/embeddings"
+
+
+class OffsetClock(Protocol):
+    def set_offset(self, seconds: float) -> None: ...
+
+    def jump(self, seconds: float) -> None: ...
+
+
+def _articles(i: int) -> str:
+    return str(article(i)["content"])
+
+
+def _chat(prefix: str, n: int, task: str, model: str = "gpt-4o-mini") -> list[dict[str, Any]]:
+    return [
+        {
+            "custom_id": f"{prefix}-{i:03d}",
+            "method": "POST",
+            "url": CHAT,
+            "body": {
+                "model": model,
+                "max_completion_tokens": 300,
+                "messages": [
+                    {"role": "system", "content": "You are a concise assistant."},
+                    {"role": "user", "content": f"{task}: {_articles(i)}"},
+                ],
+            },
+        }
+        for i in range(n)
+    ]
+
+
+def _responses(prefix: str, n: int, task: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "custom_id": f"{prefix}-{i:03d}",
+            "method": "POST",
+            "url": RESPONSES,
+            "body": {"model": "gpt-5-mini", "input": f"{task}: {_articles(i)}"},
+        }
+        for i in range(n)
+    ]
+
+
+def _embeddings(prefix: str, n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "custom_id": f"{prefix}-{i:03d}",
+            "method": "POST",
+            "url": EMBEDDINGS,
+            "body": {
+                "model": "text-embedding-3-small",
+                "input": _articles(i),
+                "dimensions": 256,
+            },
+        }
+        for i in range(n)
+    ]
+
+
+class _Client:
+    """Just enough of the Files and Batches API over urllib."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url  # ends in /v1
+
+    def _call(self, method: str, path: str, body: bytes | None, content_type: str) -> Any:
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=body,
+            method=method,
+            headers={"authorization": f"Bearer {DEMO_KEY}", "content-type": content_type},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return orjson.loads(response.read())
+
+    def upload(self, lines: list[dict[str, Any]], name: str) -> str:
+        boundary = uuid.uuid4().hex
+        data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file";'
+                f' filename="{name}"\r\nContent-Type: application/jsonl\r\n\r\n'
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        answer = self._call("POST", "/files", body, f"multipart/form-data; boundary={boundary}")
+        return str(answer["id"])
+
+    def create(self, lines: list[dict[str, Any]], name: str, endpoint: str) -> str:
+        file_id = self.upload(lines, f"{name.replace(' ', '-')}.jsonl")
+        body = orjson.dumps(
+            {
+                "input_file_id": file_id,
+                "endpoint": endpoint,
+                "completion_window": "24h",
+                "metadata": {"name": name},
+            }
+        )
+        return str(self._call("POST", "/batches", body, "application/json")["id"])
+
+    def cancel(self, batch_id: str) -> None:
+        self._call("POST", f"/batches/{batch_id}/cancel", b"", "application/json")
+
+    def retrieve(self, batch_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call("GET", f"/batches/{batch_id}", None, "application/json")
+        return answer
+
+
+def seed_openai(emulator: EmulatorHandle, clock: OffsetClock) -> dict[str, str]:
+    """Create the OpenAI demo batches (blocking: run it on a thread); leaves the clock at real
+    time (offset 0). Returns {name: batch id}."""
+    from .emulator import Rule
+
+    hour = 3600.0
+    api = _Client(emulator.base_url)
+    made: dict[str, str] = {}
+
+    def rules(*new: Rule, **config: Any) -> None:
+        def apply() -> None:
+            emulator.server.config.rules = list(new)
+            for key, value in config.items():
+                setattr(emulator.server.config, key, value)
+
+        emulator.call(apply)
+
+    clock.set_offset(-28 * hour)
+    # An eval run that hit the 24 h window: the slow part is in the error file as expired.
+    rules(Rule(r"-0[4-5]\d$", delay_s=40 * hour))
+    made["nightly eval"] = api.create(_chat("oeval", 60, "Grade this answer"), "nightly eval", CHAT)
+
+    clock.jump(2 * hour)
+    rules()
+    made["product embeddings"] = api.create(
+        _embeddings("emb", 120), "product embeddings", EMBEDDINGS
+    )
+
+    clock.jump(1 * hour)
+    rules(
+        Rule(r"-0(11|47)$", "errored", "server_error", "The server had an error."),
+        Rule(r"-063$", "errored", "invalid_request_error", "Invalid 'input': too long."),
+    )
+    made["faq answers"] = api.create(
+        _responses("faq", 80, "Answer this FAQ"), "faq answers", RESPONSES
+    )
+
+    clock.jump(0.5 * hour)
+    rules()
+    broken = _chat("dup", 30, "Summarise")
+    broken[17] = {**broken[17], "custom_id": broken[3]["custom_id"]}  # a duplicate custom_id
+    made["broken upload"] = api.create(broken, "broken upload", CHAT)
+
+    clock.jump(0.5 * hour)
+    rules(cancel_delay_s=30.0)
+    abandoned = api.create(
+        _chat("rw", 150, "Rewrite this", "gpt-4.1-mini"), "abandoned rewrite", CHAT
+    )
+    made["abandoned rewrite"] = abandoned
+    clock.jump(20.0)
+    api.cancel(abandoned)
+
+    clock.jump(26 * hour)  # everything above ran to its end (the eval expired 4 h ago)
+    for batch_id in made.values():
+        api.retrieve(batch_id)  # settled now: its files are written with these times
+
+    clock.set_offset(0)
+    rules(cancel_delay_s=5.0, finalize_delay_s=10.0)
+    made["support replies"] = api.create(
+        _chat("support", 400, "Draft a reply to this customer"), "support replies", CHAT
+    )
+    rules(start_delay_s=20.0, finalize_delay_s=10.0)
+    made["ticket tags"] = api.create(
+        _responses("tag", 120, "Tag this ticket"), "ticket tags", RESPONSES
+    )
+    rules(start_delay_s=0.0)
+    return made

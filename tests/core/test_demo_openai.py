@@ -1,0 +1,48 @@
+"""The demo's OpenAI side: an OpenAI emulator with batches in every Batch API state."""
+
+from __future__ import annotations
+
+from batchtop.core.demo import start_demo
+
+
+async def test_demo_has_openai_batches_in_every_state() -> None:
+    from openai import AsyncOpenAI
+
+    async with start_demo() as demo:
+        assert demo.openai_base_url is not None
+        assert demo.openai_base_url.startswith("http://127.0.0.1:")
+        assert demo.openai_base_url.endswith("/v1")
+        async with AsyncOpenAI(api_key="demo", base_url=demo.openai_base_url) as oai:
+            batches = {b.metadata["name"]: b async for b in oai.batches.list()}
+            assert set(batches) == set(demo.openai_batches)
+            status = {name: b.status for name, b in batches.items()}
+            assert status == {
+                "nightly eval": "expired",
+                "product embeddings": "completed",
+                "faq answers": "completed",
+                "broken upload": "failed",
+                "abandoned rewrite": "cancelled",
+                "support replies": "in_progress",
+                "ticket tags": "validating",
+            }
+            assert {b.endpoint for b in batches.values()} == {
+                "/v1/chat/completions",
+                "/v1/responses",
+                "/v1/embeddings",
+            }
+            expired = batches["nightly eval"]
+            assert expired.request_counts is not None
+            assert 0 < expired.request_counts.completed < expired.request_counts.total
+            errors = await oai.files.content(expired.error_file_id)
+            assert b"batch_expired" in errors.content
+            faq = batches["faq answers"]
+            assert faq.request_counts is not None
+            assert faq.request_counts.failed == 3
+            broken = batches["broken upload"]
+            assert broken.errors is not None
+            assert [e.code for e in broken.errors.data or []] == ["duplicate_custom_id"]
+            cancelled = batches["abandoned rewrite"]
+            assert cancelled.request_counts is not None
+            assert 0 < cancelled.request_counts.completed < cancelled.request_counts.total
+            # the Anthropic side is as before, on its own port
+            assert demo.service.base_url != demo.openai_base_url.removesuffix("/v1")
