@@ -109,7 +109,7 @@ class EmulatorHandle:
         self, count: int, *, spacing_s: float = 1.0, active: frozenset[int] = frozenset()
     ) -> list[str]:
         """Add `count` older batches at once (see `EmulatorServer.seed_history`)."""
-        server = self._anthropic()
+        server = self.server
         return self.call(lambda: server.seed_history(count, spacing_s=spacing_s, active=active))
 
     def call(self, fn: Callable[[], T]) -> T:

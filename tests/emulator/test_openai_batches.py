@@ -200,3 +200,20 @@ async def test_async_client_batches(aoai: Any, openai_emulator: EmulatorHandle) 
     assert [b.id async for b in aoai.batches.list(limit=1)] == [created.id]
     with api_status(409):
         await aoai.batches.cancel(created.id)
+
+
+def test_seed_history_pages_at_one_hundred(oai: Any, openai_emulator: EmulatorHandle) -> None:
+    """Many batches at once (benchmarks, refresh tests): N batches list in ceil(N/100) calls
+    at OpenAI's largest page."""
+    n = 250
+    ids = openai_emulator.seed_history(n, active=frozenset({n - 1}))
+    assert len(set(ids)) == n
+    openai_emulator.stats.reset()
+    listed = list(oai.batches.list(limit=100))
+    assert [b.id for b in listed] == ids[::-1]
+    assert openai_emulator.stats.count("list", 200) == math.ceil(n / 100)
+    assert listed[0].status == "in_progress"
+    assert {b.status for b in listed[1:]} == {"completed"}
+    assert len(read_lines(oai, listed[1].output_file_id)) == 1
+    with api_status(400):
+        oai.batches.list(limit=101)

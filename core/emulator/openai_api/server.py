@@ -8,6 +8,7 @@ import math
 import random
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from email.utils import format_datetime
 from typing import Any
 
@@ -116,6 +117,50 @@ class OpenAIServer:
 
     def now_us(self) -> int:
         return to_us(self.clock.now())
+
+    def seed_history(
+        self, count: int, *, spacing_s: float = 1.0, active: frozenset[int] = frozenset()
+    ) -> list[str]:
+        """Add `count` chat batches of one request each, created before now (oldest first,
+        `spacing_s` apart): completed a second after creation, except the indices in
+        `active`, which stay in progress for 23 hours. Returns their ids, oldest first.
+
+        For tests and benchmarks of many batches without as many uploads and creates (the
+        Anthropic server's `seed_history`, same contract). Call on the server's thread."""
+        now = self.now_us()
+        line = {
+            "custom_id": "history-1",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": "an older batch"}],
+            },
+        }
+        content = orjson.dumps(line) + b"\n"
+        file_id = "file-" + base58(digest(self.config.seed, "history", now, count), 22)
+        self.state.add_file(file_id, now, "history.jsonl", "batch", content, None)
+        first = self.state.next_seq("oai_batches")
+        batches: list[NewBatch] = []
+        for i in range(count):
+            created = now - int((count - i) * spacing_s * US)
+            batch_id = "batch_" + hex_id(self.config.seed, "batch", first + i, created)
+            new = self._prepare(
+                content,
+                batch_id,
+                created,
+                "/v1/chat/completions",
+                None,
+                30 * 86_400 * US,
+                file_id,
+            )
+            done = created + (23 * 3600 * US if i in active else US)
+            request = replace(new.requests[0], ready_us=done)
+            batches.append(
+                replace(new, validated_us=created, done_us=done, final_us=done, requests=[request])
+            )
+        self.state.insert_batches(batches)
+        return [b.id for b in batches]
 
     # --- plumbing ------------------------------------------------------------------------
 

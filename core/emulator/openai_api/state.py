@@ -281,44 +281,52 @@ class OpenAIState:
     # --- batches -------------------------------------------------------------------------
 
     def insert_batch(self, new: NewBatch) -> BatchRecord:
+        seq = self.insert_batches([new])[0]
+        record = self._batch_where("seq = ?", seq)
+        assert record is not None
+        return record
+
+    def insert_batches(self, batches: list[NewBatch]) -> list[int]:
+        """Insert batches and their requests in one transaction; their sequence numbers."""
         db = self._db
+        seqs: list[int] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            cur = db.execute(
-                "INSERT INTO oai_batches (id, created_us, input_file_id, endpoint, metadata, "
-                "model, total, validated_us, errors, done_us, final_us, output_ttl_us) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new.id,
-                    new.created_us,
-                    new.input_file_id,
-                    new.endpoint,
-                    orjson.dumps(new.metadata).decode() if new.metadata is not None else None,
-                    new.model,
-                    len(new.requests),
-                    new.validated_us,
-                    orjson.dumps(new.errors).decode() if new.errors is not None else None,
-                    new.done_us,
-                    new.final_us,
-                    new.output_ttl_us,
-                ),
-            )
-            seq = int(cur.lastrowid or 0)
-            db.executemany(
-                "INSERT INTO oai_requests (batch_seq, custom_id, kind, ready_us, in_tokens, "
-                "out_tokens, line) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (seq, r.custom_id, r.kind, r.ready_us, r.in_tokens, r.out_tokens, r.line)
-                    for r in new.requests
-                ),
-            )
+            for new in batches:
+                cur = db.execute(
+                    "INSERT INTO oai_batches (id, created_us, input_file_id, endpoint, metadata, "
+                    "model, total, validated_us, errors, done_us, final_us, output_ttl_us) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        new.id,
+                        new.created_us,
+                        new.input_file_id,
+                        new.endpoint,
+                        orjson.dumps(new.metadata).decode() if new.metadata is not None else None,
+                        new.model,
+                        len(new.requests),
+                        new.validated_us,
+                        orjson.dumps(new.errors).decode() if new.errors is not None else None,
+                        new.done_us,
+                        new.final_us,
+                        new.output_ttl_us,
+                    ),
+                )
+                seq = int(cur.lastrowid or 0)
+                seqs.append(seq)
+                db.executemany(
+                    "INSERT INTO oai_requests (batch_seq, custom_id, kind, ready_us, in_tokens, "
+                    "out_tokens, line) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        (seq, r.custom_id, r.kind, r.ready_us, r.in_tokens, r.out_tokens, r.line)
+                        for r in new.requests
+                    ),
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        record = self._batch_where("seq = ?", seq)
-        assert record is not None
-        return record
+        return seqs
 
     def _batch_where(self, where: str, value: object) -> BatchRecord | None:
         row = self._db.execute(
