@@ -7,14 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import pytest
-from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.emulator import EmulatorHandle, Rule
 from waiting import wait_until
 
-from .openai_support import api_status, chat_lines, sdk, submit, upload
+from .openai_support import api_status, chat_line, chat_lines, sdk, submit, upload
 
 
 def test_429_with_retry_after_is_retried_by_the_sdk(openai_emulator: EmulatorHandle) -> None:
@@ -76,16 +77,52 @@ def test_transient_404_after_create(openai_emulator: EmulatorHandle) -> None:
         assert oai.batches.retrieve(batch.id).id == batch.id
 
 
-def test_wire_shapes_validate_strictly(oai: Any, openai_emulator: EmulatorHandle) -> None:
-    """The SDK builds objects without validating them; the raw JSON must validate."""
+def test_wire_shapes_validate_strictly(
+    emulator_factory: Callable[..., EmulatorHandle],
+) -> None:
+    """The SDK builds objects without validating them; the raw JSON of every status must
+    validate against its types."""
     from openai.types import Batch, FileObject
 
-    batch = submit(oai, chat_lines(2), metadata={"a": "b"})
-    openai_emulator.advance(5)
-    raw = oai.batches.with_raw_response.retrieve(batch.id).http_response.json()
-    assert Batch.model_validate(raw).status == "completed"
-    file_raw = oai.files.with_raw_response.retrieve(raw["output_file_id"]).http_response.json()
-    assert FileObject.model_validate(file_raw).purpose == "batch_output"
+    emu = emulator_factory(rate=1.0, start_delay_s=5.0, finalize_delay_s=5.0, api="openai")
+    emu.set_rules([Rule("^slow-", outcome="expired")])
+    seen: set[str] = set()
+    with sdk(emu) as oai:
+
+        def check(batch_id: str) -> dict[str, Any]:
+            raw = oai.batches.with_raw_response.retrieve(batch_id).http_response.json()
+            seen.add(Batch.model_validate(raw).status)
+            return raw
+
+        done = submit(oai, chat_lines(2), metadata={"a": "b"}).id
+        failed = submit(oai, b"{not json\n").id
+        cancelled = submit(oai, chat_lines(3)).id
+        expired = submit(oai, [chat_line("slow-1")]).id
+        check(done)  # validating
+        emu.advance(5.5)
+        check(done)  # in_progress
+        oai.batches.cancel(cancelled)
+        check(cancelled)  # cancelling
+        emu.advance(2)
+        check(done)  # finalizing
+        emu.advance(10)
+        raw = check(done)
+        for batch_id in (failed, cancelled):
+            check(batch_id)
+        emu.advance(86_400)
+        check(expired)
+        file_raw = oai.files.with_raw_response.retrieve(raw["output_file_id"]).http_response
+        assert FileObject.model_validate(file_raw.json()).purpose == "batch_output"
+    assert seen == {
+        "validating",
+        "in_progress",
+        "cancelling",
+        "finalizing",
+        "completed",
+        "failed",
+        "cancelled",
+        "expired",
+    }
 
 
 def test_unknown_route_and_missing_key(openai_emulator: EmulatorHandle) -> None:
