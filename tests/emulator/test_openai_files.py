@@ -104,3 +104,29 @@ async def test_async_client_files(aoai: Any) -> None:
     assert (await aoai.files.content(f.id)).content == data
     assert [x.id async for x in aoai.files.list()] == [f.id]
     assert (await aoai.files.delete(f.id)).deleted is True
+
+
+def test_keys_belong_to_projects(openai_emulator: EmulatorHandle) -> None:
+    """A key sees its project's files and batches only; every answer names the organization
+    and the project, as OpenAI's `openai-organization` / `openai-project` headers do."""
+    from openai import OpenAI
+
+    from .openai_support import submit
+
+    openai_emulator.call(
+        lambda: setattr(openai_emulator.config, "key_workspaces", {"k2": "proj_second"})
+    )
+    one = OpenAI(api_key="k1", base_url=openai_emulator.base_url, max_retries=0)
+    two = OpenAI(api_key="k2", base_url=openai_emulator.base_url, max_retries=0)
+    batch = submit(one, chat_lines(1))
+    raw = one.batches.with_raw_response.retrieve(batch.id)
+    assert raw.headers["openai-project"].startswith("proj_")
+    assert raw.headers["openai-project"] != "proj_second"
+    assert raw.headers["openai-organization"].startswith("org-")
+    assert two.files.with_raw_response.list().headers["openai-project"] == "proj_second"
+    assert two.batches.list().data == []
+    assert two.files.list().data == []
+    with api_status(404):
+        two.batches.retrieve(batch.id)
+    with api_status(404):
+        two.files.content(batch.input_file_id)

@@ -49,6 +49,10 @@ What it reproduces, and where each behaviour comes from:
   for unknown ids and routes, 409 to cancel an ended batch; injected faults are a 429 with
   `retry-after`, a 503 for "overloaded" and a 500, with `x-should-retry`, which the SDK's
   retry logic reads; `cut_results_after_bytes` cuts a file's content download.
+- Projects (Authentication reference: keys are project keys): files and batches belong
+  to the project of the key that made them (`key_workspaces` maps a key to a project id;
+  other keys share the default project); another project's ids are 404s; every
+  authenticated answer carries `openai-organization` and `openai-project` headers.
 - Rules (`config.Rule`) script a custom_id's fate: `errored` (its `error_type` chooses the
   status), `succeeded` with `text` or `stop_reason` ("max_tokens", "refusal"), `delay_s`,
   and `expired`/`canceled` (never processed: the batch runs to its expiry).

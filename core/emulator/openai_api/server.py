@@ -60,6 +60,7 @@ METADATA_PAIRS, METADATA_KEY, METADATA_VALUE = 16, 64, 512
 EXPIRY_MIN_S, EXPIRY_MAX_S = 3600, 2_592_000
 
 _KEY_REQUEST_ID = web.RequestKey("oai_request_id", str)
+_KEY_PROJECT = web.RequestKey("oai_project", str)  # "" is the default project
 
 
 def _seconds(us: int | None) -> int | None:
@@ -87,6 +88,14 @@ class OpenAIServer:
         self._runner: web.AppRunner | None = None
         self._faults = FaultPicker(config.faults)
         self._create_lock = asyncio.Lock()
+        # Keys belong to projects, as OpenAI's do: files and batches are the project's, and
+        # every answer names the organization and project (`openai-organization`,
+        # `openai-project` headers). `key_workspaces` maps a key to its project id.
+        seed = config.seed
+        self.organization_id = config.organization_id or "org-" + base58(
+            digest(seed, "organization"), 24
+        )
+        self.project_id = config.workspace_id or "proj_" + base58(digest(seed, "project"), 24)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -183,6 +192,10 @@ class OpenAIServer:
         response.headers.setdefault("openai-version", "2020-10-01")
         response.headers.setdefault("openai-processing-ms", "1")
         response.headers["Date"] = format_datetime(self.clock.now(), usegmt=True)
+        project = request.get(_KEY_PROJECT)
+        if project is not None:  # an authenticated request: the key's organization, project
+            response.headers.setdefault("openai-organization", self.organization_id)
+            response.headers.setdefault("openai-project", project or self.project_id)
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -195,7 +208,8 @@ class OpenAIServer:
             try:
                 if matched:
                     await self._inject_faults()
-                    self._authenticate(request)
+                    key = self._authenticate(request)
+                    request[_KEY_PROJECT] = self.config.key_workspaces.get(key, "")
                 response = await handler(request)
             except OpenAIFailure as failure:
                 response = error_response(failure)
@@ -242,7 +256,7 @@ class OpenAIServer:
             headers=fault.headers,
         )
 
-    def _authenticate(self, request: web.Request) -> None:
+    def _authenticate(self, request: web.Request) -> str:
         auth = request.headers.get("authorization", "")
         key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         if not key:
@@ -254,6 +268,7 @@ class OpenAIServer:
         allowed = self.config.api_keys
         if allowed is not None and key not in allowed:
             raise OpenAIFailure(401, "Incorrect API key provided.", code="invalid_api_key")
+        return key
 
     async def _json_body(self, request: web.Request) -> dict[str, Any]:
         raw = await read_body(
@@ -273,8 +288,8 @@ class OpenAIServer:
 
     # --- files ---------------------------------------------------------------------------
 
-    def _file(self, file_id: str, param: str = "id") -> FileRecord:
-        record = self.state.file(file_id)
+    def _file(self, request: web.Request, file_id: str, param: str = "id") -> FileRecord:
+        record = self.state.file(file_id, _project(request))
         if record is None or record.gone(self.now_us()):
             raise _no_file(file_id, param)
         return record
@@ -341,7 +356,9 @@ class OpenAIServer:
         async with self._create_lock:
             seq = self.state.next_seq("oai_files")
             file_id = "file-" + base58(digest(self.config.seed, "file", seq, now), 22)
-            record = self.state.add_file(file_id, now, filename, purpose, content, expires)
+            record = self.state.add_file(
+                file_id, now, filename, purpose, content, expires, _project(request)
+            )
         return json_response(self._render_file(record))
 
     async def _list_files(self, request: web.Request) -> web.StreamResponse:
@@ -356,19 +373,20 @@ class OpenAIServer:
             after=q.get("after") or None,
             ascending=order == "asc",
             purpose=q.get("purpose") or None,
+            project=_project(request),
         )
         return _list_response([self._render_file(r) for r in records], has_more)
 
     async def _retrieve_file(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self._render_file(self._file(request.match_info["file_id"])))
+        return json_response(self._render_file(self._file(request, request.match_info["file_id"])))
 
     async def _delete_file(self, request: web.Request) -> web.StreamResponse:
-        record = self._file(request.match_info["file_id"])
+        record = self._file(request, request.match_info["file_id"])
         self.state.delete_file(record)
         return json_response({"id": record.id, "object": "file", "deleted": True})
 
     async def _content(self, request: web.Request) -> web.StreamResponse:
-        record = self._file(request.match_info["file_id"])
+        record = self._file(request, request.match_info["file_id"])
         data = self.state.content(record)
         response = web.StreamResponse(
             status=200, headers={"Content-Type": "application/octet-stream"}
@@ -394,8 +412,8 @@ class OpenAIServer:
         )
         return self.state.settle(record, self.now_us(), ids)
 
-    def _load(self, batch_id: str) -> BatchRecord:
-        record = self.state.batch(batch_id)
+    def _load(self, request: web.Request, batch_id: str) -> BatchRecord:
+        record = self.state.batch(batch_id, _project(request))
         if record is None:
             raise _no_batch(batch_id)
         return self._settle(record)
@@ -488,7 +506,7 @@ class OpenAIServer:
         file_id = body["input_file_id"]
         if not isinstance(file_id, str):
             raise invalid_value("input_file_id", file_id)
-        source = self._file(file_id, "input_file_id")
+        source = self._file(request, file_id, "input_file_id")
         if source.purpose != "batch":
             raise OpenAIFailure(
                 400,
@@ -504,7 +522,7 @@ class OpenAIServer:
             new = await asyncio.to_thread(
                 self._prepare, content, batch_id, now, endpoint, metadata, ttl_us, file_id
             )
-            record = self.state.insert_batch(new)
+            record = self.state.insert_batch(replace(new, project=_project(request)))
         return json_response(self._render(record, fresh=True))
 
     def _prepare(
@@ -577,7 +595,7 @@ class OpenAIServer:
         )
 
     async def _retrieve(self, request: web.Request) -> web.StreamResponse:
-        record = self._load(request.match_info["batch_id"])
+        record = self._load(request, request.match_info["batch_id"])
         window = self.config.faults.transient_404_s
         if window > 0 and self.now_us() < record.created_us + int(window * US):
             raise _no_batch(record.id)
@@ -586,12 +604,12 @@ class OpenAIServer:
     async def _list(self, request: web.Request) -> web.StreamResponse:
         q = request.query
         limit = _parse_limit(q.get("limit"), default=20, maximum=100)
-        records, has_more = self.state.batches(limit, q.get("after") or None)
+        records, has_more = self.state.batches(limit, q.get("after") or None, _project(request))
         data = [self._render(self._settle(r)) for r in records]
         return _list_response(data, has_more)
 
     async def _cancel(self, request: web.Request) -> web.StreamResponse:
-        record = self._load(request.match_info["batch_id"])
+        record = self._load(request, request.match_info["batch_id"])
         if record.ended_us is not None:
             raise OpenAIFailure(409, f"Cannot cancel a batch with status '{record.end_status}'.")
         if record.cancel_us is None:
@@ -617,6 +635,10 @@ class OpenAIServer:
                 code="model_not_found",
             )
         return json_response(models.api_dict(info))
+
+
+def _project(request: web.Request) -> str:
+    return str(request.get(_KEY_PROJECT, ""))
 
 
 def _rid() -> str:

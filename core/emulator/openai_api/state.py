@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS oai_files (
     bytes INTEGER NOT NULL,
     expires_us INTEGER,
     deleted INTEGER NOT NULL DEFAULT 0,
+    project TEXT NOT NULL DEFAULT '',
     content BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS oai_batches (
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS oai_batches (
     in_tokens INTEGER NOT NULL DEFAULT 0,
     out_tokens INTEGER NOT NULL DEFAULT 0,
     output_file_id TEXT,
-    error_file_id TEXT
+    error_file_id TEXT,
+    project TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS oai_requests (
     rid INTEGER PRIMARY KEY,
@@ -74,7 +76,7 @@ CREATE INDEX IF NOT EXISTS oai_requests_batch ON oai_requests(batch_seq, ready_u
 _BATCH_COLUMNS = (
     "seq, id, created_us, input_file_id, endpoint, metadata, model, total, validated_us, "
     "errors, done_us, final_us, output_ttl_us, cancel_us, cancel_end_us, ended_us, end_status, "
-    "n_completed, n_failed, in_tokens, out_tokens, output_file_id, error_file_id"
+    "n_completed, n_failed, in_tokens, out_tokens, output_file_id, error_file_id, project"
 )
 _FILE_COLUMNS = "seq, id, created_us, filename, purpose, bytes, expires_us, deleted"
 
@@ -121,6 +123,7 @@ class BatchRecord:
     out_tokens: int
     output_file_id: str | None
     error_file_id: str | None
+    project: str  # "" is the default project
 
     @property
     def expires_us(self) -> int:
@@ -185,6 +188,7 @@ class NewBatch:
     final_us: int
     output_ttl_us: int
     requests: list[PendingRequest]
+    project: str = ""
 
 
 def _batch(row: tuple[Any, ...]) -> BatchRecord:
@@ -222,11 +226,12 @@ class OpenAIState:
         purpose: str,
         content: bytes,
         expires_us: int | None,
+        project: str = "",
     ) -> FileRecord:
         cur = self._db.execute(
-            "INSERT INTO oai_files (id, created_us, filename, purpose, bytes, expires_us, content)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (file_id, created_us, filename, purpose, len(content), expires_us, content),
+            "INSERT INTO oai_files (id, created_us, filename, purpose, bytes, expires_us, "
+            "content, project) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (file_id, created_us, filename, purpose, len(content), expires_us, content, project),
         )
         return FileRecord(
             int(cur.lastrowid or 0),
@@ -239,9 +244,11 @@ class OpenAIState:
             False,
         )
 
-    def file(self, file_id: str) -> FileRecord | None:
+    def file(self, file_id: str, project: str = "") -> FileRecord | None:
+        """The file if it belongs to `project` (another project's is as unknown as none)."""
         row = self._db.execute(
-            f"SELECT {_FILE_COLUMNS} FROM oai_files WHERE id = ?", (file_id,)
+            f"SELECT {_FILE_COLUMNS} FROM oai_files WHERE id = ? AND project = ?",
+            (file_id, project),
         ).fetchone()
         return _file(row) if row else None
 
@@ -257,10 +264,17 @@ class OpenAIState:
         )
 
     def files(
-        self, now_us: int, *, limit: int, after: str | None, ascending: bool, purpose: str | None
+        self,
+        now_us: int,
+        *,
+        limit: int,
+        after: str | None,
+        ascending: bool,
+        purpose: str | None,
+        project: str = "",
     ) -> tuple[list[FileRecord], bool]:
-        where = ["deleted = 0", "(expires_us IS NULL OR expires_us > ?)"]
-        args: list[Any] = [now_us]
+        where = ["deleted = 0", "(expires_us IS NULL OR expires_us > ?)", "project = ?"]
+        args: list[Any] = [now_us, project]
         if purpose:
             where.append("purpose = ?")
             args.append(purpose)
@@ -295,8 +309,8 @@ class OpenAIState:
             for new in batches:
                 cur = db.execute(
                     "INSERT INTO oai_batches (id, created_us, input_file_id, endpoint, metadata, "
-                    "model, total, validated_us, errors, done_us, final_us, output_ttl_us) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "model, total, validated_us, errors, done_us, final_us, output_ttl_us, "
+                    "project) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         new.id,
                         new.created_us,
@@ -310,6 +324,7 @@ class OpenAIState:
                         new.done_us,
                         new.final_us,
                         new.output_ttl_us,
+                        new.project,
                     ),
                 )
                 seq = int(cur.lastrowid or 0)
@@ -328,23 +343,25 @@ class OpenAIState:
             raise
         return seqs
 
-    def _batch_where(self, where: str, value: object) -> BatchRecord | None:
+    def _batch_where(self, where: str, *values: object) -> BatchRecord | None:
         row = self._db.execute(
-            f"SELECT {_BATCH_COLUMNS} FROM oai_batches WHERE {where}", (value,)
+            f"SELECT {_BATCH_COLUMNS} FROM oai_batches WHERE {where}", values
         ).fetchone()
         return _batch(row) if row else None
 
-    def batch(self, batch_id: str) -> BatchRecord | None:
-        return self._batch_where("id = ?", batch_id)
+    def batch(self, batch_id: str, project: str = "") -> BatchRecord | None:
+        return self._batch_where("id = ? AND project = ?", batch_id, project)
 
-    def batches(self, limit: int, after: str | None) -> tuple[list[BatchRecord], bool]:
-        """Newest first; `after` pages towards older batches."""
-        where, args = "1", []
+    def batches(
+        self, limit: int, after: str | None, project: str = ""
+    ) -> tuple[list[BatchRecord], bool]:
+        """Newest first; `after` pages towards older batches; only `project`'s."""
+        where, args = "project = ?", [project]
         if after:
             row = self._db.execute("SELECT seq FROM oai_batches WHERE id = ?", (after,)).fetchone()
             if row is None:
                 return [], False
-            where, args = "seq < ?", [row[0]]
+            where, args = "project = ? AND seq < ?", [project, row[0]]
         rows = self._db.execute(
             f"SELECT {_BATCH_COLUMNS} FROM oai_batches WHERE {where} ORDER BY seq DESC LIMIT ?",
             (*args, limit + 1),
@@ -412,8 +429,16 @@ class OpenAIState:
                 content = b"\n".join(lines) + b"\n"
                 db.execute(
                     "INSERT INTO oai_files (id, created_us, filename, purpose, bytes, "
-                    "expires_us, content) VALUES (?, ?, ?, 'batch_output', ?, ?, ?)",
-                    (file_id, end, f"{record.id}_{kind}.jsonl", len(content), end + ttl, content),
+                    "expires_us, content, project) VALUES (?, ?, ?, 'batch_output', ?, ?, ?, ?)",
+                    (
+                        file_id,
+                        end,
+                        f"{record.id}_{kind}.jsonl",
+                        len(content),
+                        end + ttl,
+                        content,
+                        record.project,
+                    ),
                 )
                 if kind == "output":
                     out_id = file_id
