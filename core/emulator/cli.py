@@ -8,15 +8,10 @@ import signal
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .clock import ScaledClock
 from .config import EmulatorConfig, FaultConfig
-from .handle import Api
-from .server import EmulatorServer
-
-if TYPE_CHECKING:
-    from .openai_api.server import OpenAIServer
+from .handle import Api, make_server
 
 
 def _rate(text: str) -> float | None:
@@ -135,13 +130,7 @@ def config_from_args(ns: argparse.Namespace) -> EmulatorConfig:
 
 
 async def _serve(config: EmulatorConfig, api: Api) -> None:
-    server: EmulatorServer | OpenAIServer
-    if api == "openai":
-        from .openai_api.server import OpenAIServer
-
-        server = OpenAIServer(config, ScaledClock(config.time_scale))
-    else:
-        server = EmulatorServer(config, ScaledClock(config.time_scale))
+    server = make_server(config, ScaledClock(config.time_scale), api)
     base_url = await server.start()
     print(base_url, flush=True)
     variable = "OPENAI_BASE_URL" if api == "openai" else "ANTHROPIC_BASE_URL"

@@ -121,6 +121,18 @@ class EmulatorHandle:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=60)
 
 
+def make_server(
+    config: EmulatorConfig, clock: Clock | None = None, api: Api = "anthropic"
+) -> EmulatorServer | OpenAIServer:
+    """The server for `api`, on `clock` (default: real time scaled by `config.time_scale`)."""
+    clock = clock or ScaledClock(config.time_scale)
+    if api == "openai":
+        from .openai_api.server import OpenAIServer
+
+        return OpenAIServer(config, clock)
+    return EmulatorServer(config, clock)
+
+
 @contextmanager
 def run_in_thread(
     config: EmulatorConfig,
@@ -133,13 +145,7 @@ def run_in_thread(
 
     `sock`: a bound, listening socket to serve on (its URL may already be in use).
     `api`: which API to emulate, Anthropic's Message Batches or OpenAI's Files + Batches."""
-    server: EmulatorServer | OpenAIServer
-    if api == "openai":
-        from .openai_api.server import OpenAIServer
-
-        server = OpenAIServer(config, clock or ScaledClock(config.time_scale))
-    else:
-        server = EmulatorServer(config, clock or ScaledClock(config.time_scale))
+    server = make_server(config, clock, api)
     loop = asyncio.new_event_loop()
     started: Future[str] = Future()
 
