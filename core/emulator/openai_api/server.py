@@ -204,6 +204,7 @@ class OpenAIServer:
         matched = request.match_info.http_exception is None
         endpoint = (route.name or "unknown") if matched else "unknown"
         status = 500
+        self.stats.arrive(endpoint)
         try:
             try:
                 if matched:
