@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,7 @@ from .envelope import ApiFailure, error_response, json_response
 from .intake import prepare_batch
 from .state import US, BatchRecord, EmulatorState
 from .stats import EmulatorStats
-from .wire import FaultPicker, abort, read_body, serve
+from .wire import FaultPicker, SlowGate, abort, read_body, serve
 
 log = logging.getLogger("batchtop.core.emulator")
 
@@ -48,7 +47,7 @@ class EmulatorServer:
         self._state: EmulatorState | None = None
         self._runner: web.AppRunner | None = None
         self._faults = FaultPicker(config.faults)
-        self._slow_creates = asyncio.Event()  # set: creates waiting out create_latency_s go on
+        self._slow_creates = SlowGate()
         self._create_lock = asyncio.Lock()
         self.organization_id = config.organization_id or ids.organization_id(config.seed)
         self.workspace_id = config.workspace_id or ids.workspace_id(config.seed)
@@ -331,15 +330,12 @@ class EmulatorServer:
 
     def release_slow_creates(self) -> None:
         """Let every create now waiting out `create_latency_s` go on (on the server's loop)."""
-        self._slow_creates.set()
-        self._slow_creates = asyncio.Event()
+        self._slow_creates.release()
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
         cfg = self.config
         raw = await self._read_body(request, cfg.max_body_bytes)
-        if cfg.faults.create_latency_s > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slow_creates.wait(), cfg.faults.create_latency_s)
+        await self._slow_creates.hold(cfg.faults.create_latency_s)
         async with self._create_lock:  # one create at a time: ids come from the sequence
             seq = self.state.next_seq()
             now = self.now_us()

@@ -7,6 +7,7 @@ Nothing here knows a provider: each server turns a `Fault` into its own error en
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 from collections.abc import Callable
@@ -55,6 +56,24 @@ class FaultPicker:
         if u < total:
             return Fault(500, retry)
         return None
+
+
+class SlowGate:
+    """Holds creates for `FaultConfig.create_latency_s` (the request has arrived, the batch
+    is made later) unless released first. Used on the server's loop only."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def release(self) -> None:
+        """Let every request now held go on."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def hold(self, seconds: float) -> None:
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), seconds)
 
 
 def seconds_text(value: float) -> str:

@@ -176,3 +176,27 @@ def test_cli_defaults_follow_the_api() -> None:
     assert config_from_args(parser.parse_args([])).counters == "at-end"
     openai = config_from_args(parser.parse_args(["--api", "openai", "--finalize-delay", "3"]))
     assert (openai.counters, openai.finalize_delay_s) == ("live", 3.0)
+
+
+def test_slow_create_arrives_before_the_batch_exists(openai_emulator: EmulatorHandle) -> None:
+    """`create_latency_s`: the create has reached the server, the batch is made later (a
+    client that gives up meanwhile cannot know) — the same fault as the Anthropic one."""
+    import threading
+
+    openai_emulator.set_faults(create_latency_s=600)
+    with sdk(openai_emulator) as oai:
+        file = upload(oai, chat_lines(1))
+        made: list[Any] = []
+        creating = threading.Thread(
+            target=lambda: made.append(
+                oai.batches.create(
+                    input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h"
+                )
+            )
+        )
+        creating.start()
+        wait_until(lambda: openai_emulator.stats.arrivals("create") == 1, timeout=10)
+        assert oai.batches.list().data == []
+        openai_emulator.call(openai_emulator.server.release_slow_creates)
+        creating.join(timeout=30)
+        assert [b.id for b in oai.batches.list()] == [made[0].id]

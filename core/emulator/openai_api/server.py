@@ -20,7 +20,7 @@ from ..config import EmulatorConfig
 from ..envelope import json_response
 from ..ids import base58, digest
 from ..stats import EmulatorStats
-from ..wire import FaultPicker, abort, read_body, serve
+from ..wire import FaultPicker, SlowGate, abort, read_body, serve
 from . import models
 from .bodies import Synthesizer, hex_id
 from .envelope import OpenAIFailure, error_response, invalid_value, missing
@@ -88,6 +88,7 @@ class OpenAIServer:
         self._runner: web.AppRunner | None = None
         self._faults = FaultPicker(config.faults)
         self._create_lock = asyncio.Lock()
+        self._slow_creates = SlowGate()
         # Keys belong to projects, as OpenAI's do: files and batches are the project's, and
         # every answer names the organization and project (`openai-organization`,
         # `openai-project` headers). `key_workspaces` maps a key to its project id.
@@ -516,6 +517,7 @@ class OpenAIServer:
             )
         content = self.state.content(source)
         cfg = self.config
+        await self._slow_creates.hold(cfg.faults.create_latency_s)
         async with self._create_lock:
             seq = self.state.next_seq("oai_batches")
             now = self.now_us()
@@ -525,6 +527,10 @@ class OpenAIServer:
             )
             record = self.state.insert_batch(replace(new, project=_project(request)))
         return json_response(self._render(record, fresh=True))
+
+    def release_slow_creates(self) -> None:
+        """Let every create now waiting out `create_latency_s` go on (on the server's loop)."""
+        self._slow_creates.release()
 
     def _prepare(
         self,
