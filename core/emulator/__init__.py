@@ -6,8 +6,9 @@ the benchmarks all use it. Module map: `config` (EmulatorConfig, FaultConfig, Ru
 outcomes and replies), `intake` (create body → stored rows), `state` (SQLite; lazy
 lifecycle), `envelope` (error bodies), `server` (aiohttp routes, auth, faults, streaming),
 `handle` (run_in_thread), `cli` (`batchtop emulator`, `python -m batchtop.core.emulator`),
-`wire` (fault picking, bounded body reads, cut streams: shared with the OpenAI emulator in
-`openai_api/`, which `run_in_thread(..., api="openai")` starts).
+`wire` (fault picking, slow creates, bounded body reads, cut streams, serving: shared
+with the OpenAI emulator in `openai_api/`, which `run_in_thread(..., api="openai")` and
+`batchtop emulator --api openai` start).
 
 Endpoints (`?beta=true` routes identically): POST/GET /v1/messages/batches,
 GET/DELETE /v1/messages/batches/{id}, POST …/{id}/cancel, GET …/{id}/results,
