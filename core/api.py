@@ -13,14 +13,14 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .errors import ApiError
 from .models import ProcessingStatus, RemoteBatch, RequestCounts
+from .providers.base import BatchLimits, ListPage, StreamedBody
 from .redact import clean_api_key
 
 if TYPE_CHECKING:
@@ -28,25 +28,10 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 LIST_PAGE_LIMIT = 1000
+# A Message Batch holds at most 100,000 requests or 256 MB.
+LIMITS = BatchLimits(max_requests=100_000, max_bytes=256 * 1024 * 1024)
+__all__ = ["DEFAULT_BASE_URL", "BatchApi", "ListPage", "StreamedBody"]
 NO_KEY_MESSAGE = "No API key: set ANTHROPIC_API_KEY or run batchtop --demo."
-
-
-class StreamedBody(Protocol):
-    """A request body sent as it is read (`submit.PartBody`): its length and its bytes."""
-
-    @property
-    def size(self) -> int: ...
-
-    def chunks(self) -> AsyncIterator[bytes]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ListPage:
-    """One page of `GET /v1/messages/batches` (newest first)."""
-
-    batches: list[RemoteBatch]
-    has_more: bool
-    last_id: str | None
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -219,6 +204,91 @@ def _cut_mid_response(exc: BaseException) -> bool:
     return False
 
 
+def status_error(
+    status: int,
+    msg: str,
+    *,
+    retry_after: float | None,
+    request_id: str | None,
+    key_hint: str,
+) -> ApiError:
+    """The `ApiError` of an HTTP error answer (any provider): its kind by status, one line."""
+    if status in (401, 403):
+        text = "The API key was rejected" if status == 401 else "Permission denied"
+        return ApiError(
+            f"{text} ({status}): {msg or key_hint}.".replace("..", "."),
+            kind="auth",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 429:
+        return ApiError(
+            f"Rate limited by the API (429){': ' + msg if msg else ''}.".replace("..", "."),
+            kind="rate_limited",
+            status=status,
+            request_id=request_id,
+            retry_after_s=retry_after,
+        )
+    if status >= 500:
+        what = "The API is overloaded" if status == 529 else "The API had a server error"
+        return ApiError(
+            f"{what} ({status}){': ' + msg if msg else ''}.".replace("..", "."),
+            kind="server",
+            status=status,
+            request_id=request_id,
+            retry_after_s=retry_after,
+        )
+    return ApiError(
+        f"The API refused the request ({status}){': ' + msg if msg else ''}.".replace("..", "."),
+        kind="invalid",
+        status=status,
+        request_id=request_id,
+    )
+
+
+def transport_error(
+    exc: BaseException,
+    sdk: Any,
+    base_url: str,
+    timeout_s: float,
+) -> ApiError | None:
+    """The `ApiError` of a timeout or connection failure, else None. `sdk` is the SDK's
+    module (`anthropic`, `openai`: both name these errors alike and run on httpx2)."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return ApiError(
+            f"Timed out waiting for {base_url} (after {timeout_s:g} s).",
+            kind="offline",
+            sent=not _never_sent(exc),
+        )
+    if isinstance(exc, sdk.APIConnectionError):
+        what = "Connection to {} was interrupted" if _cut_mid_response(exc) else "Cannot reach {}"
+        return ApiError(
+            f"{what.format(base_url)}: {_connection_cause(exc)}.",
+            kind="offline",
+            sent=not _never_sent(exc),
+        )
+    return None
+
+
+def other_error(exc: BaseException, base_url: str) -> ApiError:
+    """The `ApiError` of an exception no SDK class describes (a bare transport error)."""
+    try:
+        import httpx2
+
+        if isinstance(exc, httpx2.TimeoutException):
+            return ApiError(f"Timed out waiting for {base_url}.", kind="offline")
+        if isinstance(exc, httpx2.TransportError):
+            return ApiError(
+                f"Connection to {base_url} was interrupted: {_connection_cause(exc)}.",
+                kind="offline",
+            )
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(exc, OSError):
+        return ApiError(f"Network error talking to {base_url}: {exc}.", kind="offline")
+    return ApiError(f"Unexpected API error: {type(exc).__name__}: {exc}"[:300], kind="other")
+
+
 def is_ambiguous(err: ApiError) -> bool:
     """True when the server may have acted even though we saw an error."""
     if not err.sent:
@@ -229,10 +299,14 @@ def is_ambiguous(err: ApiError) -> bool:
 
 
 class BatchApi:
-    """Async wrapper around `anthropic.AsyncAnthropic` for the Message Batches endpoints.
+    """Async wrapper around `anthropic.AsyncAnthropic` for the Message Batches endpoints:
+    the Anthropic adapter of `providers.base.BatchProvider`.
 
     `calls` counts real HTTP requests (SDK retries included) via an httpx event hook.
     """
+
+    provider = "anthropic"
+    limits = LIMITS
 
     def __init__(
         self,
@@ -382,77 +456,21 @@ class BatchApi:
             return exc
         import anthropic
 
-        if isinstance(exc, anthropic.APITimeoutError):
-            return ApiError(
-                f"Timed out waiting for {self.base_url} (after {self.timeout_s:g} s).",
-                kind="offline",
-                sent=not _never_sent(exc),
-            )
-        if isinstance(exc, anthropic.APIConnectionError):
-            what = (
-                "Connection to {} was interrupted" if _cut_mid_response(exc) else "Cannot reach {}"
-            )
-            return ApiError(
-                f"{what.format(self.base_url)}: {_connection_cause(exc)}.",
-                kind="offline",
-                sent=not _never_sent(exc),
-            )
+        known = transport_error(exc, anthropic, self.base_url, self.timeout_s)
+        if known is not None:
+            return known
         if isinstance(exc, anthropic.APIStatusError):
-            status = exc.status_code
             detail = (exc.api_message or "").strip().splitlines()
-            msg = detail[0][:300] if detail else ""
-            retry_after = parse_retry_after(exc.response.headers)
-            rid = exc.request_id
-            if status in (401, 403):
-                text = "The API key was rejected" if status == 401 else "Permission denied"
-                return ApiError(
-                    f"{text} ({status}): {msg or 'check ANTHROPIC_API_KEY'}.".replace("..", "."),
-                    kind="auth",
-                    status=status,
-                    request_id=rid,
-                )
-            if status == 429:
-                return ApiError(
-                    f"Rate limited by the API (429){': ' + msg if msg else ''}.".replace("..", "."),
-                    kind="rate_limited",
-                    status=status,
-                    request_id=rid,
-                    retry_after_s=retry_after,
-                )
-            if status >= 500:
-                what = "The API is overloaded" if status == 529 else "The API had a server error"
-                return ApiError(
-                    f"{what} ({status}){': ' + msg if msg else ''}.".replace("..", "."),
-                    kind="server",
-                    status=status,
-                    request_id=rid,
-                    retry_after_s=retry_after,
-                )
-            return ApiError(
-                f"The API refused the request ({status}){': ' + msg if msg else ''}.".replace(
-                    "..", "."
-                ),
-                kind="invalid",
-                status=status,
-                request_id=rid,
+            return status_error(
+                exc.status_code,
+                detail[0][:300] if detail else "",
+                retry_after=parse_retry_after(exc.response.headers),
+                request_id=exc.request_id,
+                key_hint="check ANTHROPIC_API_KEY",
             )
         if isinstance(exc, anthropic.AnthropicError):
             return ApiError(str(exc).splitlines()[0][:300] or "API error.", kind="other")
-        try:
-            import httpx2
-
-            if isinstance(exc, httpx2.TimeoutException):
-                return ApiError(f"Timed out waiting for {self.base_url}.", kind="offline")
-            if isinstance(exc, httpx2.TransportError):
-                return ApiError(
-                    f"Connection to {self.base_url} was interrupted: {_connection_cause(exc)}.",
-                    kind="offline",
-                )
-        except ImportError:  # pragma: no cover
-            pass
-        if isinstance(exc, OSError):
-            return ApiError(f"Network error talking to {self.base_url}: {exc}.", kind="offline")
-        return ApiError(f"Unexpected API error: {type(exc).__name__}: {exc}"[:300], kind="other")
+        return other_error(exc, self.base_url)
 
     # --- endpoints -----------------------------------------------------------------------
 
@@ -509,8 +527,13 @@ class BatchApi:
             raise self.classify(exc) from None
         return to_remote_batch(obj)
 
-    async def create_raw(self, body: bytes | StreamedBody) -> RemoteBatch:
+    async def create_raw(
+        self, body: bytes | StreamedBody, *, submission_id: str | None = None
+    ) -> RemoteBatch:
         """Create a batch from a ready JSON body (`{"requests": [...]}`), without SDK retry.
+
+        A Message Batch has no metadata: `submission_id` is not sent (the journal proves
+        ownership by time window, count and custom_ids instead).
 
         Skips the SDK's per-field request transform, which costs seconds per 100,000
         requests, and keeps large parts as bytes instead of Python objects; a streamed body is

@@ -35,6 +35,8 @@ class Settings:
     max_requests_per_batch: int = 100_000
     max_bytes_per_batch: int = 256 * 1024 * 1024
     base_url: str | None = None
+    # Which batch API batchtop talks to when none is given (`--provider`): anthropic, openai.
+    provider: str = "anthropic"
     request_timeout_s: float = 60.0
     max_retries: int = 2
     notify_bell: bool = True
@@ -77,6 +79,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "max_requests_per_batch": (int,),
     "max_bytes_per_batch": (int,),
     "base_url": (str,),
+    "provider": (str,),
     "request_timeout_s": (int, float),
     "max_retries": (int,),
     "notify_bell": (bool,),

@@ -64,7 +64,20 @@ class RequestCounts:
 
 @dataclass(frozen=True, slots=True)
 class RemoteBatch:
-    """A MessageBatch exactly as the API last described it."""
+    """A batch exactly as its provider's API last described it, in batchtop's words.
+
+    `processing_status` and `request_counts` are the provider-neutral ones every view and
+    rule goes by (core/providers/ maps each provider's onto them). What only one provider
+    has is explicit and None elsewhere:
+    - `provider_status`: the provider's own status word when it says more than the three
+      neutral ones (OpenAI: validating, in_progress, finalizing, completed, failed, expired,
+      cancelling, cancelled); None for Anthropic, whose status is `processing_status`.
+    - `results_url`: Anthropic's results address (None until the batch ended).
+    - `endpoint`, `input_file_id`, `output_file_id`, `error_file_id`: OpenAI's batch
+      endpoint (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) and files.
+    - `submission_id`: batchtop's submission id, read back from the batch's metadata
+      (OpenAI keeps metadata; a Message Batch has none).
+    """
 
     id: str
     processing_status: ProcessingStatus
@@ -75,10 +88,32 @@ class RemoteBatch:
     cancel_initiated_at: datetime | None = None
     archived_at: datetime | None = None
     results_url: str | None = None
+    provider: str = "anthropic"
+    provider_status: str | None = None
+    endpoint: str | None = None
+    input_file_id: str | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    submission_id: str | None = None
 
     @property
     def is_active(self) -> bool:
         return self.processing_status is not ProcessingStatus.ENDED
+
+    @property
+    def has_results(self) -> bool:
+        """Whether the provider offers results to download (a results URL or files)."""
+        return (
+            self.results_url is not None
+            or self.output_file_id is not None
+            or self.error_file_id is not None
+        )
+
+    @property
+    def status_text(self) -> str:
+        """The status word to show: the provider's own when it has one (`validating`,
+        `finalizing`), else the neutral one."""
+        return self.provider_status or str(self.processing_status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .api import BatchApi
 from .config import MIN_REFRESH_S, Settings
 from .errors import ApiError
 from .models import (
@@ -35,6 +34,7 @@ from .models import (
     RefreshFailed,
     RemoteBatch,
 )
+from .providers.base import BatchProvider
 
 if TYPE_CHECKING:
     from .store import Store
@@ -83,7 +83,7 @@ class Poller:
 
     def __init__(
         self,
-        api: Callable[[], BatchApi],
+        api: Callable[[], BatchProvider],
         store: Store,
         settings: Settings,
         *,
@@ -216,7 +216,7 @@ class Poller:
             if ended and previous is not None and previous.is_active:
                 self._emit(BatchEnded(view))
 
-    async def _sync(self, api: BatchApi) -> None:
+    async def _sync(self, api: BatchProvider) -> None:
         """One refresh: the newest pages, then (until it is done once) the rest of the
         list, then the active batches neither covered."""
         store = self._store
@@ -267,7 +267,7 @@ class Poller:
             await self._store_batches([remote])
 
     async def _walk_is_cheaper(
-        self, last: RemoteBatch, missing: list[BatchView], api: BatchApi
+        self, last: RemoteBatch, missing: list[BatchView], api: BatchProvider
     ) -> bool:
         """Whether listing on (about one call per page of batches between here and the
         oldest missing active one, as far as the store knows) costs no more than
@@ -280,7 +280,7 @@ class Poller:
 
     async def _walk_history(
         self,
-        api: BatchApi,
+        api: BatchProvider,
         cursor: str | None,
         head_end: str,
         seen: dict[str, RemoteBatch],

@@ -1,7 +1,7 @@
 """The API key never appears in a message, a log line or a stored error: one redaction rule.
 
 `remember_secret` is called with the key as soon as batchtop holds it; `redact` removes it
-(and anything shaped like an Anthropic key or an auth header value) from a text. Every
+(and anything shaped like an Anthropic or OpenAI key or an auth header value) from a text. Every
 `BatchtopError` message, every logged record (through `RedactFilter`) and every error a
 front end prints goes through `redact`. `clean_api_key` turns the raw environment value into
 the key that is sent, refusing one that no HTTP header can carry before any request.
@@ -15,9 +15,13 @@ import threading
 from dataclasses import dataclass
 
 MASK = "[redacted]"
-# Anthropic keys (sk-ant-…), and the value of an auth header however it got quoted.
+# Anthropic keys (sk-ant-…), OpenAI keys (sk-proj-…, sk-svcacct-…, sk-admin-…, and the
+# older sk- followed by 20 or more characters), and the value of an auth header however it
+# got quoted.
 _SHAPES = re.compile(
     r"sk-ant-[A-Za-z0-9_\-]+"
+    r"|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]+"
+    r"|sk-[A-Za-z0-9]{20,}"
     r"|(?i:(?<=bearer )|(?<=x-api-key: )|(?<=x-api-key': ')|(?<=authorization: ))[^\s'\",}]{8,}"
 )
 _secrets: set[str] = set()

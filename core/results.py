@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from . import paths
-from .api import BatchApi
 from .errors import ApiError
+from .providers.base import BatchProvider
 from .results_ingest import FEED_BYTES, Ingest
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _count_lines(path: Path) -> tuple[int, bool]:
 
 
 async def download(
-    api: BatchApi,
+    api: BatchProvider,
     batch_id: str,
     *,
     expected_lines: int | None = None,
@@ -113,7 +113,7 @@ def _check_complete(lines: int, clean: bool, expected_lines: int | None) -> None
 
 
 async def _attempts(
-    api: BatchApi,
+    api: BatchProvider,
     batch_id: str,
     temp: Path,
     check: Callable[[], Awaitable[None]],
@@ -202,7 +202,7 @@ class _Feeder:
 
 
 async def _stream_to(
-    api: BatchApi, batch_id: str, temp: Path, progress: Progress | None, ingest: Ingest | None
+    api: BatchProvider, batch_id: str, temp: Path, progress: Progress | None, ingest: Ingest | None
 ) -> None:
     """Append the body to `temp`, resuming from its size when the server allows `Range`.
 
@@ -288,7 +288,7 @@ def _finish(temp: Path, final: Path) -> int:
 
 
 async def download_and_ingest(
-    api: BatchApi,
+    api: BatchProvider,
     store: Store,
     batch_id: str,
     *,

@@ -291,6 +291,20 @@ _MIGRATION_9: tuple[str, ...] = (
     """,
 )
 
+# Batches of more than one provider (core/providers/): each batch says whose it is, and the
+# provider's own status and batch fields when they say more than the neutral ones (OpenAI's
+# `validating`/`finalizing`, its endpoint and input, output and error files, the submission
+# id batchtop put in its metadata). Every batch stored before is an Anthropic one.
+_MIGRATION_10: tuple[str, ...] = (
+    "ALTER TABLE batches ADD COLUMN provider TEXT NOT NULL DEFAULT 'anthropic'",
+    "ALTER TABLE batches ADD COLUMN provider_status TEXT",
+    "ALTER TABLE batches ADD COLUMN endpoint TEXT",
+    "ALTER TABLE batches ADD COLUMN input_file_id TEXT",
+    "ALTER TABLE batches ADD COLUMN output_file_id TEXT",
+    "ALTER TABLE batches ADD COLUMN error_file_id TEXT",
+    "ALTER TABLE batches ADD COLUMN submission_id TEXT",
+)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -301,6 +315,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_7,
     _MIGRATION_8,
     _MIGRATION_9,
+    _MIGRATION_10,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

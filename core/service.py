@@ -24,7 +24,7 @@ from typing import IO, Any, Literal
 import orjson
 
 from . import paths, pricing, retry, scope
-from .api import DEFAULT_BASE_URL, BatchApi
+from .api import DEFAULT_BASE_URL
 from .config import Settings, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
 from .model_catalog import ModelCatalog, builtin_catalog, from_api, set_current
@@ -63,6 +63,8 @@ from .models import (
     WorkspaceInfo,
 )
 from .poller import Poller, Sleep
+from .providers import BatchProvider, check_provider, make_provider
+from .providers.env import provider_base_url, provider_key
 from .request_checks import user_text
 from .results import download_and_ingest
 from .store import Store
@@ -104,18 +106,23 @@ class BatchService:
         base_url: str | None = None,
         now: Callable[[], datetime] | None = None,
         sleep: Sleep | None = None,
+        provider: str | None = None,
+        endpoint: str | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         pricing.set_overrides(settings.prices)
         self._now = now or _utcnow
-        key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
-        self._api = BatchApi(
+        self.provider = check_provider(provider or settings.provider)
+        key = api_key if api_key is not None else provider_key(self.provider)
+        self._api: BatchProvider = make_provider(
+            self.provider,
             api_key=key or None,
-            base_url=base_url or settings.resolved_base_url,
+            base_url=base_url or provider_base_url(self.provider, settings),
             timeout_s=settings.request_timeout_s,
             max_retries=settings.max_retries,
             now=self._now,
+            endpoint=endpoint,
         )
         self._subscribers: list[Callable[[Event], None]] = []
         self._poller = Poller(
@@ -152,18 +159,23 @@ class BatchService:
         base_url: str | None = None,
         now: Callable[[], datetime] | None = None,
         sleep: Sleep | None = None,
+        provider: str | None = None,
+        endpoint: str | None = None,
     ) -> BatchService:
         """Open the store and load settings (default config file).
 
         Without `store_path`, the store is the one of the endpoint and workspace in use
         (core/scope.py): the one seen last at this base URL until the API names the
-        workspace, then the right one.
+        workspace, then the right one. `provider` (default: the setting, `anthropic`)
+        chooses the batch API; each provider's base URL is its own endpoint, so its
+        batches live in stores of their own.
         """
         settings = settings if settings is not None else await asyncio.to_thread(load_settings)
+        name = check_provider(provider or settings.provider)
         scoped = store_path is None
         warnings: list[str] = []
         if store_path is None:
-            url = (base_url or settings.resolved_base_url or DEFAULT_BASE_URL).rstrip("/")
+            url = (base_url or provider_base_url(name, settings) or DEFAULT_BASE_URL).rstrip("/")
             try:
                 store_path = await asyncio.to_thread(scope.first_store_path, url)
             except OSError as exc:
@@ -174,7 +186,16 @@ class BatchService:
             if exposed is not None:
                 warnings.append(exposed)
         store = await asyncio.to_thread(Store.open, store_path)
-        service = cls(store, settings, api_key=api_key, base_url=base_url, now=now, sleep=sleep)
+        service = cls(
+            store,
+            settings,
+            api_key=api_key,
+            base_url=base_url,
+            now=now,
+            sleep=sleep,
+            provider=name,
+            endpoint=endpoint,
+        )
         service._owns_store = True
         service._scoped = scoped
         service._warnings = warnings
@@ -410,7 +431,7 @@ class BatchService:
     def _maybe_auto_download(self, view: BatchView) -> None:
         if not self.auto_download or view.job_id is None or view.results_downloaded:
             return
-        if view.remote.results_url is None or view.id in self._downloads:
+        if not view.remote.has_results or view.id in self._downloads:
             return
         try:
             asyncio.get_running_loop()

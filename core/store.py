@@ -66,8 +66,10 @@ MANIFEST_FLUSH_CHARS = 2_000_000  # manifest text gathered before a write transa
 _REMOTE_COLS = (
     "b.id, b.status, b.processing, b.succeeded, b.errored, b.canceled, b.expired,"
     " b.created_at, b.expires_at, b.ended_at, b.cancel_initiated_at, b.archived_at,"
-    " b.results_url"
+    " b.results_url, b.provider, b.provider_status, b.endpoint, b.input_file_id,"
+    " b.output_file_id, b.error_file_id, b.submission_id"
 )
+_R = 20  # the view's columns after the remote ones
 _VIEW_SQL = f"""
 SELECT {_REMOTE_COLS}, b.seen_at,
     l.label, l.note, l.job_id, l.job_part, l.parent_batch_id, l.model,
@@ -78,8 +80,10 @@ FROM batches b LEFT JOIN batch_local l ON l.batch_id = b.id
 """
 _UPSERT_SQL = """
 INSERT INTO batches (id, status, processing, succeeded, errored, canceled, expired,
-    created_at, expires_at, ended_at, cancel_initiated_at, archived_at, results_url, seen_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    created_at, expires_at, ended_at, cancel_initiated_at, archived_at, results_url,
+    provider, provider_status, endpoint, input_file_id, output_file_id, error_file_id,
+    submission_id, seen_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     status = excluded.status, processing = excluded.processing,
     succeeded = excluded.succeeded, errored = excluded.errored,
@@ -87,7 +91,10 @@ ON CONFLICT (id) DO UPDATE SET
     created_at = excluded.created_at, expires_at = excluded.expires_at,
     ended_at = excluded.ended_at, cancel_initiated_at = excluded.cancel_initiated_at,
     archived_at = excluded.archived_at, results_url = excluded.results_url,
-    seen_at = excluded.seen_at
+    provider = excluded.provider, provider_status = excluded.provider_status,
+    endpoint = excluded.endpoint, input_file_id = excluded.input_file_id,
+    output_file_id = excluded.output_file_id, error_file_id = excluded.error_file_id,
+    submission_id = excluded.submission_id, seen_at = excluded.seen_at
 """
 _INTENT_COLS = (
     "id, job_id, part, request_count, content_hash, created_at, state, batch_id, error,"
@@ -116,6 +123,13 @@ def _remote_params(b: RemoteBatch) -> _RemoteParams:
         to_text(b.cancel_initiated_at),
         to_text(b.archived_at),
         b.results_url,
+        b.provider,
+        b.provider_status,
+        b.endpoint,
+        b.input_file_id,
+        b.output_file_id,
+        b.error_file_id,
+        b.submission_id,
     )
 
 
@@ -130,25 +144,32 @@ def _remote_from_row(r: Sequence[Any]) -> RemoteBatch:
         cancel_initiated_at=from_text(r[10]),
         archived_at=from_text(r[11]),
         results_url=r[12],
+        provider=r[13],
+        provider_status=r[14],
+        endpoint=r[15],
+        input_file_id=r[16],
+        output_file_id=r[17],
+        error_file_id=r[18],
+        submission_id=r[19],
     )
 
 
 def _view_from_row(r: Sequence[Any]) -> BatchView:
     return BatchView(
         remote=_remote_from_row(r),
-        seen_at=req_dt(r[13]),
-        label=r[14],
-        note=r[15],
-        job_id=r[16],
-        job_part=r[17],
-        parent_batch_id=r[18],
-        model=r[19],
-        results_downloaded=bool(r[20]),
-        results_indexed=int(r[21]),
-        estimated_cost_usd=r[22],
-        actual_cost_usd=r[23],
-        deleted=bool(r[24]),
-        has_manifest=bool(r[25]),
+        seen_at=req_dt(r[_R]),
+        label=r[_R + 1],
+        note=r[_R + 2],
+        job_id=r[_R + 3],
+        job_part=r[_R + 4],
+        parent_batch_id=r[_R + 5],
+        model=r[_R + 6],
+        results_downloaded=bool(r[_R + 7]),
+        results_indexed=int(r[_R + 8]),
+        estimated_cost_usd=r[_R + 9],
+        actual_cost_usd=r[_R + 10],
+        deleted=bool(r[_R + 11]),
+        has_manifest=bool(r[_R + 12]),
     )
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .api import BatchApi, ListPage, is_ambiguous
+from .api import is_ambiguous
 from .errors import ApiError, UserError
 from .manifest_rows import ManifestRow, manifest_row
 from .models import (
@@ -44,6 +44,7 @@ from .models import (
 )
 from .poller import backoff_delay
 from .pricing import CostAccumulator
+from .providers.base import BatchProvider, ListPage
 
 if TYPE_CHECKING:
     from .store import Store
@@ -317,7 +318,7 @@ class Submitter:
 
     def __init__(
         self,
-        api: Callable[[], BatchApi],
+        api: Callable[[], BatchProvider],
         store: Store,
         *,
         now: Callable[[], datetime],
@@ -369,7 +370,7 @@ class Submitter:
             while True:
                 in_flight = True
                 try:
-                    batch = await api.create_raw(prepared.body)
+                    batch = await api.create_raw(prepared.body, submission_id=submission_id(intent))
                     break
                 except ApiError as err:
                     in_flight = False
@@ -419,7 +420,7 @@ class Submitter:
         await self._record(intent, batch, state, model, estimated_cost_usd, parent_batch_id)
         return batch
 
-    async def _list_page(self, api: BatchApi, after_id: str | None) -> ListPage:
+    async def _list_page(self, api: BatchProvider, after_id: str | None) -> ListPage:
         """A page of the list, waiting out 429s and overloads past the SDK's own retries (a
         reconcile in a rate-limited workspace finishes instead of failing on one page)."""
         failures = 0
@@ -524,10 +525,13 @@ class Submitter:
         api = self._api()
         lo, hi = self.window(intent)
         alike: list[RemoteBatch] = []
+        tagged: list[RemoteBatch] = []  # carrying this intent's submission id (metadata)
+        wanted = submission_id(intent)
         after_id: str | None = None
         while True:
             page = await self._list_page(api, after_id)
             lo, hi = self.window(intent)  # the first response may have told the server's time
+            tagged.extend(b for b in page.batches if b.submission_id == wanted)
             alike.extend(
                 b
                 for b in page.batches
@@ -538,6 +542,14 @@ class Submitter:
             if page.batches[-1].created_at < lo:
                 break
             after_id = page.last_id
+        if tagged:
+            # The provider kept the submission id batchtop sent with the create: that is
+            # proof, whatever its counts say yet (OpenAI counts nothing while validating).
+            mine = [b for b in tagged if claimed is None or b.id not in claimed]
+            if len(mine) == 1:
+                return Lookup(mine[0])
+            if mine:
+                return Lookup(None, tuple(b.id for b in mine))
         alike = [b for b in alike if lo <= b.created_at <= hi]
         unclaimed: list[RemoteBatch] = []
         for batch in sorted(alike, key=lambda b: b.created_at):
@@ -640,6 +652,12 @@ class Submitter:
                 )
                 reported.append(replace(intent, state=IntentState.FAILED, batch_id=None, error=msg))
         return reported
+
+
+def submission_id(intent: SubmitIntent) -> str:
+    """The id batchtop gives one create attempt of a part (its job, part and intent): sent
+    as the batch's metadata where the provider keeps metadata, found again by reconcile."""
+    return f"{intent.job_id}/{intent.part}/{intent.id}"
 
 
 def _custom_id(line: bytes) -> str | None:

@@ -49,3 +49,15 @@ def test_clean_api_key() -> None:
         assert bad.problem is not None
         assert "SECRET" not in bad.problem
     assert clean_api_key("   ").key is None
+
+
+def test_openai_key_shapes_are_redacted() -> None:
+    for key in (
+        "sk-proj-" + "Ab12_cd-EF34gh56IJ78kl90",
+        "sk-svcacct-" + "Zz09yy88XX77ww66",
+        "sk-admin-" + "Qq11Rr22Ss33Tt44",
+        "sk-" + "A1b2C3d4E5f6G7h8I9j0K1",
+    ):
+        assert redact(f"header {key} end") == "header [redacted] end", key
+    # Words that merely start with sk- stay.
+    assert redact("task-list sk-short") == "task-list sk-short"

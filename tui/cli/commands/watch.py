@@ -157,7 +157,7 @@ async def _download_ended(
     """Download the results not here yet; True when one could not be."""
     failed = False
     for view in ended:
-        if view.remote.results_url is None or view.deleted:
+        if not view.remote.has_results or view.deleted:
             continue
         if not view.results_downloaded:
             try:

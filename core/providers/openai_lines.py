@@ -1,0 +1,205 @@
+"""One line of an OpenAI batch output or error file → one neutral result line.
+
+The results index reads the Message Batches result shape (`{"custom_id", "result": {"type",
+"message" | "error"}}`); this module writes OpenAI's lines in it, keeping what OpenAI said
+under `"openai"` (status code, request id, endpoint, the response's id):
+- a 2xx response is `succeeded`: chat completions (the first choice's text, refusal and
+  tool calls), responses (output text, reasoning summary, function calls) and embeddings
+  (`embedding: <dimensions> dimensions, norm <L2 norm>`: the numbers themselves are not
+  copied) become a message with content blocks, a stop reason and a usage;
+- any other status or an `error` is `errored` with OpenAI's error code and message, except
+  the requests a batch never ran: `batch_expired` is `expired`, `batch_cancelled` `canceled`.
+
+Stop reasons in batchtop's words: stop → end_turn, length / max_output_tokens → max_tokens,
+tool_calls / function_call → tool_use, content_filter → refusal. Usage: input tokens are
+those not read from the prompt cache (`cache_read_input_tokens` the cached ones), as in the
+neutral shape; OpenAI's `prompt_tokens` counts both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "max_output_tokens": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+_NOT_RUN = {"batch_expired": "expired", "batch_cancelled": "canceled"}
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _usage(prompt: int, output: int, cached: int) -> dict[str, int]:
+    cached = min(cached, prompt)
+    return {
+        "input_tokens": prompt - cached,
+        "output_tokens": output,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": cached,
+    }
+
+
+def _tool_use(ident: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    try:
+        value = orjson.loads(arguments) if isinstance(arguments, str) else arguments
+    except orjson.JSONDecodeError:
+        value = {"arguments": arguments}
+    return {"type": "tool_use", "id": str(ident or ""), "name": str(name or ""), "input": value}
+
+
+def _chat(body: dict[str, Any]) -> dict[str, Any]:
+    choices = body.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+    text = message.get("content")
+    if isinstance(text, str) and text:
+        content.append({"type": "text", "text": text})
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        content.append({"type": "text", "text": refusal})
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        content.append(_tool_use(call.get("id"), fn.get("name"), fn.get("arguments")))
+    usage = body.get("usage") or {}
+    details = usage.get("prompt_tokens_details") or {}
+    reason = "refusal" if refusal else _STOP.get(str(choice.get("finish_reason")))
+    return {
+        "content": content,
+        "stop_reason": reason or choice.get("finish_reason"),
+        "usage": _usage(
+            _int(usage.get("prompt_tokens")),
+            _int(usage.get("completion_tokens")),
+            _int(details.get("cached_tokens")),
+        ),
+    }
+
+
+def _response(body: dict[str, Any]) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    refused = False
+    for item in body.get("output") or []:
+        kind = item.get("type")
+        if kind == "message":
+            for part in item.get("content") or []:
+                if part.get("type") == "output_text":
+                    content.append({"type": "text", "text": str(part.get("text") or "")})
+                elif part.get("type") == "refusal":
+                    refused = True
+                    content.append({"type": "text", "text": str(part.get("refusal") or "")})
+        elif kind == "reasoning":
+            summary = " ".join(
+                str(s.get("text") or "") for s in item.get("summary") or [] if isinstance(s, dict)
+            )
+            if summary:
+                content.append({"type": "thinking", "thinking": summary})
+        elif kind == "function_call":
+            content.append(_tool_use(item.get("call_id"), item.get("name"), item.get("arguments")))
+    usage = body.get("usage") or {}
+    details = usage.get("input_tokens_details") or {}
+    if refused:
+        reason = "refusal"
+    elif body.get("status") == "incomplete":
+        why = (body.get("incomplete_details") or {}).get("reason")
+        reason = _STOP.get(str(why), str(why))
+    elif any(block["type"] == "tool_use" for block in content):
+        reason = "tool_use"
+    else:
+        reason = "end_turn"
+    return {
+        "content": content,
+        "stop_reason": reason,
+        "usage": _usage(
+            _int(usage.get("input_tokens")),
+            _int(usage.get("output_tokens")),
+            _int(details.get("cached_tokens")),
+        ),
+    }
+
+
+def embedding_summary(vector: Any) -> str:
+    """`embedding: 1,536 dimensions, norm 1.0000` (or base64: its size only)."""
+    if isinstance(vector, list):
+        norm = math.sqrt(sum(float(x) * float(x) for x in vector if isinstance(x, int | float)))
+        return f"embedding: {len(vector):,} dimensions, norm {norm:.4f}"
+    if isinstance(vector, str):
+        return f"embedding: base64, {len(vector):,} characters"
+    return "embedding: none"
+
+
+def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    items = [d for d in body.get("data") or [] if isinstance(d, dict)]
+    text = "\n".join(embedding_summary(d.get("embedding")) for d in items)
+    usage = body.get("usage") or {}
+    return {
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "usage": _usage(_int(usage.get("prompt_tokens")), 0, 0),
+    }
+
+
+def _message(body: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    kind = body.get("object")
+    if kind == "response" or endpoint.endswith("/responses"):
+        shape = _response(body)
+    elif kind == "list" or endpoint.endswith("/embeddings"):
+        shape = _embeddings(body)
+    else:
+        shape = _chat(body)
+    return {
+        "id": str(body.get("id") or ""),
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        **shape,
+    }
+
+
+def _error(error: Any, status: int | None) -> dict[str, Any]:
+    if not isinstance(error, dict):
+        error = {}
+    code = error.get("code") or error.get("type") or (f"http_{status}" if status else "error")
+    message = error.get("message") or ""
+    return {"type": "error", "error": {"type": str(code), "message": str(message)}}
+
+
+def neutral_line(line: bytes, endpoint: str) -> bytes:
+    """The neutral result line (ending in a newline) of one OpenAI result line; a line that
+    is not OpenAI's shape is passed on as it is (the index counts it as malformed)."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line.rstrip(b"\r\n") + b"\n"
+    if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
+        return line.rstrip(b"\r\n") + b"\n"
+    response = obj.get("response") if isinstance(obj.get("response"), dict) else None
+    status = _int(response.get("status_code")) if response else None
+    body = response.get("body") if response else None
+    error = obj.get("error")
+    note: dict[str, Any] = {"endpoint": endpoint, "id": obj.get("id")}
+    if response:
+        note["status_code"] = status
+        note["request_id"] = response.get("request_id")
+    result: dict[str, Any]
+    if error is None and status is not None and 200 <= status < 300 and isinstance(body, dict):
+        result = {"type": "succeeded", "message": _message(body, endpoint)}
+    else:
+        if error is None and isinstance(body, dict):
+            error = body.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        kind = _NOT_RUN.get(str(code))
+        if kind is not None:
+            result = {"type": kind}
+        else:
+            result = {"type": "errored", "error": _error(error, status)}
+    out = {"custom_id": obj["custom_id"], "result": result, "openai": note}
+    return orjson.dumps(out) + b"\n"
