@@ -131,6 +131,12 @@ def _load() -> _Table:
         label = f"prices.toml as of {table.as_of} ({table.source})"
         for model, entry in data["models"].items():
             table.builtin[model] = _model_price(entry, f"prices.toml: {model}", label)
+        # Other providers' models, each section with its own date and source.
+        for name, section in data.get("providers", {}).items():
+            smeta = section["meta"]
+            slabel = f"prices.toml as of {smeta['as_of']} ({smeta['source']})"
+            for model, entry in section["models"].items():
+                table.builtin[model] = _model_price(entry, f"prices.toml: {name} {model}", slabel)
         table.prices = dict(table.builtin)
         _table = table
     return _table
@@ -201,7 +207,8 @@ _ALIASES = {
     "claude-sonnet-4-0": "claude-sonnet-4",
     "claude-3-5-haiku-latest": "claude-3-5-haiku",
 }
-_DATED = re.compile(r"^(?P<base>.+?)[-@](?:\d{8}|latest)$")
+# Dated ids: Anthropic's -20251001 / @20251001 / -latest, OpenAI's -2025-08-07.
+_DATED = re.compile(r"^(?P<base>.+?)[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
 
 
 def canonical_model(model: str) -> str:

@@ -313,3 +313,19 @@ def test_building_the_openai_provider_imports_no_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_openai_rows_are_priced_at_batch_price(tmp_path: Path) -> None:
+    """gpt-5-mini-2025-08-07: 100 fresh + 20 cached input, 30 output tokens, half price."""
+    from batchtop.core import pricing
+
+    price = pricing.price_for("gpt-5-mini-2025-08-07")
+    assert price is not None
+    assert "OpenAI pricing page" in price.source
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(neutral_line(orjson.dumps(CHAT_OK), "/v1/chat/completions"))
+    with Store.open(tmp_path / "s.db") as store:
+        store.ingest_results("batch_1", path)
+        row = store.query_results(["batch_1"], ResultFilter(), 0, 1).rows[0]
+    expected = (100 * 0.25 + 20 * 0.025 + 30 * 2) / 1_000_000 * 0.5
+    assert row.cost_usd == pytest.approx(expected)
