@@ -255,6 +255,9 @@ class ImportOptions:
     id_field: str | None = None  # record field to derive custom_id from
     max_requests_per_batch: int = 100_000
     max_bytes_per_batch: int = 256 * 1024 * 1024
+    # The provider endpoint the requests target (OpenAI: /v1/chat/completions,
+    # /v1/responses, /v1/embeddings); None: the provider's default. Message Batches have one.
+    endpoint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +365,17 @@ class SubmitIntent:
     def unknown(self) -> bool:
         """Pending with look-alike batches that could not be proven ours."""
         return self.state is IntentState.PENDING and bool(self.candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanFile:
+    """An input file batchtop uploaded (OpenAI) that no batch uses: its create never
+    happened (a crash between the upload and the create). Reported; deleted when asked."""
+
+    id: str
+    filename: str
+    bytes: int
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from .models import (
     ImportReport,
     Job,
     JobProgress,
+    OrphanFile,
     PartialJobsNotice,
     ProcessingStatus,
     ProgressSeries,
@@ -115,6 +116,7 @@ class BatchService:
         self._now = now or _utcnow
         self.provider = check_provider(provider or settings.provider)
         key = api_key if api_key is not None else provider_key(self.provider)
+        self.endpoint = endpoint  # OpenAI's batch endpoint (None: its default)
         self._api: BatchProvider = make_provider(
             self.provider,
             api_key=key or None,
@@ -580,10 +582,11 @@ class BatchService:
     def _options(self, options: ImportOptions) -> ImportOptions:
         s = self.settings
         defaults = ImportOptions()
+        anthropic = self.provider == "anthropic"  # the model defaults are Anthropic's
         return replace(
             options,
-            model=options.model or s.resolved_default_model,
-            max_tokens=options.max_tokens or s.default_max_tokens,
+            model=options.model or (s.resolved_default_model if anthropic else None),
+            max_tokens=options.max_tokens or (s.default_max_tokens if anthropic else None),
             max_requests_per_batch=(
                 s.max_requests_per_batch
                 if options.max_requests_per_batch == defaults.max_requests_per_batch
@@ -613,6 +616,17 @@ class BatchService:
         from . import import_source, importer
 
         path = Path(path)
+        if self.provider == "openai":
+            from .import_openai import analyse_openai
+
+            work_dir = await asyncio.to_thread(self._new_work_dir)
+            return await asyncio.to_thread(
+                analyse_openai,
+                path,
+                self._options(options),
+                endpoint=options.endpoint or self.endpoint,
+                work_dir=work_dir,
+            )
         stream = import_source.is_stream(path)
         if stream or await asyncio.to_thread(importer.cannot_open, path) is None:
             # checks read it: retired models, limits, the default (a file that cannot be
@@ -920,6 +934,25 @@ class BatchService:
         for intent in resolved:
             self._emit(SubmitNotice(intent))
         return resolved
+
+    async def orphan_files(self) -> list[OrphanFile]:
+        """Input files batchtop uploaded that no batch uses (OpenAI; [] for a provider
+        whose creates upload nothing)."""
+        finder = getattr(self._api, "orphan_files", None)
+        if finder is None:
+            return []
+        await self._ready()
+        found: list[OrphanFile] = await finder()
+        return found
+
+    async def delete_orphan_files(self, files: Sequence[OrphanFile]) -> int:
+        """Delete these uploaded files (the user said so); returns how many were deleted."""
+        deleter = getattr(self._api, "delete_file", None)
+        if deleter is None:
+            return 0
+        for f in files:
+            await deleter(f.id)
+        return len(files)
 
     def job_progress(self, job_id: str) -> JobProgress | None:
         """Which parts of a job were created, are unresolved, or were never sent."""

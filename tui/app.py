@@ -287,8 +287,8 @@ def leave_process(code: int) -> NoReturn:
     os._exit(code)
 
 
-def run_app(*, demo: bool = False) -> int:
-    """Entry point for `batchtop` without a subcommand."""
+def run_app(*, demo: bool = False, provider: str | None = None) -> int:
+    """Entry point for `batchtop` without a subcommand (`--provider`: whose batches)."""
     from batchtop.core.config import load_settings
 
     try:
@@ -296,11 +296,18 @@ def run_app(*, demo: bool = False) -> int:
     except BatchtopError as exc:
         print(f"batchtop: {exc}", file=sys.stderr)
         return 2
-    key = os.environ.get("ANTHROPIC_API_KEY")
+    provider = provider or settings.provider
+    variable = "OPENAI_API_KEY" if provider == "openai" else "ANTHROPIC_API_KEY"
+    key = os.environ.get(variable)
     if not demo and not key:
-        print(NO_KEY_MESSAGE, file=sys.stderr)
+        print(
+            NO_KEY_MESSAGE if provider != "openai" else f"No API key: set {variable}.",
+            file=sys.stderr,
+        )
+        if provider == "openai":
+            return 2
         demo = True
-    runner = _run_demo(settings) if demo else _run_live(settings, key or "")
+    runner = _run_demo(settings) if demo else _run_live(settings, key or "", provider)
     try:
         return asyncio.run(runner)
     except BatchtopError as exc:
@@ -310,10 +317,10 @@ def run_app(*, demo: bool = False) -> int:
         return 130
 
 
-async def _run_live(settings: Settings, key: str) -> int:
+async def _run_live(settings: Settings, key: str, provider: str | None = None) -> int:
     from batchtop.core.service import BatchService
 
-    service = await BatchService.open(settings=settings, api_key=key)
+    service = await BatchService.open(settings=settings, api_key=key, provider=provider)
     if service.key_note:
         print(f"batchtop: warning: {service.key_note}", file=sys.stderr)
     try:

@@ -101,11 +101,18 @@ def bar(fraction: float, width: int = 10, style: str = "") -> Text:
     return text
 
 
+# A provider's own status words shown as such (OpenAI: validating before it runs,
+# finalizing while its output files are written, failed when its input was refused).
+PROVIDER_WORDS = {"validating": "validating", "finalizing": "finalizing", "failed": "failed"}
+
+
 def status_label(batch: BatchView) -> str:
     """What a person would call the batch's state (the API has only three)."""
     remote = batch.remote
     if batch.deleted:
         return "deleted"
+    if remote.provider_status in PROVIDER_WORDS:  # OpenAI says more than the neutral three
+        return PROVIDER_WORDS[remote.provider_status]
     if remote.processing_status is ProcessingStatus.IN_PROGRESS:
         return "in progress"
     if remote.processing_status is ProcessingStatus.CANCELING:

@@ -32,7 +32,7 @@ import orjson
 
 from ..api import other_error, parse_retry_after, status_error, transport_error
 from ..errors import ApiError
-from ..models import ProcessingStatus, RemoteBatch, RequestCounts
+from ..models import OrphanFile, ProcessingStatus, RemoteBatch, RequestCounts
 from ..redact import clean_api_key
 from .base import BatchLimits, ListPage, StreamedBody
 from .env import OPENAI_DEFAULT_BASE_URL, openai_org_project
@@ -148,7 +148,7 @@ def write_input_file(source: Path | list[bytes], endpoint: str, target: Path) ->
                     b'{"custom_id":'
                     + orjson.dumps(req["custom_id"])
                     + b',"method":"POST","url":'
-                    + orjson.dumps(url.decode())
+                    + orjson.dumps(req.get("url") or url.decode())
                     + b',"body":'
                     + orjson.dumps(req["params"])
                     + b"}\n"
@@ -422,6 +422,31 @@ class OpenAIBatchApi:
             if not page.get("has_more") or not data:
                 return out
             after = str(data[-1]["id"])
+
+    async def orphan_files(self) -> list[OrphanFile]:
+        """batchtop's uploaded input files that no batch of the project uses (one walk of
+        the batch list: ceil(N/100) calls)."""
+        files = await self.batch_files()
+        if not files:
+            return []
+        used: set[str] = set()
+        after: str | None = None
+        while True:
+            page = await self.list_page(after_id=after)
+            used.update(b.input_file_id for b in page.batches if b.input_file_id)
+            if not page.has_more or not page.batches or page.last_id is None:
+                break
+            after = page.last_id
+        return [
+            OrphanFile(
+                id=str(f["id"]),
+                filename=str(f.get("filename") or ""),
+                bytes=int(f.get("bytes") or 0),
+                created_at=_time(f.get("created_at")) or datetime.fromtimestamp(0, UTC),
+            )
+            for f in files
+            if f.get("id") not in used
+        ]
 
     # --- models and results --------------------------------------------------------------
 

@@ -67,6 +67,12 @@ def _add_submit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", help="local label for the batches")
     p.add_argument("--dry-run", action="store_true", help="report and estimate only")
     p.add_argument(
+        "--endpoint",
+        choices=("/v1/chat/completions", "/v1/responses", "/v1/embeddings"),
+        help="OpenAI: the endpoint requests made from a template target"
+        " (default /v1/chat/completions; OpenAI-format lines name their own)",
+    )
+    p.add_argument(
         "--yes",
         "-y",
         action="store_true",
@@ -84,6 +90,15 @@ def _add_submit(p: argparse.ArgumentParser) -> None:
         help="submit requests already submitted in full once more (billed twice)",
     )
     _json_flag(p)
+
+
+def _add_reconcile(p: argparse.ArgumentParser) -> None:
+    _json_flag(p)
+    p.add_argument(
+        "--delete-orphans",
+        action="store_true",
+        help="OpenAI: delete the input files batchtop uploaded that no batch uses",
+    )
 
 
 def _add_ls(p: argparse.ArgumentParser) -> None:
@@ -205,7 +220,7 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
         "reconcile",
         "resolve submissions left open by a crash or timeout",
         "reconcile:cmd_reconcile",
-        _json_flag,
+        _add_reconcile,
     ),
     ("locate", "print where config and data live", "local:cmd_locate", _json_flag),
     ("emulator", "serve a local Message Batches API emulator", "local:cmd_emulator", _add_emulator),
@@ -221,16 +236,36 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batchtop",
-        description="A terminal dashboard and command line for the Anthropic Message Batches API."
+        description="A terminal dashboard and command line for LLM batch jobs (Anthropic"
+        " Message Batches, OpenAI Batch API)."
         " With no command, opens the dashboard.",
     )
     parser.add_argument("--version", action=_Version, help="show the version and exit")
     parser.add_argument(
         "--demo", action="store_true", help="open the dashboard against a built-in emulator"
     )
+    _provider_flag(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text, handler, add_arguments in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=handler)
         add_arguments(p)
+        if name not in _NO_PROVIDER:
+            _provider_flag(p)
     return parser
+
+
+# Commands that open no service (their own options say which API, if any).
+_NO_PROVIDER = frozenset({"locate", "emulator", "serve"})
+PROVIDERS = ("anthropic", "openai")
+
+
+def _provider_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=argparse.SUPPRESS,
+        help="the batch API: anthropic (ANTHROPIC_API_KEY) or openai (OPENAI_API_KEY,"
+        " OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID; needs batchtop[openai])"
+        " (default: the provider setting, anthropic)",
+    )

@@ -82,7 +82,10 @@ def batch_dict(view: BatchView) -> dict[str, Any]:
     c = r.request_counts
     return {
         "id": r.id,
+        "provider": r.provider,
         "processing_status": r.processing_status.value,
+        "provider_status": r.provider_status,
+        "endpoint": r.endpoint,
         "request_counts": {
             "processing": c.processing,
             "succeeded": c.succeeded,

@@ -23,7 +23,9 @@ def run_with_service(fn: Command) -> Callable[[argparse.Namespace], int]:
             from batchtop.core.service import BatchService
             from batchtop.tui.safe_text import clean
 
-            service = await BatchService.open()
+            service = await BatchService.open(
+                provider=getattr(ns, "provider", None), endpoint=getattr(ns, "endpoint", None)
+            )
             for warning in service.warnings:  # e.g. a data directory others can read
                 sys.stderr.write(f"batchtop: warning: {clean(warning, keep_newlines=False)}\n")
             if service.key_note:  # said once: e.g. a trailing CR stripped from the key

@@ -50,6 +50,6 @@ def cmd_tui(ns: argparse.Namespace) -> int:
     gc.disable()
     try:
         run_app = importlib.import_module("batchtop.tui.app").run_app
-        return int(run_app(demo=bool(ns.demo)) or 0)
+        return int(run_app(demo=bool(ns.demo), provider=getattr(ns, "provider", None)) or 0)
     finally:
         gc.enable()

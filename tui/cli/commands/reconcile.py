@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from batchtop.tui.cli.render import console, print_json, txt
 
 if TYPE_CHECKING:
-    from batchtop.core.models import JobProgress, SubmitIntent
+    from batchtop.core.models import JobProgress, OrphanFile, SubmitIntent
     from batchtop.core.service import BatchService
 
 
@@ -44,15 +44,37 @@ def _parts(parts: tuple[int, ...]) -> str:
     return ("part " if len(parts) == 1 else "parts ") + ", ".join(str(p) for p in parts)
 
 
+def _orphan_dict(f: OrphanFile, deleted: bool) -> dict[str, Any]:
+    return {
+        "file_id": f.id,
+        "state": "deleted" if deleted else "orphaned file",
+        "filename": f.filename,
+        "bytes": f.bytes,
+        "created_at": f.created_at.isoformat(),
+    }
+
+
 async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
     reported = await service.reconcile()
     partial = service.partial_jobs()
+    orphans = await service.orphan_files()
+    delete = bool(getattr(ns, "delete_orphans", False)) and bool(orphans)
+    if delete:
+        await service.delete_orphan_files(orphans)
     if ns.json:
-        print_json([_intent_dict(i) for i in reported] + [_job_dict(p) for p in partial])
+        print_json(
+            [_intent_dict(i) for i in reported]
+            + [_job_dict(p) for p in partial]
+            + [_orphan_dict(f, delete) for f in orphans]
+        )
         return 0
     out = console()
-    if not reported and not partial:
+    if not reported and not partial and not orphans:
         out.print("nothing to reconcile")
+    for f in orphans:
+        what = "deleted" if delete else "uploaded but used by no batch"
+        hint = "" if delete else " (reconcile --delete-orphans deletes it)"
+        out.print(txt(f"file {f.id} ({f.filename}, {f.bytes:,} bytes): {what}{hint}", "yellow"))
     for i in reported:
         where = f"job {i.job_id} part {i.part}"
         if i.unknown:

@@ -31,6 +31,7 @@ def _options(ns: argparse.Namespace) -> ImportOptions:
         max_tokens=ns.max_tokens,
         system=ns.system,
         id_field=ns.id_field,
+        endpoint=getattr(ns, "endpoint", None),
     )
 
 

@@ -1,0 +1,309 @@
+"""Import for OpenAI's Batch API: OpenAI-format JSONL, or records / CSV / text + a template.
+
+Parse → validate → split → estimate, like `importer.py` for Message Batches, by OpenAI's
+rules: each JSONL line is `{"custom_id", "method": "POST", "url", "body"}`; every line of a
+batch targets one endpoint (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) and
+one model; custom_ids are unique; a batch holds at most 50,000 requests and 200 MB (sizes
+counted on OpenAI's lines). Records, CSV rows and text lines become bodies of the chosen
+endpoint (`--endpoint`): chat messages, a responses `input`, an embeddings `input`.
+
+The prepared parts hold batchtop's `{custom_id, params, url}` lines (params = OpenAI's body)
+with a manifest of input texts; `providers/openai.py` writes OpenAI's input file from them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import UserError
+from .models import CostEstimate, ImportIssue, ImportOptions, ImportReport, SplitPart
+from .pricing import BATCH_DISCOUNT, cost_usd, estimate_tokens
+from .providers.openai import DEFAULT_ENDPOINT, ENDPOINTS, LIMITS
+from .templates import render_template
+
+_MAX_ISSUES = 200
+_OVERHEAD = len(b'{"custom_id":,"method":"POST","url":,"body":}\n')
+
+
+def check_endpoint(endpoint: str | None) -> str:
+    if endpoint is None:
+        return DEFAULT_ENDPOINT
+    if endpoint not in ENDPOINTS:
+        raise UserError(f"Unknown endpoint {endpoint!r}: use one of {', '.join(ENDPOINTS)}.")
+    return endpoint
+
+
+def body_from_prompt(prompt: str, options: ImportOptions, endpoint: str) -> dict[str, Any]:
+    """The OpenAI request body of one prompt for `endpoint`."""
+    body: dict[str, Any] = {"model": options.model}
+    if endpoint.endswith("/embeddings"):
+        body["input"] = prompt
+    elif endpoint.endswith("/responses"):
+        body["input"] = prompt
+        if options.system:
+            body["instructions"] = options.system
+        if options.max_tokens:
+            body["max_output_tokens"] = options.max_tokens
+    else:
+        messages: list[dict[str, str]] = []
+        if options.system:
+            messages.append({"role": "system", "content": options.system})
+        messages.append({"role": "user", "content": prompt})
+        body["messages"] = messages
+        if options.max_tokens:
+            body["max_completion_tokens"] = options.max_tokens
+    return body
+
+
+def input_text(body: Any) -> str | None:
+    """The request's prompt as a text (the last user message, or the `input`)."""
+    if not isinstance(body, dict):
+        return None
+    value = body.get("input")
+    if isinstance(value, str):
+        return value
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                content = message.get("content")
+                if isinstance(content, str):
+                    return content
+    return None
+
+
+def _body_problem(body: Any, endpoint: str) -> tuple[str, str] | None:
+    if not isinstance(body, dict):
+        return "body", "'body' must be an object (the request of the endpoint)."
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return "body.model", "'body.model' is required: the model of this request."
+    if endpoint.endswith("/chat/completions"):
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return "body.messages", "'body.messages' must be a non-empty list for chat completions."
+    elif endpoint.endswith(("/responses", "/embeddings")) and body.get("input") in (None, "", []):
+        return "body.input", f"'body.input' is required for {endpoint}."
+    return None
+
+
+def _output_budget(body: dict[str, Any]) -> int:
+    for key in ("max_completion_tokens", "max_output_tokens", "max_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return 0
+
+
+def _items(path: Path, options: ImportOptions, endpoint: str) -> Iterator[tuple[int, Any]]:
+    """(line, value): OpenAI request lines as dicts; records / rows / text as prompts."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"Cannot read {path}: {exc.strerror}.") from exc
+    suffix = path.suffix.lower()
+    fmt = options.format
+    if fmt == "txt" or (fmt is None and suffix == ".txt"):
+        text = data.decode("utf-8", errors="replace")
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield n, {"prompt": line}
+        return
+    if fmt == "csv" or (fmt is None and suffix == ".csv"):
+        text = data.decode("utf-8-sig", errors="replace")
+        for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            yield n, {"record": row}
+        return
+    if fmt == "json" or (fmt is None and suffix == ".json"):
+        try:
+            records = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            yield 1, {"problem": f"Not valid JSON: {exc}."}
+            return
+        if not isinstance(records, list):
+            records = [records]
+        for n, record in enumerate(records, start=1):  # the record's number stands for a line
+            if isinstance(record, dict):
+                yield n, {"record": record}
+            else:
+                yield n, {"problem": "Each record must be a JSON object."}
+        return
+    for n, raw in enumerate(data.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield n, {"problem": f"Not valid JSON: {exc}."}
+            continue
+        if isinstance(value, dict) and ("body" in value or "url" in value or "method" in value):
+            yield n, {"request": value}
+        elif isinstance(value, dict):
+            yield n, {"record": value}
+        else:
+            yield n, {"problem": "Each line must be a JSON object."}
+
+
+def analyse_openai(
+    path: Path, options: ImportOptions, *, endpoint: str | None, work_dir: Path
+) -> ImportReport:
+    """Analyse `path` for OpenAI's Batch API and write its prepared parts (see module)."""
+    endpoint = check_endpoint(endpoint)
+    report = ImportReport(path=str(path), format="jsonl")
+    issues = report.issues
+    where = str(path)
+    prepared = work_dir / "prepared"
+    prepared.mkdir(parents=True, exist_ok=True)
+    max_requests = min(options.max_requests_per_batch, LIMITS.max_requests)
+    max_bytes = min(options.max_bytes_per_batch, LIMITS.max_bytes)
+    seen: dict[str, int] = {}
+    file_endpoint: str | None = None
+    first_model: str | None = None
+    parts: list[SplitPart] = []
+    part_lines: list[bytes] = []
+    manifest_lines: list[bytes] = []
+    count = size = first = last = 0
+    input_tokens = output_tokens = 0
+    batch_usd = 0.0
+    unknown: set[str] = set()
+
+    def issue(message: str, line: int, fld: str | None = None) -> None:
+        if len(issues) < _MAX_ISSUES:
+            issues.append(ImportIssue("error", message, where, line, field=fld))
+
+    def close_part() -> None:
+        nonlocal part_lines, manifest_lines, count, size
+        if not count:
+            return
+        index = len(parts) + 1
+        (prepared / f"part-{index:04d}.jsonl").write_bytes(b"".join(part_lines))
+        (prepared / f"part-{index:04d}.manifest.jsonl").write_bytes(b"".join(manifest_lines))
+        parts.append(SplitPart(index, count, size, first, last))
+        part_lines, manifest_lines, count, size = [], [], 0, 0
+
+    for line, item in _items(path, options, endpoint):
+        if "problem" in item:
+            issue(item["problem"], line)
+            report.invalid_requests += 1
+            continue
+        if "request" in item:
+            req = item["request"]
+            cid = req.get("custom_id")
+            url = req.get("url", endpoint)
+            body = req.get("body")
+            if req.get("method", "POST") != "POST":
+                issue("'method' must be \"POST\".", line, "method")
+                report.invalid_requests += 1
+                continue
+            if url not in ENDPOINTS:
+                issue(f"Unknown url {url!r}: use one of {', '.join(ENDPOINTS)}.", line, "url")
+                report.invalid_requests += 1
+                continue
+            file_endpoint = file_endpoint or url
+            if url != file_endpoint:
+                issue(
+                    f"Every request of a batch targets one endpoint: {url} here, "
+                    f"{file_endpoint} before.",
+                    line,
+                    "url",
+                )
+                report.invalid_requests += 1
+                continue
+            text = input_text(body)
+        else:
+            if options.template is None and "prompt" not in item:
+                issue(
+                    'This line is not an OpenAI request ({"custom_id", "method", "url",'
+                    ' "body"}); for other records, give a template.',
+                    line,
+                )
+                report.invalid_requests += 1
+                continue
+            if options.model is None:
+                raise UserError("Give a model (--model) for requests made from a template.")
+            try:
+                text = (
+                    render_template(options.template, item["record"])
+                    if "record" in item and options.template is not None
+                    else str(item.get("prompt", ""))
+                )
+            except (KeyError, ValueError) as exc:
+                issue(f"Template: {exc}", line)
+                report.invalid_requests += 1
+                continue
+            record = item.get("record") or {}
+            # custom_id: the --id-field's value, else the record's own custom_id or id.
+            fields = (options.id_field,) if options.id_field else ("custom_id", "id")
+            own = next((record[f] for f in fields if record.get(f) is not None), None)
+            cid = str(own) if own is not None else f"row-{line:06d}"
+            url = file_endpoint = endpoint
+            body = body_from_prompt(text, options, endpoint)
+        if not isinstance(cid, str) or not cid or len(cid) > 512:
+            issue("'custom_id' must be a non-empty string.", line, "custom_id")
+            report.invalid_requests += 1
+            continue
+        if cid in seen:
+            issue(f"custom_id {cid!r} is used twice: on line {seen[cid]} and on this line.", line)
+            report.invalid_requests += 1
+            continue
+        problem = _body_problem(body, url)
+        if problem is not None:
+            issue(problem[1], line, problem[0])
+            report.invalid_requests += 1
+            continue
+        model = body["model"]
+        first_model = first_model or model
+        if model != first_model:
+            issue(
+                f"Every request of an OpenAI batch uses one model: {model} here, "
+                f"{first_model} before.",
+                line,
+                "body.model",
+            )
+            report.invalid_requests += 1
+            continue
+        seen[cid] = line
+        out = orjson.dumps({"custom_id": cid, "params": body, "url": url}) + b"\n"
+        weight = len(out) + _OVERHEAD
+        if count and (count + 1 > max_requests or size + weight > max_bytes):
+            close_part()
+        if not count:
+            first = line
+        last = line
+        part_lines.append(out)
+        manifest_lines.append(orjson.dumps({"custom_id": cid, "input_text": text}) + b"\n")
+        count += 1
+        size += weight
+        report.request_count += 1
+        report.byte_size += weight
+        report.models[model] = report.models.get(model, 0) + 1
+        tokens = estimate_tokens(orjson.dumps(body).decode())
+        budget = _output_budget(body)
+        input_tokens += tokens
+        output_tokens += budget
+        usd = cost_usd(model, tokens, budget, batch=True)
+        if usd is None:
+            unknown.add(model)
+        else:
+            batch_usd += usd
+        if len(report.preview) < 3:
+            report.preview.append({"custom_id": cid, "params": body})
+    close_part()
+    report.parts = parts
+    report.prepared_path = prepared if parts else None
+    report.whole_file_errors = 0
+    report.notes.append(f"OpenAI Batch API, endpoint {file_endpoint or endpoint}.")
+    report.estimate = CostEstimate(
+        input_tokens=input_tokens,
+        max_output_tokens=output_tokens,
+        batch_usd=batch_usd,
+        standard_usd=batch_usd / BATCH_DISCOUNT,
+        unknown_models=tuple(sorted(unknown)),
+    )
+    return report

@@ -1,0 +1,291 @@
+"""OpenAI batches through BatchService, the official `openai` SDK and the OpenAI emulator:
+import → submit (upload + create, journaled) → refresh → results → rows, cancel, reconcile."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from batchtop.core.config import Settings
+from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.models import (
+    ImportOptions,
+    IntentState,
+    ProcessingStatus,
+    ResultFilter,
+    ResultType,
+)
+from batchtop.core.service import BatchService
+from batchtop.core.store import Store
+from svc_helpers import FakeSleep
+
+pytest.importorskip("openai")
+# Runs once the OpenAI emulator (core/emulator/openai_api, the openai_emulator fixture) is in.
+pytest.importorskip("batchtop.core.emulator.openai_api")
+
+MODEL = "gpt-4o-mini"
+
+
+def openai_service(
+    emulator: EmulatorHandle, tmp_path: Path, sleep: FakeSleep | None = None, **kw: Any
+) -> BatchService:
+    store = Store.open(tmp_path / "store.sqlite3")
+    service = BatchService(
+        store,
+        Settings(max_retries=0, request_timeout_s=10.0),
+        api_key="test-key",
+        base_url=emulator.base_url,
+        now=emulator.clock.now,
+        sleep=sleep or FakeSleep(),
+        provider="openai",
+        **kw,
+    )
+    service._owns_store = True
+    return service
+
+
+def chat_file(path: Path, n: int, *, bad: bool = False) -> Path:
+    lines = []
+    for i in range(n):
+        body: dict[str, Any] = {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": f"Summarise article {i}"}],
+            "max_completion_tokens": 50,
+        }
+        lines.append(
+            {
+                "custom_id": f"art-{i:04d}",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": body,
+            }
+        )
+    if bad:
+        lines.append(
+            {
+                "custom_id": "art-0000",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {"model": MODEL, "messages": []},
+            }
+        )
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    return path
+
+
+async def test_chat_batch_end_to_end(openai_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        report = await service.analyse(chat_file(tmp_path / "in.jsonl", 25), ImportOptions())
+        assert report.ok, report.issues
+        assert report.models == {MODEL: 25}
+        assert report.estimate is not None
+        assert report.estimate.batch_usd > 0  # priced from prices.toml
+        outcome = await service.submit(report)
+        (batch_id,) = outcome.batch_ids
+        view = service.batch(batch_id)
+        assert view is not None
+        assert view.remote.provider == "openai"
+        assert view.remote.provider_status == "validating"
+        assert view.remote.submission_id is not None
+        assert view.remote.input_file_id is not None
+        intents = service.store.intents(outcome.job_id)
+        assert [i.state for i in intents] == [IntentState.SUBMITTED]
+        openai_emulator.advance(3600)
+        await service.refresh()
+        ended = service.batch(batch_id)
+        assert ended is not None
+        assert ended.remote.processing_status is ProcessingStatus.ENDED
+        assert ended.remote.provider_status == "completed"
+        assert ended.remote.request_counts.succeeded == 25
+        rows = await service.download_results(batch_id)
+        assert rows == 25
+        page = service.results_page([batch_id], ResultFilter(), 0, 100)
+        assert {r.type for r in page.rows} == {ResultType.SUCCEEDED}
+        assert all(r.text for r in page.rows)
+        first = page.rows[0].input_text
+        assert first is not None
+        assert first.startswith("Summarise")
+        assert all(r.cost_usd is not None for r in page.rows)
+    finally:
+        await service.close()
+
+
+async def test_template_embeddings_show_dimension_and_norm(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = openai_service(openai_emulator, tmp_path, endpoint="/v1/embeddings")
+    try:
+        src = tmp_path / "words.txt"
+        src.write_text("the sea\nthe mountain\nthe river\n")
+        report = await service.analyse(src, ImportOptions(model="text-embedding-3-small"))
+        assert report.ok, report.issues
+        outcome = await service.submit(report)
+        (batch_id,) = outcome.batch_ids
+        openai_emulator.advance(3600)
+        await service.refresh()
+        assert await service.download_results(batch_id) == 3
+        page = service.results_page([batch_id], ResultFilter(), 0, 10)
+        for row in page.rows:
+            assert row.text.startswith("embedding: ")
+            assert "dimensions, norm" in row.text
+    finally:
+        await service.close()
+
+
+async def test_validation_reports_openai_problems_with_lines(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        report = await service.analyse(
+            chat_file(tmp_path / "in.jsonl", 3, bad=True), ImportOptions()
+        )
+        assert not report.ok
+        assert [(i.line, i.field) for i in report.errors] == [(4, None)]  # the duplicate id
+        assert "used twice" in report.errors[0].message
+    finally:
+        await service.close()
+
+
+async def test_split_follows_openai_limits(openai_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        report = await service.analyse(
+            chat_file(tmp_path / "in.jsonl", 7), ImportOptions(max_requests_per_batch=3)
+        )
+        assert [p.request_count for p in report.parts] == [3, 3, 1]
+        # The provider's own limit caps a larger setting.
+        big = await service.analyse(
+            chat_file(tmp_path / "in2.jsonl", 2), ImportOptions(max_requests_per_batch=10**6)
+        )
+        assert big.parts[0].request_count == 2
+    finally:
+        await service.close()
+
+
+async def test_cancel_and_status_words(openai_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        report = await service.analyse(chat_file(tmp_path / "in.jsonl", 5), ImportOptions())
+        (batch_id,) = (await service.submit(report)).batch_ids
+        view = await service.cancel(batch_id)
+        assert view.remote.provider_status in ("cancelling", "cancelled")
+        openai_emulator.advance(3600)
+        await service.refresh()
+        done = service.batch(batch_id)
+        assert done is not None
+        assert done.remote.provider_status == "cancelled"
+        assert done.remote.processing_status is ProcessingStatus.ENDED
+    finally:
+        await service.close()
+
+
+async def test_refresh_of_n_batches_uses_one_list_call_per_100(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
+    line = {
+        "custom_id": "a",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+    }
+    file = client.files.create(file=("in.jsonl", orjson.dumps(line) + b"\n"), purpose="batch")
+    n = 250
+    for _ in range(n):
+        client.batches.create(
+            input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        openai_emulator.stats.reset()
+        await service.refresh()
+        assert len(service.batches()) == n
+        assert openai_emulator.stats.count("list", 200) == math.ceil(n / 100)
+    finally:
+        await service.close()
+
+
+async def test_reconcile_finds_the_batch_by_its_submission_id(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A create whose answer was lost: the journal's open intent is resolved by the batch
+    that carries its submission id in metadata (counts are 0 while it validates)."""
+    from batchtop.core.submit import read_part, submission_id
+
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        report = await service.analyse(chat_file(tmp_path / "in.jsonl", 4), ImportOptions())
+        assert report.prepared_path is not None
+        job = service.store.create_job(
+            "lost", str(tmp_path / "in.jsonl"), openai_emulator.clock.now(), part_count=1
+        )
+        part = read_part(report.prepared_path / "part-0001.jsonl")
+        service.store.add_manifest(job.id, 1, part.manifest_rows)
+        intent = service.store.add_intent(
+            job.id, 1, 4, part.content_hash, openai_emulator.clock.now()
+        )
+        # The create went through, but its answer never came back (as after a crash).
+        created = await service._api.create_raw(part.body, submission_id=submission_id(intent))
+        assert created.request_counts.total == 0  # validating: nothing counted yet
+        resolved = await service.reconcile()
+        assert [(i.state, i.batch_id) for i in resolved] == [(IntentState.RECONCILED, created.id)]
+    finally:
+        await service.close()
+
+
+async def test_split_setting_applies_to_openai_imports(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    store = Store.open(tmp_path / "store.sqlite3")
+    service = BatchService(
+        store,
+        Settings(max_retries=0, max_requests_per_batch=4),
+        api_key="test-key",
+        base_url=openai_emulator.base_url,
+        now=openai_emulator.clock.now,
+        sleep=FakeSleep(),
+        provider="openai",
+    )
+    service._owns_store = True
+    try:
+        report = await service.analyse(chat_file(tmp_path / "in.jsonl", 10), ImportOptions())
+        assert [p.request_count for p in report.parts] == [4, 4, 2]
+    finally:
+        await service.close()
+
+
+async def test_download_survives_faults_and_cut_streams(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Server errors, 429s and file contents cut mid-stream: the download starts the
+    neutral stream again and ends with every row exactly once."""
+    cuts = {"n": 0}
+
+    def heal(_delay: float) -> None:  # the stream is cut on the first tries only
+        cuts["n"] += 1
+        if cuts["n"] == 2:
+            openai_emulator.set_faults(cut_results_after_bytes=None, rate_500=0.0, rate_429=0.0)
+
+    service = openai_service(openai_emulator, tmp_path, sleep=FakeSleep(heal))
+    service.auto_download = False  # the download under test is the one asked for below
+    try:
+        report = await service.analyse(chat_file(tmp_path / "in.jsonl", 200), ImportOptions())
+        (batch_id,) = (await service.submit(report)).batch_ids
+        openai_emulator.advance(3600)
+        await service.refresh()
+        openai_emulator.set_faults(rate_500=0.2, rate_429=0.1, cut_results_after_bytes=20_000)
+        rows = await service.download_results(batch_id)
+        assert rows == 200
+        page = service.results_page([batch_id], ResultFilter(), 0, 500)
+        assert len({r.custom_id for r in page.rows}) == 200
+        assert cuts["n"] >= 1  # it was cut and tried again
+    finally:
+        openai_emulator.clear_faults()
+        await service.close()
