@@ -160,4 +160,76 @@ def run(ctx: Context) -> list[util.Measure]:
             ctx.log(f"  N={n:,}: refresh {calls} calls, classic loop {loop_calls} calls")
         client.close()
     out += _large_workspace(ctx)
+    out += _openai(ctx)
     return out
+
+
+async def _openai_refreshes(store_path: Any, base_url: str, times: int) -> list[int]:
+    from batchtop.core.config import Settings
+    from batchtop.core.service import BatchService
+    from batchtop.core.store import Store
+
+    service = BatchService(
+        Store.open(store_path),
+        Settings(max_retries=0),
+        api_key=util.BENCH_KEY,
+        base_url=base_url,
+        provider="openai",
+    )
+    service._owns_store = True
+    try:
+        return [(await service.refresh()).api_calls_last for _ in range(times)]
+    finally:
+        await service.close()
+
+
+def _openai(ctx: Context) -> list[util.Measure]:
+    """OpenAI batches: N batches in progress (the emulator's clock stands still), a first
+    sync of a fresh store and a refresh of it; list calls counted by the emulator."""
+    try:
+        import openai
+        from batchtop.core.emulator.openai_api import server as _server  # noqa: F401
+    except ImportError:
+        ctx.log("  openai: the openai extra or the OpenAI emulator is missing: skipped")
+        return []
+    from batchtop.core.emulator import EmulatorConfig, ManualClock, run_in_thread
+
+    n = 250 if ctx.quick else 1_000
+    config = EmulatorConfig(rate=1.0, start_delay_s=3600.0, counters="live")
+    with run_in_thread(config, ManualClock(datetime.now(UTC)), api="openai") as emu:
+        client = openai.OpenAI(api_key=util.BENCH_KEY, base_url=emu.base_url, max_retries=0)
+        line = (
+            b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":'
+            b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}}\n'
+        )
+        file = client.files.create(file=("in.jsonl", line), purpose="batch")
+        for _ in range(n):
+            client.batches.create(
+                input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h"
+            )
+        client.close()
+        store_path = ctx.fresh_dir("refresh-openai") / "store.sqlite3"
+        lists_before = emu.stats.count("list", 200)
+        calls = asyncio.run(_openai_refreshes(store_path, emu.base_url, 2))
+        lists = emu.stats.count("list", 200) - lists_before
+    want = math.ceil(n / 100)
+    ctx.log(f"  openai N={n:,}: first sync + refresh {calls} calls ({lists} list calls)")
+    return [
+        util.Measure(
+            NAME,
+            f"OpenAI: calls for the first sync of {n:,} batches in progress",
+            calls[0],
+            "calls",
+            f"{want} (⌈N/100⌉, OpenAI's page size)",
+            calls[0] <= want,
+            detail=f"list calls of both refreshes: {lists}",
+        ),
+        util.Measure(
+            NAME,
+            f"OpenAI: calls for a refresh of {n:,} batches in progress",
+            calls[1],
+            "calls",
+            f"{want} (⌈N/100⌉)",
+            calls[1] <= want,
+        ),
+    ]
