@@ -20,7 +20,7 @@ import orjson
 
 from .errors import ApiError
 from .models import ProcessingStatus, RemoteBatch, RequestCounts
-from .providers.base import BatchLimits, ListPage, StreamedBody
+from .providers.base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .redact import clean_api_key
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ def is_ambiguous(err: ApiError) -> bool:
     )
 
 
-class BatchApi:
+class BatchApi(KeyedClient):
     """Async wrapper around `anthropic.AsyncAnthropic` for the Message Batches endpoints:
     the Anthropic adapter of `providers.base.BatchProvider`.
 
@@ -307,6 +307,7 @@ class BatchApi:
 
     provider = "anthropic"
     limits = LIMITS
+    no_key_message = NO_KEY_MESSAGE
 
     def __init__(
         self,
@@ -335,27 +336,6 @@ class BatchApi:
         self.page_limit = LIST_PAGE_LIMIT
         self._client: AsyncAnthropic | None = None
         self._build_lock = threading.Lock()
-
-    @property
-    def has_key(self) -> bool:
-        return self._api_key is not None
-
-    @property
-    def server_offset_s(self) -> float | None:
-        """Server clock minus ours (`now`), from the last response's `Date` (±1 s)."""
-        return self._server_offset_s
-
-    def _note_server_time(self, date: str | None) -> None:
-        if not date:
-            return
-        import email.utils
-
-        try:
-            server = email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError):
-            return
-        # `Date` has whole seconds (truncated): the middle of its second is the best guess.
-        self._server_offset_s = server + 0.5 - self._now().timestamp()
 
     def __repr__(self) -> str:  # never show the key
         return f"BatchApi(base_url={self.base_url!r})"
@@ -401,13 +381,6 @@ class BatchApi:
         threading.Thread(target=build, name="batchtop-sdk-load", daemon=True).start()
         return await built
 
-    def check_key(self) -> None:
-        """Raise before any request when there is no usable key (nothing is sent)."""
-        if self._api_key is None:
-            raise ApiError(NO_KEY_MESSAGE, kind="auth", sent=False)
-        if self._key_problem is not None:
-            raise ApiError(self._key_problem, kind="auth", sent=False)
-
     def _build(self) -> AsyncAnthropic:
         if self._client is None:
             import anthropic
@@ -444,11 +417,6 @@ class BatchApi:
 
         if self._api_key is not None and self._key_problem is None:
             self.client()
-
-    async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
 
     def classify(self, exc: BaseException) -> ApiError:
         """Map any SDK/transport exception to an `ApiError` with a one-line message."""

@@ -23,10 +23,12 @@ What an adapter provides:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from ..errors import ApiError
 from ..models import RemoteBatch
 
 
@@ -104,3 +106,48 @@ class BatchProvider(Protocol):
     def iter_results(
         self, batch_id: str, *, start: int = 0, chunk_size: int = 1 << 16
     ) -> AsyncIterator[tuple[bytes, bool]]: ...
+
+
+class KeyedClient:
+    """What every SDK-backed adapter holds the same way: the key (in memory only) and its
+    problem, the lazily built client, the server clock's offset from the `Date` header."""
+
+    no_key_message = "No API key."
+    _api_key: str | None
+    _key_problem: str | None
+    _server_offset_s: float | None
+    _client: Any
+    _now: Callable[[], datetime]
+
+    @property
+    def has_key(self) -> bool:
+        return self._api_key is not None
+
+    @property
+    def server_offset_s(self) -> float | None:
+        """Server clock minus ours (`now`), from the last response's `Date` (±1 s)."""
+        return self._server_offset_s
+
+    def check_key(self) -> None:
+        """Raise before any request when there is no usable key (nothing is sent)."""
+        if self._api_key is None:
+            raise ApiError(self.no_key_message, kind="auth", sent=False)
+        if self._key_problem is not None:
+            raise ApiError(self._key_problem, kind="auth", sent=False)
+
+    def _note_server_time(self, date: str | None) -> None:
+        if not date:
+            return
+        import email.utils
+
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return
+        # `Date` has whole seconds (truncated): the middle of its second is the best guess.
+        self._server_offset_s = server + 0.5 - self._now().timestamp()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()

@@ -34,7 +34,7 @@ from ..api import other_error, parse_retry_after, status_error, transport_error
 from ..errors import ApiError
 from ..models import OrphanFile, ProcessingStatus, RemoteBatch, RequestCounts
 from ..redact import clean_api_key
-from .base import BatchLimits, ListPage, StreamedBody
+from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .env import OPENAI_DEFAULT_BASE_URL, openai_org_project
 from .openai_lines import neutral_line
 
@@ -157,11 +157,12 @@ def write_input_file(source: Path | list[bytes], endpoint: str, target: Path) ->
     return count
 
 
-class OpenAIBatchApi:
+class OpenAIBatchApi(KeyedClient):
     """Async adapter over `openai.AsyncOpenAI` for the Batch and Files endpoints."""
 
     provider = "openai"
     limits = LIMITS
+    no_key_message = NO_KEY_MESSAGE
 
     def __init__(
         self,
@@ -192,20 +193,6 @@ class OpenAIBatchApi:
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIBatchApi(base_url={self.base_url!r})"
-
-    @property
-    def has_key(self) -> bool:
-        return self._api_key is not None
-
-    @property
-    def server_offset_s(self) -> float | None:
-        return self._server_offset_s
-
-    def check_key(self) -> None:
-        if self._api_key is None:
-            raise ApiError(NO_KEY_MESSAGE, kind="auth", sent=False)
-        if self._key_problem is not None:
-            raise ApiError(self._key_problem, kind="auth", sent=False)
 
     def client(self) -> AsyncOpenAI:
         self.check_key()
@@ -251,28 +238,12 @@ class OpenAIBatchApi:
             )
         return self._client
 
-    def _note_server_time(self, date: str | None) -> None:
-        if not date:
-            return
-        import email.utils
-
-        try:
-            server = email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError):
-            return
-        self._server_offset_s = server + 0.5 - self._now().timestamp()
-
     def warm_up(self) -> None:
         with contextlib.suppress(ImportError):
             import openai  # noqa: F401
         if self._api_key is not None and self._key_problem is None:
             with contextlib.suppress(ApiError):
                 self.client()
-
-    async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
 
     def classify(self, exc: BaseException) -> ApiError:
         """Map any SDK/transport exception to an `ApiError` with a one-line message."""
