@@ -896,6 +896,11 @@ class BatchService:
         label: str | None = None,
     ) -> SubmitOutcome:
         """Submit composed requests (`{custom_id, params}` dicts) as a one-part job."""
+        if self.provider != "anthropic":
+            raise UserError(
+                "Composed requests are Message Batches requests: for OpenAI, import a file"
+                " (OpenAI-format JSONL, or records with a template)."
+            )
         await self._ready()
         from .request_checks import validate_request
 
@@ -1083,8 +1088,9 @@ class BatchService:
                     f" same way again ({kinds}); include them to resend them anyway."
                 )
             raise UserError(f"Nothing to retry: batch {batch_id} has no failed requests.")
+        url = view.remote.endpoint  # OpenAI: the resent requests target the batch's endpoint
         requests = [
-            {"custom_id": r.custom_id, "params": orjson.loads(r.params_json or "null")}
+            {"custom_id": r.custom_id, "params": orjson.loads(r.params_json or "null"), "url": url}
             for r in chosen
         ]
         job_id = view.job_id

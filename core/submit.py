@@ -283,8 +283,15 @@ def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPar
 def prepare_requests(
     requests: Sequence[dict[str, Any]], input_text: Callable[[Any], str | None] | None = None
 ) -> PreparedPart:
-    """A `PreparedPart` from request dicts (compose, retry)."""
-    lines = (orjson.dumps({"custom_id": r["custom_id"], "params": r["params"]}) for r in requests)
+    """A `PreparedPart` from request dicts (compose, retry). A request's `url` (OpenAI: the
+    endpoint it targets) is kept; Message Batches requests have none."""
+    lines = (
+        orjson.dumps(
+            {"custom_id": r["custom_id"], "params": r["params"]}
+            | ({"url": r["url"]} if r.get("url") else {})
+        )
+        for r in requests
+    )
     return prepare_lines(lines, source="request", input_text=input_text)
 
 

@@ -131,10 +131,12 @@ def part_lines(body: bytes | StreamedBody) -> Path | list[bytes]:
     return [orjson.dumps(r) for r in requests]
 
 
-def write_input_file(source: Path | list[bytes], endpoint: str, target: Path) -> int:
-    """Write OpenAI's batch input JSONL from batchtop's prepared lines; returns its lines."""
+def write_input_file(source: Path | list[bytes], endpoint: str, target: Path) -> tuple[int, str]:
+    """Write OpenAI's batch input JSONL from batchtop's prepared lines; returns its number
+    of lines and the endpoint they target (the lines' own `url`, else `endpoint`)."""
     count = 0
     url = endpoint.encode()
+    first: str | None = None
     with target.open("wb") as out:
         lines: Any = (
             source.open("rb") if isinstance(source, Path) else contextlib.nullcontext(source)
@@ -144,6 +146,7 @@ def write_input_file(source: Path | list[bytes], endpoint: str, target: Path) ->
                 if not line.strip():
                     continue
                 req = orjson.loads(line)
+                first = first or req.get("url")
                 out.write(
                     b'{"custom_id":'
                     + orjson.dumps(req["custom_id"])
@@ -154,7 +157,7 @@ def write_input_file(source: Path | list[bytes], endpoint: str, target: Path) ->
                     + b"}\n"
                 )
                 count += 1
-    return count
+    return count, first or endpoint
 
 
 class OpenAIBatchApi(KeyedClient):
@@ -345,7 +348,9 @@ class OpenAIBatchApi(KeyedClient):
         os.close(fd)
         temp = Path(name)
         try:
-            await asyncio.to_thread(write_input_file, source, self.endpoint, temp)
+            _count, endpoint = await asyncio.to_thread(
+                write_input_file, source, self.endpoint, temp
+            )
             label = f"{FILE_PREFIX}{(submission_id or 'part').replace('/', '_')}.jsonl"
             with temp.open("rb") as fh:  # noqa: ASYNC230 - the SDK reads it as it sends
                 uploaded = await self._json(
@@ -356,7 +361,7 @@ class OpenAIBatchApi(KeyedClient):
         file_id = str(uploaded["id"])
         args: dict[str, Any] = {
             "input_file_id": file_id,
-            "endpoint": self.endpoint,
+            "endpoint": endpoint,
             "completion_window": "24h",
         }
         if submission_id is not None:

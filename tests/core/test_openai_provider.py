@@ -91,7 +91,7 @@ def test_input_file_lines(tmp_path: Path) -> None:
         b'{"custom_id":"b","params":{"model":"gpt-5-mini","messages":[]}}\n'
     )
     out = tmp_path / "in.jsonl"
-    assert write_input_file(part, "/v1/chat/completions", out) == 2
+    assert write_input_file(part, "/v1/chat/completions", out) == (2, "/v1/chat/completions")
     lines = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert lines[0] == {
         "custom_id": "a",
@@ -329,3 +329,16 @@ def test_openai_rows_are_priced_at_batch_price(tmp_path: Path) -> None:
         row = store.query_results(["batch_1"], ResultFilter(), 0, 1).rows[0]
     expected = (100 * 0.25 + 20 * 0.025 + 30 * 2) / 1_000_000 * 0.5
     assert row.cost_usd == pytest.approx(expected)
+
+
+def test_input_file_keeps_the_lines_endpoint(tmp_path: Path) -> None:
+    """Prepared lines that name their url (an imported embeddings file) keep it, and the
+    batch is created for that endpoint, not the session's default."""
+    part = tmp_path / "part.jsonl"
+    part.write_bytes(
+        b'{"custom_id":"e","params":{"model":"text-embedding-3-small","input":"x"},'
+        b'"url":"/v1/embeddings"}\n'
+    )
+    out = tmp_path / "in.jsonl"
+    assert write_input_file(part, "/v1/chat/completions", out) == (1, "/v1/embeddings")
+    assert orjson.loads(out.read_bytes())["url"] == "/v1/embeddings"

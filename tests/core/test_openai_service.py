@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 import pytest
 from batchtop.core.config import Settings
-from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.emulator import EmulatorHandle, Rule
+from batchtop.core.errors import UserError
 from batchtop.core.models import (
     ImportOptions,
     IntentState,
@@ -288,4 +289,54 @@ async def test_download_survives_faults_and_cut_streams(
         assert cuts["n"] >= 1  # it was cut and tried again
     finally:
         openai_emulator.clear_faults()
+        await service.close()
+
+
+async def test_retry_resends_failed_requests_to_the_batch_endpoint(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Failed embeddings requests are resent to /v1/embeddings (the batch's endpoint), not
+    to the service's default."""
+    from openai import OpenAI
+
+    service = openai_service(openai_emulator, tmp_path)  # default endpoint: chat completions
+    try:
+        src = tmp_path / "emb.jsonl"
+        lines = [
+            {
+                "custom_id": f"e-{i}",
+                "method": "POST",
+                "url": "/v1/embeddings",
+                "body": {"model": "text-embedding-3-small", "input": f"word {i}"},
+            }
+            for i in range(4)
+        ]
+        src.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+        # Two requests fail on the server with a server error (a resend can fix those).
+        openai_emulator.set_rules([Rule(pattern="^e-[13]$", outcome="errored")])
+        report = await service.analyse(src, ImportOptions())
+        (batch_id,) = (await service.submit(report)).batch_ids
+        openai_emulator.advance(3600)
+        await service.refresh()
+        await service.download_results(batch_id)
+        outcome = await service.retry_failed(batch_id)
+        assert outcome.sent == 2
+        (child,) = outcome.submitted.batch_ids
+        client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
+        batch = client.batches.retrieve(child)
+        assert batch.endpoint == "/v1/embeddings"
+        sent = client.files.content(batch.input_file_id).content.splitlines()
+        assert sorted(orjson.loads(line)["url"] for line in sent) == ["/v1/embeddings"] * 2
+    finally:
+        await service.close()
+
+
+async def test_compose_is_refused_for_openai(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        with pytest.raises(UserError, match="for OpenAI, import a file"):
+            await service.submit_requests([{"custom_id": "a", "params": {"model": "gpt-4o-mini"}}])
+    finally:
         await service.close()
