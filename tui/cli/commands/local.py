@@ -50,6 +50,8 @@ def cmd_tui(ns: argparse.Namespace) -> int:
     gc.disable()
     try:
         run_app = importlib.import_module("batchtop.tui.app").run_app
-        return int(run_app(demo=bool(ns.demo), provider=getattr(ns, "provider", None)) or 0)
+        provider = getattr(ns, "provider", None)  # --provider given: whose batches
+        chosen = {"provider": provider} if provider else {}
+        return int(run_app(demo=bool(ns.demo), **chosen) or 0)
     finally:
         gc.enable()
