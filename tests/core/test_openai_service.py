@@ -21,7 +21,7 @@ from batchtop.core.models import (
 )
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from svc_helpers import FakeSleep
+from service_support import FakeSleep
 
 pytest.importorskip("openai")
 # Runs once the OpenAI emulator (core/emulator/openai_api, the openai_emulator fixture) is in.
