@@ -103,7 +103,15 @@ def in_view(batch: BatchView, view: View) -> bool:
 def matches(batch: BatchView, needle: str, job: Job | None = None) -> bool:
     if not needle:
         return True
-    hay = [batch.id, batch.label or "", batch.model or "", job.name if job else ""]
+    if needle == batch.remote.provider:  # "openai" finds OpenAI's batches (the whole name)
+        return True
+    hay = [
+        batch.id,
+        batch.label or "",
+        batch.model or "",
+        job.name if job else "",
+        batch.remote.provider_status or "",  # "validating", "finalizing"
+    ]
     return any(needle in h.casefold() for h in hay)
 
 

@@ -1,0 +1,44 @@
+"""The dashboard's filter finds batches by provider and by the provider's own status word."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from batchtop.core.models import BatchView, ProcessingStatus, RemoteBatch, RequestCounts
+from batchtop.tui.format import status_label
+from batchtop.tui.screens.rows import matches
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def view(provider: str, status: str | None, neutral: ProcessingStatus) -> BatchView:
+    remote = RemoteBatch(
+        "batch_1" if provider == "openai" else "msgbatch_1",
+        neutral,
+        RequestCounts(processing=3),
+        T0,
+        T0 + timedelta(hours=24),
+        provider=provider,
+        provider_status=status,
+    )
+    return BatchView(remote=remote, seen_at=T0)
+
+
+def test_filter_by_provider_and_status_word() -> None:
+    openai = view("openai", "validating", ProcessingStatus.IN_PROGRESS)
+    anthropic = view("anthropic", None, ProcessingStatus.IN_PROGRESS)
+    assert matches(openai, "openai")
+    assert not matches(anthropic, "openai")
+    assert matches(anthropic, "anthropic")
+    assert matches(openai, "validat")
+    assert not matches(anthropic, "pic")  # a provider matches by its whole name only
+
+
+def test_status_words() -> None:
+    assert status_label(view("openai", "validating", ProcessingStatus.IN_PROGRESS)) == "validating"
+    assert status_label(view("openai", "finalizing", ProcessingStatus.IN_PROGRESS)) == "finalizing"
+    assert (
+        status_label(view("openai", "in_progress", ProcessingStatus.IN_PROGRESS)) == "in progress"
+    )
+    assert status_label(view("openai", "failed", ProcessingStatus.ENDED)) == "failed"
+    assert status_label(view("anthropic", None, ProcessingStatus.IN_PROGRESS)) == "in progress"
