@@ -7,6 +7,8 @@ after intent k is journaled (its upload or create in flight), or as soon as the 
 batch k. After the restart: every batch on the server is known locally with its job part,
 no part has two batches, an intent stays open only when its part has no batch, and an input
 file that no batch uses is reported by `reconcile` (and gone after `--delete-orphans`).
+A results download killed while its temp file grows leaves nothing under a final name, and
+the same command run again writes every row.
 """
 
 from __future__ import annotations
@@ -160,3 +162,56 @@ def test_kill_during_openai_submit(seed: int, emulator: EmulatorHandle, tmp_path
     conn.close()
     assert set(range(1, PARTS + 1)) - set(final) <= still_open
     print(f"\nopenai kill seed={seed}: after {kind} {k}; orphans reported={len(reported)}")
+
+
+def test_kill_during_openai_results_download(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    env = cli_env(
+        tmp_path, api_key=None, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=emulator.base_url
+    )
+    data = tmp_path / "xdg" / "data" / "batchtop"
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    n = 1500
+    with (cwd / "input.jsonl").open("w") as fh:
+        for i in range(n):
+            body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"dl {i}"}]}
+            line = {
+                "custom_id": f"d-{i:05d}",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": body,
+            }
+            fh.write(json.dumps(line) + "\n")
+    sent = run_cli(
+        "submit", "--provider", "openai", "input.jsonl", "--yes", "--json", cwd=cwd, env=env
+    )
+    assert sent.returncode == 0, sent.stderr
+    (bid,) = json.loads(sent.stdout)["batch_ids"]
+    emulator.advance(3600)
+    # every file content is cut part-way: the CLI tries again, and dies while it writes
+    emulator.set_faults(cut_results_after_bytes=300_000)
+    results_dir = data / "results"
+    final = results_dir / f"{bid}.jsonl"
+    temp = results_dir / f".{bid}.jsonl.part"
+    args = ("results", "--provider", "openai", bid, "--format", "jsonl", "--out", "out.jsonl")
+    proc = start_cli(*args, cwd=cwd, env=env)
+    reached = try_wait(
+        lambda: (temp.exists() and temp.stat().st_size > 0) or proc.poll() is not None, 90
+    )
+    assert proc.poll() is None, proc.communicate()
+    assert reached, "kill point not reached in time"
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert not final.exists(), "a partial download is visible under the final name"
+    assert not (cwd / "out.jsonl").exists()
+    leftovers = [p.name for p in results_dir.iterdir()]
+    assert all(name.startswith(".") and name.endswith(".part") for name in leftovers), leftovers
+
+    emulator.clear_faults()
+    rerun = run_cli(*args, cwd=cwd, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    for path in (final, cwd / "out.jsonl"):
+        rows = path.read_bytes().splitlines()
+        assert len(rows) == n
+        assert len({orjson.loads(row)["custom_id"] for row in rows}) == n
+    assert sorted(p.name for p in results_dir.iterdir()) == [final.name]
