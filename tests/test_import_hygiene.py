@@ -41,3 +41,19 @@ def test_cli_version_does_not_import_the_sdk_or_textual() -> None:
         "    cli.main(['--version'])"
     )
     assert _loaded_after(statement, ("anthropic", "textual")) == []
+
+
+def test_cli_dashboard_start_builds_no_command_arguments() -> None:
+    """`batchtop` and `batchtop --demo` parse their line without adding every command's
+    arguments: `batchtop emulator`'s alone imported the emulator and aiohttp (~0.5 s)."""
+    statement = (
+        "from batchtop.tui.cli.parser import build_parser\n"
+        "assert build_parser().parse_args(['--demo']).demo"
+    )
+    assert _loaded_after(statement, ("batchtop.core.emulator", "aiohttp")) == []
+    # a command still gets its arguments when it is the one run
+    statement = (
+        "from batchtop.tui.cli.parser import build_parser\n"
+        "assert build_parser().parse_args(['emulator', '--port', '0']).port == 0"
+    )
+    assert _loaded_after(statement, ("batchtop.core.emulator",)) == ["batchtop.core.emulator"]
