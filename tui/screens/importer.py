@@ -76,6 +76,10 @@ class AnalyseProgress(Message):
         return isinstance(message, AnalyseProgress)
 
 
+# OpenAI's batch endpoints (the import form offers them in an OpenAI session).
+OPENAI_ENDPOINTS = ("/v1/chat/completions", "/v1/responses", "/v1/embeddings")
+
+
 class ImportScreen(Screen[SubmitOutcome | None]):
     """Dismisses with the `SubmitOutcome` of the submitted job, or None."""
 
@@ -137,9 +141,19 @@ class ImportScreen(Screen[SubmitOutcome | None]):
                 yield TextArea(
                     "", id="import-template", soft_wrap=True, show_line_numbers=False, compact=True
                 )
+                openai = self.service.provider == "openai"
+                if openai:  # OpenAI batches target one endpoint each
+                    yield Static("Endpoint (OpenAI)", classes="import-label")
+                    yield Select(
+                        [(e, e) for e in OPENAI_ENDPOINTS],
+                        value=self.service.endpoint or OPENAI_ENDPOINTS[0],
+                        allow_blank=False,
+                        id="import-endpoint",
+                        compact=True,
+                    )
                 yield Static("Model", classes="import-label")
                 yield Input(
-                    placeholder=settings.resolved_default_model,
+                    placeholder="e.g. gpt-4o-mini" if openai else settings.resolved_default_model,
                     id="import-model",
                     compact=True,
                     suggester=SuggestFromList([], case_sensitive=False),
@@ -246,7 +260,11 @@ class ImportScreen(Screen[SubmitOutcome | None]):
             file_format = fmt  # type: ignore[assignment]
         system = self.query_one("#import-system", Input).value.strip()
         id_field = self.query_one("#import-id-field", Input).value.strip()
+        endpoint: str | None = None
+        for chosen in self.query("#import-endpoint").results(Select):
+            endpoint = str(chosen.value)
         return ImportOptions(
+            endpoint=endpoint,
             format=file_format,
             template=template or None,
             model=model or None,
