@@ -3,6 +3,7 @@ SDK against the OpenAI emulator: status words, counters, cancel, results rows.""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from batchtop.core.service import BatchService
 from batchtop.core.store import Store
 from batchtop.tui.app import BatchtopApp
 from dashboard_support import close_service, until
+from textual.widgets import Static
 
 pytest.importorskip("openai")
 # Runs once the OpenAI emulator (core/emulator/openai_api, the openai_emulator fixture) is in.
@@ -39,6 +41,15 @@ def articles(path: Path, n: int) -> Path:
     ]
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
     return path
+
+
+def detail_text(app: BatchtopApp) -> str:
+    """The detail panel's head as plain text."""
+    from rich.console import Console
+
+    console = Console(width=150, record=True, file=io.StringIO())
+    console.print(app.screen.query_one("#detail-head", Static).content)
+    return console.export_text()
 
 
 def status_cell(app: BatchtopApp, key: str) -> str:
@@ -68,6 +79,8 @@ async def test_openai_batch_in_dashboard_and_results(
             table = app.dashboard.table
             assert await until(pilot, lambda: batch_id in table.keys)
             assert status_cell(app, batch_id) == "validating"
+            table.move_cursor(row=table.get_row_index(batch_id))
+            assert await until(pilot, lambda: "openai /v1/chat/completions" in detail_text(app))
             openai_emulator.advance(3600)
             await pilot.press("r")
             assert await until(pilot, lambda: status_cell(app, batch_id) == "ended", tries=200)

@@ -211,6 +211,9 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
     grid.add_row("label", label_cell(b, info.job))
     grid.add_row("id", Text(r.id))
     grid.add_row("status", Text(status_label(b)))
+    if r.provider != "anthropic":  # another provider's batch says whose it is and its endpoint
+        where = f"{r.provider} {r.endpoint}" if r.endpoint else r.provider
+        grid.add_row("provider", safe_text(where, one_line=True))
     if b.model:
         grid.add_row("model", safe_text(b.model, one_line=True))
     at = (lambda t: when(t, now)) if narrow else stamp  # narrow: today's times are short
