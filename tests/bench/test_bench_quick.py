@@ -79,5 +79,6 @@ def test_statistics_case_measures_the_view(tmp_path: Path) -> None:
         "statistics view 1k",
         "statistics view 1k",
         "statistics view 1k",
+        "statistics view 1k",
         "peak RSS with the statistics view open, 1k results",
     ]
