@@ -439,12 +439,15 @@ class JobProgress:
 
 @dataclass(frozen=True, slots=True)
 class FailedRequest:
-    """A request of an ended batch that has no result: what a retry chooses from."""
+    """A request of an ended batch that a retry chooses from: one without a result
+    (errored, expired, canceled), or a succeeded one that stopped with `refusal` or was cut
+    at `max_tokens` (`stop_reason` says which)."""
 
     custom_id: str
-    type: ResultType  # errored, expired or canceled
+    type: ResultType  # errored, expired, canceled, or succeeded with the stop reason below
     error_type: str | None
     params_json: str | None  # None: batchtop does not know its parameters (no manifest)
+    stop_reason: str | None = None  # a succeeded request's: "refusal" or "max_tokens"
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +464,14 @@ class RetryPlan:
     left_out: dict[str, int]  # error type -> requests that would fail the same way again
     unknown: int = 0  # failed requests whose parameters batchtop does not know
     include_invalid: bool = False
+    #: succeeded requests resent because they stopped so: "refusal" / "max_tokens" -> count
+    resend_by_stop: dict[str, int] = field(default_factory=dict)
+    refusals: bool = False  # refusals were asked for
+    max_tokens: int | None = None  # cuts were asked for, resent with this max_tokens
+    #: cuts left out because their own max_tokens is already this high or higher
+    not_raised: int = 0
+    #: refusals and max_tokens cuts among the results read, asked for or not (what to offer)
+    stops_seen: dict[str, int] = field(default_factory=dict)
 
     @property
     def left_out_total(self) -> int:

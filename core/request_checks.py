@@ -127,7 +127,7 @@ def check_params(params: Any) -> list[tuple[Severity, str, str]]:
     elif mt < 1:
         out.append(("error", "params.max_tokens", f"max_tokens must be at least 1 (got {mt})."))
     elif isinstance(model, str):
-        limit_problem = _max_tokens_problem(model, mt)
+        limit_problem = max_tokens_problem(model, mt)
         if limit_problem:
             out.append((limit_problem[0], "params.max_tokens", limit_problem[1]))
     messages = params.get("messages")
@@ -194,7 +194,7 @@ def _message_problem(message: Any) -> str | None:
     return f"content must be text or a list of blocks, not {kind_of(content)}."
 
 
-def _max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
+def max_tokens_problem(model: str, mt: int) -> tuple[Severity, str] | None:
     info = model_catalog.current().lookup(model)
     if info is None or info.max_tokens is None:
         largest = largest_output_tokens()

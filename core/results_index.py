@@ -775,18 +775,26 @@ def error_types(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> dict[str,
 
 
 def failed_requests(conn: sqlite3.Connection, batch_id: str) -> list[FailedRequest]:
-    """The errored, expired and canceled requests of one batch, with their parameters from
-    the manifest when batchtop has them (which to resend is `core/retry.py`'s rule)."""
+    """The errored, expired and canceled requests of one batch, and its successes that
+    stopped with `refusal` or `max_tokens`, with their parameters from the manifest when
+    batchtop has them (which to resend is `core/retry.py`'s rule)."""
     key = manifest_key(conn, batch_id)
     rows = conn.execute(
-        "SELECT r.custom_id, r.type, r.error_type, m.params_json, m.input_text FROM results r"
+        "SELECT r.custom_id, r.type, r.error_type, m.params_json, m.input_text, r.stop_reason"
+        " FROM results r"
         " LEFT JOIN manifests m ON m.job_id = ? AND m.part = ? AND m.custom_id = r.custom_id"
-        " WHERE r.batch_id = ? AND r.type != 'succeeded' ORDER BY r.custom_id",
+        " WHERE r.batch_id = ?"
+        " AND (r.type != 'succeeded' OR r.stop_reason IN ('refusal', 'max_tokens'))"
+        " ORDER BY r.custom_id",
         (key[0] if key else None, key[1] if key else None, batch_id),
     ).fetchall()
     return [
         FailedRequest(
-            r[0], ResultType(r[1]), r[2], None if r[3] is None else restore_params(r[3], r[4])
+            r[0],
+            ResultType(r[1]),
+            r[2],
+            None if r[3] is None else restore_params(r[3], r[4]),
+            r[5] if r[1] == "succeeded" else None,
         )
         for r in rows
     ]

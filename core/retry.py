@@ -4,13 +4,21 @@ A request that errored because of the request itself (invalid parameters, a mode
 use, too large) meets the same error when it is sent again; one that errored on the server's
 side (overloaded, an internal error, a rate limit), expired or was canceled can succeed on a
 resend. The first kind is left out unless asked for.
+
+A succeeded request that stopped with `refusal`, or was cut at `max_tokens`, is resent only
+when asked for: refusals as they were, cuts with a new, higher `max_tokens` (a cut whose own
+`max_tokens` is already that high would be cut again, so it is left out and counted).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
+import orjson
+
+from .errors import UserError
 from .models import FailedRequest, ResultType, RetryPlan
 
 #: Error types a resend of the same request meets again.
@@ -23,38 +31,106 @@ def would_fail_again(request: FailedRequest) -> bool:
     return request.type is ResultType.ERRORED and request.error_type in UNRETRYABLE_ERRORS
 
 
+#: Stop reasons of succeeded requests a retry can resend when asked.
+RESENDABLE_STOPS = ("refusal", "max_tokens")
+
+
+def check_max_tokens(max_tokens: int | None) -> None:
+    """A new max_tokens for cuts is a positive whole number (the model's limit is checked
+    by the caller, which knows the model)."""
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise UserError(f"The new max_tokens must be a positive whole number, not {max_tokens!r}.")
+
+
+def _own_max_tokens(request: FailedRequest) -> int | None:
+    params = orjson.loads(request.params_json or "null")
+    value = params.get("max_tokens") if isinstance(params, dict) else None
+    return value if isinstance(value, int) else None
+
+
 def choose(
-    batch_id: str, failed: Iterable[FailedRequest], *, include_invalid: bool = False
+    batch_id: str,
+    failed: Iterable[FailedRequest],
+    *,
+    include_invalid: bool = False,
+    refusals: bool = False,
+    max_tokens: int | None = None,
 ) -> tuple[RetryPlan, list[FailedRequest]]:
-    """The plan for one batch and the requests it resends (parameters known, in id order)."""
+    """The plan for one batch and the requests it resends (parameters known, in id order).
+
+    `refusals` adds the succeeded requests that stopped with `refusal`; `max_tokens` adds
+    those cut at `max_tokens`, to be resent with that value (see `resend_params`).
+    """
+    check_max_tokens(max_tokens)
     chosen: list[FailedRequest] = []
     left_out: Counter[str] = Counter()
-    unknown = 0
+    unknown = not_raised = 0
+    seen: Counter[str] = Counter()
     for request in failed:
+        stop = request.stop_reason if request.type is ResultType.SUCCEEDED else None
+        if stop in RESENDABLE_STOPS:
+            seen[stop or ""] += 1
+        if request.type is ResultType.SUCCEEDED and not (
+            (stop == "refusal" and refusals) or (stop == "max_tokens" and max_tokens is not None)
+        ):
+            continue  # a success, or a stop the retry was not asked to resend
         if request.params_json is None:
             unknown += 1
         elif would_fail_again(request) and not include_invalid:
             left_out[request.error_type or ""] += 1
+        elif (
+            stop == "max_tokens"
+            and max_tokens is not None
+            and ((own := _own_max_tokens(request)) is not None and own >= max_tokens)
+        ):
+            not_raised += 1
         else:
             chosen.append(request)
     chosen.sort(key=lambda r: r.custom_id)
+    failures = [r for r in chosen if r.type is not ResultType.SUCCEEDED]
+    stops = [r.stop_reason or "" for r in chosen if r.type is ResultType.SUCCEEDED]
     plan = RetryPlan(
         batch_ids=(batch_id,) if chosen else (),
         resend=len(chosen),
-        resend_by_type=dict(Counter(r.type for r in chosen)),
+        resend_by_type=dict(Counter(r.type for r in failures)),
         left_out=dict(left_out),
         unknown=unknown,
         include_invalid=include_invalid,
+        resend_by_stop=dict(Counter(stops)),
+        refusals=refusals,
+        max_tokens=max_tokens,
+        not_raised=not_raised,
+        stops_seen=dict(seen),
     )
     return plan, chosen
+
+
+def resend_params(request: FailedRequest, plan: RetryPlan) -> Any:
+    """The parameters a chosen request is resent with: as sent before, except a cut at
+    `max_tokens`, which gets the plan's new `max_tokens`."""
+    params = orjson.loads(request.params_json or "null")
+    if (
+        request.type is ResultType.SUCCEEDED
+        and request.stop_reason == "max_tokens"
+        and plan.max_tokens is not None
+        and isinstance(params, dict)
+    ):
+        params["max_tokens"] = plan.max_tokens
+    return params
 
 
 def merge(plans: Sequence[RetryPlan]) -> RetryPlan:
     """One plan for several batches (a job's)."""
     by_type: Counter[ResultType] = Counter()
+    by_stop: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
     left_out: Counter[str] = Counter()
     for plan in plans:
         by_type.update(plan.resend_by_type)
+        by_stop.update(plan.resend_by_stop)
+        seen.update(plan.stops_seen)
         left_out.update(plan.left_out)
     return RetryPlan(
         batch_ids=tuple(b for plan in plans for b in plan.batch_ids),
@@ -63,4 +139,9 @@ def merge(plans: Sequence[RetryPlan]) -> RetryPlan:
         left_out=dict(left_out),
         unknown=sum(plan.unknown for plan in plans),
         include_invalid=any(plan.include_invalid for plan in plans),
+        resend_by_stop=dict(by_stop),
+        refusals=any(plan.refusals for plan in plans),
+        max_tokens=next((p.max_tokens for p in plans if p.max_tokens is not None), None),
+        not_raised=sum(plan.not_raised for plan in plans),
+        stops_seen=dict(seen),
     )

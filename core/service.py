@@ -66,7 +66,7 @@ from .models import (
 from .poller import Poller, Sleep
 from .providers import BatchProvider, check_provider, make_provider
 from .providers.env import provider_base_url, provider_key
-from .request_checks import user_text
+from .request_checks import max_tokens_problem, user_text
 from .results import download_and_ingest
 from .store import Store
 from .submit import PreparedPart, Submitter, job_content_hash, prepare_requests, read_part
@@ -1035,46 +1035,76 @@ class BatchService:
         self.store.set_label(batch_id, clean)
 
     async def retry_plan(
-        self, batch_ids: Sequence[str], *, include_invalid: bool = False
+        self,
+        batch_ids: Sequence[str],
+        *,
+        include_invalid: bool = False,
+        refusals: bool = False,
+        max_tokens: int | None = None,
     ) -> RetryPlan:
         """What a retry of these ended batches would resend, and what it would leave out.
 
         Downloads results that are not here yet: only they say which requests failed and
-        how. Front ends announce `plan.resend` before asking, then send with `retry_failed`.
+        how. `refusals` / `max_tokens` add the successes that stopped with a refusal / were
+        cut at max_tokens (resent with this new max_tokens). Front ends announce
+        `plan.resend` before asking, then send with `retry_failed` and the same options.
         """
         plans: list[RetryPlan] = []
         for batch_id in batch_ids:
             try:
-                plans.append((await self._retry_choice(batch_id, include_invalid))[1])
+                plans.append(
+                    (await self._retry_choice(batch_id, include_invalid, refusals, max_tokens))[1]
+                )
             except Conflict:
                 if len(batch_ids) == 1:
                     raise
                 # a job's batch still running: the others are retried without it
-        return retry.merge(plans)
+        plan = retry.merge(plans)
+        if not plans:  # nothing ended: the options asked for are still the plan's
+            plan = replace(plan, refusals=refusals, max_tokens=max_tokens)
+        return plan
 
     async def _retry_choice(
-        self, batch_id: str, include_invalid: bool
+        self, batch_id: str, include_invalid: bool, refusals: bool, max_tokens: int | None
     ) -> tuple[BatchView, RetryPlan, list[FailedRequest]]:
+        retry.check_max_tokens(max_tokens)
         view = await self._fresh(self.require_batch(batch_id))
         assert view is not None
         if view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has not ended yet: retry once it has ended.")
-        if not view.remote.request_counts.failed:
-            return view, retry.choose(batch_id, [], include_invalid=include_invalid)[0], []
+        if max_tokens is not None and view.model:
+            await self._catalog_for_checks()
+            problem = max_tokens_problem(view.model, max_tokens)
+            if problem is not None and problem[0] == "error":
+                raise UserError(problem[1])
+        counts = view.remote.request_counts
+        wants_successes = (refusals or max_tokens is not None) and counts.succeeded
+        options = {"include_invalid": include_invalid, "refusals": refusals}
+        if not counts.failed and not wants_successes:
+            plan = retry.choose(batch_id, [], max_tokens=max_tokens, **options)[0]
+            return view, plan, []
         if not view.results_indexed:
             await self.download_results(batch_id)
             view = self.require_batch(batch_id)
         failed = await asyncio.to_thread(self.store.failed_requests, batch_id)
-        plan, chosen = retry.choose(batch_id, failed, include_invalid=include_invalid)
+        plan, chosen = retry.choose(batch_id, failed, max_tokens=max_tokens, **options)
         return view, plan, chosen
 
-    async def retry_failed(self, batch_id: str, *, include_invalid: bool = False) -> RetryOutcome:
+    async def retry_failed(
+        self,
+        batch_id: str,
+        *,
+        include_invalid: bool = False,
+        refusals: bool = False,
+        max_tokens: int | None = None,
+    ) -> RetryOutcome:
         """A new batch, in the same job, of the failed requests a resend can fix (see
-        `core/retry.py`; `include_invalid` resends the others too)."""
+        `core/retry.py`; `include_invalid` resends the others too; `refusals` and
+        `max_tokens` add refusals and max_tokens cuts, the cuts with the new max_tokens)."""
         await self._ready()
-        import orjson
-
-        view, plan, chosen = await self._retry_choice(batch_id, include_invalid)
+        view, plan, chosen = await self._retry_choice(
+            batch_id, include_invalid, refusals, max_tokens
+        )
         if not chosen:
             if plan.unknown and not view.has_manifest:
                 raise UserError(
@@ -1087,10 +1117,26 @@ class BatchService:
                     f"Nothing to retry: the failed requests of batch {batch_id} would fail the"
                     f" same way again ({kinds}); include them to resend them anyway."
                 )
-            raise UserError(f"Nothing to retry: batch {batch_id} has no failed requests.")
+            if plan.not_raised:
+                raise UserError(
+                    f"Nothing to retry: the max_tokens cuts of batch {batch_id} already had"
+                    f" max_tokens {max_tokens:,} or more; give a higher max_tokens."
+                )
+            what = "no failed requests"
+            if refusals or max_tokens is not None:
+                asked = [
+                    w
+                    for w, on in (
+                        ("refusals", refusals),
+                        ("max_tokens cuts", max_tokens is not None),
+                    )
+                    if on
+                ]
+                what = f"no failed requests and no {' or '.join(asked)}"
+            raise UserError(f"Nothing to retry: batch {batch_id} has {what}.")
         url = view.remote.endpoint  # OpenAI: the resent requests target the batch's endpoint
         requests = [
-            {"custom_id": r.custom_id, "params": orjson.loads(r.params_json or "null"), "url": url}
+            {"custom_id": r.custom_id, "params": retry.resend_params(r, plan), "url": url}
             for r in chosen
         ]
         job_id = view.job_id

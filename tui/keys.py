@@ -541,8 +541,22 @@ RETRY_KEYS: tuple[Key, ...] = (
     Key(
         id="retry.include",
         key="i",
-        action="toggle_include",
+        action="toggle_box('#retry-include')",
         description="Include all",
+        help="",
+    ),
+    Key(
+        id="retry.refusals",
+        key="r",
+        action="toggle_box('#retry-refusals')",
+        description="Refusals",
+        help="",
+    ),
+    Key(
+        id="retry.cuts",
+        key="m",
+        action="toggle_box('#retry-cuts')",
+        description="Cuts",
         help="",
     ),
 )

@@ -242,6 +242,43 @@ def test_retry_says_how_many_it_sends_and_leaves_out_what_would_fail_again(
     assert "resending 4 requests (4 errored)" in err
 
 
+def test_retry_of_refusals_and_max_tokens_cuts_says_what_it_sends(
+    emulator_env: EmulatorHandle,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from batchtop.core.emulator import Rule
+
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "p.txt"
+    src.write_text("".join(f"prompt {i}\n" for i in range(1, 6)))
+    emulator_env.set_rules(
+        [
+            Rule(pattern="[12]$", stop_reason="refusal"),
+            Rule(pattern="3$", stop_reason="max_tokens"),
+        ]
+    )
+    code, out, err = cli_main(capsys, "submit", str(src), "--max-tokens", "100", "--json")
+    assert code == 0, err
+    (bid,) = json.loads(out)["batch_ids"]
+    emulator_env.set_rules([])
+    emulator_env.advance(600)
+    code, out, err = cli_main(capsys, "retry", bid)  # not asked: nothing failed
+    assert code == 1
+    assert "no failed requests" in err
+    code, out, err = cli_main(capsys, "retry", bid, "--refusals", "--max-tokens", "500", "--json")
+    assert code == 0, err
+    expected = "resending 3 requests (2 refusals, 1 max_tokens cut with max_tokens 500)"
+    assert f"{expected} of {bid}" in err, err
+    sent = json.loads(out)
+    assert (sent["requests"], sent["refusals"], sent["max_tokens_cuts"]) == (3, 2, 1)
+    code, out, err = cli_main(capsys, "retry", bid, "--max-tokens", "50")
+    assert code == 1
+    assert "left out: 1 max_tokens cut already at max_tokens 50 or more (not sent)" in err
+    assert "give a higher max_tokens" in err
+
+
 def test_locate_uses_xdg_dirs(tmp_path: Path) -> None:
     proc = run("locate", "--json", cwd=tmp_path)
     assert proc.returncode == 0

@@ -305,3 +305,59 @@ async def test_eta_and_progress(
     await service.refresh()
     assert service.eta(bid) is None
     assert service.progress(bid)[0] == 1.0
+
+
+async def test_retry_resends_refusals_and_max_tokens_cuts_when_asked(
+    make_service: ServiceFactory, emulator: EmulatorHandle
+) -> None:
+    """Refusals and max_tokens cuts are resent only when asked for, the cuts with the new
+    max_tokens (a cut whose own max_tokens is already that high is left out and counted);
+    the number announced is the number sent."""
+    emulator.set_rules(
+        [
+            Rule(pattern="^refused-", stop_reason="refusal"),
+            Rule(pattern="^busy-", outcome="errored", error_type="overloaded_error"),
+            Rule(pattern="^roomy-", stop_reason="max_tokens"),
+        ]
+    )
+    batch = requests(1, prefix="busy") + requests(2, prefix="refused") + requests(1, prefix="ok")
+    cuts = requests(2, prefix="cut")  # max_tokens 1: the reply is cut by the model's budget
+    for cut in cuts:
+        cut["params"]["max_tokens"] = 1
+    roomy = requests(1, prefix="roomy")  # cut (by rule) although its max_tokens is 2,000
+    roomy[0]["params"]["max_tokens"] = 2000
+    service = make_service()
+    outcome = await service.submit_requests(batch + cuts + roomy)
+    (parent,) = outcome.batch_ids
+    emulator.advance(3600)
+    await service.refresh()
+    plain = await service.retry_plan([parent])
+    assert plain.resend == 1
+    assert plain.stops_seen == {"refusal": 2, "max_tokens": 3}
+    plan = await service.retry_plan([parent], refusals=True, max_tokens=1000)
+    assert plan.resend == 5
+    assert plan.resend_by_type == {ResultType.ERRORED: 1}
+    assert plan.resend_by_stop == {"refusal": 2, "max_tokens": 2}
+    assert plan.not_raised == 1
+    emulator.set_rules([])
+    sent = await service.retry_failed(parent, refusals=True, max_tokens=1000)
+    assert sent.sent == plan.resend == 5
+    (child,) = sent.submitted.batch_ids
+    view = service.batch(child)
+    assert view is not None
+    assert view.remote.request_counts.total == 5
+    emulator.advance(3600)
+    await service.refresh()
+    await service.download_results(child)
+    rows = service.results_page([child], ResultFilter(), 0, 10).rows
+    cut_rows = [r for r in rows if r.custom_id.startswith("cut-")]
+    assert sorted(r.custom_id for r in cut_rows) == ["cut-00000", "cut-00001"]
+    assert {r.stop_reason for r in cut_rows} == {"end_turn"}  # resent with room to finish
+    only_refusals = await service.retry_plan([parent], refusals=True)
+    assert only_refusals.resend == 3
+    with pytest.raises(UserError, match="maximum output"):
+        await service.retry_plan([parent], max_tokens=10_000_000)
+    with pytest.raises(UserError, match="positive whole number"):
+        await service.retry_plan([parent], max_tokens=0)
+    not_raised = await service.retry_plan([parent], max_tokens=1)
+    assert (not_raised.resend, not_raised.not_raised) == (1, 3)  # only the overloaded one

@@ -492,13 +492,61 @@ async def test_retry_announces_the_number_it_sends_and_offers_the_hopeless_ones(
         await pilot.press("R")
         assert await until(pilot, lambda: isinstance(app.screen, RetryScreen), tries=400)
         await pilot.press("i")
-        await pilot.pause()
-        assert "Resend 5 requests of mixed errors" in dialog_text(app)
+        assert await until(
+            pilot, lambda: "Resend 5 requests (5 errored) of mixed" in dialog_text(app)
+        )
         await pilot.press("y")
         await settle(pilot, app)
         children = [b for b in service.batches() if b.parent_batch_id == batch_id]
         assert sorted(b.remote.request_counts.total for b in children) == [2, 5]
         assert any(m.startswith("Resent 5 requests as ") for m in messages(app))
+
+
+async def test_retry_offers_refusals_and_max_tokens_cuts_with_a_new_max_tokens(
+    make_app: AppFactory, workspace: Workspace, service: BatchService, emulator: EmulatorHandle
+) -> None:
+    """A batch where nothing failed but 2 requests were refused and 1 was cut at max_tokens:
+    the dialog offers both, counts what the options send, and sends exactly that."""
+    from batchtop.core.emulator import Rule
+    from dashboard_support import request
+
+    emulator.set_rules(
+        [
+            Rule(pattern="^refused-", stop_reason="refusal"),
+            Rule(pattern="^cut-", stop_reason="max_tokens"),
+        ]
+    )
+    ids = ["refused-1", "refused-2", "cut-1", "ok-1"]
+    outcome = await service.submit_requests([request(i) for i in ids], label="stops")
+    emulator.set_rules([])
+    emulator.clock.advance(3600)
+    await service.refresh()
+    batch_id = outcome.batch_ids[0]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, batch_id)
+        await pilot.press("R")
+        assert await until(
+            pilot, lambda: isinstance(app.screen, RetryScreen) or bool(messages(app)), tries=400
+        )
+        assert isinstance(app.screen, RetryScreen), messages(app)
+        assert "None of the failed requests of stops" in dialog_text(app)
+        await pilot.press("r")
+        assert await until(pilot, lambda: "Resend 2 requests (2 refusals) of" in dialog_text(app))
+        await pilot.press("m")  # the new max_tokens is asked for: typed in its field
+        assert await until(pilot, lambda: "Type the new max_tokens" in dialog_text(app))
+        await pilot.press("3", "2")  # not above the cut's own 64: left out, and said so
+        assert await until(pilot, lambda: "already at max_tokens 32" in dialog_text(app))
+        await pilot.press("0", "0")
+        expected = "Resend 3 requests (2 refusals, 1 max_tokens cut with max_tokens 3,200) of"
+        assert await until(pilot, lambda: expected in dialog_text(app))
+        app.screen.query_one("#yes").focus()
+        await pilot.press("enter")
+        await settle(pilot, app)
+        [child] = [b for b in service.batches() if b.parent_batch_id == batch_id]
+        assert child.remote.request_counts.total == 3
+        assert any(m.startswith("Resent 3 requests as ") for m in messages(app))
 
 
 async def test_enter_opens_results_and_escape_returns(

@@ -149,6 +149,17 @@ def _add_retry(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also resend requests that would fail the same way (invalid_request_error, …)",
     )
+    p.add_argument(
+        "--refusals",
+        action="store_true",
+        help="also resend the results that stopped with a refusal",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        metavar="N",
+        help="also resend the results cut at max_tokens, with max_tokens N (higher than theirs)",
+    )
     _json_flag(p)
 
 

@@ -222,7 +222,8 @@ class BatchActions(_Screen):
                 "Wait until the batch ends to retry its failed requests.", severity="warning"
             )
             return
-        if not batch.remote.request_counts.failed:
+        counts = batch.remote.request_counts
+        if not counts.failed and not counts.succeeded:  # successes: refusals and cuts count
             self.notify(escape(f"{display_name(batch)} has no failed requests to retry."))
             return
         self._retry_flow(batch)

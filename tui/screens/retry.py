@@ -1,13 +1,15 @@
 """Retrying failed requests, from the dashboard or the results viewer: one flow, one dialog.
 
 Core decides what a retry resends (`core/retry.py`); this asks with the exact number, offers
-the requests that would fail the same way again as an explicit opt-in, sends, and says how
-many requests went out.
+the requests that would fail the same way again, the refusals and the max_tokens cuts (with a
+new max_tokens) as explicit opt-ins, asks core again for the plan of the options chosen, sends
+with those options, and says how many requests went out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from batchtop.core.errors import BatchtopError
@@ -19,38 +21,86 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from ..format import short_id
 from ..keys import RETRY_KEYS, bindings
 from ..safe_text import clean, safe_text
-from ..words import left_out_words, quantity, resend_words, unknown_words
+from ..words import left_out_words, not_raised_words, quantity, resend_words, unknown_words
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
 
 
-class RetryScreen(ModalScreen[bool | None]):
-    """Asks before a retry. Dismisses with None (no) or whether to include the requests that
-    would fail the same way again (the checkbox, off by default)."""
+@dataclass(frozen=True, slots=True)
+class RetryChoice:
+    """What the user chose to resend besides what a resend can fix."""
+
+    include_invalid: bool = False
+    refusals: bool = False
+    max_tokens: int | None = None  # set: the max_tokens cuts are resent with this
+
+
+Replan = Callable[[RetryChoice], Awaitable[RetryPlan]]
+
+
+class RetryScreen(ModalScreen[RetryChoice | None]):
+    """Asks before a retry. Dismisses with None (no) or the options chosen: the requests that
+    would fail the same way again (i), the refusals (r), the max_tokens cuts with a new
+    max_tokens (m) — all off by default. Each change asks core for the plan again (`replan`),
+    so the number announced is the number the options send."""
+
+    DEFAULT_CSS = """
+    /* the max_tokens cuts' checkbox and its new max_tokens on one line */
+    RetryScreen #retry-cuts-row {
+        height: auto;
+    }
+    RetryScreen #retry-max-tokens {
+        width: 12;
+        margin: 1 0 0 1;
+    }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = bindings(RETRY_KEYS)
 
-    def __init__(self, plan: RetryPlan, name: str) -> None:
+    def __init__(self, plan: RetryPlan, name: str, replan: Replan | None = None) -> None:
         super().__init__(classes="dialog-screen")
-        self.plan = plan
+        self.base = self.plan = plan
         self._batch_name = name
+        self._replan = replan
+        self._problem: str | None = None
+        self._pending = False
 
     def compose(self) -> ComposeResult:
+        base = self.base
         with Vertical(classes="dialog"):
             yield Static(Text("Retry failed requests"), classes="dialog-title")
             yield Static(id="retry-question", classes="dialog-body")
-            if self.plan.left_out:
+            if base.left_out:
                 yield Checkbox(
-                    f"Also resend the {left_out_words(self.plan)} (i)",
+                    f"Also resend the {left_out_words(base)} (i)",
                     value=False,
                     id="retry-include",
                 )
+            if refused := base.stops_seen.get("refusal"):
+                yield Checkbox(
+                    f"Also resend the {quantity(refused, 'refusal')} (r)",
+                    value=False,
+                    id="retry-refusals",
+                )
+            if cuts := base.stops_seen.get("max_tokens"):
+                with Horizontal(id="retry-cuts-row"):
+                    yield Checkbox(
+                        f"Also resend the {quantity(cuts, 'max_tokens cut')} (m) with max_tokens",
+                        value=False,
+                        id="retry-cuts",
+                    )
+                    yield Input(
+                        placeholder="higher than theirs",
+                        type="integer",
+                        id="retry-max-tokens",
+                        compact=True,
+                    )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Retry", id="yes", variant="primary")
                 yield Button("No", id="no")
@@ -59,42 +109,91 @@ class RetryScreen(ModalScreen[bool | None]):
         self._update()
         self.query_one("#no", Button).focus()
 
+    def _checked(self, selector: str) -> bool:
+        return any(box.value for box in self.query(selector).results(Checkbox))
+
     @property
     def include(self) -> bool:
-        boxes = self.query("#retry-include").results(Checkbox)
-        return any(box.value for box in boxes)
+        return self._checked("#retry-include")
+
+    def choice(self) -> RetryChoice | None:
+        """The options as chosen, or None while the new max_tokens is not a number."""
+        max_tokens: int | None = None
+        if self._checked("#retry-cuts"):
+            text = self.query_one("#retry-max-tokens", Input).value.strip()
+            if not text.isdigit():
+                return None
+            max_tokens = int(text)
+        return RetryChoice(self.include, self._checked("#retry-refusals"), max_tokens)
 
     def count(self) -> int:
         """The number the dialog announces: what pressing Retry sends."""
-        return self.plan.resend + (self.plan.left_out_total if self.include else 0)
+        if self._pending or self._problem is not None:
+            return 0
+        return self.plan.resend
 
     def _update(self) -> None:
         plan = self.plan
         body = Text()
-        if self.count():
-            what = resend_words(plan) if not self.include else quantity(self.count(), "request")
-            body.append(f"Resend {what} of ")
+        if self._pending:
+            body.append("Counting…")
+        elif self._problem is not None:
+            body.append(self._problem, style="red")
+        elif self.count():
+            body.append(f"Resend {resend_words(plan)} of ")
             body.append_text(safe_text(self._batch_name, "bold", one_line=True))
             body.append(" as a new batch?")
         else:
             body.append("None of the failed requests of ")
             body.append_text(safe_text(self._batch_name, "bold", one_line=True))
             body.append(" can succeed on a resend.")
-        left_out = left_out_words(plan)
-        if left_out and not self.include:
-            body.append(f"\n\nLeft out: {left_out}.", style="yellow")
-        unknown = unknown_words(plan)
-        if unknown:
-            body.append(f"\n\n{unknown[0].upper()}{unknown[1:]}.", style="yellow")
+        if not self._pending and self._problem is None:
+            left_out = left_out_words(plan)
+            if left_out and not plan.include_invalid:
+                body.append(f"\n\nLeft out: {left_out}.", style="yellow")
+            for words in (unknown_words(plan), not_raised_words(plan)):
+                if words:
+                    body.append(f"\n\n{words[0].upper()}{words[1:]}.", style="yellow")
         self.query_one("#retry-question", Static).update(body)
         self.query_one("#yes", Button).disabled = not self.count()
 
-    @on(Checkbox.Changed, "#retry-include")
-    def _include_changed(self) -> None:
+    @on(Checkbox.Changed)
+    @on(Input.Changed, "#retry-max-tokens")
+    def _options_changed(self, event: Checkbox.Changed | Input.Changed) -> None:
+        event.stop()
+        if isinstance(event, Checkbox.Changed) and event.checkbox.id == "retry-cuts":
+            field = self.query_one("#retry-max-tokens", Input)
+            if event.value and not field.value:
+                field.focus()
+        choice = self.choice()
+        if choice is None:
+            self._problem = "Type the new max_tokens for the cuts (a whole number)."
+            self._update()
+            return
+        if self._replan is None:
+            return
+        self._problem = None
+        self._pending = True
+        self._update()
+        self.run_worker(self._plan_for(choice), exclusive=True, group="retry-plan")
+
+    async def _plan_for(self, choice: RetryChoice) -> None:
+        assert self._replan is not None
+        try:
+            plan = await self._replan(choice)
+        except Exception as exc:
+            text = str(exc) if isinstance(exc, BatchtopError) else f"{type(exc).__name__}: {exc}"
+            self._problem = clean(text)
+        else:
+            if choice != self.choice():  # changed again meanwhile: that plan counts
+                return
+            self.plan = plan
+            self._problem = None
+        self._pending = False
         self._update()
 
-    def action_toggle_include(self) -> None:
-        for box in self.query("#retry-include").results(Checkbox):
+    def action_toggle_box(self, selector: str) -> None:
+        for box in self.query(selector).results(Checkbox):
             box.toggle()
 
     @on(Button.Pressed)
@@ -105,7 +204,7 @@ class RetryScreen(ModalScreen[bool | None]):
     def action_answer(self, yes: bool) -> None:
         if yes and not self.count():
             return
-        self.dismiss(self.include if yes else None)
+        self.dismiss(self.choice() if yes else None)
 
 
 async def retry_flow(
@@ -117,29 +216,44 @@ async def retry_flow(
         text = str(exc) if isinstance(exc, BatchtopError) else f"{type(exc).__name__}: {exc}"
         screen.notify(escape(clean(text)), title="Retry failed", severity="error")
 
+    async def replan(choice: RetryChoice) -> RetryPlan:
+        return await service.retry_plan(
+            batch_ids,
+            include_invalid=choice.include_invalid,
+            refusals=choice.refusals,
+            max_tokens=choice.max_tokens,
+        )
+
     try:
-        plan = await service.retry_plan(batch_ids)
+        # refusals asked for: the results are read even when nothing failed, so the dialog
+        # can offer the refusals and the max_tokens cuts it finds (`stops_seen`)
+        survey = await service.retry_plan(batch_ids, refusals=True)
+        plan = replace(await replan(RetryChoice()), stops_seen=survey.stops_seen)
     except Exception as exc:
         error(exc)
         return []
-    if not plan.resend and not plan.left_out:
-        reason = unknown_words(plan) or "no failed requests"
+    if not plan.resend and not plan.left_out and not plan.stops_seen:
+        reason = unknown_words(plan) or "no failed requests, refusals or max_tokens cuts"
         screen.notify(escape(f"Nothing to retry in {clean(name)}: {reason}."), title="Retry")
         return []
-    include = await screen.app.push_screen_wait(RetryScreen(plan, name))
-    if include is None:
+    choice = await screen.app.push_screen_wait(RetryScreen(plan, name, replan))
+    if choice is None:
         return []
-    if include:  # what is sent is decided again, with the requests that were left out
-        try:
-            plan = await service.retry_plan(batch_ids, include_invalid=True)
-        except Exception as exc:
-            error(exc)
-            return []
+    try:  # what is sent is decided again, with the options chosen
+        plan = await replan(choice)
+    except Exception as exc:
+        error(exc)
+        return []
     created: list[str] = []
     sent = 0
     for batch_id in plan.batch_ids:
         try:
-            outcome = await service.retry_failed(batch_id, include_invalid=include)
+            outcome = await service.retry_failed(
+                batch_id,
+                include_invalid=choice.include_invalid,
+                refusals=choice.refusals,
+                max_tokens=choice.max_tokens,
+            )
         except Exception as exc:
             error(exc)
             break
@@ -151,7 +265,7 @@ async def retry_flow(
         ids = ", ".join(short_id(i) for i in created)
         text = f"Resent {quantity(sent, 'request')} as {ids}."
         left_out = left_out_words(plan)
-        if left_out:
+        if left_out and not choice.include_invalid:
             text += f" Left out: {left_out}."
         screen.notify(escape(text), title="Retry submitted")
     return created

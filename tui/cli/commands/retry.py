@@ -1,8 +1,10 @@
 """`batchtop retry ID`: resubmit a batch's failed requests as a new batch.
 
 Core decides what is resent (`core/retry.py`): requests that would fail the same way again
-(invalid_request_error, not_found_error, …) are left out unless `--include-invalid`. The
-count is said before sending (stderr) and what was sent after (stdout, or `--json`).
+(invalid_request_error, not_found_error, …) are left out unless `--include-invalid`;
+`--refusals` and `--max-tokens N` add the successes that stopped with a refusal or were cut at
+max_tokens (resent with max_tokens N). The count is said before sending (stderr) and what was
+sent after (stdout, or `--json`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from typing import TYPE_CHECKING
 from batchtop.core.errors import UserError
 from batchtop.tui.cli.render import clean, console, print_json
 from batchtop.tui.cli.session import resolve
-from batchtop.tui.words import left_out_words, quantity, resend_words, unknown_words
+from batchtop.tui.words import (
+    left_out_words,
+    not_raised_words,
+    quantity,
+    resend_words,
+    unknown_words,
+)
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
@@ -24,7 +32,12 @@ async def cmd_retry(service: BatchService, ns: argparse.Namespace) -> int:
     if len(ids) != 1:
         raise UserError("retry takes one batch id (a job holds several batches).")
     [batch_id] = ids
-    plan = await service.retry_plan(ids, include_invalid=ns.include_invalid)
+    options = {
+        "include_invalid": ns.include_invalid,
+        "refusals": ns.refusals,
+        "max_tokens": ns.max_tokens,
+    }
+    plan = await service.retry_plan(ids, **options)
     notes = console(stderr=True)
     left_out = left_out_words(plan)
     if plan.resend:
@@ -33,7 +46,9 @@ async def cmd_retry(service: BatchService, ns: argparse.Namespace) -> int:
         notes.print(f"left out: {left_out} (--include-invalid resends them)", highlight=False)
     if unknown := unknown_words(plan):
         notes.print(f"left out: {unknown}", highlight=False)
-    outcome = await service.retry_failed(batch_id, include_invalid=ns.include_invalid)
+    if not_raised := not_raised_words(plan):
+        notes.print(f"left out: {not_raised}", highlight=False)
+    outcome = await service.retry_failed(batch_id, **options)
     submitted = outcome.submitted
     if ns.json:
         print_json(
@@ -41,6 +56,8 @@ async def cmd_retry(service: BatchService, ns: argparse.Namespace) -> int:
                 "job_id": submitted.job_id,
                 "batch_ids": list(submitted.batch_ids),
                 "requests": outcome.sent,
+                "refusals": outcome.plan.resend_by_stop.get("refusal", 0),
+                "max_tokens_cuts": outcome.plan.resend_by_stop.get("max_tokens", 0),
                 "left_out": outcome.plan.left_out,
                 "unknown": outcome.plan.unknown,
             }
