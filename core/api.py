@@ -496,9 +496,14 @@ class BatchApi(KeyedClient):
         return to_remote_batch(obj)
 
     async def create_raw(
-        self, body: bytes | StreamedBody, *, submission_id: str | None = None
+        self,
+        body: bytes | StreamedBody,
+        *,
+        submission_id: str | None = None,
+        betas: Sequence[str] = (),
     ) -> RemoteBatch:
-        """Create a batch from a ready JSON body (`{"requests": [...]}`), without SDK retry.
+        """Create a batch from a ready JSON body (`{"requests": [...]}`), without SDK retry;
+        `betas` go in the `anthropic-beta` header.
 
         A Message Batch has no metadata: `submission_id` is not sent (the journal proves
         ownership by time window, count and custom_ids instead).
@@ -511,6 +516,8 @@ class BatchApi(KeyedClient):
         from anthropic.types.messages import MessageBatch  # loaded with it: a dict lookup
 
         headers = {"content-type": "application/json"}
+        if betas:
+            headers["anthropic-beta"] = ",".join(betas)
         content: Any = body
         if not isinstance(body, bytes):
             headers["content-length"] = str(body.size)

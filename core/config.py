@@ -8,6 +8,7 @@ environment (`ANTHROPIC_API_KEY`), like every Anthropic tool.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,8 @@ class Settings:
     keymap: dict[str, str] = field(default_factory=dict)
     # model id -> its prices (config [prices."model-id"]), over the built-in price file
     prices: dict[str, ModelPrice] = field(default_factory=dict)
+    # anthropic-beta values sent on every batch create (`submit --beta` adds more)
+    betas: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.refresh_interval_s < MIN_REFRESH_S:
@@ -88,6 +91,27 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+#: what an anthropic-beta value looks like (`files-api-2025-04-14`): the header is a
+#: comma-separated list, so a comma, a space or a control character cannot be one
+_BETA_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def check_betas(values: Iterable[str], *, origin: str = "--beta") -> tuple[str, ...]:
+    """anthropic-beta names, each once, in order; a malformed one is a `UserError`. Whether
+    the API knows a name is the API's to say (it refuses unknown ones on create)."""
+    out: list[str] = []
+    for value in values:
+        name = value.strip()
+        if not name or not set(name) <= _BETA_CHARS:
+            raise UserError(
+                f"{origin}: {value!r} is not an anthropic-beta name (letters, digits, '-', '_',"
+                " '.'; e.g. files-api-2025-04-14)."
+            )
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read settings from `path` (default: the config file); missing file → defaults."""
     path = path or paths.config_file()
@@ -118,6 +142,11 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "config") -> Setti
             ):
                 raise UserError(f"{source}: 'keymap' must map action ids to key strings.")
             values[key] = dict(value)
+            continue
+        if key == "betas":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UserError(f"{source}: 'betas' must be a list of anthropic-beta names.")
+            values[key] = check_betas(value, origin=f"{source}: 'betas'")
             continue
         if key == "prices":
             from .pricing import parse_overrides

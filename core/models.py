@@ -138,6 +138,7 @@ class BatchView:
     estimated_cost_usd: float | None = None
     actual_cost_usd: float | None = None
     deleted: bool = False
+    betas: tuple[str, ...] = ()  # the anthropic-beta values it was created with (its job's)
 
     @property
     def id(self) -> str:
@@ -213,6 +214,8 @@ class Job:
     content_hash: str | None = None
     part_count: int | None = None
     prepared_path: str | None = None
+    # the anthropic-beta values its batches are created with (sent on every create)
+    betas: tuple[str, ...] = ()
 
 
 # --- import / validation ---------------------------------------------------------------
@@ -399,6 +402,7 @@ class SubmitOutcome:
     # Parts not sent because an earlier create of theirs is unresolved (in flight elsewhere,
     # or interrupted): their batch may exist; nothing is sent twice.
     unresolved_parts: tuple[int, ...] = ()
+    betas: tuple[str, ...] = ()  # the anthropic-beta values its creates were sent with
 
     @property
     def complete(self) -> bool:

@@ -305,6 +305,10 @@ _MIGRATION_10: tuple[str, ...] = (
     "ALTER TABLE batches ADD COLUMN submission_id TEXT",
 )
 
+# The `anthropic-beta` values a job's batches were created with (comma-separated, as the
+# header carries them; NULL: none). A batch shows its job's.
+_MIGRATION_11: tuple[str, ...] = ("ALTER TABLE jobs ADD COLUMN betas TEXT",)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -316,6 +320,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_8,
     _MIGRATION_9,
     _MIGRATION_10,
+    _MIGRATION_11,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

@@ -25,7 +25,7 @@ import orjson
 
 from . import paths, pricing, retry, scope
 from .api import DEFAULT_BASE_URL
-from .config import Settings, load_settings
+from .config import Settings, check_betas, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
 from .model_catalog import ModelCatalog, builtin_catalog, from_api, set_current
 from .models import (
@@ -665,8 +665,12 @@ class BatchService:
         progress: Callable[[SubmitProgress], None] | None = None,
         skip_invalid: bool = False,
         force: bool = False,
+        betas: Sequence[str] = (),
     ) -> SubmitOutcome:
         """Submit every part of an analysed import as one job, through the journal.
+
+        The job's batches are created with the anthropic-beta values of the config and
+        `betas` (recorded with the job; a resumed job keeps the ones it was created with).
 
         An import with errors is refused, unless `skip_invalid`: then its valid requests
         (the prepared parts hold only those) are sent without the invalid ones, when every
@@ -716,13 +720,14 @@ class BatchService:
                 content_hash=key,
                 part_count=len(parts),
                 prepared_path=str(prepared_dir),
+                betas=self.betas(betas),
             )
         )
         resumed: tuple[int, ...] = ()
         if not new:
             job, parts, resumed = await self._resume_plan(job, parts, prepared_dir, force)
         outcome = await self._submit_parts(
-            job.id, parts, model=model, label=label, progress=progress
+            job.id, parts, model=model, label=label, progress=progress, betas=job.betas
         )
         await asyncio.to_thread(self._release_prepared, job.id)
         return replace(outcome, resumed_parts=resumed)
@@ -751,6 +756,7 @@ class BatchService:
                     self._now(),
                     part_count=len(parts),
                     prepared_path=str(prepared_dir),
+                    betas=job.betas,
                 )
             )
             return copy, parts, ()
@@ -781,7 +787,7 @@ class BatchService:
             )
         todo = [(i, self._part_file(where, i), None) for i in (*state.missing, *state.open)]
         outcome = await self._submit_parts(
-            job_id, sorted(todo), model=None, label=None, progress=progress
+            job_id, sorted(todo), model=None, label=None, progress=progress, betas=job.betas
         )
         await asyncio.to_thread(self._release_prepared, job_id)
         return replace(outcome, resumed_parts=state.created)
@@ -824,6 +830,7 @@ class BatchService:
         progress: Callable[[SubmitProgress], None] | None = None,
         parent_batch_id: str | None = None,
         prepared: PreparedPart | None = None,
+        betas: Sequence[str] = (),
     ) -> SubmitOutcome:
         batch_ids: list[str] = []
         failed: list[int] = []
@@ -853,6 +860,7 @@ class BatchService:
                     if cost is not None
                     else (part.estimate.batch_usd if part.estimate is not None else None),
                     parent_batch_id=parent_batch_id,
+                    betas=betas,
                 )
             except PartBusy as err:  # another submit of the same job has this part
                 if err.created_as is None:
@@ -881,6 +889,7 @@ class BatchService:
             tuple(failed),
             tuple(errors),
             unresolved_parts=tuple(unresolved),
+            betas=tuple(betas),
         )
 
     def _emit_changed(self, view: BatchView) -> None:
@@ -894,8 +903,10 @@ class BatchService:
         *,
         name: str | None = None,
         label: str | None = None,
+        betas: Sequence[str] = (),
     ) -> SubmitOutcome:
-        """Submit composed requests (`{custom_id, params}` dicts) as a one-part job."""
+        """Submit composed requests (`{custom_id, params}` dicts) as a one-part job (created
+        with the config's anthropic-beta values and `betas`)."""
         if self.provider != "anthropic":
             raise UserError(
                 "Composed requests are Message Batches requests: for OpenAI, import a file"
@@ -924,10 +935,18 @@ class BatchService:
         # in memory: the create body is built straight from the requests (no part file)
         prepared = await asyncio.to_thread(prepare_requests, requests, user_text)
         self._api.check_key()  # an unusable key: say so before a job is made
-        job = await asyncio.to_thread(self.store.create_job, name or "composed", None, self._now())
-        return await self._submit_parts(
-            job.id, [(1, None, None)], model=None, label=label, prepared=prepared
+        sent_betas = self.betas(betas)
+        job = await asyncio.to_thread(
+            lambda: self.store.create_job(name or "composed", None, self._now(), betas=sent_betas)
         )
+        return await self._submit_parts(
+            job.id, [(1, None, None)], model=None, label=label, prepared=prepared, betas=job.betas
+        )
+
+    def betas(self, extra: Sequence[str] = ()) -> tuple[str, ...]:
+        """The anthropic-beta values a new job is created with: the config's, then `extra`
+        (each once; a malformed name is a `UserError`)."""
+        return check_betas([*self.settings.betas, *extra])
 
     async def reconcile(self, job_id: str | None = None) -> list[SubmitIntent]:
         """Resolve submit intents a crash or an ambiguous failure left open; also returns
@@ -1140,7 +1159,7 @@ class BatchService:
             for r in chosen
         ]
         job_id = view.job_id
-        if job_id is None:
+        if job_id is None:  # not batchtop's: its betas are unknown, none are sent
             job = await asyncio.to_thread(
                 self.store.create_job, f"retry of {batch_id}", batch_id, self._now()
             )
@@ -1155,6 +1174,7 @@ class BatchService:
             label=view.label,
             parent_batch_id=batch_id,
             prepared=prepared,
+            betas=view.betas,  # the job's: a retry is created as its batches were
         )
         return RetryOutcome(plan, submitted)
 

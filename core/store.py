@@ -75,7 +75,8 @@ SELECT {_REMOTE_COLS}, b.seen_at,
     l.label, l.note, l.job_id, l.job_part, l.parent_batch_id, l.model,
     coalesce(l.results_downloaded, 0), coalesce(l.results_indexed, 0),
     l.estimated_cost_usd, l.actual_cost_usd, coalesce(l.deleted, 0),
-    EXISTS (SELECT 1 FROM manifests m WHERE m.job_id = l.job_id AND m.part = l.job_part)
+    EXISTS (SELECT 1 FROM manifests m WHERE m.job_id = l.job_id AND m.part = l.job_part),
+    (SELECT j.betas FROM jobs j WHERE j.id = l.job_id)
 FROM batches b LEFT JOIN batch_local l ON l.batch_id = b.id
 """
 _UPSERT_SQL = """
@@ -100,7 +101,7 @@ _INTENT_COLS = (
     "id, job_id, part, request_count, content_hash, created_at, state, batch_id, error,"
     " server_offset_s, attempt_ended_at, candidates"
 )
-_JOB_COLS = "id, name, created_at, source, content_hash, part_count, prepared_path"
+_JOB_COLS = "id, name, created_at, source, content_hash, part_count, prepared_path, betas"
 # Intent states that hold a part: a create in flight or unresolved, or a batch recorded.
 _LIVE_STATES = (IntentState.PENDING, IntentState.SUBMITTED, IntentState.RECONCILED)
 
@@ -170,6 +171,7 @@ def _view_from_row(r: Sequence[Any]) -> BatchView:
         actual_cost_usd=r[_R + 10],
         deleted=bool(r[_R + 11]),
         has_manifest=bool(r[_R + 12]),
+        betas=split_betas(r[_R + 13]),
     )
 
 
@@ -213,7 +215,13 @@ def _job_from_row(r: Sequence[Any], batch_ids: tuple[str, ...] = ()) -> Job:
         content_hash=r[4],
         part_count=r[5],
         prepared_path=r[6],
+        betas=split_betas(r[7]),
     )
+
+
+def split_betas(text: str | None) -> tuple[str, ...]:
+    """A stored list of anthropic-beta values (comma-separated, as the header has them)."""
+    return tuple(b for b in (text or "").split(",") if b)
 
 
 def _now() -> datetime:
@@ -643,6 +651,7 @@ class Store:
         *,
         part_count: int | None = None,
         prepared_path: str | None = None,
+        betas: Sequence[str] = (),
     ) -> Job:
         job = Job(
             id=f"job_{uuid.uuid4().hex[:20]}",
@@ -651,6 +660,7 @@ class Store:
             source=source,
             part_count=part_count,
             prepared_path=prepared_path,
+            betas=tuple(betas),
         )
         conn = self._conn()
         with write_txn(conn):
@@ -661,7 +671,7 @@ class Store:
     def _insert_job(conn: sqlite3.Connection, job: Job) -> None:
         conn.execute(
             "INSERT INTO jobs (id, name, source, created_at, content_hash, part_count,"
-            " prepared_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " prepared_path, betas) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 job.id,
                 job.name,
@@ -670,6 +680,7 @@ class Store:
                 job.content_hash,
                 job.part_count,
                 job.prepared_path,
+                ",".join(job.betas) or None,
             ),
         )
 
@@ -682,6 +693,7 @@ class Store:
         content_hash: str,
         part_count: int,
         prepared_path: str | None,
+        betas: Sequence[str] = (),
     ) -> tuple[Job, bool]:
         """The job of these prepared requests: (existing job, False) or (new job, True).
 
@@ -703,6 +715,7 @@ class Store:
                 content_hash=content_hash,
                 part_count=part_count,
                 prepared_path=prepared_path,
+                betas=tuple(betas),
             )
             self._insert_job(conn, job)
         return job, True

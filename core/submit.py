@@ -351,8 +351,10 @@ class Submitter:
         model: str | None = None,
         estimated_cost_usd: float | None = None,
         parent_batch_id: str | None = None,
+        betas: Sequence[str] = (),
     ) -> RemoteBatch:
-        """Create one batch for one part; raises `ApiError` if it was (probably) not created."""
+        """Create one batch for one part (`betas`: its anthropic-beta header); raises
+        `ApiError` if it was (probably) not created."""
         store = self._store
         api = self._api()
         api.check_key()  # a key that cannot be sent: nothing is journaled
@@ -377,7 +379,9 @@ class Submitter:
             while True:
                 in_flight = True
                 try:
-                    batch = await api.create_raw(prepared.body, submission_id=submission_id(intent))
+                    batch = await api.create_raw(
+                        prepared.body, submission_id=submission_id(intent), betas=betas
+                    )
                     break
                 except ApiError as err:
                     in_flight = False

@@ -23,7 +23,7 @@ What an adapter provides:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -92,7 +92,11 @@ class BatchProvider(Protocol):
     async def retrieve(self, batch_id: str) -> RemoteBatch: ...
 
     async def create_raw(
-        self, body: bytes | StreamedBody, *, submission_id: str | None = None
+        self,
+        body: bytes | StreamedBody,
+        *,
+        submission_id: str | None = None,
+        betas: Sequence[str] = (),
     ) -> RemoteBatch: ...
 
     async def cancel(self, batch_id: str) -> RemoteBatch: ...

@@ -23,7 +23,7 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -338,9 +338,14 @@ class OpenAIBatchApi(KeyedClient):
         )
 
     async def create_raw(
-        self, body: bytes | StreamedBody, *, submission_id: str | None = None
+        self,
+        body: bytes | StreamedBody,
+        *,
+        submission_id: str | None = None,
+        betas: Sequence[str] = (),
     ) -> RemoteBatch:
-        """Upload the part as an input file, then create the batch (no SDK retry)."""
+        """Upload the part as an input file, then create the batch (no SDK retry).
+        `betas` are Anthropic's header: OpenAI has none, they are not sent."""
         client = (await self.aclient()).with_options(max_retries=0)
         source = part_lines(body)
         directory = source.parent if isinstance(source, Path) else None

@@ -279,6 +279,45 @@ def test_retry_of_refusals_and_max_tokens_cuts_says_what_it_sends(
     assert "give a higher max_tokens" in err
 
 
+def test_betas_from_config_and_flag_are_sent_on_create_and_shown(
+    emulator_env: EmulatorHandle,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text('betas = ["files-api-2025-04-14"]\n')
+    monkeypatch.setenv("BATCHTOP_CONFIG", str(config))
+    src = tmp_path / "p.txt"
+    src.write_text("one\ntwo\n")
+    beta = "extended-cache-ttl-2025-04-11"
+    code, out, err = cli_main(capsys, "submit", str(src), "--beta", beta, "--json")
+    assert code == 0, err
+    sent = json.loads(out)
+    (bid,) = sent["batch_ids"]
+    both = ["files-api-2025-04-14", beta]
+    assert sent["betas"] == both
+    assert list(emulator_env.betas(bid)) == both  # the anthropic-beta header of the create
+    code, out, err = cli_main(capsys, "show", bid)
+    assert code == 0, err
+    assert re.search(r"betas\s+files-api-2025-04-14, extended-cache-ttl-2025-04-11", out), out
+    code, out, err = cli_main(capsys, "show", bid, "--json")
+    assert json.loads(out)["betas"] == both
+    # a name the API does not know: its refusal, in one line; a malformed one: before reading
+    src.write_text("three\n")
+    code, out, err = cli_main(capsys, "submit", str(src), "--beta", "no-such-beta-2020-01-01")
+    assert code == 1
+    assert "no-such-beta-2020-01-01" in err
+    assert "anthropic-beta" in err
+    code, out, err = cli_main(capsys, "submit", "missing.txt", "--beta", "two words")
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "batchtop: error: --beta: 'two words' is not an anthropic-beta name (letters, digits,"
+        " '-', '_', '.'; e.g. files-api-2025-04-14)."
+    ]
+
+
 def test_locate_uses_xdg_dirs(tmp_path: Path) -> None:
     proc = run("locate", "--json", cwd=tmp_path)
     assert proc.returncode == 0

@@ -361,3 +361,25 @@ async def test_retry_resends_refusals_and_max_tokens_cuts_when_asked(
         await service.retry_plan([parent], max_tokens=0)
     not_raised = await service.retry_plan([parent], max_tokens=1)
     assert (not_raised.resend, not_raised.not_raised) == (1, 3)  # only the overloaded one
+
+
+async def test_betas_are_sent_on_create_recorded_with_the_job_and_kept_by_a_retry(
+    make_service: ServiceFactory, emulator: EmulatorHandle
+) -> None:
+    emulator.set_rules([Rule(pattern="-00000$", outcome="errored", error_type="overloaded_error")])
+    service = make_service()
+    outcome = await service.submit_requests(requests(2), betas=["files-api-2025-04-14"])
+    (parent,) = outcome.batch_ids
+    assert outcome.betas == ("files-api-2025-04-14",)
+    assert emulator.betas(parent) == ("files-api-2025-04-14",)
+    view = service.batch(parent)
+    assert view is not None
+    assert view.betas == ("files-api-2025-04-14",)
+    emulator.advance(3600)
+    await service.refresh()
+    emulator.set_rules([])
+    retry = await service.retry_failed(parent)
+    (child,) = retry.submitted.batch_ids
+    assert emulator.betas(child) == ("files-api-2025-04-14",)  # created as its job was
+    with pytest.raises(UserError, match="not an anthropic-beta name"):
+        await service.submit_requests(requests(1, prefix="x"), betas=["a,b"])

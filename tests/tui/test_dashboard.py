@@ -404,6 +404,23 @@ async def test_detail_panel_follows_selection(make_app: AppFactory, workspace: W
         assert not app.screen.query_one("#detail").display
 
 
+async def test_detail_panel_shows_the_betas_a_batch_was_created_with(
+    make_app: AppFactory, workspace: Workspace, service: BatchService
+) -> None:
+    from dashboard_support import request
+
+    outcome = await service.submit_requests(
+        [request("beta-1")], label="with betas", betas=["files-api-2025-04-14"]
+    )
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, outcome.batch_ids[0])
+        assert "betas    files-api-2025-04-14" in plain(app.screen.query_one("#detail-cost"))
+        await select(pilot, app, workspace.done)  # created without: no line
+        assert "betas" not in plain(app.screen.query_one("#detail-cost"))
+
+
 async def test_detail_panel_times_move_with_the_clock(
     make_app: AppFactory, workspace: Workspace, emulator: EmulatorHandle
 ) -> None:

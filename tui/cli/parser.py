@@ -65,6 +65,13 @@ def _add_submit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-field", help="record field to derive custom_id from")
     p.add_argument("--name", help="job name (default: the file name)")
     p.add_argument("--label", help="local label for the batches")
+    p.add_argument(
+        "--beta",
+        action="append",
+        metavar="NAME",
+        help="anthropic-beta value sent on create and recorded with the job (repeatable;"
+        " added to the config's 'betas')",
+    )
     p.add_argument("--dry-run", action="store_true", help="report and estimate only")
     p.add_argument(
         "--endpoint",
@@ -142,6 +149,11 @@ def _add_results(p: argparse.ArgumentParser) -> None:
     _json_flag(p)
 
 
+def _add_show(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", help="batch or job id")
+    _json_flag(p)
+
+
 def _add_retry(p: argparse.ArgumentParser) -> None:
     p.add_argument("id")
     p.add_argument(
@@ -200,6 +212,7 @@ COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]],
         _add_submit,
     ),
     ("ls", "list batches (refreshes first when a key is set)", "ls:cmd_ls", _add_ls),
+    ("show", "one batch (or a job's batches) in detail", "show:cmd_show", _add_show),
     (
         "watch",
         "live progress until the batches end, then download results",

@@ -101,6 +101,7 @@ def batch_dict(view: BatchView) -> dict[str, Any]:
         "job_part": view.job_part,
         "parent_batch_id": view.parent_batch_id,
         "model": view.model,
+        "betas": list(view.betas),
         "results_downloaded": view.results_downloaded,
         "results_indexed": view.results_indexed,
         "estimated_cost_usd": view.estimated_cost_usd,

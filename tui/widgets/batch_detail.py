@@ -248,6 +248,8 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
             grid.add_row("cost", Text(f"{money(cost.usd, approx=cost.is_estimate)}{note}"))
         if info.job is not None:
             grid.add_row("job", safe_text(info.job.name, one_line=True))
+        if b.betas:
+            grid.add_row("betas", safe_text(", ".join(b.betas), one_line=True))
     return grid
 
 
@@ -299,6 +301,8 @@ def _cost_and_links(info: DetailInfo) -> Table:
         grid.add_row(
             "job", safe_text(f"{info.job.name}{part} ({quantity(count, 'batch', 'batches')})")
         )
+    if b.betas:  # the anthropic-beta values it was created with
+        grid.add_row("betas", safe_text(", ".join(b.betas)))
     if b.parent_batch_id:
         grid.add_row("retry of", Text(short_id(b.parent_batch_id, 20)))
     for child in info.children:

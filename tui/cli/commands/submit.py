@@ -45,6 +45,7 @@ def _input_file(name: str) -> Path:
 
 
 async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
+    service.betas(ns.beta or ())  # a malformed --beta is said before the file is read
     path = _input_file(ns.file)
     out = console(stderr=ns.json)
     with progress.task(f"Analysing {clean(str(path))}", unit=" bytes") as advance:
@@ -104,6 +105,7 @@ async def _submit_report(
             resumed=bool(outcome.resumed_parts),
             resumed_parts=list(outcome.resumed_parts),
             unresolved_parts=list(outcome.unresolved_parts),
+            betas=list(outcome.betas),
         )
         print_json(data)
     else:
@@ -120,6 +122,8 @@ async def _submit_report(
         for bid in outcome.batch_ids:
             out.print(f"submitted {bid}")
         out.print(f"job {outcome.job_id}: {quantity(len(outcome.batch_ids), 'batch', 'batches')}")
+        if outcome.betas:
+            out.print(f"anthropic-beta: {clean(', '.join(outcome.betas))}", highlight=False)
         for err in outcome.errors:
             out.print(txt(err, "red"))
         if outcome.batch_ids:
@@ -147,10 +151,20 @@ async def _send(
             if out.is_terminal and len(report.parts) > 0:
                 with out.status(f"Submitting {quantity(len(report.parts), 'batch', 'batches')} …"):
                     return await service.submit(
-                        report, name=ns.name, label=ns.label, skip_invalid=skipping, force=force
+                        report,
+                        name=ns.name,
+                        label=ns.label,
+                        skip_invalid=skipping,
+                        force=force,
+                        betas=ns.beta or (),
                     )
             return await service.submit(
-                report, name=ns.name, label=ns.label, skip_invalid=skipping, force=force
+                report,
+                name=ns.name,
+                label=ns.label,
+                skip_invalid=skipping,
+                force=force,
+                betas=ns.beta or (),
             )
         except Conflict as err:
             if force or ns.json or not sys.stdin.isatty() or "--force" not in str(err):

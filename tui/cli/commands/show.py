@@ -1,0 +1,77 @@
+"""`batchtop show ID`: one batch, or each batch of a job, in detail.
+
+Stdout holds the data (`key  value` lines, or JSON with `--json`); stderr says which endpoint
+and workspace they come from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from batchtop.core.errors import NotFound
+from batchtop.tui.cli.render import batch_dict, clean, console, cost, print_json
+from batchtop.tui.cli.session import refresh_quietly, resolve
+from batchtop.tui.format import status_label
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from batchtop.core.models import BatchView
+    from batchtop.core.service import BatchService
+
+
+def _rows(view: BatchView) -> list[tuple[str, str]]:
+    r = view.remote
+    c = r.request_counts
+    rows = [("id", r.id), ("status", status_label(view))]
+    if view.label:
+        rows.append(("label", clean(view.label)))
+    if view.model:
+        rows.append(("model", clean(view.model)))
+    rows.append(("created", r.created_at.isoformat()))
+    if r.ended_at is not None:
+        rows.append(("ended", r.ended_at.isoformat()))
+    rows.append(
+        (
+            "requests",
+            f"{c.total:,} total · {c.processing:,} processing · {c.succeeded:,} succeeded"
+            f" · {c.errored:,} errored · {c.canceled:,} canceled · {c.expired:,} expired",
+        )
+    )
+    rows.append(("cost", cost(view)))
+    if view.job_id:
+        part = f" part {view.job_part}" if view.job_part is not None else ""
+        rows.append(("job", f"{view.job_id}{part}"))
+    if view.parent_batch_id:
+        rows.append(("retry of", view.parent_batch_id))
+    rows.append(("betas", clean(", ".join(view.betas)) if view.betas else "none"))
+    results = f"{view.results_indexed:,} downloaded" if view.results_downloaded else "not yet"
+    rows.append(("results", results))
+    return rows
+
+
+async def cmd_show(service: BatchService, ns: argparse.Namespace) -> int:
+    if service.has_api_key:
+        await refresh_quietly(service, console(stderr=True))
+    ids = await resolve(service, ns.id)
+    views = [v for v in (service.batch(i) for i in ids) if v is not None]
+    if not views:
+        raise NotFound(f"No batch {ns.id} is known locally.")
+    if ns.json:
+        data = [batch_dict(v) for v in views]
+        print_json(data if ns.id.startswith("job_") else data[0])
+        return 0
+    sys.stderr.write(clean(f"from {service.workspace().where}") + "\n")
+    out = console()
+    for n, view in enumerate(views):
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        for key, value in _rows(view):
+            grid.add_row(key, Text(value))
+        if n:
+            out.print()
+        out.print(grid)
+    return 0
