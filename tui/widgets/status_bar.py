@@ -87,35 +87,86 @@ class StatusBar(Widget):
         self.refresh()
 
     def render(self) -> Text:
+        return fit_parts(self._parts(), self.content_size.width)
+
+    def _parts(self) -> list[Part]:
+        """What the line says, each part with how much it matters when the line is too narrow
+        (see `fit_parts`): the workspace and an error are never dropped."""
         s = self.state
         now = self._now()
-        out = Text(no_wrap=True, overflow="ellipsis", end="")
-        out.append(f"⟳ every {duration(s.interval_s)}")
-        out.append(f" · last {clock(s.last_at)}" if s.last_at else " · never refreshed")
+        parts = [Part(Text(f"every {duration(s.interval_s)}"), 1)]
+        parts.append(
+            Part(Text(f"last {clock(s.last_at)}"), 5)
+            if s.last_at
+            else Part(Text("never refreshed"), 5)
+        )
         if s.busy:
-            out.append(" · refreshing…", style="bold")
+            parts.append(Part(Text("refreshing…", style="bold"), 6))
         elif s.paused:
-            out.append(" · ")
-            out.append("⏸ PAUSED", style="reverse")
+            parts.append(Part(Text("⏸ PAUSED", style="reverse"), 8))
         elif s.next_at is not None:
-            idle = " · idle (nothing active), next" if s.idle else " · next"
-            out.append(f"{idle} in {duration(seconds_until(s.next_at, now))}")
-        out.append(f" · {quantity(s.api_calls, 'API call')}")
-        out.append(f" · {s.active:,} active")
+            left = duration(seconds_until(s.next_at, now))
+            idle = "idle (nothing active), next" if s.idle else "next"
+            parts.append(Part(Text(f"{idle} in {left}"), 4, Text(f"next in {left}")))
+        parts.append(Part(Text(quantity(s.api_calls, "API call")), 2))
+        parts.append(Part(Text(f"{s.active:,} active"), 3))
         if s.listing is not None:
-            out.append(f" · first sync: {s.listing.total:,} batches listed…", style="bold")
+            text = f"first sync: {s.listing.total:,} batches listed…"
+            parts.append(Part(Text(text, style="bold"), 7))
         elif s.total is not None and not s.listing_complete:
-            out.append(f" · at least {s.total:,} batches (listing unfinished)")
+            parts.append(Part(Text(f"at least {s.total:,} batches (listing unfinished)"), 7))
         if s.where:
-            out.append(f" · {clean(s.where, keep_newlines=False)}")
+            parts.append(Part(Text(clean(s.where, keep_newlines=False)), KEEP))
         if s.error is not None:
-            out.append(" · ")
             title = ERROR_TITLES.get(s.error.kind, "error")
             if s.error.kind == "auth" and s.error.message.startswith("No API key"):
                 title = "no API key"
+            out = Text()
             out.append(f"⚠ {title}", style="bold reverse")
             if s.error.retry_in_s is not None and s.error_at is not None:
                 retry_at = s.error_at + timedelta(seconds=s.error.retry_in_s)
                 out.append(f" — retrying in {duration(seconds_until(retry_at, now))}")
             out.append(f": {clean(s.error.message, keep_newlines=False)}")
+            parts.append(Part(out, KEEP))
+        return parts
+
+
+#: a part with this weight is never dropped (the workspace, an error)
+KEEP = 100
+_SEPARATOR = " · "
+_PREFIX = "⟳ "
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of the status line; `weight`: the lower, the sooner it makes room; `short`:
+    what it says before it goes altogether."""
+
+    text: Text
+    weight: int
+    short: Text | None = None
+
+
+def fit_parts(parts: list[Part], width: int) -> Text:
+    """The parts joined by ` · ` within `width` cells (0: unknown, everything): the lightest
+    part is shortened (if it has a short form) or dropped, then the next, until the line fits;
+    what still does not fit (a long error) ends with an ellipsis."""
+    shown: list[Text | None] = [p.text for p in parts]
+
+    def line() -> Text:
+        out = Text(_PREFIX, no_wrap=True, overflow="ellipsis", end="")
+        out.append_text(Text(_SEPARATOR).join(t for t in shown if t is not None))
         return out
+
+    order = sorted(range(len(parts)), key=lambda i: parts[i].weight)
+    steps = [(i, parts[i].short) for i in order if parts[i].short is not None]
+    steps += [(i, None) for i in order if parts[i].weight < KEEP]
+    steps.sort(key=lambda step: (parts[step[0]].weight, step[1] is None))
+    for i, replacement in steps:
+        if width <= 0 or line().cell_len <= width:
+            break
+        shown[i] = replacement
+    out = line()
+    if width > 0 and out.cell_len > width:
+        out.truncate(width, overflow="ellipsis")
+    return out
