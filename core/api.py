@@ -548,6 +548,28 @@ class BatchApi(KeyedClient):
         except Exception as exc:
             raise self.classify(exc) from None
 
+    async def count_tokens(self, params: dict[str, Any], *, betas: Sequence[str] = ()) -> int:
+        """The input tokens of one request's params (`POST /v1/messages/count_tokens`): only
+        the fields the endpoint takes are sent (the SDK's own list; `max_tokens` and the
+        sampling settings are refused there)."""
+        from anthropic.types.message_count_tokens_params import MessageCountTokensParams
+        from anthropic.types.message_tokens_count import MessageTokensCount
+
+        accepted = MessageCountTokensParams.__annotations__
+        body = {k: v for k, v in params.items() if k in accepted}
+        client = await self.aclient()
+        headers = {"anthropic-beta": ",".join(betas)} if betas else {}
+        try:
+            obj = await client.post(
+                "/v1/messages/count_tokens",
+                body=body,
+                cast_to=MessageTokensCount,
+                options={"headers": headers},
+            )
+        except Exception as exc:
+            raise self.classify(exc) from None
+        return int(obj.input_tokens)
+
     async def models(self) -> list[str]:
         return [str(m["id"]) for m in await self.model_list() if m.get("lifecycle") != "retired"]
 

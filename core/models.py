@@ -288,6 +288,22 @@ class CostEstimate:
     # these count input alone (the floor).
     input_only_batch_usd: float = 0.0
     input_only_standard_usd: float = 0.0
+    # requests whose input tokens the token-counting endpoint measured (`core/token_count.py`):
+    # all of them → `exact`; some → the others are scaled by what the sample measured
+    measured_requests: int = 0
+    request_count: int = 0  # the requests estimated (for the words below)
+
+    @property
+    def input_basis(self) -> str:
+        """How the input tokens are known, in words both front ends show beside them."""
+        if self.exact:
+            return f"measured: count_tokens on all {self.measured_requests:,} requests"
+        if self.measured_requests:
+            return (
+                f"estimated, scaled by a count_tokens sample of {self.measured_requests:,}"
+                f" of {self.request_count:,} requests"
+            )
+        return "estimated from characters (about 4 per token)"
 
     @property
     def savings_usd(self) -> float:

@@ -23,7 +23,7 @@ from typing import IO, Any, Literal
 
 import orjson
 
-from . import paths, pricing, retry, scope
+from . import paths, pricing, retry, scope, token_count
 from .api import DEFAULT_BASE_URL
 from .config import Settings, check_betas, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
@@ -942,6 +942,36 @@ class BatchService:
         return await self._submit_parts(
             job.id, [(1, None, None)], model=None, label=label, prepared=prepared, betas=job.betas
         )
+
+    async def measure_input_tokens(
+        self,
+        report: ImportReport,
+        *,
+        sample: int = token_count.DEFAULT_SAMPLE,
+        progress: Callable[[int, int], None] | None = None,
+        betas: Sequence[str] = (),
+    ) -> CostEstimate | None:
+        """Measure the input tokens of `sample` requests of an analysed import with the API's
+        token-counting endpoint (spread evenly over it; all of them when it has no more) and
+        make `report.estimate` say so (`CostEstimate.input_basis`). `progress(done, total)`
+        after each; cancelling stops it with the estimate unchanged. Returns the estimate."""
+        await self._ready()
+        estimate = report.estimate
+        if estimate is None or not report.request_count or sample <= 0:
+            return estimate
+        positions = token_count.sample_positions(report.request_count, sample)
+        requests = await asyncio.to_thread(lambda: list(token_count.read_sample(report, positions)))
+        sent = self.betas(betas)
+        measured: list[int] = []
+        for params in requests:
+            measured.append(await self._api.count_tokens(params, betas=sent))
+            if progress is not None:
+                progress(len(measured), len(requests))
+        estimated = [token_count.estimated_tokens(p) for p in requests]
+        report.estimate = token_count.calibrated(
+            estimate, measured, estimated, report.request_count
+        )
+        return report.estimate
 
     def betas(self, extra: Sequence[str] = ()) -> tuple[str, ...]:
         """The anthropic-beta values a new job is created with: the config's, then `extra`

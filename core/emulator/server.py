@@ -489,6 +489,9 @@ class EmulatorServer:
         for name in ("messages", "model"):
             if name not in body:
                 raise ApiFailure(400, f"{name}: Field required")
+        extra = sorted(k for k in body if k not in COUNT_TOKENS_FIELDS)
+        if extra:  # max_tokens, temperature, …: a create's fields are refused here
+            raise ApiFailure(400, f"{extra[0]}: Extra inputs are not permitted")
         if not isinstance(body["messages"], list):
             raise ApiFailure(400, "messages: Input should be a valid list")
         model = body["model"]
@@ -579,6 +582,28 @@ KNOWN_BETAS = frozenset(
         "efs-2026-10-01",
         "google-managed-data-controls-2026-09-01",
         "user-profiles-billing-2026-10-01",
+    }
+)
+
+
+#: the body fields `POST /v1/messages/count_tokens` takes (SDK 2.17's
+#: MessageCountTokensParams, and the beta ones); any other is refused
+COUNT_TOKENS_FIELDS = frozenset(
+    {
+        "messages",
+        "model",
+        "cache_control",
+        "output_config",
+        "speed",
+        "system",
+        "thinking",
+        "tool_choice",
+        "tools",
+        "user_profile_id",
+        "workspace_id",
+        "mcp_servers",
+        "context_management",
+        "output_format",
     }
 )
 

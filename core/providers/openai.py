@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ..api import other_error, parse_retry_after, status_error, transport_error
-from ..errors import ApiError
+from ..errors import ApiError, UserError
 from ..models import OrphanFile, ProcessingStatus, RemoteBatch, RequestCounts
 from ..redact import clean_api_key
 from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
@@ -430,6 +430,10 @@ class OpenAIBatchApi(KeyedClient):
         ]
 
     # --- models and results --------------------------------------------------------------
+
+    async def count_tokens(self, params: dict[str, Any], *, betas: Sequence[str] = ()) -> int:
+        """The Batch API has no token-counting endpoint."""
+        raise UserError("OpenAI has no token-counting endpoint: input tokens stay estimated.")
 
     async def models(self) -> list[str]:
         return [str(m["id"]) for m in await self.model_list()]

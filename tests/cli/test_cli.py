@@ -318,6 +318,33 @@ def test_betas_from_config_and_flag_are_sent_on_create_and_shown(
     ]
 
 
+def test_submit_count_tokens_measures_input_tokens_and_says_so(
+    emulator_env: EmulatorHandle,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "p.txt"
+    src.write_text("".join(f"prompt number {i}\n" for i in range(30)))
+    code, out, err = cli_main(capsys, "submit", str(src), "--dry-run")
+    assert code == 0, err
+    assert "input tokens estimated from characters (about 4 per token)" in out
+    code, out, err = cli_main(capsys, "submit", str(src), "--dry-run", "--count-tokens", "5")
+    assert code == 0, err
+    assert "input tokens estimated, scaled by a count_tokens sample of 5 of 30 requests" in out
+    assert emulator_env.stats.count("count_tokens") == 5
+    code, out, err = cli_main(capsys, "submit", str(src), "--dry-run", "--count-tokens", "--json")
+    assert code == 0, err
+    estimate = json.loads(out)["estimate"]
+    assert estimate["input_tokens_exact"] is False
+    assert estimate["input_tokens_measured"] == 20
+    src.write_text("one\ntwo\n")
+    code, out, err = cli_main(capsys, "submit", str(src), "--dry-run", "--count-tokens")
+    assert code == 0, err
+    assert "input tokens measured: count_tokens on all 2 requests" in out
+
+
 def test_locate_uses_xdg_dirs(tmp_path: Path) -> None:
     proc = run("locate", "--json", cwd=tmp_path)
     assert proc.returncode == 0

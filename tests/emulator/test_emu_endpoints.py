@@ -57,6 +57,13 @@ def test_models_and_count_tokens(client: Any) -> None:
         model="claude-opus-5-5", messages=[{"role": "user", "content": "x" * 40}]
     )
     assert count.input_tokens == 10
+    # a create's own fields are not taken here
+    with api_status(400, match="max_tokens: Extra inputs are not permitted"):
+        client.messages.count_tokens(
+            model="claude-opus-5-5",
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"max_tokens": 10},
+        )
 
 
 def test_beta_routes(client: Any, emulator: EmulatorHandle) -> None:

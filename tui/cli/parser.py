@@ -66,6 +66,15 @@ def _add_submit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="job name (default: the file name)")
     p.add_argument("--label", help="local label for the batches")
     p.add_argument(
+        "--count-tokens",
+        nargs="?",
+        type=int,
+        const=20,
+        metavar="N",
+        help="measure input tokens with the API's count_tokens on N requests spread over the"
+        " input (default 20; all of them if it has fewer) instead of estimating them",
+    )
+    p.add_argument(
         "--beta",
         action="append",
         metavar="NAME",

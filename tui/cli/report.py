@@ -60,6 +60,9 @@ def report_dict(report: ImportReport) -> dict[str, Any]:
             "standard_usd": est.standard_usd,
             "savings_usd": est.savings_usd,
             "unknown_models": list(est.unknown_models),
+            "input_tokens_measured": est.measured_requests,
+            "input_tokens_exact": est.exact,
+            "input_basis": est.input_basis,
         },
     }
 
@@ -119,6 +122,7 @@ def print_report(console: Console, report: ImportReport) -> None:
         line.append(f" saving {usd(est.savings_usd)}); ")
         line.append(f"{est.input_tokens:,} input tokens, up to {est.max_output_tokens:,} output")
         console.print(line)
+        console.print(Text(f"  input tokens {est.input_basis}", style="dim"))
         if est.input_only_batch_usd:
             console.print(
                 f"  (upper bound: every request writing max_tokens; input alone costs "

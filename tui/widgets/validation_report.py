@@ -62,10 +62,11 @@ def estimate_text(estimate: CostEstimate | None) -> Text:
     text.append(
         f"  input only: batch ${estimate.input_only_batch_usd:,.4f}"
         f" · standard ${estimate.input_only_standard_usd:,.4f}"
-        f"  ·  ~{estimate.input_tokens:,} input tokens,"
+        f"  ·  {'' if estimate.exact else '~'}{estimate.input_tokens:,} input tokens,"
         f" ≤{estimate.max_output_tokens:,} output tokens",
         style="dim",
     )
+    text.append(f"\n  input tokens {estimate.input_basis}", style="dim")
     if estimate.unknown_models:
         text.append(
             "\n  no price for: " + clean(", ".join(estimate.unknown_models), keep_newlines=False),
@@ -122,7 +123,9 @@ def summary_renderable(report: ImportReport) -> RenderableType:
     parts: list[RenderableType] = [head, Text(""), plan]
     if report.parts:
         parts.append(parts_table(report.parts))
-    parts += [Text(""), estimate_text(report.estimate)]
+    estimate = estimate_text(report.estimate)
+    estimate.end = "\n"  # the last line of a Group is dropped when it has no end
+    parts += [Text(""), estimate]
     return Group(*parts)
 
 

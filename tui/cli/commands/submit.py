@@ -51,9 +51,32 @@ async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
     with progress.task(f"Analysing {clean(str(path))}", unit=" bytes") as advance:
         report = await service.analyse(path, _options(ns), lambda done, _total: advance(done))
     try:
+        if ns.count_tokens is not None and report.estimate is not None:
+            await _measure(service, ns, report)
         return await _submit_report(service, ns, report, path, out)
     finally:
         service.discard_import(report)  # no-op when already removed after a full submit
+
+
+async def _measure(service: BatchService, ns: argparse.Namespace, report: ImportReport) -> None:
+    """Input tokens measured on a sample (`--count-tokens N`); a failure leaves the estimate
+    as it was and says why."""
+    from batchtop.core.errors import BatchtopError
+
+    if ns.count_tokens < 1:
+        raise UserError("--count-tokens takes a number of requests of 1 or more.")
+    sample = min(ns.count_tokens, report.request_count)
+    with progress.task("Counting input tokens", total=sample, unit=" requests") as advance:
+        try:
+            await service.measure_input_tokens(
+                report,
+                sample=ns.count_tokens,
+                progress=lambda done, _total: advance(done),
+                betas=ns.beta or (),
+            )
+        except BatchtopError as err:
+            notes = console(stderr=True)
+            notes.print(txt(f"count_tokens failed, input tokens stay estimated: {err}", "yellow"))
 
 
 async def _submit_report(
