@@ -511,6 +511,15 @@ IMPORT_KEYS: tuple[Key, ...] = (
         priority=True,
     ),
     Key(
+        id="import.count_tokens",
+        key="ctrl+t",
+        action="count_tokens",
+        description="Count tokens",
+        help="Measure the input tokens of 20 analysed requests with the API's count_tokens"
+        " (esc stops it)",
+        priority=True,
+    ),
+    Key(
         id="import.browse",
         key="ctrl+o",
         action="toggle_browser",

@@ -352,6 +352,31 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         self._analysed_options = key
         self.show_report(report)
 
+    def action_count_tokens(self) -> None:
+        report = self.report
+        if self.busy:
+            return
+        if report is None or report.estimate is None or not report.request_count:
+            self.notify("Analyse a file first: its requests are what is measured.")
+            return
+        self.run_count(report)
+
+    @work(group="import-count", exclusive=True, exit_on_error=False)
+    async def run_count(self, report: ImportReport) -> None:
+        """count_tokens on a sample (progress on the bar; esc stops it, the estimate as was)."""
+        self._start_busy(None)
+        try:
+            await self.service.measure_input_tokens(report, progress=self._on_progress)
+        except BatchtopError as exc:
+            self.notify(
+                escape(clean(f"count_tokens failed, input tokens stay estimated: {exc}")),
+                severity="warning",
+            )
+        finally:
+            self.busy = False
+        if report is self.report:
+            self.show_report(report)
+
     def _on_progress(self, done: int, total: int) -> None:
         self.post_message(AnalyseProgress(done, total))  # from the analysis thread
 
@@ -457,6 +482,12 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         bar.update(total=progress.parts, progress=done)
 
     def action_back(self) -> None:
+        counting = [w for w in self.workers if w.group == "import-count" and w.is_running]
+        if counting:  # esc stops the count and stays
+            self.workers.cancel_group(self, "import-count")
+            self.busy = False
+            self.notify("Token count stopped: the input tokens stay estimated.")
+            return
         tree = next(self.query("#import-tree").results(), None)
         if tree is not None and tree.has_class("-active"):
             self.action_toggle_browser()

@@ -263,3 +263,23 @@ async def test_busy_is_reactive_state(tmp_path: Path) -> None:
         assert not analyse_button.disabled
         assert not progress.has_class("-active")
     service.store.close()
+
+
+async def test_ctrl_t_measures_the_input_tokens_and_the_estimate_says_so(
+    live_service: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "articles.jsonl"
+    write_good(path)
+    app = ScreenHost(lambda: ImportScreen(live_service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.query_one("#import-path").value = str(path)  # type: ignore[attr-defined]
+        await analyse(pilot, screen)
+        assert "input tokens estimated from characters" in screen_text(app)
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: "measured: count_tokens on all 5" in screen_text(app))
+        assert screen.report is not None
+        assert screen.report.estimate is not None
+        assert screen.report.estimate.exact
+        assert not screen.busy
