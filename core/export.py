@@ -229,13 +229,63 @@ def _write_pages(pages: Iterable[tuple[bytes, int]], fh: IO[bytes], header: byte
 _CSV_HEADER = (",".join(CSV_COLUMNS) + "\r\n").encode()
 
 
-def _write_csv(rows: Rows, fh: IO[str]) -> int:
+# --- structured outputs as columns (`--expand-json`) ---------------------------------------
+
+#: at most this many keys become columns (a table, not every key of free-form JSON)
+EXPAND_MAX_KEYS = 200
+EXPAND_PREFIX = "output."
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if not text or text[0] != "{":
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if type(value) is dict else None
+
+
+def json_output_keys(rows: Rows, limit: int = EXPAND_MAX_KEYS) -> list[str]:
+    """The top-level keys of the outputs that are JSON objects (structured outputs), in the
+    order first seen, at most `limit`: the columns `--expand-json` adds."""
+    keys: dict[str, None] = {}
+    for row, _raw in rows:
+        obj = _json_object(row.text) if row.type is ResultType.SUCCEEDED else None
+        if obj is None:
+            continue
+        for key in obj:
+            if key not in keys and len(keys) < limit:
+                keys[key] = None
+    return list(keys)
+
+
+def _json_cell(value: Any) -> str | None:
+    """A value of an output's JSON object as one cell: strings as they are, numbers and
+    booleans as JSON spells them, objects and arrays as compact JSON, null as empty."""
+    if value is None:
+        return None
+    if type(value) is str:
+        return value
+    return orjson.dumps(value).decode()
+
+
+def json_cells(row: ResultRow, keys: Sequence[str]) -> list[str | None]:
+    """The `--expand-json` cells of one row (all empty when its output is not an object)."""
+    obj = _json_object(row.text) if row.type is ResultType.SUCCEEDED else None
+    if obj is None:
+        return [None] * len(keys)
+    return [_json_cell(obj.get(key)) for key in keys]
+
+
+def _write_csv(rows: Rows, fh: IO[str], expand: Sequence[str] = ()) -> int:
     writer = csv.writer(fh, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow((*CSV_COLUMNS, *(EXPAND_PREFIX + k for k in expand)))
     n = 0
     safe = csv_safe
     writerow = writer.writerow
     for row, _raw in rows:
+        extra = [safe(cell) for cell in json_cells(row, expand)] if expand else []
         writerow(
             (
                 safe(row.custom_id),
@@ -252,6 +302,7 @@ def _write_csv(rows: Rows, fh: IO[str]) -> int:
                 row.cache_creation_input_tokens,
                 row.cache_read_input_tokens,
                 "" if row.cost_usd is None else f"{row.cost_usd:.8f}",
+                *extra,
             )
         )
         n += 1
@@ -352,7 +403,7 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
-def _write_parquet(rows: Rows, fh: IO[bytes]) -> int:
+def _write_parquet(rows: Rows, fh: IO[bytes], expand: Sequence[str] = ()) -> int:
     pa, pq = _pyarrow()
     string, int64 = pa.string(), pa.int64()
     schema = pa.schema(
@@ -371,6 +422,8 @@ def _write_parquet(rows: Rows, fh: IO[bytes]) -> int:
             ("error_type", string),
             ("error_message", string),
             ("original_id", string),
+            ("cost_usd", pa.float64()),
+            *[(EXPAND_PREFIX + key, string) for key in expand],
         ]
     )
     columns: list[list[Any]] = [[] for _ in schema.names]
@@ -399,6 +452,8 @@ def _write_parquet(rows: Rows, fh: IO[bytes]) -> int:
                 row.error_type,
                 row.error_message,
                 row.original_id,
+                row.cost_usd,
+                *(json_cells(row, expand) if expand else ()),
             )
             for col, value in zip(columns, values, strict=True):
                 col.append(value)
@@ -487,11 +542,20 @@ def _write(
     fh: IO[bytes],
     progress: ExportProgress | None,
     cancel: threading.Event | None,
+    expand: Sequence[str] = (),
 ) -> int:
-    """Stream `rows` in `fmt` into the binary stream `fh` (flushed, left open)."""
+    """Stream `rows` in `fmt` into the binary stream `fh` (flushed, left open); `expand`:
+    the JSON output keys that become columns (CSV, Parquet)."""
     counted = _counted(rows, progress, cancel)
     if fmt == "parquet":
-        n = _write_parquet(counted, fh)
+        n = _write_parquet(counted, fh, expand)
+    elif expand and fmt == "csv":  # row by row: the extra cells come from each output
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+        try:
+            n = _write_csv(counted, text, expand)
+            text.flush()
+        finally:
+            text.detach()
     elif fmt in ("jsonl", "csv") and isinstance(rows, PagedRows):  # pages come as UTF-8
         if fmt == "jsonl":
             n = _write_pages(_paged_progress(rows.raw_pages(), progress, _lines, cancel), fh)
@@ -522,12 +586,14 @@ def export_to_stream(
     fh: IO[bytes],
     progress: ExportProgress | None = None,
     cancel: threading.Event | None = None,
+    *,
+    expand: Sequence[str] = (),
 ) -> int:
     """Stream `rows` into an open binary stream (stdout, a pipe); returns the rows written.
 
     Nothing is held in memory beyond a page; `cancel` set stops it (`ExportCancelled`)."""
     _check_format(fmt)
-    n = _write(rows, fmt, fh, progress, cancel)
+    n = _write(rows, fmt, fh, progress, cancel, expand)
     if progress is not None:
         progress(n)
     return n
@@ -539,12 +605,13 @@ def _export_special(
     path: Path,
     progress: ExportProgress | None,
     cancel: threading.Event | None,
+    expand: Sequence[str] = (),
 ) -> ExportResult:
     """A device, FIFO or terminal is written to as it is: a temp file renamed over it would
     replace it (as root, `/dev/null` would become a regular file)."""
     try:
         with open(path, "wb", buffering=_BUFFER) as fh:
-            n = _write(rows, fmt, fh, progress, cancel)
+            n = _write(rows, fmt, fh, progress, cancel, expand)
     except OSError as exc:
         raise UserError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
     if progress is not None:
@@ -558,8 +625,12 @@ def export_results(
     path: Path,
     progress: ExportProgress | None = None,
     cancel: threading.Event | None = None,
+    *,
+    expand: Sequence[str] = (),
 ) -> ExportResult:
     """Write `(row, raw line)` pairs to `path` in `fmt`; returns what was written.
+    `expand`: the keys of JSON outputs written as columns of their own (CSV, Parquet; see
+    `json_output_keys`).
 
     A regular file (new or replaced) is written atomically: a temp file beside it, fsync,
     rename. A new file is created 0600; a replaced one keeps its mode; a symbolic link is
@@ -572,7 +643,7 @@ def export_results(
     path = Path(path).expanduser()
     kind = destination_kind(path)
     if kind == "special":
-        return _export_special(rows, fmt, path, progress, cancel)
+        return _export_special(rows, fmt, path, progress, cancel, expand)
     if kind == "directory":
         raise UserError(f"Cannot export to {path}: it is a directory.")
     mode = 0o600
@@ -590,7 +661,7 @@ def export_results(
     held = _lock(tmp)
     try:
         with open(fd, "wb", buffering=_BUFFER) as fh:
-            n = _write(rows, fmt, fh, progress, cancel)
+            n = _write(rows, fmt, fh, progress, cancel, expand)
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)

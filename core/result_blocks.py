@@ -112,3 +112,52 @@ def parse_content(raw_line: str | bytes | None) -> ResultContent | None:
     return ResultContent(
         tuple(blocks), stop_reason if isinstance(stop_reason, str) else None, refusal
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BlockFacts:
+    """What the index keeps per result about its blocks (columns of `results`): whether it
+    thought, its tool calls (how many, which tools, in order, each once), its citations, and
+    the `stop_details` the API gave (as JSON)."""
+
+    thinking: bool = False
+    tool_calls: int = 0
+    tool_names: str | None = None  # comma-separated
+    citations: int = 0
+    stop_details: str | None = None
+
+
+NO_FACTS = BlockFacts()
+
+
+def block_facts(message: dict[str, Any]) -> BlockFacts:
+    """The facts of a succeeded result's message (cheap: one pass over its blocks; the usual
+    single text block without citations and stop details is answered at once)."""
+    content = message.get("content")
+    details = message.get("stop_details")
+    stop_details = orjson.dumps(details).decode() if type(details) is dict else None
+    if type(content) is not list:
+        return BlockFacts(stop_details=stop_details) if stop_details else NO_FACTS
+    if len(content) == 1 and stop_details is None:
+        only = content[0]
+        if type(only) is dict and only.get("type") == "text" and not only.get("citations"):
+            return NO_FACTS
+    thinking = False
+    calls = cites = 0
+    names: list[str] = []
+    for block in content:
+        if type(block) is not dict:
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            found = block.get("citations")
+            if type(found) is list:
+                cites += len(found)
+        elif kind in ("thinking", "redacted_thinking"):
+            thinking = True
+        elif kind in ("tool_use", "server_tool_use"):
+            calls += 1
+            name = block.get("name")
+            if type(name) is str and name not in names:
+                names.append(name)
+    return BlockFacts(thinking, calls, ",".join(names) or None, cites, stop_details)

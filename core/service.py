@@ -1336,9 +1336,12 @@ class BatchService:
         progress: Callable[[int], None] | None = None,
         *,
         to: IO[bytes] | None = None,
+        expand_json: bool = False,
     ) -> ExportResult:
         """Write the chosen results to a file (atomic) or, with `to`, stream them into that
-        open binary stream; in a worker thread.
+        open binary stream; in a worker thread. `expand_json` (CSV, Parquet): the keys of
+        outputs that are JSON objects (structured outputs) become columns of their own (a
+        first pass over the rows finds them).
 
         Cancelled, the worker is told to stop and awaited before the cancel goes on: it
         reads the store, whose connections close right after (a thread still reading then
@@ -1351,12 +1354,17 @@ class BatchService:
         cancel = threading.Event()
 
         def work() -> ExportResult:
+            keys: list[str] = []
+            if expand_json and fmt in ("csv", "parquet"):
+                keys = export.json_output_keys(self.store.iter_results(ids, filt))
             rows = self.store.iter_results(ids, filt)
             if to is not None:
-                n = export.export_to_stream(rows, fmt, to, progress, cancel)
+                n = export.export_to_stream(rows, fmt, to, progress, cancel, expand=keys)
                 return ExportResult(path=Path("-"), format=fmt, rows=n)
             assert target is not None
-            result: ExportResult = export.export_results(rows, fmt, target, progress, cancel)
+            result: ExportResult = export.export_results(
+                rows, fmt, target, progress, cancel, expand=keys
+            )
             return result
 
         worker = asyncio.ensure_future(asyncio.to_thread(work))

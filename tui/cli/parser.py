@@ -155,6 +155,12 @@ def _add_results(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing file without asking")
     p.add_argument("--status", action="append", choices=RESULT_TYPES, help="only these outcomes")
     p.add_argument("--search", help="full-text filter over inputs and outputs")
+    p.add_argument(
+        "--expand-json",
+        action="store_true",
+        help="CSV/Parquet: outputs that are JSON objects (structured outputs) get a column"
+        " per key (output.KEY)",
+    )
     _json_flag(p)
 
 

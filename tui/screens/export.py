@@ -26,11 +26,22 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, ProgressBar, RadioButton, RadioSet, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Input,
+    ProgressBar,
+    RadioButton,
+    RadioSet,
+    Static,
+)
 from textual.worker import Worker
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
+
+#: formats with columns: their export can turn JSON outputs into columns of their own
+EXPANDABLE = ("csv", "parquet")
 
 FORMAT_LABELS: dict[ExportFormat, str] = {
     "jsonl": "JSONL (raw result lines)",
@@ -89,6 +100,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         & .export-label { color: $text-muted; margin-top: 1; }
         & RadioSet { width: 100%; }
         & #export-path { width: 100%; }
+        & #export-expand { margin-top: 1; }
         & #export-hint { color: $text-muted; }
         & #export-error { color: $error; height: auto; }
         & #export-progress { margin-top: 1; display: none; }
@@ -150,6 +162,13 @@ class ExportScreen(ModalScreen[ExportResult | None]):
                     disabled=not self.selected,
                     id="export-scope-selected",
                 )
+            yield Checkbox(
+                "JSON outputs as columns, one per key (CSV, Parquet)",
+                value=False,
+                disabled=self.fmt not in EXPANDABLE,
+                id="export-expand",
+                compact=True,
+            )
             yield Static("Destination", classes="export-label")
             yield Input(id="export-path")
             yield Static("", id="export-hint")
@@ -197,6 +216,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         if fmt in FORMAT_LABELS:
             self.fmt = fmt
             self._set_default_path()
+            self.query_one("#export-expand", Checkbox).disabled = fmt not in EXPANDABLE
 
     @on(Input.Changed, "#export-path")
     def _path_changed(self, event: Input.Changed) -> None:
@@ -263,8 +283,14 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         bar.update(total=self._total or None, progress=0)
         self.query_one("#export-run", Button).disabled = True
         try:
+            expand = self.query_one("#export-expand", Checkbox)
             result = await self.service.export(
-                self.batch_ids, self.fmt, path, filt, progress=self._on_progress
+                self.batch_ids,
+                self.fmt,
+                path,
+                filt,
+                progress=self._on_progress,
+                expand_json=expand.value and not expand.disabled,
             )
         except (BatchtopError, OSError) as exc:
             self._error(f"Export failed: {exc}")

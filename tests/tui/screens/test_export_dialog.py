@@ -175,3 +175,34 @@ async def test_opens_on_the_format_and_enter_does_not_export(
         assert "esc" in footer
         assert "Cancel" in footer
         assert "Search" not in footer  # the results viewer's keys are underneath, unseen
+
+
+async def test_json_outputs_as_columns_with_the_checkbox(tmp_path: Path) -> None:
+    from screens_data import succeeded
+
+    svc = offline_service(tmp_path)
+    lines = [
+        succeeded(f"t-{i}", json.dumps({"category": f"c{i}", "urgent": i % 2 == 0}))
+        for i in range(3)
+    ]
+    add_ended_batch(svc.store, BATCH, lines, tmp_path)
+    app = host(svc)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = await open_export(pilot)
+            box = screen.query_one("#export-expand")
+            assert box.disabled  # JSONL has no columns
+            await pilot.click("#export-format-csv")
+            await pilot.pause()
+            assert not box.disabled
+            await pilot.click("#export-expand")
+            await pilot.pause()
+            out = tmp_path / "t.csv"
+            await run_export(pilot, screen, out)
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
+            with out.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+            assert [r["output.category"] for r in rows] == ["c0", "c1", "c2"]
+            assert [r["output.urgent"] for r in rows] == ["true", "false", "true"]
+    finally:
+        svc.store.close()

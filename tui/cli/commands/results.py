@@ -68,11 +68,13 @@ def _destination(service: BatchService, ids: list[str], fmt: ExportFormat, out: 
 
 
 async def cmd_results(service: BatchService, ns: argparse.Namespace) -> int:
-    ids = await resolve(service, ns.id)
-    messages = console(stderr=True)
     to_stdout = ns.out == "-" or (ns.out is None and not is_terminal(sys.stdout))
     named = None if to_stdout or ns.out is None else ns.out
     fmt: ExportFormat = ns.format or (format_for_path(named) if named else None) or "jsonl"
+    if ns.expand_json and fmt not in ("csv", "parquet"):
+        raise UserError("--expand-json makes columns: use it with CSV or Parquet.")
+    ids = await resolve(service, ns.id)
+    messages = console(stderr=True)
     if to_stdout:
         if fmt == "parquet" and is_terminal(sys.stdout):
             raise UserError(
@@ -87,7 +89,9 @@ async def cmd_results(service: BatchService, ns: argparse.Namespace) -> int:
         return 1
     await ensure_results(service, ids, messages)
     with progress.task(f"Exporting to {clean(str(path))}", unit=" results") as advance:
-        result = await service.export(ids, fmt, path, _filter(ns), advance)
+        result = await service.export(
+            ids, fmt, path, _filter(ns), advance, expand_json=ns.expand_json
+        )
     if ns.json:
         print_json({"path": str(result.path), "format": result.format, "rows": result.rows})
     else:
@@ -105,7 +109,9 @@ async def _to_stdout(
     sink, shown = stdout_sink(fmt)
     enabled = progress.wanted(data_on_stdout=True)
     with progress.task("Exporting", unit=" results", enabled=enabled) as advance:
-        result = await service.export(ids, fmt, None, _filter(ns), advance, to=sink)
+        result = await service.export(
+            ids, fmt, None, _filter(ns), advance, to=sink, expand_json=ns.expand_json
+        )
     if shown is not None:
         shown.finish()
     sys.stdout.flush()
