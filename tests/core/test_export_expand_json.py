@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from batchtop.core.emulator import EmulatorHandle
-from svc_helpers import make_service, requests
+from data_factory import requests
+from service_support import ServiceFactory
 
 SCHEMA = {
     "type": "object",
@@ -30,8 +31,10 @@ def classify(n: int) -> list[dict[str, Any]]:
     return batch + requests(1, prefix="plain")  # a free-text answer: its cells stay empty
 
 
-async def test_structured_outputs_become_columns(emulator: EmulatorHandle, tmp_path: Path) -> None:
-    service = make_service(emulator, tmp_path)
+async def test_structured_outputs_become_columns(
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = make_service()
     try:
         outcome = await service.submit_requests(classify(3))
         (bid,) = outcome.batch_ids

@@ -12,7 +12,7 @@ from batchtop.core.emulator.behaviour import count_tokens
 from batchtop.core.models import ImportOptions
 from batchtop.core.pricing import request_input_tokens
 from batchtop.core.token_count import sample_positions
-from svc_helpers import make_service
+from service_support import ServiceFactory
 
 TOOL = {
     "name": "lookup",
@@ -45,10 +45,10 @@ def test_sample_positions_spread_over_the_input() -> None:
 
 
 async def test_a_sample_scales_the_input_tokens_and_says_so(
-    emulator: EmulatorHandle, tmp_path: Path
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     rows = write_input(tmp_path / "in.jsonl", 40)
-    service = make_service(emulator, tmp_path, max_requests_per_batch=15)  # 3 parts
+    service = make_service(max_requests_per_batch=15)  # 3 parts
     try:
         report = await service.analyse(tmp_path / "in.jsonl", ImportOptions(format="jsonl"))
         assert report.ok, report.issues[:3]
@@ -78,9 +78,11 @@ async def test_a_sample_scales_the_input_tokens_and_says_so(
         await service.close()
 
 
-async def test_every_request_measured_is_exact(emulator: EmulatorHandle, tmp_path: Path) -> None:
+async def test_every_request_measured_is_exact(
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
     rows = write_input(tmp_path / "in.jsonl", 3)
-    service = make_service(emulator, tmp_path)
+    service = make_service()
     try:
         report = await service.analyse(tmp_path / "in.jsonl", ImportOptions(format="jsonl"))
         after = await service.measure_input_tokens(report)  # 20 asked, 3 there
