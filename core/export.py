@@ -91,6 +91,11 @@ CSV_COLUMNS = (
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
     "cost_usd",
+    "thinking",
+    "tool_calls",
+    "tool_names",
+    "citations",
+    "stop_details",
 )
 _FORMULA_START = frozenset("=+-@\t\r")
 _BUFFER = 1 << 20
@@ -302,6 +307,11 @@ def _write_csv(rows: Rows, fh: IO[str], expand: Sequence[str] = ()) -> int:
                 row.cache_creation_input_tokens,
                 row.cache_read_input_tokens,
                 "" if row.cost_usd is None else f"{row.cost_usd:.8f}",
+                int(row.thinking),
+                row.tool_calls,
+                safe(row.tool_names),
+                row.citations,
+                safe(row.stop_details),
                 *extra,
             )
         )
@@ -423,6 +433,11 @@ def _write_parquet(rows: Rows, fh: IO[bytes], expand: Sequence[str] = ()) -> int
             ("error_message", string),
             ("original_id", string),
             ("cost_usd", pa.float64()),
+            ("thinking", pa.bool_()),
+            ("tool_calls", int64),
+            ("tool_names", string),
+            ("citations", int64),
+            ("stop_details", string),
             *[(EXPAND_PREFIX + key, string) for key in expand],
         ]
     )
@@ -453,6 +468,11 @@ def _write_parquet(rows: Rows, fh: IO[bytes], expand: Sequence[str] = ()) -> int
                 row.error_message,
                 row.original_id,
                 row.cost_usd,
+                row.thinking,
+                row.tool_calls,
+                row.tool_names,
+                row.citations,
+                row.stop_details,
                 *(json_cells(row, expand) if expand else ()),
             )
             for col, value in zip(columns, values, strict=True):

@@ -533,6 +533,12 @@ class ResultRow:
     input_text: str | None = None  # the prompt, from the manifest; None if unknown
     original_id: str | None = None  # the input's own id, when custom_id was made from it
     cost_usd: float | None = None  # at batch price, from the usage; None: unknown or unbilled
+    # what its blocks say (see `result_blocks.BlockFacts`)
+    thinking: bool = False
+    tool_calls: int = 0
+    tool_names: str | None = None  # comma-separated, each once, in order
+    citations: int = 0
+    stop_details: str | None = None  # the API's stop_details, as JSON
 
     @property
     def first_line(self) -> str:

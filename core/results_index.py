@@ -48,8 +48,11 @@ custom_id order probe the manifest in order, and a CSV line uses the value eight
 _ROW_COLS = (
     "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
     " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
-    f" r.error_type, r.error_message, {_INPUT_JOINED}, mi.original_id, r.cost_usd"
+    f" r.error_type, r.error_message, {_INPUT_JOINED}, mi.original_id, r.cost_usd,"
+    " r.thinking, r.tool_calls, r.tool_names, r.citations, r.stop_details"
 )
+RAW_AT = 20
+"""The index of `r.raw` in a row read as `_ROW_COLS, r.raw`."""
 
 
 # --- manifests ----------------------------------------------------------------------------
@@ -378,6 +381,11 @@ def _row(r: Sequence[Any]) -> ResultRow:
         input_text=r[12],
         original_id=r[13],
         cost_usd=r[14],
+        thinking=bool(r[15]),
+        tool_calls=r[16],
+        tool_names=r[17],
+        citations=r[18],
+        stop_details=r[19],
     )
 
 
@@ -615,6 +623,11 @@ CSV_SQL_LINE = " || ',' || ".join(
         "r.cache_creation_input_tokens",
         "r.cache_read_input_tokens",
         "CASE WHEN r.cost_usd IS NULL THEN '' ELSE printf('%.8f', r.cost_usd) END",
+        "r.thinking",
+        "r.tool_calls",
+        _csv_quoted(_csv_cell("r.tool_names")),
+        "r.citations",
+        _csv_quoted(_csv_cell("r.stop_details")),
     )
 )
 """One CSV record (without its line end) per row, as `csv.writer` would write it."""
@@ -646,7 +659,7 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
     def __next__(self) -> tuple[ResultRow, str]:
         if self._rows is None:
             pages = _pages(self._connect, self._batch_ids, self._filt, f"{_ROW_COLS}, r.raw")
-            self._rows = ((_row(r), r[15]) for page in pages for r in page)
+            self._rows = ((_row(r), r[RAW_AT]) for page in pages for r in page)
         return next(self._rows)
 
     def raw_pages(self) -> Iterator[tuple[bytes, int]]:
@@ -724,7 +737,7 @@ def detail(
             (key[0], key[1], custom_id),
         ).fetchone()
         params = restore_params(found[0], found[1]) if found is not None else None
-    return _row(row), row[15], params
+    return _row(row), row[RAW_AT], params
 
 
 def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary:

@@ -36,6 +36,7 @@ import orjson
 from .errors import UserError
 from .models import ResultType
 from .pricing import cost_usd
+from .result_blocks import block_facts
 from .results_index import INPUT_TEXT, SEARCH_TEXT, link_inputs
 from .sqlite_util import begin_immediate, write_txn
 
@@ -54,9 +55,10 @@ QUEUED_INSERTS = 2  # statements waiting for the writer: bounds the memory in fl
 _RESULT_TYPES = frozenset(t.value for t in ResultType)
 _COLUMNS = (
     "custom_id, type, stop_reason, input_tokens, output_tokens, cache_creation_input_tokens,"
-    " cache_read_input_tokens, model, text, error_type, error_message, cost_usd, raw"
+    " cache_read_input_tokens, model, text, error_type, error_message, cost_usd,"
+    " thinking, tool_calls, tool_names, citations, stop_details, raw"
 )
-_WIDTH = 13  # values per row (the columns above) as `parse_line` returns them, raw last
+_WIDTH = 18  # values per row (the columns above) as `parse_line` returns them, raw last
 _FIXED = 1  # ?1 the batch id
 
 
@@ -179,6 +181,7 @@ def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...
             if model is not None:
                 cost = _row_cost(usage, model, in_tok, out_tok, cache_w, cache_r, memo)
         stop_reason = _str(msg.get("stop_reason"))
+        facts = block_facts(msg)
         return (
             custom_id,
             kind,
@@ -192,6 +195,11 @@ def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...
             None,
             None,
             cost,
+            int(facts.thinking),
+            facts.tool_calls,
+            facts.tool_names,
+            facts.citations,
+            facts.stop_details,
             raw,
         )
     error_type = error_message = None
@@ -204,7 +212,26 @@ def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...
         elif type(envelope) is dict:  # tolerate an unwrapped ErrorObject
             error_type = _str(envelope.get("type"))
             error_message = _str(envelope.get("message"))
-    return (custom_id, kind, None, 0, 0, 0, 0, None, "", error_type, error_message, None, raw)
+    return (
+        custom_id,
+        kind,
+        None,
+        0,
+        0,
+        0,
+        0,
+        None,
+        "",
+        error_type,
+        error_message,
+        None,
+        0,
+        0,
+        None,
+        0,
+        None,
+        raw,
+    )
 
 
 # --- writing ------------------------------------------------------------------------------

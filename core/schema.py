@@ -309,6 +309,37 @@ _MIGRATION_10: tuple[str, ...] = (
 # header carries them; NULL: none). A batch shows its job's.
 _MIGRATION_11: tuple[str, ...] = ("ALTER TABLE jobs ADD COLUMN betas TEXT",)
 
+# What a result's blocks say, per row (core/result_blocks.block_facts, filled by the ingest):
+# it thought (thinking or redacted thinking), its tool calls (client and server: how many,
+# which tools, each once in order, comma-separated), the citations of its text, and the
+# `stop_details` the API gave (JSON). Rows indexed before are filled from their raw line.
+_TOOL_BLOCK = "json_extract(value, '$.type') IN ('tool_use', 'server_tool_use')"
+_BLOCKS = "json_each(raw, '$.result.message.content')"
+_MIGRATION_12: tuple[str, ...] = (
+    "ALTER TABLE results ADD COLUMN thinking INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE results ADD COLUMN tool_calls INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE results ADD COLUMN tool_names TEXT",
+    "ALTER TABLE results ADD COLUMN citations INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE results ADD COLUMN stop_details TEXT",
+    f"""
+    UPDATE results SET
+        thinking = EXISTS (SELECT 1 FROM {_BLOCKS}
+            WHERE json_extract(value, '$.type') IN ('thinking', 'redacted_thinking')),
+        tool_calls = (SELECT count(*) FROM {_BLOCKS} WHERE {_TOOL_BLOCK}),
+        tool_names = (SELECT group_concat(name, ',') FROM (
+            SELECT json_extract(value, '$.name') AS name, min(key) AS first FROM {_BLOCKS}
+            WHERE {_TOOL_BLOCK} AND json_type(value, '$.name') = 'text'
+            GROUP BY name ORDER BY first)),
+        citations = (SELECT coalesce(sum(json_array_length(value, '$.citations')), 0)
+            FROM {_BLOCKS} WHERE json_extract(value, '$.type') = 'text'
+            AND json_type(value, '$.citations') = 'array'),
+        stop_details = CASE WHEN json_type(raw, '$.result.message.stop_details') = 'object'
+            THEN json_extract(raw, '$.result.message.stop_details') END
+    WHERE type = 'succeeded' AND json_valid(raw)
+        AND json_type(raw, '$.result.message.content') = 'array'
+    """,
+)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -321,6 +352,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_9,
     _MIGRATION_10,
     _MIGRATION_11,
+    _MIGRATION_12,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

@@ -102,6 +102,12 @@ def run(ctx: Context) -> list[util.Measure]:
                 r.cache_creation_input_tokens,
                 r.cache_read_input_tokens,
                 "" if r.cost_usd is None else f"{r.cost_usd:.8f}",
+                # and what each result's blocks say (thinking, tool calls, citations, stop)
+                int(r.thinking),
+                r.tool_calls,
+                r.tool_names or "",
+                r.citations,
+                r.stop_details or "",
             )
             for r, _raw in pairs
         ]

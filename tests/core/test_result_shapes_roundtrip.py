@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import orjson
+import pytest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ResultFilter
 from batchtop.core.result_blocks import parse_content
@@ -58,6 +59,12 @@ async def test_every_shape_round_trips(
     assert rows["tool"].stop_reason == "tool_use"
     assert rows["refusal"].stop_reason == "refusal"
     assert rows["stop"].stop_reason == "stop_sequence"
+    # what the index keeps per row about the blocks
+    assert (rows["tool"].thinking, rows["tool"].tool_calls) == (True, 1)
+    assert rows["tool"].tool_names == "lookup_order"
+    assert (rows["search"].tool_names, rows["search"].citations > 0) == ("web_search", True)
+    assert json.loads(rows["refusal"].stop_details or "null")["type"] == "refusal"
+    assert (rows["stop"].tool_calls, rows["stop"].citations) == (0, 0)
     stops = service.results_page([bid], ResultFilter(stop_reasons=frozenset({"refusal"})), 0, 9)
     assert [r.custom_id for r in stops.rows] == ["refusal"]
 
@@ -93,6 +100,22 @@ async def test_every_shape_round_trips(
     assert table["tool"]["model"] == "claude-haiku-5-5"
     assert float(table["tool"]["cost_usd"]) > 0
     assert json.loads(table["json"]["output"])["category"] in ("billing", "other")
+    assert (table["tool"]["thinking"], table["tool"]["tool_calls"]) == ("1", "1")
+    assert table["tool"]["tool_names"] == "lookup_order"
+    assert int(table["search"]["citations"]) > 0
+    assert json.loads(table["refusal"]["stop_details"])["type"] == "refusal"
+    slow = tmp_path / "slow.csv"  # the row-by-row writer writes the same columns
+    await service.export([bid], "csv", slow, expand_json=True)
+    slow_table = {r["custom_id"]: r for r in csv.DictReader(slow.read_text().splitlines())}
+    for cid, row in table.items():
+        assert {k: slow_table[cid][k] for k in row} == row
+    pq = pytest.importorskip("pyarrow.parquet")
+    await service.export([bid], "parquet", tmp_path / "x.parquet")
+    parquet = {r["custom_id"]: r for r in pq.read_table(tmp_path / "x.parquet").to_pylist()}
+    assert parquet["tool"]["thinking"] is True
+    assert (parquet["tool"]["tool_calls"], parquet["tool"]["tool_names"]) == (1, "lookup_order")
+    assert parquet["search"]["citations"] > 0
+    assert json.loads(parquet["refusal"]["stop_details"])["type"] == "refusal"
     answers = json.loads(out["json"])
     assert answers["refusal"] == {"stop_reason": "refusal", "text": ""}
     assert isinstance(answers["json"], str)

@@ -118,3 +118,53 @@ def test_empty_file_is_initialised(tmp_path: Path) -> None:
     path.touch()
     with Store.open(path) as s:
         assert s.list_batches() == []
+
+
+def test_result_rows_indexed_before_get_their_block_facts(tmp_path: Path) -> None:
+    """Migration 12 fills the new per-row columns from the raw lines already indexed."""
+    import orjson
+
+    path = tmp_path / "v11.db"
+    content = [
+        {"type": "thinking", "thinking": "hm", "signature": "s"},
+        {"type": "server_tool_use", "name": "web_search", "input": {}},
+        {"type": "text", "text": "a", "citations": [{"url": "u"}, {"url": "v"}]},
+        {"type": "tool_use", "name": "lookup", "input": {}},
+        {"type": "tool_use", "name": "web_search", "input": {}},
+    ]
+    details = {"type": "refusal", "category": "cyber", "explanation": None}
+    lines = {
+        "rich": {"result": {"type": "succeeded", "message": {"content": content}}},
+        "refused": {
+            "result": {
+                "type": "succeeded",
+                "message": {"content": [{"type": "text", "text": ""}], "stop_details": details},
+            }
+        },
+        "plain": {"result": {"type": "succeeded", "message": {"content": [{"type": "text"}]}}},
+    }
+    conn = sqlite3.connect(path, isolation_level=None)
+    schema.migrate(conn, schema.MIGRATIONS[:11])
+    for cid, line in lines.items():
+        conn.execute(
+            "INSERT INTO results (batch_id, custom_id, type, text, raw) VALUES"
+            " ('b', ?, 'succeeded', '', ?)",
+            (cid, orjson.dumps(line).decode()),
+        )
+    conn.execute(
+        "INSERT INTO results (batch_id, custom_id, type, text, raw) VALUES"
+        " ('b', 'broken', 'succeeded', '', 'not json')"
+    )
+    assert schema.migrate(conn) == len(schema.MIGRATIONS) - 11
+    got = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT custom_id, thinking, tool_calls, tool_names, citations, stop_details"
+            " FROM results"
+        )
+    }
+    conn.close()
+    assert got["rich"] == (1, 3, "web_search,lookup", 2, None)
+    assert got["refused"] == (0, 0, None, 0, orjson.dumps(details).decode())
+    assert got["plain"] == (0, 0, None, 0, None)
+    assert got["broken"] == (0, 0, None, 0, None)
