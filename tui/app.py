@@ -41,12 +41,15 @@ from .safe_text import clean
 from .screens.batch_actions import display_name
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
+from .textual_fixes import apply as apply_textual_fixes
 from .widgets.banner import DemoBanner
 
 if TYPE_CHECKING:
     from batchtop.core.config import Settings
     from batchtop.core.demo import Demo
     from batchtop.core.service import BatchService
+
+apply_textual_fixes()
 
 NO_KEY_MESSAGE = (
     "ANTHROPIC_API_KEY is not set: starting the demo instead "

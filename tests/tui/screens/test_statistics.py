@@ -414,3 +414,33 @@ async def test_closed_views_leave_no_chart_behind(tmp_path: Path) -> None:
         assert len(charts) == 18
         # the views closed before the last one (the last may still be on its way out)
         assert [c for c in charts[:12] if c() is not None] == []
+
+
+async def test_closed_views_leave_no_rendered_lines_behind(tmp_path: Path) -> None:
+    """The lines a closed view's widgets rendered can be collected: Textual's
+    `StylesCache.get_inner_outer` cache held each widget's styles cache (every line it drew)
+    until 1,024 more were made (Textualize/textual#6665; tui/textual_fixes.py)."""
+    import gc
+    import weakref
+
+    import batchtop.tui.app  # noqa: F401  (applies the workarounds, as `batchtop` does)
+
+    service = offline_service(tmp_path)
+    add_ended_batch(service.store, BATCH, _lines(), tmp_path)
+    app = ScreenHost(lambda: StatisticsScreen(service, [BATCH], "Batch under test"))
+    async with app.run_test(size=SIZE) as pilot:
+        caches: list[list[weakref.ref[Any]]] = []
+        for _ in range(3):
+            screen = StatisticsScreen(service, [BATCH], "again")
+            app.push_screen(screen)
+            await wait_for(pilot, lambda s=screen: s.loaded)  # type: ignore[misc]
+            await pilot.pause()
+            caches.append([weakref.ref(w._styles_cache) for w in screen.query("*")])
+            app.pop_screen()
+            await wait_for(pilot, lambda s=screen: not s.is_attached)  # type: ignore[misc]
+            del screen
+        await pilot.pause()
+        gc.collect()
+        closed = caches[0] + caches[1]  # the last may still be on its way out
+        assert len(closed) > 10
+        assert [c for c in closed if c() is not None] == []
