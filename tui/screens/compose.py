@@ -29,7 +29,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
@@ -137,7 +137,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     }
     """
 
-    busy: reactive[bool] = reactive(False, init=False)
+    busy: var[bool] = var(False, init=False)
     """A submission runs: submit waits (its button is disabled)."""
 
     def __init__(self, service: BatchService) -> None:

@@ -31,7 +31,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static
@@ -146,11 +146,12 @@ class DashboardScreen(BatchActions, Screen[None]):
     }
     """
 
-    # What the table shows: setting any of these re-renders it (`watch_*`).
-    view: reactive[View] = reactive("all", init=False)
-    sort: reactive[tuple[str, bool]] = reactive(("created", True), init=False)
+    # What the table shows: setting any of these re-renders it (`watch_*`). `var`, not
+    # `reactive`: a reactive also repaints the whole screen on every change.
+    view: var[View] = var("all", init=False)
+    sort: var[tuple[str, bool]] = var(("created", True), init=False)
     """(column, descending)."""
-    filter_text: reactive[str] = reactive("", init=False)
+    filter_text: var[str] = var("", init=False)
     """The committed filter (typing is debounced into it above `DEBOUNCE_ABOVE` batches)."""
 
     def __init__(
@@ -342,14 +343,15 @@ class DashboardScreen(BatchActions, Screen[None]):
     def render_rows(self) -> None:
         """Filter and sort the keys of the current view; the table draws what is on screen."""
         needle = self.filter_text.casefold()
-        if self.view == "jobs":
+        view = self.view  # read once: a var's read is a descriptor call, this loops 10,000 times
+        if view == "jobs":
             keys = self._job_keys(needle)
         elif needle:
             jobs = self._jobs
             keys = [
                 b.id
                 for b in self._ordered()
-                if in_view(b, self.view) and matches(b, needle, jobs.get(b.job_id or ""))
+                if in_view(b, view) and matches(b, needle, jobs.get(b.job_id or ""))
             ]
         else:
             keys = self._view_keys()
@@ -398,9 +400,10 @@ class DashboardScreen(BatchActions, Screen[None]):
         or the sort changes: switching views back and forth costs a list lookup."""
         ordered = self._ordered()
         views = self._derive().views
-        if self.view not in views:
-            views[self.view] = [b.id for b in ordered if in_view(b, self.view)]
-        return views[self.view]
+        view = self.view  # read once (see render_rows)
+        if view not in views:
+            views[view] = [b.id for b in ordered if in_view(b, view)]
+        return views[view]
 
     def _job_keys(self, needle: str) -> list[str]:
         """Job rows each followed by their batches, then batches without a job."""
@@ -448,9 +451,10 @@ class DashboardScreen(BatchActions, Screen[None]):
     def _update_headers(self) -> None:
         arrow = " ▼" if self.descending else " ▲"
         labels = dict(SORTS)
+        sorted_by = self.sort_by if self.view != "jobs" else None
         for col in COLUMNS:
             label = col.label
-            if col.key == self.sort_by and self.view != "jobs":
+            if col.key == sorted_by:
                 label = labels.get(col.key, label) + arrow
             self.table.set_header(col.key, label)
 

@@ -39,7 +39,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import (
@@ -109,7 +109,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
     }
     """
 
-    busy: reactive[bool] = reactive(False, init=False)
+    busy: var[bool] = var(False, init=False)
     """An analysis or a submission runs: the progress bar shows, analyse and submit wait."""
 
     def __init__(self, service: BatchService) -> None:

@@ -43,7 +43,7 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.markup import escape
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -127,7 +127,7 @@ class ResultsScreen(Screen[None]):
     HELP_TITLE = "Results"
     BINDINGS: ClassVar[list[BindingType]] = bindings(RESULTS_KEYS)
 
-    filt: reactive[ResultFilter] = reactive(ResultFilter, init=False)
+    filt: var[ResultFilter] = var(ResultFilter, init=False)
     """What the table shows: setting it runs the filtered query (`watch_filt`)."""
 
     DEFAULT_CSS = """

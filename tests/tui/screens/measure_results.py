@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[2]))  # tests/: data_factory
 
 from batchtop.core.models import ResultFilter
 from batchtop.tui.screens.results import ResultsScreen
