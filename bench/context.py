@@ -188,10 +188,11 @@ class Context:
                     got = http.get(f"/v1/messages/batches/{res.batch_id}/results")
                     got.raise_for_status()
                     raw.write_bytes(got.content)
+                from batchtop.core.results import ResultsIndex
                 from batchtop.core.store import Store
 
                 with Store.open(path) as store:
-                    store.ingest_results(res.batch_id, raw)
+                    ResultsIndex(store.db).ingest_results(res.batch_id, raw)
             else:
                 asyncio.run(download(path, res.base_url, res.batch_id))
             res.store = path

@@ -108,8 +108,8 @@ _Page = TypeVar("_Page", bound=Sized)
 class PagedRows(Protocol):
     """Rows that can also be read as pages of just what JSONL and CSV write.
 
-    `Store.iter_results` returns one (`results_index.ResultStream`): exporting from it skips
-    building a `ResultRow` per result, which cost as much as formatting and writing.
+    `ResultsIndex.iter_results` returns one (`results/export_pages.py`): exporting from it
+    skips building a `ResultRow` per result, which cost as much as formatting and writing.
     """
 
     def raw_pages(self) -> Iterator[tuple[bytes, int]]:

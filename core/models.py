@@ -562,7 +562,7 @@ class ResultPage:
     rows: list[ResultRow]
     offset: int
     total: int  # rows matching the filter (a lower bound while `counted` is False)
-    counted: bool = True  # False: asked for without a count (see Store.query_results)
+    counted: bool = True  # False: asked for without a count (see ResultsIndex.query_results)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from typing import IO, Any, Literal
 
 import orjson
 
-from . import paths, pricing, retry, scope, token_count
+from . import paths, pricing, retry, scope, stats, token_count
 from .api import DEFAULT_BASE_URL
 from .config import Settings, check_betas, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
@@ -67,7 +68,7 @@ from .poller import Poller, Sleep
 from .providers import BatchProvider, check_provider, make_provider
 from .providers.env import provider_base_url, provider_key
 from .request_checks import max_tokens_problem, user_text
-from .results import download_and_ingest
+from .results import ResultsIndex, download_and_ingest
 from .store import Store
 from .submit import PreparedPart, Submitter, job_content_hash, prepare_requests, read_part
 
@@ -111,6 +112,9 @@ class BatchService:
         endpoint: str | None = None,
     ) -> None:
         self.store = store
+        # The same database's result rows and statistics (core/results/, core/stats.py).
+        self.results = ResultsIndex(store.db, after_index=stats.build_pending_facts)
+        self._statistics = stats.Statistics(store.db)
         self.settings = settings
         pricing.set_overrides(settings.prices)
         self._now = now or _utcnow
@@ -198,6 +202,8 @@ class BatchService:
             provider=name,
             endpoint=endpoint,
         )
+        # a search index an earlier process left unfinished is built in the background
+        await asyncio.to_thread(service.results.resume_search_index)
         service._owns_store = True
         service._scoped = scoped
         service._warnings = warnings
@@ -303,6 +309,9 @@ class BatchService:
             await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
         new = await asyncio.to_thread(Store.open, target)
         self.store = new
+        self.results = ResultsIndex(new.db, after_index=stats.build_pending_facts)
+        self._statistics = stats.Statistics(new.db)
+        await asyncio.to_thread(self.results.resume_search_index)
         self._poller.use_store(new)
         self._submitter._store = new  # the journal goes with the workspace's store
 
@@ -424,6 +433,8 @@ class BatchService:
     def _emit(self, event: Event) -> None:
         if isinstance(event, BatchEnded):
             self._maybe_auto_download(event.batch)
+        elif isinstance(event, RefreshDone):
+            self._resume_search_index()
         for cb in list(self._subscribers):
             try:
                 cb(event)
@@ -440,6 +451,13 @@ class BatchService:
         except RuntimeError:
             return
         self._spawn(self.download_results(view.id))
+
+    def _resume_search_index(self) -> None:
+        """After a refresh: build a search index another process left unfinished (reads
+        never start work; until it is built, searches use the equivalent LIKE scan). One
+        query of a small table, on this thread: no worker left inside the store at close."""
+        with contextlib.suppress(sqlite3.Error, UserError):
+            self.results.resume_search_index()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -1135,7 +1153,7 @@ class BatchService:
         if not view.results_indexed:
             await self.download_results(batch_id)
             view = self.require_batch(batch_id)
-        failed = await asyncio.to_thread(self.store.failed_requests, batch_id)
+        failed = await asyncio.to_thread(self.results.failed_requests, batch_id)
         plan, chosen = retry.choose(batch_id, failed, max_tokens=max_tokens, **options)
         return view, plan, chosen
 
@@ -1240,7 +1258,7 @@ class BatchService:
             # Already indexed from a complete download: kept when the bytes are the same.
             rows = await download_and_ingest(
                 self._api,
-                self.store,
+                self.results,
                 view.id,
                 expected_lines=view.remote.request_counts.total or None,
                 indexed=view.results_indexed if view.results_downloaded else 0,
@@ -1267,34 +1285,34 @@ class BatchService:
         *,
         count: bool = True,
     ) -> ResultPage:
-        return self.store.query_results(batch_ids, filt, offset, limit, count=count)
+        return self.results.query_results(batch_ids, filt, offset, limit, count=count)
 
     def results_count(self, batch_ids: Sequence[str], filt: ResultFilter) -> int:
         """How many results match (cached per filter until new rows arrive)."""
-        return self.store.count_results(batch_ids, filt)
+        return self.results.count_results(batch_ids, filt)
 
     def result_detail(
         self, batch_id: str, custom_id: str
     ) -> tuple[ResultRow, str, str | None] | None:
-        return self.store.result_detail(batch_id, custom_id)
+        return self.results.result_detail(batch_id, custom_id)
 
     def result_summary(self, batch_ids: Sequence[str]) -> ResultSummary:
-        return self.store.result_summary(batch_ids)
+        return self.results.result_summary(batch_ids)
 
     def result_breakdown(self, batch_ids: Sequence[str]) -> ResultBreakdown:
         """Outcomes, stop reasons, cost by model and outcome (one SQL pass; the first charts)."""
-        return self.store.result_breakdown(batch_ids)
+        return self._statistics.result_breakdown(batch_ids)
 
     def result_distribution(
         self, batch_ids: Sequence[str], breakdown: ResultBreakdown
     ) -> ResultDistribution:
         """Token histograms and the longest / largest / most expensive requests."""
-        return self.store.result_distribution(batch_ids, breakdown)
+        return self._statistics.result_distribution(batch_ids, breakdown)
 
     def progress_series(self, batch_ids: Sequence[str]) -> ProgressSeries | None:
         """Completions over time since creation, with the expiry and the ETA (latest of the
         batches still running)."""
-        series = self.store.progress_series(batch_ids, self._now())
+        series = self._statistics.progress_series(batch_ids, self._now())
         if series is None or series.ended:
             return series
         etas = [eta for eta in (self.eta(b) for b in batch_ids) if eta is not None]
@@ -1356,8 +1374,8 @@ class BatchService:
         def work() -> ExportResult:
             keys: list[str] = []
             if expand_json and fmt in ("csv", "parquet"):
-                keys = export.json_output_keys(self.store.iter_results(ids, filt))
-            rows = self.store.iter_results(ids, filt)
+                keys = export.json_output_keys(self.results.iter_results(ids, filt))
+            rows = self.results.iter_results(ids, filt)
             if to is not None:
                 n = export.export_to_stream(rows, fmt, to, progress, cancel, expand=keys)
                 return ExportResult(path=Path("-"), format=fmt, rows=n)

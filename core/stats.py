@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from .database import Database
 from .models import (
     Histogram,
     NotableRequest,
@@ -32,7 +33,7 @@ from .models import (
     ResultType,
     Share,
 )
-from .results_index import row_source
+from .results import row_source
 from .sqlite_util import placeholders, req_dt, write_txn
 
 K = TypeVar("K")
@@ -137,6 +138,14 @@ def facts_pending(conn: sqlite3.Connection) -> list[str]:
         " AND (f.batch_id IS NULL OR f.rows <> l.results_indexed) ORDER BY l.batch_id"
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def build_pending_facts(conn: sqlite3.Connection, should_stop: Callable[[], bool]) -> None:
+    """Build every batch's missing facts (the results' background builder runs this after
+    the search index, see `ResultsIndex`), until `should_stop()`."""
+    for batch_id in facts_pending(conn):
+        if not build_facts(conn, batch_id, should_stop):
+            break
 
 
 def _source(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> _Src:
@@ -565,3 +574,24 @@ def progress_table(series: ProgressSeries | None) -> ChartTable:
     if series is None:
         return header, []
     return header, [(round(p.seconds, 3), p.done, series.total) for p in series.points]
+
+
+class Statistics:
+    """The statistics view's reads over one store's database (each thread its connection)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def result_breakdown(self, batch_ids: Sequence[str]) -> ResultBreakdown:
+        """Counts and costs by outcome, stop reason and model."""
+        return result_breakdown(self.db.conn(), batch_ids)
+
+    def result_distribution(
+        self, batch_ids: Sequence[str], breakdown: ResultBreakdown
+    ) -> ResultDistribution:
+        """Token histograms and top requests."""
+        return result_distribution(self.db.conn(), batch_ids, breakdown)
+
+    def progress_series(self, batch_ids: Sequence[str], now: datetime) -> ProgressSeries | None:
+        """Completions over time from the snapshots."""
+        return progress_series(self.db.conn(), batch_ids, now)

@@ -1,66 +1,39 @@
-"""batchtop's local store: one SQLite file, the source of truth for every front end.
+"""batchtop's local store: batches, snapshots, jobs, labels, the submission journal,
+manifests and `store_meta`, in one SQLite file that is the source of truth for every front end.
 
-Thread-safe by giving each thread its own connection (the service writes from worker
-threads, the TUI reads on the main thread); several processes (the TUI and the CLI) may use
-one file at once thanks to WAL, a busy timeout and `BEGIN IMMEDIATE` write transactions.
+The file and its connections (one per thread, WAL, busy timeout, calls tracked so a close
+never runs under a statement) are `core/database.py`'s; the result rows in the same file are
+`core/results/`'s (`ResultsIndex`). `BatchService` assembles both on one `Database`.
 Nothing touches the disk until `Store.open` is called.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
 import sqlite3
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FunctionType, GeneratorType
 from typing import Any
 
-from . import paths, results_index, results_ingest, stats
-from .errors import NotFound, PartBusy, UserError
+from .database import INDEX_WAIT_S, Database, track_calls
+from .errors import NotFound, PartBusy
 from .manifest_rows import restore_params
 from .models import (
     ABANDON_AFTER,
     BatchView,
     CountSnapshot,
-    FailedRequest,
     IntentState,
     Job,
     JobProgress,
     ProcessingStatus,
-    ProgressSeries,
     RemoteBatch,
     RequestCounts,
-    ResultBreakdown,
-    ResultDistribution,
-    ResultFilter,
-    ResultPage,
-    ResultRow,
-    ResultSummary,
     SubmitIntent,
 )
-from .results_ingest import Ingest, IngestStats, ProgressFn
-from .schema import migrate
 from .sqlite_util import from_text, placeholders, read_txn, req_dt, to_text, write_txn
 
-DB_FILENAME = "batchtop.sqlite3"
-BUSY_TIMEOUT_MS = 5000
-_ALL = ResultFilter()
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
-# SQLite page caches, per connection. A reader's cache fills as the user browses a big
-# store, so it sets how much memory grows with the data; past 16 MB the OS page cache
-# serves reads about as fast. Writers write pages once and need little.
-READER_CACHE_KIB = 16_000
-WRITER_CACHE_KIB = 4_000  # page cache of the index-builder connection
-# The ingest's: its index inserts land all over their B-trees (results come in random
-# custom_id order), and every page that falls out of the cache is read back from the OS.
-INGEST_CACHE_KIB = 16_000
-INDEX_WAIT_S = 60.0  # how long close() lets a search-index build finish
-CLOSE_WAIT_S = 30.0  # how long close() lets calls running on other threads end
 MANIFEST_FLUSH_CHARS = 2_000_000  # manifest text gathered before a write transaction
 
 _REMOTE_COLS = (
@@ -233,155 +206,31 @@ def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]
         yield items[i : i + size]
 
 
-def _create_private_file(path: Path) -> None:
-    """Create `path` with mode 0600 if it is missing; an existing file keeps its mode (a
-    store in a shared directory may belong to someone else) but must be readable and
-    writable."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
-    except FileExistsError:
-        fd = os.open(path, os.O_RDWR)
-    else:
-        os.fchmod(fd, 0o600)  # whatever the umask
-    os.close(fd)
-
-
-def default_path() -> Path:
-    return paths.data_dir() / DB_FILENAME
-
-
 class Store:
     """Typed access to the SQLite store; see the module docstring for the concurrency model."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, db: Database) -> None:
         """Prefer `Store.open`; this does not touch the file until the first query."""
-        self.path = path
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)  # notified when a thread leaves the store
-        self._busy: dict[int, int] = {}  # thread id → public calls it is inside
-        self._conns: dict[sqlite3.Connection, int] = {}  # → the thread that opened it
-        self._closed = False
-        self._totals: results_index.TotalsCache = {}
-        # The search-index builder: one background thread at most, started after an ingest
-        # (or on open / on a search when a build was left unfinished).
-        self._indexer: threading.Thread | None = None
-        self._indexer_conn: sqlite3.Connection | None = None
-        self._index_again = False
-        self._index_stop = threading.Event()
-        self.warnings: list[str] = []  # for the user, from `open` (e.g. an exposed directory)
+        self.db = db
+        self.path = db.path
 
     # --- lifecycle ------------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: Path | None = None) -> Store:
         """Open (creating and migrating if needed) the store at `path` or the default place."""
-        path = default_path() if path is None else Path(path)
-        try:
-            paths.ensure_private_dir(path.parent)
-        except OSError as exc:
-            where = exc.filename or path.parent
-            raise UserError(f"Cannot create {where}: {exc.strerror}.") from exc
-        if path.is_dir():
-            raise UserError(f"The store path {path} is a directory.")
-        try:
-            _create_private_file(path)
-        except OSError as exc:
-            raise UserError(f"Cannot open the store at {path}: {exc.strerror}.") from exc
-        store = cls(path)
-        warning = paths.exposure_warning(path.parent)
-        if warning is not None:
-            store.warnings.append(warning)
-        try:
-            migrate(store._conn())
-        except sqlite3.OperationalError as exc:
-            store.close()
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise UserError(
-                    f"The store at {path} is busy (another batchtop is writing); try again."
-                ) from exc
-            raise UserError(f"The store at {path} cannot be opened: {exc}.") from exc
-        except sqlite3.DatabaseError as exc:
-            store.close()
-            raise UserError(f"The store at {path} is not a usable database: {exc}.") from exc
-        except BaseException:
-            store.close()
-            raise
-        with contextlib.suppress(sqlite3.Error):
-            if results_index.fts_pending(store._conn()):
-                store._start_indexer()  # an earlier process left a search index unfinished
-        return store
+        return cls(Database.open(path))
+
+    @property
+    def warnings(self) -> list[str]:
+        """For the user, from `open` (e.g. an exposed directory)."""
+        return self.db.warnings
 
     def close(self, *, index_wait_s: float = INDEX_WAIT_S) -> None:
-        """Close every thread's connection. The store cannot be used afterwards.
-
-        A search-index build in progress gets up to `index_wait_s` to finish (so a CLI run
-        leaves a fully indexed store); past that it is interrupted, losing at most one
-        step, and resumes the next time the store is opened.
-
-        Other threads may be inside a call right now (a worker whose task was cancelled,
-        a refresh when a scope switch replaces the store): closing a connection under a
-        running statement crashes the process, so new calls are refused from here on ("The
-        store is closed.", never a new file) and those running get `CLOSE_WAIT_S` to end.
-        A connection still busy after that is left to its thread (closed when it ends).
-        """
-        self._stop_indexer(index_wait_s)
-        me = threading.get_ident()
-        with self._idle:
-            self._closed = True
-            self._idle.wait_for(
-                lambda: not any(n for t, n in self._busy.items() if t != me), CLOSE_WAIT_S
-            )
-            busy = {t for t, n in self._busy.items() if n and t != me}
-            conns = [c for c, t in self._conns.items() if t not in busy]
-            self._conns = {c: t for c, t in self._conns.items() if t in busy}
-        for conn in conns:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-
-    def _enter(self) -> None:
-        """A public call starts on this thread (see `_tracked`)."""
-        me = threading.get_ident()
-        with self._lock:
-            if self._closed and not self._busy.get(me):
-                raise UserError("The store is closed.")
-            self._busy[me] = self._busy.get(me, 0) + 1
-
-    def _leave(self) -> None:
-        me = threading.get_ident()
-        with self._idle:
-            left = self._busy[me] - 1
-            if left:
-                self._busy[me] = left
-            else:
-                del self._busy[me]
-                self._idle.notify_all()
-
-    def _tracked_steps(self, items: Iterator[Any]) -> Iterator[Any]:
-        """A lazily read result: each step is a call of its own (statements run in it)."""
-        while True:
-            self._enter()
-            try:
-                item = next(items)
-            except StopIteration:
-                return
-            finally:
-                self._leave()
-            yield item
-
-    def _stop_indexer(self, wait_s: float) -> None:
-        """Give a running search-index build `wait_s` to finish, then interrupt it."""
-        indexer = self._indexer
-        if indexer is None:
-            return
-        indexer.join(wait_s)
-        if indexer.is_alive():
-            self._index_stop.set()
-            conn = self._indexer_conn
-            if conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.interrupt()
-            indexer.join()
+        """Close the database (see `Database.close`: background work gets `index_wait_s` to
+        finish, calls running on other threads are waited for). The store cannot be used
+        afterwards."""
+        self.db.close(index_wait_s=index_wait_s)
 
     def __enter__(self) -> Store:
         return self
@@ -391,41 +240,7 @@ class Store:
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection (created on first use)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and (not self._closed or conn in self._conns):
-            return conn  # (a call running while close() waits for it keeps its connection)
-        conn = self._connect()
-        self._local.conn = conn
-        return conn
-
-    def _connect(self, cache_kib: int = READER_CACHE_KIB) -> sqlite3.Connection:
-        """A new connection, configured and registered so `close()` closes it."""
-        with self._lock:
-            if self._closed:
-                raise UserError("The store is closed.")
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # explicit transactions only (see write_txn)
-                check_same_thread=False,  # close() may run on any thread
-            )
-            self._conns[conn] = threading.get_ident()
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # NORMAL under WAL: never corrupt, survives a process crash; only an OS crash or
-        # power cut can lose the last commits. FULL fsyncs every commit and made lock
-        # holds long enough to starve a competing process.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_size_limit = 67108864")  # shrink the WAL after big ingests
-        conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute(f"PRAGMA cache_size = -{cache_kib}")  # page cache (per connection)
-        return conn
-
-    def _release(self, conn: sqlite3.Connection) -> None:
-        with self._lock:
-            self._conns.pop(conn, None)
-        conn.close()
+        return self.db.conn()
 
     # --- batches --------------------------------------------------------------------------
 
@@ -612,22 +427,6 @@ class Store:
         }
         if values:
             self._set_local(batch_id, **values)
-
-    def set_results_file(self, batch_id: str, path: Path | None, *, downloaded: bool) -> None:
-        """Where the batch's raw results live, and whether the download completed."""
-        self._set_local(
-            batch_id,
-            results_path=str(path) if path is not None else None,
-            results_downloaded=int(downloaded),
-        )
-
-    def results_file(self, batch_id: str) -> Path | None:
-        row = (
-            self._conn()
-            .execute("SELECT results_path FROM batch_local WHERE batch_id = ?", (batch_id,))
-            .fetchone()
-        )
-        return Path(row[0]) if row is not None and row[0] else None
 
     def snapshots(self, batch_id: str) -> list[CountSnapshot]:
         """Count history of a batch, oldest first."""
@@ -1010,181 +809,6 @@ class Store:
             ).fetchall()
             yield from ((r[0], restore_params(r[1], r[2])) for r in rows)
 
-    # --- results index (see results_index.py) ---------------------------------------------
-
-    def ingest_results(
-        self, batch_id: str, jsonl_path: Path, progress: ProgressFn | None = None
-    ) -> int:
-        """Index a downloaded results file, replacing the batch's earlier rows; returns rows.
-
-        Malformed lines are skipped and counted (see `ingest_results_stats`).
-        `progress(bytes_read, bytes_total)` is called about every 10,000 lines.
-        """
-        return self.ingest_results_stats(batch_id, jsonl_path, progress).rows
-
-    def ingest_results_stats(
-        self, batch_id: str, jsonl_path: Path, progress: ProgressFn | None = None
-    ) -> IngestStats:
-        return results_ingest.ingest_file(lambda: self.start_ingest(batch_id), jsonl_path, progress)
-
-    def start_ingest(self, batch_id: str) -> Ingest:
-        """An ingest fed as the bytes arrive (a download), replacing the batch's rows now.
-
-        Call `finish()` then `close()` (always): closing releases its private connection and
-        starts the search-index build. The connection is the ingest's own: it hands it to a
-        writer thread, so a progress callback reading the store here never shares it.
-        """
-        conn = self._connect(cache_kib=INGEST_CACHE_KIB)
-
-        def closed() -> None:
-            self._release(conn)
-            self._start_indexer()
-
-        try:
-            return Ingest(conn, batch_id, on_close=closed)
-        except BaseException:
-            self._release(conn)
-            raise
-
-    # --- search index: built in the background after an ingest ---------------------------
-
-    def _start_indexer(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            if self._indexer is not None:
-                self._index_again = True  # the running builder looks once more before it ends
-                return
-            self._index_again = False
-            self._index_stop.clear()
-            thread = threading.Thread(target=self._run_indexer, name="batchtop-fts", daemon=True)
-            self._indexer = thread
-        thread.start()
-
-    def _run_indexer(self) -> None:
-        conn: sqlite3.Connection | None = None
-        try:
-            conn = self._connect(cache_kib=WRITER_CACHE_KIB)
-            self._indexer_conn = conn
-            while True:
-                results_index.build_fts(conn, self._index_stop.is_set)
-                # then the statistics' rows (core/stats.py), also off the ingest's path
-                for batch_id in stats.facts_pending(conn):
-                    if not stats.build_facts(conn, batch_id, self._index_stop.is_set):
-                        break
-                with self._lock:
-                    if self._index_stop.is_set() or self._closed or not self._index_again:
-                        self._indexer = None
-                        self._indexer_conn = None
-                        return
-                    self._index_again = False
-        except (sqlite3.Error, UserError):
-            # Interrupted, busy or closed: the state is committed step by step, so the
-            # build resumes on the next open or search. Never worth crashing a front end.
-            with self._lock:
-                self._indexer = None
-                self._indexer_conn = None
-        finally:
-            if conn is not None:
-                self._release(conn)
-
-    def build_search_index(self) -> None:
-        """Finish every pending search index on this thread (the background builder's job)."""
-        results_index.build_fts(self._conn())
-
-    def wait_search_index(self, timeout: float | None = None) -> bool:
-        """Wait for the background builder; True when no search index is left pending."""
-        indexer = self._indexer
-        if indexer is not None:
-            indexer.join(timeout)
-        return not results_index.fts_pending(self._conn())
-
-    def search_index_ready(self, batch_ids: Sequence[str]) -> bool:
-        """True when searches over these batches use the full-text index (else a LIKE scan)."""
-        return results_index.fts_complete(self._conn(), batch_ids)
-
-    def query_results(
-        self,
-        batch_ids: Sequence[str],
-        filt: ResultFilter,
-        offset: int,
-        limit: int,
-        *,
-        count: bool = True,
-    ) -> ResultPage:
-        """A page ordered by custom_id; totals of repeated filters are cached until new data.
-        `count=False`: the page alone (see results_index.query); `count_results` follows."""
-        if filt.search and self._indexer is None:
-            conn = self._conn()
-            if not results_index.fts_complete(conn, batch_ids) and results_index.fts_pending(conn):
-                self._start_indexer()  # a build left unfinished (interrupted, other process)
-        return results_index.query(
-            self._conn(), batch_ids, filt, offset, limit, self._totals, count=count
-        )
-
-    def result_detail(
-        self, batch_id: str, custom_id: str
-    ) -> tuple[ResultRow, str, str | None] | None:
-        """(row, raw JSON line, params JSON from the manifest or None)."""
-        return results_index.detail(self._conn(), batch_id, custom_id)
-
-    def result_summary(self, batch_ids: Sequence[str]) -> ResultSummary:
-        return results_index.summary(self._conn(), batch_ids)
-
-    def iter_results(
-        self, batch_ids: Sequence[str], filt: ResultFilter = _ALL
-    ) -> Iterator[tuple[ResultRow, str]]:
-        """Every matching (row, raw line), by custom_id, streamed in pages (for export)."""
-        return results_index.iterate(self._conn, batch_ids, filt)
-
-    def failed_requests(self, batch_id: str) -> list[FailedRequest]:
-        """A batch's errored, expired and canceled requests, with parameters when known."""
-        return results_index.failed_requests(self._conn(), batch_id)
-
-    def error_types(self, batch_ids: Sequence[str]) -> dict[str, int]:
-        return results_index.error_types(self._conn(), batch_ids)
-
-    def count_results(self, batch_ids: Sequence[str], filt: ResultFilter = _ALL) -> int:
-        return results_index.cached_count(self._conn(), batch_ids, filt, self._totals)
-
-    def result_breakdown(self, batch_ids: Sequence[str]) -> ResultBreakdown:
-        """Counts and costs by outcome, stop reason and model (see `core/stats.py`)."""
-        return stats.result_breakdown(self._conn(), batch_ids)
-
-    def result_distribution(
-        self, batch_ids: Sequence[str], breakdown: ResultBreakdown
-    ) -> ResultDistribution:
-        """Token histograms and top requests (see `core/stats.py`)."""
-        return stats.result_distribution(self._conn(), batch_ids, breakdown)
-
-    def progress_series(self, batch_ids: Sequence[str], now: datetime) -> ProgressSeries | None:
-        """Completions over time from the snapshots (see `core/stats.py`)."""
-        return stats.progress_series(self._conn(), batch_ids, now)
-
-
-def _tracked(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Count the calling thread in the store for the duration of `fn` (and of each step of
-    a generator it returns), so `close` never closes a connection under a statement."""
-
-    @functools.wraps(fn)
-    def run(self: Store, *args: Any, **kwargs: Any) -> Any:
-        self._enter()
-        try:
-            result = fn(self, *args, **kwargs)
-        finally:
-            self._leave()
-        return self._tracked_steps(result) if isinstance(result, GeneratorType) else result
-
-    return run
-
 
 # Every public method is a tracked call (not the lifecycle ones: they manage the tracking).
-for _name, _fn in list(vars(Store).items()):
-    if (
-        isinstance(_fn, FunctionType)
-        and not _name.startswith("_")
-        and _name not in {"close", "open"}
-    ):
-        setattr(Store, _name, _tracked(_fn))
-
-ConnFactory = Callable[[], sqlite3.Connection]
+track_calls(Store)

@@ -15,7 +15,7 @@ NAME = "export"
 TITLE = "export results to CSV / JSONL"
 METHOD = (
     "in-process on the run's results store. Subject: `export.export_results("
-    "store.iter_results([batch], ResultFilter()), fmt, path)` — what `BatchService.export`"
+    "ResultsIndex.iter_results([batch], ResultFilter()), fmt, path)` — what `BatchService.export`"
     " runs in its worker thread: read the rows from SQLite in keyset pages, write a temp file,"
     " fsync, rename. Baseline: the same rows already in memory (a list built before timing)"
     " written with `csv.writer` (CSV: the same 9 columns, no formula guard) or plain"
@@ -23,12 +23,12 @@ METHOD = (
 )
 
 
-def _subject(store: Any, batch_id: str, fmt: str, path: Path, n: int) -> float:
+def _subject(results: Any, batch_id: str, fmt: str, path: Path, n: int) -> float:
     from batchtop.core.export import export_results
     from batchtop.core.models import ResultFilter
 
     t0 = time.perf_counter()
-    result = export_results(store.iter_results([batch_id], ResultFilter()), fmt, path)  # type: ignore[arg-type]
+    result = export_results(results.iter_results([batch_id], ResultFilter()), fmt, path)  # type: ignore[arg-type]
     dt = time.perf_counter() - t0
     if result.rows != n:
         raise RuntimeError(f"exported {result.rows} of {n} rows")
@@ -77,13 +77,15 @@ def _baseline_jsonl(lines: list[str], path: Path) -> float:
 
 def run(ctx: Context) -> list[util.Measure]:
     from batchtop.core.models import ResultFilter
+    from batchtop.core.results import ResultsIndex
     from batchtop.core.store import Store
 
     res = ctx.results()
     assert res.store is not None
     store = Store.open(res.store)
     try:
-        pairs = list(store.iter_results([res.batch_id], ResultFilter()))
+        results = ResultsIndex(store.db)
+        pairs = list(results.iter_results([res.batch_id], ResultFilter()))
         n = len(pairs)
         rows = [
             (
@@ -118,14 +120,14 @@ def run(ctx: Context) -> list[util.Measure]:
         csv_t = util.interleave(
             ctx.reps,
             {
-                "subject": lambda: _subject(store, res.batch_id, "csv", out_dir / "a.csv", n),
+                "subject": lambda: _subject(results, res.batch_id, "csv", out_dir / "a.csv", n),
                 "baseline": lambda: _baseline_csv(rows, out_dir / "b.csv"),
             },
         )
         jsonl_t = util.interleave(
             ctx.reps,
             {
-                "subject": lambda: _subject(store, res.batch_id, "jsonl", out_dir / "a.jsonl", n),
+                "subject": lambda: _subject(results, res.batch_id, "jsonl", out_dir / "a.jsonl", n),
                 "baseline": lambda: _baseline_jsonl(lines, out_dir / "b.jsonl"),
             },
         )

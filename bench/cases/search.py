@@ -1,4 +1,4 @@
-"""Full-text search over the indexed results (store.query_results with a search filter)."""
+"""Full-text search over the indexed results (ResultsIndex.query_results with a search filter)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def terms(quick: bool) -> list[str]:
 
 def run(ctx: Context) -> list[util.Measure]:
     from batchtop.core.models import ResultFilter
+    from batchtop.core.results import ResultsIndex
     from batchtop.core.store import Store
 
     res = ctx.results()
@@ -38,11 +39,12 @@ def run(ctx: Context) -> list[util.Measure]:
     hits = 0
     for rep in range(2 if ctx.quick else 3):
         store = Store.open(res.store)  # a fresh handle: no cached totals
+        results = ResultsIndex(store.db)
         try:
-            store.query_results([res.batch_id], ResultFilter(), 0, 200)  # warm connection
+            results.query_results([res.batch_id], ResultFilter(), 0, 200)  # warm connection
             for term in terms(ctx.quick):
                 t0 = time.perf_counter()
-                page = store.query_results([res.batch_id], ResultFilter(search=term), 0, 200)
+                page = results.query_results([res.batch_id], ResultFilter(search=term), 0, 200)
                 dt = time.perf_counter() - t0
                 samples.append(dt)
                 hits += bool(page.total)

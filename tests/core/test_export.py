@@ -29,6 +29,7 @@ from data_factory import (
     succeeded,
     write_jsonl,
 )
+from results_support import results_of
 
 Rows = list[tuple[ResultRow, str]]
 
@@ -52,8 +53,8 @@ def rows(tmp_path: Path) -> Rows:
     store.add_manifest(job.id, 1, [(c, t, "{}") for c, t in inputs.items()])
     store.upsert_remote([remote("b1")], T0)
     store.set_batch_meta("b1", job_id=job.id, job_part=1)
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
-    out = list(store.iter_results(["b1"]))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
+    out = list(results_of(store).iter_results(["b1"]))
     store.close()
     assert len(out) == len(lines)
     return out
@@ -280,8 +281,8 @@ def test_progress_and_async(tmp_path: Path) -> None:
 def test_csv_speed_close_to_plain_csv_module(tmp_path: Path) -> None:
     """Within 1.5x of writing the same rows with the csv module (looser bound here for CI)."""
     store = Store.open(tmp_path / "s.db")
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(20_000)))
-    rows = list(store.iter_results(["b1"]))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(20_000)))
+    rows = list(results_of(store).iter_results(["b1"]))
     store.close()
     plain = [
         (
@@ -356,11 +357,11 @@ def test_paged_export_from_the_store_matches_the_row_writers(tmp_path: Path) -> 
     store.add_manifest(job.id, 1, [("tab", "+input", "{}"), ("cr", "", "{}")])
     store.upsert_remote([remote("b1")], T0)
     store.set_batch_meta("b1", job_id=job.id, job_part=1)
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
-    plain = list(store.iter_results(["b1"]))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
+    plain = list(results_of(store).iter_results(["b1"]))
     seen: list[int] = []
     for fmt in ("jsonl", "csv"):
-        paged = store.iter_results(["b1"])
+        paged = results_of(store).iter_results(["b1"])
         assert isinstance(paged, export.PagedRows)
         fast = export_results(paged, fmt, tmp_path / f"fast.{fmt}", seen.append)
         slow = export_results(iter(plain), fmt, tmp_path / f"slow.{fmt}")

@@ -16,6 +16,7 @@ from batchtop.core.models import ProcessingStatus, ResultFilter, ResultType
 from batchtop.core.providers.openai import remote_from_openai, write_input_file
 from batchtop.core.providers.openai_lines import neutral_line
 from batchtop.core.store import Store
+from results_support import results_of
 
 T0 = 1_765_000_000
 
@@ -267,8 +268,8 @@ def test_openai_results_index_like_any_other(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_bytes(raw)
     with Store.open(tmp_path / "s.db") as store:
-        assert store.ingest_results("batch_1", path) == 5
-        page = store.query_results(["batch_1"], ResultFilter(), 0, 10)
+        assert results_of(store).ingest_results("batch_1", path) == 5
+        page = results_of(store).query_results(["batch_1"], ResultFilter(), 0, 10)
         rows = {r.custom_id: r for r in page.rows}
         assert rows["art-1"].type is ResultType.SUCCEEDED
         assert rows["art-1"].text == "A short summary."
@@ -280,7 +281,9 @@ def test_openai_results_index_like_any_other(tmp_path: Path) -> None:
             "invalid_request_error",
         )
         assert rows["art-6"].type is ResultType.EXPIRED
-        found = store.query_results(["batch_1"], ResultFilter(search="short summ"), 0, 10)
+        found = results_of(store).query_results(
+            ["batch_1"], ResultFilter(search="short summ"), 0, 10
+        )
         assert [r.custom_id for r in found.rows] == ["art-1"]
 
 
@@ -325,8 +328,8 @@ def test_openai_rows_are_priced_at_batch_price(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_bytes(neutral_line(orjson.dumps(CHAT_OK), "/v1/chat/completions"))
     with Store.open(tmp_path / "s.db") as store:
-        store.ingest_results("batch_1", path)
-        row = store.query_results(["batch_1"], ResultFilter(), 0, 1).rows[0]
+        results_of(store).ingest_results("batch_1", path)
+        row = results_of(store).query_results(["batch_1"], ResultFilter(), 0, 1).rows[0]
     expected = (100 * 0.25 + 20 * 0.025 + 30 * 2) / 1_000_000 * 0.5
     assert row.cost_usd == pytest.approx(expected)
 

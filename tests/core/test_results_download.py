@@ -98,13 +98,13 @@ async def test_redownload_is_idempotent(
     assert await service.download_results(bid) == 30
     first = (paths.results_dir() / f"{bid}.jsonl").read_bytes()
     ingests: list[str] = []
-    real_ingest = service.store.ingest_results
+    real_ingest = service.results.ingest_results
 
     def counting_ingest(batch_id: str, path: Path, progress: object = None) -> int:
         ingests.append(batch_id)
         return real_ingest(batch_id, path)
 
-    service.store.ingest_results = counting_ingest  # type: ignore[method-assign]
+    service.results.ingest_results = counting_ingest  # type: ignore[method-assign]
     assert await service.download_results(bid) == 30
     assert ingests == []  # identical bytes: the index is already right
     assert (paths.results_dir() / f"{bid}.jsonl").read_bytes() == first

@@ -26,6 +26,7 @@ from data_factory import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from results_support import results_of
 
 # Section 6 of the API reference, verbatim.
 SPEC_LINES = b"""\
@@ -55,8 +56,8 @@ def test_spec_lines(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_bytes(SPEC_LINES)
     store.upsert_remote([remote("b1")], T0)
-    assert store.ingest_results("b1", path) == 7
-    page = store.query_results(["b1"], ALL, 0, 100)
+    assert results_of(store).ingest_results("b1", path) == 7
+    page = results_of(store).query_results(["b1"], ALL, 0, 100)
     assert page.total == 7
     assert ids(page.rows) == sorted(
         ["ok-1", "bad-model", "23", "image_url", "c-1", "r-5", "my-second-request"]
@@ -80,13 +81,13 @@ def test_spec_lines(store: Store, tmp_path: Path) -> None:
     assert rows["r-5"].type is ResultType.EXPIRED
     assert rows["my-second-request"].output_tokens == 36
     # Raw lines come back byte for byte.
-    detail = store.result_detail("b1", "23")
+    detail = results_of(store).result_detail("b1", "23")
     assert detail is not None
     assert detail[1] == SPEC_LINES.decode().splitlines()[2]
     assert detail[2] is None  # no manifest: created elsewhere
-    assert store.result_detail("b1", "nope") is None
+    assert results_of(store).result_detail("b1", "nope") is None
     # Summary, error types, cost.
-    summary = store.result_summary(["b1"])
+    summary = results_of(store).result_summary(["b1"])
     assert summary.by_type == {
         ResultType.SUCCEEDED: 2,
         ResultType.ERRORED: 3,
@@ -94,7 +95,10 @@ def test_spec_lines(store: Store, tmp_path: Path) -> None:
         ResultType.EXPIRED: 1,
     }
     assert summary.by_error_type == {"invalid_request_error": 2, "not_found_error": 1}
-    assert store.error_types(["b1"]) == {"invalid_request_error": 2, "not_found_error": 1}
+    assert results_of(store).error_types(["b1"]) == {
+        "invalid_request_error": 2,
+        "not_found_error": 1,
+    }
     assert (summary.input_tokens, summary.output_tokens) == (27, 41)
     expected = (cost_usd("claude-haiku-4-5-20251001", 16, 5) or 0) + (
         cost_usd("claude-opus-4-7", 11, 36) or 0
@@ -129,9 +133,9 @@ def test_bad_lines_are_skipped_and_counted(store: Store, tmp_path: Path) -> None
         )
         # no final newline
     )
-    stats = store.ingest_results_stats("b1", path)
+    stats = results_of(store).ingest_results_stats("b1", path)
     assert (stats.rows, stats.malformed, stats.duplicates) == (3, 7, 1)
-    page = store.query_results(["b1"], ALL, 0, 10)
+    page = results_of(store).query_results(["b1"], ALL, 0, 10)
     assert ids(page.rows) == ["a", "b", "c"]
     assert page.rows[0].text == "fine"
     assert page.rows[2].error_type == "api_error"
@@ -140,28 +144,28 @@ def test_bad_lines_are_skipped_and_counted(store: Store, tmp_path: Path) -> None
 def test_empty_file(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_bytes(b"")
-    assert store.ingest_results("b1", path) == 0
-    assert store.query_results(["b1"], ALL, 0, 10).total == 0
-    summary = store.result_summary(["b1"])
+    assert results_of(store).ingest_results("b1", path) == 0
+    assert results_of(store).query_results(["b1"], ALL, 0, 10).total == 0
+    summary = results_of(store).result_summary(["b1"])
     assert summary.by_type == dict.fromkeys(ResultType, 0)
     assert (summary.cost_usd, summary.by_error_type) == (0.0, {})
 
 
 def test_unreadable_file_is_a_user_error(store: Store, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="Cannot read the results file"):
-        store.ingest_results("b1", tmp_path / "missing.jsonl")
+        results_of(store).ingest_results("b1", tmp_path / "missing.jsonl")
     with pytest.raises(UserError, match="Cannot read the results file"):
-        store.ingest_results("b1", tmp_path)
+        results_of(store).ingest_results("b1", tmp_path)
 
 
 def test_failed_ingest_never_leaves_a_stale_count(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchtop.core import results_ingest
+    from batchtop.core.results import ingest as results_ingest
 
     store.upsert_remote([remote("b1")], T0)
     path = write_jsonl(tmp_path / "r.jsonl", mixed_results(25_000))
-    assert store.ingest_results("b1", path) == 25_000
+    assert results_of(store).ingest_results("b1", path) == 25_000
     real_sql = results_ingest._insert_sql
     calls = 0
 
@@ -174,13 +178,16 @@ def test_failed_ingest_never_leaves_a_stale_count(
 
     monkeypatch.setattr(results_ingest, "_insert_sql", failing_sql)
     with pytest.raises(OSError, match="disk full"):
-        store.ingest_results("b1", path)
+        results_of(store).ingest_results("b1", path)
     view = store.get_batch("b1")
     assert view is not None
     assert view.results_indexed == 0
     monkeypatch.setattr(results_ingest, "_insert_sql", real_sql)
-    assert store.ingest_results("b1", path) == 25_000  # a retry recovers fully
-    assert store.query_results(["b1"], ResultFilter(search="answer 24996:"), 0, 5).total == 1
+    assert results_of(store).ingest_results("b1", path) == 25_000  # a retry recovers fully
+    assert (
+        results_of(store).query_results(["b1"], ResultFilter(search="answer 24996:"), 0, 5).total
+        == 1
+    )
 
 
 def test_reingest_replaces_rows_and_search_index(store: Store, tmp_path: Path) -> None:
@@ -188,14 +195,14 @@ def test_reingest_replaces_rows_and_search_index(store: Store, tmp_path: Path) -
         tmp_path / "1.jsonl", [succeeded("a", "alpha banana"), ended("b", "expired")]
     )
     second = write_jsonl(tmp_path / "2.jsonl", [succeeded("a", "cherry pie")])
-    store.ingest_results("b1", first)
-    store.ingest_results("b1", first)  # idempotent
-    assert store.query_results(["b1"], ALL, 0, 10).total == 2
-    assert store.query_results(["b1"], ResultFilter(search="banana"), 0, 10).total == 1
-    store.ingest_results("b1", second)
-    assert ids(store.query_results(["b1"], ALL, 0, 10).rows) == ["a"]
-    assert store.query_results(["b1"], ResultFilter(search="banana"), 0, 10).total == 0
-    assert store.query_results(["b1"], ResultFilter(search="cherry"), 0, 10).total == 1
+    results_of(store).ingest_results("b1", first)
+    results_of(store).ingest_results("b1", first)  # idempotent
+    assert results_of(store).query_results(["b1"], ALL, 0, 10).total == 2
+    assert results_of(store).query_results(["b1"], ResultFilter(search="banana"), 0, 10).total == 1
+    results_of(store).ingest_results("b1", second)
+    assert ids(results_of(store).query_results(["b1"], ALL, 0, 10).rows) == ["a"]
+    assert results_of(store).query_results(["b1"], ResultFilter(search="banana"), 0, 10).total == 0
+    assert results_of(store).query_results(["b1"], ResultFilter(search="cherry"), 0, 10).total == 1
     conn = store._conn()
     conn.execute("INSERT INTO results_fts (results_fts) VALUES ('integrity-check')")
 
@@ -203,7 +210,9 @@ def test_reingest_replaces_rows_and_search_index(store: Store, tmp_path: Path) -
 def test_progress_reports_bytes(store: Store, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "r.jsonl", mixed_results(25_000, text_size=20))
     calls: list[tuple[int, int]] = []
-    store.ingest_results("b1", path, progress=lambda done, total: calls.append((done, total)))
+    results_of(store).ingest_results(
+        "b1", path, progress=lambda done, total: calls.append((done, total))
+    )
     size = path.stat().st_size
     assert len(calls) >= 3
     assert calls[-1] == (size, size)
@@ -225,8 +234,8 @@ def test_text_extraction(store: Store, tmp_path: Path) -> None:
             *(succeeded(name, text) for name, text in HOSTILE_TEXTS.items()),
         ],
     )
-    store.ingest_results("b1", path)
-    detail = store.result_detail("b1", "t")
+    results_of(store).ingest_results("b1", path)
+    detail = results_of(store).result_detail("b1", "t")
     assert detail is not None
     row = detail[0]
     assert row.text.startswith("Part one. Part two.\n")
@@ -236,13 +245,13 @@ def test_text_extraction(store: Store, tmp_path: Path) -> None:
     }
     assert "secret" not in row.text
     assert row.stop_reason == "tool_use"
-    big = store.result_detail("b1", "big")
+    big = results_of(store).result_detail("b1", "big")
     assert big is not None
     assert len(big[0].text) == 1_000_018
-    found = store.query_results(["b1"], ResultFilter(search="needle-at-the-end"), 0, 10)
+    found = results_of(store).query_results(["b1"], ResultFilter(search="needle-at-the-end"), 0, 10)
     assert ids(found.rows) == ["big"]
     for name, text in HOSTILE_TEXTS.items():
-        got = store.result_detail("b1", name)
+        got = results_of(store).result_detail("b1", name)
         assert got is not None
         assert got[0].text == text  # stored literally, nothing interpreted
 
@@ -256,20 +265,20 @@ def test_cost_with_cache_tokens(store: Store, tmp_path: Path) -> None:
         cache_creation={"ephemeral_5m_input_tokens": 600, "ephemeral_1h_input_tokens": 400},
     )
     unknown = succeeded("u", "?", model="some-future-model")
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", [line, unknown]))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", [line, unknown]))
     expected = cost_usd(MODEL, 10, 20, 600, 5000, True, cache_creation_1h=400)
     assert expected is not None
-    summary = store.result_summary(["b1"])
+    summary = results_of(store).result_summary(["b1"])
     assert summary.cost_usd == pytest.approx(expected)
     assert summary.input_tokens == 10 + 1000 + 5000 + 16
 
 
 def test_paging_is_stable_and_complete(store: Store, tmp_path: Path) -> None:
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(1234)))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(1234)))
     seen: list[str] = []
     offset = 0
     while True:
-        page = store.query_results(["b1"], ALL, offset, 100)
+        page = results_of(store).query_results(["b1"], ALL, offset, 100)
         assert page.total == 1234
         assert page.offset == offset
         if not page.rows:
@@ -278,19 +287,19 @@ def test_paging_is_stable_and_complete(store: Store, tmp_path: Path) -> None:
         offset += len(page.rows)
     assert seen == sorted(seen)
     assert len(set(seen)) == 1234
-    assert store.query_results(["b1"], ALL, 5000, 100).rows == []
-    assert store.query_results(["nope"], ALL, 0, 10).total == 0
-    assert store.query_results([], ALL, 0, 10).total == 0
+    assert results_of(store).query_results(["b1"], ALL, 5000, 100).rows == []
+    assert results_of(store).query_results(["nope"], ALL, 0, 10).total == 0
+    assert results_of(store).query_results([], ALL, 0, 10).total == 0
 
 
 def test_a_page_without_its_count(store: Store, tmp_path: Path) -> None:
     """count=False: the same rows, a total that is only a lower bound (flagged), and the
     count asked for afterwards equals the one a counted query gives."""
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
     errored_only = ResultFilter(types=frozenset({ResultType.ERRORED}))
     for filt in (ALL, errored_only, ResultFilter(search="summary")):
-        counted = store.query_results(["b1"], filt, 0, 50)
-        quick = store.query_results(["b1"], filt, 0, 50, count=False)
+        counted = results_of(store).query_results(["b1"], filt, 0, 50)
+        quick = results_of(store).query_results(["b1"], filt, 0, 50, count=False)
         assert ids(quick.rows) == ids(counted.rows)
         assert counted.counted
         if counted.total > 50:
@@ -299,53 +308,58 @@ def test_a_page_without_its_count(store: Store, tmp_path: Path) -> None:
         else:
             assert quick.counted
             assert quick.total == counted.total
-        assert store.count_results(["b1"], filt) == counted.total
+        assert results_of(store).count_results(["b1"], filt) == counted.total
     # a short page at an offset knows where the end is
-    tail = store.query_results(["b1"], ALL, 390, 50, count=False)
+    tail = results_of(store).query_results(["b1"], ALL, 390, 50, count=False)
     assert tail.counted
     assert tail.total == 400
 
 
 def test_filters(store: Store, tmp_path: Path) -> None:
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
     errored_only = ResultFilter(types=frozenset({ResultType.ERRORED}))
-    page = store.query_results(["b1"], errored_only, 0, 1000)
+    page = results_of(store).query_results(["b1"], errored_only, 0, 1000)
     assert page.total == 20
     assert {r.type for r in page.rows} == {ResultType.ERRORED}
     two = ResultFilter(types=frozenset({ResultType.EXPIRED, ResultType.CANCELED}))
-    assert store.query_results(["b1"], two, 0, 1000).total == 20 + 10
+    assert results_of(store).query_results(["b1"], two, 0, 1000).total == 20 + 10
     overloaded = ResultFilter(error_types=frozenset({"overloaded_error"}))
-    page = store.query_results(["b1"], overloaded, 0, 1000)
+    page = results_of(store).query_results(["b1"], overloaded, 0, 1000)
     assert page.total == 10
     assert {r.error_message for r in page.rows} == {"Overloaded"}
     chosen = ResultFilter(custom_ids=frozenset({"req-000003", "req-000017", "missing"}))
-    assert ids(store.query_results(["b1"], chosen, 0, 10).rows) == ["req-000003", "req-000017"]
+    assert ids(results_of(store).query_results(["b1"], chosen, 0, 10).rows) == [
+        "req-000003",
+        "req-000017",
+    ]
     combined = ResultFilter(
         types=frozenset({ResultType.ERRORED}), custom_ids=frozenset({"req-000003", "req-000017"})
     )
-    assert ids(store.query_results(["b1"], combined, 0, 10).rows) == ["req-000017"]
+    assert ids(results_of(store).query_results(["b1"], combined, 0, 10).rows) == ["req-000017"]
     many = ResultFilter(custom_ids=frozenset(f"req-{i:06d}" for i in range(0, 400, 2)))
-    assert store.query_results(["b1"], many, 0, 10).total == 200  # beyond any IN (...) limit
+    assert (
+        results_of(store).query_results(["b1"], many, 0, 10).total == 200
+    )  # beyond any IN (...) limit
 
 
 @pytest.mark.parametrize("merged", [False, True])
 def test_every_status_filter_counts_its_rows(store: Store, tmp_path: Path, merged: bool) -> None:
     """Totals per outcome set (succeeded ones are counted as all rows less the others)
     match the rows the filter pages through, for one batch and for a job's merged batches."""
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(400)))
     batches = ["b1"]
     if merged:  # a second batch of the same custom_ids: retries turn some into successes
         retry = [succeeded(f"req-{i:06d}", "retried") for i in range(0, 400, 3)]
-        store.ingest_results("b2", write_jsonl(tmp_path / "b2.jsonl", retry))
+        results_of(store).ingest_results("b2", write_jsonl(tmp_path / "b2.jsonl", retry))
         batches.append("b2")
-    everything = store.query_results(batches, ALL, 0, 1000).rows
+    everything = results_of(store).query_results(batches, ALL, 0, 1000).rows
     kinds = list(ResultType)
     for mask in range(1, 1 << len(kinds)):
         types = frozenset(k for i, k in enumerate(kinds) if mask >> i & 1)
-        page = store.query_results(batches, ResultFilter(types=types), 0, 1000)
+        page = results_of(store).query_results(batches, ResultFilter(types=types), 0, 1000)
         expected = [r.custom_id for r in everything if r.type in types]
         assert ids(page.rows) == expected
-        assert page.total == store.count_results(batches, ResultFilter(types=types))
+        assert page.total == results_of(store).count_results(batches, ResultFilter(types=types))
         assert page.total == len(expected), types
 
 
@@ -359,10 +373,10 @@ def test_search_is_literal_substring_and_case_insensitive(store: Store, tmp_path
         succeeded("plain", "Nothing special here"),
         ended("gone", "expired"),
     ]
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
 
     def found(text: str) -> list[str]:
-        return ids(store.query_results(["b1"], ResultFilter(search=text), 0, 50).rows)
+        return ids(results_of(store).query_results(["b1"], ResultFilter(search=text), 0, 50).rows)
 
     assert found('"hello world"') == ["quote"]
     assert found('"') == ["quote"]  # 1 character: plain scan
@@ -385,7 +399,7 @@ def test_search_is_literal_substring_and_case_insensitive(store: Store, tmp_path
     assert found("_") == []
     assert found("xyz-not-there") == []
     assert found("  special  ") == ["plain"]  # surrounding blanks ignored
-    assert found("") == ids(store.query_results(["b1"], ALL, 0, 50).rows)
+    assert found("") == ids(results_of(store).query_results(["b1"], ALL, 0, 50).rows)
 
 
 def test_search_covers_input_text(store: Store, tmp_path: Path) -> None:
@@ -401,12 +415,12 @@ def test_search_covers_input_text(store: Store, tmp_path: Path) -> None:
     store.upsert_remote([remote("b1")], T0)
     store.set_batch_meta("b1", job_id=job.id, job_part=1)
     path = write_jsonl(tmp_path / "r.jsonl", [succeeded("a", "A city."), ended("b", "expired")])
-    store.ingest_results("b1", path)
-    page = store.query_results(["b1"], ResultFilter(search="oslo"), 0, 10)
+    results_of(store).ingest_results("b1", path)
+    page = results_of(store).query_results(["b1"], ResultFilter(search="oslo"), 0, 10)
     assert ids(page.rows) == ["a"]
     assert page.rows[0].input_text == "Summarise: the history of Oslo"
-    assert store.query_results(["b1"], ResultFilter(search="penguin"), 0, 10).total == 1
-    detail = store.result_detail("b1", "b")
+    assert results_of(store).query_results(["b1"], ResultFilter(search="penguin"), 0, 10).total == 1
+    detail = results_of(store).result_detail("b1", "b")
     assert detail is not None
     assert detail[2] == '{"max_tokens": 11}'
 
@@ -417,16 +431,18 @@ def test_search_covers_error_messages(store: Store, tmp_path: Path) -> None:
         errored("busy", "overloaded_error", "Overloaded"),
         errored("bad", "invalid_request_error", "max_tokens: 9999999 > 64000"),
     ]
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
 
     def found(text: str) -> list[str]:
-        return ids(store.query_results(["b1"], ResultFilter(search=text), 0, 50).rows)
+        return ids(results_of(store).query_results(["b1"], ResultFilter(search=text), 0, 50).rows)
 
     assert found("overloaded") == ["busy"]
     assert found("64000") == ["bad"]
     assert found("ov") == ["busy"]  # short searches scan the same text
     # Re-ingesting removes the error text from the index along with its row.
-    store.ingest_results("b1", write_jsonl(tmp_path / "r2.jsonl", [succeeded("ok", "fine")]))
+    results_of(store).ingest_results(
+        "b1", write_jsonl(tmp_path / "r2.jsonl", [succeeded("ok", "fine")])
+    )
     assert found("overloaded") == []
 
 
@@ -443,15 +459,17 @@ def test_failed_requests(store: Store, tmp_path: Path) -> None:
         errored("f", "api_error", "Internal server error"),
         errored("not-in-manifest", "api_error", "x"),
     ]
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
-    failed = {r.custom_id: r for r in store.failed_requests("b1")}
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
+    failed = {r.custom_id: r for r in results_of(store).failed_requests("b1")}
     assert sorted(failed) == ["b", "c", "d", "e", "f", "not-in-manifest"]
     assert failed["c"].params_json == '{"id": "c"}'
     assert failed["c"].error_type == "invalid_request_error"
     assert failed["d"].type is ResultType.EXPIRED
     assert failed["not-in-manifest"].params_json is None
-    store.ingest_results("other", write_jsonl(tmp_path / "o.jsonl", lines))
-    assert all(r.params_json is None for r in store.failed_requests("other"))  # no manifest
+    results_of(store).ingest_results("other", write_jsonl(tmp_path / "o.jsonl", lines))
+    assert all(
+        r.params_json is None for r in results_of(store).failed_requests("other")
+    )  # no manifest
 
 
 def test_job_merge_prefers_newest_success(store: Store, tmp_path: Path) -> None:
@@ -470,7 +488,7 @@ def test_job_merge_prefers_newest_success(store: Store, tmp_path: Path) -> None:
     store.set_batch_meta("orig", job_id=job.id, job_part=1)
     store.set_batch_meta("retry1", job_id=job.id, job_part=2, parent_batch_id="orig")
     store.set_batch_meta("retry2", job_id=job.id, job_part=3, parent_batch_id="retry1")
-    store.ingest_results(
+    results_of(store).ingest_results(
         "orig",
         write_jsonl(
             tmp_path / "o.jsonl",
@@ -483,7 +501,7 @@ def test_job_merge_prefers_newest_success(store: Store, tmp_path: Path) -> None:
             ],
         ),
     )
-    store.ingest_results(
+    results_of(store).ingest_results(
         "retry1",
         write_jsonl(
             tmp_path / "r1.jsonl",
@@ -494,7 +512,7 @@ def test_job_merge_prefers_newest_success(store: Store, tmp_path: Path) -> None:
             ],
         ),
     )
-    store.ingest_results(
+    results_of(store).ingest_results(
         "retry2",
         write_jsonl(
             tmp_path / "r2.jsonl",
@@ -502,7 +520,7 @@ def test_job_merge_prefers_newest_success(store: Store, tmp_path: Path) -> None:
         ),
     )
     batches = ["orig", "retry1", "retry2"]
-    page = store.query_results(batches, ALL, 0, 10)
+    page = results_of(store).query_results(batches, ALL, 0, 10)
     got = {r.custom_id: (r.batch_id, r.type.value, r.text) for r in page.rows}
     assert got == {
         "a": ("orig", "succeeded", "orig ok"),
@@ -516,55 +534,67 @@ def test_job_merge_prefers_newest_success(store: Store, tmp_path: Path) -> None:
     assert {r.custom_id: r.input_text for r in page.rows}["b"] == "prompt b"
     # Filters apply after the merge: b's original error is not "errored" any more.
     errored_only = ResultFilter(types=frozenset({ResultType.ERRORED}))
-    assert store.query_results(batches, errored_only, 0, 10).total == 0
-    assert ids(store.query_results(batches, ResultFilter(search="fixed"), 0, 10).rows) == ["b"]
-    assert store.query_results(batches, ResultFilter(search="boom"), 0, 10).total == 0
-    summary = store.result_summary(batches)
+    assert results_of(store).query_results(batches, errored_only, 0, 10).total == 0
+    assert ids(
+        results_of(store).query_results(batches, ResultFilter(search="fixed"), 0, 10).rows
+    ) == ["b"]
+    assert results_of(store).query_results(batches, ResultFilter(search="boom"), 0, 10).total == 0
+    summary = results_of(store).result_summary(batches)
     assert summary.by_type == {
         ResultType.SUCCEEDED: 4,
         ResultType.ERRORED: 0,
         ResultType.CANCELED: 1,
         ResultType.EXPIRED: 0,
     }
-    assert store.error_types(batches) == {}
-    exported = [(row.custom_id, row.batch_id) for row, _raw in store.iter_results(batches)]
+    assert results_of(store).error_types(batches) == {}
+    exported = [
+        (row.custom_id, row.batch_id) for row, _raw in results_of(store).iter_results(batches)
+    ]
     assert exported == [(c, got[c][0]) for c in "abcde"]
     # New data refreshes the merged view (cached per data change).
-    store.ingest_results("retry2", write_jsonl(tmp_path / "r3.jsonl", [succeeded("c", "late c")]))
-    again = {r.custom_id: r.batch_id for r in store.query_results(batches, ALL, 0, 10).rows}
+    results_of(store).ingest_results(
+        "retry2", write_jsonl(tmp_path / "r3.jsonl", [succeeded("c", "late c")])
+    )
+    again = {
+        r.custom_id: r.batch_id for r in results_of(store).query_results(batches, ALL, 0, 10).rows
+    }
     assert again["c"] == "retry2"
     assert again["d"] == "retry1"  # retry2 no longer holds d; retry1's error is newest
 
 
 def test_iter_results_pages_through_everything(store: Store, tmp_path: Path) -> None:
-    store.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(2500)))
-    rows = list(store.iter_results(["b1"]))
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(2500)))
+    rows = list(results_of(store).iter_results(["b1"]))
     assert len(rows) == 2500
     assert [r.custom_id for r, _ in rows] == sorted(r.custom_id for r, _ in rows)
     assert orjson.loads(rows[0][1])["custom_id"] == rows[0][0].custom_id
-    only = list(store.iter_results(["b1"], ResultFilter(types=frozenset({ResultType.EXPIRED}))))
+    only = list(
+        results_of(store).iter_results(["b1"], ResultFilter(types=frozenset({ResultType.EXPIRED})))
+    )
     assert len(only) == 125
 
 
 def test_totals_cache_sees_new_data(store: Store, tmp_path: Path) -> None:
     search = ResultFilter(search="answer")
-    store.ingest_results("b1", write_jsonl(tmp_path / "a.jsonl", mixed_results(100)))
-    first = store.query_results(["b1"], search, 0, 10).total
-    assert store.query_results(["b1"], search, 10, 10).total == first
-    store.ingest_results("b1", write_jsonl(tmp_path / "b.jsonl", mixed_results(40)))
-    assert store.query_results(["b1"], search, 0, 10).total < first
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "a.jsonl", mixed_results(100)))
+    first = results_of(store).query_results(["b1"], search, 0, 10).total
+    assert results_of(store).query_results(["b1"], search, 10, 10).total == first
+    results_of(store).ingest_results("b1", write_jsonl(tmp_path / "b.jsonl", mixed_results(40)))
+    assert results_of(store).query_results(["b1"], search, 0, 10).total < first
 
 
 def test_ingest_and_query_speed(store: Store, tmp_path: Path) -> None:
     """A regression guard at 30k rows (the 100k figures are in the report)."""
     path = write_jsonl(tmp_path / "r.jsonl", mixed_results(30_000))
     start = time.perf_counter()
-    assert store.ingest_results("b1", path) == 30_000
+    assert results_of(store).ingest_results("b1", path) == 30_000
     assert time.perf_counter() - start < 10
     start = time.perf_counter()
-    page = store.query_results(["b1"], ALL, 15_000, 50)
-    store.query_results(["b1"], ResultFilter(search="answer 2999"), 0, 50)
-    store.query_results(["b1"], ResultFilter(types=frozenset({ResultType.ERRORED})), 0, 50)
+    page = results_of(store).query_results(["b1"], ALL, 15_000, 50)
+    results_of(store).query_results(["b1"], ResultFilter(search="answer 2999"), 0, 50)
+    results_of(store).query_results(
+        ["b1"], ResultFilter(types=frozenset({ResultType.ERRORED})), 0, 50
+    )
     assert time.perf_counter() - start < 1.5
     assert len(page.rows) == 50
 
@@ -593,7 +623,7 @@ result_like = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(obj=st.one_of(json_values, result_like))
 def test_parse_line_never_raises(obj: object) -> None:
-    from batchtop.core.results_ingest import parse_line
+    from batchtop.core.results.ingest import parse_line
 
     raw = json.dumps(obj)
     parsed = parse_line(raw)
@@ -610,7 +640,7 @@ def search_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     s = Store.open(directory / "s.db")
     texts = [*HOSTILE_TEXTS.values(), 'quote " star * minus - AND OR NOT NEAR ( ) : ^ {']
     lines = [succeeded(f"t{i}", text) for i, text in enumerate(texts)]
-    s.ingest_results("b1", write_jsonl(directory / "r.jsonl", lines))
+    results_of(s).ingest_results("b1", write_jsonl(directory / "r.jsonl", lines))
     yield s  # type: ignore[misc]
     s.close()
 
@@ -621,7 +651,7 @@ def search_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 @given(needle=st.text(max_size=12))
 def test_any_search_string_is_safe(search_store: Store, needle: str) -> None:
     """Whatever the user types, search answers (possibly nothing) and never raises."""
-    page = search_store.query_results(["b1"], ResultFilter(search=needle), 0, 50)
+    page = results_of(search_store).query_results(["b1"], ResultFilter(search=needle), 0, 50)
     assert page.total == len(page.rows)
     wanted = needle.replace("\x00", "").strip().lower()
     if len(wanted) >= 3:

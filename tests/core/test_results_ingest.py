@@ -16,14 +16,15 @@ from pathlib import Path
 
 import orjson
 import pytest
-from batchtop.core import results_ingest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ResultFilter
-from batchtop.core.results_index import INPUT_TEXT
+from batchtop.core.results import ingest as results_ingest
+from batchtop.core.results.sql import INPUT_TEXT
 from batchtop.core.store import Store
 from data_factory import T0, ended, errored, line, mixed_results, remote, requests, succeeded
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from results_support import results_of
 from service_support import FakeSleep, ServiceFactory
 from waiting import wait_until
 
@@ -66,7 +67,7 @@ def test_duplicates_unknown_ids_and_joins(tmp_path: Path, small_inserts: None) -
     lines += [errored("req-0007-x", "overloaded_error", "Overloaded"), ended("gone", "expired")]
     path = tmp_path / "r.jsonl"
     path.write_bytes(b"".join(line(obj) for obj in lines))
-    stats = store.ingest_results_stats("b1", path)
+    stats = results_of(store).ingest_results_stats("b1", path)
     assert (stats.rows, stats.duplicates, stats.malformed) == (322, 2, 0)
     rows = _rows(store)
     assert len(rows) == 322
@@ -98,7 +99,7 @@ def test_any_chunking_gives_the_same_rows(
     objs += [ended(f"e-{i}", "canceled") for i in range(5)]
     data = b"".join(line(obj) for obj in objs) + b'{"custom_id":"last","result":{"type":"expired"}}'
     store = _store_with_manifest(directory / "s.db", [f"c-{i:03d}" for i in range(0, 120, 2)])
-    ingest = store.start_ingest("b1")
+    ingest = results_of(store).start_ingest("b1")
     try:
         bounds = sorted({c % len(data) for c in cuts})
         for a, b in zip([0, *bounds], [*bounds, len(data)], strict=True):
@@ -123,7 +124,7 @@ def test_any_chunking_gives_the_same_rows(
 
 def test_restart_replaces_what_was_fed(tmp_path: Path, small_inserts: None) -> None:
     store = _store_with_manifest(tmp_path / "s.db", ["a", "b"])
-    ingest = store.start_ingest("b1")
+    ingest = results_of(store).start_ingest("b1")
     try:
         ingest.feed(b"".join(line(succeeded(f"old-{i}", "x")) for i in range(50)))
         ingest.restart()  # the server ignored Range: the body starts over
@@ -154,23 +155,24 @@ def test_a_write_error_fails_the_ingest_and_keeps_no_count(
     path = tmp_path / "r.jsonl"
     path.write_bytes(b"".join(line(obj) for obj in mixed_results(500)))
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
-        store.ingest_results("b1", path)
+        results_of(store).ingest_results("b1", path)
     view = store.get_batch("b1")
     assert view is not None
     assert view.results_indexed == 0
-    assert not store.search_index_ready(["b1"])
+    assert not results_of(store).search_index_ready(["b1"])
     monkeypatch.setattr(results_ingest, "_insert_sql", real)
-    assert store.ingest_results("b1", path) == 500
+    assert results_of(store).ingest_results("b1", path) == 500
     store.close()
 
 
 _CHILD = """
 import sys
 from pathlib import Path
+from batchtop.core.results import ResultsIndex
 from batchtop.core.store import Store
 
 store = Store.open(Path(sys.argv[1]))
-ingest = store.start_ingest("b1")
+ingest = ResultsIndex(store.db).start_ingest("b1")
 ingest.feed(Path(sys.argv[2]).read_bytes())
 print("fed", flush=True)
 sys.stdin.read()  # killed here, mid-ingest: finish() never runs
@@ -214,14 +216,14 @@ def test_kill_during_ingest_then_rerun(tmp_path: Path) -> None:
         view = store.get_batch("b1")
         assert view is not None
         assert view.results_indexed == 0  # never a count for rows that are not all in
-        assert not store.search_index_ready(["b1"])
-        assert 0 < store.count_results(["b1"]) < 6_000
-        assert store.ingest_results("b1", path) == 6_000
+        assert not results_of(store).search_index_ready(["b1"])
+        assert 0 < results_of(store).count_results(["b1"]) < 6_000
+        assert results_of(store).ingest_results("b1", path) == 6_000
         rows = _rows(store)
         assert sorted(rows) == ids
         assert all(rows[cid][1] == f"input of {cid}" for cid in ids)
-        assert store.wait_search_index(timeout=60)
-        page = store.query_results(["b1"], ResultFilter(search="answer 5996:"), 0, 5)
+        assert results_of(store).wait_search_index(timeout=60)
+        page = results_of(store).query_results(["b1"], ResultFilter(search="answer 5996:"), 0, 5)
         assert [r.custom_id for r in page.rows] == ["req-005996"]
         store._conn().execute("INSERT INTO results_fts (results_fts) VALUES ('integrity-check')")
 

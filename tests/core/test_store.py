@@ -19,6 +19,7 @@ from batchtop.core.models import (
 )
 from batchtop.core.store import Store
 from data_factory import T0, remote
+from results_support import results_of
 
 IN_PROGRESS = ProcessingStatus.IN_PROGRESS
 
@@ -188,10 +189,10 @@ def test_label_note_and_meta_before_first_refresh(store: Store) -> None:
 
 
 def test_results_file_bookkeeping(store: Store, tmp_path: Path) -> None:
-    assert store.results_file("b1") is None
+    assert results_of(store).results_file("b1") is None
     store.upsert_remote([remote("b1")], T0)
-    store.set_results_file("b1", tmp_path / "r.jsonl", downloaded=True)
-    assert store.results_file("b1") == tmp_path / "r.jsonl"
+    results_of(store).set_results_file("b1", tmp_path / "r.jsonl", downloaded=True)
+    assert results_of(store).results_file("b1") == tmp_path / "r.jsonl"
     view = store.get_batch("b1")
     assert view is not None
     assert view.results_downloaded

@@ -16,6 +16,7 @@ from batchtop.core import store as store_module
 from batchtop.core.models import ProcessingStatus, RequestCounts, ResultFilter
 from batchtop.core.store import Store
 from data_factory import T0, mixed_results, remote, write_jsonl
+from results_support import results_of
 from waiting import try_wait, wait_until
 
 
@@ -60,7 +61,7 @@ def test_threads_share_one_store(tmp_path: Path) -> None:
     run_threads([writer(n) for n in range(6)] + [reader, reader])
     assert len(store.list_batches()) == 240
     assert len(store.open_intents()) == 240
-    assert len(store._conns) >= 8  # one connection per thread
+    assert len(store.db._conns) >= 8  # one connection per thread
     store.close()
 
 
@@ -74,7 +75,7 @@ def test_two_stores_one_file_write_at_once(tmp_path: Path) -> None:
 
     def ingest() -> None:
         for _ in range(2):
-            assert a.ingest_results("big", results) == 20_000
+            assert results_of(a).ingest_results("big", results) == 20_000
 
     def refresh() -> None:
         for i in range(150):
@@ -84,11 +85,11 @@ def test_two_stores_one_file_write_at_once(tmp_path: Path) -> None:
                 T0 + timedelta(seconds=i),
             )
             b.set_note("live", str(i))
-            b.query_results(["big"], ResultFilter(), 0, 50)
+            results_of(b).query_results(["big"], ResultFilter(), 0, 50)
 
     run_threads([ingest, refresh])
     assert len(a.snapshots("live")) == 150
-    assert b.count_results(["big"]) == 20_000
+    assert results_of(b).count_results(["big"]) == 20_000
     view = a.get_batch("live")
     assert view is not None
     assert view.note == "149"
@@ -181,7 +182,7 @@ def test_close_waits_for_a_call_running_on_another_thread(
         # between two statements of `job_progress`: stay until close() has started, and
         # give it the chance to return (it must not while this call is inside)
         inside.set()
-        wait_until(lambda: store._closed, 30, "close() to start")
+        wait_until(lambda: store.db.closed, 30, "close() to start")
         try_wait(closed_returned.is_set, 1.0)
         return real(*args, **kwargs)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from batchtop.core import schema
 from batchtop.core.models import IntentState, ProcessingStatus, ResultFilter, ResultType
 from batchtop.core.store import Store
+from results_support import results_of
 
 DATA = Path(__file__).parent / "data" / "store_v8.sqlite3"
 
@@ -68,10 +69,10 @@ def test_schema_8_store_migrates_with_nothing_lost(tmp_path: Path) -> None:
             IntentState.SUBMITTED,
             IntentState.PENDING,
         ]
-        page = store.query_results([ended.id], ResultFilter(search="old wor"), 0, 10)
+        page = results_of(store).query_results([ended.id], ResultFilter(search="old wor"), 0, 10)
         assert [r.custom_id for r in page.rows] == ["a-1"]
         assert page.rows[0].input_text == "first prompt"
-        errored = store.query_results(
+        errored = results_of(store).query_results(
             [ended.id], ResultFilter(types=frozenset({ResultType.ERRORED})), 0, 10
         )
         assert [(r.custom_id, r.error_type) for r in errored.rows] == [

@@ -10,6 +10,7 @@ from batchtop.core import schema
 from batchtop.core.errors import UserError
 from batchtop.core.models import ProcessingStatus, ResultFilter, ResultType
 from batchtop.core.store import Store
+from results_support import results_of
 
 # A version-1 database as batchtop 0.1 wrote it, with data, written with plain SQL.
 V1_DATA = [
@@ -61,7 +62,7 @@ def test_existing_v1_file_keeps_its_data(tmp_path: Path) -> None:
         assert (view.label, view.job_id, view.has_manifest) == ("kept label", "job_1", True)
         assert len(s.snapshots("msgbatch_old")) == 1
         assert [i.part for i in s.open_intents()] == [2]
-        page = s.query_results(["msgbatch_old"], ResultFilter(search="old wor"), 0, 10)
+        page = results_of(s).query_results(["msgbatch_old"], ResultFilter(search="old wor"), 0, 10)
         assert [r.custom_id for r in page.rows] == ["a-1"]
         assert page.rows[0].type is ResultType.SUCCEEDED
         job = s.get_job("job_1")

@@ -26,6 +26,7 @@ from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
 from batchtop.core.store import Store
 from pty_run import Terminal
 from reliability_support import CLI, cli_env, run_cli, store_file
+from results_support import results_of
 from waiting import try_wait
 
 BID = "msgbatch_01CLIFILES" + "0" * 10
@@ -61,8 +62,8 @@ class Home:
             with self.raw.open("wb") as fh:
                 for i, text in enumerate(texts):
                     fh.write(orjson.dumps(_line(i, text)) + b"\n")
-            assert store.ingest_results(BID, self.raw) == len(texts)
-            store.set_results_file(BID, self.raw, downloaded=True)
+            assert results_of(store).ingest_results(BID, self.raw) == len(texts)
+            results_of(store).set_results_file(BID, self.raw, downloaded=True)
             if label is not None:
                 store.set_label(BID, label)
         finally:

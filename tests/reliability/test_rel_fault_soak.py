@@ -210,7 +210,7 @@ class Soak:
         produced = sum(len(c) for c in on_server.values())
         indexed = 0
         for bid, cids in on_server.items():
-            got = svc.store.count_results([bid])
+            got = svc.results.count_results([bid])
             assert got == len(cids) == local[bid].remote.request_counts.total, bid
             assert local[bid].results_indexed == got
             indexed += got

@@ -43,6 +43,7 @@ from reliability_support import (
     start_cli,
     store_file,
 )
+from results_support import results_of
 from waiting import try_wait
 
 PART_SIZE = 4
@@ -363,8 +364,8 @@ def seed_indexed_batch(ws: Workspace, batch_id: str, n: int) -> None:
                     },
                 }
                 fh.write(orjson.dumps(line) + b"\n")
-        assert store.ingest_results(batch_id, path) == n
-        store.set_results_file(batch_id, path, downloaded=True)
+        assert results_of(store).ingest_results(batch_id, path) == n
+        results_of(store).set_results_file(batch_id, path, downloaded=True)
     finally:
         store.close()
 

@@ -29,6 +29,7 @@ from batchtop.core.models import ResultFilter
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
 from reliability_support import CLI, assert_clean_failure, cli_env, run_cli, store_file
+from results_support import results_of
 
 WRITER = """
 import sys
@@ -204,17 +205,19 @@ async def test_a_real_store_migrates_forward_without_loss(
     for table in ("results", "manifests", "intents", "snapshots", "batch_local"):
         assert before[table], f"the old store has no {table}: the check would prove nothing"
 
-    from batchtop.core import store as store_module
+    from batchtop.core import database
 
     v2 = (*schema.MIGRATIONS, _future_migration())
-    monkeypatch.setattr(store_module, "migrate", functools.partial(schema.migrate, migrations=v2))
+    monkeypatch.setattr(database, "migrate", functools.partial(schema.migrate, migrations=v2))
     with Store.open(path) as migrated:
         conn = sqlite3.connect(path)
         assert schema.user_version(conn) == len(v2)
         conn.close()
         assert dump(path) == before
         assert migrated.get_batch(ids[0]).label == "keep me"  # type: ignore[union-attr]
-        after_search = migrated.query_results(ids, ResultFilter(search="store test b1"), 0, 100)
+        after_search = results_of(migrated).query_results(
+            ids, ResultFilter(search="store test b1"), 0, 100
+        )
         assert after_search.total == before_search.total == 30
         assert sorted(j.name for j in migrated.list_jobs()) == ["j0", "j1", "j2"]
 

@@ -18,6 +18,7 @@ from batchtop.core.config import Settings
 from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
+from results_support import results_of
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
@@ -110,8 +111,8 @@ def add_ended_batch(
     with path.open("wb") as fh:
         for r in rows:
             fh.write(orjson.dumps(r) + b"\n")
-    n = store.ingest_results(batch_id, path)
-    store.set_results_file(batch_id, path, downloaded=True)
+    n = results_of(store).ingest_results(batch_id, path)
+    results_of(store).set_results_file(batch_id, path, downloaded=True)
     return n
 
 

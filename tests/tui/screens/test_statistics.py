@@ -20,6 +20,7 @@ from batchtop.core.service import BatchService
 from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.screens.statistics import StatisticsScreen
 from batchtop.tui.widgets.charts import Chart
+from results_support import results_of
 from screens_data import (
     T0,
     ScreenHost,
@@ -315,7 +316,7 @@ async def test_results_arriving_redraw_the_charts(tmp_path: Path) -> None:
         assert screen.breakdown.total == 0
         path = tmp_path / "arrived.jsonl"
         path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in lines))
-        service.store.ingest_results(BATCH, path)
+        service.results.ingest_results(BATCH, path)
         screen.post_message(ServiceEvent(ResultsReady(BATCH, len(lines))))
         await wait_for(pilot, lambda: screen.breakdown is not None and screen.breakdown.total == 80)
         await wait_for(pilot, lambda: screen.loaded and bool(screen._notable))
@@ -332,7 +333,7 @@ def test_facts_are_built_after_the_ingest_and_follow_a_new_one(tmp_path: Path) -
     service = offline_service(tmp_path)
     store = service.store
     add_ended_batch(store, BATCH, standard_lines(40), tmp_path)
-    assert store.wait_search_index(60)  # the builder does the facts right after
+    assert results_of(store).wait_search_index(60)  # the builder does the facts right after
     assert stats.facts_fresh(store._conn(), BATCH)
     count = "SELECT count(*) FROM result_facts WHERE batch_id = ?"
     assert _sql(store.path, count, BATCH) == [(40,)]
@@ -346,7 +347,7 @@ def test_facts_are_built_after_the_ingest_and_follow_a_new_one(tmp_path: Path) -
     path = tmp_path / "again.jsonl"
     again = [succeeded(f"req-{i:05d}", "fine") for i in range(1, 41)]
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in again))
-    store.ingest_results(BATCH, path)
+    results_of(store).ingest_results(BATCH, path)
     outcomes = service.result_breakdown([BATCH]).outcomes
     assert [(s.label, s.count) for s in outcomes] == [("succeeded", 40)]
     assert stats.facts_fresh(store._conn(), BATCH)
@@ -361,7 +362,7 @@ def test_one_batch_is_read_from_its_summary(tmp_path: Path) -> None:
     service = offline_service(tmp_path)
     store = service.store
     add_ended_batch(store, BATCH, _lines(), tmp_path)
-    assert store.wait_search_index(60)
+    assert results_of(store).wait_search_index(60)
     conn = store._conn()
     assert stats.summary_fresh(conn, BATCH)
     # the same numbers computed by grouping the facts again (not read from the summary)

@@ -1,177 +1,34 @@
-"""The results index: result rows searchable and pageable at 100k+ rows.
+"""Reads of the results index: pages, counts, details, summaries, failed requests.
 
-Rows are written by `results_ingest`; the search index is built here, after the ingest.
-Every function takes a connection from `Store`; the facade documents the public contract.
 A job's results span several batches (the original parts and their retries): queries over
 several batch ids first keep, per custom_id, the newest succeeded row if there is one, else
 the newest row ("newest" = from the batch created last), and only then filter and page.
+Searches use the FTS index where it is complete, an equivalent LIKE scan elsewhere.
+Every function takes a connection; `ResultsIndex` (index.py) documents the public contract.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from .manifest_rows import restore_params
-from .models import FailedRequest, ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
-from .pricing import BATCH_DISCOUNT
-from .sqlite_util import placeholders, write_txn
+from ..manifest_rows import restore_params
+from ..models import FailedRequest, ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
+from ..pricing import BATCH_DISCOUNT
+from ..sqlite_util import placeholders
+from .search import fts_complete
+from .sql import INPUT_JOIN, INPUT_TEXT, RAW_AT, ROW_COLS, SEARCH_TEXT, manifest_key
 
-ITER_PAGE = 2_000
-RAW_PAGE = 500  # JSONL pages: SQLite grows a joined page by copying, ~350 KB pages are faster
 MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
-
-_MANIFEST_ENTRY = "mi.job_id = ri.job_id AND mi.part = ri.part AND mi.custom_id = r.custom_id"
-"""How a row of `results r` finds its entry `mi` in the manifest its batch links `ri` to."""
-
-INPUT_TEXT = (
-    "coalesce(r.input_text, (SELECT mi.input_text FROM result_inputs ri JOIN manifests mi"
-    f" ON {_MANIFEST_ENTRY} WHERE ri.batch_id = r.batch_id))"
-)
-"""A row's input text (of `results r`): read from its batch's manifest (see `result_inputs`);
-rows ingested by a store older than schema 3 hold a copy of it themselves. FTS indexing and
-de-indexing use this same expression."""
-
-_INPUT_JOIN = (
-    " LEFT JOIN result_inputs ri ON ri.batch_id = r.batch_id"
-    f" LEFT JOIN manifests mi ON {_MANIFEST_ENTRY}"
-)
-_INPUT_JOINED = "coalesce(r.input_text, mi.input_text)"
-"""`INPUT_TEXT` where the query has `_INPUT_JOIN` (see `_Source.with_inputs`): rows read in
-custom_id order probe the manifest in order, and a CSV line uses the value eight times."""
-
-_ROW_COLS = (
-    "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
-    " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
-    f" r.error_type, r.error_message, {_INPUT_JOINED}, mi.original_id, r.cost_usd,"
-    " r.thinking, r.tool_calls, r.tool_names, r.citations, r.stop_details"
-)
-RAW_AT = 20
-"""The index of `r.raw` in a row read as `_ROW_COLS, r.raw`."""
-
-
-# --- manifests ----------------------------------------------------------------------------
-
-
-def manifest_key(conn: sqlite3.Connection, batch_id: str) -> tuple[str, int] | None:
-    """The (job, part) whose manifest describes a batch's requests.
-
-    A retry batch without a manifest of its own uses its parent's (following the chain).
-    """
-    seen: set[str] = set()
-    current: str | None = batch_id
-    while current is not None and current not in seen:
-        seen.add(current)
-        row = conn.execute(
-            "SELECT job_id, job_part, parent_batch_id FROM batch_local WHERE batch_id = ?",
-            (current,),
-        ).fetchone()
-        if row is None:
-            return None
-        job_id, part, parent = row
-        if job_id is not None and part is not None:
-            exists = conn.execute(
-                "SELECT 1 FROM manifests WHERE job_id = ? AND part = ? LIMIT 1", (job_id, part)
-            ).fetchone()
-            if exists:
-                return (job_id, int(part))
-        current = parent
-    return None
-
-
-def link_inputs(conn: sqlite3.Connection, batch_id: str) -> None:
-    """Record which manifest gives the input texts of a batch's results (before an ingest)."""
-    key = manifest_key(conn, batch_id)
-    if key is None:
-        conn.execute("DELETE FROM result_inputs WHERE batch_id = ?", (batch_id,))
-    else:
-        conn.execute(
-            "INSERT OR REPLACE INTO result_inputs (batch_id, job_id, part) VALUES (?, ?, ?)",
-            (batch_id, *key),
-        )
-
-
-SEARCH_TEXT = "coalesce(nullif(r.text, ''), r.error_message, '')"
-"""What search sees as a row's output (of `results r`): its text, or for a failed request
-its error message (so searching "overloaded" finds those rows). Indexing and de-indexing must
-use the same expression: the FTS table is external-content and is told exactly what to
-remove."""
-
-
-# --- search index (built after the ingest, off its critical path) ---------------------------
-
-FTS_STEP = 2_000  # rows indexed per transaction: short write-lock holds, little lost if stopped
-
-
-def fts_pending(conn: sqlite3.Connection) -> list[str]:
-    """Batches whose rows are all in but whose search index is not complete yet."""
-    rows = conn.execute(
-        "SELECT batch_id FROM results_fts_pending WHERE last_id >= 0 ORDER BY batch_id"
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def fts_complete(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> bool:
-    """True when every one of these batches can be searched through the FTS index."""
-    ids = list(dict.fromkeys(batch_ids))
-    if not ids:
-        return True
-    row = conn.execute(
-        f"SELECT 1 FROM results_fts_pending WHERE batch_id IN ({placeholders(len(ids))}) LIMIT 1",
-        ids,
-    ).fetchone()
-    return row is None
-
-
-def build_fts_step(conn: sqlite3.Connection, batch_id: str, step: int = FTS_STEP) -> bool:
-    """Index the next `step` row ids of a batch in one transaction; True when it is done.
-
-    The state is re-read under the write lock, so several builders (threads or processes)
-    can work on one store safely: each step continues where the last committed one ended.
-    """
-    with write_txn(conn):
-        row = conn.execute(
-            "SELECT next_id, last_id FROM results_fts_pending WHERE batch_id = ?", (batch_id,)
-        ).fetchone()
-        if row is None:
-            return True
-        next_id, last_id = row
-        if last_id < 0:
-            return True  # its ingest is still writing (or died): nothing to build yet
-        hi = min(next_id + step, last_id + 1)
-        conn.execute(
-            "INSERT INTO results_fts (rowid, text, input_text)"
-            f" SELECT r.id, {SEARCH_TEXT}, {INPUT_TEXT} FROM results r"
-            " WHERE r.id >= ? AND r.id < ? AND r.batch_id = ? ORDER BY r.id",
-            (next_id, hi, batch_id),
-        )
-        if hi > last_id:
-            conn.execute("DELETE FROM results_fts_pending WHERE batch_id = ?", (batch_id,))
-            return True
-        conn.execute(
-            "UPDATE results_fts_pending SET next_id = ? WHERE batch_id = ?", (hi, batch_id)
-        )
-        return False
-
-
-def build_fts(conn: sqlite3.Connection, should_stop: Callable[[], bool] | None = None) -> None:
-    """Finish every pending search index (until `should_stop()` says to leave it for later)."""
-    for batch_id in fts_pending(conn):
-        while not build_fts_step(conn, batch_id):
-            if should_stop is not None and should_stop():
-                return
-
-
-# --- queries ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _Source:
+class Source:
     """FROM/WHERE clause yielding one row per custom_id, and the column to order by."""
 
     tables: str  # FROM …
@@ -185,34 +42,32 @@ class _Source:
         return f"{self.tables} {self.where}"
 
     def with_inputs(self) -> str:
-        """`sql` joined with each row's manifest entry, for `_INPUT_JOINED`."""
-        return f"{self.tables}{_INPUT_JOIN} {self.where}"
+        """`sql` joined with each row's manifest entry, for `INPUT_JOINED`."""
+        return f"{self.tables}{INPUT_JOIN} {self.where}"
 
 
 _MERGE_REGISTRY = "temp.batchtop_merges"
 _MERGE_KEEP = 8  # merged sets kept per connection
 
 
-def _source(
-    conn: sqlite3.Connection, batch_ids: Sequence[str], hits: _Hits | None = None
-) -> _Source:
+def source(conn: sqlite3.Connection, batch_ids: Sequence[str], hits: _Hits | None = None) -> Source:
     ids = list(dict.fromkeys(batch_ids))
     if len(ids) == 1:
         if hits is not None and hits.rare:
             # Driven from the few FTS hits: look each up by id, then sort (not a walk of
             # the whole batch in custom_id order probing the hit set).
-            return _Source(
+            return Source(
                 "FROM json_each(?) j CROSS JOIN results r ON r.id = j.value",
                 "WHERE r.batch_id = ?",
                 [hits.ids_json, ids[0]],
                 "r.custom_id",
                 driven=True,
             )
-        return _Source("FROM results r", "WHERE r.batch_id = ?", ids, "r.custom_id")
+        return Source("FROM results r", "WHERE r.batch_id = ?", ids, "r.custom_id")
     if not ids:
-        return _Source("FROM results r", "WHERE 0", [], "r.custom_id")
+        return Source("FROM results r", "WHERE 0", [], "r.custom_id")
     table = _merged_table(conn, ids)
-    return _Source(
+    return Source(
         f"FROM temp.{table} m JOIN results r ON r.id = m.id", "WHERE 1", [], "m.custom_id"
     )
 
@@ -220,7 +75,7 @@ def _source(
 def row_source(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> tuple[str, list[Any]]:
     """`FROM … WHERE …` (and its parameters) over `results r`, one row per custom_id: a job's
     batches merged the way every other query here sees them. Filters append " AND …"."""
-    src = _source(conn, batch_ids)
+    src = source(conn, batch_ids)
     return src.sql, src.args
 
 
@@ -323,7 +178,7 @@ def _fts_hits(conn: sqlite3.Connection, filt: ResultFilter, fts: bool) -> _Hits 
     return _Hits("[" + ",".join(str(r[0]) for r in rows) + "]", rare=True)
 
 
-def _filters(
+def filters(
     filt: ResultFilter, *, use_fts: bool = True, hits: _Hits | None = None, driven: bool = False
 ) -> tuple[str, list[Any]]:
     clauses: list[str] = []
@@ -364,7 +219,7 @@ def _filters(
     return "".join(f" AND {c}" for c in clauses), args
 
 
-def _row(r: Sequence[Any]) -> ResultRow:
+def to_row(r: Sequence[Any]) -> ResultRow:
     return ResultRow(
         batch_id=r[0],
         custom_id=r[1],
@@ -389,7 +244,7 @@ def _row(r: Sequence[Any]) -> ResultRow:
     )
 
 
-def _run(
+def run(
     conn: sqlite3.Connection, build: Callable[[bool], tuple[str, list[Any]]], fts: bool = True
 ) -> list[Any]:
     """Run a filtered query; if FTS refuses the search, retry it with a plain LIKE scan.
@@ -432,11 +287,11 @@ def count(
             return exact
 
     def build(use_fts: bool) -> tuple[str, list[Any]]:
-        src = _source(conn, batch_ids, hits if use_fts else None)
-        where, args = _filters(filt, use_fts=use_fts, hits=hits, driven=src.driven)
+        src = source(conn, batch_ids, hits if use_fts else None)
+        where, args = filters(filt, use_fts=use_fts, hits=hits, driven=src.driven)
         return f"SELECT count(*) {src.sql}{where}", src.args + args
 
-    return int(_run(conn, build, fts)[0][0])
+    return int(run(conn, build, fts)[0][0])
 
 
 def _fts_count(
@@ -518,9 +373,9 @@ def query(
     hits: _Hits | None = None
 
     def build(use_fts: bool) -> tuple[str, list[Any]]:
-        src = _source(conn, batch_ids, hits if use_fts else None)
-        where, args = _filters(filt, use_fts=use_fts, hits=hits, driven=src.driven)
-        sql = f"SELECT {_ROW_COLS} {src.with_inputs()}{where} ORDER BY {src.order} LIMIT ? OFFSET ?"
+        src = source(conn, batch_ids, hits if use_fts else None)
+        where, args = filters(filt, use_fts=use_fts, hits=hits, driven=src.driven)
+        sql = f"SELECT {ROW_COLS} {src.with_inputs()}{where} ORDER BY {src.order} LIMIT ? OFFSET ?"
         return sql, src.args + args + [limit, offset]
 
     conn.execute("BEGIN")  # page and total from one snapshot
@@ -531,198 +386,19 @@ def query(
         # rows, where probing FTS would evaluate every hit first. Same rows for ASCII text
         # (LIKE folds ASCII case only, FTS5 all of Unicode's).
         dense = hits is not None and not hits.rare and filt.search.isascii() and offset < DENSE_WALK
-        rows = _run(conn, build, fts and not dense)
+        rows = run(conn, build, fts and not dense)
         counted = count or len(rows) < limit  # a short page is the end: its total is known
         total = cached_count(conn, batch_ids, filt, totals, hits) if count else offset + len(rows)
     finally:
         conn.execute("COMMIT")
-    return ResultPage(rows=[_row(r) for r in rows], offset=offset, total=total, counted=counted)
-
-
-def _keyset_page(
-    src: _Source,
-    filt: ResultFilter,
-    use_fts: bool,
-    after: str | None,
-    columns: str,
-    size: int,
-    *,
-    inputs: bool,
-) -> tuple[str, list[Any]]:
-    """One keyset page of matching rows by custom_id: `columns`, then the key as `k` (last).
-
-    `inputs`: `columns` read `_INPUT_JOINED`."""
-    where, args = _filters(filt, use_fts=use_fts)
-    keyset = ""
-    if after is not None:
-        keyset = f" AND {src.order} > ?"
-        args.append(after)
-    sql = (
-        f"SELECT {columns}, {src.order} AS k {src.with_inputs() if inputs else src.sql}"
-        f"{where}{keyset}"
-        f" ORDER BY {src.order} LIMIT {size}"
-    )
-    return sql, src.args + args
-
-
-def _pages(
-    connect: Callable[[], sqlite3.Connection],
-    batch_ids: Sequence[str],
-    filt: ResultFilter,
-    columns: str,
-) -> Iterator[list[Any]]:
-    """Matching rows by custom_id in keyset pages of `columns` (+ the custom_id, last);
-    `columns` may read `_INPUT_JOINED`."""
-    conn = connect()
-    src = _source(conn, batch_ids)
-    fts = fts_complete(conn, batch_ids)
-    after: str | None = None
-    while True:
-
-        def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
-            return _keyset_page(src, filt, use_fts, after, columns, ITER_PAGE, inputs=True)
-
-        rows = _run(conn, build, fts)
-        if rows:
-            yield rows
-        if len(rows) < ITER_PAGE:
-            return
-        after = rows[-1][-1]
-
-
-def _csv_cell(column: str) -> str:
-    """`export.csv_safe` in SQL: '' for NULL/empty, a leading apostrophe before a formula."""
-    return (
-        f"CASE WHEN {column} IS NULL THEN '' WHEN substr({column}, 1, 1)"
-        f" IN ('=', '+', '-', '@', char(9), char(13)) THEN '''' || {column} ELSE {column} END"
-    )
-
-
-def _csv_quoted(cell: str) -> str:
-    """`csv.writer`'s minimal quoting: a cell holding , " CR or LF is quoted, "" doubled."""
-    return (
-        f"CASE WHEN instr({cell}, ',') OR instr({cell}, '\"') OR instr({cell}, char(13))"
-        f" OR instr({cell}, char(10)) THEN '\"' || replace({cell}, '\"', '\"\"') || '\"'"
-        f" ELSE {cell} END"
-    )
-
-
-CSV_SQL_LINE = " || ',' || ".join(
-    (
-        _csv_quoted(_csv_cell("r.custom_id")),
-        _csv_quoted("r.type"),
-        _csv_quoted(_csv_cell(_INPUT_JOINED)),
-        _csv_quoted(_csv_cell("r.text")),
-        _csv_quoted("coalesce(r.stop_reason, '')"),
-        "r.input_tokens",
-        "r.output_tokens",
-        _csv_quoted("coalesce(r.error_type, '')"),
-        _csv_quoted(_csv_cell("r.error_message")),
-        _csv_quoted(_csv_cell("mi.original_id")),
-        _csv_quoted("coalesce(r.model, '')"),
-        "r.cache_creation_input_tokens",
-        "r.cache_read_input_tokens",
-        "CASE WHEN r.cost_usd IS NULL THEN '' ELSE printf('%.8f', r.cost_usd) END",
-        "r.thinking",
-        "r.tool_calls",
-        _csv_quoted(_csv_cell("r.tool_names")),
-        "r.citations",
-        _csv_quoted(_csv_cell("r.stop_details")),
-    )
-)
-"""One CSV record (without its line end) per row, as `csv.writer` would write it."""
-
-
-class ResultStream(Iterator[tuple[ResultRow, str]]):
-    """(row, raw line) pairs by custom_id, streamed in keyset pages (no long-lived cursor).
-
-    Exports that need less than a `ResultRow` per result read pages of just what they write
-    (`raw_pages`, `csv_pages`): building the rows cost as much as writing the file. The
-    connection is taken when reading starts, so a stream created on one thread and consumed
-    on a worker thread uses the worker's connection.
-    """
-
-    def __init__(
-        self,
-        connect: Callable[[], sqlite3.Connection],
-        batch_ids: Sequence[str],
-        filt: ResultFilter,
-    ) -> None:
-        self._connect = connect
-        self._batch_ids = list(batch_ids)
-        self._filt = filt
-        self._rows: Iterator[tuple[ResultRow, str]] | None = None
-
-    def __iter__(self) -> ResultStream:
-        return self
-
-    def __next__(self) -> tuple[ResultRow, str]:
-        if self._rows is None:
-            pages = _pages(self._connect, self._batch_ids, self._filt, f"{_ROW_COLS}, r.raw")
-            self._rows = ((_row(r), r[RAW_AT]) for page in pages for r in page)
-        return next(self._rows)
-
-    def raw_pages(self) -> Iterator[tuple[bytes, int]]:
-        """(the raw lines of a page, each ending in a newline, as UTF-8; their number).
-
-        SQLite joins the page (`group_concat` over the ordered keyset page) and hands it over
-        as bytes: one object per page instead of a tuple per row, and no decoding to str and
-        encoding back to UTF-8 of lines that are written as they are.
-        """
-        line = "rtrim(r.raw, char(13, 10)) || char(10)"
-        return self._joined_pages(line, "''", RAW_PAGE, as_bytes=True)
-
-    def csv_pages(self) -> Iterator[tuple[bytes, int]]:
-        """(a page of CSV records, each ending in CRLF, as UTF-8; their number).
-
-        The records are exactly what `csv.writer` (minimal quoting, CRLF) writes for
-        `export.CSV_COLUMNS` with `csv_safe` cells, built by SQLite (see `CSV_SQL_LINE`).
-        """
-        line = f"{CSV_SQL_LINE} || char(13, 10)"
-        return self._joined_pages(line, "''", ITER_PAGE, as_bytes=True, inputs=True)
-
-    def _joined_pages(
-        self, line: str, sep: str, size: int, *, as_bytes: bool = False, inputs: bool = False
-    ) -> Iterator[tuple[Any, int]]:
-        """Keyset pages of `line`s (which read `_INPUT_JOINED` if `inputs`), each joined by
-        SQLite into one value."""
-        conn = self._connect()
-        src = _source(conn, self._batch_ids)
-        fts = fts_complete(conn, self._batch_ids)
-        after: str | None = None
-        while True:
-
-            def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
-                page, args = _keyset_page(
-                    src, self._filt, use_fts, after, f"{line} AS line", size, inputs=inputs
-                )
-                joined = f"group_concat(line, {sep})"
-                if as_bytes:
-                    joined = f"CAST({joined} AS BLOB)"
-                return f"SELECT {joined}, max(k), count(*) FROM ({page})", args
-
-            joined, last, n = _run(conn, build, fts)[0]
-            if n:
-                yield joined, int(n)
-            if n < size:
-                return
-            after = last
-
-
-def iterate(
-    connect: Callable[[], sqlite3.Connection],
-    batch_ids: Sequence[str],
-    filt: ResultFilter,
-) -> ResultStream:
-    """Stream (row, raw line) by custom_id in keyset pages (see `ResultStream`)."""
-    return ResultStream(connect, batch_ids, filt)
+    return ResultPage(rows=[to_row(r) for r in rows], offset=offset, total=total, counted=counted)
 
 
 def detail(
     conn: sqlite3.Connection, batch_id: str, custom_id: str
 ) -> tuple[ResultRow, str, str | None] | None:
     row = conn.execute(
-        f"SELECT {_ROW_COLS}, r.raw FROM results r{_INPUT_JOIN}"
+        f"SELECT {ROW_COLS}, r.raw FROM results r{INPUT_JOIN}"
         " WHERE r.batch_id = ? AND r.custom_id = ?",
         (batch_id, custom_id),
     ).fetchone()
@@ -737,12 +413,12 @@ def detail(
             (key[0], key[1], custom_id),
         ).fetchone()
         params = restore_params(found[0], found[1]) if found is not None else None
-    return _row(row), row[RAW_AT], params
+    return to_row(row), row[RAW_AT], params
 
 
 def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary:
     """Counts per outcome and error type, tokens and cost (batch vs standard price)."""
-    src = _source(conn, batch_ids)
+    src = source(conn, batch_ids)
     rows = conn.execute(
         "SELECT r.type, r.error_type, count(*), sum(r.input_tokens + r.cache_creation_input_tokens"
         " + r.cache_read_input_tokens), sum(r.output_tokens), sum(r.cost_usd), r.stop_reason"
@@ -778,7 +454,7 @@ def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary
 
 def error_types(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> dict[str, int]:
     """Errored rows per error type, most frequent first."""
-    src = _source(conn, batch_ids)
+    src = source(conn, batch_ids)
     rows = conn.execute(
         f"SELECT coalesce(r.error_type, 'unknown'), count(*) {src.sql} AND r.type = 'errored'"
         " GROUP BY 1 ORDER BY 2 DESC, 1",

@@ -13,7 +13,7 @@ again by each of them (5,000-row commits wrote 269 MB of WAL for 100,000 rows, o
 A transaction still never stays open longer than `COMMIT_S`, or `IDLE_COMMIT_S` while the
 writer waits for rows (a slow download never holds the store's write lock).
 
-Search indexing is not done here (see `results_index.build_fts_step`): rows are browsable as
+Search indexing is not done here (see `search.build_fts_step`): rows are browsable as
 soon as they are committed, and the batch's FTS index is built right after the ingest.
 """
 
@@ -33,12 +33,12 @@ from typing import Any
 
 import orjson
 
-from .errors import UserError
-from .models import ResultType
-from .pricing import cost_usd
-from .result_blocks import block_facts
-from .results_index import INPUT_TEXT, SEARCH_TEXT, link_inputs
-from .sqlite_util import begin_immediate, write_txn
+from ..errors import UserError
+from ..models import ResultType
+from ..pricing import cost_usd
+from ..result_blocks import block_facts
+from ..sqlite_util import begin_immediate, write_txn
+from .sql import INPUT_TEXT, SEARCH_TEXT, link_inputs
 
 ProgressFn = Callable[[int, int], None]
 """progress(done, total): bytes read of the results file while ingesting."""
@@ -243,7 +243,7 @@ _ROW_VALUES = "(?1," + "?," * (_WIDTH - 1) + "CAST(? AS TEXT))"
 def _insert_sql(rows: int) -> str:
     """A multi-row insert; the first of a repeated custom_id wins (the unique index ignores
     the later ones). The raw line is bound as bytes and stored as text. Input texts are not
-    copied: reads take them from the manifest (`results_index.INPUT_TEXT`)."""
+    copied: reads take them from the manifest (`sql.INPUT_TEXT`)."""
     values = ",".join([_ROW_VALUES] * rows)
     return (
         f"INSERT INTO results (batch_id, {_COLUMNS}) VALUES {values}"

@@ -1,4 +1,4 @@
-"""Results download: raw bytes to disk (atomic, resumable) and into the store's index.
+"""Results download: raw bytes to disk (atomic, resumable) and into the results index.
 
 The SDK's `results()` iterator builds a pydantic object per line in 64-byte reads (about 11 s
 for 100,000 lines); streaming the raw JSONL and indexing it with orjson is an order of
@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from . import paths
-from .errors import ApiError
-from .providers.base import BatchProvider
-from .results_ingest import FEED_BYTES, Ingest
+from .. import paths
+from ..errors import ApiError
+from ..providers.base import BatchProvider
+from .ingest import FEED_BYTES, Ingest
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .index import ResultsIndex
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def _finish(temp: Path, final: Path) -> int:
 
 async def download_and_ingest(
     api: BatchProvider,
-    store: Store,
+    results: ResultsIndex,
     batch_id: str,
     *,
     expected_lines: int | None = None,
@@ -318,14 +318,14 @@ async def download_and_ingest(
             attempts=attempts,
             retry_not_found=retry_not_found,
         )
-        await asyncio.to_thread(store.set_results_file, batch_id, done.path, downloaded=True)
+        await asyncio.to_thread(results.set_results_file, batch_id, done.path, downloaded=True)
         if done.unchanged:
             return indexed
-        return await asyncio.to_thread(store.ingest_results, batch_id, done.path)
+        return await asyncio.to_thread(results.ingest_results, batch_id, done.path)
     final = results_path(batch_id, results_dir)
     paths.ensure_private_dir(final.parent)
     temp = _temp_path(final)
-    starting = asyncio.ensure_future(asyncio.to_thread(store.start_ingest, batch_id))
+    starting = asyncio.ensure_future(asyncio.to_thread(results.start_ingest, batch_id))
     ingest = await _through_cancel(starting, on_cancel=_close_started)
     try:
         await asyncio.to_thread(temp.unlink, missing_ok=True)
@@ -351,7 +351,7 @@ async def download_and_ingest(
     finally:
         await _through_cancel(asyncio.ensure_future(asyncio.to_thread(ingest.close)))
         await asyncio.to_thread(temp.unlink, missing_ok=True)
-    await asyncio.to_thread(store.set_results_file, batch_id, final, downloaded=True)
+    await asyncio.to_thread(results.set_results_file, batch_id, final, downloaded=True)
     return rows
 
 
@@ -364,7 +364,7 @@ async def _through_cancel(
     """Await thread work to its end even if cancelled meanwhile, then re-raise the cancel.
 
     A thread cannot be interrupted: returning early would leave it using the ingest's
-    connection while the caller goes on (and the store may close that connection).
+    connection while the caller goes on (and the database may close that connection).
     `on_cancel(fut)` runs after a cancelled wait (to release what `fut` produced).
     """
     cancelled = False

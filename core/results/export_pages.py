@@ -1,0 +1,187 @@
+"""Export pages: the rows an export writes, read in keyset pages by custom_id (no
+long-lived cursor), as rows or already joined by SQLite (raw JSONL lines, CSV records).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ..models import ResultFilter, ResultRow
+from .queries import Source, filters, run, source, to_row
+from .search import fts_complete
+from .sql import INPUT_JOINED, RAW_AT, ROW_COLS
+
+ITER_PAGE = 2_000
+RAW_PAGE = 500  # JSONL pages: SQLite grows a joined page by copying, ~350 KB pages are faster
+
+
+def _keyset_page(
+    src: Source,
+    filt: ResultFilter,
+    use_fts: bool,
+    after: str | None,
+    columns: str,
+    size: int,
+    *,
+    inputs: bool,
+) -> tuple[str, list[Any]]:
+    """One keyset page of matching rows by custom_id: `columns`, then the key as `k` (last).
+
+    `inputs`: `columns` read `INPUT_JOINED`."""
+    where, args = filters(filt, use_fts=use_fts)
+    keyset = ""
+    if after is not None:
+        keyset = f" AND {src.order} > ?"
+        args.append(after)
+    sql = (
+        f"SELECT {columns}, {src.order} AS k {src.with_inputs() if inputs else src.sql}"
+        f"{where}{keyset}"
+        f" ORDER BY {src.order} LIMIT {size}"
+    )
+    return sql, src.args + args
+
+
+def _pages(
+    connect: Callable[[], sqlite3.Connection],
+    batch_ids: Sequence[str],
+    filt: ResultFilter,
+    columns: str,
+) -> Iterator[list[Any]]:
+    """Matching rows by custom_id in keyset pages of `columns` (+ the custom_id, last);
+    `columns` may read `INPUT_JOINED`."""
+    conn = connect()
+    src = source(conn, batch_ids)
+    fts = fts_complete(conn, batch_ids)
+    after: str | None = None
+    while True:
+
+        def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
+            return _keyset_page(src, filt, use_fts, after, columns, ITER_PAGE, inputs=True)
+
+        rows = run(conn, build, fts)
+        if rows:
+            yield rows
+        if len(rows) < ITER_PAGE:
+            return
+        after = rows[-1][-1]
+
+
+def _csv_cell(column: str) -> str:
+    """`export.csv_safe` in SQL: '' for NULL/empty, a leading apostrophe before a formula."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN '' WHEN substr({column}, 1, 1)"
+        f" IN ('=', '+', '-', '@', char(9), char(13)) THEN '''' || {column} ELSE {column} END"
+    )
+
+
+def _csv_quoted(cell: str) -> str:
+    """`csv.writer`'s minimal quoting: a cell holding , " CR or LF is quoted, "" doubled."""
+    return (
+        f"CASE WHEN instr({cell}, ',') OR instr({cell}, '\"') OR instr({cell}, char(13))"
+        f" OR instr({cell}, char(10)) THEN '\"' || replace({cell}, '\"', '\"\"') || '\"'"
+        f" ELSE {cell} END"
+    )
+
+
+CSV_SQL_LINE = " || ',' || ".join(
+    (
+        _csv_quoted(_csv_cell("r.custom_id")),
+        _csv_quoted("r.type"),
+        _csv_quoted(_csv_cell(INPUT_JOINED)),
+        _csv_quoted(_csv_cell("r.text")),
+        _csv_quoted("coalesce(r.stop_reason, '')"),
+        "r.input_tokens",
+        "r.output_tokens",
+        _csv_quoted("coalesce(r.error_type, '')"),
+        _csv_quoted(_csv_cell("r.error_message")),
+        _csv_quoted(_csv_cell("mi.original_id")),
+        _csv_quoted("coalesce(r.model, '')"),
+        "r.cache_creation_input_tokens",
+        "r.cache_read_input_tokens",
+        "CASE WHEN r.cost_usd IS NULL THEN '' ELSE printf('%.8f', r.cost_usd) END",
+        "r.thinking",
+        "r.tool_calls",
+        _csv_quoted(_csv_cell("r.tool_names")),
+        "r.citations",
+        _csv_quoted(_csv_cell("r.stop_details")),
+    )
+)
+"""One CSV record (without its line end) per row, as `csv.writer` would write it."""
+
+
+class ResultStream(Iterator[tuple[ResultRow, str]]):
+    """(row, raw line) pairs by custom_id, streamed in keyset pages (no long-lived cursor).
+
+    Exports that need less than a `ResultRow` per result read pages of just what they write
+    (`raw_pages`, `csv_pages`): building the rows cost as much as writing the file. The
+    connection is taken when reading starts, so a stream created on one thread and consumed
+    on a worker thread uses the worker's connection.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        batch_ids: Sequence[str],
+        filt: ResultFilter,
+    ) -> None:
+        self._connect = connect
+        self._batch_ids = list(batch_ids)
+        self._filt = filt
+        self._rows: Iterator[tuple[ResultRow, str]] | None = None
+
+    def __iter__(self) -> ResultStream:
+        return self
+
+    def __next__(self) -> tuple[ResultRow, str]:
+        if self._rows is None:
+            pages = _pages(self._connect, self._batch_ids, self._filt, f"{ROW_COLS}, r.raw")
+            self._rows = ((to_row(r), r[RAW_AT]) for page in pages for r in page)
+        return next(self._rows)
+
+    def raw_pages(self) -> Iterator[tuple[bytes, int]]:
+        """(the raw lines of a page, each ending in a newline, as UTF-8; their number).
+
+        SQLite joins the page (`group_concat` over the ordered keyset page) and hands it over
+        as bytes: one object per page instead of a tuple per row, and no decoding to str and
+        encoding back to UTF-8 of lines that are written as they are.
+        """
+        line = "rtrim(r.raw, char(13, 10)) || char(10)"
+        return self._joined_pages(line, "''", RAW_PAGE, as_bytes=True)
+
+    def csv_pages(self) -> Iterator[tuple[bytes, int]]:
+        """(a page of CSV records, each ending in CRLF, as UTF-8; their number).
+
+        The records are exactly what `csv.writer` (minimal quoting, CRLF) writes for
+        `export.CSV_COLUMNS` with `csv_safe` cells, built by SQLite (see `CSV_SQL_LINE`).
+        """
+        line = f"{CSV_SQL_LINE} || char(13, 10)"
+        return self._joined_pages(line, "''", ITER_PAGE, as_bytes=True, inputs=True)
+
+    def _joined_pages(
+        self, line: str, sep: str, size: int, *, as_bytes: bool = False, inputs: bool = False
+    ) -> Iterator[tuple[Any, int]]:
+        """Keyset pages of `line`s (which read `INPUT_JOINED` if `inputs`), each joined by
+        SQLite into one value."""
+        conn = self._connect()
+        src = source(conn, self._batch_ids)
+        fts = fts_complete(conn, self._batch_ids)
+        after: str | None = None
+        while True:
+
+            def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
+                page, args = _keyset_page(
+                    src, self._filt, use_fts, after, f"{line} AS line", size, inputs=inputs
+                )
+                joined = f"group_concat(line, {sep})"
+                if as_bytes:
+                    joined = f"CAST({joined} AS BLOB)"
+                return f"SELECT {joined}, max(k), count(*) FROM ({page})", args
+
+            joined, last, n = run(conn, build, fts)[0]
+            if n:
+                yield joined, int(n)
+            if n < size:
+                return
+            after = last
