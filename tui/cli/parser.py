@@ -290,6 +290,12 @@ class _CommandParser(argparse.ArgumentParser):
         self._complete()
         return super().parse_known_args(args, namespace)
 
+    def _parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        # what every parse goes through, whichever public method a Python version's
+        # subparsers action calls
+        self._complete()
+        return super()._parse_known_args(*args, **kwargs)
+
     def format_usage(self) -> str:
         self._complete()
         return super().format_usage()
