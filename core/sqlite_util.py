@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
+from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 
 def to_text(dt: datetime | None) -> str | None:
@@ -81,3 +83,24 @@ def read_txn(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def placeholders(n: int) -> str:
     return ",".join("?" * n)
+
+
+class Columns:
+    """A SELECT list built from (name, SQL expression) pairs, and where each value of its
+    rows is, by name: `columns.at.seen_at` is the position of `seen_at`.
+
+    The SQL and the positions come from the one list, so a column added or moved anywhere in
+    it moves both: no reader counts positions. Readers index rows through `at` (a tuple
+    lookup, as fast as a literal index: mapping 10,000 batch rows through a dict per row
+    took twice as long). Values selected after the list start at `len(columns)`."""
+
+    __slots__ = ("at", "names", "pairs", "sql")
+
+    def __init__(self, *pairs: tuple[str, str]) -> None:
+        self.pairs = pairs
+        self.names = tuple(name for name, _ in pairs)
+        self.sql = ", ".join(expr for _, expr in pairs)
+        self.at: Any = namedtuple("At", self.names)(*range(len(self.names)))
+
+    def __len__(self) -> int:
+        return len(self.names)

@@ -13,6 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,45 +32,87 @@ from .models import (
     RequestCounts,
     SubmitIntent,
 )
-from .sqlite_util import from_text, placeholders, read_txn, req_dt, to_text, write_txn
+from .sqlite_util import (
+    Columns,
+    from_text,
+    placeholders,
+    read_txn,
+    req_dt,
+    to_text,
+    write_txn,
+)
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 MANIFEST_FLUSH_CHARS = 2_000_000  # manifest text gathered before a write transaction
 
-_REMOTE_COLS = (
-    "b.id, b.status, b.processing, b.succeeded, b.errored, b.canceled, b.expired,"
-    " b.created_at, b.expires_at, b.ended_at, b.cancel_initiated_at, b.archived_at,"
-    " b.results_url, b.provider, b.provider_status, b.endpoint, b.input_file_id,"
-    " b.output_file_id, b.error_file_id, b.submission_id"
+_REMOTE = Columns(
+    *(
+        (name, f"b.{name}")
+        for name in (
+            "id",
+            "status",
+            "processing",
+            "succeeded",
+            "errored",
+            "canceled",
+            "expired",
+            "created_at",
+            "expires_at",
+            "ended_at",
+            "cancel_initiated_at",
+            "archived_at",
+            "results_url",
+            "provider",
+            "provider_status",
+            "endpoint",
+            "input_file_id",
+            "output_file_id",
+            "error_file_id",
+            "submission_id",
+        )
+    )
 )
-_R = 20  # the view's columns after the remote ones
-_VIEW_SQL = f"""
-SELECT {_REMOTE_COLS}, b.seen_at,
-    l.label, l.note, l.job_id, l.job_part, l.parent_batch_id, l.model,
-    coalesce(l.results_downloaded, 0), coalesce(l.results_indexed, 0),
-    l.estimated_cost_usd, l.actual_cost_usd, coalesce(l.deleted, 0),
-    EXISTS (SELECT 1 FROM manifests m WHERE m.job_id = l.job_id AND m.part = l.job_part),
-    (SELECT j.betas FROM jobs j WHERE j.id = l.job_id)
-FROM batches b LEFT JOIN batch_local l ON l.batch_id = b.id
-"""
-_UPSERT_SQL = """
-INSERT INTO batches (id, status, processing, succeeded, errored, canceled, expired,
-    created_at, expires_at, ended_at, cancel_initiated_at, archived_at, results_url,
-    provider, provider_status, endpoint, input_file_id, output_file_id, error_file_id,
-    submission_id, seen_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET
-    status = excluded.status, processing = excluded.processing,
-    succeeded = excluded.succeeded, errored = excluded.errored,
-    canceled = excluded.canceled, expired = excluded.expired,
-    created_at = excluded.created_at, expires_at = excluded.expires_at,
-    ended_at = excluded.ended_at, cancel_initiated_at = excluded.cancel_initiated_at,
-    archived_at = excluded.archived_at, results_url = excluded.results_url,
-    provider = excluded.provider, provider_status = excluded.provider_status,
-    endpoint = excluded.endpoint, input_file_id = excluded.input_file_id,
-    output_file_id = excluded.output_file_id, error_file_id = excluded.error_file_id,
-    submission_id = excluded.submission_id, seen_at = excluded.seen_at
-"""
+"""What the API says of a batch: columns of `batches b`, read back by the same names."""
+_COUNTS = ("processing", "succeeded", "errored", "canceled", "expired")
+
+
+def _pick(*names: str) -> itemgetter[Any]:
+    """These columns of a `_REMOTE` row, as a tuple (in one C call)."""
+    return itemgetter(*(_REMOTE.names.index(n) for n in names))
+
+
+_counts = _pick(*_COUNTS)
+_snapshot_moves = _pick("status", *_COUNTS)  # a count snapshot is recorded when one moves
+_changes = _pick(*(n for n in _REMOTE.names if n not in ("created_at", "expires_at")))
+"""What makes a batch "changed" (an event): all the API says but its creation and expiry."""
+_VIEW = Columns(
+    *_REMOTE.pairs,
+    ("seen_at", "b.seen_at"),
+    ("label", "l.label"),
+    ("note", "l.note"),
+    ("job_id", "l.job_id"),
+    ("job_part", "l.job_part"),
+    ("parent_batch_id", "l.parent_batch_id"),
+    ("model", "l.model"),
+    ("results_downloaded", "coalesce(l.results_downloaded, 0)"),
+    ("results_indexed", "coalesce(l.results_indexed, 0)"),
+    ("estimated_cost_usd", "l.estimated_cost_usd"),
+    ("actual_cost_usd", "l.actual_cost_usd"),
+    ("deleted", "coalesce(l.deleted, 0)"),
+    (
+        "has_manifest",
+        "EXISTS (SELECT 1 FROM manifests m WHERE m.job_id = l.job_id AND m.part = l.job_part)",
+    ),
+    ("betas", "(SELECT j.betas FROM jobs j WHERE j.id = l.job_id)"),
+)
+"""A `BatchView`'s columns (over `_VIEW_FROM`), named as its fields."""
+_VIEW_FROM = "FROM batches b LEFT JOIN batch_local l ON l.batch_id = b.id"
+_VIEW_SQL = f"SELECT {_VIEW.sql} {_VIEW_FROM}"
+_UPSERT_SQL = (
+    f"INSERT INTO batches ({', '.join(_REMOTE.names)}, seen_at)"
+    f" VALUES ({placeholders(len(_REMOTE) + 1)}) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{n} = excluded.{n}" for n in (*_REMOTE.names[1:], "seen_at"))
+)
 _INTENT_COLS = (
     "id, job_id, part, request_count, content_hash, created_at, state, batch_id, error,"
     " server_offset_s, attempt_ended_at, candidates"
@@ -78,73 +121,82 @@ _JOB_COLS = "id, name, created_at, source, content_hash, part_count, prepared_pa
 # Intent states that hold a part: a create in flight or unresolved, or a batch recorded.
 _LIVE_STATES = (IntentState.PENDING, IntentState.SUBMITTED, IntentState.RECONCILED)
 
-_RemoteParams = tuple[Any, ...]
 
-
-def _remote_params(b: RemoteBatch) -> _RemoteParams:
+def _remote_params(b: RemoteBatch) -> tuple[Any, ...]:
+    """A batch as a row of `_REMOTE` (its values named here, put in the SELECT's order)."""
     c = b.request_counts
-    return (
-        b.id,
-        str(b.processing_status),
-        c.processing,
-        c.succeeded,
-        c.errored,
-        c.canceled,
-        c.expired,
-        to_text(b.created_at),
-        to_text(b.expires_at),
-        to_text(b.ended_at),
-        to_text(b.cancel_initiated_at),
-        to_text(b.archived_at),
-        b.results_url,
-        b.provider,
-        b.provider_status,
-        b.endpoint,
-        b.input_file_id,
-        b.output_file_id,
-        b.error_file_id,
-        b.submission_id,
+    row: tuple[Any, ...] = _in_remote_order(
+        {
+            "id": b.id,
+            "status": str(b.processing_status),
+            "processing": c.processing,
+            "succeeded": c.succeeded,
+            "errored": c.errored,
+            "canceled": c.canceled,
+            "expired": c.expired,
+            "created_at": to_text(b.created_at),
+            "expires_at": to_text(b.expires_at),
+            "ended_at": to_text(b.ended_at),
+            "cancel_initiated_at": to_text(b.cancel_initiated_at),
+            "archived_at": to_text(b.archived_at),
+            "results_url": b.results_url,
+            "provider": b.provider,
+            "provider_status": b.provider_status,
+            "endpoint": b.endpoint,
+            "input_file_id": b.input_file_id,
+            "output_file_id": b.output_file_id,
+            "error_file_id": b.error_file_id,
+            "submission_id": b.submission_id,
+        }
     )
+    return row
 
 
-def _remote_from_row(r: Sequence[Any]) -> RemoteBatch:
+_in_remote_order = itemgetter(*_REMOTE.names)
+
+
+def _remote_from_row(r: Sequence[Any], at: Any = _REMOTE.at) -> RemoteBatch:
+    """A `RemoteBatch` from a row of `_REMOTE` (or `_VIEW`: `at` says where each column is)."""
     return RemoteBatch(
-        id=r[0],
-        processing_status=ProcessingStatus(r[1]),
-        request_counts=RequestCounts(r[2], r[3], r[4], r[5], r[6]),
-        created_at=req_dt(r[7]),
-        expires_at=req_dt(r[8]),
-        ended_at=from_text(r[9]),
-        cancel_initiated_at=from_text(r[10]),
-        archived_at=from_text(r[11]),
-        results_url=r[12],
-        provider=r[13],
-        provider_status=r[14],
-        endpoint=r[15],
-        input_file_id=r[16],
-        output_file_id=r[17],
-        error_file_id=r[18],
-        submission_id=r[19],
+        id=r[at.id],
+        processing_status=ProcessingStatus(r[at.status]),
+        request_counts=RequestCounts(
+            r[at.processing], r[at.succeeded], r[at.errored], r[at.canceled], r[at.expired]
+        ),
+        created_at=req_dt(r[at.created_at]),
+        expires_at=req_dt(r[at.expires_at]),
+        ended_at=from_text(r[at.ended_at]),
+        cancel_initiated_at=from_text(r[at.cancel_initiated_at]),
+        archived_at=from_text(r[at.archived_at]),
+        results_url=r[at.results_url],
+        provider=r[at.provider],
+        provider_status=r[at.provider_status],
+        endpoint=r[at.endpoint],
+        input_file_id=r[at.input_file_id],
+        output_file_id=r[at.output_file_id],
+        error_file_id=r[at.error_file_id],
+        submission_id=r[at.submission_id],
     )
 
 
-def _view_from_row(r: Sequence[Any]) -> BatchView:
+def _view_from_row(r: Sequence[Any], at: Any = _VIEW.at) -> BatchView:
+    """A `BatchView` from a row of `_VIEW` (`at`: where each of its columns is)."""
     return BatchView(
-        remote=_remote_from_row(r),
-        seen_at=req_dt(r[_R]),
-        label=r[_R + 1],
-        note=r[_R + 2],
-        job_id=r[_R + 3],
-        job_part=r[_R + 4],
-        parent_batch_id=r[_R + 5],
-        model=r[_R + 6],
-        results_downloaded=bool(r[_R + 7]),
-        results_indexed=int(r[_R + 8]),
-        estimated_cost_usd=r[_R + 9],
-        actual_cost_usd=r[_R + 10],
-        deleted=bool(r[_R + 11]),
-        has_manifest=bool(r[_R + 12]),
-        betas=split_betas(r[_R + 13]),
+        remote=_remote_from_row(r, at),
+        seen_at=req_dt(r[at.seen_at]),
+        label=r[at.label],
+        note=r[at.note],
+        job_id=r[at.job_id],
+        job_part=r[at.job_part],
+        parent_batch_id=r[at.parent_batch_id],
+        model=r[at.model],
+        results_downloaded=bool(r[at.results_downloaded]),
+        results_indexed=int(r[at.results_indexed]),
+        estimated_cost_usd=r[at.estimated_cost_usd],
+        actual_cost_usd=r[at.actual_cost_usd],
+        deleted=bool(r[at.deleted]),
+        has_manifest=bool(r[at.has_manifest]),
+        betas=split_betas(r[at.betas]),
     )
 
 
@@ -260,12 +312,12 @@ class Store:
         seen = to_text(seen_at)
         ids = list(latest)
         conn = self._conn()
-        changed: list[tuple[str, _RemoteParams | None]] = []
+        changed: list[tuple[str, tuple[Any, ...] | None]] = []
         with write_txn(conn):
-            previous: dict[str, _RemoteParams] = {}
+            previous: dict[str, tuple[Any, ...]] = {}
             for chunk in _chunks(ids):
                 marks = placeholders(len(chunk))
-                sql = f"SELECT {_REMOTE_COLS} FROM batches b WHERE b.id IN ({marks})"
+                sql = f"SELECT {_REMOTE.sql} FROM batches b WHERE b.id IN ({marks})"
                 for row in conn.execute(sql, chunk):
                     previous[row[0]] = tuple(row)
             conn.executemany(_UPSERT_SQL, [(*params[bid], seen) for bid in ids])
@@ -273,12 +325,16 @@ class Store:
             for bid in ids:
                 new = params[bid]
                 old = previous.get(bid)
-                if old is not None and old[:7] == new[:7] and old[9:] == new[9:]:
+                if old is not None and _changes(old) == _changes(new):
                     continue
                 changed.append((bid, old))
-                if old is None or old[1:7] != new[1:7]:
-                    snaps.append((bid, seen, *new[2:7]))
-            conn.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)", snaps)
+                if old is None or _snapshot_moves(old) != _snapshot_moves(new):
+                    snaps.append((bid, seen, *_counts(new)))
+            conn.executemany(
+                "INSERT INTO snapshots (batch_id, at, processing, succeeded, errored, canceled,"
+                " expired) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                snaps,
+            )
         views = self._views([bid for bid, _ in changed])
         return [
             (views[bid], _remote_from_row(old) if old is not None else None)

@@ -11,7 +11,7 @@ from typing import Any
 from ..models import ResultFilter, ResultRow
 from .queries import Source, filters, run, source, to_row
 from .search import fts_complete
-from .sql import INPUT_JOINED, RAW_AT, ROW_COLS
+from .sql import INPUT_JOINED, RAW_AT, ROW
 
 ITER_PAGE = 2_000
 RAW_PAGE = 500  # JSONL pages: SQLite grows a joined page by copying, ~350 KB pages are faster
@@ -136,7 +136,7 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
 
     def __next__(self) -> tuple[ResultRow, str]:
         if self._rows is None:
-            pages = _pages(self._connect, self._batch_ids, self._filt, f"{ROW_COLS}, r.raw")
+            pages = _pages(self._connect, self._batch_ids, self._filt, f"{ROW.sql}, r.raw")
             self._rows = ((to_row(r), r[RAW_AT]) for page in pages for r in page)
         return next(self._rows)
 

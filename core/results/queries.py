@@ -22,7 +22,7 @@ from ..models import FailedRequest, ResultFilter, ResultPage, ResultRow, ResultS
 from ..pricing import BATCH_DISCOUNT
 from ..sqlite_util import placeholders
 from .search import fts_complete
-from .sql import INPUT_JOIN, INPUT_TEXT, RAW_AT, ROW_COLS, SEARCH_TEXT, manifest_key
+from .sql import INPUT_JOIN, INPUT_TEXT, RAW_AT, ROW, SEARCH_TEXT, manifest_key
 
 MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
 
@@ -219,28 +219,29 @@ def filters(
     return "".join(f" AND {c}" for c in clauses), args
 
 
-def to_row(r: Sequence[Any]) -> ResultRow:
+def to_row(r: Sequence[Any], at: Any = ROW.at) -> ResultRow:
+    """A `ResultRow` from a row of `sql.ROW` (`at`: where each of its columns is)."""
     return ResultRow(
-        batch_id=r[0],
-        custom_id=r[1],
-        type=ResultType(r[2]),
-        stop_reason=r[3],
-        input_tokens=r[4],
-        output_tokens=r[5],
-        cache_creation_input_tokens=r[6],
-        cache_read_input_tokens=r[7],
-        model=r[8],
-        text=r[9],
-        error_type=r[10],
-        error_message=r[11],
-        input_text=r[12],
-        original_id=r[13],
-        cost_usd=r[14],
-        thinking=bool(r[15]),
-        tool_calls=r[16],
-        tool_names=r[17],
-        citations=r[18],
-        stop_details=r[19],
+        batch_id=r[at.batch_id],
+        custom_id=r[at.custom_id],
+        type=ResultType(r[at.type]),
+        stop_reason=r[at.stop_reason],
+        input_tokens=r[at.input_tokens],
+        output_tokens=r[at.output_tokens],
+        cache_creation_input_tokens=r[at.cache_creation_input_tokens],
+        cache_read_input_tokens=r[at.cache_read_input_tokens],
+        model=r[at.model],
+        text=r[at.text],
+        error_type=r[at.error_type],
+        error_message=r[at.error_message],
+        input_text=r[at.input_text],
+        original_id=r[at.original_id],
+        cost_usd=r[at.cost_usd],
+        thinking=bool(r[at.thinking]),
+        tool_calls=r[at.tool_calls],
+        tool_names=r[at.tool_names],
+        citations=r[at.citations],
+        stop_details=r[at.stop_details],
     )
 
 
@@ -375,7 +376,7 @@ def query(
     def build(use_fts: bool) -> tuple[str, list[Any]]:
         src = source(conn, batch_ids, hits if use_fts else None)
         where, args = filters(filt, use_fts=use_fts, hits=hits, driven=src.driven)
-        sql = f"SELECT {ROW_COLS} {src.with_inputs()}{where} ORDER BY {src.order} LIMIT ? OFFSET ?"
+        sql = f"SELECT {ROW.sql} {src.with_inputs()}{where} ORDER BY {src.order} LIMIT ? OFFSET ?"
         return sql, src.args + args + [limit, offset]
 
     conn.execute("BEGIN")  # page and total from one snapshot
@@ -398,7 +399,7 @@ def detail(
     conn: sqlite3.Connection, batch_id: str, custom_id: str
 ) -> tuple[ResultRow, str, str | None] | None:
     row = conn.execute(
-        f"SELECT {ROW_COLS}, r.raw FROM results r{INPUT_JOIN}"
+        f"SELECT {ROW.sql}, r.raw FROM results r{INPUT_JOIN}"
         " WHERE r.batch_id = ? AND r.custom_id = ?",
         (batch_id, custom_id),
     ).fetchone()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..sqlite_util import Columns
+
 MANIFEST_ENTRY = "mi.job_id = ri.job_id AND mi.part = ri.part AND mi.custom_id = r.custom_id"
 """How a row of `results r` finds its entry `mi` in the manifest its batch links `ri` to."""
 
@@ -25,14 +27,31 @@ INPUT_JOINED = "coalesce(r.input_text, mi.input_text)"
 """`INPUT_TEXT` where the query has `INPUT_JOIN` (see `_Source.with_inputs`): rows read in
 custom_id order probe the manifest in order, and a CSV line uses the value eight times."""
 
-ROW_COLS = (
-    "r.batch_id, r.custom_id, r.type, r.stop_reason, r.input_tokens, r.output_tokens,"
-    " r.cache_creation_input_tokens, r.cache_read_input_tokens, r.model, r.text,"
-    f" r.error_type, r.error_message, {INPUT_JOINED}, mi.original_id, r.cost_usd,"
-    " r.thinking, r.tool_calls, r.tool_names, r.citations, r.stop_details"
+ROW = Columns(
+    ("batch_id", "r.batch_id"),
+    ("custom_id", "r.custom_id"),
+    ("type", "r.type"),
+    ("stop_reason", "r.stop_reason"),
+    ("input_tokens", "r.input_tokens"),
+    ("output_tokens", "r.output_tokens"),
+    ("cache_creation_input_tokens", "r.cache_creation_input_tokens"),
+    ("cache_read_input_tokens", "r.cache_read_input_tokens"),
+    ("model", "r.model"),
+    ("text", "r.text"),
+    ("error_type", "r.error_type"),
+    ("error_message", "r.error_message"),
+    ("input_text", INPUT_JOINED),
+    ("original_id", "mi.original_id"),
+    ("cost_usd", "r.cost_usd"),
+    ("thinking", "r.thinking"),
+    ("tool_calls", "r.tool_calls"),
+    ("tool_names", "r.tool_names"),
+    ("citations", "r.citations"),
+    ("stop_details", "r.stop_details"),
 )
-RAW_AT = 20
-"""The index of `r.raw` in a row read as `ROW_COLS, r.raw`."""
+"""A `ResultRow`'s columns (the query has `INPUT_JOIN`), named as its fields."""
+RAW_AT = len(ROW)
+"""Where `r.raw` is in a row that selects it right after `ROW`."""
 
 
 def manifest_key(conn: sqlite3.Connection, batch_id: str) -> tuple[str, int] | None:

@@ -657,3 +657,35 @@ def test_any_search_string_is_safe(search_store: Store, needle: str) -> None:
     if len(wanted) >= 3:
         for row in page.rows:
             assert wanted in (row.text + (row.input_text or "")).lower()
+
+
+def test_result_rows_are_read_by_column_name(store: Store, tmp_path: Path) -> None:
+    """A result's row maps to its `ResultRow` by column name: a column added in the middle
+    of the SELECT shifts no field (nor the raw line after them), and every field has its
+    column."""
+    from dataclasses import fields
+
+    from batchtop.core.models import ResultRow
+    from batchtop.core.results import queries
+    from batchtop.core.results.sql import INPUT_JOIN, ROW
+    from batchtop.core.sqlite_util import Columns
+
+    results = results_of(store)
+    results.ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", mixed_results(12)))
+    page = results.query_results(["b1"], ALL, 0, 20)
+    for at in (1, len(ROW) // 2, len(ROW) - 1):
+        wider = Columns(*ROW.pairs[:at], ("added", "'a new column'"), *ROW.pairs[at:])
+        rows = (
+            store._conn()
+            .execute(
+                f"SELECT {wider.sql}, r.raw FROM results r{INPUT_JOIN}"
+                " WHERE r.batch_id = 'b1' ORDER BY r.custom_id"
+            )
+            .fetchall()
+        )
+        assert [queries.to_row(r, wider.at) for r in rows] == page.rows
+        assert [r[len(wider)] for r in rows] == [
+            results.result_detail("b1", row.custom_id)[1]  # type: ignore[index]
+            for row in page.rows
+        ]
+    assert set(ROW.names) == {f.name for f in fields(ResultRow)}

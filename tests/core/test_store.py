@@ -294,3 +294,33 @@ def test_manifests(store: Store) -> None:
     view = store.get_batch("b1")
     assert view is not None
     assert view.has_manifest
+
+
+def test_batches_are_read_by_column_name(store: Store) -> None:
+    """A batch's row maps to its `BatchView` by column name: a column added in the middle of
+    the SELECT shifts no field, and every field has its column."""
+    from dataclasses import fields
+
+    from batchtop.core import store as store_module
+    from batchtop.core.models import BatchView, RemoteBatch
+    from batchtop.core.sqlite_util import Columns
+
+    store.upsert_remote([remote("b1", counts=RequestCounts(3, 2, 1, 0, 0))], T0)
+    store.set_label("b1", "tagged")
+    store.set_batch_meta("b1", job_part=2, model="claude-haiku-4-5", estimated_cost_usd=0.5)
+    expected = store.get_batch("b1")
+    assert expected is not None
+    assert expected.label == "tagged"
+    view = store_module._VIEW
+    for at in (1, len(view) // 2, len(view) - 1):
+        wider = Columns(*view.pairs[:at], ("added", "'a new column'"), *view.pairs[at:])
+        row = (
+            store._conn()
+            .execute(f"SELECT {wider.sql} {store_module._VIEW_FROM} WHERE b.id = ?", ("b1",))
+            .fetchone()
+        )
+        assert store_module._view_from_row(row, wider.at) == expected
+    remote_fields = {f.name for f in fields(RemoteBatch)} - {"processing_status", "request_counts"}
+    assert remote_fields | {"status", *store_module._COUNTS} == set(store_module._REMOTE.names)
+    view_fields = {f.name for f in fields(BatchView)} - {"remote"}
+    assert view_fields == set(view.names) - set(store_module._REMOTE.names)
