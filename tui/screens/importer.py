@@ -175,6 +175,13 @@ class ImportScreen(Screen[SubmitOutcome | None]):
                 )
                 yield Static("Job name (optional)", classes="import-label")
                 yield Input(placeholder="defaults to the file name", id="import-name", compact=True)
+                if not openai:  # Anthropic's header: sent on this job's creates, recorded
+                    yield Static("anthropic-beta (optional)", classes="import-label")
+                    yield Input(
+                        placeholder=", ".join(settings.betas) or "e.g. files-api-2025-04-14",
+                        id="import-betas",
+                        compact=True,
+                    )
                 yield Static("", id="import-field-error")
                 with Horizontal(id="import-buttons"):
                     yield Button(
@@ -450,10 +457,20 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         ):
             return
         name = self.query_one("#import-name", Input).value.strip() or None
+        betas = [
+            b.strip()
+            for box in self.query("#import-betas").results(Input)
+            for b in box.value.split(",")
+            if b.strip()
+        ]
         self._start_busy(float(max(parts, 1)))
         try:
             outcome = await self.service.submit(
-                report, name=name, progress=self._on_submit, skip_invalid=skip_invalid
+                report,
+                name=name,
+                progress=self._on_submit,
+                skip_invalid=skip_invalid,
+                betas=betas,
             )
         except BatchtopError as exc:
             self.busy = False

@@ -283,3 +283,28 @@ async def test_ctrl_t_measures_the_input_tokens_and_the_estimate_says_so(
         assert screen.report.estimate is not None
         assert screen.report.estimate.exact
         assert not screen.busy
+
+
+async def test_the_job_betas_typed_in_the_form_are_sent_and_recorded(
+    live_service: BatchService, emulator: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "articles.jsonl"
+    write_good(path)
+    app = ScreenHost(lambda: ImportScreen(live_service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.query_one("#import-path", Input).value = str(path)
+        screen.query_one("#import-betas", Input).value = "files-api-2025-04-14, pdfs-2024-09-25"
+        await analyse(pilot, screen)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
+        outcome = app.dismissed[0]
+        assert isinstance(outcome, SubmitOutcome)
+        (bid,) = outcome.batch_ids
+        assert emulator.betas(bid) == ("files-api-2025-04-14", "pdfs-2024-09-25")
+        view = live_service.batch(bid)
+        assert view is not None
+        assert view.betas == ("files-api-2025-04-14", "pdfs-2024-09-25")
