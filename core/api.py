@@ -164,10 +164,8 @@ def _connection_cause(exc: BaseException) -> str:
 
 def _never_sent(exc: BaseException) -> bool:
     """Whether the chain holds a connect-phase failure: no byte of the request left."""
-    try:
-        import httpx2
-    except ImportError:  # pragma: no cover
-        return False
+    import httpx2  # the SDKs' HTTP client (a dependency of both): loaded with them
+
     cur: BaseException | None = exc
     for _ in range(8):
         if cur is None:
@@ -190,10 +188,8 @@ def _cut_mid_response(exc: BaseException) -> bool:
     SDK 2.10 let such an `httpx2` error through; 2.17 wraps it in `APIConnectionError`.
     Either way the request reached the server and the failure is worth a retry.
     """
-    try:
-        import httpx2
-    except ImportError:  # pragma: no cover
-        return False
+    import httpx2  # the SDKs' HTTP client (a dependency of both): loaded with them
+
     cur: BaseException | None = exc
     for _ in range(8):
         if cur is None:
@@ -272,18 +268,15 @@ def transport_error(
 
 def other_error(exc: BaseException, base_url: str) -> ApiError:
     """The `ApiError` of an exception no SDK class describes (a bare transport error)."""
-    try:
-        import httpx2
+    import httpx2  # the SDKs' HTTP client (a dependency of both): loaded with them
 
-        if isinstance(exc, httpx2.TimeoutException):
-            return ApiError(f"Timed out waiting for {base_url}.", kind="offline")
-        if isinstance(exc, httpx2.TransportError):
-            return ApiError(
-                f"Connection to {base_url} was interrupted: {_connection_cause(exc)}.",
-                kind="offline",
-            )
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(exc, httpx2.TimeoutException):
+        return ApiError(f"Timed out waiting for {base_url}.", kind="offline")
+    if isinstance(exc, httpx2.TransportError):
+        return ApiError(
+            f"Connection to {base_url} was interrupted: {_connection_cause(exc)}.",
+            kind="offline",
+        )
     if isinstance(exc, OSError):
         return ApiError(f"Network error talking to {base_url}: {exc}.", kind="offline")
     return ApiError(f"Unexpected API error: {type(exc).__name__}: {exc}"[:300], kind="other")

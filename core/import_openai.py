@@ -23,6 +23,7 @@ import orjson
 
 from .errors import UserError
 from .models import CostEstimate, ImportIssue, ImportOptions, ImportReport, SplitPart
+from .part_writer import manifest_path, part_path
 from .pricing import BATCH_DISCOUNT, cost_usd, estimate_tokens
 from .providers.openai import DEFAULT_ENDPOINT, ENDPOINTS, LIMITS
 from .templates import render_template
@@ -182,9 +183,10 @@ def analyse_openai(
         if not count:
             return
         index = len(parts) + 1
-        (prepared / f"part-{index:04d}.jsonl").write_bytes(b"".join(part_lines))
-        (prepared / f"part-{index:04d}.manifest.jsonl").write_bytes(b"".join(manifest_lines))
-        parts.append(SplitPart(index, count, size, first, last))
+        part = part_path(prepared, index)
+        part.write_bytes(b"".join(part_lines))
+        manifest_path(part).write_bytes(b"".join(manifest_lines))
+        parts.append(SplitPart(index, count, size, first, last, part))
         part_lines, manifest_lines, count, size = [], [], 0, 0
 
     for line, item in _items(path, options, endpoint):

@@ -272,6 +272,7 @@ class SplitPart:
     byte_size: int
     first_line: int
     last_line: int
+    path: Path  # its prepared part file (`part_writer.part_path`)
 
 
 @dataclass(frozen=True, slots=True)

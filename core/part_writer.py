@@ -32,11 +32,13 @@ BODY_OVERHEAD = len(b'{"requests":[]}')
 
 
 def part_path(work_dir: Path, index: int) -> Path:
+    """The one name of a prepared part file (`SplitPart.path` carries it from here)."""
     return work_dir / f"part-{index:04d}.jsonl"
 
 
-def manifest_path(work_dir: Path, index: int) -> Path:
-    return work_dir / f"part-{index:04d}.manifest.jsonl"
+def manifest_path(part: Path) -> Path:
+    """The manifest beside a prepared part file."""
+    return part.with_name(part.name.removesuffix(".jsonl") + ".manifest.jsonl")
 
 
 class PartWriter:
@@ -172,7 +174,8 @@ class PartWriter:
         self._first = line
 
     def _names(self, index: int) -> tuple[Path, Path]:
-        return part_path(self.work_dir, index), manifest_path(self.work_dir, index)
+        part = part_path(self.work_dir, index)
+        return part, manifest_path(part)
 
     def _close(self) -> None:
         self._queue_run()
@@ -189,7 +192,16 @@ class PartWriter:
             os.close(fd)
         for final in self._names(index):
             os.replace(_temp(final), final)
-        self.parts.append(SplitPart(index, self._count, self._bytes, self._first, self._last))
+        self.parts.append(
+            SplitPart(
+                index,
+                self._count,
+                self._bytes,
+                self._first,
+                self._last,
+                part_path(self.work_dir, index),
+            )
+        )
         self._count = 0
 
     def finish(self) -> list[SplitPart]:

@@ -64,6 +64,7 @@ from .models import (
     SubmitProgress,
     WorkspaceInfo,
 )
+from .part_writer import part_path
 from .poller import Poller, Sleep
 from .providers import BatchProvider, check_provider, make_provider
 from .providers.env import provider_base_url, provider_key
@@ -667,13 +668,6 @@ class BatchService:
     def estimate(self, requests: list[dict[str, Any]]) -> CostEstimate:
         return pricing.estimate_cost(requests)
 
-    @staticmethod
-    def _part_file(prepared_dir: Path, index: int) -> Path:
-        path = prepared_dir / f"part-{index:04d}.jsonl"
-        if not path.exists() and (prepared_dir / f"part-{index + 1:04d}.jsonl").exists():
-            return prepared_dir / f"part-{index + 1:04d}.jsonl"
-        return path
-
     async def submit(
         self,
         report: ImportReport,
@@ -727,7 +721,7 @@ class BatchService:
                 if report.estimate is not None
                 else None
             )
-            parts.append((part.index, self._part_file(prepared_dir, part.index), cost))
+            parts.append((part.index, part.path, cost))
         key = await asyncio.to_thread(job_content_hash, [(i, p) for i, p, _ in parts])
         job_name = name or Path(report.path).name
         job, new = await asyncio.to_thread(
@@ -803,7 +797,7 @@ class BatchService:
             raise UserError(
                 f"The prepared parts of job {job_id} are gone: {again} of the same file resumes it."
             )
-        todo = [(i, self._part_file(where, i), None) for i in (*state.missing, *state.open)]
+        todo = [(i, part_path(where, i), None) for i in (*state.missing, *state.open)]
         outcome = await self._submit_parts(
             job_id, sorted(todo), model=None, label=None, progress=progress, betas=job.betas
         )

@@ -42,6 +42,7 @@ from .models import (
     RemoteBatch,
     SubmitIntent,
 )
+from .part_writer import manifest_path as part_manifest
 from .poller import backoff_delay
 from .pricing import CostAccumulator
 from .providers.base import BatchProvider, ListPage
@@ -133,10 +134,6 @@ class PreparedPart:
     @property
     def model(self) -> str | None:
         return next(iter(self.models)) if len(self.models) == 1 else None
-
-
-def manifest_path_for(part_path: Path) -> Path:
-    return part_path.with_name(part_path.name.removesuffix(".jsonl") + ".manifest.jsonl")
 
 
 _Inputs = dict[str, tuple[str | None, str | None]]
@@ -245,7 +242,7 @@ def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPar
     An input text the manifest does not give (the importer's manifests hold none) is the
     request's last user message, as for composed requests.
     """
-    inputs = _read_inputs(manifest_path or manifest_path_for(part_path))
+    inputs = _read_inputs(manifest_path or part_manifest(part_path))
     source = str(part_path)
     digest = hashlib.sha256()
     models: set[str] = set()
@@ -293,14 +290,6 @@ def prepare_requests(
         for r in requests
     )
     return prepare_lines(lines, source="request", input_text=input_text)
-
-
-def write_part(path: Path, requests: Sequence[dict[str, Any]]) -> None:
-    """Write requests as a native batch JSONL part (used by compose and retry)."""
-    with path.open("wb") as fh:
-        for req in requests:
-            fh.write(orjson.dumps({"custom_id": req["custom_id"], "params": req["params"]}))
-            fh.write(b"\n")
 
 
 def job_content_hash(parts: Sequence[tuple[int, Path]]) -> str:

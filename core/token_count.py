@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .errors import UserError
 from .models import CostEstimate, ImportReport
-from .part_writer import part_path
 from .pricing import request_input_tokens
 
 #: requests measured when no sample size is given
@@ -48,7 +46,7 @@ def read_sample(report: ImportReport, positions: Sequence[int]) -> Iterator[dict
         if target >= seen + part.request_count:
             seen += part.request_count
             continue
-        path = part_path(Path(report.prepared_path), part.index)
+        path = part.path
         try:
             with open(path, "rb") as fh:
                 for line in fh:

@@ -370,3 +370,19 @@ def test_paged_export_from_the_store_matches_the_row_writers(tmp_path: Path) -> 
     assert seen[-1] == len(lines)
     assert seen == sorted(seen)
     store.close()
+
+
+def test_parquet_without_pyarrow_is_one_line_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The optional extra missing: one line that says which extra to install."""
+    import sys
+
+    from batchtop.core import export
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(UserError) as info:
+        export.export_results([], "parquet", tmp_path / "out.parquet")
+    assert str(info.value) == "Parquet export needs pyarrow: run `pip install batchtop[parquet]`."
+    assert not (tmp_path / "out.parquet").exists()

@@ -186,3 +186,17 @@ def test_memory_stays_bounded_while_streaming(tmp_path: Path, name: str) -> None
     assert report.ok, report.issues[:3]
     assert report.request_count == n
     assert peak < size / 2, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB input"
+
+
+def test_each_part_carries_its_file(tmp_path: Path) -> None:
+    """A split part names its prepared file (and the manifest beside it): submit, resume and
+    token counting read the file the part says, not a name rebuilt from its index."""
+    from batchtop.core.part_writer import manifest_path
+    from batchtop.core.submit import read_part
+
+    src = write_jsonl(tmp_path / "in.jsonl", 7)
+    report = analyse(src, ImportOptions(max_requests_per_batch=3), work_dir=tmp_path / "w")
+    assert [p.path for p in report.parts] == sorted((tmp_path / "w").glob("part-*[0-9].jsonl"))
+    for part in report.parts:
+        assert manifest_path(part.path).is_file()
+        assert read_part(part.path).request_count == part.request_count

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.errors import ApiError
 from batchtop.core.models import IntentState, ResultFilter
-from batchtop.core.submit import Submitter, prepare_requests, read_part, write_part
+from batchtop.core.submit import Submitter, prepare_requests, read_part
 from data_factory import requests
 from service_support import FakeSleep, ServiceFactory
 from svc_helpers import server_batch_count
 from waiting import async_wait
+
+
+def write_part(path: Path, requests: Sequence[dict[str, Any]]) -> None:
+    """A prepared part file as the importer writes one: native batch JSONL lines."""
+    with path.open("wb") as fh:
+        for req in requests:
+            fh.write(orjson.dumps({"custom_id": req["custom_id"], "params": req["params"]}))
+            fh.write(b"\n")
 
 
 async def test_submit_records_intent_manifest_and_meta(
