@@ -59,16 +59,16 @@ class Sink(Protocol):
         field: str | None = None,
     ) -> None: ...
 
-    def accept(
+    def accept(  # records pass whole bodies (the native fast path also passes slices)
         self,
         line: int,
-        custom_id: str,
+        cid: str,
         params: Mapping[str, Any],
         body: bytes,
-        input_tokens: int,
-        start: int = 0,
-        end: int = -1,
-        original_id: str | None = None,
+        tokens: int,
+        /,
+        *,
+        original_id: str | None,
     ) -> None: ...
 
 
