@@ -192,6 +192,13 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
                     yield self._new_editor()
                 yield Static("Job name (optional)", classes="compose-label")
                 yield Input(placeholder="composed", id="compose-name", compact=True)
+                yield Static("anthropic-beta (optional)", classes="compose-label")
+                yield Input(
+                    placeholder=", ".join(self.service.settings.betas)
+                    or "e.g. files-api-2025-04-14",
+                    id="compose-betas",
+                    compact=True,
+                )
                 with Horizontal(id="compose-buttons"):
                     yield Button("Add request (ctrl+n)", id="compose-add", compact=True)
                     yield Button(
@@ -386,9 +393,11 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         ):
             return
         name = self.query_one("#compose-name", Input).value.strip() or None
+        typed = self.query_one("#compose-betas", Input).value
+        betas = [b.strip() for b in typed.split(",") if b.strip()]
         self.busy = True
         try:
-            outcome = await self.service.submit_requests(requests, name=name)
+            outcome = await self.service.submit_requests(requests, name=name, betas=betas)
         except BatchtopError as exc:
             self.busy = False
             self.notify(escape(clean(str(exc))), title="Submit failed", severity="error")

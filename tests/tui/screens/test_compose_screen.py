@@ -46,6 +46,7 @@ async def test_compose_two_requests_preview_and_submit(live_service: BatchServic
         text = screen_text(app)
         assert '"custom_id": "request-2"' in text
         assert "2 requests, no problems found." in text
+        screen.query_one("#compose-betas", Input).value = "files-api-2025-04-14"
 
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -58,6 +59,7 @@ async def test_compose_two_requests_preview_and_submit(live_service: BatchServic
         view = live_service.batch(batch_id)
         assert view is not None
         assert view.remote.request_counts.total == 2
+        assert view.betas == ("files-api-2025-04-14",)  # the job was created with them
 
 
 async def test_invalid_extra_json_and_duplicate_ids_block_submit(
