@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FunctionType, GeneratorType
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 from . import paths
 from .errors import UserError
@@ -190,12 +191,19 @@ class Database:
         with self._lock:
             if self.closed:
                 raise UserError("The store is closed.")
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # explicit transactions only (see write_txn)
-                check_same_thread=False,  # close() may run on any thread
-            )
+            try:  # mode=rw: a store moved away is an error, never a new empty file here
+                conn = sqlite3.connect(
+                    f"file:{quote(str(self.path))}?mode=rw",
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,  # explicit transactions only (see write_txn)
+                    check_same_thread=False,  # close() may run on any thread
+                )
+            except sqlite3.OperationalError as exc:
+                raise UserError(
+                    f"Cannot open the store at {self.path}: {exc} (was it moved or deleted"
+                    " by another batchtop? Start batchtop again)."
+                ) from None
             self._conns[conn] = threading.get_ident()
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")

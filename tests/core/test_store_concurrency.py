@@ -216,3 +216,28 @@ def test_close_waits_for_a_call_running_on_another_thread(
     reopened = Store.open(tmp_path / "workspace" / "store.db")
     assert [p.job.id for p in reopened.partial_jobs()] == [job.id]
     reopened.close()
+
+
+def test_a_store_moved_away_is_an_error_not_a_new_empty_file(tmp_path: Path) -> None:
+    """Another process moved the store (a scope claim, the move of a store from before
+    scoping): a thread that connects now is told so; nothing is created at the old path
+    (an empty store there answered 'no such table' and would have taken new writes)."""
+    home = tmp_path / "old"
+    home.mkdir()
+    store = Store.open(home / "store.db")
+    store.set_meta(probe="kept")
+    home.rename(tmp_path / "new")
+    seen: dict[str, str] = {}
+
+    def fresh_thread() -> None:
+        try:
+            store.meta("probe")
+        except Exception as exc:
+            seen["error"] = str(exc)
+
+    worker = threading.Thread(target=fresh_thread)
+    worker.start()
+    worker.join(60)
+    assert "was it moved or deleted by another batchtop?" in seen["error"]
+    assert not (home / "store.db").exists()
+    store.close()

@@ -71,7 +71,10 @@ async def populate(service: BatchService, emulator: EmulatorHandle, n: int) -> l
 
 async def test_service_and_cli_share_the_store(emulator: EmulatorHandle, tmp_path: Path) -> None:
     env = cli_env(tmp_path, base_url=emulator.base_url)
-    store_path = tmp_path / "xdg" / "data" / "batchtop" / "batchtop.sqlite3"
+    # the store the CLI opens for this endpoint and workspace (not the path from before
+    # scoping, which a CLI run moves into place while this process has it open)
+    data = tmp_path / "xdg" / "data" / "batchtop"
+    store_path = store_file(data, emulator.base_url, emulator.server.workspace_id)
     store = Store.open(store_path)
     service = BatchService(
         store, Settings(), api_key="test-key", base_url=emulator.base_url, now=emulator.clock.now

@@ -7,7 +7,10 @@ SQL written here independently of `core/stats.py`: plain per-row queries, binned
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -391,6 +394,35 @@ def test_one_batch_is_read_from_its_summary(tmp_path: Path) -> None:
     assert stats.summary_fresh(conn, BATCH)
 
 
+LEAK_CHECKS = (
+    "test_closed_views_leave_no_chart_behind",
+    "test_closed_views_leave_no_rendered_lines_behind",
+)
+in_leak_child = pytest.mark.skipif(
+    os.environ.get("BATCHTOP_LEAK_CHILD") != "1",
+    reason="run in a fresh interpreter by test_leak_checks_in_a_fresh_interpreter",
+)
+
+
+@pytest.mark.parametrize("name", LEAK_CHECKS)
+def test_leak_checks_in_a_fresh_interpreter(name: str) -> None:
+    """What a closed view leaves behind is counted in a process of its own: in a shared one
+    the apps of earlier tests (and Textual's process-wide caches they filled) decide what
+    the collector can free, and the count says nothing about the view."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", f"{__file__}::{name}"],
+        cwd=Path(__file__).resolve().parents[3],
+        env={**os.environ, "BATCHTOP_LEAK_CHILD": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout
+
+
+@in_leak_child
 async def test_closed_views_leave_no_chart_behind(tmp_path: Path) -> None:
     """Every chart of a closed statistics view can be collected (textual-plotext's theme
     subscription kept each one alive with the app)."""
@@ -417,6 +449,7 @@ async def test_closed_views_leave_no_chart_behind(tmp_path: Path) -> None:
         assert [c for c in charts[:12] if c() is not None] == []
 
 
+@in_leak_child
 async def test_closed_views_leave_no_rendered_lines_behind(tmp_path: Path) -> None:
     """The lines a closed view's widgets rendered can be collected: Textual's
     `StylesCache.get_inner_outer` cache held each widget's styles cache (every line it drew)
