@@ -137,7 +137,10 @@ def migrate_legacy_store(current_base_url: str) -> Path | None:
     if target.exists():
         return None
     paths.ensure_private_dir(target.parent)
-    os.replace(legacy, target)
+    try:
+        os.replace(legacy, target)
+    except FileNotFoundError:
+        return None  # another batchtop starting at the same moment moved it first
     for suffix in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             os.replace(f"{legacy}{suffix}", f"{target}{suffix}")

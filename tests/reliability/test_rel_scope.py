@@ -162,3 +162,35 @@ async def test_a_store_from_before_scoping_moves_into_its_scope(
     assert "legacy label" in shown.stdout
     assert f"workspace {WS_A}" in shown.stderr
     assert locate(tmp_path, env)["store"].endswith(f"/{WS_A}/batchtop.sqlite3")
+
+
+def test_a_legacy_store_moved_by_another_process_meanwhile_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several batchtop processes starting at once in a home with a store from before
+    scoping: the first moves it; the others, which saw it a moment before, find it gone
+    and open the moved store instead of failing ('Cannot prepare the data directory')."""
+    from batchtop.core import paths, scope
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    url = "http://127.0.0.1:9"
+    Store.open(scope.legacy_store_path()).close()
+    real = paths.ensure_private_dir
+    others: list[Path | None] = []
+
+    def moved_meanwhile(directory: Path) -> Path:
+        # between this process's look at the target and its move: the other one moves first
+        if not others:
+            others.append(None)
+            with monkeypatch.context() as inner:
+                inner.setattr(paths, "ensure_private_dir", real)
+                others[0] = scope.migrate_legacy_store(url)
+        return real(directory)
+
+    with monkeypatch.context() as m:
+        m.setattr(paths, "ensure_private_dir", moved_meanwhile)
+        assert scope.migrate_legacy_store(url) is None
+    assert others == [scope.store_path(url, scope.UNSCOPED)]
+    assert scope.first_store_path(url) == scope.store_path(url, scope.UNSCOPED)
+    assert scope.first_store_path(url).is_file()
+    assert paths.data_dir() == tmp_path / "data" / "batchtop"
