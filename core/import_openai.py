@@ -22,7 +22,14 @@ from typing import Any
 import orjson
 
 from .errors import UserError
-from .models import CostEstimate, ImportIssue, ImportOptions, ImportReport, SplitPart
+from .models import (
+    CostEstimate,
+    ImportIssue,
+    ImportOptions,
+    ImportReport,
+    SplitPart,
+    auto_custom_id,
+)
 from .part_writer import manifest_path, part_path
 from .pricing import BATCH_DISCOUNT, cost_usd, estimate_tokens
 from .providers.openai import DEFAULT_ENDPOINT, ENDPOINTS, LIMITS
@@ -243,7 +250,7 @@ def analyse_openai(
             # custom_id: the --id-field's value, else the record's own custom_id or id.
             fields = (options.id_field,) if options.id_field else ("custom_id", "id")
             own = next((record[f] for f in fields if record.get(f) is not None), None)
-            cid = str(own) if own is not None else f"row-{line:06d}"
+            cid = str(own) if own is not None else auto_custom_id(line, options.id_tag)
             url = file_endpoint = endpoint
             body = body_from_prompt(text, options, endpoint)
         if not isinstance(cid, str) or not cid or len(cid) > 512:

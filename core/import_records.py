@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from . import model_catalog
-from .models import ImportOptions, Severity
+from .models import ImportOptions, Severity, auto_custom_id
 from .pricing import tokens_for_chars
 from .request_checks import (
     CUSTOM_ID_RE,
@@ -205,7 +205,7 @@ class RecordBuilder:
                 return
             cid, original = ids
         else:
-            cid = f"row-{self.records:06d}"
+            cid = auto_custom_id(self.records, self.a.options.id_tag)
         if not text.strip():
             self.a.issue("error", "The prompt for this record is empty.", line)
             return

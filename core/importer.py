@@ -34,7 +34,14 @@ from .import_readers import (
     text_lines,
 )
 from .import_records import AutoIdFailed, RecordBuilder, request_params
-from .models import ImportFormat, ImportIssue, ImportOptions, ImportReport, Severity
+from .models import (
+    ImportFormat,
+    ImportIssue,
+    ImportOptions,
+    ImportReport,
+    Severity,
+    auto_custom_id,
+)
 from .part_writer import PartWriter
 from .pricing import (
     CostAccumulator,
@@ -101,7 +108,8 @@ def requests_from_prompts(prompts: Iterable[str], options: ImportOptions) -> lis
             if template
             else prompt
         )
-        out.append({"custom_id": f"row-{n:06d}", "params": request_params(options, text)})
+        cid = auto_custom_id(n, options.id_tag)
+        out.append({"custom_id": cid, "params": request_params(options, text)})
     return out
 
 

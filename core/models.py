@@ -261,6 +261,15 @@ class ImportOptions:
     # The provider endpoint the requests target (OpenAI: /v1/chat/completions,
     # /v1/responses, /v1/embeddings); None: the provider's default. Message Batches have one.
     endpoint: str | None = None
+    # Added to the ids batchtop numbers requests with (`auto_custom_id`): one per data
+    # directory and workspace, so two clients' numbered requests never share custom_ids
+    # (reconcile proves a batch ours by its custom_ids; `row-000001…` alone proved nothing).
+    id_tag: str = ""
+
+
+def auto_custom_id(n: int, tag: str) -> str:
+    """The custom_id of the n-th request of an import that names none: `row-<tag>-000001`."""
+    return f"row-{tag}-{n:06d}" if tag else f"row-{n:06d}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import sqlite3
 import threading
@@ -618,6 +619,14 @@ class BatchService:
             ),
         )
 
+    def _client_tag(self) -> str:
+        """This data directory's tag for the workspace (see `ImportOptions.id_tag`)."""
+        tag = self.store.meta("client_tag")
+        if not tag:
+            tag = secrets.token_hex(3)
+            self.store.set_meta(client_tag=tag)
+        return tag
+
     def _new_work_dir(self) -> Path:
         stamp = self._now().strftime("%Y%m%dT%H%M%S")
         return paths.ensure_private_dir(paths.imports_dir() / f"{stamp}-{uuid.uuid4().hex[:8]}")
@@ -635,6 +644,7 @@ class BatchService:
         from . import import_source, importer
 
         path = Path(path)
+        options = replace(options, id_tag=await asyncio.to_thread(self._client_tag))
         if self.provider == "openai":
             from .import_openai import analyse_openai
 

@@ -328,6 +328,11 @@ class EmulatorServer:
 
     # --- handlers: batches ---------------------------------------------------------------
 
+    @property
+    def held_creates(self) -> int:
+        """Creates whose body has arrived, held by `create_latency_s` now."""
+        return self._slow_creates.held
+
     def release_slow_creates(self) -> None:
         """Let every create now waiting out `create_latency_s` go on (on the server's loop)."""
         self._slow_creates.release()

@@ -64,6 +64,7 @@ class SlowGate:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self.held = 0  # requests waiting now (whole bodies received): what a test waits for
 
     def release(self) -> None:
         """Let every request now held go on."""
@@ -72,8 +73,12 @@ class SlowGate:
 
     async def hold(self, seconds: float) -> None:
         if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), seconds)
+            self.held += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._event.wait(), seconds)
+            finally:
+                self.held -= 1
 
 
 def seconds_text(value: float) -> str:

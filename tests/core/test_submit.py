@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.errors import ApiError
-from batchtop.core.models import IntentState, ResultFilter
+from batchtop.core.models import ImportOptions, IntentState, ResultFilter
+from batchtop.core.service import BatchService
 from batchtop.core.submit import Submitter, prepare_requests, read_part
 from data_factory import requests
 from service_support import FakeSleep, ServiceFactory
@@ -340,3 +342,30 @@ async def test_unreachable_server_fails_the_intent_without_ambiguity(tmp_path: P
     finally:
         await service.close()
         store.close()
+
+
+async def test_numbered_requests_of_two_clients_never_share_custom_ids(
+    make_service: ServiceFactory, tmp_path: Path
+) -> None:
+    """Reconcile proves a batch ours by its custom_ids: requests batchtop numbers itself
+    (a TXT or CSV import) carry a tag of the data directory, so another client's import of
+    a file of the same size is never taken for ours; the same home numbers the same file
+    the same way (one file still makes one job)."""
+    src = tmp_path / "prompts.txt"
+    src.write_text("".join(f"prompt {i}\n" for i in range(1, 6)))
+    alpha = make_service(home=tmp_path / "alpha")
+    bravo = make_service(home=tmp_path / "bravo")
+
+    async def ids(service: BatchService) -> list[str]:
+        report = await service.analyse(src, ImportOptions())
+        assert report.ok
+        return [
+            orjson.loads(line)["custom_id"]
+            for part in report.parts
+            for line in part.path.read_bytes().splitlines()
+        ]
+
+    first, again, other = await ids(alpha), await ids(alpha), await ids(bravo)
+    assert first == again  # the same home, the same ids
+    assert not set(first) & set(other)  # two homes: disjoint
+    assert all(re.fullmatch(r"row-[0-9a-f]{6}-00000[1-5]", c) for c in first + other), first

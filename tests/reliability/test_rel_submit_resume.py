@@ -186,7 +186,8 @@ def test_ctrl_c_during_a_slow_create_says_when_it_settles(
     assert home.cli("ls").returncode == 0  # a home in use: its store bound to the workspace
     emulator.set_faults(create_latency_s=600)  # the create arrives, the batch comes much later
     proc = start_cli("submit", "input.jsonl", cwd=home.work, env=home.env)
-    wait_until(lambda: emulator.stats.arrivals("create") == 1, 300, "the create at the server")
+    # the whole create is at the server (an arrival alone may be cut mid-body by the Ctrl-C)
+    wait_until(lambda: emulator.server.held_creates == 1, 300, "the create held at the server")
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
