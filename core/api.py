@@ -8,8 +8,6 @@ can act on. The API key is held in memory only and never logged or stored.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -291,7 +289,7 @@ def is_ambiguous(err: ApiError) -> bool:
     )
 
 
-class BatchApi(KeyedClient):
+class BatchApi(KeyedClient["AsyncAnthropic"]):
     """Async wrapper around `anthropic.AsyncAnthropic` for the Message Batches endpoints:
     the Anthropic adapter of `providers.base.BatchProvider`.
 
@@ -334,45 +332,6 @@ class BatchApi(KeyedClient):
         return f"BatchApi(base_url={self.base_url!r})"
 
     # --- plumbing ------------------------------------------------------------------------
-
-    def client(self) -> AsyncAnthropic:
-        """The lazily built SDK client (imports `anthropic` on first use: seconds)."""
-        self.check_key()
-        with self._build_lock:
-            return self._build()
-
-    async def aclient(self) -> AsyncAnthropic:
-        """`client()`, but the first (slow) build runs in a thread, off the loop.
-
-        A daemon thread of its own, not the loop's executor: an app that quits while the SDK
-        is still loading must not wait seconds for an import nobody needs any more (closing
-        a loop waits for its executor's threads)."""
-        if self._client is not None:
-            return self._client
-        self.check_key()
-        loop = asyncio.get_running_loop()
-        built: asyncio.Future[AsyncAnthropic] = loop.create_future()
-
-        def settle(client: AsyncAnthropic | None, error: BaseException | None) -> None:
-            if built.done():  # the awaiting task was cancelled
-                return
-            if error is not None:
-                built.set_exception(error)
-            else:
-                built.set_result(client)  # type: ignore[arg-type]
-
-        def build() -> None:
-            client: AsyncAnthropic | None = None
-            error: BaseException | None = None
-            try:
-                client = self.client()
-            except BaseException as exc:  # delivered to the awaiting task
-                error = exc
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (a quit)
-                loop.call_soon_threadsafe(settle, client, error)
-
-        threading.Thread(target=build, name="batchtop-sdk-load", daemon=True).start()
-        return await built
 
     def _build(self) -> AsyncAnthropic:
         if self._client is None:

@@ -23,10 +23,13 @@ What an adapter provides:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import ApiError
 from ..models import RemoteBatch
@@ -117,7 +120,14 @@ class BatchProvider(Protocol):
     ) -> AsyncIterator[tuple[bytes, bool]]: ...
 
 
-class KeyedClient:
+class _SdkClient(Protocol):
+    async def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_SdkClient)  # the SDK client an adapter builds
+
+
+class KeyedClient(Generic[C]):
     """What every SDK-backed adapter holds the same way: the key (in memory only) and its
     problem, the lazily built client, the server clock's offset from the `Date` header."""
 
@@ -125,8 +135,52 @@ class KeyedClient:
     _api_key: str | None
     _key_problem: str | None
     _server_offset_s: float | None
-    _client: Any
+    _client: C | None
+    _build_lock: threading.Lock
     _now: Callable[[], datetime]
+
+    def _build(self) -> C:
+        """Build the SDK client once (imports the SDK: seconds)."""
+        raise NotImplementedError
+
+    def client(self) -> C:
+        """The lazily built SDK client."""
+        self.check_key()
+        with self._build_lock:
+            return self._build()
+
+    async def aclient(self) -> C:
+        """`client()`, but the first (slow) build runs in a thread, off the loop.
+
+        A daemon thread of its own, not the loop's executor: an app that quits while the SDK
+        is still loading must not wait seconds for an import nobody needs any more (closing
+        a loop waits for its executor's threads)."""
+        if self._client is not None:
+            return self._client
+        self.check_key()
+        loop = asyncio.get_running_loop()
+        built: asyncio.Future[C] = loop.create_future()
+
+        def settle(client: C | None, error: BaseException | None) -> None:
+            if built.done():  # the awaiting task was cancelled
+                return
+            if error is not None:
+                built.set_exception(error)
+            elif client is not None:
+                built.set_result(client)
+
+        def build() -> None:
+            client: C | None = None
+            error: BaseException | None = None
+            try:
+                client = self.client()
+            except BaseException as exc:  # delivered to the awaiting task
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (a quit)
+                loop.call_soon_threadsafe(settle, client, error)
+
+        threading.Thread(target=build, name="batchtop-sdk-load", daemon=True).start()
+        return await built
 
     @property
     def has_key(self) -> bool:

@@ -160,7 +160,7 @@ def write_input_file(source: Path | list[bytes], endpoint: str, target: Path) ->
     return count, first or endpoint
 
 
-class OpenAIBatchApi(KeyedClient):
+class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
     """Async adapter over `openai.AsyncOpenAI` for the Batch and Files endpoints."""
 
     provider = "openai"
@@ -196,17 +196,6 @@ class OpenAIBatchApi(KeyedClient):
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIBatchApi(base_url={self.base_url!r})"
-
-    def client(self) -> AsyncOpenAI:
-        self.check_key()
-        with self._build_lock:
-            return self._build()
-
-    async def aclient(self) -> AsyncOpenAI:
-        if self._client is not None:
-            return self._client
-        self.check_key()
-        return await asyncio.to_thread(self.client)
 
     def _build(self) -> AsyncOpenAI:
         if self._client is None:
