@@ -1,6 +1,7 @@
 """A succeeded result's content, block by block, as the front ends show it.
 
-The index keeps each result's raw line; this reads it back into dataclasses: thinking
+The index keeps each result's raw line (an OpenAI line as OpenAI wrote it, read in the
+neutral shape); this reads it back into dataclasses: thinking
 (and redacted thinking), text with its citations, tool calls (client and server) with their
 input as pretty JSON, web search results, the stop reason and a refusal's `stop_details`.
 """
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from .providers.openai_lines import as_neutral
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,7 @@ def parse_content(raw_line: str | bytes | None) -> ResultContent | None:
     if not raw_line:
         return None
     try:
-        obj = orjson.loads(raw_line)
+        obj = as_neutral(orjson.loads(raw_line))
         message = obj["result"]["message"]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None

@@ -12,8 +12,10 @@ What an adapter provides:
   `{"requests": [...]}` body or streamed from the part file), carrying the submission id
   where the provider keeps metadata, never retried by the SDK (a retried create can
   duplicate the batch);
-- the results as bytes of neutral result lines (`{"custom_id", "result": {...}}`, the
-  Message Batches shape the results index reads), resumable where the provider allows;
+- the results as the provider's own bytes (kept as they came: the JSONL export gives
+  them back byte for byte), lines the results index reads in the Message Batches shape
+  (`{"custom_id", "result": {...}}`) or through the provider's line reader
+  (`openai_lines.neutral_result`), resumable where the provider allows;
 - `classify`: any SDK or transport exception → `ApiError` with a one-line message and a
   kind front ends act on; `calls` (HTTP requests made), `scope` (what the API said about the
   workspace or project), `server_offset_s` (its clock);

@@ -12,8 +12,8 @@ extra, asking for OpenAI says how to install it in one line. What batchtop does 
   canceling, completed / failed / expired / cancelled have ended; `completed` requests are
   succeeded, `failed` ones errored, and those still without a result when a batch ended
   expired or canceled (by how it ended);
-- results are the output file then the error file, each line turned into a neutral result
-  line (`openai_lines.neutral_line`) as it arrives.
+- results are the output file then the error file as OpenAI wrote them (the index reads
+  each line through `openai_lines.neutral_result`; the JSONL export gives them back).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from ..models import OrphanFile, ProcessingStatus, RemoteBatch, RequestCounts
 from ..redact import clean_api_key
 from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .env import OPENAI_DEFAULT_BASE_URL, openai_org_project
-from .openai_lines import neutral_line
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -435,30 +434,28 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
     async def iter_results(
         self, batch_id: str, *, start: int = 0, chunk_size: int = 1 << 16
     ) -> AsyncIterator[tuple[bytes, bool]]:
-        """The output file then the error file, as neutral result lines.
+        """The output file then the error file, byte for byte (a newline between them when
+        the first does not end in one): the results file and the index keep OpenAI's lines.
 
-        Never resumed (`(b"", False)` first): the lines are rewritten as they arrive, so a
-        byte offset of the neutral stream is not one of OpenAI's files.
+        Never resumed (`(b"", False)` first): a byte offset into the two files together is
+        not one `Range` of either.
         """
         batch = await self.retrieve(batch_id)
         client = await self.aclient()
         yield b"", False
-        endpoint = batch.endpoint or self.endpoint
         for file_id in (batch.output_file_id, batch.error_file_id):
             if file_id is None:
                 continue
-            rest = b""
+            last = b"\n"
             try:
                 async with client.files.with_streaming_response.content(file_id) as response:
                     async for chunk in response.iter_bytes(chunk_size):
-                        lines = (rest + chunk).split(b"\n")
-                        rest = lines.pop()
-                        out = [neutral_line(line, endpoint) for line in lines if line.strip()]
-                        if out:
-                            yield b"".join(out), False
+                        if chunk:
+                            last = chunk[-1:]
+                            yield chunk, False
             except ApiError:
                 raise
             except Exception as exc:
                 raise self.classify(exc) from None
-            if rest.strip():
-                yield neutral_line(rest, endpoint), False
+            if last != b"\n":
+                yield b"\n", False

@@ -1,12 +1,14 @@
-"""One line of an OpenAI batch output or error file → one neutral result line.
+"""One line of an OpenAI batch output or error file, read as a neutral result.
 
-The results index reads the Message Batches result shape (`{"custom_id", "result": {"type",
-"message" | "error"}}`); this module writes OpenAI's lines in it, keeping what OpenAI said
-under `"openai"` (status code, request id, endpoint, the response's id):
+batchtop keeps OpenAI's lines as they came (the results file, the index's raw line, the
+JSONL export: logprobs, every choice, `system_fingerprint` and the error file's lines stay
+byte for byte); the index and the viewer read them through `neutral_result`, which gives
+the Message Batches result shape (`{"custom_id", "result": {"type", "message" | "error"}}`):
 - a 2xx response is `succeeded`: chat completions (the first choice's text, refusal and
   tool calls), responses (output text, reasoning summary, function calls) and embeddings
   (`embedding: <dimensions> dimensions, norm <L2 norm>`: the numbers themselves are not
-  copied) become a message with content blocks, a stop reason and a usage;
+  copied) become a message with content blocks, a stop reason and a usage; which of them
+  a body is, its `object` says (`chat.completion`, `response`, `list`);
 - any other status or an `error` is `errored` with OpenAI's error code and message, except
   the requests a batch never ran: `batch_expired` is `expired`, `batch_cancelled` `canceled`.
 
@@ -149,9 +151,9 @@ def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
 
 def _message(body: dict[str, Any], endpoint: str) -> dict[str, Any]:
     kind = body.get("object")
-    if kind == "response" or endpoint.endswith("/responses"):
+    if kind == "response" or (kind is None and endpoint.endswith("/responses")):
         shape = _response(body)
-    elif kind == "list" or endpoint.endswith("/embeddings"):
+    elif kind == "list" or (kind is None and endpoint.endswith("/embeddings")):
         shape = _embeddings(body)
     else:
         shape = _chat(body)
@@ -172,23 +174,23 @@ def _error(error: Any, status: int | None) -> dict[str, Any]:
     return {"type": "error", "error": {"type": str(code), "message": str(message)}}
 
 
-def neutral_line(line: bytes, endpoint: str) -> bytes:
-    """The neutral result line (ending in a newline) of one OpenAI result line; a line that
-    is not OpenAI's shape is passed on as it is (the index counts it as malformed)."""
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return line.rstrip(b"\r\n") + b"\n"
-    if not isinstance(obj, dict) or not isinstance(obj.get("custom_id"), str):
-        return line.rstrip(b"\r\n") + b"\n"
+def is_openai_line(obj: Any) -> bool:
+    """An OpenAI output or error line (`response` and/or `error`, no neutral `result`)."""
+    return (
+        isinstance(obj, dict)
+        and "result" not in obj
+        and ("response" in obj or "error" in obj)
+        and isinstance(obj.get("custom_id"), str)
+    )
+
+
+def neutral_result(obj: dict[str, Any], endpoint: str = "") -> dict[str, Any]:
+    """The neutral result (`{"custom_id", "result"}`) of a parsed OpenAI line (see
+    `is_openai_line`); `endpoint` only decides a body that does not say what it is."""
     response = obj.get("response") if isinstance(obj.get("response"), dict) else None
     status = _int(response.get("status_code")) if response else None
     body = response.get("body") if response else None
     error = obj.get("error")
-    note: dict[str, Any] = {"endpoint": endpoint, "id": obj.get("id")}
-    if response:
-        note["status_code"] = status
-        note["request_id"] = response.get("request_id")
     result: dict[str, Any]
     if error is None and status is not None and 200 <= status < 300 and isinstance(body, dict):
         result = {"type": "succeeded", "message": _message(body, endpoint)}
@@ -197,9 +199,14 @@ def neutral_line(line: bytes, endpoint: str) -> bytes:
             error = body.get("error")
         code = error.get("code") if isinstance(error, dict) else None
         kind = _NOT_RUN.get(str(code))
-        if kind is not None:
-            result = {"type": kind}
-        else:
-            result = {"type": "errored", "error": _error(error, status)}
-    out = {"custom_id": obj["custom_id"], "result": result, "openai": note}
-    return orjson.dumps(out) + b"\n"
+        result = (
+            {"type": kind}
+            if kind is not None
+            else {"type": "errored", "error": _error(error, status)}
+        )
+    return {"custom_id": obj["custom_id"], "result": result}
+
+
+def as_neutral(obj: Any) -> Any:
+    """A parsed results line in the neutral shape: OpenAI's converted, others as they are."""
+    return neutral_result(obj) if is_openai_line(obj) else obj

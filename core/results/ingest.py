@@ -36,6 +36,7 @@ import orjson
 from ..errors import UserError
 from ..models import ResultType
 from ..pricing import cost_usd
+from ..providers.openai_lines import is_openai_line, neutral_result
 from ..result_blocks import block_facts
 from ..sqlite_util import begin_immediate, write_txn
 from .sql import INPUT_TEXT, SEARCH_TEXT, link_inputs
@@ -148,6 +149,9 @@ def _row_cost(
 def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...] | None:
     """One results line → its row values (see `_COLUMNS`, `raw` last), or None if malformed.
 
+    A line is the Message Batches shape, or an OpenAI output/error line (read through
+    `openai_lines.neutral_result`; the line itself is what is stored).
+
     The ingest passes the line's bytes and stores them as they are: orjson checks they are
     UTF-8, and SQLite takes them as text (`CAST`) without a decode and re-encode in Python.
     """
@@ -159,6 +163,8 @@ def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...
         return None
     custom_id = obj.get("custom_id")
     result = obj.get("result")
+    if type(result) is not dict and is_openai_line(obj):  # kept as OpenAI wrote it
+        result = neutral_result(obj)["result"]
     if type(custom_id) is not str or not custom_id or type(result) is not dict:
         return None
     kind = result.get("type")

@@ -110,3 +110,69 @@ def test_unknown_provider_is_a_usage_error(tmp_path: Path) -> None:
     proc = run("ls", "--provider", "gemini", cwd=tmp_path, env=dict(os.environ))
     assert proc.returncode == 2
     assert "invalid choice: 'gemini'" in proc.stderr
+
+
+def test_jsonl_results_are_openais_lines_byte_for_byte(
+    openai_emulator: EmulatorHandle, openai_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`results --format jsonl` of an OpenAI batch gives the output file's and the error
+    file's lines as OpenAI wrote them: every choice, logprobs, system_fingerprint, and the
+    failed requests' lines (errors of the endpoint and of the server)."""
+    from batchtop.core.emulator import Rule
+    from openai import OpenAI
+
+    openai_emulator.set_rules([Rule(pattern="^srv-", outcome="errored")])
+    client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
+    ok = {"model": "gpt-4o-mini", "n": 2, "logprobs": True, "top_logprobs": 2}
+    lines = [
+        {
+            "custom_id": f"q-{i}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {**ok, "messages": [{"role": "user", "content": f"Question {i}"}]},
+        }
+        for i in range(3)
+    ] + [
+        {  # refused by the endpoint: an error-file line with its status and body
+            "custom_id": "bad-0",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o-mini", "messages": []},
+        },
+        {  # a server error
+            "custom_id": "srv-0",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {**ok, "messages": [{"role": "user", "content": "x"}]},
+        },
+    ]
+    data = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    file = client.files.create(file=("in.jsonl", data), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    openai_emulator.advance(3600)
+    done = client.batches.retrieve(batch.id)
+    assert done.output_file_id is not None
+    assert done.error_file_id is not None
+    sent = (
+        client.files.content(done.output_file_id).content
+        + client.files.content(done.error_file_id).content
+    )
+
+    proc = subprocess.run(
+        [*CLI, "results", "--provider", "openai", batch.id, "--format", "jsonl"],
+        cwd=tmp_path,
+        env=openai_env,
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(proc.stdout.splitlines()) == sorted(sent.splitlines())
+    assert len(proc.stdout.splitlines()) == 5
+    first = json.loads(next(x for x in proc.stdout.splitlines() if b'"q-0"' in x))
+    body = first["response"]["body"]
+    assert len(body["choices"]) == 2
+    assert body["choices"][1]["logprobs"]["content"][0]["top_logprobs"]
+    assert body["system_fingerprint"].startswith("fp_")

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from batchtop.core.models import ProcessingStatus, ResultFilter, ResultType
 from batchtop.core.providers.openai import remote_from_openai, write_input_file
-from batchtop.core.providers.openai_lines import neutral_line
+from batchtop.core.providers.openai_lines import as_neutral, neutral_result
 from batchtop.core.store import Store
 from results_support import results_of
 
@@ -221,8 +221,8 @@ EXPIRED = {
 }
 
 
-def _neutral(obj: dict, endpoint: str = "/v1/chat/completions") -> dict:
-    return orjson.loads(neutral_line(orjson.dumps(obj), endpoint))
+def _neutral(obj: dict) -> dict:
+    return neutral_result(orjson.loads(orjson.dumps(obj)))
 
 
 def test_chat_line_becomes_a_succeeded_message() -> None:
@@ -235,15 +235,14 @@ def test_chat_line_becomes_a_succeeded_message() -> None:
     assert msg["usage"]["input_tokens"] == 100
     assert msg["usage"]["cache_read_input_tokens"] == 20
     assert msg["usage"]["output_tokens"] == 30
-    assert line["openai"]["request_id"] == "req_1"
     assert _neutral(CHAT_LENGTH)["result"]["message"]["stop_reason"] == "max_tokens"
 
 
 def test_embedding_line_shows_dimension_and_norm_not_the_numbers() -> None:
-    line = _neutral(EMBEDDING_OK, "/v1/embeddings")
+    line = _neutral(EMBEDDING_OK)
     text = line["result"]["message"]["content"][0]["text"]
     assert text == "embedding: 3 dimensions, norm 1.0000"
-    assert b"0.6" not in neutral_line(orjson.dumps(EMBEDDING_OK), "/v1/embeddings")
+    assert b"0.6" not in orjson.dumps(line)
 
 
 def test_error_lines() -> None:
@@ -256,15 +255,15 @@ def test_error_lines() -> None:
         },
     }
     assert _neutral(EXPIRED)["result"] == {"type": "expired"}
-    assert neutral_line(b"not json", "/v1/chat/completions") == b"not json\n"
+    neutral = {"custom_id": "a", "result": {"type": "expired"}}
+    assert as_neutral(neutral) is neutral  # a neutral (Message Batches) line stays as it is
 
 
 def test_openai_results_index_like_any_other(tmp_path: Path) -> None:
     """Output + error file lines → rows the viewer, filters, search and stats read."""
     raw = b"".join(
-        neutral_line(orjson.dumps(o), "/v1/chat/completions")
-        for o in (CHAT_OK, CHAT_LENGTH, HTTP_ERROR, EXPIRED)
-    ) + neutral_line(orjson.dumps(RESPONSES_OK), "/v1/responses")
+        orjson.dumps(o) + b"\n" for o in (CHAT_OK, CHAT_LENGTH, HTTP_ERROR, EXPIRED, RESPONSES_OK)
+    )
     path = tmp_path / "r.jsonl"
     path.write_bytes(raw)
     with Store.open(tmp_path / "s.db") as store:
@@ -326,7 +325,7 @@ def test_openai_rows_are_priced_at_batch_price(tmp_path: Path) -> None:
     assert price is not None
     assert "OpenAI pricing page" in price.source
     path = tmp_path / "r.jsonl"
-    path.write_bytes(neutral_line(orjson.dumps(CHAT_OK), "/v1/chat/completions"))
+    path.write_bytes(orjson.dumps(CHAT_OK) + b"\n")
     with Store.open(tmp_path / "s.db") as store:
         results_of(store).ingest_results("batch_1", path)
         row = results_of(store).query_results(["batch_1"], ResultFilter(), 0, 1).rows[0]

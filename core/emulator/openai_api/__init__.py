@@ -43,6 +43,7 @@ What it reproduces, and where each behaviour comes from:
 - Bodies: `chat.completion`, `response` and embedding `list` objects in the SDK's shapes,
   usage included, deterministic per seed; `max_tokens`/`max_completion_tokens` cut a reply
   (`finish_reason: "length"`), `max_output_tokens` makes a response `incomplete`;
+  `logprobs: true` (with `top_logprobs`) gives each choice its `logprobs.content`;
   embeddings have the model's dimension or the `dimensions` asked for, `encoding_format:
   base64` packs float32s.
 - Errors: `{"error": {"message", "type", "param", "code"}}`, 401 without a Bearer key, 404

@@ -127,6 +127,29 @@ def _model(body: dict[str, Any], endpoint: str) -> models.OpenAIModel:
     return info
 
 
+def _logprobs(content: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """`choices[].logprobs` when asked for (`logprobs: true`, `top_logprobs` 0-20): one
+    entry per word of the reply, a deterministic log probability from the word."""
+    top = _int_param(body, "top_logprobs") or 0
+    entries = []
+    for n, word in enumerate((content or "").split(" ")):
+        token = word if n == 0 else " " + word
+        logprob = -(int(hex_id("lp", token)[:4], 16) % 5000) / 1000
+        alternatives = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}] + [
+            {"token": f"{token}{k}", "logprob": logprob - k, "bytes": list(f"{token}{k}".encode())}
+            for k in range(1, top)
+        ]
+        entries.append(
+            {
+                "token": token,
+                "logprob": logprob,
+                "bytes": list(token.encode()),
+                "top_logprobs": alternatives[:top],
+            }
+        )
+    return {"content": entries, "refusal": None}
+
+
 def _reasoning_tokens(info: models.OpenAIModel, custom_id: str, seed: int) -> int:
     if not info.id.startswith(("gpt-5", "o")):
         return 0
@@ -238,7 +261,7 @@ class Synthesizer:
                         "refusal": refusal,
                         "annotations": [],
                     },
-                    "logprobs": None,
+                    "logprobs": _logprobs(content, body) if body.get("logprobs") is True else None,
                     "finish_reason": finish,
                 }
             )
