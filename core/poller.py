@@ -48,11 +48,13 @@ BACKOFF_MAX_S = 300.0
 # A batch missing from a retrieve this long after creation is treated as deleted remotely;
 # younger ones may be a transient 404 (anthropic-sdk-python#1432).
 DELETED_AFTER = timedelta(minutes=5)
-# List at most this many pages per refresh (10,000 batches); older active batches are
-# retrieved one by one instead. Listing stops as soon as every known active batch is
-# covered, so the cap only matters for many active batches (5,000 active: 5 list calls
-# instead of 3 + 2,000 retrieves) or one active batch behind thousands of ended ones.
-MAX_LIST_PAGES = 10
+# List at most this many batches per refresh, in pages of the provider's size (10 pages of
+# Message Batches' 1,000, 100 of OpenAI's 100); older active batches are retrieved one by
+# one instead. Listing stops as soon as every known active batch is covered, so the cap
+# only matters for many active batches (5,000 active: 5 list calls instead of 3 + 2,000
+# retrieves; OpenAI 50 instead of 10 + 4,000) or one active batch behind thousands of ended
+# ones.
+MAX_LISTED = 10_000
 
 
 def backoff_delay(failures: int, retry_after_s: float | None, rng: Callable[[], float]) -> float:
@@ -112,7 +114,7 @@ class Poller:
         self.failures = 0
         self.last_error: ApiError | None = None
         self.next_delays: list[float | None] = []  # recent waits, newest last (diagnostics)
-        self.max_pages = MAX_LIST_PAGES
+        self.max_pages: int | None = None  # None: MAX_LISTED in the provider's pages
 
     # --- state -----------------------------------------------------------------------------
 
@@ -227,7 +229,8 @@ class Poller:
         seen: dict[str, RemoteBatch] = {}
         after_id: str | None = None
         reached_end = False
-        for n in range(self.max_pages):
+        pages = self.max_pages or math.ceil(MAX_LISTED / max(1, api.page_limit))
+        for n in range(pages):
             page = await api.list_page(after_id=after_id)
             if n == 0 and self._on_first_page is not None and await self._on_first_page():
                 await self._sync(api)  # another workspace's store: start over on it

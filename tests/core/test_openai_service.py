@@ -213,6 +213,26 @@ async def test_refresh_of_n_batches_uses_one_list_call_per_100(
         await service.close()
 
 
+async def test_refresh_of_many_active_batches_lists_in_pages_of_100(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """1,500 OpenAI batches in progress: the first sync and every refresh after it list
+    them in ⌈1,500/100⌉ = 15 calls; none is retrieved one by one (the list cap counts
+    batches, not pages of Message Batches' size: 10 pages of 100 left 500 to retrieve)."""
+    n = 1_500
+    openai_emulator.seed_history(n, active=frozenset(range(n)))
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        for _ in range(2):
+            openai_emulator.stats.reset()
+            await service.refresh()
+            assert len(service.batches("active")) == n
+            assert openai_emulator.stats.count("list", 200) == math.ceil(n / 100)
+            assert openai_emulator.stats.count("retrieve") == 0
+    finally:
+        await service.close()
+
+
 async def test_reconcile_finds_the_batch_by_its_submission_id(
     openai_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
