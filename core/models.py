@@ -665,6 +665,7 @@ class WorkspaceInfo:
     active: int
     listing_complete: bool
     named: bool = True  # the API has answered at least once (ids None: it named none)
+    synced_at: datetime | None = None  # when a refresh last completed; None: never
 
     @property
     def endpoint(self) -> str:

@@ -188,10 +188,12 @@ class Poller:
         finally:
             self._count(api.calls - start_calls)
         self.last_error = None
+        at = self._now()
+        await asyncio.to_thread(self._store.set_synced_at, at)
         total, active, _seen = await asyncio.to_thread(self._store.batch_totals)
         _cursor, complete = await asyncio.to_thread(self._store.listing)
         done = RefreshDone(
-            at=self._now(),
+            at=at,
             api_calls_total=self.api_calls_total,
             api_calls_last=self.api_calls_last,
             active=active,

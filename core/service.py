@@ -367,7 +367,13 @@ class BatchService:
         """The endpoint and workspace shown, and how many batches the store knows there."""
         total, active, _seen = self.store.batch_totals()
         _cursor, complete = self.store.listing()
-        return replace(self.scope(), batches=total, active=active, listing_complete=complete)
+        return replace(
+            self.scope(),
+            batches=total,
+            active=active,
+            listing_complete=complete,
+            synced_at=self.store.synced_at(),
+        )
 
     def require_batch(self, batch_id: str) -> BatchView:
         view = self.store.get_batch(batch_id)

@@ -434,6 +434,13 @@ class Store:
             list_cursor=None if complete else cursor, list_complete="1" if complete else None
         )
 
+    def synced_at(self) -> datetime | None:
+        """When a refresh last completed (None: never): how old the store's view is."""
+        return from_text(self.meta("synced_at"))
+
+    def set_synced_at(self, at: datetime) -> None:
+        self.set_meta(synced_at=to_text(at))
+
     def _set_local(self, batch_id: str, **values: Any) -> None:
         cols = list(values)
         sql = (

@@ -166,6 +166,7 @@ def _add_results(p: argparse.ArgumentParser) -> None:
 
 def _add_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", help="batch or job id")
+    p.add_argument("--offline", action="store_true", help="show the local store, no API call")
     _json_flag(p)
 
 

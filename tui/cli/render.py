@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from batchtop.core.models import BatchView, RequestCounts
+    from batchtop.core.models import BatchView, RequestCounts, WorkspaceInfo
     from batchtop.core.service import BatchService
 
 
@@ -60,6 +60,18 @@ def txt(text: str | None, style: str = "", *, limit: int = 0) -> Text:
     return safe_text(text, style, one_line=True, limit=limit)
 
 
+def sync_note(info: WorkspaceInfo, *, refreshed: bool) -> str:
+    """When the data shown was last synced with the API, for stderr: "synced now", or how
+    stale it is when the refresh failed or was not tried."""
+    if info.synced_at is None:
+        return "never synced with the API (local data only)"
+    at = fmt.stamp(info.synced_at)
+    if refreshed:
+        return f"synced {at}"
+    now = datetime.now(UTC)
+    return f"local data, last synced {at} ({fmt.age(info.synced_at, now)} ago)"
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout: exact when piped; on a terminal, with what a terminal would act on
     (C1 controls, bidi overrides) written as `\\u` escapes, which parse to the same text."""
@@ -77,9 +89,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def batch_dict(view: BatchView) -> dict[str, Any]:
+_NOT_GIVEN: Any = object()
+
+
+def batch_dict(view: BatchView, *, synced_at: datetime | None = _NOT_GIVEN) -> dict[str, Any]:
+    """A batch as JSON; `synced_at` (ls, show): when the store's view of the workspace was
+    last refreshed, beside `seen_at`, when this batch's own state was last fetched."""
     r = view.remote
     c = r.request_counts
+    synced = {} if synced_at is _NOT_GIVEN else {"synced_at": _iso(synced_at)}
     return {
         "id": r.id,
         "provider": r.provider,
@@ -108,6 +126,8 @@ def batch_dict(view: BatchView) -> dict[str, Any]:
         "actual_cost_usd": view.actual_cost_usd,
         **cost_fields(view),
         "deleted": view.deleted,
+        "seen_at": _iso(view.seen_at),
+        **synced,
     }
 
 

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 Command = Callable[["BatchService", argparse.Namespace], Coroutine[Any, Any, int]]
 
+# `ls` and `show` printed the local store's data because the refresh failed (the API
+# unreachable, overloaded, timing out): a script sees the data is not current.
+EXIT_STALE = 3
+
 
 def run_with_service(fn: Command) -> Callable[[argparse.Namespace], int]:
     """Adapt an async command to a sync handler that opens and closes the service."""
@@ -60,6 +64,12 @@ async def refresh_quietly(service: BatchService, console: Console) -> bool:
     return True
 
 
+def stale(service: BatchService, ns: argparse.Namespace, refreshed: bool) -> bool:
+    """The refresh was tried and failed: the data printed is the local store's (`--offline`
+    asks for it; without a key nothing is tried, the note says so)."""
+    return not getattr(ns, "offline", False) and service.has_api_key and not refreshed
+
+
 def check_id(ident: str) -> str:
     """A batch or job id as typed, or a clear error for an empty one."""
     from batchtop.core.errors import UserError
@@ -73,15 +83,16 @@ def check_id(ident: str) -> str:
     return ident
 
 
-async def resolve(service: BatchService, ident: str) -> list[str]:
-    """Batch or job id → batch ids, refreshing once if it is unknown locally."""
+async def resolve(service: BatchService, ident: str, *, offline: bool = False) -> list[str]:
+    """Batch or job id → batch ids, refreshing once if it is unknown locally (not when
+    `offline`)."""
     from batchtop.core.errors import NotFound
 
     ident = check_id(ident)
     try:
         return service.resolve_ids(ident)
     except NotFound:
-        if not service.has_api_key:
+        if offline or not service.has_api_key:
             raise
     await service.refresh()
     try:

@@ -11,8 +11,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from batchtop.core.errors import NotFound
-from batchtop.tui.cli.render import batch_dict, clean, console, cost, print_json
-from batchtop.tui.cli.session import refresh_quietly, resolve
+from batchtop.tui.cli.render import batch_dict, clean, console, cost, print_json, sync_note
+from batchtop.tui.cli.session import EXIT_STALE, refresh_quietly, resolve, stale
 from batchtop.tui.format import status_label
 from rich.table import Table
 from rich.text import Text
@@ -53,17 +53,21 @@ def _rows(view: BatchView) -> list[tuple[str, str]]:
 
 
 async def cmd_show(service: BatchService, ns: argparse.Namespace) -> int:
-    if service.has_api_key:
-        await refresh_quietly(service, console(stderr=True))
-    ids = await resolve(service, ns.id)
+    refreshed = False
+    if service.has_api_key and not ns.offline:
+        refreshed = await refresh_quietly(service, console(stderr=True))
+    ids = await resolve(service, ns.id, offline=ns.offline)
     views = [v for v in (service.batch(i) for i in ids) if v is not None]
     if not views:
         raise NotFound(f"No batch {ns.id} is known locally.")
+    info = service.workspace()
+    code = EXIT_STALE if stale(service, ns, refreshed) else 0
     if ns.json:
-        data = [batch_dict(v) for v in views]
+        data = [batch_dict(v, synced_at=info.synced_at) for v in views]
         print_json(data if ns.id.startswith("job_") else data[0])
-        return 0
-    sys.stderr.write(clean(f"from {service.workspace().where}") + "\n")
+        sys.stderr.write(sync_note(info, refreshed=refreshed) + "\n")
+        return code
+    sys.stderr.write(clean(f"from {info.where} · {sync_note(info, refreshed=refreshed)}") + "\n")
     out = console()
     for n, view in enumerate(views):
         grid = Table.grid(padding=(0, 2))
@@ -74,4 +78,4 @@ async def cmd_show(service: BatchService, ns: argparse.Namespace) -> int:
         if n:
             out.print()
         out.print(grid)
-    return 0
+    return code
