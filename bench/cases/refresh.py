@@ -25,7 +25,10 @@ METHOD = (
     " still in progress (4,899 newer ones); subject: the first sync of a fresh store (target"
     " ⌈5,000/1000⌉ list calls), then a refresh (target ⌈1/1000⌉ + one page of new ones), then"
     " a refresh after 1,500 more batches were created (target: the pages of new ones + the"
-    " retrieve). Calls are exact counts (one run each); times are reported for information."
+    " retrieve). OpenAI: the OpenAI emulator seeded through its state with N = 10, 1,000,"
+    " 5,000 batches in progress; subject: a fresh store's first sync, then a refresh (target"
+    " ⌈N/100⌉ list calls each, OpenAI's page size, and no retrieve). Calls are exact counts"
+    " (one run each); times are reported for information."
 )
 
 ONE = [
@@ -183,53 +186,57 @@ async def _openai_refreshes(store_path: Any, base_url: str, times: int) -> list[
         await service.close()
 
 
+def openai_calls(ctx: Context, n: int) -> dict[str, int]:
+    """A fresh store's first sync of `n` OpenAI batches in progress, then a refresh: the
+    calls each refresh counted, and the list and retrieve calls the emulator answered."""
+    from batchtop.core.emulator import EmulatorConfig, ManualClock, run_in_thread
+
+    with run_in_thread(
+        EmulatorConfig(counters="live"), ManualClock(datetime.now(UTC)), api="openai"
+    ) as emu:
+        emu.seed_history(n, active=frozenset(range(n)))  # in progress for 23 hours
+        store_path = ctx.fresh_dir(f"refresh-openai-{n}") / "store.sqlite3"
+        got: dict[str, int] = {}
+        for name in ("first sync", "refresh"):
+            emu.stats.reset()
+            (got[name],) = asyncio.run(_openai_refreshes(store_path, emu.base_url, 1))
+            got[f"{name} list"] = emu.stats.count("list", 200)
+            got[f"{name} retrieve"] = emu.stats.count("retrieve")
+    return got
+
+
 def _openai(ctx: Context) -> list[util.Measure]:
-    """OpenAI batches: N batches in progress (the emulator's clock stands still), a first
-    sync of a fresh store and a refresh of it; list calls counted by the emulator."""
+    """OpenAI batches: N batches in progress (seeded through the emulator's state: one input
+    file, no N uploads and creates), a fresh store's first sync and a refresh of it; list and
+    retrieve calls counted by the emulator (issue 17: ⌈N/100⌉ list calls)."""
     try:
-        import openai
+        import openai  # noqa: F401
         from batchtop.core.emulator.openai_api import server as _server  # noqa: F401
     except ImportError:
         ctx.log("  openai: the openai extra or the OpenAI emulator is missing: skipped")
         return []
-    from batchtop.core.emulator import EmulatorConfig, ManualClock, run_in_thread
-
-    n = 250 if ctx.quick else 1_000
-    config = EmulatorConfig(rate=1.0, start_delay_s=3600.0, counters="live")
-    with run_in_thread(config, ManualClock(datetime.now(UTC)), api="openai") as emu:
-        client = openai.OpenAI(api_key=util.BENCH_KEY, base_url=emu.base_url, max_retries=0)
-        line = (
-            b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":'
-            b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}}\n'
-        )
-        file = client.files.create(file=("in.jsonl", line), purpose="batch")
-        for _ in range(n):
-            client.batches.create(
-                input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h"
+    sizes = [10, 250] if ctx.tiny else [10, 1_000] if ctx.quick else [10, 1_000, 5_000]
+    out: list[util.Measure] = []
+    for n in sizes:
+        t0 = time.perf_counter()
+        got = openai_calls(ctx, n)
+        took = time.perf_counter() - t0
+        want = math.ceil(n / 100)
+        ctx.log(f"  openai N={n:,}: {got}")
+        for name in ("first sync", "refresh"):
+            lists, retrieves = got[f"{name} list"], got[f"{name} retrieve"]
+            out.append(
+                util.Measure(
+                    NAME,
+                    f"OpenAI: list calls for the {name} of {n:,} batches in progress",
+                    lists,
+                    "calls",
+                    f"{want} (⌈N/100⌉, OpenAI's page size), no retrieve",
+                    lists <= want and retrieves == 0 and got[name] == lists,
+                    detail=(
+                        f"{retrieves:,} retrieves; {got[name]:,} calls counted by the refresh;"
+                        f" {took * 1000:.0f} ms for both (incl. seeding)"
+                    ),
+                )
             )
-        client.close()
-        store_path = ctx.fresh_dir("refresh-openai") / "store.sqlite3"
-        lists_before = emu.stats.count("list", 200)
-        calls = asyncio.run(_openai_refreshes(store_path, emu.base_url, 2))
-        lists = emu.stats.count("list", 200) - lists_before
-    want = math.ceil(n / 100)
-    ctx.log(f"  openai N={n:,}: first sync + refresh {calls} calls ({lists} list calls)")
-    return [
-        util.Measure(
-            NAME,
-            f"OpenAI: calls for the first sync of {n:,} batches in progress",
-            calls[0],
-            "calls",
-            f"{want} (⌈N/100⌉, OpenAI's page size)",
-            calls[0] <= want,
-            detail=f"list calls of both refreshes: {lists}",
-        ),
-        util.Measure(
-            NAME,
-            f"OpenAI: calls for a refresh of {n:,} batches in progress",
-            calls[1],
-            "calls",
-            f"{want} (⌈N/100⌉)",
-            calls[1] <= want,
-        ),
-    ]
+    return out

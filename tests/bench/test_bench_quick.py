@@ -82,3 +82,22 @@ def test_statistics_case_measures_the_view(tmp_path: Path) -> None:
         "statistics view 1k",
         "peak RSS with the statistics view open, 1k results",
     ]
+
+
+def test_refresh_case_counts_openai_list_calls(tmp_path: Path) -> None:
+    """The refresh case's OpenAI figures: 1,100 batches in progress are listed in ⌈N/100⌉ =
+    11 calls by the first sync and by the refresh after it, none retrieved one by one."""
+    pytest.importorskip("openai")
+    from bench.cases import refresh
+    from bench.context import Context
+
+    ctx = Context(quick=True, tiny=True, workdir=tmp_path, log=lambda _m: None)
+    got = refresh.openai_calls(ctx, 1_100)
+    assert got == {
+        "first sync": 11,
+        "first sync list": 11,
+        "first sync retrieve": 0,
+        "refresh": 11,
+        "refresh list": 11,
+        "refresh retrieve": 0,
+    }
