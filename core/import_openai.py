@@ -5,7 +5,10 @@ rules: each JSONL line is `{"custom_id", "method": "POST", "url", "body"}`; ever
 batch targets one endpoint (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) and
 one model; custom_ids are unique; a batch holds at most 50,000 requests and 200 MB (sizes
 counted on OpenAI's lines). Records, CSV rows and text lines become bodies of the chosen
-endpoint (`--endpoint`): chat messages, a responses `input`, an embeddings `input`.
+endpoint (`--endpoint`): chat messages, a responses `input`, an embeddings `input`. Each
+line and body is checked by `openai_checks.py` (what the API rejects, per endpoint), every
+problem logged with its line in `request_checks.IssueLog`; an embeddings batch also holds at
+most 50,000 inputs in all, so a split counts them too.
 
 The prepared parts hold batchtop's `{custom_id, params, url}` lines (params = OpenAI's body)
 with a manifest of input texts; `providers/openai.py` writes OpenAI's input file from them.
@@ -24,18 +27,27 @@ import orjson
 from .errors import UserError
 from .models import (
     CostEstimate,
-    ImportIssue,
     ImportOptions,
     ImportReport,
     SplitPart,
     auto_custom_id,
 )
+from .openai_checks import (
+    EMBEDDINGS,
+    Problem,
+    body_problems,
+    custom_id_problem,
+    embedding_inputs,
+    line_problems,
+)
 from .part_writer import manifest_path, part_path
 from .pricing import BATCH_DISCOUNT, cost_usd, estimate_tokens
 from .providers.openai import DEFAULT_ENDPOINT, ENDPOINTS, LIMITS
+from .request_checks import IssueLog
 from .templates import render_template
 
 _MAX_ISSUES = 200
+MAX_EMBEDDING_INPUTS = 50_000  # an embeddings batch: inputs of all its requests together
 _OVERHEAD = len(b'{"custom_id":,"method":"POST","url":,"body":}\n')
 
 
@@ -83,21 +95,6 @@ def input_text(body: Any) -> str | None:
                 content = message.get("content")
                 if isinstance(content, str):
                     return content
-    return None
-
-
-def _body_problem(body: Any, endpoint: str) -> tuple[str, str] | None:
-    if not isinstance(body, dict):
-        return "body", "'body' must be an object (the request of the endpoint)."
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return "body.model", "'body.model' is required: the model of this request."
-    if endpoint.endswith("/chat/completions"):
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return "body.messages", "'body.messages' must be a non-empty list for chat completions."
-    elif endpoint.endswith(("/responses", "/embeddings")) and body.get("input") in (None, "", []):
-        return "body.input", f"'body.input' is required for {endpoint}."
     return None
 
 
@@ -161,32 +158,31 @@ def _items(path: Path, options: ImportOptions, endpoint: str) -> Iterator[tuple[
 def analyse_openai(
     path: Path, options: ImportOptions, *, endpoint: str | None, work_dir: Path
 ) -> ImportReport:
-    """Analyse `path` for OpenAI's Batch API and write its prepared parts (see module)."""
-    endpoint = check_endpoint(endpoint)
+    """Analyse `path` for OpenAI's Batch API and write its prepared parts (see module).
+
+    `endpoint`: the batch's endpoint when chosen (every line's url must be it); None takes
+    the first line's url (`/v1/chat/completions` for requests made from a template)."""
+    chosen = check_endpoint(endpoint) if endpoint is not None else None
+    endpoint = chosen or DEFAULT_ENDPOINT
     report = ImportReport(path=str(path), format="jsonl")
-    issues = report.issues
-    where = str(path)
+    issue = IssueLog(str(path), _MAX_ISSUES)
     prepared = work_dir / "prepared"
     prepared.mkdir(parents=True, exist_ok=True)
     max_requests = min(options.max_requests_per_batch, LIMITS.max_requests)
     max_bytes = min(options.max_bytes_per_batch, LIMITS.max_bytes)
     seen: dict[str, int] = {}
-    file_endpoint: str | None = None
-    first_model: str | None = None
+    file_endpoint: str | None = chosen
+    first_model: tuple[str, int] | None = None
     parts: list[SplitPart] = []
     part_lines: list[bytes] = []
     manifest_lines: list[bytes] = []
-    count = size = first = last = 0
+    count = size = first = last = inputs = 0
     input_tokens = output_tokens = 0
     batch_usd = 0.0
     unknown: set[str] = set()
 
-    def issue(message: str, line: int, fld: str | None = None) -> None:
-        if len(issues) < _MAX_ISSUES:
-            issues.append(ImportIssue("error", message, where, line, field=fld))
-
     def close_part() -> None:
-        nonlocal part_lines, manifest_lines, count, size
+        nonlocal part_lines, manifest_lines, count, size, inputs
         if not count:
             return
         index = len(parts) + 1
@@ -194,45 +190,37 @@ def analyse_openai(
         part.write_bytes(b"".join(part_lines))
         manifest_path(part).write_bytes(b"".join(manifest_lines))
         parts.append(SplitPart(index, count, size, first, last, part))
-        part_lines, manifest_lines, count, size = [], [], 0, 0
+        part_lines, manifest_lines, count, size, inputs = [], [], 0, 0, 0
+
+    def report_all(problems: list[Problem], line: int) -> bool:
+        """Log each problem with its line; True when one is an error."""
+        for severity, fld, message in problems:
+            issue(severity, message, line, field=fld)
+        return any(severity == "error" for severity, _f, _m in problems)
 
     for line, item in _items(path, options, endpoint):
         if "problem" in item:
-            issue(item["problem"], line)
-            report.invalid_requests += 1
+            issue("error", item["problem"], line)
             continue
         if "request" in item:
             req = item["request"]
             cid = req.get("custom_id")
-            url = req.get("url", endpoint)
+            url = req.get("url")
             body = req.get("body")
-            if req.get("method", "POST") != "POST":
-                issue("'method' must be \"POST\".", line, "method")
-                report.invalid_requests += 1
-                continue
-            if url not in ENDPOINTS:
-                issue(f"Unknown url {url!r}: use one of {', '.join(ENDPOINTS)}.", line, "url")
-                report.invalid_requests += 1
-                continue
-            file_endpoint = file_endpoint or url
-            if url != file_endpoint:
-                issue(
-                    f"Every request of a batch targets one endpoint: {url} here, "
-                    f"{file_endpoint} before.",
-                    line,
-                    "url",
-                )
-                report.invalid_requests += 1
+            bad = report_all(line_problems(req, file_endpoint), line)
+            if file_endpoint is None and url in ENDPOINTS:
+                file_endpoint = url  # the first line's url is the batch's endpoint
+            if bad:
                 continue
             text = input_text(body)
         else:
             if options.template is None and "prompt" not in item:
                 issue(
+                    "error",
                     'This line is not an OpenAI request ({"custom_id", "method", "url",'
                     ' "body"}); for other records, give a template.',
                     line,
                 )
-                report.invalid_requests += 1
                 continue
             if options.model is None:
                 raise UserError("Give a model (--model) for requests made from a template.")
@@ -243,8 +231,7 @@ def analyse_openai(
                     else str(item.get("prompt", ""))
                 )
             except (KeyError, ValueError) as exc:
-                issue(f"Template: {exc}", line)
-                report.invalid_requests += 1
+                issue("error", f"Template: {exc}", line)
                 continue
             record = item.get("record") or {}
             # custom_id: the --id-field's value, else the record's own custom_id or id.
@@ -253,34 +240,50 @@ def analyse_openai(
             cid = str(own) if own is not None else auto_custom_id(line, options.id_tag)
             url = file_endpoint = endpoint
             body = body_from_prompt(text, options, endpoint)
-        if not isinstance(cid, str) or not cid or len(cid) > 512:
-            issue("'custom_id' must be a non-empty string.", line, "custom_id")
-            report.invalid_requests += 1
-            continue
+            problem = custom_id_problem(cid)
+            if problem:
+                issue("error", problem, line, field="custom_id")
+                continue
+        bad = report_all(body_problems(body, url), line)
         if cid in seen:
-            issue(f"custom_id {cid!r} is used twice: on line {seen[cid]} and on this line.", line)
-            report.invalid_requests += 1
+            issue(
+                "error",
+                f"custom_id {cid!r} is used twice: on line {seen[cid]} and on this line.",
+                line,
+                field="custom_id",
+            )
             continue
-        problem = _body_problem(body, url)
-        if problem is not None:
-            issue(problem[1], line, problem[0])
-            report.invalid_requests += 1
+        if bad:
             continue
         model = body["model"]
-        first_model = first_model or model
-        if model != first_model:
+        if first_model is None:
+            first_model = (model, line)
+        elif model != first_model[0]:
             issue(
+                "error",
                 f"Every request of an OpenAI batch uses one model: {model} here, "
-                f"{first_model} before.",
+                f"{first_model[0]} on line {first_model[1]}.",
                 line,
-                "body.model",
+                field="body.model",
             )
-            report.invalid_requests += 1
             continue
         seen[cid] = line
         out = orjson.dumps({"custom_id": cid, "params": body, "url": url}) + b"\n"
         weight = len(out) + _OVERHEAD
-        if count and (count + 1 > max_requests or size + weight > max_bytes):
+        if weight > LIMITS.max_bytes:
+            issue(
+                "error",
+                f"This request is {weight:,} bytes: more than a batch input file holds"
+                f" ({LIMITS.max_bytes:,} bytes).",
+                line,
+            )
+            continue
+        n_inputs = embedding_inputs(body) if url == EMBEDDINGS else 0
+        if count and (
+            count + 1 > max_requests
+            or size + weight > max_bytes
+            or inputs + n_inputs > MAX_EMBEDDING_INPUTS
+        ):
             close_part()
         if not count:
             first = line
@@ -289,6 +292,7 @@ def analyse_openai(
         manifest_lines.append(orjson.dumps({"custom_id": cid, "input_text": text}) + b"\n")
         count += 1
         size += weight
+        inputs += n_inputs
         report.request_count += 1
         report.byte_size += weight
         report.models[model] = report.models.get(model, 0) + 1
@@ -304,9 +308,11 @@ def analyse_openai(
         if len(report.preview) < 3:
             report.preview.append({"custom_id": cid, "params": body})
     close_part()
+    report.issues = issue.final()
+    report.invalid_requests = len(issue.bad_lines)
+    report.whole_file_errors = issue.general_errors
     report.parts = parts
     report.prepared_path = prepared if parts else None
-    report.whole_file_errors = 0
     report.notes.append(f"OpenAI Batch API, endpoint {file_endpoint or endpoint}.")
     report.estimate = CostEstimate(
         input_tokens=input_tokens,

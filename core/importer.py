@@ -36,10 +36,8 @@ from .import_readers import (
 from .import_records import AutoIdFailed, RecordBuilder, request_params
 from .models import (
     ImportFormat,
-    ImportIssue,
     ImportOptions,
     ImportReport,
-    Severity,
     auto_custom_id,
 )
 from .part_writer import PartWriter
@@ -52,7 +50,9 @@ from .pricing import (
 from .request_checks import (
     CUSTOM_ID_RE,
     LARGEST_CONTEXT_TOKENS,
+    MAX_ISSUES,
     MESSAGES_REQUEST_LIMIT,
+    IssueLog,
     MaxTokensLimits,
     check_params,
     custom_id_problem,
@@ -66,8 +66,6 @@ from .templates import Template
 
 __all__ = ["MAX_ISSUES", "analyse", "not_a_file", "requests_from_prompts"]
 
-MAX_ISSUES = 1000
-"""Issues kept in a report; the rest are counted in a final summary issue."""
 PREVIEW_COUNT = 5
 PROGRESS_STEP = 1 << 20
 _FAST_PATH_CHARS = LARGEST_CONTEXT_TOKENS * 4
@@ -148,57 +146,6 @@ class _Ticker:
             self._progress(self.total, self.total)
 
 
-class _IssueLog:
-    """Every problem found, located; beyond `MAX_ISSUES` they are counted, and `final`
-    sums up the rest. Lines with an error are the requests left out."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.issues: list[ImportIssue] = []
-        self.errors = 0
-        self.warnings = 0
-        self.bad_lines: set[int] = set()  # lines (requests) with an error: left out
-        self.general_errors = 0  # errors not tied to one request
-
-    def __call__(
-        self,
-        severity: Severity,
-        message: str,
-        line: int | None = None,
-        column: int | None = None,
-        field: str | None = None,
-    ) -> None:
-        if severity == "error":
-            self.errors += 1
-            if line is None:
-                self.general_errors += 1
-            else:
-                self.bad_lines.add(line)
-        else:
-            self.warnings += 1
-        if len(self.issues) < MAX_ISSUES:
-            self.issues.append(ImportIssue(severity, message, self.where, line, column, field))
-
-    def final(self) -> list[ImportIssue]:
-        shown = len(self.issues)
-        total = self.errors + self.warnings
-        if total <= shown:
-            return self.issues
-        shown_errors = sum(1 for i in self.issues if i.severity == "error")
-        more_errors = self.errors - shown_errors
-        more_warnings = total - shown - more_errors
-        return [
-            *self.issues,
-            ImportIssue(
-                "error" if more_errors else "warning",
-                f"…and {total - shown} more problems not listed "
-                f"({more_errors} errors, {more_warnings} warnings); "
-                f"{total} in all.",
-                self.where,
-            ),
-        ]
-
-
 class _Analysis:
     def __init__(
         self,
@@ -212,7 +159,7 @@ class _Analysis:
         self.where = where or str(path)
         self.options = options
         self.work_dir = work_dir
-        self.issue = _IssueLog(self.where)
+        self.issue = IssueLog(self.where)
         self.count = 0
         self.models: dict[str, int] = {}
         self.preview: list[dict[str, Any]] = []

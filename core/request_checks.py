@@ -21,6 +21,7 @@ CUSTOM_ID_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
 CUSTOM_ID_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 """Use with `fullmatch`: with `match`, `$` also matches before a final newline ("a\n")."""
 _BAD_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]+")
+MAX_ISSUES = 1000  # issues listed one by one; the rest are counted (`IssueLog.final`)
 
 
 def custom_id_problem(value: Any) -> str | None:
@@ -429,3 +430,55 @@ def simple_valid(params: Any, limits: MaxTokensLimits) -> int | None:
 
 
 _ROLES = ("user", "assistant")
+
+
+class IssueLog:
+    """Every problem found, located; beyond `MAX_ISSUES` they are counted, and `final`
+    sums up the rest. Lines with an error are the requests left out."""
+
+    def __init__(self, where: str, limit: int = MAX_ISSUES) -> None:
+        self.where = where
+        self.limit = limit
+        self.issues: list[ImportIssue] = []
+        self.errors = 0
+        self.warnings = 0
+        self.bad_lines: set[int] = set()  # lines (requests) with an error: left out
+        self.general_errors = 0  # errors not tied to one request
+
+    def __call__(
+        self,
+        severity: Severity,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        if severity == "error":
+            self.errors += 1
+            if line is None:
+                self.general_errors += 1
+            else:
+                self.bad_lines.add(line)
+        else:
+            self.warnings += 1
+        if len(self.issues) < self.limit:
+            self.issues.append(ImportIssue(severity, message, self.where, line, column, field))
+
+    def final(self) -> list[ImportIssue]:
+        shown = len(self.issues)
+        total = self.errors + self.warnings
+        if total <= shown:
+            return self.issues
+        shown_errors = sum(1 for i in self.issues if i.severity == "error")
+        more_errors = self.errors - shown_errors
+        more_warnings = total - shown - more_errors
+        return [
+            *self.issues,
+            ImportIssue(
+                "error" if more_errors else "warning",
+                f"…and {total - shown} more problems not listed "
+                f"({more_errors} errors, {more_warnings} warnings); "
+                f"{total} in all.",
+                self.where,
+            ),
+        ]

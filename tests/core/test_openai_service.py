@@ -146,8 +146,12 @@ async def test_validation_reports_openai_problems_with_lines(
             chat_file(tmp_path / "in.jsonl", 3, bad=True), ImportOptions()
         )
         assert not report.ok
-        assert [(i.line, i.field) for i in report.errors] == [(4, None)]  # the duplicate id
-        assert "used twice" in report.errors[0].message
+        # line 4: an empty messages list and a custom_id used before, both reported
+        assert [(i.line, i.field) for i in report.errors] == [
+            (4, "body.messages"),
+            (4, "custom_id"),
+        ]
+        assert "used twice" in report.errors[1].message
     finally:
         await service.close()
 
