@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from .redact import url_for_display
+
 # --- batches ---------------------------------------------------------------------------
 
 
@@ -669,14 +671,15 @@ class WorkspaceInfo:
 
     @property
     def endpoint(self) -> str:
-        """The base URL without the scheme when it is https (what a user recognises)."""
-        return self.base_url.rstrip("/").removeprefix("https://")
+        """The base URL without the scheme when it is https (what a user recognises), its
+        credentials (`user:password@`) masked."""
+        return url_for_display(self.base_url.rstrip("/")).removeprefix("https://")
 
     @property
     def host(self) -> str:
         """The endpoint's host name alone (a short label; `endpoint` is the full one)."""
         rest = self.base_url.split("://", 1)[-1]
-        host = rest.split("/", 1)[0]
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
         if host.startswith("["):  # an IPv6 literal
             return host.split("]", 1)[0] + "]"
         return host.rsplit(":", 1)[0] if ":" in host else host

@@ -24,6 +24,9 @@ _SHAPES = re.compile(
     r"|sk-[A-Za-z0-9]{20,}"
     r"|(?i:(?<=bearer )|(?<=x-api-key: )|(?<=x-api-key': ')|(?<=authorization: ))[^\s'\",}]{8,}"
 )
+# The userinfo of a URL (`scheme://user:password@host`): a password, or a lone name that
+# may be a token, never shown (`url_for_display`, `redact`) nor part of a stored name.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@?#]+)@")
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -38,7 +41,8 @@ def remember_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """`text` without any remembered secret or anything that looks like an API key."""
+    """`text` without any remembered secret, anything that looks like an API key, or the
+    credentials of a URL."""
     if not text:
         return text
     with _lock:
@@ -46,7 +50,27 @@ def redact(text: str) -> str:
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
-    return _SHAPES.sub(MASK, text)
+    return url_for_display(_SHAPES.sub(MASK, text))
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    return f"{match['scheme']}{MASK}@"
+
+
+def url_for_display(text: str) -> str:
+    """`text` with every URL's userinfo (`user:password@`, or a name alone, which may be a
+    token) replaced by the mask: `http://[redacted]@proxy:8080/`."""
+    if "@" not in text:
+        return text
+    return _URL_USERINFO.sub(_mask_userinfo, text)
+
+
+def url_without_password(url: str) -> str:
+    """The URL with its password left out (`http://user@host/`): what names an endpoint
+    where a password must not count (the store's directory, what the store records)."""
+    if "@" not in url:
+        return url
+    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['userinfo'].split(':', 1)[0]}@", url)
 
 
 class RedactFilter(logging.Filter):

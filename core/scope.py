@@ -33,6 +33,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import paths
+from .redact import url_without_password
 
 DB_FILENAME = "batchtop.sqlite3"
 UNSCOPED = "unscoped"
@@ -58,12 +59,47 @@ def _safe(text: str) -> str:
 
 def endpoint_dir(base_url: str) -> Path:
     """The directory of an endpoint's stores: readable host and port, plus a hash of the
-    whole base URL (scheme and path included)."""
+    whole base URL (scheme, user name and path included; a password never: it may change
+    and must not be written anywhere, a directory name included)."""
+    url = url_without_password(base_url.rstrip("/"))
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1] or url
+    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+    return paths.data_dir() / "stores" / f"{_SAFE.sub('_', host)[:60]}-{digest}"
+
+
+def _endpoint_dir_with_credentials(base_url: str) -> Path:
+    """Where batchtop kept an endpoint's stores when the URL's credentials named the
+    directory (the password in its readable part and its hash)."""
     url = base_url.rstrip("/")
     parts = urlsplit(url)
     host = parts.netloc or url
     digest = hashlib.sha256(url.encode()).hexdigest()[:10]
     return paths.data_dir() / "stores" / f"{_SAFE.sub('_', host)[:60]}-{digest}"
+
+
+def move_credential_named_stores(base_url: str) -> Path | None:
+    """Move the stores of an endpoint whose directory was named with the URL's credentials
+    to the directory named without them (each workspace's store that is not there yet;
+    the old directory goes once empty). Returns the new directory when anything moved."""
+    if "@" not in base_url:
+        return None
+    old = _endpoint_dir_with_credentials(base_url)
+    new = endpoint_dir(base_url)
+    if old == new or not old.is_dir():
+        return None
+    paths.ensure_private_dir(new)
+    moved = False
+    for entry in sorted(old.iterdir()):
+        target = new / entry.name
+        if target.exists():
+            continue  # the new place already has one: the old one stays where it is
+        with contextlib.suppress(FileNotFoundError):  # another batchtop moved it first
+            os.replace(entry, target)
+            moved = True
+    with contextlib.suppress(OSError):
+        old.rmdir()  # only when empty
+    return new if moved else None
 
 
 def store_path(base_url: str, name: str) -> Path:
@@ -90,6 +126,7 @@ def remember_scope(base_url: str, name: str) -> None:
 
 def first_store_path(base_url: str) -> Path:
     """The store to open before the API has said which workspace the key is in."""
+    move_credential_named_stores(base_url)
     migrate_legacy_store(base_url)
     return store_path(base_url, last_scope(base_url) or UNSCOPED)
 

@@ -69,6 +69,7 @@ from .part_writer import part_path
 from .poller import Poller, Sleep
 from .providers import BatchProvider, check_provider, make_provider
 from .providers.env import provider_base_url, provider_key
+from .redact import url_for_display
 from .request_checks import max_tokens_problem, user_text
 from .results import ResultsIndex, download_and_ingest
 from .store import Store
@@ -287,7 +288,7 @@ class BatchService:
             switched = False
         await asyncio.to_thread(
             self.store.set_meta,
-            base_url=base_url,
+            base_url=url_for_display(base_url),  # no credentials written
             workspace_id=workspace_id,
             organization_id=organization_id,
         )

@@ -68,3 +68,72 @@ def test_ls_and_show_say_when_synced_and_fail_when_the_refresh_fails(
         assert proc.returncode == 0, (args, proc.stderr)
         assert "showing cached state" not in proc.stderr
         assert re.search(r"last synced \S+ \S+ UTC \(\S+ ago\)", proc.stderr), proc.stderr
+
+
+def _old_endpoint_dir_name(base_url: str) -> str:
+    """How the stores' directory of an endpoint was named with the URL's credentials in it."""
+    import hashlib
+    from urllib.parse import urlsplit
+
+    url = base_url.rstrip("/")
+    host = urlsplit(url).netloc
+    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', host)[:60]}-{digest}"
+
+
+def test_a_password_in_the_base_url_is_never_shown_nor_written(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    secret = "pa55-w0rd-XYZ"
+    port = emulator.base_url.rsplit(":", 1)[1]
+    url = f"http://alice:{secret}@127.0.0.1:{port}"
+    env = dict(no_retries(tmp_path), ANTHROPIC_BASE_URL=url, ANTHROPIC_API_KEY="sk-test-key")
+    data = Path(os.environ["XDG_DATA_HOME"])
+
+    def written() -> list[str]:
+        return [str(p) for p in data.rglob("*") if secret in str(p)]
+
+    for args in (("locate",), ("locate", "--json"), ("ls", "--offline"), ("ls",)):
+        proc = run(*args, cwd=tmp_path, env=env)
+        assert "Traceback" not in proc.stderr
+        assert secret not in proc.stdout + proc.stderr, args
+    located = json.loads(run("locate", "--json", cwd=tmp_path, env=env).stdout)
+    assert located["endpoint"] == f"http://[redacted]@127.0.0.1:{port}"
+    assert secret not in located["store"]
+    assert written() == []
+
+    # another password, same endpoint: the same store (the scope does not depend on it)
+    other = dict(env, ANTHROPIC_BASE_URL=url.replace(secret, "another-one"))
+    assert (
+        json.loads(run("locate", "--json", cwd=tmp_path, env=other).stdout)["store"]
+        == (located["store"])
+    )
+
+    # a store kept where the password named its directory moves, nothing lost
+    store_file = Path(located["store"])
+    with sqlite3.connect(store_file) as conn:
+        conn.execute("INSERT INTO store_meta (key, value) VALUES ('marker', 'kept')")
+    conn.close()
+    new_dir = store_file.parent.parent
+    old_dir = new_dir.parent / _old_endpoint_dir_name(url)
+    new_dir.rename(old_dir)
+    assert written() != []
+    proc = run("ls", "--offline", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert written() == []
+    assert not old_dir.exists()
+    with sqlite3.connect(store_file) as conn:
+        assert conn.execute("SELECT value FROM store_meta WHERE key = 'marker'").fetchone() == (
+            "kept",
+        )
+    conn.close()
+
+
+def test_redact_masks_the_credentials_of_every_url() -> None:
+    from batchtop.core.redact import redact
+
+    line = "Cannot reach http://bob:hunter2hunter2@proxy:8080/v1 (or https://tok3n@h/)"
+    assert redact(line) == "Cannot reach http://[redacted]@proxy:8080/v1 (or https://[redacted]@h/)"
+    assert redact("write to ops@example.com") == "write to ops@example.com"

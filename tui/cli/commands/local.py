@@ -12,15 +12,17 @@ def cmd_locate(ns: argparse.Namespace) -> int:
     from batchtop.core import paths, scope
     from batchtop.core.api import DEFAULT_BASE_URL
     from batchtop.core.config import load_settings
+    from batchtop.core.redact import url_for_display
     from batchtop.tui.cli.render import print_json
     from batchtop.tui.safe_text import clean
 
     base_url = (load_settings().resolved_base_url or DEFAULT_BASE_URL).rstrip("/")
+    scope.move_credential_named_stores(base_url)  # the store's path: no password in it
     name = scope.last_scope(base_url)
     places = {
         "config": str(paths.config_file()),
         "data": str(paths.data_dir()),
-        "endpoint": base_url,
+        "endpoint": url_for_display(base_url),  # a password in the URL is never shown
         "workspace": name or "not known yet (the first answer of the API names it)",
         "store": str(scope.store_path(base_url, name or scope.UNSCOPED)),
         "results": str(paths.results_dir()),
