@@ -407,6 +407,8 @@ class OrphanFile:
     filename: str
     bytes: int
     created_at: datetime
+    # the submission id (job/part/intent) its name carries, None when it carries none
+    submission_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1019,14 +1019,23 @@ class BatchService:
         return resolved
 
     async def orphan_files(self) -> list[OrphanFile]:
-        """Input files batchtop uploaded that no batch uses (OpenAI; [] for a provider
-        whose creates upload nothing)."""
+        """Input files this data directory uploaded that no batch uses (OpenAI; [] for a
+        provider whose creates upload nothing).
+
+        Only files named after a job of this store: another batchtop sharing the project
+        (another data directory) may have uploaded a file a moment ago and be about to
+        create its batch; that file is not this one's to report or delete."""
         finder = getattr(self._api, "orphan_files", None)
         if finder is None:
             return []
         await self._ready()
         found: list[OrphanFile] = await finder()
-        return found
+        jobs = {job.id for job in await asyncio.to_thread(self.store.list_jobs)}
+        return [
+            f
+            for f in found
+            if f.submission_id is not None and f.submission_id.split("/")[0] in jobs
+        ]
 
     async def delete_orphan_files(self, files: Sequence[OrphanFile]) -> int:
         """Delete these uploaded files (the user said so); returns how many were deleted."""

@@ -62,6 +62,21 @@ _STATUS = {
 }
 
 
+def input_file_name(submission_id: str | None) -> str:
+    """The name an uploaded part carries: `batchtop-<job>_<part>_<intent>.jsonl`."""
+    return f"{FILE_PREFIX}{(submission_id or 'part').replace('/', '_')}.jsonl"
+
+
+def file_submission(filename: str) -> str | None:
+    """The submission id (job/part/intent) an input file's name carries, else None."""
+    if not filename.startswith(FILE_PREFIX) or not filename.endswith(".jsonl"):
+        return None
+    fields = filename[len(FILE_PREFIX) : -len(".jsonl")].rsplit("_", 2)
+    if len(fields) != 3 or not fields[1].isdigit() or not fields[2].isdigit():
+        return None
+    return "/".join(fields)
+
+
 def _time(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
@@ -344,7 +359,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
             _count, endpoint = await asyncio.to_thread(
                 write_input_file, source, self.endpoint, temp
             )
-            label = f"{FILE_PREFIX}{(submission_id or 'part').replace('/', '_')}.jsonl"
+            label = input_file_name(submission_id)
             with temp.open("rb") as fh:  # noqa: ASYNC230 - the SDK reads it as it sends
                 uploaded = await self._json(
                     client.files.with_raw_response.create(file=(label, fh), purpose="batch")
@@ -412,6 +427,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
                 filename=str(f.get("filename") or ""),
                 bytes=int(f.get("bytes") or 0),
                 created_at=_time(f.get("created_at")) or datetime.fromtimestamp(0, UTC),
+                submission_id=file_submission(str(f.get("filename") or "")),
             )
             for f in files
             if f.get("id") not in used

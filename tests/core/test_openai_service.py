@@ -265,6 +265,43 @@ async def test_reconcile_finds_the_batch_by_its_submission_id(
         await service.close()
 
 
+async def test_orphaned_files_are_only_this_data_directorys(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Two data directories on one project: each one's input files that no batch uses are
+    reported (and deleted when asked) by that one only; the other's upload, perhaps about
+    to become a batch, is not its to touch."""
+    from batchtop.core.providers.openai import input_file_name
+    from openai import OpenAI
+
+    def home(name: str) -> BatchService:
+        (tmp_path / name).mkdir()
+        return openai_service(openai_emulator, tmp_path / name)
+
+    alpha, bravo = home("alpha"), home("bravo")
+    client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
+    line = orjson.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions"})
+    try:
+        uploads = {}
+        for service in (alpha, bravo):
+            job = service.store.create_job("orphan", None, openai_emulator.clock.now())
+            name = input_file_name(f"{job.id}/1/1")  # as the adapter names a part's upload
+            uploads[service] = client.files.create(file=(name, line + b"\n"), purpose="batch")
+        client.files.create(file=("batchtop-notes.jsonl", line + b"\n"), purpose="batch")
+        for service in (alpha, bravo):
+            found = await service.orphan_files()
+            assert [f.id for f in found] == [uploads[service].id]
+            assert found[0].submission_id is not None
+            assert found[0].submission_id.endswith("/1/1")
+        await alpha.delete_orphan_files(await alpha.orphan_files())
+        assert await alpha.orphan_files() == []
+        assert [f.id for f in await bravo.orphan_files()] == [uploads[bravo].id]
+    finally:
+        client.close()
+        await alpha.close()
+        await bravo.close()
+
+
 async def test_split_setting_applies_to_openai_imports(
     openai_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
