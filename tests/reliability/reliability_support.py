@@ -160,22 +160,50 @@ def assert_clean_failure(proc: subprocess.CompletedProcess[str], *needles: str) 
     return line
 
 
+def is_openai(emulator: EmulatorHandle) -> bool:
+    return emulator.base_url.rstrip("/").endswith("/v1")
+
+
 def server_custom_ids(emulator: EmulatorHandle) -> dict[str, list[str]]:
-    """Every batch on the emulator (deleted ones too) → its custom_ids, read on its thread."""
+    """Every batch on the emulator (deleted ones too) → its custom_ids, read on its thread
+    (either API's emulator)."""
+    prefix = "oai_" if is_openai(emulator) else ""
 
     def read() -> dict[str, list[str]]:
         db: Any = emulator.server.state._db
         out: dict[str, list[str]] = {}
-        for (bid,) in db.execute("SELECT id FROM batches ORDER BY seq"):
+        for (bid,) in db.execute(f"SELECT id FROM {prefix}batches ORDER BY seq"):
             out[bid] = []
         rows = db.execute(
-            "SELECT b.id, r.custom_id FROM requests r JOIN batches b ON r.batch_seq = b.seq"
+            f"SELECT b.id, r.custom_id FROM {prefix}requests r"
+            f" JOIN {prefix}batches b ON r.batch_seq = b.seq"
         )
         for bid, cid in rows:
             out[bid].append(cid)
         return out
 
     return emulator.call(read)
+
+
+def server_input_files(emulator: EmulatorHandle) -> dict[str, str]:
+    """The OpenAI emulator's live (not deleted) `batchtop-…` input files: id → filename."""
+
+    def read() -> dict[str, str]:
+        db: Any = emulator.server.state._db
+        rows = db.execute(
+            "SELECT id, filename FROM oai_files WHERE deleted = 0 AND filename LIKE 'batchtop-%'"
+        )
+        return dict(rows)
+
+    return emulator.call(read)
+
+
+def server_input_file_ids(emulator: EmulatorHandle) -> set[str]:
+    """The input files the OpenAI emulator's batches were created from."""
+    db: Any = emulator.server.state._db
+    return emulator.call(
+        lambda: {fid for (fid,) in db.execute("SELECT input_file_id FROM oai_batches")}
+    )
 
 
 def store_file(data: Path, base_url: str | None = None, workspace_id: str | None = None) -> Path:

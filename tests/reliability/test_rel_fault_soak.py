@@ -20,14 +20,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle, FaultConfig
 from batchtop.core.errors import ApiError, BatchtopError
-from batchtop.core.models import Event, IntentState, RefreshFailed
+from batchtop.core.models import Event, ImportOptions, IntentState, RefreshFailed
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from reliability_support import AdvancingSleep, LoopLag, server_custom_ids, soak_full
+from reliability_support import (
+    AdvancingSleep,
+    LoopLag,
+    server_custom_ids,
+    server_input_file_ids,
+    server_input_files,
+    soak_full,
+)
 from waiting import async_wait
 
 SERVICE_SIZES = [
@@ -59,10 +67,10 @@ def faults(seed: int) -> FaultConfig:
     )
 
 
-def soak_requests(k: int, size: int) -> list[dict[str, Any]]:
+def soak_requests(k: int, size: int, tag: str = "s") -> list[dict[str, Any]]:
     return [
         {
-            "custom_id": f"s{k:03d}-{i:02d}",
+            "custom_id": f"{tag}{k:03d}-{i:02d}",
             "params": {
                 "model": "claude-haiku-4-5",
                 "max_tokens": 32,
@@ -73,14 +81,49 @@ def soak_requests(k: int, size: int) -> list[dict[str, Any]]:
     ]
 
 
+def openai_soak_file(path: Path, k: int, size: int, tag: str) -> Path:
+    """Batch `k` as OpenAI-format JSONL (chat completions), custom_ids as `soak_requests`."""
+    with path.open("wb") as fh:
+        for i in range(size):
+            body = {
+                "model": "gpt-4o-mini",
+                "max_completion_tokens": 32,
+                "messages": [{"role": "user", "content": f"Soak request {i} of batch {k}"}],
+            }
+            line = {
+                "custom_id": f"{tag}{k:03d}-{i:02d}",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": body,
+            }
+            fh.write(orjson.dumps(line) + b"\n")
+    return path
+
+
 class Soak:
-    """One soak run: a service on a faulty emulator, the intended batches and the figures."""
+    """One soak run: a service on a faulty emulator, the intended batches and the figures.
+
+    `provider="openai"`: batches are imported from OpenAI-format files and submitted as
+    jobs (upload + create through the journal). `tag` starts every custom_id of this run,
+    so several runs (data directories) can share one emulator and each checks its own."""
 
     def __init__(
-        self, emulator: EmulatorHandle, tmp_path: Path, n: int, seed: int, pace_s: float = 0.0
+        self,
+        emulator: EmulatorHandle,
+        tmp_path: Path,
+        n: int,
+        seed: int,
+        pace_s: float = 0.0,
+        *,
+        provider: str = "anthropic",
+        tag: str = "s",
+        shared_results: bool = False,
     ) -> None:
         self.emulator = emulator
         self.n = n
+        self.provider = provider
+        self.tag = tag
+        self.home = tmp_path
         self.rng = random.Random(seed)
         self.sizes = [self.rng.randint(1, 12) for _ in range(n)]
         self.sleep = AdvancingSleep(emulator, on_sleep=self._reroll_cut, pace_s=pace_s)
@@ -94,8 +137,15 @@ class Soak:
             base_url=emulator.base_url,
             now=emulator.clock.now,
             sleep=self.sleep,
+            provider=provider,
         )
         self.store = store
+        # Several runs in one process share one results directory (paths.results_dir):
+        # each downloads only its own batches, by hand (two downloads of one batch into one
+        # results directory at once would share its temp file)
+        self.shared_results = shared_results
+        if shared_results:
+            self.service.auto_download = False
         self.events: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
         self.service.subscribe(self._on_event)
@@ -115,6 +165,9 @@ class Soak:
 
     async def submit_all(self) -> None:
         """Submit every batch; a refused or ambiguous create is reconciled, then resent."""
+        if self.provider == "openai":
+            await self.submit_all_files()
+            return
         for k, size in enumerate(self.sizes):
             for _attempt in range(30):
                 try:
@@ -125,6 +178,31 @@ class Soak:
                     await self._reconcile()
                     if self._created(k):
                         break  # reconcile found the batch that the failed call did create
+            else:
+                raise AssertionError(f"batch {k} could not be submitted in 30 attempts")
+
+    async def submit_all_files(self) -> None:
+        """OpenAI: import and submit each batch's file. After a failure, reconcile; a part
+        left unresolved (its create may have happened) settles 30 minutes after its attempt,
+        so time moves on by that much, reconcile closes it, and submitting the same file
+        again resumes the job: only a part no batch exists for is sent."""
+        svc = self.service
+        for k, size in enumerate(self.sizes):
+            path = openai_soak_file(self.home / f"soak-{k:03d}.jsonl", k, size, self.tag)
+            for _attempt in range(30):
+                try:
+                    report = await svc.analyse(path, ImportOptions())
+                    assert report.ok, report.issues
+                    await svc.submit(report, name=f"soak-{k}")
+                    break
+                except BatchtopError:
+                    self.submit_errors += 1
+                    await self._reconcile()
+                    if self._created(k):
+                        break
+                    if svc.store.open_intents():
+                        await self.sleep(31 * 60)
+                        await self._reconcile()
             else:
                 raise AssertionError(f"batch {k} could not be submitted in 30 attempts")
 
@@ -162,6 +240,8 @@ class Soak:
         svc = self.service
         await svc.wait_background()
         for view in svc.batches():
+            if self.shared_results and view.job_id is None:
+                continue  # another data directory's batch: that one downloads it
             for _ in range(20):
                 if (svc.batch(view.id) or view).results_downloaded:
                     break
@@ -185,20 +265,48 @@ class Soak:
         self.emulator.advance(31 * 60)
         await self.service.reconcile()
 
+    async def check_files(self) -> dict[str, int]:
+        """OpenAI: every input file this run uploaded that no batch uses is reported by
+        `orphan_files` (and only those: another data directory's are not this one's to
+        delete); `delete_orphan_files` removes them."""
+        svc = self.service
+        jobs = {job.id for job in svc.jobs()}
+        used = server_input_file_ids(self.emulator)
+        uploaded = {
+            fid: name
+            for fid, name in server_input_files(self.emulator).items()
+            if name.removeprefix("batchtop-").rsplit("_", 2)[0] in jobs
+        }
+        unused = {fid for fid in uploaded if fid not in used}
+        orphans = await svc.orphan_files()
+        assert {f.id for f in orphans} == unused
+        await svc.delete_orphan_files(orphans)
+        left = {f for f in server_input_files(self.emulator) if f in uploaded}
+        assert left == set(uploaded) - unused
+        return {"input_files_uploaded": len(uploaded), "orphaned_files": len(unused)}
+
     def check(self) -> dict[str, Any]:
         svc = self.service
-        on_server = server_custom_ids(self.emulator)
+        on_server = {
+            bid: cids
+            for bid, cids in server_custom_ids(self.emulator).items()
+            if cids and cids[0].startswith(self.tag)
+        }
         per_k: Counter[int] = Counter()
         for cids in on_server.values():
             prefixes = {cid.split("-")[0] for cid in cids}
             assert len(prefixes) == 1, prefixes
-            per_k[int(next(iter(prefixes))[1:])] += 1
+            per_k[int(next(iter(prefixes))[len(self.tag) :])] += 1
         duplicates = {k: c for k, c in per_k.items() if c != 1}
         assert not duplicates, f"batches submitted twice (or never): {duplicates}"
         assert sorted(per_k) == list(range(self.n))
         local = {v.id: v for v in svc.batches()}
-        assert set(on_server) == set(local), "a server batch is unknown locally (or vice versa)"
-        assert all(v.job_id is not None for v in local.values())
+        # every batch of this run is known with its job; no other run's batch was adopted
+        # (another data directory's batches are listed too, without a job)
+        mine = {bid for bid, v in local.items() if v.job_id is not None}
+        assert set(on_server) == mine, "a server batch is unknown locally (or vice versa)"
+        others = set(server_custom_ids(self.emulator)) - set(on_server)
+        assert set(local) - mine <= others
         assert not svc.store.open_intents()
         resolved = [
             i
@@ -222,10 +330,12 @@ class Soak:
             "results_indexed": indexed,
             "http_requests": stats.total,
             "injected_429": stats.count(status=429),
-            "injected_529": stats.count(status=529),
+            "injected_529": stats.count(status=529) + stats.count(status=503),
             "injected_500": stats.count(status=500),
             "transient_404": stats.count(status=404),
-            "results_requests": stats.count("results"),
+            "results_requests": stats.count(
+                "file_content" if self.provider == "openai" else "results"
+            ),
             "cuts_armed": self.cuts_armed,
             "create_calls": stats.count("create"),
             "submit_errors_seen": self.submit_errors,
@@ -263,6 +373,66 @@ async def test_service_survives_faults(
     assert injected > 0
     assert figures["results_requests"] > n, "no results stream was cut and retried"
     assert soak.failures, "the degraded state was never reported"
+    lag.check(MAX_LOOP_BUSY_S, MAX_LOOP_STALL_S)
+
+
+OPENAI_SIZES = [
+    pytest.param(1, 12, id="short"),
+    pytest.param(2, 8, id="two-homes"),
+    pytest.param(2, 100, id="full", marks=pytest.mark.soak),
+]
+
+
+@pytest.mark.parametrize(("homes", "n"), OPENAI_SIZES)
+async def test_openai_service_survives_faults(
+    emulator_factory: Any, tmp_path: Path, homes: int, n: int, request: pytest.FixtureRequest
+) -> None:
+    """The soak against the OpenAI emulator (429 with retry-after, 503, 500, transient 404s
+    on retrieve, file downloads cut mid-way), each batch an upload + create through the
+    journal; with two data directories submitting to one project at once."""
+    pytest.importorskip("openai")
+    if n > 12 and not soak_full(request.config):
+        pytest.skip("full soak: run with -m soak or BATCHTOP_SOAK=full")
+    emulator = emulator_factory(api="openai", rate=0.05, faults=faults(seed=5))
+    soaks = []
+    for h in range(homes):
+        home = tmp_path / f"home-{h}"
+        home.mkdir()
+        soaks.append(
+            Soak(
+                emulator,
+                home,
+                n,
+                seed=5 + h,
+                provider="openai",
+                tag="ab"[h],
+                shared_results=homes > 1,
+            )
+        )
+    lag = LoopLag()
+    figures: list[dict[str, Any]] = []
+    try:
+        for soak in soaks:
+            await asyncio.to_thread(soak.service.warm_up)
+        lag.start()
+        await asyncio.gather(*(soak.run() for soak in soaks))
+        for soak in soaks:
+            await soak.finish()
+        for soak in soaks:
+            got = soak.check()
+            got.update(await soak.check_files())
+            figures.append(got)
+    finally:
+        lag.stop()
+        for soak in soaks:
+            await soak.service.close()
+            soak.store.close()
+    for got in figures:
+        print(f"\nfault soak (OpenAI, {homes} home(s), {n} batches each): {got}")
+    first = figures[0]
+    assert first["injected_429"] + first["injected_529"] + first["injected_500"] > 0
+    assert first["results_requests"] > n, "no file download was cut and retried"
+    assert any(soak.failures for soak in soaks), "the degraded state was never reported"
     lag.check(MAX_LOOP_BUSY_S, MAX_LOOP_STALL_S)
 
 
