@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -32,6 +33,7 @@ import orjson
 
 from .config import Settings
 from .errors import BatchtopError
+from .fleet import Fleet
 from .models import ImportOptions
 from .service import BatchService
 
@@ -55,15 +57,19 @@ _TOPICS = [
 
 
 class DemoClock:
-    """Real time plus an offset that seeding moves, so old batches get real-looking dates."""
+    """Real time plus an offset that seeding moves, so old batches get real-looking dates.
 
-    def __init__(self, offset_s: float = 0.0) -> None:
+    `base` stands in for real time (a fixed instant: a demo that looks the same on every
+    run, for screenshots)."""
+
+    def __init__(self, offset_s: float = 0.0, base: Callable[[], datetime] | None = None) -> None:
         self._lock = threading.Lock()
         self._offset = timedelta(seconds=offset_s)
+        self._base = base or _real_now
 
     def now(self) -> datetime:
         with self._lock:
-            return datetime.now(UTC) + self._offset
+            return self._base() + self._offset
 
     def jump(self, seconds: float) -> None:
         with self._lock:
@@ -72,6 +78,10 @@ class DemoClock:
     def set_offset(self, seconds: float) -> None:
         with self._lock:
             self._offset = timedelta(seconds=seconds)
+
+
+def _real_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Clock(Protocol):
@@ -89,8 +99,13 @@ class Demo:
         home: tuple[Path, str | None],
         sock: socket.socket,
         openai_sock: socket.socket | None = None,
+        openai_service: BatchService | None = None,
     ) -> None:
         self.service = service
+        # The OpenAI side's service (its own store in the demo's home), when the `openai`
+        # SDK is installed: the dashboard shows both providers' batches (`fleet`).
+        self.openai_service = openai_service
+        self.fleet = Fleet([service, openai_service] if openai_service else [service])
         self.clock = clock
         self.home, self._home_before = home
         self.emulator: EmulatorHandle | None = None
@@ -137,6 +152,12 @@ class Demo:
         finally:
             await seeder.close()
             store.close()
+        if self.openai_service is not None:  # after the Anthropic seeding: the clock is now
+            with contextlib.suppress(BatchtopError):  # the Anthropic side is shown anyway
+                await self.openai_service.refresh()
+                for name, batch_id in self.openai_batches.items():  # labelled, as in a team's
+                    if self.openai_service.batch(batch_id) is not None:  # own batchtop
+                        self.openai_service.set_label(batch_id, name)
         self.life = DemoLife(self.service, self.emulator, self.clock)
         self.started = True
 
@@ -162,9 +183,9 @@ class Demo:
             await sleep(LIFE_TICK_S)
 
     async def close(self) -> None:
-        """Stop the emulator, close the service and remove the demo's home."""
+        """Stop the emulators, close the services and remove the demo's home."""
         try:
-            await self.service.close(wait_for_search_index=False)
+            await self.fleet.close(wait_for_search_index=False)
         finally:
             for sock in (self._sock, self._openai_sock):
                 if sock is not None:
@@ -173,10 +194,10 @@ class Demo:
             _leave_home(self.home, self._home_before)
 
 
-async def open_demo(settings: Settings | None = None) -> Demo:
+async def open_demo(settings: Settings | None = None, clock: DemoClock | None = None) -> Demo:
     """A demo ready to paint from (an empty store) with nothing started: see `Demo.start`."""
     settings = replace(settings or Settings(), refresh_interval_s=5.0)
-    clock = DemoClock()
+    clock = clock or DemoClock()
     home, before = _enter_home()
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -192,10 +213,20 @@ async def open_demo(settings: Settings | None = None) -> Demo:
             base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
             now=clock.now,
         )
+        openai_service = None
+        if importlib.util.find_spec("openai") is not None:
+            openai_service = await BatchService.open(
+                home / "openai.sqlite3",
+                settings,
+                api_key=DEMO_KEY,
+                base_url=f"http://127.0.0.1:{openai_sock.getsockname()[1]}/v1",
+                now=clock.now,
+                provider="openai",
+            )
     except BaseException:
         _leave_home(home, before)
         raise
-    return Demo(service, clock, (home, before), sock, openai_sock)
+    return Demo(service, clock, (home, before), sock, openai_sock, openai_service)
 
 
 @asynccontextmanager

@@ -64,6 +64,15 @@ class RequestCounts:
         return bool(self.errored or self.expired)
 
 
+PROVIDER_NAMES: dict[str, str] = {"anthropic": "Anthropic", "openai": "OpenAI"}
+"""How a provider (`RemoteBatch.provider`, the lowercase id) is named to a user."""
+
+
+def provider_name(provider: str) -> str:
+    """'OpenAI' for `openai`; an unknown id as it is."""
+    return PROVIDER_NAMES.get(provider, provider)
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteBatch:
     """A batch exactly as its provider's API last described it, in batchtop's words.

@@ -47,6 +47,7 @@ from .widgets.banner import DemoBanner
 if TYPE_CHECKING:
     from batchtop.core.config import Settings
     from batchtop.core.demo import Demo
+    from batchtop.core.fleet import Fleet
     from batchtop.core.service import BatchService
 
 apply_textual_fixes()
@@ -84,7 +85,7 @@ class BatchtopApp(App[int]):
 
     def __init__(
         self,
-        service: BatchService,
+        service: BatchService | Fleet,
         settings: Settings,
         *,
         demo: bool = False,
@@ -93,9 +94,15 @@ class BatchtopApp(App[int]):
         workspace: Demo | None = None,
     ) -> None:
         """`workspace`: a demo not started yet; the app paints first, then starts it behind
-        a "starting" banner (`_bring_up_demo`), then polls and keeps it alive."""
+        a "starting" banner (`_bring_up_demo`), then polls and keeps it alive.
+
+        `service`: one provider's service, or a `Fleet` of several (the dashboard shows
+        them all; `self.service` is the fleet's primary)."""
+        from batchtop.core.fleet import Fleet  # (the service is open: core is loaded)
+
         super().__init__()
-        self.service = service
+        self.fleet = Fleet.of(service)
+        self.service = self.fleet.primary
         self.settings = settings
         self.workspace = workspace
         demo = demo or workspace is not None
@@ -108,7 +115,7 @@ class BatchtopApp(App[int]):
         # Desktop notifications when batches or jobs end (None: off, or headless).
         self.notifier: Notifier | None = None
         self.dashboard = DashboardScreen(
-            service, now=self.now, refresh_interval_s=settings.refresh_interval_s, demo=demo
+            self.fleet, now=self.now, refresh_interval_s=settings.refresh_interval_s, demo=demo
         )
         self.set_keymap(settings.keymap)
         if settings.theme in self.available_themes:
@@ -119,9 +126,9 @@ class BatchtopApp(App[int]):
             self.notifier = Notifier(write=self._terminal_write)
         if self.settings.theme not in self.available_themes:
             self.notify(escape(f"Unknown theme '{self.settings.theme}'; using the default."))
-        for warning in self.service.warnings:  # e.g. a data directory others can read
+        for warning in self.fleet.warnings:  # e.g. a data directory others can read
             self.notify(escape(clean(warning, keep_newlines=False)), severity="warning")
-        self._unsubscribe = self.service.subscribe(self._forward_service_event)
+        self._unsubscribe = self.fleet.subscribe(self._forward_service_event)
         if self.workspace is not None and not self.workspace.started:
             await self.push_screen(self.dashboard)  # mounted: its banner says "starting"
             self.dashboard.query_one(DemoBanner).starting = True
@@ -195,8 +202,13 @@ class BatchtopApp(App[int]):
     @work(thread=True, group="desktop-notify", exit_on_error=False)
     def _desktop_notify(self, ended: list[BatchView], notifier: Notifier) -> None:
         """core decides what to say (a job once its last batch ended); notify-send may block."""
-        for notice in ended_notices(self.service.store, ended):
-            notifier.send(notice.title, notice.line, urgent=notice.failed)
+        by_owner: dict[int, tuple[BatchService, list[BatchView]]] = {}
+        for batch in ended:
+            owner = self.fleet.service_for(batch.id)
+            by_owner.setdefault(id(owner), (owner, []))[1].append(batch)
+        for owner, batches in by_owner.values():
+            for notice in ended_notices(owner.store, batches):
+                notifier.send(notice.title, notice.line, urgent=notice.failed)
 
     def _terminal_write(self, sequence: str) -> None:
         """An escape sequence straight to the terminal, through the app's driver."""
@@ -229,7 +241,7 @@ class BatchtopApp(App[int]):
     async def start_polling(self) -> None:
         """Poll until the app closes (core loads the SDK in a thread on first use)."""
         try:
-            await self.service.run_polling()
+            await self.fleet.run_polling()
         except BatchtopError as exc:
             self._report(RefreshFailed("other", str(exc)))
         except Exception as exc:
@@ -244,7 +256,7 @@ class BatchtopApp(App[int]):
     @work(group="refresh", exit_on_error=False)
     async def refresh_once(self) -> None:
         try:
-            await self.service.refresh()
+            await self.fleet.refresh()
         except BatchtopError as exc:
             self._report(failure_of(exc))
         except Exception as exc:
@@ -253,13 +265,13 @@ class BatchtopApp(App[int]):
             self.dashboard.status.set_state(busy=False)
 
     def action_toggle_pause(self) -> None:
-        if self.service.paused:
-            self.service.resume()
+        if self.fleet.paused:
+            self.fleet.resume()
             self.notify("Automatic refresh resumed.")
         else:
-            self.service.pause()
+            self.fleet.pause()
             self.notify("Automatic refresh paused (r still refreshes).")
-        self.dashboard.status.set_state(paused=self.service.paused)
+        self.dashboard.status.set_state(paused=self.fleet.paused)
 
     # --- help ------------------------------------------------------------------------------
 
@@ -291,7 +303,8 @@ def leave_process(code: int) -> NoReturn:
 
 
 def run_app(*, demo: bool = False, provider: str | None = None) -> int:
-    """Entry point for `batchtop` without a subcommand (`--provider`: whose batches)."""
+    """Entry point for `batchtop` without a subcommand. `--provider`: that provider's
+    batches alone; else every provider whose key is set (core's `shown_providers`)."""
     from batchtop.core.config import load_settings
 
     try:
@@ -299,18 +312,24 @@ def run_app(*, demo: bool = False, provider: str | None = None) -> int:
     except BatchtopError as exc:
         print(f"batchtop: {exc}", file=sys.stderr)
         return 2
-    provider = provider or settings.provider
-    variable = "OPENAI_API_KEY" if provider == "openai" else "ANTHROPIC_API_KEY"
-    key = os.environ.get(variable)
-    if not demo and not key:
+    chosen = provider or settings.provider
+    variable = "OPENAI_API_KEY" if chosen == "openai" else "ANTHROPIC_API_KEY"
+    providers: tuple[str, ...] = ()
+    if not demo:
+        try:
+            providers = _live_providers(settings, provider)
+        except BatchtopError as exc:
+            print(f"batchtop: {exc}", file=sys.stderr)
+            return 2
+    if not demo and not providers:
         print(
-            NO_KEY_MESSAGE if provider != "openai" else f"No API key: set {variable}.",
+            NO_KEY_MESSAGE if chosen != "openai" else f"No API key: set {variable}.",
             file=sys.stderr,
         )
-        if provider == "openai":
+        if chosen == "openai":
             return 2
         demo = True
-    runner = _run_demo(settings) if demo else _run_live(settings, key or "", provider)
+    runner = _run_demo(settings) if demo else _run_live(settings, providers)
     try:
         return asyncio.run(runner)
     except BatchtopError as exc:
@@ -320,16 +339,36 @@ def run_app(*, demo: bool = False, provider: str | None = None) -> int:
         return 130
 
 
-async def _run_live(settings: Settings, key: str, provider: str | None = None) -> int:
+def _live_providers(settings: Settings, requested: str | None) -> tuple[str, ...]:
+    """The providers to show that have a key (notes on the others to stderr)."""
+    from batchtop.core.fleet import shown_providers
+    from batchtop.core.providers.env import KEY_VARIABLES
+
+    shown = shown_providers(settings.provider, requested, os.environ)
+    for note in shown.notes:
+        print(f"batchtop: {note}", file=sys.stderr)
+    return tuple(p for p in shown.providers if os.environ.get(KEY_VARIABLES[p]))
+
+
+async def _run_live(settings: Settings, providers: tuple[str, ...]) -> int:
+    """A service per provider (one: exactly the one-provider dashboard), shown together."""
+    from batchtop.core.fleet import Fleet
+    from batchtop.core.providers.env import KEY_VARIABLES
     from batchtop.core.service import BatchService
 
-    service = await BatchService.open(settings=settings, api_key=key, provider=provider)
-    if service.key_note:
-        print(f"batchtop: warning: {service.key_note}", file=sys.stderr)
+    services: list[BatchService] = []
     try:
-        result = await BatchtopApp(service, settings).run_async()
+        for provider in providers:
+            key = os.environ.get(KEY_VARIABLES[provider], "")
+            service = await BatchService.open(settings=settings, api_key=key, provider=provider)
+            services.append(service)
+            if service.key_note:
+                print(f"batchtop: warning: {service.key_note}", file=sys.stderr)
+        fleet = Fleet(services)
+        result = await BatchtopApp(fleet, settings).run_async()
     finally:
-        await service.close(wait_for_search_index=False)  # quitting must feel instant
+        for service in services:  # quitting must feel instant
+            await service.close(wait_for_search_index=False)
     return result or 0
 
 
@@ -340,7 +379,7 @@ async def _run_demo(settings: Settings) -> int:
 
     demo = await open_demo(settings)
     try:
-        app = BatchtopApp(demo.service, demo.service.settings, now=demo.now, workspace=demo)
+        app = BatchtopApp(demo.fleet, demo.service.settings, now=demo.now, workspace=demo)
         result = await app.run_async()
     finally:
         await demo.close()

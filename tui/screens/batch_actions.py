@@ -30,6 +30,7 @@ from .retry import retry_flow
 from .rows import JOB_PREFIX
 
 if TYPE_CHECKING:
+    from batchtop.core.fleet import Fleet
     from batchtop.core.service import BatchService
     from textual.screen import Screen
 
@@ -49,7 +50,8 @@ class BatchActions(_Screen):
     """The dashboard's `action_*` methods on the selection (a mixin of `DashboardScreen`)."""
 
     if TYPE_CHECKING:  # what the dashboard provides
-        service: BatchService
+        fleet: Fleet  # every provider's service: an action goes to the batch's owner
+        provider_filter: str | None
         _batches: dict[str, BatchView]
         _jobs: dict[str, Job]
 
@@ -80,6 +82,14 @@ class BatchActions(_Screen):
         batch = self._batches.get(key)
         return ([batch.id], display_name(batch)) if batch else None
 
+    def _owner(self, batch_ids: list[str]) -> BatchService:
+        """The service that owns the selection (a job's batches are all one provider's)."""
+        return self.fleet.service_for(batch_ids[0]) if batch_ids else self.fleet.primary
+
+    def _new_batch_service(self) -> BatchService:
+        """Where a new batch goes: the provider shown alone, else the primary one."""
+        return self.fleet.service_of(self.provider_filter) or self.fleet.primary
+
     def _need_batch(self) -> BatchView | None:
         batch = self.selected_batch()
         if batch is None:
@@ -97,14 +107,14 @@ class BatchActions(_Screen):
         ids, title = selection
         from .results import ResultsScreen  # each screen is imported when first opened
 
-        self.app.push_screen(ResultsScreen(self.service, batch_ids=ids, title=title))
+        self.app.push_screen(ResultsScreen(self._owner(ids), batch_ids=ids, title=title))
 
     def action_statistics(self) -> None:
         selection = self._selected_ids()
         if selection is not None:
             from .statistics import StatisticsScreen  # (textual-plotext: ~0.1 s)
 
-            self.app.push_screen(StatisticsScreen(self.service, *selection))
+            self.app.push_screen(StatisticsScreen(self._owner(selection[0]), *selection))
 
     def action_export(self) -> None:
         selection = self._selected_ids()
@@ -112,17 +122,20 @@ class BatchActions(_Screen):
             return
         from .export import ExportScreen
 
-        self.app.push_screen(ExportScreen(self.service, batch_ids=selection[0]))
+        service = self._owner(selection[0])
+        self.app.push_screen(ExportScreen(service, batch_ids=selection[0]))
 
     def action_compose(self) -> None:
         from .compose import ComposeScreen
 
-        self.app.push_screen(ComposeScreen(self.service), lambda _result: self.reload())
+        self.app.push_screen(
+            ComposeScreen(self._new_batch_service()), lambda _result: self.reload()
+        )
 
     def action_import_file(self) -> None:
         from .importer import ImportScreen
 
-        self.app.push_screen(ImportScreen(self.service), lambda _result: self.reload())
+        self.app.push_screen(ImportScreen(self._new_batch_service()), lambda _result: self.reload())
 
     def action_copy_id(self) -> None:
         if (batch := self._need_batch()) is None:
@@ -134,15 +147,17 @@ class BatchActions(_Screen):
         if (batch := self._need_batch()) is None:
             return
 
+        owner = self._owner([batch.id])
+
         def save(label: str | None) -> None:
             if label is None:
                 return
             try:
-                self.service.set_label(batch.id, label or None)
+                owner.set_label(batch.id, label or None)
             except BatchtopError as exc:
                 self.notify(escape(str(exc)), title="Label not saved", severity="error")
                 return
-            updated = self.service.batch(batch.id)
+            updated = owner.batch(batch.id)
             if updated is not None:
                 self._batches[batch.id] = updated
             self.render_rows()
@@ -173,7 +188,8 @@ class BatchActions(_Screen):
             ConfirmScreen("Cancel batch", body, yes="Cancel it")
         ):
             return
-        view = await self._call("Cancel failed", self.service.cancel(batch.id))
+        owner = self._owner([batch.id])
+        view = await self._call("Cancel failed", owner.cancel(batch.id))
         if view is not None:
             self._batches[view.id] = view
             self.render_rows()
@@ -205,7 +221,7 @@ class BatchActions(_Screen):
             return
 
         async def delete() -> bool:
-            await self.service.delete(batch.id)
+            await self._owner([batch.id]).delete(batch.id)
             return True
 
         if not await self._call("Delete failed", delete()):
@@ -230,7 +246,8 @@ class BatchActions(_Screen):
 
     @work(group="batch-action", exit_on_error=False)
     async def _retry_flow(self, batch: BatchView) -> None:
-        if await retry_flow(self, self.service, [batch.id], display_name(batch)):
+        owner = self._owner([batch.id])
+        if await retry_flow(self, owner, [batch.id], display_name(batch)):
             self.reload()
 
     def action_resume_job(self) -> None:
@@ -240,7 +257,7 @@ class BatchActions(_Screen):
         else:
             batch = self.selected_batch()
             job_id = batch.job_id if batch is not None else None
-        progress = self.service.job_progress(job_id) if job_id else None
+        progress = self.fleet.job_progress(job_id) if job_id else None
         if progress is None or progress.complete:
             self.notify("Select a partly submitted job (or one of its batches) first.")
             return
@@ -248,7 +265,8 @@ class BatchActions(_Screen):
 
     @work(group="batch-action", exit_on_error=False)
     async def _resume_flow(self, job_id: str, name: str) -> None:
-        outcome = await self._call("Resume failed", self.service.resume_job(job_id))
+        owner = self.fleet.service_for_job(job_id)
+        outcome = await self._call("Resume failed", owner.resume_job(job_id))
         if outcome is None:
             return
         self.reload()

@@ -26,6 +26,7 @@ from batchtop.core.models import (
     RefreshFailed,
     ResultsReady,
     ScopeChanged,
+    provider_name,
 )
 from rich.text import Text
 from textual import on
@@ -48,7 +49,6 @@ from ..widgets.status_bar import StatusBar
 from ..words import quantity
 from .batch_actions import BatchActions
 from .rows import (
-    COLUMNS,
     JOB_PREFIX,
     SHORT_VIEWS,
     SORTS,
@@ -56,13 +56,16 @@ from .rows import (
     RowBuilder,
     Styles,
     View,
+    columns,
     default_descending,
     in_view,
     matches,
     sort_key,
+    split_filter,
 )
 
 if TYPE_CHECKING:
+    from batchtop.core.fleet import Fleet
     from batchtop.core.service import BatchService
 
 T = TypeVar("T")
@@ -153,17 +156,24 @@ class DashboardScreen(BatchActions, Screen[None]):
     """(column, descending)."""
     filter_text: var[str] = var("", init=False)
     """The committed filter (typing is debounced into it above `DEBOUNCE_ABOVE` batches)."""
+    provider_filter: var[str | None] = var(None, init=False)
+    """Only this provider's batches (`P` cycles through the providers shown)."""
 
     def __init__(
         self,
-        service: BatchService,
+        service: BatchService | Fleet,
         *,
         now: Callable[[], datetime],
         refresh_interval_s: float,
         demo: bool = False,
     ) -> None:
+        from batchtop.core.fleet import Fleet  # (the service is open: core is loaded)
+
         super().__init__(id="dashboard")
-        self.service = service
+        # Every provider's batches; what acts on one goes to the service that owns it.
+        self.fleet = Fleet.of(service)
+        self.service = self.fleet.primary
+        self._columns = columns(provider=self.fleet.mixed)
         self._now = now
         self._interval = refresh_interval_s
         self._demo = demo
@@ -175,7 +185,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         self._detail_of: tuple[object, ...] = ()  # what the detail panel shows
         self._render_pending = False
         self._filter_timer: Timer | None = None
-        self._builder = RowBuilder(Styles())
+        self._builder = RowBuilder(Styles(), provider=self.fleet.mixed)
         self._title_counts: tuple[int, int, int] | None = None  # (shown, total, active)
 
     # --- layout & loading ----------------------------------------------------------------
@@ -187,7 +197,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         box = Input(placeholder="filter by label or id · enter keeps · esc clears", id="filter")
         box.display = False  # opened by `/`
         yield box
-        yield BatchesTable(COLUMNS, self._cells, id="batches")
+        yield BatchesTable(self._columns, self._cells, id="batches")
         yield BatchDetail(id="detail")
         yield StatusBar(self._interval, self._now, id="status")
         yield KeyFooter()
@@ -198,7 +208,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         # cyclic GC's full passes, which otherwise walk all of them (a 20 ms pause while
         # drawing the first frame, 40-160 ms pauses during keypresses at 10,000 batches).
         gc.freeze()
-        self._builder = RowBuilder(Styles.from_theme(self.app.current_theme))
+        self._builder = self._new_builder()
         self.watch(self.app, "theme", self._theme_changed, init=False)
         self._show_newest()
         self.table.focus()
@@ -223,8 +233,11 @@ class DashboardScreen(BatchActions, Screen[None]):
 
     def _theme_changed(self) -> None:
         """Cells are rich Text with theme colours baked in: rebuild them."""
-        self._builder = RowBuilder(Styles.from_theme(self.app.current_theme))
+        self._builder = self._new_builder()
         self.table.refresh_rows()
+
+    def _new_builder(self) -> RowBuilder:
+        return RowBuilder(Styles.from_theme(self.app.current_theme), provider=self.fleet.mixed)
 
     @property
     def table(self) -> BatchesTable:
@@ -251,20 +264,28 @@ class DashboardScreen(BatchActions, Screen[None]):
     def watch_filter_text(self) -> None:
         self.render_rows()
 
+    def watch_provider_filter(self) -> None:
+        self.render_rows()
+
     def _show_newest(self) -> None:
         """The first frame, without reading every batch (10,000 take ~100 ms): the newest
         ones, which are the top of the default view, and the counts of all of them."""
-        newest, total, active, seen = self.service.newest_batches(FIRST_ROWS)
+        newest, total, active, seen = self.fleet.newest_batches(FIRST_ROWS)
         self._batches = {b.id: b for b in newest}
         self._totals = (total, active) if total > len(newest) else None
         self._reload_jobs()
         self.render_rows()
         self._stored_state(seen, active)
-        self.status.set_state(where=self.service.scope().label)
+        self._show_where()
+
+    def _show_where(self) -> None:
+        """The status line says what is shown: the endpoint and workspace (of each provider)."""
+        short = self.fleet.short_label if self.fleet.mixed else ""
+        self.status.set_state(where=self.fleet.label, where_short=short)
 
     def reload(self) -> None:
         """Re-read batches and jobs from the store (no network) and re-render."""
-        self._batches = {b.id: b for b in self.service.batches("all")}
+        self._batches = {b.id: b for b in self.fleet.batches("all")}
         self._totals = None
         self._reload_jobs()
         self.render_rows()
@@ -279,12 +300,12 @@ class DashboardScreen(BatchActions, Screen[None]):
             self.status.set_state(
                 last_at=seen,
                 active=active,
-                api_calls=self.service.api_calls,
-                paused=self.service.paused,
+                api_calls=self.fleet.api_calls,
+                paused=self.fleet.paused,
             )
 
     def _reload_jobs(self) -> None:
-        self._jobs = {j.id: j for j in self.service.jobs()}
+        self._jobs = {j.id: j for j in self.fleet.jobs()}
 
     def _tick(self) -> None:
         """Once a second: countdowns, and the rows on screen whose times moved.
@@ -312,10 +333,10 @@ class DashboardScreen(BatchActions, Screen[None]):
             self._schedule_render()
         elif isinstance(event, RefreshDone):
             self.status.done(event)
-            self.status.set_state(where=self.service.scope().label)
+            self._show_where()
             self._schedule_render()
         elif isinstance(event, ScopeChanged):  # another workspace's store: read it all
-            self.status.set_state(where=event.workspace.label)
+            self._show_where()
             self.reload()
         elif isinstance(event, RefreshFailed):
             self.status.failed(event)
@@ -323,7 +344,7 @@ class DashboardScreen(BatchActions, Screen[None]):
             self.status.listed(event)
         elif isinstance(event, ResultsReady):
             # Results were indexed: the actual cost and the results count are now known.
-            fresh = self.service.batch(event.batch_id)
+            fresh = self.fleet.batch(event.batch_id)
             if fresh is not None:
                 self._batches[fresh.id] = fresh
                 self._schedule_render()
@@ -342,16 +363,18 @@ class DashboardScreen(BatchActions, Screen[None]):
 
     def render_rows(self) -> None:
         """Filter and sort the keys of the current view; the table draws what is on screen."""
-        needle = self.filter_text.casefold()
+        provider, needle = self._filters()
         view = self.view  # read once: a var's read is a descriptor call, this loops 10,000 times
         if view == "jobs":
-            keys = self._job_keys(needle)
-        elif needle:
+            keys = self._job_keys(needle, provider)
+        elif needle or provider:
             jobs = self._jobs
             keys = [
                 b.id
                 for b in self._ordered()
-                if in_view(b, view) and matches(b, needle, jobs.get(b.job_id or ""))
+                if in_view(b, view)
+                and (provider is None or b.remote.provider == provider)
+                and matches(b, needle, jobs.get(b.job_id or ""))
             ]
         else:
             keys = self._view_keys()
@@ -364,6 +387,12 @@ class DashboardScreen(BatchActions, Screen[None]):
         self._update_title(len(keys), total, active)
         self.update_detail()
 
+    def _filters(self) -> tuple[str | None, str]:
+        """(the provider shown alone, or None; the filter's needle), casefolded: a
+        `provider:<name>` word in the filter box wins over `P`'s choice."""
+        provider, needle = split_filter(self.filter_text)
+        return provider or self.provider_filter, needle
+
     def _placeholder(self, total: int, keys: list[str]) -> list[Text]:
         """What an empty table says: how to start, or why nothing is shown."""
         if keys:
@@ -372,6 +401,9 @@ class DashboardScreen(BatchActions, Screen[None]):
             return EMPTY_WORKSPACE
         if self.filter_text:
             return [Text("No batch matches the filter (esc clears it).", style="dim")]
+        if self.provider_filter:
+            name = provider_name(self.provider_filter)
+            return [Text(f"No {name} batch in this view: P shows other providers.", style="dim")]
         return [Text(f"No batch in this view ({VIEWS[self.view]}): 1 shows all.", style="dim")]
 
     def _derive(self) -> Derived:
@@ -405,11 +437,13 @@ class DashboardScreen(BatchActions, Screen[None]):
             views[view] = [b.id for b in ordered if in_view(b, view)]
         return views[view]
 
-    def _job_keys(self, needle: str) -> list[str]:
+    def _job_keys(self, needle: str, provider: str | None = None) -> list[str]:
         """Job rows each followed by their batches, then batches without a job."""
         by_job: dict[str, list[BatchView]] = {}
         loose: list[BatchView] = []
         for b in self._batches.values():
+            if provider is not None and b.remote.provider != provider:
+                continue
             if b.job_id and b.job_id in self._jobs:
                 by_job.setdefault(b.job_id, []).append(b)
             else:
@@ -446,13 +480,13 @@ class DashboardScreen(BatchActions, Screen[None]):
             member = self.view == "jobs" and batch.job_id in self._members
             job = self._jobs.get(batch.job_id) if batch.job_id else None
             return self._builder.batch_cells(batch, now, indent="  └ " if member else "", job=job)
-        return tuple(Text() for _ in COLUMNS)  # gone since the last render: one blank row
+        return tuple(Text() for _ in self._columns)  # gone since the last render: a blank row
 
     def _update_headers(self) -> None:
         arrow = " ▼" if self.descending else " ▲"
         labels = dict(SORTS)
         sorted_by = self.sort_by if self.view != "jobs" else None
-        for col in COLUMNS:
+        for col in self._columns:
             label = col.label
             if col.key == sorted_by:
                 label = labels.get(col.key, label) + arrow
@@ -492,6 +526,9 @@ class DashboardScreen(BatchActions, Screen[None]):
                 gap(title, " ")
             style = "reverse bold" if name == self.view else "dim"
             title.append(f" {i} {label} ", style=style)
+        if self.provider_filter and "filter" in parts:
+            sep()
+            title.append(f"{provider_name(self.provider_filter)} only", style="bold")
         if self.filter_text and "filter" in parts:
             sep()
             title.append("filter: ")
@@ -545,14 +582,14 @@ class DashboardScreen(BatchActions, Screen[None]):
     def _detail_info(
         self, batch: BatchView, job: Job | None, children: list[BatchView]
     ) -> DetailInfo:
-        by_count, by_time = _safely(lambda: self.service.progress(batch.id), (0.0, 0.0))
+        by_count, by_time = _safely(lambda: self.fleet.progress(batch.id), (0.0, 0.0))
         return DetailInfo(
             batch=batch,
             now=self._now(),
             by_count=by_count,
             by_time=by_time,
-            eta=_safely(lambda: self.service.eta(batch.id), None),
-            snapshots=_safely(lambda: self.service.snapshots(batch.id), []),
+            eta=_safely(lambda: self.fleet.eta(batch.id), None),
+            snapshots=_safely(lambda: self.fleet.snapshots(batch.id), []),
             job=job,
             children=children,
         )
@@ -570,6 +607,16 @@ class DashboardScreen(BatchActions, Screen[None]):
     def action_view(self, name: str) -> None:
         if name in VIEWS:
             self.view = name  # type: ignore[assignment,unused-ignore]
+
+    def action_provider(self) -> None:
+        """Show one provider's batches, the next one's, then all again."""
+        providers = self.fleet.providers
+        if len(providers) < 2:
+            name = provider_name(providers[0])
+            self.notify(f"Only {name} batches are shown (no other provider's key is set).")
+            return
+        order: list[str | None] = [None, *providers]
+        self.provider_filter = order[(order.index(self.provider_filter) + 1) % len(order)]
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -643,6 +690,7 @@ class DashboardScreen(BatchActions, Screen[None]):
             # both at once, then one render (each alone would render on its own)
             self.set_reactive(DashboardScreen.filter_text, "")
             self.set_reactive(DashboardScreen.view, "all")
+            self.set_reactive(DashboardScreen.provider_filter, None)
             self.render_rows()
         self.table.move_cursor(row=self.table.get_row_index(batch_id))
         self.set_focus(self.table)

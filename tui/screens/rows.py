@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from batchtop.core.costs import batch_cost, total_cost
-from batchtop.core.models import BatchView, Job, RequestCounts
+from batchtop.core.models import BatchView, Job, RequestCounts, provider_name
 from rich.text import Text
 from textual.cache import LRUCache
 
@@ -59,7 +59,18 @@ COLUMNS: tuple[Column, ...] = (
     Column("cost", "Cost", 9, "right", hide=3),
 )
 
+PROVIDER_COLUMN = Column("provider", "Provider", 9, hide=11, grow="")
+"""Shown when the dashboard holds more than one provider's batches (the first to go on a
+narrow terminal: the provider filter, `P`, still tells them apart)."""
+
+
+def columns(*, provider: bool) -> tuple[Column, ...]:
+    """The dashboard's columns; with `provider`, whose batch a row is, after its label."""
+    return (COLUMNS[0], PROVIDER_COLUMN, *COLUMNS[1:]) if provider else COLUMNS
+
+
 JOB_PREFIX = "job:"
+PROVIDER_FILTER = "provider:"
 
 CACHED_ROWS = 128
 """Batches whose cells are kept: a few screens (scrolling through 10,000 batches must not
@@ -98,6 +109,19 @@ def in_view(batch: BatchView, view: View) -> bool:
     if view == "errors":
         return batch.remote.request_counts.has_errors
     return True
+
+
+def split_filter(text: str) -> tuple[str | None, str]:
+    """A filter box's text → (the provider of a `provider:<name>` word, the rest), both
+    casefolded; the last such word wins."""
+    provider: str | None = None
+    rest: list[str] = []
+    for word in text.casefold().split():
+        if word.startswith(PROVIDER_FILTER):
+            provider = word.removeprefix(PROVIDER_FILTER) or None
+        else:
+            rest.append(word)
+    return provider, " ".join(rest)
 
 
 def matches(batch: BatchView, needle: str, job: Job | None = None) -> bool:
@@ -188,8 +212,9 @@ def _counts_cells(c: RequestCounts, styles: Styles) -> tuple[Text, ...]:
 class RowBuilder:
     """Builds and caches the cells of each batch; see the module docstring."""
 
-    def __init__(self, styles: Styles) -> None:
+    def __init__(self, styles: Styles, *, provider: bool = False) -> None:
         self.styles = styles
+        self.provider = provider  # a provider cell after the label (`columns`)
         self._cache: LRUCache[tuple[str, str], tuple[BatchView, Job | None, tuple[Text, ...]]] = (
             LRUCache(CACHED_ROWS)
         )
@@ -208,10 +233,10 @@ class RowBuilder:
         r = b.remote
         left = time_left(r.expires_at, now) if r.is_active else "—"
         return (
-            *cells[:10],
+            *cells[:-1],
             self._time_cell(key, "age", age(r.created_at, now)),
             self._time_cell(key, "left", left),
-            cells[10],
+            cells[-1],
         )
 
     def _time_cell(self, key: str, which: str, text: str) -> Text:
@@ -231,6 +256,7 @@ class RowBuilder:
         cost = batch_cost(b)
         return (
             name,
+            *((Text(provider_name(b.remote.provider), style="dim"),) if self.provider else ()),
             Text(b.id.removeprefix("msgbatch_")),  # the table cuts it in the middle
             Text(label, style=status_style(label, s)),
             bar(_fraction(c), 8, s.success),
@@ -256,8 +282,10 @@ class RowBuilder:
             if len(made) < job.part_count:
                 label, style = f"{len(made)}/{job.part_count} parts", s.warning
         cost = total_cost(batch_cost(b) for b in batches)
+        providers = sorted({provider_name(b.remote.provider) for b in batches})
         cells = (
             safe_text(job.name, "bold", one_line=True),
+            *((Text(", ".join(providers), style="dim"),) if self.provider else ()),
             Text(quantity(len(batches), "batch", "batches"), style="dim"),
             Text(label, style=style),
             bar(_fraction(counts), 8, s.success),

@@ -39,7 +39,8 @@ class RefreshState:
     listing: ListingProgress | None = None  # the first listing, while it runs
     total: int | None = None  # batches of the workspace known locally
     listing_complete: bool = True
-    where: str = ""  # the endpoint and workspace shown (WorkspaceInfo.label)
+    where: str = ""  # the endpoint and workspace shown (WorkspaceInfo.label, each provider's)
+    where_short: str = ""  # what `where` becomes on a narrow line ("" : it stays whole)
 
 
 class StatusBar(Widget):
@@ -116,7 +117,8 @@ class StatusBar(Widget):
         elif s.total is not None and not s.listing_complete:
             parts.append(Part(Text(f"at least {s.total:,} batches (listing unfinished)"), 7))
         if s.where:
-            parts.append(Part(Text(clean(s.where, keep_newlines=False)), KEEP))
+            short = Text(clean(s.where_short, keep_newlines=False)) if s.where_short else None
+            parts.append(Part(Text(clean(s.where, keep_newlines=False)), KEEP, short))
         if s.error is not None:
             title = ERROR_TITLES.get(s.error.kind, "error")
             if s.error.kind == "auth" and s.error.message.startswith("No API key"):
