@@ -106,6 +106,38 @@ def _output_budget(body: dict[str, Any]) -> int:
     return 0
 
 
+def request_estimate(body: dict[str, Any]) -> tuple[int, int, float | None]:
+    """(estimated input tokens, the output budget, its batch cost or None for a model
+    without a price) of one request body."""
+    tokens = estimate_tokens(orjson.dumps(body).decode())
+    budget = _output_budget(body)
+    return tokens, budget, cost_usd(str(body.get("model") or ""), tokens, budget, batch=True)
+
+
+def estimate_bodies(bodies: Iterator[Any]) -> CostEstimate:
+    """The cost estimate of OpenAI request bodies (compose), as an import makes it."""
+    input_tokens = output_tokens = 0
+    batch_usd = 0.0
+    unknown: set[str] = set()
+    for body in bodies:
+        if not isinstance(body, dict):
+            continue
+        tokens, budget, usd = request_estimate(body)
+        input_tokens += tokens
+        output_tokens += budget
+        if usd is None:
+            unknown.add(str(body.get("model") or ""))
+        else:
+            batch_usd += usd
+    return CostEstimate(
+        input_tokens=input_tokens,
+        max_output_tokens=output_tokens,
+        batch_usd=batch_usd,
+        standard_usd=batch_usd / BATCH_DISCOUNT,
+        unknown_models=tuple(sorted(unknown)),
+    )
+
+
 def _items(path: Path, options: ImportOptions, endpoint: str) -> Iterator[tuple[int, Any]]:
     """(line, value): OpenAI request lines as dicts; records / rows / text as prompts."""
     try:
@@ -296,11 +328,9 @@ def analyse_openai(
         report.request_count += 1
         report.byte_size += weight
         report.models[model] = report.models.get(model, 0) + 1
-        tokens = estimate_tokens(orjson.dumps(body).decode())
-        budget = _output_budget(body)
+        tokens, budget, usd = request_estimate(body)
         input_tokens += tokens
         output_tokens += budget
-        usd = cost_usd(model, tokens, budget, batch=True)
         if usd is None:
             unknown.add(model)
         else:

@@ -14,15 +14,16 @@ url is the batch's endpoint; custom_ids unique; one model per file; 50,000 reque
 Output budgets (`max_tokens`, `max_completion_tokens`, `max_output_tokens`) are whole
 numbers of at least 1. A line key other than the four is a warning: the API's line holds
 those four, so another one is most likely a misspelling (and is not sent on).
-Each problem is (severity, field, sentence); `request_checks.IssueLog` locates them.
+Each problem is (severity, field, sentence); `request_checks.IssueLog` locates them
+(imports), `composed_issues` numbers them by request (compose).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .models import Severity
+from .models import ImportIssue, Severity
 from .request_checks import kind_of, quoted
 
 CHAT = "/v1/chat/completions"
@@ -220,3 +221,49 @@ def embedding_inputs(body: Any) -> int:
             return 1  # one input given as tokens
         return len(value)
     return 1
+
+
+def composed_issues(
+    requests: Sequence[Any], endpoint: str, *, path: str = "request"
+) -> list[ImportIssue]:
+    """Every problem of composed OpenAI requests (`{custom_id, params}`, params the body of
+    `endpoint`), with `line` = the request's number: their custom_ids (non-empty, unique),
+    bodies, and one model for them all."""
+    issues: list[ImportIssue] = []
+    seen: set[str] = set()
+    first_model: str | None = None
+    for line, req in enumerate(requests, start=1):
+        if not isinstance(req, Mapping):
+            issues.append(ImportIssue("error", "A request must be a JSON object.", path, line))
+            continue
+        cid = req.get("custom_id")
+        problem = custom_id_problem(cid)
+        if problem:
+            issues.append(ImportIssue("error", problem, path, line, field="custom_id"))
+        elif cid in seen:
+            issues.append(
+                ImportIssue(
+                    "error", f"custom_id {cid!r} is used twice.", path, line, None, "custom_id"
+                )
+            )
+        if isinstance(cid, str):
+            seen.add(cid)
+        body = req.get("params")
+        for severity, fld, message in body_problems(body, endpoint):
+            issues.append(ImportIssue(severity, message, path, line, field=fld))
+        model = body.get("model") if isinstance(body, Mapping) else None
+        if isinstance(model, str) and model.strip():
+            if first_model is None:
+                first_model = model
+            elif model != first_model:
+                issues.append(
+                    ImportIssue(
+                        "error",
+                        f"Every request of an OpenAI batch uses one model: {model} here,"
+                        f" {first_model} before.",
+                        path,
+                        line,
+                        field="body.model",
+                    )
+                )
+    return issues

@@ -39,6 +39,7 @@ from .models import (
     ExportFormat,
     ExportResult,
     FailedRequest,
+    ImportIssue,
     ImportOptions,
     ImportReport,
     Job,
@@ -683,6 +684,12 @@ class BatchService:
         )
 
     def estimate(self, requests: list[dict[str, Any]]) -> CostEstimate:
+        """The cost estimate of requests (`{custom_id, params}` or bare params), by this
+        provider's bodies."""
+        if self.provider == "openai":
+            from .import_openai import estimate_bodies
+
+            return estimate_bodies(r.get("params", r) for r in requests)
         return pricing.estimate_cost(requests)
 
     async def submit(
@@ -926,6 +933,57 @@ class BatchService:
 
         self._emit(BatchChanged(view))
 
+    def compose_issues(
+        self, requests: Sequence[Any], *, endpoint: str | None = None
+    ) -> list[ImportIssue]:
+        """Every problem of composed requests (`{custom_id, params}`), `line` = the request's
+        number, by this provider's rules (OpenAI: `params` is the body of `endpoint`, default
+        the service's); duplicate custom_ids included. What compose shows live and what
+        `submit_requests` refuses."""
+        if self.provider == "openai":
+            from .import_openai import check_endpoint
+            from .openai_checks import composed_issues
+
+            return composed_issues(requests, check_endpoint(endpoint or self.endpoint))
+        from .request_checks import validate_request
+
+        issues: list[ImportIssue] = []
+        seen: set[str] = set()
+        for i, req in enumerate(requests):
+            issues.extend(validate_request(req, index=i, path="request"))
+            cid = req.get("custom_id") if isinstance(req, dict) else None
+            if isinstance(cid, str):
+                if cid in seen:
+                    issues.append(
+                        ImportIssue(
+                            "error",
+                            f"custom_id {cid!r} is used twice.",
+                            "request",
+                            i + 1,
+                            None,
+                            "custom_id",
+                        )
+                    )
+                seen.add(cid)
+        return issues
+
+    def openai_body(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        max_tokens: int | None = None,
+        system: str | None = None,
+        endpoint: str | None = None,
+    ) -> dict[str, Any]:
+        """The OpenAI request body of one prompt for `endpoint` (default the service's), as an
+        import from text builds it: chat messages (system first), a responses `input` with
+        `instructions`, or an embeddings `input`; the output budget in the endpoint's field."""
+        from .import_openai import body_from_prompt, check_endpoint
+
+        options = ImportOptions(model=model, max_tokens=max_tokens, system=system or None)
+        return body_from_prompt(prompt, options, check_endpoint(endpoint or self.endpoint))
+
     async def submit_requests(
         self,
         requests: list[dict[str, Any]],
@@ -933,38 +991,38 @@ class BatchService:
         name: str | None = None,
         label: str | None = None,
         betas: Sequence[str] = (),
+        endpoint: str | None = None,
     ) -> SubmitOutcome:
-        """Submit composed requests (`{custom_id, params}` dicts) as a one-part job (created
-        with the config's anthropic-beta values and `betas`)."""
-        if self.provider != "anthropic":
-            raise UserError(
-                "Composed requests are Message Batches requests: for OpenAI, import a file"
-                " (OpenAI-format JSONL, or records with a template)."
-            )
+        """Submit composed requests (`{custom_id, params}` dicts) as a one-part job, through
+        the journal as an import's parts are. Anthropic: created with the config's
+        anthropic-beta values and `betas`. OpenAI: `params` is the body of `endpoint`
+        (default the service's), uploaded as the batch's input file."""
         await self._ready()
-        from .request_checks import validate_request
-
         if not requests:
             raise UserError("Nothing to submit: add at least one request.")
-        await self._catalog_for_checks()
-        problems: list[str] = []
-        seen: set[str] = set()
-        for i, req in enumerate(requests, start=1):
-            for issue in validate_request(req, index=i - 1):
-                if issue.severity == "error":
-                    problems.append(f"request {i}: {issue.message}")
-            cid = req.get("custom_id") if isinstance(req, dict) else None
-            if isinstance(cid, str):
-                if cid in seen:
-                    problems.append(f"request {i}: duplicate custom_id {cid!r}.")
-                seen.add(cid)
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise UserError(f"{problems[0]}{more}".rstrip())
+        openai = self.provider == "openai"
+        if openai:
+            from .import_openai import check_endpoint, input_text
+
+            url = check_endpoint(endpoint or self.endpoint)
+            read_text: Callable[[Any], str | None] = input_text
+        else:
+            await self._catalog_for_checks()
+            url, read_text = None, user_text
+        errors = [
+            f"request {i.line}: {i.message}"
+            for i in self.compose_issues(requests, endpoint=url)
+            if i.severity == "error"
+        ]
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise UserError(f"{errors[0]}{more}".rstrip())
+        if url is not None:
+            requests = [{**r, "url": url} for r in requests]
         # in memory: the create body is built straight from the requests (no part file)
-        prepared = await asyncio.to_thread(prepare_requests, requests, user_text)
+        prepared = await asyncio.to_thread(prepare_requests, requests, read_text)
         self._api.check_key()  # an unusable key: say so before a job is made
-        sent_betas = self.betas(betas)
+        sent_betas = () if openai else self.betas(betas)  # anthropic-beta is Anthropic's
         job = await asyncio.to_thread(
             lambda: self.store.create_job(name or "composed", None, self._now(), betas=sent_betas)
         )

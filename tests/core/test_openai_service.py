@@ -392,12 +392,40 @@ async def test_retry_resends_failed_requests_to_the_batch_endpoint(
         await service.close()
 
 
-async def test_compose_is_refused_for_openai(
+async def test_composed_requests_go_to_openai_through_the_journal(
     openai_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    service = openai_service(openai_emulator, tmp_path)
+    """`submit_requests` for OpenAI: the bodies of the chosen endpoint are checked, uploaded
+    as the input file and created with the submission id, journaled as imports are."""
+    from openai import OpenAI
+
+    service = openai_service(openai_emulator, tmp_path)  # default endpoint: chat completions
     try:
-        with pytest.raises(UserError, match="for OpenAI, import a file"):
-            await service.submit_requests([{"custom_id": "a", "params": {"model": "gpt-4o-mini"}}])
+        bad = [{"custom_id": "a", "params": {"model": "text-embedding-3-small", "input": ""}}]
+        with pytest.raises(UserError, match=r"request 1: 'body\.input' is an empty string"):
+            await service.submit_requests(bad, endpoint="/v1/embeddings")
+        with pytest.raises(UserError, match=r"'body\.messages' is missing"):
+            await service.submit_requests(  # the service's endpoint: chat completions
+                [{"custom_id": "a", "params": {"model": MODEL, "input": "x"}}]
+            )
+        requests = [
+            {"custom_id": f"w-{i}", "params": {"model": "text-embedding-3-small", "input": w}}
+            for i, w in enumerate(("sea", "river"))
+        ]
+        outcome = await service.submit_requests(requests, name="words", endpoint="/v1/embeddings")
+        (batch_id,) = outcome.batch_ids
+        intents = service.store.intents(outcome.job_id)
+        assert [i.state for i in intents] == [IntentState.SUBMITTED]
+        client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
+        batch = client.batches.retrieve(batch_id)
+        assert batch.endpoint == "/v1/embeddings"
+        view = service.batch(batch_id)
+        assert view is not None
+        assert batch.metadata == {"batchtop_submission": view.remote.submission_id}
+        openai_emulator.advance(3600)
+        await service.refresh()
+        assert await service.download_results(batch_id) == 2
+        page = service.results_page([batch_id], ResultFilter(), 0, 10)
+        assert {r.input_text for r in page.rows} == {"sea", "river"}  # the manifest's texts
     finally:
         await service.close()

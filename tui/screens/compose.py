@@ -1,9 +1,11 @@
 """Compose requests by hand: a form, a live JSON preview of the body, validation, cost.
 
-The form builds native batch requests (`{custom_id, params}`); the core's
-`request_checks.validate_request` checks them exactly as an import would, the service estimates
-the cost, and submit (behind a confirm) sends them as a one-part job. The screen dismisses
-with the `SubmitOutcome`.
+The form builds batch requests (`{custom_id, params}`) for the service's provider: Message
+Batches params, or (OpenAI) the body of the chosen endpoint — chat completions, responses or
+embeddings — built by `BatchService.openai_body` as an import from text builds it. The
+service's `compose_issues` checks them exactly as an import would and estimates the cost;
+submit (behind a confirm) sends them as a one-part job. The screen dismisses with the
+`SubmitOutcome`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ImportIssue, SubmitOutcome
 from batchtop.tui.keys import COMPOSE_KEYS, bindings
 from batchtop.tui.safe_text import clean
+from batchtop.tui.screens.importer import OPENAI_ENDPOINTS
 from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.suggest import model_suggester
 from batchtop.tui.widgets.key_footer import KeyFooter
@@ -33,38 +36,13 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import Button, Input, Static, TextArea
+from textual.widgets import Button, Input, Select, Static, TextArea
 from textual.worker import Worker
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
 
 PREVIEW_DEBOUNCE_S = 0.15
-
-
-def validate(requests: list[dict[str, Any]]) -> list[ImportIssue]:
-    """The core's per-request validation, plus duplicate custom_ids across the form."""
-    from batchtop.core.request_checks import validate_request
-
-    issues: list[ImportIssue] = []
-    seen: set[str] = set()
-    for i, req in enumerate(requests):
-        issues.extend(validate_request(req, index=i, path="request"))
-        cid = req.get("custom_id")
-        if isinstance(cid, str) and cid in seen:
-            issues.append(
-                ImportIssue(
-                    "error",
-                    f"custom_id {cid!r} is used twice.",
-                    "request",
-                    i + 1,
-                    None,
-                    "custom_id",
-                )
-            )
-        if isinstance(cid, str):
-            seen.add(cid)
-    return issues
 
 
 class RequestEditor(Vertical):
@@ -140,9 +118,13 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     busy: var[bool] = var(False, init=False)
     """A submission runs: submit waits (its button is disabled)."""
 
-    def __init__(self, service: BatchService) -> None:
+    def __init__(self, service: BatchService, *, endpoint: str | None = None) -> None:
+        """`service` is the provider's (an OpenAI service composes OpenAI requests);
+        `endpoint`: the OpenAI endpoint first chosen (default the service's)."""
         super().__init__()
         self.service = service
+        self.openai = service.provider == "openai"
+        self.endpoint = endpoint or service.endpoint or OPENAI_ENDPOINTS[0]
         self.requests: list[dict[str, Any]] = []
         self.issues: list[ImportIssue] = []
         self.form_errors: list[str] = []
@@ -157,16 +139,30 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         yield Static("Compose a batch by hand", id="compose-title")
         with Horizontal(id="compose-body"):
             with VerticalScroll(id="compose-form"):
+                if self.openai:  # an OpenAI batch targets one endpoint
+                    yield Static("Endpoint (OpenAI)", classes="compose-label")
+                    yield Select(
+                        [(e, e) for e in OPENAI_ENDPOINTS],
+                        value=self.endpoint,
+                        allow_blank=False,
+                        id="compose-endpoint",
+                        compact=True,
+                    )
                 yield Static("Model", classes="compose-label")
                 yield Input(
-                    placeholder=settings.resolved_default_model,
+                    placeholder="e.g. gpt-4o-mini"
+                    if self.openai
+                    else settings.resolved_default_model,
                     id="compose-model",
                     suggester=SuggestFromList([], case_sensitive=False),
                     compact=True,
                 )
-                yield Static("max_tokens", classes="compose-label")
+                yield Static(
+                    "max output tokens (optional)" if self.openai else "max_tokens",
+                    classes="compose-label",
+                )
                 yield Input(
-                    placeholder=str(settings.default_max_tokens),
+                    placeholder="" if self.openai else str(settings.default_max_tokens),
                     id="compose-max-tokens",
                     type="integer",
                     compact=True,
@@ -192,13 +188,14 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
                     yield self._new_editor()
                 yield Static("Job name (optional)", classes="compose-label")
                 yield Input(placeholder="composed", id="compose-name", compact=True)
-                yield Static("anthropic-beta (optional)", classes="compose-label")
-                yield Input(
-                    placeholder=", ".join(self.service.settings.betas)
-                    or "e.g. files-api-2025-04-14",
-                    id="compose-betas",
-                    compact=True,
-                )
+                if not self.openai:  # Anthropic's header
+                    yield Static("anthropic-beta (optional)", classes="compose-label")
+                    yield Input(
+                        placeholder=", ".join(self.service.settings.betas)
+                        or "e.g. files-api-2025-04-14",
+                        id="compose-betas",
+                        compact=True,
+                    )
                 with Horizontal(id="compose-buttons"):
                     yield Button("Add request (ctrl+n)", id="compose-add", compact=True)
                     yield Button(
@@ -209,9 +206,14 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
                 yield Static("", id="compose-issues")
                 yield Static("Cost", classes="compose-heading")
                 yield Static("", id="compose-cost")
-                yield Static("Request body (POST /v1/messages/batches)", classes="compose-heading")
+                yield Static(self._preview_heading(), classes="compose-heading -preview")
                 yield Static("", id="compose-preview")
         yield KeyFooter()
+
+    def _preview_heading(self) -> str:
+        if self.openai:
+            return f"Input file lines (POST /v1/files, then /v1/batches for {self.endpoint})"
+        return "Request body (POST /v1/messages/batches)"
 
     def _new_editor(self, message: str = "") -> RequestEditor:
         used = {e.custom_id for e in self.query(RequestEditor)}
@@ -276,11 +278,10 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         """(requests, form errors) from the current form."""
         settings = self.service.settings
         errors: list[str] = []
-        model = (
-            self.query_one("#compose-model", Input).value.strip() or settings.resolved_default_model
-        )
+        typed_model = self.query_one("#compose-model", Input).value.strip()
+        model = typed_model or ("" if self.openai else settings.resolved_default_model)
         raw_max = self.query_one("#compose-max-tokens", Input).value.strip()
-        max_tokens: Any = settings.default_max_tokens
+        max_tokens: Any = None if self.openai else settings.default_max_tokens
         if raw_max:
             try:
                 max_tokens = int(raw_max)
@@ -301,6 +302,17 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
                     errors.append("Extra params must be a JSON object ({...}).")
         requests: list[dict[str, Any]] = []
         for editor in self.query(RequestEditor):
+            if self.openai:
+                body = self.service.openai_body(
+                    editor.message,
+                    model=model,
+                    max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+                    system=system,
+                    endpoint=self.endpoint,
+                )
+                body.update(extra)
+                requests.append({"custom_id": editor.custom_id, "params": body})
+                continue
             params: dict[str, Any] = {"model": model, "max_tokens": max_tokens}
             if system:
                 params["system"] = system
@@ -314,6 +326,13 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     def _changed(self) -> None:
         self._schedule()
 
+    @on(Select.Changed, "#compose-endpoint")
+    def _endpoint_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.endpoint = event.value
+            self.query_one(".compose-heading.-preview", Static).update(self._preview_heading())
+            self._schedule()
+
     def _schedule(self) -> None:
         if self._timer is not None:
             self._timer.stop()
@@ -323,11 +342,28 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         requests, errors = self.build()
         self.requests = requests
         self.form_errors = errors
-        self.issues = validate(requests)
+        self.issues = self.service.compose_issues(
+            requests, endpoint=self.endpoint if self.openai else None
+        )
         self.query_one("#compose-extra-error", Static).update(
             Text("\n".join(errors), style="red") if errors else ""
         )
-        body = json.dumps({"requests": requests}, indent=2, ensure_ascii=False)
+        if self.openai:  # the lines of the input file the batch is created from
+            body = "\n".join(
+                json.dumps(
+                    {
+                        "custom_id": r["custom_id"],
+                        "method": "POST",
+                        "url": self.endpoint,
+                        "body": r["params"],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+                for r in requests
+            )
+        else:
+            body = json.dumps({"requests": requests}, indent=2, ensure_ascii=False)
         self.query_one("#compose-preview", Static).update(
             Syntax(clean(body), "json", word_wrap=True, theme="ansi_dark")
         )
@@ -393,11 +429,18 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         ):
             return
         name = self.query_one("#compose-name", Input).value.strip() or None
-        typed = self.query_one("#compose-betas", Input).value
-        betas = [b.strip() for b in typed.split(",") if b.strip()]
+        betas: list[str] = []
+        if not self.openai:
+            typed = self.query_one("#compose-betas", Input).value
+            betas = [b.strip() for b in typed.split(",") if b.strip()]
         self.busy = True
         try:
-            outcome = await self.service.submit_requests(requests, name=name, betas=betas)
+            outcome = await self.service.submit_requests(
+                requests,
+                name=name,
+                betas=betas,
+                endpoint=self.endpoint if self.openai else None,
+            )
         except BatchtopError as exc:
             self.busy = False
             self.notify(escape(clean(str(exc))), title="Submit failed", severity="error")

@@ -1,0 +1,124 @@
+"""Compose for OpenAI (Pilot, the OpenAI emulator through the official `openai` SDK): the
+endpoint choice, the body each endpoint takes, OpenAI's checks, and a submit that goes
+through the journal and the input-file upload as an import's parts do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+from batchtop.core.config import Settings
+from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.models import IntentState, SubmitOutcome
+from batchtop.core.service import BatchService
+from batchtop.core.store import Store
+from batchtop.tui.screens.compose import ComposeScreen
+from batchtop.tui.screens.confirm import ConfirmScreen
+from screens_data import ScreenHost, screen_text, wait_for
+from textual.widgets import Button, Input, Select, TextArea
+
+pytest.importorskip("openai")
+pytest.importorskip("batchtop.core.emulator.openai_api")
+
+
+@pytest.fixture
+async def openai_live(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> AsyncIterator[BatchService]:
+    service = BatchService(
+        Store.open(tmp_path / "live.sqlite3"),
+        Settings(max_retries=0, request_timeout_s=10.0),
+        api_key="test-key",
+        base_url=openai_emulator.base_url,
+        now=openai_emulator.clock.now,
+        sleep=asyncio.sleep,
+        provider="openai",
+    )
+    service._owns_store = True
+    service.auto_download = False
+    yield service
+    await service.close()
+
+
+async def test_compose_responses_requests_and_submit(
+    openai_live: BatchService, openai_emulator: EmulatorHandle
+) -> None:
+    from openai import OpenAI
+
+    app = ScreenHost(lambda: ComposeScreen(openai_live))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)
+        await pilot.pause()
+        assert not screen.query("#compose-betas")  # Anthropic's header is not offered
+        await pilot.press(*"Say hello")
+        # No model yet: OpenAI has no default model, the check says so and submit waits.
+        await wait_for(pilot, lambda: any(i.field == "body.model" for i in screen.issues))
+        assert screen.query_one("#compose-submit", Button).disabled
+        screen.query_one("#compose-endpoint", Select).value = "/v1/responses"
+        screen.query_one("#compose-model", Input).value = "gpt-4o-mini"
+        screen.query_one("#compose-max-tokens", Input).value = "64"
+        screen.query_one("#compose-system", TextArea).text = "Be brief."
+        expected = [
+            {
+                "custom_id": "request-1",
+                "params": {
+                    "model": "gpt-4o-mini",
+                    "input": "Say hello",
+                    "instructions": "Be brief.",
+                    "max_output_tokens": 64,
+                },
+            }
+        ]
+        await wait_for(pilot, lambda: screen.requests == expected)
+        await wait_for(pilot, lambda: not screen.issues)
+        text = screen_text(app)
+        assert '"url": "/v1/responses"' in text  # the preview is the input file's line
+        assert "1 request, no problems found." in text
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
+    outcome = app.dismissed[0]
+    assert isinstance(outcome, SubmitOutcome)
+    (batch_id,) = outcome.batch_ids
+    # The journal: an intent written before the create, resolved by it.
+    assert [i.state for i in openai_live.store.intents(outcome.job_id)] == [IntentState.SUBMITTED]
+    view = openai_live.batch(batch_id)
+    assert view is not None
+    assert view.remote.submission_id is not None  # in the batch's metadata, for reconcile
+    client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
+    batch = client.batches.retrieve(batch_id)
+    assert batch.endpoint == "/v1/responses"
+    (line,) = client.files.content(batch.input_file_id).content.splitlines()
+    assert orjson.loads(line) == {
+        "custom_id": "request-1",
+        "method": "POST",
+        "url": "/v1/responses",
+        "body": expected[0]["params"],
+    }
+
+
+async def test_compose_embeddings_checks_the_input(openai_live: BatchService) -> None:
+    app = ScreenHost(lambda: ComposeScreen(openai_live, endpoint="/v1/embeddings"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)
+        await pilot.pause()
+        screen.query_one("#compose-model", Input).value = "text-embedding-3-small"
+        await pilot.press("ctrl+n")  # a second request, left empty
+        await pilot.press(*"the sea")
+        await wait_for(
+            pilot,
+            lambda: [(i.line, i.field) for i in screen.issues] == [(1, "body.input")],
+        )
+        assert screen.requests[1]["params"] == {
+            "model": "text-embedding-3-small",
+            "input": "the sea",
+        }
+        assert "is an empty string" in screen_text(app)
+        assert not screen.can_submit
