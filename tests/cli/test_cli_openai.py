@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from batchtop.core.demo import write_articles
 from batchtop.core.emulator import EmulatorHandle
 
 pytest.importorskip("openai")
@@ -44,8 +45,7 @@ def openai_env(openai_emulator: EmulatorHandle) -> dict[str, str]:
 def test_thousand_articles_flow_with_openai(
     openai_emulator: EmulatorHandle, openai_env: dict[str, str], tmp_path: Path
 ) -> None:
-    articles = [{"id": i, "content": f"Article number {i}."} for i in range(1000)]
-    (tmp_path / "articles.json").write_text(json.dumps(articles))
+    write_articles(tmp_path / "articles.json", 1000)  # the README's (and the demo's) file
     proc = run(
         "submit",
         "--provider",
@@ -76,7 +76,7 @@ def test_thousand_articles_flow_with_openai(
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert len(data) == 1000
+    assert set(data) == {f"article-{i:04d}" for i in range(1000)}  # the records' own ids
     assert all(isinstance(v, str) and v for v in data.values())
 
     proc = run("ls", "--provider", "openai", "--json", cwd=tmp_path, env=openai_env)
