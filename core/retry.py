@@ -8,12 +8,19 @@ resend. The first kind is left out unless asked for.
 A succeeded request that stopped with `refusal`, or was cut at `max_tokens`, is resent only
 when asked for: refusals as they were, cuts with a new, higher `max_tokens` (a cut whose own
 `max_tokens` is already that high would be cut again, so it is left out and counted).
+
+A cut is a result whose stop reason is `max_tokens`: the Message Batches stop reason, and
+what `providers/openai_lines.py` makes of OpenAI's cuts (a chat completion's
+`finish_reason: "length"`, a response `incomplete` for `max_output_tokens`). The new budget
+goes to the field the request's endpoint reads (`budget_fields`): `max_tokens` for Message
+Batches, `max_output_tokens` for OpenAI responses, and for chat completions the fields the
+body had (`max_completion_tokens`, or the older `max_tokens`), else `max_completion_tokens`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -44,10 +51,24 @@ def check_max_tokens(max_tokens: int | None) -> None:
         raise UserError(f"The new max_tokens must be a positive whole number, not {max_tokens!r}.")
 
 
-def _own_max_tokens(request: FailedRequest) -> int | None:
+def budget_fields(params: Mapping[str, Any], endpoint: str | None) -> tuple[str, ...]:
+    """The fields of a request's `params` that hold its output budget (see the module):
+    `endpoint` is the OpenAI batch's, None for Message Batches."""
+    if endpoint is None:
+        return ("max_tokens",)
+    if endpoint.endswith("/responses"):
+        return ("max_output_tokens",)
+    present = tuple(f for f in ("max_completion_tokens", "max_tokens") if f in params)
+    return present or ("max_completion_tokens",)
+
+
+def _own_max_tokens(request: FailedRequest, endpoint: str | None) -> int | None:
     params = orjson.loads(request.params_json or "null")
-    value = params.get("max_tokens") if isinstance(params, dict) else None
-    return value if isinstance(value, int) else None
+    if not isinstance(params, dict):
+        return None
+    values = [params.get(f) for f in budget_fields(params, endpoint)]
+    budgets = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    return min(budgets) if budgets else None
 
 
 def choose(
@@ -57,11 +78,13 @@ def choose(
     include_invalid: bool = False,
     refusals: bool = False,
     max_tokens: int | None = None,
+    endpoint: str | None = None,
 ) -> tuple[RetryPlan, list[FailedRequest]]:
     """The plan for one batch and the requests it resends (parameters known, in id order).
 
     `refusals` adds the succeeded requests that stopped with `refusal`; `max_tokens` adds
-    those cut at `max_tokens`, to be resent with that value (see `resend_params`).
+    those cut at `max_tokens`, to be resent with that value (see `resend_params`);
+    `endpoint`: the OpenAI batch's (None: Message Batches).
     """
     check_max_tokens(max_tokens)
     chosen: list[FailedRequest] = []
@@ -83,7 +106,7 @@ def choose(
         elif (
             stop == "max_tokens"
             and max_tokens is not None
-            and ((own := _own_max_tokens(request)) is not None and own >= max_tokens)
+            and ((own := _own_max_tokens(request, endpoint)) is not None and own >= max_tokens)
         ):
             not_raised += 1
         else:
@@ -107,9 +130,10 @@ def choose(
     return plan, chosen
 
 
-def resend_params(request: FailedRequest, plan: RetryPlan) -> Any:
+def resend_params(request: FailedRequest, plan: RetryPlan, endpoint: str | None = None) -> Any:
     """The parameters a chosen request is resent with: as sent before, except a cut at
-    `max_tokens`, which gets the plan's new `max_tokens`."""
+    `max_tokens`, which gets the plan's new budget in its endpoint's field(s)
+    (`budget_fields`; `endpoint` the OpenAI batch's, None for Message Batches)."""
     params = orjson.loads(request.params_json or "null")
     if (
         request.type is ResultType.SUCCEEDED
@@ -117,7 +141,8 @@ def resend_params(request: FailedRequest, plan: RetryPlan) -> Any:
         and plan.max_tokens is not None
         and isinstance(params, dict)
     ):
-        params["max_tokens"] = plan.max_tokens
+        for name in budget_fields(params, endpoint):
+            params[name] = plan.max_tokens
     return params
 
 

@@ -1217,22 +1217,28 @@ class BatchService:
         assert view is not None
         if view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has not ended yet: retry once it has ended.")
-        if max_tokens is not None and view.model:
+        if max_tokens is not None and view.model and self.provider == "anthropic":
+            # the model catalogue and its output limits are Anthropic's
             await self._catalog_for_checks()
             problem = max_tokens_problem(view.model, max_tokens)
             if problem is not None and problem[0] == "error":
                 raise UserError(problem[1])
         counts = view.remote.request_counts
         wants_successes = (refusals or max_tokens is not None) and counts.succeeded
+        endpoint = view.remote.endpoint  # OpenAI's: the field a new budget goes to
         options = {"include_invalid": include_invalid, "refusals": refusals}
         if not counts.failed and not wants_successes:
-            plan = retry.choose(batch_id, [], max_tokens=max_tokens, **options)[0]
+            plan = retry.choose(batch_id, [], max_tokens=max_tokens, endpoint=endpoint, **options)[
+                0
+            ]
             return view, plan, []
         if not view.results_indexed:
             await self.download_results(batch_id)
             view = self.require_batch(batch_id)
         failed = await asyncio.to_thread(self.results.failed_requests, batch_id)
-        plan, chosen = retry.choose(batch_id, failed, max_tokens=max_tokens, **options)
+        plan, chosen = retry.choose(
+            batch_id, failed, max_tokens=max_tokens, endpoint=endpoint, **options
+        )
         return view, plan, chosen
 
     async def retry_failed(
@@ -1281,7 +1287,7 @@ class BatchService:
             raise UserError(f"Nothing to retry: batch {batch_id} has {what}.")
         url = view.remote.endpoint  # OpenAI: the resent requests target the batch's endpoint
         requests = [
-            {"custom_id": r.custom_id, "params": retry.resend_params(r, plan), "url": url}
+            {"custom_id": r.custom_id, "params": retry.resend_params(r, plan, url), "url": url}
             for r in chosen
         ]
         job_id = view.job_id
@@ -1292,7 +1298,12 @@ class BatchService:
             job_id = job.id
         intents = await asyncio.to_thread(self.store.intents, job_id)
         part_no = max([i.part for i in intents] + [view.job_part or 0]) + 1
-        prepared = await asyncio.to_thread(prepare_requests, requests, user_text)
+        read_text: Callable[[Any], str | None] = user_text
+        if self.provider == "openai":
+            from .import_openai import input_text
+
+            read_text = input_text
+        prepared = await asyncio.to_thread(prepare_requests, requests, read_text)
         submitted = await self._submit_parts(
             job_id,
             [(part_no, None, None)],

@@ -176,3 +176,44 @@ def test_jsonl_results_are_openais_lines_byte_for_byte(
     assert len(body["choices"]) == 2
     assert body["choices"][1]["logprobs"]["content"][0]["top_logprobs"]
     assert body["system_fingerprint"].startswith("fp_")
+
+
+def test_retry_max_tokens_resends_openai_cuts(
+    openai_emulator: EmulatorHandle, openai_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`batchtop retry --max-tokens N` on an OpenAI chat batch: the answers cut at their
+    max_completion_tokens (finish_reason "length") are resent with max_completion_tokens N."""
+    from openai import OpenAI
+
+    def body(budget: int) -> dict[str, object]:
+        question = [{"role": "user", "content": "Tell me about the sea and its tides"}]
+        return {"model": "gpt-4o-mini", "messages": question, "max_completion_tokens": budget}
+
+    lines = [
+        {"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": body(b)}
+        for cid, b in (("cut", 3), ("whole", 500))
+    ]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    proc = run("submit", "--provider", "openai", "in.jsonl", "--yes", cwd=tmp_path, env=openai_env)
+    assert proc.returncode == 0, proc.stderr
+    (bid,) = re.findall(r"submitted (batch_\w+)", proc.stdout)
+    openai_emulator.advance(3600)
+    proc = run(
+        "retry",
+        "--provider",
+        "openai",
+        bid,
+        "--max-tokens",
+        "400",
+        "--json",
+        cwd=tmp_path,
+        env=openai_env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["requests"], out["max_tokens_cuts"]) == (1, 1)
+    client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
+    child = client.batches.retrieve(out["batch_ids"][0])
+    (sent,) = client.files.content(child.input_file_id).content.splitlines()
+    assert json.loads(sent)["body"] == body(400)
+    assert json.loads(sent)["custom_id"] == "cut"
