@@ -43,8 +43,9 @@ SERVICE_SIZES = [
     pytest.param(200, id="full", marks=pytest.mark.soak),
 ]
 TUI_SIZES = [
-    pytest.param(8, id="short"),
-    pytest.param(40, id="full", marks=pytest.mark.soak),
+    pytest.param(8, "anthropic", id="short"),
+    pytest.param(8, "openai", id="openai"),
+    pytest.param(40, "anthropic", id="full", marks=pytest.mark.soak),
 ]
 # Liveness, not performance: a frozen loop (sync work on it, a deadlock) blows far past these.
 # CPU burned by the loop thread between two heartbeats is bounded tightly; wall-clock lag
@@ -436,16 +437,19 @@ async def test_openai_service_survives_faults(
     lag.check(MAX_LOOP_BUSY_S, MAX_LOOP_STALL_S)
 
 
-@pytest.mark.parametrize("n", TUI_SIZES)
+@pytest.mark.parametrize(("n", "provider"), TUI_SIZES)
 async def test_tui_stays_responsive_and_shows_degraded_state(
-    emulator_factory: Any, tmp_path: Path, n: int, request: pytest.FixtureRequest
+    emulator_factory: Any, tmp_path: Path, n: int, provider: str, request: pytest.FixtureRequest
 ) -> None:
     from batchtop.tui.app import BatchtopApp
 
     if n > 8 and not soak_full(request.config):
         pytest.skip("full soak: run with -m soak or BATCHTOP_SOAK=full")
-    emulator = emulator_factory(rate=0.05, faults=faults(seed=11))
-    soak = Soak(emulator, tmp_path, n, seed=11, pace_s=0.02)  # one refresh per 20 ms
+    if provider == "openai":
+        pytest.importorskip("openai")
+    emulator = emulator_factory(api=provider, rate=0.05, faults=faults(seed=11))
+    # one refresh per 20 ms
+    soak = Soak(emulator, tmp_path, n, seed=11, pace_s=0.02, provider=provider)
     svc = soak.service
     app = BatchtopApp(svc, svc.settings, poll=True, now=emulator.clock.now)
     shown: list[str] = []
@@ -484,6 +488,8 @@ async def test_tui_stays_responsive_and_shows_degraded_state(
             await app.workers.wait_for_complete()
             await soak.finish()
         figures = soak.check()
+        if provider == "openai":
+            figures.update(await soak.check_files())
     finally:
         lag.stop()
         await svc.close()
@@ -492,7 +498,7 @@ async def test_tui_stays_responsive_and_shows_degraded_state(
     figures["max_loop_busy_s"] = round(lag.max_busy_s, 3)
     figures["heartbeats"] = lag.ticks
     figures["status_bar_errors_shown"] = len(shown)
-    print(f"\nfault soak (TUI, {n} batches): {figures}")
+    print(f"\nfault soak (TUI, {provider}, {n} batches): {figures}")
     assert lag.ticks > 10
     lag.check(MAX_LOOP_BUSY_S, MAX_LOOP_STALL_S)
     assert shown, "the status bar never showed the degraded state"
