@@ -42,3 +42,21 @@ def test_status_words() -> None:
     )
     assert status_label(view("openai", "failed", ProcessingStatus.ENDED)) == "failed"
     assert status_label(view("anthropic", None, ProcessingStatus.IN_PROGRESS)) == "in progress"
+
+
+def test_provider_column_fits_from_120_columns() -> None:
+    from batchtop.tui.screens.rows import COLUMNS, columns
+    from batchtop.tui.widgets.batches_table import layout
+
+    def shown(width: int, *, provider: bool) -> list[str]:
+        cols = columns(provider=provider)
+        return [cols[i].key for i, _ in layout(cols, width)]
+
+    assert columns(provider=False) == COLUMNS  # one provider: the table of before
+    assert "provider" in shown(119, provider=True)  # 120 columns less the scrollbar
+    assert "provider" not in shown(79, provider=True)
+    assert shown(79, provider=True) == shown(79, provider=False)
+    # where it fits it takes the ID's place before any count's
+    wide = shown(119, provider=True)
+    assert "id" not in wide
+    assert {"succeeded", "errored", "total", "cost"} <= set(wide)

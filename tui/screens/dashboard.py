@@ -192,7 +192,7 @@ class DashboardScreen(BatchActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         if self._demo:
-            yield DemoBanner()
+            yield DemoBanner(tuple(provider_name(p) for p in self.fleet.providers))
         yield Static(id="title-bar")
         box = Input(placeholder="filter by label or id · enter keeps · esc clears", id="filter")
         box.display = False  # opened by `/`

@@ -43,25 +43,27 @@ SHORT_VIEWS: dict[View, str] = {**VIEWS, "errors": "Errors"}  # for narrow termi
 
 ID_CHARS = 24  # an id without its `msgbatch_` prefix
 COLUMNS: tuple[Column, ...] = (
-    # `hide`: on a narrow terminal the highest goes first (label, status, progress stay)
+    # `hide`: on a narrow terminal the highest goes first (label, status, progress stay);
+    # even ranks, so that a column shown only sometimes (`PROVIDER_COLUMN`) fits between
     Column("label", "Label", 18, grow="fill"),
-    Column("id", "ID", 12, hide=6, grow="full", max_width=ID_CHARS, cut="middle"),
+    Column("id", "ID", 12, hide=12, grow="full", max_width=ID_CHARS, cut="middle"),
     Column("status", "Status", 11),
     Column("progress", "Progress", 15, grow=""),
-    Column("processing", "Proc", 7, "right", hide=8),
-    Column("succeeded", "OK", 7, "right", hide=5),
-    Column("errored", "Err", 7, "right", hide=1),
-    Column("canceled", "Canc", 7, "right", hide=10),
-    Column("expired", "Exp", 7, "right", hide=9),
-    Column("total", "Total", 7, "right", hide=4),
-    Column("created", "Age", 7, "right", hide=7),
-    Column("expires", "Left", 7, "right", hide=2),
-    Column("cost", "Cost", 9, "right", hide=3),
+    Column("processing", "Proc", 7, "right", hide=16),
+    Column("succeeded", "OK", 7, "right", hide=10),
+    Column("errored", "Err", 7, "right", hide=2),
+    Column("canceled", "Canc", 7, "right", hide=20),
+    Column("expired", "Exp", 7, "right", hide=18),
+    Column("total", "Total", 7, "right", hide=8),
+    Column("created", "Age", 7, "right", hide=14),
+    Column("expires", "Left", 7, "right", hide=4),
+    Column("cost", "Cost", 9, "right", hide=6),
 )
 
 PROVIDER_COLUMN = Column("provider", "Provider", 9, hide=11, grow="")
-"""Shown when the dashboard holds more than one provider's batches (the first to go on a
-narrow terminal: the provider filter, `P`, still tells them apart)."""
+"""Shown when the dashboard holds more than one provider's batches: it goes after the
+time columns and the ID (the detail panel shows the id) and before the counts; on an
+80-column terminal it is hidden (the status line names the providers, `P` filters)."""
 
 
 def columns(*, provider: bool) -> tuple[Column, ...]:
@@ -190,6 +192,9 @@ def _num(value: int, style: str = "") -> Text:
 def status_style(label: str, styles: Styles) -> str:
     return {
         "in progress": styles.running,
+        "validating": styles.running,  # OpenAI's own words (`format.PROVIDER_WORDS`)
+        "finalizing": styles.running,
+        "failed": styles.error,
         "canceling": styles.warning,
         "ended": styles.success,
         "canceled": styles.warning,

@@ -9,10 +9,17 @@ from __future__ import annotations
 from textual.reactive import reactive
 from textual.widgets import Static
 
-DEMO_TEXT = "DEMO — local emulator, nothing is sent to Anthropic"
-STARTING_TEXT = (
-    "DEMO — starting a local emulator with a sample workspace… (nothing is sent to Anthropic)"
-)
+
+def demo_text(who: str = "Anthropic") -> str:
+    return f"DEMO — local emulator, nothing is sent to {who}"
+
+
+def starting_text(who: str = "Anthropic") -> str:
+    return f"DEMO — starting a local emulator with a sample workspace… (nothing is sent to {who})"
+
+
+DEMO_TEXT = demo_text()
+STARTING_TEXT = starting_text()
 
 
 class DemoBanner(Static):
@@ -23,8 +30,10 @@ class DemoBanner(Static):
 
     starting: reactive[bool] = reactive(False)
 
-    def __init__(self) -> None:
-        super().__init__(DEMO_TEXT, id="demo-banner", markup=False)
+    def __init__(self, providers: tuple[str, ...] = ("Anthropic",)) -> None:
+        """`providers`: the names of the providers the demo emulates."""
+        self._who = " or ".join(providers)
+        super().__init__(demo_text(self._who), id="demo-banner", markup=False)
 
     def watch_starting(self, starting: bool) -> None:
-        self.update(STARTING_TEXT if starting else DEMO_TEXT)
+        self.update(starting_text(self._who) if starting else demo_text(self._who))
