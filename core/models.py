@@ -126,6 +126,28 @@ class RemoteBatch:
         `finalizing`), else the neutral one."""
         return self.provider_status or str(self.processing_status)
 
+    @property
+    def result_lines(self) -> int:
+        """The fewest result lines a complete download of an ended batch holds (fewer: the
+        download was cut): one per request, except (OpenAI) the requests a cancel or the
+        expiry kept from running, which its output and error files need not list (a
+        cancelled batch has "partial results (if any)" in its output file)."""
+        counts = self.request_counts
+        if self.provider == "openai":
+            return counts.total - counts.canceled - counts.expired
+        return counts.total
+
+    @property
+    def unlisted_outcome(self) -> ResultType | None:
+        """What the requests an ended batch's results do not list ended as: OpenAI's
+        cancelled batch → canceled, expired → expired (the requests they kept from
+        running); None where every request has a result line."""
+        if self.provider != "openai":
+            return None
+        return {"cancelled": ResultType.CANCELED, "expired": ResultType.EXPIRED}.get(
+            self.provider_status or ""
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class BatchView:

@@ -1235,7 +1235,9 @@ class BatchService:
         if not view.results_indexed:
             await self.download_results(batch_id)
             view = self.require_batch(batch_id)
-        failed = await asyncio.to_thread(self.results.failed_requests, batch_id)
+        failed = await asyncio.to_thread(
+            self.results.failed_requests, batch_id, view.remote.unlisted_outcome
+        )
         plan, chosen = retry.choose(
             batch_id, failed, max_tokens=max_tokens, endpoint=endpoint, **options
         )
@@ -1349,7 +1351,7 @@ class BatchService:
                 self._api,
                 self.results,
                 view.id,
-                expected_lines=view.remote.request_counts.total or None,
+                expected_lines=view.remote.result_lines or None,
                 indexed=view.results_indexed if view.results_downloaded else 0,
                 progress=progress,
                 sleep=self._sleep,

@@ -21,6 +21,7 @@ from ..models import (
     ResultPage,
     ResultRow,
     ResultSummary,
+    ResultType,
 )
 from ..sqlite_util import write_txn
 from . import queries
@@ -165,9 +166,12 @@ class ResultsIndex:
         """Every matching (row, raw line), by custom_id, streamed in pages (for export)."""
         return ResultStream(self.db.conn, batch_ids, filt)
 
-    def failed_requests(self, batch_id: str) -> list[FailedRequest]:
-        """A batch's errored, expired and canceled requests, with parameters when known."""
-        return queries.failed_requests(self.db.conn(), batch_id)
+    def failed_requests(
+        self, batch_id: str, unlisted: ResultType | None = None
+    ) -> list[FailedRequest]:
+        """A batch's errored, expired and canceled requests, with parameters when known
+        (`unlisted`: see `queries.failed_requests`)."""
+        return queries.failed_requests(self.db.conn(), batch_id, unlisted)
 
     def error_types(self, batch_ids: Sequence[str]) -> dict[str, int]:
         return queries.error_types(self.db.conn(), batch_ids)

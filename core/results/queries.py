@@ -464,20 +464,34 @@ def error_types(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> dict[str,
     return {name: int(n) for name, n in rows}
 
 
-def failed_requests(conn: sqlite3.Connection, batch_id: str) -> list[FailedRequest]:
+def failed_requests(
+    conn: sqlite3.Connection, batch_id: str, unlisted: ResultType | None = None
+) -> list[FailedRequest]:
     """The errored, expired and canceled requests of one batch, and its successes that
     stopped with `refusal` or `max_tokens`, with their parameters from the manifest when
-    batchtop has them (which to resend is `core/retry.py`'s rule)."""
+    batchtop has them (which to resend is `core/retry.py`'s rule).
+
+    `unlisted`: the outcome of the manifest's requests that have no result line (OpenAI:
+    those a cancel or the expiry kept from running, which its files need not list); None
+    leaves them out."""
     key = manifest_key(conn, batch_id)
-    rows = conn.execute(
+    job, part = (key[0], key[1]) if key else (None, None)
+    sql = (
         "SELECT r.custom_id, r.type, r.error_type, m.params_json, m.input_text, r.stop_reason"
         " FROM results r"
         " LEFT JOIN manifests m ON m.job_id = ? AND m.part = ? AND m.custom_id = r.custom_id"
         " WHERE r.batch_id = ?"
         " AND (r.type != 'succeeded' OR r.stop_reason IN ('refusal', 'max_tokens'))"
-        " ORDER BY r.custom_id",
-        (key[0] if key else None, key[1] if key else None, batch_id),
-    ).fetchall()
+    )
+    args: list[Any] = [job, part, batch_id]
+    if unlisted is not None and key is not None:
+        sql += (
+            " UNION ALL SELECT m.custom_id, ?, NULL, m.params_json, m.input_text, NULL"
+            " FROM manifests m WHERE m.job_id = ? AND m.part = ? AND NOT EXISTS"
+            " (SELECT 1 FROM results r WHERE r.batch_id = ? AND r.custom_id = m.custom_id)"
+        )
+        args += [unlisted.value, job, part, batch_id]
+    rows = conn.execute(f"SELECT * FROM ({sql}) ORDER BY 1", args).fetchall()
     return [
         FailedRequest(
             r[0],

@@ -118,3 +118,48 @@ async def test_incomplete_responses_are_resent_with_max_output_tokens(
         }
     finally:
         await service.close()
+
+
+async def test_cancelled_batch_downloads_and_its_unrun_requests_are_retried(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A cancelled OpenAI batch's files list only the requests that ran ("partial results
+    (if any)"): its download is complete with those, and a retry resends the others as
+    canceled requests, with their parameters from the manifest."""
+    from batchtop.core.emulator import Rule
+    from batchtop.core.models import ResultType
+
+    openai_emulator.set_rules([Rule(pattern="[13579]$", delay_s=10_000)])  # half never end
+    question = [{"role": "user", "content": "Tell me about the sea"}]
+    path = write(
+        tmp_path / "chat.jsonl",
+        "/v1/chat/completions",
+        {f"c-{i}": {"messages": question} for i in range(10)},
+    )
+    service = openai_service(openai_emulator, tmp_path)
+    service.auto_download = False
+    try:
+        report = await service.analyse(path, ImportOptions())
+        (batch_id,) = (await service.submit(report)).batch_ids
+        openai_emulator.advance(60)
+        await service.cancel(batch_id)
+        openai_emulator.advance(3600)
+        await service.refresh()
+        view = service.batch(batch_id)
+        assert view is not None
+        assert view.remote.provider_status == "cancelled"
+        assert (view.remote.request_counts.succeeded, view.remote.request_counts.canceled) == (
+            5,
+            5,
+        )
+        assert await service.download_results(batch_id) == 5  # not "5 of 10 lines": cut
+        plan = await service.retry_plan([batch_id])
+        assert (plan.resend, plan.resend_by_type) == (5, {ResultType.CANCELED: 5})
+        openai_emulator.set_rules([])
+        outcome = await service.retry_failed(batch_id)
+        (child,) = outcome.submitted.batch_ids
+        bodies = sent_bodies(openai_emulator, child)
+        assert sorted(bodies) == [f"c-{i}" for i in (1, 3, 5, 7, 9)]
+        assert bodies["c-1"] == {"model": MODEL, "messages": question}
+    finally:
+        await service.close()
