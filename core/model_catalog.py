@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from typing import Any
 
 from .models import ModelInfo
@@ -94,6 +93,7 @@ def builtin_catalog() -> ModelCatalog:
     global _builtin
     if _builtin is None:
         import tomllib
+        from importlib import resources  # only when the catalogue is read
 
         raw = resources.files(__package__).joinpath("model_catalog.toml").read_text("utf-8")
         data = tomllib.loads(raw)

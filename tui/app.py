@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal, NoReturn, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, get_args
 
 from batchtop.core.desktop_notify import Notifier
 from batchtop.core.errors import BatchtopError
@@ -27,11 +27,11 @@ from batchtop.core.models import (
     RefreshFailed,
     SubmitNotice,
 )
-from batchtop.core.notices import ended_notices, summary_line
 from textual import work
 from textual.app import App
 from textual.binding import BindingType
 from textual.markup import escape
+from textual.screen import Screen
 from textual.worker import Worker
 
 from .commands import BatchFinder, BatchtopCommands
@@ -40,7 +40,6 @@ from .messages import ServiceEvent
 from .safe_text import clean
 from .screens.batch_actions import display_name
 from .screens.dashboard import DashboardScreen
-from .screens.help import HelpScreen
 from .textual_fixes import apply as apply_textual_fixes
 from .widgets.banner import DemoBanner
 
@@ -115,11 +114,21 @@ class BatchtopApp(App[int]):
         # Desktop notifications when batches or jobs end (None: off, or headless).
         self.notifier: Notifier | None = None
         self.dashboard = DashboardScreen(
-            self.fleet, now=self.now, refresh_interval_s=settings.refresh_interval_s, demo=demo
+            self.fleet,
+            now=self.now,
+            refresh_interval_s=settings.refresh_interval_s,
+            demo=demo,
+            starting=workspace is not None and not workspace.started,
         )
         self.set_keymap(settings.keymap)
         if settings.theme in self.available_themes:
             self.theme = settings.theme
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The dashboard is the bottom of the stack, composed while the app starts: pushed
+        from `on_mount` instead, it was laid out and drawn once inside Textual's start-up
+        batch (a frame never shown) and drawn again for the first frame."""
+        return self.dashboard
 
     async def on_mount(self) -> None:
         if self.settings.desktop_notify and not self.is_headless:
@@ -130,13 +139,9 @@ class BatchtopApp(App[int]):
             self.notify(escape(clean(warning, keep_newlines=False)), severity="warning")
         self._unsubscribe = self.fleet.subscribe(self._forward_service_event)
         if self.workspace is not None and not self.workspace.started:
-            await self.push_screen(self.dashboard)  # mounted: its banner says "starting"
-            self.dashboard.query_one(DemoBanner).starting = True
-            self.call_after_refresh(self._bring_up_demo)
-        else:
-            self.push_screen(self.dashboard)
-            if self._poll_enabled:
-                self.call_after_refresh(self.start_polling)
+            self.call_after_refresh(self._bring_up_demo)  # its banner says "starting"
+        elif self._poll_enabled:
+            self.call_after_refresh(self.start_polling)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -183,6 +188,8 @@ class BatchtopApp(App[int]):
         ended, self._ended = self._ended, []
         if not ended:
             return
+        from batchtop.core.notices import summary_line  # not needed for the first frame
+
         if len(ended) > MAX_END_TOASTS:
             errors = sum(1 for b in ended if b.remote.request_counts.has_errors)
             text = f"{len(ended)} batches ended" + (f", {errors} with failures" if errors else "")
@@ -202,6 +209,8 @@ class BatchtopApp(App[int]):
     @work(thread=True, group="desktop-notify", exit_on_error=False)
     def _desktop_notify(self, ended: list[BatchView], notifier: Notifier) -> None:
         """core decides what to say (a job once its last batch ended); notify-send may block."""
+        from batchtop.core.notices import ended_notices
+
         by_owner: dict[int, tuple[BatchService, list[BatchView]]] = {}
         for batch in ended:
             owner = self.fleet.service_for(batch.id)
@@ -276,6 +285,8 @@ class BatchtopApp(App[int]):
     # --- help ------------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen  # imported when first opened, as every screen
+
         if isinstance(self.screen, HelpScreen):
             return
         name = getattr(self.screen, "HELP_TITLE", None) or type(self.screen).__name__

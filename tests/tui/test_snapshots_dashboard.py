@@ -34,6 +34,7 @@ def snapshot_app(
 
 def select(batch_id: str) -> RunBefore:
     async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()  # the dashboard (the bottom screen) mounts as the app starts
         table = pilot.app.dashboard.table  # type: ignore[attr-defined]
         table.move_cursor(row=table.get_row_index(batch_id))
         await pilot.pause()

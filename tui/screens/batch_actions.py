@@ -24,9 +24,6 @@ from textual.markup import escape
 from ..format import short_id
 from ..safe_text import clean, safe_text
 from ..widgets.batches_table import BatchesTable
-from .confirm import ConfirmScreen
-from .label import LabelScreen
-from .retry import retry_flow
 from .rows import JOB_PREFIX
 
 if TYPE_CHECKING:
@@ -162,6 +159,8 @@ class BatchActions(_Screen):
                 self._batches[batch.id] = updated
             self.render_rows()
 
+        from .label import LabelScreen  # dialogs too: none is needed for the first frame
+
         self.app.push_screen(LabelScreen(batch.id, batch.label), save)
 
     def action_cancel(self) -> None:
@@ -178,6 +177,8 @@ class BatchActions(_Screen):
 
     @work(group="batch-action", exit_on_error=False)
     async def _cancel_flow(self, batch: BatchView) -> None:
+        from .confirm import ConfirmScreen
+
         body = Text.assemble(
             "Cancel ",
             safe_text(display_name(batch), "bold", one_line=True),
@@ -211,6 +212,8 @@ class BatchActions(_Screen):
 
     @work(group="batch-action", exit_on_error=False)
     async def _delete_flow(self, batch: BatchView) -> None:
+        from .confirm import ConfirmScreen
+
         body = Text.assemble(
             "Delete ",
             safe_text(display_name(batch), "bold", one_line=True),
@@ -246,6 +249,8 @@ class BatchActions(_Screen):
 
     @work(group="batch-action", exit_on_error=False)
     async def _retry_flow(self, batch: BatchView) -> None:
+        from .retry import retry_flow
+
         owner = self._owner([batch.id])
         if await retry_flow(self, owner, [batch.id], display_name(batch)):
             self.reload()

@@ -166,7 +166,9 @@ class DashboardScreen(BatchActions, Screen[None]):
         now: Callable[[], datetime],
         refresh_interval_s: float,
         demo: bool = False,
+        starting: bool = False,
     ) -> None:
+        """`starting`: the demo's workspace is still being started (its banner says so)."""
         from batchtop.core.fleet import Fleet  # (the service is open: core is loaded)
 
         super().__init__(id="dashboard")
@@ -177,6 +179,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         self._now = now
         self._interval = refresh_interval_s
         self._demo = demo
+        self._starting = starting
         self._batches: dict[str, BatchView] = {}
         self._jobs: dict[str, Job] = {}
         self._members: dict[str, list[BatchView]] = {}  # jobs view: job id -> its batches
@@ -192,7 +195,9 @@ class DashboardScreen(BatchActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         if self._demo:
-            yield DemoBanner(tuple(provider_name(p) for p in self.fleet.providers))
+            yield DemoBanner(
+                tuple(provider_name(p) for p in self.fleet.providers), starting=self._starting
+            )
         yield Static(id="title-bar")
         box = Input(placeholder="filter by label or id · enter keeps · esc clears", id="filter")
         box.display = False  # opened by `/`

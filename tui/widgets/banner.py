@@ -30,10 +30,15 @@ class DemoBanner(Static):
 
     starting: reactive[bool] = reactive(False)
 
-    def __init__(self, providers: tuple[str, ...] = ("Anthropic",)) -> None:
-        """`providers`: the names of the providers the demo emulates."""
+    def __init__(
+        self, providers: tuple[str, ...] = ("Anthropic",), *, starting: bool = False
+    ) -> None:
+        """`providers`: the names of the providers the demo emulates; `starting`: the demo
+        is still starting (the text the first frame shows)."""
         self._who = " or ".join(providers)
-        super().__init__(demo_text(self._who), id="demo-banner", markup=False)
+        text = starting_text(self._who) if starting else demo_text(self._who)
+        super().__init__(text, id="demo-banner", markup=False)
+        self.set_reactive(DemoBanner.starting, starting)
 
     def watch_starting(self, starting: bool) -> None:
         self.update(starting_text(self._who) if starting else demo_text(self._who))
