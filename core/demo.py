@@ -206,23 +206,29 @@ async def open_demo(settings: Settings | None = None, clock: DemoClock | None = 
         openai_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         openai_sock.bind(("127.0.0.1", 0))
         openai_sock.listen(128)
-        service = await BatchService.open(
-            home / "batchtop.sqlite3",
-            settings,
-            api_key=DEMO_KEY,
-            base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
-            now=clock.now,
-        )
-        openai_service = None
-        if importlib.util.find_spec("openai") is not None:
-            openai_service = await BatchService.open(
-                home / "openai.sqlite3",
+        opening = [
+            BatchService.open(
+                home / "batchtop.sqlite3",
                 settings,
                 api_key=DEMO_KEY,
-                base_url=f"http://127.0.0.1:{openai_sock.getsockname()[1]}/v1",
+                base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
                 now=clock.now,
-                provider="openai",
             )
+        ]
+        if importlib.util.find_spec("openai") is not None:  # the OpenAI side is shown too
+            opening.append(
+                BatchService.open(
+                    home / "openai.sqlite3",
+                    settings,
+                    api_key=DEMO_KEY,
+                    base_url=f"http://127.0.0.1:{openai_sock.getsockname()[1]}/v1",
+                    now=clock.now,
+                    provider="openai",
+                )
+            )
+        # both stores are made at once (each one's creation waits on the disk, in a thread)
+        service, *others = await asyncio.gather(*opening)
+        openai_service = others[0] if others else None
     except BaseException:
         _leave_home(home, before)
         raise
