@@ -26,3 +26,26 @@ async def live_service(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterato
     service.auto_download = False
     yield service
     await service.close()  # and its store
+
+
+@pytest.fixture
+async def openai_live(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> AsyncIterator[BatchService]:
+    """An OpenAI service on a fresh store, talking to the OpenAI emulator through the
+    official `openai` SDK."""
+    from batchtop.core.store import Store
+
+    service = BatchService(
+        Store.open(tmp_path / "openai.sqlite3"),
+        Settings(max_retries=0, request_timeout_s=10.0),
+        api_key="test-key",
+        base_url=openai_emulator.base_url,
+        now=openai_emulator.clock.now,
+        sleep=asyncio.sleep,
+        provider="openai",
+    )
+    service._owns_store = True
+    service.auto_download = False
+    yield service
+    await service.close()

@@ -4,17 +4,11 @@ through the journal and the input-file upload as an import's parts do."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import orjson
 import pytest
-from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import IntentState, SubmitOutcome
 from batchtop.core.service import BatchService
-from batchtop.core.store import Store
 from batchtop.tui.screens.compose import ComposeScreen
 from batchtop.tui.screens.confirm import ConfirmScreen
 from screens_data import ScreenHost, screen_text, wait_for
@@ -22,25 +16,6 @@ from textual.widgets import Button, Input, Select, TextArea
 
 pytest.importorskip("openai")
 pytest.importorskip("batchtop.core.emulator.openai_api")
-
-
-@pytest.fixture
-async def openai_live(
-    openai_emulator: EmulatorHandle, tmp_path: Path
-) -> AsyncIterator[BatchService]:
-    service = BatchService(
-        Store.open(tmp_path / "live.sqlite3"),
-        Settings(max_retries=0, request_timeout_s=10.0),
-        api_key="test-key",
-        base_url=openai_emulator.base_url,
-        now=openai_emulator.clock.now,
-        sleep=asyncio.sleep,
-        provider="openai",
-    )
-    service._owns_store = True
-    service.auto_download = False
-    yield service
-    await service.close()
 
 
 async def test_compose_responses_requests_and_submit(
