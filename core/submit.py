@@ -532,10 +532,14 @@ class Submitter:
             page = await self._list_page(api, after_id)
             lo, hi = self.window(intent)  # the first response may have told the server's time
             tagged.extend(b for b in page.batches if b.submission_id == wanted)
+            # a batch tagged with another submission id (another client's, another attempt's)
+            # is proven not this attempt's: never a look-alike
             alike.extend(
                 b
                 for b in page.batches
-                if lo <= b.created_at <= hi and b.request_counts.total == intent.request_count
+                if lo <= b.created_at <= hi
+                and b.request_counts.total == intent.request_count
+                and b.submission_id is None
             )
             if not page.has_more or not page.batches or page.last_id is None:
                 break

@@ -265,6 +265,47 @@ async def test_reconcile_finds_the_batch_by_its_submission_id(
         await service.close()
 
 
+async def test_another_clients_tagged_batch_is_no_look_alike(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """An open intent (its create's answer lost, no batch made) and, in the same minutes,
+    another data directory's batch of the same size on the project: that batch carries the
+    other's submission id in its metadata, so it is not this part's and reconcile does not
+    hold the intent as "unknown: not adopted" on it (a resubmit would have waited 30 min)."""
+    from batchtop.core.submit import read_part
+
+    def home(name: str) -> BatchService:
+        (tmp_path / name).mkdir()
+        return openai_service(openai_emulator, tmp_path / name)
+
+    alpha, bravo = home("alpha"), home("bravo")
+    try:
+        report = await alpha.analyse(chat_file(tmp_path / "a.jsonl", 4), ImportOptions())
+        assert report.prepared_path is not None
+        job = alpha.store.create_job(
+            "lost", str(tmp_path / "a.jsonl"), openai_emulator.clock.now(), part_count=1
+        )
+        part = read_part(report.prepared_path / "part-0001.jsonl")
+        alpha.store.add_manifest(job.id, 1, part.manifest_rows)
+        alpha.store.add_intent(job.id, 1, 4, part.content_hash, openai_emulator.clock.now())
+        theirs = await bravo.submit(
+            await bravo.analyse(chat_file(tmp_path / "b.jsonl", 4), ImportOptions())
+        )
+        await bravo.refresh()  # in progress (the clock stands still): it counts 4 requests
+        (bid,) = theirs.batch_ids
+        other = bravo.batch(bid)
+        assert other is not None
+        assert other.remote.request_counts.total == 4
+        assert other.remote.processing_status is ProcessingStatus.IN_PROGRESS
+        resolved = await alpha.reconcile()
+        assert [(i.candidates, i.unknown) for i in resolved] == []
+        (still,) = alpha.store.open_intents()
+        assert still.candidates == ()
+    finally:
+        await alpha.close()
+        await bravo.close()
+
+
 async def test_orphaned_files_are_only_this_data_directorys(
     openai_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
