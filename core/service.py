@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import shutil
 import sqlite3
 import threading
@@ -631,6 +630,8 @@ class BatchService:
         """This data directory's tag for the workspace (see `ImportOptions.id_tag`)."""
         tag = self.store.meta("client_tag")
         if not tag:
+            import secrets  # (and hmac, hashlib): not for the first frame
+
             tag = secrets.token_hex(3)
             self.store.set_meta(client_tag=tag)
         return tag

@@ -24,7 +24,6 @@ from batchtop.core.service import BatchService
 from batchtop.core.store import Store
 from batchtop.tui.app import BatchtopApp
 from batchtop.tui.format import short_id
-from batchtop.tui.screens.dashboard import FIRST_ROWS
 from dashboard_support import until
 from rich.console import Console
 
@@ -159,7 +158,7 @@ async def test_the_first_frame_shows_what_reading_every_batch_shows(many: Batcht
         assert f"{COUNT - 1:,} batches · {COUNT // 10} active" in title(app)
         dashboard._show_newest()  # what the first frame is drawn from
         await pilot.pause()
-        assert len(dashboard._batches) == FIRST_ROWS < COUNT
+        assert len(dashboard._batches) == SIZE[1] < COUNT  # as many as the screen has lines
         assert painted(app) == everything
 
 

@@ -109,7 +109,6 @@ EMPTY_WORKSPACE = [
 """What the table says when the workspace has no batch at all (issue 14.17)."""
 SHORT_BELOW = 30  # rows: a shorter detail panel leaves the table more room
 DEBOUNCE_ABOVE = 1000  # batches; below this, filtering on every keystroke is instant
-FIRST_ROWS = 200  # batches read for the first frame (more than a screen shows)
 
 
 @dataclass(slots=True)
@@ -274,8 +273,9 @@ class DashboardScreen(BatchActions, Screen[None]):
 
     def _show_newest(self) -> None:
         """The first frame, without reading every batch (10,000 take ~100 ms): the newest
-        ones, which are the top of the default view, and the counts of all of them."""
-        newest, total, active, seen = self.fleet.newest_batches(FIRST_ROWS)
+        ones, which are the top of the default view (as many as the terminal has lines: more
+        than the table shows), and the counts of all of them."""
+        newest, total, active, seen = self.fleet.newest_batches(max(self.app.size.height, 1))
         self._batches = {b.id: b for b in newest}
         self._totals = (total, active) if total > len(newest) else None
         self._reload_jobs()
