@@ -327,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="open the dashboard against a built-in emulator"
     )
-    _provider_flag(parser)
+    _provider_flag(parser, dashboard=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
     for name, help_text, handler, add_arguments in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -341,12 +341,18 @@ _NO_PROVIDER = frozenset({"locate", "emulator", "serve"})
 PROVIDERS = ("anthropic", "openai")
 
 
-def _provider_flag(p: argparse.ArgumentParser) -> None:
+def _provider_flag(p: argparse.ArgumentParser, *, dashboard: bool = False) -> None:
+    default = (
+        "default: the dashboard shows every provider whose key is set,"
+        " a command uses the provider setting, anthropic"
+        if dashboard
+        else "default: the provider setting, anthropic"
+    )
     p.add_argument(
         "--provider",
         choices=PROVIDERS,
         default=argparse.SUPPRESS,
         help="the batch API: anthropic (ANTHROPIC_API_KEY) or openai (OPENAI_API_KEY,"
         " OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID; needs batchtop[openai])"
-        " (default: the provider setting, anthropic)",
+        f" ({default})",
     )
