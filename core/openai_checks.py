@@ -243,7 +243,12 @@ def composed_issues(
         elif cid in seen:
             issues.append(
                 ImportIssue(
-                    "error", f"custom_id {cid!r} is used twice.", path, line, None, "custom_id"
+                    "error",
+                    f"duplicate custom_id {cid!r}: it is used twice.",
+                    path,
+                    line,
+                    None,
+                    "custom_id",
                 )
             )
         if isinstance(cid, str):

@@ -958,7 +958,7 @@ class BatchService:
                     issues.append(
                         ImportIssue(
                             "error",
-                            f"custom_id {cid!r} is used twice.",
+                            f"duplicate custom_id {cid!r}: it is used twice.",
                             "request",
                             i + 1,
                             None,
