@@ -1,4 +1,5 @@
-"""What runs before the dashboard's first frame (issue 14.6): nothing drawn twice."""
+"""What runs before the dashboard's first frame (issue 14.6): nothing drawn twice, nothing
+made or imported that the frame does not show."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ async def test_the_dashboard_is_not_drawn_inside_the_start_up_batch(
         first = next(held for screen, held in frames if screen is app.dashboard)
         assert not first
         assert app.screen_stack == [app.dashboard]
+        assert not app.dashboard.query("#filter")  # the filter box is made when `/` opens it
 
 
 # Modules the first frame of an Anthropic dashboard does without; each loads when first used.

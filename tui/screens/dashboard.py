@@ -187,6 +187,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         self._detail_of: tuple[object, ...] = ()  # what the detail panel shows
         self._render_pending = False
         self._filter_timer: Timer | None = None
+        self._filter_box: Input | None = None  # mounted when `/` first opens it
         self._builder = RowBuilder(Styles(), provider=self.fleet.mixed)
         self._title_counts: tuple[int, int, int] | None = None  # (shown, total, active)
 
@@ -198,9 +199,7 @@ class DashboardScreen(BatchActions, Screen[None]):
                 tuple(provider_name(p) for p in self.fleet.providers), starting=self._starting
             )
         yield Static(id="title-bar")
-        box = Input(placeholder="filter by label or id · enter keeps · esc clears", id="filter")
-        box.display = False  # opened by `/`
-        yield box
+        # the filter box is mounted below the title when `/` first opens it (`action_filter`)
         yield BatchesTable(self._columns, self._cells, id="batches")
         yield BatchDetail(id="detail")
         yield StatusBar(self._interval, self._now, id="status")
@@ -623,13 +622,29 @@ class DashboardScreen(BatchActions, Screen[None]):
         order: list[str | None] = [None, *providers]
         self.provider_filter = order[(order.index(self.provider_filter) + 1) % len(order)]
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.has_focus:  # `/` is a priority key: in the box it is text
+    async def action_filter(self) -> None:
+        box = self._filter_box
+        if box is None:
+            # Made when first opened: the first frame does without it (an Input's CSS and
+            # mount are a noticeable share of the dashboard's start). Awaited, so keys typed
+            # right after `/` are handled once it is there.
+            box = Input(placeholder="filter by label or id · enter keeps · esc clears", id="filter")
+            self._filter_box = box
+            await self.mount(box, after=self.query_one("#title-bar"))
+        elif box.has_focus:  # `/` is a priority key: in the box it is text
             box.insert_text_at_cursor("/")
             return
         box.display = True
         self.set_focus(box)  # now (`focus()` waits a turn): what is typed next goes to the box
+
+    def _close_filter_box(self) -> None:
+        """Empty and hide the filter box, if `/` ever opened it."""
+        self._stop_filter_timer()
+        box = self._filter_box
+        if box is not None:
+            with box.prevent(Input.Changed):
+                box.value = ""
+            box.display = False
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -654,12 +669,9 @@ class DashboardScreen(BatchActions, Screen[None]):
         self.set_focus(self.table)
 
     def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.display or self.filter_text:
-            self._stop_filter_timer()
-            with box.prevent(Input.Changed):
-                box.value = ""
-            box.display = False
+        box = self._filter_box
+        if (box is not None and box.display) or self.filter_text:
+            self._close_filter_box()
             self.filter_text = ""
             self.set_focus(self.table)
 
@@ -687,11 +699,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         if batch_id not in self._batches:
             return
         if batch_id not in self.table.keys:
-            box = self.query_one("#filter", Input)
-            with box.prevent(Input.Changed):
-                box.value = ""
-            box.display = False
-            self._stop_filter_timer()
+            self._close_filter_box()
             # both at once, then one render (each alone would render on its own)
             self.set_reactive(DashboardScreen.filter_text, "")
             self.set_reactive(DashboardScreen.view, "all")
