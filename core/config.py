@@ -52,6 +52,9 @@ class Settings:
     prices: dict[str, ModelPrice] = field(default_factory=dict)
     # anthropic-beta values sent on every batch create (`submit --beta` adds more)
     betas: tuple[str, ...] = ()
+    # `reconcile --delete-orphans` deletes an uploaded input file no batch uses only once it
+    # is this old (server time): another client may be between its upload and its create.
+    orphan_min_age_s: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.refresh_interval_s < MIN_REFRESH_S:
@@ -73,6 +76,7 @@ class Settings:
         return os.environ.get("ANTHROPIC_BASE_URL") or self.base_url
 
 
+_ZERO_ALLOWED = frozenset({"max_retries", "orphan_min_age_s"})
 _TYPES: dict[str, tuple[type, ...]] = {
     "refresh_interval_s": (int, float),
     "idle_refresh_interval_s": (int, float),
@@ -88,6 +92,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "notify_bell": (bool,),
     "desktop_notify": (bool,),
     "confirm_submit_above_usd": (int, float),
+    "orphan_min_age_s": (int, float),
 }
 
 
@@ -159,7 +164,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "config") -> Setti
         if not isinstance(value, expected):
             raise UserError(f"{source}: '{key}' must be a {expected[0].__name__}.")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if value < 0 or (value == 0 and key != "max_retries"):
+            if value < 0 or (value == 0 and key not in _ZERO_ALLOWED):
                 raise UserError(f"{source}: '{key}' must be positive.")
             values[key] = float(value) if float in expected else value
         else:

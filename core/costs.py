@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .models import BatchCost, BatchView
-from .pricing import BATCH_DISCOUNT, price_source
+from .pricing import BATCH_DISCOUNT, price_for, price_source
 
 
 def batch_cost(view: BatchView) -> BatchCost:
@@ -28,7 +28,10 @@ def batch_cost(view: BatchView) -> BatchCost:
         return _cost(0.0, estimate=False, source=source)
     if view.results_indexed and not view.remote.is_active:
         # Results are indexed but no row has a known price: the cost is unknown, not zero.
-        return BatchCost(None, is_estimate=False, price_source=source)
+        return BatchCost(None, is_estimate=False, price_source=source, unpriced=True)
+    if view.model and price_for(view.model) is None:
+        # A model without a price: an estimate of it is no figure at all (not ~$0.00).
+        return BatchCost(None, is_estimate=True, price_source=source, unpriced=True)
     if view.estimated_cost_usd is None:
         return BatchCost(None, is_estimate=True, price_source=source)
     share = billable / counts.total if counts.total else 1.0
@@ -38,18 +41,19 @@ def batch_cost(view: BatchView) -> BatchCost:
 def total_cost(costs: Iterable[BatchCost]) -> BatchCost:
     """The sum of several batches' costs (a job): an estimate if any part is one."""
     usd = standard = 0.0
-    any_known = estimate = False
+    any_known = estimate = unpriced = False
     source = ""
     for cost in costs:
         source = source or cost.price_source
         estimate = estimate or cost.is_estimate
+        unpriced = unpriced or cost.unpriced
         if cost.usd is None:
             continue
         any_known = True
         usd += cost.usd
         standard += cost.standard_usd if cost.standard_usd is not None else cost.usd
-    if not any_known:
-        return BatchCost(None, is_estimate=estimate, price_source=source)
+    if not any_known or unpriced:  # a part without a price: the sum is not known either
+        return BatchCost(None, is_estimate=estimate, price_source=source, unpriced=unpriced)
     return BatchCost(usd, is_estimate=estimate, standard_usd=standard, price_source=source)
 
 

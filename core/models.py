@@ -182,7 +182,8 @@ class BatchView:
 class BatchCost:
     """What a batch costs, as core decides it; front ends render it and never recompute it.
 
-    `usd` is None when nothing is known (no estimate, or a model without a price).
+    `usd` is None when nothing is known (no estimate, or a model without a price);
+    `unpriced` says it is the latter: front ends show "unknown", never a zero.
     `is_estimate` stays True until the results' usage is known: front ends mark such a
     figure (`~`). Canceled, expired and errored requests are not billed, so they count
     for nothing in either case. `standard_usd`/`savings_usd` are derived from `usd` (what
@@ -193,6 +194,7 @@ class BatchCost:
     is_estimate: bool
     standard_usd: float | None = None
     price_source: str = ""
+    unpriced: bool = False  # the batch's model has no price: its cost is unknown
 
     @property
     def savings_usd(self) -> float | None:
@@ -440,6 +442,9 @@ class OrphanFile:
     created_at: datetime
     # the submission id (job/part/intent) its name carries, None when it carries none
     submission_id: str | None = None
+    # younger than `orphan_min_age_s` (server time): another process may be between its
+    # upload and its create, so it is not deleted
+    too_recent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1090,20 +1090,28 @@ class BatchService:
         await self._ready()
         found: list[OrphanFile] = await finder()
         jobs = {job.id for job in await asyncio.to_thread(self.store.list_jobs)}
+        offset = self._api.server_offset_s or 0.0
+        server_now = self._now() + timedelta(seconds=offset)
+        youngest = server_now - timedelta(seconds=self.settings.orphan_min_age_s)
         return [
-            f
+            replace(f, too_recent=f.created_at > youngest)
             for f in found
             if f.submission_id is not None and f.submission_id.split("/")[0] in jobs
         ]
 
-    async def delete_orphan_files(self, files: Sequence[OrphanFile]) -> int:
-        """Delete these uploaded files (the user said so); returns how many were deleted."""
+    async def delete_orphan_files(self, files: Sequence[OrphanFile]) -> list[OrphanFile]:
+        """Delete these uploaded files (the user said so), those old enough only (a younger
+        one may be another client's upload about to be used); returns the deleted ones."""
         deleter = getattr(self._api, "delete_file", None)
         if deleter is None:
-            return 0
+            return []
+        deleted = []
         for f in files:
+            if f.too_recent:
+                continue
             await deleter(f.id)
-        return len(files)
+            deleted.append(f)
+        return deleted
 
     def job_progress(self, job_id: str) -> JobProgress | None:
         """Which parts of a job were created, are unresolved, or were never sent."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from batchtop.core.models import BatchView, Job, ProcessingStatus
+from batchtop.core.models import BatchCost, BatchView, Job, ProcessingStatus
 from rich.style import Style
 from rich.text import Text
 
@@ -62,6 +62,24 @@ def money(usd: float | None, *, approx: bool = False, places: int | None = None)
     if places is None:
         places = 4 if 0 < usd < 0.01 else 2
     return f"{prefix}${usd:,.{places}f}"
+
+
+UNKNOWN_COST = "unknown"
+
+
+def cost_text(cost: BatchCost, *, places: int | None = None) -> str:
+    """A batch's or job's cost as core decided it: `~$1.20` while estimated, `unknown` for a
+    model without a price (never `~$0.00`), `—` when nothing is known yet."""
+    if cost.usd is None and cost.unpriced:
+        return UNKNOWN_COST
+    return money(cost.usd, approx=cost.is_estimate, places=places)
+
+
+def cost_cell(cost: BatchCost) -> str:
+    """`cost_text` for a table column (`money_cell`'s two decimals)."""
+    if cost.usd is None and cost.unpriced:
+        return UNKNOWN_COST
+    return money_cell(cost.usd, approx=cost.is_estimate)
 
 
 def money_places(amounts: Iterable[float | None]) -> int:

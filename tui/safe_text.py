@@ -2,6 +2,9 @@
 
 Such text is data: it must never be parsed as Rich/Textual markup, and control characters
 (ANSI/OSC escape sequences, carriage returns, bidi overrides) must never reach the terminal.
+They are not dropped either: both front ends show them in one visible form, `\x1b`, `\x0d`,
+`\u202e` (an escape sequence loses its ESC and prints as plain text), so what a result or a
+file holds is what a user sees.
 """
 
 from __future__ import annotations
@@ -13,13 +16,12 @@ from rich.text import Text
 # C0/C1 controls except tab and newline, DEL, and the bidi/zero-width formatting characters
 # that can disguise what a line says.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.)")
 
 
 def clean(text: str, *, keep_newlines: bool = True) -> str:
-    """Remove escape sequences and control characters; optionally fold newlines to spaces."""
-    text = _ESCAPE_SEQUENCE.sub("", text)
-    text = _CONTROL.sub("", text)
+    """`text` with its control characters made visible (`visible`); optionally newlines and
+    tabs folded to spaces (one line)."""
+    text = visible(text)
     if not keep_newlines:
         text = text.replace("\n", " ").replace("\t", " ")
     return text
@@ -35,9 +37,9 @@ def _shown_json(match: re.Match[str]) -> str:
 
 
 def visible(text: str, *, json: bool = False) -> str:
-    """The same characters `clean` removes, shown inert instead: `\\x1b`, `\\u202e` (with
-    `json`, always `\\u00XX`, so JSON text stays JSON that parses to the same strings).
-    An escape sequence loses its ESC and so prints as plain text. Tabs and newlines stay."""
+    """Control characters shown inert: `\\x1b`, `\\u202e` (with `json`, always `\\u00XX`,
+    so JSON text stays JSON that parses to the same strings). An escape sequence loses its
+    ESC and so prints as plain text. Tabs and newlines stay."""
     return _CONTROL.sub(_shown_json if json else _shown, text)
 
 

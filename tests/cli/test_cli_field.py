@@ -137,3 +137,58 @@ def test_redact_masks_the_credentials_of_every_url() -> None:
     line = "Cannot reach http://bob:hunter2hunter2@proxy:8080/v1 (or https://tok3n@h/)"
     assert redact(line) == "Cannot reach http://[redacted]@proxy:8080/v1 (or https://[redacted]@h/)"
     assert redact("write to ops@example.com") == "write to ops@example.com"
+
+
+def test_reconcile_deletes_only_orphaned_files_older_than_the_minimum_age(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    import openai
+
+    env = dict(
+        no_retries(tmp_path),
+        OPENAI_API_KEY="test-key",
+        OPENAI_BASE_URL=openai_emulator.base_url,
+    )
+    client = openai.OpenAI(api_key="test-key", base_url=openai_emulator.base_url)
+    # another client between its upload and its create (or a crash between the two)
+    upload = client.files.create(
+        file=("batchtop-job_x-1-1.jsonl", b'{"custom_id": "a"}\n'), purpose="batch"
+    )
+
+    def ours() -> set[str]:
+        return {f.id for f in client.files.list(purpose="batch")}
+
+    proc = run(
+        "reconcile", "--provider", "openai", "--delete-orphans", "--json", cwd=tmp_path, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    (entry,) = json.loads(proc.stdout)
+    assert (entry["file_id"], entry["state"]) == (upload.id, "too recent to delete")
+    assert ours() == {upload.id}
+    text = run("reconcile", "--provider", "openai", "--delete-orphans", cwd=tmp_path, env=env)
+    assert "too recent to delete" in text.stdout, text.stderr
+
+    openai_emulator.advance(3601)  # server time: the upload is now over an hour old
+    proc = run(
+        "reconcile", "--provider", "openai", "--delete-orphans", "--json", cwd=tmp_path, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    (entry,) = json.loads(proc.stdout)
+    assert entry["state"] == "deleted"
+    assert ours() == set()
+
+
+def test_a_batch_of_a_model_without_a_price_costs_unknown_not_zero(
+    emulator_env: EmulatorHandle, tmp_path: Path
+) -> None:
+    (tmp_path / "p.txt").write_text("one\ntwo\n")
+    sent = run("submit", "p.txt", "--model", "claude-fable-9", "--yes", "--json", cwd=tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    (bid,) = json.loads(sent.stdout)["batch_ids"]
+    (row,) = json.loads(run("ls", "--offline", "--json", cwd=tmp_path).stdout)
+    assert (row["cost_usd"], row["cost_unknown"]) == (None, True)
+    table = run("ls", "--offline", cwd=tmp_path).stdout
+    assert "unknown" in table
+    assert "$0.00" not in table
+    shown = run("show", bid, "--offline", cwd=tmp_path).stdout
+    assert re.search(r"^cost\s+unknown$", shown, re.M), shown

@@ -227,3 +227,10 @@ def store_file(data: Path, base_url: str | None = None, workspace_id: str | None
     found = sorted(data.glob(f"stores/*/*/{scope.DB_FILENAME}"))
     assert len(found) <= 1, found
     return found[0] if found else data / scope.DB_FILENAME
+
+
+def unresolved_exit(entries: list[dict[str, object]]) -> int:
+    """The exit code `reconcile --json` owes its report: 1 while a part stays unresolved
+    (an intent unknown or pending, a job with open parts), else 0."""
+    open_intent = any(e.get("state") in ("pending", "unknown") for e in entries)
+    return 1 if open_intent or any(e.get("open_parts") for e in entries) else 0

@@ -37,6 +37,7 @@ from reliability_support import (
     server_input_files,
     start_cli,
     store_file,
+    unresolved_exit,
 )
 from waiting import try_wait
 
@@ -176,7 +177,7 @@ def test_kill_during_openai_submit(
     emulator.clear_faults()
 
     first = alpha.cli("reconcile", "--json")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == unresolved_exit(json.loads(first.stdout)), first.stderr
     assert "Traceback" not in first.stderr
     listed = alpha.cli("ls", "--json", "--offline")
     assert listed.returncode == 0, listed.stderr
@@ -204,15 +205,25 @@ def test_kill_during_openai_submit(
     used = server_input_file_ids(emulator)
     mine = alpha.uploads(emulator)
     theirs = bravo.uploads(emulator)
-    reported = {e["file_id"] for e in json.loads(first.stdout) if e.get("state") == "orphaned file"}
+    orphaned = ("orphaned file", "too recent to delete")
+    reported = {e["file_id"] for e in json.loads(first.stdout) if e.get("state") in orphaned}
     assert reported == mine - used
     # the other home's reconcile --delete-orphans leaves this home's files alone
     settled = bravo.cli("reconcile", "--delete-orphans", "--json")
     assert settled.returncode == 0, settled.stderr
     assert [e for e in json.loads(settled.stdout) if "part" in e or "file_id" in e] == []
     assert alpha.uploads(emulator) == mine
+    # seconds old: another process of this home may be between an upload and its create
+    kept = alpha.cli("reconcile", "--delete-orphans", "--json")
+    assert kept.returncode == unresolved_exit(json.loads(kept.stdout)), kept.stderr
+    recent = {e["file_id"] for e in json.loads(kept.stdout) if e.get("state") in orphaned}
+    assert all(e["state"] != "deleted" for e in json.loads(kept.stdout)), kept.stdout
+    assert recent == reported
+    assert alpha.uploads(emulator) == mine
+    with (alpha.data.parent.parent / "config" / "batchtop" / "config.toml").open("a") as fh:
+        fh.write("orphan_min_age_s = 0\n")  # old enough now
     cleaned = alpha.cli("reconcile", "--delete-orphans", "--json")
-    assert cleaned.returncode == 0, cleaned.stderr
+    assert cleaned.returncode == unresolved_exit(json.loads(cleaned.stdout)), cleaned.stderr
     assert alpha.uploads(emulator) == mine & used
     assert bravo.uploads(emulator) == theirs
     # The same submit again sends only the parts never sent: no part twice; a part whose

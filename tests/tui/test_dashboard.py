@@ -362,7 +362,8 @@ async def test_hostile_label_renders_literally(make_app: AppFactory, workspace: 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert cell(app, workspace.hostile, "label") == "[bold red]x[/] red"
+        # markup literal, escape codes shown as the CLI shows them (nothing dropped)
+        assert cell(app, workspace.hostile, "label") == "[bold red]x[/] \\x1b[31mred\\x1b[0m"
         await select(pilot, app, workspace.hostile)
         await pilot.press("y")  # notification text with brackets must not break markup
         await pilot.pause()

@@ -142,6 +142,7 @@ def cost_fields(view: BatchView) -> dict[str, Any]:
         "standard_cost_usd": c.standard_usd,
         "savings_usd": c.savings_usd,
         "price_source": c.price_source,
+        "cost_unknown": c.unpriced,  # a model without a price: cost_usd null, not zero
     }
 
 
@@ -150,8 +151,7 @@ def cost(view: BatchView, places: int | None = None) -> str:
     (core decides which: `batch_cost`)."""
     from batchtop.core.costs import batch_cost
 
-    c = batch_cost(view)
-    return fmt.money(c.usd, approx=c.is_estimate, places=places)
+    return fmt.cost_text(batch_cost(view), places=places)
 
 
 STATUS_STYLE = {

@@ -24,6 +24,7 @@ from textual.widgets import Sparkline, Static
 from ..format import (
     age,
     bar,
+    cost_text,
     duration,
     label_cell,
     money,
@@ -147,9 +148,7 @@ class BatchDetail(Horizontal):
         cost = total_cost(batch_cost(b) for b in batches)
         self._put(
             "#detail-cost",
-            Text(
-                f"cost {money(cost.usd, approx=cost.is_estimate)}" if cost.usd is not None else ""
-            ),
+            Text(f"cost {cost_text(cost)}" if cost.usd is not None or cost.unpriced else ""),
         )
 
     def show(self, info: DetailInfo | None) -> None:
@@ -243,9 +242,9 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
     )
     if narrow:
         cost = batch_cost(b)
-        if cost.usd is not None:
-            note = " estimated" if cost.is_estimate else ""
-            grid.add_row("cost", Text(f"{money(cost.usd, approx=cost.is_estimate)}{note}"))
+        if cost.usd is not None or cost.unpriced:
+            note = " estimated" if cost.is_estimate and cost.usd is not None else ""
+            grid.add_row("cost", Text(f"{cost_text(cost)}{note}"))
         if info.job is not None:
             grid.add_row("job", safe_text(info.job.name, one_line=True))
         if b.betas:
@@ -285,8 +284,8 @@ def _cost_and_links(info: DetailInfo) -> Table:
     grid = _grid()
     cost = batch_cost(b)
     grid.add_row(
-        "estimate" if cost.is_estimate else "cost",
-        Text(money(cost.usd, approx=cost.is_estimate)),
+        "estimate" if cost.is_estimate and not cost.unpriced else "cost",
+        Text(cost_text(cost)),
     )
     if cost.standard_usd is not None and cost.savings_usd:
         grid.add_row("standard", Text(money(cost.standard_usd, approx=cost.is_estimate)))

@@ -190,7 +190,7 @@ async def test_report_quotes_hostile_file_content_literally(tmp_path: Path) -> N
         assert "\x1b" not in text
         # the importer quotes the bad id; the report shows it as typed, markup and all
         assert any("[bold red]" in i.message for i in screen.report.errors)
-        assert "[bold red]x[/]" in text
+        assert "[bold red]x[/] \\x1b[31mred" in text  # the escape shown, not dropped
     service.store.close()
 
 

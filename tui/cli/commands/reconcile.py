@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from batchtop.core.models import IntentState
 from batchtop.tui.cli.render import console, print_json, txt
 
 if TYPE_CHECKING:
@@ -44,10 +45,16 @@ def _parts(parts: tuple[int, ...]) -> str:
     return ("part " if len(parts) == 1 else "parts ") + ", ".join(str(p) for p in parts)
 
 
+def _orphan_state(f: OrphanFile, deleted: bool) -> str:
+    if deleted:
+        return "deleted"
+    return "too recent to delete" if f.too_recent else "orphaned file"
+
+
 def _orphan_dict(f: OrphanFile, deleted: bool) -> dict[str, Any]:
     return {
         "file_id": f.id,
-        "state": "deleted" if deleted else "orphaned file",
+        "state": _orphan_state(f, deleted),
         "filename": f.filename,
         "bytes": f.bytes,
         "created_at": f.created_at.isoformat(),
@@ -59,22 +66,34 @@ async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
     partial = service.partial_jobs()
     orphans = await service.orphan_files()
     delete = bool(getattr(ns, "delete_orphans", False)) and bool(orphans)
-    if delete:
-        await service.delete_orphan_files(orphans)
+    deleted = {f.id for f in await service.delete_orphan_files(orphans)} if delete else set()
+    # like submit: a part whose create is still unresolved (unknown, or pending until it
+    # settles) is not done; a script must not take this run for the end of it
+    unresolved = any(i.state is IntentState.PENDING for i in reported) or any(
+        p.open for p in partial
+    )
+    code = 1 if unresolved else 0
     if ns.json:
         print_json(
             [_intent_dict(i) for i in reported]
             + [_job_dict(p) for p in partial]
-            + [_orphan_dict(f, delete) for f in orphans]
+            + [_orphan_dict(f, f.id in deleted) for f in orphans]
         )
-        return 0
+        return code
     out = console()
     if not reported and not partial and not orphans:
         out.print("nothing to reconcile")
     for f in orphans:
-        what = "deleted" if delete else "uploaded but used by no batch"
-        hint = "" if delete else " (reconcile --delete-orphans deletes it)"
-        out.print(txt(f"file {f.id} ({f.filename}, {f.bytes:,} bytes): {what}{hint}", "yellow"))
+        if f.id in deleted:
+            what = "deleted"
+        elif f.too_recent:
+            what = (
+                f"uploaded at {f.created_at:%H:%M} UTC, used by no batch yet: too recent to delete"
+                " (another client may be about to create its batch; orphan_min_age_s)"
+            )
+        else:
+            what = "uploaded but used by no batch (reconcile --delete-orphans deletes it)"
+        out.print(txt(f"file {f.id} ({f.filename}, {f.bytes:,} bytes): {what}", "yellow"))
     for i in reported:
         where = f"job {i.job_id} part {i.part}"
         if i.unknown:
@@ -111,4 +130,7 @@ async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
                 "yellow",
             )
         )
-    return 0
+    if unresolved:
+        err = console(stderr=True)
+        err.print(txt("some parts are still unresolved: run reconcile again later", "yellow"))
+    return code
