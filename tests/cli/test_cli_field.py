@@ -150,13 +150,30 @@ def test_reconcile_deletes_only_orphaned_files_older_than_the_minimum_age(
         OPENAI_BASE_URL=openai_emulator.base_url,
     )
     client = openai.OpenAI(api_key="test-key", base_url=openai_emulator.base_url)
-    # another client between its upload and its create (or a crash between the two)
+    (tmp_path / "p.txt").write_text("one\ntwo\n")
+    sent = run(
+        "submit",
+        "--provider",
+        "openai",
+        "p.txt",
+        "--model",
+        "gpt-4o-mini",
+        "--yes",
+        "--json",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert sent.returncode == 0, sent.stderr
+    job = json.loads(sent.stdout)["job_id"]
+    used = {f.id for f in client.files.list(purpose="batch")}
+    # another process of this data directory between its upload and its create (or a
+    # crash between the two): a file named after this store's job, no batch using it
     upload = client.files.create(
-        file=("batchtop-job_x-1-1.jsonl", b'{"custom_id": "a"}\n'), purpose="batch"
+        file=(f"batchtop-{job}_2_99.jsonl", b'{"custom_id": "a"}\n'), purpose="batch"
     )
 
     def ours() -> set[str]:
-        return {f.id for f in client.files.list(purpose="batch")}
+        return {f.id for f in client.files.list(purpose="batch")} - used
 
     proc = run(
         "reconcile", "--provider", "openai", "--delete-orphans", "--json", cwd=tmp_path, env=env
@@ -191,4 +208,4 @@ def test_a_batch_of_a_model_without_a_price_costs_unknown_not_zero(
     assert "unknown" in table
     assert "$0.00" not in table
     shown = run("show", bid, "--offline", cwd=tmp_path).stdout
-    assert re.search(r"^cost\s+unknown$", shown, re.M), shown
+    assert re.search(r"^cost\s+unknown\s*$", shown, re.M), shown
