@@ -46,3 +46,9 @@ async def test_demo_has_openai_batches_in_every_state() -> None:
             assert 0 < cancelled.request_counts.completed < cancelled.request_counts.total
             # the Anthropic side is as before, on its own port
             assert demo.service.base_url != demo.openai_base_url.removesuffix("/v1")
+        # what the dashboard shows of the expired eval: its unrun requests as expired (Exp)
+        assert demo.openai_service is not None
+        shown = demo.openai_service.batch(demo.openai_batches["nightly eval"])
+        assert shown is not None
+        counts = shown.remote.request_counts
+        assert (counts.succeeded, counts.errored, counts.expired) == (40, 0, 20)

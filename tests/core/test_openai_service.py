@@ -189,6 +189,42 @@ async def test_cancel_and_status_words(openai_emulator: EmulatorHandle, tmp_path
         await service.close()
 
 
+async def test_an_expired_batchs_unrun_requests_are_expired_not_errored(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The requests OpenAI's expiry kept from running (the error file's `batch_expired`
+    lines) are expired in the batch's counters and in the results index, not errored; a
+    request that ran and failed stays errored."""
+    openai_emulator.set_rules(
+        [
+            Rule(pattern=r"-000[0-2]$", outcome="expired"),
+            Rule(pattern=r"-0003$", outcome="errored", error_type="api_error"),
+        ]
+    )
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        report = await service.analyse(chat_file(tmp_path / "in.jsonl", 8), ImportOptions())
+        (batch_id,) = (await service.submit(report)).batch_ids
+        openai_emulator.advance(25 * 3600)
+        await service.refresh()
+        view = service.batch(batch_id)
+        assert view is not None
+        assert view.remote.provider_status == "expired"
+        counts = view.remote.request_counts
+        assert (counts.succeeded, counts.errored, counts.expired) == (4, 1, 3)
+        assert await service.download_results(batch_id) == 8  # the error file lists them
+        page = service.results_page([batch_id], ResultFilter(), 0, 100)
+        types = {r.custom_id: r.type for r in page.rows}
+        assert [c for c, t in sorted(types.items()) if t is ResultType.EXPIRED] == [
+            "art-0000",
+            "art-0001",
+            "art-0002",
+        ]
+        assert types["art-0003"] is ResultType.ERRORED
+    finally:
+        await service.close()
+
+
 async def test_refresh_of_n_batches_uses_one_list_call_per_100(
     openai_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:

@@ -70,7 +70,7 @@ def test_expiry_writes_unfinished_requests_to_the_error_file(
         assert expired.status == "expired"
         assert expired.expired_at == batch.expires_at == batch.created_at + 86_400
         assert expired.completed_at is None
-        assert expired.request_counts.model_dump() == {"total": 4, "completed": 3, "failed": 1}
+        assert expired.request_counts.model_dump() == {"total": 4, "completed": 3, "failed": 0}
         assert len(read_lines(oai, expired.output_file_id)) == 3
         (line,) = read_lines(oai, expired.error_file_id)
         assert line["custom_id"] == "req-2"

@@ -32,7 +32,8 @@ What it reproduces, and where each behaviour comes from:
   finalizing (`finalize_delay_s`) → completed; cancel → cancelling → cancelled
   (`cancel_delay_s`; requests not finished by the cancel are in neither file); 24 h after
   creation an unfinished batch is `expired` and its unfinished requests are written to the
-  error file with `error: {code: "batch_expired"}` (counted as failed). Each status has its
+  error file with `error: {code: "batch_expired"}` (not counted in `failed`, which counts
+  the requests that ran and failed: `completed` + `failed` < `total`). Each status has its
   `*_at` timestamp (Unix seconds). `usage` sums the billed tokens once the batch ended.
 - Result files (Batch API guide, "Retrieving the results"): purpose `batch_output`, named
   `{batch_id}_output.jsonl` / `_error.jsonl`, lines `{id: "batch_req_…", custom_id,

@@ -413,8 +413,9 @@ class OpenAIState:
                     errors.append(line)
                     n_failed += 1
             elif status == "expired":
+                # in the error file, but not counted: `failed` counts the requests that ran
+                # and failed; the batch's expiry kept this one from running
                 errors.append(expired_line(record.id, custom_id))
-                n_failed += 1
         out_id = err_id = None
         ttl = record.output_ttl_us
         db = self._db
