@@ -68,47 +68,64 @@ def _pages(
         after = rows[-1][-1]
 
 
-def _csv_cell(column: str) -> str:
-    """`export.csv_safe` in SQL: '' for NULL/empty, a leading apostrophe before a formula."""
+_FORMULA_CODES = "61, 43, 45, 64, 9, 13"  # = + - @ TAB CR: what `export.csv_safe` defuses
+
+
+def _csv_text(column: str, *, guard: bool) -> str:
+    """A text column as `csv.writer` writes it (minimal quoting: a cell holding , " CR or LF
+    is quoted, "" doubled), NULL as ''; `guard`: through `export.csv_safe` first (a leading
+    apostrophe before a formula). SQLite evaluates a repeated subexpression each time it
+    appears, so the quoting test reads the bare column (the apostrophe is no reason to quote)
+    and the guard's CASE runs once, in the branch taken."""
+    cell = column
+    if guard:
+        cell = (
+            f"CASE WHEN unicode({column}) IN ({_FORMULA_CODES}) THEN '''' || {column}"
+            f" ELSE {column} END"
+        )
     return (
-        f"CASE WHEN {column} IS NULL THEN '' WHEN substr({column}, 1, 1)"
-        f" IN ('=', '+', '-', '@', char(9), char(13)) THEN '''' || {column} ELSE {column} END"
+        f"CASE WHEN instr({column}, ',') OR instr({column}, '\"') OR instr({column}, char(13))"
+        f" OR instr({column}, char(10)) THEN '\"' || replace({cell}, '\"', '\"\"') || '\"'"
+        f" ELSE coalesce({cell}, '') END"
     )
 
 
-def _csv_quoted(cell: str) -> str:
-    """`csv.writer`'s minimal quoting: a cell holding , " CR or LF is quoted, "" doubled."""
-    return (
-        f"CASE WHEN instr({cell}, ',') OR instr({cell}, '\"') OR instr({cell}, char(13))"
-        f" OR instr({cell}, char(10)) THEN '\"' || replace({cell}, '\"', '\"\"') || '\"'"
-        f" ELSE {cell} END"
-    )
-
-
-CSV_SQL_LINE = " || ',' || ".join(
-    (
-        _csv_quoted(_csv_cell("r.custom_id")),
-        _csv_quoted("r.type"),
-        _csv_quoted(_csv_cell(INPUT_JOINED)),
-        _csv_quoted(_csv_cell("r.text")),
-        _csv_quoted("coalesce(r.stop_reason, '')"),
-        "r.input_tokens",
-        "r.output_tokens",
-        _csv_quoted("coalesce(r.error_type, '')"),
-        _csv_quoted(_csv_cell("r.error_message")),
-        _csv_quoted(_csv_cell("mi.original_id")),
-        _csv_quoted("coalesce(r.model, '')"),
-        "r.cache_creation_input_tokens",
-        "r.cache_read_input_tokens",
-        "CASE WHEN r.cost_usd IS NULL THEN '' ELSE printf('%.8f', r.cost_usd) END",
-        "r.thinking",
-        "r.tool_calls",
-        _csv_quoted(_csv_cell("r.tool_names")),
-        "r.citations",
-        _csv_quoted(_csv_cell("r.stop_details")),
-    )
+_CSV_CELLS: tuple[tuple[str, str | None], ...] = (
+    (_csv_text("r.custom_id", guard=True), "r.custom_id"),
+    (_csv_text("r.type", guard=False), "r.type"),
+    (_csv_text(INPUT_JOINED, guard=True), INPUT_JOINED),
+    (_csv_text("r.text", guard=True), "r.text"),
+    (_csv_text("r.stop_reason", guard=False), "r.stop_reason"),
+    ("r.input_tokens", None),
+    ("r.output_tokens", None),
+    (_csv_text("r.error_type", guard=False), "r.error_type"),
+    (_csv_text("r.error_message", guard=True), "r.error_message"),
+    (_csv_text("mi.original_id", guard=True), "mi.original_id"),
+    (_csv_text("r.model", guard=False), "r.model"),
+    ("r.cache_creation_input_tokens", None),
+    ("r.cache_read_input_tokens", None),
+    ("CASE WHEN r.cost_usd IS NULL THEN '' ELSE printf('%.8f', r.cost_usd) END", None),
+    ("r.thinking", None),
+    ("r.tool_calls", None),
+    (_csv_text("r.tool_names", guard=True), "r.tool_names"),
+    ("r.citations", None),
+    (_csv_text("r.stop_details", guard=True), "r.stop_details"),
 )
-"""One CSV record (without its line end) per row, as `csv.writer` would write it."""
+"""`export.CSV_COLUMNS`' cells in SQL, each with the text column it reads (None: a number)."""
+
+_CELLS = [cell for cell, _ in _CSV_CELLS]
+_JOINED = " || ',' || ".join(_CELLS)
+_HAS_NUL = " OR ".join(f"instr({column}, char(0))" for _, column in _CSV_CELLS if column)
+CSV_SQL_LINE = (
+    f"CASE WHEN {_HAS_NUL} THEN {_JOINED}"
+    f" ELSE printf('{','.join(['%s'] * len(_CELLS))}', {', '.join(_CELLS)}) END"
+)
+"""One CSV record (without its line end) per row, as `csv.writer` would write it.
+
+`printf` builds the record in one pass, where a chain of `||` copies the growing record at
+each step (a third less time for the whole export at 100k rows); but its `%s` ends a value
+at a NUL character, so a row with a NUL in a text cell (rare; exported byte for byte all
+the same) is joined with `||`."""
 
 
 class ResultStream(Iterator[tuple[ResultRow, str]]):

@@ -353,8 +353,17 @@ def test_paged_export_from_the_store_matches_the_row_writers(tmp_path: Path) -> 
         succeeded("cr", "\rx"),
         succeeded("empty", ""),
         errored("at", "invalid_request_error", "@SUM(A1:A2)"),
+        # a NUL in a cell (SQLite's printf would end the value there)
+        succeeded("nul", "a\x00b, c"),
+        succeeded("nul-input", "-x"),
+        errored("nul-error", "invalid_request_error", "=bad\x00byte"),
+        succeeded("nul-model", "x", model="model\x00tail"),
     ]
-    store.add_manifest(job.id, 1, [("tab", "+input", "{}"), ("cr", "", "{}")])
+    store.add_manifest(
+        job.id,
+        1,
+        [("tab", "+input", "{}"), ("cr", "", "{}"), ("nul-input", "in\x00put,", "{}")],
+    )
     store.upsert_remote([remote("b1")], T0)
     store.set_batch_meta("b1", job_id=job.id, job_part=1)
     results_of(store).ingest_results("b1", write_jsonl(tmp_path / "r.jsonl", lines))
