@@ -77,6 +77,23 @@ def test_transient_404_after_create(openai_emulator: EmulatorHandle) -> None:
         assert oai.batches.retrieve(batch.id).id == batch.id
 
 
+def test_transient_404_of_a_new_output_file(openai_emulator: EmulatorHandle) -> None:
+    """As a new batch's results on the Anthropic emulator: a batch's output file answers 404
+    for `transient_404_s` after it was written, then its content."""
+    with sdk(openai_emulator) as oai:
+        submit(oai, chat_lines(1))
+        openai_emulator.set_faults(transient_404_s=2.0)
+        openai_emulator.advance(1)  # the request is done 10 ms in: the batch has ended
+        (batch,) = oai.batches.list().data  # (retrieve 404s too, 2 s from its creation)
+        assert batch.status == "completed"
+        assert batch.output_file_id is not None
+        with api_status(404):
+            oai.files.content(batch.output_file_id)
+        assert oai.files.content(batch.input_file_id).content  # an input file: no 404
+        openai_emulator.advance(2)
+        assert oai.files.content(batch.output_file_id).content.count(b"\n") == 1
+
+
 def test_wire_shapes_validate_strictly(
     emulator_factory: Callable[..., EmulatorHandle],
 ) -> None:

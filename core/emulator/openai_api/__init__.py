@@ -50,7 +50,10 @@ What it reproduces, and where each behaviour comes from:
 - Errors: `{"error": {"message", "type", "param", "code"}}`, 401 without a Bearer key, 404
   for unknown ids and routes, 409 to cancel an ended batch; injected faults are a 429 with
   `retry-after`, a 503 for "overloaded" and a 500, with `x-should-retry`, which the SDK's
-  retry logic reads; `cut_results_after_bytes` cuts a file's content download.
+  retry logic reads; `cut_results_after_bytes` cuts a file's content download;
+  `transient_404_s` answers 404 for a batch for that long after its creation (retrieve)
+  and for its output and error files for that long after they were written (content), as
+  the Anthropic emulator does for a new batch and its results.
 - Projects (Authentication reference: keys are project keys): files and batches belong
   to the project of the key that made them (`key_workspaces` maps a key to a project id;
   other keys share the default project); another project's ids are 404s; every

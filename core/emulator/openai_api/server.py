@@ -389,6 +389,13 @@ class OpenAIServer:
 
     async def _content(self, request: web.Request) -> web.StreamResponse:
         record = self._file(request, request.match_info["file_id"])
+        window = self.config.faults.transient_404_s
+        if (
+            window > 0
+            and record.purpose == "batch_output"
+            and self.now_us() < record.created_us + int(window * US)
+        ):  # a batch's output or error file, just written: as a batch just created
+            raise _no_file(record.id)
         data = self.state.content(record)
         response = web.StreamResponse(
             status=200, headers={"Content-Type": "application/octet-stream"}
