@@ -158,7 +158,13 @@ class Demo:
                 for name, batch_id in self.openai_batches.items():  # labelled, as in a team's
                     if self.openai_service.batch(batch_id) is not None:  # own batchtop
                         self.openai_service.set_label(batch_id, name)
-        self.life = DemoLife(self.service, self.emulator, self.clock)
+        self.life = DemoLife(
+            self.service,
+            self.emulator,
+            self.clock,
+            openai=self.openai_service if self.openai_emulator is not None else None,
+            openai_emulator=self.openai_emulator,
+        )
         self.started = True
 
     async def _start_openai(self) -> None:
@@ -251,12 +257,14 @@ async def start_demo(settings: Settings | None = None) -> AsyncIterator[Demo]:
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """A batch the demo submits while it is open (its requests are `prefix<n>-<i>`)."""
+    """A batch the demo submits while it is open (its requests are `prefix<n>-<i>`);
+    `endpoint`: an OpenAI batch's endpoint (None: a Message Batch)."""
 
     name: str
     prefix: str
     count: int
     model: str
+    endpoint: str | None = None
 
 
 #: What arrives, in turn: a short one with a few errors, a long one that progresses for
@@ -266,6 +274,13 @@ ARRIVALS = (
     Arrival("catalogue rewrite", "catalogue", 1200, "claude-sonnet-4-6"),
     Arrival("contract summaries", "contract", 150, "claude-sonnet-4-6"),
     Arrival("review sentiment", "review", 300, "claude-haiku-4-5"),
+)
+#: What arrives on the OpenAI side, in turn (through the demo's OpenAI emulator): one per
+#: endpoint, chat with a few server errors.
+OPENAI_ARRIVALS = (
+    Arrival("email drafts", "omail", 240, "gpt-4o-mini", "/v1/chat/completions"),
+    Arrival("faq refresh", "ofaq", 90, "gpt-5-mini", "/v1/responses"),
+    Arrival("search embeddings", "oemb", 400, "text-embedding-3-small", "/v1/embeddings"),
 )
 LIFE_TICK_S = 2.0  # how often the running demo looks whether a batch is due (real seconds)
 
@@ -285,49 +300,81 @@ def _life_rules() -> list[Rule]:
     ]
 
 
+def _openai_life_rules() -> list[Rule]:
+    from .emulator import Rule
+
+    return [Rule(r"^omail\d+-\d*(29|71)$", "errored", "server_error", "The server had an error.")]
+
+
 @dataclass
 class DemoLife:
     """Makes batches arrive on the emulator's clock: the first `first_after_s` after it is
-    made, then one every `every_s` (at most one per `step`, however far the clock jumped)."""
+    made, then one every `every_s` (at most one per `step`, however far the clock jumped).
+
+    With `openai` (the demo's OpenAI service, on `openai_emulator`), OpenAI batches arrive
+    too (`OPENAI_ARRIVALS`), on a schedule of their own half a period later, so the rows
+    of both providers move."""
 
     service: BatchService
     emulator: EmulatorHandle
     clock: Clock
     first_after_s: float = 20.0
     every_s: float = 45.0
+    openai: BatchService | None = None
+    openai_emulator: EmulatorHandle | None = None
     arrived: int = 0
+    openai_arrived: int = 0
     next_at: datetime = field(init=False)
+    openai_next_at: datetime = field(init=False)
 
     def __post_init__(self) -> None:
         self.next_at = self.clock.now() + timedelta(seconds=self.first_after_s)
+        self.openai_next_at = self.next_at + timedelta(seconds=self.every_s / 2)
         _set(self.emulator, rules=_life_rules())  # matched by the arrivals' ids only
+        if self.openai_emulator is not None:
+            _set(self.openai_emulator, rules=_openai_life_rules())
 
     async def step(self) -> str | None:
-        """Submit the batch that is due, if one is; returns its id."""
+        """Submit the batch that is due, if one is (the Anthropic one first when both are);
+        returns its id."""
         now = self.clock.now()
-        if now < self.next_at:
-            return None
-        self.next_at = max(self.next_at, now) + timedelta(seconds=self.every_s)
-        arrival = ARRIVALS[self.arrived % len(ARRIVALS)]
-        self.arrived += 1
-        prefix = f"{arrival.prefix}{self.arrived}"
+        if now >= self.next_at:
+            self.next_at = max(self.next_at, now) + timedelta(seconds=self.every_s)
+            arrival = ARRIVALS[self.arrived % len(ARRIVALS)]
+            self.arrived += 1
+            return await self._submit(self.service, arrival, self.arrived)
+        if self.openai is not None and now >= self.openai_next_at:
+            self.openai_next_at = max(self.openai_next_at, now) + timedelta(seconds=self.every_s)
+            arrival = OPENAI_ARRIVALS[self.openai_arrived % len(OPENAI_ARRIVALS)]
+            self.openai_arrived += 1
+            return await self._submit(self.openai, arrival, self.openai_arrived)
+        return None
+
+    @staticmethod
+    async def _submit(service: BatchService, arrival: Arrival, n: int) -> str | None:
+        prefix = f"{arrival.prefix}{n}"
         requests = [
-            {
-                "custom_id": f"{prefix}-{i:04d}",
-                "params": {
-                    "model": arrival.model,
-                    "max_tokens": 300,
-                    "messages": [
-                        {"role": "user", "content": f"{arrival.name}: {article(i)['content']}"}
-                    ],
-                },
-            }
+            {"custom_id": f"{prefix}-{i:04d}", "params": _arrival_body(service, arrival, i)}
             for i in range(arrival.count)
         ]
-        outcome = await self.service.submit_requests(
-            requests, name=arrival.name, label=arrival.name
+        outcome = await service.submit_requests(
+            requests, name=arrival.name, label=arrival.name, endpoint=arrival.endpoint
         )
         return outcome.batch_ids[0] if outcome.batch_ids else None
+
+
+def _arrival_body(service: BatchService, arrival: Arrival, i: int) -> dict[str, Any]:
+    prompt = f"{arrival.name}: {article(i)['content']}"
+    if arrival.endpoint is None:
+        return {
+            "model": arrival.model,
+            "max_tokens": 300,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+    # the endpoint's output budget field (none for embeddings), as an import makes it
+    return service.openai_body(
+        prompt, model=arrival.model, max_tokens=300, endpoint=arrival.endpoint
+    )
 
 
 def article(i: int) -> dict[str, Any]:

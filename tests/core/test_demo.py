@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from batchtop.core.config import Settings
-from batchtop.core.demo import ARRIVALS, DEMO_RATE, DemoLife, start_demo
+from batchtop.core.demo import ARRIVALS, DEMO_RATE, OPENAI_ARRIVALS, DemoLife, start_demo
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ProcessingStatus
 from batchtop.core.service import BatchService
@@ -120,6 +121,73 @@ async def test_the_demo_stays_alive(
     finally:
         await service.close()
         service.store.close()
+
+
+async def test_the_demo_stays_alive_on_the_openai_side_too(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    """With the OpenAI side, OpenAI batches arrive as well (one per endpoint, in turn, through
+    the OpenAI emulator), half a period after the Anthropic ones: the OpenAI rows move."""
+    pytest.importorskip("openai")
+    emulator = emulator_factory(rate=DEMO_RATE)
+    clock = emulator.manual_clock
+    openai_emulator = emulator_factory(clock=clock, api="openai", rate=DEMO_RATE)
+    services = [
+        BatchService(
+            Store.open(tmp_path / f"{provider}.sqlite3"),
+            Settings(),
+            api_key="test-key",
+            base_url=emu.base_url,
+            now=clock.now,
+            provider=provider,
+        )
+        for provider, emu in (("anthropic", emulator), ("openai", openai_emulator))
+    ]
+    service, openai = services
+    for s in services:
+        s.auto_download = False
+    try:
+        life = DemoLife(
+            service,
+            emulator,
+            clock,
+            first_after_s=20,
+            every_s=40,
+            openai=openai,
+            openai_emulator=openai_emulator,
+        )
+        arrived: list[str] = []
+        for _ in range(2 * len(OPENAI_ARRIVALS)):
+            clock.advance(20)  # Anthropic at 20, 60, 100 …; OpenAI at 40, 80, 120 …
+            batch_id = await life.step()
+            assert batch_id is not None
+            arrived.append(batch_id)
+            assert await life.step() is None  # one arrival at a time
+        from_openai = [b for b in arrived if openai.batch(b) is not None]
+        assert from_openai == arrived[1::2]
+        assert [openai.batch(b).label for b in from_openai] == [a.name for a in OPENAI_ARRIVALS]
+        assert [openai.batch(b).remote.endpoint for b in from_openai] == [
+            a.endpoint for a in OPENAI_ARRIVALS
+        ]
+        assert [service.batch(b).label for b in arrived[::2]] == [
+            a.name for a in ARRIVALS[: len(OPENAI_ARRIVALS)]
+        ]
+
+        clock.advance(30)
+        await openai.refresh()
+        moving = openai.batch(from_openai[-1]).remote  # 400 embeddings: still going
+        assert moving.provider_status == "in_progress"
+        assert 0 < moving.request_counts.done < moving.request_counts.total
+
+        clock.advance(600)
+        await openai.refresh()
+        drafts = openai.batch(from_openai[0]).remote
+        assert drafts.provider_status == "completed"
+        assert drafts.request_counts.errored > 0  # the chat one ends with server errors
+    finally:
+        for s in services:
+            await s.close()
+            s.store.close()
 
 
 def test_opening_the_demo_starts_nothing() -> None:

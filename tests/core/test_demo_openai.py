@@ -46,6 +46,10 @@ async def test_demo_has_openai_batches_in_every_state() -> None:
             assert 0 < cancelled.request_counts.completed < cancelled.request_counts.total
             # the Anthropic side is as before, on its own port
             assert demo.service.base_url != demo.openai_base_url.removesuffix("/v1")
+        # the running demo adds OpenAI batches too (DemoLife), through the dashboard's service
+        assert demo.life is not None
+        assert demo.life.openai is demo.openai_service
+        assert demo.life.openai_emulator is demo.openai_emulator
         # what the dashboard shows of the expired eval: its unrun requests as expired (Exp)
         assert demo.openai_service is not None
         shown = demo.openai_service.batch(demo.openai_batches["nightly eval"])
