@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import UserError
@@ -22,6 +23,8 @@ CHUNK = 1 << 20
 MIN_FREE_BYTES = 512 * 1024 * 1024
 """Spooling stops (with an error) when the disk has less free space than this left."""
 _CHECK_EVERY = 64 * 1024 * 1024
+QUIET_S = 1.0
+"""How long a stream may stay silent before `spool` says it is waiting for data."""
 
 
 def is_stream(path: Path) -> bool:
@@ -32,12 +35,21 @@ def is_stream(path: Path) -> bool:
         return False
 
 
-async def spool(path: Path, dest_dir: Path) -> Path:
+def waiting_message(path: Path) -> str:
+    """What to tell the user while a pipe or FIFO has sent nothing yet."""
+    return (
+        f"waiting for data on the pipe {path}: nothing has been written to it yet"
+        " (batchtop reads it to the end first; Ctrl-C stops)"
+    )
+
+
+async def spool(path: Path, dest_dir: Path, on_wait: Callable[[str], None] | None = None) -> Path:
     """Copy the stream `path` into `dest_dir` (named like it, so its extension still says
     the format) until its writer closes it; returns the copy.
 
     Waits for a writer as long as it takes, without blocking a thread: cancelling the task
-    stops it, and the partial copy is removed.
+    stops it, and the partial copy is removed. When nothing arrives within `QUIET_S`,
+    `on_wait` is told once (`waiting_message`): a FIFO nobody writes to is not silent.
     """
     name = path.name if path.suffix else "input"
     dest = dest_dir / f"spooled-{name}"
@@ -50,6 +62,8 @@ async def spool(path: Path, dest_dir: Path) -> Path:
     try:
         out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            if not await _readable(loop, fd, within_s=QUIET_S) and on_wait is not None:
+                on_wait(waiting_message(path))
             await _copy(loop, fd, out, dest_dir)
         finally:
             os.close(out)
@@ -86,9 +100,12 @@ async def _copy(loop: asyncio.AbstractEventLoop, fd: int, out: int, dest_dir: Pa
                 )
 
 
-async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    """Wait until `fd` has data or its writer hung up (a FIFO with no writer yet waits)."""
-    ready = loop.create_future()
+async def _readable(
+    loop: asyncio.AbstractEventLoop, fd: int, *, within_s: float | None = None
+) -> bool:
+    """Wait until `fd` has data or its writer hung up (a FIFO with no writer yet waits);
+    False when `within_s` passed first."""
+    ready: asyncio.Future[None] = loop.create_future()
 
     def on_ready() -> None:
         if not ready.done():
@@ -96,6 +113,10 @@ async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
 
     loop.add_reader(fd, on_ready)
     try:
-        await ready
+        async with asyncio.timeout(within_s):
+            await ready
+    except TimeoutError:
+        return False
     finally:
         loop.remove_reader(fd)
+    return True

@@ -645,11 +645,13 @@ class BatchService:
         path: Path,
         options: ImportOptions,
         progress: Callable[[int, int], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Parse, validate, split and estimate `path` (in a thread); nothing is sent.
 
         A pipe or FIFO is first read once into the import's work directory (waiting for its
-        writer without blocking a thread: cancelling stops it)."""
+        writer without blocking a thread: cancelling stops it; `on_wait` is told, in one
+        line, when it has sent nothing for a second)."""
         from . import import_source, importer
 
         path = Path(path)
@@ -675,7 +677,7 @@ class BatchService:
         source: str | None = None
         if stream:
             try:
-                spooled = await import_source.spool(path, work_dir)
+                spooled = await import_source.spool(path, work_dir, on_wait)
             except BaseException:
                 shutil.rmtree(work_dir, ignore_errors=True)
                 raise

@@ -98,6 +98,36 @@ def test_a_fifo_whose_writer_comes_later_is_read_once(tmp_path: Path) -> None:
     assert "dry run: nothing was submitted." in out
 
 
+def test_a_fifo_without_writer_says_on_stderr_that_it_waits(tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "requests.jsonl"
+    os.mkfifo(fifo)
+    proc = _spawn(["submit", str(fifo), *OPTS], tmp_path, stdin=subprocess.DEVNULL)
+    said: list[str] = []
+    assert proc.stderr is not None
+    reader = threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        wait_until(lambda: any("waiting for data on the pipe" in line for line in said), 60)
+        (line,) = [line for line in said if "waiting for data" in line]
+        assert line == (
+            f"batchtop: waiting for data on the pipe {fifo}: nothing has been written to it"
+            " yet (batchtop reads it to the end first; Ctrl-C stops)\n"
+        )
+        with open(fifo, "wb") as writer:
+            writer.write(_requests(2))
+        proc.wait(timeout=60)
+        reader.join(timeout=30)
+        out = proc.stdout.read() if proc.stdout else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, (out, said)
+    assert "2 requests" in out
+
+
 def test_a_pipe_and_process_substitution_are_read_once(tmp_path: Path) -> None:
     src = tmp_path / "requests.jsonl"
     src.write_bytes(_requests(4))

@@ -35,6 +35,12 @@ def _options(ns: argparse.Namespace) -> ImportOptions:
     )
 
 
+def _say(message: str) -> None:
+    """A one-line note on stderr (e.g. waiting for a pipe's writer)."""
+    sys.stderr.write(f"batchtop: {clean(message, one_line=True)}\n")
+    sys.stderr.flush()
+
+
 def _input_file(name: str) -> Path:
     path = Path(name)
     if not path.exists():
@@ -49,7 +55,9 @@ async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
     path = _input_file(ns.file)
     out = console(stderr=ns.json)
     with progress.task(f"Analysing {clean(str(path))}", unit=" bytes") as advance:
-        report = await service.analyse(path, _options(ns), lambda done, _total: advance(done))
+        report = await service.analyse(
+            path, _options(ns), lambda done, _total: advance(done), on_wait=_say
+        )
     try:
         if ns.count_tokens is not None and report.estimate is not None:
             await _measure(service, ns, report)
