@@ -344,3 +344,24 @@ def test_input_file_keeps_the_lines_endpoint(tmp_path: Path) -> None:
     out = tmp_path / "in.jsonl"
     assert write_input_file(part, "/v1/chat/completions", out) == (1, "/v1/embeddings")
     assert orjson.loads(out.read_bytes())["url"] == "/v1/embeddings"
+
+
+def test_viewer_blocks_read_an_openai_line_as_it_was_stored(tmp_path: Path) -> None:
+    """The index keeps OpenAI's line itself (the raw line a detail and the JSONL export
+    read); the viewer's blocks come from it: a response's reasoning summary, then its text."""
+    from batchtop.core.result_blocks import parse_content
+
+    path = tmp_path / "r.jsonl"
+    raw = orjson.dumps(RESPONSES_OK)
+    path.write_bytes(raw + b"\n")
+    with Store.open(tmp_path / "s.db") as store:
+        results_of(store).ingest_results("batch_1", path)
+        found = results_of(store).result_detail("batch_1", "art-3")
+    assert found is not None
+    assert found[1] == raw.decode()
+    content = parse_content(found[1])
+    assert content is not None
+    assert [(b.kind, b.text) for b in content.blocks] == [
+        ("thinking", "Thought."),
+        ("text", "Answer from responses."),
+    ]
