@@ -118,6 +118,15 @@ def ended(custom_id: str, kind: str) -> dict[str, Any]:
     return {"custom_id": custom_id, "result": {"type": kind}}
 
 
+def openai_chat(
+    custom_id: str, content: str, *, model: str = "gpt-4o-mini", **body: Any
+) -> dict[str, Any]:
+    """One line of an OpenAI-format batch input file: a chat completion request."""
+    params: dict[str, Any] = {"model": model, **body}
+    params["messages"] = [{"role": "user", "content": content}]
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": params}
+
+
 def line(obj: dict[str, Any]) -> bytes:
     return orjson.dumps(obj) + b"\n"
 

@@ -48,6 +48,15 @@ def openai_service(
     return service
 
 
+def two_homes(emulator: EmulatorHandle, tmp_path: Path) -> tuple[BatchService, BatchService]:
+    """Two data directories' services on one project (alpha and bravo)."""
+    homes = []
+    for name in ("alpha", "bravo"):
+        (tmp_path / name).mkdir()
+        homes.append(openai_service(emulator, tmp_path / name))
+    return homes[0], homes[1]
+
+
 def chat_file(path: Path, n: int, *, bad: bool = False) -> Path:
     lines = []
     for i in range(n):
@@ -310,11 +319,7 @@ async def test_another_clients_tagged_batch_is_no_look_alike(
     hold the intent as "unknown: not adopted" on it (a resubmit would have waited 30 min)."""
     from batchtop.core.submit import read_part
 
-    def home(name: str) -> BatchService:
-        (tmp_path / name).mkdir()
-        return openai_service(openai_emulator, tmp_path / name)
-
-    alpha, bravo = home("alpha"), home("bravo")
+    alpha, bravo = two_homes(openai_emulator, tmp_path)
     try:
         report = await alpha.analyse(chat_file(tmp_path / "a.jsonl", 4), ImportOptions())
         assert report.prepared_path is not None
@@ -351,11 +356,7 @@ async def test_orphaned_files_are_only_this_data_directorys(
     from batchtop.core.providers.openai import input_file_name
     from openai import OpenAI
 
-    def home(name: str) -> BatchService:
-        (tmp_path / name).mkdir()
-        return openai_service(openai_emulator, tmp_path / name)
-
-    alpha, bravo = home("alpha"), home("bravo")
+    alpha, bravo = two_homes(openai_emulator, tmp_path)
     client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
     line = orjson.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions"})
     try:
@@ -370,6 +371,8 @@ async def test_orphaned_files_are_only_this_data_directorys(
             assert [f.id for f in found] == [uploads[service].id]
             assert found[0].submission_id is not None
             assert found[0].submission_id.endswith("/1/1")
+        # an hour later (`orphan_min_age_s`: a younger one may be about to be used)
+        openai_emulator.advance(alpha.settings.orphan_min_age_s + 1)
         await alpha.delete_orphan_files(await alpha.orphan_files())
         assert await alpha.orphan_files() == []
         assert [f.id for f in await bravo.orphan_files()] == [uploads[bravo].id]

@@ -20,7 +20,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle, FaultConfig
@@ -28,6 +27,7 @@ from batchtop.core.errors import ApiError, BatchtopError
 from batchtop.core.models import Event, ImportOptions, IntentState, RefreshFailed
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
+from data_factory import openai_chat, write_jsonl
 from reliability_support import (
     AdvancingSleep,
     LoopLag,
@@ -84,21 +84,17 @@ def soak_requests(k: int, size: int, tag: str = "s") -> list[dict[str, Any]]:
 
 def openai_soak_file(path: Path, k: int, size: int, tag: str) -> Path:
     """Batch `k` as OpenAI-format JSONL (chat completions), custom_ids as `soak_requests`."""
-    with path.open("wb") as fh:
-        for i in range(size):
-            body = {
-                "model": "gpt-4o-mini",
-                "max_completion_tokens": 32,
-                "messages": [{"role": "user", "content": f"Soak request {i} of batch {k}"}],
-            }
-            line = {
-                "custom_id": f"{tag}{k:03d}-{i:02d}",
-                "method": "POST",
-                "url": "/v1/chat/completions",
-                "body": body,
-            }
-            fh.write(orjson.dumps(line) + b"\n")
-    return path
+    return write_jsonl(
+        path,
+        (
+            openai_chat(
+                f"{tag}{k:03d}-{i:02d}",
+                f"Soak request {i} of batch {k}",
+                max_completion_tokens=32,
+            )
+            for i in range(size)
+        ),
+    )
 
 
 class Soak:
@@ -284,8 +280,11 @@ class Soak:
             if name.removeprefix("batchtop-").rsplit("_", 2)[0] in jobs
         }
         unused = {fid for fid in uploaded if fid not in used}
+        # past `orphan_min_age_s`, when unused uploads are old enough to delete
+        self.emulator.advance(svc.settings.orphan_min_age_s + 1)
         orphans = await svc.orphan_files()
         assert {f.id for f in orphans} == unused
+        assert not any(f.too_recent for f in orphans)
         await svc.delete_orphan_files(orphans)
         left = {f for f in server_input_files(self.emulator) if f in uploaded}
         assert left == set(uploaded) - unused

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 import pytest
 from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
+from data_factory import openai_chat, write_jsonl
 from reliability_support import (
     cli_env,
     run_cli,
@@ -89,19 +90,13 @@ class Home:
         )
         self.cwd = tmp / "work"
         self.cwd.mkdir()
-        with (self.cwd / "input.jsonl").open("w") as fh:
-            for i in range(PART_SIZE * PARTS):
-                body = {
-                    "model": "gpt-4o-mini",
-                    "messages": [{"role": "user", "content": f"kill {prefix} {i}"}],
-                }
-                line = {
-                    "custom_id": f"{prefix}-{i:03d}",
-                    "method": "POST",
-                    "url": "/v1/chat/completions",
-                    "body": body,
-                }
-                fh.write(json.dumps(line) + "\n")
+        write_jsonl(
+            self.cwd / "input.jsonl",
+            (
+                openai_chat(f"{prefix}-{i:03d}", f"kill {prefix} {i}")
+                for i in range(PART_SIZE * PARTS)
+            ),
+        )
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []
@@ -260,16 +255,7 @@ def test_kill_during_openai_results_download(
     cwd = tmp_path / "work"
     cwd.mkdir()
     n = 1500
-    with (cwd / "input.jsonl").open("w") as fh:
-        for i in range(n):
-            body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"dl {i}"}]}
-            line = {
-                "custom_id": f"d-{i:05d}",
-                "method": "POST",
-                "url": "/v1/chat/completions",
-                "body": body,
-            }
-            fh.write(json.dumps(line) + "\n")
+    write_jsonl(cwd / "input.jsonl", (openai_chat(f"d-{i:05d}", f"dl {i}") for i in range(n)))
     sent = run_cli(
         "submit", "--provider", "openai", "input.jsonl", "--yes", "--json", cwd=cwd, env=env
     )
