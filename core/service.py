@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from . import paths, pricing, retry, scope, stats, token_count
+from . import paths, pricing, retry, scope, token_count
 from .api import DEFAULT_BASE_URL
 from .config import Settings, check_betas, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
@@ -73,7 +73,10 @@ from .redact import url_for_display
 from .request_checks import max_tokens_problem, user_text
 from .results import ResultsIndex, download_and_ingest
 from .store import Store
-from .submit import PreparedPart, Submitter, job_content_hash, prepare_requests, read_part
+
+if TYPE_CHECKING:
+    from .stats import Statistics
+    from .submit import PreparedPart, Submitter
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,14 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _build_pending_facts(conn: sqlite3.Connection, should_stop: Callable[[], bool]) -> None:
+    """The results' follow-up after a search-index build: the statistics' facts (the
+    statistics module is imported here, on the builder's thread, not for a first frame)."""
+    from .stats import build_pending_facts
+
+    build_pending_facts(conn, should_stop)
+
+
 class BatchService:
     """See the module docstring; every public method returns `core.models` dataclasses."""
 
@@ -116,8 +127,8 @@ class BatchService:
     ) -> None:
         self.store = store
         # The same database's result rows and statistics (core/results/, core/stats.py).
-        self.results = ResultsIndex(store.db, after_index=stats.build_pending_facts)
-        self._statistics = stats.Statistics(store.db)
+        self.results = ResultsIndex(store.db, after_index=_build_pending_facts)
+        self._stats: Statistics | None = None  # made on first use (`_statistics`)
         self.settings = settings
         pricing.set_overrides(settings.prices)
         self._now = now or _utcnow
@@ -143,7 +154,7 @@ class BatchService:
             sleep=sleep,
             on_first_page=self._apply_scope,
         )
-        self._submitter = Submitter(lambda: self._api, store, now=self._now, sleep=sleep)
+        self._submitter_: Submitter | None = None  # made on first use (`_submitter`)
         self._sleep = sleep
         self._downloads: dict[str, asyncio.Task[int]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -157,6 +168,28 @@ class BatchService:
         self._scoped = False
         self._scope_known = False  # the API named this process's workspace (or none)
         self._warnings: list[str] = []
+
+    @property
+    def _statistics(self) -> Statistics:
+        """The statistics view's numbers, on this store (core/stats.py, loaded when first
+        asked for: a dashboard's first frame shows none)."""
+        if self._stats is None:
+            from .stats import Statistics
+
+            self._stats = Statistics(self.store.db)
+        return self._stats
+
+    @property
+    def _submitter(self) -> Submitter:
+        """The journaled submitter (core/submit.py), made when something is first sent or
+        reconciled."""
+        if self._submitter_ is None:
+            from .submit import Submitter
+
+            self._submitter_ = Submitter(
+                lambda: self._api, self.store, now=self._now, sleep=self._sleep
+            )
+        return self._submitter_
 
     @classmethod
     async def open(
@@ -312,11 +345,12 @@ class BatchService:
             await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
         new = await asyncio.to_thread(Store.open, target)
         self.store = new
-        self.results = ResultsIndex(new.db, after_index=stats.build_pending_facts)
-        self._statistics = stats.Statistics(new.db)
+        self.results = ResultsIndex(new.db, after_index=_build_pending_facts)
+        self._stats = None
         await asyncio.to_thread(self.results.resume_search_index)
         self._poller.use_store(new)
-        self._submitter._store = new  # the journal goes with the workspace's store
+        if self._submitter_ is not None:
+            self._submitter_._store = new  # the journal goes with the workspace's store
 
     async def _belongs_here(self, store: Store) -> bool:
         newest = await asyncio.to_thread(store.list_batches, limit=1, include_deleted=True)
@@ -749,6 +783,8 @@ class BatchService:
                 else None
             )
             parts.append((part.index, part.path, cost))
+        from .submit import job_content_hash
+
         key = await asyncio.to_thread(job_content_hash, [(i, p) for i, p, _ in parts])
         job_name = name or Path(report.path).name
         job, new = await asyncio.to_thread(
@@ -887,6 +923,8 @@ class BatchService:
                 if prepared is not None:
                     part = prepared
                 elif path is not None:
+                    from .submit import read_part
+
                     part = await asyncio.to_thread(read_part, path)
                 else:  # pragma: no cover - callers pass one or the other
                     raise UserError(f"Part {index} has no requests.")
@@ -1023,6 +1061,8 @@ class BatchService:
         if url is not None:
             requests = [{**r, "url": url} for r in requests]
         # in memory: the create body is built straight from the requests (no part file)
+        from .submit import prepare_requests
+
         prepared = await asyncio.to_thread(prepare_requests, requests, read_text)
         self._api.check_key()  # an unusable key: say so before a job is made
         sent_betas = () if openai else self.betas(betas)  # anthropic-beta is Anthropic's
@@ -1316,6 +1356,8 @@ class BatchService:
             from .import_openai import input_text
 
             read_text = input_text
+        from .submit import prepare_requests
+
         prepared = await asyncio.to_thread(prepare_requests, requests, read_text)
         submitted = await self._submit_parts(
             job_id,

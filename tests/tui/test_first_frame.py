@@ -53,6 +53,8 @@ NOT_BEFORE_FIRST_FRAME = (
     "aiohttp",  # the emulator's server
     "batchtop.core.emulator",
     "batchtop.core.notices",  # what to say when batches end
+    "batchtop.core.stats",  # the statistics view's numbers
+    "batchtop.core.submit",  # the journaled submitter
     "batchtop.tui.screens.help",  # every screen and dialog is imported when first opened
     "batchtop.tui.screens.confirm",
     "batchtop.tui.screens.label",
