@@ -437,7 +437,8 @@ def analyse(
             report.notes.insert(
                 0,
                 f"The records' {exc.field!r} field is not used as custom_id: {exc.reason}; "
-                "the requests are numbered row-000001, … instead (choose a field with "
+                f"the requests are numbered {auto_custom_id(1, options.id_tag)}, … instead"
+                " (choose a field with "
                 "--id-field to have invalid ids rewritten).",
             )
     return report

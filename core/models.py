@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .redact import url_for_display
+from .words import quantity
 
 # --- batches ---------------------------------------------------------------------------
 
@@ -388,7 +389,7 @@ class ImportReport:
         """What submitting the valid requests alone sends and leaves out, in one sentence."""
         left = self.invalid_requests
         return (
-            f"{self.request_count:,} valid request{'s' * (self.request_count != 1)} will be sent;"
+            f"{quantity(self.request_count, 'valid request')} will be sent;"
             f" {left:,} with errors {'are' if left != 1 else 'is'} left out."
         )
 

@@ -64,6 +64,7 @@ from .models import (
     SubmitOutcome,
     SubmitProgress,
     WorkspaceInfo,
+    auto_custom_id,
 )
 from .part_writer import part_path
 from .poller import Poller, Sleep
@@ -73,6 +74,7 @@ from .redact import url_for_display
 from .request_checks import max_tokens_problem, user_text
 from .results import ResultsIndex, download_and_ingest
 from .store import Store
+from .words import quantity
 
 if TYPE_CHECKING:
     from .stats import Statistics
@@ -670,9 +672,23 @@ class BatchService:
             self.store.set_meta(client_tag=tag)
         return tag
 
+    def numbered_id(self, n: int = 1) -> str:
+        """The custom_id this data directory gives the n-th request of an import that names
+        none (`row-<tag>-000001`): what the import form shows as its example."""
+        return auto_custom_id(n, self._client_tag())
+
     def _new_work_dir(self) -> Path:
         stamp = self._now().strftime("%Y%m%dT%H%M%S")
         return paths.ensure_private_dir(paths.imports_dir() / f"{stamp}-{uuid.uuid4().hex[:8]}")
+
+    async def input_problem(self, path: Path) -> str | None:
+        """Why `path` cannot be read as an import's input at all (a device, a file that
+        cannot be opened), in one sentence, or None (pipes and FIFOs are read: spooled)."""
+        from . import import_source, importer
+
+        if import_source.is_stream(path):
+            return None
+        return await asyncio.to_thread(importer.cannot_open, path)
 
     async def analyse(
         self,
@@ -758,9 +774,9 @@ class BatchService:
             n = len(report.errors)
             if not skip_invalid:
                 raise UserError(
-                    f"The input has {n} error{'s' * (n != 1)}: fix them before submitting"
+                    f"The input has {quantity(n, 'error')}: fix them before submitting"
                     + (
-                        f", or submit only its {report.request_count:,} valid requests."
+                        f", or submit only its {quantity(report.request_count, 'valid request')}."
                         if report.can_submit_valid
                         else "."
                     )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from batchtop.core.models import ResultType, RetryPlan
+from batchtop.core.words import quantity
+
+__all__ = ["left_out_words", "not_raised_words", "quantity", "resend_words"]
 
 _OUTCOMES = (ResultType.ERRORED, ResultType.EXPIRED, ResultType.CANCELED)
-
-
-def quantity(n: int, noun: str, plural: str | None = None) -> str:
-    """`n` with thousands separators and the noun agreeing with it (`plural` if not +s)."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def resend_words(plan: RetryPlan) -> str:

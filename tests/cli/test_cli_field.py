@@ -209,3 +209,24 @@ def test_a_batch_of_a_model_without_a_price_costs_unknown_not_zero(
     assert "$0.00" not in table
     shown = run("show", bid, "--offline", cwd=tmp_path).stdout
     assert re.search(r"^cost\s+unknown\s*$", shown, re.M), shown
+
+
+def test_one_valid_request_is_said_in_the_singular(
+    emulator_env: EmulatorHandle, tmp_path: Path
+) -> None:
+    good = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    lines = [
+        json.dumps({"custom_id": "ok-1", "params": good}),
+        json.dumps({"custom_id": "bad-1", "params": {**good, "max_tokens": 0}}),
+    ]
+    (tmp_path / "one.jsonl").write_text("\n".join(lines) + "\n")
+    proc = run("submit", "one.jsonl", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "batchtop: error: 1 error in one.jsonl: nothing was submitted"
+        " (--skip-invalid sends its 1 valid request alone)."
+    )

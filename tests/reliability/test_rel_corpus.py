@@ -189,7 +189,9 @@ def test_unreadable_file(emulator: EmulatorHandle, tmp_path: Path) -> None:
     finally:
         src.chmod(0o600)
     check_rejected(Case(src.name, (), ("Cannot read the file: Permission denied",)), str(src), proc)
-    assert f"error: {src}: Cannot read the file" in proc.stdout
+    assert proc.stderr == (  # one line, no report of 0 requests in a guessed format
+        f"batchtop: error: {src}: Cannot read the file: Permission denied; nothing was submitted.\n"
+    )
     assert emulator.stats.total == 0
 
 

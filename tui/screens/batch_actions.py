@@ -24,6 +24,7 @@ from textual.markup import escape
 from ..format import short_id
 from ..safe_text import clean, safe_text
 from ..widgets.batches_table import BatchesTable
+from ..words import quantity
 from .rows import JOB_PREFIX
 
 if TYPE_CHECKING:
@@ -276,7 +277,7 @@ class BatchActions(_Screen):
             return
         self.reload()
         sent = len(outcome.batch_ids)
-        text = f"Resumed {name}: {sent} part{'s' * (sent != 1)} sent"
+        text = f"Resumed {name}: {quantity(sent, 'part')} sent"
         if outcome.errors:
             self.notify(escape(f"{text}; {'; '.join(outcome.errors)}"), severity="warning")
         else:

@@ -169,7 +169,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
                 yield Input(placeholder="for every request", id="import-system", compact=True)
                 yield Static("custom_id from field (optional)", classes="import-label")
                 yield Input(
-                    placeholder="e.g. id — otherwise row-000001, …",
+                    placeholder=f"e.g. id — otherwise {self.service.numbered_id()}, …",
                     id="import-id-field",
                     compact=True,
                 )

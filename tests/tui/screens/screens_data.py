@@ -116,9 +116,13 @@ def add_ended_batch(
     return n
 
 
+CLIENT_TAG = "3f9a2c"
+
+
 def offline_service(tmp: Path) -> BatchService:
     """A service on a fresh store that never reaches a network (nothing listens there)."""
     store = Store.open(tmp / "batchtop.sqlite3")
+    store.set_meta(client_tag=CLIENT_TAG)  # numbered ids the same on every run (snapshots)
     return BatchService(
         store,
         Settings(),

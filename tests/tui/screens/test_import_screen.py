@@ -11,7 +11,7 @@ from batchtop.core.models import SubmitOutcome
 from batchtop.core.service import BatchService
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.importer import ImportScreen
-from screens_data import ScreenHost, offline_service, screen_text, wait_for
+from screens_data import CLIENT_TAG, ScreenHost, offline_service, screen_text, wait_for
 from textual.widgets import Button, Input, TextArea
 
 
@@ -308,3 +308,12 @@ async def test_the_job_betas_typed_in_the_form_are_sent_and_recorded(
         view = live_service.batch(bid)
         assert view is not None
         assert view.betas == ("files-api-2025-04-14", "pdfs-2024-09-25")
+
+
+async def test_the_id_field_says_how_requests_are_numbered_here(tmp_path: Path) -> None:
+    service = offline_service(tmp_path)
+    app = ScreenHost(lambda: ImportScreen(service))
+    async with app.run_test(size=(160, 48)):
+        field = app.screen.query_one("#import-id-field", Input)
+        assert field.placeholder == f"e.g. id — otherwise row-{CLIENT_TAG}-000001, …"
+    service.store.close()

@@ -53,11 +53,20 @@ def _input_file(name: str) -> Path:
 async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
     service.betas(ns.beta or ())  # a malformed --beta is said before the file is read
     path = _input_file(ns.file)
+    problem = await service.input_problem(path)
+    if problem is not None:  # a device, /proc/self/mem, no permission: one line, no report
+        raise UserError(f"{path}: {problem.rstrip('.')}; nothing was submitted.")
     out = console(stderr=ns.json)
     with progress.task(f"Analysing {clean(str(path))}", unit=" bytes") as advance:
         report = await service.analyse(
             path, _options(ns), lambda done, _total: advance(done), on_wait=_say
         )
+    only = report.errors[0] if len(report.errors) == 1 and not report.request_count else None
+    if only is not None and only.line is None and not ns.json:
+        # the file as a whole could not be read (an I/O error half-way, /proc/self/mem): one
+        # line says it, not a report of 0 requests in a guessed format
+        service.discard_import(report)
+        raise UserError(f"{path}: {only.message.rstrip('.')}; nothing was submitted.")
     try:
         if ns.count_tokens is not None and report.estimate is not None:
             await _measure(service, ns, report)
@@ -107,7 +116,10 @@ async def _submit_report(
         n = len(report.errors)
         hint = ""
         if report.can_submit_valid:
-            hint = f" (--skip-invalid sends its {report.request_count:,} valid requests alone)"
+            hint = (
+                f" (--skip-invalid sends its {quantity(report.request_count, 'valid request')}"
+                " alone)"
+            )
         raise UserError(f"{quantity(n, 'error')} in {path}: nothing was submitted{hint}.")
     if not report.request_count:
         raise UserError(f"{path} holds no requests: nothing was submitted.")
