@@ -22,7 +22,8 @@ class FaultConfig:
     Rates are probabilities per API request. `transient_404_s` makes retrieve/results of a
     batch answer 404 for that many emulated seconds after its creation (seen on the real
     API; OpenAI: retrieve after the batch's creation, a batch's output and error files after
-    they were written). `cut_results_after_bytes` closes the results stream abruptly after that many bytes.
+    they were written). `cut_results_after_bytes` closes the results stream abruptly after
+    that many bytes.
     """
 
     rate_429: float = 0.0
