@@ -61,9 +61,11 @@ def default_path() -> Path:
 class Database:
     """One SQLite file: a connection per thread, private connections for background work."""
 
-    def __init__(self, path: Path) -> None:
-        """Prefer `Database.open`; this does not touch the file until the first query."""
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
+        """Prefer `Database.open`; this does not touch the file until the first query.
+        `durable=False`: a throwaway file (the demo's) that SQLite never fsyncs."""
         self.path = path
+        self.durable = durable
         self._local = threading.local()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)  # notified when a thread leaves a call
@@ -74,8 +76,9 @@ class Database:
         self.warnings: list[str] = []  # for the user, from `open` (e.g. an exposed directory)
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Database:
-        """Open (creating and migrating if needed) the file at `path` or the default place."""
+    def open(cls, path: Path | None = None, *, durable: bool = True) -> Database:
+        """Open (creating and migrating if needed) the file at `path` or the default place;
+        `durable=False` for a file nobody keeps (the demo's: see `__init__`)."""
         path = default_path() if path is None else Path(path)
         try:
             paths.ensure_private_dir(path.parent)
@@ -88,7 +91,7 @@ class Database:
             _create_private_file(path)
         except OSError as exc:
             raise UserError(f"Cannot open the store at {path}: {exc.strerror}.") from exc
-        db = cls(path)
+        db = cls(path, durable=durable)
         warning = paths.exposure_warning(path.parent)
         if warning is not None:
             db.warnings.append(warning)
@@ -206,11 +209,16 @@ class Database:
                 ) from None
             self._conns[conn] = threading.get_ident()
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not self.durable:
+            # Before the switch to WAL: creating a file and its schema then waits on no
+            # fsync (~40 ms here for a fresh store, on the demo's path to its first frame).
+            conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL under WAL: never corrupt, survives a process crash; only an OS crash or
         # power cut can lose the last commits. FULL fsyncs every commit and made lock
         # holds long enough to starve a competing process.
-        conn.execute("PRAGMA synchronous = NORMAL")
+        if self.durable:
+            conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_size_limit = 67108864")  # shrink the WAL after big ingests
         conn.execute("PRAGMA temp_store = MEMORY")

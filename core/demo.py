@@ -138,7 +138,7 @@ class Demo:
         self.emulator = await asyncio.to_thread(
             self._stack.enter_context, run_in_thread(config, clock=self.clock, sock=sock)
         )
-        store = await asyncio.to_thread(Store.open, self.service.store.path)
+        store = await asyncio.to_thread(lambda: Store.open(self.service.store.path, durable=False))
         seeder = BatchService(
             store,
             self.service.settings,
@@ -219,6 +219,7 @@ async def open_demo(settings: Settings | None = None, clock: DemoClock | None = 
                 api_key=DEMO_KEY,
                 base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
                 now=clock.now,
+                durable=False,  # removed on close: no fsync before the first frame
             )
         ]
         if importlib.util.find_spec("openai") is not None:  # the OpenAI side is shown too
@@ -230,6 +231,7 @@ async def open_demo(settings: Settings | None = None, clock: DemoClock | None = 
                     base_url=f"http://127.0.0.1:{openai_sock.getsockname()[1]}/v1",
                     now=clock.now,
                     provider="openai",
+                    durable=False,
                 )
             )
         # both stores are made at once (each one's creation waits on the disk, in a thread)

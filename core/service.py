@@ -205,6 +205,7 @@ class BatchService:
         sleep: Sleep | None = None,
         provider: str | None = None,
         endpoint: str | None = None,
+        durable: bool = True,
     ) -> BatchService:
         """Open the store and load settings (default config file).
 
@@ -229,7 +230,7 @@ class BatchService:
             exposed = await asyncio.to_thread(paths.exposure_warning, paths.data_dir())
             if exposed is not None:
                 warnings.append(exposed)
-        store = await asyncio.to_thread(Store.open, store_path)
+        store = await asyncio.to_thread(lambda: Store.open(store_path, durable=durable))
         service = cls(
             store,
             settings,
@@ -345,7 +346,7 @@ class BatchService:
         await asyncio.to_thread(old.close, index_wait_s=0)
         if claim:
             await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
-        new = await asyncio.to_thread(Store.open, target)
+        new = await asyncio.to_thread(lambda: Store.open(target, durable=old.db.durable))
         self.store = new
         self.results = ResultsIndex(new.db, after_index=_build_pending_facts)
         self._stats = None

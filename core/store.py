@@ -269,9 +269,10 @@ class Store:
     # --- lifecycle ------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Store:
-        """Open (creating and migrating if needed) the store at `path` or the default place."""
-        return cls(Database.open(path))
+    def open(cls, path: Path | None = None, *, durable: bool = True) -> Store:
+        """Open (creating and migrating if needed) the store at `path` or the default place
+        (`durable=False`: a throwaway store, see `Database`)."""
+        return cls(Database.open(path, durable=durable))
 
     @property
     def warnings(self) -> list[str]:

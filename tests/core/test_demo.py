@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 from batchtop.core.config import Settings
-from batchtop.core.demo import ARRIVALS, DEMO_RATE, OPENAI_ARRIVALS, DemoLife, start_demo
+from batchtop.core.demo import (
+    ARRIVALS,
+    DEMO_RATE,
+    OPENAI_ARRIVALS,
+    DemoLife,
+    open_demo,
+    start_demo,
+)
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ProcessingStatus
 from batchtop.core.service import BatchService
@@ -206,3 +213,28 @@ def test_opening_the_demo_starts_nothing() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.split() == ["True", "False", "False", "False"]
+
+
+async def test_the_demo_stores_are_never_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's stores are thrown away when it closes: SQLite syncs nothing for them, so
+    creating them (before the first frame) waits on no disk flush. A store kept on disk
+    keeps its WAL + synchronous=NORMAL durability."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the demo makes its home
+    demo = await open_demo()
+    try:
+        services = [demo.service, *([demo.openai_service] if demo.openai_service else [])]
+        for service in services:
+            conn = service.store.db.conn()
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        await demo.close()
+    kept = Store.open(tmp_path / "kept.sqlite3")
+    try:
+        assert kept.db.conn().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    finally:
+        kept.close()
