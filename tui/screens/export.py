@@ -19,10 +19,10 @@ from batchtop.tui.screens.worker_errors import report_worker_error
 from batchtop.tui.widgets.key_footer import KeyFooter
 from batchtop.tui.words import quantity
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -51,6 +51,8 @@ FORMAT_LABELS: dict[ExportFormat, str] = {
     "parquet": "Parquet",
 }
 SCOPES = ("all", "filter", "selected")
+# rows around the scrolling form: the key bar, the dialog's border, the buttons and margins
+_AROUND = 1 + 2 + 5
 
 
 def parquet_available() -> bool:
@@ -90,12 +92,16 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         align: center middle;
         & > #export-dialog {
             width: 84;
+            max-width: 100%;
             height: auto;
-            max-height: 95%;
+            max-height: 100%;
             border: thick $primary;
             background: $panel;
             padding: 0 2;
         }
+        /* the form scrolls when the terminal is short (max-height set on resize); the
+           buttons stay under it */
+        & #export-body { height: auto; scrollbar-size-vertical: 1; }
         & #export-title { text-style: bold; margin: 1 0; }
         & .export-label { color: $text-muted; margin-top: 1; }
         & RadioSet { width: 100%; }
@@ -131,49 +137,50 @@ class ExportScreen(ModalScreen[ExportResult | None]):
     def compose(self) -> ComposeResult:
         has_pyarrow = parquet_available()
         with Vertical(id="export-dialog"):
-            yield Static("Export results", id="export-title")
-            yield Static("Format", classes="export-label")
-            with RadioSet(id="export-format"):
-                for fmt in get_args(ExportFormat):
-                    label = FORMAT_LABELS[fmt]
-                    disabled = fmt == "parquet" and not has_pyarrow
-                    if disabled:
-                        label += " — needs pyarrow (pip install 'batchtop[parquet]')"
+            with VerticalScroll(id="export-body"):
+                yield Static("Export results", id="export-title")
+                yield Static("Format", classes="export-label")
+                with RadioSet(id="export-format"):
+                    for fmt in get_args(ExportFormat):
+                        label = FORMAT_LABELS[fmt]
+                        disabled = fmt == "parquet" and not has_pyarrow
+                        if disabled:
+                            label += " — needs pyarrow (pip install 'batchtop[parquet]')"
+                        yield RadioButton(
+                            Text(label),
+                            value=fmt == self.fmt,
+                            disabled=disabled,
+                            id=f"export-format-{fmt}",
+                        )
+                yield Static("Scope", classes="export-label")
+                with RadioSet(id="export-scope"):
                     yield RadioButton(
-                        Text(label),
-                        value=fmt == self.fmt,
-                        disabled=disabled,
-                        id=f"export-format-{fmt}",
+                        Text("All results"), value=self.scope == "all", id="export-scope-all"
                     )
-            yield Static("Scope", classes="export-label")
-            with RadioSet(id="export-scope"):
-                yield RadioButton(
-                    Text("All results"), value=self.scope == "all", id="export-scope-all"
+                    yield RadioButton(
+                        Text(self._filter_label()),
+                        value=self.scope == "filter",
+                        disabled=self.filt == ResultFilter(),
+                        id="export-scope-filter",
+                    )
+                    yield RadioButton(
+                        Text(f"Selected rows ({len(self.selected):,})"),
+                        value=self.scope == "selected",
+                        disabled=not self.selected,
+                        id="export-scope-selected",
+                    )
+                yield Checkbox(
+                    "JSON outputs as columns, one per key (CSV, Parquet)",
+                    value=False,
+                    disabled=self.fmt not in EXPANDABLE,
+                    id="export-expand",
+                    compact=True,
                 )
-                yield RadioButton(
-                    Text(self._filter_label()),
-                    value=self.scope == "filter",
-                    disabled=self.filt == ResultFilter(),
-                    id="export-scope-filter",
-                )
-                yield RadioButton(
-                    Text(f"Selected rows ({len(self.selected):,})"),
-                    value=self.scope == "selected",
-                    disabled=not self.selected,
-                    id="export-scope-selected",
-                )
-            yield Checkbox(
-                "JSON outputs as columns, one per key (CSV, Parquet)",
-                value=False,
-                disabled=self.fmt not in EXPANDABLE,
-                id="export-expand",
-                compact=True,
-            )
-            yield Static("Destination", classes="export-label")
-            yield Input(id="export-path")
-            yield Static("", id="export-hint")
-            yield ProgressBar(total=None, show_eta=False, id="export-progress")
-            yield Static("", id="export-error")
+                yield Static("Destination", classes="export-label")
+                yield Input(id="export-path")
+                yield Static("", id="export-hint")
+                yield ProgressBar(total=None, show_eta=False, id="export-progress")
+                yield Static("", id="export-error")
             with Horizontal(id="export-buttons"):
                 yield Button("Cancel", id="export-cancel")
                 yield Button("Export (ctrl+s)", variant="primary", id="export-run")
@@ -190,6 +197,11 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         if self.filt.search:
             parts.append(f"search {self.filt.search!r}")
         return "Current filter: " + clean(", ".join(parts), keep_newlines=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The form gets what the screen has left after the key bar, the dialog's border
+        and the buttons: at 80×24 it scrolls, the path and the buttons stay on screen."""
+        self.query_one("#export-body").styles.max_height = max(event.size.height - _AROUND, 4)
 
     def on_mount(self) -> None:
         self._set_default_path()

@@ -97,6 +97,30 @@ def test_export_dialog(snap_compare: Any, results_app: ScreenHost) -> None:
     assert snap_compare(results_app, run_before=run_before, terminal_size=SIZE)
 
 
+def test_export_dialog_at_80x24(snap_compare: Any, results_app: ScreenHost) -> None:
+    """The smallest supported terminal: the path field and the buttons stay on screen (the
+    form scrolls above them); the field keeps the focus it was given."""
+
+    async def run_before(pilot: Any) -> None:
+        await results_ready(pilot)
+        await pilot.press("3", "e")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExportScreen))
+        await pilot.pause()
+        screen = pilot.app.screen
+        path = screen.query_one("#export-path", Input)
+        path.value = "exports/errored-results.csv"
+        path.focus()
+        freeze_cursors(pilot.app)
+        await pilot.pause()
+        width, height = pilot.app.size
+        for selector in ("#export-path", "#export-run", "#export-cancel"):
+            region = screen.query_one(selector).region
+            assert region.area > 0, selector
+            assert region.right <= width and region.bottom <= height, (selector, region)
+
+    assert snap_compare(results_app, run_before=run_before, terminal_size=(80, 24))
+
+
 def test_import_screen_with_report(
     snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
