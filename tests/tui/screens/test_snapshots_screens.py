@@ -116,7 +116,8 @@ def test_export_dialog_at_80x24(snap_compare: Any, results_app: ScreenHost) -> N
         for selector in ("#export-path", "#export-run", "#export-cancel"):
             region = screen.query_one(selector).region
             assert region.area > 0, selector
-            assert region.right <= width and region.bottom <= height, (selector, region)
+            assert region.right <= width, (selector, region)
+            assert region.bottom <= height, (selector, region)
 
     assert snap_compare(results_app, run_before=run_before, terminal_size=(80, 24))
 
