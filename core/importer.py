@@ -49,9 +49,9 @@ from .pricing import (
 )
 from .request_checks import (
     CUSTOM_ID_RE,
-    LARGEST_CONTEXT_TOKENS,
     MAX_ISSUES,
     MESSAGES_REQUEST_LIMIT,
+    ContextChars,
     IssueLog,
     MaxTokensLimits,
     check_params,
@@ -68,8 +68,6 @@ __all__ = ["MAX_ISSUES", "analyse", "not_a_file", "requests_from_prompts"]
 
 PREVIEW_COUNT = 5
 PROGRESS_STEP = 1 << 20
-_FAST_PATH_CHARS = LARGEST_CONTEXT_TOKENS * 4
-"""Text characters above which a request leaves the fast path (to be warned about)."""
 
 Progress = Callable[[int, int], None]
 _ID_CHARACTERS = re.compile(r"[a-zA-Z0-9_-]*")
@@ -170,6 +168,8 @@ class _Analysis:
         self.parts: PartWriter | None = None
         self.limits = MaxTokensLimits()
         self.context_tiers = _ContextTiers()
+        # text characters above which a request leaves the fast path (to be warned about)
+        self.context_chars = ContextChars()
         self.records = RecordBuilder(self, auto_id=auto_id)  # record formats
 
     # accepting requests -------------------------------------------------------------
@@ -199,7 +199,7 @@ class _Analysis:
                 line,
             )
             return
-        for severity, message in size_problems(end - start - 1, input_tokens):
+        for severity, message in size_problems(end - start - 1, input_tokens, params["model"]):
             self.issue(severity, message, line)
         model = params["model"]
         max_tokens = params["max_tokens"]
@@ -241,9 +241,12 @@ class _Analysis:
             params = value.get("params")
             if type(cid) is str and CUSTOM_ID_RE.fullmatch(cid) and cid not in self.ids:
                 chars = simple_valid(params, self.limits)
-                if chars is not None and chars <= _FAST_PATH_CHARS:
+                if (
+                    chars is not None
+                    and isinstance(params, dict)
+                    and chars <= self.context_chars[params["model"]]
+                ):
                     self.ids[cid] = line
-                    assert isinstance(params, dict)
                     if params["model"] not in self.warned_models:
                         self.check_model(params["model"], line)
                     tokens = tokens_for_chars(chars)
@@ -283,7 +286,7 @@ class _Analysis:
             and parts is not None
             and parts.fits(count, end - start)
             and end - start <= MESSAGES_REQUEST_LIMIT
-            and max(chars) <= _FAST_PATH_CHARS
+            and max(chars) <= self.context_chars[model]
         ):
             self.ids.update(new)
             self.count += count

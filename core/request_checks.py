@@ -270,12 +270,34 @@ MESSAGES_REQUEST_LIMIT = 32 * 1024 * 1024
 """Bytes of one Messages API request; each request of a batch is run as one."""
 IMAGE_BASE64_LIMIT = 5 * 1024 * 1024
 """Bytes of base64 data in one image block ("image exceeds 5 MB maximum")."""
-LARGEST_CONTEXT_TOKENS = 1_000_000
-"""The largest context window of any Claude model (models overview, Nov 2026)."""
 
 
-def size_problems(request_bytes: int, input_tokens: int) -> list[tuple[Severity, str]]:
-    """Warnings for a request too large for any model or for the Messages API."""
+def context_window(model: str) -> int | None:
+    """The input tokens `model` takes, from the model catalogue (`max_input_tokens`); for a
+    model it does not know, the largest window of any model it knows; None when it knows
+    none (then nothing is said)."""
+    catalog = model_catalog.current()
+    info = catalog.lookup(model)
+    if info is not None and info.max_input_tokens:
+        return info.max_input_tokens
+    return max((m.max_input_tokens or 0 for m in catalog.models), default=0) or None
+
+
+class ContextChars(dict[str, float]):
+    """model → the text characters a request may hold before its estimated input tokens
+    (about 4 characters each) could exceed the model's context window (cached catalogue
+    lookups; unbounded when the catalogue knows no window). The importer's fast path takes
+    requests below it; larger ones go through the checks that warn."""
+
+    def __missing__(self, model: str) -> float:
+        window = context_window(model)
+        self[model] = limit = float("inf") if window is None else window * 4
+        return limit
+
+
+def size_problems(request_bytes: int, input_tokens: int, model: str) -> list[tuple[Severity, str]]:
+    """Warnings for a request too large for its model's context window (the catalogue's)
+    or for the Messages API."""
     out: list[tuple[Severity, str]] = []
     if request_bytes > MESSAGES_REQUEST_LIMIT:
         out.append(
@@ -286,13 +308,19 @@ def size_problems(request_bytes: int, input_tokens: int) -> list[tuple[Severity,
                 "likely come back errored.",
             )
         )
-    if input_tokens > LARGEST_CONTEXT_TOKENS:
+    window = context_window(model)
+    if window is not None and input_tokens > window:
+        known = model_catalog.current().lookup(model) is not None
+        whose = (
+            f"the context window of {quoted(model)}"
+            if known
+            else ("the largest context window of any model batchtop knows")
+        )
         out.append(
             (
                 "warning",
-                f"This prompt is about {input_tokens:,} tokens, more than the largest context "
-                f"window of any model ({LARGEST_CONTEXT_TOKENS:,} tokens): it will most likely "
-                "come back errored.",
+                f"This prompt is about {input_tokens:,} tokens, more than {whose}"
+                f" ({window:,} tokens): it will most likely come back errored.",
             )
         )
     return out

@@ -230,3 +230,39 @@ def test_one_valid_request_is_said_in_the_singular(
         "batchtop: error: 1 error in one.jsonl: nothing was submitted"
         " (--skip-invalid sends its 1 valid request alone)."
     )
+
+
+def test_a_prompt_beyond_the_models_context_window_is_warned_on_its_line(
+    emulator_env: EmulatorHandle, tmp_path: Path
+) -> None:
+    from batchtop.core.model_catalog import builtin_catalog
+
+    info = builtin_catalog().lookup("claude-haiku-4-5")
+    assert info is not None
+    assert info.max_input_tokens is not None
+    window = info.max_input_tokens  # from the catalogue, as batchtop reads it
+    long_text = "word " * (window + 1000)  # about 1.25 tokens per word: over the window
+    (tmp_path / "p.txt").write_text(f"short one\n{long_text}\n")
+    params = {"model": "claude-haiku-4-5", "max_tokens": 8}
+    lines = [
+        json.dumps(
+            {
+                "custom_id": "a",
+                "params": {**params, "messages": [{"role": "user", "content": "hi"}]},
+            }
+        ),
+        json.dumps(
+            {
+                "custom_id": "b",
+                "params": {**params, "messages": [{"role": "user", "content": long_text}]},
+            }
+        ),
+    ]
+    (tmp_path / "p.jsonl").write_text("\n".join(lines) + "\n")
+    for name, args in (("p.txt", ("--model", "claude-haiku-4-5")), ("p.jsonl", ())):
+        proc = run("submit", name, *args, "--dry-run", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        warned = [line for line in proc.stdout.splitlines() if "context window" in line]
+        assert len(warned) == 1, proc.stdout
+        assert warned[0].startswith(f"warning: {name}:2: This prompt is about "), warned
+        assert f"context window of 'claude-haiku-4-5' ({window:,} tokens)" in warned[0]

@@ -567,7 +567,8 @@ def test_huge_prompt_and_image_are_measured_against_the_api_limits(tmp_path: Pat
     r = _one(tmp_path, _haiku(content="word " * 8_000_000))  # 40 MB of text
     got = [(i.severity, i.line, i.message.split(";")[0].split(",")[0]) for i in r.issues]
     assert ("warning", 1, "This request is 40.0 MB") in got, r.issues
-    assert any("more than the largest context window" in i.message for i in r.issues)
+    # the model's own window, from the model catalogue
+    assert any("more than the context window of 'claude-haiku-4-5'" in i.message for i in r.issues)
     image = {
         "type": "image",
         "source": {"type": "base64", "media_type": "image/png", "data": "A" * (10 * 1024 * 1024)},
