@@ -72,7 +72,7 @@ from .providers import BatchProvider, check_provider, make_provider
 from .providers.env import provider_base_url, provider_key
 from .redact import url_for_display
 from .request_checks import max_tokens_problem, user_text
-from .results import ResultsIndex, download_and_ingest
+from .results import ResultsIndex
 from .store import Store
 from .words import quantity
 
@@ -1415,6 +1415,8 @@ class BatchService:
                 self._downloads.pop(batch_id, None)
 
     async def _download(self, view: BatchView, progress: Callable[[int], None] | None) -> int:
+        from .results import download_and_ingest  # (and the ingest: not for a first frame)
+
         try:
             # Already indexed from a complete download: kept when the bytes are the same.
             rows = await download_and_ingest(

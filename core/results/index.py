@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..database import Database, track_calls
 from ..models import (
@@ -25,9 +26,11 @@ from ..models import (
 )
 from ..sqlite_util import write_txn
 from . import queries
-from .export_pages import ResultStream
-from .ingest import Ingest, IngestStats, ProgressFn, ingest_file
 from .search import FollowUp, SearchIndexer, build_fts, fts_complete, fts_pending
+
+if TYPE_CHECKING:  # the ingest and the export pages are imported when first used
+    from .export_pages import ResultStream
+    from .ingest import Ingest, IngestStats, ProgressFn
 
 _ALL = ResultFilter()
 # The ingest's page cache: its index inserts land all over their B-trees (results come in
@@ -67,6 +70,8 @@ class ResultsIndex:
     def ingest_results_stats(
         self, batch_id: str, jsonl_path: Path, progress: ProgressFn | None = None
     ) -> IngestStats:
+        from .ingest import ingest_file
+
         return ingest_file(lambda: self.start_ingest(batch_id), jsonl_path, progress)
 
     def start_ingest(self, batch_id: str) -> Ingest:
@@ -76,6 +81,8 @@ class ResultsIndex:
         starts the search-index build. The connection is the ingest's own: it hands it to a
         writer thread, so a progress callback reading the store here never shares it.
         """
+        from .ingest import Ingest
+
         conn = self.db.connect(cache_kib=INGEST_CACHE_KIB)
 
         def closed() -> None:
@@ -164,6 +171,8 @@ class ResultsIndex:
 
     def iter_results(self, batch_ids: Sequence[str], filt: ResultFilter = _ALL) -> ResultStream:
         """Every matching (row, raw line), by custom_id, streamed in pages (for export)."""
+        from .export_pages import ResultStream
+
         return ResultStream(self.db.conn, batch_ids, filt)
 
     def failed_requests(

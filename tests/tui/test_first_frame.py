@@ -55,6 +55,10 @@ NOT_BEFORE_FIRST_FRAME = (
     "batchtop.core.notices",  # what to say when batches end
     "batchtop.core.stats",  # the statistics view's numbers
     "batchtop.core.submit",  # the journaled submitter
+    "batchtop.core.results.download",  # the results' download, ingest and export pages
+    "batchtop.core.results.ingest",
+    "batchtop.core.results.export_pages",
+    "batchtop.core.result_blocks",
     "batchtop.tui.screens.help",  # every screen and dialog is imported when first opened
     "batchtop.tui.screens.confirm",
     "batchtop.tui.screens.label",
