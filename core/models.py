@@ -355,6 +355,12 @@ class CostEstimate:
     def savings_usd(self) -> float:
         return self.standard_usd - self.batch_usd
 
+    @property
+    def unpriced(self) -> bool:
+        """No request of it is on a model with a known price: its cost is unknown, and
+        front ends say so instead of a $0.00 (some unpriced: the figure leaves them out)."""
+        return bool(self.unknown_models) and self.standard_usd == 0
+
 
 @dataclass(slots=True)
 class ImportReport:

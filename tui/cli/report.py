@@ -109,7 +109,17 @@ def print_report(console: Console, report: ImportReport) -> None:
             )
         console.print(table)
     est = report.estimate
-    if est is not None:
+    if est is not None and est.unpriced:
+        line = Text()
+        line.append("estimated cost: ", "bold")
+        line.append("unknown", "yellow")
+        line.append(
+            f" (no price known for: {', '.join(clean(m) for m in est.unknown_models)});"
+            f" {est.input_tokens:,} input tokens, up to {est.max_output_tokens:,} output"
+        )
+        console.print(line)
+        console.print(Text(f"  input tokens {est.input_basis}", style="dim"))
+    elif est is not None:
         line = Text()
         line.append("estimated cost: ", "bold")
         amounts = (est.batch_usd, est.standard_usd, est.savings_usd, est.input_only_batch_usd)
@@ -130,5 +140,9 @@ def print_report(console: Console, report: ImportReport) -> None:
             )
         if est.unknown_models:
             console.print(
-                Text("  no price known for: " + ", ".join(clean(m) for m in est.unknown_models))
+                Text(
+                    "  no price known for: "
+                    + ", ".join(clean(m) for m in est.unknown_models)
+                    + " (their requests are not in the figure)"
+                )
             )

@@ -53,6 +53,15 @@ def estimate_text(estimate: CostEstimate | None) -> Text:
         return Text("Cost: unknown", style="dim")
     text = Text(end="")
     text.append("Cost estimate ", style="bold")
+    if estimate.unpriced:  # never $0.0000 for a model without a price
+        text.append("unknown", style="bold yellow")
+        text.append(
+            f"  ·  no price for: {clean(', '.join(estimate.unknown_models), keep_newlines=False)}\n"
+            f"  {'' if estimate.exact else '~'}{estimate.input_tokens:,} input tokens,"
+            f" ≤{estimate.max_output_tokens:,} output tokens",
+            style="yellow",
+        )
+        return text
     text.append("(upper bound: every request writes its max_tokens)\n", style="dim")
     text.append(f"  batch ${estimate.batch_usd:,.4f}", style="bold green")
     text.append(f"  ·  standard ${estimate.standard_usd:,.4f}")

@@ -317,3 +317,21 @@ async def test_the_id_field_says_how_requests_are_numbered_here(tmp_path: Path) 
         field = app.screen.query_one("#import-id-field", Input)
         assert field.placeholder == f"e.g. id — otherwise row-{CLIENT_TAG}-000001, …"
     service.store.close()
+
+
+async def test_an_estimate_on_a_model_without_a_price_is_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "p.txt"
+    path.write_text("one\ntwo\n")
+    service = offline_service(tmp_path)
+    app = ScreenHost(lambda: ImportScreen(service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.query_one("#import-path", Input).value = str(path)
+        screen.query_one("#import-model", Input).value = "claude-fable-9"
+        await analyse(pilot, screen)
+        text = screen_text(app)
+        assert "Cost estimate unknown" in text
+        assert "no price for: claude-fable-9" in text
+        assert "$0.0000" not in text
+    service.store.close()
