@@ -54,12 +54,38 @@ FEED_BYTES = 1 << 20  # file ingest: bytes parsed per piece (and per progress ca
 QUEUED_INSERTS = 2  # statements waiting for the writer: bounds the memory in flight
 
 _RESULT_TYPES = frozenset(t.value for t in ResultType)
-_COLUMNS = (
-    "custom_id, type, stop_reason, input_tokens, output_tokens, cache_creation_input_tokens,"
-    " cache_read_input_tokens, model, text, error_type, error_message, cost_usd,"
-    " thinking, tool_calls, tool_names, citations, stop_details, raw"
+# Each column with the SQL its value is bound through. The sqlite3 module binds an exact
+# int, float or str (and a bytearray) directly, but runs anything else, None and bytes
+# included, through its adapter lookup, which on CPython 3.11 formats and discards an
+# AttributeError each time: ~20% of the ingest's CPU, on the writer thread holding the GIL.
+# So `parse_line` returns no None and no bytes: a missing text is the int 0 (`NULLIF(?, 0)`:
+# a text is never equal to an integer), a missing cost is '' (`NULLIF(?, '')`), and the raw
+# line is a bytearray (stored as text).
+_NO_TEXT = 0
+_NO_COST = ""
+_BOUND = (
+    ("custom_id", "?"),
+    ("type", "?"),
+    ("stop_reason", "NULLIF(?, 0)"),
+    ("input_tokens", "?"),
+    ("output_tokens", "?"),
+    ("cache_creation_input_tokens", "?"),
+    ("cache_read_input_tokens", "?"),
+    ("model", "NULLIF(?, 0)"),
+    ("text", "?"),
+    ("error_type", "NULLIF(?, 0)"),
+    ("error_message", "NULLIF(?, 0)"),
+    ("cost_usd", "NULLIF(?, '')"),
+    ("thinking", "?"),
+    ("tool_calls", "?"),
+    ("tool_names", "NULLIF(?, 0)"),
+    ("citations", "?"),
+    ("stop_details", "NULLIF(?, 0)"),
+    ("raw", "CAST(? AS TEXT)"),
 )
-_WIDTH = 18  # values per row (the columns above) as `parse_line` returns them, raw last
+_COLUMNS = ", ".join(name for name, _ in _BOUND)
+_WIDTH = len(_BOUND)  # values per row as `parse_line` returns them, raw last
+_COST_AT = 11  # where the cost is in a row
 _FIXED = 1  # ?1 the batch id
 
 
@@ -83,6 +109,11 @@ def _int(value: Any) -> int:
 
 def _str(value: Any) -> str | None:
     return value if type(value) is str else None
+
+
+def _text(value: Any) -> str | int:
+    """A text column's value as bound: the string, or `_NO_TEXT` (stored as NULL)."""
+    return value if type(value) is str else _NO_TEXT
 
 
 def message_text(content: Any) -> str:
@@ -146,14 +177,18 @@ def _row_cost(
     return cost
 
 
-def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...] | None:
-    """One results line → its row values (see `_COLUMNS`, `raw` last), or None if malformed.
+def parse_line(
+    raw: bytearray | bytes | str, memo: CostMemo | None = None
+) -> tuple[Any, ...] | None:
+    """One results line → its row values as bound (see `_BOUND`: no None, a missing text is
+    `_NO_TEXT`, a missing cost `_NO_COST`; `raw` last, as given), or None if malformed.
 
     A line is the Message Batches shape, or an OpenAI output/error line (read through
     `openai_lines.neutral_result`; the line itself is what is stored).
 
-    The ingest passes the line's bytes and stores them as they are: orjson checks they are
-    UTF-8, and SQLite takes them as text (`CAST`) without a decode and re-encode in Python.
+    The ingest passes the line's bytes (a bytearray: bound as it is) and stores them as they
+    are: orjson checks they are UTF-8, and SQLite takes them as text (`CAST`) without a
+    decode and re-encode in Python.
     """
     try:
         obj = orjson.loads(raw)
@@ -186,56 +221,56 @@ def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...
             cache_r = _int(usage.get("cache_read_input_tokens"))
             if model is not None:
                 cost = _row_cost(usage, model, in_tok, out_tok, cache_w, cache_r, memo)
-        stop_reason = _str(msg.get("stop_reason"))
         facts = block_facts(msg)
         return (
             custom_id,
             kind,
-            stop_reason,
+            _text(msg.get("stop_reason")),
             in_tok,
             out_tok,
             cache_w,
             cache_r,
-            model,
+            _NO_TEXT if model is None else model,
             text,
-            None,
-            None,
-            cost,
+            _NO_TEXT,
+            _NO_TEXT,
+            _NO_COST if cost is None else cost,
             int(facts.thinking),
             facts.tool_calls,
-            facts.tool_names,
+            _text(facts.tool_names),
             facts.citations,
-            facts.stop_details,
+            _text(facts.stop_details),
             raw,
         )
-    error_type = error_message = None
+    error_type: str | int = _NO_TEXT
+    error_message: str | int = _NO_TEXT
     if kind == "errored":
         envelope = result.get("error")
         inner = envelope.get("error") if type(envelope) is dict else None
         if type(inner) is dict:
-            error_type = _str(inner.get("type"))
-            error_message = _str(inner.get("message"))
+            error_type = _text(inner.get("type"))
+            error_message = _text(inner.get("message"))
         elif type(envelope) is dict:  # tolerate an unwrapped ErrorObject
-            error_type = _str(envelope.get("type"))
-            error_message = _str(envelope.get("message"))
+            error_type = _text(envelope.get("type"))
+            error_message = _text(envelope.get("message"))
     return (
         custom_id,
         kind,
-        None,
+        _NO_TEXT,
         0,
         0,
         0,
         0,
-        None,
+        _NO_TEXT,
         "",
         error_type,
         error_message,
-        None,
+        _NO_COST,
         0,
         0,
-        None,
+        _NO_TEXT,
         0,
-        None,
+        _NO_TEXT,
         raw,
     )
 
@@ -243,7 +278,7 @@ def parse_line(raw: bytes | str, memo: CostMemo | None = None) -> tuple[Any, ...
 # --- writing ------------------------------------------------------------------------------
 
 
-_ROW_VALUES = "(?1," + "?," * (_WIDTH - 1) + "CAST(? AS TEXT))"
+_ROW_VALUES = "(?1, " + ", ".join(sql for _, sql in _BOUND) + ")"
 
 
 def _insert_sql(rows: int) -> str:
@@ -359,7 +394,7 @@ class Ingest:
         delete_batch_rows(self._conn, self.batch_id)
         self.lines = 0  # newline-terminated lines fed
         self.ends_cleanly = True  # the bytes fed so far end with a newline
-        self._tail = b""
+        self._tail = bytearray()
         self._rows: list[tuple[Any, ...]] = []
         self._memo: CostMemo = {}
         self._parsed = self._malformed = 0
@@ -388,11 +423,12 @@ class Ingest:
             return
         self.lines += data.count(b"\n")
         self.ends_cleanly = data.endswith(b"\n")
-        lines = (self._tail + data if self._tail else data).split(b"\n")
+        # bytearrays: each line is bound as it is (see `_BOUND`)
+        lines = (self._tail + data if self._tail else bytearray(data)).split(b"\n")
         self._tail = lines.pop()
         self._parse(lines)
 
-    def _parse(self, lines: list[bytes]) -> None:
+    def _parse(self, lines: list[bytearray]) -> None:
         rows = self._rows
         append = rows.append
         memo = self._memo
@@ -408,8 +444,8 @@ class Ingest:
             if row is None:
                 malformed += 1
                 continue
-            if row[11] is not None:
-                cost += row[11]
+            if row[_COST_AT] != _NO_COST:
+                cost += row[_COST_AT]
                 any_cost = True
             append(row)
             parsed += 1
@@ -441,7 +477,7 @@ class Ingest:
 
     def _finish(self) -> IngestStats:
         if self._tail:
-            tail, self._tail = self._tail, b""
+            tail, self._tail = self._tail, bytearray()
             self._parse([tail])
         self._send()
         assert self._writer is not None
