@@ -60,7 +60,8 @@ CHROMIUM_ARGS = [
 _ESCAPES = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|.)"
 )
-BATCH_ID = re.compile(r"msgbatch_[A-Za-z0-9]{20,}")  # in full: the detail panel
+# in full: the detail panel
+BATCH_ID = re.compile(r"\b(?:msgbatch_[A-Za-z0-9]{20,}|batch_[0-9a-f]{20,})")
 SHORT_ID = re.compile(r"\b01[A-Za-z0-9]{6,}…[A-Za-z0-9]{3}\b")  # the table's ID column
 
 
@@ -151,7 +152,9 @@ def test_the_dashboard_in_a_browser(served: Served) -> None:
             assert "article summaries" in shown()  # the demo's job
             page.locator(".xterm-screen").click()
             mark = len(seen)
-            page.keyboard.press("Enter")  # open the highlighted batch's results
+            # the oldest batch (the demo's new arrivals, of either provider, go on top)
+            page.keyboard.press("G")
+            page.keyboard.press("Enter")  # open its results
             pump_until(page, lambda: "Retry failed" in shown(mark), 60, "the results screen")
             page.keyboard.press("Escape")
             shots = os.environ.get("BATCHTOP_SERVE_SCREENSHOTS")

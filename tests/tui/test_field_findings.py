@@ -12,12 +12,16 @@ from data_factory import request
 SIZE = (160, 48)
 
 
+# claude-mythos-preview: listed by the API (the model catalogue), without a public price.
 async def test_a_batch_of_a_model_without_a_price_costs_unknown(
     service: BatchService, make_app: AppFactory
 ) -> None:
     sent = await service.submit_requests(
-        [request("u-1", model="claude-fable-9"), request("u-2", model="claude-fable-9")],
-        name="fable",
+        [
+            request("u-1", model="claude-mythos-preview"),
+            request("u-2", model="claude-mythos-preview"),
+        ],
+        name="preview",
     )
     (bid,) = sent.batch_ids
     app: BatchtopApp = make_app()
