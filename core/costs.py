@@ -1,10 +1,10 @@
 """What a batch costs: one rule, used by every front end.
 
 A request is billed only when it succeeded (the API bills neither canceled, expired nor
-errored requests). Before the results are indexed the cost is the submit-time estimate,
-scaled to the requests that can still be billed (succeeded + processing), and it is marked
-as an estimate; once the results are indexed it is the sum of the rows' usage at batch
-price, and no longer an estimate.
+errored requests), at the prices of the batch's own provider (`price_source`). Before the
+results are indexed the cost is the submit-time estimate, scaled to the requests that can
+still be billed (succeeded + processing), and it is marked as an estimate; once the results
+are indexed it is the sum of the rows' usage at batch price, and no longer an estimate.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from .pricing import BATCH_DISCOUNT, price_for, price_source
 def batch_cost(view: BatchView) -> BatchCost:
     """The cost of one batch (see the module docstring for the rule)."""
     counts = view.remote.request_counts
-    source = price_source()
+    source = price_source(view.remote.provider)  # the batch's own provider's prices
     if view.actual_cost_usd is not None:
         return _cost(view.actual_cost_usd, estimate=False, source=source)
     billable = counts.succeeded + counts.processing
-    if billable == 0 and counts.total > 0:
-        # Every request ended canceled, expired or errored: nothing is billed, and that is
-        # known from the counts alone.
+    if billable == 0 and (counts.total > 0 or not view.remote.is_active):
+        # Every request ended canceled, expired or errored, or none ever ran (an OpenAI
+        # batch that failed its validation or was cancelled before it ran): nothing is
+        # billed, and that is known from the counts alone.
         return _cost(0.0, estimate=False, source=source)
     if view.results_indexed and not view.remote.is_active:
         # Results are indexed but no row has a known price: the cost is unknown, not zero.

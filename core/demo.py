@@ -132,8 +132,9 @@ class Demo:
         from .store import Store
 
         config = EmulatorConfig(counters="live", rate=DEMO_RATE, seed=7)
-        if self._openai_sock is not None:  # first: the Anthropic seeding ends the clock at now
-            await self._start_openai()
+        # The OpenAI side first: the Anthropic seeding ends the clock at now.
+        if self._openai_sock is not None and self.openai_service is not None:
+            await self._start_openai(self.openai_service)
         sock, self._sock = self._sock, None
         self.emulator = await asyncio.to_thread(
             self._stack.enter_context, run_in_thread(config, clock=self.clock, sock=sock)
@@ -155,9 +156,6 @@ class Demo:
         if self.openai_service is not None:  # after the Anthropic seeding: the clock is now
             with contextlib.suppress(BatchtopError):  # the Anthropic side is shown anyway
                 await self.openai_service.refresh()
-                for name, batch_id in self.openai_batches.items():  # labelled, as in a team's
-                    if self.openai_service.batch(batch_id) is not None:  # own batchtop
-                        self.openai_service.set_label(batch_id, name)
         self.life = DemoLife(
             self.service,
             self.emulator,
@@ -167,7 +165,7 @@ class Demo:
         )
         self.started = True
 
-    async def _start_openai(self) -> None:
+    async def _start_openai(self, shown: BatchService) -> None:
         from .demo_openai import seed_openai
         from .emulator import EmulatorConfig, run_in_thread
 
@@ -177,7 +175,24 @@ class Demo:
             self._stack.enter_context,
             run_in_thread(config, clock=self.clock, sock=sock, api="openai"),
         )
-        self.openai_batches = await asyncio.to_thread(seed_openai, self.openai_emulator, self.clock)
+        from .store import Store
+
+        # through a service of its own on the OpenAI store, as the Anthropic side is seeded
+        store = await asyncio.to_thread(lambda: Store.open(shown.store.path, durable=False))
+        seeder = BatchService(
+            store,
+            shown.settings,
+            api_key=DEMO_KEY,
+            base_url=self.openai_base_url,
+            now=self.clock.now,
+            provider="openai",
+        )
+        seeder.auto_download = False
+        try:
+            self.openai_batches = await seed_openai(seeder, self.openai_emulator, self.clock)
+        finally:
+            await seeder.close()
+            store.close()
 
     async def keep_alive(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         """New batches now and then, for as long as the demo is open (cancel to stop)."""

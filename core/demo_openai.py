@@ -2,9 +2,12 @@
 state the Batch API has (completed with and without errors, expired, cancelled, failed
 validation, in progress, validating), over chat completions, responses and embeddings.
 
-Seeding speaks plain HTTP (urllib), as another tool would: the `openai` SDK is not needed
-(nor imported) to make the workspace. Old batches are made by moving the demo clock into the
-past and forward again, as `demo.seed` does for the Anthropic ones.
+The demo's own batches are submitted through batchtop (a service on the demo's OpenAI store,
+as the Anthropic side is seeded): each has its job, manifest, model and cost estimate, as a
+team's own batchtop would have them. One is what another tool made over plain HTTP (urllib):
+an upload with a duplicate custom_id, which batchtop's checks would have refused, so it
+failed validation and batchtop knows nothing of its inputs. Old batches are made by moving
+the demo clock into the past and forward again, as `demo.seed` does for the Anthropic ones.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from .demo import DEMO_KEY, article
 
 if TYPE_CHECKING:
     from .emulator import EmulatorHandle
+    from .service import BatchService
 
 CHAT, RESPONSES, EMBEDDINGS = "/v1/chat/completions", "/v1/responses", "/v1/embeddings"
 
@@ -123,17 +127,27 @@ class _Client:
         )
         return str(self._call("POST", "/batches", body, "application/json")["id"])
 
-    def cancel(self, batch_id: str) -> None:
-        self._call("POST", f"/batches/{batch_id}/cancel", b"", "application/json")
-
     def retrieve(self, batch_id: str) -> dict[str, Any]:
         answer: dict[str, Any] = self._call("GET", f"/batches/{batch_id}", None, "application/json")
         return answer
 
 
-def seed_openai(emulator: EmulatorHandle, clock: OffsetClock) -> dict[str, str]:
-    """Create the OpenAI demo batches (blocking: run it on a thread); leaves the clock at real
-    time (offset 0). Returns {name: batch id}."""
+async def _submit(service: BatchService, lines: list[dict[str, Any]], name: str) -> str:
+    """Submit OpenAI-format lines through batchtop (journal, manifest, estimate), labelled."""
+    requests = [{"custom_id": line["custom_id"], "params": line["body"]} for line in lines]
+    outcome = await service.submit_requests(
+        requests, name=name, label=name, endpoint=lines[0]["url"]
+    )
+    return outcome.batch_ids[0]
+
+
+async def seed_openai(
+    service: BatchService, emulator: EmulatorHandle, clock: OffsetClock
+) -> dict[str, str]:
+    """Create the OpenAI demo batches through `service` (an OpenAI one on the demo's
+    emulator); leaves the clock at real time (offset 0). Returns {name: batch id}."""
+    import asyncio
+
     from .emulator import Rule
 
     hour = 3600.0
@@ -151,12 +165,14 @@ def seed_openai(emulator: EmulatorHandle, clock: OffsetClock) -> dict[str, str]:
     clock.set_offset(-28 * hour)
     # An eval run that hit the 24 h window: the slow part is in the error file as expired.
     rules(Rule(r"-0[4-5]\d$", delay_s=40 * hour))
-    made["nightly eval"] = api.create(_chat("oeval", 60, "Grade this answer"), "nightly eval", CHAT)
+    made["nightly eval"] = await _submit(
+        service, _chat("oeval", 60, "Grade this answer"), "nightly eval"
+    )
 
     clock.jump(2 * hour)
     rules()
-    made["product embeddings"] = api.create(
-        _embeddings("emb", 120), "product embeddings", EMBEDDINGS
+    made["product embeddings"] = await _submit(
+        service, _embeddings("emb", 120), "product embeddings"
     )
 
     clock.jump(1 * hour)
@@ -164,37 +180,38 @@ def seed_openai(emulator: EmulatorHandle, clock: OffsetClock) -> dict[str, str]:
         Rule(r"-0(11|47)$", "errored", "server_error", "The server had an error."),
         Rule(r"-063$", "errored", "invalid_request_error", "Invalid 'input': too long."),
     )
-    made["faq answers"] = api.create(
-        _responses("faq", 80, "Answer this FAQ"), "faq answers", RESPONSES
+    made["faq answers"] = await _submit(
+        service, _responses("faq", 80, "Answer this FAQ"), "faq answers"
     )
 
     clock.jump(0.5 * hour)
     rules()
+    # Another tool's upload, over plain HTTP: a duplicate custom_id fails its validation.
     broken = _chat("dup", 30, "Summarise")
-    broken[17] = {**broken[17], "custom_id": broken[3]["custom_id"]}  # a duplicate custom_id
-    made["broken upload"] = api.create(broken, "broken upload", CHAT)
+    broken[17] = {**broken[17], "custom_id": broken[3]["custom_id"]}
+    made["broken upload"] = await asyncio.to_thread(api.create, broken, "broken upload", CHAT)
 
     clock.jump(0.5 * hour)
     rules(cancel_delay_s=30.0)
-    abandoned = api.create(
-        _chat("rw", 150, "Rewrite this", "gpt-4.1-mini"), "abandoned rewrite", CHAT
+    abandoned = await _submit(
+        service, _chat("rw", 150, "Rewrite this", "gpt-4.1-mini"), "abandoned rewrite"
     )
     made["abandoned rewrite"] = abandoned
     clock.jump(20.0)
-    api.cancel(abandoned)
+    await service.cancel(abandoned)
 
     clock.jump(26 * hour)  # everything above ran to its end (the eval expired 4 h ago)
-    for batch_id in made.values():
-        api.retrieve(batch_id)  # settled now: its files are written with these times
+    for batch_id in made.values():  # settled now: its files are written with these times
+        await asyncio.to_thread(api.retrieve, batch_id)
 
     clock.set_offset(0)
     rules(cancel_delay_s=5.0, finalize_delay_s=10.0)
-    made["support replies"] = api.create(
-        _chat("support", 400, "Draft a reply to this customer"), "support replies", CHAT
+    made["support replies"] = await _submit(
+        service, _chat("support", 400, "Draft a reply to this customer"), "support replies"
     )
     rules(start_delay_s=20.0, finalize_delay_s=10.0)
-    made["ticket tags"] = api.create(
-        _responses("tag", 120, "Tag this ticket"), "ticket tags", RESPONSES
+    made["ticket tags"] = await _submit(
+        service, _responses("tag", 120, "Tag this ticket"), "ticket tags"
     )
     rules(start_delay_s=0.0)
     return made

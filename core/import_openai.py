@@ -41,7 +41,7 @@ from .openai_checks import (
     line_problems,
 )
 from .part_writer import manifest_path, part_path
-from .pricing import BATCH_DISCOUNT, cost_usd, estimate_tokens
+from .pricing import BATCH_DISCOUNT, cost_usd, openai_request_tokens
 from .providers.openai import DEFAULT_ENDPOINT, ENDPOINTS, LIMITS
 from .request_checks import IssueLog
 from .templates import render_template
@@ -98,19 +98,10 @@ def input_text(body: Any) -> str | None:
     return None
 
 
-def _output_budget(body: dict[str, Any]) -> int:
-    for key in ("max_completion_tokens", "max_output_tokens", "max_tokens"):
-        value = body.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return 0
-
-
 def request_estimate(body: dict[str, Any]) -> tuple[int, int, float | None]:
     """(estimated input tokens, the output budget, its batch cost or None for a model
-    without a price) of one request body."""
-    tokens = estimate_tokens(orjson.dumps(body).decode())
-    budget = _output_budget(body)
+    without a price) of one request body (`pricing.openai_request_tokens`)."""
+    tokens, budget = openai_request_tokens(body)
     return tokens, budget, cost_usd(str(body.get("model") or ""), tokens, budget, batch=True)
 
 

@@ -549,6 +549,9 @@ class RetryPlan:
     not_raised: int = 0
     #: refusals and max_tokens cuts among the results read, asked for or not (what to offer)
     stops_seen: dict[str, int] = field(default_factory=dict)
+    #: the request field a cut's new budget goes to, as the front ends name it: `max_tokens`
+    #: (Message Batches), `max_completion_tokens` / `max_output_tokens` (OpenAI's endpoints)
+    budget_field: str = "max_tokens"
 
     @property
     def left_out_total(self) -> int:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .errors import UserError
 from .models import CostEstimate
 
@@ -76,6 +78,8 @@ class _Table:
         self.prices: dict[str, ModelPrice] = {}
         self.as_of = ""
         self.source = ""
+        # provider → (as_of, source) of its section ("anthropic": the file's [meta])
+        self.sources: dict[str, tuple[str, str]] = {}
         self.overridden = False
 
 
@@ -130,12 +134,14 @@ def _load() -> _Table:
         meta = data["meta"]
         table.as_of = str(meta["as_of"])
         table.source = str(meta["source"])
+        table.sources["anthropic"] = (table.as_of, table.source)
         label = f"prices.toml as of {table.as_of} ({table.source})"
         for model, entry in data["models"].items():
             table.builtin[model] = _model_price(entry, f"prices.toml: {model}", label)
         # Other providers' models, each section with its own date and source.
         for name, section in data.get("providers", {}).items():
             smeta = section["meta"]
+            table.sources[name] = (str(smeta["as_of"]), str(smeta["source"]))
             slabel = f"prices.toml as of {smeta['as_of']} ({smeta['source']})"
             for model, entry in section["models"].items():
                 table.builtin[model] = _model_price(entry, f"prices.toml: {name} {model}", slabel)
@@ -186,10 +192,12 @@ def reset_prices() -> None:
     set_overrides({})
 
 
-def price_source() -> str:
-    """Where prices come from, for a front end to show next to a cost."""
+def price_source(provider: str = "anthropic") -> str:
+    """Where `provider`'s prices come from (its section of prices.toml: date and source),
+    for a front end to show next to a cost of that provider's batch."""
     table = _load()
-    label = f"prices of {table.as_of} ({table.source})"
+    as_of, source = table.sources.get(provider, (table.as_of, table.source))
+    label = f"prices of {as_of} ({source})"
     return label + (", with overrides from config" if table.overridden else "")
 
 
@@ -319,6 +327,23 @@ def request_input_tokens(params: Mapping[str, Any]) -> int:
     return tokens_for_chars(chars) + extra
 
 
+_OPENAI_BUDGETS = ("max_completion_tokens", "max_output_tokens", "max_tokens")
+
+
+def openai_request_tokens(body: Mapping[str, Any]) -> tuple[int, int]:
+    """(estimated input tokens, output budget) of one OpenAI request body: the body's JSON
+    by the characters / 4 heuristic (messages, a responses or embeddings `input`,
+    instructions and tools alike), and its endpoint's output budget field
+    (`max_completion_tokens`, `max_output_tokens`, older `max_tokens`; none: 0, as for an
+    embedding)."""
+    tokens = estimate_tokens(orjson.dumps(body).decode())
+    for key in _OPENAI_BUDGETS:
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return tokens, value
+    return tokens, 0
+
+
 class CostAccumulator:
     """Sums per-request estimates while an importer streams; `result()` gives the estimate.
 
@@ -348,8 +373,13 @@ class CostAccumulator:
             sums[0] += input_tokens
             sums[1] += max_tokens
 
-    def add_params(self, params: Mapping[str, Any]) -> None:
+    def add_params(self, params: Mapping[str, Any], url: str | None = None) -> None:
+        """Add one request: Message Batches params, or (`url` given: the OpenAI endpoint it
+        targets) an OpenAI request body."""
         model = params.get("model")
+        if url:
+            self.add(model if isinstance(model, str) else "", *openai_request_tokens(params))
+            return
         max_tokens = params.get("max_tokens")
         self.add(
             model if isinstance(model, str) else "",

@@ -62,6 +62,15 @@ def budget_fields(params: Mapping[str, Any], endpoint: str | None) -> tuple[str,
     return present or ("max_completion_tokens",)
 
 
+def budget_field_name(fields: Iterable[tuple[str, ...]], endpoint: str | None) -> str:
+    """The budget field(s) a plan names (`RetryPlan.budget_field`): those of its cuts
+    (`budget_fields` of each), else the endpoint's default; several: `a / b`."""
+    found = sorted({f for names in fields for f in names})
+    if found:
+        return " / ".join(found)
+    return budget_fields({}, endpoint)[0]
+
+
 def _own_max_tokens(request: FailedRequest, endpoint: str | None) -> int | None:
     params = orjson.loads(request.params_json or "null")
     if not isinstance(params, dict):
@@ -91,10 +100,15 @@ def choose(
     left_out: Counter[str] = Counter()
     unknown = not_raised = 0
     seen: Counter[str] = Counter()
+    cut_fields: set[tuple[str, ...]] = set()
     for request in failed:
         stop = request.stop_reason if request.type is ResultType.SUCCEEDED else None
         if stop in RESENDABLE_STOPS:
             seen[stop or ""] += 1
+        if stop == "max_tokens" and endpoint is not None and request.params_json is not None:
+            params = orjson.loads(request.params_json)
+            if isinstance(params, dict):
+                cut_fields.add(budget_fields(params, endpoint))
         if request.type is ResultType.SUCCEEDED and not (
             (stop == "refusal" and refusals) or (stop == "max_tokens" and max_tokens is not None)
         ):
@@ -126,6 +140,7 @@ def choose(
         max_tokens=max_tokens,
         not_raised=not_raised,
         stops_seen=dict(seen),
+        budget_field=budget_field_name(cut_fields, endpoint),
     )
     return plan, chosen
 
@@ -169,4 +184,5 @@ def merge(plans: Sequence[RetryPlan]) -> RetryPlan:
         max_tokens=next((p.max_tokens for p in plans if p.max_tokens is not None), None),
         not_raised=sum(plan.not_raised for plan in plans),
         stops_seen=dict(seen),
+        budget_field=budget_field_name((tuple(p.budget_field.split(" / ")) for p in plans), None),
     )

@@ -1339,9 +1339,10 @@ class BatchService:
                     f" same way again ({kinds}); include them to resend them anyway."
                 )
             if plan.not_raised:
+                field = plan.budget_field  # the batch's endpoint's name for it
                 raise UserError(
-                    f"Nothing to retry: the max_tokens cuts of batch {batch_id} already had"
-                    f" max_tokens {max_tokens:,} or more; give a higher max_tokens."
+                    f"Nothing to retry: the {field} cuts of batch {batch_id} already had"
+                    f" {field} {max_tokens:,} or more; give a higher {field}."
                 )
             what = "no failed requests"
             if refusals or max_tokens is not None:

@@ -161,10 +161,12 @@ def _read_inputs(manifest_path: Path) -> _Inputs:
     return inputs
 
 
-def _request(line: bytes, source: str, number: int) -> tuple[str, Any]:
+def _request(line: bytes, source: str, number: int) -> tuple[str, Any, str | None]:
+    """(custom_id, params, url: the OpenAI endpoint a request targets, else None)."""
     try:
         req = orjson.loads(line)
-        return str(req["custom_id"]), req["params"]
+        url = req.get("url")
+        return str(req["custom_id"]), req["params"], url if isinstance(url, str) else None
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise UserError(f"{source}:{number}: not a batch request ({exc}).") from exc
 
@@ -201,21 +203,21 @@ def prepare_lines(
         line = raw.strip()
         if not line:
             continue
-        custom_id, params = _request(line, source, number)
+        custom_id, params, url = _request(line, source, number)
         digest.update(line + b"\n")
         kept.append(line)
-        _count(params, models, acc)
+        _count(params, models, acc, url)
         rows.append(_row(custom_id, params, inputs, input_text))
     body = REQUESTS_PREFIX + b",".join(kept) + REQUESTS_SUFFIX
     return PreparedPart(body, len(kept), digest.hexdigest(), rows, frozenset(models), acc.result())
 
 
-def _count(params: Any, models: set[str], acc: CostAccumulator) -> None:
+def _count(params: Any, models: set[str], acc: CostAccumulator, url: str | None) -> None:
     if isinstance(params, dict):
         model = params.get("model")
         if isinstance(model, str):
             models.add(model)
-        acc.add_params(params)
+        acc.add_params(params, url)  # an OpenAI body (with its url) by OpenAI's fields
 
 
 class _PartManifest:
@@ -229,7 +231,7 @@ class _PartManifest:
         source = str(self._path)
         with open(self._path, "rb") as fh:
             for number, line in enumerate(fh, start=1):
-                custom_id, params = _request(line, source, number)
+                custom_id, params, _url = _request(line, source, number)
                 yield _row(custom_id, params, self._inputs)
 
 
@@ -255,9 +257,9 @@ def read_part(part_path: Path, manifest_path: Path | None = None) -> PreparedPar
                 if len(line) < 3 or line[-1] != 0x0A or line[:1].isspace() or line[-2:-1].isspace():
                     clean = False
                     break
-                _custom_id, params = _request(line, source, number)
+                _custom_id, params, url = _request(line, source, number)
                 digest.update(line)
-                _count(params, models, acc)
+                _count(params, models, acc, url)
                 count += 1
                 size += len(line)
         if not clean:

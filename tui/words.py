@@ -13,12 +13,14 @@ _OUTCOMES = (ResultType.ERRORED, ResultType.EXPIRED, ResultType.CANCELED)
 def resend_words(plan: RetryPlan) -> str:
     """What a retry sends: `3 requests (2 errored, 1 expired)`, with refusals and max_tokens
     cuts when asked for: `4 requests (1 errored, 1 refusal, 2 max_tokens cuts with
-    max_tokens 8,000)` (the CLI and the TUI)."""
+    max_tokens 8,000)` (the CLI and the TUI; an OpenAI batch's cuts are named by its
+    endpoint's field, `RetryPlan.budget_field`)."""
     parts = [f"{plan.resend_by_type[t]:,} {t}" for t in _OUTCOMES if plan.resend_by_type.get(t)]
     if n := plan.resend_by_stop.get("refusal"):
         parts.append(quantity(n, "refusal"))
     if (n := plan.resend_by_stop.get("max_tokens")) and plan.max_tokens is not None:
-        parts.append(f"{quantity(n, 'max_tokens cut')} with max_tokens {plan.max_tokens:,}")
+        field = plan.budget_field  # the endpoint's name for it (core decides)
+        parts.append(f"{quantity(n, f'{field} cut')} with {field} {plan.max_tokens:,}")
     return quantity(plan.resend, "request") + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -34,8 +36,9 @@ def not_raised_words(plan: RetryPlan) -> str | None:
     """Cuts a retry leaves out because the new max_tokens does not raise theirs, or None."""
     if not plan.not_raised or plan.max_tokens is None:
         return None
-    cuts = quantity(plan.not_raised, "max_tokens cut")
-    return f"{cuts} already at max_tokens {plan.max_tokens:,} or more (not sent)"
+    field = plan.budget_field
+    cuts = quantity(plan.not_raised, f"{field} cut")
+    return f"{cuts} already at {field} {plan.max_tokens:,} or more (not sent)"
 
 
 def unknown_words(plan: RetryPlan) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from batchtop.core.costs import batch_cost
 from batchtop.core.demo import start_demo
 
 
@@ -13,8 +15,9 @@ async def test_demo_has_openai_batches_in_every_state() -> None:
         assert demo.openai_base_url.startswith("http://127.0.0.1:")
         assert demo.openai_base_url.endswith("/v1")
         async with AsyncOpenAI(api_key="demo", base_url=demo.openai_base_url) as oai:
-            batches = {b.metadata["name"]: b async for b in oai.batches.list()}
-            assert set(batches) == set(demo.openai_batches)
+            by_id = {b.id: b async for b in oai.batches.list()}
+            assert set(by_id) == set(demo.openai_batches.values())
+            batches = {name: by_id[i] for name, i in demo.openai_batches.items()}
             status = {name: b.status for name, b in batches.items()}
             assert status == {
                 "nightly eval": "expired",
@@ -56,3 +59,42 @@ async def test_demo_has_openai_batches_in_every_state() -> None:
         assert shown is not None
         counts = shown.remote.request_counts
         assert (counts.succeeded, counts.errored, counts.expired) == (40, 0, 20)
+
+
+async def test_the_demos_own_openai_batches_are_batchtops_with_inputs_and_costs() -> None:
+    """The demo submits its OpenAI batches through batchtop (journal, manifest, model,
+    estimate), as the Anthropic side: an ended one shows its estimated cost at OpenAI's
+    prices, and only the other tool's upload is "created elsewhere"."""
+    async with start_demo() as demo:
+        service = demo.openai_service
+        assert service is not None
+        models = {
+            "nightly eval": "gpt-4o-mini",
+            "product embeddings": "text-embedding-3-small",
+            "faq answers": "gpt-5-mini",
+            "abandoned rewrite": "gpt-4.1-mini",
+            "support replies": "gpt-4o-mini",
+            "ticket tags": "gpt-5-mini",
+        }
+        for name, model in models.items():
+            view = service.batch(demo.openai_batches[name])
+            assert view is not None, name
+            assert (view.label, view.model, view.has_manifest) == (name, model, True)
+            assert view.job_id is not None
+            cost = batch_cost(view)
+            assert cost.usd is not None, name
+            assert cost.usd > 0, name
+            assert cost.is_estimate, name  # results not downloaded: marked ~
+            assert cost.price_source.endswith("(OpenAI pricing page)")
+        # 77 of 80 succeeded: the estimate of what was billed, not "—"
+        faq = service.batch(demo.openai_batches["faq answers"])
+        assert faq is not None
+        assert faq.estimated_cost_usd is not None
+        assert batch_cost(faq).usd == pytest.approx(faq.estimated_cost_usd * 77 / 80)
+        broken = service.batch(demo.openai_batches["broken upload"])
+        assert broken is not None
+        assert not broken.has_manifest
+        assert broken.job_id is None
+        assert broken.label is None
+        # it failed validation: nothing ran, nothing is billed
+        assert (batch_cost(broken).usd, batch_cost(broken).is_estimate) == (0.0, False)

@@ -74,6 +74,8 @@ async def test_chat_cuts_are_resent_with_a_higher_budget(
         }
         plan = await service.retry_plan([batch_id], max_tokens=400)
         assert (plan.resend, plan.resend_by_stop) == (2, {"max_tokens": 2})
+        # what the front ends call the new budget: the fields these cuts have
+        assert plan.budget_field == "max_completion_tokens / max_tokens"
         with pytest.raises(UserError, match="already had"):
             await service.retry_failed(batch_id, max_tokens=3)
         outcome = await service.retry_failed(batch_id, max_tokens=400)
@@ -106,6 +108,10 @@ async def test_incomplete_responses_are_resent_with_max_output_tokens(
     service = openai_service(openai_emulator, tmp_path)
     try:
         batch_id = await ended_batch(service, openai_emulator, path)
+        survey = await service.retry_plan([batch_id], refusals=True)
+        assert survey.budget_field == "max_output_tokens"  # the dialog's word for it
+        with pytest.raises(UserError, match=r"max_output_tokens cuts .* max_output_tokens 3 or"):
+            await service.retry_failed(batch_id, max_tokens=3)
         outcome = await service.retry_failed(batch_id, max_tokens=300)
         assert outcome.plan.resend_by_stop == {"max_tokens": 1}
         (child,) = outcome.submitted.batch_ids

@@ -90,8 +90,9 @@ class RetryScreen(ModalScreen[RetryChoice | None]):
                 )
             if cuts := base.stops_seen.get("max_tokens"):
                 with Horizontal(id="retry-cuts-row"):
+                    field = base.budget_field  # the batch's endpoint's name for it
                     yield Checkbox(
-                        f"Also resend the {quantity(cuts, 'max_tokens cut')} (m) with max_tokens",
+                        f"Also resend the {quantity(cuts, f'{field} cut')} (m) with {field}",
                         value=False,
                         id="retry-cuts",
                     )
@@ -167,7 +168,7 @@ class RetryScreen(ModalScreen[RetryChoice | None]):
                 field.focus()
         choice = self.choice()
         if choice is None:
-            self._problem = "Type the new max_tokens for the cuts (a whole number)."
+            self._problem = f"Type the new {self.base.budget_field} for the cuts (a whole number)."
             self._update()
             return
         if self._replan is None:
@@ -228,7 +229,11 @@ async def retry_flow(
         # refusals asked for: the results are read even when nothing failed, so the dialog
         # can offer the refusals and the max_tokens cuts it finds (`stops_seen`)
         survey = await service.retry_plan(batch_ids, refusals=True)
-        plan = replace(await replan(RetryChoice()), stops_seen=survey.stops_seen)
+        plan = replace(
+            await replan(RetryChoice()),
+            stops_seen=survey.stops_seen,
+            budget_field=survey.budget_field,  # the field its cuts name (survey read them)
+        )
     except Exception as exc:
         error(exc)
         return []
