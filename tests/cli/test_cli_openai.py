@@ -217,3 +217,51 @@ def test_retry_max_tokens_resends_openai_cuts(
     (sent,) = client.files.content(child.input_file_id).content.splitlines()
     assert json.loads(sent)["body"] == body(400)
     assert json.loads(sent)["custom_id"] == "cut"
+
+
+def test_ls_and_show_give_an_openai_batchs_cost_and_its_price_source(
+    openai_emulator: EmulatorHandle, openai_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Submitted by batchtop: an estimate (~) at OpenAI's prices; once its results are
+    downloaded, the billed cost from their usage; `show` names OpenAI's price source."""
+    write_articles(tmp_path / "articles.json", 20)
+    proc = run(
+        "submit",
+        "--provider",
+        "openai",
+        "articles.json",
+        "--template",
+        "Summarise: {content}",
+        "--model",
+        "gpt-4o-mini",
+        "--max-tokens",
+        "200",
+        "--yes",
+        cwd=tmp_path,
+        env=openai_env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (bid,) = re.findall(r"submitted (batch_\w+)", proc.stdout)
+
+    proc = run("show", "--provider", "openai", bid, cwd=tmp_path, env=openai_env)
+    assert proc.returncode == 0, proc.stderr
+    lines = dict(line.rstrip().split(None, 1) for line in proc.stdout.splitlines() if line.strip())
+    assert lines["cost"].startswith("~$")
+    assert re.fullmatch(r"prices of \d{4}-\d\d-\d\d \(OpenAI pricing page\)", lines["prices"])
+    proc = run("ls", "--provider", "openai", "--json", cwd=tmp_path, env=openai_env)
+    (row,) = json.loads(proc.stdout)
+    assert row["cost_is_estimate"] is True
+    assert row["cost_usd"] > 0
+    assert row["price_source"] == lines["prices"]
+
+    openai_emulator.advance(3600)
+    proc = run(
+        "results", "--provider", "openai", bid, "--format", "json", cwd=tmp_path, env=openai_env
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = run("show", "--provider", "openai", bid, "--json", cwd=tmp_path, env=openai_env)
+    billed = json.loads(proc.stdout)
+    assert billed["cost_is_estimate"] is False
+    assert billed["cost_usd"] == billed["actual_cost_usd"]
+    assert billed["cost_usd"] > 0
+    assert billed["cost_usd"] != row["cost_usd"]  # from the usage, not the estimate

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from batchtop.core.costs import batch_cost
 from batchtop.core.errors import NotFound
 from batchtop.tui.cli.render import batch_dict, clean, console, cost, print_json, sync_note
 from batchtop.tui.cli.session import EXIT_STALE, refresh_quietly, resolve, stale
@@ -41,6 +42,7 @@ def _rows(view: BatchView) -> list[tuple[str, str]]:
         )
     )
     rows.append(("cost", cost(view)))
+    rows.append(("prices", batch_cost(view).price_source))  # the batch's own provider's
     if view.job_id:
         part = f" part {view.job_part}" if view.job_part is not None else ""
         rows.append(("job", f"{view.job_id}{part}"))
