@@ -24,9 +24,9 @@ from ..models import (
     ResultSummary,
     ResultType,
 )
-from ..sqlite_util import write_txn
 from . import queries
 from .search import FollowUp, SearchIndexer, build_fts, fts_complete, fts_pending
+from .sql import record_results_file
 
 if TYPE_CHECKING:  # the ingest and the export pages are imported when first used
     from .export_pages import ResultStream
@@ -97,15 +97,7 @@ class ResultsIndex:
 
     def set_results_file(self, batch_id: str, path: Path | None, *, downloaded: bool) -> None:
         """Where the batch's raw results live, and whether the download completed."""
-        conn = self.db.conn()
-        with write_txn(conn):
-            conn.execute(
-                "INSERT INTO batch_local (batch_id, results_path, results_downloaded)"
-                " VALUES (?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET"
-                " results_path = excluded.results_path,"
-                " results_downloaded = excluded.results_downloaded",
-                (batch_id, str(path) if path is not None else None, int(downloaded)),
-            )
+        record_results_file(self.db.conn(), batch_id, path, downloaded=downloaded)
 
     def results_file(self, batch_id: str) -> Path | None:
         row = (

@@ -1,12 +1,14 @@
 """SQL shared by the results package: how a result row finds its input text (its batch's
-manifest, linked before an ingest) and what search sees as its output text.
+manifest, linked before an ingest), what search sees as its output text, and where a batch's
+raw results file is.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
-from ..sqlite_util import Columns
+from ..sqlite_util import Columns, write_txn
 
 MANIFEST_ENTRY = "mi.job_id = ri.job_id AND mi.part = ri.part AND mi.custom_id = r.custom_id"
 """How a row of `results r` finds its entry `mi` in the manifest its batch links `ri` to."""
@@ -97,3 +99,17 @@ SEARCH_TEXT = "coalesce(nullif(r.text, ''), r.error_message, '')"
 its error message (so searching "overloaded" finds those rows). Indexing and de-indexing must
 use the same expression: the FTS table is external-content and is told exactly what to
 remove."""
+
+
+def record_results_file(
+    conn: sqlite3.Connection, batch_id: str, path: Path | None, *, downloaded: bool
+) -> None:
+    """Where the batch's raw results live, and whether the download completed."""
+    with write_txn(conn):
+        conn.execute(
+            "INSERT INTO batch_local (batch_id, results_path, results_downloaded)"
+            " VALUES (?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET"
+            " results_path = excluded.results_path,"
+            " results_downloaded = excluded.results_downloaded",
+            (batch_id, str(path) if path is not None else None, int(downloaded)),
+        )

@@ -11,6 +11,7 @@ from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.errors import ApiError, Conflict
 from batchtop.core.models import ResultFilter
+from batchtop.core.results.search import SearchIndexer
 from data_factory import requests
 from service_support import FakeSleep, ServiceFactory
 
@@ -88,6 +89,26 @@ async def test_persistent_cut_fails_cleanly(
     view = service.batch(bid)
     assert view is not None
     assert not view.results_downloaded
+
+
+async def test_the_file_is_recorded_before_the_search_index_build_starts(
+    make_service: ServiceFactory, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build's steps hold the store's write lock: recording the downloaded file once it
+    had started waited for its first step, on the download's critical path."""
+    service = make_service()
+    bid = await _ended_batch(service, emulator, 20)
+    recorded: list[bool] = []
+    real_start = SearchIndexer.start
+
+    def start(indexer: SearchIndexer) -> None:
+        view = service.store.get_batch(bid)
+        recorded.append(view is not None and view.results_downloaded)
+        real_start(indexer)
+
+    monkeypatch.setattr(SearchIndexer, "start", start)
+    assert await service.download_results(bid) == 20
+    assert recorded == [True]
 
 
 async def test_redownload_is_idempotent(
