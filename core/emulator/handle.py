@@ -96,6 +96,7 @@ class EmulatorHandle:
             rate_500=0.0,
             latency_s=0.0,
             create_latency_s=0.0,
+            results_latency_s=0.0,
             transient_404_s=0.0,
             cut_results_after_bytes=None,
         )

@@ -48,6 +48,7 @@ class EmulatorServer:
         self._runner: web.AppRunner | None = None
         self._faults = FaultPicker(config.faults)
         self._slow_creates = SlowGate()
+        self._slow_results = SlowGate()
         self._create_lock = asyncio.Lock()
         self.organization_id = config.organization_id or ids.organization_id(config.seed)
         self.workspace_id = config.workspace_id or ids.workspace_id(config.seed)
@@ -337,6 +338,15 @@ class EmulatorServer:
         """Let every create now waiting out `create_latency_s` go on (on the server's loop)."""
         self._slow_creates.release()
 
+    @property
+    def held_results(self) -> int:
+        """Results streams paused after their first piece by `results_latency_s` now."""
+        return self._slow_results.held
+
+    def release_slow_results(self) -> None:
+        """Let every results stream now paused go on (on the server's loop)."""
+        self._slow_results.release()
+
     async def _create(self, request: web.Request) -> web.StreamResponse:
         cfg = self.config
         raw = await self._read_body(request, cfg.max_body_bytes)
@@ -444,6 +454,8 @@ class EmulatorServer:
                 await abort(request)
                 return response
             await response.write(chunk)
+            if not sent:
+                await self._slow_results.hold(self.config.faults.results_latency_s)
             sent += len(chunk)
         await response.write_eof()
         return response

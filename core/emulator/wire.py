@@ -59,8 +59,9 @@ class FaultPicker:
 
 
 class SlowGate:
-    """Holds creates for `FaultConfig.create_latency_s` (the request has arrived, the batch
-    is made later) unless released first. Used on the server's loop only."""
+    """Holds requests for a while unless released first: creates for
+    `FaultConfig.create_latency_s` (the request has arrived, the batch is made later),
+    results streams for `results_latency_s`. Used on the server's loop only."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
