@@ -1391,9 +1391,16 @@ class BatchService:
     # --- results ----------------------------------------------------------------------
 
     async def download_results(
-        self, batch_id: str, progress: Callable[[int], None] | None = None
+        self,
+        batch_id: str,
+        progress: Callable[[int], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> int:
-        """Download and index a batch's results (again, if asked); returns indexed rows."""
+        """Download and index a batch's results (again, if asked); returns indexed rows.
+
+        `on_wait(note)`: called once if another process is downloading this batch into the
+        same data directory (this one then waits for it and keeps what it indexed), with the
+        one line to show the user."""
         await self._ready()
         running = self._downloads.get(batch_id)
         if running is not None and not running.done():
@@ -1407,7 +1414,7 @@ class BatchService:
             raise Conflict(
                 f"The results of batch {batch_id} were archived and are no longer available."
             )
-        task = asyncio.ensure_future(self._download(view, progress))
+        task = asyncio.ensure_future(self._download(view, progress, on_wait))
         self._downloads[batch_id] = task
         try:
             return await asyncio.shield(task)
@@ -1415,7 +1422,12 @@ class BatchService:
             if task.done():
                 self._downloads.pop(batch_id, None)
 
-    async def _download(self, view: BatchView, progress: Callable[[int], None] | None) -> int:
+    async def _download(
+        self,
+        view: BatchView,
+        progress: Callable[[int], None] | None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> int:
         from .results import download_and_ingest  # (and the ingest: not for a first frame)
 
         try:
@@ -1429,6 +1441,7 @@ class BatchService:
                 progress=progress,
                 sleep=self._sleep,
                 retry_not_found=self._now() - view.remote.created_at < YOUNG_BATCH,
+                on_wait=on_wait,
             )
         except ApiError as err:
             if err.status == 404:

@@ -8,12 +8,18 @@ on its own thread. A download goes to a hidden temp file in the results director
 (complete last line, expected line count), fsynced and renamed: a cut stream never leaves a
 partial file under the final name. A cut stream is resumed with `Range` when the server
 honours it, restarted otherwise, a few times with backoff.
+
+Several processes may download one batch into one results directory: each download holds
+the batch's lock (`download_lock`) and the others wait for it, then find the batch indexed
+and keep it. The temp file is named per process, so no process ever writes, renames or
+deletes another's; the holder deletes the ones killed processes left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import hashlib
 import logging
 import os
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, TypeVar
 from .. import paths
 from ..errors import ApiError
 from ..providers.base import BatchProvider
+from .download_lock import download_lock
 from .ingest import FEED_BYTES, Ingest
 
 if TYPE_CHECKING:
@@ -102,8 +109,22 @@ async def download(
     return Downloaded(final, size, unchanged)
 
 
+def waiting_note(batch_id: str) -> str:
+    """What a download waiting for another process's download of the batch tells the user."""
+    return f"Another batchtop is downloading the results of {batch_id}: waiting for it to finish."
+
+
 def _temp_path(final: Path) -> Path:
-    return final.with_name(f".{final.name}.part")
+    """This process's temp file for `final` (hidden, named per process)."""
+    return final.with_name(f".{final.name}.{os.getpid()}.part")
+
+
+def _remove_stale_temps(final: Path) -> None:
+    """Delete temp files of `final` that killed downloads left (called holding its lock,
+    so no other download is writing one)."""
+    for stale in final.parent.glob(f".{glob.escape(final.name)}*.part"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 def _check_complete(lines: int, clean: bool, expected_lines: int | None) -> None:
@@ -299,6 +320,7 @@ async def download_and_ingest(
     sleep: Sleep | None = None,
     attempts: int = MAX_ATTEMPTS,
     retry_not_found: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> int:
     """Download a batch's results to its file and index them; returns the indexed rows.
 
@@ -306,7 +328,48 @@ async def download_and_ingest(
     parsing and inserting overlap the network. `indexed`: the rows an earlier complete
     download left in the index; then the new download goes to a file first and, when its
     bytes equal the file on disk, the index is kept as it is.
+
+    While another process downloads the batch into the same directory, `on_wait(note)` is
+    called once with what to tell the user (`waiting_note`) and this one waits; what that
+    download indexed is then kept (no second download), as is a complete download that
+    landed since the caller looked (`indexed` 0). A batch whose download ended with nothing
+    indexed (or was cut short by a killed process) is downloaded again.
     """
+    final = results_path(batch_id, results_dir)
+    paths.ensure_private_dir(final.parent)
+    tell = None if on_wait is None else lambda: on_wait(waiting_note(batch_id))
+    async with download_lock(final, tell) as waited:
+        done = await asyncio.to_thread(results.completed_download, batch_id)
+        if done is not None and (waited or not indexed):
+            return done
+        await asyncio.to_thread(_remove_stale_temps, final)
+        return await _download_and_ingest(
+            api,
+            results,
+            batch_id,
+            expected_lines=expected_lines,
+            indexed=indexed,
+            results_dir=results_dir,
+            progress=progress,
+            sleep=sleep,
+            attempts=attempts,
+            retry_not_found=retry_not_found,
+        )
+
+
+async def _download_and_ingest(
+    api: BatchProvider,
+    results: ResultsIndex,
+    batch_id: str,
+    *,
+    expected_lines: int | None,
+    indexed: int,
+    results_dir: Path | None,
+    progress: Progress | None,
+    sleep: Sleep | None,
+    attempts: int,
+    retry_not_found: bool,
+) -> int:
     if indexed:
         done = await download(
             api,

@@ -107,6 +107,22 @@ class ResultsIndex:
         )
         return Path(row[0]) if row is not None and row[0] else None
 
+    def completed_download(self, batch_id: str) -> int | None:
+        """The rows indexed from a complete download whose file is on disk, else None
+        (read afresh: another process may have just finished one)."""
+        row = (
+            self.db.conn()
+            .execute(
+                "SELECT results_path, results_indexed FROM batch_local"
+                " WHERE batch_id = ? AND results_downloaded AND results_indexed > 0",
+                (batch_id,),
+            )
+            .fetchone()
+        )
+        if row is None or not row[0] or not Path(row[0]).is_file():
+            return None
+        return int(row[1])
+
     # --- search index: built in the background after an ingest ---------------------------
 
     def resume_search_index(self) -> None:

@@ -297,10 +297,10 @@ async def test_kill_during_results_download(
     emulator.set_faults(cut_results_after_bytes=300_000)
     results_dir = ws.data / "results"
     final = results_dir / f"{bid}.jsonl"
-    temp = results_dir / f".{bid}.jsonl.part"
     k = rng.randint(1, 3)
     args = ("results", bid, "--format", "jsonl", "--out", "out.jsonl")
     proc = start_cli(*args, cwd=ws.cwd, env=ws.env)
+    temp = results_dir / f".{bid}.jsonl.{proc.pid}.part"  # named per process
     if rng.random() < 0.5:
         ws.kill_when(proc, lambda: emulator.stats.count("results") >= k, limit_s=60)
         point = f"after cut stream {k}"
@@ -310,7 +310,9 @@ async def test_kill_during_results_download(
     assert not final.exists(), "a partial download is visible under the final name"
     assert not (ws.cwd / "out.jsonl").exists()
     leftovers = [p.name for p in results_dir.iterdir()] if results_dir.exists() else []
-    assert all(name.startswith(".") and name.endswith(".part") for name in leftovers), leftovers
+    assert all(name.startswith(".") and name.endswith((".part", ".lock")) for name in leftovers), (
+        leftovers
+    )
 
     emulator.clear_faults()
     rerun = ws.cli(*args)

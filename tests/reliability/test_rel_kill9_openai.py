@@ -266,9 +266,9 @@ def test_kill_during_openai_results_download(
     emulator.set_faults(cut_results_after_bytes=300_000)
     results_dir = data / "results"
     final = results_dir / f"{bid}.jsonl"
-    temp = results_dir / f".{bid}.jsonl.part"
     args = ("results", "--provider", "openai", bid, "--format", "jsonl", "--out", "out.jsonl")
     proc = start_cli(*args, cwd=cwd, env=env)
+    temp = results_dir / f".{bid}.jsonl.{proc.pid}.part"  # named per process
     if point == "temp-grows":
         cond: Callable[[], bool] = lambda: temp.exists() and temp.stat().st_size > 0  # noqa: E731
     else:  # the second cut download has been answered: the CLI waits, then tries again
@@ -281,7 +281,9 @@ def test_kill_during_openai_results_download(
     assert not final.exists(), "a partial download is visible under the final name"
     assert not (cwd / "out.jsonl").exists()
     leftovers = [p.name for p in results_dir.iterdir()]
-    assert all(name.startswith(".") and name.endswith(".part") for name in leftovers), leftovers
+    assert all(name.startswith(".") and name.endswith((".part", ".lock")) for name in leftovers), (
+        leftovers
+    )
 
     emulator.clear_faults()
     rerun = run_cli(*args, cwd=cwd, env=env)

@@ -120,6 +120,14 @@ class DownloadProgress(Message):
         return isinstance(message, DownloadProgress)
 
 
+class DownloadWaiting(Message):
+    """Another process is downloading the batch: `note` says so."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__()
+        self.note = note
+
+
 class ResultsScreen(Screen[None]):
     """Results of `batch_ids` (one batch, or every batch of a job)."""
 
@@ -245,7 +253,9 @@ class ResultsScreen(Screen[None]):
                 Text(f"Downloading results of {clean(batch_id)}{label}…"), progress=True
             )
             try:
-                await self.service.download_results(batch_id, progress=self._on_download)
+                await self.service.download_results(
+                    batch_id, progress=self._on_download, on_wait=self._on_download_wait
+                )
             except BatchtopError as exc:  # show the others anyway; say what is missing
                 problems.append(f"Could not download the results of {batch_id}: {exc}")
         summary, page = await asyncio.to_thread(self._query, self.filt)
@@ -263,6 +273,13 @@ class ResultsScreen(Screen[None]):
     def _on_download(self, done: int, total: int | None = None, *_: Any) -> None:
         # May be called from a worker thread: post_message is thread-safe.
         self.post_message(DownloadProgress(done, total))
+
+    def _on_download_wait(self, note: str) -> None:
+        # Another batchtop process is downloading this batch: this one waits for it.
+        self.post_message(DownloadWaiting(note))
+
+    def on_download_waiting(self, message: DownloadWaiting) -> None:
+        self._show_state(Text(clean(message.note)), progress=True)
 
     def on_download_progress(self, message: DownloadProgress) -> None:
         bar = self.query_one("#results-download", ProgressBar)

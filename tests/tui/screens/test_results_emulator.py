@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
+import pytest
+from batchtop.core import paths
 from batchtop.core.emulator import EmulatorHandle, Rule
 from batchtop.core.models import ProcessingStatus, ResultType
 from batchtop.core.service import BatchService
@@ -171,3 +175,40 @@ async def test_position_line_counts_the_rows_on_screen_after_a_download(
         screen.table.scroll_to(y=10, animate=False)
         expected = f"rows 11–{height + 10} of 80 · row 1"
         await wait_for(pilot, lambda: expected in screen_text(app), limit_s=5)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="downloads are serialised with flock")
+async def test_viewer_says_another_process_is_downloading_then_shows_the_results(
+    emulator: EmulatorHandle, live_service: BatchService
+) -> None:
+    """Another batchtop process holds the batch's download lock: the viewer says so and
+    waits; once that process lets go, it downloads and shows the results."""
+    import fcntl
+
+    outcome = await live_service.submit_requests(compose_requests(["a", "b", "c"]), name="held")
+    [batch_id] = outcome.batch_ids
+    emulator.advance(3600)
+    await live_service.refresh()
+    results_dir = paths.results_dir()
+    results_dir.mkdir(parents=True, exist_ok=True)
+    # what another process's download holds (flock: another open file conflicts in-process too)
+    fd = os.open(results_dir / f".{batch_id}.jsonl.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    app = ScreenHost(lambda: ResultsScreen(live_service, batch_ids=[batch_id], title="held"))
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, ResultsScreen)
+            await wait_for(
+                pilot, lambda: "Another batchtop is downloading the results" in screen_text(app)
+            )
+            assert not screen.loaded
+            os.close(fd)
+            fd = -1
+            await wait_for(pilot, lambda: screen.loaded, limit_s=20)
+            assert screen.summary is not None
+            assert screen.summary.by_type[ResultType.SUCCEEDED] == 3
+            assert live_service.batch(batch_id).results_indexed == 3
+    finally:
+        if fd >= 0:
+            os.close(fd)

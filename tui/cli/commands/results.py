@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from batchtop.core.errors import Conflict, UserError
 from batchtop.core.export import destination_kind, format_for_path
 from batchtop.core.models import ExportFormat, ResultFilter, ResultType
 from batchtop.tui.cli import progress
-from batchtop.tui.cli.render import clean, console, print_json
+from batchtop.tui.cli.render import clean, console, print_json, txt
 from batchtop.tui.cli.session import ask, can_ask, resolve
 from batchtop.tui.cli.terminal import is_terminal, stdout_sink
 from batchtop.tui.words import quantity
@@ -45,8 +46,17 @@ async def ensure_results(service: BatchService, ids: list[str], out: Console) ->
         if view is not None and view.remote.is_active:
             raise Conflict(f"Batch {bid} has not ended yet: its results come when it ends.")
         with progress.task(f"Downloading the results of {bid}", unit=" bytes") as advance:
-            rows = await service.download_results(bid, advance)
+            rows = await service.download_results(bid, advance, waiting_note(out))
         out.print(f"downloaded {quantity(rows, 'result')} of {bid}")
+
+
+def waiting_note(out: Console) -> Callable[[str], None]:
+    """Shows the note core gives when another batchtop process is downloading a batch."""
+
+    def note(text: str) -> None:
+        out.print(txt(text))
+
+    return note
 
 
 def _may_replace(path: Path, force: bool) -> bool:

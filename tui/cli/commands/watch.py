@@ -20,6 +20,7 @@ from batchtop.core.errors import ApiError, BatchtopError
 from batchtop.core.poller import retry_delay
 from batchtop.tui import format as fmt
 from batchtop.tui.cli import progress
+from batchtop.tui.cli.commands.results import waiting_note
 from batchtop.tui.cli.render import batches_table, clean, console, txt
 from batchtop.tui.cli.session import resolve
 from batchtop.tui.words import quantity
@@ -162,7 +163,7 @@ async def _download_ended(
         if not view.results_downloaded:
             try:
                 with progress.task(f"Downloading the results of {view.id}", unit=" bytes") as on:
-                    await service.download_results(view.id, on)
+                    await service.download_results(view.id, on, waiting_note(messages))
             except BatchtopError as err:
                 messages.print(txt(f"results of {view.id}: {err}", "red"))
                 failed = True
