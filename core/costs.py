@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .models import BatchCost, BatchView
-from .pricing import BATCH_DISCOUNT, price_for, price_source
+from .models import BatchCost, BatchView, RemoteBatch
+from .pricing import BATCH_DISCOUNT, cost_usd, price_for, price_source
 
 
 def batch_cost(view: BatchView) -> BatchCost:
@@ -37,6 +37,22 @@ def batch_cost(view: BatchView) -> BatchCost:
         return BatchCost(None, is_estimate=True, price_source=source)
     share = billable / counts.total if counts.total else 1.0
     return _cost(view.estimated_cost_usd * share, estimate=True, source=source)
+
+
+def billed_usd(remote: RemoteBatch) -> float | None:
+    """What an ended batch was billed according to the usage its provider reports for the
+    whole batch (OpenAI's batch `usage` and `model`), at batch price: its cost before (or
+    without) its results. None when it reports no model or no tokens, or the model has no
+    price."""
+    usage = remote.usage
+    if remote.is_active or usage is None or not remote.model:
+        return None
+    if usage.input_tokens + usage.output_tokens == 0:
+        return None  # not reported (older batches): unknown, not free
+    cached = min(usage.cached_tokens, usage.input_tokens)
+    return cost_usd(
+        remote.model, usage.input_tokens - cached, usage.output_tokens, cache_read=cached
+    )
 
 
 def total_cost(costs: Iterable[BatchCost]) -> BatchCost:

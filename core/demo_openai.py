@@ -214,4 +214,7 @@ async def seed_openai(
         service, _responses("tag", 120, "Tag this ticket"), "ticket tags"
     )
     rules(start_delay_s=0.0)
+    # the store holds them as they are now (as the Anthropic seeding leaves its own): the
+    # dashboard's first refresh sees no batch end, so it downloads nothing on its own
+    await service.refresh()
     return made

@@ -75,6 +75,17 @@ def provider_name(provider: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """The tokens a provider reports for a whole batch (OpenAI's batch `usage`): input
+    tokens (the cached ones included, `cached_tokens` of them) and output tokens (reasoning
+    included), of the requests that ran."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteBatch:
     """A batch exactly as its provider's API last described it, in batchtop's words.
 
@@ -89,6 +100,8 @@ class RemoteBatch:
       endpoint (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`) and files.
     - `submission_id`: batchtop's submission id, read back from the batch's metadata
       (OpenAI keeps metadata; a Message Batch has none).
+    - `model`, `usage`: the model that ran the batch and the tokens it used (OpenAI's batch
+      object; the store keeps the model and what the usage was billed, `costs.billed_usd`).
     """
 
     id: str
@@ -107,6 +120,8 @@ class RemoteBatch:
     output_file_id: str | None = None
     error_file_id: str | None = None
     submission_id: str | None = None
+    model: str | None = None
+    usage: TokenUsage | None = None
 
     @property
     def is_active(self) -> bool:

@@ -258,6 +258,30 @@ def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]
         yield items[i : i + size]
 
 
+def _record_reported(conn: sqlite3.Connection, batches: Iterable[RemoteBatch]) -> None:
+    """What a provider reports of a batch beyond its state (OpenAI: the model that ran it,
+    and once it ended the tokens it used): the model where batchtop knows none, and the
+    cost those tokens were billed (`costs.billed_usd`) until the results' own usage gives
+    it (an ingest sets it from the rows)."""
+    reported = [b for b in batches if b.model is not None]
+    if not reported:
+        return
+    from .costs import billed_usd
+
+    conn.executemany(
+        "INSERT INTO batch_local (batch_id, model, actual_cost_usd) VALUES (?, ?, ?)"
+        " ON CONFLICT (batch_id) DO UPDATE SET"
+        " model = coalesce(batch_local.model, excluded.model),"
+        " actual_cost_usd = CASE WHEN batch_local.results_indexed = 0"
+        " THEN coalesce(excluded.actual_cost_usd, batch_local.actual_cost_usd)"
+        " ELSE batch_local.actual_cost_usd END"
+        " WHERE batch_local.model IS NULL OR (batch_local.results_indexed = 0"
+        " AND excluded.actual_cost_usd IS NOT batch_local.actual_cost_usd"
+        " AND excluded.actual_cost_usd IS NOT NULL)",
+        [(b.id, b.model, billed_usd(b)) for b in reported],
+    )
+
+
 class Store:
     """Typed access to the SQLite store; see the module docstring for the concurrency model."""
 
@@ -336,6 +360,7 @@ class Store:
                 " expired) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 snaps,
             )
+            _record_reported(conn, latest.values())
         views = self._views([bid for bid, _ in changed])
         return [
             (views[bid], _remote_from_row(old) if old is not None else None)

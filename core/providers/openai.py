@@ -32,7 +32,7 @@ import orjson
 
 from ..api import other_error, parse_retry_after, status_error, transport_error
 from ..errors import ApiError, UserError
-from ..models import OrphanFile, ProcessingStatus, RemoteBatch, RequestCounts
+from ..models import OrphanFile, ProcessingStatus, RemoteBatch, RequestCounts, TokenUsage
 from ..redact import clean_api_key
 from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .env import OPENAI_DEFAULT_BASE_URL, openai_org_project
@@ -117,6 +117,7 @@ def remote_from_openai(data: dict[str, Any]) -> RemoteBatch:
         ended = _time(data.get("finalizing_at")) or created
     metadata = data.get("metadata")
     submission = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+    model = data.get("model")
     return RemoteBatch(
         id=str(data["id"]),
         processing_status=neutral,
@@ -132,7 +133,23 @@ def remote_from_openai(data: dict[str, Any]) -> RemoteBatch:
         output_file_id=data.get("output_file_id"),
         error_file_id=data.get("error_file_id"),
         submission_id=submission if isinstance(submission, str) else None,
+        model=model if isinstance(model, str) and model else None,
+        usage=_usage(data.get("usage")),
     )
+
+
+def _usage(usage: Any) -> TokenUsage | None:
+    """A batch's `usage` (input tokens with the cached ones among them, output tokens with
+    the reasoning ones), or None when the batch reports none."""
+    if not isinstance(usage, dict):
+        return None
+
+    def count(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    details = usage.get("input_tokens_details")
+    cached = count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    return TokenUsage(count(usage.get("input_tokens")), count(usage.get("output_tokens")), cached)
 
 
 def part_lines(body: bytes | StreamedBody) -> Path | list[bytes]:

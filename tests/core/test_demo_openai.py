@@ -84,13 +84,19 @@ async def test_the_demos_own_openai_batches_are_batchtops_with_inputs_and_costs(
             cost = batch_cost(view)
             assert cost.usd is not None, name
             assert cost.usd > 0, name
-            assert cost.is_estimate, name  # results not downloaded: marked ~
+            # running: the estimate (~); ended: what its usage was billed, results or not
+            assert cost.is_estimate == view.remote.is_active, name
             assert cost.price_source.endswith("(OpenAI pricing page)")
-        # 77 of 80 succeeded: the estimate of what was billed, not "—"
+        # 77 of 80 succeeded: billed from the batch's usage, before any download
         faq = service.batch(demo.openai_batches["faq answers"])
         assert faq is not None
-        assert faq.estimated_cost_usd is not None
-        assert batch_cost(faq).usd == pytest.approx(faq.estimated_cost_usd * 77 / 80)
+        assert not faq.results_downloaded
+        billed = batch_cost(faq).usd
+        assert billed is not None
+        assert await service.download_results(faq.id) == 80
+        faq = service.batch(faq.id)
+        assert faq is not None
+        assert batch_cost(faq).usd == pytest.approx(billed)  # the rows' usage says the same
         broken = service.batch(demo.openai_batches["broken upload"])
         assert broken is not None
         assert not broken.has_manifest

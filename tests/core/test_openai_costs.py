@@ -105,13 +105,21 @@ async def test_estimate_then_billed_cost_at_openai_batch_prices(
 
         openai_emulator.advance(3600)
         await service.refresh()
-        assert await service.download_results(batch_id) == len(sent)
-        view = service.batch(batch_id)
-        assert view is not None
         client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
         output = client.batches.retrieve(batch_id).output_file_id
         assert output is not None
         lines = client.files.content(output).content.splitlines()
+        # ended, results not downloaded: billed from the usage the batch reports
+        view = service.batch(batch_id)
+        assert view is not None
+        assert not view.results_downloaded
+        cost = batch_cost(view)
+        assert not cost.is_estimate
+        assert cost.usd == pytest.approx(billed(endpoint, model, lines))
+        # downloaded: from the rows' usage, the same figure
+        assert await service.download_results(batch_id) == len(sent)
+        view = service.batch(batch_id)
+        assert view is not None
         cost = batch_cost(view)
         assert not cost.is_estimate
         assert cost.usd == pytest.approx(billed(endpoint, model, lines))
@@ -206,3 +214,64 @@ def test_each_provider_names_its_own_price_source() -> None:
     oai, ant = data["providers"]["openai"]["meta"], data["meta"]
     assert pricing.price_source("openai") == f"prices of {oai['as_of']} (OpenAI pricing page)"
     assert pricing.price_source("anthropic") == f"prices of {ant['as_of']} (Anthropic pricing page)"
+
+
+async def test_a_batch_created_elsewhere_costs_what_its_usage_was_billed(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Made by another tool (the SDK directly): no manifest, no estimate; its model and, once
+    it ended, its cost come from what the API reports of the batch."""
+    from openai import OpenAI
+
+    client = OpenAI(api_key="test-key", base_url=openai_emulator.base_url, max_retries=0)
+    model, sent = bodies(CHAT)
+    data = b"".join(
+        orjson.dumps({"custom_id": f"x-{i}", "method": "POST", "url": CHAT, "body": b}) + b"\n"
+        for i, b in enumerate(sent)
+    )
+    upload = client.files.create(file=("in.jsonl", data), purpose="batch")
+    made = client.batches.create(input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
+    service = openai_service(openai_emulator, tmp_path)
+    try:
+        await service.refresh()
+        view = service.batch(made.id)
+        assert view is not None
+        assert not view.has_manifest
+        assert batch_cost(view).usd is None  # running, nothing known to estimate from
+        openai_emulator.advance(3600)
+        await service.refresh()
+        view = service.batch(made.id)
+        assert view is not None
+        assert view.model == model  # what the API says ran it
+        batch = client.batches.retrieve(made.id)
+        assert batch.output_file_id is not None
+        lines = client.files.content(batch.output_file_id).content.splitlines()
+        cost = batch_cost(view)
+        assert not cost.is_estimate
+        assert cost.usd == pytest.approx(billed(CHAT, model, lines))
+    finally:
+        await service.close()
+
+
+def test_usage_a_batch_does_not_report_is_no_figure() -> None:
+    """A batch with no usage (created before OpenAI reported it: zeros) or a model without a
+    price is billed unknown, never $0.00; cached input tokens are billed as such."""
+    from batchtop.core.costs import billed_usd
+    from batchtop.core.models import TokenUsage
+
+    remote = RemoteBatch(
+        id="batch_1",
+        processing_status=ProcessingStatus.ENDED,
+        request_counts=RequestCounts(succeeded=3),
+        created_at=T0,
+        expires_at=T0,
+        provider="openai",
+        model="gpt-5-2025-08-07",
+        usage=TokenUsage(input_tokens=1000, output_tokens=300, cached_tokens=400),
+    )
+    assert billed_usd(remote) == pytest.approx((600 * 1.25 + 400 * 0.125 + 300 * 10) / 1e6 * 0.5)
+    assert billed_usd(replace(remote, usage=TokenUsage(0, 0))) is None
+    assert billed_usd(replace(remote, usage=None)) is None
+    assert billed_usd(replace(remote, model="gpt-unpriced")) is None
+    running = replace(remote, processing_status=ProcessingStatus.IN_PROGRESS)
+    assert billed_usd(running) is None
