@@ -105,3 +105,19 @@ async def test_the_narrow_detail_keeps_the_cost_in_its_left_column(
         head = plain(app.screen.query_one("#detail-head", Static), 40)
         assert "cost     ~$0.16 estimated" in head
         assert "job      eval" in head
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_help_dialog_fits_the_terminal(
+    make_app: AppFactory, workspace: Workspace, size: tuple[int, int]
+) -> None:
+    """The help is 110 columns wide where it can be; at 80 its right border was off screen
+    and every description was cut."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        dialog = app.screen.query_one(".help-dialog")
+        region = dialog.region
+        assert region.x >= 0
+        assert region.right <= size[0], (region, size)
