@@ -16,6 +16,7 @@ from batchtop.tui.screens.retry import RetryScreen
 from batchtop.tui.screens.rows import JOB_PREFIX
 from batchtop.tui.widgets.batches_table import BatchesTable
 from dashboard_support import AppFactory, Workspace, type_at_once, until
+from data_factory import request
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
@@ -680,3 +681,33 @@ def test_batch_actions_is_a_mixin_not_a_base_screen() -> None:
 
     assert not issubclass(BatchActions, Screen)
     assert DashboardScreen.__mro__[1:3] == (BatchActions, Screen)
+
+
+async def test_the_cursor_stays_on_top_until_moved_then_follows_its_batch(
+    make_app: AppFactory, workspace: Workspace, service: BatchService, emulator: EmulatorHandle
+) -> None:
+    """Batches that arrive above (newest first) leave an untouched cursor on the first row;
+    once the user moved it, it stays on the batch they chose."""
+
+    async def arrive(name: str) -> str:
+        emulator.clock.advance(1)  # newer than every batch shown
+        sent = await service.submit_requests([request(f"{name}-1")], name=name)
+        await service.refresh()
+        return sent.batch_ids[0]
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = table_of(app)
+        assert table.cursor_row == 0
+        newer = await arrive("first-arrival")
+        assert await until(pilot, lambda: table.keys[:1] == [newer])
+        assert (table.cursor_row, table.selected_key) == (0, newer)
+        await pilot.press("j")
+        chosen = table.selected_key
+        assert chosen is not None
+        assert chosen != newer
+        newest = await arrive("second-arrival")
+        assert await until(pilot, lambda: table.keys[:1] == [newest])
+        assert table.selected_key == chosen
+        assert table.cursor_row == 2

@@ -208,6 +208,7 @@ class BatchesTable(WindowedTable):
         self._labels = {c.key: c.label for c in self._columns}
         self._cells_of = cells
         self._keys: list[str] = []
+        self._chosen = False  # the cursor was moved (by a key, a click or the app)
         self.placeholder: list[Text] = []
         self._lines: LRUCache[tuple[str, bool, bool, int], tuple[tuple[Text, ...], Strip]] = (
             LRUCache(CACHED_LINES)
@@ -226,8 +227,10 @@ class BatchesTable(WindowedTable):
     # --- rows ------------------------------------------------------------------------------
 
     def set_rows(self, keys: Sequence[str]) -> None:
-        """Show `keys` in this order; the cursor stays on its key if that is still shown."""
-        selected = self.selected_key
+        """Show `keys` in this order. Once the cursor was moved it stays on its key while
+        that is shown; before, it stays on the first row, so batches that arrive above (a
+        second provider's, the newest) do not push the first choice down the table."""
+        selected = self.selected_key if self._chosen else None
         self._keys = list(keys)
         if selected is not None and (row := self._row_of(selected)) is not None:
             self.cursor_row = row
@@ -444,6 +447,10 @@ class BatchesTable(WindowedTable):
         return self._strip(cells, width, *styles)
 
     # --- cursor ----------------------------------------------------------------------------
+
+    def move_cursor(self, *, row: int) -> None:
+        self._chosen = True  # even onto the row it is on: that batch was chosen
+        super().move_cursor(row=row)
 
     def cursor_moved(self) -> None:
         self.post_message(self.Highlighted(self, self.selected_key))
