@@ -40,6 +40,8 @@ def mixed_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo
     async def start() -> Demo:
         demo = await open_demo(SETTINGS, DemoClock(base=lambda: FROZEN))
         await demo.start()
+        for service in demo.fleet.services:  # its downloads' API calls are counted on screen
+            await service.wait_background()
         return demo
 
     loop = asyncio.new_event_loop()  # the demo's clients are closed on the loop they use
