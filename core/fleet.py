@@ -12,7 +12,13 @@ A fleet of one service is that service: every read and event is passed through u
 so a one-provider front end behaves exactly as it does on the service itself.
 
 `shown_providers` is the rule of which providers the live dashboard shows: the one asked
-for (`--provider`), else every provider whose key is set (the configured provider first).
+for (`--provider`), else every provider whose key is set (the configured provider first);
+`covered_providers` the same for a command that reads the workspace (`ls`, `show`, …),
+which without any key reads every provider's local store (the configured one's when there
+is none). `Fleet.locate` finds
+the service that owns a batch or job id a user typed: the stores first, then (unknown to
+every store) a refresh of each, then each provider's API asked for the batch by id; an
+id's shape says nothing (a provider's prefix is not the rule).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from .errors import BatchtopError
+from .errors import BatchtopError, Conflict, NotFound
 from .models import (
     BatchView,
     CountSnapshot,
@@ -83,6 +89,24 @@ def shown_providers(
     return ShownProviders(tuple(shown), tuple(notes))
 
 
+def covered_providers(
+    configured: str,
+    requested: str | None,
+    env: Mapping[str, str],
+    stored: Callable[[str], bool] = lambda _provider: False,
+) -> ShownProviders:
+    """What a command reading the workspace covers: `shown_providers`; when no provider has
+    a key, every provider with a local store (`stored`, e.g. `has_local_store`; the
+    configured one first), read offline; with none, the configured one."""
+    shown = shown_providers(configured, requested, env)
+    if shown.providers:
+        return shown
+    first = check_provider(configured)
+    order = [first, *(p for p in PROVIDERS if p != first)]
+    local = [p for p in order if stored(p) and importlib.util.find_spec(SDK_MODULES[p])]
+    return ShownProviders(tuple(local) or (first,), shown.notes)
+
+
 class Fleet:
     """See the module docstring. `services[0]` is the primary: new batches go there unless a
     front end chooses another provider (`service_of`)."""
@@ -128,19 +152,53 @@ class Fleet:
         a batch no store knows goes to the primary (whose calls then say it is unknown)."""
         if not self.mixed:
             return self.primary
+        return self.owner(batch_id) or self.primary
+
+    def owner(self, ident: str) -> BatchService | None:
+        """The service whose store holds a batch id (deleted included) or a job id; None when
+        none does."""
         for service in self.services:
-            if service.store.known_ids([batch_id]):
+            if service.store.known_ids([ident]):
                 return service
-        return self.primary
+        return next((s for s in self.services if s.job(ident) is not None), None)
+
+    async def locate(self, ident: str, *, offline: bool = False) -> BatchService:
+        """The service that owns a batch or job id (see the module docstring). A fleet of
+        one is its service, whatever the id (its calls say when it is unknown); `offline`:
+        the stores only. Unknown to every store and every API: `NotFound`, or the first
+        failure of an API that could not say."""
+        found = self.owner(ident)
+        if found is not None or not self.mixed:
+            return found or self.primary
+        keyed = [s for s in self.services if s.has_api_key]
+        if offline or not keyed:
+            raise NotFound(f"No batch or job {ident} is known locally.")
+        await self.refresh()  # a member that fails is reported; all failing: raised
+        found = self.owner(ident)
+        if found is not None:
+            return found
+        if ident.startswith("job_"):  # jobs are batchtop's own: no API knows them
+            raise NotFound(f"No job {ident} is known locally.")
+        failures: list[BatchtopError] = []
+        for service in keyed:  # a batch beyond the list window (older than its newest pages)
+            try:
+                await service.fetch_batch(ident)
+            except (NotFound, Conflict):  # not this provider's (a 404, or an id it refuses)
+                continue
+            except BatchtopError as exc:
+                failures.append(exc)
+                continue
+            return service
+        if failures:
+            raise failures[0]
+        named = " or ".join(provider_name(s.provider) for s in keyed)
+        raise NotFound(f"No batch {ident} is known to {named}.")
 
     def service_for_job(self, job_id: str) -> BatchService:
         """The service whose store holds a job (jobs are made by one service)."""
         if not self.mixed:
             return self.primary
-        for service in self.services:
-            if service.job(job_id) is not None:
-                return service
-        return self.primary
+        return self.owner(job_id) or self.primary
 
     # --- reads (stores only) ----------------------------------------------------------------
 

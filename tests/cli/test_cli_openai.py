@@ -7,31 +7,18 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from batchtop.core.demo import write_articles
 from batchtop.core.emulator import EmulatorHandle
+from cli_support import CLI, run
 
 pytest.importorskip("openai")
 # Runs once the OpenAI emulator (core/emulator/openai_api, the openai_emulator fixture) is in.
 pytest.importorskip("batchtop.core.emulator.openai_api")
 
-CLI = [sys.executable, "-m", "batchtop.tui.cli"]
 SECRET = "sk-proj-" + "cliTestSecret0123456789"
-
-
-def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture

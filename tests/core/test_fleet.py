@@ -10,7 +10,7 @@ import orjson
 import pytest
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
-from batchtop.core.fleet import Fleet, shown_providers
+from batchtop.core.fleet import Fleet, covered_providers, shown_providers
 from batchtop.core.models import Event, ImportOptions, RefreshDone, RefreshFailed
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
@@ -175,3 +175,22 @@ def test_shown_providers_follow_the_keys() -> None:
     assert shown_providers("anthropic", None, {"OPENAI_API_KEY": "o"}).providers == ("openai",)
     assert shown_providers("anthropic", "anthropic", both).providers == ("anthropic",)
     assert shown_providers("anthropic", None, {}).providers == ()
+
+
+def test_a_command_covers_the_providers_with_a_key_else_the_configured_one() -> None:
+    """`ls`, `show`, … without `--provider`: every provider with a key, as the dashboard;
+    with no key at all, the configured provider's local store (read offline)."""
+    both = {"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o"}
+    assert covered_providers("anthropic", None, both).providers == ("anthropic", "openai")
+    assert covered_providers("anthropic", None, {"OPENAI_API_KEY": "o"}).providers == ("openai",)
+    assert covered_providers("openai", None, {}).providers == ("openai",)
+    assert covered_providers("anthropic", "openai", {}).providers == ("openai",)
+    # no key: every provider with a local store, the configured one first
+    stored = {"anthropic", "openai"}.__contains__
+    assert covered_providers("openai", None, {}, stored).providers == ("openai", "anthropic")
+    assert covered_providers("anthropic", None, {}, {"openai"}.__contains__).providers == (
+        "openai",
+    )
+    assert covered_providers("anthropic", None, {"OPENAI_API_KEY": "o"}, stored).providers == (
+        "openai",
+    )

@@ -343,10 +343,13 @@ PROVIDERS = ("anthropic", "openai")
 
 def _provider_flag(p: argparse.ArgumentParser, *, dashboard: bool = False) -> None:
     default = (
-        "default: the dashboard shows every provider whose key is set,"
-        " a command uses the provider setting, anthropic"
+        "default: the dashboard shows every provider whose key is set (so do ls, watch and"
+        " a command given a batch or job id); submit and reconcile use the provider"
+        " setting, anthropic"
         if dashboard
-        else "default: the provider setting, anthropic"
+        else "default: ls, watch and a command given a batch or job id cover every provider"
+        " whose key is set (the one owning the id); submit and reconcile use the provider"
+        " setting, anthropic"
     )
     p.add_argument(
         "--provider",

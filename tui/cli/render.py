@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from batchtop.core.models import provider_name
 from batchtop.tui import format as fmt
 from batchtop.tui.safe_text import clean as _clean_text
 from batchtop.tui.safe_text import safe_text
@@ -21,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from batchtop.core.fleet import Fleet
     from batchtop.core.models import BatchView, RequestCounts, WorkspaceInfo
     from batchtop.core.service import BatchService
 
@@ -173,7 +175,11 @@ class _Column:
 
 
 def _columns(
-    service: BatchService | None, now: datetime, short: bool, places: int
+    service: BatchService | Fleet | None,
+    now: datetime,
+    short: bool,
+    places: int,
+    providers: bool = False,
 ) -> list[_Column]:
     def counts(v: BatchView) -> RequestCounts:
         return v.remote.request_counts
@@ -188,6 +194,10 @@ def _columns(
     columns = [
         _Column("ID", "left", 100, lambda v: txt(fmt.short_id(v.id) if short else v.id)),
         _Column("Label", "left", 55, lambda v: txt(v.label or "", limit=30)),
+    ]
+    if providers:  # several providers' batches: whose each is
+        columns.append(_Column("Provider", "left", 70, lambda v: provider_name(v.remote.provider)))
+    columns += [
         _Column(
             "Status",
             "left",
@@ -227,20 +237,22 @@ def _width(cells: Sequence[Text | str], header: str) -> int:
 def batches_table(
     views: Sequence[BatchView],
     title: str | None = None,
-    service: BatchService | None = None,
+    service: BatchService | Fleet | None = None,
     *,
     width: int | None = None,
     caption: Text | str | None = None,
+    providers: bool = False,
 ) -> Table:
     """Batches in the dashboard's words, fitted to `width`: when the columns do not fit, the
     least important are left out first (ids are shortened last). With `service`, ETA and
-    the share of the 24-hour window used."""
+    the share of the 24-hour window used; `providers`: a Provider column (the rows are of
+    several providers)."""
     from batchtop.core.costs import batch_cost
 
     now = datetime.now(UTC)
     places = fmt.money_places(batch_cost(v).usd for v in views)
     for short in (False, True):
-        columns = _columns(service, now, short, places)
+        columns = _columns(service, now, short, places, providers)
         cells = [[c.cell(v) for v in views] for c in columns]
         widths = [_width(col, c.header) for c, col in zip(columns, cells, strict=True)]
         shown = list(range(len(columns)))

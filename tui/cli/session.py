@@ -6,49 +6,121 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
     from rich.console import Console
 
-Command = Callable[["BatchService", argparse.Namespace], Coroutine[Any, Any, int]]
+Command = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, int]]
 
 # `ls` and `show` printed the local store's data because the refresh failed (the API
 # unreachable, overloaded, timing out): a script sees the data is not current.
 EXIT_STALE = 3
 
 
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """How a command meets the providers without `--provider`: `id_attr`, the argument
+    holding a batch or job id (the command gets the service that owns it); `fleet`, the
+    command takes a `Fleet` (every provider whose key is set, or the owner's alone)."""
+
+    id_attr: str | None = None
+    fleet: bool = False
+
+
+def routed(id_attr: str | None = None, *, fleet: bool = False) -> Callable[[Command], Command]:
+    """Mark a command as covering every provider (see `Routing`); unmarked commands use
+    the provider setting (or `--provider`)."""
+
+    def mark(fn: Command) -> Command:
+        fn.routing = Routing(id_attr, fleet)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+async def _open_services(ns: argparse.Namespace, routing: Routing | None) -> list[BatchService]:
+    """The services a command works on: the provider asked for (or configured) alone, or
+    for a routed command every provider core's `covered_providers` names."""
+    import os
+
+    from batchtop.core.config import load_settings
+    from batchtop.core.fleet import covered_providers
+    from batchtop.core.service import BatchService, has_local_store
+    from batchtop.tui.safe_text import clean
+
+    requested = getattr(ns, "provider", None)
+    endpoint = getattr(ns, "endpoint", None)
+    if routing is None or requested:
+        return [await BatchService.open(provider=requested, endpoint=endpoint)]
+    settings = await asyncio.to_thread(load_settings)
+    covered = await asyncio.to_thread(
+        covered_providers,
+        settings.provider,
+        None,
+        os.environ,
+        lambda provider: has_local_store(provider, settings),
+    )
+    for note in covered.notes:
+        sys.stderr.write(f"batchtop: note: {clean(note, keep_newlines=False)}\n")
+    services: list[BatchService] = []
+    try:
+        for provider in covered.providers:
+            services.append(
+                await BatchService.open(settings=settings, provider=provider, endpoint=endpoint)
+            )
+    except BaseException:
+        for service in services:
+            await service.close()
+        raise
+    return services
+
+
 def run_with_service(fn: Command) -> Callable[[argparse.Namespace], int]:
-    """Adapt an async command to a sync handler that opens and closes the service."""
+    """Adapt an async command to a sync handler that opens and closes the service (a
+    `routed` command: the services of every provider covered, see `Routing`)."""
 
     def handler(ns: argparse.Namespace) -> int:
         async def main() -> int:
-            from batchtop.core.service import BatchService
+            from batchtop.core.fleet import Fleet
             from batchtop.tui.safe_text import clean
 
-            service = await BatchService.open(
-                provider=getattr(ns, "provider", None), endpoint=getattr(ns, "endpoint", None)
-            )
-            for warning in service.warnings:  # e.g. a data directory others can read
-                sys.stderr.write(f"batchtop: warning: {clean(warning, keep_newlines=False)}\n")
-            if service.key_note:  # said once: e.g. a trailing CR stripped from the key
-                sys.stderr.write(f"batchtop: warning: {service.key_note}\n")
-            # A command does what it was asked: no downloads of other batches that end
-            # during a refresh (they would be abandoned half-way when the command exits).
-            service.auto_download = False
+            routing: Routing | None = getattr(fn, "routing", None)
+            fleet = Fleet(await _open_services(ns, routing))
             try:
-                return await fn(service, ns)
+                for service in fleet.services:
+                    for warning in service.warnings:  # e.g. a data directory others can read
+                        line = clean(warning, keep_newlines=False)
+                        sys.stderr.write(f"batchtop: warning: {line}\n")
+                    if service.key_note:  # said once: e.g. a trailing CR stripped from the key
+                        sys.stderr.write(f"batchtop: warning: {service.key_note}\n")
+                    # A command does what it was asked: no downloads of other batches that end
+                    # during a refresh (they would be abandoned half-way when it exits).
+                    service.auto_download = False
+                ident = getattr(ns, routing.id_attr, None) if routing and routing.id_attr else None
+                if routing is None:
+                    return await fn(fleet.primary, ns)
+                if ident is None:
+                    return await fn(fleet if routing.fleet else fleet.primary, ns)
+                owner = await fleet.locate(
+                    check_id(ident), offline=bool(getattr(ns, "offline", False))
+                )
+                return await fn(Fleet.of(owner) if routing.fleet else owner, ns)
             finally:
-                await service.close()
+                await fleet.close()
 
         return asyncio.run(main())
 
     return handler
 
 
-async def refresh_quietly(service: BatchService, console: Console) -> bool:
-    """Refresh if a key is set; on failure say so on stderr and keep the cached state."""
+async def refresh_quietly(
+    service: BatchService, console: Console, *, name: str | None = None
+) -> bool:
+    """Refresh if a key is set; on failure say so on stderr (`name`: whose refresh, when
+    several providers are shown) and keep the cached state."""
     from batchtop.core.errors import ApiError
     from batchtop.tui.cli.render import txt
 
@@ -59,7 +131,8 @@ async def refresh_quietly(service: BatchService, console: Console) -> bool:
     except ApiError as err:
         if err.kind in ("auth", "invalid"):
             raise  # a bad key or a refused call will not fix itself: say so and fail
-        console.print(txt(f"warning: showing cached state: {err}", "yellow"))
+        whose = f"{name}: " if name else ""
+        console.print(txt(f"warning: {whose}showing cached state: {err}", "yellow"))
         return False
     return True
 

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 
 from batchtop.core.errors import NotFound
 from batchtop.tui.cli.render import batch_dict, console, print_json
-from batchtop.tui.cli.session import check_id, confirm
+from batchtop.tui.cli.session import check_id, confirm, routed
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
 
 
+@routed("id")
 async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id)
     if not confirm(ns, f"Cancel batch {ns.id}?"):
@@ -26,6 +27,7 @@ async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
     return 0
 
 
+@routed("id")
 async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id)
     if not confirm(ns, f"Delete batch {ns.id} from the API?"):
@@ -39,6 +41,7 @@ async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
     return 0
 
 
+@routed("id")
 async def cmd_label(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id)
     if service.batch(ns.id) is None:

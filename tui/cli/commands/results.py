@@ -20,7 +20,7 @@ from batchtop.core.export import destination_kind, format_for_path
 from batchtop.core.models import ExportFormat, ResultFilter, ResultType
 from batchtop.tui.cli import progress
 from batchtop.tui.cli.render import clean, console, print_json, txt
-from batchtop.tui.cli.session import ask, can_ask, resolve
+from batchtop.tui.cli.session import ask, can_ask, resolve, routed
 from batchtop.tui.cli.terminal import is_terminal, stdout_sink
 from batchtop.tui.words import quantity
 
@@ -77,6 +77,7 @@ def _destination(service: BatchService, ids: list[str], fmt: ExportFormat, out: 
     return service.export_path(ids, fmt, out)
 
 
+@routed("id")
 async def cmd_results(service: BatchService, ns: argparse.Namespace) -> int:
     to_stdout = ns.out == "-" or (ns.out is None and not is_terminal(sys.stdout))
     named = None if to_stdout or ns.out is None else ns.out

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from batchtop.core.errors import UserError
 from batchtop.tui.cli.render import clean, console, print_json
-from batchtop.tui.cli.session import resolve
+from batchtop.tui.cli.session import resolve, routed
 from batchtop.tui.words import (
     left_out_words,
     not_raised_words,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from batchtop.core.service import BatchService
 
 
+@routed("id")
 async def cmd_retry(service: BatchService, ns: argparse.Namespace) -> int:
     ids = await resolve(service, ns.id)
     if len(ids) != 1:

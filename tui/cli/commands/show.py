@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from batchtop.core.costs import batch_cost
 from batchtop.core.errors import NotFound
 from batchtop.tui.cli.render import batch_dict, clean, console, cost, print_json, sync_note
-from batchtop.tui.cli.session import EXIT_STALE, refresh_quietly, resolve, stale
+from batchtop.tui.cli.session import EXIT_STALE, refresh_quietly, resolve, routed, stale
 from batchtop.tui.format import status_label
 from rich.table import Table
 from rich.text import Text
@@ -54,6 +54,7 @@ def _rows(view: BatchView) -> list[tuple[str, str]]:
     return rows
 
 
+@routed("id")
 async def cmd_show(service: BatchService, ns: argparse.Namespace) -> int:
     refreshed = False
     if service.has_api_key and not ns.offline:

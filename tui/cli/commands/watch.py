@@ -1,5 +1,7 @@
 """`batchtop watch [ID]`: live progress until the batches end, then download their results.
 
+Without `--provider` and without an id it watches every provider whose key is set (a Provider
+column says whose each batch is); given an id, the provider that owns it (core's `Fleet`).
 It refreshes like the dashboard: at the interval, backing off after rate limits, overload,
 server errors and network loss (the first refresh too, except a server it cannot reach at
 all), and gives up only on a rejected key.
@@ -22,7 +24,7 @@ from batchtop.tui import format as fmt
 from batchtop.tui.cli import progress
 from batchtop.tui.cli.commands.results import waiting_note
 from batchtop.tui.cli.render import batches_table, clean, console, txt
-from batchtop.tui.cli.session import resolve
+from batchtop.tui.cli.session import resolve, routed
 from batchtop.tui.words import quantity
 from rich.console import RenderableType
 from rich.live import Live
@@ -30,8 +32,8 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from batchtop.core.desktop_notify import Notifier
-    from batchtop.core.models import BatchView
-    from batchtop.core.service import BatchService
+    from batchtop.core.fleet import Fleet
+    from batchtop.core.models import BatchView, Event
     from rich.console import Console
 
 TICK_S = 1.0
@@ -45,11 +47,20 @@ class _Refreshes:
     failures: int = 0
     error: ApiError | None = None
     refreshed_at: datetime | None = None
+    partly: str | None = None  # several providers: the last refresh failed for this one
 
-    async def once(self, service: BatchService) -> float:
+    def on_event(self, event: Event) -> None:
+        """A member of several providers whose refresh failed while the others' stood."""
+        from batchtop.core.models import RefreshFailed
+
+        if isinstance(event, RefreshFailed):
+            self.partly = event.message
+
+    async def once(self, fleet: Fleet) -> float:
         """Refresh; returns the wait before the next one. A rejected key is raised."""
+        self.partly = None
         try:
-            await service.refresh()
+            await fleet.refresh()
         except ApiError as err:
             self.failures += 1
             self.error = err
@@ -70,6 +81,11 @@ class _Refreshes:
             text.append(clean(str(self.error), limit=70), "yellow")
             if left_s is not None:
                 text.append(f" · retrying in {fmt.duration(left_s + 0.999)}")
+        elif self.partly is not None:
+            text.append("refresh failed: ", "yellow")
+            text.append(clean(self.partly, limit=70), "yellow")
+            if left_s is not None:
+                text.append(f" · next in {fmt.duration(left_s + 0.999)}")
         else:
             if self.refreshed_at is not None:
                 text.append(f"refreshed {fmt.clock(self.refreshed_at.astimezone())}")
@@ -79,15 +95,17 @@ class _Refreshes:
         return text
 
 
-async def _first_refresh(service: BatchService, state: _Refreshes, messages: Console) -> None:
+async def _first_refresh(fleet: Fleet, state: _Refreshes, messages: Console) -> None:
     """Refresh until it works (backing off), saying on stderr what is going on.
 
     A server that cannot be reached at all on the very first call is a wrong address or no
     network, which waiting does not fix: that is said at once. Once watching, a lost
     connection is waited out like any transient failure."""
     while True:
-        delay = await state.once(service)
+        delay = await state.once(fleet)
         if state.error is None:
+            if state.partly is not None:
+                messages.print(txt(f"refresh failed: {state.partly}", "yellow"))
             return
         if state.error.kind == "offline" and state.refreshed_at is None:
             raise state.error
@@ -97,20 +115,39 @@ async def _first_refresh(service: BatchService, state: _Refreshes, messages: Con
         await asyncio.sleep(delay)
 
 
-async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
+@routed("target", fleet=True)
+async def cmd_watch(fleet: Fleet, ns: argparse.Namespace) -> int:
     out = console()
     messages = console(stderr=True)
-    announce = EndAnnouncer(service, ns)  # a bad --exec is an error before any work
-    interval = ns.interval if ns.interval is not None else service.settings.refresh_interval_s
+    announce = EndAnnouncer(fleet, ns)  # a bad --exec is an error before any work
+    settings = fleet.primary.settings
+    interval = ns.interval if ns.interval is not None else settings.refresh_interval_s
     state = _Refreshes(interval)
-    await _first_refresh(service, state, messages)
+    unsubscribe = fleet.subscribe(state.on_event) if fleet.mixed else None
+    try:
+        return await _watch(fleet, ns, state, announce, out, messages)
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+
+
+async def _watch(
+    fleet: Fleet,
+    ns: argparse.Namespace,
+    state: _Refreshes,
+    announce: EndAnnouncer,
+    out: Console,
+    messages: Console,
+) -> int:
+    interval = state.interval_s
+    await _first_refresh(fleet, state, messages)
     if ns.target is not None:
-        ids = await resolve(service, ns.target)
+        ids = await resolve(fleet.primary, ns.target)
     else:
         # everything in progress, plus batchtop's own batches whose results are not here yet
         ids = [
             v.id
-            for v in service.batches()
+            for v in fleet.batches()
             if v.remote.is_active
             or (v.job_id is not None and not v.results_downloaded and not v.deleted)
         ]
@@ -119,15 +156,16 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
             return 0
 
     def views() -> list[BatchView]:
-        return [v for v in (service.batch(i) for i in ids) if v is not None]
+        return [v for v in (fleet.batch(i) for i in ids) if v is not None]
 
     def render(left_s: float | None) -> RenderableType:
         return batches_table(
             views(),
             title="batchtop watch",
-            service=service,
+            service=fleet,
             width=out.width,
             caption=state.line(left_s),
+            providers=fleet.mixed,
         )
 
     running = {v.id for v in views() if v.remote.is_active}  # announced when they end
@@ -140,7 +178,7 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
                 live.update(render(left), refresh=True)
                 await asyncio.sleep(min(TICK_S, left))
             live.update(render(0.0), refresh=True)
-            delay = await state.once(service)
+            delay = await state.once(fleet)
             live.update(render(delay), refresh=True)
             ended = [v for v in views() if v.id in running and not v.remote.is_active]
             running -= {v.id for v in ended}
@@ -148,18 +186,19 @@ async def cmd_watch(service: BatchService, ns: argparse.Namespace) -> int:
         live.update(render(None), refresh=True)
     if not out.is_terminal:
         out.line()
-    failed = await _download_ended(service, views(), out, messages)
+    failed = await _download_ended(fleet, views(), out, messages)
     return 1 if failed or announce.failed else 0
 
 
 async def _download_ended(
-    service: BatchService, ended: list[BatchView], out: Console, messages: Console
+    fleet: Fleet, ended: list[BatchView], out: Console, messages: Console
 ) -> bool:
     """Download the results not here yet; True when one could not be."""
     failed = False
     for view in ended:
         if not view.remote.has_results or view.deleted:
             continue
+        service = fleet.service_for(view.id)
         if not view.results_downloaded:
             try:
                 with progress.task(f"Downloading the results of {view.id}", unit=" bytes") as on:
@@ -179,10 +218,10 @@ async def _download_ended(
 class EndAnnouncer:
     """`--notify` and `--exec`: what core says about batches (or jobs) that just ended."""
 
-    def __init__(self, service: BatchService, ns: argparse.Namespace) -> None:
+    def __init__(self, fleet: Fleet, ns: argparse.Namespace) -> None:
         from batchtop.core.notices import exec_argv
 
-        self.service = service
+        self.fleet = fleet
         self.notify = bool(getattr(ns, "notify", False))
         command = getattr(ns, "exec_command", None)
         self.argv = exec_argv(command) if command is not None else None
@@ -194,7 +233,7 @@ class EndAnnouncer:
             # The terminal's notification goes where messages go (stderr), if it is one.
             tty = sys.stderr.isatty()
             self.notifier = Notifier(
-                enabled=service.settings.desktop_notify, write=_stderr if tty else None
+                enabled=fleet.primary.settings.desktop_notify, write=_stderr if tty else None
             )
 
     async def __call__(self, ended: list[BatchView]) -> None:
@@ -202,7 +241,14 @@ class EndAnnouncer:
             return
         from batchtop.core.notices import ended_notices, run_exec_hook
 
-        for notice in ended_notices(self.service.store, ended):
+        notices = [
+            notice
+            for service in self.fleet.services
+            for notice in ended_notices(
+                service.store, [v for v in ended if self.fleet.service_for(v.id) is service]
+            )
+        ]
+        for notice in notices:
             if self.notifier is not None:
                 console(stderr=True).print(txt(notice.line))
                 await asyncio.to_thread(

@@ -1,0 +1,190 @@
+"""The command line over every provider whose key is set, as real `batchtop` processes against
+both emulators (Anthropic and OpenAI) on 127.0.0.1: `ls` and `watch` show both, a command
+given an id finds the provider that owns it, `--provider` restricts to one."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from batchtop.core.emulator import EmulatorHandle
+from cli_support import run
+
+pytest.importorskip("openai")
+
+
+@dataclass
+class Both:
+    env: dict[str, str]
+    cwd: Path
+    anthropic: EmulatorHandle
+    openai: EmulatorHandle
+    anthropic_id: str
+    openai_id: str
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run(*args, cwd=self.cwd, env=self.env)
+
+    def advance(self, seconds: float) -> None:
+        self.anthropic.advance(seconds)
+        self.openai.advance(seconds)
+
+
+@pytest.fixture
+def both(emulator: EmulatorHandle, openai_emulator: EmulatorHandle, tmp_path: Path) -> Both:
+    """Both keys set (the provider setting is the default, anthropic), one batch submitted
+    to each provider."""
+    env = dict(os.environ)
+    env |= {
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": emulator.base_url,
+        "OPENAI_API_KEY": "test-key",
+        "OPENAI_BASE_URL": openai_emulator.base_url,
+    }
+    (tmp_path / "prompts.txt").write_text("Name a colour.\nName a fruit.\nName a tree.\n")
+    ids = []
+    for provider, model in (("anthropic", "claude-haiku-4-5"), ("openai", "gpt-4o-mini")):
+        proc = run(
+            "submit",
+            "--provider",
+            provider,
+            "prompts.txt",
+            "--model",
+            model,
+            "--label",
+            f"{provider} prompts",
+            "--yes",
+            "--json",
+            cwd=tmp_path,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        (batch_id,) = json.loads(proc.stdout)["batch_ids"]
+        ids.append(batch_id)
+    return Both(env, tmp_path, emulator, openai_emulator, *ids)
+
+
+def test_ls_shows_every_provider_with_a_key(both: Both) -> None:
+    proc = both.run("ls", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["id"]: row["provider"] for row in json.loads(proc.stdout)}
+    assert rows == {both.anthropic_id: "anthropic", both.openai_id: "openai"}
+
+    proc = both.run("ls")
+    assert proc.returncode == 0, proc.stderr
+    header = proc.stdout.splitlines()[1]
+    assert "Provider" in header
+    lines = {line.split("│")[1].strip(): line for line in proc.stdout.splitlines()[3:-1]}
+    assert "OpenAI" in lines[both.openai_id]
+    assert "Anthropic" in lines[both.anthropic_id]
+    # where each provider's batches come from, on stderr
+    assert re.search(
+        r"batches of Anthropic: http://127\.0\.0\.1.* \+ OpenAI: http://127\.0\.0\.1", proc.stderr
+    )
+    assert "2 shown" in proc.stderr
+
+    proc = both.run("ls", "--provider", "openai", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert [row["id"] for row in json.loads(proc.stdout)] == [both.openai_id]
+    proc = both.run("ls", "--provider", "anthropic")
+    assert proc.returncode == 0, proc.stderr
+    assert "Provider" not in proc.stdout  # one provider: the table as it always was
+    assert both.anthropic_id in proc.stdout
+    assert both.openai_id not in proc.stdout
+
+
+def test_a_command_given_an_id_finds_its_provider(both: Both) -> None:
+    """show, label, cancel, results and retry route an id to the provider whose store holds
+    it (the provider setting is anthropic); `--provider` restricts the search to one."""
+    proc = both.run("show", both.openai_id, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["provider"] == "openai"
+    proc = both.run("show", both.openai_id, "--offline", "--json")  # the stores alone
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["id"] == both.openai_id
+
+    assert both.run("label", both.openai_id, "eval set").returncode == 0
+    proc = both.run("ls", "--provider", "openai", "--json", "--offline")
+    assert json.loads(proc.stdout)[0]["label"] == "eval set"
+
+    proc = both.run("show", both.openai_id, "--provider", "anthropic")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+
+    proc = both.run("cancel", both.anthropic_id, "--yes", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["provider"] == "anthropic"
+
+    both.advance(3600)
+    proc = both.run("results", both.openai_id, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)) == 3
+
+    proc = both.run("show", "batch_0000nothing", "--json")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("batchtop: error: No batch")
+
+
+def test_an_id_unknown_locally_is_found_on_its_providers_api(both: Both) -> None:
+    """A batch another client made (no store knows it yet): the stores are refreshed, and
+    the one that lists it owns it."""
+    from openai import OpenAI
+
+    client = OpenAI(api_key="test-key", base_url=both.openai.base_url, max_retries=0)
+    line = {
+        "custom_id": "other-1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+    }
+    upload = client.files.create(
+        file=("other.jsonl", json.dumps(line).encode() + b"\n"), purpose="batch"
+    )
+    other = client.batches.create(
+        input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    proc = both.run("show", other.id, "--json")
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert (shown["id"], shown["provider"]) == (other.id, "openai")
+
+
+def test_watch_covers_every_provider(both: Both) -> None:
+    """`watch` without an id follows both providers' batches and downloads each one's
+    results from its own provider when they end."""
+    both.advance(3600)  # both ended: watch's first refresh sees it, nothing to wait for
+    proc = both.run("watch")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{both.anthropic_id} ended: 3 results downloaded" in proc.stdout
+    assert f"{both.openai_id} ended: 3 results downloaded" in proc.stdout
+    assert "Provider" in proc.stdout
+
+
+def test_without_a_key_every_providers_local_store_is_read(both: Both) -> None:
+    """No key at all: `ls` and `show` read the store of every provider whose API answered
+    here once (offline), not the configured provider's alone."""
+    env = {k: v for k, v in both.env.items() if not k.endswith("_API_KEY")}
+    proc = run("ls", "--json", cwd=both.cwd, env=env)
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["id"]: row["provider"] for row in json.loads(proc.stdout)}
+    assert rows == {both.anthropic_id: "anthropic", both.openai_id: "openai"}
+    proc = run("show", both.openai_id, "--json", cwd=both.cwd, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["provider"] == "openai"
+
+
+def test_ls_with_one_provider_failing_shows_both_and_says_whose_is_stale(both: Both) -> None:
+    """One provider's API failing: the other's batches are fresh, the failing one's come
+    from its store, stderr names it, and the exit code says the data is not all current."""
+    both.openai.set_faults(rate_500=1.0)
+    proc = both.run("ls", "--json")
+    assert proc.returncode == 3, proc.stderr
+    rows = {row["id"]: row["provider"] for row in json.loads(proc.stdout)}
+    assert rows == {both.anthropic_id: "anthropic", both.openai_id: "openai"}
+    assert "OpenAI: showing cached state" in proc.stderr
+    assert "Anthropic: showing cached state" not in proc.stderr
