@@ -41,7 +41,6 @@ from .safe_text import clean
 from .screens.batch_actions import display_name
 from .screens.dashboard import DashboardScreen
 from .textual_fixes import apply as apply_textual_fixes
-from .widgets.banner import DemoBanner
 
 if TYPE_CHECKING:
     from batchtop.core.config import Settings
@@ -238,8 +237,7 @@ class BatchtopApp(App[int]):
             text = str(exc) if isinstance(exc, BatchtopError) else f"{type(exc).__name__}: {exc}"
             self._report(RefreshFailed("other", f"the demo could not start: {text}"))
             return
-        self.dashboard.query_one(DemoBanner).starting = False
-        self.dashboard.reload()
+        self.dashboard.demo_started()
         if self._poll_enabled:
             self.start_polling()
             await self.workspace.keep_alive()

@@ -105,7 +105,7 @@ def test_quit_while_the_demo_is_still_starting_does_not_wait_for_it(
         BATCHTOP_TEST_SDK_GATE=str(gate),
     )
     term.run([*BATCHTOP, "--demo"])
-    term.wait_text("starting a local emulator", timeout=120)  # painted; seeding is held
+    term.wait_text("starting the local emulator", timeout=120)  # painted; seeding is held
     term.keys("q")
     screen = term.wait_prompt_after_exit()
     assert "EXIT=0" in screen

@@ -316,3 +316,50 @@ async def test_the_demo_paints_first_and_seeds_behind_a_starting_banner(
 
 def demo_homes(where: Path) -> list[Path]:
     return list(where.glob("batchtop-demo-*"))
+
+
+async def test_the_starting_demo_at_80_columns_says_what_it_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """While the two-provider demo starts, at 80x24: the whole banner is on screen (it was
+    cut) and the empty table says the workspace is being made, not how to start one."""
+    import asyncio
+    import tempfile
+
+    from batchtop.core import demo as demo_module
+    from batchtop.core.demo import open_demo
+    from batchtop.core.models import provider_name
+    from batchtop.tui.screens.dashboard import DEMO_SEEDING, EMPTY_WORKSPACE
+    from batchtop.tui.widgets.banner import starting_text
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gate = asyncio.Event()
+    real_start = demo_module.Demo.start
+
+    async def gated_start(self: Any) -> None:
+        await gate.wait()
+        await real_start(self)
+
+    monkeypatch.setattr(demo_module.Demo, "start", gated_start)
+    demo = await open_demo(Settings(notify_bell=False))
+    try:
+        app = BatchtopApp(demo.fleet, demo.service.settings, now=demo.now, workspace=demo)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            who = " or ".join(provider_name(p) for p in demo.fleet.providers)
+            assert "OpenAI" in who  # the dev install has the openai extra: both providers
+            lines = screen_lines(app)
+            assert starting_text(who) in lines[0]
+            table = app.dashboard.table
+            assert table.placeholder == DEMO_SEEDING
+            gate.set()
+            assert await until(pilot, lambda: demo.started, tries=2000)
+            assert await until(pilot, lambda: len(table.keys) >= 8, tries=400)
+            assert table.placeholder != EMPTY_WORKSPACE
+    finally:
+        await demo.close()
+
+
+def screen_lines(app: BatchtopApp) -> list[str]:
+    strips = app.screen._compositor.render_strips()
+    return ["".join(seg.text for seg in strip) for strip in strips]

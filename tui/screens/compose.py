@@ -91,6 +91,9 @@ class RequestEditor(Vertical):
         return self.query_one(".request-message", TextArea).text
 
 
+NARROW_BELOW = 110  # columns: the form's 72 and a readable preview beside it
+
+
 class ComposeScreen(Screen[SubmitOutcome | None]):
     """Dismisses with the `SubmitOutcome` of the submitted requests, or None."""
 
@@ -103,6 +106,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         & #compose-title { height: 1; padding: 0 1; background: $primary-muted; text-style: bold; }
         & #compose-body { height: 1fr; }
         & #compose-form { width: 72; padding: 0 1; border-right: solid $primary 50%; }
+        & #compose-form.narrow { width: 1fr; }
         & .compose-label { color: $text-muted; margin-top: 1; }
         & #compose-form > Input { width: 100%; background: $boost; }
         & #compose-system, & #compose-extra { height: 3; background: $boost; }
@@ -111,6 +115,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         & #compose-buttons { height: auto; margin: 1 0; }
         & #compose-buttons Button { margin-right: 2; }
         & #compose-side { padding: 0 1; }
+        & #compose-side.narrow { width: 30; }
         & .compose-heading { text-style: bold; color: $text-muted; margin-top: 1; }
     }
     """
@@ -227,6 +232,13 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         self.query_one(".request-message", TextArea).focus()
         self.refresh_preview()
         self.load_models()
+
+    def on_resize(self) -> None:
+        """Below NARROW_BELOW columns the form takes what the preview's 30 leave (at 80,
+        the form's fixed 72 left the preview 4 columns: 'Vali / dati / on')."""
+        narrow = self.size.width < NARROW_BELOW
+        for part in ("#compose-form", "#compose-side"):
+            self.query_one(part).set_class(narrow, "narrow")
 
     @work(group="compose-models", exclusive=True, exit_on_error=False)
     async def load_models(self) -> None:

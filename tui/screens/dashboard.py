@@ -107,6 +107,8 @@ EMPTY_WORKSPACE = [
     Text("Batches created elsewhere appear here at the next refresh.", style="dim"),
 ]
 """What the table says when the workspace has no batch at all (issue 14.17)."""
+DEMO_SEEDING = [Text("The demo's sample workspace is being made: its batches appear in a moment.")]
+"""What the table says while the demo starts (not how to start: the user did nothing wrong)."""
 SHORT_BELOW = 30  # rows: a shorter detail panel leaves the table more room
 DEBOUNCE_ABOVE = 1000  # batches; below this, filtering on every keystroke is instant
 
@@ -192,6 +194,12 @@ class DashboardScreen(BatchActions, Screen[None]):
         self._title_counts: tuple[int, int, int] | None = None  # (shown, total, active)
 
     # --- layout & loading ----------------------------------------------------------------
+
+    def demo_started(self) -> None:
+        """The demo's workspace is seeded: the banner and the table say so."""
+        self._starting = False
+        self.query_one(DemoBanner).starting = False
+        self.reload()
 
     def compose(self) -> ComposeResult:
         if self._demo:
@@ -402,7 +410,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         if keys:
             return []
         if not total:
-            return EMPTY_WORKSPACE
+            return DEMO_SEEDING if self._starting else EMPTY_WORKSPACE
         if self.filter_text:
             return [Text("No batch matches the filter (esc clears it).", style="dim")]
         if self.provider_filter:

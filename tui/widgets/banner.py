@@ -15,7 +15,7 @@ def demo_text(who: str = "Anthropic") -> str:
 
 
 def starting_text(who: str = "Anthropic") -> str:
-    return f"DEMO — starting a local emulator with a sample workspace… (nothing is sent to {who})"
+    return f"DEMO — starting the local emulator… nothing is sent to {who}"  # fits 80 columns
 
 
 DEMO_TEXT = demo_text()

@@ -94,3 +94,20 @@ async def test_invalid_extra_json_and_duplicate_ids_block_submit(
         assert not isinstance(app.screen, ConfirmScreen)
         body = json.loads(json.dumps({"requests": screen.requests}))
         assert len(body["requests"]) == 2
+
+
+async def test_compose_at_80_columns_leaves_the_preview_room(live_service: BatchService) -> None:
+    """At 80 columns the form's 72 left the validation and cost preview 4 columns wide
+    ('Vali / dati / on'); the form now yields room below 110 columns, and takes its 72 above."""
+    app = ScreenHost(lambda: ComposeScreen(live_service))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await pilot.pause()
+        side = screen.query_one("#compose-side")
+        form = screen.query_one("#compose-form")
+        assert side.size.width >= 26
+        assert form.size.width >= 40
+        assert form.region.right <= side.region.x
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert form.outer_size.width == 72
