@@ -65,6 +65,28 @@ class RequestCounts:
         return bool(self.errored or self.expired)
 
 
+@dataclass(frozen=True, slots=True)
+class BatchError:
+    """One reason a provider gives for failing a whole batch (OpenAI's `errors.data[]`: an
+    input file that did not validate): its code and message, and where in the input file
+    (1-based `line`, the `param` it is about) when the provider says."""
+
+    code: str
+    message: str
+    line: int | None = None
+    param: str | None = None
+
+    @property
+    def text(self) -> str:
+        """`line 2 body.model: mismatched_model: …` (what is known of it, on one line)."""
+        where = " ".join(
+            part for part in (f"line {self.line}" if self.line else "", self.param or "") if part
+        )
+        head = f"{where}: " if where else ""
+        body = ": ".join(part for part in (self.code, self.message) if part)
+        return " ".join(f"{head}{body}".split())
+
+
 PROVIDER_NAMES: dict[str, str] = {"anthropic": "Anthropic", "openai": "OpenAI"}
 """How a provider (`RemoteBatch.provider`, the lowercase id) is named to a user."""
 
@@ -102,6 +124,7 @@ class RemoteBatch:
       (OpenAI keeps metadata; a Message Batch has none).
     - `model`, `usage`: the model that ran the batch and the tokens it used (OpenAI's batch
       object; the store keeps the model and what the usage was billed, `costs.billed_usd`).
+    - `errors`: why the provider failed the whole batch (OpenAI's `errors.data`), else ().
     """
 
     id: str
@@ -122,10 +145,33 @@ class RemoteBatch:
     submission_id: str | None = None
     model: str | None = None
     usage: TokenUsage | None = None
+    errors: tuple[BatchError, ...] = ()
 
     @property
     def is_active(self) -> bool:
         return self.processing_status is not ProcessingStatus.ENDED
+
+    @property
+    def failed(self) -> bool:
+        """The provider failed the whole batch (OpenAI's `failed`: its input file did not
+        validate, `errors` say why): none of its requests ran."""
+        return bool(self.errors) or self.provider_status == "failed"
+
+    @property
+    def failure(self) -> str | None:
+        """Why the batch failed, on one line (its first error, and how many more), else None."""
+        if not self.failed:
+            return None
+        if not self.errors:
+            return "the provider gave no reason"
+        more = len(self.errors) - 1
+        return self.errors[0].text + (f" (and {quantity(more, 'more error')})" if more else "")
+
+    @property
+    def has_errors(self) -> bool:
+        """What the "with errors" view and the warnings go by: errored or expired requests
+        (`RequestCounts.has_errors`), or a batch the provider failed as a whole."""
+        return self.request_counts.has_errors or self.failed
 
     @property
     def has_results(self) -> bool:

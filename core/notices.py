@@ -100,9 +100,12 @@ def _notice(
 ) -> EndNotice:
     counts = _sum(v.remote.request_counts for v in views)
     cost, estimated = _cost(views)
-    failed = counts.has_errors
+    rejected = [v.remote.failure for v in views if v.remote.failed]
+    failed = counts.has_errors or bool(rejected)
     noun = "Job" if kind == "job" else "Batch"
-    if counts.expired and not counts.succeeded:
+    if rejected:
+        title = f"{noun} failed"
+    elif counts.expired and not counts.succeeded:
         title = f"{noun} expired"
     elif failed:
         title = f"{noun} ended with failures"
@@ -114,7 +117,8 @@ def _notice(
         id=ident,
         name=name,
         title=title,
-        line=summary_line(name, counts, cost, estimated),
+        line=summary_line(name, counts, cost, estimated)
+        + (f" · failed: {rejected[0]}" if rejected else ""),
         failed=failed,
         counts=counts,
         cost_usd=cost,

@@ -340,6 +340,10 @@ _MIGRATION_12: tuple[str, ...] = (
     """,
 )
 
+# Why a provider failed a whole batch (OpenAI's `errors.data`: its input file did not
+# validate), as a JSON list of {code, message, line, param}; NULL: none.
+_MIGRATION_13: tuple[str, ...] = ("ALTER TABLE batches ADD COLUMN errors TEXT",)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -353,6 +357,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_10,
     _MIGRATION_11,
     _MIGRATION_12,
+    _MIGRATION_13,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

@@ -400,7 +400,7 @@ class BatchService:
         if view == "ended":
             return [b for b in rows if not b.remote.is_active]
         if view == "errors":
-            return [b for b in rows if b.remote.request_counts.has_errors]
+            return [b for b in rows if b.remote.has_errors]
         return rows
 
     def newest_batches(self, limit: int) -> tuple[list[BatchView], int, int, datetime | None]:
@@ -1421,6 +1421,8 @@ class BatchService:
             view = await self.fetch_batch(batch_id)
         if view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has not ended yet: its results come when it ends.")
+        if view.remote.failed and not view.remote.has_results:
+            raise Conflict(f"Batch {batch_id} failed and has no results: {view.remote.failure}")
         if view.remote.archived_at is not None and view.remote.archived_at <= self._now():
             raise Conflict(
                 f"The results of batch {batch_id} were archived and are no longer available."

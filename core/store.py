@@ -17,11 +17,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .database import INDEX_WAIT_S, Database, track_calls
 from .errors import NotFound, PartBusy
 from .manifest_rows import restore_params
 from .models import (
     ABANDON_AFTER,
+    BatchError,
     BatchView,
     CountSnapshot,
     IntentState,
@@ -69,6 +72,7 @@ _REMOTE = Columns(
             "output_file_id",
             "error_file_id",
             "submission_id",
+            "errors",
         )
     )
 )
@@ -147,6 +151,7 @@ def _remote_params(b: RemoteBatch) -> tuple[Any, ...]:
             "output_file_id": b.output_file_id,
             "error_file_id": b.error_file_id,
             "submission_id": b.submission_id,
+            "errors": _errors_text(b.errors),
         }
     )
     return row
@@ -176,6 +181,35 @@ def _remote_from_row(r: Sequence[Any], at: Any = _REMOTE.at) -> RemoteBatch:
         output_file_id=r[at.output_file_id],
         error_file_id=r[at.error_file_id],
         submission_id=r[at.submission_id],
+        errors=_errors_from_text(r[at.errors]),
+    )
+
+
+def _errors_text(errors: tuple[BatchError, ...]) -> str | None:
+    """A batch's errors as the `errors` column holds them (JSON), None for none."""
+    if not errors:
+        return None
+    return orjson.dumps(
+        [{"code": e.code, "message": e.message, "line": e.line, "param": e.param} for e in errors]
+    ).decode()
+
+
+def _errors_from_text(text: str | None) -> tuple[BatchError, ...]:
+    if not text:
+        return ()
+    try:
+        items = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return ()
+    return tuple(
+        BatchError(
+            code=str(i.get("code") or ""),
+            message=str(i.get("message") or ""),
+            line=i.get("line") if isinstance(i.get("line"), int) else None,
+            param=i.get("param") if isinstance(i.get("param"), str) else None,
+        )
+        for i in items
+        if isinstance(i, dict)
     )
 
 

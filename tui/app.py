@@ -190,7 +190,7 @@ class BatchtopApp(App[int]):
         from batchtop.core.notices import summary_line  # not needed for the first frame
 
         if len(ended) > MAX_END_TOASTS:
-            errors = sum(1 for b in ended if b.remote.request_counts.has_errors)
+            errors = sum(1 for b in ended if b.remote.has_errors)
             text = f"{len(ended)} batches ended" + (f", {errors} with failures" if errors else "")
             self.notify(escape(text + "."), title="Batches ended")
         for batch in ended if len(ended) <= MAX_END_TOASTS else ():
@@ -198,7 +198,7 @@ class BatchtopApp(App[int]):
             self.notify(
                 escape(line + ". Enter opens results."),
                 title="Batch ended",
-                severity="warning" if batch.remote.request_counts.has_errors else "information",
+                severity="warning" if batch.remote.has_errors else "information",
             )
         if self.settings.notify_bell:
             self.bell()

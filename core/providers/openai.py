@@ -11,7 +11,8 @@ extra, asking for OpenAI says how to install it in one line. What batchtop does 
   finalizing are in progress (the word itself stays in `provider_status`), cancelling is
   canceling, completed / failed / expired / cancelled have ended; `completed` requests are
   succeeded, `failed` ones errored, and those still without a result when a batch ended
-  expired or canceled (by how it ended);
+  expired or canceled (by how it ended); a failed batch's `errors` (its input file did not
+  validate) are kept as `RemoteBatch.errors`;
 - results are the output file then the error file as OpenAI wrote them (the index reads
   each line through `openai_lines.neutral_result`; the JSONL export gives them back).
 """
@@ -32,7 +33,14 @@ import orjson
 
 from ..api import other_error, parse_retry_after, status_error, transport_error
 from ..errors import ApiError, UserError
-from ..models import OrphanFile, ProcessingStatus, RemoteBatch, RequestCounts, TokenUsage
+from ..models import (
+    BatchError,
+    OrphanFile,
+    ProcessingStatus,
+    RemoteBatch,
+    RequestCounts,
+    TokenUsage,
+)
 from ..redact import clean_api_key
 from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .env import OPENAI_DEFAULT_BASE_URL, openai_org_project
@@ -135,7 +143,29 @@ def remote_from_openai(data: dict[str, Any]) -> RemoteBatch:
         submission_id=submission if isinstance(submission, str) else None,
         model=model if isinstance(model, str) and model else None,
         usage=_usage(data.get("usage")),
+        errors=batch_errors(data.get("errors")),
     )
+
+
+def batch_errors(errors: Any) -> tuple[BatchError, ...]:
+    """A batch's `errors` (`{"object": "list", "data": [{code, message, param, line}]}`,
+    why it failed) as `BatchError`s; () when it has none."""
+    data = errors.get("data") if isinstance(errors, dict) else None
+    out: list[BatchError] = []
+    for item in data if isinstance(data, list) else ():
+        if not isinstance(item, dict):
+            continue
+        line = item.get("line")
+        param = item.get("param")
+        out.append(
+            BatchError(
+                code=str(item.get("code") or ""),
+                message=str(item.get("message") or ""),
+                line=line if isinstance(line, int) and not isinstance(line, bool) else None,
+                param=str(param) if param else None,
+            )
+        )
+    return tuple(out)
 
 
 def _usage(usage: Any) -> TokenUsage | None:

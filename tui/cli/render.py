@@ -113,6 +113,11 @@ def batch_dict(view: BatchView, *, synced_at: datetime | None = _NOT_GIVEN) -> d
             "canceled": c.canceled,
             "expired": c.expired,
         },
+        "errors": [
+            {"code": e.code, "message": e.message, "line": e.line, "param": e.param}
+            for e in r.errors
+        ],
+        "failure": r.failure,
         "created_at": _iso(r.created_at),
         "expires_at": _iso(r.expires_at),
         "ended_at": _iso(r.ended_at),

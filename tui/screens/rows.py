@@ -109,7 +109,7 @@ def in_view(batch: BatchView, view: View) -> bool:
     if view == "ended":
         return not batch.remote.is_active
     if view == "errors":
-        return batch.remote.request_counts.has_errors
+        return batch.remote.has_errors
     return True
 
 

@@ -213,6 +213,8 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
     if r.provider != "anthropic":  # another provider's batch says whose it is and its endpoint
         where = f"{r.provider} {r.endpoint}" if r.endpoint else r.provider
         grid.add_row("provider", safe_text(where, one_line=True))
+    if r.failure is not None:  # the provider failed the whole batch: why
+        grid.add_row("failed", safe_text(r.failure, one_line=True), style="bold red")
     if b.model:
         grid.add_row("model", safe_text(b.model, one_line=True))
     at = (lambda t: when(t, now)) if narrow else stamp  # narrow: today's times are short

@@ -41,6 +41,9 @@ def _rows(view: BatchView) -> list[tuple[str, str]]:
             f" · {c.errored:,} errored · {c.canceled:,} canceled · {c.expired:,} expired",
         )
     )
+    if r.failed:  # the provider failed the whole batch: why, each reason on a line
+        reasons = [e.text for e in r.errors] or [r.failure or ""]
+        rows.append(("failed", "\n".join(clean(reason) for reason in reasons)))
     rows.append(("cost", cost(view)))
     rows.append(("prices", batch_cost(view).price_source))  # the batch's own provider's
     if view.job_id:

@@ -1,0 +1,70 @@
+"""An OpenAI batch that failed validation in the dashboard (Pilot, the official `openai`
+SDK against the OpenAI emulator): the detail panel says why, and view 4 (with errors)
+lists it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.service import BatchService
+from batchtop.core.store import Store
+from batchtop.tui.app import BatchtopApp
+from dashboard_support import close_service, until
+from test_openai_dashboard import SETTINGS, SIZE, detail_text
+
+pytest.importorskip("openai")
+
+
+def two_model_batch(emulator: EmulatorHandle) -> str:
+    from openai import OpenAI
+
+    client = OpenAI(api_key="test-key", base_url=emulator.base_url, max_retries=0)
+    lines = [
+        {
+            "custom_id": f"q-{n}",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": model, "messages": [{"role": "user", "content": "Hi"}]},
+        }
+        for n, model in ((1, "gpt-4o-mini"), (2, "gpt-4o"))
+    ]
+    data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+    file = client.files.create(file=("in.jsonl", data), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    emulator.advance(3600)
+    return batch.id
+
+
+async def test_a_failed_batch_shows_why_and_is_with_errors(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    batch_id = two_model_batch(openai_emulator)
+    service = BatchService(
+        Store.open(tmp_path / "s.sqlite3"),
+        SETTINGS,
+        api_key="test-key",
+        base_url=openai_emulator.base_url,
+        now=openai_emulator.clock.now,
+        provider="openai",
+    )
+    service._owns_store = True
+    app = BatchtopApp(service, SETTINGS, poll=False, now=openai_emulator.clock.now)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            table = app.dashboard.table
+            assert await until(pilot, lambda: batch_id in table.keys, tries=200)
+            table.move_cursor(row=table.get_row_index(batch_id))
+            assert await until(pilot, lambda: "mismatched_model" in detail_text(app))
+            assert "line 2" in detail_text(app)
+            await pilot.press("4")
+            await pilot.pause()
+            assert await until(pilot, lambda: list(table.keys) == [batch_id])
+    finally:
+        await close_service(service)
