@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .errors import UserError
+from .importer import PROGRESS_STEP, not_a_file
 from .models import (
     CostEstimate,
     ImportOptions,
@@ -129,12 +130,42 @@ def estimate_bodies(bodies: Iterator[Any]) -> CostEstimate:
     )
 
 
-def _items(path: Path, options: ImportOptions, endpoint: str) -> Iterator[tuple[int, Any]]:
+class _Progress:
+    """`progress(bytes_read, total)` called about every PROGRESS_STEP bytes, and at the end."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None) -> None:
+        self.progress = progress
+        self.total = self.done = self.next = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self.next = PROGRESS_STEP
+        if self.progress is not None:
+            self.progress(0, total)
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None and self.done >= self.next:
+            self.next = self.done + PROGRESS_STEP
+            self.progress(min(self.done, self.total), self.total)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(self.total, self.total)
+
+
+def _items(
+    path: Path, options: ImportOptions, endpoint: str, tick: _Progress
+) -> Iterator[tuple[int, Any]]:
     """(line, value): OpenAI request lines as dicts; records / rows / text as prompts."""
+    refused = not_a_file(path)
+    if refused:
+        raise UserError(f"Cannot read {path}: {refused}")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"Cannot read {path}: {exc.strerror}.") from exc
+    tick.start(len(data))
     suffix = path.suffix.lower()
     fmt = options.format
     if fmt == "txt" or (fmt is None and suffix == ".txt"):
@@ -163,6 +194,7 @@ def _items(path: Path, options: ImportOptions, endpoint: str) -> Iterator[tuple[
                 yield n, {"problem": "Each record must be a JSON object."}
         return
     for n, raw in enumerate(data.splitlines(), start=1):
+        tick(len(raw) + 1)
         if not raw.strip():
             continue
         try:
@@ -179,16 +211,24 @@ def _items(path: Path, options: ImportOptions, endpoint: str) -> Iterator[tuple[
 
 
 def analyse_openai(
-    path: Path, options: ImportOptions, *, endpoint: str | None, work_dir: Path
+    path: Path,
+    options: ImportOptions,
+    *,
+    endpoint: str | None,
+    work_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+    source: str | None = None,
 ) -> ImportReport:
     """Analyse `path` for OpenAI's Batch API and write its prepared parts (see module).
 
     `endpoint`: the batch's endpoint when chosen (every line's url must be it); None takes
-    the first line's url (`/v1/chat/completions` for requests made from a template)."""
+    the first line's url (`/v1/chat/completions` for requests made from a template).
+    `progress(bytes_read, total_bytes)` as the lines are read; `source` names the input in
+    the report when `path` is a copy of it (a spooled pipe or FIFO)."""
     chosen = check_endpoint(endpoint) if endpoint is not None else None
     endpoint = chosen or DEFAULT_ENDPOINT
-    report = ImportReport(path=str(path), format="jsonl")
-    issue = IssueLog(str(path), _MAX_ISSUES)
+    report = ImportReport(path=source or str(path), format="jsonl")
+    issue = IssueLog(source or str(path), _MAX_ISSUES)
     prepared = work_dir / "prepared"
     prepared.mkdir(parents=True, exist_ok=True)
     max_requests = min(options.max_requests_per_batch, LIMITS.max_requests)
@@ -221,7 +261,8 @@ def analyse_openai(
             issue(severity, message, line, field=fld)
         return any(severity == "error" for severity, _f, _m in problems)
 
-    for line, item in _items(path, options, endpoint):
+    tick = _Progress(progress)
+    for line, item in _items(path, options, endpoint, tick):
         if "problem" in item:
             issue("error", item["problem"], line)
             continue
@@ -329,6 +370,7 @@ def analyse_openai(
         if len(report.preview) < 3:
             report.preview.append({"custom_id": cid, "params": body})
     close_part()
+    tick.finish()
     report.issues = issue.final()
     report.invalid_requests = len(issue.bad_lines)
     report.whole_file_errors = issue.general_errors

@@ -718,32 +718,34 @@ class BatchService:
 
         path = Path(path)
         options = replace(options, id_tag=await asyncio.to_thread(self._client_tag))
-        if self.provider == "openai":
-            from .import_openai import analyse_openai
-
-            work_dir = await asyncio.to_thread(self._new_work_dir)
-            return await asyncio.to_thread(
-                analyse_openai,
-                path,
-                self._options(options),
-                endpoint=options.endpoint or self.endpoint,
-                work_dir=work_dir,
-            )
         stream = import_source.is_stream(path)
-        if stream or await asyncio.to_thread(importer.cannot_open, path) is None:
+        openai = self.provider == "openai"
+        if not openai and (stream or await asyncio.to_thread(importer.cannot_open, path) is None):
             # checks read it: retired models, limits, the default (a file that cannot be
             # read is refused by `importer.analyse` without a call to the API)
             await self._catalog_for_checks()
         opts = self._options(options)
         work_dir = await asyncio.to_thread(self._new_work_dir)
         source: str | None = None
-        if stream:
+        if stream:  # a pipe or FIFO is read once, whichever provider it is for
             try:
                 spooled = await import_source.spool(path, work_dir, on_wait)
             except BaseException:
                 shutil.rmtree(work_dir, ignore_errors=True)
                 raise
             source, path = str(path), spooled
+        if openai:
+            from .import_openai import analyse_openai
+
+            return await asyncio.to_thread(
+                analyse_openai,
+                path,
+                opts,
+                endpoint=options.endpoint or self.endpoint,
+                work_dir=work_dir,
+                progress=progress,
+                source=source,
+            )
         return await asyncio.to_thread(
             importer.analyse, path, opts, work_dir=work_dir, progress=progress, source=source
         )

@@ -165,6 +165,24 @@ async def test_validation_reports_openai_problems_with_lines(
         await service.close()
 
 
+async def test_an_openai_import_reports_its_progress(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The import's progress callback runs for OpenAI files as for Anthropic ones: from
+    nothing read to the whole file."""
+    service = openai_service(openai_emulator, tmp_path)
+    path = chat_file(tmp_path / "in.jsonl", 5)
+    seen: list[tuple[int, int]] = []
+    try:
+        report = await service.analyse(path, ImportOptions(), lambda n, t: seen.append((n, t)))
+        assert report.request_count == 5
+        size = path.stat().st_size
+        assert seen[0] == (0, size)
+        assert seen[-1] == (size, size)
+    finally:
+        await service.close()
+
+
 async def test_split_follows_openai_limits(openai_emulator: EmulatorHandle, tmp_path: Path) -> None:
     service = openai_service(openai_emulator, tmp_path)
     try:

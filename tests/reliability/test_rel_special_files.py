@@ -166,3 +166,47 @@ def test_a_device_is_refused_clearly(tmp_path: Path, device: str) -> None:
         f"batchtop: error: {device}: This is a device, not a file: batchtop reads regular"
         " files, pipes and FIFOs; nothing was submitted.\n"
     )
+
+
+def test_an_openai_submit_on_a_fifo_says_it_waits_then_reads_it(tmp_path: Path) -> None:
+    """The FIFO's waiting line is the same for OpenAI: its import spools the stream too."""
+    import threading
+
+    fifo = tmp_path / "requests.jsonl"
+    os.mkfifo(fifo)
+    env = cli_env(
+        tmp_path, OPENAI_API_KEY="test-key", OPENAI_BASE_URL="http://127.0.0.1:9/v1"
+    )  # a dry run never calls the API
+    proc = subprocess.Popen(
+        [*CLI, "--provider", "openai", "submit", str(fifo), "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    said: list[str] = []
+    assert proc.stderr is not None
+    reader = threading.Thread(target=lambda: said.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    line = {
+        "custom_id": "q-1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+    }
+    try:
+        wait_until(lambda: any("waiting for data on the pipe" in s for s in said), 60)
+        with open(fifo, "wb") as writer:
+            writer.write(orjson.dumps(line) + b"\n" + orjson.dumps({**line, "custom_id": "q-2"}))
+        proc.wait(timeout=60)
+        reader.join(timeout=30)
+        out = proc.stdout.read() if proc.stdout else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, (out, said)
+    assert "2 requests" in out
+    assert str(fifo) in out  # the report names the FIFO, not its spooled copy
