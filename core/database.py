@@ -31,9 +31,11 @@ from .scope import DB_FILENAME
 
 BUSY_TIMEOUT_MS = 5000
 # SQLite page caches, per connection. A reader's cache fills as the user browses a big
-# store, so it sets how much memory grows with the data; past 16 MB the OS page cache
-# serves reads about as fast. Writers write pages once and need little.
-READER_CACHE_KIB = 16_000
+# store, so it sets how much memory grows with the data: the results viewer reads through
+# several connections, and at 16 MB each browsing 300k results peaked ~40 MB above 10k
+# (bench memory: 1.34x-1.50x, target 1.25x); at 4 MB, 1.06x. Pages past it come from the
+# OS page cache (a pread each). Writers write pages once and need little.
+READER_CACHE_KIB = 4_000
 INDEX_WAIT_S = 60.0  # how long close() lets background work (a search-index build) finish
 CLOSE_WAIT_S = 30.0  # how long close() lets calls running on other threads end
 
