@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from typing import Any
 import orjson
 
 from .errors import UserError
+from .import_readers import json_problem
+from .import_sniff import wrong_file
 from .importer import PROGRESS_STEP, not_a_file
 from .models import (
     CostEstimate,
@@ -130,6 +133,10 @@ def estimate_bodies(bodies: Iterator[Any]) -> CostEstimate:
     )
 
 
+class _WrongFile(Exception):
+    """The file is not one to read line by line (binary, or the other provider's): why."""
+
+
 class _Progress:
     """`progress(bytes_read, total)` called about every PROGRESS_STEP bytes, and at the end."""
 
@@ -168,6 +175,10 @@ def _items(
     tick.start(len(data))
     suffix = path.suffix.lower()
     fmt = options.format
+    as_lines = fmt in (None, "jsonl") and suffix not in (".txt", ".csv", ".json")
+    wrong = wrong_file(data[:65536], "openai", jsonl=as_lines and options.template is None)
+    if wrong is not None:
+        raise _WrongFile(wrong)
     if fmt == "txt" or (fmt is None and suffix == ".txt"):
         text = data.decode("utf-8", errors="replace")
         for n, line in enumerate(text.splitlines(), start=1):
@@ -200,7 +211,7 @@ def _items(
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            yield n, {"problem": f"Not valid JSON: {exc}."}
+            yield n, {"problem": json_problem(raw, exc).message}
             continue
         if isinstance(value, dict) and ("body" in value or "url" in value or "method" in value):
             yield n, {"request": value}
@@ -262,7 +273,13 @@ def analyse_openai(
         return any(severity == "error" for severity, _f, _m in problems)
 
     tick = _Progress(progress)
-    for line, item in _items(path, options, endpoint, tick):
+    items = _items(path, options, endpoint, tick)
+    try:  # the file itself is checked before its first line
+        opening = list(itertools.islice(items, 1))
+    except _WrongFile as wrong:
+        issue("error", str(wrong))
+        opening = []
+    for line, item in itertools.chain(opening, items):
         if "problem" in item:
             issue("error", item["problem"], line)
             continue

@@ -34,6 +34,7 @@ from .import_readers import (
     text_lines,
 )
 from .import_records import AutoIdFailed, RecordBuilder, request_params
+from .import_sniff import wrong_file
 from .models import (
     ImportFormat,
     ImportOptions,
@@ -471,6 +472,10 @@ def _analyse(
         report.byte_size = size
         fmt, encoding = _detect(path, head, options)
         report.format = fmt
+        if encoding == "utf-8":  # (a byte-order mark says it is text)
+            wrong = wrong_file(head, "anthropic", jsonl=fmt == "jsonl" and not options.template)
+            if wrong is not None:
+                return _failed(report, analysis, wrong)
         if not head.strip(b" \t\r\n\x00" + b"\xef\xbb\xbf\xff\xfe"):
             return _failed(report, analysis, "The file is empty: there are no requests in it.")
         reader: IO[bytes] = f

@@ -1,6 +1,6 @@
 """OpenAI batches that fail, as real `batchtop` processes against the OpenAI emulator: a
 batch whose input file did not validate says why (show, show --json, results), and counts
-as a batch with errors."""
+as a batch with errors; a file for the other provider, or a binary one, is one line."""
 
 from __future__ import annotations
 
@@ -90,3 +90,72 @@ def test_a_failed_batch_says_why(
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)
     assert row["failure"] is not None
+
+
+def _lines(lines: list[dict[str, object]]) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("provider", "lines", "flag"),
+    [
+        ("anthropic", [_chat_line(n, "gpt-4o-mini") for n in range(5)], "--provider openai"),
+        (
+            "openai",
+            [
+                {
+                    "custom_id": f"r-{n}",
+                    "params": {
+                        "model": "claude-haiku-4-5",
+                        "max_tokens": 10,
+                        "messages": [{"role": "user", "content": "Hi"}],
+                    },
+                }
+                for n in range(5)
+            ],
+            "--provider anthropic",
+        ),
+    ],
+)
+def test_a_file_for_the_other_provider_is_one_line_naming_the_flag(
+    openai_env: dict[str, str],
+    tmp_path: Path,
+    provider: str,
+    lines: list[dict[str, object]],
+    flag: str,
+) -> None:
+    (tmp_path / "requests.jsonl").write_bytes(_lines(lines))
+    env = {
+        **openai_env,
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+    }
+    proc = run(
+        "--provider", provider, "submit", "requests.jsonl", "--dry-run", cwd=tmp_path, env=env
+    )
+    assert proc.returncode != 0
+    said = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(said) == 1, said  # one line for the file, none per request
+    assert flag in said[0]
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_a_binary_file_is_one_line(
+    openai_env: dict[str, str], tmp_path: Path, provider: str
+) -> None:
+    import random
+
+    noise = random.Random(7).randbytes(40_000)
+    (tmp_path / "requests.jsonl").write_bytes(noise)
+    env = {
+        **openai_env,
+        "ANTHROPIC_API_KEY": "test-key",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+    }
+    proc = run(
+        "--provider", provider, "submit", "requests.jsonl", "--dry-run", cwd=tmp_path, env=env
+    )
+    assert proc.returncode != 0
+    said = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(said) == 1, said
+    assert "not a text file" in said[0]
