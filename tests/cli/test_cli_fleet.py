@@ -188,3 +188,38 @@ def test_ls_with_one_provider_failing_shows_both_and_says_whose_is_stale(both: B
     assert rows == {both.anthropic_id: "anthropic", both.openai_id: "openai"}
     assert "OpenAI: showing cached state" in proc.stderr
     assert "Anthropic: showing cached state" not in proc.stderr
+
+
+def test_reconcile_covers_every_provider(both: Both) -> None:
+    """`reconcile` without `--provider`: an orphaned OpenAI upload and a job half-submitted to
+    Anthropic are both reported, each named by its provider; resuming the job of another
+    provider than the setting's names it (`submit --provider anthropic`)."""
+    import openai
+
+    config = Path(both.env["XDG_CONFIG_HOME"]) / "batchtop" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('provider = "openai"\nmax_requests_per_batch = 1\n')
+    both.anthropic.server.config.max_body_bytes = 2000  # refuses the second, long part
+    with (both.cwd / "input.jsonl").open("w") as fh:
+        for i, text in enumerate(("short", "long " + "x" * 3000, "short")):
+            params = {"model": "claude-haiku-4-5", "max_tokens": 8}
+            params["messages"] = [{"role": "user", "content": text}]
+            fh.write(json.dumps({"custom_id": f"r-{i}", "params": params}) + "\n")
+    half = both.run("submit", "--provider", "anthropic", "input.jsonl", "--yes", "--json")
+    assert half.returncode == 1, half.stderr
+    assert json.loads(half.stdout)["failed_parts"] == [2]
+
+    (row,) = json.loads(both.run("ls", "--provider", "openai", "--json").stdout)
+    client = openai.OpenAI(api_key="test-key", base_url=both.openai.base_url, max_retries=0)
+    upload = client.files.create(  # a crash between an upload and its create
+        file=(f"batchtop-{row['job_id']}_2_99.jsonl", b'{"custom_id": "a"}\n'), purpose="batch"
+    )
+
+    proc = both.run("reconcile", "--json")
+    assert proc.returncode == 0, proc.stderr
+    found = {(e["provider"], e["state"]) for e in json.loads(proc.stdout)}
+    assert found == {("anthropic", "partly submitted"), ("openai", "too recent to delete")}
+    text = both.run("reconcile").stdout
+    assert f"OpenAI: file {upload.id}" in text
+    assert "Anthropic: job" in text
+    assert "`batchtop submit --provider anthropic input.jsonl`" in text

@@ -343,12 +343,12 @@ PROVIDERS = ("anthropic", "openai")
 
 def _provider_flag(p: argparse.ArgumentParser, *, dashboard: bool = False) -> None:
     default = (
-        "default: the dashboard shows every provider whose key is set (so do ls, watch and"
-        " a command given a batch or job id); submit and reconcile use the provider"
+        "default: the dashboard shows every provider whose key is set (so do ls, watch,"
+        " reconcile and a command given a batch or job id); submit uses the provider"
         " setting, anthropic"
         if dashboard
-        else "default: ls, watch and a command given a batch or job id cover every provider"
-        " whose key is set (the one owning the id); submit and reconcile use the provider"
+        else "default: ls, watch, reconcile and a command given a batch or job id cover every"
+        " provider whose key is set (the one owning the id); submit uses the provider"
         " setting, anthropic"
     )
     p.add_argument(

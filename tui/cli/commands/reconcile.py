@@ -1,17 +1,27 @@
 """`batchtop reconcile`: resolve submissions left open by a crash or a timeout, report what
-could not be proven ours, and the jobs whose parts were not all created."""
+could not be proven ours, and the jobs whose parts were not all created.
+
+Without `--provider` it reconciles every provider whose key is set (core's
+`covered_providers`): each line then names its provider, each `--json` entry has `provider`,
+and a provider whose API fails is one error line while the others are reconciled."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from batchtop.core.models import IntentState
-from batchtop.tui.cli.render import console, print_json, txt
+from batchtop.core.errors import BatchtopError
+from batchtop.core.models import IntentState, provider_name
+from batchtop.tui.cli.render import clean, console, print_json, txt
+from batchtop.tui.cli.session import routed
 
 if TYPE_CHECKING:
+    from batchtop.core.fleet import Fleet
     from batchtop.core.models import JobProgress, OrphanFile, SubmitIntent
     from batchtop.core.service import BatchService
+    from rich.console import Console
 
 
 def _intent_dict(i: SubmitIntent) -> dict[str, Any]:
@@ -61,30 +71,80 @@ def _orphan_dict(f: OrphanFile, deleted: bool) -> dict[str, Any]:
     }
 
 
-async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
-    reported = await service.reconcile()
-    partial = service.partial_jobs()
-    orphans = await service.orphan_files()
-    delete = bool(getattr(ns, "delete_orphans", False)) and bool(orphans)
-    deleted = {f.id for f in await service.delete_orphan_files(orphans)} if delete else set()
-    # like submit: a part whose create is still unresolved (unknown, or pending until it
-    # settles) is not done; a script must not take this run for the end of it
-    unresolved = any(i.state is IntentState.PENDING for i in reported) or any(
-        p.open for p in partial
-    )
-    code = 1 if unresolved else 0
-    if ns.json:
-        print_json(
-            [_intent_dict(i) for i in reported]
-            + [_job_dict(p) for p in partial]
-            + [_orphan_dict(f, f.id in deleted) for f in orphans]
+@dataclass
+class _Found:
+    """What reconcile found on one provider."""
+
+    service: BatchService
+    reported: list[SubmitIntent]
+    partial: list[JobProgress]
+    orphans: list[OrphanFile]
+    deleted: set[str] = field(default_factory=set)
+
+    @property
+    def unresolved(self) -> bool:
+        # like submit: a part whose create is still unresolved (unknown, or pending until it
+        # settles) is not done; a script must not take this run for the end of it
+        return any(i.state is IntentState.PENDING for i in self.reported) or any(
+            p.open for p in self.partial
         )
+
+    def entries(self) -> list[dict[str, Any]]:
+        provider = {"provider": self.service.provider}
+        return [
+            *(_intent_dict(i) | provider for i in self.reported),
+            *(_job_dict(p) | provider for p in self.partial),
+            *(_orphan_dict(f, f.id in self.deleted) | provider for f in self.orphans),
+        ]
+
+
+async def _reconcile(service: BatchService, ns: argparse.Namespace) -> _Found:
+    found = _Found(service, await service.reconcile(), service.partial_jobs(), [])
+    found.orphans = await service.orphan_files()
+    if getattr(ns, "delete_orphans", False) and found.orphans:
+        found.deleted = {f.id for f in await service.delete_orphan_files(found.orphans)}
+    return found
+
+
+@routed(fleet=True)
+async def cmd_reconcile(fleet: Fleet, ns: argparse.Namespace) -> int:
+    founds: list[_Found] = []
+    failed = False
+    for service in fleet.services:
+        try:
+            founds.append(await _reconcile(service, ns))
+        except BatchtopError as err:
+            if not fleet.mixed:
+                raise
+            failed = True  # said below; the other providers are reconciled all the same
+            message = f"{provider_name(service.provider)}: {err}"
+            sys.stderr.write(f"batchtop: error: {clean(message)}\n")
+    unresolved = any(f.unresolved for f in founds)
+    code = 1 if unresolved or failed else 0
+    if ns.json:
+        print_json([entry for found in founds for entry in found.entries()])
         return code
     out = console()
-    if not reported and not partial and not orphans:
+    if not any(f.reported or f.partial or f.orphans for f in founds):
         out.print("nothing to reconcile")
-    for f in orphans:
-        if f.id in deleted:
+    for found in founds:
+        _print(found, out, named=fleet.mixed)
+    if unresolved:
+        console(stderr=True).print(
+            txt("some parts are still unresolved: run reconcile again later", "yellow")
+        )
+    return code
+
+
+def _print(found: _Found, out: Console, *, named: bool) -> None:
+    service = found.service
+    whose = f"{provider_name(service.provider)}: " if named else ""
+    # a job of another provider than the setting's is resumed by naming it
+    flag = (
+        "" if service.provider == service.settings.provider else f" --provider {service.provider}"
+    )
+    for f in found.orphans:
+        if f.id in found.deleted:
             what = "deleted"
         elif f.too_recent:
             what = (
@@ -93,9 +153,9 @@ async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
             )
         else:
             what = "uploaded but used by no batch (reconcile --delete-orphans deletes it)"
-        out.print(txt(f"file {f.id} ({f.filename}, {f.bytes:,} bytes): {what}", "yellow"))
-    for i in reported:
-        where = f"job {i.job_id} part {i.part}"
+        out.print(txt(f"{whose}file {f.id} ({f.filename}, {f.bytes:,} bytes): {what}", "yellow"))
+    for i in found.reported:
+        where = f"{whose}job {i.job_id} part {i.part}"
         if i.unknown:
             out.print(
                 txt(
@@ -106,7 +166,7 @@ async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
             )
         else:
             out.print(f"{where}: {i.state.value} {i.batch_id or ''}".rstrip())
-    for p in partial:
+    for p in found.partial:
         created = (
             f"{_parts(p.created)} of {p.part_count} created"
             if p.created
@@ -122,15 +182,12 @@ async def cmd_reconcile(service: BatchService, ns: argparse.Namespace) -> int:
                 f"{_parts(p.open)} unresolved (a batch may still appear{when}: reconcile"
                 " adopts it then, or closes the part after that so a submit sends it)"
             )
-        how = f"batchtop submit {p.job.source}" if p.job.source else "batchtop submit <file>"
+        source = p.job.source or "<file>"
+        how = f"batchtop submit{flag} {source}"
         out.print(
             txt(
-                f"job {p.job.id} ({p.job.name}): partly submitted: {created}; {'; '.join(rest)}"
-                f" — `{how}` sends only the missing parts",
+                f"{whose}job {p.job.id} ({p.job.name}): partly submitted: {created};"
+                f" {'; '.join(rest)} — `{how}` sends only the missing parts",
                 "yellow",
             )
         )
-    if unresolved:
-        err = console(stderr=True)
-        err.print(txt("some parts are still unresolved: run reconcile again later", "yellow"))
-    return code
