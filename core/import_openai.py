@@ -31,6 +31,7 @@ from .import_sniff import wrong_file
 from .importer import PROGRESS_STEP, not_a_file
 from .models import (
     CostEstimate,
+    ImportFormat,
     ImportOptions,
     ImportReport,
     SplitPart,
@@ -45,7 +46,7 @@ from .openai_checks import (
     line_problems,
 )
 from .part_writer import manifest_path, part_path
-from .pricing import BATCH_DISCOUNT, cost_usd, openai_request_tokens
+from .pricing import BATCH_DISCOUNT, cost_usd, openai_budget, openai_request_tokens
 from .providers.openai import DEFAULT_ENDPOINT, ENDPOINTS, LIMITS
 from .request_checks import IssueLog
 from .templates import render_template
@@ -102,22 +103,35 @@ def input_text(body: Any) -> str | None:
     return None
 
 
-def request_estimate(body: dict[str, Any]) -> tuple[int, int, float | None]:
+def request_estimate(body: dict[str, Any], url: str) -> tuple[int, int, float | None, bool]:
     """(estimated input tokens, the output budget, its batch cost or None for a model
-    without a price) of one request body (`pricing.openai_request_tokens`)."""
+    without a price, whether its output is bounded) of one request body for the endpoint
+    `url` (`pricing.openai_request_tokens`). An embedding writes no output; a chat or
+    responses body without its budget field may write up to the model's limit, which no
+    figure here can stand for: its output is left out and the estimate says so."""
     tokens, budget = openai_request_tokens(body)
-    return tokens, budget, cost_usd(str(body.get("model") or ""), tokens, budget, batch=True)
+    bounded = url == EMBEDDINGS or openai_budget(body) is not None
+    return (
+        tokens,
+        budget,
+        cost_usd(str(body.get("model") or ""), tokens, budget, batch=True),
+        bounded,
+    )
 
 
-def estimate_bodies(bodies: Iterator[Any]) -> CostEstimate:
-    """The cost estimate of OpenAI request bodies (compose), as an import makes it."""
-    input_tokens = output_tokens = 0
+def estimate_bodies(bodies: Iterator[Any], url: str | None) -> CostEstimate:
+    """The cost estimate of OpenAI request bodies for the endpoint `url` (None: the default
+    one; compose), as an import makes it."""
+    url = url or DEFAULT_ENDPOINT
+    input_tokens = output_tokens = count = unbounded = 0
     batch_usd = 0.0
     unknown: set[str] = set()
     for body in bodies:
         if not isinstance(body, dict):
             continue
-        tokens, budget, usd = request_estimate(body)
+        tokens, budget, usd, bounded = request_estimate(body, url)
+        count += 1
+        unbounded += not bounded
         input_tokens += tokens
         output_tokens += budget
         if usd is None:
@@ -130,11 +144,21 @@ def estimate_bodies(bodies: Iterator[Any]) -> CostEstimate:
         batch_usd=batch_usd,
         standard_usd=batch_usd / BATCH_DISCOUNT,
         unknown_models=tuple(sorted(unknown)),
+        request_count=count,
+        unbounded_requests=unbounded,
     )
 
 
 class _WrongFile(Exception):
     """The file is not one to read line by line (binary, or the other provider's): why."""
+
+
+_SUFFIX_FORMATS: dict[str, ImportFormat] = {".txt": "txt", ".csv": "csv", ".json": "json"}
+
+
+def input_format(path: Path, options: ImportOptions) -> ImportFormat:
+    """How `path` is read: the format given, else by its extension (JSON lines otherwise)."""
+    return options.format or _SUFFIX_FORMATS.get(path.suffix.lower(), "jsonl")
 
 
 class _Progress:
@@ -173,24 +197,23 @@ def _items(
     except OSError as exc:
         raise UserError(f"Cannot read {path}: {exc.strerror}.") from exc
     tick.start(len(data))
-    suffix = path.suffix.lower()
-    fmt = options.format
-    as_lines = fmt in (None, "jsonl") and suffix not in (".txt", ".csv", ".json")
+    fmt = input_format(path, options)
+    as_lines = fmt == "jsonl"
     wrong = wrong_file(data[:65536], "openai", jsonl=as_lines and options.template is None)
     if wrong is not None:
         raise _WrongFile(wrong)
-    if fmt == "txt" or (fmt is None and suffix == ".txt"):
+    if fmt == "txt":
         text = data.decode("utf-8", errors="replace")
         for n, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 yield n, {"prompt": line}
         return
-    if fmt == "csv" or (fmt is None and suffix == ".csv"):
+    if fmt == "csv":
         text = data.decode("utf-8-sig", errors="replace")
         for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
             yield n, {"record": row}
         return
-    if fmt == "json" or (fmt is None and suffix == ".json"):
+    if fmt == "json":
         try:
             records = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -238,7 +261,7 @@ def analyse_openai(
     the report when `path` is a copy of it (a spooled pipe or FIFO)."""
     chosen = check_endpoint(endpoint) if endpoint is not None else None
     endpoint = chosen or DEFAULT_ENDPOINT
-    report = ImportReport(path=source or str(path), format="jsonl")
+    report = ImportReport(path=source or str(path), format=input_format(path, options))
     issue = IssueLog(source or str(path), _MAX_ISSUES)
     prepared = work_dir / "prepared"
     prepared.mkdir(parents=True, exist_ok=True)
@@ -251,7 +274,7 @@ def analyse_openai(
     part_lines: list[bytes] = []
     manifest_lines: list[bytes] = []
     count = size = first = last = inputs = 0
-    input_tokens = output_tokens = 0
+    input_tokens = output_tokens = unbounded = 0
     batch_usd = 0.0
     unknown: set[str] = set()
 
@@ -377,7 +400,8 @@ def analyse_openai(
         report.request_count += 1
         report.byte_size += weight
         report.models[model] = report.models.get(model, 0) + 1
-        tokens, budget, usd = request_estimate(body)
+        tokens, budget, usd, bounded = request_estimate(body, str(url))
+        unbounded += not bounded
         input_tokens += tokens
         output_tokens += budget
         if usd is None:
@@ -400,5 +424,7 @@ def analyse_openai(
         batch_usd=batch_usd,
         standard_usd=batch_usd / BATCH_DISCOUNT,
         unknown_models=tuple(sorted(unknown)),
+        request_count=report.request_count,
+        unbounded_requests=unbounded,
     )
     return report

@@ -399,6 +399,9 @@ class CostEstimate:
     # all of them → `exact`; some → the others are scaled by what the sample measured
     measured_requests: int = 0
     request_count: int = 0  # the requests estimated (for the words below)
+    # requests that write output with no budget to bound it (an OpenAI chat or responses
+    # body without its budget field): their output is in no figure above
+    unbounded_requests: int = 0
 
     @property
     def input_basis(self) -> str:
@@ -411,6 +414,33 @@ class CostEstimate:
                 f" of {self.request_count:,} requests"
             )
         return "estimated from characters (about 4 per token)"
+
+    @property
+    def output_unbounded(self) -> bool:
+        """No request of it bounds its output: the figure is its input alone."""
+        return self.unbounded_requests > 0 and self.unbounded_requests >= self.request_count
+
+    @property
+    def covers(self) -> str:
+        """What the figure covers, in words both front ends show beside it: an upper bound
+        (every request writes its whole output budget), or input only when no budget
+        bounds the output (never a figure that reads as the whole cost)."""
+        if not self.unbounded_requests:
+            return "upper bound: every request writes its max_tokens"
+        if self.output_unbounded:
+            return "input only: output not bounded (no request sets an output budget)"
+        return (
+            f"output not counted for {quantity(self.unbounded_requests, 'request')}"
+            " without an output budget (not bounded)"
+        )
+
+    @property
+    def output_words(self) -> str:
+        """The output tokens the figure counts: `up to 1,200 output`, or that it is not
+        bounded."""
+        if self.output_unbounded:
+            return "output not bounded"
+        return f"up to {self.max_output_tokens:,} output"
 
     @property
     def savings_usd(self) -> float:
@@ -923,13 +953,27 @@ class ResultBreakdown:
 
     total: int
     cost_usd: float
-    priced: int  # rows with a known cost
+    unpriced: int  # succeeded rows without a known cost (the others are not billed)
     outcomes: tuple[Share, ...]  # succeeded, "errored: <type>"…, canceled, expired
     stop_reasons: tuple[Share, ...]  # of the succeeded requests
     cost_by_model: tuple[Share, ...]
     cost_by_outcome: tuple[Share, ...]
     max_output_tokens: int = 0
     max_input_tokens: int = 0
+
+    @property
+    def cost_notes(self) -> tuple[str, ...]:
+        """What the cost leaves out, in words: succeeded requests without a price, and the
+        requests that are not billed (errored, canceled, expired: the API bills none)."""
+        notes = []
+        if self.unpriced:
+            notes.append(f"{self.unpriced:,} succeeded without a price")
+        unbilled = [s for s in self.cost_by_outcome if s.label != "succeeded" and s.count]
+        if unbilled:
+            n = sum(s.count for s in unbilled)
+            kinds = ", ".join(s.label for s in unbilled)
+            notes.append(f"{n:,} not billed ({kinds})")
+        return tuple(notes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import orjson
 from .costs import batch_cost, total_cost
 from .errors import UserError
 from .models import BatchView, RequestCounts
+from .money import usd_text
 from .store import Store
 
 
@@ -91,7 +92,7 @@ def summary_line(name: str, counts: RequestCounts, cost: float | None, estimated
         if n
     ]
     if cost:  # nothing billed (every request canceled, expired or errored): no figure
-        parts.append(("~" if estimated else "") + f"${cost:,.2f}")
+        parts.append(usd_text(cost, approx=estimated))
     return f"{name}: " + ", ".join(parts)
 
 

@@ -337,11 +337,18 @@ def openai_request_tokens(body: Mapping[str, Any]) -> tuple[int, int]:
     (`max_completion_tokens`, `max_output_tokens`, older `max_tokens`; none: 0, as for an
     embedding)."""
     tokens = estimate_tokens(orjson.dumps(body).decode())
+    budget = openai_budget(body)
+    return tokens, budget or 0
+
+
+def openai_budget(body: Mapping[str, Any]) -> int | None:
+    """The output budget an OpenAI request body sets (its endpoint's field), None when it
+    sets none."""
     for key in _OPENAI_BUDGETS:
         value = body.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
-            return tokens, value
-    return tokens, 0
+            return value
+    return None
 
 
 class CostAccumulator:

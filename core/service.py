@@ -750,13 +750,16 @@ class BatchService:
             importer.analyse, path, opts, work_dir=work_dir, progress=progress, source=source
         )
 
-    def estimate(self, requests: list[dict[str, Any]]) -> CostEstimate:
+    def estimate(
+        self, requests: list[dict[str, Any]], *, endpoint: str | None = None
+    ) -> CostEstimate:
         """The cost estimate of requests (`{custom_id, params}` or bare params), by this
-        provider's bodies."""
+        provider's bodies (OpenAI's for `endpoint`, default the service's)."""
         if self.provider == "openai":
             from .import_openai import estimate_bodies
 
-            return estimate_bodies(r.get("params", r) for r in requests)
+            bodies = (r.get("params", r) for r in requests)
+            return estimate_bodies(bodies, endpoint or self.endpoint)
         return pricing.estimate_cost(requests)
 
     async def submit(

@@ -293,14 +293,14 @@ def _breakdown(groups: Sequence[tuple[Any, ...]]) -> ResultBreakdown:
     by_outcome: dict[str, list[float]] = {}
     total = 0
     cost = 0.0
-    priced = 0
+    unpriced = 0
     max_out = max_in = 0
     for kind, error_type, stop, model, n, c, mo, mi, n_priced in groups:
         rt = ResultType(kind)
         total += n
         cost += c
-        priced += n_priced
-        if rt is ResultType.SUCCEEDED:
+        if rt is ResultType.SUCCEEDED:  # only these are billed: the others need no price
+            unpriced += n - n_priced
             max_out = max(max_out, int(mo or 0))
             max_in = max(max_in, int(mi or 0))
         label = f"errored: {error_type or 'unknown'}" if rt is ResultType.ERRORED else str(rt)
@@ -314,7 +314,7 @@ def _breakdown(groups: Sequence[tuple[Any, ...]]) -> ResultBreakdown:
     return ResultBreakdown(
         total=total,
         cost_usd=cost,
-        priced=priced,
+        unpriced=unpriced,
         outcomes=tuple(Share(k[1], int(v[0]), float(v[1])) for k, v in ordered_outcomes),
         stop_reasons=_shares(stops),
         cost_by_model=tuple(sorted(_shares(models), key=lambda s: (-s.cost_usd, s.label))),

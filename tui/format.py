@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from batchtop.core.models import BatchCost, BatchView, Job, ProcessingStatus
+from batchtop.core.money import usd_text
 from rich.style import Style
 from rich.text import Text
 
@@ -53,49 +53,21 @@ def time_left(until: datetime, now: datetime) -> str:
     return duration(left) if left > 0 else "0s"
 
 
-def money(usd: float | None, *, approx: bool = False, places: int | None = None) -> str:
-    """`$1,234.50`; below a cent, 4 decimals (`$0.0042`) unless `places` fixes them (one
-    column of costs uses one number of decimals: see `money_places`)."""
-    if usd is None:
-        return "—"
-    prefix = "~" if approx else ""
-    if places is None:
-        places = 4 if 0 < usd < 0.01 else 2
-    return f"{prefix}${usd:,.{places}f}"
+def money(usd: float | None, *, approx: bool = False) -> str:
+    """An amount as core writes it (`core/money.usd_text`): two decimals, `<$0.01` below a
+    cent, `~` while estimated, `—` unknown."""
+    return usd_text(usd, approx=approx)
 
 
 UNKNOWN_COST = "unknown"
 
 
-def cost_text(cost: BatchCost, *, places: int | None = None) -> str:
+def cost_text(cost: BatchCost) -> str:
     """A batch's or job's cost as core decided it: `~$1.20` while estimated, `unknown` for a
     model without a price (never `~$0.00`), `—` when nothing is known yet."""
     if cost.usd is None and cost.unpriced:
         return UNKNOWN_COST
-    return money(cost.usd, approx=cost.is_estimate, places=places)
-
-
-def cost_cell(cost: BatchCost) -> str:
-    """`cost_text` for a table column (`money_cell`'s two decimals)."""
-    if cost.usd is None and cost.unpriced:
-        return UNKNOWN_COST
-    return money_cell(cost.usd, approx=cost.is_estimate)
-
-
-def money_places(amounts: Iterable[float | None]) -> int:
-    """Decimals for a column of costs: 4 if one of them is a fraction of a cent, else 2."""
-    return 4 if any(a is not None and 0 < a < 0.01 for a in amounts) else 2
-
-
-def money_cell(usd: float | None, *, approx: bool = False) -> str:
-    """A cost in a table column: always two decimals so a column lines up (a cost under a
-    cent reads `<$0.01`); the detail panel shows the exact figure (`money`)."""
-    if usd is None:
-        return "—"
-    prefix = "~" if approx else ""
-    if 0 < usd < 0.005:
-        return f"{prefix}<$0.01"
-    return f"{prefix}${usd:,.2f}"
+    return money(cost.usd, approx=cost.is_estimate)
 
 
 def size(n: int) -> str:

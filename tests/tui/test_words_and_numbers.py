@@ -13,7 +13,7 @@ import pytest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import CountSnapshot, RequestCounts
 from batchtop.core.service import BatchService
-from batchtop.tui.format import money_cell, size
+from batchtop.tui.format import money, size
 from batchtop.tui.screens.compose import ComposeScreen
 from batchtop.tui.widgets.batch_detail import BatchDetail, DetailInfo
 from dashboard_support import AppFactory, Workspace, until
@@ -70,13 +70,13 @@ def test_the_cli_report_uses_the_same_sizes(tmp_path: Path) -> None:
 
 
 def test_a_cost_column_has_two_decimals() -> None:
-    assert [money_cell(x) for x in (0.0003, 0.16, 1234.5, 0.0)] == [
+    assert [money(x) for x in (0.0003, 0.16, 1234.5, 0.0)] == [
         "<$0.01",
         "$0.16",
         "$1,234.50",
         "$0.00",
     ]
-    assert money_cell(0.0033, approx=True) == "~<$0.01"
+    assert money(0.0033, approx=True) == "~<$0.01"
 
 
 async def test_dashboard_cost_cells_line_up(make_app: AppFactory, workspace: Workspace) -> None:

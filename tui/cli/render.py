@@ -153,12 +153,12 @@ def cost_fields(view: BatchView) -> dict[str, Any]:
     }
 
 
-def cost(view: BatchView, places: int | None = None) -> str:
+def cost(view: BatchView) -> str:
     """What the batch cost, or `~` what it is estimated to cost while usage is unknown
     (core decides which: `batch_cost`)."""
     from batchtop.core.costs import batch_cost
 
-    return fmt.cost_text(batch_cost(view), places=places)
+    return fmt.cost_text(batch_cost(view))
 
 
 STATUS_STYLE = {
@@ -183,7 +183,6 @@ def _columns(
     service: BatchService | Fleet | None,
     now: datetime,
     short: bool,
-    places: int,
     providers: bool = False,
 ) -> list[_Column]:
     def counts(v: BatchView) -> RequestCounts:
@@ -225,7 +224,7 @@ def _columns(
         columns.append(_Column("ETA", "right", 75, eta))
     columns += [
         _Column("Age", "right", 45, lambda v: fmt.age(v.remote.created_at, now)),
-        _Column("Cost", "right", 60, lambda v: cost(v, places)),
+        _Column("Cost", "right", 60, cost),
     ]
     if service is not None:
         columns.append(
@@ -252,12 +251,9 @@ def batches_table(
     least important are left out first (ids are shortened last). With `service`, ETA and
     the share of the 24-hour window used; `providers`: a Provider column (the rows are of
     several providers)."""
-    from batchtop.core.costs import batch_cost
-
     now = datetime.now(UTC)
-    places = fmt.money_places(batch_cost(v).usd for v in views)
     for short in (False, True):
-        columns = _columns(service, now, short, places, providers)
+        columns = _columns(service, now, short, providers)
         cells = [[c.cell(v) for v in views] for c in columns]
         widths = [_width(col, c.header) for c, col in zip(columns, cells, strict=True)]
         shown = list(range(len(columns)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from batchtop.tui.cli.render import clean
-from batchtop.tui.format import money, money_places, size
+from batchtop.tui.format import money, size
 from batchtop.tui.words import quantity
 from rich.table import Table
 from rich.text import Text
@@ -115,29 +115,26 @@ def print_report(console: Console, report: ImportReport) -> None:
         line.append("unknown", "yellow")
         line.append(
             f" (no price known for: {', '.join(clean(m) for m in est.unknown_models)});"
-            f" {est.input_tokens:,} input tokens, up to {est.max_output_tokens:,} output"
+            f" {est.input_tokens:,} input tokens, {est.output_words}"
         )
         console.print(line)
         console.print(Text(f"  input tokens {est.input_basis}", style="dim"))
     elif est is not None:
         line = Text()
         line.append("estimated cost: ", "bold")
-        amounts = (est.batch_usd, est.standard_usd, est.savings_usd, est.input_only_batch_usd)
-        places = money_places(amounts)
 
         def usd(value: float) -> str:
-            return money(value, approx=True, places=places)
+            return money(value, approx=True)
 
         line.append(f"{usd(est.batch_usd)} at batch price (standard {usd(est.standard_usd)},")
         line.append(f" saving {usd(est.savings_usd)}); ")
-        line.append(f"{est.input_tokens:,} input tokens, up to {est.max_output_tokens:,} output")
+        line.append(f"{est.input_tokens:,} input tokens, {est.output_words}")
         console.print(line)
         console.print(Text(f"  input tokens {est.input_basis}", style="dim"))
-        if est.input_only_batch_usd:
-            console.print(
-                f"  (upper bound: every request writing max_tokens; input alone costs "
-                f"{usd(est.input_only_batch_usd)})"
-            )
+        if est.unbounded_requests:  # never a figure that reads as the whole cost
+            console.print(Text(f"  {est.covers}", style="yellow"))
+        elif est.input_only_batch_usd:
+            console.print(f"  ({est.covers}; input alone costs {usd(est.input_only_batch_usd)})")
         if est.unknown_models:
             console.print(
                 Text(

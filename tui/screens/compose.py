@@ -381,7 +381,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         )
         self.query_one("#compose-issues", Static).update(self._issues_renderable())
         try:
-            estimate = self.service.estimate(requests)
+            estimate = self.service.estimate(requests, endpoint=self.endpoint)
         except (BatchtopError, ValueError, TypeError):
             estimate = None
         self.query_one("#compose-cost", Static).update(estimate_text(estimate))
@@ -435,7 +435,8 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
 
         body = Text(f"Send {quantity(len(requests), 'request')} as a new batch?\n\n", end="")
         with contextlib.suppress(BatchtopError, ValueError, TypeError):
-            body.append_text(estimate_text(self.service.estimate(requests)))
+            estimate = self.service.estimate(requests, endpoint=self.endpoint)
+            body.append_text(estimate_text(estimate))
         if not await self.app.push_screen_wait(
             ConfirmScreen("Submit batch", body, yes="Submit", danger=False)
         ):

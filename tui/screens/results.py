@@ -23,7 +23,7 @@ from batchtop.core.models import (
     ResultSummary,
     ResultType,
 )
-from batchtop.tui.format import size
+from batchtop.tui.format import money, size
 from batchtop.tui.keys import RESULTS_KEYS, bindings
 from batchtop.tui.messages import ServiceEvent
 from batchtop.tui.safe_text import clean, safe_text
@@ -384,8 +384,8 @@ class ResultsScreen(Screen[None]):
             line.append("  x: filter by error type", style="dim")
         if self.summary and self.summary.cost_usd:
             line.append(
-                f"   cost ${self.summary.cost_usd:,.4f}"
-                f" (standard ${self.summary.standard_cost_usd:,.4f})",
+                f"   cost {money(self.summary.cost_usd)}"
+                f" (standard {money(self.summary.standard_cost_usd)})",
                 style="dim",
             )
         self.query_one("#results-counts", TextLine).set(line)

@@ -21,7 +21,7 @@ from textual.cache import LRUCache
 from ..format import (
     age,
     bar,
-    cost_cell,
+    cost_text,
     count_fraction,
     label_cell,
     status_label,
@@ -266,7 +266,7 @@ class RowBuilder:
             Text(label, style=status_style(label, s)),
             bar(_fraction(c), 8, s.success),
             *_counts_cells(c, s),
-            Text(cost_cell(cost)),
+            Text(cost_text(cost)),
         )
 
     def job_cells(self, job: Job, batches: Sequence[BatchView], now: datetime) -> tuple[Text, ...]:
@@ -297,7 +297,7 @@ class RowBuilder:
             *_counts_cells(counts, s),
             Text(times[0]),
             Text(times[1]),
-            Text(cost_cell(cost)),
+            Text(cost_text(cost)),
         )
         self._jobs[job.id] = (version, cells)
         return cells

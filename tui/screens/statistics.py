@@ -205,8 +205,7 @@ class StatisticsScreen(Screen[None]):
         parts = [f"{b.total:,} results"]
         if b.total:
             parts.append(f"cost {_usd(b.cost_usd)}")
-            if b.priced < b.total:
-                parts.append(f"{b.total - b.priced:,} without a price")
+            parts.extend(b.cost_notes)
             by_outcome = ", ".join(
                 f"{s.label} {_usd(s.cost_usd)}" for s in b.cost_by_outcome if s.count
             )

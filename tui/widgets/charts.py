@@ -16,6 +16,7 @@ from batchtop.core.stats import ChartTable, histogram_table, progress_table, sha
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
+from ..format import money
 from ..safe_text import clean
 
 LABEL_WIDTH = 22
@@ -27,7 +28,7 @@ def _label(text: str) -> str:
 
 
 def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+    return money(value)
 
 
 def _duration(seconds: float) -> str:

@@ -10,7 +10,7 @@ import os
 from dataclasses import replace
 
 from batchtop.core.models import CostEstimate, ImportIssue, ImportReport, SplitPart
-from batchtop.tui.format import size
+from batchtop.tui.format import money, size
 from batchtop.tui.safe_text import clean
 from batchtop.tui.words import quantity
 from rich.console import Group, RenderableType
@@ -48,6 +48,14 @@ def issues_text(issues: list[ImportIssue]) -> Text:
     return text
 
 
+def _output(estimate: CostEstimate) -> str:
+    """The output tokens the figure counts (`≤1,200 output tokens`), or that it is not
+    bounded."""
+    if estimate.output_unbounded:
+        return estimate.output_words
+    return f"≤{estimate.max_output_tokens:,} output tokens"
+
+
 def estimate_text(estimate: CostEstimate | None) -> Text:
     if estimate is None:
         return Text("Cost: unknown", style="dim")
@@ -58,23 +66,31 @@ def estimate_text(estimate: CostEstimate | None) -> Text:
         text.append(
             f"  ·  no price for: {clean(', '.join(estimate.unknown_models), keep_newlines=False)}\n"
             f"  {'' if estimate.exact else '~'}{estimate.input_tokens:,} input tokens,"
-            f" ≤{estimate.max_output_tokens:,} output tokens",
+            f" {_output(estimate)}",
             style="yellow",
         )
         return text
-    text.append("(upper bound: every request writes its max_tokens)\n", style="dim")
-    text.append(f"  batch ${estimate.batch_usd:,.4f}", style="bold green")
-    text.append(f"  ·  standard ${estimate.standard_usd:,.4f}")
+    if estimate.unbounded_requests:  # the figure is not the whole cost: said in colour
+        text.append(f"({estimate.covers})\n", style="bold yellow")
+    else:
+        text.append(f"({estimate.covers})\n", style="dim")
+    text.append(f"  batch {money(estimate.batch_usd)}", style="bold green")
+    text.append(f"  ·  standard {money(estimate.standard_usd)}")
     saving = estimate.savings_usd
     pct = f" ({saving / estimate.standard_usd:.0%})" if estimate.standard_usd else ""
-    text.append(f"  ·  you save ${saving:,.4f}{pct}\n", style="green")
-    text.append(
-        f"  input only: batch ${estimate.input_only_batch_usd:,.4f}"
-        f" · standard ${estimate.input_only_standard_usd:,.4f}"
-        f"  ·  {'' if estimate.exact else '~'}{estimate.input_tokens:,} input tokens,"
-        f" ≤{estimate.max_output_tokens:,} output tokens",
-        style="dim",
+    text.append(f"  ·  you save {money(saving)}{pct}\n", style="green")
+    tokens = (
+        f"{'' if estimate.exact else '~'}{estimate.input_tokens:,} input tokens,"
+        f" {_output(estimate)}"
     )
+    if estimate.input_only_standard_usd:
+        text.append(
+            f"  input only: batch {money(estimate.input_only_batch_usd)}"
+            f" · standard {money(estimate.input_only_standard_usd)}  ·  {tokens}",
+            style="dim",
+        )
+    else:
+        text.append(f"  {tokens}", style="dim")
     text.append(f"\n  input tokens {estimate.input_basis}", style="dim")
     if estimate.unknown_models:
         text.append(
