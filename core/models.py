@@ -648,6 +648,39 @@ class RetryPlan:
     def left_out_total(self) -> int:
         return sum(self.left_out.values())
 
+    def nothing_to_retry(self, name: str) -> str:
+        """Why this plan sends nothing, one sentence both front ends show (`name`: how they
+        name the batch): requests that would fail the same way, cuts not raised, failed
+        requests of unknown parameters, else that there are no failed requests (and none of
+        the refusals or cuts asked for)."""
+        if self.left_out:
+            kinds = ", ".join(sorted(self.left_out))
+            return (
+                f"Nothing to retry: the failed requests of {name} would fail the same way"
+                f" again ({kinds}); include them to resend them anyway."
+            )
+        if self.not_raised and self.max_tokens is not None:
+            field = self.budget_field  # the batch's endpoint's name for it
+            return (
+                f"Nothing to retry: the {field} cuts of {name} already had"
+                f" {field} {self.max_tokens:,} or more; give a higher {field}."
+            )
+        if self.unknown:
+            return (
+                f"Nothing to retry: the {quantity(self.unknown, 'failed request')} of {name}"
+                " have unknown parameters (not submitted by batchtop)."
+            )
+        asked = [
+            w
+            for w, on in (
+                ("refusals", self.refusals),
+                (f"{self.budget_field} cuts", self.max_tokens is not None),
+            )
+            if on
+        ]
+        what = f" and no {' or '.join(asked)}" if asked else ""
+        return f"Nothing to retry: {name} has no failed requests{what}."
+
 
 @dataclass(frozen=True, slots=True)
 class RetryOutcome:

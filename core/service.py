@@ -1348,30 +1348,7 @@ class BatchService:
                     f"Batch {batch_id} was not submitted by batchtop: its request parameters"
                     " are unknown, so it cannot be retried."
                 )
-            if plan.left_out:
-                kinds = ", ".join(sorted(plan.left_out))
-                raise UserError(
-                    f"Nothing to retry: the failed requests of batch {batch_id} would fail the"
-                    f" same way again ({kinds}); include them to resend them anyway."
-                )
-            if plan.not_raised:
-                field = plan.budget_field  # the batch's endpoint's name for it
-                raise UserError(
-                    f"Nothing to retry: the {field} cuts of batch {batch_id} already had"
-                    f" {field} {max_tokens:,} or more; give a higher {field}."
-                )
-            what = "no failed requests"
-            if refusals or max_tokens is not None:
-                asked = [
-                    w
-                    for w, on in (
-                        ("refusals", refusals),
-                        ("max_tokens cuts", max_tokens is not None),
-                    )
-                    if on
-                ]
-                what = f"no failed requests and no {' or '.join(asked)}"
-            raise UserError(f"Nothing to retry: batch {batch_id} has {what}.")
+            raise UserError(plan.nothing_to_retry(f"batch {batch_id}"))
         url = view.remote.endpoint  # OpenAI: the resent requests target the batch's endpoint
         requests = [
             {"custom_id": r.custom_id, "params": retry.resend_params(r, plan, url), "url": url}

@@ -550,7 +550,7 @@ async def test_retry_offers_refusals_and_max_tokens_cuts_with_a_new_max_tokens(
             pilot, lambda: isinstance(app.screen, RetryScreen) or bool(messages(app)), tries=400
         )
         assert isinstance(app.screen, RetryScreen), messages(app)
-        assert "None of the failed requests of stops" in dialog_text(app)
+        assert "Nothing to retry: stops has no failed requests." in dialog_text(app)
         await pilot.press("r")
         assert await until(pilot, lambda: "Resend 2 requests (2 refusals) of" in dialog_text(app))
         await pilot.press("m")  # the new max_tokens is asked for: typed in its field

@@ -55,9 +55,12 @@ class RetryScreen(ModalScreen[RetryChoice | None]):
     RetryScreen #retry-cuts-row {
         height: auto;
     }
+    RetryScreen #retry-budget-label {
+        width: auto;
+        margin: 0 1 0 4;
+    }
     RetryScreen #retry-max-tokens {
-        width: 12;
-        margin: 1 0 0 1;
+        width: 20;
     }
     """
 
@@ -89,13 +92,16 @@ class RetryScreen(ModalScreen[RetryChoice | None]):
                     id="retry-refusals",
                 )
             if cuts := base.stops_seen.get("max_tokens"):
+                field = base.budget_field  # the batch's endpoint's name for it
+                yield Checkbox(
+                    f"Also resend the {quantity(cuts, f'{field} cut')} (m)",
+                    value=False,
+                    id="retry-cuts",
+                )
+                # the new budget on a line of its own: beside a long label (OpenAI's field
+                # names) it was squeezed to a few columns and the number could not be seen
                 with Horizontal(id="retry-cuts-row"):
-                    field = base.budget_field  # the batch's endpoint's name for it
-                    yield Checkbox(
-                        f"Also resend the {quantity(cuts, f'{field} cut')} (m) with {field}",
-                        value=False,
-                        id="retry-cuts",
-                    )
+                    yield Static(f"with {field}", id="retry-budget-label")
                     yield Input(
                         placeholder="higher than theirs",
                         type="integer",
@@ -144,13 +150,11 @@ class RetryScreen(ModalScreen[RetryChoice | None]):
             body.append(f"Resend {resend_words(plan)} of ")
             body.append_text(safe_text(self._batch_name, "bold", one_line=True))
             body.append(" as a new batch?")
-        else:
-            body.append("None of the failed requests of ")
-            body.append_text(safe_text(self._batch_name, "bold", one_line=True))
-            body.append(" can succeed on a resend.")
+        else:  # core's one sentence, as the CLI says it
+            body.append_text(safe_text(plan.nothing_to_retry(self._batch_name), one_line=True))
         if not self._pending and self._problem is None:
             left_out = left_out_words(plan)
-            if left_out and not plan.include_invalid:
+            if left_out and not plan.include_invalid and self.count():
                 body.append(f"\n\nLeft out: {left_out}.", style="yellow")
             for words in (unknown_words(plan), not_raised_words(plan)):
                 if words:

@@ -42,7 +42,7 @@ async def test_retry_dialog_resends_openai_cuts_with_a_new_budget(
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, RetryScreen))
         await pilot.pause()
-        assert "Also resend the 2 max_tokens cuts (m)" in screen_text(app)
+        assert "Also resend the 2 max_completion_tokens cuts (m)" in screen_text(app)
         await pilot.press("m")
         app.screen.query_one("#retry-max-tokens", Input).value = "400"
         await wait_for(pilot, lambda: "Resend 2 requests" in screen_text(app), limit_s=20)
