@@ -65,6 +65,7 @@ from .models import (
     SubmitProgress,
     WorkspaceInfo,
     auto_custom_id,
+    provider_name,
 )
 from .part_writer import part_path
 from .poller import Poller, Sleep
@@ -1198,11 +1199,53 @@ class BatchService:
 
     # --- actions ----------------------------------------------------------------------
 
+    async def current(self, batch_id: str) -> BatchView | None:
+        """The batch as it is now: the store's, asked of the API when the store does not
+        know it or holds it as running (it may have ended since); None when unknown and
+        there is no key to ask with."""
+        await self._ready()
+        view = self.store.get_batch(batch_id)
+        if view is None and self._api.has_key:
+            return await self.fetch_batch(batch_id)
+        return await self._fresh(view)
+
+    def refusal(
+        self,
+        action: Literal["cancel", "delete"],
+        batch_id: str,
+        view: BatchView | None = None,
+        *,
+        name: str | None = None,
+    ) -> str | None:
+        """Why `action` does not apply to this batch (as the store or `view` knows it), in
+        one line, else None: the one rule both front ends check before asking to confirm,
+        and `cancel` / `delete` before calling the API. `name`: what to call the batch."""
+        view = view or self.store.get_batch(batch_id)
+        who = name or f"Batch {batch_id}"
+        if action == "delete":
+            if not self._api.can_delete:
+                return (
+                    f"{provider_name(self.provider)} batches cannot be deleted (the API has no"
+                    " such call); their files can."
+                )
+            if view is not None and view.remote.is_active:
+                return (
+                    f"{who} is still running: only ended batches can be deleted; cancel it first."
+                )
+            return None
+        if view is None:
+            return None
+        if not view.remote.is_active:
+            return f"{who} has already ended: there is nothing to cancel."
+        if view.remote.processing_status is ProcessingStatus.CANCELING:
+            return f"{who} is already being canceled."
+        return None
+
     async def cancel(self, batch_id: str) -> BatchView:
         await self._ready()
         view = self.store.get_batch(batch_id)
         if view is not None and not view.remote.is_active:
-            raise Conflict(f"Batch {batch_id} has already ended: there is nothing to cancel.")
+            raise Conflict(self.refusal("cancel", batch_id, view) or "")
         try:
             remote = await self._api.cancel(batch_id)
         except ApiError as err:
@@ -1221,11 +1264,9 @@ class BatchService:
     async def delete(self, batch_id: str) -> None:
         await self._ready()
         view = await self._fresh(self.store.get_batch(batch_id))
-        if view is not None and view.remote.is_active:
-            state = view.remote.processing_status.value.replace("_", " ")
-            raise Conflict(
-                f"Batch {batch_id} is still {state}: cancel it and delete it once it has ended."
-            )
+        refused = self.refusal("delete", batch_id, view)
+        if refused is not None:
+            raise Conflict(refused)
         try:
             await self._api.delete(batch_id)
         except ApiError as err:

@@ -73,6 +73,7 @@ class BatchProvider(Protocol):
     scope: tuple[str | None, str | None] | None
     key_note: str | None
     limits: BatchLimits
+    can_delete: bool  # the API has a call that deletes a batch
 
     @property
     def has_key(self) -> bool: ...
@@ -134,6 +135,7 @@ class KeyedClient(Generic[C]):
     problem, the lazily built client, the server clock's offset from the `Date` header."""
 
     no_key_message = "No API key."
+    can_delete = True
     _api_key: str | None
     _key_problem: str | None
     _server_offset_s: float | None

@@ -56,6 +56,7 @@ LIST_PAGE_LIMIT = 100  # the most a page of GET /v1/batches holds
 # An input file holds at most 50,000 requests and 200 MB.
 LIMITS = BatchLimits(max_requests=50_000, max_bytes=200 * 1024 * 1024)
 METADATA_KEY = "batchtop_submission"
+NO_DELETE = "OpenAI batches cannot be deleted (the API has no such call); their files can."
 FILE_PREFIX = "batchtop-"
 
 _ACTIVE = {"validating": ProcessingStatus.IN_PROGRESS, "in_progress": ProcessingStatus.IN_PROGRESS}
@@ -227,6 +228,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
     provider = "openai"
     limits = LIMITS
     no_key_message = NO_KEY_MESSAGE
+    can_delete = False  # the Batch API has no such call (its files can be deleted)
 
     def __init__(
         self,
@@ -381,11 +383,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
         return self._remote(await self._json(client.batches.with_raw_response.cancel(batch_id)))
 
     async def delete(self, batch_id: str) -> None:
-        raise ApiError(
-            "OpenAI batches cannot be deleted (the API has no such call); its files can.",
-            kind="invalid",
-            sent=False,
-        )
+        raise ApiError(NO_DELETE, kind="invalid", sent=False)
 
     async def create_raw(
         self,

@@ -127,7 +127,8 @@ def test_dry_run_and_validation_errors(emulator_env: EmulatorHandle, tmp_path: P
 def test_error_paths_are_one_line(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
     assert_one_line_error(run("submit", "missing.jsonl", cwd=tmp_path), "No such file")
     assert_one_line_error(run("results", "msgbatch_nope", cwd=tmp_path), "msgbatch_nope")
-    assert_one_line_error(run("cancel", "msgbatch_nope", cwd=tmp_path), "--yes")
+    # a batch the API does not know is said before anything is asked (no --yes needed)
+    assert_one_line_error(run("cancel", "msgbatch_nope", cwd=tmp_path), "msgbatch_nope")
     usage = run("submit", cwd=tmp_path)
     assert usage.returncode == 2
     assert "Traceback" not in usage.stderr

@@ -159,3 +159,20 @@ def test_a_binary_file_is_one_line(
     said = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(said) == 1, said
     assert "not a text file" in said[0]
+
+
+def test_delete_and_cancel_that_do_not_apply_are_refused_before_asking(
+    openai_emulator: EmulatorHandle, openai_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Without --yes and without a terminal, an action that applies asks for --yes; one
+    that does not says why instead (OpenAI has no delete; an ended batch has nothing to
+    cancel)."""
+    bid = failed_batch(openai_emulator)
+    proc = run("--provider", "openai", "delete", bid, cwd=tmp_path, env=openai_env)
+    assert proc.returncode != 0
+    assert "cannot be deleted" in proc.stderr
+    assert "--yes" not in proc.stderr
+    proc = run("--provider", "openai", "cancel", bid, cwd=tmp_path, env=openai_env)
+    assert proc.returncode != 0
+    assert "nothing to cancel" in proc.stderr
+    assert "--yes" not in proc.stderr

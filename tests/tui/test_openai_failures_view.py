@@ -1,6 +1,6 @@
 """An OpenAI batch that failed validation in the dashboard (Pilot, the official `openai`
 SDK against the OpenAI emulator): the detail panel says why, and view 4 (with errors)
-lists it."""
+lists it; delete (OpenAI has none) and cancel (it has ended) say so before asking."""
 
 from __future__ import annotations
 
@@ -66,5 +66,43 @@ async def test_a_failed_batch_shows_why_and_is_with_errors(
             await pilot.press("4")
             await pilot.pause()
             assert await until(pilot, lambda: list(table.keys) == [batch_id])
+    finally:
+        await close_service(service)
+
+
+async def test_delete_and_cancel_that_do_not_apply_say_so_before_asking(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    from batchtop.tui.screens.confirm import ConfirmScreen
+
+    batch_id = two_model_batch(openai_emulator)
+    service = BatchService(
+        Store.open(tmp_path / "s.sqlite3"),
+        SETTINGS,
+        api_key="test-key",
+        base_url=openai_emulator.base_url,
+        now=openai_emulator.clock.now,
+        provider="openai",
+    )
+    service._owns_store = True
+    app = BatchtopApp(service, SETTINGS, poll=False, now=openai_emulator.clock.now)
+
+    def said() -> list[str]:
+        return [str(n.message) for n in app._notifications]
+
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            table = app.dashboard.table
+            assert await until(pilot, lambda: batch_id in table.keys, tries=200)
+            table.move_cursor(row=table.get_row_index(batch_id))
+            await pilot.pause()
+            await pilot.press("D")
+            assert await until(pilot, lambda: any("cannot be deleted" in m for m in said()))
+            assert not isinstance(app.screen, ConfirmScreen)
+            await pilot.press("c")
+            assert await until(pilot, lambda: any("nothing to cancel" in m for m in said()))
+            assert not isinstance(app.screen, ConfirmScreen)
     finally:
         await close_service(service)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import BatchView, Job, ProcessingStatus
+from batchtop.core.models import BatchView, Job
 from rich.text import Text
 from textual import work
 from textual.markup import escape
@@ -167,12 +167,11 @@ class BatchActions(_Screen):
     def action_cancel(self) -> None:
         if (batch := self._need_batch()) is None:
             return
-        name = display_name(batch)
-        if batch.remote.processing_status is ProcessingStatus.ENDED:
-            self.notify(escape(f"{name} has already ended: there is nothing to cancel."))
-            return
-        if batch.remote.processing_status is ProcessingStatus.CANCELING:
-            self.notify(escape(f"{name} is already being canceled."))
+        refused = self._owner([batch.id]).refusal(
+            "cancel", batch.id, batch, name=display_name(batch)
+        )
+        if refused is not None:  # core's rule: said before anything is asked
+            self.notify(escape(refused))
             return
         self._cancel_flow(batch)
 
@@ -200,14 +199,11 @@ class BatchActions(_Screen):
     def action_delete(self) -> None:
         if (batch := self._need_batch()) is None:
             return
-        if batch.remote.is_active:
-            self.notify(
-                escape(
-                    f"{display_name(batch)} is still running: only ended batches can be "
-                    "deleted. Cancel it first (c)."
-                ),
-                severity="warning",
-            )
+        refused = self._owner([batch.id]).refusal(
+            "delete", batch.id, batch, name=display_name(batch)
+        )
+        if refused is not None:  # core's rule: said before anything is asked
+            self.notify(escape(refused), severity="warning")
             return
         self._delete_flow(batch)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from batchtop.core.errors import NotFound
+from batchtop.core.errors import Conflict, NotFound
 from batchtop.tui.cli.render import batch_dict, console, print_json
 from batchtop.tui.cli.session import check_id, confirm, routed
 
@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 @routed("id")
 async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id)
+    refused = service.refusal("cancel", ns.id, await service.current(ns.id))
+    if refused is not None:  # said before anything is asked
+        raise Conflict(refused)
     if not confirm(ns, f"Cancel batch {ns.id}?"):
         console(stderr=True).print("not canceled")
         return 1
@@ -30,6 +33,9 @@ async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
 @routed("id")
 async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id)
+    refused = service.refusal("delete", ns.id, await service.current(ns.id))
+    if refused is not None:  # said before anything is asked
+        raise Conflict(refused)
     if not confirm(ns, f"Delete batch {ns.id} from the API?"):
         console(stderr=True).print("not deleted")
         return 1
