@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from .errors import BatchtopError, Conflict, NotFound
 from .models import (
@@ -44,7 +45,9 @@ from .models import (
 )
 from .providers import PROVIDERS, check_provider
 from .providers.env import KEY_VARIABLES
-from .service import BatchesView, BatchService
+
+if TYPE_CHECKING:
+    from .service import BatchesView, BatchService
 
 log = logging.getLogger(__name__)
 

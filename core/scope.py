@@ -30,10 +30,16 @@ import os
 import re
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import paths
+from .api import DEFAULT_BASE_URL
+from .providers.env import provider_base_url
 from .redact import url_without_password
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 DB_FILENAME = "batchtop.sqlite3"
 UNSCOPED = "unscoped"
@@ -100,6 +106,18 @@ def move_credential_named_stores(base_url: str) -> Path | None:
     with contextlib.suppress(OSError):
         old.rmdir()  # only when empty
     return new if moved else None
+
+
+def store_endpoint(provider: str, settings: Settings, base_url: str | None = None) -> str:
+    """The base URL whose stores hold a provider's batches (`base_url`: one given instead
+    of the provider's own)."""
+    return (base_url or provider_base_url(provider, settings) or DEFAULT_BASE_URL).rstrip("/")
+
+
+def has_local_store(provider: str, settings: Settings) -> bool:
+    """A provider's endpoint has a store its API answered for once (the workspace it named
+    is remembered); known without a key or a call."""
+    return last_scope(store_endpoint(provider, settings)) is not None
 
 
 def store_path(base_url: str, name: str) -> Path:

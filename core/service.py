@@ -25,7 +25,6 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import orjson
 
 from . import paths, pricing, retry, scope, token_count
-from .api import DEFAULT_BASE_URL
 from .config import Settings, check_betas, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
 from .model_catalog import ModelCatalog, builtin_catalog, from_api, set_current
@@ -99,17 +98,6 @@ ALL_RESULTS = ResultFilter()
 YOUNG_BATCH = timedelta(minutes=10)
 MODEL_CATALOG_MAX_AGE = timedelta(days=1)
 CATALOG_WAIT_S = 2.0
-
-
-def store_endpoint(provider: str, settings: Settings, base_url: str | None = None) -> str:
-    """The base URL whose stores (core/scope.py) hold a provider's batches."""
-    return (base_url or provider_base_url(provider, settings) or DEFAULT_BASE_URL).rstrip("/")
-
-
-def has_local_store(provider: str, settings: Settings) -> bool:
-    """A provider's endpoint has a store its API answered for once (the workspace it named
-    is remembered); known without a key or a call."""
-    return scope.last_scope(store_endpoint(provider, settings)) is not None
 
 
 def _utcnow() -> datetime:
@@ -232,7 +220,7 @@ class BatchService:
         scoped = store_path is None
         warnings: list[str] = []
         if store_path is None:
-            url = store_endpoint(name, settings, base_url)
+            url = scope.store_endpoint(name, settings, base_url)
             try:
                 store_path = await asyncio.to_thread(scope.first_store_path, url)
             except OSError as exc:

@@ -223,3 +223,25 @@ def test_reconcile_covers_every_provider(both: Both) -> None:
     assert f"OpenAI: file {upload.id}" in text
     assert "Anthropic: job" in text
     assert "`batchtop submit --provider anthropic input.jsonl`" in text
+
+
+def test_locate_names_each_providers_endpoint_and_store(both: Both) -> None:
+    """`locate` says where every covered provider's batches live; the top-level endpoint and
+    store are the first one's (with only OpenAI's key set: OpenAI's, not the Anthropic
+    endpoint of the provider setting)."""
+    proc = both.run("locate", "--json")
+    assert proc.returncode == 0, proc.stderr
+    places = json.loads(proc.stdout)
+    providers = {p["provider"]: p for p in places["providers"]}
+    assert providers["anthropic"]["endpoint"] == both.anthropic.base_url
+    assert providers["openai"]["endpoint"] == both.openai.base_url
+    assert places["store"] == providers["anthropic"]["store"]
+    assert providers["openai"]["store"] != places["store"]
+    assert Path(providers["openai"]["store"]).is_file()
+
+    env = {k: v for k, v in both.env.items() if k != "ANTHROPIC_API_KEY"}
+    proc = run("locate", "--json", cwd=both.cwd, env=env)
+    only = json.loads(proc.stdout)
+    assert (only["endpoint"], only["store"]) == (both.openai.base_url, providers["openai"]["store"])
+    text = run("locate", cwd=both.cwd, env=env).stdout
+    assert "provider  OpenAI" in text

@@ -48,7 +48,8 @@ async def _open_services(ns: argparse.Namespace, routing: Routing | None) -> lis
 
     from batchtop.core.config import load_settings
     from batchtop.core.fleet import covered_providers
-    from batchtop.core.service import BatchService, has_local_store
+    from batchtop.core.scope import has_local_store
+    from batchtop.core.service import BatchService
     from batchtop.tui.safe_text import clean
 
     requested = getattr(ns, "provider", None)
