@@ -156,12 +156,15 @@ def test_an_id_unknown_locally_is_found_on_its_providers_api(both: Both) -> None
 
 def test_watch_covers_every_provider(both: Both) -> None:
     """`watch` without an id follows both providers' batches and downloads each one's
-    results from its own provider when they end."""
+    results from its own provider when they end; given an id, the provider that owns it."""
     both.advance(3600)  # both ended: watch's first refresh sees it, nothing to wait for
+    proc = both.run("watch", both.openai_id)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{both.openai_id} ended: 3 results downloaded" in proc.stdout
+    assert both.anthropic_id not in proc.stdout
     proc = both.run("watch")
     assert proc.returncode == 0, proc.stderr
     assert f"{both.anthropic_id} ended: 3 results downloaded" in proc.stdout
-    assert f"{both.openai_id} ended: 3 results downloaded" in proc.stdout
     assert "Provider" in proc.stdout
 
 
