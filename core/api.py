@@ -198,6 +198,12 @@ def _cut_mid_response(exc: BaseException) -> bool:
     return False
 
 
+def sentence(text: str) -> str:
+    """`text` ended as a sentence: a full stop added unless it ends in one (`.`, `!`, `?`)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def status_error(
     status: int,
     msg: str,
@@ -210,14 +216,14 @@ def status_error(
     if status in (401, 403):
         text = "The API key was rejected" if status == 401 else "Permission denied"
         return ApiError(
-            f"{text} ({status}): {msg or key_hint}.".replace("..", "."),
+            sentence(f"{text} ({status}): {msg or key_hint}"),
             kind="auth",
             status=status,
             request_id=request_id,
         )
     if status == 429:
         return ApiError(
-            f"Rate limited by the API (429){': ' + msg if msg else ''}.".replace("..", "."),
+            sentence(f"Rate limited by the API (429){': ' + msg if msg else ''}"),
             kind="rate_limited",
             status=status,
             request_id=request_id,
@@ -226,14 +232,14 @@ def status_error(
     if status >= 500:
         what = "The API is overloaded" if status == 529 else "The API had a server error"
         return ApiError(
-            f"{what} ({status}){': ' + msg if msg else ''}.".replace("..", "."),
+            sentence(f"{what} ({status}){': ' + msg if msg else ''}"),
             kind="server",
             status=status,
             request_id=request_id,
             retry_after_s=retry_after,
         )
     return ApiError(
-        f"The API refused the request ({status}){': ' + msg if msg else ''}.".replace("..", "."),
+        sentence(f"The API refused the request ({status}){': ' + msg if msg else ''}"),
         kind="invalid",
         status=status,
         request_id=request_id,

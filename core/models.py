@@ -577,6 +577,11 @@ class SubmitOutcome:
 # A create whose answer was lost (a crash, Ctrl-C, a timeout) and whose batch has not
 # appeared this long after it was journaled was never made: reconcile then closes it.
 ABANDON_AFTER = timedelta(minutes=30)
+# How a user closes an unresolved part before then (what both front ends say).
+ABANDON_HINT = (
+    "`batchtop reconcile --abandon` closes it now: should its batch appear after all,"
+    " the part would then be sent twice"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1130,11 +1130,15 @@ class BatchService:
         (each once; a malformed name is a `UserError`)."""
         return check_betas([*self.settings.betas, *extra])
 
-    async def reconcile(self, job_id: str | None = None) -> list[SubmitIntent]:
+    async def reconcile(
+        self, job_id: str | None = None, *, abandon: bool = False
+    ) -> list[SubmitIntent]:
         """Resolve submit intents a crash or an ambiguous failure left open; also returns
-        those still unknown (`intent.unknown`: look-alike batches not proven ours)."""
+        those still unknown (`intent.unknown`: look-alike batches not proven ours). One the
+        provider proves was never created is closed at once; `abandon` (the user's word)
+        closes those the list does not show either, unless a batchtop is still sending them."""
         await self._ready()
-        resolved = await self._submitter.reconcile_open(job_id)
+        resolved = await self._submitter.reconcile_open(job_id, abandon=abandon)
         if any(not i.unknown for i in resolved):
             self._poller.wake()
         for intent in resolved:

@@ -24,6 +24,7 @@ from .errors import NotFound, PartBusy
 from .manifest_rows import restore_params
 from .models import (
     ABANDON_AFTER,
+    ABANDON_HINT,
     BatchError,
     BatchView,
     CountSnapshot,
@@ -243,7 +244,8 @@ def unresolved_message(job_id: str, part: int, since: datetime) -> str:
         f" {since.astimezone(UTC).strftime('%H:%M:%S UTC')} (in flight in another batchtop,"
         " or interrupted) may still make its batch, so it is not sent again. `batchtop"
         " reconcile` adopts the batch as soon as it appears; if none has by"
-        f" {settles}, reconcile closes the part and a submit of the same file sends it."
+        f" {settles}, reconcile closes the part and a submit of the same file sends it"
+        f" ({ABANDON_HINT})."
     )
 
 
@@ -718,18 +720,7 @@ class Store:
         at = created_at or _now()
         conn = self._conn()
         with write_txn(conn):
-            live = conn.execute(
-                f"SELECT state, batch_id, created_at FROM intents WHERE job_id = ? AND part = ?"
-                f" AND state IN ({placeholders(len(_LIVE_STATES))}) LIMIT 1",
-                (job_id, part, *map(str, _LIVE_STATES)),
-            ).fetchone()
-            if live is not None:
-                if live[0] == IntentState.PENDING:
-                    raise PartBusy(unresolved_message(job_id, part, req_dt(live[2])))
-                raise PartBusy(
-                    f"Part {part} of job {job_id} was already created as {live[1]}.",
-                    created_as=live[1],
-                )
+            self._check_part_free(conn, job_id, part)
             cur = conn.execute(
                 "INSERT INTO intents (job_id, part, request_count, content_hash, created_at,"
                 " state, server_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -756,12 +747,33 @@ class Store:
             server_offset_s=server_offset_s,
         )
 
-    def note_attempt_end(self, intent_id: int, at: datetime) -> None:
-        """The last create attempt of a pending intent ended (failed or interrupted) at `at`."""
+    def check_part_free(self, job_id: str, part: int) -> None:
+        """Raise `PartBusy` when the part has a live intent (as `add_intent` would)."""
+        self._check_part_free(self._conn(), job_id, part)
+
+    @staticmethod
+    def _check_part_free(conn: sqlite3.Connection, job_id: str, part: int) -> None:
+        live = conn.execute(
+            f"SELECT state, batch_id, created_at FROM intents WHERE job_id = ? AND part = ?"
+            f" AND state IN ({placeholders(len(_LIVE_STATES))}) LIMIT 1",
+            (job_id, part, *map(str, _LIVE_STATES)),
+        ).fetchone()
+        if live is not None:
+            if live[0] == IntentState.PENDING:
+                raise PartBusy(unresolved_message(job_id, part, req_dt(live[2])))
+            raise PartBusy(
+                f"Part {part} of job {job_id} was already created as {live[1]}.",
+                created_as=live[1],
+            )
+
+    def note_attempt_end(self, intent_id: int, at: datetime | None) -> None:
+        """The last create attempt of a pending intent was answered (an error) at `at`; None:
+        another attempt is being sent (its end is not known)."""
         conn = self._conn()
         with write_txn(conn):
             conn.execute(
-                "UPDATE intents SET attempt_ended_at = ? WHERE id = ?", (to_text(at), intent_id)
+                "UPDATE intents SET attempt_ended_at = ? WHERE id = ?",
+                (to_text(at) if at is not None else None, intent_id),
             )
 
     def hold_intent(self, intent_id: int, candidates: Sequence[str], message: str) -> None:

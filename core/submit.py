@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import part_lock
 from .api import is_ambiguous
 from .errors import ApiError, UserError
 from .manifest_rows import ManifestRow, manifest_row
@@ -69,6 +70,17 @@ SETTLE_DELAYS_S = (1.0, 4.0)
 RATE_LIMIT_RETRIES = 8
 RATE_LIMIT_MAX_WAIT_S = 60.0
 UNKNOWN = "unknown: not adopted"
+NOT_CREATED = (
+    "The API lists no batch of it: it was not created, and a submit of the same file sends it."
+)
+NOT_SENT = (
+    "Not sent: the API holds neither its batch nor its input file, and the batchtop that was"
+    " sending it has stopped; a submit of the same file sends it."
+)
+ABANDONED = (
+    "Closed by `batchtop reconcile --abandon` (no batch of it listed yet): a submit of the"
+    " same file sends it again."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +361,26 @@ class Submitter:
         store = self._store
         api = self._api()
         api.check_key()  # a key that cannot be sent: nothing is journaled
+        path = part_lock.lock_path(Path(store.path), job_id, part)
+        # Held while this part's create may be sent: reconcile elsewhere can tell a create
+        # still running here from one whose process is gone.
+        async with part_lock.holding(path, lambda: store.check_part_free(job_id, part)):
+            return await self._submit_locked(
+                api, job_id, part, prepared, model, estimated_cost_usd, parent_batch_id, betas
+            )
+
+    async def _submit_locked(
+        self,
+        api: BatchProvider,
+        job_id: str,
+        part: int,
+        prepared: PreparedPart,
+        model: str | None,
+        estimated_cost_usd: float | None,
+        parent_batch_id: str | None,
+        betas: Sequence[str],
+    ) -> RemoteBatch:
+        store = self._store
         await asyncio.to_thread(store.add_manifest, job_id, part, prepared.manifest_rows)
         intent = await asyncio.to_thread(
             lambda: store.add_intent(
@@ -366,8 +398,12 @@ class Submitter:
         in_flight = False
         rate_limited = 0
         resent = False
+        unanswered = False  # an attempt the server never answered may still make its batch
         try:
             while True:
+                if intent.attempt_ended_at is not None:  # a resend: its end is not known
+                    await asyncio.to_thread(store.note_attempt_end, intent.id, None)
+                    intent = replace(intent, attempt_ended_at=None)
                 in_flight = True
                 try:
                     batch = await api.create_raw(
@@ -391,6 +427,7 @@ class Submitter:
                         raise
                     log.warning("ambiguous create failure for %s part %s: %s", job_id, part, err)
                     maybe_created = True
+                    unanswered = unanswered or err.status is None
                     if err.status is not None:
                         # The server answered: it had finished with the request. (After a
                         # timeout or a cut connection it may still create the batch later.)
@@ -407,6 +444,13 @@ class Submitter:
                         raise ApiError(
                             f"{err} Part {part}: {message}", kind=err.kind, status=err.status
                         ) from None
+                    if found is not None and resent and not unanswered and self._keeps_id(api):
+                        # The server answered each attempt and lists no batch of them.
+                        message = f"{err} {NOT_CREATED}"
+                        await asyncio.to_thread(
+                            store.resolve_intent, intent.id, IntentState.FAILED, None, message
+                        )
+                        raise ApiError(message, kind=err.kind, status=err.status) from None
                     if found is None or resent:
                         # We could not tell whether the batch exists: leave the intent open.
                         raise ApiError(
@@ -421,6 +465,34 @@ class Submitter:
             raise
         await self._record(intent, batch, state, model, estimated_cost_usd, parent_batch_id)
         return batch
+
+    @staticmethod
+    def _keeps_id(api: BatchProvider) -> bool:
+        """Whether the provider's batches carry their submission id (OpenAI's metadata):
+        creates the server answered with an error (it had finished with them) and a list
+        showing no batch carrying the id then prove that none was made."""
+        return bool(getattr(api, "keeps_submission_id", False))
+
+    async def proven_not_created(self, intent: SubmitIntent) -> bool:
+        """Whether the provider proves that an open intent's create never happened, once a
+        lookup (the list, past the intent's start) found no batch of it.
+
+        Only where batches carry their submission id (OpenAI's metadata) and its input file
+        is named after it: the process that journaled the intent is gone (its part lock is
+        free: no create of it can be sent any more) and either the server answered its
+        last create attempt or no input file of the submission was ever uploaded (a create
+        needs one). Anthropic's batches carry nothing of batchtop's: never provable there.
+        """
+        api = self._api()
+        uploaded = getattr(api, "input_uploaded", None)
+        if uploaded is None or not self._keeps_id(api):
+            return False
+        path = part_lock.lock_path(Path(self._store.path), intent.job_id, intent.part)
+        if await asyncio.to_thread(part_lock.is_free, path) is not True:
+            return False  # a batchtop is still sending it (or this system cannot tell)
+        if intent.attempt_ended_at is not None:
+            return True
+        return await uploaded(submission_id(intent)) is False
 
     async def _list_page(self, api: BatchProvider, after_id: str | None) -> ListPage:
         """A page of the list, waiting out 429s and overloads past the SDK's own retries (a
@@ -623,9 +695,13 @@ class Submitter:
             seen.add(cid)
         return seen == sent
 
-    async def reconcile_open(self, job_id: str | None = None) -> list[SubmitIntent]:
+    async def reconcile_open(
+        self, job_id: str | None = None, *, abandon: bool = False
+    ) -> list[SubmitIntent]:
         """Resolve intents left pending (crash, ambiguous failure); returns those resolved
-        and those still unknown (look-alike batches not proven ours)."""
+        and those still unknown (look-alike batches not proven ours). A create the provider
+        proves never happened is closed at once; `abandon` closes the others the list does
+        not show either (the user said so) unless a batchtop is still sending them."""
         pending = await asyncio.to_thread(self._store.open_intents)
         if job_id is not None:
             pending = [i for i in pending if i.job_id == job_id]
@@ -651,13 +727,29 @@ class Submitter:
                     self._store.hold_intent, intent.id, found.candidates, message
                 )
                 reported.append(replace(intent, candidates=found.candidates, error=message))
-            elif self._now() - intent.created_at > ABANDON_AFTER:
-                msg = "No batch was created for this part (found none after the submit attempt)."
+            else:
+                msg = await self._closing_message(intent, abandon=abandon)
+                if msg is None:
+                    continue
                 await asyncio.to_thread(
                     self._store.resolve_intent, intent.id, IntentState.FAILED, None, msg
                 )
                 reported.append(replace(intent, state=IntentState.FAILED, batch_id=None, error=msg))
         return reported
+
+    async def _closing_message(self, intent: SubmitIntent, *, abandon: bool) -> str | None:
+        """Why an open intent whose batch the list does not show is closed now (None: it
+        stays open)."""
+        if await self.proven_not_created(intent):
+            return NOT_SENT
+        if self._now() - intent.created_at > ABANDON_AFTER:
+            return "No batch was created for this part (found none after the submit attempt)."
+        if abandon:
+            path = part_lock.lock_path(Path(self._store.path), intent.job_id, intent.part)
+            if await asyncio.to_thread(part_lock.is_free, path) is False:
+                return None  # its submit is still running in a batchtop: not abandoned
+            return ABANDONED
+        return None
 
 
 def submission_id(intent: SubmitIntent) -> str:

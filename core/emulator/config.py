@@ -33,9 +33,15 @@ class FaultConfig:
     # A slow create: the request has arrived (counted in `EmulatorStats.arrivals`) and the
     # batch is made this many seconds later (a client that gives up meanwhile cannot know).
     create_latency_s: float = 0.0
+    # OpenAI: a slow upload, held this many seconds before its body is read (the server's
+    # `held_uploads` counts them; `release_slow_uploads`); one whose client is gone by then
+    # is dropped, nothing stored (a client killed mid-upload leaves no file).
+    upload_latency_s: float = 0.0
     # A slow results stream (Anthropic): the first piece is sent, then the rest waits this
     # many seconds (`EmulatorServer.held_results` counts them; `release_slow_results`).
     results_latency_s: float = 0.0
+    # The routes the rates apply to (their names: "create", "file_upload", …); empty: all.
+    fault_endpoints: tuple[str, ...] = ()
     retry_after_s: float = 1.0
     retry_after_all: bool = False
     transient_404_s: float = 0.0

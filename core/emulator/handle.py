@@ -96,6 +96,8 @@ class EmulatorHandle:
             rate_500=0.0,
             latency_s=0.0,
             create_latency_s=0.0,
+            upload_latency_s=0.0,
+            fault_endpoints=(),
             results_latency_s=0.0,
             transient_404_s=0.0,
             cut_results_after_bytes=None,

@@ -35,11 +35,14 @@ class FaultPicker:
         self._rng = random.Random(faults.seed)
         self._rng_seed = faults.seed
 
-    async def pick(self) -> Fault | None:
-        """Wait the configured latency, then the fault this request meets (None: none)."""
+    async def pick(self, endpoint: str | None = None) -> Fault | None:
+        """Wait the configured latency, then the fault this request meets (None: none;
+        always None for a route outside `fault_endpoints`, when they are named)."""
         faults = self._faults
         if faults.latency_s > 0:
             await asyncio.sleep(faults.latency_s)
+        if faults.fault_endpoints and endpoint not in faults.fault_endpoints:
+            return None
         if faults.seed != self._rng_seed:
             self._rng = random.Random(faults.seed)
             self._rng_seed = faults.seed

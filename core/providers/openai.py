@@ -229,6 +229,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
     limits = LIMITS
     no_key_message = NO_KEY_MESSAGE
     can_delete = False  # the Batch API has no such call (its files can be deleted)
+    keeps_submission_id = True  # in the batch's metadata: reconcile's proof either way
 
     def __init__(
         self,
@@ -406,9 +407,19 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
             )
             label = input_file_name(submission_id)
             with temp.open("rb") as fh:  # noqa: ASYNC230 - the SDK reads it as it sends
-                uploaded = await self._json(
-                    client.files.with_raw_response.create(file=(label, fh), purpose="batch")
-                )
+                try:
+                    uploaded = await self._json(
+                        client.files.with_raw_response.create(file=(label, fh), purpose="batch")
+                    )
+                except ApiError as err:  # the create was never sent: no batch can exist
+                    raise ApiError(
+                        f"Uploading the input file failed: {err} No batch was created.",
+                        kind=err.kind,
+                        status=err.status,
+                        request_id=err.request_id,
+                        retry_after_s=err.retry_after_s,
+                        sent=False,
+                    ) from None
         finally:
             await asyncio.to_thread(temp.unlink, missing_ok=True)
         file_id = str(uploaded["id"])
@@ -451,6 +462,12 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
             if not page.get("has_more") or not data:
                 return out
             after = str(data[-1]["id"])
+
+    async def input_uploaded(self, submission_id: str) -> bool:
+        """Whether an input file named after this submission is on the API (a create of it
+        needs one: none means its create was never sent)."""
+        name = input_file_name(submission_id)
+        return any(f.get("filename") == name for f in await self.batch_files())
 
     async def orphan_files(self) -> list[OrphanFile]:
         """batchtop's uploaded input files that no batch of the project uses (one walk of

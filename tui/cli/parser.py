@@ -115,6 +115,12 @@ def _add_reconcile(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="OpenAI: delete the input files batchtop uploaded that no batch uses",
     )
+    p.add_argument(
+        "--abandon",
+        action="store_true",
+        help="close parts still unresolved now, as not sent (a submit then sends them; should"
+        " a batch of one appear after all, that part is sent twice)",
+    )
 
 
 def _add_ls(p: argparse.ArgumentParser) -> None:

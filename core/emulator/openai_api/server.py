@@ -89,6 +89,7 @@ class OpenAIServer:
         self._faults = FaultPicker(config.faults)
         self._create_lock = asyncio.Lock()
         self._slow_creates = SlowGate()
+        self._slow_uploads = SlowGate()
         # Keys belong to projects, as OpenAI's do: files and batches are the project's, and
         # every answer names the organization and project (`openai-organization`,
         # `openai-project` headers). `key_workspaces` maps a key to its project id.
@@ -209,7 +210,7 @@ class OpenAIServer:
         try:
             try:
                 if matched:
-                    await self._inject_faults()
+                    await self._inject_faults(endpoint)
                     key = self._authenticate(request)
                     request[_KEY_PROJECT] = self.config.key_workspaces.get(key, "")
                 response = await handler(request)
@@ -237,8 +238,8 @@ class OpenAIServer:
         finally:
             self.stats.record(endpoint, status)
 
-    async def _inject_faults(self) -> None:
-        fault = await self._faults.pick()
+    async def _inject_faults(self, endpoint: str) -> None:
+        fault = await self._faults.pick(endpoint)
         if fault is None:
             return
         if fault.status == 429:
@@ -313,6 +314,9 @@ class OpenAIServer:
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         if not request.content_type.startswith("multipart/"):
             raise OpenAIFailure(400, "The request must be multipart/form-data.")
+        await self._slow_uploads.hold(self.config.faults.upload_latency_s)
+        if request.transport is None or request.transport.is_closing():
+            raise ConnectionError("the client is gone: the upload is dropped")
         fields: dict[str, str] = {}
         content: bytes | None = None
         filename = ""
@@ -534,6 +538,15 @@ class OpenAIServer:
             )
             record = self.state.insert_batch(replace(new, project=_project(request)))
         return json_response(self._render(record, fresh=True))
+
+    @property
+    def held_uploads(self) -> int:
+        """Uploads held by `upload_latency_s` now."""
+        return self._slow_uploads.held
+
+    def release_slow_uploads(self) -> None:
+        """Let every upload now held go on (on the server's loop)."""
+        self._slow_uploads.release()
 
     def release_slow_creates(self) -> None:
         """Let every create now waiting out `create_latency_s` go on (on the server's loop)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import IntentState, provider_name
+from batchtop.core.models import ABANDON_HINT, IntentState, provider_name
 from batchtop.tui.cli.render import clean, console, print_json, txt
 from batchtop.tui.cli.session import routed
 
@@ -99,7 +99,8 @@ class _Found:
 
 
 async def _reconcile(service: BatchService, ns: argparse.Namespace) -> _Found:
-    found = _Found(service, await service.reconcile(), service.partial_jobs(), [])
+    abandon = bool(getattr(ns, "abandon", False))
+    found = _Found(service, await service.reconcile(abandon=abandon), service.partial_jobs(), [])
     found.orphans = await service.orphan_files()
     if getattr(ns, "delete_orphans", False) and found.orphans:
         found.deleted = {f.id for f in await service.delete_orphan_files(found.orphans)}
@@ -164,6 +165,8 @@ def _print(found: _Found, out: Console, *, named: bool) -> None:
                     "yellow",
                 )
             )
+        elif i.state is IntentState.FAILED:
+            out.print(f"{where}: not sent: {i.error or 'no batch was created'}")
         else:
             out.print(f"{where}: {i.state.value} {i.batch_id or ''}".rstrip())
     for p in found.partial:
@@ -180,7 +183,8 @@ def _print(found: _Found, out: Console, *, named: bool) -> None:
             when = f" until {settles.strftime('%H:%M UTC')}" if settles is not None else ""
             rest.append(
                 f"{_parts(p.open)} unresolved (a batch may still appear{when}: reconcile"
-                " adopts it then, or closes the part after that so a submit sends it)"
+                f" adopts it then, or closes the part after that so a submit sends it;"
+                f" {ABANDON_HINT})"
             )
         source = p.job.source or "<file>"
         how = f"batchtop submit{flag} {source}"
