@@ -48,6 +48,7 @@ import orjson
 from . import paths
 from .errors import UserError
 from .models import ExportFormat, ExportResult, ResultRow, ResultType
+from .providers.openai_lines import neutral_stop
 
 ExportProgress = Callable[[int], None]
 """progress(rows_written), called every `PROGRESS_EVERY` rows and at the end."""
@@ -336,7 +337,7 @@ def _write_json(rows: Rows, fh: IO[str]) -> int:
         write(orjson.dumps(key).decode())
         write(": ")
         value: Any = row.text
-        if row.stop_reason == "refusal" or not row.text.strip():
+        if neutral_stop(row.stop_reason) == "refusal" or not row.text.strip():
             value = {"stop_reason": row.stop_reason, "text": row.text}
         write(_json_inert(orjson.dumps(value).decode()))
         n += 1

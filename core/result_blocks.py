@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .providers.openai_lines import as_neutral
+from .providers.openai_lines import as_neutral, neutral_stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ def parse_content(raw_line: str | bytes | None) -> ResultContent | None:
     stop_reason = message.get("stop_reason")
     refusal = None
     details = message.get("stop_details")
-    if stop_reason == "refusal":
+    if neutral_stop(stop_reason if isinstance(stop_reason, str) else None) == "refusal":
         refusal = "refused"
         if isinstance(details, dict):
             parts = [str(details[k]) for k in ("category", "explanation") if details.get(k)]

@@ -9,9 +9,10 @@ A succeeded request that stopped with `refusal`, or was cut at `max_tokens`, is 
 when asked for: refusals as they were, cuts with a new, higher `max_tokens` (a cut whose own
 `max_tokens` is already that high would be cut again, so it is left out and counted).
 
-A cut is a result whose stop reason is `max_tokens`: the Message Batches stop reason, and
-what `providers/openai_lines.py` makes of OpenAI's cuts (a chat completion's
-`finish_reason: "length"`, a response `incomplete` for `max_output_tokens`). The new budget
+A cut is a result whose stop reason means `max_tokens` (`openai_lines.neutral_stop`): the
+Message Batches stop reason, and OpenAI's cuts (a chat completion's `finish_reason:
+"length"`, a response `incomplete` for `max_output_tokens`); a refusal one that means
+`refusal` (OpenAI's `content_filter` too). The new budget
 goes to the field the request's endpoint reads (`budget_fields`): `max_tokens` for Message
 Batches, `max_output_tokens` for OpenAI responses, and for chat completions the fields the
 body had (`max_completion_tokens`, or the older `max_tokens`), else `max_completion_tokens`.
@@ -27,6 +28,7 @@ import orjson
 
 from .errors import UserError
 from .models import FailedRequest, ResultType, RetryPlan
+from .providers.openai_lines import neutral_stop
 
 #: Error types a resend of the same request meets again.
 UNRETRYABLE_ERRORS = frozenset(
@@ -102,7 +104,7 @@ def choose(
     seen: Counter[str] = Counter()
     cut_fields: set[tuple[str, ...]] = set()
     for request in failed:
-        stop = request.stop_reason if request.type is ResultType.SUCCEEDED else None
+        stop = neutral_stop(request.stop_reason) if request.type is ResultType.SUCCEEDED else None
         if stop in RESENDABLE_STOPS:
             seen[stop or ""] += 1
         if stop == "max_tokens" and endpoint is not None and request.params_json is not None:
@@ -127,7 +129,7 @@ def choose(
             chosen.append(request)
     chosen.sort(key=lambda r: r.custom_id)
     failures = [r for r in chosen if r.type is not ResultType.SUCCEEDED]
-    stops = [r.stop_reason or "" for r in chosen if r.type is ResultType.SUCCEEDED]
+    stops = [neutral_stop(r.stop_reason) or "" for r in chosen if r.type is ResultType.SUCCEEDED]
     plan = RetryPlan(
         batch_ids=(batch_id,) if chosen else (),
         resend=len(chosen),
@@ -152,7 +154,7 @@ def resend_params(request: FailedRequest, plan: RetryPlan, endpoint: str | None 
     params = orjson.loads(request.params_json or "null")
     if (
         request.type is ResultType.SUCCEEDED
-        and request.stop_reason == "max_tokens"
+        and neutral_stop(request.stop_reason) == "max_tokens"
         and plan.max_tokens is not None
         and isinstance(params, dict)
     ):

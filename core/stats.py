@@ -306,7 +306,7 @@ def _breakdown(groups: Sequence[tuple[Any, ...]]) -> ResultBreakdown:
         label = f"errored: {error_type or 'unknown'}" if rt is ResultType.ERRORED else str(rt)
         _add(outcomes, (_OUTCOME_ORDER[rt], label), n, c)
         if rt is ResultType.SUCCEEDED:
-            _add(stops, stop or "unknown", n, c)
+            _add(stops, stop or "—", n, c)  # none given (an embedding does not stop)
         if model is not None or c:
             _add(models, model or "unknown", n, c)
         _add(by_outcome, str(rt), n, c)

@@ -12,8 +12,13 @@ the Message Batches result shape (`{"custom_id", "result": {"type", "message" | 
 - any other status or an `error` is `errored` with OpenAI's error code and message, except
   the requests a batch never ran: `batch_expired` is `expired`, `batch_cancelled` `canceled`.
 
-Stop reasons in batchtop's words: stop → end_turn, length / max_output_tokens → max_tokens,
-tool_calls / function_call → tool_use, content_filter → refusal. Usage: input tokens are
+Stop reasons are OpenAI's own, shown as they came: a chat completion's `finish_reason` (stop,
+length, tool_calls, content_filter; `refusal` when its message refused), a response's
+`status` (completed) or, when incomplete, its `incomplete_details.reason`
+(max_output_tokens, content_filter; `refusal` for a refusal part), none for embeddings.
+The rules that go by a neutral stop reason (a retry of the cuts and the refusals, a refusal's
+export) read them through `neutral_stop`: length / max_output_tokens are a `max_tokens` cut,
+content_filter a `refusal` (`NEUTRAL_STOPS`, the one mapping). Usage: input tokens are
 those not read from the prompt cache (`cache_read_input_tokens` the cached ones), as in the
 neutral shape; OpenAI's `prompt_tokens` counts both.
 """
@@ -25,14 +30,27 @@ from typing import Any
 
 import orjson
 
-_STOP = {
-    "stop": "end_turn",
+NEUTRAL_STOPS = {
     "length": "max_tokens",
     "max_output_tokens": "max_tokens",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
     "content_filter": "refusal",
 }
+"""OpenAI's stop reasons that mean a neutral one (a cut at the output budget, a refusal);
+every other word means itself (none of OpenAI's is a Message Batches one)."""
+
+
+def neutral_stop(reason: str | None) -> str | None:
+    """The neutral stop reason of a stored one (`length` → `max_tokens`, `content_filter`
+    → `refusal`); a Message Batches reason, or any other, as it is."""
+    return NEUTRAL_STOPS.get(reason, reason) if reason is not None else None
+
+
+def stops_meaning(neutral: str) -> tuple[str, ...]:
+    """Every stored stop reason that means `neutral` (itself first): what a filter on it
+    matches."""
+    return (neutral, *(own for own, means in NEUTRAL_STOPS.items() if means == neutral))
+
+
 _NOT_RUN = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 
 
@@ -74,10 +92,11 @@ def _chat(body: dict[str, Any]) -> dict[str, Any]:
         content.append(_tool_use(call.get("id"), fn.get("name"), fn.get("arguments")))
     usage = body.get("usage") or {}
     details = usage.get("prompt_tokens_details") or {}
-    reason = "refusal" if refusal else _STOP.get(str(choice.get("finish_reason")))
+    finish = choice.get("finish_reason")
+    reason = "refusal" if refusal else finish if isinstance(finish, str) and finish else None
     return {
         "content": content,
-        "stop_reason": reason or choice.get("finish_reason"),
+        "stop_reason": reason,
         "usage": _usage(
             _int(usage.get("prompt_tokens")),
             _int(usage.get("completion_tokens")),
@@ -108,15 +127,15 @@ def _response(body: dict[str, Any]) -> dict[str, Any]:
             content.append(_tool_use(item.get("call_id"), item.get("name"), item.get("arguments")))
     usage = body.get("usage") or {}
     details = usage.get("input_tokens_details") or {}
+    status = body.get("status")
+    why = (body.get("incomplete_details") or {}).get("reason")
+    reason: str | None
     if refused:
         reason = "refusal"
-    elif body.get("status") == "incomplete":
-        why = (body.get("incomplete_details") or {}).get("reason")
-        reason = _STOP.get(str(why), str(why))
-    elif any(block["type"] == "tool_use" for block in content):
-        reason = "tool_use"
+    elif status == "incomplete" and isinstance(why, str) and why:
+        reason = why
     else:
-        reason = "end_turn"
+        reason = status if isinstance(status, str) and status else None
     return {
         "content": content,
         "stop_reason": reason,
@@ -144,7 +163,7 @@ def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
     usage = body.get("usage") or {}
     return {
         "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "stop_reason": None,  # an embedding does not stop: it has no stop reason
         "usage": _usage(_int(usage.get("prompt_tokens")), 0, 0),
     }
 

@@ -20,9 +20,13 @@ import orjson
 from ..manifest_rows import restore_params
 from ..models import FailedRequest, ResultFilter, ResultPage, ResultRow, ResultSummary, ResultType
 from ..pricing import BATCH_DISCOUNT
+from ..providers.openai_lines import stops_meaning
 from ..sqlite_util import placeholders
 from .search import fts_complete
 from .sql import INPUT_JOIN, INPUT_TEXT, RAW_AT, ROW, SEARCH_TEXT, manifest_key
+
+_RESENDABLE = (*stops_meaning("refusal"), *stops_meaning("max_tokens"))
+"""Stored stop reasons of the successes a retry may resend (refusals and cuts)."""
 
 MIN_FTS_CHARS = 3  # the trigram tokenizer cannot match shorter strings
 
@@ -193,8 +197,8 @@ def filters(
         values = sorted(filt.error_types)
         clauses.append(f"r.error_type IN ({placeholders(len(values))})")
         args += values
-    if filt.stop_reasons:
-        values = sorted(filt.stop_reasons)
+    if filt.stop_reasons:  # a neutral one matches the provider's words for it too
+        values = sorted({own for stop in filt.stop_reasons for own in stops_meaning(stop)})
         clauses.append(f"r.stop_reason IN ({placeholders(len(values))})")
         args += values
     if filt.custom_ids:
@@ -481,9 +485,9 @@ def failed_requests(
         " FROM results r"
         " LEFT JOIN manifests m ON m.job_id = ? AND m.part = ? AND m.custom_id = r.custom_id"
         " WHERE r.batch_id = ?"
-        " AND (r.type != 'succeeded' OR r.stop_reason IN ('refusal', 'max_tokens'))"
+        f" AND (r.type != 'succeeded' OR r.stop_reason IN ({placeholders(len(_RESENDABLE))}))"
     )
-    args: list[Any] = [job, part, batch_id]
+    args: list[Any] = [job, part, batch_id, *_RESENDABLE]
     if unlisted is not None and key is not None:
         sql += (
             " UNION ALL SELECT m.custom_id, ?, NULL, m.params_json, m.input_text, NULL"

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from batchtop.core.models import ProcessingStatus, ResultFilter, ResultType
 from batchtop.core.providers.openai import remote_from_openai, write_input_file
-from batchtop.core.providers.openai_lines import as_neutral, neutral_result
+from batchtop.core.providers.openai_lines import as_neutral, neutral_result, neutral_stop
 from batchtop.core.store import Store
 from results_support import results_of
 
@@ -231,11 +231,19 @@ def test_chat_line_becomes_a_succeeded_message() -> None:
     msg = line["result"]["message"]
     assert line["result"]["type"] == "succeeded"
     assert msg["content"] == [{"type": "text", "text": "A short summary."}]
-    assert msg["stop_reason"] == "end_turn"
+    assert msg["stop_reason"] == "stop"  # OpenAI's own finish_reason, not end_turn
     assert msg["usage"]["input_tokens"] == 100
     assert msg["usage"]["cache_read_input_tokens"] == 20
     assert msg["usage"]["output_tokens"] == 30
-    assert _neutral(CHAT_LENGTH)["result"]["message"]["stop_reason"] == "max_tokens"
+    assert _neutral(CHAT_LENGTH)["result"]["message"]["stop_reason"] == "length"
+    # a response says its status; an embedding has no stop reason
+    assert _neutral(RESPONSES_OK)["result"]["message"]["stop_reason"] == "completed"
+    assert _neutral(EMBEDDING_OK)["result"]["message"]["stop_reason"] is None
+    # the rules that go by a neutral stop reason read OpenAI's through one mapping
+    assert neutral_stop("length") == neutral_stop("max_output_tokens") == "max_tokens"
+    assert neutral_stop("content_filter") == "refusal"
+    assert neutral_stop("stop") == "stop"
+    assert neutral_stop("end_turn") == "end_turn"
 
 
 def test_embedding_line_shows_dimension_and_norm_not_the_numbers() -> None:
@@ -273,7 +281,13 @@ def test_openai_results_index_like_any_other(tmp_path: Path) -> None:
         assert rows["art-1"].type is ResultType.SUCCEEDED
         assert rows["art-1"].text == "A short summary."
         assert rows["art-1"].model == "gpt-5-mini-2025-08-07"
-        assert rows["art-2"].stop_reason == "max_tokens"
+        assert rows["art-2"].stop_reason == "length"
+        # the neutral filter of cuts finds OpenAI's `length` (and a filter on it, itself)
+        for stop in ("max_tokens", "length"):
+            cut = results_of(store).query_results(
+                ["batch_1"], ResultFilter(stop_reasons=frozenset({stop})), 0, 10
+            )
+            assert [r.custom_id for r in cut.rows] == ["art-2"]
         assert rows["art-3"].text == "Answer from responses."
         assert (rows["art-5"].type, rows["art-5"].error_type) == (
             ResultType.ERRORED,

@@ -67,10 +67,10 @@ async def test_chat_cuts_are_resent_with_a_higher_budget(
     try:
         batch_id = await ended_batch(service, openai_emulator, path)
         rows = service.results_page([batch_id], ResultFilter(), 0, 10).rows
-        assert {r.custom_id: r.stop_reason for r in rows} == {
-            "c-0": "max_tokens",
-            "c-1": "max_tokens",
-            "c-2": "end_turn",
+        assert {r.custom_id: r.stop_reason for r in rows} == {  # OpenAI's own words
+            "c-0": "length",
+            "c-1": "length",
+            "c-2": "stop",
         }
         plan = await service.retry_plan([batch_id], max_tokens=400)
         assert (plan.resend, plan.resend_by_stop) == (2, {"max_tokens": 2})
@@ -89,7 +89,7 @@ async def test_chat_cuts_are_resent_with_a_higher_budget(
         await service.refresh()
         await service.download_results(child)
         again = service.results_page([child], ResultFilter(), 0, 10).rows
-        assert {r.stop_reason for r in again} == {"end_turn"}
+        assert {r.stop_reason for r in again} == {"stop"}
     finally:
         await service.close()
 

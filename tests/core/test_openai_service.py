@@ -142,6 +142,9 @@ async def test_template_embeddings_show_dimension_and_norm(
         for row in page.rows:
             assert row.text.startswith("embedding: ")
             assert "dimensions, norm" in row.text
+            assert row.stop_reason is None  # an embedding does not stop (not end_turn)
+        stops = service.result_breakdown([batch_id]).stop_reasons
+        assert [(s.label, s.count) for s in stops] == [("—", 3)]
     finally:
         await service.close()
 

@@ -106,3 +106,20 @@ async def test_delete_and_cancel_that_do_not_apply_say_so_before_asking(
             assert not isinstance(app.screen, ConfirmScreen)
     finally:
         await close_service(service)
+
+
+def test_a_result_without_a_stop_reason_shows_a_dash() -> None:
+    """An embedding does not stop: the viewer's line and table say — (not end_turn); a
+    provider's own stop reason is shown as it came."""
+    from batchtop.core.models import ResultRow, ResultType
+    from batchtop.tui.widgets.result_detail import meta_text
+    from batchtop.tui.widgets.results_table import _stop
+
+    embedding = ResultRow("batch_1", "w-1", ResultType.SUCCEEDED, None, model="text-embedding-3")
+    assert "stop: —" in meta_text(embedding).plain
+    assert _stop(embedding) == "—"
+    chat = ResultRow("batch_1", "q-1", ResultType.SUCCEEDED, "length")
+    assert "stop: length" in meta_text(chat).plain
+    errored = ResultRow("batch_1", "q-2", ResultType.ERRORED)
+    assert "stop:" not in meta_text(errored).plain
+    assert _stop(errored) == ""

@@ -55,9 +55,9 @@ def meta_text(row: ResultRow) -> Text:
     text.append(clean(row.custom_id, keep_newlines=False), style="bold")
     gap(text)
     text.append(row.type.value, style=STATUS_STYLES.get(row.type, ""))
-    if row.stop_reason:
+    if row.stop_reason or row.type is ResultType.SUCCEEDED:  # an embedding has none: —
         gap(text)
-        text.append(f"stop: {clean(row.stop_reason, keep_newlines=False)}", style="dim")
+        text.append(f"stop: {clean(row.stop_reason or '—', keep_newlines=False)}", style="dim")
     if row.model:
         gap(text)
         text.append(clean(row.model, keep_newlines=False), style="dim")

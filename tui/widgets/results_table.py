@@ -125,7 +125,7 @@ def row_text(row: ResultRow, width: int, *, selected: bool, highlight: str = "")
         Text("●" if selected else " ", style="bold" if selected else ""),
         Text(clean(row.custom_id, keep_newlines=False)),
         Text(row.type.value, style=STATUS_STYLES.get(row.type, "")),
-        Text(clean(row.stop_reason or "", keep_newlines=False), style="dim"),
+        Text(clean(_stop(row), keep_newlines=False), style="dim"),
         Text(_tokens(row)),
         Text(
             clean(first, keep_newlines=False),
@@ -413,3 +413,10 @@ class ResultsTable(WindowedTable):
         self.refresh_row(self.cursor_row)
         self.post_message(self.SelectionChanged(self, self.selected))
         self.move_cursor(row=self.cursor_row + 1)
+
+
+def _stop(row: ResultRow) -> str:
+    """The stop reason as the provider gave it; a success without one (an embedding): —."""
+    if row.stop_reason:
+        return row.stop_reason
+    return "—" if row.type is ResultType.SUCCEEDED else ""
