@@ -1203,7 +1203,7 @@ class BatchService:
 
     def refusal(
         self,
-        action: Literal["cancel", "delete"],
+        action: Literal["cancel", "delete", "retry"],
         batch_id: str,
         view: BatchView | None = None,
         *,
@@ -1214,6 +1214,13 @@ class BatchService:
         and `cancel` / `delete` before calling the API. `name`: what to call the batch."""
         view = view or self.store.get_batch(batch_id)
         who = name or f"Batch {batch_id}"
+        if action == "retry":
+            if view is None or not view.remote.failed:
+                return None
+            return (
+                f"{who} failed as a whole ({view.remote.failure}): none of its requests ran,"
+                " so there is nothing to retry; fix the input file and submit it again."
+            )
         if action == "delete":
             if not self._api.can_delete:
                 return (
@@ -1334,6 +1341,8 @@ class BatchService:
         assert view is not None
         if view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has not ended yet: retry once it has ended.")
+        if (refused := self.refusal("retry", batch_id, view)) is not None:
+            raise Conflict(refused)
         if max_tokens is not None and view.model and self.provider == "anthropic":
             # the model catalogue and its output limits are Anthropic's
             await self._catalog_for_checks()

@@ -85,6 +85,14 @@ def test_a_failed_batch_says_why(
     assert "mismatched_model" in lines[0]
     assert not out.exists()
 
+    # a retry says why there is nothing to resend (not "has no failed requests")
+    proc = run("--provider", "openai", "retry", bid, cwd=tmp_path, env=openai_env)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "failed as a whole" in lines[0]
+    assert "mismatched_model" in lines[0]
+
     # the batch is one of those "with errors" (the dashboard's view 4 goes by the same rule)
     proc = run("--provider", "openai", "ls", "--json", cwd=tmp_path, env=openai_env)
     assert proc.returncode == 0, proc.stderr

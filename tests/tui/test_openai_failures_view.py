@@ -104,6 +104,8 @@ async def test_delete_and_cancel_that_do_not_apply_say_so_before_asking(
             await pilot.press("c")
             assert await until(pilot, lambda: any("nothing to cancel" in m for m in said()))
             assert not isinstance(app.screen, ConfirmScreen)
+            await pilot.press("R")  # retry: why there is nothing to resend
+            assert await until(pilot, lambda: any("failed as a whole" in m for m in said()))
     finally:
         await close_service(service)
 

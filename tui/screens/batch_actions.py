@@ -238,6 +238,12 @@ class BatchActions(_Screen):
                 "Wait until the batch ends to retry its failed requests.", severity="warning"
             )
             return
+        refused = self._owner([batch.id]).refusal(
+            "retry", batch.id, batch, name=display_name(batch)
+        )
+        if refused is not None:  # core's rule: a batch that failed as a whole
+            self.notify(escape(refused), severity="warning")
+            return
         counts = batch.remote.request_counts
         if not counts.failed and not counts.succeeded:  # successes: refusals and cuts count
             self.notify(escape(f"{display_name(batch)} has no failed requests to retry."))
