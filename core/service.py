@@ -459,7 +459,12 @@ class BatchService:
         view = self.require_batch(batch_id)
         r = view.remote
         total = r.request_counts.total
-        by_count = 1.0 if not r.is_active else (r.request_counts.done / total if total else 0.0)
+        if r.failed:  # failed as a whole: none of its requests ran
+            by_count = 0.0
+        elif not r.is_active:
+            by_count = 1.0
+        else:
+            by_count = r.request_counts.done / total if total else 0.0
         end = r.ended_at if r.ended_at is not None else self._now()
         window = (r.expires_at - r.created_at).total_seconds() or BATCH_LIFETIME.total_seconds()
         by_time = (end - r.created_at).total_seconds() / window

@@ -63,6 +63,7 @@ async def test_a_failed_batch_shows_why_and_is_with_errors(
             table.move_cursor(row=table.get_row_index(batch_id))
             assert await until(pilot, lambda: "mismatched_model" in detail_text(app))
             assert "line 2" in detail_text(app)
+            assert service.progress(batch_id)[0] == 0.0  # nothing ran: not "by count 100%"
             await pilot.press("4")
             await pilot.pause()
             assert await until(pilot, lambda: list(table.keys) == [batch_id])
