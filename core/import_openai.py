@@ -398,7 +398,6 @@ def analyse_openai(
         size += weight
         inputs += n_inputs
         report.request_count += 1
-        report.byte_size += weight
         report.models[model] = report.models.get(model, 0) + 1
         tokens, budget, usd, bounded = request_estimate(body, str(url))
         unbounded += not bounded
@@ -412,6 +411,7 @@ def analyse_openai(
             report.preview.append({"custom_id": cid, "params": body})
     close_part()
     tick.finish()
+    report.byte_size = tick.total  # the file's size, as the Anthropic import reports it
     report.issues = issue.final()
     report.invalid_requests = len(issue.bad_lines)
     report.whole_file_errors = issue.general_errors

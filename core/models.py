@@ -91,6 +91,11 @@ PROVIDER_NAMES: dict[str, str] = {"anthropic": "Anthropic", "openai": "OpenAI"}
 """How a provider (`RemoteBatch.provider`, the lowercase id) is named to a user."""
 
 
+BETA_PROVIDERS = frozenset({"anthropic"})
+"""Providers whose batches are created with beta features (the `anthropic-beta` header):
+only theirs have betas to show, even none."""
+
+
 def provider_name(provider: str) -> str:
     """'OpenAI' for `openai`; an unknown id as it is."""
     return PROVIDER_NAMES.get(provider, provider)

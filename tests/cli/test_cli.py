@@ -174,7 +174,9 @@ def test_actions_label_cancel_delete_retry(
     code, out, err = cli_main(capsys, "submit", str(src), "--json")
     assert code == 0, err
     (bid,) = json.loads(out)["batch_ids"]
-    assert cli_main(capsys, "label", bid, "my label")[0] == 0
+    code, out, err = cli_main(capsys, "label", bid, "my label")
+    assert (code, out) == (0, "")  # its message goes to stderr: stdout is for data
+    assert f"{bid}: label set" in err
     code, out, _ = cli_main(capsys, "ls", "--json", "--active")
     row = json.loads(out)[0]
     assert row["label"] == "my label"
@@ -201,7 +203,8 @@ def test_actions_label_cancel_delete_retry(
     assert code == 0, err
     code, out, _ = cli_main(capsys, "ls", "--json", "--offline")
     assert all(r["id"] != bid for r in json.loads(out))  # deleted: hidden from ls
-    assert cli_main(capsys, "reconcile")[1].strip() == "nothing to reconcile"
+    code, out, err = cli_main(capsys, "reconcile")
+    assert (out, err.strip()) == ("", "nothing to reconcile")  # a message, on stderr
 
 
 def test_retry_says_how_many_it_sends_and_leaves_out_what_would_fail_again(

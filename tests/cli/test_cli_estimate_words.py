@@ -30,3 +30,38 @@ def test_dry_run_of_text_without_a_budget_is_input_only(
     with_budget = run(*args, "--max-tokens", "100", cwd=tmp_path, env=env)
     assert "up to 300 output" in with_budget.stdout
     assert "input only" not in with_budget.stdout
+
+
+def test_dry_run_of_an_invalid_file_gives_the_files_size(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    from batchtop.tui.format import size
+
+    env = dict(os.environ, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=openai_emulator.base_url)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"custom_id": "a", "method": "GET"}\nnot json\n' * 20, encoding="utf-8")
+    proc = run("submit", "--provider", "openai", "bad.jsonl", "--dry-run", cwd=tmp_path, env=env)
+    # the file's size, as the Anthropic import says it (it said 0 B: the valid requests' size)
+    assert f"(jsonl, 0 requests, {size(bad.stat().st_size)})" in proc.stdout, proc.stdout
+
+
+def test_reconcile_not_asked_to_delete_does_not_speak_of_deleting(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    import json
+
+    import openai
+
+    env = dict(os.environ, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=openai_emulator.base_url)
+    (tmp_path / "p.txt").write_text("one\n")
+    sent = run(
+        "submit", "--provider", "openai", "p.txt", "--model", "gpt-4o-mini", "--yes", "--json",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    job = json.loads(sent.stdout)["job_id"]
+    client = openai.OpenAI(api_key="sk-test", base_url=openai_emulator.base_url)
+    client.files.create(file=(f"batchtop-{job}_2_99.jsonl", b"{}\n"), purpose="batch")
+    proc = run("reconcile", "--provider", "openai", cwd=tmp_path, env=env)
+    assert "used by no batch yet" in proc.stdout, proc.stdout + proc.stderr
+    assert "delete" not in proc.stdout.replace("--delete-orphans", "")

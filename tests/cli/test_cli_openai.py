@@ -235,6 +235,7 @@ def test_ls_and_show_give_an_openai_batchs_cost_and_its_price_source(
     lines = dict(line.rstrip().split(None, 1) for line in proc.stdout.splitlines() if line.strip())
     assert lines["cost"].startswith("~$")
     assert re.fullmatch(r"prices of \d{4}-\d\d-\d\d \(OpenAI pricing page\)", lines["prices"])
+    assert "betas" not in lines  # an Anthropic header: OpenAI batches have none to show
     proc = run("ls", "--provider", "openai", "--json", cwd=tmp_path, env=openai_env)
     (row,) = json.loads(proc.stdout)
     assert row["cost_is_estimate"] is True

@@ -191,7 +191,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         self._filter_timer: Timer | None = None
         self._filter_box: Input | None = None  # mounted when `/` first opens it
         self._builder = RowBuilder(Styles(), provider=self.fleet.mixed)
-        self._title_counts: tuple[int, int, int] | None = None  # (shown, total, active)
+        self._title_counts: tuple[str, int, int] | None = None  # (shown, total, active)
 
     # --- layout & loading ----------------------------------------------------------------
 
@@ -396,8 +396,17 @@ class DashboardScreen(BatchActions, Screen[None]):
         self.table.set_rows(keys)
         self.table.set_placeholder(self._placeholder(total, keys))
         self._update_headers()
-        self._update_title(len(keys), total, active)
+        self._update_title(self._shown_words(keys), total, active)
         self.update_detail()
+
+    def _shown_words(self, keys: list[str]) -> str:
+        """What the table shows, counted as what it is: `42 shown` (batches), and in the jobs
+        view its job rows and batch rows apart (`12 jobs · 42 batches shown`, not the sum)."""
+        if self.view != "jobs":
+            return f"{len(keys):,} shown"
+        jobs = sum(1 for k in keys if k.startswith(JOB_PREFIX))
+        batches = sum(1 for k in keys if k and not k.startswith(JOB_PREFIX))
+        return f"{quantity(jobs, 'job')} · {quantity(batches, 'batch', 'batches')} shown"
 
     def _filters(self) -> tuple[str | None, str]:
         """(the provider shown alone, or None; the filter's needle), casefolded: a
@@ -504,7 +513,7 @@ class DashboardScreen(BatchActions, Screen[None]):
                 label = labels.get(col.key, label) + arrow
             self.table.set_header(col.key, label)
 
-    def _update_title(self, shown: int, total: int, active: int) -> None:
+    def _update_title(self, shown: str, total: int, active: int) -> None:
         self._title_counts = (shown, total, active)
         bar = self.query_one("#title-bar", Static)
         room = bar.content_region.width or self.app.size.width - 2
@@ -514,7 +523,7 @@ class DashboardScreen(BatchActions, Screen[None]):
                 break
         bar.update(title, layout=False)
 
-    def _title(self, level: int, shown: int, total: int, active: int) -> Text:
+    def _title(self, level: int, shown: str, total: int, active: int) -> Text:
         """The title line at a level of detail (`TITLE_LEVELS`): views always, the rest as
         the width allows."""
         parts = TITLE_LEVELS[level]
@@ -547,7 +556,7 @@ class DashboardScreen(BatchActions, Screen[None]):
             title.append_text(safe_text(self.filter_text, one_line=True, limit=30))
         if "shown" in parts:
             sep()
-            title.append(f"{shown:,} shown")
+            title.append(shown)
         if "sort" in parts and self.view != "jobs":
             sep()
             arrow = "▼" if self.descending else "▲"

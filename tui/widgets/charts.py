@@ -31,6 +31,16 @@ def _usd(value: float) -> str:
     return money(value)
 
 
+def time_unit(span_s: float) -> tuple[float, str]:
+    """(seconds per unit, unit) for an axis spanning `span_s` seconds: hours from 3 hours,
+    minutes from 3 minutes, else seconds (never `0.0050 hours`)."""
+    if span_s >= 3 * 3600:
+        return 3600.0, "hours"
+    if span_s >= 180:
+        return 60.0, "minutes"
+    return 1.0, "seconds"
+
+
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f}s"
@@ -145,18 +155,20 @@ class ProgressChart(Chart):
             self.refresh()
             return
         plt = self._reset()
-        scale, unit = (3600.0, "hours") if series.expires_s > 3 * 3600 else (60.0, "minutes")
+        # every point inside the x range (plotext fills a line that leaves it point by point)
+        right = max(series.now_s, series.eta_s or 0.0, series.points[-1].seconds, 1.0)
+        show_expiry = series.expires_s <= right * 1.5 or not series.ended
+        if show_expiry:
+            right = max(right, series.expires_s)
+        scale, unit = time_unit(right)  # by the span drawn (a batch that took 18 s: seconds)
         xs = [p.seconds / scale for p in series.points]
         ys = [p.done for p in series.points]
         plt.plot(xs, ys, marker="braille")
-        # every point inside the x range (plotext fills a line that leaves it point by point)
-        right = max(series.now_s, series.eta_s or 0.0, series.points[-1].seconds, 1.0)
         notes = [f"{series.done:,}/{series.total:,} done"]
         if series.eta_s is not None:
             plt.vline(series.eta_s / scale, "green")
             notes.append(f"ETA (green) {_duration(series.eta_s)}")
-        if series.expires_s <= right * 1.5 or not series.ended:
-            right = max(right, series.expires_s)
+        if show_expiry:
             plt.vline(series.expires_s / scale, "red")
             notes.append(f"expiry (red) {_duration(series.expires_s)}")
         self.border_subtitle = " · ".join(notes)

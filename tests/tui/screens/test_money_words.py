@@ -71,6 +71,8 @@ async def test_results_header_and_statistics_use_it(tmp_path: Path) -> None:
         assert "without a price" not in text  # errored requests need none: they are not billed
         assert re.search(r"\d+ not billed \(errored, canceled, expired\)", text), text
         assert "<$0.01" in text  # the top requests and the summary
+        # a batch that ran for minutes: its progress axis is in minutes (not 0.0x hours)
+        assert "minutes since creation" in text
 
 
 def test_the_import_report_says_what_its_figure_covers(tmp_path: Path) -> None:
@@ -91,3 +93,11 @@ def test_the_import_report_says_what_its_figure_covers(tmp_path: Path) -> None:
     empty = estimate_text(CostEstimate(0, 0, 0.0, 0.0)).plain  # an import of 0 requests
     assert "batch $0.00 " in empty, empty
     assert not FOUR_DECIMALS.search(empty), empty
+
+
+def test_the_progress_axis_unit_follows_the_span() -> None:
+    from batchtop.tui.widgets.charts import time_unit
+
+    assert time_unit(18) == (1.0, "seconds")  # not 0.0050 hours
+    assert time_unit(30 * 60) == (60.0, "minutes")
+    assert time_unit(24 * 3600) == (3600.0, "hours")

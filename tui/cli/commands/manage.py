@@ -55,5 +55,6 @@ async def cmd_label(service: BatchService, ns: argparse.Namespace) -> int:
             raise NotFound(f"No batch {ns.id} is known locally.")
         await service.refresh()
     service.set_label(ns.id, ns.text)
-    console().print(f"{ns.id}: label {'cleared' if not ns.text.strip() else 'set'}")
+    # a message (stderr): the label is not data a script reads back from stdout
+    console(stderr=True).print(f"{ns.id}: label {'cleared' if not ns.text.strip() else 'set'}")
     return 0

@@ -127,9 +127,10 @@ async def cmd_reconcile(fleet: Fleet, ns: argparse.Namespace) -> int:
         return code
     out = console()
     if not any(f.reported or f.partial or f.orphans for f in founds):
-        out.print("nothing to reconcile")
+        console(stderr=True).print("nothing to reconcile")  # a message: nothing on stdout
+    deleting = bool(getattr(ns, "delete_orphans", False))
     for found in founds:
-        _print(found, out, named=fleet.mixed)
+        _print(found, out, named=fleet.mixed, deleting=deleting)
     if unresolved:
         console(stderr=True).print(
             txt("some parts are still unresolved: run reconcile again later", "yellow")
@@ -137,7 +138,7 @@ async def cmd_reconcile(fleet: Fleet, ns: argparse.Namespace) -> int:
     return code
 
 
-def _print(found: _Found, out: Console, *, named: bool) -> None:
+def _print(found: _Found, out: Console, *, named: bool, deleting: bool) -> None:
     service = found.service
     whose = f"{provider_name(service.provider)}: " if named else ""
     # a job of another provider than the setting's is resumed by naming it
@@ -147,10 +148,15 @@ def _print(found: _Found, out: Console, *, named: bool) -> None:
     for f in found.orphans:
         if f.id in found.deleted:
             what = "deleted"
-        elif f.too_recent:
+        elif f.too_recent and deleting:
             what = (
                 f"uploaded at {f.created_at:%H:%M} UTC, used by no batch yet: too recent to delete"
                 " (another client may be about to create its batch; orphan_min_age_s)"
+            )
+        elif f.too_recent:  # not asked to delete: say what it is, not that it was spared
+            what = (
+                f"uploaded at {f.created_at:%H:%M} UTC, used by no batch yet (recent: another"
+                " client may be about to create its batch; orphan_min_age_s)"
             )
         else:
             what = "uploaded but used by no batch (reconcile --delete-orphans deletes it)"

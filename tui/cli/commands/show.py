@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from batchtop.core.costs import batch_cost
 from batchtop.core.errors import NotFound
+from batchtop.core.models import BETA_PROVIDERS
 from batchtop.tui.cli.render import batch_dict, clean, console, cost, print_json, sync_note
 from batchtop.tui.cli.session import EXIT_STALE, refresh_quietly, resolve, routed, stale
 from batchtop.tui.format import status_label
@@ -51,7 +52,8 @@ def _rows(view: BatchView) -> list[tuple[str, str]]:
         rows.append(("job", f"{view.job_id}{part}"))
     if view.parent_batch_id:
         rows.append(("retry of", view.parent_batch_id))
-    rows.append(("betas", clean(", ".join(view.betas)) if view.betas else "none"))
+    if view.betas or r.provider in BETA_PROVIDERS:  # OpenAI has no betas: no row
+        rows.append(("betas", clean(", ".join(view.betas)) if view.betas else "none"))
     results = f"{view.results_indexed:,} downloaded" if view.results_downloaded else "not yet"
     rows.append(("results", results))
     return rows
