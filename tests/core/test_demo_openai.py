@@ -102,5 +102,8 @@ async def test_the_demos_own_openai_batches_are_batchtops_with_inputs_and_costs(
         assert not broken.has_manifest
         assert broken.job_id is None
         assert broken.label is None
-        # it failed validation: nothing ran, nothing is billed
+        # it failed validation: nothing ran, nothing is billed, and it says why
         assert (batch_cost(broken).usd, batch_cost(broken).is_estimate) == (0.0, False)
+        assert broken.remote.has_errors
+        assert broken.remote.failure is not None
+        assert "duplicate_custom_id" in broken.remote.failure
