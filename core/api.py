@@ -19,6 +19,7 @@ import orjson
 from .errors import ApiError
 from .models import ProcessingStatus, RemoteBatch, RequestCounts
 from .providers.base import BatchLimits, KeyedClient, ListPage, StreamedBody
+from .providers.env import base_url_problem, url_variable
 from .redact import clean_api_key
 
 if TYPE_CHECKING:
@@ -322,6 +323,9 @@ class BatchApi(KeyedClient["AsyncAnthropic"]):
         self.key_note = cleaned.note
         self._key_problem = cleaned.problem
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self._url_problem = base_url_problem(
+            self.base_url, url_variable("anthropic", base_url or "")
+        )
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.calls = 0

@@ -369,6 +369,11 @@ class BatchService:
     def has_api_key(self) -> bool:
         return self._api.has_key
 
+    def check_api(self) -> None:
+        """Raise the one-line `ApiError` a call would meet before anything is sent (a base URL
+        that cannot be used, no key, a key that cannot be sent); nothing when one can go."""
+        self._api.check_key()
+
     @property
     def key_note(self) -> str | None:
         """A one-line note about the key as set (surrounding whitespace stripped), to say once."""

@@ -196,7 +196,11 @@ class KeyedClient(Generic[C]):
         return self._server_offset_s
 
     def check_key(self) -> None:
-        """Raise before any request when there is no usable key (nothing is sent)."""
+        """Raise before any request when the base URL cannot be used or there is no usable
+        key (nothing is sent)."""
+        problem = getattr(self, "_url_problem", None)
+        if problem is not None:  # a setting to fix: no call can go anywhere
+            raise ApiError(problem, kind="invalid", sent=False)
         if self._api_key is None:
             raise ApiError(self.no_key_message, kind="auth", sent=False)
         if self._key_problem is not None:

@@ -43,7 +43,7 @@ from ..models import (
 )
 from ..redact import clean_api_key
 from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
-from .env import OPENAI_DEFAULT_BASE_URL, openai_org_project
+from .env import OPENAI_DEFAULT_BASE_URL, base_url_problem, openai_org_project
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -247,6 +247,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
         self.key_note = cleaned.note
         self._key_problem = cleaned.problem
         self.base_url = (base_url or OPENAI_DEFAULT_BASE_URL).rstrip("/")
+        self._url_problem = base_url_problem(self.base_url, "OPENAI_BASE_URL")
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.endpoint = endpoint or DEFAULT_ENDPOINT
@@ -266,7 +267,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
             try:
                 import openai
             except ImportError:
-                raise ApiError(INSTALL_HINT + ".", kind="other", sent=False) from None
+                raise ApiError(INSTALL_HINT + ".", kind="invalid", sent=False) from None
             import httpx2
 
             async def _count(_request: Any) -> None:

@@ -45,6 +45,9 @@ async def cmd_ls(fleet: Fleet, ns: argparse.Namespace) -> int:
 
     refreshed = dict.fromkeys(fleet.providers, False)
     refused: list[str] = []  # a member whose key or call was refused (mixed only)
+    failed: set[str] = set()  # their providers
+    if not ns.offline and getattr(ns, "provider", None):
+        fleet.primary.check_api()  # asked for by name: no key, or a bad URL, is an error
     if not ns.offline:
         unsubscribe = fleet.subscribe(on_event)
         messages = console(stderr=True)
@@ -58,6 +61,7 @@ async def cmd_ls(fleet: Fleet, ns: argparse.Namespace) -> int:
                 if not mixed:
                     raise
                 refused.append(named(service, str(err)))
+                failed.add(service.provider)
 
         try:
             await asyncio.gather(*(refresh(s) for s in fleet.services))
@@ -88,7 +92,12 @@ async def cmd_ls(fleet: Fleet, ns: argparse.Namespace) -> int:
         _note(shown)
     for service in fleet.services:
         info = infos[service.provider]
-        if not info.listing_complete and not ns.offline and service.has_api_key:
+        if (
+            not info.listing_complete
+            and not ns.offline
+            and service.has_api_key
+            and service.provider not in failed
+        ):
             _note(named(service, "run 'batchtop ls' again to list the rest"))
     for message in refused:
         sys.stderr.write(f"batchtop: error: {clean(message, keep_newlines=False)}\n")
