@@ -45,10 +45,11 @@ from .openai_checks import (
     embedding_inputs,
     line_problems,
 )
+from .openai_models import context_window
 from .part_writer import manifest_path, part_path
 from .pricing import BATCH_DISCOUNT, cost_usd, openai_budget, openai_request_tokens
 from .providers.openai import DEFAULT_ENDPOINT, ENDPOINTS, LIMITS
-from .request_checks import IssueLog
+from .request_checks import IssueLog, context_warning
 from .templates import render_template
 
 _MAX_ISSUES = 200
@@ -401,6 +402,9 @@ def analyse_openai(
         report.models[model] = report.models.get(model, 0) + 1
         tokens, budget, usd, bounded = request_estimate(body, str(url))
         unbounded += not bounded
+        window = context_window(model)  # OpenAI's model pages (openai_models.toml)
+        if window is not None and tokens > window:
+            issue("warning", context_warning(tokens, model, window), line)
         input_tokens += tokens
         output_tokens += budget
         if usd is None:

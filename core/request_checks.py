@@ -311,19 +311,19 @@ def size_problems(request_bytes: int, input_tokens: int, model: str) -> list[tup
     window = context_window(model)
     if window is not None and input_tokens > window:
         known = model_catalog.current().lookup(model) is not None
-        whose = (
-            f"the context window of {quoted(model)}"
-            if known
-            else ("the largest context window of any model batchtop knows")
-        )
-        out.append(
-            (
-                "warning",
-                f"This prompt is about {input_tokens:,} tokens, more than {whose}"
-                f" ({window:,} tokens): it will most likely come back errored.",
-            )
-        )
+        whose = None if known else "the largest context window of any model batchtop knows"
+        out.append(("warning", context_warning(input_tokens, model, window, whose)))
     return out
+
+
+def context_warning(input_tokens: int, model: str, window: int, whose: str | None = None) -> str:
+    """The one warning for a prompt larger than a context window (both providers' imports):
+    `whose` names the window when it is not `model`'s own."""
+    whose = whose or f"the context window of {quoted(model)}"
+    return (
+        f"This prompt is about {input_tokens:,} tokens, more than {whose}"
+        f" ({window:,} tokens): it will most likely come back errored."
+    )
 
 
 def _media_problems(messages: Any) -> list[tuple[Severity, str, str]]:

@@ -61,3 +61,33 @@ def test_embeddings_write_no_output_and_some_unbounded_are_named() -> None:
     assert mixed.covers == (
         "output not counted for 1 request without an output budget (not bounded)"
     )
+
+
+def test_a_prompt_beyond_the_models_context_window_is_warned_of(tmp_path: Path) -> None:
+    import orjson
+
+    big = "word " * 130_000  # ~162k tokens by the 4-characters rule: over gpt-4o-mini's 128k
+
+    def line(cid: str, model: str) -> bytes:
+        body = {"model": model, "messages": [{"role": "user", "content": big}]}
+        req = {"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": body}
+        return orjson.dumps(req) + b"\n"
+
+    for model, warned in (
+        ("gpt-4o-mini", True),
+        ("gpt-4o-mini-2024-07-18", True),  # a dated id is its model
+        ("gpt-4.1-mini", False),  # a million-token window
+    ):
+        source = tmp_path / f"{model}.jsonl"
+        source.write_bytes(line("a", model))
+        report = analyse_openai(
+            source, ImportOptions(), endpoint=None, work_dir=tmp_path / f"w-{model}"
+        )
+        warnings = [i.message for i in report.issues if i.severity == "warning"]
+        assert report.request_count == 1  # a warning: the request is still sent
+        if warned:
+            assert len(warnings) == 1, warnings
+            assert "more than the context window of" in warnings[0]
+            assert "(128,000 tokens)" in warnings[0]
+        else:
+            assert warnings == []
