@@ -233,7 +233,7 @@ def test_ls_and_show_give_an_openai_batchs_cost_and_its_price_source(
     proc = run("show", "--provider", "openai", bid, cwd=tmp_path, env=openai_env)
     assert proc.returncode == 0, proc.stderr
     lines = dict(line.rstrip().split(None, 1) for line in proc.stdout.splitlines() if line.strip())
-    assert lines["cost"].startswith("~$")
+    assert lines["cost"].startswith("~")  # an estimate (of a few requests: ~<$0.01)
     assert re.fullmatch(r"prices of \d{4}-\d\d-\d\d \(OpenAI pricing page\)", lines["prices"])
     assert "betas" not in lines  # an Anthropic header: OpenAI batches have none to show
     proc = run("ls", "--provider", "openai", "--json", cwd=tmp_path, env=openai_env)
