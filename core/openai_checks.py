@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .models import ImportIssue, Severity
-from .request_checks import kind_of, quoted
+from .request_checks import context_warning, kind_of, quoted
 
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
@@ -223,6 +223,20 @@ def embedding_inputs(body: Any) -> int:
     return 1
 
 
+def _context_issues(body: Any, model: str, path: str, line: int) -> list[ImportIssue]:
+    """A warning when the body's prompt is beyond its model's context window."""
+    from .openai_models import context_window
+    from .pricing import openai_request_tokens
+
+    window = context_window(model)
+    if window is None:
+        return []
+    tokens, _budget = openai_request_tokens(body)
+    if tokens <= window:
+        return []
+    return [ImportIssue("warning", context_warning(tokens, model, window), path, line)]
+
+
 def composed_issues(
     requests: Sequence[Any], endpoint: str, *, path: str = "request"
 ) -> list[ImportIssue]:
@@ -258,6 +272,7 @@ def composed_issues(
             issues.append(ImportIssue(severity, message, path, line, field=fld))
         model = body.get("model") if isinstance(body, Mapping) else None
         if isinstance(model, str) and model.strip():
+            issues.extend(_context_issues(body, model, path, line))  # as an import warns
             if first_model is None:
                 first_model = model
             elif model != first_model:

@@ -91,3 +91,14 @@ def test_a_prompt_beyond_the_models_context_window_is_warned_of(tmp_path: Path) 
             assert "(128,000 tokens)" in warnings[0]
         else:
             assert warnings == []
+
+
+def test_compose_warns_of_it_too() -> None:
+    from batchtop.core.openai_checks import composed_issues
+
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "word " * 130_000}]}
+    issues = composed_issues([{"custom_id": "a", "params": body}], "/v1/chat/completions")
+    assert [i.severity for i in issues] == ["warning"]
+    assert "(128,000 tokens)" in issues[0].message
+    small = {**body, "messages": [{"role": "user", "content": "hello"}]}
+    assert composed_issues([{"custom_id": "a", "params": small}], "/v1/chat/completions") == []
