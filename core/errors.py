@@ -64,3 +64,8 @@ class ApiError(BatchtopError):
         # False when the request certainly never reached the server (connection refused,
         # unknown host, connect timeout): nothing can have been created.
         self.sent = sent
+
+
+class RefreshesFailed(ApiError):
+    """Every provider's refresh failed (kind, status and retry-after: the first's); each
+    failure was already reported, named, as an event: a front end says nothing more."""

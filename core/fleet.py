@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .errors import BatchtopError, Conflict, NotFound
+from .errors import BatchtopError, Conflict, NotFound, RefreshesFailed
 from .models import (
     BatchView,
     CountSnapshot,
@@ -114,9 +114,10 @@ class Fleet:
     """See the module docstring. `services[0]` is the primary: new batches go there unless a
     front end chooses another provider (`service_of`)."""
 
-    def __init__(self, services: Sequence[BatchService]) -> None:
+    def __init__(self, services: Sequence[BatchService], *, requested: str | None = None) -> None:
         if not services:
             raise ValueError("a fleet needs at least one service")
+        self.requested = requested  # `--provider`: the session was started for that one alone
         providers = [s.provider for s in services]
         if len(set(providers)) != len(providers):
             raise ValueError(f"one service per provider: {providers}")
@@ -259,6 +260,13 @@ class Fleet:
         return " + ".join(f"{provider_name(s.provider)} {s.scope().label}" for s in self.services)
 
     @property
+    def alone_reason(self) -> str:
+        """Why one provider alone is shown (what `P` says)."""
+        if self.requested:
+            return f"this session was started with --provider {self.requested}"
+        return "no other provider's key is set"
+
+    @property
     def short_label(self) -> str:
         """The providers shown, when the line has no room for `label`."""
         if not self.mixed:
@@ -340,7 +348,11 @@ class Fleet:
         )
 
     def _named_failure(self, service: BatchService, failed: RefreshFailed) -> RefreshFailed:
-        return replace(failed, message=f"{provider_name(service.provider)}: {failed.message}")
+        return replace(
+            failed,
+            message=f"{provider_name(service.provider)}: {failed.message}",
+            provider=service.provider,
+        )
 
     # --- refresh and polling -------------------------------------------------------------------
 
@@ -362,10 +374,16 @@ class Fleet:
                 failed.append((service, outcome))
             elif isinstance(outcome, BaseException):
                 raise outcome  # a cancel, an interrupt
-        if done is None:
-            raise failed[0][1]
         for service, exc in failed:
             self._report(service, exc)
+        if done is None:  # each named above: the status line names every provider
+            first = failed[0][1]
+            raise RefreshesFailed(
+                " · ".join(f"{provider_name(s.provider)}: {e}" for s, e in failed),
+                kind=getattr(first, "kind", "other"),
+                status=getattr(first, "status", None),
+                retry_after_s=getattr(first, "retry_after_s", None),
+            )
         return done
 
     def _report(self, service: BatchService, exc: BaseException) -> None:

@@ -802,6 +802,7 @@ class RefreshFailed:
     kind: Literal["auth", "offline", "rate_limited", "server", "other"]
     message: str
     retry_in_s: float | None = None
+    provider: str | None = None  # whose refresh, when several providers are shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, get_args
 
 from batchtop.core.desktop_notify import Notifier
-from batchtop.core.errors import BatchtopError
+from batchtop.core.errors import BatchtopError, RefreshesFailed
 from batchtop.core.models import (
     BatchEnded,
     BatchView,
@@ -264,6 +264,8 @@ class BatchtopApp(App[int]):
     async def refresh_once(self) -> None:
         try:
             await self.fleet.refresh()
+        except RefreshesFailed:
+            pass  # every provider's failure is reported already, each named
         except BatchtopError as exc:
             self._report(failure_of(exc))
         except Exception as exc:
@@ -338,7 +340,7 @@ def run_app(*, demo: bool = False, provider: str | None = None) -> int:
         if chosen == "openai":
             return 2
         demo = True
-    runner = _run_demo(settings) if demo else _run_live(settings, providers)
+    runner = _run_demo(settings) if demo else _run_live(settings, providers, provider)
     try:
         return asyncio.run(runner)
     except BatchtopError as exc:
@@ -359,7 +361,9 @@ def _live_providers(settings: Settings, requested: str | None) -> tuple[str, ...
     return tuple(p for p in shown.providers if os.environ.get(KEY_VARIABLES[p]))
 
 
-async def _run_live(settings: Settings, providers: tuple[str, ...]) -> int:
+async def _run_live(
+    settings: Settings, providers: tuple[str, ...], requested: str | None = None
+) -> int:
     """A service per provider (one: exactly the one-provider dashboard), shown together."""
     from batchtop.core.fleet import Fleet
     from batchtop.core.providers.env import KEY_VARIABLES
@@ -373,7 +377,7 @@ async def _run_live(settings: Settings, providers: tuple[str, ...]) -> int:
             services.append(service)
             if service.key_note:
                 print(f"batchtop: warning: {service.key_note}", file=sys.stderr)
-        fleet = Fleet(services)
+        fleet = Fleet(services, requested=requested)
         result = await BatchtopApp(fleet, settings).run_async()
     finally:
         for service in services:  # quitting must feel instant

@@ -40,7 +40,7 @@ from textual.widgets import Input, Static
 from ..format import gap
 from ..keys import DASHBOARD_KEYS, bindings
 from ..messages import ServiceEvent
-from ..safe_text import safe_text
+from ..safe_text import clean, safe_text
 from ..widgets.banner import DemoBanner
 from ..widgets.batch_detail import BatchDetail, DetailInfo
 from ..widgets.batches_table import BatchesTable
@@ -352,6 +352,7 @@ class DashboardScreen(BatchActions, Screen[None]):
             self.reload()
         elif isinstance(event, RefreshFailed):
             self.status.failed(event)
+            self._schedule_render()  # an empty table says why
         elif isinstance(event, ListingProgress):
             self.status.listed(event)
         elif isinstance(event, ResultsReady):
@@ -419,13 +420,31 @@ class DashboardScreen(BatchActions, Screen[None]):
         if keys:
             return []
         if not total:
-            return DEMO_SEEDING if self._starting else EMPTY_WORKSPACE
+            if self._starting:
+                return DEMO_SEEDING
+            return self._key_refused() or EMPTY_WORKSPACE
         if self.filter_text:
             return [Text("No batch matches the filter (esc clears it).", style="dim")]
         if self.provider_filter:
             name = provider_name(self.provider_filter)
             return [Text(f"No {name} batch in this view: P shows other providers.", style="dim")]
         return [Text(f"No batch in this view ({VIEWS[self.view]}): 1 shows all.", style="dim")]
+
+    def _key_refused(self) -> list[Text]:
+        """An empty table whose refreshes were refused for the key (each provider's): say
+        so, not how to compose a batch that could not be sent."""
+        state = self.status.state
+        failures = state.errors or ((state.error,) if state.error is not None else ())
+        refused = [f for f in failures if f.kind == "auth"]
+        if not refused:
+            return []
+        lines = [Text("No batches shown: the API refused the key.", style="bold"), Text()]
+        for failure in refused:
+            named = failure.provider is not None or self.fleet.mixed
+            who = "" if named else f"{provider_name(self.fleet.primary.provider)}: "
+            lines.append(Text(who + clean(failure.message, keep_newlines=False)))
+        lines += [Text(), Text("Set a valid key and start batchtop again.", style="dim")]
+        return lines
 
     def _derive(self) -> Derived:
         """What is computed over every batch, computed again only when a batch changed."""
@@ -634,7 +653,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         providers = self.fleet.providers
         if len(providers) < 2:
             name = provider_name(providers[0])
-            self.notify(f"Only {name} batches are shown (no other provider's key is set).")
+            self.notify(f"Only {name} batches are shown ({self.fleet.alone_reason}).")
             return
         order: list[str | None] = [None, *providers]
         self.provider_filter = order[(order.index(self.provider_filter) + 1) % len(order)]

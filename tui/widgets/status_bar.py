@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from batchtop.core.models import ListingProgress, RefreshDone, RefreshFailed
+from batchtop.core.models import ListingProgress, RefreshDone, RefreshFailed, provider_name
 from rich.text import Text
 from textual.widget import Widget
 
@@ -36,6 +36,8 @@ class RefreshState:
     busy: bool = False
     error: RefreshFailed | None = None
     error_at: datetime | None = None
+    # every provider's standing failure (several providers shown: one each), `error` last
+    errors: tuple[RefreshFailed, ...] = ()
     listing: ListingProgress | None = None  # the first listing, while it runs
     total: int | None = None  # batches of the workspace known locally
     listing_complete: bool = True
@@ -71,6 +73,7 @@ class StatusBar(Widget):
             active=event.active,
             error=None,
             error_at=None,
+            errors=(),
             busy=False,
             listing=None,
             total=event.total,
@@ -82,7 +85,10 @@ class StatusBar(Widget):
         self.set_state(listing=None if event.complete else event, total=event.total)
 
     def failed(self, event: RefreshFailed) -> None:
-        self.set_state(error=event, error_at=self._now(), busy=False)
+        others = tuple(
+            e for e in self.state.errors if e.provider is not None and e.provider != event.provider
+        )
+        self.set_state(error=event, error_at=self._now(), busy=False, errors=(*others, event))
 
     def tick(self) -> None:
         self.refresh()
@@ -119,7 +125,9 @@ class StatusBar(Widget):
         if s.where:
             short = Text(clean(s.where_short, keep_newlines=False)) if s.where_short else None
             parts.append(Part(Text(clean(s.where, keep_newlines=False)), KEEP, short))
-        if s.error is not None:
+        if len(s.errors) > 1:  # several providers failing: each named, briefly
+            parts.append(Part(_several(s.errors), KEEP))
+        elif s.error is not None:
             title = ERROR_TITLES.get(s.error.kind, "error")
             if s.error.kind == "auth" and s.error.message.startswith("No API key"):
                 title = "no API key"
@@ -131,6 +139,26 @@ class StatusBar(Widget):
             out.append(f": {clean(s.error.message, keep_newlines=False)}")
             parts.append(Part(out, KEEP))
         return parts
+
+
+def _title(error: RefreshFailed) -> str:
+    if error.kind == "auth" and "No API key" in error.message:
+        return "no API key"
+    return ERROR_TITLES.get(error.kind, "error")
+
+
+def _several(errors: tuple[RefreshFailed, ...]) -> Text:
+    """`⚠ API key rejected: Anthropic, OpenAI` (one title when they agree, else each's)."""
+    errors = tuple(sorted(errors, key=lambda e: e.provider or ""))  # the same order each time
+    titles = {_title(e) for e in errors}
+    out = Text()
+    if len(titles) == 1:
+        out.append(f"⚠ {titles.pop()}", style="bold reverse")
+        out.append(": " + ", ".join(provider_name(e.provider or "") for e in errors))
+        return out
+    out.append("⚠", style="bold reverse")
+    out.append(" " + ", ".join(f"{provider_name(e.provider or '')} {_title(e)}" for e in errors))
+    return out
 
 
 #: a part with this weight is never dropped (the workspace, an error)
