@@ -16,7 +16,7 @@ NAME = "ingest"
 TITLE = "results ingest: download + parse + index"
 METHOD = (
     "the emulator runs in its own process on loopback and serves one ended batch (100,000"
-    " results, ~72 MB, in full mode). Subject: `BatchService.download_results` into a fresh"
+    " results, ~66 MB, in full mode). Subject: `BatchService.download_results` into a fresh"
     " store that knows the batch and its manifest (as after a batchtop submit): stream to a"
     " file while parsing it with orjson and inserting the rows on a writer thread (input"
     " texts stay in the manifest and are joined when rows are read); fsync + rename the"
