@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # no flock (Windows)
-    fcntl = None  # type: ignore[assignment]
+from .file_lock import AVAILABLE, release, try_lock
 
 POLL_S = 0.05
 
@@ -32,48 +28,17 @@ def lock_path(store_path: Path, job_id: str, part: int) -> Path | None:
     return store_path.parent / f".submit-{safe}-{part}.lock"
 
 
-def _try_lock(path: Path) -> int | None:
-    """An fd holding the lock on the file now at `path`; None while another holder (process
-    or fd) has it. A holder removes the file before it lets go: one that locked a removed
-    file tries the file now there."""
-    assert fcntl is not None
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        except BaseException:
-            os.close(fd)
-            raise
-        held = os.fstat(fd)
-        try:
-            now = os.stat(path)
-        except FileNotFoundError:
-            now = None
-        if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
-            return fd
-        os.close(fd)
-
-
-def _release(path: Path, fd: int) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)  # while still held (a crash leaves the file: the next test removes it)
-    os.close(fd)
-
-
 def is_free(path: Path | None) -> bool | None:
     """Whether no process holds the part's lock now (None: cannot tell)."""
-    if fcntl is None or path is None:
+    if not AVAILABLE or path is None:
         return None
     try:
-        fd = _try_lock(path)
+        fd = try_lock(path)
     except OSError:
         return None
     if fd is None:
         return False
-    _release(path, fd)
+    release(path, fd)
     return True
 
 
@@ -84,10 +49,10 @@ async def holding(path: Path | None, check: Callable[[], None]) -> AsyncIterator
     While another holds it, `check()` runs (it raises when the part is taken: a pending or
     created intent) and the lock is tried again a moment later (a reconcile only tests it)."""
     fd: int | None = None
-    if fcntl is not None and path is not None:
+    if AVAILABLE and path is not None:
         while True:
             try:
-                fd = _try_lock(path)
+                fd = try_lock(path)
             except OSError:
                 break  # cannot lock here: sent unlocked (reconcile then cannot tell)
             if fd is not None:
@@ -98,4 +63,4 @@ async def holding(path: Path | None, check: Callable[[], None]) -> AsyncIterator
         yield
     finally:
         if fd is not None and path is not None:
-            _release(path, fd)
+            release(path, fd)
