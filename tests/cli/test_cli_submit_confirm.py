@@ -40,13 +40,13 @@ def test_a_terminal_is_asked_above_the_threshold(
 ) -> None:
     env = _setup(tmp_path, 0.0001)
     no = Terminal("submit", "p.txt", cwd=tmp_path, env=env)
-    no.answer("Submit 3 requests for about ~$", "n")
+    no.answer("Submit 3 requests for about ~", "n")
     code, shown = no.finish()
     assert code == 1, shown
     assert "nothing was submitted" in shown
     assert emulator_env.stats.count("create") == 0
     yes = Terminal("submit", "p.txt", cwd=tmp_path, env=env)
-    yes.answer("Submit 3 requests for about ~$", "y")
+    yes.answer("Submit 3 requests for about ~", "y")
     code, shown = yes.finish()
     assert code == 0, shown
     assert "job job_" in shown

@@ -228,6 +228,8 @@ def _cost_confirmed(service: BatchService, ns: argparse.Namespace, report: Impor
     if ns.yes or est is None or est.batch_usd <= limit:
         return True
     cost = money(est.batch_usd, approx=True)
+    if est.unbounded_requests:  # the figure is not the whole cost: never read as one
+        cost = f"{cost} ({est.covers})"
     if not can_ask():
         raise UserError(
             f"The estimated cost ({cost}) is above {money(limit)} (confirm_submit_above_usd):"
