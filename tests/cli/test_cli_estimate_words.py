@@ -65,3 +65,21 @@ def test_reconcile_not_asked_to_delete_does_not_speak_of_deleting(
     proc = run("reconcile", "--provider", "openai", cwd=tmp_path, env=env)
     assert "used by no batch yet" in proc.stdout, proc.stdout + proc.stderr
     assert "delete" not in proc.stdout.replace("--delete-orphans", "")
+
+
+def test_the_refusal_above_the_threshold_says_the_figure_is_input_only(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("confirm_submit_above_usd = 0.0000001\n")
+    env = dict(
+        os.environ,
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=openai_emulator.base_url,
+        BATCHTOP_CONFIG=str(config),
+    )
+    (tmp_path / "words.txt").write_text("one\ntwo\n", encoding="utf-8")
+    args = ("submit", "--provider", "openai", "words.txt", "--model", "gpt-4o-mini")
+    proc = run(*args, cwd=tmp_path, env=env)
+    assert proc.returncode != 0
+    assert "(input only: output not bounded" in proc.stderr, proc.stderr
