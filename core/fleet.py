@@ -169,8 +169,9 @@ class Fleet:
     async def locate(self, ident: str, *, offline: bool = False) -> BatchService:
         """The service that owns a batch or job id (see the module docstring). A fleet of
         one is its service, whatever the id (its calls say when it is unknown); `offline`:
-        the stores only. Unknown to every store and every API: `NotFound`, or the first
-        failure of an API that could not say."""
+        the stores only. Unknown to every store and every API: `NotFound`; when an API could
+        not be asked, an error naming the providers that do not know it and each failure
+        with its provider."""
         found = self.owner(ident)
         if found is not None or not self.mixed:
             return found or self.primary
@@ -183,20 +184,25 @@ class Fleet:
             return found
         if ident.startswith("job_"):  # jobs are batchtop's own: no API knows them
             raise NotFound(f"No job {ident} is known locally.")
-        failures: list[BatchtopError] = []
+        failures: list[str] = []
+        unknown: list[str] = []
         for service in keyed:  # a batch beyond the list window (older than its newest pages)
+            name = provider_name(service.provider)
             try:
                 await service.fetch_batch(ident)
             except (NotFound, Conflict):  # not this provider's (a 404, or an id it refuses)
+                unknown.append(name)
                 continue
             except BatchtopError as exc:
-                failures.append(exc)
+                failures.append(f"{name}: {str(exc).rstrip('.')}")
                 continue
             return service
-        if failures:
-            raise failures[0]
-        named = " or ".join(provider_name(s.provider) for s in keyed)
-        raise NotFound(f"No batch {ident} is known to {named}.")
+        if not failures:
+            raise NotFound(f"No batch {ident} is known to {' or '.join(unknown)}.")
+        why = "; ".join(failures)
+        if unknown:
+            raise BatchtopError(f"No batch {ident} is known to {' or '.join(unknown)}; {why}.")
+        raise BatchtopError(f"Batch {ident} could not be looked for: {why}.")
 
     def service_for_job(self, job_id: str) -> BatchService:
         """The service whose store holds a job (jobs are made by one service)."""

@@ -248,3 +248,24 @@ def test_locate_names_each_providers_endpoint_and_store(both: Both) -> None:
     assert (only["endpoint"], only["store"]) == (both.openai.base_url, providers["openai"]["store"])
     text = run("locate", cwd=both.cwd, env=env).stdout
     assert "provider  OpenAI" in text
+
+
+def test_a_rejected_key_of_one_provider_is_an_error_while_the_other_is_served(
+    both: Both,
+) -> None:
+    """OpenAI's key rejected: `ls` and `watch` still serve Anthropic's batches, say OpenAI's
+    error on stderr and exit 1 (not 'list again', not success)."""
+    keys = frozenset({"test-key"})
+    both.openai.call(lambda: setattr(both.openai.config, "api_keys", keys))
+    env = dict(both.env, OPENAI_API_KEY="wrong-key")
+    proc = run("ls", "--json", cwd=both.cwd, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert {row["provider"] for row in json.loads(proc.stdout)} == {"anthropic", "openai"}
+    assert proc.stderr.splitlines()[-1].startswith("batchtop: error: OpenAI: ")
+    assert "again" not in proc.stderr
+
+    both.advance(3600)
+    proc = run("watch", cwd=both.cwd, env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert f"{both.anthropic_id} ended: 3 results downloaded" in proc.stdout
+    assert proc.stderr.splitlines()[-1].startswith("batchtop: error: OpenAI: ")

@@ -194,3 +194,30 @@ def test_a_command_covers_the_providers_with_a_key_else_the_configured_one() -> 
     assert covered_providers("anthropic", None, {"OPENAI_API_KEY": "o"}, stored).providers == (
         "openai",
     )
+
+
+async def test_an_id_no_store_knows_while_one_api_fails_names_each_provider(
+    emulator: EmulatorHandle, openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """`Fleet.locate` of an id Anthropic does not know while OpenAI's API fails: the error
+    says both, each by its provider (not the bare failure of one API)."""
+    from batchtop.core.errors import BatchtopError, NotFound
+
+    fleet = Fleet(
+        [
+            anthropic_service(emulator, tmp_path / "a.sqlite3"),
+            openai_service(openai_emulator, tmp_path / "o.sqlite3"),
+        ]
+    )
+    try:
+        openai_emulator.set_faults(rate_500=1.0)
+        with pytest.raises(BatchtopError) as failed:
+            await fleet.locate("batch_nowhere")
+        assert not isinstance(failed.value, NotFound)  # OpenAI could not say
+        text = str(failed.value)
+        assert text.startswith("No batch batch_nowhere is known to Anthropic; OpenAI: "), text
+        openai_emulator.clear_faults()
+        with pytest.raises(NotFound, match="known to Anthropic or OpenAI"):
+            await fleet.locate("batch_nowhere")
+    finally:
+        await fleet.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -48,6 +48,8 @@ class _Refreshes:
     error: ApiError | None = None
     refreshed_at: datetime | None = None
     partly: str | None = None  # several providers: the last refresh failed for this one
+    # several providers: those whose key was rejected (not watched; said at the end)
+    refused: dict[str, str] = field(default_factory=dict)
 
     def on_event(self, event: Event) -> None:
         """A member of several providers whose refresh failed while the others' stood."""
@@ -55,6 +57,21 @@ class _Refreshes:
 
         if isinstance(event, RefreshFailed):
             self.partly = event.message
+            if event.kind == "auth" and event.provider is not None:
+                self.refused[event.provider] = event.message
+
+    def watched(self, view: BatchView) -> bool:
+        """Still to wait for: in progress, of a provider whose key was not rejected."""
+        return (
+            view.remote.is_active and not view.deleted and view.remote.provider not in self.refused
+        )
+
+    def verdict(self, code: int) -> int:
+        """The exit code: a provider whose key was rejected was not watched, which a script
+        must not take for success; said once more on stderr."""
+        for message in self.refused.values():
+            sys.stderr.write(f"batchtop: error: {clean(message)}\n")
+        return 1 if self.refused else code
 
     async def once(self, fleet: Fleet) -> float:
         """Refresh; returns the wait before the next one. A rejected key is raised."""
@@ -125,7 +142,7 @@ async def cmd_watch(fleet: Fleet, ns: argparse.Namespace) -> int:
     state = _Refreshes(interval)
     unsubscribe = fleet.subscribe(state.on_event) if fleet.mixed else None
     try:
-        return await _watch(fleet, ns, state, announce, out, messages)
+        return state.verdict(await _watch(fleet, ns, state, announce, out, messages))
     finally:
         if unsubscribe is not None:
             unsubscribe()
@@ -172,7 +189,7 @@ async def _watch(
     loop = asyncio.get_running_loop()
     with Live(render(None), console=out, auto_refresh=False, transient=False) as live:
         delay = interval
-        while any(v.remote.is_active and not v.deleted for v in views()):
+        while any(state.watched(v) for v in views()):
             due = loop.time() + delay
             while (left := due - loop.time()) > 0:
                 live.update(render(left), refresh=True)
@@ -186,7 +203,8 @@ async def _watch(
         live.update(render(None), refresh=True)
     if not out.is_terminal:
         out.line()
-    failed = await _download_ended(fleet, views(), out, messages)
+    ended = [v for v in views() if v.remote.provider not in state.refused]
+    failed = await _download_ended(fleet, ended, out, messages)
     return 1 if failed or announce.failed else 0
 
 
