@@ -85,13 +85,14 @@ def test_schema_8_store_migrates_with_nothing_lost(tmp_path: Path) -> None:
     assert schema.user_version(conn) == schema.SCHEMA_VERSION
     after = _tables(conn)
     conn.close()
-    # Every table keeps every row and value; `batches` gains the provider columns only.
+    # Every table keeps every row and value; `batches` gains the provider columns only (and
+    # `errors`, why a provider failed a whole batch: none here).
     assert set(after) >= set(before)
     for name, rows in before.items():
         width = len(rows[0]) if rows else 0
         assert sorted((r[:width] for r in after[name]), key=repr) == rows, name
     new_cols = [r[len(before["batches"][0]) :] for r in after["batches"]]
-    assert new_cols == [("anthropic", None, None, None, None, None, None)] * 2
+    assert new_cols == [("anthropic", None, None, None, None, None, None, None)] * 2
 
 
 def test_provider_fields_round_trip(tmp_path: Path) -> None:
@@ -124,6 +125,21 @@ def test_provider_fields_round_trip(tmp_path: Path) -> None:
         later = RemoteBatch(**{**_fields(remote), "provider_status": "completed"})
         changed = store.upsert_remote([later], t0 + timedelta(seconds=5))
         assert [v.remote.provider_status for v, _old in changed] == ["completed"]
+        # why a provider failed the whole batch is kept with it (schema 13)
+        from batchtop.core.models import BatchError
+
+        errors = (
+            BatchError("mismatched_model", "One model per file.", line=2, param="body.model"),
+            BatchError("empty_file", "No lines."),
+        )
+        failed = RemoteBatch(**{**_fields(later), "provider_status": "failed", "errors": errors})
+        store.upsert_remote([failed], t0 + timedelta(seconds=9))
+        view = store.get_batch("batch_abc")
+        assert view is not None
+        assert view.remote.errors == errors
+        assert view.remote.failure == (
+            "line 2 body.model: mismatched_model: One model per file. (and 1 more error)"
+        )
 
 
 def _fields(remote: object) -> dict[str, object]:
