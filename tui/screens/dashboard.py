@@ -267,15 +267,21 @@ class DashboardScreen(BatchActions, Screen[None]):
         return self.sort[1]
 
     def watch_view(self) -> None:
-        self.render_rows()
+        self._reshaped()
 
     def watch_sort(self) -> None:
-        self.render_rows()
+        self._reshaped()
 
     def watch_filter_text(self) -> None:
-        self.render_rows()
+        self._reshaped()
 
     def watch_provider_filter(self) -> None:
+        self._reshaped()
+
+    def _reshaped(self) -> None:
+        """The user changed what the table shows: the highlighted batch is now their choice,
+        which the cursor follows through this change and back."""
+        self.table.keep_selection()
         self.render_rows()
 
     def _show_newest(self) -> None:

@@ -448,6 +448,10 @@ class BatchesTable(WindowedTable):
 
     # --- cursor ----------------------------------------------------------------------------
 
+    def keep_selection(self) -> None:
+        """From now on the cursor follows the batch it is on (see `set_rows`)."""
+        self._chosen = True
+
     def move_cursor(self, *, row: int) -> None:
         self._chosen = True  # even onto the row it is on: that batch was chosen
         super().move_cursor(row=row)
