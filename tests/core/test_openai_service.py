@@ -360,9 +360,14 @@ async def test_another_clients_tagged_batch_is_no_look_alike(
         assert other.remote.request_counts.total == 4
         assert other.remote.processing_status is ProcessingStatus.IN_PROGRESS
         resolved = await alpha.reconcile()
-        assert [(i.candidates, i.unknown) for i in resolved] == []
-        (still,) = alpha.store.open_intents()
-        assert still.candidates == ()
+        # not held as "unknown" on the other's batch, never adopted: the part's input file
+        # was never uploaded and no batchtop is sending it, so it is closed as never created
+        assert [(i.candidates, i.batch_id, i.state) for i in resolved] == [
+            ((), None, IntentState.FAILED)
+        ]
+        assert alpha.store.open_intents() == []
+        mine = alpha.batch(bid)
+        assert mine is None or mine.job_id is None  # the other data directory's: not ours
     finally:
         await alpha.close()
         await bravo.close()
