@@ -605,7 +605,7 @@ class BatchService:
         catalog = self._catalog
         if catalog is None:
             catalog = self._catalog = await asyncio.to_thread(self._cached_catalog)
-            set_current(catalog)
+            self._make_current(catalog)
         now = self._now()
         stale = catalog is None or catalog.fetched_at is None
         if catalog is not None and catalog.fetched_at is not None:
@@ -627,8 +627,14 @@ class BatchService:
                     lambda: self.store.set_meta(model_catalog=body, model_catalog_fetched_at=stamp)
                 )
         self._catalog = catalog
-        set_current(catalog)
+        self._make_current(catalog)
         return catalog if catalog is not None else builtin_catalog()
+
+    def _make_current(self, catalog: ModelCatalog | None) -> None:
+        """The process's catalogue (model checks, the default model) is Claude's: another
+        provider's model list, fetched by its own service, never replaces it."""
+        if self.provider == "anthropic":
+            set_current(catalog)
 
     async def _catalog_for_checks(self) -> None:
         """Make the catalogue current before checking requests: the cached one at once, a

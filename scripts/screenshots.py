@@ -152,7 +152,7 @@ async def _working(demo: Demo) -> None:
     """Let the demo run: the live job moves, polls leave a history for ETA and sparkline."""
     for _ in range(WORKING_STEPS):
         demo.clock.jump(WORKING_STEP_S)
-        await demo.service.refresh()
+        await demo.fleet.refresh()
 
 
 async def dashboard(pilot: Pilot[int], _: Path) -> None:
@@ -244,7 +244,7 @@ async def shoot(name: str, step: Step, out: Path) -> None:
     async with start_demo() as demo:
         await _showcase(demo)
         await _working(demo)
-        app = BatchtopApp(demo.service, demo.service.settings, demo=True, now=demo.now)
+        app = BatchtopApp(demo.fleet, demo.service.settings, demo=True, now=demo.now)
         with tempfile.TemporaryDirectory() as tmp:
             home = Path.cwd()
             os.chdir(tmp)  # relative paths in the pictures, never the machine's

@@ -221,3 +221,25 @@ async def test_an_id_no_store_knows_while_one_api_fails_names_each_provider(
             await fleet.locate("batch_nowhere")
     finally:
         await fleet.close()
+
+
+async def test_the_openai_model_list_never_becomes_the_anthropic_catalogue(
+    emulator: EmulatorHandle, openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Both services fetch their provider's model list at start; the process's model
+    catalogue (the Anthropic checks and the default model read it) stays Anthropic's, in
+    whichever order the fetches end: OpenAI's last made the default 'text-embedding-3-small'."""
+    from batchtop.core import model_catalog
+
+    anthropic = anthropic_service(emulator, tmp_path / "a.sqlite3")
+    openai = openai_service(openai_emulator, tmp_path / "o.sqlite3")
+    try:
+        await anthropic.model_catalog(force=True)
+        await openai.model_catalog(force=True)  # ends last
+        default = Settings().resolved_default_model
+        assert default.startswith("claude-"), default
+        assert model_catalog.current().lookup("gpt-4o-mini") is None
+    finally:
+        await anthropic.close()
+        await openai.close()
+        model_catalog.set_current(None)
