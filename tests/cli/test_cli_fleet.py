@@ -269,3 +269,12 @@ def test_a_rejected_key_of_one_provider_is_an_error_while_the_other_is_served(
     assert proc.returncode == 1, proc.stderr
     assert f"{both.anthropic_id} ended: 3 results downloaded" in proc.stdout
     assert proc.stderr.splitlines()[-1].startswith("batchtop: error: OpenAI: ")
+
+
+def test_a_warning_both_providers_share_is_said_once(both: Both) -> None:
+    """The data directory readable by every user: one warning, not one per provider."""
+    data = Path(both.env["XDG_DATA_HOME"]) / "batchtop"
+    data.chmod(0o755)
+    proc = both.run("ls", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("is readable by every user") == 1

@@ -91,10 +91,10 @@ def run_with_service(fn: Command) -> Callable[[argparse.Namespace], int]:
             routing: Routing | None = getattr(fn, "routing", None)
             fleet = Fleet(await _open_services(ns, routing))
             try:
+                for warning in fleet.warnings:  # e.g. a data directory others can read (once)
+                    line = clean(warning, keep_newlines=False)
+                    sys.stderr.write(f"batchtop: warning: {line}\n")
                 for service in fleet.services:
-                    for warning in service.warnings:  # e.g. a data directory others can read
-                        line = clean(warning, keep_newlines=False)
-                        sys.stderr.write(f"batchtop: warning: {line}\n")
                     if service.key_note:  # said once: e.g. a trailing CR stripped from the key
                         sys.stderr.write(f"batchtop: warning: {service.key_note}\n")
                     # A command does what it was asked: no downloads of other batches that end
