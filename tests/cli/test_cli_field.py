@@ -199,10 +199,12 @@ def test_a_batch_of_a_model_without_a_price_costs_unknown_not_zero(
     emulator_env: EmulatorHandle, tmp_path: Path
 ) -> None:
     (tmp_path / "p.txt").write_text("one\ntwo\n")
-    dry = run("submit", "p.txt", "--model", "claude-fable-9", "--dry-run", cwd=tmp_path)
-    assert "estimated cost: unknown (no price known for: claude-fable-9)" in dry.stdout
+    dry = run("submit", "p.txt", "--model", "claude-mythos-preview", "--dry-run", cwd=tmp_path)
+    assert "estimated cost: unknown (no price known for: claude-mythos-preview)" in dry.stdout
     assert "$0.00" not in dry.stdout
-    sent = run("submit", "p.txt", "--model", "claude-fable-9", "--yes", "--json", cwd=tmp_path)
+    sent = run(
+        "submit", "p.txt", "--model", "claude-mythos-preview", "--yes", "--json", cwd=tmp_path
+    )
     assert sent.returncode == 0, sent.stderr
     (bid,) = json.loads(sent.stdout)["batch_ids"]
     (row,) = json.loads(run("ls", "--offline", "--json", cwd=tmp_path).stdout)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from batchtop.core import file_lock
 from batchtop.core.results import download_lock as dl
 from waiting import async_wait
 
@@ -73,8 +74,8 @@ def test_a_lock_taken_on_a_lock_file_removed_meanwhile_is_taken_on_the_new_one(
         opened.append(fd)
         return fd
 
-    monkeypatch.setattr(dl.os, "open", open_as_the_holder_lets_go)
-    fd = dl._try_lock(path)
+    monkeypatch.setattr(file_lock.os, "open", open_as_the_holder_lets_go)
+    fd = file_lock.try_lock(path)
     monkeypatch.undo()
     assert fd is not None
     try:

@@ -165,7 +165,7 @@ def test_two_submits_of_one_file_at_once_make_one_job(
         assert "Traceback" not in err, err[-2000:]
         assert proc.returncode in (0, 1), err[-2000:]
     assert len(home.query("SELECT id FROM jobs")) == 1
-    assert parts_on_server(emulator) == [1, 2, 3]  # every part once
+    assert parts_on_server(emulator) == [1, 2, 3], [o[1][-3000:] for o in outs]  # every part once
     assert [r[0] for r in home.query("SELECT count(*) FROM intents WHERE state = 'pending'")] == [0]
 
 
