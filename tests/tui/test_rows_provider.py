@@ -60,3 +60,20 @@ def test_provider_column_fits_from_120_columns() -> None:
     wide = shown(119, provider=True)
     assert "id" not in wide
     assert {"succeeded", "errored", "total", "cost"} <= set(wide)
+
+
+def test_a_wide_table_shows_whole_ids_of_every_provider() -> None:
+    """At 250 columns an OpenAI id (`batch_` + 32 characters) is not cut in the middle while
+    the label takes the spare width; with Anthropic alone the ID column stays as it was."""
+    from batchtop.tui.screens.rows import ID_CHARS, columns
+    from batchtop.tui.widgets.batches_table import layout
+
+    def id_width(width: int, providers: tuple[str, ...]) -> int:
+        cols = columns(provider=len(providers) > 1, providers=providers)
+        return dict((cols[i].key, w) for i, w in layout(cols, width))["id"]
+
+    openai_id = "batch_" + "0123456789abcdef" * 2
+    assert id_width(249, ("anthropic", "openai")) >= len(openai_id)
+    assert id_width(249, ("openai",)) >= len(openai_id)
+    assert id_width(249, ("anthropic",)) == ID_CHARS
+    assert id_width(159, ("anthropic",)) == id_width(159, ())

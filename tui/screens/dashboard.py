@@ -176,7 +176,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         # Every provider's batches; what acts on one goes to the service that owns it.
         self.fleet = Fleet.of(service)
         self.service = self.fleet.primary
-        self._columns = columns(provider=self.fleet.mixed)
+        self._columns = columns(provider=self.fleet.mixed, providers=self.fleet.providers)
         self._now = now
         self._interval = refresh_interval_s
         self._demo = demo

@@ -9,7 +9,7 @@ reuses a drawn line while its cells are the same objects, so this identity is it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -42,6 +42,9 @@ VIEWS: dict[View, str] = {
 SHORT_VIEWS: dict[View, str] = {**VIEWS, "errors": "Errors"}  # for narrow terminals
 
 ID_CHARS = 24  # an id without its `msgbatch_` prefix
+ID_CHARS_OF = {"anthropic": ID_CHARS, "openai": 38}
+"""The longest id cell of each provider's batches (OpenAI's `batch_` + 32 characters are
+shown whole): a wide table grows the ID column to it, so no shown id is cut."""
 COLUMNS: tuple[Column, ...] = (
     # `hide`: on a narrow terminal the highest goes first (label, status, progress stay);
     # even ranks, so that a column shown only sometimes (`PROVIDER_COLUMN`) fits between
@@ -66,9 +69,15 @@ time columns and the ID (the detail panel shows the id) and before the counts; o
 80-column terminal it is hidden (the status line names the providers, `P` filters)."""
 
 
-def columns(*, provider: bool) -> tuple[Column, ...]:
-    """The dashboard's columns; with `provider`, whose batch a row is, after its label."""
-    return (COLUMNS[0], PROVIDER_COLUMN, *COLUMNS[1:]) if provider else COLUMNS
+def columns(*, provider: bool, providers: tuple[str, ...] = ()) -> tuple[Column, ...]:
+    """The dashboard's columns; with `provider`, whose batch a row is, after its label.
+
+    The ID column grows on a wide table up to the longest id of `providers`' batches."""
+    id_chars = max((ID_CHARS_OF.get(p, ID_CHARS) for p in providers), default=ID_CHARS)
+    base = COLUMNS
+    if id_chars != ID_CHARS:
+        base = tuple(replace(c, max_width=id_chars) if c.key == "id" else c for c in COLUMNS)
+    return (base[0], PROVIDER_COLUMN, *base[1:]) if provider else base
 
 
 JOB_PREFIX = "job:"
