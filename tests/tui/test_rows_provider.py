@@ -70,7 +70,7 @@ def test_a_wide_table_shows_whole_ids_of_every_provider() -> None:
 
     def id_width(width: int, providers: tuple[str, ...]) -> int:
         cols = columns(provider=len(providers) > 1, providers=providers)
-        return dict((cols[i].key, w) for i, w in layout(cols, width))["id"]
+        return {cols[i].key: w for i, w in layout(cols, width)}["id"]
 
     openai_id = "batch_" + "0123456789abcdef" * 2
     assert id_width(249, ("anthropic", "openai")) >= len(openai_id)
