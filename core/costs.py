@@ -43,7 +43,9 @@ def billed_usd(remote: RemoteBatch) -> float | None:
     """What an ended batch was billed according to the usage its provider reports for the
     whole batch (OpenAI's batch `usage` and `model`), at batch price: its cost before (or
     without) its results. None when it reports no model or no tokens, or the model has no
-    price."""
+    price. The totals cannot say which requests were above a model's prompt-size tier
+    (OpenAI's 272K input tokens, per request): they are priced at the base tier, what the
+    batch cost at least, until the results' rows price each request."""
     usage = remote.usage
     if remote.is_active or usage is None or not remote.model:
         return None
@@ -51,7 +53,11 @@ def billed_usd(remote: RemoteBatch) -> float | None:
         return None  # not reported (older batches): unknown, not free
     cached = min(usage.cached_tokens, usage.input_tokens)
     return cost_usd(
-        remote.model, usage.input_tokens - cached, usage.output_tokens, cache_read=cached
+        remote.model,
+        usage.input_tokens - cached,
+        usage.output_tokens,
+        cache_read=cached,
+        tier_prompt=0,
     )
 
 

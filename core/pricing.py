@@ -252,17 +252,21 @@ def cost_usd(
     batch: bool = True,
     *,
     cache_creation_1h: int = 0,
+    tier_prompt: int | None = None,
 ) -> float | None:
     """Cost in USD of one request's usage; None when the model's price is unknown.
 
     `input_tokens` excludes cache tokens (as in the API's `usage`); `cache_creation` is
-    5-minute cache writes, `cache_creation_1h` 1-hour writes, `cache_read` cache hits.
+    5-minute cache writes (OpenAI's 30-minute ones), `cache_creation_1h` 1-hour writes
+    (OpenAI's 12-hour ones), `cache_read` cache hits. A prompt-size tier applies per request:
+    the request's prompt (every input token) picks it, unless `tier_prompt` names the prompt
+    size to price at (0: the base tier, for totals of many requests).
     """
     price = price_for(model)
     if price is None:
         return None
     prompt = input_tokens + cache_creation + cache_creation_1h + cache_read
-    t = price.tier(prompt)
+    t = price.tier(prompt if tier_prompt is None else tier_prompt)
     usd = (
         input_tokens * t.input
         + cache_creation * t.cache_write_5m

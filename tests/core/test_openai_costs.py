@@ -275,3 +275,24 @@ def test_usage_a_batch_does_not_report_is_no_figure() -> None:
     assert billed_usd(replace(remote, model="gpt-unpriced")) is None
     running = replace(remote, processing_status=ProcessingStatus.IN_PROGRESS)
     assert billed_usd(running) is None
+
+
+def test_a_batch_total_above_the_long_context_line_is_not_priced_as_one_request() -> None:
+    """OpenAI's >272K tier is per request: a batch's total of 30 million input tokens says
+    nothing of which requests were long, so it is priced at the base tier (gpt-6-luna:
+    $0.10 input, $0.01 cached input, $0.50 output), not the long-context one."""
+    from batchtop.core.costs import billed_usd
+    from batchtop.core.models import TokenUsage
+
+    remote = RemoteBatch(
+        id="batch_1",
+        processing_status=ProcessingStatus.ENDED,
+        request_counts=RequestCounts(succeeded=1000),
+        created_at=T0,
+        expires_at=T0,
+        provider="openai",
+        model="gpt-6-luna",
+        usage=TokenUsage(input_tokens=30_000_000, output_tokens=500_000, cached_tokens=10_000_000),
+    )
+    expected = (20_000_000 * 0.10 + 10_000_000 * 0.01 + 500_000 * 0.50) / 1e6 * 0.5
+    assert billed_usd(remote) == pytest.approx(expected)
