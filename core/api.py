@@ -304,6 +304,7 @@ class BatchApi(KeyedClient["AsyncAnthropic"]):
     """
 
     provider = "anthropic"
+    batch_id_prefix = "msgbatch_"
     limits = LIMITS
     no_key_message = NO_KEY_MESSAGE
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from .errors import BatchtopError, Conflict, NotFound, RefreshesFailed
 from .models import (
+    JOB_ID_PREFIX,
     BatchView,
     CountSnapshot,
     Event,
@@ -141,6 +142,17 @@ class Fleet:
         return tuple(s.provider for s in self.services)
 
     @property
+    def id_examples(self) -> str:
+        """What a user can pass where a batch or job id is asked for, as examples: each
+        member's batch id shape (named by its provider when there are several), then a
+        job's: `msgbatch_… (Anthropic), batch_… (OpenAI) or job_…`."""
+        if self.mixed:
+            shapes = [f"{s.batch_id_prefix}… ({provider_name(s.provider)})" for s in self.services]
+        else:
+            shapes = [f"{self.primary.batch_id_prefix}…"]
+        return f"{', '.join(shapes)} or {JOB_ID_PREFIX}…"
+
+    @property
     def mixed(self) -> bool:
         """More than one provider: rows say whose they are."""
         return len(self.services) > 1
@@ -182,7 +194,7 @@ class Fleet:
         found = self.owner(ident)
         if found is not None:
             return found
-        if ident.startswith("job_"):  # jobs are batchtop's own: no API knows them
+        if ident.startswith(JOB_ID_PREFIX):  # jobs are batchtop's own: no API knows them
             raise NotFound(f"No job {ident} is known locally.")
         failures: list[str] = []
         unknown: list[str] = []

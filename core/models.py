@@ -302,6 +302,10 @@ class CountSnapshot:
     counts: RequestCounts
 
 
+JOB_ID_PREFIX = "job_"
+"""How batchtop's job ids begin (the store mints them; no provider's API knows them)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """Several batches that came from one import (split because of the per-batch limits)."""

@@ -274,6 +274,11 @@ class BatchService:
         return self._api.base_url
 
     @property
+    def batch_id_prefix(self) -> str:
+        """How this provider's batch ids begin (an example for a user, not a rule)."""
+        return self._api.batch_id_prefix
+
+    @property
     def warnings(self) -> list[str]:
         """One-line warnings for the user found while opening (an exposed data directory)."""
         return list(dict.fromkeys([*self._warnings, *self.store.warnings]))

@@ -25,6 +25,7 @@ from .manifest_rows import restore_params
 from .models import (
     ABANDON_AFTER,
     ABANDON_HINT,
+    JOB_ID_PREFIX,
     BatchError,
     BatchView,
     CountSnapshot,
@@ -578,7 +579,7 @@ class Store:
         betas: Sequence[str] = (),
     ) -> Job:
         job = Job(
-            id=f"job_{uuid.uuid4().hex[:20]}",
+            id=f"{JOB_ID_PREFIX}{uuid.uuid4().hex[:20]}",
             name=name,
             created_at=created_at or _now(),
             source=source,
@@ -632,7 +633,7 @@ class Store:
             if row is not None:
                 return _job_from_row(row, self._job_batch_ids(row[0])), False
             job = Job(
-                id=f"job_{uuid.uuid4().hex[:20]}",
+                id=f"{JOB_ID_PREFIX}{uuid.uuid4().hex[:20]}",
                 name=name,
                 created_at=created_at,
                 source=source,

@@ -74,6 +74,9 @@ class BatchProvider(Protocol):
     key_note: str | None
     limits: BatchLimits
     can_delete: bool  # the API has a call that deletes a batch
+    # How the provider's batch ids begin: an example for a user ("pass one such as …"),
+    # never a rule of whose an id is (`Fleet.locate` asks the stores and the APIs).
+    batch_id_prefix: str
 
     @property
     def has_key(self) -> bool: ...

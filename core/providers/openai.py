@@ -226,6 +226,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
     """Async adapter over `openai.AsyncOpenAI` for the Batch and Files endpoints."""
 
     provider = "openai"
+    batch_id_prefix = "batch_"
     limits = LIMITS
     no_key_message = NO_KEY_MESSAGE
     can_delete = False  # the Batch API has no such call (its files can be deleted)

@@ -278,3 +278,34 @@ def test_a_warning_both_providers_share_is_said_once(both: Both) -> None:
     proc = both.run("ls", "--json")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("is readable by every user") == 1
+
+
+@pytest.mark.parametrize(
+    ("keys", "examples"),
+    [
+        (("openai",), "pass one such as batch_… or job_…"),
+        (("anthropic",), "pass one such as msgbatch_… or job_…"),
+        (("anthropic", "openai"), "pass one such as msgbatch_… (Anthropic), batch_… (OpenAI)"),
+    ],
+)
+def test_an_empty_id_names_the_ids_of_the_providers_with_a_key(
+    emulator: EmulatorHandle,
+    openai_emulator: EmulatorHandle,
+    tmp_path: Path,
+    keys: tuple[str, ...],
+    examples: str,
+) -> None:
+    env = dict(os.environ)
+    if "anthropic" in keys:
+        env |= {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": emulator.base_url}
+    if "openai" in keys:
+        env |= {"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": openai_emulator.base_url}
+    for args in (("results", ""), ("cancel", " ", "--yes")):
+        proc = run(*args, cwd=tmp_path, env=env)
+        assert proc.returncode != 0
+        (line,) = proc.stderr.strip().splitlines()
+        assert "No batch or job id given" in line
+        assert examples in line
+        assert "job_…" in line
+        if keys == ("openai",):
+            assert "msgbatch_" not in line  # an OpenAI user is not told of Anthropic's ids

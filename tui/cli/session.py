@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from batchtop.core.fleet import Fleet
     from batchtop.core.service import BatchService
     from rich.console import Console
 
@@ -106,7 +107,7 @@ def run_with_service(fn: Command) -> Callable[[argparse.Namespace], int]:
                 if ident is None:
                     return await fn(fleet if routing.fleet else fleet.primary, ns)
                 owner = await fleet.locate(
-                    check_id(ident), offline=bool(getattr(ns, "offline", False))
+                    check_id(ident, fleet), offline=bool(getattr(ns, "offline", False))
                 )
                 return await fn(Fleet.of(owner) if routing.fleet else owner, ns)
             finally:
@@ -144,14 +145,16 @@ def stale(service: BatchService, ns: argparse.Namespace, refreshed: bool) -> boo
     return not getattr(ns, "offline", False) and service.has_api_key and not refreshed
 
 
-def check_id(ident: str) -> str:
-    """A batch or job id as typed, or a clear error for an empty one."""
+def check_id(ident: str, source: BatchService | Fleet) -> str:
+    """A batch or job id as typed, or a clear error for an empty one naming the ids of the
+    providers covered (`source`: the service or fleet the command works on)."""
     from batchtop.core.errors import UserError
+    from batchtop.core.fleet import Fleet
 
     ident = ident.strip()
     if not ident:
         raise UserError(
-            "No batch or job id given: pass one such as msgbatch_… or job_…"
+            f"No batch or job id given: pass one such as {Fleet.of(source).id_examples}"
             " (`batchtop ls` lists them)."
         )
     return ident
@@ -161,8 +164,9 @@ async def resolve(service: BatchService, ident: str, *, offline: bool = False) -
     """Batch or job id → batch ids, refreshing once if it is unknown locally (not when
     `offline`)."""
     from batchtop.core.errors import NotFound
+    from batchtop.core.models import JOB_ID_PREFIX
 
-    ident = check_id(ident)
+    ident = check_id(ident, service)
     try:
         return service.resolve_ids(ident)
     except NotFound:
@@ -172,7 +176,7 @@ async def resolve(service: BatchService, ident: str, *, offline: bool = False) -
     try:
         return service.resolve_ids(ident)
     except NotFound:
-        if ident.startswith("job_"):
+        if ident.startswith(JOB_ID_PREFIX):
             raise
     # a batch beyond the list window (older than the newest 1,000 batches)
     view = await service.fetch_batch(ident)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @routed("id")
 async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
-    ns.id = check_id(ns.id)
+    ns.id = check_id(ns.id, service)
     refused = service.refusal("cancel", ns.id, await service.current(ns.id))
     if refused is not None:  # said before anything is asked
         raise Conflict(refused)
@@ -32,7 +32,7 @@ async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
 
 @routed("id")
 async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
-    ns.id = check_id(ns.id)
+    ns.id = check_id(ns.id, service)
     refused = service.refusal("delete", ns.id, await service.current(ns.id))
     if refused is not None:  # said before anything is asked
         raise Conflict(refused)
@@ -49,7 +49,7 @@ async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
 
 @routed("id")
 async def cmd_label(service: BatchService, ns: argparse.Namespace) -> int:
-    ns.id = check_id(ns.id)
+    ns.id = check_id(ns.id, service)
     if service.batch(ns.id) is None:
         if not service.has_api_key:
             raise NotFound(f"No batch {ns.id} is known locally.")

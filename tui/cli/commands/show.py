@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from batchtop.core.costs import batch_cost
 from batchtop.core.errors import NotFound
-from batchtop.core.models import BETA_PROVIDERS
+from batchtop.core.models import BETA_PROVIDERS, JOB_ID_PREFIX
 from batchtop.tui.cli.render import batch_dict, clean, console, cost, print_json, sync_note
 from batchtop.tui.cli.session import EXIT_STALE, refresh_quietly, resolve, routed, stale
 from batchtop.tui.format import status_label
@@ -72,7 +72,7 @@ async def cmd_show(service: BatchService, ns: argparse.Namespace) -> int:
     code = EXIT_STALE if stale(service, ns, refreshed) else 0
     if ns.json:
         data = [batch_dict(v, synced_at=info.synced_at) for v in views]
-        print_json(data if ns.id.startswith("job_") else data[0])
+        print_json(data if ns.id.startswith(JOB_ID_PREFIX) else data[0])
         sys.stderr.write(sync_note(info, refreshed=refreshed) + "\n")
         return code
     sys.stderr.write(clean(f"from {info.where} · {sync_note(info, refreshed=refreshed)}") + "\n")
