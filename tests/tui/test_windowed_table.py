@@ -91,3 +91,16 @@ async def test_only_the_window_is_drawn_and_the_cursor_stays_in_it() -> None:
         assert table.activated == []
         await pilot.click(Numbers, offset=(2, 4))  # the highlighted row again: activated
         assert table.activated == [3]
+
+
+def test_a_wide_results_table_shows_whole_stop_reasons() -> None:
+    """At 250 columns OpenAI's `max_output_tokens` and the API's longest stop reason are not
+    cut; below 160 the column keeps its narrow width so the output keeps room."""
+    from batchtop.tui.widgets.results_table import header_text
+
+    wide = header_text(248).plain
+    narrow = header_text(140).plain
+    stop_wide = wide.index("tokens in/out") - wide.index("stop reason")
+    stop_narrow = narrow.index("tokens in/out") - narrow.index("stop reason")
+    assert stop_wide > len("model_context_window_exceeded")
+    assert len("max_output_tokens") > stop_narrow - 2 >= len("stop reason")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from batchtop.core.models import ResultPage, ResultRow, ResultType
@@ -65,12 +65,18 @@ HIDE_FIRST = (3, 4)
 NARROW_BELOW cells, then the tokens below TINY_BELOW."""
 NARROW_BELOW = 110
 TINY_BELOW = 70
+WIDE_FROM = 160
+STOP_WIDE = len("model_context_window_exceeded")
+"""From WIDE_FROM cells the stop reason column shows the longest stop reason whole
+(`max_output_tokens`, `model_context_window_exceeded` were cut at 14)."""
 
 
 def _columns(width: int) -> list[tuple[int, Column]]:
     """(index in COLUMNS, column at its width) of the columns shown at `width`."""
     hidden = HIDE_FIRST[: (width < NARROW_BELOW) + (width < TINY_BELOW)]
     fixed = [(i, c) for i, c in enumerate(COLUMNS) if i not in hidden]
+    if width >= WIDE_FROM:
+        fixed = [(i, replace(c, width=STOP_WIDE) if i == 3 else c) for i, c in fixed]
     used = sum(c.width for _, c in fixed) + len(fixed) - 1
     rest = max(width - used, 20)
     id_width = max(12, min(30, rest // 3))
