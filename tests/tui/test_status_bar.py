@@ -93,3 +93,30 @@ def test_a_long_error_ends_with_an_ellipsis_after_the_workspace() -> None:
     assert WORKSPACE in text
     assert text.endswith("…")
     assert len(text) == 70
+
+
+def test_parts_come_back_when_the_workspaces_short_form_leaves_room() -> None:
+    """Two providers at 80 columns: the workspaces' long form does not fit, its short form
+    ("Anthropic + OpenAI") does; the refresh parts dropped on the way come back (the line
+    read only "⟳ Anthropic + OpenAI" before), the most important first."""
+    from batchtop.tui.widgets.status_bar import KEEP, Part, fit_parts
+    from rich.text import Text
+
+    both = "Anthropic 127.0.0.1 · wrkspc_013DAPVeg2SG2y5gziJwnaab + OpenAI 127.0.0.1 · proj_6oxb"
+    parts = [
+        Part(Text("every 5s"), 1),
+        Part(Text("last 14:58:20"), 5),
+        Part(Text("next in 4s"), 4),
+        Part(Text("4 API calls"), 2),
+        Part(Text("6 active"), 3),
+        Part(Text(both), KEEP, Text("Anthropic + OpenAI")),
+    ]
+    text = fit_parts(parts, 78).plain
+    assert text.endswith("Anthropic + OpenAI")
+    assert "last 14:58:20 · next in 4s · 4 API calls · 6 active" in text
+    assert len(text) <= 78
+    narrow = fit_parts(parts, 50).plain  # less room: the least important stay out
+    assert narrow.endswith("Anthropic + OpenAI")
+    assert "last 14:58:20" in narrow
+    assert "every 5s" not in narrow
+    assert len(narrow) <= 50

@@ -196,6 +196,18 @@ def fit_parts(parts: list[Part], width: int) -> Text:
         if width <= 0 or line().cell_len <= width:
             break
         shown[i] = replacement
+    # A part shortened late (the workspaces' short form) can leave room for parts dropped
+    # before it: they come back, the most important first, whole or short, where they fit.
+    for i in sorted(range(len(parts)), key=lambda i: -parts[i].weight):
+        if width <= 0 or shown[i] is not None:
+            continue
+        for candidate in (parts[i].text, parts[i].short):
+            if candidate is None:
+                continue
+            shown[i] = candidate
+            if line().cell_len <= width:
+                break
+            shown[i] = None
     out = line()
     if width > 0 and out.cell_len > width:
         out.truncate(width, overflow="ellipsis")
