@@ -595,6 +595,23 @@ class BatchService:
     def poller(self) -> Poller:
         return self._poller
 
+    def default_model(self, endpoint: str | None = None) -> str:
+        """The model a request that names none goes to ("" when there is none): Claude's
+        from the catalogue (or the `default_model` setting); OpenAI's the cheapest current
+        text model (`openai_models.default_model`) among those its API listed once known,
+        none for an embeddings endpoint."""
+        if self.provider == "anthropic":
+            return self.settings.resolved_default_model
+        if (endpoint or self.endpoint or "").endswith("/embeddings"):
+            return ""
+        from .openai_models import default_model
+
+        catalog = self._catalog
+        listed = None
+        if catalog is not None and catalog.fetched_at is not None:
+            listed = [m.id for m in catalog.models]
+        return default_model(listed) or ""
+
     async def models(self) -> list[str]:
         """Model ids that can be used (not retired): the catalogue's, newest first."""
         catalog = await self.model_catalog()
@@ -670,7 +687,7 @@ class BatchService:
         anthropic = self.provider == "anthropic"  # the model defaults are Anthropic's
         return replace(
             options,
-            model=options.model or (s.resolved_default_model if anthropic else None),
+            model=options.model or self.default_model(options.endpoint) or None,
             max_tokens=options.max_tokens or (s.default_max_tokens if anthropic else None),
             max_requests_per_batch=(
                 s.max_requests_per_batch

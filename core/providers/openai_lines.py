@@ -19,8 +19,11 @@ length, tool_calls, content_filter; `refusal` when its message refused), a respo
 The rules that go by a neutral stop reason (a retry of the cuts and the refusals, a refusal's
 export) read them through `neutral_stop`: length / max_output_tokens are a `max_tokens` cut,
 content_filter a `refusal` (`NEUTRAL_STOPS`, the one mapping). Usage: input tokens are
-those not read from the prompt cache (`cache_read_input_tokens` the cached ones), as in the
-neutral shape; OpenAI's `prompt_tokens` counts both.
+those neither read from nor written to the prompt cache, as in the neutral shape
+(`cache_read_input_tokens` the cached ones, `cache_creation_input_tokens` the written ones,
+split in `cache_creation` by retention: OpenAI's 30-minute writes as `ephemeral_5m`, its
+12-hour ones as `ephemeral_1h`, the two write prices of prices.toml); OpenAI's
+`prompt_tokens` / `input_tokens` count all three.
 """
 
 from __future__ import annotations
@@ -58,14 +61,28 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _usage(prompt: int, output: int, cached: int) -> dict[str, int]:
-    cached = min(cached, prompt)
-    return {
-        "input_tokens": prompt - cached,
+def _usage(prompt: int, output: int, details: Any = None) -> dict[str, Any]:
+    """The neutral usage of OpenAI's counts: `details` is the prompt's breakdown
+    (`prompt_tokens_details` / `input_tokens_details`)."""
+    details = details if isinstance(details, dict) else {}
+    cached = min(_int(details.get("cached_tokens")), prompt)
+    written = min(_int(details.get("cache_write_tokens")), prompt - cached)
+    by_ttl = details.get("cache_write_tokens_details")
+    long_ttl = 0
+    if isinstance(by_ttl, dict):
+        long_ttl = min(_int(by_ttl.get("ttl_12h_tokens")), written)
+    usage: dict[str, Any] = {
+        "input_tokens": prompt - cached - written,
         "output_tokens": output,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
     }
+    if written:
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": written - long_ttl,
+            "ephemeral_1h_input_tokens": long_ttl,
+        }
+    return usage
 
 
 def _tool_use(ident: Any, name: Any, arguments: Any) -> dict[str, Any]:
@@ -91,7 +108,6 @@ def _chat(body: dict[str, Any]) -> dict[str, Any]:
         fn = call.get("function") or {}
         content.append(_tool_use(call.get("id"), fn.get("name"), fn.get("arguments")))
     usage = body.get("usage") or {}
-    details = usage.get("prompt_tokens_details") or {}
     finish = choice.get("finish_reason")
     reason = "refusal" if refusal else finish if isinstance(finish, str) and finish else None
     return {
@@ -100,7 +116,7 @@ def _chat(body: dict[str, Any]) -> dict[str, Any]:
         "usage": _usage(
             _int(usage.get("prompt_tokens")),
             _int(usage.get("completion_tokens")),
-            _int(details.get("cached_tokens")),
+            usage.get("prompt_tokens_details"),
         ),
     }
 
@@ -126,7 +142,6 @@ def _response(body: dict[str, Any]) -> dict[str, Any]:
         elif kind == "function_call":
             content.append(_tool_use(item.get("call_id"), item.get("name"), item.get("arguments")))
     usage = body.get("usage") or {}
-    details = usage.get("input_tokens_details") or {}
     status = body.get("status")
     why = (body.get("incomplete_details") or {}).get("reason")
     reason: str | None
@@ -142,7 +157,7 @@ def _response(body: dict[str, Any]) -> dict[str, Any]:
         "usage": _usage(
             _int(usage.get("input_tokens")),
             _int(usage.get("output_tokens")),
-            _int(details.get("cached_tokens")),
+            usage.get("input_tokens_details"),
         ),
     }
 
@@ -164,7 +179,7 @@ def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "content": [{"type": "text", "text": text}],
         "stop_reason": None,  # an embedding does not stop: it has no stop reason
-        "usage": _usage(_int(usage.get("prompt_tokens")), 0, 0),
+        "usage": _usage(_int(usage.get("prompt_tokens")), 0),
     }
 
 

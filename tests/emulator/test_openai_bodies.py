@@ -142,3 +142,24 @@ def test_models_endpoint(oai: Any) -> None:
     ids = [m.id for m in oai.models.list()]
     assert "text-embedding-3-small" in ids
     assert oai.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini-2024-07-18"
+
+
+def test_models_of_december_2026(oai: Any, openai_emulator: EmulatorHandle) -> None:
+    """Today's line-up (OpenAI's model pages: release days, no dated snapshots, 128,000
+    output tokens) is served, and a budget above a model's output limit is refused."""
+    created = {m.id: m.created for m in oai.models.list()}
+    assert created["gpt-6.2-sol"] == created["gpt-6.2-astra"] == 1794873600  # 2026-11-17
+    assert created["gpt-6.1-terra"] == 1792972800  # 2026-10-26
+    assert created["gpt-6-luna"] == created["gpt-6-sol"] == 1790035200  # 2026-09-22
+    assert created["gpt-6-astra"] == 1788393600  # 2026-09-03
+    assert created["gpt-5.6-luna"] == 1783555200  # 2026-07-09
+    assert oai.models.retrieve("gpt-5.6").id == "gpt-5.6-sol"  # the alias routes to Sol
+    lines = [
+        chat_line("ok", model="gpt-6-luna", max_completion_tokens=128_000),
+        chat_line("big", model="gpt-6-luna", max_completion_tokens=128_001),
+    ]
+    done = _run(oai, openai_emulator, lines, CHAT)
+    assert _bodies(oai, done.output_file_id)["ok"]["body"]["model"] == "gpt-6-luna"
+    refused = _bodies(oai, done.error_file_id)["big"]
+    assert refused["status_code"] == 400
+    assert "128000" in refused["body"]["error"]["message"]

@@ -155,9 +155,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
                     )
                 yield Static("Model", classes="compose-label")
                 yield Input(
-                    placeholder="e.g. gpt-4o-mini"
-                    if self.openai
-                    else settings.resolved_default_model,
+                    placeholder=self.service.default_model(self.endpoint),
                     id="compose-model",
                     suggester=SuggestFromList([], case_sensitive=False),
                     compact=True,
@@ -291,7 +289,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
         settings = self.service.settings
         errors: list[str] = []
         typed_model = self.query_one("#compose-model", Input).value.strip()
-        model = typed_model or ("" if self.openai else settings.resolved_default_model)
+        model = typed_model or self.service.default_model(self.endpoint)
         raw_max = self.query_one("#compose-max-tokens", Input).value.strip()
         max_tokens: Any = None if self.openai else settings.default_max_tokens
         if raw_max:
@@ -342,6 +340,8 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
     def _endpoint_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
             self.endpoint = event.value
+            model = self.query_one("#compose-model", Input)
+            model.placeholder = self.service.default_model(self.endpoint)
             self.query_one(".compose-heading.-preview", Static).update(self._preview_heading())
             self._schedule()
 

@@ -153,7 +153,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
                     )
                 yield Static("Model", classes="import-label")
                 yield Input(
-                    placeholder="e.g. gpt-4o-mini" if openai else settings.resolved_default_model,
+                    placeholder=self.service.default_model(),
                     id="import-model",
                     compact=True,
                     suggester=SuggestFromList([], case_sensitive=False),

@@ -47,6 +47,12 @@ What it reproduces, and where each behaviour comes from:
   `logprobs: true` (with `top_logprobs`) gives each choice its `logprobs.content`;
   embeddings have the model's dimension or the `dimensions` asked for, `encoding_format:
   base64` packs float32s.
+- Prompt caching (the prompt caching guide: prompts of 1,024 tokens or more, 128-token
+  steps; the SDK's usage types, `cache_write_tokens` and its 30-minute / 12-hour split): a
+  request repeating a prefix an earlier request of its batch sent reads it
+  (`cached_tokens`, also in the batch's `usage`); the first writes it, reported as
+  `cache_write_tokens` by GPT-5.6 and later models (`prompt_cache_options` is theirs);
+  `mode: "explicit"` without a `prompt_cache_breakpoint` caches nothing.
 - Errors: `{"error": {"message", "type", "param", "code"}}`, 401 without a Bearer key, 404
   for unknown ids and routes, 409 to cancel an ended batch; injected faults are a 429 with
   `retry-after`, a 503 for "overloaded" and a 500, with `x-should-retry`, which the SDK's

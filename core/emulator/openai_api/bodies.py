@@ -1,6 +1,14 @@
 """Each request's fate and reply: chat completions, responses and embeddings bodies shaped
 like the real ones (the API reference's objects, usage included), deterministic per seed.
 
+Prompt caching (OpenAI's prompt caching guide: prompts of 1,024 tokens or more, hits in
+128-token steps; the SDK's usage types): a request whose prefix (instructions and every
+message or input item but the last) another request of the same batch sent before reads it
+from the cache (`cached_tokens`); the first one writes it, and a model that bills cache
+writes (GPT-5.6 and later) reports that (`cache_write_tokens`, 30-minute retention). With
+`prompt_cache_options.mode = "explicit"` and no `prompt_cache_breakpoint` in the request,
+nothing is cached.
+
 A request the endpoint would refuse (no model, an unknown model, a missing required field,
 a value out of range) becomes an error-file line whose `response` carries the status and
 OpenAI's error body, with `error: null` — what the Batch API writes for a request that
@@ -47,6 +55,7 @@ class Reply:
     delay_s: float
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, read from the prompt cache
 
 
 class RequestProblem(Exception):
@@ -151,9 +160,21 @@ def _logprobs(content: str | None, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reasoning_tokens(info: models.OpenAIModel, custom_id: str, seed: int) -> int:
-    if not info.id.startswith(("gpt-5", "o")):
+    if not info.id.startswith(("gpt-5", "gpt-6", "o")):
         return 0
     return 64 * (1 + zlib.crc32(f"{seed}\x1f{custom_id}".encode()) % 4)
+
+
+CACHE_MIN_TOKENS = 1024
+CACHE_STEP_TOKENS = 128
+
+
+def _has_breakpoint(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "prompt_cache_breakpoint" in value or any(_has_breakpoint(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_breakpoint(v) for v in value)
+    return False
 
 
 class Synthesizer:
@@ -164,6 +185,28 @@ class Synthesizer:
         self.endpoint = endpoint
         self.batch_id = batch_id
         self._rules = [(re.compile(r.pattern), r) for r in rules]
+        self._cached: set[bytes] = set()  # prompt prefixes written to the cache in this batch
+
+    def _cache(
+        self, info: models.OpenAIModel, body: dict[str, Any], prefix: str, prompt: int
+    ) -> tuple[int, int]:
+        """(cached tokens, tokens written to the cache) of a request whose prompt starts with
+        `prefix`, in the order the batch's requests run."""
+        tokens = min(estimate_tokens(prefix), prompt) // CACHE_STEP_TOKENS * CACHE_STEP_TOKENS
+        if tokens < CACHE_MIN_TOKENS:
+            return 0, 0
+        options = body.get("prompt_cache_options")
+        if (
+            isinstance(options, dict)
+            and options.get("mode") == "explicit"
+            and not _has_breakpoint(body)
+        ):
+            return 0, 0
+        key = digest("cache", info.id, prefix)
+        if key in self._cached:
+            return tokens, 0
+        self._cached.add(key)
+        return 0, tokens if info.cache_writes else 0
 
     def _rule(self, custom_id: str) -> Rule | None:
         for regex, rule in self._rules:
@@ -266,6 +309,10 @@ class Synthesizer:
                 }
             )
         prompt = max(1, estimate_tokens(full))
+        cached, written = self._cache(info, body, _turns(messages[:-1])[0], prompt)
+        prompt_details: dict[str, int] = {"cached_tokens": cached, "audio_tokens": 0}
+        if info.cache_writes:
+            prompt_details["cache_write_tokens"] = written
         out = {
             "id": object_id("chatcmpl-", self.seed, self.batch_id, custom_id),
             "object": "chat.completion",
@@ -276,7 +323,7 @@ class Synthesizer:
                 "prompt_tokens": prompt,
                 "completion_tokens": completion + reasoning,
                 "total_tokens": prompt + completion + reasoning,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "prompt_tokens_details": prompt_details,
                 "completion_tokens_details": {
                     "reasoning_tokens": reasoning,
                     "audio_tokens": 0,
@@ -287,7 +334,7 @@ class Synthesizer:
             "service_tier": "default",
             "system_fingerprint": "fp_" + hex_id("fp", info.id)[:10],
         }
-        return Reply("completed", 200, out, delay, prompt, completion + reasoning)
+        return Reply("completed", 200, out, delay, prompt, completion + reasoning, cached)
 
     # --- responses -----------------------------------------------------------------------
 
@@ -347,6 +394,16 @@ class Synthesizer:
             }
         )
         prompt = max(1, estimate_tokens(full))
+        prefix = _turns(items[:-1])[0] if isinstance(items, list) else ""
+        if isinstance(instructions, str):
+            prefix = instructions + "\n" + prefix
+        cached, written = self._cache(info, body, prefix, prompt)
+        input_details: dict[str, Any] = {"cached_tokens": cached, "cache_write_tokens": written}
+        if info.cache_writes:
+            input_details["cache_write_tokens_details"] = {
+                "ttl_30m_tokens": written,
+                "ttl_12h_tokens": 0,
+            }
         out = {
             "id": object_id("resp_", self.seed, self.batch_id, custom_id),
             "object": "response",
@@ -372,7 +429,7 @@ class Synthesizer:
             "truncation": "disabled",
             "usage": {
                 "input_tokens": prompt,
-                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "input_tokens_details": input_details,
                 "output_tokens": tokens + reasoning,
                 "output_tokens_details": {"reasoning_tokens": reasoning},
                 "total_tokens": prompt + tokens + reasoning,
@@ -380,7 +437,7 @@ class Synthesizer:
             "user": None,
             "metadata": body.get("metadata") or {},
         }
-        return Reply("completed", 200, out, delay, prompt, tokens + reasoning)
+        return Reply("completed", 200, out, delay, prompt, tokens + reasoning, cached)
 
     # --- embeddings ----------------------------------------------------------------------
 

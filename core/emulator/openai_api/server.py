@@ -455,7 +455,9 @@ class OpenAIServer:
         errors = None
         if record.errors is not None and status == "failed":
             errors = {"object": "list", "data": orjson.loads(record.errors)}
-        usage_in, usage_out = (record.in_tokens, record.out_tokens) if ended else (0, 0)
+        usage_in, usage_out, usage_cached = (
+            (record.in_tokens, record.out_tokens, record.cached_tokens) if ended else (0, 0, 0)
+        )
         return {
             "id": record.id,
             "object": "batch",
@@ -479,7 +481,7 @@ class OpenAIServer:
             "request_counts": {"total": total, "completed": completed, "failed": failed},
             "usage": {
                 "input_tokens": usage_in,
-                "input_tokens_details": {"cached_tokens": 0},
+                "input_tokens_details": {"cached_tokens": usage_cached},
                 "output_tokens": usage_out,
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": usage_in + usage_out,
@@ -602,6 +604,7 @@ class OpenAIServer:
                         decided.input_tokens,
                         decided.output_tokens,
                         out,
+                        decided.cached_tokens,
                     )
                 )
             if cfg.shuffle_results:

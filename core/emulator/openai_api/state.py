@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS oai_batches (
     out_tokens INTEGER NOT NULL DEFAULT 0,
     output_file_id TEXT,
     error_file_id TEXT,
-    project TEXT NOT NULL DEFAULT ''
+    project TEXT NOT NULL DEFAULT '',
+    cached_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS oai_requests (
     rid INTEGER PRIMARY KEY,
@@ -68,7 +69,8 @@ CREATE TABLE IF NOT EXISTS oai_requests (
     ready_us INTEGER,
     in_tokens INTEGER NOT NULL,
     out_tokens INTEGER NOT NULL,
-    line BLOB
+    line BLOB,
+    cached_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS oai_requests_batch ON oai_requests(batch_seq, ready_us, kind);
 """
@@ -76,7 +78,8 @@ CREATE INDEX IF NOT EXISTS oai_requests_batch ON oai_requests(batch_seq, ready_u
 _BATCH_COLUMNS = (
     "seq, id, created_us, input_file_id, endpoint, metadata, model, total, validated_us, "
     "errors, done_us, final_us, output_ttl_us, cancel_us, cancel_end_us, ended_us, end_status, "
-    "n_completed, n_failed, in_tokens, out_tokens, output_file_id, error_file_id, project"
+    "n_completed, n_failed, in_tokens, out_tokens, output_file_id, error_file_id, project, "
+    "cached_tokens"
 )
 _FILE_COLUMNS = "seq, id, created_us, filename, purpose, bytes, expires_us, deleted"
 
@@ -124,6 +127,7 @@ class BatchRecord:
     output_file_id: str | None
     error_file_id: str | None
     project: str  # "" is the default project
+    cached_tokens: int = 0  # of in_tokens, read from the prompt cache
 
     @property
     def expires_us(self) -> int:
@@ -172,6 +176,7 @@ class PendingRequest:
     in_tokens: int
     out_tokens: int
     line: bytes | None
+    cached_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,9 +336,18 @@ class OpenAIState:
                 seqs.append(seq)
                 db.executemany(
                     "INSERT INTO oai_requests (batch_seq, custom_id, kind, ready_us, in_tokens, "
-                    "out_tokens, line) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "out_tokens, line, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        (seq, r.custom_id, r.kind, r.ready_us, r.in_tokens, r.out_tokens, r.line)
+                        (
+                            seq,
+                            r.custom_id,
+                            r.kind,
+                            r.ready_us,
+                            r.in_tokens,
+                            r.out_tokens,
+                            r.line,
+                            r.cached_tokens,
+                        )
                         for r in new.requests
                     ),
                 )
@@ -397,9 +411,10 @@ class OpenAIState:
         cut = record.cutoff(end)
         output: list[bytes] = []
         errors: list[bytes] = []
-        n_completed = n_failed = in_tokens = out_tokens = 0
-        for custom_id, kind, ready, tin, tout, line in self._db.execute(
-            "SELECT custom_id, kind, ready_us, in_tokens, out_tokens, line FROM oai_requests "
+        n_completed = n_failed = in_tokens = out_tokens = cached_tokens = 0
+        for custom_id, kind, ready, tin, tout, line, tcached in self._db.execute(
+            "SELECT custom_id, kind, ready_us, in_tokens, out_tokens, line, cached_tokens "
+            "FROM oai_requests "
             "WHERE batch_seq = ? ORDER BY rid",
             (record.seq,),
         ):
@@ -409,6 +424,7 @@ class OpenAIState:
                     n_completed += 1
                     in_tokens += tin
                     out_tokens += tout
+                    cached_tokens += tcached
                 else:
                     errors.append(line)
                     n_failed += 1
@@ -448,7 +464,7 @@ class OpenAIState:
             db.execute(
                 "UPDATE oai_batches SET ended_us = ?, end_status = ?, n_completed = ?, "
                 "n_failed = ?, in_tokens = ?, out_tokens = ?, output_file_id = ?, "
-                "error_file_id = ? WHERE seq = ?",
+                "error_file_id = ?, cached_tokens = ? WHERE seq = ?",
                 (
                     end,
                     status,
@@ -458,6 +474,7 @@ class OpenAIState:
                     out_tokens,
                     out_id,
                     err_id,
+                    cached_tokens,
                     record.seq,
                 ),
             )
@@ -472,6 +489,7 @@ class OpenAIState:
             n_completed=n_completed,
             n_failed=n_failed,
             in_tokens=in_tokens,
+            cached_tokens=cached_tokens,
             out_tokens=out_tokens,
             output_file_id=out_id,
             error_file_id=err_id,

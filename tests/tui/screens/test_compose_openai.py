@@ -12,7 +12,7 @@ from batchtop.core.service import BatchService
 from batchtop.tui.screens.compose import ComposeScreen
 from batchtop.tui.screens.confirm import ConfirmScreen
 from screens_data import ScreenHost, screen_text, wait_for
-from textual.widgets import Button, Input, Select, TextArea
+from textual.widgets import Input, Select, TextArea
 
 pytest.importorskip("openai")
 pytest.importorskip("batchtop.core.emulator.openai_api")
@@ -30,9 +30,16 @@ async def test_compose_responses_requests_and_submit(
         await pilot.pause()
         assert not screen.query("#compose-betas")  # Anthropic's header is not offered
         await pilot.press(*"Say hello")
-        # No model yet: OpenAI has no default model, the check says so and submit waits.
-        await wait_for(pilot, lambda: any(i.field == "body.model" for i in screen.issues))
-        assert screen.query_one("#compose-submit", Button).disabled
+        # No model typed: the default, OpenAI's cheapest current model (chosen from the
+        # model and price data, openai_models.default_model), shown as the placeholder.
+        model = screen.query_one("#compose-model", Input)
+        assert model.placeholder == "gpt-6-luna"
+        await wait_for(
+            pilot, lambda: [r["params"]["model"] for r in screen.requests] == ["gpt-6-luna"]
+        )
+        await wait_for(pilot, lambda: not screen.issues)
+        screen.query_one("#compose-endpoint", Select).value = "/v1/embeddings"
+        await wait_for(pilot, lambda: model.placeholder == "")  # no text model for embeddings
         screen.query_one("#compose-endpoint", Select).value = "/v1/responses"
         screen.query_one("#compose-model", Input).value = "gpt-4o-mini"
         screen.query_one("#compose-max-tokens", Input).value = "64"
