@@ -89,7 +89,7 @@ async def download(store_path: Path, base_url: str, batch_id: str) -> float:
     try:
         service.warm_up()  # the SDK import is not part of the ingest
         with util.timer() as t:
-            rows = await service.download_results(batch_id)
+            rows = (await service.download_results(batch_id)).rows
     finally:
         await service.close()
         store.close()

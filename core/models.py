@@ -840,6 +840,27 @@ class ResultsReady:
 
 
 @dataclass(frozen=True, slots=True)
+class ResultsDownload:
+    """What a results download came to: the rows indexed, and whether another batchtop
+    process had downloaded them (this one waited for that download, or found it complete,
+    and fetched nothing itself)."""
+
+    batch_id: str
+    rows: int
+    by_another_process: bool = False
+
+    @property
+    def note(self) -> str | None:
+        """What to tell the user when another process did the download (None: this one did)."""
+        if not self.by_another_process:
+            return None
+        return (
+            f"The results of {self.batch_id} were already downloaded by another batchtop"
+            f" process ({quantity(self.rows, 'result')}): nothing was downloaded again."
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class WorkspaceInfo:
     """Which endpoint and workspace the store holds, and how many batches it knows there.
 

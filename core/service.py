@@ -53,6 +53,7 @@ from .models import (
     ResultFilter,
     ResultPage,
     ResultRow,
+    ResultsDownload,
     ResultsReady,
     ResultSummary,
     RetryOutcome,
@@ -158,7 +159,7 @@ class BatchService:
         )
         self._submitter_: Submitter | None = None  # made on first use (`_submitter`)
         self._sleep = sleep
-        self._downloads: dict[str, asyncio.Task[int]] = {}
+        self._downloads: dict[str, asyncio.Task[ResultsDownload]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._owns_store = False
         self._catalog: ModelCatalog | None = None
@@ -1468,12 +1469,13 @@ class BatchService:
         batch_id: str,
         progress: Callable[[int], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
-    ) -> int:
-        """Download and index a batch's results (again, if asked); returns indexed rows.
+    ) -> ResultsDownload:
+        """Download and index a batch's results (again, if asked); returns the indexed rows
+        and whether another batchtop process downloaded them.
 
         `on_wait(note)`: called once if another process is downloading this batch into the
-        same data directory (this one then waits for it and keeps what it indexed), with the
-        one line to show the user."""
+        same data directory (this one then waits for it and keeps what it indexed, and the
+        outcome says so: `ResultsDownload.note`), with the one line to show the user."""
         await self._ready()
         running = self._downloads.get(batch_id)
         if running is not None and not running.done():
@@ -1502,12 +1504,12 @@ class BatchService:
         view: BatchView,
         progress: Callable[[int], None] | None,
         on_wait: Callable[[str], None] | None = None,
-    ) -> int:
+    ) -> ResultsDownload:
         from .results import download_and_ingest  # (and the ingest: not for a first frame)
 
         try:
             # Already indexed from a complete download: kept when the bytes are the same.
-            rows = await download_and_ingest(
+            outcome = await download_and_ingest(
                 self._api,
                 self.results,
                 view.id,
@@ -1522,11 +1524,11 @@ class BatchService:
             if err.status == 404:
                 raise NotFound(f"The API has no results for batch {view.id}: {err}") from None
             raise
-        self._emit(ResultsReady(view.id, rows))
+        self._emit(ResultsReady(view.id, outcome.rows))
         new_view = await asyncio.to_thread(self.store.get_batch, view.id)
         if new_view is not None:
             self._emit_changed(new_view)
-        return rows
+        return outcome
 
     def results_page(
         self,

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from .. import paths
 from ..errors import ApiError
+from ..models import ResultsDownload
 from ..providers.base import BatchProvider
 from .download_lock import download_lock
 from .ingest import FEED_BYTES, Ingest
@@ -327,8 +328,9 @@ async def download_and_ingest(
     attempts: int = MAX_ATTEMPTS,
     retry_not_found: bool = False,
     on_wait: Callable[[str], None] | None = None,
-) -> int:
-    """Download a batch's results to its file and index them; returns the indexed rows.
+) -> ResultsDownload:
+    """Download a batch's results to its file and index them; returns the indexed rows and
+    whether another process downloaded them.
 
     A first download is indexed while it streams in: no second pass over the file, and
     parsing and inserting overlap the network. `indexed`: the rows an earlier complete
@@ -338,8 +340,9 @@ async def download_and_ingest(
     While another process downloads the batch into the same directory, `on_wait(note)` is
     called once with what to tell the user (`waiting_note`) and this one waits; what that
     download indexed is then kept (no second download), as is a complete download that
-    landed since the caller looked (`indexed` 0). A batch whose download ended with nothing
-    indexed (or was cut short by a killed process) is downloaded again.
+    landed since the caller looked (`indexed` 0): then `by_another_process`. A batch whose
+    download ended with nothing indexed (or was cut short by a killed process) is downloaded
+    again (by this process: not `by_another_process`).
     """
     final = results_path(batch_id, results_dir)
     paths.ensure_private_dir(final.parent)
@@ -347,9 +350,9 @@ async def download_and_ingest(
     async with download_lock(final, tell) as waited:
         done = await asyncio.to_thread(results.completed_download, batch_id)
         if done is not None and (waited or not indexed):
-            return done
+            return ResultsDownload(batch_id, done, by_another_process=True)
         await asyncio.to_thread(_remove_stale_temps, final)
-        return await _download_and_ingest(
+        rows = await _download_and_ingest(
             api,
             results,
             batch_id,
@@ -361,6 +364,7 @@ async def download_and_ingest(
             attempts=attempts,
             retry_not_found=retry_not_found,
         )
+        return ResultsDownload(batch_id, rows)
 
 
 async def _download_and_ingest(

@@ -93,7 +93,7 @@ async def test_the_demos_own_openai_batches_are_batchtops_with_inputs_and_costs(
         assert not faq.results_downloaded
         billed = batch_cost(faq).usd
         assert billed is not None
-        assert await service.download_results(faq.id) == 80
+        assert (await service.download_results(faq.id)).rows == 80
         faq = service.batch(faq.id)
         assert faq is not None
         assert batch_cost(faq).usd == pytest.approx(billed)  # the rows' usage says the same

@@ -117,7 +117,7 @@ async def test_estimate_then_billed_cost_at_openai_batch_prices(
         assert not cost.is_estimate
         assert cost.usd == pytest.approx(billed(endpoint, model, lines))
         # downloaded: from the rows' usage, the same figure
-        assert await service.download_results(batch_id) == len(sent)
+        assert (await service.download_results(batch_id)).rows == len(sent)
         view = service.batch(batch_id)
         assert view is not None
         cost = batch_cost(view)

@@ -158,7 +158,7 @@ async def test_cancelled_batch_downloads_and_its_unrun_requests_are_retried(
             5,
             5,
         )
-        assert await service.download_results(batch_id) == 5  # not "5 of 10 lines": cut
+        assert (await service.download_results(batch_id)).rows == 5  # not "5 of 10 lines": cut
         plan = await service.retry_plan([batch_id])
         assert (plan.resend, plan.resend_by_type) == (5, {ResultType.CANCELED: 5})
         openai_emulator.set_rules([])

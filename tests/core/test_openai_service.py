@@ -111,7 +111,7 @@ async def test_chat_batch_end_to_end(openai_emulator: EmulatorHandle, tmp_path: 
         assert ended.remote.processing_status is ProcessingStatus.ENDED
         assert ended.remote.provider_status == "completed"
         assert ended.remote.request_counts.succeeded == 25
-        rows = await service.download_results(batch_id)
+        rows = (await service.download_results(batch_id)).rows
         assert rows == 25
         page = service.results_page([batch_id], ResultFilter(), 0, 100)
         assert {r.type for r in page.rows} == {ResultType.SUCCEEDED}
@@ -137,7 +137,7 @@ async def test_template_embeddings_show_dimension_and_norm(
         (batch_id,) = outcome.batch_ids
         openai_emulator.advance(3600)
         await service.refresh()
-        assert await service.download_results(batch_id) == 3
+        assert (await service.download_results(batch_id)).rows == 3
         page = service.results_page([batch_id], ResultFilter(), 0, 10)
         for row in page.rows:
             assert row.text.startswith("embedding: ")
@@ -242,7 +242,7 @@ async def test_an_expired_batchs_unrun_requests_are_expired_not_errored(
         assert view.remote.provider_status == "expired"
         counts = view.remote.request_counts
         assert (counts.succeeded, counts.errored, counts.expired) == (4, 1, 3)
-        assert await service.download_results(batch_id) == 8  # the error file lists them
+        assert (await service.download_results(batch_id)).rows == 8  # the error file lists them
         page = service.results_page([batch_id], ResultFilter(), 0, 100)
         types = {r.custom_id: r.type for r in page.rows}
         assert [c for c, t in sorted(types.items()) if t is ResultType.EXPIRED] == [
@@ -449,7 +449,7 @@ async def test_download_survives_faults_and_cut_streams(
         openai_emulator.advance(3600)
         await service.refresh()
         openai_emulator.set_faults(rate_500=0.2, rate_429=0.1, cut_results_after_bytes=20_000)
-        rows = await service.download_results(batch_id)
+        rows = (await service.download_results(batch_id)).rows
         assert rows == 200
         page = service.results_page([batch_id], ResultFilter(), 0, 500)
         assert len({r.custom_id for r in page.rows}) == 200
@@ -530,7 +530,7 @@ async def test_composed_requests_go_to_openai_through_the_journal(
         assert batch.metadata == {"batchtop_submission": view.remote.submission_id}
         openai_emulator.advance(3600)
         await service.refresh()
-        assert await service.download_results(batch_id) == 2
+        assert (await service.download_results(batch_id)).rows == 2
         page = service.results_page([batch_id], ResultFilter(), 0, 10)
         assert {r.input_text for r in page.rows} == {"sea", "river"}  # the manifest's texts
     finally:

@@ -53,7 +53,7 @@ async def test_every_shape_round_trips(
     (bid,) = outcome.batch_ids
     emulator.advance(60)
     await service.refresh()
-    assert await service.download_results(bid) == len(requests)
+    assert (await service.download_results(bid)).rows == len(requests)
 
     rows = {r.custom_id: r for r in service.results_page([bid], ResultFilter(), 0, 50).rows}
     assert rows["tool"].stop_reason == "tool_use"

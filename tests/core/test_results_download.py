@@ -39,7 +39,7 @@ async def test_cut_stream_is_restarted_and_every_row_indexed(
     bid = await _ended_batch(service, emulator, 200)
     emulator.set_faults(cut_results_after_bytes=5000)
     seen: list[int] = []
-    rows = await service.download_results(bid, progress=seen.append)
+    rows = (await service.download_results(bid, progress=seen.append)).rows
     assert rows == 200
     assert sleeper.delays == [0.5, 1.0]  # backoff between attempts
     assert emulator.stats.count("results") == 3
@@ -107,7 +107,7 @@ async def test_the_file_is_recorded_before_the_search_index_build_starts(
         real_start(indexer)
 
     monkeypatch.setattr(SearchIndexer, "start", start)
-    assert await service.download_results(bid) == 20
+    assert (await service.download_results(bid)).rows == 20
     assert recorded == [True]
 
 
@@ -116,7 +116,7 @@ async def test_redownload_is_idempotent(
 ) -> None:
     service = make_service()
     bid = await _ended_batch(service, emulator, 30)
-    assert await service.download_results(bid) == 30
+    assert (await service.download_results(bid)).rows == 30
     first = (paths.results_dir() / f"{bid}.jsonl").read_bytes()
     ingests: list[str] = []
     real_ingest = service.results.ingest_results
@@ -126,7 +126,7 @@ async def test_redownload_is_idempotent(
         return real_ingest(batch_id, path)
 
     service.results.ingest_results = counting_ingest  # type: ignore[method-assign]
-    assert await service.download_results(bid) == 30
+    assert (await service.download_results(bid)).rows == 30
     assert ingests == []  # identical bytes: the index is already right
     assert (paths.results_dir() / f"{bid}.jsonl").read_bytes() == first
     assert service.result_summary([bid]).by_type
@@ -151,7 +151,7 @@ async def test_batch_created_elsewhere_downloads_without_manifest(
     remote = await service._api.create(requests(4, prefix="elsewhere"))
     emulator.advance(60)
     # unknown locally: download_results fetches it first
-    assert await service.download_results(remote.id) == 4
+    assert (await service.download_results(remote.id)).rows == 4
     page = service.results_page([remote.id], ResultFilter(), 0, 10)
     assert page.total == 4
     assert all(r.input_text is None for r in page.rows)
@@ -167,5 +167,5 @@ async def test_transient_404_right_after_create_is_retried(
     emulator.advance(10)  # ended, but the API still says 404 for a minute
     emulator.set_faults(transient_404_s=60)
     await service.refresh()
-    assert await service.download_results(outcome.batch_ids[0]) == 5
+    assert (await service.download_results(outcome.batch_ids[0])).rows == 5
     assert sleeper.delays

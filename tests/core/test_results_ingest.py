@@ -243,7 +243,7 @@ async def test_cut_streams_are_indexed_once(
     await service.refresh()
     (bid,) = outcome.batch_ids
     emulator.set_faults(cut_results_after_bytes=1_234_567)  # past the first fed piece
-    assert await service.download_results(bid) == 3_000
+    assert (await service.download_results(bid)).rows == 3_000
     assert len(sleeper.delays) == 3
     got = service.store._conn().execute(
         f"SELECT r.custom_id, {INPUT_TEXT} FROM results r WHERE r.batch_id = ?", (bid,)

@@ -26,6 +26,7 @@ from test_rel_kill9 import Workspace, ended_batch, make_emulator
 from waiting import wait_until
 
 WAITING = "Another batchtop is downloading the results of"
+DONE_BY_ANOTHER = "were already downloaded by another batchtop process"
 
 
 class Run:
@@ -105,6 +106,9 @@ async def test_three_processes_download_one_batch_once(
         assert "Traceback" not in r.stderr(), r.stderr()
         assert "unexpected" not in r.stderr(), r.stderr()
     assert sum(r.says_waiting() for r in runs) == 2, [r.stderr() for r in runs]
+    # the two that waited say whose download it was, and only the holder counts it as its own
+    assert sum(DONE_BY_ANOTHER in r.stderr() for r in runs) == 2, [r.stderr() for r in runs]
+    assert sum(f"downloaded {n:,} results of" in r.stderr() for r in runs) == 1
     assert emulator.stats.arrivals("results") == 1  # downloaded by one process only
     outs = [r.out.read_bytes() for r in runs]
     assert outs[0] == outs[1] == outs[2]
@@ -114,6 +118,38 @@ async def test_three_processes_download_one_batch_once(
     assert indexed_rows(ws, bid) == (n, n)
     results_dir = ws.data / "results"
     assert sorted(p.name for p in results_dir.iterdir()) == [f"{bid}.jsonl"]
+
+
+async def test_the_process_that_waited_says_another_downloaded_the_results(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    emulator = make_emulator(emulator_factory, rate=None)
+    ws = Workspace(tmp_path, emulator)
+    n = 50
+    bid = await ended_batch(ws, emulator, n)
+    emulator.set_faults(results_latency_s=600.0)  # until released below
+
+    holder = Run(ws, bid, "holder")
+    wait_until(held(emulator), 90, "the holder's results stream under way")
+    waiter = Run(ws, bid, "waiter")
+    wait_until(
+        lambda: waiter.says_waiting() or waiter.proc.poll() is not None,
+        90,
+        "the second process waiting or done",
+    )
+    assert waiter.says_waiting(), waiter.stderr()
+    emulator.call(emulator.server.release_slow_results)
+    assert holder.finish() == 0, holder.stderr()
+    assert waiter.finish() == 0, waiter.stderr()
+
+    assert f"downloaded 50 results of {bid}" in holder.stderr()
+    assert DONE_BY_ANOTHER not in holder.stderr()
+    said = waiter.stderr()
+    assert f"The results of {bid} {DONE_BY_ANOTHER} (50 results)" in said, said
+    assert "downloaded 50 results" not in said  # it downloaded nothing itself
+    assert emulator.stats.arrivals("results") == 1
+    assert waiter.out.read_bytes() == holder.out.read_bytes()
+    assert len(waiter.out.read_bytes().splitlines()) == n
 
 
 async def test_holder_killed_mid_download_does_not_block_the_next(

@@ -76,7 +76,7 @@ async def hostile_batch(emulator: EmulatorHandle, service: BatchService) -> str:
     service.set_label(bid, LABEL)
     emulator.advance(3600)
     await service.refresh()
-    assert await service.download_results(bid) == len(TEXTS)
+    assert (await service.download_results(bid)).rows == len(TEXTS)
     return bid
 
 

@@ -253,11 +253,14 @@ class ResultsScreen(Screen[None]):
                 Text(f"Downloading results of {clean(batch_id)}{label}…"), progress=True
             )
             try:
-                await self.service.download_results(
+                outcome = await self.service.download_results(
                     batch_id, progress=self._on_download, on_wait=self._on_download_wait
                 )
             except BatchtopError as exc:  # show the others anyway; say what is missing
                 problems.append(f"Could not download the results of {batch_id}: {exc}")
+                continue
+            if outcome.note is not None:  # another batchtop process downloaded them
+                self.notify(escape(clean(outcome.note, keep_newlines=False)))
         summary, page = await asyncio.to_thread(self._query, self.filt)
         note: Text | None = None
         if problems:

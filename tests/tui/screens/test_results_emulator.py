@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from batchtop.core import paths
-from batchtop.core.emulator import EmulatorHandle, Rule
+from batchtop.core.emulator import EmulatorHandle, ManualClock, Rule
 from batchtop.core.models import ProcessingStatus, ResultType
 from batchtop.core.service import BatchService
 from batchtop.tui.messages import ServiceEvent
@@ -16,6 +21,7 @@ from batchtop.tui.screens.results import ResultsScreen
 from batchtop.tui.screens.retry import RetryScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
 from screens_data import HOSTILE, ScreenHost, screen_text, wait_for
+from waiting import wait_until
 
 
 def compose_requests(ids: list[str]) -> list[dict[str, Any]]:
@@ -212,3 +218,73 @@ async def test_viewer_says_another_process_is_downloading_then_shows_the_results
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def start_results(batch_id: str, cwd: Path, err: Path) -> subprocess.Popen[bytes]:
+    """`batchtop results BATCH --out -` as another process (this test's environment), its
+    stderr in `err`."""
+    with err.open("wb") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "batchtop.tui.cli", "results", batch_id, "--out", "-"],
+            cwd=cwd,
+            env=dict(os.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="downloads are serialised with flock")
+async def test_viewer_says_another_process_downloaded_the_results(
+    emulator_factory: Callable[..., EmulatorHandle],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A `batchtop results` process is downloading the batch when the viewer opens it: the
+    viewer waits for that process, then says the results were downloaded by it (this
+    process fetched nothing) and shows them."""
+    emulator = emulator_factory(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.base_url)
+    # the store of the data directory the `batchtop results` process below uses too
+    service = await BatchService.open(now=emulator.clock.now, sleep=asyncio.sleep)
+    service.auto_download = False
+    holder: subprocess.Popen[bytes] | None = None
+    err = tmp_path / "holder.err"
+    try:
+        outcome = await service.submit_requests(compose_requests(["a", "b", "c"]), name="two")
+        [batch_id] = outcome.batch_ids
+        emulator.advance(3600)
+        await service.refresh()
+        emulator.set_faults(results_latency_s=600.0)  # the holder's stream pauses until released
+        holder = start_results(batch_id, tmp_path, err)
+        await asyncio.to_thread(
+            wait_until, lambda: emulator.server.held_results >= 1, 90, "the holder's download"
+        )
+        app = ScreenHost(lambda: ResultsScreen(service, batch_ids=[batch_id], title="two"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = app.screen
+            assert isinstance(screen, ResultsScreen)
+            await wait_for(
+                pilot,
+                lambda: "Another batchtop is downloading the results" in screen_text(app),
+                limit_s=30,
+            )
+            emulator.call(emulator.server.release_slow_results)
+            await wait_for(pilot, lambda: screen.loaded, limit_s=60)
+            said = [str(n.message) for n in app._notifications]
+            assert any(
+                f"The results of {batch_id} were already downloaded by another batchtop process"
+                in s
+                for s in said
+            ), said
+            assert screen.summary is not None
+            assert screen.summary.by_type[ResultType.SUCCEEDED] == 3
+        assert await asyncio.to_thread(holder.wait, 60) == 0, err.read_text()
+        assert f"downloaded 3 results of {batch_id}" in err.read_text()
+        assert emulator.stats.arrivals("results") == 1  # fetched by the holder alone
+    finally:
+        if holder is not None and holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        await service.close()

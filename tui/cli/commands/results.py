@@ -46,8 +46,9 @@ async def ensure_results(service: BatchService, ids: list[str], out: Console) ->
         if view is not None and view.remote.is_active:
             raise Conflict(f"Batch {bid} has not ended yet: its results come when it ends.")
         with progress.task(f"Downloading the results of {bid}", unit=" bytes") as advance:
-            rows = await service.download_results(bid, advance, waiting_note(out))
-        out.print(f"downloaded {quantity(rows, 'result')} of {bid}")
+            outcome = await service.download_results(bid, advance, waiting_note(out))
+        # another batchtop process downloaded them while this one waited: not this one
+        out.print(txt(outcome.note or f"downloaded {quantity(outcome.rows, 'result')} of {bid}"))
 
 
 def waiting_note(out: Console) -> Callable[[str], None]:
