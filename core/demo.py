@@ -275,7 +275,8 @@ async def start_demo(settings: Settings | None = None) -> AsyncIterator[Demo]:
 @dataclass(frozen=True, slots=True)
 class Arrival:
     """A batch the demo submits while it is open (its requests are `prefix<n>-<i>`);
-    `endpoint`: an OpenAI batch's endpoint (None: a Message Batch)."""
+    `endpoint`: an OpenAI batch's endpoint (None: a Message Batch); `model` "": the
+    provider's default model (`BatchService.default_model`)."""
 
     name: str
     prefix: str
@@ -295,8 +296,8 @@ ARRIVALS = (
 #: What arrives on the OpenAI side, in turn (through the demo's OpenAI emulator): one per
 #: endpoint, chat with a few server errors.
 OPENAI_ARRIVALS = (
-    Arrival("email drafts", "omail", 240, "gpt-4o-mini", "/v1/chat/completions"),
-    Arrival("faq refresh", "ofaq", 90, "gpt-5-mini", "/v1/responses"),
+    Arrival("email drafts", "omail", 240, "", "/v1/chat/completions"),
+    Arrival("faq refresh", "ofaq", 90, "", "/v1/responses"),
     Arrival("search embeddings", "oemb", 400, "text-embedding-3-small", "/v1/embeddings"),
 )
 LIFE_TICK_S = 2.0  # how often the running demo looks whether a batch is due (real seconds)
@@ -389,9 +390,8 @@ def _arrival_body(service: BatchService, arrival: Arrival, i: int) -> dict[str, 
             "messages": [{"role": "user", "content": prompt}],
         }
     # the endpoint's output budget field (none for embeddings), as an import makes it
-    return service.openai_body(
-        prompt, model=arrival.model, max_tokens=300, endpoint=arrival.endpoint
-    )
+    model = arrival.model or service.default_model(arrival.endpoint)
+    return service.openai_body(prompt, model=model, max_tokens=300, endpoint=arrival.endpoint)
 
 
 def article(i: int) -> dict[str, Any]:

@@ -37,7 +37,16 @@ def _articles(i: int) -> str:
     return str(article(i)["content"])
 
 
-def _chat(prefix: str, n: int, task: str, model: str = "gpt-4o-mini") -> list[dict[str, Any]]:
+def _cheapest() -> str:
+    """The demo's model: the default OpenAI model (the cheapest current one; chosen from the
+    model and price data, as an import without a model gets it)."""
+    from .openai_models import default_model
+
+    return default_model() or ""
+
+
+def _chat(prefix: str, n: int, task: str, model: str | None = None) -> list[dict[str, Any]]:
+    model = model or _cheapest()
     return [
         {
             "custom_id": f"{prefix}-{i:03d}",
@@ -57,12 +66,13 @@ def _chat(prefix: str, n: int, task: str, model: str = "gpt-4o-mini") -> list[di
 
 
 def _responses(prefix: str, n: int, task: str) -> list[dict[str, Any]]:
+    model = _cheapest()
     return [
         {
             "custom_id": f"{prefix}-{i:03d}",
             "method": "POST",
             "url": RESPONSES,
-            "body": {"model": "gpt-5-mini", "input": f"{task}: {_articles(i)}"},
+            "body": {"model": model, "input": f"{task}: {_articles(i)}"},
         }
         for i in range(n)
     ]
@@ -194,7 +204,7 @@ async def seed_openai(
     clock.jump(0.5 * hour)
     rules(cancel_delay_s=30.0)
     abandoned = await _submit(
-        service, _chat("rw", 150, "Rewrite this", "gpt-4.1-mini"), "abandoned rewrite"
+        service, _chat("rw", 150, "Rewrite this", "gpt-6.1-terra"), "abandoned rewrite"
     )
     made["abandoned rewrite"] = abandoned
     clock.jump(20.0)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from batchtop.core.config import Settings
+from batchtop.core.costs import batch_cost
 from batchtop.core.demo import (
     ARRIVALS,
     DEMO_RATE,
@@ -176,6 +177,16 @@ async def test_the_demo_stays_alive_on_the_openai_side_too(
         assert [openai.batch(b).remote.endpoint for b in from_openai] == [
             a.endpoint for a in OPENAI_ARRIVALS
         ]
+        # the chat and responses arrivals go to the default OpenAI model (the cheapest
+        # current one), and every arrival is priced: never an unknown cost
+        assert [openai.batch(b).model for b in from_openai] == [
+            a.model or openai.default_model(a.endpoint) for a in OPENAI_ARRIVALS
+        ]
+        assert openai.default_model("/v1/responses") == "gpt-6-luna"
+        for b in from_openai:
+            cost = batch_cost(openai.batch(b))
+            assert cost.usd is not None
+            assert not cost.unpriced
         assert [service.batch(b).label for b in arrived[::2]] == [
             a.name for a in ARRIVALS[: len(OPENAI_ARRIVALS)]
         ]

@@ -68,13 +68,14 @@ async def test_the_demos_own_openai_batches_are_batchtops_with_inputs_and_costs(
     async with start_demo() as demo:
         service = demo.openai_service
         assert service is not None
+        # today's models: the default OpenAI model (the cheapest current one) and one more
         models = {
-            "nightly eval": "gpt-4o-mini",
+            "nightly eval": "gpt-6-luna",
             "product embeddings": "text-embedding-3-small",
-            "faq answers": "gpt-5-mini",
-            "abandoned rewrite": "gpt-4.1-mini",
-            "support replies": "gpt-4o-mini",
-            "ticket tags": "gpt-5-mini",
+            "faq answers": "gpt-6-luna",
+            "abandoned rewrite": "gpt-6.1-terra",
+            "support replies": "gpt-6-luna",
+            "ticket tags": "gpt-6-luna",
         }
         for name, model in models.items():
             view = service.batch(demo.openai_batches[name])
