@@ -79,10 +79,21 @@ def test_dated_ids_resolve_and_older_models_bill_no_cache_writes() -> None:
     assert price_for("gpt-6-luna") is not None
     assert price_for("gpt-6-luna-2026-09-22") == price_for("gpt-6-luna")
     assert price_for("gpt-5.6-terra-2026-07-09") == price_for("gpt-5.6-terra")
-    older = price_for("gpt-5.5")
+    older = price_for("gpt-5")
     assert older is not None
     assert older.base.cache_write_5m == 0
-    assert older.above is None
+    assert older.above is None  # a 400K window: no long-context tier
+
+
+def test_gpt_5_4_long_requests() -> None:
+    """GPT-5.4 above 272K input tokens: $5 input, $0.50 cached, $22.50 output (wavespeed.ai;
+    codex-cost-meter v1.2.5 prices GPT-5.4 and 5.5 long context)."""
+    assert cost_usd("gpt-5.4", 200_000, 1_000, cache_read=72_001) == pytest.approx(
+        (200_000 * 5 + 72_001 * 0.50 + 1_000 * 22.50) / 2e6
+    )
+    assert cost_usd("gpt-5.4", 200_000, 1_000, cache_read=72_000) == pytest.approx(
+        (200_000 * 2.50 + 72_000 * 0.25 + 1_000 * 15) / 2e6
+    )
 
 
 def test_estimate_puts_a_long_request_in_the_upper_tier() -> None:
