@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .redact import url_for_display
-from .words import quantity
+from .words import numbered, quantity
 
 # --- batches ---------------------------------------------------------------------------
 
@@ -954,10 +954,14 @@ class PartialJobsNotice:
     def text(self) -> str:
         first = self.jobs[0]
         made = len(first.created)
+        unresolved = f", {numbered('part', first.open)} unresolved" if first.open else ""
         more = f" (and {len(self.jobs) - 1} more)" if len(self.jobs) > 1 else ""
+        # an unresolved part is not sent by u: A closes it first (after a confirmation)
+        close = "; A closes an unresolved part" if any(j.open for j in self.jobs) else ""
         return (
             f"Job {first.job.name} is partly submitted ({made} of {first.part_count} parts"
-            f" created){more}: select it and press u to send the missing parts."
+            f" created{unresolved}){more}: select it and press u to send the missing"
+            f" parts{close}."
         )
 
 

@@ -77,9 +77,8 @@ NOT_SENT = (
     "Not sent: the API holds neither its batch nor its input file, and the batchtop that was"
     " sending it has stopped; a submit of the same file sends it."
 )
-ABANDONED = (
-    "Closed by `batchtop reconcile --abandon` (no batch of it listed yet): a submit of the"
-    " same file sends it again."
+ABANDONED = (  # `reconcile --abandon`, or the dashboard's abandon key: said by both
+    "Abandoned as asked (no batch of it listed yet): a submit of the same file sends it again."
 )
 
 

@@ -177,6 +177,15 @@ DASHBOARD_KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "abandon",
+        "A",
+        "abandon_parts",
+        "Abandon",
+        "Close a job's unresolved parts as not sent",
+        "job: abandon unresolved parts",
+        show=False,
+    ),
+    Key(
         "export",
         "e",
         "export",

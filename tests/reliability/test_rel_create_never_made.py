@@ -228,7 +228,7 @@ def test_anthropic_unprovable_part_says_until_when_and_abandon_closes_it(
 
     closed = home.cli("reconcile", "--abandon")
     assert closed.returncode == 0, (closed.stdout[-2000:], closed.stderr[-2000:])
-    assert "part 1: not sent: Closed by `batchtop reconcile --abandon`" in one_line(closed.stdout)
+    assert "part 1: not sent: Abandoned as asked" in one_line(closed.stdout)
     assert [state for part, state in home.intents() if part == 1] == ["failed"]
     again = home.cli("submit", "input.jsonl", "--yes", "--json")
     assert again.returncode == 0, again.stderr[-2000:]

@@ -12,19 +12,20 @@ calls run in workers and turn every failure into a notification, never a crash.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import BatchView, Job
+from batchtop.core.models import BatchView, Job, JobProgress
 from rich.text import Text
 from textual import work
 from textual.markup import escape
 
-from ..format import short_id
+from ..format import short_id, when
 from ..safe_text import clean, safe_text
 from ..widgets.batches_table import BatchesTable
-from ..words import quantity
+from ..words import numbered, quantity
 from .rows import JOB_PREFIX
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class BatchActions(_Screen):
         provider_filter: str | None
         _batches: dict[str, BatchView]
         _jobs: dict[str, Job]
+        _now: Callable[[], datetime]
 
         @property
         def table(self) -> BatchesTable: ...
@@ -258,14 +260,18 @@ class BatchActions(_Screen):
         if await retry_flow(self, owner, [batch.id], display_name(batch)):
             self.reload()
 
-    def action_resume_job(self) -> None:
+    def _selected_job_progress(self) -> JobProgress | None:
+        """How far the selected job (or the selected batch's job) got in its submission."""
         key = self.table.selected_key
         if key is not None and key.startswith(JOB_PREFIX):
             job_id: str | None = key.removeprefix(JOB_PREFIX)
         else:
             batch = self.selected_batch()
             job_id = batch.job_id if batch is not None else None
-        progress = self.fleet.job_progress(job_id) if job_id else None
+        return self.fleet.job_progress(job_id) if job_id else None
+
+    def action_resume_job(self) -> None:
+        progress = self._selected_job_progress()
         if progress is None or progress.complete:
             self.notify("Select a partly submitted job (or one of its batches) first.")
             return
@@ -284,6 +290,57 @@ class BatchActions(_Screen):
             self.notify(escape(f"{text}; {'; '.join(outcome.errors)}"), severity="warning")
         else:
             self.notify(escape(text + "."))
+
+    def action_abandon_parts(self) -> None:
+        progress = self._selected_job_progress()
+        if progress is None or not progress.open:
+            self.notify(
+                "Select a job with an unresolved part first (a create that was interrupted)."
+            )
+            return
+        self._abandon_flow(progress)
+
+    @work(group="batch-action", exit_on_error=False)
+    async def _abandon_flow(self, progress: JobProgress) -> None:
+        """Close the job's unresolved parts as not sent (core's reconcile, abandoning), once
+        the user has read what it risks."""
+        from .confirm import ConfirmScreen
+
+        job = progress.job
+        parts = numbered("part", progress.open)
+        name = clean(job.name, keep_newlines=False)
+        until = progress.settles_by
+        body = Text.assemble(
+            f"Close {parts} of ",
+            safe_text(name, "bold", one_line=True),
+            f" ({job.id}) as not sent? u then sends {'it' if len(progress.open) == 1 else 'them'}.",
+            "\n\nA create was interrupted and no batch of it is listed yet",
+            f"; one may still appear until {when(until, self._now())}" if until else "",
+            " (reconcile then adopts it, or closes the part by itself). Should a batch appear"
+            " after all, the part is sent twice.",
+            ("\n\nOn the command line (every job's): batchtop reconcile --abandon", "dim"),
+        )
+        if not await self.app.push_screen_wait(
+            ConfirmScreen("Abandon unresolved parts", body, yes="Abandon")
+        ):
+            return
+        owner = self.fleet.service_for_job(job.id)
+        # each part closed (or found) is said by the service's notices
+        reported = await self._call("Abandon failed", owner.reconcile(job.id, abandon=True))
+        if reported is None:
+            return
+        self.reload()
+        after = self.fleet.job_progress(job.id)
+        unknown = {i.part for i in reported if i.unknown}  # a look-alike batch: said by its notice
+        busy = [p for p in (after.open if after else ()) if p not in unknown]
+        if busy:
+            self.notify(
+                escape(
+                    f"{numbered('part', busy).capitalize()} of {name} left open: a batchtop"
+                    " process is still sending it."
+                ),
+                severity="warning",
+            )
 
     async def _call(self, title: str, call: Awaitable[T]) -> T | None:
         """Await a service call; failures become notifications, never crashes."""

@@ -501,7 +501,7 @@ class DashboardScreen(BatchActions, Screen[None]):
         )
         for job in jobs:
             members = sorted(by_job.get(job.id, []), key=lambda b: (b.job_part or 0, b.id))
-            if not members:
+            if not members and not self._unsent_job(job, provider):
                 continue
             hit = not needle or needle in job.name.casefold()
             if not hit and not any(matches(b, needle) for b in members):
@@ -513,6 +513,17 @@ class DashboardScreen(BatchActions, Screen[None]):
         loose.sort(key=sort_key(self.sort_by), reverse=self.descending)
         keys.extend(b.id for b in loose)
         return keys
+
+    def _unsent_job(self, job: Job, provider: str | None) -> bool:
+        """A job none of whose parts made a batch, still to finish (parts unresolved or not
+        sent): shown, so that it can be selected (u, A). Its batches hidden by the provider
+        filter do not make it one."""
+        if job.batch_ids:
+            return False
+        if provider is not None and self.fleet.service_for_job(job.id).provider != provider:
+            return False
+        progress = self.fleet.job_progress(job.id)
+        return progress is not None and not progress.complete
 
     def _cells(self, key: str) -> tuple[Text, ...]:
         """The cells of one row, built when the table draws it (cached by the builder)."""
@@ -605,8 +616,10 @@ class DashboardScreen(BatchActions, Screen[None]):
         if key is not None and key.startswith(JOB_PREFIX):
             job = self._jobs.get(key.removeprefix(JOB_PREFIX))
             members = [b for b in self._batches.values() if job and b.job_id == job.id]
-            if self._detail_shows(key, job, *members):
-                detail.show_job(job, members, self._now())
+            progress = self.fleet.job_progress(job.id) if job is not None else None
+            if self._detail_shows(key, job, progress, *members):
+                key_shown = self._key_of("abandon") if progress and progress.open else ""
+                detail.show_job(job, members, self._now(), progress, key_shown)
             return
         batch = self._batches.get(key or "")
         if batch is None:
@@ -617,6 +630,13 @@ class DashboardScreen(BatchActions, Screen[None]):
         job = self._jobs.get(batch.job_id or "")
         if self._detail_shows(key, batch, job, *children):
             detail.show(self._detail_info(batch, job, children))
+
+    def _key_of(self, binding_id: str) -> str:
+        """The key bound to a binding id now (the keymap may have moved it), as shown."""
+        for key, active in self.active_bindings.items():
+            if active.binding.id == binding_id:
+                return self.app.get_key_display(active.binding.with_key(key))
+        return ""
 
     def _detail_shows(self, *what: object) -> bool:
         """Record what the panel is about to show; False if it shows exactly that already."""

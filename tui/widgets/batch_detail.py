@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from batchtop.core.costs import batch_cost, total_cost
-from batchtop.core.models import BatchView, CountSnapshot, Job
+from batchtop.core.models import BatchView, CountSnapshot, Job, JobProgress
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -35,7 +35,7 @@ from ..format import (
     when,
 )
 from ..safe_text import safe_text
-from ..words import quantity
+from ..words import numbered, quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ class BatchDetail(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._info: DetailInfo | None = None
-        self._job: tuple[Job, Sequence[BatchView]] | None = None
+        self._job: tuple[Job, Sequence[BatchView], JobProgress | None, str] | None = None
         self.narrow = False  # the right column is hidden: its cost goes in the left one
 
     def set_width(self, width: int) -> None:
@@ -117,15 +117,34 @@ class BatchDetail(Horizontal):
         # Heights are fixed by the CSS above: no layout pass (see the module docstring).
         self.query_one(static_id, Static).update(content, layout=False)
 
-    def show_job(self, job: Job | None, batches: Sequence[BatchView], now: datetime) -> None:
-        """A job row is selected: its aggregate, and its batches one per line."""
+    def show_job(
+        self,
+        job: Job | None,
+        batches: Sequence[BatchView],
+        now: datetime,
+        progress: JobProgress | None = None,
+        abandon_key: str = "",
+    ) -> None:
+        """A job row is selected: its aggregate, and its batches one per line; its parts
+        whose create is unresolved (`progress`), with the key that abandons them."""
         if job is None:
             self.show(None)
             return
-        self._info, self._job = None, (job, batches)
+        self._info, self._job = None, (job, batches, progress, abandon_key)
         grid = _grid()
         grid.add_row("job", safe_text(job.name, one_line=True))
         grid.add_row("id", Text(job.id))
+        if progress is not None and progress.open:
+            until = progress.settles_by
+            grid.add_row(
+                "unresolved",
+                Text.assemble(
+                    f"{numbered('part', progress.open)}: a batch may still appear",
+                    f" until {when(until, now)}" if until else "",
+                    f" · {abandon_key} abandons" if abandon_key else "",
+                ),
+                style="bold yellow",
+            )
         grid.add_row("created", Text(f"{stamp(job.created_at)} ({age(job.created_at, now)} ago)"))
         if job.source:
             grid.add_row("source", safe_text(job.source, one_line=True))
@@ -173,7 +192,8 @@ class BatchDetail(Horizontal):
             self._put("#detail-head", _head(info, narrow=self.narrow))
             self._put("#detail-bars", _bars(info))
         elif self._job is not None:
-            self.show_job(*self._job, now)
+            job, batches, progress, key = self._job
+            self.show_job(job, batches, now, progress, key)
 
     def _spark(self, data: list[float]) -> None:
         """A sparkline needs two points and a completion; say so instead of drawing bars

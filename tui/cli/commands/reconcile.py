@@ -16,6 +16,7 @@ from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ABANDON_HINT, IntentState, provider_name
 from batchtop.tui.cli.render import clean, console, print_json, txt
 from batchtop.tui.cli.session import routed
+from batchtop.tui.words import numbered
 
 if TYPE_CHECKING:
     from batchtop.core.fleet import Fleet
@@ -48,11 +49,6 @@ def _job_dict(p: JobProgress) -> dict[str, Any]:
         "missing_parts": list(p.missing),
         "open_settles_by": p.settles_by.isoformat() if p.settles_by else None,
     }
-
-
-def _parts(parts: tuple[int, ...]) -> str:
-    """`part 2` or `parts 1, 3`."""
-    return ("part " if len(parts) == 1 else "parts ") + ", ".join(str(p) for p in parts)
 
 
 def _orphan_state(f: OrphanFile, deleted: bool) -> str:
@@ -177,18 +173,18 @@ def _print(found: _Found, out: Console, *, named: bool, deleting: bool) -> None:
             out.print(f"{where}: {i.state.value} {i.batch_id or ''}".rstrip())
     for p in found.partial:
         created = (
-            f"{_parts(p.created)} of {p.part_count} created"
+            f"{numbered('part', p.created)} of {p.part_count} created"
             if p.created
             else (f"none of its {p.part_count} parts created")
         )
         rest = []
         if p.missing:
-            rest.append(f"{_parts(p.missing)} not sent")
+            rest.append(f"{numbered('part', p.missing)} not sent")
         if p.open:
             settles = p.settles_by
             when = f" until {settles.strftime('%H:%M UTC')}" if settles is not None else ""
             rest.append(
-                f"{_parts(p.open)} unresolved (a batch may still appear{when}: reconcile"
+                f"{numbered('part', p.open)} unresolved (a batch may still appear{when}: reconcile"
                 f" adopts it then, or closes the part after that so a submit sends it;"
                 f" {ABANDON_HINT})"
             )
