@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 _DATED = re.compile(r"^(?P<base>.+?)-\d{4}-\d{2}-\d{2}$")
@@ -33,14 +33,17 @@ def _load() -> dict[str, _Model]:
         import tomllib
 
         data = tomllib.loads(Path(__file__).with_name("openai_models.toml").read_text("utf-8"))
-        _models = {
-            str(model): _Model(
+        models: dict[str, _Model] = {}
+        for model, entry in data["models"].items():
+            info = _Model(
                 int(entry["context_window"]),
                 str(entry.get("released", "")),
                 entry.get("current") is True,
             )
-            for model, entry in data["models"].items()
-        }
+            models[str(model)] = info
+            for alias in entry.get("aliases", ()):
+                models.setdefault(str(alias), replace(info, current=False))
+        _models = models
     return _models
 
 

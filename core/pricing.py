@@ -51,8 +51,9 @@ class ModelPrice:
 
     base: TierPrice
     source: str
-    # Priced by prompt size (Haiku 5.5): prompts above `threshold` tokens pay `above` on
-    # every token of the request.
+    # Priced by prompt size (Haiku 5.5 above 100K; OpenAI's GPT-5.4 and later above 272K
+    # input tokens): prompts above `threshold` tokens pay `above` on every token of the
+    # request.
     threshold: int | None = None
     above: TierPrice | None = None
 
@@ -216,6 +217,7 @@ _ALIASES = {
     "claude-opus-4-0": "claude-opus-4",
     "claude-sonnet-4-0": "claude-sonnet-4",
     "claude-3-5-haiku-latest": "claude-3-5-haiku",
+    "gpt-5.6": "gpt-5.6-sol",  # OpenAI's alias of GPT-5.6 Sol
 }
 # Dated ids: Anthropic's -20251001 / @20251001 / -latest, OpenAI's -2025-08-07.
 _DATED = re.compile(r"^(?P<base>.+?)[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|latest)$")

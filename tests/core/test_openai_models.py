@@ -35,3 +35,14 @@ def test_the_default_follows_the_prices() -> None:
         assert openai_models.default_model() == "gpt-6.1-terra"
     finally:
         pricing.reset_prices()
+
+
+def test_every_model_the_emulator_serves_has_a_price_and_text_ones_a_window() -> None:
+    """The emulator's list stands in for OpenAI's: none of its models may cost "unknown"."""
+    from batchtop.core.emulator.openai_api import models as served
+
+    for model in served.MODELS:
+        for name in (model.id, *model.aliases):
+            assert pricing.price_for(name) is not None, name
+            if model.kind == "text":
+                assert openai_models.context_window(name) is not None, name
