@@ -535,3 +535,23 @@ async def test_composed_requests_go_to_openai_through_the_journal(
         assert {r.input_text for r in page.rows} == {"sea", "river"}  # the manifest's texts
     finally:
         await service.close()
+
+
+async def test_a_template_import_without_a_model_goes_to_the_default_openai_model(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """No --model: the cheapest current OpenAI model the API lists (chosen from the model and
+    price data, never a constant), priced; an embeddings import has no such default."""
+    service = openai_service(openai_emulator, tmp_path, endpoint="/v1/responses")
+    try:
+        await service.model_catalog(force=True)  # the API's list, as at start
+        src = tmp_path / "words.txt"
+        src.write_text("the sea\nthe mountain\n")
+        report = await service.analyse(src, ImportOptions())
+        assert report.ok, report.issues
+        assert report.models == {"gpt-6-luna": 2}
+        assert report.estimate is not None
+        assert report.estimate.unknown_models == ()
+        assert service.default_model("/v1/embeddings") == ""
+    finally:
+        await service.close()
