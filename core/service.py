@@ -896,11 +896,15 @@ class BatchService:
                 )
             )
             return copy, parts, ()
-        # this import's prepared copy (same content) serves the resume; an older one goes
+        # The parts left are sent from this import's prepared copy (same content). The job's
+        # own copy stays the job's while it is there: a submit of the job that is still
+        # running sends from it (removing it would lose a part that submit has journaled
+        # but not yet streamed); it goes once every part is created (`_release_prepared`),
+        # and this copy when this submit ends (`discard_import`). A copy that is gone is
+        # replaced by this one.
         old = job.prepared_path
-        await asyncio.to_thread(self.store.set_job_prepared, job.id, str(prepared_dir))
-        if old and Path(old) != prepared_dir:
-            await asyncio.to_thread(self._remove_prepared, Path(old))
+        if not old or not await asyncio.to_thread(Path(old).is_dir):
+            await asyncio.to_thread(self.store.set_job_prepared, job.id, str(prepared_dir))
         todo = [p for p in parts if p[0] not in progress.created]
         return job, todo, progress.created
 

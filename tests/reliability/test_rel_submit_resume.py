@@ -170,6 +170,45 @@ def test_two_submits_of_one_file_at_once_make_one_job(
 
 
 @pytest.mark.timeout(600)
+def test_a_second_submit_leaves_the_running_submits_parts_in_place(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    """A submit whose create of part 1 is still at the server, and a second submit of the
+    same file that ends meanwhile (parts 2 and 3 sent, part 1 left to the first): the first
+    still has its prepared parts when its create returns, finds 2 and 3 created and exits 0.
+    (A second submit that removed them lost a part the first had journaled but not yet
+    streamed: never sent, both exiting 1.)"""
+    emulator = emulator_factory(rate=None)
+    home = Home(tmp_path, emulator)
+    home.write_input()
+    assert home.cli("ls").returncode == 0  # a home in use: its store bound to the workspace
+    emulator.set_faults(create_latency_s=600)
+    first = start_cli("submit", "input.jsonl", "--json", cwd=home.work, env=home.env)
+    wait_until(lambda: emulator.server.held_creates == 1, 300, "the first submit's part 1 held")
+    (own,) = {p.parent for p in home.prepared_files()}
+    emulator.set_faults(create_latency_s=0)
+
+    second = home.cli("submit", "input.jsonl", "--json")
+    assert second.returncode == 1, second.stderr[-2000:]  # part 1 is the first's: unresolved
+    said = json.loads(second.stdout)
+    assert (said["unresolved_parts"], said["resumed_parts"]) == ([1], []), said
+    assert parts_on_server(emulator) == [2, 3]
+    assert [p for p in home.prepared_files() if p.parent == own] == [
+        own / f"part-{i:04d}.jsonl" for i in range(1, PARTS + 1)
+    ]  # the first's parts are still where it reads them
+
+    emulator.call(emulator.server.release_slow_creates)
+    out, err = first.communicate(timeout=180)
+    assert first.returncode == 0, err[-3000:]
+    report = json.loads(out)
+    assert (report["failed_parts"], report["unresolved_parts"]) == ([], []), report
+    assert len(report["batch_ids"]) == 1
+    assert parts_on_server(emulator) == [1, 2, 3]  # every part once
+    assert home.query("SELECT count(*) FROM intents WHERE state = 'pending'") == [(0,)]
+    assert home.prepared_files() == []  # every part created: no copy left
+
+
+@pytest.mark.timeout(600)
 def test_ctrl_c_during_a_slow_create_says_when_it_settles(
     emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
 ) -> None:
