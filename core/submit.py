@@ -628,6 +628,8 @@ class Submitter:
             if mine:
                 return Lookup(None, tuple(b.id for b in mine))
         alike = [b for b in alike if lo <= b.created_at <= hi]
+        if alike and self._keeps_id(api):
+            alike = await self._from_own_input(api, wanted, alike)
         unclaimed: list[RemoteBatch] = []
         for batch in sorted(alike, key=lambda b: b.created_at):
             if claimed is not None and batch.id in claimed:
@@ -651,6 +653,18 @@ class Submitter:
         if len(proven) == 1 and not unsure:
             return Lookup(proven[0])
         return Lookup(None, tuple(b.id for b in proven + unsure))
+
+    @staticmethod
+    async def _from_own_input(
+        api: BatchProvider, wanted: str, alike: list[RemoteBatch]
+    ) -> list[RemoteBatch]:
+        """Where batches carry batchtop's submission id (OpenAI's metadata), an untagged one
+        is this submission's only if it was made from the input file batchtop uploaded for it
+        (named after the submission when uploaded). Another client's batch of the same
+        custom_ids, made from its own file, is never a look-alike."""
+        files = getattr(api, "submission_files", None)
+        ours: set[str] = set(await files(wanted)) if files is not None else set()
+        return [b for b in alike if b.input_file_id is not None and b.input_file_id in ours]
 
     def _owner(self, batch_id: str, intent: SubmitIntent) -> str | None:
         """'this part', 'other' (recorded here for another part or job) or None."""

@@ -465,11 +465,16 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
                 return out
             after = str(data[-1]["id"])
 
+    async def submission_files(self, submission_id: str) -> set[str]:
+        """The ids of the input files batchtop uploaded for this submission (each is named
+        after it when uploaded: `input_file_name`)."""
+        name = input_file_name(submission_id)
+        return {str(f["id"]) for f in await self.batch_files() if f.get("filename") == name}
+
     async def input_uploaded(self, submission_id: str) -> bool:
         """Whether an input file named after this submission is on the API (a create of it
         needs one: none means its create was never sent)."""
-        name = input_file_name(submission_id)
-        return any(f.get("filename") == name for f in await self.batch_files())
+        return bool(await self.submission_files(submission_id))
 
     async def orphan_files(self) -> list[OrphanFile]:
         """batchtop's uploaded input files that no batch of the project uses (one walk of

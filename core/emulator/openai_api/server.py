@@ -546,6 +546,11 @@ class OpenAIServer:
         """Uploads held by `upload_latency_s` now."""
         return self._slow_uploads.held
 
+    @property
+    def held_creates(self) -> int:
+        """Creates held by `create_latency_s` now (their input file is uploaded)."""
+        return self._slow_creates.held
+
     def release_slow_uploads(self) -> None:
         """Let every upload now held go on (on the server's loop)."""
         self._slow_uploads.release()

@@ -1,0 +1,145 @@
+"""Reconcile never adopts another client's batch that merely looks like an open part's.
+
+Real `batchtop` processes against the emulators: a submit is killed (kill -9) while its create
+is held at the server (the emulator's `create_latency_s` gate: the create never happens), then
+another client on the same workspace, with another key and through the official SDK, creates
+a batch of the same custom_ids (user-named, as a user's own file names them) with other
+prompts. Once that batch has ended, `batchtop reconcile` must not take it for the part's.
+
+- OpenAI: batchtop uploaded its input file (`batchtop-<submission>.jsonl`) and the create never
+  happened; the other client uploads its own file and creates an untagged batch. A batch is
+  the part's only when it carries batchtop's submission id or was made from the input file
+  batchtop uploaded for it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
+from data_factory import openai_chat, write_jsonl
+from reliability_support import cli_env, run_cli, start_cli, store_file
+from waiting import wait_until
+
+COUNT = 6
+
+
+class Home:
+    """One data directory submitting a one-part file of user-named ids `a0` … `a5`."""
+
+    def __init__(self, tmp: Path, emulator: EmulatorHandle, *, openai: bool) -> None:
+        if openai:
+            self.env = cli_env(
+                tmp, api_key=None, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=emulator.base_url
+            )
+        else:
+            self.env = cli_env(tmp, base_url=emulator.base_url)
+        self.data = tmp / "xdg" / "data" / "batchtop"
+        config = tmp / "xdg" / "config" / "batchtop"
+        config.mkdir(parents=True)
+        (config / "config.toml").write_text(f'provider = "{"openai" if openai else "anthropic"}"\n')
+        self.cwd = tmp / "work"
+        self.cwd.mkdir()
+        if openai:
+            lines = [openai_chat(f"a{i}", f"topic number {i} " * 20) for i in range(COUNT)]
+        else:
+            lines = [
+                {
+                    "custom_id": f"a{i}",
+                    "params": {
+                        "model": "claude-haiku-4-5",
+                        "max_tokens": 16,
+                        "messages": [{"role": "user", "content": f"topic number {i} " * 20}],
+                    },
+                }
+                for i in range(COUNT)
+            ]
+        write_jsonl(self.cwd / "f.jsonl", lines)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, cwd=self.cwd, env=self.env, timeout=180)
+
+    def submit(self) -> subprocess.Popen[str]:
+        return start_cli("submit", "f.jsonl", "--yes", "--json", cwd=self.cwd, env=self.env)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        path = store_file(self.data)
+        if not path.exists():
+            return []
+        conn = sqlite3.connect(path, timeout=10)
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+        finally:
+            conn.close()
+
+    def intents(self) -> list[tuple[Any, ...]]:
+        return self.query("SELECT part, state, batch_id FROM intents ORDER BY id")
+
+    def kill_with_create_held(self, emulator: EmulatorHandle) -> None:
+        """Submit, and kill -9 it while its create is held at the server (never made)."""
+        emulator.set_faults(create_latency_s=3600)
+        proc = self.submit()
+        wait_until(
+            lambda: (
+                emulator.call(lambda: emulator.server.held_creates) == 1 or proc.poll() is not None
+            ),
+            120,
+            "the create held at the server",
+        )
+        assert proc.poll() is None, proc.communicate()
+        proc.kill()
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        emulator.set_faults(create_latency_s=0)  # the held create stays held
+        assert [state for _part, state, _bid in self.intents()] == ["pending"]
+
+
+@pytest.fixture
+def openai_emulator() -> Iterator[EmulatorHandle]:
+    config = EmulatorConfig(rate=None, start_delay_s=0.0, counters="live", seed=91)
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    with run_in_thread(config, clock, api="openai") as handle:
+        yield handle
+
+
+def test_openai_untagged_batch_of_another_input_file_is_never_adopted(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    openai = pytest.importorskip("openai")
+    emulator = openai_emulator
+    home = Home(tmp_path, emulator, openai=True)
+    home.kill_with_create_held(emulator)
+
+    other = openai.OpenAI(api_key="another-key", base_url=emulator.base_url, max_retries=0)
+    mine = tmp_path / "mine.jsonl"
+    write_jsonl(mine, [openai_chat(f"a{i}", f"foreign {i}") for i in range(COUNT)])
+    with mine.open("rb") as fh:
+        uploaded = other.files.create(file=("mine.jsonl", fh), purpose="batch")
+    foreign = other.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    emulator.advance(60)
+    wait_until(
+        lambda: other.batches.retrieve(foreign.id).status == "completed", 60, "its batch ended"
+    )
+
+    rec = home.cli("reconcile", "--json")
+    assert "Traceback" not in rec.stderr
+    entries = json.loads(rec.stdout)
+    assert not [e for e in entries if e.get("batch_id") == foreign.id], entries
+    assert [(state, bid) for _part, state, bid in home.intents()] == [("pending", None)]
+    adopted = home.query(f"SELECT job_id FROM batch_local WHERE batch_id = '{foreign.id}'")
+    assert adopted in ([], [(None,)]), adopted
+    # batchtop's own upload, which no batch uses, is reported as such
+    files = [e for e in entries if e.get("file_id")]
+    assert [f["filename"].startswith("batchtop-") for f in files] == [True], entries
