@@ -14,6 +14,7 @@ from typing import Any
 from batchtop.core.models import ProcessingStatus, RequestCounts
 from batchtop.core.store import Store
 from batchtop.tui.app import BatchtopApp
+from batchtop.tui.widgets.batch_detail import BatchDetail
 from dashboard_support import Workspace, until
 from data_factory import remote
 from textual.screen import Screen
@@ -75,6 +76,7 @@ from pathlib import Path
 from batchtop.core.config import Settings
 from batchtop.core.service import BatchService
 from batchtop.tui.app import BatchtopApp
+from batchtop.tui.widgets.batch_detail import BatchDetail
 
 
 async def main():
@@ -135,3 +137,43 @@ def test_the_first_frame_imports_no_sdk_and_no_screen_it_does_not_show(tmp_path:
     rows, loaded = out.stdout.strip().split("|")
     assert rows == "40"  # the frame shows the store's batches
     assert loaded == ""
+
+
+async def test_the_first_frame_is_laid_out_for_the_terminal_size(
+    make_app: Callable[..., BatchtopApp], workspace: Workspace
+) -> None:
+    """At 80×24 the first frame already has the 80-column table: before, the table drew every
+    column at its narrowest (cut off at the right, with a sideways scrollbar) until its resize
+    event laid it out a frame later. The detail panel too: its narrow layout (no right
+    column) is chosen before that frame, not by the resize event after it."""
+    from textual._compositor import LayoutUpdate
+
+    app = make_app()
+    first: list[list[str]] = []
+    narrow: list[bool] = []
+    original = app._display
+
+    def display(screen: Screen[Any], renderable: Any) -> None:
+        if not first and screen is app.dashboard and isinstance(renderable, LayoutUpdate):
+            lines = renderable.strips
+            first.append(["".join(s.text for strip in line for s in strip) for line in lines])
+            narrow.append(screen.query_one(BatchDetail).has_class("-narrow"))
+        original(screen, renderable)
+
+    app._display = display  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await until(pilot, lambda: bool(first))
+        table = app.dashboard.table
+        await pilot.pause()
+        settled = table.shown_columns
+        header = "".join(s.text for s in table.render_line(0))
+        lines = first[0]
+        top = table.region.y
+        assert lines[top].rstrip() == header.rstrip()
+        assert "Err" in header
+        assert "Cost" in header
+        assert settled[0] == "label"
+        bottom = table.region.bottom - 1
+        assert "▋" not in lines[bottom]
+        assert "▁" not in lines[bottom]
+        assert narrow == [True]

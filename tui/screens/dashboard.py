@@ -219,6 +219,9 @@ class DashboardScreen(BatchActions, Screen[None]):
         # cyclic GC's full passes, which otherwise walk all of them (a 20 ms pause while
         # drawing the first frame, 40-160 ms pauses during keypresses at 10,000 batches).
         gc.freeze()
+        # Sized now, before the first frame (a screen is the terminal's size): the resize
+        # event comes after that frame, which would show the detail laid out for no width.
+        self._fit(*self.app.size)
         self._builder = self._new_builder()
         self.watch(self.app, "theme", self._theme_changed, init=False)
         self._show_newest()
@@ -600,7 +603,10 @@ class DashboardScreen(BatchActions, Screen[None]):
         return title
 
     def on_resize(self) -> None:
-        width, height = self.size
+        self._fit(*self.size)
+
+    def _fit(self, width: int, height: int) -> None:
+        """The layout's choices by the terminal's size (short, narrow detail, the title)."""
         self.set_class(height < SHORT_BELOW, "-short")
         self.query_one(BatchDetail).set_width(width)
         if self._title_counts is not None:

@@ -93,6 +93,17 @@ class WindowedTable(ScrollView, can_focus=True):
         # `refresh_line` takes virtual lines: row r is line r + HEADER_LINES
         self.refresh_line(row + self.HEADER_LINES)
 
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        """Lay the columns out as soon as the layout gives the widget its size, before the
+        frame that shows it: the resize event comes after that frame, which would show the
+        columns laid out for the old width (the first frame: every column at its narrowest)."""
+        resized = super()._size_updated(size, virtual_size, container_size, layout)
+        if resized:
+            self.fit_width()
+        return resized
+
     def on_resize(self) -> None:
         self.fit_width()
         self.keep_cursor_visible()
