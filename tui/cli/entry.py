@@ -70,15 +70,32 @@ def _main(argv: list[str] | None) -> int:
             leave_process(code)  # the prompt comes back at once (see leave_process)
         else:
             handler = load_handler(ns.handler)
+        from batchtop.tui.cli import stdout
+
+        stdout.guard()
         return handler(ns)
     except BatchtopError as err:
         return fail(str(err))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader left (`| head -1`): nothing more to say
+        from batchtop.tui.cli import stdout
+
+        stdout.discard()
         return 0
+    except OSError as exc:
+        from batchtop.tui.cli import stdout
+
+        if not isinstance(exc, stdout.StdoutError):
+            return _unexpected(exc)
+        stdout.discard()
+        return fail(f"Cannot write to standard output: {exc.strerror}.")
     except Exception as exc:  # last resort: a one-line message, never a traceback
-        if os.environ.get("BATCHTOP_DEBUG"):
-            raise
-        return fail(f"unexpected {type(exc).__name__}: {exc} (set BATCHTOP_DEBUG=1 for details)")
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    if os.environ.get("BATCHTOP_DEBUG"):
+        raise exc
+    return fail(f"unexpected {type(exc).__name__}: {exc} (set BATCHTOP_DEBUG=1 for details)")

@@ -6,7 +6,9 @@ emoji codes, and outside text is made safe (`tui/safe_text.py`) before it is sho
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +37,12 @@ class SafeConsole(Console):
             *(_clean_text(o) if isinstance(o, str) else o for o in objects),
             **kwargs,
         )
+
+    def on_broken_pipe(self) -> None:
+        """The reader left: the command ends as any closed pipe ends it (`entry.main`),
+        rather than by Rich's own exit code."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 def console(stderr: bool = False) -> Console:
