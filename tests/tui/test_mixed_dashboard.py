@@ -117,3 +117,33 @@ async def test_results_and_cancel_of_openai_rows(demo: Demo) -> None:
             assert await status() in ("cancelling", "cancelled")
         # the Anthropic side was not asked to cancel anything of the same id
         assert demo.service.batch(support) is None
+
+
+async def test_the_provider_filter_shows_at_80_columns_and_new_batches_name_it(
+    demo: Demo,
+) -> None:
+    """At 80×24 the Provider column is hidden: the title says which provider `P` left and
+    how many rows, and compose and import name the provider a new batch goes to."""
+    app = BatchtopApp(demo.fleet, demo.service.settings, now=demo.now, workspace=demo, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, app, demo)
+        table = app.dashboard.table
+        assert "provider" not in table.shown_columns
+        openai_ids = set(demo.openai_batches.values())
+        await pilot.press("P", "P")  # OpenAI only
+        assert await until(pilot, lambda: set(table.keys) == openai_ids)
+        title = str(app.dashboard.query_one("#title-bar").content)
+        assert "OpenAI only" in title
+        assert f"{len(openai_ids)} shown" in title
+
+        await pilot.press("n")
+        assert await until(
+            pilot,
+            lambda: bool(app.screen.query("#compose-title")),
+        )
+        assert "for OpenAI" in str(app.screen.query_one("#compose-title").content)
+        await pilot.press("escape")
+        assert await until(pilot, lambda: app.screen is app.dashboard)
+        await pilot.press("i")
+        assert await until(pilot, lambda: bool(app.screen.query("#import-title")))
+        assert "for OpenAI" in str(app.screen.query_one("#import-title").content)

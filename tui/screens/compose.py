@@ -15,7 +15,7 @@ import json
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import ImportIssue, SubmitOutcome
+from batchtop.core.models import ImportIssue, SubmitOutcome, provider_name
 from batchtop.tui.keys import COMPOSE_KEYS, bindings
 from batchtop.tui.safe_text import clean
 from batchtop.tui.screens.importer import OPENAI_ENDPOINTS
@@ -141,7 +141,11 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
 
     def compose(self) -> ComposeResult:
         settings = self.service.settings
-        yield Static("Compose a batch by hand", id="compose-title")
+        yield Static(
+            f"Compose a batch by hand for {provider_name(self.service.provider)}",
+            id="compose-title",
+            markup=False,
+        )
         with Horizontal(id="compose-body"):
             with VerticalScroll(id="compose-form"):
                 if self.openai:  # an OpenAI batch targets one endpoint

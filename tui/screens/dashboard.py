@@ -72,16 +72,22 @@ T = TypeVar("T")
 TITLE_LEVELS: tuple[frozenset[str], ...] = tuple(
     frozenset(level.split())
     for level in (
-        "brand counts views filter shown sort",
-        "brand counts views filter shown",
-        "brand counts views filter",
-        "brand counts short filter",
-        "brand counts short",
-        "counts short",
+        "brand counts views provider filter shown sort",
+        "brand counts views provider filter shown",
+        "brand counts views provider filter",
+        "brand counts short provider filter",
+        "counts short provider filter",
+        "counts short provider filtered",
+        "counts short provider",
+        "short provider filtered",
+        "short provider",
         "short",
     )
 )
-"""What the title line shows, most first; the first level that fits the width is drawn."""
+"""What the title line shows, most first; the first level that fits the width is drawn. The
+provider filter (`P`) outlasts the counts: a dashboard showing one provider says so, and how
+many it shows (`filtered`: the count when a filter is on), at 80 columns, where the Provider
+column is hidden."""
 
 
 def _hint(key: str, text: str, *more: tuple[str, str]) -> Text:
@@ -586,14 +592,15 @@ class DashboardScreen(BatchActions, Screen[None]):
                 gap(title, " ")
             style = "reverse bold" if name == self.view else "dim"
             title.append(f" {i} {label} ", style=style)
-        if self.provider_filter and "filter" in parts:
+        if self.provider_filter and "provider" in parts:
             sep()
             title.append(f"{provider_name(self.provider_filter)} only", style="bold")
         if self.filter_text and "filter" in parts:
             sep()
             title.append("filter: ")
             title.append_text(safe_text(self.filter_text, one_line=True, limit=30))
-        if "shown" in parts:
+        filtered = "filtered" in parts and (self.provider_filter or self.filter_text)
+        if "shown" in parts or filtered:
             sep()
             title.append(shown)
         if "sort" in parts and self.view != "jobs":

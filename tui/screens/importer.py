@@ -18,6 +18,7 @@ from batchtop.core.models import (
     ImportReport,
     SubmitOutcome,
     SubmitProgress,
+    provider_name,
 )
 from batchtop.tui.keys import IMPORT_KEYS, bindings
 from batchtop.tui.safe_text import clean, safe_text
@@ -123,7 +124,11 @@ class ImportScreen(Screen[SubmitOutcome | None]):
 
     def compose(self) -> ComposeResult:
         settings = self.service.settings
-        yield Static("Import a file as a batch job", id="import-title")
+        yield Static(
+            f"Import a file as a batch job for {provider_name(self.service.provider)}",
+            id="import-title",
+            markup=False,
+        )
         with Horizontal(id="import-body"):
             with VerticalScroll(id="import-form"):
                 yield Static("File (tab completes · ctrl+o browse)", classes="import-label")
