@@ -78,7 +78,8 @@ def test_thousand_articles_flow(emulator_env: EmulatorHandle, tmp_path: Path) ->
         if watch.poll() is None:
             watch.kill()
     assert watch.returncode == 0, err
-    assert f"{bid} ended: 1,000 results downloaded" in out
+    assert f"{bid} ended: 1,000 results downloaded" in err  # a message
+    assert "ended:" not in out  # stdout holds the table only
 
     # stdout is not a terminal and there is no --out: the data goes to stdout (> r.json)
     proc = run("results", bid, "--format", "json", cwd=tmp_path)
@@ -189,7 +190,8 @@ def test_actions_label_cancel_delete_retry(
     assert "cancel it" in err
     code, out, err = cli_main(capsys, "cancel", bid, "--yes")
     assert code == 0, err
-    assert "canceling" in out
+    assert "canceling" in err  # a message: stdout is for data (and --json)
+    assert out == ""
     emulator_env.advance(600)
     code, out, _ = cli_main(capsys, "ls", "--json")
     (row,) = [r for r in json.loads(out) if r["id"] == bid]
@@ -199,8 +201,9 @@ def test_actions_label_cancel_delete_retry(
     code, out, err = cli_main(capsys, "retry", bid, "--json")
     assert code == 0, err  # the canceled requests go out again
     assert len(json.loads(out)["batch_ids"]) == 1
-    code, _, err = cli_main(capsys, "delete", bid, "--yes")
+    code, out, err = cli_main(capsys, "delete", bid, "--yes")
     assert code == 0, err
+    assert (out, f"deleted {bid}" in err) == ("", True)  # a message, on stderr
     code, out, _ = cli_main(capsys, "ls", "--json", "--offline")
     assert all(r["id"] != bid for r in json.loads(out))  # deleted: hidden from ls
     code, out, err = cli_main(capsys, "reconcile")

@@ -160,11 +160,11 @@ def test_watch_covers_every_provider(both: Both) -> None:
     both.advance(3600)  # both ended: watch's first refresh sees it, nothing to wait for
     proc = both.run("watch", both.openai_id)
     assert proc.returncode == 0, proc.stderr
-    assert f"{both.openai_id} ended: 3 results downloaded" in proc.stdout
+    assert f"{both.openai_id} ended: 3 results downloaded" in proc.stderr
     assert both.anthropic_id not in proc.stdout
     proc = both.run("watch")
     assert proc.returncode == 0, proc.stderr
-    assert f"{both.anthropic_id} ended: 3 results downloaded" in proc.stdout
+    assert f"{both.anthropic_id} ended: 3 results downloaded" in proc.stderr
     assert "Provider" in proc.stdout
 
 
@@ -267,7 +267,7 @@ def test_a_rejected_key_of_one_provider_is_an_error_while_the_other_is_served(
     both.advance(3600)
     proc = run("watch", cwd=both.cwd, env=env)
     assert proc.returncode == 1, proc.stderr
-    assert f"{both.anthropic_id} ended: 3 results downloaded" in proc.stdout
+    assert f"{both.anthropic_id} ended: 3 results downloaded" in proc.stderr
     assert proc.stderr.splitlines()[-1].startswith("batchtop: error: OpenAI: ")
 
 

@@ -4,6 +4,7 @@ reader that left (`| head -1`) ends the command quietly (exit 0), whoever wrote 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -77,3 +78,31 @@ def test_a_closed_pipe_ends_quietly(batch_id: str, tmp_path: Path) -> None:
         assert proc.returncode == 0, (args, proc.stderr)
         assert "error" not in proc.stderr.lower(), (args, proc.stderr)
         assert "Exception ignored" not in proc.stderr, args
+
+
+def test_what_an_action_did_is_a_message_and_its_json_is_data(
+    emulator_env: EmulatorHandle, tmp_path: Path
+) -> None:
+    emulator_env.config.rate = 0.001  # the batches stay in progress until canceled
+    ids = []
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.txt").write_text(f"one {name}\ntwo {name}\n")
+        proc = run("submit", f"{name}.txt", "--yes", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ids += re.findall(r"submitted (msgbatch_\w+)", proc.stdout)
+    first, second = ids
+    proc = run("cancel", first, "--yes", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
+    assert f"{first}: canceling" in proc.stderr
+    proc = run("cancel", second, "--yes", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["id"] == second
+    emulator_env.advance(600)
+    proc = run("delete", first, "--yes", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
+    assert f"deleted {first}" in proc.stderr
+    proc = run("delete", second, "--yes", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"id": second, "deleted": True}
+    proc = run("label", second, "x", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr

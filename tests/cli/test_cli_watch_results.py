@@ -67,7 +67,8 @@ def test_watch_backs_off_after_a_529_on_its_first_refresh_and_goes_on(
     assert watch.returncode == 0, err
     assert "refresh failed" in err  # said, not hidden
     assert "Traceback" not in err
-    assert f"{bid} ended: 2 results downloaded" in out
+    assert f"{bid} ended: 2 results downloaded" in err
+    assert "ended:" not in out  # stdout holds the table only
 
 
 def test_watch_gives_up_on_a_rejected_key(emulator_env: EmulatorHandle, tmp_path: Path) -> None:

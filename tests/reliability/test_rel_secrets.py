@@ -69,7 +69,7 @@ async def test_the_key_is_never_written(
     emulator.advance(3600)
     watch = cli("watch", "--interval", "0.05")
     assert watch.returncode == 0, watch.stderr
-    assert f"{bid} ended: 12 results downloaded" in watch.stdout
+    assert f"{bid} ended: 12 results downloaded" in watch.stderr
     for fmt in ("csv", "json", "jsonl"):
         res = cli("results", bid, "--format", fmt, "--out", f"exports/r.{fmt}")
         assert res.returncode == 0, res.stderr

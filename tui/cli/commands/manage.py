@@ -1,4 +1,6 @@
-"""`batchtop cancel`, `delete` and `label`: acting on one batch."""
+"""`batchtop cancel`, `delete` and `label`: acting on one batch.
+
+What they did is a message (stderr); only `--json` writes to stdout, for a script to read."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
     if ns.json:
         print_json(batch_dict(view))
     else:
-        console().print(f"{view.id}: {view.remote.processing_status.value}")
+        console(stderr=True).print(f"{view.id}: {view.remote.processing_status.value}")
     return 0
 
 
@@ -43,7 +45,7 @@ async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
     if ns.json:
         print_json({"id": ns.id, "deleted": True})
     else:
-        console().print(f"deleted {ns.id} (its local results stay browsable)")
+        console(stderr=True).print(f"deleted {ns.id} (its local results stay browsable)")
     return 0
 
 
@@ -55,6 +57,5 @@ async def cmd_label(service: BatchService, ns: argparse.Namespace) -> int:
             raise NotFound(f"No batch {ns.id} is known locally.")
         await service.refresh()
     service.set_label(ns.id, ns.text)
-    # a message (stderr): the label is not data a script reads back from stdout
     console(stderr=True).print(f"{ns.id}: label {'cleared' if not ns.text.strip() else 'set'}")
     return 0

@@ -169,7 +169,7 @@ async def _watch(
             or (v.job_id is not None and not v.results_downloaded and not v.deleted)
         ]
         if not ids:
-            out.print("nothing in progress")
+            messages.print("nothing in progress")
             return 0
 
     def views() -> list[BatchView]:
@@ -204,14 +204,13 @@ async def _watch(
     if not out.is_terminal:
         out.line()
     ended = [v for v in views() if v.remote.provider not in state.refused]
-    failed = await _download_ended(fleet, ended, out, messages)
+    failed = await _download_ended(fleet, ended, messages)
     return 1 if failed or announce.failed else 0
 
 
-async def _download_ended(
-    fleet: Fleet, ended: list[BatchView], out: Console, messages: Console
-) -> bool:
-    """Download the results not here yet; True when one could not be."""
+async def _download_ended(fleet: Fleet, ended: list[BatchView], messages: Console) -> bool:
+    """Download the results not here yet, saying so on stderr (stdout holds the table);
+    True when one could not be."""
     failed = False
     for view in ended:
         if not view.remote.has_results or view.deleted:
@@ -226,7 +225,7 @@ async def _download_ended(
                 failed = True
                 continue
         done = service.batch(view.id) or view
-        out.print(
+        messages.print(
             f"{done.id} ended: {quantity(done.results_indexed, 'result')} downloaded"
             f" (batchtop results {done.id} --format json)"
         )
