@@ -142,6 +142,14 @@ def when(at: datetime, now: datetime) -> str:
     return stamp(at)
 
 
+def short_when(at: datetime, now: datetime) -> str:
+    """`when` in fewer cells, for a narrow panel: another day's moment to the minute with
+    its month and day (`Dec 6 14:38 UTC`)."""
+    if at.date() == now.date():
+        return at.strftime("%H:%M:%S UTC")
+    return f"{at:%b} {at.day} {at:%H:%M} UTC"
+
+
 def seconds_until(at: datetime, now: datetime) -> float:
     return max((at - now) / timedelta(seconds=1), 0.0)
 

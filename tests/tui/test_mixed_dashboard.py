@@ -147,3 +147,31 @@ async def test_the_provider_filter_shows_at_80_columns_and_new_batches_name_it(
         await pilot.press("i")
         assert await until(pilot, lambda: bool(app.screen.query("#import-title")))
         assert "for OpenAI" in str(app.screen.query_one("#import-title").content)
+
+
+def detail_lines(app: BatchtopApp) -> tuple[list[str], int]:
+    """The detail panel's left column as drawn at its width, and the lines it has room for."""
+    from rich.console import Console
+    from textual.widgets import Static
+
+    head = app.dashboard.query_one("#detail-head", Static)
+    width, height = head.content_region.width, head.content_region.height
+    console = Console(width=width, legacy_windows=False, color_system=None)
+    lines = console.render_lines(head.content, pad=False)  # type: ignore[arg-type]
+    return ["".join(s.text for s in line).rstrip() for line in lines], height
+
+
+async def test_the_80_column_detail_of_an_openai_batch_fits(demo: Demo) -> None:
+    """At 80×24 the detail's left column has 9 lines: an OpenAI batch's (its provider and
+    endpoint, a long id) used to push out the requests' counts and the whole cost line."""
+    app = BatchtopApp(demo.fleet, demo.service.settings, now=demo.now, workspace=demo, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, app, demo)
+        for name, batch_id in demo.openai_batches.items():
+            select(app, batch_id)
+            await pilot.pause()
+            lines, room = detail_lines(app)
+            assert room == 9
+            assert len(lines) <= room, (name, lines)
+            assert any(line.startswith("requests") for line in lines), name
+            assert any(line.startswith("cost") for line in lines), name

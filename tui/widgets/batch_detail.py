@@ -30,6 +30,7 @@ from ..format import (
     money,
     seconds_until,
     short_id,
+    short_when,
     stamp,
     status_label,
     when,
@@ -223,7 +224,10 @@ def _grid(*, wrap: bool = True) -> Table:
 
 def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
     """Identity, times and counts; on a narrow terminal also the cost and the job (the
-    right column is hidden there), and not when it was last seen."""
+    right column is hidden there), and not when it was last seen. Narrow, it fits the 9
+    lines of an 80×24 terminal: what the middle column or the table already says is left
+    out (when it ended; the job when the label row says its name), the times are short and
+    expiry shares the created line, and the counts are the ones that are not zero."""
     b, r, now = info.batch, info.batch.remote, info.now
     c = r.request_counts
     grid = _grid()
@@ -237,17 +241,24 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
         grid.add_row("failed", safe_text(r.failure, one_line=True), style="bold red")
     if b.model:
         grid.add_row("model", safe_text(b.model, one_line=True))
-    at = (lambda t: when(t, now)) if narrow else stamp  # narrow: today's times are short
-    grid.add_row("created", Text(f"{at(r.created_at)} ({age(r.created_at, now)} ago)"))
-    if r.ended_at:
-        grid.add_row("ended", Text(at(r.ended_at)))
-    elif r.cancel_initiated_at:
-        grid.add_row("cancel asked", Text(at(r.cancel_initiated_at)))
-    if r.is_active:
-        left = seconds_until(r.expires_at, now)
-        expires = f"in {duration(left)}"
-        grid.add_row("expires", Text(expires if narrow else f"{stamp(r.expires_at)} ({expires})"))
-    if not narrow:
+    if narrow:
+        created = short_when(r.created_at, now)
+        if r.is_active:
+            created += f" · expires in {duration(seconds_until(r.expires_at, now))}"
+        else:
+            created += f" ({age(r.created_at, now)} ago)"
+        grid.add_row("created", Text(created))
+        if r.ended_at is None and r.cancel_initiated_at:
+            grid.add_row("cancel asked", Text(short_when(r.cancel_initiated_at, now)))
+    else:
+        grid.add_row("created", Text(f"{stamp(r.created_at)} ({age(r.created_at, now)} ago)"))
+        if r.ended_at:
+            grid.add_row("ended", Text(stamp(r.ended_at)))
+        elif r.cancel_initiated_at:
+            grid.add_row("cancel asked", Text(stamp(r.cancel_initiated_at)))
+        if r.is_active:
+            expires = f"in {duration(seconds_until(r.expires_at, now))}"
+            grid.add_row("expires", Text(f"{stamp(r.expires_at)} ({expires})"))
         grid.add_row("seen", Text(stamp(b.seen_at)))
     counts = [
         (c.processing, "processing"),
@@ -256,18 +267,17 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
         (c.canceled, "canceled"),
         (c.expired, "expired"),
     ]
-    if narrow:  # the counts that are not zero
+    if narrow:  # the counts that are not zero (they add up to the total)
         counts = [(n, what) for n, what in counts if n]
-    grid.add_row(
-        "requests",
-        Text(" · ".join(f"{n:,} {what}" for n, what in [(c.total, "total"), *counts])),
-    )
+    if not narrow or not counts:
+        counts = [(c.total, "total"), *counts]
+    grid.add_row("requests", Text(" · ".join(f"{n:,} {what}" for n, what in counts)))
     if narrow:
         cost = batch_cost(b)
         if cost.usd is not None or cost.unpriced:
             note = " estimated" if cost.is_estimate and cost.usd is not None else ""
             grid.add_row("cost", Text(f"{cost_text(cost)}{note}"))
-        if info.job is not None:
+        if info.job is not None and b.label not in (None, "", info.job.name):
             grid.add_row("job", safe_text(info.job.name, one_line=True))
         if b.betas:
             grid.add_row("betas", safe_text(", ".join(b.betas), one_line=True))
