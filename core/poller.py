@@ -115,12 +115,22 @@ class Poller:
         self.last_error: ApiError | None = None
         self.next_delays: list[float | None] = []  # recent waits, newest last (diagnostics)
         self.max_pages: int | None = None  # None: MAX_LISTED in the provider's pages
+        # The store's change number this process has told its subscribers of (None: not
+        # read yet): every batch changed after it is emitted, whoever changed it
+        self._change_mark: int | None = None
 
     # --- state -----------------------------------------------------------------------------
 
     def use_store(self, store: Store) -> None:
         """Refresh into `store` from now on (the service switched workspaces)."""
         self._store = store
+        self._change_mark = None
+
+    def note_read(self, mark: int) -> None:
+        """A subscriber read the store's batches at change number `mark` (read before the
+        batches): later refreshes emit the batches changed since, not those it has."""
+        if self._change_mark is None or mark > self._change_mark:
+            self._change_mark = mark
 
     @property
     def interval_s(self) -> float:
@@ -188,6 +198,7 @@ class Poller:
         finally:
             self._count(api.calls - start_calls)
         self.last_error = None
+        await self._emit_changes()  # what other processes stored, if this refresh stored none
         at = self._now()
         await asyncio.to_thread(self._store.set_synced_at, at)
         total, active, _seen = await asyncio.to_thread(self._store.batch_totals)
@@ -210,15 +221,34 @@ class Poller:
         self.api_calls_total += calls
 
     async def _store_batches(self, batches: list[RemoteBatch]) -> None:
-        """Record what the API said and emit an event per new or changed batch."""
+        """Record what the API said and emit an event per new or changed batch: those this
+        refresh changed and those another process (another batchtop on the same data
+        directory) stored, labelled or deleted since the last refresh."""
         if not batches:
             return
-        changes = await asyncio.to_thread(self._store.upsert_remote, batches, self._now())
-        for view, previous in changes:
-            self._emit(BatchChanged(view))
-            ended = view.remote.processing_status is ProcessingStatus.ENDED
-            if ended and previous is not None and previous.is_active:
+        if self._change_mark is None:
+            self._change_mark = await asyncio.to_thread(self._store.change_mark)
+        changes = await asyncio.to_thread(self._store.record_remote, batches, self._now())
+        views = await self._emit_changes()
+        was_active = {bid for bid, previous in changes if previous and previous.is_active}
+        for view in views:
+            if view.id in was_active and view.remote.processing_status is ProcessingStatus.ENDED:
                 self._emit(BatchEnded(view))
+
+    async def _emit_changes(self) -> list[BatchView]:
+        """A `BatchChanged` per batch whose stored row changed after the change mark (see
+        `Store.changed_since`), then the mark moves past them; returns them."""
+        store = self._store
+        if self._change_mark is None:  # nothing read yet: from now on
+            self._change_mark = await asyncio.to_thread(store.change_mark)
+            return []
+        views, mark = await asyncio.to_thread(store.changed_since, self._change_mark)
+        if store is not self._store:  # switched workspaces meanwhile: its reader starts over
+            return []
+        self._change_mark = max(mark, self._change_mark)
+        for view in views:
+            self._emit(BatchChanged(view))
+        return views
 
     async def _sync(self, api: BatchProvider) -> None:
         """One refresh: the newest pages, then (until it is done once) the rest of the

@@ -344,6 +344,42 @@ _MIGRATION_12: tuple[str, ...] = (
 # validate), as a JSON list of {code, message, line, param}; NULL: none.
 _MIGRATION_13: tuple[str, ...] = ("ALTER TABLE batches ADD COLUMN errors TEXT",)
 
+# A change counter per batch (`batch_changes`): every write that changes what a batch row
+# shows (its remote columns, its local row: label, note, deletion, job, results, costs) gives
+# the batch the next number, by trigger, whoever writes it: this process, another batchtop on
+# the same data directory, the results wing. A reader that remembers the highest number it
+# has seen reads exactly the rows written since (`Store.changed_since`), cheaply (an index
+# range). Numbers only grow: batches are never removed, so `max(seq)` never goes back.
+_BUMP = (
+    "INSERT INTO batch_changes (batch_id, seq) VALUES ({id},"
+    " coalesce((SELECT max(seq) FROM batch_changes), 0) + 1)"
+    " ON CONFLICT (batch_id) DO UPDATE SET seq = excluded.seq;"
+)
+_SHOWN_REMOTE = (
+    "status", "processing", "succeeded", "errored", "canceled", "expired", "created_at",
+    "expires_at", "ended_at", "cancel_initiated_at", "archived_at", "results_url",
+    "provider", "provider_status", "endpoint", "input_file_id", "output_file_id",
+    "error_file_id", "submission_id", "errors",
+)  # fmt: skip
+_MIGRATION_14: tuple[str, ...] = (
+    "CREATE TABLE batch_changes (batch_id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE)"
+    " WITHOUT ROWID",
+    "CREATE TRIGGER batches_inserted AFTER INSERT ON batches BEGIN "
+    + _BUMP.format(id="NEW.id")
+    + " END",
+    "CREATE TRIGGER batches_updated AFTER UPDATE ON batches WHEN "
+    + " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _SHOWN_REMOTE)
+    + " BEGIN "
+    + _BUMP.format(id="NEW.id")
+    + " END",
+    "CREATE TRIGGER batch_local_inserted AFTER INSERT ON batch_local BEGIN "
+    + _BUMP.format(id="NEW.batch_id")
+    + " END",
+    "CREATE TRIGGER batch_local_updated AFTER UPDATE ON batch_local BEGIN "
+    + _BUMP.format(id="NEW.batch_id")
+    + " END",
+)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -358,6 +394,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_11,
     _MIGRATION_12,
     _MIGRATION_13,
+    _MIGRATION_14,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

@@ -394,6 +394,9 @@ class BatchService:
     # --- reads (store only) -----------------------------------------------------------
 
     def batches(self, view: BatchesView = "all") -> list[BatchView]:
+        """The stored batches of `view`, newest first. The reader has them as of now: later
+        refreshes emit what changes after (`Poller.note_read`), whoever changes it."""
+        self._poller.note_read(self.store.change_mark())
         if view == "active":
             return self.store.list_batches(active_only=True)
         rows = self.store.list_batches()
@@ -407,6 +410,7 @@ class BatchService:
         """The `limit` newest batches (the top of `batches()`), how many batches and active
         batches there are, and when they were last seen: enough to draw a first screen
         before reading them all."""
+        self._poller.note_read(self.store.change_mark())
         return (self.store.list_batches(limit=limit), *self.store.batch_totals())
 
     def batch(self, batch_id: str) -> BatchView | None:

@@ -361,7 +361,17 @@ class Store:
     def upsert_remote(
         self, batches: Sequence[RemoteBatch], seen_at: datetime
     ) -> list[tuple[BatchView, RemoteBatch | None]]:
-        """Record what the API said; return (new view, previous remote) for new/changed ones.
+        """Record what the API said; return (new view, previous remote) for new/changed ones
+        (see `record_remote`)."""
+        changed = self.record_remote(batches, seen_at)
+        views = self._views([bid for bid, _ in changed])
+        return [(views[bid], old) for bid, old in changed if bid in views]
+
+    def record_remote(
+        self, batches: Sequence[RemoteBatch], seen_at: datetime
+    ) -> list[tuple[str, RemoteBatch | None]]:
+        """Record what the API said; return (id, previous remote) of new/changed ones, for
+        a caller that reads the new rows otherwise (`changed_since`).
 
         "Changed" means status, counts, ended_at, cancel_initiated_at, archived_at or
         results_url differ. A count snapshot is recorded for new batches and whenever the
@@ -398,12 +408,7 @@ class Store:
                 snaps,
             )
             _record_reported(conn, latest.values())
-        views = self._views([bid for bid, _ in changed])
-        return [
-            (views[bid], _remote_from_row(old) if old is not None else None)
-            for bid, old in changed
-            if bid in views
-        ]
+        return [(bid, _remote_from_row(old) if old is not None else None) for bid, old in changed]
 
     def _views(self, ids: Sequence[str]) -> dict[str, BatchView]:
         conn = self._conn()
@@ -413,6 +418,31 @@ class Store:
             for row in conn.execute(sql, chunk):
                 out[row[0]] = _view_from_row(row)
         return out
+
+    def change_mark(self) -> int:
+        """The highest change number of any batch (0: none yet): what a reader that has
+        just read every batch has seen (see `changed_since`)."""
+        row = self._conn().execute("SELECT max(seq) FROM batch_changes").fetchone()
+        return int(row[0] or 0)
+
+    def changed_since(self, mark: int) -> tuple[list[BatchView], int]:
+        """The batches whose rows changed after change number `mark` (written by this
+        process or any other on the same file: schema migration 14's triggers number every
+        change), oldest change first, and the mark to read from next time. One indexed
+        range read: a reader that keeps its mark pays for what changed, not for the store."""
+        sql = (
+            f"SELECT c.seq, {_VIEW.sql} FROM batch_changes c"
+            " LEFT JOIN batches b ON b.id = c.batch_id"
+            " LEFT JOIN batch_local l ON l.batch_id = c.batch_id"
+            " WHERE c.seq > ? ORDER BY c.seq"
+        )
+        rows = self._conn().execute(sql, (mark,)).fetchall()
+        if not rows:
+            return [], mark
+        # a local row without its batch (recorded before the first refresh) is numbered
+        # again when the batch's row arrives
+        views = [_view_from_row(r[1:]) for r in rows if r[1] is not None]
+        return views, int(rows[-1][0])
 
     def get_batch(self, batch_id: str) -> BatchView | None:
         row = self._conn().execute(f"{_VIEW_SQL} WHERE b.id = ?", (batch_id,)).fetchone()

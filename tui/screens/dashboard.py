@@ -354,6 +354,10 @@ class DashboardScreen(BatchActions, Screen[None]):
     def apply_event(self, event: Event) -> None:
         if isinstance(event, BatchChanged | BatchEnded):
             batch = event.batch
+            if batch.deleted:  # deleted (by another process, say): gone, as after a reload
+                self._batches.pop(batch.id, None)
+                self._schedule_render()
+                return
             self._batches[batch.id] = batch
             if batch.job_id and batch.job_id not in self._jobs:
                 self._reload_jobs()
