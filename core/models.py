@@ -611,6 +611,16 @@ class JobProgress:
         return None if self.open_since is None else self.open_since + ABANDON_AFTER
 
     @property
+    def created_text(self) -> str:
+        """Which of its parts were created, in words: "part 1 of 3 created", "none of its 2
+        parts created", "its one part not created" (both front ends)."""
+        if self.created:
+            return f"{numbered('part', self.created)} of {self.part_count} created"
+        if self.part_count == 1:
+            return "its one part not created"
+        return f"none of its {self.part_count} parts created"
+
+    @property
     def partly_submitted(self) -> bool:
         return bool(self.created) and bool(self.missing or self.open)
 
@@ -941,7 +951,15 @@ class SubmitNotice:
             return f"{where}: unknown: not adopted; check {', '.join(i.candidates)}"
         if i.state is IntentState.RECONCILED:
             return f"{where}: found its batch {i.batch_id}"
-        return f"{where}: {i.error or i.state.value}"
+        return f"{where}: {_clause(i.error or i.state.value)}"
+
+
+def _clause(sentence: str) -> str:
+    """A sentence continuing a line ("job … part 1: not sent: …"): its first word in lower
+    case, unless it is an acronym ("API")."""
+    if sentence[:2].istitle() and sentence[:2] != sentence[:2].upper():
+        return sentence[0].lower() + sentence[1:]
+    return sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -953,15 +971,13 @@ class PartialJobsNotice:
     @property
     def text(self) -> str:
         first = self.jobs[0]
-        made = len(first.created)
         unresolved = f", {numbered('part', first.open)} unresolved" if first.open else ""
         more = f" (and {len(self.jobs) - 1} more)" if len(self.jobs) > 1 else ""
         # an unresolved part is not sent by u: A closes it first (after a confirmation)
         close = "; A closes an unresolved part" if any(j.open for j in self.jobs) else ""
         return (
-            f"Job {first.job.name} is partly submitted ({made} of {first.part_count} parts"
-            f" created{unresolved}){more}: select it and press u to send the missing"
-            f" parts{close}."
+            f"Job {first.job.name} is partly submitted ({first.created_text}{unresolved}){more}:"
+            f" select it and press u to send the missing parts{close}."
         )
 
 

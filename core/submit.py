@@ -78,7 +78,12 @@ NOT_SENT = (
     " sending it has stopped; a submit of the same file sends it."
 )
 ABANDONED = (  # `reconcile --abandon`, or the dashboard's abandon key: said by both
-    "Abandoned as asked (no batch of it listed yet): a submit of the same file sends it again."
+    "Not sent: abandoned as asked before the API listed a batch of it; a submit of the same"
+    " file sends it."
+)
+NEVER_LISTED = (  # an unresolved create whose batch did not appear within ABANDON_AFTER
+    "Not sent: the API listed no batch of it in the {minutes} minutes after the submit"
+    " attempt; a submit of the same file sends it."
 )
 
 
@@ -756,7 +761,7 @@ class Submitter:
         if await self.proven_not_created(intent):
             return NOT_SENT
         if self._now() - intent.created_at > ABANDON_AFTER:
-            return "No batch was created for this part (found none after the submit attempt)."
+            return NEVER_LISTED.format(minutes=int(ABANDON_AFTER.total_seconds() // 60))
         if abandon:
             path = part_lock.lock_path(Path(self._store.path), intent.job_id, intent.part)
             if await asyncio.to_thread(part_lock.is_free, path) is False:

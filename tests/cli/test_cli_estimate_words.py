@@ -5,6 +5,7 @@ file is reported as text."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,14 @@ def test_reconcile_not_asked_to_delete_does_not_speak_of_deleting(
     client.files.create(file=(f"batchtop-{job}_2_99.jsonl", b"{}\n"), purpose="batch")
     proc = run("reconcile", "--provider", "openai", cwd=tmp_path, env=env)
     assert "used by no batch yet" in proc.stdout, proc.stdout + proc.stderr
-    assert "delete" not in proc.stdout.replace("--delete-orphans", "")
+    text = " ".join(proc.stdout.split())
+    said = text.replace("--delete-orphans` deletes it from", "")
+    assert "delete" not in said, proc.stdout  # not asked to delete: not "too recent to delete"
+    # what it is and what reconcile will do with it (it was "another client may be about
+    # to create its batch")
+    assert f"batchtop's upload for job {job} part 2" in text, text
+    assert "a submit interrupted before it created the batch left it" in text
+    assert re.search(r"--delete-orphans` deletes it from \d\d:\d\d UTC", text), text
 
 
 def test_the_refusal_above_the_threshold_says_the_figure_is_input_only(

@@ -150,7 +150,7 @@ def test_openai_kill_mid_upload_is_not_sent_once_the_process_is_gone(
     rec = home.cli("reconcile")
     assert rec.returncode == 0, (rec.stdout[-2000:], rec.stderr[-2000:])
     said = one_line(rec.stdout)
-    assert re.search(r"job \S+ part 1: not sent: Not sent: the API holds neither", said), said
+    assert re.search(r"job \S+ part 1: not sent: the API holds neither", said), said
     assert home.intents() == [(1, "failed")]
     assert server_custom_ids(emulator) == {}
 
@@ -228,7 +228,7 @@ def test_anthropic_unprovable_part_says_until_when_and_abandon_closes_it(
 
     closed = home.cli("reconcile", "--abandon")
     assert closed.returncode == 0, (closed.stdout[-2000:], closed.stderr[-2000:])
-    assert "part 1: not sent: Abandoned as asked" in one_line(closed.stdout)
+    assert "part 1: not sent: abandoned as asked" in one_line(closed.stdout)
     assert [state for part, state in home.intents() if part == 1] == ["failed"]
     again = home.cli("submit", "input.jsonl", "--yes", "--json")
     assert again.returncode == 0, again.stderr[-2000:]

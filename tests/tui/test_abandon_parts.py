@@ -113,7 +113,7 @@ async def test_an_unresolved_part_is_shown_abandoned_after_a_yes_and_then_sent(
             assert await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
             assert await until(
-                pilot, lambda: any("Abandoned as asked" in m for m in messages(app)), tries=200
+                pilot, lambda: any("abandoned as asked" in m for m in messages(app)), tries=200
             )
             progress = service.job_progress(job_id)
             assert progress is not None

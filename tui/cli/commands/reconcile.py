@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from batchtop.core.errors import BatchtopError
-from batchtop.core.models import ABANDON_HINT, IntentState, provider_name
+from batchtop.core.models import ABANDON_HINT, IntentState, SubmitNotice, provider_name
 from batchtop.tui.cli.render import clean, console, print_json, txt
 from batchtop.tui.cli.session import routed
 from batchtop.tui.words import numbered
@@ -134,6 +135,29 @@ async def cmd_reconcile(fleet: Fleet, ns: argparse.Namespace) -> int:
     return code
 
 
+def _orphan_words(f: OrphanFile, found: _Found, deleting: bool) -> str:
+    """What an uploaded file no batch uses is: batchtop's own upload (its name carries the
+    job and part), left by a submit stopped between its upload and its create."""
+    job, _, rest = (f.submission_id or "").partition("/")
+    part = rest.partition("/")[0]
+    own = f"batchtop's upload for job {job} part {part}" if part else "batchtop's upload"
+    if f.id in found.deleted:
+        return f"{own}: deleted"
+    left = f"{own}, uploaded at {f.created_at:%H:%M} UTC and used by no batch"
+    if not f.too_recent:
+        return (
+            f"{left}: a submit was interrupted before it created the batch;"
+            " `batchtop reconcile --delete-orphans` deletes it"
+        )
+    kept_until = f.created_at + timedelta(seconds=found.service.settings.orphan_min_age_s)
+    spared = " (too recent to delete)" if deleting else ""
+    return (
+        f"{left} yet{spared}: a submit interrupted before it created the batch left it, unless that"
+        f" submit is still running; `batchtop reconcile --delete-orphans` deletes it from"
+        f" {kept_until:%H:%M} UTC (orphan_min_age_s)"
+    )
+
+
 def _print(found: _Found, out: Console, *, named: bool, deleting: bool) -> None:
     service = found.service
     whose = f"{provider_name(service.provider)}: " if named else ""
@@ -142,20 +166,7 @@ def _print(found: _Found, out: Console, *, named: bool, deleting: bool) -> None:
         "" if service.provider == service.settings.provider else f" --provider {service.provider}"
     )
     for f in found.orphans:
-        if f.id in found.deleted:
-            what = "deleted"
-        elif f.too_recent and deleting:
-            what = (
-                f"uploaded at {f.created_at:%H:%M} UTC, used by no batch yet: too recent to delete"
-                " (another client may be about to create its batch; orphan_min_age_s)"
-            )
-        elif f.too_recent:  # not asked to delete: say what it is, not that it was spared
-            what = (
-                f"uploaded at {f.created_at:%H:%M} UTC, used by no batch yet (recent: another"
-                " client may be about to create its batch; orphan_min_age_s)"
-            )
-        else:
-            what = "uploaded but used by no batch (reconcile --delete-orphans deletes it)"
+        what = _orphan_words(f, found, deleting)
         out.print(txt(f"{whose}file {f.id} ({f.filename}, {f.bytes:,} bytes): {what}", "yellow"))
     for i in found.reported:
         where = f"{whose}job {i.job_id} part {i.part}"
@@ -167,16 +178,12 @@ def _print(found: _Found, out: Console, *, named: bool, deleting: bool) -> None:
                     "yellow",
                 )
             )
-        elif i.state is IntentState.FAILED:
-            out.print(f"{where}: not sent: {i.error or 'no batch was created'}")
+        elif i.state is IntentState.FAILED:  # core's words: "…: not sent: …, a submit sends it"
+            out.print(txt(whose + SubmitNotice(i).text))
         else:
             out.print(f"{where}: {i.state.value} {i.batch_id or ''}".rstrip())
     for p in found.partial:
-        created = (
-            f"{numbered('part', p.created)} of {p.part_count} created"
-            if p.created
-            else (f"none of its {p.part_count} parts created")
-        )
+        created = p.created_text
         rest = []
         if p.missing:
             rest.append(f"{numbered('part', p.missing)} not sent")
