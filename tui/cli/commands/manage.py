@@ -1,61 +1,121 @@
-"""`batchtop cancel`, `delete` and `label`: acting on one batch.
+"""`batchtop cancel`, `delete` and `label`: acting on one batch, or on every batch of a job.
 
-What they did is a message (stderr); only `--json` writes to stdout, for a script to read."""
+Given a job id, cancel and delete act on those of its batches the action applies to (core's
+`refusal` says which), after a confirmation naming how many; the others are said and left
+as they are. What they did is a message (stderr); only `--json` writes to stdout, for a
+script to read."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from batchtop.core.errors import Conflict, NotFound
-from batchtop.tui.cli.render import batch_dict, console, print_json
-from batchtop.tui.cli.session import check_id, confirm, routed
+from batchtop.core.models import JOB_ID_PREFIX
+from batchtop.tui.cli.render import batch_dict, console, print_json, txt
+from batchtop.tui.cli.session import check_id, confirm, resolve, routed
+from batchtop.tui.words import quantity
 
 if TYPE_CHECKING:
     from batchtop.core.service import BatchService
 
 
+async def _job_targets(
+    service: BatchService, job_id: str, action: Literal["cancel", "delete"]
+) -> list[str]:
+    """The batches of a job the action applies to; the others are said on stderr. None
+    applies: the first refusal, as an error."""
+    ids = await resolve(service, job_id)
+    todo: list[str] = []
+    refused: list[str] = []
+    for bid in ids:
+        reason = service.refusal(action, bid, await service.current(bid))
+        if reason is None:
+            todo.append(bid)
+        else:
+            refused.append(reason)
+    if not ids:
+        raise NotFound(f"Job {job_id} has no batch.")
+    if not todo:
+        if len(refused) == 1:
+            raise Conflict(refused[0])
+        past = "canceled" if action == "cancel" else "deleted"
+        raise Conflict(
+            f"None of the {len(ids)} batches of job {job_id} can be {past}: {refused[0]}"
+        )
+    messages = console(stderr=True)
+    for reason in refused:
+        messages.print(txt(f"left as it is: {reason}", "yellow"))
+    return todo
+
+
 @routed("id")
 async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id, service)
-    refused = service.refusal("cancel", ns.id, await service.current(ns.id))
-    if refused is not None:  # said before anything is asked
-        raise Conflict(refused)
-    if not confirm(ns, f"Cancel batch {ns.id}?"):
+    if ns.id.startswith(JOB_ID_PREFIX):
+        ids = await _job_targets(service, ns.id, "cancel")
+        question = f"Cancel {quantity(len(ids), 'batch', 'batches')} of job {ns.id}?"
+    else:
+        refused = service.refusal("cancel", ns.id, await service.current(ns.id))
+        if refused is not None:  # said before anything is asked
+            raise Conflict(refused)
+        ids, question = [ns.id], f"Cancel batch {ns.id}?"
+    if not confirm(ns, question):
         console(stderr=True).print("not canceled")
         return 1
-    view = await service.cancel(ns.id)
+    done: list[dict[str, Any]] = []
+    for bid in ids:
+        view = await service.cancel(bid)
+        done.append(batch_dict(view))
+        if not ns.json:
+            console(stderr=True).print(f"{view.id}: {view.remote.processing_status.value}")
     if ns.json:
-        print_json(batch_dict(view))
-    else:
-        console(stderr=True).print(f"{view.id}: {view.remote.processing_status.value}")
+        print_json(done if len(ids) > 1 or ns.id != ids[0] else done[0])
     return 0
 
 
 @routed("id")
 async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id, service)
-    refused = service.refusal("delete", ns.id, await service.current(ns.id))
-    if refused is not None:  # said before anything is asked
-        raise Conflict(refused)
-    if not confirm(ns, f"Delete batch {ns.id} from the API?"):
+    if ns.id.startswith(JOB_ID_PREFIX):
+        ids = await _job_targets(service, ns.id, "delete")
+        question = f"Delete {quantity(len(ids), 'batch', 'batches')} of job {ns.id} from the API?"
+    else:
+        refused = service.refusal("delete", ns.id, await service.current(ns.id))
+        if refused is not None:  # said before anything is asked
+            raise Conflict(refused)
+        ids, question = [ns.id], f"Delete batch {ns.id} from the API?"
+    if not confirm(ns, question):
         console(stderr=True).print("not deleted")
         return 1
-    await service.delete(ns.id)
+    for bid in ids:
+        await service.delete(bid)
+        if not ns.json:
+            console(stderr=True).print(f"deleted {bid} (its local results stay browsable)")
     if ns.json:
-        print_json({"id": ns.id, "deleted": True})
-    else:
-        console(stderr=True).print(f"deleted {ns.id} (its local results stay browsable)")
+        rows = [{"id": bid, "deleted": True} for bid in ids]
+        print_json(rows if ns.id != ids[0] else rows[0])
     return 0
 
 
 @routed("id")
 async def cmd_label(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id, service)
-    if service.batch(ns.id) is None:
-        if not service.has_api_key:
-            raise NotFound(f"No batch {ns.id} is known locally.")
-        await service.refresh()
-    service.set_label(ns.id, ns.text)
-    console(stderr=True).print(f"{ns.id}: label {'cleared' if not ns.text.strip() else 'set'}")
+    if ns.id.startswith(JOB_ID_PREFIX):
+        ids = await resolve(service, ns.id)
+    else:
+        if service.batch(ns.id) is None:
+            if not service.has_api_key:
+                raise NotFound(f"No batch {ns.id} is known locally.")
+            await service.refresh()
+        ids = [ns.id]
+    for bid in ids:
+        service.set_label(bid, ns.text)
+    what = "cleared" if not ns.text.strip() else "set"
+    if ns.id == ids[0]:
+        console(stderr=True).print(f"{ns.id}: label {what}")
+    else:
+        console(stderr=True).print(
+            f"{ns.id}: label {what} on {quantity(len(ids), 'batch', 'batches')}"
+        )
     return 0
