@@ -60,6 +60,14 @@ STATUS_KEYS: dict[str, ResultType | None] = {
     "expired": ResultType.EXPIRED,
     "canceled": ResultType.CANCELED,
 }
+SHORT_STATUS_NAMES = ("all", "ok", "err", "exp", "canc")
+"""The status names of a narrow counts line (same keys, same order as STATUS_KEYS)."""
+COUNTS_LEVELS: tuple[frozenset[str], ...] = tuple(
+    frozenset(level.split()) for level in ("names hint standard", "names standard", "names", "")
+)
+"""What the counts line shows, most first: the first level that fits is drawn (the filters
+and the cost always; the error-type hint, the standard price and the full names as room
+allows)."""
 SEARCH_DEBOUNCE_S = 0.15
 DETAIL_DEBOUNCE_S = 0.1
 """Held j/k repeats faster than this: the (costly) Markdown pane renders once it settles."""
@@ -364,11 +372,23 @@ class ResultsScreen(Screen[None]):
     # --- header lines ----------------------------------------------------------------
 
     def _update_counts(self) -> None:
+        """The counts line, at the first level of detail that fits the width (`COUNTS_LEVELS`):
+        the cost stays whole on an 80-column terminal."""
+        counts = self.query_one("#results-counts", TextLine)
+        room = counts.content_region.width or self.size.width - 2
+        for level in COUNTS_LEVELS:
+            line = self._counts_line(level)
+            if line.cell_len <= room:
+                break
+        counts.set(line)
+
+    def _counts_line(self, level: frozenset[str]) -> Text:
         line = Text(no_wrap=True, end="")
         by_type = self.summary.by_type if self.summary else {}
         total = sum(by_type.values())
         active = set(self.filt.types)
-        for key, (name, rtype) in enumerate(STATUS_KEYS.items(), 1):
+        names = STATUS_KEYS if "names" in level else SHORT_STATUS_NAMES
+        for key, (name, rtype) in enumerate(zip(names, STATUS_KEYS.values(), strict=True), 1):
             count = total if rtype is None else by_type.get(rtype, 0)
             selected = (rtype is None and not active) or (rtype is not None and rtype in active)
             style = STATUS_STYLES.get(rtype, "bold") if rtype else "bold"
@@ -383,15 +403,13 @@ class ResultsScreen(Screen[None]):
         if self.filt.error_types:
             line.append("  error type: ", style="dim")
             line.append(clean(", ".join(sorted(self.filt.error_types))), style="red")
-        elif self._error_type_cycle:
+        elif self._error_type_cycle and "hint" in level:
             line.append("  x: filter by error type", style="dim")
         if self.summary and self.summary.cost_usd:
-            line.append(
-                f"   cost {money(self.summary.cost_usd)}"
-                f" (standard {money(self.summary.standard_cost_usd)})",
-                style="dim",
-            )
-        self.query_one("#results-counts", TextLine).set(line)
+            line.append(f"   cost {money(self.summary.cost_usd)}", style="dim")
+            if "standard" in level:
+                line.append(f" (standard {money(self.summary.standard_cost_usd)})", style="dim")
+        return line
 
     def _update_columns(self) -> None:
         width = self.table.scrollable_content_region.width or self.size.width
@@ -399,6 +417,8 @@ class ResultsScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._update_columns)
+        if self.summary is not None:
+            self.call_after_refresh(self._update_counts)
 
     def _update_position(self) -> None:
         table = self.table

@@ -356,3 +356,26 @@ async def test_setting_the_filter_runs_its_query(service: BatchService) -> None:
         screen.filt = ResultFilter(types=frozenset({ResultType.ERRORED}))
         await wait_for(pilot, lambda: screen.table.total == 8)
         assert "1 all 40" in screen_text(pilot.app)
+
+
+async def test_the_counts_line_keeps_the_cost_whole_at_80_columns(service: BatchService) -> None:
+    """At 80 columns the counts line was cut before its cost: it drops the standard price
+    and shortens the status names instead, keeping every count and its key."""
+    from batchtop.tui.screens.results import TextLine
+
+    async with host(service).run_test(size=(80, 24)) as pilot:
+        screen = await open_results(pilot)
+        counts = screen.query_one("#results-counts", TextLine)
+        line = counts.render()
+        assert screen.summary is not None
+        assert screen.summary.cost_usd
+        assert line.cell_len <= counts.content_region.width, line.plain
+        assert "cost $" in line.plain or "cost <$" in line.plain or "cost ~" in line.plain
+        for key in range(1, 6):
+            assert f" {key} " in line.plain
+        assert "40" in line.plain
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        line = screen.query_one("#results-counts", TextLine).render()
+        assert "(standard " in line.plain
+        assert "2 succeeded 28" in line.plain
