@@ -380,6 +380,20 @@ _MIGRATION_14: tuple[str, ...] = (
     + " END",
 )
 
+# A downloaded results file is kept, so a row no longer copies its line into `raw` (a third
+# of what an ingest wrote): it keeps where the line is in the file (`raw_at`, `raw_len`: the
+# line without its line end) and the line's CRC-32 (`raw_crc`), and `raw` is ''. The batch
+# says which file (`raw_file`, an absolute path) and its size when indexed (`raw_size`);
+# reads check both and each line (core/results/raw_lines.py). Rows indexed before keep their
+# lines in `raw` (`raw_at` NULL), as do rows of an ingest fed with no file behind it.
+_MIGRATION_15: tuple[str, ...] = (
+    "ALTER TABLE results ADD COLUMN raw_at INTEGER",
+    "ALTER TABLE results ADD COLUMN raw_len INTEGER",
+    "ALTER TABLE results ADD COLUMN raw_crc INTEGER",
+    "ALTER TABLE batch_local ADD COLUMN raw_file TEXT",
+    "ALTER TABLE batch_local ADD COLUMN raw_size INTEGER",
+)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -395,6 +409,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_12,
     _MIGRATION_13,
     _MIGRATION_14,
+    _MIGRATION_15,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

@@ -1556,7 +1556,14 @@ class BatchService:
     def result_detail(
         self, batch_id: str, custom_id: str
     ) -> tuple[ResultRow, str, str | None] | None:
+        """(row, raw line, params JSON or None); a results file gone or changed since it was
+        indexed raises a one-line `UserError` (never another line's bytes)."""
         return self.results.result_detail(batch_id, custom_id)
+
+    def results_on_disk(self, batch_id: str) -> bool:
+        """False when the batch's indexed rows point into a results file that is gone or has
+        changed size: `download_results` then fetches and indexes its results again."""
+        return self.results.raw_lines_present(batch_id)
 
     def result_summary(self, batch_ids: Sequence[str]) -> ResultSummary:
         return self.results.result_summary(batch_ids)

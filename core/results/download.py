@@ -398,7 +398,7 @@ async def _download_and_ingest(
     final = results_path(batch_id, results_dir)
     paths.ensure_private_dir(final.parent)
     temp = _temp_path(final)
-    starting = asyncio.ensure_future(asyncio.to_thread(results.start_ingest, batch_id))
+    starting = asyncio.ensure_future(asyncio.to_thread(results.start_ingest, batch_id, final))
     ingest = await _through_cancel(starting, on_cancel=_close_started)
     try:
         await asyncio.to_thread(temp.unlink, missing_ok=True)

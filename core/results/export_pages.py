@@ -10,6 +10,7 @@ from typing import Any
 
 from ..models import ResultFilter, ResultRow
 from .queries import Source, filters, run, source, to_row
+from .raw_lines import RAW_COLUMNS, RawLines
 from .search import fts_complete
 from .sql import INPUT_JOINED, RAW_AT, ROW
 
@@ -44,26 +45,28 @@ def _keyset_page(
 
 
 def _pages(
-    connect: Callable[[], sqlite3.Connection],
+    conn: sqlite3.Connection,
     batch_ids: Sequence[str],
     filt: ResultFilter,
     columns: str,
+    size: int = ITER_PAGE,
+    *,
+    inputs: bool = True,
 ) -> Iterator[list[Any]]:
     """Matching rows by custom_id in keyset pages of `columns` (+ the custom_id, last);
-    `columns` may read `INPUT_JOINED`."""
-    conn = connect()
+    `columns` may read `INPUT_JOINED` if `inputs`."""
     src = source(conn, batch_ids)
     fts = fts_complete(conn, batch_ids)
     after: str | None = None
     while True:
 
         def build(use_fts: bool, after: str | None = after) -> tuple[str, list[Any]]:
-            return _keyset_page(src, filt, use_fts, after, columns, ITER_PAGE, inputs=True)
+            return _keyset_page(src, filt, use_fts, after, columns, size, inputs=inputs)
 
         rows = run(conn, build, fts)
         if rows:
             yield rows
-        if len(rows) < ITER_PAGE:
+        if len(rows) < size:
             return
         after = rows[-1][-1]
 
@@ -153,19 +156,32 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
 
     def __next__(self) -> tuple[ResultRow, str]:
         if self._rows is None:
-            pages = _pages(self._connect, self._batch_ids, self._filt, f"{ROW.sql}, r.raw")
-            self._rows = ((to_row(r), r[RAW_AT]) for page in pages for r in page)
+            self._rows = self._pairs()
         return next(self._rows)
+
+    def _pairs(self) -> Iterator[tuple[ResultRow, str]]:
+        conn = self._connect()
+        pages = _pages(conn, self._batch_ids, self._filt, f"{ROW.sql}, {RAW_COLUMNS}")
+        with RawLines(conn) as lines:
+            for page in pages:
+                yield from zip(map(to_row, page), lines.texts(page, RAW_AT), strict=True)
 
     def raw_pages(self) -> Iterator[tuple[bytes, int]]:
         """(the raw lines of a page, each ending in a newline, as UTF-8; their number).
 
-        SQLite joins the page (`group_concat` over the ordered keyset page) and hands it over
-        as bytes: one object per page instead of a tuple per row, and no decoding to str and
-        encoding back to UTF-8 of lines that are written as they are.
+        The lines are read from the batches' results files at the rows' offsets, checked
+        (`raw_lines.RawLines`); a row of an older store has its line itself. No decoding to
+        str and encoding back to UTF-8 of lines that are written as they are.
         """
-        line = "rtrim(r.raw, char(13, 10)) || char(10)"
-        return self._joined_pages(line, "''", RAW_PAGE, as_bytes=True)
+        conn = self._connect()
+        one = self._batch_ids[0] if len(self._batch_ids) == 1 else None
+        batch = "0" if one is not None else "r.batch_id"  # one batch: no id per row to read
+        pages = _pages(
+            conn, self._batch_ids, self._filt, f"{batch}, {RAW_COLUMNS}", RAW_PAGE, inputs=False
+        )
+        with RawLines(conn) as lines:
+            for page in pages:
+                yield lines.page(page, one), len(page)
 
     def csv_pages(self) -> Iterator[tuple[bytes, int]]:
         """(a page of CSV records, each ending in CRLF, as UTF-8; their number).

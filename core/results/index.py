@@ -25,6 +25,7 @@ from ..models import (
     ResultType,
 )
 from . import queries
+from .raw_lines import raw_file_intact
 from .search import FollowUp, SearchIndexer, build_fts, fts_complete, fts_pending
 from .sql import record_results_file
 
@@ -72,10 +73,14 @@ class ResultsIndex:
     ) -> IngestStats:
         from .ingest import ingest_file
 
-        return ingest_file(lambda: self.start_ingest(batch_id), jsonl_path, progress)
+        return ingest_file(lambda path: self.start_ingest(batch_id, path), jsonl_path, progress)
 
-    def start_ingest(self, batch_id: str) -> Ingest:
+    def start_ingest(self, batch_id: str, raw_file: Path | None = None) -> Ingest:
         """An ingest fed as the bytes arrive (a download), replacing the batch's rows now.
+
+        `raw_file`: the file that holds (a download: will hold) exactly the bytes fed; the
+        rows then keep where their lines are in it, and reads take the lines from it
+        (`raw_lines.py`). Without one, the rows keep their lines.
 
         Call `finish()` then `close()` (always): closing releases its private connection and
         starts the search-index build. The connection is the ingest's own: it hands it to a
@@ -90,7 +95,7 @@ class ResultsIndex:
             self._indexer.start()
 
         try:
-            return Ingest(conn, batch_id, on_close=closed)
+            return Ingest(conn, batch_id, on_close=closed, raw_file=raw_file)
         except BaseException:
             self.db.release(conn)
             raise
@@ -121,7 +126,15 @@ class ResultsIndex:
         )
         if row is None or not row[0] or not Path(row[0]).is_file():
             return None
+        if not self.raw_lines_present(batch_id):
+            return None
         return int(row[1])
+
+    def raw_lines_present(self, batch_id: str) -> bool:
+        """False when the batch's rows point into a results file that is gone or no longer
+        has the size it had when indexed (`raw_lines.py`): its results need downloading
+        again. (A file of the same size with other bytes is found when its lines are read.)"""
+        return raw_file_intact(self.db.conn(), batch_id)
 
     # --- search index: built in the background after an ingest ---------------------------
 

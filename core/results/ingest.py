@@ -4,12 +4,14 @@ The parsing (orjson, Python) runs on the thread that feeds the bytes; SQLite run
 writer thread. Each write is one multi-row `INSERT … VALUES (…), (…), …` of
 `ROWS_PER_INSERT` rows: the writer takes the GIL once per statement, not once per row, so
 parsing and inserting really overlap (with `executemany` the writer waited for the GIL after
-every row and the two mostly took turns). Raw lines stay bytes (orjson validates them,
-SQLite stores them as text): no decode and re-encode per line in Python. Rows are sorted by
-custom_id within a statement (the index inserts walk their B-trees in order) and committed
-in large transactions: an index page changed by many small commits is written to the WAL
-again by each of them (5,000-row commits wrote 269 MB of WAL for 100,000 rows, one commit
-139 MB).
+every row and the two mostly took turns). An ingest of a file (every download) does not copy
+the raw lines: each row keeps its line's offset, length and CRC-32 in the file, which reads
+take it from (`raw_lines.py`). Fed with no file behind it, a row keeps its line as bytes
+(orjson validates them, SQLite stores them as text): no decode and re-encode in Python.
+Rows are sorted by custom_id within a statement (the index inserts walk their B-trees in
+order) and committed in large transactions: an index page changed by many small commits is
+written to the WAL again by each of them (5,000-row commits wrote 269 MB of WAL for 100,000
+rows, one commit 139 MB).
 A transaction still never stays open longer than `COMMIT_S`, or `IDLE_COMMIT_S` while the
 writer waits for rows (a slow download never holds the store's write lock).
 
@@ -22,10 +24,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
+import os
 import queue
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +89,13 @@ _BOUND = (
 )
 _COLUMNS = ", ".join(name for name, _ in _BOUND)
 _WIDTH = len(_BOUND)  # values per row as `parse_line` returns them, raw last
+# An ingest of a file (a download, a file on disk) keeps each line where it is: the row
+# holds the line's offset and length in the file and a CRC-32 of its bytes (reads check
+# it, `raw_lines.py`), and `raw` is left empty. Copying the lines into SQLite was a third
+# of the writer's work (82 of the 117 MB it wrote to the WAL for 100k results).
+_BOUND_AT = (*_BOUND[:-1], ("raw_at", "?"), ("raw_len", "?"), ("raw_crc", "?"))
+_COLUMNS_AT = ", ".join(name for name, _ in _BOUND_AT) + ", raw"
+_WIDTH_AT = len(_BOUND_AT)
 _COST_AT = 11  # where the cost is in a row
 _FIXED = 1  # ?1 the batch id
 
@@ -279,23 +290,27 @@ def parse_line(
 
 
 _ROW_VALUES = "(?1, " + ", ".join(sql for _, sql in _BOUND) + ")"
+_ROW_VALUES_AT = "(?1, " + ", ".join(sql for _, sql in _BOUND_AT) + ", '')"
 
 
-def _insert_sql(rows: int) -> str:
+def _insert_sql(rows: int, in_file: bool = True) -> str:
     """A multi-row insert; the first of a repeated custom_id wins (the unique index ignores
-    the later ones). The raw line is bound as bytes and stored as text. Input texts are not
-    copied: reads take them from the manifest (`sql.INPUT_TEXT`)."""
-    values = ",".join([_ROW_VALUES] * rows)
+    the later ones). `in_file`: each row has the place of its line in the results file
+    (`raw` empty); else the raw line is bound as bytes and stored as text. Input texts are
+    not copied: reads take them from the manifest (`sql.INPUT_TEXT`)."""
+    values = ",".join([_ROW_VALUES_AT if in_file else _ROW_VALUES] * rows)
+    columns = _COLUMNS_AT if in_file else _COLUMNS
     return (
-        f"INSERT INTO results (batch_id, {_COLUMNS}) VALUES {values}"
+        f"INSERT INTO results (batch_id, {columns}) VALUES {values}"
         " ON CONFLICT (batch_id, custom_id) DO NOTHING"
     )
 
 
-def rows_per_insert(conn: sqlite3.Connection) -> int:
+def rows_per_insert(conn: sqlite3.Connection, in_file: bool = True) -> int:
     """`ROWS_PER_INSERT`, or fewer where SQLite was built to take fewer bound variables."""
     limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return max(1, min(ROWS_PER_INSERT, (limit - _FIXED) // _WIDTH))
+    width = _WIDTH_AT if in_file else _WIDTH
+    return max(1, min(ROWS_PER_INSERT, (limit - _FIXED) // width))
 
 
 _STOP = None
@@ -304,8 +319,9 @@ _STOP = None
 class _Writer:
     """A thread running the inserts in large transactions (see the module docstring)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, in_file: bool) -> None:
         self._conn = conn
+        self._in_file = in_file
         self._queue: queue.Queue[tuple[int, list[Any]] | None] = queue.Queue(QUEUED_INSERTS)
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="batchtop-ingest", daemon=True)
@@ -344,7 +360,7 @@ class _Writer:
                     begin_immediate(conn)
                     opened = time.monotonic()
                 rows, params = item
-                conn.execute(_insert_sql(rows), params)
+                conn.execute(_insert_sql(rows, self._in_file), params)
                 if time.monotonic() - opened >= COMMIT_S:
                     conn.execute("COMMIT")
         except BaseException as exc:  # handed to the feeding thread
@@ -374,16 +390,21 @@ class Ingest:
         conn: sqlite3.Connection,
         batch_id: str,
         on_close: Callable[[], None] | None = None,
+        raw_file: Path | None = None,
     ) -> None:
+        """`raw_file`: the file that will hold exactly the bytes fed (a download's final
+        name, or the file read): rows keep where their line is in it, not the line itself.
+        Without one, each row keeps its line (`raw`)."""
         self._conn = conn
         self.batch_id = batch_id
         self._on_close = on_close
+        self._raw_file = None if raw_file is None else os.path.abspath(raw_file)
         # feed/finish/restart/close hold it: a close from another thread (a cancelled
         # download) waits for the running call, never closes the connection under it.
         self._lock = threading.Lock()
         self._closed = False
         self._finished = False
-        self._per_insert = rows_per_insert(conn)
+        self._per_insert = rows_per_insert(conn, self._raw_file is not None)
         # No checkpoints on this (private) connection: copying the WAL into the database
         # while inserting costs ~20% of the ingest; the index builder's first commit runs it.
         conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -395,12 +416,13 @@ class Ingest:
         self.lines = 0  # newline-terminated lines fed
         self.ends_cleanly = True  # the bytes fed so far end with a newline
         self._tail = bytearray()
+        self._at = 0  # where `_tail` starts in the file
         self._rows: list[tuple[Any, ...]] = []
         self._memo: CostMemo = {}
         self._parsed = self._malformed = 0
         self._cost = 0.0
         self._any_cost = False
-        self._writer = _Writer(self._conn)
+        self._writer = _Writer(self._conn, self._raw_file is not None)
 
     def restart(self) -> None:
         """Start over (the stream restarted from its first byte)."""
@@ -436,7 +458,12 @@ class Ingest:
         cost = 0.0
         any_cost = False
         full = self._per_insert
+        in_file = self._raw_file is not None
+        crc32 = zlib.crc32
+        at = self._at  # where `line` starts in the file
         for line in lines:
+            start = at
+            at += len(line) + 1
             raw = line.strip()
             if not raw:
                 continue
@@ -444,6 +471,10 @@ class Ingest:
             if row is None:
                 malformed += 1
                 continue
+            if in_file:  # the line's place in the file instead of its bytes
+                if len(raw) != len(line):
+                    start += len(line) - len(line.lstrip())
+                row = (*row[:-1], start, len(raw), crc32(raw))
             if row[_COST_AT] != _NO_COST:
                 cost += row[_COST_AT]
                 any_cost = True
@@ -453,6 +484,7 @@ class Ingest:
                 self._send()
                 rows = self._rows
                 append = rows.append
+        self._at = at
         self._parsed += parsed
         self._malformed += malformed
         self._cost += cost
@@ -484,7 +516,11 @@ class Ingest:
         writer, self._writer = self._writer, None
         writer.close()
         cost = self._cost if self._any_cost else None
-        stats = _record(self._conn, self.batch_id, self._parsed, self._malformed, cost)
+        size = self._at  # every byte fed (the last line had no newline: one less)
+        if not self.ends_cleanly:
+            size -= 1
+        raw_file = None if self._raw_file is None else (self._raw_file, size)
+        stats = _record(self._conn, self.batch_id, self._parsed, self._malformed, cost, raw_file)
         self._finished = True
         return stats
 
@@ -520,9 +556,15 @@ class Ingest:
 
 
 def _record(
-    conn: sqlite3.Connection, batch_id: str, parsed: int, malformed: int, cost: float | None
+    conn: sqlite3.Connection,
+    batch_id: str,
+    parsed: int,
+    malformed: int,
+    cost: float | None,
+    raw_file: tuple[str, int] | None,
 ) -> IngestStats:
-    """The closing transaction: counts, cost and the search index's work for the batch.
+    """The closing transaction: counts, cost, the file the rows' lines are in (its path and
+    size, or None: the rows hold their lines) and the search index's work for the batch.
 
     `cost` was summed while parsing (reading it back would be a pass over every row); only
     when repeated custom_ids were left out is it summed again from the rows kept.
@@ -538,13 +580,16 @@ def _record(
                 (batch_id,),
             ).fetchone()
             actual = float(total) if n_cost else None
+        path, size = (None, None) if raw_file is None else raw_file
         conn.execute(
             "INSERT INTO batch_local (batch_id, results_indexed, results_malformed,"
-            " actual_cost_usd) VALUES (?, ?, ?, ?) ON CONFLICT (batch_id) DO UPDATE SET"
+            " actual_cost_usd, raw_file, raw_size) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (batch_id) DO UPDATE SET"
             " results_indexed = excluded.results_indexed,"
             " results_malformed = excluded.results_malformed,"
-            " actual_cost_usd = excluded.actual_cost_usd",
-            (batch_id, n, malformed, actual),
+            " actual_cost_usd = excluded.actual_cost_usd,"
+            " raw_file = excluded.raw_file, raw_size = excluded.raw_size",
+            (batch_id, n, malformed, actual, path, size),
         )
         if n:
             conn.execute(
@@ -592,19 +637,20 @@ def delete_batch_rows(conn: sqlite3.Connection, batch_id: str) -> None:
 
 
 def ingest_file(
-    start: Callable[[], Ingest],
+    start: Callable[[Path], Ingest],
     jsonl_path: Path,
     progress: ProgressFn | None = None,
 ) -> IngestStats:
-    """Stream a results file into the ingest `start()` opens (which replaces the batch's
-    earlier rows: it is called only once the file is open, so a missing file keeps them)."""
+    """Stream a results file into the ingest `start(path)` opens (which replaces the
+    batch's earlier rows: it is called only once the file is open, so a missing file keeps
+    them); the rows point into the file."""
     try:
         total = jsonl_path.stat().st_size
         fh = open(jsonl_path, "rb")  # noqa: SIM115 (closed by the with block below)
     except OSError as exc:
         raise UserError(f"Cannot read the results file {jsonl_path}: {exc.strerror}.") from exc
     with fh:
-        ing = start()
+        ing = start(jsonl_path)
         try:
             done = 0
             while piece := fh.read(FEED_BYTES):

@@ -22,6 +22,7 @@ from ..models import FailedRequest, ResultFilter, ResultPage, ResultRow, ResultS
 from ..pricing import BATCH_DISCOUNT
 from ..providers.openai_lines import stops_meaning
 from ..sqlite_util import placeholders
+from .raw_lines import RAW_COLUMNS, RawLines
 from .search import fts_complete
 from .sql import INPUT_JOIN, INPUT_TEXT, RAW_AT, ROW, SEARCH_TEXT, manifest_key
 
@@ -403,12 +404,14 @@ def detail(
     conn: sqlite3.Connection, batch_id: str, custom_id: str
 ) -> tuple[ResultRow, str, str | None] | None:
     row = conn.execute(
-        f"SELECT {ROW.sql}, r.raw FROM results r{INPUT_JOIN}"
+        f"SELECT {ROW.sql}, {RAW_COLUMNS} FROM results r{INPUT_JOIN}"
         " WHERE r.batch_id = ? AND r.custom_id = ?",
         (batch_id, custom_id),
     ).fetchone()
     if row is None:
         return None
+    with RawLines(conn) as lines:
+        raw = lines.text(batch_id, *row[RAW_AT : RAW_AT + 4])
     params: str | None = None
     key = manifest_key(conn, batch_id)
     if key is not None:
@@ -418,7 +421,7 @@ def detail(
             (key[0], key[1], custom_id),
         ).fetchone()
         params = restore_params(found[0], found[1]) if found is not None else None
-    return to_row(row), row[RAW_AT], params
+    return to_row(row), raw, params
 
 
 def summary(conn: sqlite3.Connection, batch_ids: Sequence[str]) -> ResultSummary:

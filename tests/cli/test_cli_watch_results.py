@@ -127,3 +127,27 @@ def test_watch_fits_100_columns_in_the_dashboards_words_and_ticks(
     assert drawn, plain[-2000:]
     assert max(Text(line).cell_len for line in drawn) <= 100, drawn
     assert bid in plain  # the id still fits in full
+
+
+def test_results_downloads_again_a_results_file_that_went(
+    emulator_env: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The index reads its raw lines from the downloaded file: with the file deleted or
+    truncated, `results` downloads it again instead of failing on the JSONL export."""
+    emulator_env.config.rate = 0.001
+    bid = submit(tmp_path, "a.txt", lines=3)
+    emulator_env.advance(3600)
+    proc = run("results", bid, "--out", "one.jsonl", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (final,) = Path(os.environ["XDG_DATA_HOME"]).rglob(f"{bid}.jsonl")
+    exported = (tmp_path / "one.jsonl").read_bytes()
+    for damage in ("delete", "truncate"):
+        if damage == "delete":
+            final.unlink()
+        else:
+            with open(final, "r+b") as fh:
+                fh.truncate(10)
+        proc = run("results", bid, "--out", f"{damage}.jsonl", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / f"{damage}.jsonl").read_bytes() == exported
+    assert emulator_env.stats.count("results") == 3

@@ -169,12 +169,12 @@ def test_failed_ingest_never_leaves_a_stale_count(
     real_sql = results_ingest._insert_sql
     calls = 0
 
-    def failing_sql(rows: int) -> str:
+    def failing_sql(rows: int, in_file: bool = True) -> str:
         nonlocal calls
         calls += 1
         if calls == 2:
             raise OSError("disk full")
-        return real_sql(rows)
+        return real_sql(rows, in_file)
 
     monkeypatch.setattr(results_ingest, "_insert_sql", failing_sql)
     with pytest.raises(OSError, match="disk full"):
@@ -667,6 +667,7 @@ def test_result_rows_are_read_by_column_name(store: Store, tmp_path: Path) -> No
 
     from batchtop.core.models import ResultRow
     from batchtop.core.results import queries
+    from batchtop.core.results.raw_lines import RAW_COLUMNS, RawLines
     from batchtop.core.results.sql import INPUT_JOIN, ROW
     from batchtop.core.sqlite_util import Columns
 
@@ -678,13 +679,15 @@ def test_result_rows_are_read_by_column_name(store: Store, tmp_path: Path) -> No
         rows = (
             store._conn()
             .execute(
-                f"SELECT {wider.sql}, r.raw FROM results r{INPUT_JOIN}"
+                f"SELECT {wider.sql}, {RAW_COLUMNS} FROM results r{INPUT_JOIN}"
                 " WHERE r.batch_id = 'b1' ORDER BY r.custom_id"
             )
             .fetchall()
         )
         assert [queries.to_row(r, wider.at) for r in rows] == page.rows
-        assert [r[len(wider)] for r in rows] == [
+        with RawLines(store._conn()) as raw_lines:
+            raws = raw_lines.texts(rows, len(wider))
+        assert raws == [
             results.result_detail("b1", row.custom_id)[1]  # type: ignore[index]
             for row in page.rows
         ]

@@ -19,6 +19,7 @@ import pytest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ResultFilter
 from batchtop.core.results import ingest as results_ingest
+from batchtop.core.results.raw_lines import RAW_COLUMNS, RawLines
 from batchtop.core.results.sql import INPUT_TEXT
 from batchtop.core.store import Store
 from data_factory import T0, ended, errored, line, mixed_results, remote, requests, succeeded
@@ -39,15 +40,18 @@ def _store_with_manifest(path: Path, ids: list[str]) -> Store:
 
 
 def _rows(store: Store) -> dict[str, tuple[str, str | None, str]]:
-    """custom_id → (text, input_text, raw), read straight from the table (the input as
-    every read sees it: through the batch's manifest)."""
-    got = store._conn().execute(
-        f"SELECT r.custom_id, r.text, {INPUT_TEXT}, r.raw FROM results r WHERE r.batch_id = 'b1'"
-    )
+    """custom_id → (text, input_text, raw), read straight from the table (the input and the
+    raw line as every read sees them: through the batch's manifest and results file)."""
+    conn = store._conn()
+    got = conn.execute(
+        f"SELECT r.custom_id, r.text, {INPUT_TEXT}, {RAW_COLUMNS} FROM results r"
+        " WHERE r.batch_id = 'b1'"
+    ).fetchall()
     out: dict[str, tuple[str, str | None, str]] = {}
-    for cid, text, input_text, raw in got:
-        assert cid not in out, f"{cid} stored twice"
-        out[cid] = (text, input_text, raw)
+    with RawLines(conn) as raw_lines:
+        for cid, text, input_text, *raw in got:
+            assert cid not in out, f"{cid} stored twice"
+            out[cid] = (text, input_text, raw_lines.text("b1", *raw))
     return out
 
 
@@ -146,10 +150,10 @@ def test_a_write_error_fails_the_ingest_and_keeps_no_count(
     calls = 0
     real = results_ingest._insert_sql
 
-    def failing(rows: int) -> str:
+    def failing(rows: int, in_file: bool = True) -> str:
         nonlocal calls
         calls += 1
-        return real(rows) if calls < 5 else "INSERT INTO no_such_table VALUES (1)"
+        return real(rows, in_file) if calls < 5 else "INSERT INTO no_such_table VALUES (1)"
 
     monkeypatch.setattr(results_ingest, "_insert_sql", failing)
     path = tmp_path / "r.jsonl"

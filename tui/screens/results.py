@@ -251,9 +251,11 @@ class ResultsScreen(Screen[None]):
                 continue
             if view.remote.processing_status is not ProcessingStatus.ENDED:
                 waiting.append(batch_id)
-            elif not view.results_downloaded or (
-                not view.results_indexed and view.remote.request_counts.total
-            ):  # never fetched, or an interrupted ingest left nothing indexed
+            elif (
+                not view.results_downloaded
+                or (not view.results_indexed and view.remote.request_counts.total)
+                or not self.service.results_on_disk(batch_id)
+            ):  # never fetched, an interrupted ingest left nothing indexed, or the file went
                 pending.append(batch_id)
         for n, batch_id in enumerate(pending, 1):
             label = f" ({n}/{len(pending)})" if len(pending) > 1 else ""

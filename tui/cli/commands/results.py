@@ -38,7 +38,12 @@ async def ensure_results(service: BatchService, ids: list[str], out: Console) ->
     """Download the results of exactly these batches if they are not here yet."""
     for bid in ids:
         view = service.batch(bid)
-        if view is not None and view.results_downloaded and view.results_indexed:
+        if (
+            view is not None
+            and view.results_downloaded
+            and view.results_indexed
+            and service.results_on_disk(bid)  # else its results file went: download again
+        ):
             continue
         if view is not None and view.remote.is_active and service.has_api_key:
             await service.refresh()
