@@ -196,12 +196,12 @@ async def test_a_download_points_into_its_file_and_a_lost_file_is_downloaded_aga
 ) -> None:
     service = make_service()
     bid = await _ended(service, emulator, 40)
-    assert await service.download_results(bid) == 40
+    assert (await service.download_results(bid)).rows == 40
     final = paths.results_dir() / f"{bid}.jsonl"
     assert _export(service, bid) == _by_custom_id(final.read_bytes())
     assert service.results_on_disk(bid)
     # a re-download of the same bytes (another inode) keeps the rows pointing right
-    assert await service.download_results(bid) == 40
+    assert (await service.download_results(bid)).rows == 40
     assert _export(service, bid) == _by_custom_id(final.read_bytes())
     # the file deleted, then truncated: the next download fetches and indexes it again
     for damage in ("delete", "truncate"):
@@ -212,6 +212,6 @@ async def test_a_download_points_into_its_file_and_a_lost_file_is_downloaded_aga
         assert not service.results_on_disk(bid)
         with pytest.raises(UserError):
             _export(service, bid)
-        assert await service.download_results(bid) == 40
+        assert (await service.download_results(bid)).rows == 40
         assert service.results_on_disk(bid)
         assert _export(service, bid) == _by_custom_id(final.read_bytes())
