@@ -1,4 +1,4 @@
-"""Raw lines read back from the batch's results file (schema 14), never other bytes.
+"""Raw lines read back from the batch's results file (schema 15), never other bytes.
 
 An ingest of a file keeps where each line is (offset, length, CRC-32) instead of the line;
 the JSONL export and the raw view read the lines from the file. A file deleted, truncated or
