@@ -75,7 +75,7 @@ from .redact import url_for_display
 from .request_checks import max_tokens_problem, user_text
 from .results import ResultsIndex
 from .store import Store
-from .words import quantity
+from .words import quantity, them
 
 if TYPE_CHECKING:
     from .stats import Statistics
@@ -823,7 +823,7 @@ class BatchService:
             n = len(report.errors)
             if not skip_invalid:
                 raise UserError(
-                    f"The input has {quantity(n, 'error')}: fix them before submitting"
+                    f"The input has {quantity(n, 'error')}: fix {them(n)} before submitting"
                     + (
                         f", or submit only its {quantity(report.request_count, 'valid request')}."
                         if report.can_submit_valid

@@ -13,3 +13,8 @@ def quantity(n: int, noun: str, plural: str | None = None) -> str:
 def numbered(noun: str, numbers: Sequence[int]) -> str:
     """The things of these numbers: `part 2`, `parts 1, 3`."""
     return f"{noun if len(numbers) == 1 else noun + 's'} {', '.join(str(n) for n in numbers)}"
+
+
+def them(n: int) -> str:
+    """The pronoun that agrees with `n` things: `fix it` (1 error), `fix them` (2 errors)."""
+    return "it" if n == 1 else "them"

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from batchtop.core.models import ResultType, RetryPlan
-from batchtop.core.words import numbered, quantity
+from batchtop.core.words import numbered, quantity, them
 
-__all__ = ["left_out_words", "not_raised_words", "numbered", "quantity", "resend_words"]
+__all__ = [
+    "left_out_words",
+    "not_raised_words",
+    "numbered",
+    "quantity",
+    "resend_words",
+    "them",
+]
 
 _OUTCOMES = (ResultType.ERRORED, ResultType.EXPIRED, ResultType.CANCELED)
 

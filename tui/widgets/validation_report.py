@@ -12,7 +12,7 @@ from dataclasses import replace
 from batchtop.core.models import CostEstimate, ImportIssue, ImportReport, SplitPart
 from batchtop.tui.format import money, size
 from batchtop.tui.safe_text import clean
-from batchtop.tui.words import quantity
+from batchtop.tui.words import quantity, them
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.table import Table
@@ -125,7 +125,7 @@ def summary_renderable(report: ImportReport) -> RenderableType:
     head.append("\n")
     if n_err:
         head.append(quantity(n_err, "error"), style="bold red")
-        head.append(" — fix them and analyse again to submit", style="red")
+        head.append(f" — fix {them(n_err)} and analyse again to submit", style="red")
         if report.can_submit_valid:
             head.append("\nor submit the valid ones alone (ctrl+b): ", style="yellow")
             head.append(report.valid_only_summary, style="yellow")

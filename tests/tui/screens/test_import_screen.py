@@ -335,3 +335,20 @@ async def test_an_estimate_on_a_model_without_a_price_is_unknown(tmp_path: Path)
         assert "no price for: claude-fable-9" in text
         assert "$0.0000" not in text
     service.store.close()
+
+
+@pytest.mark.parametrize(
+    ("errors", "words"), [(1, "1 error — fix it "), (2, "2 errors — fix them ")]
+)
+def test_report_head_agrees_with_its_error_count(errors: int, words: str) -> None:
+    import io
+
+    from batchtop.core.models import ImportIssue, ImportReport
+    from batchtop.tui.widgets.validation_report import summary_renderable
+    from rich.console import Console
+
+    issues = [ImportIssue("error", "bad line", "in.jsonl", line=n) for n in range(1, errors + 1)]
+    report = ImportReport(path="in.jsonl", format="jsonl", request_count=3, issues=issues)
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(summary_renderable(report))
+    assert words in console.export_text()
