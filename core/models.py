@@ -429,6 +429,19 @@ class CostEstimate:
         """No request of it bounds its output: the figure is its input alone."""
         return self.unbounded_requests > 0 and self.unbounded_requests >= self.request_count
 
+    def above_limit(self, limit_usd: float) -> str | None:
+        """The estimated cost, as both front ends show it, when it is above `limit_usd`
+        (`confirm_submit_above_usd`): a submit or a retry of it then goes out only after a
+        yes (`--yes` on the command line); None at or below it."""
+        if self.batch_usd <= limit_usd:
+            return None
+        from .money import usd_text
+
+        cost = usd_text(self.batch_usd, approx=True)
+        if self.unbounded_requests:  # the figure is not the whole cost: never read as one
+            cost = f"{cost} ({self.covers})"
+        return cost
+
     @property
     def covers(self) -> str:
         """What the figure covers, in words both front ends show beside it: an upper bound
@@ -667,6 +680,8 @@ class RetryPlan:
     #: the request field a cut's new budget goes to, as the front ends name it: `max_tokens`
     #: (Message Batches), `max_completion_tokens` / `max_output_tokens` (OpenAI's endpoints)
     budget_field: str = "max_tokens"
+    #: what the resent requests are estimated to cost (None: not estimated, several batches)
+    estimate: CostEstimate | None = None
 
     @property
     def left_out_total(self) -> int:
@@ -703,7 +718,25 @@ class RetryPlan:
             if on
         ]
         what = f" and no {' or '.join(asked)}" if asked else ""
-        return f"Nothing to retry: {name} has no failed requests{what}."
+        return f"Nothing to retry: {name} has no failed requests{what}.{self._not_asked()}"
+
+    def _not_asked(self) -> str:
+        """The refusals and cuts a retry resends only when asked, when the batch has some."""
+        offers = []
+        cuts = self.stops_seen.get("max_tokens", 0)
+        if cuts and self.max_tokens is None:
+            field = self.budget_field
+            offers.append(
+                f" {quantity(cuts, 'request')} {'was' if cuts == 1 else 'were'} cut at {field}:"
+                f" a retry with a higher {field} resends {'it' if cuts == 1 else 'them'}."
+            )
+        refused = self.stops_seen.get("refusal", 0)
+        if refused and not self.refusals:
+            offers.append(
+                f" {quantity(refused, 'request')} stopped with a refusal: a retry of refusals"
+                f" resends {'it' if refused == 1 else 'them'}."
+            )
+        return "".join(offers)
 
 
 @dataclass(frozen=True, slots=True)

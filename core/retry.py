@@ -187,4 +187,5 @@ def merge(plans: Sequence[RetryPlan]) -> RetryPlan:
         not_raised=sum(plan.not_raised for plan in plans),
         stops_seen=dict(seen),
         budget_field=budget_field_name((tuple(p.budget_field.split(" / ")) for p in plans), None),
+        estimate=plans[0].estimate if len(plans) == 1 else None,
     )

@@ -1400,7 +1400,9 @@ class BatchService:
         wants_successes = (refusals or max_tokens is not None) and counts.succeeded
         endpoint = view.remote.endpoint  # OpenAI's: the field a new budget goes to
         options = {"include_invalid": include_invalid, "refusals": refusals}
-        if not counts.failed and not wants_successes:
+        # with no failures and nothing asked of the successes, their results are read only
+        # when they are here (to say what a retry could resend: refusals, cuts)
+        if not counts.failed and not wants_successes and not view.results_indexed:
             plan = retry.choose(batch_id, [], max_tokens=max_tokens, endpoint=endpoint, **options)[
                 0
             ]
@@ -1414,6 +1416,9 @@ class BatchService:
         plan, chosen = retry.choose(
             batch_id, failed, max_tokens=max_tokens, endpoint=endpoint, **options
         )
+        if chosen:  # what they cost again, as a submit estimates (confirm_submit_above_usd)
+            resent = [{"params": retry.resend_params(r, plan, endpoint)} for r in chosen]
+            plan = replace(plan, estimate=self.estimate(resent, endpoint=endpoint))
         return view, plan, chosen
 
     async def retry_failed(

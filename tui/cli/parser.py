@@ -194,6 +194,12 @@ def _add_retry(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also resend the results cut at max_tokens, with max_tokens N (higher than theirs)",
     )
+    p.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="resend without asking, whatever the estimated cost (confirm_submit_above_usd)",
+    )
     _json_flag(p)
 
 

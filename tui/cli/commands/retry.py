@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from batchtop.core.errors import UserError
 from batchtop.tui.cli.render import clean, console, print_json
-from batchtop.tui.cli.session import resolve, routed
+from batchtop.tui.cli.session import ask, can_ask, resolve, routed
+from batchtop.tui.format import money
 from batchtop.tui.words import (
     left_out_words,
     not_raised_words,
@@ -24,7 +25,23 @@ from batchtop.tui.words import (
 )
 
 if TYPE_CHECKING:
+    from batchtop.core.models import RetryPlan
     from batchtop.core.service import BatchService
+
+
+def _cost_confirmed(service: BatchService, ns: argparse.Namespace, plan: RetryPlan) -> bool:
+    """As a submit: above `confirm_submit_above_usd` (core's `CostEstimate.above_limit`), a
+    retry goes out with --yes or after a yes on the terminal; without one it is refused."""
+    limit = service.settings.confirm_submit_above_usd
+    cost = None if ns.yes or plan.estimate is None else plan.estimate.above_limit(limit)
+    if cost is None:
+        return True
+    if not can_ask():
+        raise UserError(
+            f"The estimated cost ({cost}) is above {money(limit)} (confirm_submit_above_usd):"
+            " nothing was resent; re-run with --yes to resend it."
+        )
+    return ask(f"Resend {quantity(plan.resend, 'request')} for about {cost}?")
 
 
 @routed("id")
@@ -49,6 +66,9 @@ async def cmd_retry(service: BatchService, ns: argparse.Namespace) -> int:
         notes.print(f"left out: {unknown}", highlight=False)
     if not_raised := not_raised_words(plan):
         notes.print(f"left out: {not_raised}", highlight=False)
+    if plan.resend and not _cost_confirmed(service, ns, plan):
+        notes.print("nothing was resent")
+        return 1
     outcome = await service.retry_failed(batch_id, **options)
     submitted = outcome.submitted
     if ns.json:

@@ -225,11 +225,9 @@ def _cost_confirmed(service: BatchService, ns: argparse.Namespace, report: Impor
     after a yes on the terminal; without a terminal it is refused, saying how to go on."""
     est = report.estimate
     limit = service.settings.confirm_submit_above_usd
-    if ns.yes or est is None or est.batch_usd <= limit:
+    cost = None if ns.yes or est is None else est.above_limit(limit)
+    if cost is None:
         return True
-    cost = money(est.batch_usd, approx=True)
-    if est.unbounded_requests:  # the figure is not the whole cost: never read as one
-        cost = f"{cost} ({est.covers})"
     if not can_ask():
         raise UserError(
             f"The estimated cost ({cost}) is above {money(limit)} (confirm_submit_above_usd):"
