@@ -992,9 +992,7 @@ class BatchService:
                 if prepared is not None:
                     part = prepared
                 elif path is not None:
-                    from .submit import read_part
-
-                    part = await asyncio.to_thread(read_part, path)
+                    part = await asyncio.to_thread(self._read_part, job_id, index, path)
                 else:  # pragma: no cover - callers pass one or the other
                     raise UserError(f"Part {index} has no requests.")
                 batch = await self._submitter.submit_part(
@@ -1037,6 +1035,18 @@ class BatchService:
             unresolved_parts=tuple(unresolved),
             betas=tuple(betas),
         )
+
+    def _read_part(self, job_id: str, index: int, path: Path) -> PreparedPart:
+        """A part of a job read from its prepared file. A job's prepared copy goes only once
+        every part is created, so a file gone since this submit began is a part another
+        submit of the job created: `PartBusy` says so (it is not a part left unsent)."""
+        from .submit import read_part
+
+        try:
+            return read_part(path)
+        except UserError:
+            self.store.check_part_free(job_id, index)
+            raise
 
     def _emit_changed(self, view: BatchView) -> None:
         from .models import BatchChanged

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from batchtop.core.models import (
     ProcessingStatus,
     ResultFilter,
     ResultType,
+    SubmitProgress,
 )
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
@@ -72,6 +75,48 @@ async def test_small_limits_split_into_a_job_of_several_batches(
     assert set(job.batch_ids) == set(outcome.batch_ids)
     assert sorted(service.batch(b).job_part for b in outcome.batch_ids) == [1, 2, 3]  # type: ignore[union-attr]
     assert service.resolve_ids(outcome.job_id) == list(job.batch_ids)
+
+
+async def test_a_part_another_submit_created_meanwhile_is_said_created_not_failed(
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Two submits of one file share a job. While the first is between parts 1 and 2, the
+    second sends parts 2 and 3 and, every part created, removes the job's prepared copy
+    (the first's). The first then names parts 2 and 3 as created by the other, not as
+    failed: nothing of its file is left unsent."""
+    source = tmp_path / "prompts.txt"
+    source.write_text("".join(f"prompt {i}\n" for i in range(25)))
+    first = make_service(max_requests_per_batch=10)
+    report = await first.analyse(source, ImportOptions())
+    second_ids: list[str] = []
+
+    def second_submit() -> None:  # another batchtop on the same data directory
+        async def run() -> None:
+            other = new_service(emulator, tmp_path / STORE_FILE, max_requests_per_batch=10)
+            try:
+                outcome = await other.submit(await other.analyse(source, ImportOptions()))
+                second_ids.extend(outcome.batch_ids)
+            finally:
+                await other.close()
+
+        asyncio.run(run())
+
+    def between_parts(step: SubmitProgress) -> None:
+        if step.part == 2 and step.batch_id is None:  # part 1 created, part 2 not read yet
+            worker = threading.Thread(target=second_submit)
+            worker.start()
+            worker.join()
+
+    outcome = await first.submit(report, progress=between_parts)
+    assert len(second_ids) == 2  # parts 2 and 3, sent by the second submit
+    assert outcome.failed_parts == ()
+    assert outcome.unresolved_parts == ()
+    assert len(outcome.batch_ids) == 1
+    assert [e.split(" was ")[0] for e in outcome.errors] == [
+        f"part {i}: Part {i} of job {outcome.job_id}" for i in (2, 3)
+    ]
+    assert all("already created" in e for e in outcome.errors)
+    assert emulator.stats.count("create") == 3  # each part once
 
 
 async def test_submit_refuses_a_report_with_errors(

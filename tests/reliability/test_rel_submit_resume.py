@@ -190,6 +190,7 @@ def test_a_second_submit_leaves_the_running_submits_parts_in_place(
 
     second = home.cli("submit", "input.jsonl", "--json")
     assert second.returncode == 1, second.stderr[-2000:]  # part 1 is the first's: unresolved
+    assert second.stdout, second.stderr[-2000:]
     said = json.loads(second.stdout)
     assert (said["unresolved_parts"], said["resumed_parts"]) == ([1], []), said
     assert parts_on_server(emulator) == [2, 3]
