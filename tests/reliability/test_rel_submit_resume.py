@@ -180,6 +180,9 @@ def test_a_second_submit_leaves_the_running_submits_parts_in_place(
     streamed: never sent, both exiting 1.)"""
     emulator = emulator_factory(rate=None)
     home = Home(tmp_path, emulator)
+    config = home.root / "xdg" / "config" / "batchtop" / "config.toml"
+    # the held create is waited for however long the second submit takes on a loaded machine
+    config.write_text(config.read_text() + "request_timeout_s = 900\n")
     home.write_input()
     assert home.cli("ls").returncode == 0  # a home in use: its store bound to the workspace
     emulator.set_faults(create_latency_s=600)
