@@ -27,7 +27,7 @@ import orjson
 
 from .errors import UserError
 from .import_readers import json_problem
-from .import_sniff import wrong_file
+from .import_sniff import empty_file, wrong_file
 from .importer import PROGRESS_STEP, not_a_file
 from .models import (
     CostEstimate,
@@ -200,7 +200,9 @@ def _items(
     tick.start(len(data))
     fmt = input_format(path, options)
     as_lines = fmt == "jsonl"
-    wrong = wrong_file(data[:65536], "openai", jsonl=as_lines and options.template is None)
+    wrong = empty_file(data[:65536]) or wrong_file(
+        data[:65536], "openai", jsonl=as_lines and options.template is None
+    )
     if wrong is not None:
         raise _WrongFile(wrong)
     if fmt == "txt":

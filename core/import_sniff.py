@@ -15,6 +15,17 @@ import orjson
 _SAMPLE = 8192
 
 
+EMPTY = "The file is empty: there are no requests in it."
+# what an empty file may still hold: whitespace, NULs, a byte-order mark
+_BLANK = b" \t\r\n\x00" + b"\xef\xbb\xbf\xff\xfe"
+
+
+def empty_file(head: bytes) -> str | None:
+    """`EMPTY` when the file's first bytes hold nothing (either provider's import says it in
+    one line, before any report), else None."""
+    return EMPTY if not head.strip(_BLANK) else None
+
+
 def looks_binary(head: bytes) -> bool:
     """The first bytes of a UTF-8 file (no byte-order mark) are not text: a NUL, or more
     than one in ten characters undecodable or control characters."""

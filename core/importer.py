@@ -34,7 +34,7 @@ from .import_readers import (
     text_lines,
 )
 from .import_records import AutoIdFailed, RecordBuilder, request_params
-from .import_sniff import wrong_file
+from .import_sniff import empty_file, wrong_file
 from .models import (
     ImportFormat,
     ImportOptions,
@@ -476,8 +476,8 @@ def _analyse(
             wrong = wrong_file(head, "anthropic", jsonl=fmt == "jsonl" and not options.template)
             if wrong is not None:
                 return _failed(report, analysis, wrong)
-        if not head.strip(b" \t\r\n\x00" + b"\xef\xbb\xbf\xff\xfe"):
-            return _failed(report, analysis, "The file is empty: there are no requests in it.")
+        if (empty := empty_file(head)) is not None:
+            return _failed(report, analysis, empty)
         reader: IO[bytes] = f
         if encoding in ("utf-8", "utf-8-sig") and b"\r" in head and b"\n" not in head:
             reader = cr_lines(f)  # classic Mac line endings: each CR ends a line
