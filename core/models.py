@@ -465,6 +465,17 @@ class CostEstimate:
         return f"up to {self.max_output_tokens:,} output"
 
     @property
+    def unpriced_words(self) -> str:
+        """What has no price, in words both front ends show: the models by name, and
+        requests that name no model (an embeddings body has no default) as such, never an
+        empty list (`no price for: a, b`, `no model given`)."""
+        named = [m for m in self.unknown_models if m.strip()]
+        said = [f"no price for: {', '.join(named)}"] if named else []
+        if len(named) < len(self.unknown_models):
+            said.append("no model given")
+        return "; ".join(said)
+
+    @property
     def savings_usd(self) -> float:
         return self.standard_usd - self.batch_usd
 

@@ -200,7 +200,7 @@ def test_a_batch_of_a_model_without_a_price_costs_unknown_not_zero(
 ) -> None:
     (tmp_path / "p.txt").write_text("one\ntwo\n")
     dry = run("submit", "p.txt", "--model", "claude-mythos-preview", "--dry-run", cwd=tmp_path)
-    assert "estimated cost: unknown (no price known for: claude-mythos-preview)" in dry.stdout
+    assert "estimated cost: unknown (no price for: claude-mythos-preview)" in dry.stdout
     assert "$0.00" not in dry.stdout
     sent = run(
         "submit", "p.txt", "--model", "claude-mythos-preview", "--yes", "--json", cwd=tmp_path

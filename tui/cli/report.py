@@ -114,8 +114,7 @@ def print_report(console: Console, report: ImportReport) -> None:
         line.append("estimated cost: ", "bold")
         line.append("unknown", "yellow")
         line.append(
-            f" (no price known for: {', '.join(clean(m) for m in est.unknown_models)});"
-            f" {est.input_tokens:,} input tokens, {est.output_words}"
+            f" ({clean(est.unpriced_words)}); {est.input_tokens:,} input tokens, {est.output_words}"
         )
         console.print(line)
         console.print(Text(f"  input tokens {est.input_basis}", style="dim"))
@@ -137,9 +136,5 @@ def print_report(console: Console, report: ImportReport) -> None:
             console.print(f"  ({est.covers}; input alone costs {usd(est.input_only_batch_usd)})")
         if est.unknown_models:
             console.print(
-                Text(
-                    "  no price known for: "
-                    + ", ".join(clean(m) for m in est.unknown_models)
-                    + " (their requests are not in the figure)"
-                )
+                Text(f"  {clean(est.unpriced_words)} (their requests are not in the figure)")
             )

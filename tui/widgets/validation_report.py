@@ -64,7 +64,7 @@ def estimate_text(estimate: CostEstimate | None) -> Text:
     if estimate.unpriced:  # never $0.0000 for a model without a price
         text.append("unknown", style="bold yellow")
         text.append(
-            f"  ·  no price for: {clean(', '.join(estimate.unknown_models), keep_newlines=False)}\n"
+            f"  ·  {clean(estimate.unpriced_words, keep_newlines=False)}\n"
             f"  {'' if estimate.exact else '~'}{estimate.input_tokens:,} input tokens,"
             f" {_output(estimate)}",
             style="yellow",
@@ -94,7 +94,7 @@ def estimate_text(estimate: CostEstimate | None) -> Text:
     text.append(f"\n  input tokens {estimate.input_basis}", style="dim")
     if estimate.unknown_models:
         text.append(
-            "\n  no price for: " + clean(", ".join(estimate.unknown_models), keep_newlines=False),
+            "\n  " + clean(estimate.unpriced_words, keep_newlines=False),
             style="yellow",
         )
     return text

@@ -104,3 +104,20 @@ async def test_compose_embeddings_checks_the_input(openai_live: BatchService) ->
         }
         assert "is an empty string" in screen_text(app)
         assert not screen.can_submit
+
+
+async def test_an_embeddings_compose_without_a_model_says_so(openai_live: BatchService) -> None:
+    """Embeddings have no default model: the estimate said `no price for:` with nothing
+    after it. It names what is missing instead (the model to type)."""
+    app = ScreenHost(lambda: ComposeScreen(openai_live, endpoint="/v1/embeddings"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ComposeScreen)
+        await pilot.pause()
+        assert screen.query_one("#compose-model", Input).placeholder == ""
+        await pilot.press(*"the sea")
+        await wait_for(pilot, lambda: bool(screen.requests))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Cost estimate unknown  ·  no model given" in text
+        assert "no price for:" not in text
