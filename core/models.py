@@ -8,6 +8,7 @@ wire format, and the store can rebuild every one of them offline.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -303,6 +304,35 @@ class CountSnapshot:
 
 
 JOB_ID_PREFIX = "job_"
+
+# A batch's local label: one line of plain text, this long at most (both front ends)
+LABEL_MAX_CHARS = 200
+_LABEL_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def checked_label(text: str | None) -> str | None:
+    """A label as it is kept (surrounding blanks stripped; None: no label), or a one-line
+    `UserError`: longer than `LABEL_MAX_CHARS`, or holding a line break or another control
+    character (a label is one line, shown as typed)."""
+    from .errors import UserError
+
+    value = (text or "").strip()
+    if not value:
+        return None
+    if len(value) > LABEL_MAX_CHARS:
+        raise UserError(
+            f"A label is at most {LABEL_MAX_CHARS} characters: this one has {len(value):,}."
+        )
+    if (bad := _LABEL_CONTROL.search(value)) is not None:
+        shown = repr(bad.group())[1:-1]
+        raise UserError(
+            f"A label is one line of plain text: this one holds a control character ({shown})."
+        )
+    return value
+
+
 """How batchtop's job ids begin (the store mints them; no provider's API knows them)."""
 
 

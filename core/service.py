@@ -65,6 +65,7 @@ from .models import (
     SubmitProgress,
     WorkspaceInfo,
     auto_custom_id,
+    checked_label,
     provider_name,
 )
 from .part_writer import part_path
@@ -818,6 +819,7 @@ class BatchService:
         submits at once share it): a job with parts not created yet is resumed (only those
         are sent, `SubmitOutcome.resumed_parts` names the others); a job with every part
         created is refused (`Conflict`: it would be billed twice) unless `force`."""
+        label = checked_label(label)  # before anything is sent
         await self._ready()
         if report.errors:
             n = len(report.errors)
@@ -1118,6 +1120,7 @@ class BatchService:
         anthropic-beta values and `betas`. OpenAI: `params` is the body of `endpoint`
         (default the service's), uploaded as the batch's input file."""
         await self._ready()
+        label = checked_label(label)
         if not requests:
             raise UserError("Nothing to submit: add at least one request.")
         openai = self.provider == "openai"
@@ -1356,9 +1359,10 @@ class BatchService:
         return await self._store_remote(remote)
 
     def set_label(self, batch_id: str, text: str | None) -> None:
+        """Set (None or blank: clear) a batch's local label, checked by `checked_label`."""
+        label = checked_label(text)
         self.require_batch(batch_id)
-        clean = (text or "").strip() or None
-        self.store.set_label(batch_id, clean)
+        self.store.set_label(batch_id, label)
 
     async def retry_plan(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from batchtop.core.models import LABEL_MAX_CHARS
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -31,6 +32,7 @@ class LabelScreen(ModalScreen[str | None]):
             yield Input(
                 clean(self._current, keep_newlines=False),
                 placeholder="a name only you see (empty clears)",
+                max_length=LABEL_MAX_CHARS,  # core's limit, the command line's too
                 id="label-input",
             )
             yield Static(Text("enter saves · esc cancels", style="dim"), classes="dialog-body")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchtop.core.errors import UserError
-from batchtop.core.models import ImportOptions
+from batchtop.core.models import ImportOptions, checked_label
 from batchtop.tui.cli import progress
 from batchtop.tui.cli.render import clean, console, print_json, txt
 from batchtop.tui.cli.report import print_report, report_dict
@@ -52,6 +52,7 @@ def _input_file(name: str) -> Path:
 
 async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
     service.betas(ns.beta or ())  # a malformed --beta is said before the file is read
+    checked_label(ns.label)  # so is a label a batch cannot have
     path = _input_file(ns.file)
     problem = await service.input_problem(path)
     if problem is not None:  # a device, /proc/self/mem, no permission: one line, no report
