@@ -591,6 +591,12 @@ class SubmitIntent:
         """Pending with look-alike batches that could not be proven ours."""
         return self.state is IntentState.PENDING and bool(self.candidates)
 
+    @property
+    def adoptable(self) -> bool:
+        """Unknown with one ended look-alike only the user can judge (its message says how:
+        `reconcile --adopt` or `--abandon`); the others wait for their look-alikes to end."""
+        return self.unknown and ADOPT_COMMAND in (self.error or "")
+
 
 @dataclass(frozen=True, slots=True)
 class OrphanFile:
@@ -640,6 +646,8 @@ class SubmitOutcome:
 # A create whose answer was lost (a crash, Ctrl-C, a timeout) and whose batch has not
 # appeared this long after it was journaled was never made: reconcile then closes it.
 ABANDON_AFTER = timedelta(minutes=30)
+# How a user records a look-alike reconcile could not prove as the part's batch.
+ADOPT_COMMAND = "batchtop reconcile --adopt"
 # How a user closes an unresolved part before then (what both front ends say).
 ABANDON_HINT = (
     "`batchtop reconcile --abandon` closes it now: should its batch appear after all,"

@@ -1191,19 +1191,28 @@ class BatchService:
         return check_betas([*self.settings.betas, *extra])
 
     async def reconcile(
-        self, job_id: str | None = None, *, abandon: bool = False
+        self, job_id: str | None = None, *, abandon: bool = False, adopt: str | None = None
     ) -> list[SubmitIntent]:
         """Resolve submit intents a crash or an ambiguous failure left open; also returns
         those still unknown (`intent.unknown`: look-alike batches not proven ours). One the
         provider proves was never created is closed at once; `abandon` (the user's word)
-        closes those the list does not show either, unless a batchtop is still sending them."""
+        closes those the list does not show either, or whose one look-alike could not be
+        proven (ids the user named), unless a batchtop is still sending them. `adopt` (a
+        batch id reconcile named as a look-alike) records that batch as its part's first."""
         await self._ready()
-        resolved = await self._submitter.reconcile_open(job_id, abandon=abandon)
+        resolved = [await self._submitter.adopt(adopt)] if adopt else []
+        resolved += await self._submitter.reconcile_open(job_id, abandon=abandon)
         if any(not i.unknown for i in resolved):
             self._poller.wake()
         for intent in resolved:
             self._emit(SubmitNotice(intent))
         return resolved
+
+    async def holds_lookalike(self, batch_id: str) -> bool:
+        """Whether an unresolved part of this store has `batch_id` as a look-alike (what
+        `reconcile --adopt` can record)."""
+        intents = await asyncio.to_thread(self.store.open_intents)
+        return any(batch_id in i.candidates for i in intents)
 
     async def orphan_files(self) -> list[OrphanFile]:
         """Input files this data directory uploaded that no batch uses (OpenAI; [] for a

@@ -13,7 +13,12 @@ of the attempt, with the same request count, unclaimed here, and — read from i
 which the API only gives once a batch has ended — with exactly the custom_ids the part sent,
 the only such batch. A look-alike that cannot be proven (still running, or several alike)
 is reported as "unknown: not adopted" with its id, and the intent stays open; with no
-look-alike at all, sending once more is safe. Intents left open by a crash are resolved the
+look-alike at all, sending once more is safe. Custom_ids a user named prove nothing once the
+attempt's end is unknown (a crash, Ctrl-C, a timeout: another client may send the same file
+within the window): the one such look-alike waits for the user (`reconcile --adopt` /
+`--abandon`); ids batchtop numbered in this data directory (`row-<tag>-…`) still prove it.
+Where batches carry the submission id (OpenAI), an untagged batch counts only when made from
+the input file batchtop uploaded for the submission. Intents left open by a crash are resolved the
 same way later (`reconcile_open`).
 """
 
@@ -37,6 +42,7 @@ from .errors import ApiError, UserError
 from .manifest_rows import ManifestRow, manifest_row
 from .models import (
     ABANDON_AFTER,
+    ADOPT_COMMAND,
     CostEstimate,
     IntentState,
     ProcessingStatus,
@@ -93,6 +99,34 @@ class Lookup:
 
     batch: RemoteBatch | None = None  # proven ours
     candidates: tuple[str, ...] = ()  # look-alikes that could be ours, not proven
+    # One ended look-alike holding exactly the part's custom_ids, but ids the user named
+    # (another client may send the same ones) and no known end of the create attempt: the
+    # ids prove nothing, only the user can say (`reconcile --adopt` / `--abandon`).
+    unprovable: bool = False
+
+
+def unprovable_message(batch_id: str) -> str:
+    return (
+        f"{UNKNOWN}: {batch_id} holds exactly this part's custom_ids, but they are the ones"
+        " your file names (another client on this workspace may send the same ones) and the"
+        " create's answer was lost, so it cannot be proven this part's batch: if it is,"
+        f" `{ADOPT_COMMAND} {batch_id}` records it; if it is not,"
+        " `batchtop reconcile --abandon` closes the part (a submit then sends it)."
+    )
+
+
+def abandoned_lookalike(batch_id: str) -> str:
+    return (
+        f"Abandoned as asked ({batch_id}, which looked like it, is not this part's batch):"
+        " a submit of the same file sends it again."
+    )
+
+
+def found_message(found: Lookup) -> str:
+    """What an intent held with look-alikes says (see `Lookup`)."""
+    if found.unprovable:
+        return unprovable_message(found.candidates[0])
+    return unknown_message(found.candidates)
 
 
 def unknown_message(candidates: Sequence[str]) -> str:
@@ -441,7 +475,7 @@ class Submitter:
                         batch, state = found.batch, IntentState.RECONCILED
                         break
                     if found is not None and found.candidates:
-                        message = unknown_message(found.candidates)
+                        message = found_message(found)
                         await asyncio.to_thread(
                             store.hold_intent, intent.id, found.candidates, message
                         )
@@ -656,8 +690,26 @@ class Submitter:
             elif verdict is None:
                 unsure.append(batch)
         if len(proven) == 1 and not unsure:
+            # The attempt's end is unknown (a crash, a timeout): the window stays open for
+            # minutes. Ids batchtop numbered with this data directory's tag are proof; ids
+            # the user named are not (another client may send the same file).
+            if (
+                intent.attempt_ended_at is None
+                and not self._keeps_id(api)
+                and not await asyncio.to_thread(self._numbered_here, sent)
+            ):
+                return Lookup(None, (proven[0].id,), unprovable=True)
             return Lookup(proven[0])
         return Lookup(None, tuple(b.id for b in proven + unsure))
+
+    def _numbered_here(self, sent: set[str]) -> bool:
+        """Whether every custom_id of a part is one batchtop numbered in this data directory
+        (`row-<tag>-000001`, the tag its own): no other client makes those."""
+        tag = self._store.meta("client_tag")
+        if not tag:
+            return False
+        prefix = f"row-{tag}-"
+        return all(cid.startswith(prefix) for cid in sent)
 
     @staticmethod
     async def _from_own_input(
@@ -739,8 +791,22 @@ class Submitter:
                         candidates=(),
                     )
                 )
+            elif (
+                found.candidates
+                and abandon
+                and found.unprovable
+                and await self._not_sending(intent)
+            ):
+                # the user says the look-alike is not this part's: closed as not sent
+                closed = abandoned_lookalike(found.candidates[0])
+                await asyncio.to_thread(
+                    self._store.resolve_intent, intent.id, IntentState.FAILED, None, closed
+                )
+                reported.append(
+                    replace(intent, state=IntentState.FAILED, batch_id=None, error=closed)
+                )
             elif found.candidates:
-                message = unknown_message(found.candidates)
+                message = found_message(found)
                 await asyncio.to_thread(
                     self._store.hold_intent, intent.id, found.candidates, message
                 )
@@ -754,6 +820,40 @@ class Submitter:
                 )
                 reported.append(replace(intent, state=IntentState.FAILED, batch_id=None, error=msg))
         return reported
+
+    async def _not_sending(self, intent: SubmitIntent) -> bool:
+        """Whether no batchtop holds the part's lock now (unknown counts as free)."""
+        path = part_lock.lock_path(Path(self._store.path), intent.job_id, intent.part)
+        return await asyncio.to_thread(part_lock.is_free, path) is not False
+
+    async def adopt(self, batch_id: str) -> SubmitIntent:
+        """Record a look-alike the user says is an open part's batch (`reconcile --adopt`):
+        only a batch reconcile named as that part's look-alike, only while no batchtop is
+        still sending the part."""
+        intents = await asyncio.to_thread(self._store.open_intents)
+        held = [i for i in intents if batch_id in i.candidates]
+        if not held:
+            raise UserError(
+                f"{batch_id} is not a look-alike of any unresolved part: `batchtop reconcile`"
+                " names the batches that can be adopted."
+            )
+        if len(held) > 1:
+            parts = ", ".join(f"job {i.job_id} part {i.part}" for i in held)
+            raise UserError(f"{batch_id} looks like more than one unresolved part ({parts}).")
+        (intent,) = held
+        path = part_lock.lock_path(Path(self._store.path), intent.job_id, intent.part)
+        if await asyncio.to_thread(part_lock.is_free, path) is False:
+            raise UserError(
+                f"A batchtop is still sending job {intent.job_id} part {intent.part}: its"
+                " batch is not adopted while it runs."
+            )
+        if await asyncio.to_thread(self._owner, batch_id, intent) == "other":
+            raise UserError(f"{batch_id} is already recorded as another part's batch.")
+        batch = await self._api().retrieve(batch_id)
+        await self._record(intent, batch, IntentState.RECONCILED, None, None, None)
+        return replace(
+            intent, state=IntentState.RECONCILED, batch_id=batch.id, error=None, candidates=()
+        )
 
     async def _closing_message(self, intent: SubmitIntent, *, abandon: bool) -> str | None:
         """Why an open intent whose batch the list does not show is closed now (None: it

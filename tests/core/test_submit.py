@@ -22,6 +22,12 @@ from svc_helpers import server_batch_count
 from waiting import async_wait
 
 
+def numbered(service: BatchService, n: int, part: int = 0) -> list[dict[str, Any]]:
+    """`n` requests with the ids batchtop numbers in this data directory (`row-<tag>-…`):
+    after a crash reconcile proves a batch ours by those, never by ids a user named."""
+    return requests(n, prefix=f"row-{service._client_tag()}-{part}")
+
+
 def write_part(path: Path, requests: Sequence[dict[str, Any]]) -> None:
     """A prepared part file as the importer writes one: native batch JSONL lines."""
     with path.open("wb") as fh:
@@ -67,7 +73,9 @@ async def test_crash_between_create_and_record_is_reconciled(
 ) -> None:
     service = make_service()
     part = tmp_path / "part-0001.jsonl"
-    write_part(part, requests(7))
+    # ids batchtop numbered with this data directory's tag: proof once the batch has ended
+    # (ids a user named prove nothing after a crash: test_rel_foreign_lookalike.py)
+    write_part(part, numbered(service, 7))
     prepared = read_part(part)
     job = service.store.create_job("crashed", None, emulator.clock.now())
     service.store.add_manifest(job.id, 1, prepared.manifest_rows)
@@ -133,7 +141,7 @@ async def test_two_open_intents_of_equal_size_claim_different_batches(
     job = service.store.create_job("twins", None, emulator.clock.now())
     ids = []
     for part_no in (1, 2):
-        prepared = prepare_requests(requests(4, prefix=f"p{part_no}"))
+        prepared = prepare_requests(numbered(service, 4, part_no))
         service.store.add_manifest(job.id, part_no, prepared.manifest_rows)
         service.store.add_intent(job.id, part_no, 4, f"hash{part_no}", emulator.clock.now())
         ids.append((await service._api.create_raw(prepared.body)).id)
@@ -168,7 +176,7 @@ async def test_reconcile_finds_a_batch_created_during_a_timeout(
     # (simulated: the create goes out directly while every lookup times out).
     service = make_service(request_timeout_s=1.0)
     part = tmp_path / "part-0001.jsonl"
-    write_part(part, requests(6))
+    write_part(part, numbered(service, 6))
     prepared = read_part(part)
     job = service.store.create_job("slow", None, emulator.clock.now())
     service.store.add_manifest(job.id, 1, prepared.manifest_rows)
@@ -196,7 +204,7 @@ async def test_reconcile_waits_out_a_rate_limited_list(
     reconcile waits them out and still adopts the batch."""
     service = make_service()
     part = tmp_path / "part-0001.jsonl"
-    write_part(part, requests(6))
+    write_part(part, numbered(service, 6))
     prepared = read_part(part)
     job = service.store.create_job("storm", None, emulator.clock.now())
     service.store.add_manifest(job.id, 1, prepared.manifest_rows)
@@ -293,7 +301,7 @@ async def test_first_refresh_reconciles_a_crashed_submission(
     make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     service = make_service()
-    prepared = prepare_requests(requests(3))
+    prepared = prepare_requests(numbered(service, 3))
     job = service.store.create_job("crashed", None, emulator.clock.now())
     service.store.add_manifest(job.id, 1, prepared.manifest_rows)
     service.store.add_intent(job.id, 1, 3, prepared.content_hash, emulator.clock.now())

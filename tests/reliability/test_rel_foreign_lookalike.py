@@ -10,6 +10,11 @@ prompts. Once that batch has ended, `batchtop reconcile` must not take it for th
   happened; the other client uploads its own file and creates an untagged batch. A batch is
   the part's only when it carries batchtop's submission id or was made from the input file
   batchtop uploaded for it.
+- Message Batches (nothing on a batch says whose it is): the custom_ids prove a batch ours
+  only when batchtop numbered them with this data directory's tag, or the create's end is
+  known (a window of seconds). With ids the user named and the answer lost, the one ended
+  look-alike is reported "unknown: not adopted" with both ways out: `reconcile --adopt ID`
+  (the user knows it is theirs) records it, `reconcile --abandon` closes the part.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import json
 import signal
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,3 +148,73 @@ def test_openai_untagged_batch_of_another_input_file_is_never_adopted(
     # batchtop's own upload, which no batch uses, is reported as such
     files = [e for e in entries if e.get("file_id")]
     assert [f["filename"].startswith("batchtop-") for f in files] == [True], entries
+
+
+def _foreign_anthropic(emulator: EmulatorHandle) -> str:
+    """Another client (another key) creates a batch of the same custom_ids, other prompts,
+    and lets it end."""
+    anthropic = pytest.importorskip("anthropic")
+    other = anthropic.Anthropic(api_key="another-key", base_url=emulator.base_url, max_retries=0)
+    requests: Any = [
+        {
+            "custom_id": f"a{i}",
+            "params": {
+                "model": "claude-haiku-4-5",
+                "max_tokens": 16,
+                "messages": [{"role": "user", "content": f"foreign {i}"}],
+            },
+        }
+        for i in range(COUNT)
+    ]
+    batch = other.messages.batches.create(requests=requests)
+    emulator.advance(3600)
+    wait_until(
+        lambda: other.messages.batches.retrieve(batch.id).processing_status == "ended",
+        60,
+        "its batch ended",
+    )
+    return str(batch.id)
+
+
+@pytest.mark.parametrize("way_out", ["adopt", "abandon"])
+def test_anthropic_lookalike_of_user_named_ids_is_not_adopted_without_the_user(
+    way_out: str, emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    emulator = emulator_factory(rate=None, clock=clock)
+    home = Home(tmp_path, emulator, openai=False)
+    assert home.cli("ls").returncode == 0  # its store bound to the workspace
+    home.kill_with_create_held(emulator)
+    foreign = _foreign_anthropic(emulator)
+
+    rec = home.cli("reconcile")
+    assert rec.returncode == 1, (rec.stdout[-2000:], rec.stderr[-2000:])
+    said = " ".join(rec.stdout.split())
+    assert "reconciled" not in said, said
+    assert f"unknown: not adopted: {foreign} holds exactly this part's custom_ids" in said, said
+    assert f"`batchtop reconcile --adopt {foreign}` records it" in said, said
+    assert "`batchtop reconcile --abandon` closes the part" in said, said
+    assert [(state, bid) for _part, state, bid in home.intents()] == [("pending", None)]
+
+    if way_out == "adopt":
+        took = home.cli("reconcile", "--adopt", foreign)
+        assert took.returncode == 0, (took.stdout[-2000:], took.stderr[-2000:])
+        assert [(state, bid) for _p, state, bid in home.intents()] == [("reconciled", foreign)]
+    else:
+        closed = home.cli("reconcile", "--abandon")
+        assert closed.returncode == 0, (closed.stdout[-2000:], closed.stderr[-2000:])
+        assert "not sent: Abandoned as asked" in " ".join(closed.stdout.split())
+        assert [state for _p, state, _bid in home.intents()] == ["failed"]
+        again = home.cli("submit", "f.jsonl", "--yes", "--json")
+        assert again.returncode == 0, again.stderr[-2000:]
+
+
+def test_adopt_of_a_batch_no_part_looks_like_is_refused(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    emulator = emulator_factory(rate=None)
+    home = Home(tmp_path, emulator, openai=False)
+    took = home.cli("reconcile", "--adopt", "msgbatch_nothing")
+    assert took.returncode == 1
+    assert "is not a look-alike of any unresolved part" in took.stderr
+    assert "Traceback" not in took.stderr

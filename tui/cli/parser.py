@@ -121,6 +121,12 @@ def _add_reconcile(p: argparse.ArgumentParser) -> None:
         help="close parts still unresolved now, as not sent (a submit then sends them; should"
         " a batch of one appear after all, that part is sent twice)",
     )
+    p.add_argument(
+        "--adopt",
+        metavar="BATCH_ID",
+        help="record a batch reconcile named as an unresolved part's look-alike as that part's"
+        " (when you know it is yours)",
+    )
 
 
 def _add_ls(p: argparse.ArgumentParser) -> None:

@@ -95,9 +95,11 @@ class _Found:
         ]
 
 
-async def _reconcile(service: BatchService, ns: argparse.Namespace) -> _Found:
+async def _reconcile(service: BatchService, ns: argparse.Namespace, adopt: str | None) -> _Found:
     abandon = bool(getattr(ns, "abandon", False))
-    found = _Found(service, await service.reconcile(abandon=abandon), service.partial_jobs(), [])
+    found = _Found(
+        service, await service.reconcile(abandon=abandon, adopt=adopt), service.partial_jobs(), []
+    )
     found.orphans = await service.orphan_files()
     if getattr(ns, "delete_orphans", False) and found.orphans:
         found.deleted = {f.id for f in await service.delete_orphan_files(found.orphans)}
@@ -108,9 +110,14 @@ async def _reconcile(service: BatchService, ns: argparse.Namespace) -> _Found:
 async def cmd_reconcile(fleet: Fleet, ns: argparse.Namespace) -> int:
     founds: list[_Found] = []
     failed = False
+    adopt: str | None = getattr(ns, "adopt", None) or None
+    adopter = None  # the service one of whose parts has that look-alike (else the first: it says)
+    if adopt is not None:
+        held = [s for s in fleet.services if await s.holds_lookalike(adopt)]
+        adopter = held[0] if held else fleet.services[0]
     for service in fleet.services:
         try:
-            founds.append(await _reconcile(service, ns))
+            founds.append(await _reconcile(service, ns, adopt if service is adopter else None))
         except BatchtopError as err:
             if not fleet.mixed:
                 raise
@@ -170,7 +177,9 @@ def _print(found: _Found, out: Console, *, named: bool, deleting: bool) -> None:
         out.print(txt(f"{whose}file {f.id} ({f.filename}, {f.bytes:,} bytes): {what}", "yellow"))
     for i in found.reported:
         where = f"{whose}job {i.job_id} part {i.part}"
-        if i.unknown:
+        if i.adoptable:
+            out.print(txt(f"{where}: {i.error}", "yellow"))
+        elif i.unknown:
             out.print(
                 txt(
                     f"{where}: unknown: not adopted: check {', '.join(i.candidates)} (not proven"
