@@ -1208,6 +1208,15 @@ class BatchService:
             self._emit(SubmitNotice(intent))
         return resolved
 
+    def interrupted_note(self) -> str | None:
+        """After a Ctrl-C: which parts' creates were in flight (their batch may exist and
+        `batchtop reconcile` finds it); None when none was."""
+        if self._submitter_ is None:
+            return None
+        from .submit import interrupted_message
+
+        return interrupted_message(self._submitter_.interrupted)
+
     async def holds_lookalike(self, batch_id: str) -> bool:
         """Whether an unresolved part of this store has `batch_id` as a look-alike (what
         `reconcile --adopt` can record)."""

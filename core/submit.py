@@ -382,6 +382,9 @@ class Submitter:
         self._skew = skew
         self._settle_delays = tuple(settle_delays)
         self._rng = rng
+        # Parts whose create was sent (or may have been) when a Ctrl-C stopped them: their
+        # batch may exist (`interrupted_message`).
+        self.interrupted: list[SubmitIntent] = []
 
     async def submit_part(
         self,
@@ -565,6 +568,8 @@ class Submitter:
         this process is gone: the intent stays open for reconcile, with no end of attempt
         (like a crash). Otherwise nothing was created: it is closed.
         """
+        if maybe_created:
+            self.interrupted.append(intent)
         try:
             if not maybe_created:
                 what = "sent again after a 429" if again else "sent"
@@ -868,6 +873,17 @@ class Submitter:
                 return None  # its submit is still running in a batchtop: not abandoned
             return ABANDONED
         return None
+
+
+def interrupted_message(intents: Sequence[SubmitIntent]) -> str | None:
+    """What to say when a submit stopped by Ctrl-C had a create in flight (None: none)."""
+    if not intents:
+        return None
+    where = "; ".join(f"job {i.job_id} part {i.part}" for i in intents)
+    return (
+        f"Interrupted while its create was being sent ({where}): the batch may exist."
+        " Run `batchtop reconcile` to find it (nothing is sent twice meanwhile)."
+    )
 
 
 def submission_id(intent: SubmitIntent) -> str:

@@ -234,6 +234,10 @@ def test_ctrl_c_during_a_slow_create_says_when_it_settles(
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
+    # not a bare "interrupted": the batch may exist, and reconcile is what finds it
+    said = " ".join(err.split())
+    assert "Interrupted while its create was being sent (job " in said, said
+    assert "the batch may exist. Run `batchtop reconcile` to find it" in said, said
     assert home.query("SELECT state FROM intents") == [("pending",)]
 
     again = home.cli("submit", "input.jsonl", "--json")

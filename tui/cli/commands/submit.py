@@ -72,6 +72,11 @@ async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
         if ns.count_tokens is not None and report.estimate is not None:
             await _measure(service, ns, report)
         return await _submit_report(service, ns, report, path, out)
+    except asyncio.CancelledError:  # Ctrl-C: a create in flight may have made its batch
+        note = service.interrupted_note()
+        if note is not None:
+            sys.stderr.write(f"batchtop: warning: {note}\n")
+        raise
     finally:
         service.discard_import(report)  # no-op when already removed after a full submit
 
