@@ -786,7 +786,7 @@ class Submitter:
             found = await self.lookup(intent, claimed=claimed)
             if found.batch is not None:
                 claimed.add(found.batch.id)
-                await self._record(intent, found.batch, IntentState.RECONCILED, None, None, None)
+                await self._adopt(intent, found.batch)
                 reported.append(
                     replace(
                         intent,
@@ -855,10 +855,37 @@ class Submitter:
         if await asyncio.to_thread(self._owner, batch_id, intent) == "other":
             raise UserError(f"{batch_id} is already recorded as another part's batch.")
         batch = await self._api().retrieve(batch_id)
-        await self._record(intent, batch, IntentState.RECONCILED, None, None, None)
+        await self._adopt(intent, batch)
         return replace(
             intent, state=IntentState.RECONCILED, batch_id=batch.id, error=None, candidates=()
         )
+
+    async def _adopt(self, intent: SubmitIntent, batch: RemoteBatch) -> None:
+        """Record a found batch as its part's, with the model and estimate of the part's
+        manifest (what its submit would have recorded)."""
+        model, cost = await asyncio.to_thread(self._manifest_estimate, intent, batch.endpoint)
+        await self._record(intent, batch, IntentState.RECONCILED, model, cost, None)
+
+    def _manifest_estimate(
+        self, intent: SubmitIntent, endpoint: str | None
+    ) -> tuple[str | None, float | None]:
+        """(the part's one model, its estimated batch cost) from its stored manifest, as a
+        submit estimates a part (`endpoint`: an OpenAI body's)."""
+        models: set[str] = set()
+        acc = CostAccumulator()
+        rows = 0
+        for _cid, params_json in self._store.manifest_params(intent.job_id, intent.part):
+            try:
+                params = orjson.loads(params_json)
+            except orjson.JSONDecodeError:
+                continue
+            _count(params, models, acc, endpoint)
+            rows += 1
+        if not rows:
+            return None, None
+        estimate = acc.result()
+        model = next(iter(models)) if len(models) == 1 else None
+        return model, estimate.batch_usd
 
     async def _closing_message(self, intent: SubmitIntent, *, abandon: bool) -> str | None:
         """Why an open intent whose batch the list does not show is closed now (None: it

@@ -103,6 +103,10 @@ async def test_crash_between_create_and_record_is_reconciled(
     view = service.batch(created.id)
     assert view is not None
     assert view.job_id == job.id
+    # the part's estimate and model carry over from its manifest (not "—" until results)
+    assert view.model == "claude-haiku-4-5"
+    assert view.estimated_cost_usd == pytest.approx(prepared.estimate.batch_usd)
+    assert view.estimated_cost_usd > 0
     assert server_batch_count(emulator) == 2  # nothing was resubmitted
     # a second reconcile has nothing to do
     assert await service.reconcile() == []
