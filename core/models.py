@@ -189,6 +189,16 @@ class RemoteBatch:
         )
 
     @property
+    def results_never(self) -> str | None:
+        """Why the batch will never have results, in words both front ends show (`show`'s
+        results row, the statistics, an export's refusal); None when it has them or may
+        still get them. A batch the provider failed as a whole has no output or error file:
+        none of its requests ran."""
+        if self.failed and not self.has_results:
+            return "the batch failed, none of its requests ran"
+        return None
+
+    @property
     def status_text(self) -> str:
         """The status word to show: the provider's own when it has one (`validating`,
         `finalizing`), else the neutral one."""

@@ -1530,8 +1530,8 @@ class BatchService:
             view = await self.fetch_batch(batch_id)
         if view.remote.is_active:
             raise Conflict(f"Batch {batch_id} has not ended yet: its results come when it ends.")
-        if view.remote.failed and not view.remote.has_results:
-            raise Conflict(f"Batch {batch_id} failed and has no results: {view.remote.failure}")
+        if view.remote.results_never is not None:
+            raise Conflict(_failed_without_results(view))
         if view.remote.archived_at is not None and view.remote.archived_at <= self._now():
             raise Conflict(
                 f"The results of batch {batch_id} were archived and are no longer available."
@@ -1674,6 +1674,10 @@ class BatchService:
         from . import export
 
         ids = list(batch_ids)
+        views = [self.store.get_batch(i) for i in ids]
+        never = [v for v in views if v is not None and v.remote.results_never is not None]
+        if never and len(never) == len(ids):  # nothing to write, ever: said as `results` says it
+            raise Conflict(_failed_without_results(never[0]))
         target = self.export_path(ids, fmt, path) if to is None else None
         cancel = threading.Event()
 
@@ -1705,3 +1709,9 @@ class BatchService:
 
 
 __all__ = ["BatchService", "BatchesView", "ProcessingStatus"]
+
+
+def _failed_without_results(view: BatchView) -> str:
+    """The refusal of a download or an export of a batch that failed as a whole (the one
+    rule: `RemoteBatch.results_never`)."""
+    return f"Batch {view.id} failed and has no results: {view.remote.failure}"

@@ -65,6 +65,8 @@ def test_a_failed_batch_says_why(
     (failed,) = [line for line in proc.stdout.splitlines() if line.startswith("failed")]
     assert "line 2" in failed
     assert "mismatched_model" in failed
+    (results,) = [line for line in proc.stdout.splitlines() if line.startswith("results")]
+    assert "none: the batch failed" in results  # not "not yet": it never will have any
 
     proc = run("--provider", "openai", "show", bid, "--json", cwd=tmp_path, env=openai_env)
     assert proc.returncode == 0, proc.stderr

@@ -126,3 +126,59 @@ def test_a_result_without_a_stop_reason_shows_a_dash() -> None:
     errored = ResultRow("batch_1", "q-2", ResultType.ERRORED)
     assert "stop:" not in meta_text(errored).plain
     assert _stop(errored) == ""
+
+
+async def test_a_failed_batch_exports_nothing_and_its_statistics_say_why(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A batch OpenAI failed as a whole never has results: the export is refused as the
+    command line's `results` refuses it (no empty file, no "Export finished"), and the
+    statistics say it failed rather than "no results downloaded yet"."""
+    from batchtop.tui.screens.export import ExportScreen
+    from batchtop.tui.screens.statistics import StatisticsScreen
+    from textual.widgets import Input, Static
+
+    batch_id = two_model_batch(openai_emulator)
+    service = BatchService(
+        Store.open(tmp_path / "s.sqlite3"),
+        SETTINGS,
+        api_key="test-key",
+        base_url=openai_emulator.base_url,
+        now=openai_emulator.clock.now,
+        provider="openai",
+    )
+    service._owns_store = True
+    app = BatchtopApp(service, SETTINGS, poll=False, now=openai_emulator.clock.now)
+    out = tmp_path / "out.jsonl"
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            table = app.dashboard.table
+            assert await until(pilot, lambda: batch_id in table.keys, tries=200)
+            table.move_cursor(row=table.get_row_index(batch_id))
+            await pilot.pause()
+            await pilot.press("e")
+            assert await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+            screen = app.screen
+            screen.query_one("#export-path", Input).value = str(out)
+            screen.run_export()
+
+            def error() -> str:
+                return str(screen.query_one("#export-error", Static).content)
+
+            assert await until(pilot, lambda: "failed and has no results" in error())
+            assert "mismatched_model" in error()
+            assert not out.exists()
+            assert not [n for n in app._notifications if n.title == "Export finished"]
+            await pilot.press("escape")
+            assert await until(pilot, lambda: app.screen is app.dashboard)
+            await pilot.press("v")
+            assert await until(
+                pilot, lambda: isinstance(app.screen, StatisticsScreen) and app.screen.loaded
+            )
+            summary = str(app.screen.query_one("#stats-summary", Static).content)
+            assert "no results: the batch failed" in summary
+            assert "downloaded yet" not in summary
+    finally:
+        await close_service(service)

@@ -198,6 +198,14 @@ class StatisticsScreen(Screen[None]):
         self.query_one("#stats-summary", Static).update(Text(message.text, style="red"))
         self.loaded = True
 
+    def _no_results_words(self) -> str:
+        """Why there are no rows: not downloaded yet, or never any (the batches failed)."""
+        views = [self.service.batch(i) for i in self.batch_ids]
+        never = [v.remote.results_never for v in views if v is not None]
+        if never and len(never) == len(self.batch_ids) and all(never):
+            return f"no results: {never[0]}"
+        return "no results downloaded yet"
+
     def _update_summary(self) -> None:
         b = self.breakdown
         if b is None:
@@ -211,7 +219,7 @@ class StatisticsScreen(Screen[None]):
             )
             parts.append(f"by outcome: {by_outcome}")
         else:
-            parts.append("no results downloaded yet")
+            parts.append(self._no_results_words())
         s = self.series
         if s is not None:
             state = "ended" if s.ended else f"{s.done:,}/{s.total:,} done"

@@ -55,6 +55,8 @@ def _rows(view: BatchView) -> list[tuple[str, str]]:
     if view.betas or r.provider in BETA_PROVIDERS:  # OpenAI has no betas: no row
         rows.append(("betas", clean(", ".join(view.betas)) if view.betas else "none"))
     results = f"{view.results_indexed:,} downloaded" if view.results_downloaded else "not yet"
+    if not view.results_downloaded and r.results_never is not None:
+        results = f"none: {r.results_never}"  # it never will have any
     rows.append(("results", results))
     return rows
 
