@@ -15,7 +15,8 @@ so a one-provider front end behaves exactly as it does on the service itself.
 for (`--provider`), else every provider whose key is set (the configured provider first);
 `covered_providers` the same for a command that reads the workspace (`ls`, `show`, …),
 which without any key reads every provider's local store (the configured one's when there
-is none). `Fleet.locate` finds
+is none); `locating_providers`, for a command given an id, adds every other provider's local
+store (a batch is found, and read, without its provider's key). `Fleet.locate` finds
 the service that owns a batch or job id a user typed: the stores first, then (unknown to
 every store) a refresh of each, then each provider's API asked for the batch by id; an
 id's shape says nothing (a provider's prefix is not the rule).
@@ -111,6 +112,28 @@ def covered_providers(
     return ShownProviders(tuple(local) or (first,), shown.notes)
 
 
+def locating_providers(
+    configured: str,
+    requested: str | None,
+    env: Mapping[str, str],
+    stored: Callable[[str], bool] = lambda _provider: False,
+) -> ShownProviders:
+    """What a command given a batch or job id covers: `covered_providers`, then every other
+    provider with a local store, read offline, so that a batch a provider's store holds is
+    found without that provider's key (`Fleet.locate`): what reads the store (show, label,
+    downloaded results) works, and what needs its API says which key to set
+    (`BatchService.require_key`). `--provider`: that one alone."""
+    covered = covered_providers(configured, requested, env, stored)
+    if requested:
+        return covered
+    others = [
+        p
+        for p in PROVIDERS
+        if p not in covered.providers and stored(p) and importlib.util.find_spec(SDK_MODULES[p])
+    ]
+    return ShownProviders((*covered.providers, *others), covered.notes)
+
+
 class Fleet:
     """See the module docstring. `services[0]` is the primary: new batches go there unless a
     front end chooses another provider (`service_of`)."""
@@ -190,7 +213,7 @@ class Fleet:
         keyed = [s for s in self.services if s.has_api_key]
         if offline or not keyed:
             raise NotFound(f"No batch or job {ident} is known locally.")
-        await self.refresh()  # a member that fails is reported; all failing: raised
+        await self.refresh(keyed)  # a member that fails is reported; all failing: raised
         found = self.owner(ident)
         if found is not None:
             return found
@@ -374,18 +397,17 @@ class Fleet:
 
     # --- refresh and polling -------------------------------------------------------------------
 
-    async def refresh(self) -> RefreshDone:
-        """Refresh every member at once. A member that fails is reported as a `RefreshFailed`
-        event (named by its provider) while the others' refreshes stand; if all fail, the
-        first failure is raised."""
+    async def refresh(self, members: Sequence[BatchService] | None = None) -> RefreshDone:
+        """Refresh every member (or these `members`) at once. A member that fails is reported
+        as a `RefreshFailed` event (named by its provider) while the others' refreshes stand;
+        if all fail, the first failure is raised."""
         if not self.mixed:
             return await self.primary.refresh()
-        outcomes = await asyncio.gather(
-            *(s.refresh() for s in self.services), return_exceptions=True
-        )
+        members = self.services if members is None else members
+        outcomes = await asyncio.gather(*(s.refresh() for s in members), return_exceptions=True)
         done: RefreshDone | None = None
         failed: list[tuple[BatchService, Exception]] = []
-        for service, outcome in zip(self.services, outcomes, strict=True):
+        for service, outcome in zip(members, outcomes, strict=True):
             if isinstance(outcome, RefreshDone):
                 done = self._merged_done(service, outcome)
             elif isinstance(outcome, Exception):

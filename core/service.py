@@ -29,6 +29,7 @@ from .config import Settings, check_betas, load_settings
 from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
 from .model_catalog import ModelCatalog, builtin_catalog, from_api, set_current
 from .models import (
+    JOB_ID_PREFIX,
     BatchEnded,
     BatchView,
     CostEstimate,
@@ -71,7 +72,7 @@ from .models import (
 from .part_writer import part_path
 from .poller import Poller, Sleep
 from .providers import BatchProvider, check_provider, make_provider
-from .providers.env import provider_base_url, provider_key
+from .providers.env import KEY_VARIABLES, provider_base_url, provider_key
 from .redact import url_for_display
 from .request_checks import max_tokens_problem, user_text
 from .results import ResultsIndex
@@ -375,6 +376,20 @@ class BatchService:
     @property
     def has_api_key(self) -> bool:
         return self._api.has_key
+
+    def require_key(self, batch_id: str) -> None:
+        """Raise the one line an action on this batch (or job) that needs the API meets when this
+        provider's key is not set: whose batch it is and the variable to set (a store read
+        without a key, `Fleet.locate`'s keyless owner, reaches a batch; acting on it needs
+        the key)."""
+        if not self._api.has_key:
+            what = "Job" if batch_id.startswith(JOB_ID_PREFIX) else "Batch"
+            raise ApiError(
+                f"{what} {batch_id} is {provider_name(self.provider)}'s:"
+                f" set {KEY_VARIABLES[self.provider]}.",
+                kind="auth",
+                sent=False,
+            )
 
     def check_api(self) -> None:
         """Raise the one-line `ApiError` a call would meet before anything is sent (a base URL
@@ -1319,6 +1334,7 @@ class BatchService:
         return None
 
     async def cancel(self, batch_id: str) -> BatchView:
+        self.require_key(batch_id)
         await self._ready()
         view = self.store.get_batch(batch_id)
         if view is not None and not view.remote.is_active:
@@ -1339,6 +1355,7 @@ class BatchService:
             return view
 
     async def delete(self, batch_id: str) -> None:
+        self.require_key(batch_id)
         await self._ready()
         view = await self._fresh(self.store.get_batch(batch_id))
         refused = self.refusal("delete", batch_id, view)
@@ -1464,6 +1481,7 @@ class BatchService:
         """A new batch, in the same job, of the failed requests a resend can fix (see
         `core/retry.py`; `include_invalid` resends the others too; `refusals` and
         `max_tokens` add refusals and max_tokens cuts, the cuts with the new max_tokens)."""
+        self.require_key(batch_id)
         await self._ready()
         view, plan, chosen = await self._retry_choice(
             batch_id, include_invalid, refusals, max_tokens
@@ -1521,6 +1539,7 @@ class BatchService:
         `on_wait(note)`: called once if another process is downloading this batch into the
         same data directory (this one then waits for it and keeps what it indexed, and the
         outcome says so: `ResultsDownload.note`), with the one line to show the user."""
+        self.require_key(batch_id)
         await self._ready()
         running = self._downloads.get(batch_id)
         if running is not None and not running.done():

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from batchtop.core.emulator import EmulatorHandle
 from cli_support import run
+from test_cli import assert_one_line_error
 
 pytest.importorskip("openai")
 
@@ -309,3 +310,42 @@ def test_an_empty_id_names_the_ids_of_the_providers_with_a_key(
         assert "job_…" in line
         if keys == ("openai",):
             assert "msgbatch_" not in line  # an OpenAI user is not told of Anthropic's ids
+
+
+def test_with_one_providers_key_the_others_stored_batches_are_reached(both: Both) -> None:
+    """One key set: a batch the other provider's local store holds is found there (never by
+    its id's prefix): what reads the store works (show, label, downloaded results), and what
+    needs that provider's API says which key to set, before anything is asked."""
+    both.advance(3600)  # both ended; the Anthropic results downloaded while its key was set
+    assert both.run("results", both.anthropic_id, "--out", "first.jsonl").returncode == 0
+
+    def only(key: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in both.env.items() if not k.endswith("_API_KEY")}
+        return run(*args, cwd=both.cwd, env=env | {key: "test-key"})
+
+    proc = only("OPENAI_API_KEY", "show", both.anthropic_id, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["provider"] == "anthropic"
+    proc = only("OPENAI_API_KEY", "label", both.anthropic_id, "kept offline")
+    assert proc.returncode == 0, proc.stderr
+    proc = only("OPENAI_API_KEY", "results", both.anthropic_id, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)) == 3
+    proc = only("ANTHROPIC_API_KEY", "label", both.openai_id, "named elsewhere")
+    assert proc.returncode == 0, proc.stderr
+    proc = run("ls", "--json", "--offline", cwd=both.cwd, env=both.env)
+    labels = {row["id"]: row["label"] for row in json.loads(proc.stdout)}
+    assert labels == {both.anthropic_id: "kept offline", both.openai_id: "named elsewhere"}
+
+    needs_api = (
+        ("OPENAI_API_KEY", both.anthropic_id, "Anthropic's: set ANTHROPIC_API_KEY."),
+        ("ANTHROPIC_API_KEY", both.openai_id, "OpenAI's: set OPENAI_API_KEY."),
+    )
+    for key, batch_id, whose in needs_api:
+        for args in (("cancel", "--yes"), ("delete", "--yes"), ("retry",)):
+            proc = only(key, args[0], batch_id, *args[1:])
+            assert_one_line_error(proc, f"Batch {batch_id} is {whose}")
+    # results not downloaded yet need the API: the OpenAI batch's, with the Anthropic key
+    proc = only("ANTHROPIC_API_KEY", "results", both.openai_id, "--format", "json")
+    assert_one_line_error(proc, f"Batch {both.openai_id} is OpenAI's: set OPENAI_API_KEY.")
+    assert proc.stdout == ""

@@ -44,11 +44,12 @@ def routed(id_attr: str | None = None, *, fleet: bool = False) -> Callable[[Comm
 
 async def _open_services(ns: argparse.Namespace, routing: Routing | None) -> list[BatchService]:
     """The services a command works on: the provider asked for (or configured) alone, or
-    for a routed command every provider core's `covered_providers` names."""
+    for a routed command every provider core's `covered_providers` names (given an id:
+    `locating_providers`, every provider's local store too)."""
     import os
 
     from batchtop.core.config import load_settings
-    from batchtop.core.fleet import covered_providers
+    from batchtop.core.fleet import covered_providers, locating_providers
     from batchtop.core.scope import has_local_store
     from batchtop.core.service import BatchService
     from batchtop.tui.safe_text import clean
@@ -58,8 +59,9 @@ async def _open_services(ns: argparse.Namespace, routing: Routing | None) -> lis
     if routing is None or requested:
         return [await BatchService.open(provider=requested, endpoint=endpoint)]
     settings = await asyncio.to_thread(load_settings)
+    given_id = routing.id_attr is not None and getattr(ns, routing.id_attr, None) is not None
     covered = await asyncio.to_thread(
-        covered_providers,
+        locating_providers if given_id else covered_providers,
         settings.provider,
         None,
         os.environ,

@@ -52,6 +52,7 @@ async def _job_targets(
 @routed("id")
 async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id, service)
+    service.require_key(ns.id)  # before anything is asked
     if ns.id.startswith(JOB_ID_PREFIX):
         ids = await _job_targets(service, ns.id, "cancel")
         question = f"Cancel {quantity(len(ids), 'batch', 'batches')} of job {ns.id}?"
@@ -77,6 +78,7 @@ async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
 @routed("id")
 async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
     ns.id = check_id(ns.id, service)
+    service.require_key(ns.id)  # before anything is asked
     if ns.id.startswith(JOB_ID_PREFIX):
         ids = await _job_targets(service, ns.id, "delete")
         question = f"Delete {quantity(len(ids), 'batch', 'batches')} of job {ns.id} from the API?"

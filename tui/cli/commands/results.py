@@ -45,6 +45,7 @@ async def ensure_results(service: BatchService, ids: list[str], out: Console) ->
             and service.results_on_disk(bid)  # else its results file went: download again
         ):
             continue
+        service.require_key(bid)  # the store's state may be stale: only the API can say
         if view is not None and view.remote.is_active and service.has_api_key:
             await service.refresh()
             view = service.batch(bid)

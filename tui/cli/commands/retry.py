@@ -50,6 +50,7 @@ async def cmd_retry(service: BatchService, ns: argparse.Namespace) -> int:
     if len(ids) != 1:
         raise UserError("retry takes one batch id (a job holds several batches).")
     [batch_id] = ids
+    service.require_key(batch_id)
     options = {
         "include_invalid": ns.include_invalid,
         "refusals": ns.refusals,
