@@ -204,7 +204,7 @@ def _items(
         data[:65536], "openai", jsonl=as_lines and options.template is None
     )
     if wrong is not None:
-        raise _WrongFile(wrong)
+        raise _WrongFile(*wrong)
     if fmt == "txt":
         text = data.decode("utf-8", errors="replace")
         for n, line in enumerate(text.splitlines(), start=1):
@@ -303,7 +303,7 @@ def analyse_openai(
     try:  # the file itself is checked before its first line
         opening = list(itertools.islice(items, 1))
     except _WrongFile as wrong:
-        issue("error", str(wrong))
+        issue("error", wrong.args[0], for_provider=wrong.args[1])
         opening = []
     for line, item in itertools.chain(opening, items):
         if "problem" in item:

@@ -67,14 +67,16 @@ _FORMATS = {
 }
 
 
-def wrong_file(head: bytes, provider: str, *, jsonl: bool = True) -> str | None:
+def wrong_file(head: bytes, provider: str, *, jsonl: bool = True) -> tuple[str, str | None] | None:
     """Why a file whose first bytes are `head` is not one to import for `provider`, in one
-    line, else None: binary data, or (`jsonl`: read as request lines) the other provider's
-    requests, with the flag that imports them."""
+    line, and the provider whose requests it holds (else None), else None: binary data, or
+    (`jsonl`: read as request lines) the other provider's requests (each front end then
+    says how to import it for that one: `ImportIssue.for_provider`)."""
     if looks_binary(head):
         return (
             "This is not a text file (binary data in its first bytes): batchtop reads"
-            " JSONL, JSON, CSV or text files."
+            " JSONL, JSON, CSV or text files.",
+            None,
         )
     if not jsonl:
         return None
@@ -82,4 +84,4 @@ def wrong_file(head: bytes, provider: str, *, jsonl: bool = True) -> str | None:
     if owner is None or owner == provider:
         return None
     what, flag = _FORMATS[owner]
-    return f"This file holds {what}: submit it with --provider {flag}."
+    return f"This file holds {what}.", flag

@@ -475,7 +475,7 @@ def _analyse(
         if encoding == "utf-8":  # (a byte-order mark says it is text)
             wrong = wrong_file(head, "anthropic", jsonl=fmt == "jsonl" and not options.template)
             if wrong is not None:
-                return _failed(report, analysis, wrong)
+                return _failed(report, analysis, *wrong)
         if (empty := empty_file(head)) is not None:
             return _failed(report, analysis, empty)
         reader: IO[bytes] = f
@@ -586,8 +586,10 @@ def _reason(exc: OSError) -> str:
     return str(exc.strerror or exc).rstrip(". ")
 
 
-def _failed(report: ImportReport, analysis: _Analysis, message: str) -> ImportReport:
-    analysis.issue("error", message)
+def _failed(
+    report: ImportReport, analysis: _Analysis, message: str, for_provider: str | None = None
+) -> ImportReport:
+    analysis.issue("error", message, for_provider=for_provider)
     report.issues = analysis.issue.final()
     return report
 

@@ -380,6 +380,9 @@ class ImportIssue:
     line: int | None = None
     column: int | None = None
     field: str | None = None
+    # The file holds this other provider's requests: each front end says how to import it
+    # there (the command line by its --provider flag, the dashboard by showing it alone).
+    for_provider: str | None = None
 
     def location(self) -> str:
         where = self.path

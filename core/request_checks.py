@@ -480,6 +480,8 @@ class IssueLog:
         line: int | None = None,
         column: int | None = None,
         field: str | None = None,
+        *,
+        for_provider: str | None = None,
     ) -> None:
         if severity == "error":
             self.errors += 1
@@ -490,7 +492,9 @@ class IssueLog:
         else:
             self.warnings += 1
         if len(self.issues) < self.limit:
-            self.issues.append(ImportIssue(severity, message, self.where, line, column, field))
+            self.issues.append(
+                ImportIssue(severity, message, self.where, line, column, field, for_provider)
+            )
 
     def final(self) -> list[ImportIssue]:
         shown = len(self.issues)

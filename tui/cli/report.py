@@ -11,10 +11,18 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from batchtop.core.models import ImportReport
+    from batchtop.core.models import ImportIssue, ImportReport
     from rich.console import Console
 
 MAX_ISSUES_SHOWN = 50
+
+
+def issue_message(issue: ImportIssue) -> str:
+    """An issue's words on the command line: a file of the other provider's requests says
+    the flag that imports it."""
+    if issue.for_provider is None:
+        return issue.message
+    return f"{issue.message.rstrip('.')}: submit it with --provider {issue.for_provider}."
 
 
 def report_dict(report: ImportReport) -> dict[str, Any]:
@@ -32,12 +40,13 @@ def report_dict(report: ImportReport) -> dict[str, Any]:
         "issues": [
             {
                 "severity": i.severity,
-                "message": i.message,
+                "message": issue_message(i),
                 "path": i.path,
                 "line": i.line,
                 "column": i.column,
                 "field": i.field,
                 "location": i.location(),
+                "for_provider": i.for_provider,
             }
             for i in report.issues
         ],
@@ -80,7 +89,7 @@ def print_report(console: Console, report: ImportReport) -> None:
         line.append(f"{issue.severity}: ", "bold red" if issue.severity == "error" else "yellow")
         line.append(clean(issue.location()))
         line.append(": ")
-        line.append(clean(issue.message))
+        line.append(clean(issue_message(issue)))
         console.print(line)
     if len(report.issues) > MAX_ISSUES_SHOWN:
         console.print(f"... and {len(report.issues) - MAX_ISSUES_SHOWN:,} more issues")

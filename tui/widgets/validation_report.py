@@ -9,7 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from batchtop.core.models import CostEstimate, ImportIssue, ImportReport, SplitPart
+from batchtop.core.models import (
+    CostEstimate,
+    ImportIssue,
+    ImportReport,
+    SplitPart,
+    provider_name,
+)
 from batchtop.tui.format import money, size
 from batchtop.tui.safe_text import clean
 from batchtop.tui.words import quantity, them
@@ -21,6 +27,18 @@ from rich.text import Text
 MAX_ISSUES_SHOWN = 500
 
 
+def issue_words(issue: ImportIssue) -> str:
+    """An issue's words in the TUI: a file of the other provider's requests says how to
+    import it here (a new batch goes to the provider the dashboard shows alone)."""
+    if issue.for_provider is None:
+        return issue.message
+    name = provider_name(issue.for_provider)
+    return (
+        f"{issue.message.rstrip('.')}: show {name} alone on the dashboard (P)"
+        " and import it from there."
+    )
+
+
 def issue_line(issue: ImportIssue) -> Text:
     style = "red" if issue.severity == "error" else "yellow"
     line = Text(end="")
@@ -29,7 +47,7 @@ def issue_line(issue: ImportIssue) -> Text:
     where = replace(issue, path=os.path.basename(issue.path) or issue.path).location()
     line.append(clean(where, keep_newlines=False), style="bold")
     line.append("  ")
-    line.append(clean(issue.message, keep_newlines=False), style=style)
+    line.append(clean(issue_words(issue), keep_newlines=False), style=style)
     return line
 
 

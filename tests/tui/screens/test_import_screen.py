@@ -352,3 +352,31 @@ def test_report_head_agrees_with_its_error_count(errors: int, words: str) -> Non
     console = Console(width=200, file=io.StringIO(), record=True)
     console.print(summary_renderable(report))
     assert words in console.export_text()
+
+
+async def test_a_file_for_the_other_provider_says_what_to_do_in_the_tui(tmp_path: Path) -> None:
+    """OpenAI's request lines given to an Anthropic import: the report says how to import
+    them in the dashboard (show OpenAI alone, `P`), not the command line's flag."""
+    path = tmp_path / "openai.jsonl"
+    line = {
+        "custom_id": "r-1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+    }
+    path.write_bytes(orjson.dumps(line) + b"\n")
+    service = offline_service(tmp_path)
+    app = ScreenHost(lambda: ImportScreen(service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        screen.query_one("#import-path", Input).value = str(path)
+        await analyse(pilot, screen)
+        assert screen.report is not None
+        (error,) = screen.report.errors
+        assert error.for_provider == "openai"
+        text = screen_text(app)
+        assert "This file holds OpenAI Batch API requests" in text
+        assert "show OpenAI alone on the dashboard (P)" in text
+        assert "--provider" not in text
+    service.store.close()

@@ -12,7 +12,7 @@ from batchtop.core.errors import UserError
 from batchtop.core.models import ImportOptions, checked_label
 from batchtop.tui.cli import progress
 from batchtop.tui.cli.render import clean, console, print_json, txt
-from batchtop.tui.cli.report import print_report, report_dict
+from batchtop.tui.cli.report import issue_message, print_report, report_dict
 from batchtop.tui.cli.session import ask, can_ask
 from batchtop.tui.format import money
 from batchtop.tui.words import quantity
@@ -67,7 +67,7 @@ async def cmd_submit(service: BatchService, ns: argparse.Namespace) -> int:
         # the file as a whole could not be read (an I/O error half-way, /proc/self/mem): one
         # line says it, not a report of 0 requests in a guessed format
         service.discard_import(report)
-        raise UserError(f"{path}: {only.message.rstrip('.')}; nothing was submitted.")
+        raise UserError(f"{path}: {issue_message(only).rstrip('.')}; nothing was submitted.")
     try:
         if ns.count_tokens is not None and report.estimate is not None:
             await _measure(service, ns, report)
