@@ -973,13 +973,27 @@ class BatchService:
         self._remove_prepared(work_dir)
 
     @staticmethod
+    def _remove_dead_input_copies() -> None:
+        import tempfile
+
+        from .providers.openai import remove_dead_input_copies
+
+        removed = remove_dead_input_copies(paths.imports_dir(), Path(tempfile.gettempdir()))
+        for path in removed:
+            log.info("removed %s, left by a submit that was stopped", path)
+
+    @staticmethod
     def _remove_prepared(work_dir: Path) -> None:
+        """Remove the import folder holding these prepared parts: `work_dir` itself, or the
+        folder it is in (OpenAI's parts are in its `prepared/`), never outside the imports."""
         try:
-            inside = work_dir.resolve().parent == paths.imports_dir().resolve()
+            imports = paths.imports_dir().resolve()
+            target = work_dir.resolve()
         except OSError:
             return
-        if inside:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        top = next((d for d in (target, *target.parents) if d.parent == imports), None)
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
 
     async def _submit_parts(
         self,
@@ -993,6 +1007,8 @@ class BatchService:
         prepared: PreparedPart | None = None,
         betas: Sequence[str] = (),
     ) -> SubmitOutcome:
+        if self.provider == "openai":  # what a killed submit left (never a live one's)
+            await asyncio.to_thread(self._remove_dead_input_copies)
         batch_ids: list[str] = []
         failed: list[int] = []
         unresolved: list[int] = []

@@ -400,7 +400,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
         client = (await self.aclient()).with_options(max_retries=0)
         source = part_lines(body)
         directory = source.parent if isinstance(source, Path) else None
-        fd, name = tempfile.mkstemp(prefix=".openai-input-", suffix=".jsonl", dir=directory)
+        fd, name = tempfile.mkstemp(prefix=input_copy_prefix(), suffix=".jsonl", dir=directory)
         os.close(fd)
         temp = Path(name)
         try:
@@ -544,3 +544,40 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
                 raise self.classify(exc) from None
             if last != b"\n":
                 yield b"\n", False
+
+
+# The upload copy of a part (`create_raw`): `.openai-input-<pid>-….jsonl` beside the part,
+# removed once uploaded; a process killed meanwhile (kill -9) leaves it behind.
+INPUT_COPY = ".openai-input-"
+
+
+def input_copy_prefix() -> str:
+    return f"{INPUT_COPY}{os.getpid()}-"
+
+
+def remove_dead_input_copies(imports: Path, temp: Path) -> list[Path]:
+    """Remove the upload copies left by processes that are gone: in the import folders
+    under `imports` (a prepared part's) and at the top of `temp` (a composed part's); a
+    live process's copy is never touched. Returns the removed."""
+    removed = []
+    pattern = f"{INPUT_COPY}*.jsonl"
+    for path in (*imports.rglob(pattern), *temp.glob(pattern)):
+        pid = path.name.removeprefix(INPUT_COPY).split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue  # a live process's, or not named by one (not batchtop's to judge)
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
