@@ -292,6 +292,9 @@ class Fleet:
     def progress(self, batch_id: str) -> tuple[float, float]:
         return self.service_for(batch_id).progress(batch_id)
 
+    def adopted_warning(self, batch_id: str) -> str | None:
+        return self.service_for(batch_id).adopted_warning(batch_id)
+
     @property
     def label(self) -> str:
         """What is shown, for a status line: the endpoint and workspace of one service, or

@@ -167,6 +167,9 @@ class BatchService:
         self._catalog: ModelCatalog | None = None
         self._catalog_task: asyncio.Task[Any] | None = None
         self._reconciled = False
+        # adopted batches whose indexed results do not look like their part's (said by the
+        # detail panel: `adopted_warning`)
+        self._adopted_warnings: dict[str, str] = {}
         self.auto_download = True
         # One store per (endpoint, workspace) (core/scope.py): True when this service chose
         # the store from the default location and may switch to the workspace the API names.
@@ -1239,6 +1242,41 @@ class BatchService:
             self._emit(SubmitNotice(intent))
         return resolved
 
+    def adopted_warning(self, batch_id: str) -> str | None:
+        """The `adopted_results_warning` found when this process last indexed the batch's
+        results (no work: the dashboard's detail panel reads it)."""
+        return self._adopted_warnings.get(batch_id)
+
+    async def adopted_results_warning(self, batch_id: str) -> str | None:
+        """A warning when a batch reconcile adopted reports input tokens far from its part's
+        requests (`adopted_check`: its outputs may be another client's); None for any other
+        batch, before its results are indexed, or when they agree."""
+        view = self.store.get_batch(batch_id)
+        if view is None or view.job_id is None or view.job_part is None:
+            return None
+        return await asyncio.to_thread(self._adopted_gap, view, view.job_id, view.job_part)
+
+    def _adopted_gap(self, view: BatchView, job_id: str, part: int) -> str | None:
+        from .adopted_check import TokenGap
+        from .models import IntentState
+
+        intents = self.store.intents(job_id)
+        if not any(i.batch_id == view.id and i.state is IntentState.RECONCILED for i in intents):
+            return None  # recorded by its own submit: nothing to doubt
+        reported = dict(self.results.succeeded_input_tokens(view.id))
+        estimated = matched = total = 0
+        openai = view.remote.endpoint is not None
+        for cid, params_json in self.store.manifest_params(job_id, part, reported):
+            params = orjson.loads(params_json)
+            if openai:
+                estimated += pricing.openai_request_tokens(params)[0]
+            else:
+                estimated += pricing.request_input_tokens(params)
+            matched += 1
+            total += reported[cid]
+        gap = TokenGap(view.id, matched, estimated, total)
+        return gap.text if gap.mismatched else None
+
     def interrupted_note(self) -> str | None:
         """After a Ctrl-C: which parts' creates were in flight (their batch may exist and
         `batchtop reconcile` finds it); None when none was."""
@@ -1604,6 +1642,9 @@ class BatchService:
             if err.status == 404:
                 raise NotFound(f"The API has no results for batch {view.id}: {err}") from None
             raise
+        warning = await self.adopted_results_warning(view.id)
+        if warning is not None:
+            self._adopted_warnings[view.id] = warning
         self._emit(ResultsReady(view.id, outcome.rows))
         new_view = await asyncio.to_thread(self.store.get_batch, view.id)
         if new_view is not None:

@@ -203,6 +203,15 @@ class ResultsIndex:
         (`unlisted`: see `queries.failed_requests`)."""
         return queries.failed_requests(self.db.conn(), batch_id, unlisted)
 
+    def succeeded_input_tokens(self, batch_id: str) -> list[tuple[str, int]]:
+        """(custom_id, input tokens incl. cache reads and writes) of a batch's successes."""
+        rows = self.db.conn().execute(
+            "SELECT custom_id, input_tokens + cache_creation_input_tokens"
+            " + cache_read_input_tokens FROM results WHERE batch_id = ? AND type = 'succeeded'",
+            (batch_id,),
+        )
+        return [(str(r[0]), int(r[1])) for r in rows]
+
     def error_types(self, batch_ids: Sequence[str]) -> dict[str, int]:
         return queries.error_types(self.db.conn(), batch_ids)
 

@@ -107,6 +107,9 @@ async def test_crash_between_create_and_record_is_reconciled(
     assert view.model == "claude-haiku-4-5"
     assert view.estimated_cost_usd == pytest.approx(prepared.estimate.batch_usd)
     assert view.estimated_cost_usd > 0
+    # its results are this part's: no warning that they may be another client's
+    await service.download_results(created.id)
+    assert await service.adopted_results_warning(created.id) is None
     assert server_batch_count(emulator) == 2  # nothing was resubmitted
     # a second reconcile has nothing to do
     assert await service.reconcile() == []

@@ -200,6 +200,12 @@ def test_anthropic_lookalike_of_user_named_ids_is_not_adopted_without_the_user(
         took = home.cli("reconcile", "--adopt", foreign)
         assert took.returncode == 0, (took.stdout[-2000:], took.stderr[-2000:])
         assert [(state, bid) for _p, state, bid in home.intents()] == [("reconciled", foreign)]
+        # adopted wrongly: its results report far fewer input tokens than the part's requests
+        # come to, and `results` says so before pairing the inputs with those outputs
+        out = home.cli("results", foreign, "--format", "csv", "--out", "-")
+        assert out.returncode == 0, out.stderr[-2000:]
+        warned = " ".join(out.stderr.split())
+        assert f"warning: The results of {foreign} may not be this part's" in warned, warned
     else:
         closed = home.cli("reconcile", "--abandon")
         assert closed.returncode == 0, (closed.stdout[-2000:], closed.stderr[-2000:])

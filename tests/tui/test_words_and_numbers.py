@@ -150,3 +150,21 @@ async def test_compose_shows_no_error_before_anything_is_typed(tmp_path: Path) -
         assert "error" not in str(issues.content)
         await pilot.press(*"Hello")
         assert await until(pilot, lambda: "no problems found" in str(issues.content))
+
+
+async def test_detail_says_when_an_adopted_batchs_results_may_be_anothers() -> None:
+    from batchtop.core.models import BatchView
+    from data_factory import T0, remote
+
+    done = BatchView(remote=remote("msgbatch_x"), seen_at=T0)
+    said = "The results of msgbatch_x may not be this part's: check a few rows."
+    app = DetailHost()
+    async with app.run_test(size=SIZE) as pilot:
+        detail = app.query_one(BatchDetail)
+        detail.show(DetailInfo(done, T0, 1.0, 1.0))
+        await pilot.pause()
+        assert "may not be this part's" not in plain(app.query_one("#detail-head", Static))
+        detail.show(DetailInfo(done, T0, 1.0, 1.0, results_warning=said))
+        await pilot.pause()
+        head = " ".join(plain(app.query_one("#detail-head", Static)).split())
+        assert "results? The results of msgbatch_x may not be this part's" in head, head

@@ -675,6 +675,7 @@ class DashboardScreen(BatchActions, Screen[None]):
             snapshots=_safely(lambda: self.fleet.snapshots(batch.id), []),
             job=job,
             children=children,
+            results_warning=_safely(lambda: self.fleet.adopted_warning(batch.id), None),
         )
 
     @on(BatchesTable.Highlighted, "#batches")

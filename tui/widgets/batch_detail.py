@@ -51,6 +51,8 @@ class DetailInfo:
     snapshots: Sequence[CountSnapshot] = ()
     job: Job | None = None
     children: Sequence[BatchView] = field(default_factory=tuple)
+    # an adopted batch whose results do not look like its part's (core's words)
+    results_warning: str | None = None
 
 
 def completions(snapshots: Sequence[CountSnapshot]) -> list[float]:
@@ -239,6 +241,8 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
         grid.add_row("provider", safe_text(where, one_line=True))
     if r.failure is not None:  # the provider failed the whole batch: why
         grid.add_row("failed", safe_text(r.failure, one_line=True), style="bold red")
+    if info.results_warning is not None:  # adopted, and its results look like another's
+        grid.add_row("results?", safe_text(info.results_warning), style="bold red")
     if b.model:
         grid.add_row("model", safe_text(b.model, one_line=True))
     if narrow:

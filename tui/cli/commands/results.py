@@ -55,6 +55,10 @@ async def ensure_results(service: BatchService, ids: list[str], out: Console) ->
             outcome = await service.download_results(bid, advance, waiting_note(out))
         # another batchtop process downloaded them while this one waited: not this one
         out.print(txt(outcome.note or f"downloaded {quantity(outcome.rows, 'result')} of {bid}"))
+    for bid in ids:  # an adopted batch whose results do not look like its part's: said loudly
+        warning = await service.adopted_results_warning(bid)
+        if warning is not None:
+            out.print(txt(f"warning: {warning}", "bold red"))
 
 
 def waiting_note(out: Console) -> Callable[[str], None]:
