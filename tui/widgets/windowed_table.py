@@ -30,6 +30,7 @@ class WindowedTable(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.cursor_row = 0
+        self._fitted_for: Size | None = None  # the size the columns were last fitted to
 
     # --- what a table says ----------------------------------------------------------------
 
@@ -101,11 +102,17 @@ class WindowedTable(ScrollView, can_focus=True):
         columns laid out for the old width (the first frame: every column at its narrowest)."""
         resized = super()._size_updated(size, virtual_size, container_size, layout)
         if resized:
-            self.fit_width()
+            self._fit_to_size()
         return resized
 
+    def _fit_to_size(self) -> None:
+        """`fit_width` once per size (the layout's size update, then its resize event)."""
+        if self._fitted_for != self.size:
+            self._fitted_for = self.size
+            self.fit_width()
+
     def on_resize(self) -> None:
-        self.fit_width()
+        self._fit_to_size()
         self.keep_cursor_visible()
 
     def on_focus(self) -> None:
