@@ -118,6 +118,9 @@ class Poller:
         # The store's change number this process has told its subscribers of (None: not
         # read yet): every batch changed after it is emitted, whoever changed it
         self._change_mark: int | None = None
+        # The batches this process last knew as active (None: not read yet): one that
+        # arrives ended, whichever process stored its end, ended (`BatchEnded`) for it
+        self._active: set[str] | None = None
 
     # --- state -----------------------------------------------------------------------------
 
@@ -125,6 +128,7 @@ class Poller:
         """Refresh into `store` from now on (the service switched workspaces)."""
         self._store = store
         self._change_mark = None
+        self._active = None
 
     def note_read(self, mark: int) -> None:
         """A subscriber read the store's batches at change number `mark` (read before the
@@ -229,26 +233,32 @@ class Poller:
         if self._change_mark is None:
             self._change_mark = await asyncio.to_thread(self._store.change_mark)
         changes = await asyncio.to_thread(self._store.record_remote, batches, self._now())
-        views = await self._emit_changes()
-        was_active = {bid for bid, previous in changes if previous and previous.is_active}
-        for view in views:
-            if view.id in was_active and view.remote.processing_status is ProcessingStatus.ENDED:
-                self._emit(BatchEnded(view))
+        await self._emit_changes({bid for bid, prev in changes if prev and prev.is_active})
 
-    async def _emit_changes(self) -> list[BatchView]:
+    async def _emit_changes(self, was_active: set[str] | frozenset[str] = frozenset()) -> None:
         """A `BatchChanged` per batch whose stored row changed after the change mark (see
-        `Store.changed_since`), then the mark moves past them; returns them."""
+        `Store.changed_since`), then the mark moves past them; a `BatchEnded` for each that
+        ended and was active (`was_active`, or as this process last knew it), whichever
+        process stored the end (`batchtop show` in another shell, say)."""
         store = self._store
         if self._change_mark is None:  # nothing read yet: from now on
             self._change_mark = await asyncio.to_thread(store.change_mark)
-            return []
+            return
         views, mark = await asyncio.to_thread(store.changed_since, self._change_mark)
         if store is not self._store:  # switched workspaces meanwhile: its reader starts over
-            return []
+            return
         self._change_mark = max(mark, self._change_mark)
+        active = self._active if self._active is not None else set()
         for view in views:
             self._emit(BatchChanged(view))
-        return views
+        for view in views:
+            if view.remote.processing_status is not ProcessingStatus.ENDED:
+                active.add(view.id)
+            elif view.id in was_active or view.id in active:
+                active.discard(view.id)
+                self._emit(BatchEnded(view))
+        if self._active is not None:
+            self._active = active
 
     async def _sync(self, api: BatchProvider) -> None:
         """One refresh: the newest pages, then (until it is done once) the rest of the
@@ -256,6 +266,8 @@ class Poller:
         store = self._store
         known_active = await asyncio.to_thread(store.list_batches, active_only=True)
         active = {v.id: v for v in known_active}
+        if self._active is None:
+            self._active = set(active)
         total_before, _active, _seen = await asyncio.to_thread(store.batch_totals)
         cursor, complete = await asyncio.to_thread(store.listing)
         seen: dict[str, RemoteBatch] = {}

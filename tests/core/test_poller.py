@@ -92,6 +92,26 @@ async def test_batch_ended_event_and_counts(
     assert len(events) == n
 
 
+async def test_a_batch_another_process_saw_end_ends_here_too(
+    make_service: ServiceFactory, emulator: EmulatorHandle
+) -> None:
+    """Another batchtop on the same data directory (`batchtop show` in another shell)
+    stored a batch's end first: this one's refresh finds the API saying what the store
+    already holds, yet the batch it knew as active ended here too (its notice, its
+    download), once."""
+    here, elsewhere = make_service(), make_service()  # one data directory
+    events: list[Event] = []
+    here.subscribe(events.append)
+    here.auto_download = False
+    bid = (await here.submit_requests(requests(3))).batch_ids[0]
+    await here.refresh()
+    emulator.advance(60)
+    await elsewhere.refresh()  # stores the end
+    await here.refresh()
+    await here.refresh()
+    assert [e.batch.id for e in events if isinstance(e, BatchEnded)] == [bid]
+
+
 async def test_concurrent_refreshes_never_overlap(
     make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
