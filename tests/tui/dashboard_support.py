@@ -67,7 +67,9 @@ async def seed_workspace(service: BatchService, emulator: EmulatorHandle) -> Wor
         [request(f"eval-{i:04d}") for i in range(1000)], name="eval", label="eval run"
     )
     hostile = await service.submit_requests([request("h-1"), request("h-2")], name="hostile")
-    service.set_label(hostile.batch_ids[0], HOSTILE_LABEL)
+    # into the store directly: set_label refuses control characters, but a store kept from
+    # before may hold them, and the dashboard shows them inert
+    service.store.set_label(hostile.batch_ids[0], HOSTILE_LABEL)
     for _ in range(3):  # three refreshes a second apart: a history for sparkline and ETA
         emulator.clock.advance(1)
         await service.refresh()
