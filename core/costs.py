@@ -10,6 +10,7 @@ are indexed it is the sum of the rows' usage at batch price, and no longer an es
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from .models import BatchCost, BatchView, RemoteBatch
 from .pricing import BATCH_DISCOUNT, cost_usd, price_for, price_source
@@ -36,7 +37,8 @@ def batch_cost(view: BatchView) -> BatchCost:
     if view.estimated_cost_usd is None:
         return BatchCost(None, is_estimate=True, price_source=source)
     share = billable / counts.total if counts.total else 1.0
-    return _cost(view.estimated_cost_usd * share, estimate=True, source=source)
+    cost = _cost(view.estimated_cost_usd * share, estimate=True, source=source)
+    return replace(cost, floor=view.estimate_floor)
 
 
 def billed_usd(remote: RemoteBatch) -> float | None:
@@ -64,11 +66,12 @@ def billed_usd(remote: RemoteBatch) -> float | None:
 def total_cost(costs: Iterable[BatchCost]) -> BatchCost:
     """The sum of several batches' costs (a job): an estimate if any part is one."""
     usd = standard = 0.0
-    any_known = estimate = unpriced = False
+    any_known = estimate = unpriced = floor = False
     source = ""
     for cost in costs:
         source = source or cost.price_source
         estimate = estimate or cost.is_estimate
+        floor = floor or cost.floor
         unpriced = unpriced or cost.unpriced
         if cost.usd is None:
             continue
@@ -77,7 +80,9 @@ def total_cost(costs: Iterable[BatchCost]) -> BatchCost:
         standard += cost.standard_usd if cost.standard_usd is not None else cost.usd
     if not any_known or unpriced:  # a part without a price: the sum is not known either
         return BatchCost(None, is_estimate=estimate, price_source=source, unpriced=unpriced)
-    return BatchCost(usd, is_estimate=estimate, standard_usd=standard, price_source=source)
+    return BatchCost(
+        usd, is_estimate=estimate, standard_usd=standard, price_source=source, floor=floor
+    )
 
 
 def _cost(usd: float, *, estimate: bool, source: str) -> BatchCost:

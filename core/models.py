@@ -250,6 +250,8 @@ class BatchView:
     actual_cost_usd: float | None = None
     deleted: bool = False
     betas: tuple[str, ...] = ()  # the anthropic-beta values it was created with (its job's)
+    # its estimate counts input only (requests without an output budget): at least that
+    estimate_floor: bool = False
 
     @property
     def id(self) -> str:
@@ -273,6 +275,8 @@ class BatchCost:
     standard_usd: float | None = None
     price_source: str = ""
     unpriced: bool = False  # the batch's model has no price: its cost is unknown
+    # an estimate of input only (no output budget): what it will cost at least ("~$0.03+")
+    floor: bool = False
 
     @property
     def savings_usd(self) -> float | None:

@@ -394,6 +394,12 @@ _MIGRATION_15: tuple[str, ...] = (
     "ALTER TABLE batch_local ADD COLUMN raw_size INTEGER",
 )
 
+# An estimate that counts input only (OpenAI requests without an output budget): the
+# figure is a floor, shown as one ("~$0.03+"), never as the whole cost.
+_MIGRATION_16: tuple[str, ...] = (
+    "ALTER TABLE batch_local ADD COLUMN estimate_floor INTEGER NOT NULL DEFAULT 0",
+)
+
 MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_1,
     _MIGRATION_2,
@@ -410,6 +416,7 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     _MIGRATION_13,
     _MIGRATION_14,
     _MIGRATION_15,
+    _MIGRATION_16,
 )
 """Migration N (1-based) upgrades a database from user_version N-1 to N."""
 

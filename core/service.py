@@ -889,6 +889,9 @@ class BatchService:
         outcome = await self._submit_parts(
             job.id, parts, model=model, label=label, progress=progress, betas=job.betas
         )
+        if report.estimate is not None and report.estimate.unbounded_requests:
+            # its figure counts input only for some requests: what they cost at least
+            await asyncio.to_thread(self.store.set_estimate_floor, outcome.batch_ids)
         await asyncio.to_thread(self._release_prepared, job.id)
         return replace(outcome, resumed_parts=resumed)
 

@@ -103,6 +103,7 @@ _VIEW = Columns(
     ("results_downloaded", "coalesce(l.results_downloaded, 0)"),
     ("results_indexed", "coalesce(l.results_indexed, 0)"),
     ("estimated_cost_usd", "l.estimated_cost_usd"),
+    ("estimate_floor", "coalesce(l.estimate_floor, 0)"),
     ("actual_cost_usd", "l.actual_cost_usd"),
     ("deleted", "coalesce(l.deleted, 0)"),
     (
@@ -229,6 +230,7 @@ def _view_from_row(r: Sequence[Any], at: Any = _VIEW.at) -> BatchView:
         results_downloaded=bool(r[at.results_downloaded]),
         results_indexed=int(r[at.results_indexed]),
         estimated_cost_usd=r[at.estimated_cost_usd],
+        estimate_floor=bool(r[at.estimate_floor]),
         actual_cost_usd=r[at.actual_cost_usd],
         deleted=bool(r[at.deleted]),
         has_manifest=bool(r[at.has_manifest]),
@@ -549,6 +551,11 @@ class Store:
     def mark_deleted(self, batch_id: str) -> None:
         """The batch was deleted remotely; keep it (and its results) but hide it by default."""
         self._set_local(batch_id, deleted=1)
+
+    def set_estimate_floor(self, batch_ids: Sequence[str]) -> None:
+        """These batches' estimates count input only (no output budget): a floor."""
+        for batch_id in batch_ids:
+            self._set_local(batch_id, estimate_floor=1)
 
     def set_label(self, batch_id: str, label: str | None) -> None:
         self._set_local(batch_id, label=label or None)

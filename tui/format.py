@@ -53,10 +53,10 @@ def time_left(until: datetime, now: datetime) -> str:
     return duration(left) if left > 0 else "0s"
 
 
-def money(usd: float | None, *, approx: bool = False) -> str:
+def money(usd: float | None, *, approx: bool = False, floor: bool = False) -> str:
     """An amount as core writes it (`core/money.usd_text`): two decimals, `<$0.01` below a
-    cent, `~` while estimated, `—` unknown."""
-    return usd_text(usd, approx=approx)
+    cent, `~` while estimated, `+` after an estimate of input only (a floor), `—` unknown."""
+    return usd_text(usd, approx=approx, floor=floor)
 
 
 UNKNOWN_COST = "unknown"
@@ -67,7 +67,7 @@ def cost_text(cost: BatchCost) -> str:
     model without a price (never `~$0.00`), `—` when nothing is known yet."""
     if cost.usd is None and cost.unpriced:
         return UNKNOWN_COST
-    return money(cost.usd, approx=cost.is_estimate)
+    return money(cost.usd, approx=cost.is_estimate, floor=cost.floor)
 
 
 def size(n: int) -> str:

@@ -154,6 +154,7 @@ def cost_fields(view: BatchView) -> dict[str, Any]:
     return {
         "cost_usd": c.usd,
         "cost_is_estimate": c.is_estimate,
+        "cost_is_floor": c.floor,  # an estimate of input only: it costs at least that
         "standard_cost_usd": c.standard_usd,
         "savings_usd": c.savings_usd,
         "price_source": c.price_source,

@@ -324,10 +324,14 @@ def _cost_and_links(info: DetailInfo) -> Table:
         Text(cost_text(cost)),
     )
     if cost.standard_usd is not None and cost.savings_usd:
-        grid.add_row("standard", Text(money(cost.standard_usd, approx=cost.is_estimate)))
+        standard = money(cost.standard_usd, approx=cost.is_estimate, floor=cost.floor)
+        grid.add_row("standard", Text(standard))
         grid.add_row(
             "saved",
-            Text(f"{money(cost.savings_usd, approx=cost.is_estimate)} with the batch discount"),
+            Text(
+                f"{money(cost.savings_usd, approx=cost.is_estimate, floor=cost.floor)}"
+                " with the batch discount"
+            ),
         )
     grid.add_row("prices", Text(cost.price_source, style="dim"))
     if info.job is not None:
