@@ -200,8 +200,11 @@ def _items(
     tick.start(len(data))
     fmt = input_format(path, options)
     as_lines = fmt == "jsonl"
-    wrong = empty_file(data[:65536]) or wrong_file(
-        data[:65536], "openai", jsonl=as_lines and options.template is None
+    empty = empty_file(data[:65536])
+    wrong = (
+        (empty, None)
+        if empty
+        else wrong_file(data[:65536], "openai", jsonl=as_lines and options.template is None)
     )
     if wrong is not None:
         raise _WrongFile(*wrong)
