@@ -94,9 +94,13 @@ async def test_compose_embeddings_checks_the_input(openai_live: BatchService) ->
         screen.query_one("#compose-model", Input).value = "text-embedding-3-small"
         await pilot.press("ctrl+n")  # a second request, left empty
         await pilot.press(*"the sea")
-        await wait_for(
+        await wait_for(  # every key typed has reached the form, then its check ran
             pilot,
-            lambda: [(i.line, i.field) for i in screen.issues] == [(1, "body.input")],
+            lambda: (
+                len(screen.requests) > 1
+                and screen.requests[1]["params"].get("input") == "the sea"
+                and [(i.line, i.field) for i in screen.issues] == [(1, "body.input")]
+            ),
         )
         assert screen.requests[1]["params"] == {
             "model": "text-embedding-3-small",
