@@ -15,10 +15,17 @@ import pytest
 from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
 from batchtop.core.service import BatchService
 from service_support import STORE_FILE, ServiceFactory, new_service
+from signals_support import handle_sigint_for_children
 
 EMULATOR_START = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 EMULATOR_API_KEY = "test-key"
 _XDG = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Subprocesses get the SIGINT tests send them, even when the suite runs in the
+    background (see signals_support)."""
+    handle_sigint_for_children()
 
 
 def _xdg_dirs(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
