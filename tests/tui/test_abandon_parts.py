@@ -28,6 +28,7 @@ from batchtop.tui.screens.rows import JOB_PREFIX
 from dashboard_support import close_service, make_service, until
 from data_factory import request, requests, write_jsonl
 from textual.pilot import Pilot
+from waiting import async_wait
 
 SETTINGS = Settings(notify_bell=False, max_retries=0)
 SIZE = (80, 24)
@@ -41,12 +42,12 @@ async def interrupted_submit(service: BatchService, emulator: EmulatorHandle, so
     report = await service.analyse(source, ImportOptions())
     emulator.set_faults(create_latency_s=3600.0)  # held until the emulator stops
     task = asyncio.ensure_future(service.submit(report, name="held job"))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    while emulator.call(lambda: emulator.server.held_creates) < 1:
-        assert not task.done(), task.result()
-        assert loop.time() < deadline, "the create never reached the server"
-        await asyncio.sleep(0.02)
+    await async_wait(
+        lambda: task.done() or emulator.call(lambda: emulator.server.held_creates) >= 1,
+        60,
+        "the create held at the server",
+    )
+    assert not task.done(), task.result()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
