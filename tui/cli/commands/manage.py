@@ -49,20 +49,35 @@ async def _job_targets(
     return todo
 
 
-@routed("id")
-async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
+async def _confirmed_targets(
+    service: BatchService,
+    ns: argparse.Namespace,
+    action: Literal["cancel", "delete"],
+    question: str,
+) -> list[str] | None:
+    """The batches `ns.id` names that the action applies to, once confirmed (None: the user
+    said no, which is said on stderr). Refusals and a missing key are said before asking;
+    `question` has a `{}` for what is acted on ("batch X" or "N batches of job J")."""
     ns.id = check_id(ns.id, service)
     service.require_key(ns.id)  # before anything is asked
     if ns.id.startswith(JOB_ID_PREFIX):
-        ids = await _job_targets(service, ns.id, "cancel")
-        question = f"Cancel {quantity(len(ids), 'batch', 'batches')} of job {ns.id}?"
+        ids = await _job_targets(service, ns.id, action)
+        what = f"{quantity(len(ids), 'batch', 'batches')} of job {ns.id}"
     else:
-        refused = service.refusal("cancel", ns.id, await service.current(ns.id))
+        refused = service.refusal(action, ns.id, await service.current(ns.id))
         if refused is not None:  # said before anything is asked
             raise Conflict(refused)
-        ids, question = [ns.id], f"Cancel batch {ns.id}?"
-    if not confirm(ns, question):
-        console(stderr=True).print("not canceled")
+        ids, what = [ns.id], f"batch {ns.id}"
+    if not confirm(ns, question.format(what)):
+        console(stderr=True).print("not canceled" if action == "cancel" else "not deleted")
+        return None
+    return ids
+
+
+@routed("id")
+async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
+    ids = await _confirmed_targets(service, ns, "cancel", "Cancel {}?")
+    if ids is None:
         return 1
     done: list[dict[str, Any]] = []
     for bid in ids:
@@ -77,18 +92,8 @@ async def cmd_cancel(service: BatchService, ns: argparse.Namespace) -> int:
 
 @routed("id")
 async def cmd_delete(service: BatchService, ns: argparse.Namespace) -> int:
-    ns.id = check_id(ns.id, service)
-    service.require_key(ns.id)  # before anything is asked
-    if ns.id.startswith(JOB_ID_PREFIX):
-        ids = await _job_targets(service, ns.id, "delete")
-        question = f"Delete {quantity(len(ids), 'batch', 'batches')} of job {ns.id} from the API?"
-    else:
-        refused = service.refusal("delete", ns.id, await service.current(ns.id))
-        if refused is not None:  # said before anything is asked
-            raise Conflict(refused)
-        ids, question = [ns.id], f"Delete batch {ns.id} from the API?"
-    if not confirm(ns, question):
-        console(stderr=True).print("not deleted")
+    ids = await _confirmed_targets(service, ns, "delete", "Delete {} from the API?")
+    if ids is None:
         return 1
     for bid in ids:
         await service.delete(bid)
