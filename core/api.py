@@ -20,6 +20,7 @@ from .errors import ApiError
 from .models import ProcessingStatus, RemoteBatch, RequestCounts
 from .providers.base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .providers.env import base_url_problem, url_variable
+from .providers.ids import ID_SHAPES
 from .redact import clean_api_key
 
 if TYPE_CHECKING:
@@ -304,7 +305,7 @@ class BatchApi(KeyedClient["AsyncAnthropic"]):
     """
 
     provider = "anthropic"
-    batch_id_prefix = "msgbatch_"
+    batch_id_prefix = ID_SHAPES["anthropic"].prefix
     limits = LIMITS
     no_key_message = NO_KEY_MESSAGE
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
+from batchtop.core.providers.ids import id_body
 from rich.text import Text
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -90,6 +91,12 @@ class BatchtopCommands(Provider):
                 )
 
 
+def searched_text(batch_id: str, label: str, job: str, provider: str | None) -> str:
+    """What the palette matches a batch by: its label, its id without the provider's
+    prefix ("batch" must not find every batch) and its job's name."""
+    return f"{label} {id_body(batch_id, provider)} {job}".strip()
+
+
 class BatchFinder(Provider):
     """Any batch by its label, id or job name, from any screen: the hit goes to the
     dashboard and puts the cursor on it."""
@@ -107,14 +114,13 @@ class BatchFinder(Provider):
         candidates = dashboard.find_candidates()
         fuzzy = len(candidates) <= FUZZY_UP_TO
         for batch_id, label, job in candidates:
-            # the id without `msgbatch_`: "batch" must not find every batch
-            hay = f"{label} {batch_id.removeprefix('msgbatch_')} {job}".strip()
+            batch = dashboard.batch_view(batch_id)
+            hay = searched_text(batch_id, label, job, batch.remote.provider if batch else None)
             if needle not in hay.casefold():  # a label or id as typed, in any case
                 continue
             score = matcher.match(hay) if fuzzy else 1.0
             if score <= 0:
                 continue
-            batch = dashboard.batch_view(batch_id)
             state = status_label(batch) if batch is not None else ""
             title = Text(clean(label, keep_newlines=False) if label else "(no label)")
             gap(title)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from batchtop.core.models import BatchCost, BatchView, Job, ProcessingStatus
 from batchtop.core.money import usd_text
+from batchtop.core.providers.ids import short_id as short_id  # both front ends' short ids
 from rich.style import Style
 from rich.text import Text
 
@@ -117,14 +118,6 @@ def status_label(batch: BatchView) -> str:
 
 def count_fraction(done: int, total: int) -> float:
     return done / total if total else 0.0
-
-
-def short_id(batch_id: str, keep: int = 12) -> str:
-    """msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d -> 01HkcTja…V8d style short form."""
-    core = batch_id.removeprefix("msgbatch_")
-    if len(core) <= keep:
-        return core
-    return core[: keep - 4] + "…" + core[-3:]
 
 
 def clock(at: datetime) -> str:

@@ -74,8 +74,8 @@ class BatchProvider(Protocol):
     key_note: str | None
     limits: BatchLimits
     can_delete: bool  # the API has a call that deletes a batch
-    # How the provider's batch ids begin: an example for a user ("pass one such as …"),
-    # never a rule of whose an id is (`Fleet.locate` asks the stores and the APIs).
+    # How the provider's batch ids begin (`ids.ID_SHAPES`): an example for a user ("pass one
+    # such as …"), never a rule of whose an id is (`Fleet.locate` asks the stores and the APIs).
     batch_id_prefix: str
 
     @property

@@ -44,6 +44,7 @@ from ..models import (
 from ..redact import clean_api_key
 from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .env import OPENAI_DEFAULT_BASE_URL, base_url_problem, openai_org_project
+from .ids import ID_SHAPES
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -226,7 +227,7 @@ class OpenAIBatchApi(KeyedClient["AsyncOpenAI"]):
     """Async adapter over `openai.AsyncOpenAI` for the Batch and Files endpoints."""
 
     provider = "openai"
-    batch_id_prefix = "batch_"
+    batch_id_prefix = ID_SHAPES["openai"].prefix
     limits = LIMITS
     no_key_message = NO_KEY_MESSAGE
     can_delete = False  # the Batch API has no such call (its files can be deleted)

@@ -204,8 +204,11 @@ def _columns(
         at = service.eta(v.id) if service is not None else None
         return fmt.clock(at.astimezone()) if at is not None else "—"
 
+    def shown_id(v: BatchView) -> Text:
+        return txt(fmt.short_id(v.id, v.remote.provider) if short else v.id)
+
     columns = [
-        _Column("ID", "left", 100, lambda v: txt(fmt.short_id(v.id) if short else v.id)),
+        _Column("ID", "left", 100, shown_id),
         _Column("Label", "left", 55, lambda v: txt(v.label or "", limit=30)),
     ]
     if providers:  # several providers' batches: whose each is

@@ -42,7 +42,9 @@ T = TypeVar("T")
 
 def display_name(batch: BatchView) -> str:
     """How notifications name a batch: its label if it has one, else its short id."""
-    return clean(batch.label, keep_newlines=False) if batch.label else short_id(batch.id)
+    if batch.label:
+        return clean(batch.label, keep_newlines=False)
+    return short_id(batch.id, batch.remote.provider)
 
 
 class BatchActions(_Screen):

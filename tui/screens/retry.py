@@ -271,7 +271,7 @@ async def retry_flow(
         for err in outcome.submitted.errors:
             screen.notify(escape(clean(err)), title="Retry", severity="error")
     if created:
-        ids = ", ".join(short_id(i) for i in created)
+        ids = ", ".join(short_id(i, service.provider) for i in created)
         text = f"Resent {quantity(sent, 'request')} as {ids}."
         left_out = left_out_words(plan)
         if left_out and not choice.include_invalid:

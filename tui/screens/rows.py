@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from batchtop.core.costs import batch_cost, total_cost
 from batchtop.core.models import BatchView, Job, RequestCounts, provider_name
+from batchtop.core.providers.ids import shown_id, shown_id_chars
 from rich.text import Text
 from textual.cache import LRUCache
 
@@ -41,10 +42,10 @@ VIEWS: dict[View, str] = {
 }
 SHORT_VIEWS: dict[View, str] = {**VIEWS, "errors": "Errors"}  # for narrow terminals
 
-ID_CHARS = 24  # an id without its `msgbatch_` prefix
-ID_CHARS_OF = {"anthropic": ID_CHARS, "openai": 38}
-"""The longest id cell of each provider's batches (OpenAI's `batch_` + 32 characters are
-shown whole): a wide table grows the ID column to it, so no shown id is cut."""
+ID_CHARS = shown_id_chars()
+"""The ID column's widest on a wide table: the default provider's ids as shown (core's
+`providers.ids` says what of an id is shown); `columns` widens it to the widest shown id of
+the providers on screen, so no shown id is cut."""
 COLUMNS: tuple[Column, ...] = (
     # `hide`: on a narrow terminal the highest goes first (label, status, progress stay);
     # even ranks, so that a column shown only sometimes (`PROVIDER_COLUMN`) fits between
@@ -73,7 +74,7 @@ def columns(*, provider: bool, providers: tuple[str, ...] = ()) -> tuple[Column,
     """The dashboard's columns; with `provider`, whose batch a row is, after its label.
 
     The ID column grows on a wide table up to the longest id of `providers`' batches."""
-    id_chars = max((ID_CHARS_OF.get(p, ID_CHARS) for p in providers), default=ID_CHARS)
+    id_chars = shown_id_chars(providers)
     base = COLUMNS
     if id_chars != ID_CHARS:
         base = tuple(replace(c, max_width=id_chars) if c.key == "id" else c for c in COLUMNS)
@@ -271,7 +272,7 @@ class RowBuilder:
         return (
             name,
             *((Text(provider_name(b.remote.provider), style="dim"),) if self.provider else ()),
-            Text(b.id.removeprefix("msgbatch_")),  # the table cuts it in the middle
+            Text(shown_id(b.id, b.remote.provider)),  # the table cuts it in the middle
             Text(label, style=status_style(label, s)),
             bar(_fraction(c), 8, s.success),
             *_counts_cells(c, s),

@@ -155,7 +155,10 @@ class BatchDetail(Horizontal):
             c = b.remote.request_counts
             grid.add_row(
                 f"part {b.job_part}" if b.job_part is not None else "batch",
-                Text(f"{short_id(b.id)} {status_label(b)} · {c.done:,}/{c.total:,} done"),
+                Text(
+                    f"{short_id(b.id, b.remote.provider)} {status_label(b)}"
+                    f" · {c.done:,}/{c.total:,} done"
+                ),
             )
         self._put("#detail-head", grid)
         total = sum(b.remote.request_counts.total for b in batches)
@@ -343,9 +346,9 @@ def _cost_and_links(info: DetailInfo) -> Table:
     if b.betas:  # the anthropic-beta values it was created with
         grid.add_row("betas", safe_text(", ".join(b.betas)))
     if b.parent_batch_id:
-        grid.add_row("retry of", Text(short_id(b.parent_batch_id, 20)))
+        grid.add_row("retry of", Text(short_id(b.parent_batch_id, b.remote.provider, 20)))
     for child in info.children:
-        grid.add_row("retried as", Text(short_id(child.id, 20)))
+        grid.add_row("retried as", Text(short_id(child.id, child.remote.provider, 20)))
     if not b.has_manifest:
         grid.add_row("inputs", Text("not known locally (created elsewhere)", style="dim"))
     if b.results_downloaded:
