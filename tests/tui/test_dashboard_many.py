@@ -140,7 +140,7 @@ async def test_every_batch_is_reachable(many: BatchtopApp) -> None:
         await pilot.press("G")
         assert table.selected_key == batch_id(COUNT - 1)  # the oldest batch
         await pilot.pause()
-        assert short_id(batch_id(COUNT - 1)) in screen_text(app)
+        assert short_id(batch_id(COUNT - 1), "anthropic") in screen_text(app)
         await pilot.press("k", "pageup")
         assert table.cursor_row == COUNT - 2 - (table.scrollable_content_region.height - 1)
         await pilot.press("g")
@@ -185,7 +185,7 @@ async def test_the_cursor_line_is_painted_where_the_cursor_is(many: BatchtopApp)
             await pilot.press(*keys)
             await pilot.pause()
             assert table.scroll_offset.y > 0
-            assert highlighted(app) == [short_id(table.selected_key or "")], keys
+            assert highlighted(app) == [short_id(table.selected_key or "", "anthropic")], keys
 
 
 async def test_the_clock_repaints_the_times_on_screen(many: BatchtopApp) -> None:
@@ -196,7 +196,7 @@ async def test_the_clock_repaints_the_times_on_screen(many: BatchtopApp) -> None
         await pilot.pause()
         await pilot.press("G")  # created 2,499 minutes before NOW: 1d17h old
         await pilot.pause()
-        short = short_id(batch_id(COUNT - 1))
+        short = short_id(batch_id(COUNT - 1), "anthropic")
         assert any(short in line and " 1d17h " in line for line in painted(app))
         clock.at += timedelta(hours=2)
         # the once-a-second tick repaints the rows on screen whose times changed
@@ -318,4 +318,4 @@ async def test_wheel_scrolls_without_moving_the_cursor(many: BatchtopApp) -> Non
         assert table.selected_key == batch_id(0)
         top = round(table.scroll_offset.y)
         await pilot.pause()
-        assert short_id(batch_id(top)) in screen_text(app)
+        assert short_id(batch_id(top), "anthropic") in screen_text(app)
