@@ -20,7 +20,7 @@ from textual.screen import ModalScreen, Screen
 
 from .format import gap, status_label
 from .keys import APP_KEYS, DASHBOARD_KEYS, Key
-from .safe_text import clean
+from .safe_text import clean, literal_line
 from .screens.dashboard import DashboardScreen
 from .screens.rows import SORTS
 
@@ -122,7 +122,7 @@ class BatchFinder(Provider):
             if score <= 0:
                 continue
             state = status_label(batch) if batch is not None else ""
-            title = Text(clean(label, keep_newlines=False) if label else "(no label)")
+            title = Text(literal_line(label) if label else "(no label)")
             gap(title)
             title.append(batch_id, style="dim")
             yield Hit(

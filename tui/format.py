@@ -155,7 +155,7 @@ def label_cell(b: BatchView, job: Job | None, *, in_job_row: bool = False) -> Te
     imported or composed here belongs to a job), with its part when the job has several
     (under its job's row, just the part); a retry is marked as one."""
     if b.label:
-        name = safe_text(b.label, one_line=True)
+        name = safe_text(b.label, literal=True)
     elif job is not None:
         parts = max(len(job.batch_ids), job.part_count or 0)
         part = f"part {b.job_part}" if b.job_part is not None and parts > 1 else ""

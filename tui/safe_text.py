@@ -43,9 +43,27 @@ def visible(text: str, *, json: bool = False) -> str:
     return _CONTROL.sub(_shown_json if json else _shown, text)
 
 
-def safe_text(text: str | None, style: str = "", *, one_line: bool = False, limit: int = 0) -> Text:
-    """A `Text` showing `text` literally: no markup, no escapes, optionally one line and cut."""
-    value = clean(text or "", keep_newlines=not one_line)
+_BREAKS = re.compile(r"[\t\n]")
+
+
+def literal_line(text: str) -> str:
+    """A value that is one line (a label) as it is: its control characters, line breaks and
+    tabs too, made visible (`a\\x0ab`). Folding a break to a space would show another value
+    (`a b`) than the one stored."""
+    return _BREAKS.sub(_shown, visible(text))
+
+
+def safe_text(
+    text: str | None,
+    style: str = "",
+    *,
+    one_line: bool = False,
+    limit: int = 0,
+    literal: bool = False,
+) -> Text:
+    """A `Text` showing `text` literally: no markup, no escapes, optionally one line and cut;
+    with `literal`, a one-line value with its line breaks shown (`literal_line`), not folded."""
+    value = literal_line(text or "") if literal else clean(text or "", keep_newlines=not one_line)
     if limit and len(value) > limit:
         value = value[: max(limit - 1, 0)] + "…"
-    return Text(value, style=style, no_wrap=one_line, end="")
+    return Text(value, style=style, no_wrap=one_line or literal, end="")

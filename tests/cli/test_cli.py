@@ -392,11 +392,18 @@ def test_ctrl_c_exits_130_without_traceback(emulator_env: EmulatorHandle, tmp_pa
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("text", ["\x1b[1mr [b]x[/b]"])
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\x1b[1mr [b]x[/b]", "\\x1b[1mr [b]x[/b]"),  # escapes visible, markup literal
+        ("a\nb\tc", "a\\x0ab\\x09c"),  # a label is one line: its breaks shown, not "a b c"
+    ],
+)
 def test_outside_text_is_escaped(
     emulator_env: EmulatorHandle,
     tmp_path: Path,
     text: str,
+    shown: str,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -412,8 +419,11 @@ def test_outside_text_is_escaped(
         conn.execute("UPDATE batch_local SET label = ? WHERE batch_id = ?", (text, bid))
     code, out, _ = cli_main(capsys, "ls", "--offline")
     assert "\x1b" not in out
-    assert "\\x1b[1mr [b]x[/b]" in out  # escapes visible, markup literal
+    assert shown in out
     assert bid in out
+    code, out, _ = cli_main(capsys, "show", bid, "--offline")
+    (label_line,) = [line for line in out.splitlines() if "label" in line]
+    assert label_line.strip().split(maxsplit=1) == ["label", shown], out  # on its row, whole
 
 
 def test_emulator_subcommand_prints_its_url_first(tmp_path: Path) -> None:

@@ -371,6 +371,23 @@ async def test_hostile_label_renders_literally(make_app: AppFactory, workspace: 
         assert app.is_running
 
 
+async def test_a_label_with_a_line_break_shows_it(
+    make_app: AppFactory, workspace: Workspace, service: BatchService
+) -> None:
+    """A label stored with a line break and a tab (by an older batchtop, another client's
+    metadata) is shown as it is, not as another label ("a b c")."""
+    service.store.set_label(workspace.done, "a\nb\tc")
+    shown = "a\\x0ab\\x09c"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert cell(app, workspace.done, "label") == shown
+        await select(pilot, app, workspace.done)
+        assert await until(pilot, lambda: shown in plain(app.screen.query_one("#detail-head")))
+        await pilot.press("c")  # it has ended: the notification names it by its label
+        assert await until(pilot, lambda: any(shown in m for m in messages(app)))
+
+
 async def test_theme_from_settings(
     service: BatchService, emulator: EmulatorHandle, workspace: Workspace
 ) -> None:

@@ -209,7 +209,7 @@ def _columns(
 
     columns = [
         _Column("ID", "left", 100, shown_id),
-        _Column("Label", "left", 55, lambda v: txt(v.label or "", limit=30)),
+        _Column("Label", "left", 55, lambda v: safe_text(v.label, literal=True, limit=30)),
     ]
     if providers:  # several providers' batches: whose each is
         columns.append(_Column("Provider", "left", 70, lambda v: provider_name(v.remote.provider)))

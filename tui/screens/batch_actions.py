@@ -23,7 +23,7 @@ from textual import work
 from textual.markup import escape
 
 from ..format import short_id, when
-from ..safe_text import clean, safe_text
+from ..safe_text import clean, literal_line, safe_text
 from ..widgets.batches_table import BatchesTable
 from ..words import numbered, quantity
 from .rows import JOB_PREFIX
@@ -43,7 +43,7 @@ T = TypeVar("T")
 def display_name(batch: BatchView) -> str:
     """How notifications name a batch: its label if it has one, else its short id."""
     if batch.label:
-        return clean(batch.label, keep_newlines=False)
+        return literal_line(batch.label)
     return short_id(batch.id, batch.remote.provider)
 
 

@@ -16,6 +16,7 @@ from batchtop.core.models import BETA_PROVIDERS, JOB_ID_PREFIX
 from batchtop.tui.cli.render import batch_dict, clean, console, cost, print_json, sync_note
 from batchtop.tui.cli.session import EXIT_STALE, refresh_quietly, resolve, routed, stale
 from batchtop.tui.format import status_label
+from batchtop.tui.safe_text import literal_line
 from rich.table import Table
 from rich.text import Text
 
@@ -29,7 +30,7 @@ def _rows(view: BatchView) -> list[tuple[str, str]]:
     c = r.request_counts
     rows = [("id", r.id), ("status", status_label(view))]
     if view.label:
-        rows.append(("label", clean(view.label)))
+        rows.append(("label", literal_line(view.label)))
     if view.model:
         rows.append(("model", clean(view.model)))
     rows.append(("created", r.created_at.isoformat()))
