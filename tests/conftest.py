@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
 from batchtop.core.service import BatchService
-from service_support import STORE_FILE, ServiceFactory, new_service
+from service_support import OPENAI_STORE_FILE, STORE_FILE, ServiceFactory, new_service
 from signals_support import handle_sigint_for_children
 
 EMULATOR_START = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -115,10 +115,10 @@ def emulator_factory() -> Iterator[Callable[..., EmulatorHandle]]:
         yield start
 
 
-@pytest.fixture
-async def make_service(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterator[ServiceFactory]:
-    """Services on the emulator, each with its store in `home` (default: the test's
-    tmp_path), all closed after the test: `service = make_service(max_retries=2)`."""
+@asynccontextmanager
+async def _services(
+    emulator: EmulatorHandle, default_home: Path, store_file: str, provider: str
+) -> AsyncIterator[ServiceFactory]:
     made: list[BatchService] = []
 
     def make(
@@ -127,10 +127,31 @@ async def make_service(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterato
         sleep: Callable[[float], Awaitable[None]] | None = None,
         **settings: object,
     ) -> BatchService:
-        service = new_service(emulator, (home or tmp_path) / STORE_FILE, sleep=sleep, **settings)
+        path = (home or default_home) / store_file
+        service = new_service(emulator, path, sleep=sleep, provider=provider, **settings)
         made.append(service)
         return service
 
-    yield make
-    for service in reversed(made):
-        await service.close()
+    try:
+        yield make
+    finally:
+        for service in reversed(made):
+            await service.close()
+
+
+@pytest.fixture
+async def make_service(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterator[ServiceFactory]:
+    """Services on the emulator, each with its store in `home` (default: the test's
+    tmp_path), all closed after the test: `service = make_service(max_retries=2)`."""
+    async with _services(emulator, tmp_path, STORE_FILE, "anthropic") as make:
+        yield make
+
+
+@pytest.fixture
+async def make_openai_service(
+    openai_emulator: EmulatorHandle, tmp_path: Path
+) -> AsyncIterator[ServiceFactory]:
+    """`make_service` for OpenAI: services on the OpenAI emulator through the official
+    `openai` SDK, each with its store in `home` (`openai.sqlite3`), closed after the test."""
+    async with _services(openai_emulator, tmp_path, OPENAI_STORE_FILE, "openai") as make:
+        yield make

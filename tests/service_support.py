@@ -19,6 +19,7 @@ from batchtop.core.service import BatchService
 from batchtop.core.store import Store
 
 STORE_FILE = "store.sqlite3"
+OPENAI_STORE_FILE = "openai.sqlite3"  # beside an Anthropic service's store in one home
 
 
 class FakeSleep:
@@ -41,12 +42,13 @@ def new_service(
     *,
     settings: Settings | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    provider: str = "anthropic",
     **overrides: Any,
 ) -> BatchService:
     """A service on the emulator with its own store at `store_path` (closed with it).
 
     `settings` (default: no retries, 10 s timeouts) with `overrides` applied; `sleep`
-    defaults to a `FakeSleep`."""
+    defaults to a `FakeSleep`; `provider="openai"` on the OpenAI emulator."""
     if settings is None:
         overrides.setdefault("max_retries", 0)
         overrides.setdefault("request_timeout_s", 10.0)
@@ -60,6 +62,7 @@ def new_service(
         base_url=emulator.base_url,
         now=emulator.clock.now,
         sleep=sleep or FakeSleep(),
+        provider=provider,
     )
     service._owns_store = True  # close() closes the store too
     return service

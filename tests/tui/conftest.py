@@ -21,7 +21,15 @@ from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
 from batchtop.tui.app import BatchtopApp
-from dashboard_support import SETTINGS, Workspace, close_service, make_service, seed_workspace
+from dashboard_support import (
+    OPENAI_SETTINGS,
+    SETTINGS,
+    Workspace,
+    close_service,
+    make_service,
+    seed_workspace,
+)
+from service_support import ServiceFactory
 from textual.widgets import Input
 
 
@@ -36,6 +44,13 @@ async def service(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterator[Bat
     svc = make_service(tmp_path / "store.sqlite3", emulator)
     yield svc
     await close_service(svc)
+
+
+@pytest.fixture
+def openai_service(make_openai_service: ServiceFactory) -> BatchService:
+    """An OpenAI service on the OpenAI emulator (the official `openai` SDK) for a dashboard
+    test: `OPENAI_SETTINGS`, real sleeps, a fresh store; closed after the test."""
+    return make_openai_service(settings=OPENAI_SETTINGS, sleep=asyncio.sleep)
 
 
 @pytest.fixture

@@ -16,6 +16,10 @@ from service_support import new_service
 from textual.pilot import Pilot
 
 SETTINGS = Settings(notify_bell=False)
+OPENAI_SETTINGS = Settings(
+    notify_bell=False, desktop_notify=False, max_retries=0, request_timeout_s=10.0
+)
+"""The OpenAI dashboard tests' settings: their app's and their service's (`openai_service`)."""
 HOSTILE_LABEL = "[bold red]x[/] \x1b[31mred\x1b[0m"
 
 

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from batchtop.core import pricing
-from batchtop.core.config import Settings
 from batchtop.core.demo import Demo, open_demo
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
-from batchtop.core.store import Store
 from batchtop.tui.app import BatchtopApp
 from batchtop.tui.screens.retry import RetryScreen
-from dashboard_support import close_service, until
+from dashboard_support import OPENAI_SETTINGS as SETTINGS
+from dashboard_support import until
 from rich.console import Console
 from textual.widgets import Checkbox, Static
 
@@ -27,7 +26,6 @@ pytest.importorskip("openai")
 pytest.importorskip("batchtop.core.emulator.openai_api")
 
 SIZE = (160, 48)
-SETTINGS = Settings(notify_bell=False, desktop_notify=False, max_retries=0, request_timeout_s=10.0)
 
 
 def plain(widget: Any) -> str:
@@ -83,19 +81,11 @@ async def test_openai_rows_show_their_cost_and_openais_price_source(demo: Demo) 
 
 
 async def test_retry_dialog_names_the_endpoints_budget_field(
-    openai_emulator: EmulatorHandle, tmp_path: Path
+    openai_emulator: EmulatorHandle, openai_service: BatchService
 ) -> None:
     """A chat completions batch with a cut (finish_reason length): the dialog offers the
     cut with a new max_completion_tokens, the field the resend raises."""
-    service = BatchService(
-        Store.open(tmp_path / "s.sqlite3"),
-        SETTINGS,
-        api_key="test-key",
-        base_url=openai_emulator.base_url,
-        now=openai_emulator.clock.now,
-        provider="openai",
-    )
-    service._owns_store = True
+    service = openai_service
     service.auto_download = False
     question = [{"role": "user", "content": "Tell me about the sea and its tides"}]
     requests = [
@@ -112,27 +102,22 @@ async def test_retry_dialog_names_the_endpoints_budget_field(
     openai_emulator.advance(3600)
     await service.refresh()
     app = BatchtopApp(service, SETTINGS, poll=False, now=openai_emulator.clock.now)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            table = app.dashboard.table
-            assert await until(pilot, lambda: batch_id in table.keys)
-            select(app, batch_id)
-            await pilot.pause()
-            await pilot.press("R")
-            assert await until(pilot, lambda: isinstance(app.screen, RetryScreen), tries=400)
-            box = str(app.screen.query_one("#retry-cuts", Checkbox).label)
-            assert "1 max_completion_tokens cut (m)" in box
-            assert "max_tokens" not in box.replace("max_completion_tokens", "")
-            budget = plain(app.screen.query_one("#retry-budget-label"))  # the new budget's line
-            assert budget.strip() == "with max_completion_tokens"
-            await pilot.press("m")
-            question_text = lambda: plain(app.screen.query_one("#retry-question"))  # noqa: E731
-            assert await until(
-                pilot, lambda: "Type the new max_completion_tokens" in question_text()
-            )
-            await pilot.press("4", "0", "0")
-            expected = "1 max_completion_tokens cut with max_completion_tokens 400"
-            assert await until(pilot, lambda: expected in question_text())
-            await pilot.press("escape")
-    finally:
-        await close_service(service)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.dashboard.table
+        assert await until(pilot, lambda: batch_id in table.keys)
+        select(app, batch_id)
+        await pilot.pause()
+        await pilot.press("R")
+        assert await until(pilot, lambda: isinstance(app.screen, RetryScreen), tries=400)
+        box = str(app.screen.query_one("#retry-cuts", Checkbox).label)
+        assert "1 max_completion_tokens cut (m)" in box
+        assert "max_tokens" not in box.replace("max_completion_tokens", "")
+        budget = plain(app.screen.query_one("#retry-budget-label"))  # the new budget's line
+        assert budget.strip() == "with max_completion_tokens"
+        await pilot.press("m")
+        question_text = lambda: plain(app.screen.query_one("#retry-question"))  # noqa: E731
+        assert await until(pilot, lambda: "Type the new max_completion_tokens" in question_text())
+        await pilot.press("4", "0", "0")
+        expected = "1 max_completion_tokens cut with max_completion_tokens 400"
+        assert await until(pilot, lambda: expected in question_text())
+        await pilot.press("escape")

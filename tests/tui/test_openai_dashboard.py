@@ -9,13 +9,12 @@ from typing import Any
 
 import orjson
 import pytest
-from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ImportOptions
 from batchtop.core.service import BatchService
-from batchtop.core.store import Store
 from batchtop.tui.app import BatchtopApp
-from dashboard_support import close_service, until
+from dashboard_support import OPENAI_SETTINGS as SETTINGS
+from dashboard_support import until
 from textual.widgets import Static
 
 pytest.importorskip("openai")
@@ -23,7 +22,6 @@ pytest.importorskip("openai")
 pytest.importorskip("batchtop.core.emulator.openai_api")
 
 SIZE = (160, 48)
-SETTINGS = Settings(notify_bell=False, desktop_notify=False, max_retries=0, request_timeout_s=10.0)
 
 
 def articles(path: Path, n: int) -> Path:
@@ -57,43 +55,31 @@ def status_cell(app: BatchtopApp, key: str) -> str:
 
 
 async def test_openai_batch_in_dashboard_and_results(
-    openai_emulator: EmulatorHandle, tmp_path: Path
+    openai_emulator: EmulatorHandle, openai_service: BatchService, tmp_path: Path
 ) -> None:
     from batchtop.tui.screens.results import ResultsScreen
 
-    service = BatchService(
-        Store.open(tmp_path / "s.sqlite3"),
-        SETTINGS,
-        api_key="test-key",
-        base_url=openai_emulator.base_url,
-        now=openai_emulator.clock.now,
-        provider="openai",
-    )
-    service._owns_store = True
-    report = await service.analyse(articles(tmp_path / "in.jsonl", 12), ImportOptions())
-    (batch_id,) = (await service.submit(report)).batch_ids
-    app = BatchtopApp(service, SETTINGS, poll=False, now=openai_emulator.clock.now)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            table = app.dashboard.table
-            assert await until(pilot, lambda: batch_id in table.keys)
-            assert status_cell(app, batch_id) == "validating"
-            table.move_cursor(row=table.get_row_index(batch_id))
-            assert await until(pilot, lambda: "openai /v1/chat/completions" in detail_text(app))
-            openai_emulator.advance(3600)
-            await pilot.press("r")
-            assert await until(pilot, lambda: status_cell(app, batch_id) == "ended", tries=200)
-            table.move_cursor(row=table.get_row_index(batch_id))
-            await pilot.pause()
-            await pilot.press("enter")
-            assert await until(pilot, lambda: isinstance(app.screen, ResultsScreen), tries=200)
-            screen: Any = app.screen
-            assert screen.batch_ids == [batch_id]
-            # Results are downloaded when the viewer opens them: 12 rows, each with its text.
-            assert await until(pilot, lambda: screen.table.total == 12, tries=300)
-            rows = [screen.table.row_at(i) for i in range(12)]
-            assert sorted(r.custom_id for r in rows) == [f"art-{i:04d}" for i in range(12)]
-            assert all(r.text for r in rows)
-    finally:
-        await close_service(service)
+    report = await openai_service.analyse(articles(tmp_path / "in.jsonl", 12), ImportOptions())
+    (batch_id,) = (await openai_service.submit(report)).batch_ids
+    app = BatchtopApp(openai_service, SETTINGS, poll=False, now=openai_emulator.clock.now)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.dashboard.table
+        assert await until(pilot, lambda: batch_id in table.keys)
+        assert status_cell(app, batch_id) == "validating"
+        table.move_cursor(row=table.get_row_index(batch_id))
+        assert await until(pilot, lambda: "openai /v1/chat/completions" in detail_text(app))
+        openai_emulator.advance(3600)
+        await pilot.press("r")
+        assert await until(pilot, lambda: status_cell(app, batch_id) == "ended", tries=200)
+        table.move_cursor(row=table.get_row_index(batch_id))
+        await pilot.pause()
+        await pilot.press("enter")
+        assert await until(pilot, lambda: isinstance(app.screen, ResultsScreen), tries=200)
+        screen: Any = app.screen
+        assert screen.batch_ids == [batch_id]
+        # Results are downloaded when the viewer opens them: 12 rows, each with its text.
+        assert await until(pilot, lambda: screen.table.total == 12, tries=300)
+        rows = [screen.table.row_at(i) for i in range(12)]
+        assert sorted(r.custom_id for r in rows) == [f"art-{i:04d}" for i in range(12)]
+        assert all(r.text for r in rows)

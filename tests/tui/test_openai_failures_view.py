@@ -10,10 +10,10 @@ import orjson
 import pytest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
-from batchtop.core.store import Store
 from batchtop.tui.app import BatchtopApp
-from dashboard_support import close_service, until
-from test_openai_dashboard import SETTINGS, SIZE, detail_text
+from dashboard_support import OPENAI_SETTINGS as SETTINGS
+from dashboard_support import until
+from test_openai_dashboard import SIZE, detail_text
 
 pytest.importorskip("openai")
 
@@ -41,74 +41,50 @@ def two_model_batch(emulator: EmulatorHandle) -> str:
 
 
 async def test_a_failed_batch_shows_why_and_is_with_errors(
-    openai_emulator: EmulatorHandle, tmp_path: Path
+    openai_emulator: EmulatorHandle, openai_service: BatchService, tmp_path: Path
 ) -> None:
     batch_id = two_model_batch(openai_emulator)
-    service = BatchService(
-        Store.open(tmp_path / "s.sqlite3"),
-        SETTINGS,
-        api_key="test-key",
-        base_url=openai_emulator.base_url,
-        now=openai_emulator.clock.now,
-        provider="openai",
-    )
-    service._owns_store = True
-    app = BatchtopApp(service, SETTINGS, poll=False, now=openai_emulator.clock.now)
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            await pilot.press("r")
-            table = app.dashboard.table
-            assert await until(pilot, lambda: batch_id in table.keys, tries=200)
-            table.move_cursor(row=table.get_row_index(batch_id))
-            assert await until(pilot, lambda: "mismatched_model" in detail_text(app))
-            assert "line 2" in detail_text(app)
-            assert service.progress(batch_id)[0] == 0.0  # nothing ran: not "by count 100%"
-            await pilot.press("4")
-            await pilot.pause()
-            assert await until(pilot, lambda: list(table.keys) == [batch_id])
-    finally:
-        await close_service(service)
+    app = BatchtopApp(openai_service, SETTINGS, poll=False, now=openai_emulator.clock.now)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        table = app.dashboard.table
+        assert await until(pilot, lambda: batch_id in table.keys, tries=200)
+        table.move_cursor(row=table.get_row_index(batch_id))
+        assert await until(pilot, lambda: "mismatched_model" in detail_text(app))
+        assert "line 2" in detail_text(app)
+        assert openai_service.progress(batch_id)[0] == 0.0  # nothing ran: not "by count 100%"
+        await pilot.press("4")
+        await pilot.pause()
+        assert await until(pilot, lambda: list(table.keys) == [batch_id])
 
 
 async def test_delete_and_cancel_that_do_not_apply_say_so_before_asking(
-    openai_emulator: EmulatorHandle, tmp_path: Path
+    openai_emulator: EmulatorHandle, openai_service: BatchService, tmp_path: Path
 ) -> None:
     from batchtop.tui.screens.confirm import ConfirmScreen
 
     batch_id = two_model_batch(openai_emulator)
-    service = BatchService(
-        Store.open(tmp_path / "s.sqlite3"),
-        SETTINGS,
-        api_key="test-key",
-        base_url=openai_emulator.base_url,
-        now=openai_emulator.clock.now,
-        provider="openai",
-    )
-    service._owns_store = True
-    app = BatchtopApp(service, SETTINGS, poll=False, now=openai_emulator.clock.now)
+    app = BatchtopApp(openai_service, SETTINGS, poll=False, now=openai_emulator.clock.now)
 
     def said() -> list[str]:
         return [str(n.message) for n in app._notifications]
 
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            await pilot.press("r")
-            table = app.dashboard.table
-            assert await until(pilot, lambda: batch_id in table.keys, tries=200)
-            table.move_cursor(row=table.get_row_index(batch_id))
-            await pilot.pause()
-            await pilot.press("D")
-            assert await until(pilot, lambda: any("cannot be deleted" in m for m in said()))
-            assert not isinstance(app.screen, ConfirmScreen)
-            await pilot.press("c")
-            assert await until(pilot, lambda: any("nothing to cancel" in m for m in said()))
-            assert not isinstance(app.screen, ConfirmScreen)
-            await pilot.press("R")  # retry: why there is nothing to resend
-            assert await until(pilot, lambda: any("failed as a whole" in m for m in said()))
-    finally:
-        await close_service(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        table = app.dashboard.table
+        assert await until(pilot, lambda: batch_id in table.keys, tries=200)
+        table.move_cursor(row=table.get_row_index(batch_id))
+        await pilot.pause()
+        await pilot.press("D")
+        assert await until(pilot, lambda: any("cannot be deleted" in m for m in said()))
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("c")
+        assert await until(pilot, lambda: any("nothing to cancel" in m for m in said()))
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("R")  # retry: why there is nothing to resend
+        assert await until(pilot, lambda: any("failed as a whole" in m for m in said()))
 
 
 def test_a_result_without_a_stop_reason_shows_a_dash() -> None:
@@ -129,7 +105,7 @@ def test_a_result_without_a_stop_reason_shows_a_dash() -> None:
 
 
 async def test_a_failed_batch_exports_nothing_and_its_statistics_say_why(
-    openai_emulator: EmulatorHandle, tmp_path: Path
+    openai_emulator: EmulatorHandle, openai_service: BatchService, tmp_path: Path
 ) -> None:
     """A batch OpenAI failed as a whole never has results: the export is refused as the
     command line's `results` refuses it (no empty file, no "Export finished"), and the
@@ -139,46 +115,34 @@ async def test_a_failed_batch_exports_nothing_and_its_statistics_say_why(
     from textual.widgets import Input, Static
 
     batch_id = two_model_batch(openai_emulator)
-    service = BatchService(
-        Store.open(tmp_path / "s.sqlite3"),
-        SETTINGS,
-        api_key="test-key",
-        base_url=openai_emulator.base_url,
-        now=openai_emulator.clock.now,
-        provider="openai",
-    )
-    service._owns_store = True
-    app = BatchtopApp(service, SETTINGS, poll=False, now=openai_emulator.clock.now)
+    app = BatchtopApp(openai_service, SETTINGS, poll=False, now=openai_emulator.clock.now)
     out = tmp_path / "out.jsonl"
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause()
-            await pilot.press("r")
-            table = app.dashboard.table
-            assert await until(pilot, lambda: batch_id in table.keys, tries=200)
-            table.move_cursor(row=table.get_row_index(batch_id))
-            await pilot.pause()
-            await pilot.press("e")
-            assert await until(pilot, lambda: isinstance(app.screen, ExportScreen))
-            screen = app.screen
-            screen.query_one("#export-path", Input).value = str(out)
-            screen.run_export()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        table = app.dashboard.table
+        assert await until(pilot, lambda: batch_id in table.keys, tries=200)
+        table.move_cursor(row=table.get_row_index(batch_id))
+        await pilot.pause()
+        await pilot.press("e")
+        assert await until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        screen = app.screen
+        screen.query_one("#export-path", Input).value = str(out)
+        screen.run_export()
 
-            def error() -> str:
-                return str(screen.query_one("#export-error", Static).content)
+        def error() -> str:
+            return str(screen.query_one("#export-error", Static).content)
 
-            assert await until(pilot, lambda: "failed and has no results" in error())
-            assert "mismatched_model" in error()
-            assert not out.exists()
-            assert not [n for n in app._notifications if n.title == "Export finished"]
-            await pilot.press("escape")
-            assert await until(pilot, lambda: app.screen is app.dashboard)
-            await pilot.press("v")
-            assert await until(
-                pilot, lambda: isinstance(app.screen, StatisticsScreen) and app.screen.loaded
-            )
-            summary = str(app.screen.query_one("#stats-summary", Static).content)
-            assert "no results: the batch failed" in summary
-            assert "downloaded yet" not in summary
-    finally:
-        await close_service(service)
+        assert await until(pilot, lambda: "failed and has no results" in error())
+        assert "mismatched_model" in error()
+        assert not out.exists()
+        assert not [n for n in app._notifications if n.title == "Export finished"]
+        await pilot.press("escape")
+        assert await until(pilot, lambda: app.screen is app.dashboard)
+        await pilot.press("v")
+        assert await until(
+            pilot, lambda: isinstance(app.screen, StatisticsScreen) and app.screen.loaded
+        )
+        summary = str(app.screen.query_one("#stats-summary", Static).content)
+        assert "no results: the batch failed" in summary
+        assert "downloaded yet" not in summary
