@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # screens_data, imported by the 
 from batchtop.core.config import Settings
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
-from service_support import new_service
+from service_support import ServiceFactory, new_service
 
 
 @pytest.fixture
@@ -29,23 +29,9 @@ async def live_service(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterato
 
 
 @pytest.fixture
-async def openai_live(
-    openai_emulator: EmulatorHandle, tmp_path: Path
-) -> AsyncIterator[BatchService]:
+def openai_live(make_openai_service: ServiceFactory) -> BatchService:
     """An OpenAI service on a fresh store, talking to the OpenAI emulator through the
-    official `openai` SDK."""
-    from batchtop.core.store import Store
-
-    service = BatchService(
-        Store.open(tmp_path / "openai.sqlite3"),
-        Settings(max_retries=0, request_timeout_s=10.0),
-        api_key="test-key",
-        base_url=openai_emulator.base_url,
-        now=openai_emulator.clock.now,
-        sleep=asyncio.sleep,
-        provider="openai",
-    )
-    service._owns_store = True
+    official `openai` SDK (real sleeps, no automatic downloads; closed after the test)."""
+    service = make_openai_service(sleep=asyncio.sleep)
     service.auto_download = False
-    yield service
-    await service.close()
+    return service

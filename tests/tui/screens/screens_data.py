@@ -7,7 +7,8 @@ screens are tested against the same index the app uses; only the network is skip
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import data_factory
 import orjson
 from batchtop.core.config import Settings
-from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts
+from batchtop.core.models import ProcessingStatus, RemoteBatch, RequestCounts, SubmitOutcome
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
+from batchtop.tui.screens.confirm import ConfirmScreen
+from batchtop.tui.screens.importer import ImportScreen
 from results_support import results_of
 from textual.app import App, ComposeResult
 from textual.screen import Screen
@@ -163,3 +166,24 @@ async def wait_for(pilot: Any, predicate: Callable[[], bool], limit_s: float = 1
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.01)
+
+
+async def submit_confirmed(pilot: Any, app: ScreenHost) -> SubmitOutcome:
+    """A form's submit (ctrl+s) answered yes in its confirmation: what the form gave back."""
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    await pilot.press("y")
+    await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
+    outcome = app.dismissed[0]
+    assert isinstance(outcome, SubmitOutcome)
+    return outcome
+
+
+@asynccontextmanager
+async def import_form(service: BatchService) -> AsyncIterator[tuple[ScreenHost, Any, ImportScreen]]:
+    """The import screen on `service`, running at 160×48: (its host app, the pilot, it)."""
+    app = ScreenHost(lambda: ImportScreen(service))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ImportScreen)
+        yield app, pilot, screen

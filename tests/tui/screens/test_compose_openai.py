@@ -7,11 +7,10 @@ from __future__ import annotations
 import orjson
 import pytest
 from batchtop.core.emulator import EmulatorHandle
-from batchtop.core.models import IntentState, SubmitOutcome
+from batchtop.core.models import IntentState
 from batchtop.core.service import BatchService
 from batchtop.tui.screens.compose import ComposeScreen
-from batchtop.tui.screens.confirm import ConfirmScreen
-from screens_data import ScreenHost, screen_text, wait_for
+from screens_data import ScreenHost, screen_text, submit_confirmed, wait_for
 from textual.widgets import Input, Select, TextArea
 
 pytest.importorskip("openai")
@@ -61,12 +60,7 @@ async def test_compose_responses_requests_and_submit(
         assert '"url": "/v1/responses"' in text  # the preview is the input file's line
         assert "1 request, no problems found." in text
 
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
-        await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
-    outcome = app.dismissed[0]
-    assert isinstance(outcome, SubmitOutcome)
+        outcome = await submit_confirmed(pilot, app)
     (batch_id,) = outcome.batch_ids
     # The journal: an intent written before the create, resolved by it.
     assert [i.state for i in openai_live.store.intents(outcome.job_id)] == [IntentState.SUBMITTED]

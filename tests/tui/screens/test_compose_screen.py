@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from batchtop.core.models import SubmitOutcome
 from batchtop.core.service import BatchService
 from batchtop.tui.screens.compose import ComposeScreen, RequestEditor
 from batchtop.tui.screens.confirm import ConfirmScreen
-from screens_data import ScreenHost, screen_text, wait_for
+from screens_data import ScreenHost, screen_text, submit_confirmed, wait_for
 from textual.widgets import Input, TextArea
 
 
@@ -48,12 +47,7 @@ async def test_compose_two_requests_preview_and_submit(live_service: BatchServic
         assert "2 requests, no problems found." in text
         screen.query_one("#compose-betas", Input).value = "files-api-2025-04-14"
 
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
-        await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
-        outcome = app.dismissed[0]
-        assert isinstance(outcome, SubmitOutcome)
+        outcome = await submit_confirmed(pilot, app)
         [batch_id] = outcome.batch_ids
         await live_service.refresh()  # a list call: the emulator knows the batch
         view = live_service.batch(batch_id)

@@ -11,7 +11,15 @@ from batchtop.core.models import SubmitOutcome
 from batchtop.core.service import BatchService
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.importer import ImportScreen
-from screens_data import CLIENT_TAG, ScreenHost, offline_service, screen_text, wait_for
+from screens_data import (
+    CLIENT_TAG,
+    ScreenHost,
+    import_form,
+    offline_service,
+    screen_text,
+    submit_confirmed,
+    wait_for,
+)
 from textual.widgets import Button, Input, TextArea
 
 
@@ -50,10 +58,7 @@ async def analyse(pilot: Any, screen: ImportScreen) -> None:
 async def test_import_errors_fix_and_submit(live_service: BatchService, tmp_path: Path) -> None:
     path = tmp_path / "articles.jsonl"
     write_bad(path)
-    app = ScreenHost(lambda: ImportScreen(live_service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(live_service) as (app, pilot, screen):
         await pilot.click("#import-path")
         screen.query_one("#import-path").value = str(path)  # type: ignore[attr-defined]
         await analyse(pilot, screen)
@@ -80,12 +85,7 @@ async def test_import_errors_fix_and_submit(live_service: BatchService, tmp_path
         assert "you save" in text
         assert not screen.query_one("#import-submit", Button).disabled
 
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
-        await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
-        outcome = app.dismissed[0]
-        assert isinstance(outcome, SubmitOutcome)
+        outcome = await submit_confirmed(pilot, app)
         assert len(outcome.batch_ids) == 1
         assert outcome.batch_ids[0] in {b.id for b in live_service.batches()}
 
@@ -95,10 +95,7 @@ async def test_changing_the_form_makes_the_report_stale(
 ) -> None:
     path = tmp_path / "articles.jsonl"
     write_good(path)
-    app = ScreenHost(lambda: ImportScreen(live_service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(live_service) as (app, pilot, screen):
         screen.query_one("#import-path").value = str(path)  # type: ignore[attr-defined]
         await analyse(pilot, screen)
         assert screen.can_submit
@@ -118,10 +115,7 @@ async def test_csv_with_template_system_and_id_field(tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     path.write_text("id,name,topic\nu1,Ann,[bold]cats[/]\nu2,Bob,dogs\n", encoding="utf-8")
     service = offline_service(tmp_path)  # analysing sends nothing
-    app = ScreenHost(lambda: ImportScreen(service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(service) as (app, pilot, screen):
         screen.query_one("#import-path", Input).value = str(path)
         screen.query_one("#import-template", TextArea).text = "A haiku about {topic} for {name}."
         screen.query_one("#import-id-field", Input).value = "id"
@@ -144,10 +138,7 @@ async def test_path_completion_and_file_browser(tmp_path: Path) -> None:
     (tmp_path / "requests-2026.jsonl").write_bytes(request(1) + b"\n")
     (tmp_path / "notes").mkdir()
     service = offline_service(tmp_path)
-    app = ScreenHost(lambda: ImportScreen(service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(service) as (app, pilot, screen):
         path_input = screen.query_one("#import-path", Input)
         path_input.focus()
         path_input.value = str(tmp_path / "req")
@@ -177,10 +168,7 @@ async def test_report_quotes_hostile_file_content_literally(tmp_path: Path) -> N
     )
     path.write_bytes(bad_id + b"\n" + request(2) + b"\n")
     service = offline_service(tmp_path)
-    app = ScreenHost(lambda: ImportScreen(service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(service) as (app, pilot, screen):
         screen.query_one("#import-path", Input).value = str(path)
         await analyse(pilot, screen)
         assert screen.report is not None
@@ -222,10 +210,7 @@ async def test_an_import_with_errors_can_submit_its_valid_requests(
 ) -> None:
     path = tmp_path / "articles.jsonl"
     write_bad(path)  # lines 2, 3 and 4 are invalid; 1 and 5 are fine
-    app = ScreenHost(lambda: ImportScreen(live_service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(live_service) as (app, pilot, screen):
         screen.query_one("#import-path").value = str(path)  # type: ignore[attr-defined]
         await analyse(pilot, screen)
         assert screen.query_one("#import-submit", Button).disabled
@@ -248,10 +233,7 @@ async def test_an_import_with_errors_can_submit_its_valid_requests(
 async def test_busy_is_reactive_state(tmp_path: Path) -> None:
     """While busy, analyse is disabled and the progress bar shows; both follow `busy`."""
     service = offline_service(tmp_path)
-    app = ScreenHost(lambda: ImportScreen(service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(service) as (_app, pilot, screen):
         analyse_button = screen.query_one("#import-analyse", Button)
         progress = screen.query_one("#import-progress")
         screen.busy = True
@@ -270,10 +252,7 @@ async def test_ctrl_t_measures_the_input_tokens_and_the_estimate_says_so(
 ) -> None:
     path = tmp_path / "articles.jsonl"
     write_good(path)
-    app = ScreenHost(lambda: ImportScreen(live_service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(live_service) as (app, pilot, screen):
         screen.query_one("#import-path").value = str(path)  # type: ignore[attr-defined]
         await analyse(pilot, screen)
         assert "input tokens estimated from characters" in screen_text(app)
@@ -290,19 +269,11 @@ async def test_the_job_betas_typed_in_the_form_are_sent_and_recorded(
 ) -> None:
     path = tmp_path / "articles.jsonl"
     write_good(path)
-    app = ScreenHost(lambda: ImportScreen(live_service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(live_service) as (app, pilot, screen):
         screen.query_one("#import-path", Input).value = str(path)
         screen.query_one("#import-betas", Input).value = "files-api-2025-04-14, pdfs-2024-09-25"
         await analyse(pilot, screen)
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
-        await wait_for(pilot, lambda: bool(app.dismissed), limit_s=20)
-        outcome = app.dismissed[0]
-        assert isinstance(outcome, SubmitOutcome)
+        outcome = await submit_confirmed(pilot, app)
         (bid,) = outcome.batch_ids
         assert emulator.betas(bid) == ("files-api-2025-04-14", "pdfs-2024-09-25")
         view = live_service.batch(bid)
@@ -323,10 +294,7 @@ async def test_an_estimate_on_a_model_without_a_price_is_unknown(tmp_path: Path)
     path = tmp_path / "p.txt"
     path.write_text("one\ntwo\n")
     service = offline_service(tmp_path)
-    app = ScreenHost(lambda: ImportScreen(service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(service) as (app, pilot, screen):
         screen.query_one("#import-path", Input).value = str(path)
         screen.query_one("#import-model", Input).value = "claude-fable-9"
         await analyse(pilot, screen)
@@ -366,10 +334,7 @@ async def test_a_file_for_the_other_provider_says_what_to_do_in_the_tui(tmp_path
     }
     path.write_bytes(orjson.dumps(line) + b"\n")
     service = offline_service(tmp_path)
-    app = ScreenHost(lambda: ImportScreen(service))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ImportScreen)
+    async with import_form(service) as (app, pilot, screen):
         screen.query_one("#import-path", Input).value = str(path)
         await analyse(pilot, screen)
         assert screen.report is not None
