@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from batchtop.core import schema
+from batchtop.core import database, schema
 from batchtop.core.errors import UserError
 from batchtop.core.models import ProcessingStatus, ResultFilter, ResultType
 from batchtop.core.store import Store
@@ -50,6 +50,28 @@ def test_new_file_gets_current_version(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION >= 1
     conn.close()
+
+
+def test_a_new_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """New stores are created with `database.PAGE_SIZE` pages (the ingest's index inserts
+    are cheaper); a store created with SQLite's default keeps it and opens as before."""
+
+    def page_size(path: Path) -> int:
+        conn = sqlite3.connect(path)
+        try:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+        finally:
+            conn.close()
+
+    new = tmp_path / "new.db"
+    Store.open(new).close()
+    assert page_size(new) == database.PAGE_SIZE == 16_384
+    old = tmp_path / "v1.db"
+    build_v1(old)
+    assert page_size(old) == 4_096
+    with Store.open(old) as s:
+        assert s.get_batch("msgbatch_old") is not None
+    assert page_size(old) == 4_096
 
 
 def test_existing_v1_file_keeps_its_data(tmp_path: Path) -> None:
