@@ -66,6 +66,12 @@ class ApiError(BatchtopError):
         self.sent = sent
 
 
+class CreateUnresolved(ApiError):
+    """A create whose batch may exist: its answer was lost (or only look-alikes were
+    listed), so its part is left unresolved (its intent open) and not sent again; reconcile
+    settles it."""
+
+
 class RefreshesFailed(ApiError):
     """Every provider's refresh failed (kind, status and retry-after: the first's); each
     failure was already reported, named, as an event: a front end says nothing more."""

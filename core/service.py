@@ -26,7 +26,15 @@ import orjson
 
 from . import paths, pricing, retry, scope, token_count
 from .config import Settings, check_betas, load_settings
-from .errors import ApiError, BatchtopError, Conflict, NotFound, PartBusy, UserError
+from .errors import (
+    ApiError,
+    BatchtopError,
+    Conflict,
+    CreateUnresolved,
+    NotFound,
+    PartBusy,
+    UserError,
+)
 from .model_catalog import ModelCatalog, builtin_catalog, from_api, set_current
 from .models import (
     JOB_ID_PREFIX,
@@ -1048,6 +1056,11 @@ class BatchService:
             except PartBusy as err:  # another submit of the same job has this part
                 if err.created_as is None:
                     unresolved.append(index)
+                errors.append(f"part {index}: {err}")
+                continue
+            except CreateUnresolved as err:  # its batch may exist: never sent twice
+                first_error = first_error or err
+                unresolved.append(index)
                 errors.append(f"part {index}: {err}")
                 continue
             except BatchtopError as err:

@@ -12,10 +12,14 @@ only when it is proven ours: created (by the server's clock) between the intent 
 of the attempt, with the same request count, unclaimed here, and — read from its results,
 which the API only gives once a batch has ended — with exactly the custom_ids the part sent,
 the only such batch. A look-alike that cannot be proven (still running, or several alike)
-is reported as "unknown: not adopted" with its id, and the intent stays open; with no
-look-alike at all, sending once more is safe. Custom_ids a user named prove nothing once the
-attempt's end is unknown (a crash, Ctrl-C, a timeout: another client may send the same file
-within the window): the one such look-alike waits for the user (`reconcile --adopt` /
+is reported as "unknown: not adopted" with its id, and the intent stays open. With no
+look-alike at all, sending once more is safe only after the server answered (a 5xx: it had
+finished with the create). A create it never answered (a timeout, a cut connection) may
+still make its batch long after the client gave up: its part is not sent again, it stays
+unresolved (`CreateUnresolved`) and reconcile looks for its batch as long as it waits
+(`CRASH_WINDOW`), closing it as not sent only after that. Custom_ids a user named prove
+nothing once the attempt's end is unknown (a crash, Ctrl-C, a timeout: another client may send
+the same file within the window): the one such look-alike waits for the user (`reconcile --adopt` /
 `--abandon`); ids batchtop numbered in this data directory (`row-<tag>-…`) still prove it.
 Where batches carry the submission id (OpenAI), an untagged batch counts only when made from
 the input file batchtop uploaded for the submission. Intents left open by a crash are resolved the
@@ -30,7 +34,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +42,11 @@ import orjson
 
 from . import part_lock
 from .api import is_ambiguous
-from .errors import ApiError, UserError
+from .errors import ApiError, CreateUnresolved, UserError
 from .manifest_rows import ManifestRow, manifest_row
 from .models import (
     ABANDON_AFTER,
+    ABANDON_HINT,
     ADOPT_COMMAND,
     CostEstimate,
     IntentState,
@@ -65,9 +70,12 @@ Sleep = Callable[[float], Awaitable[None]]
 CLOCK_SKEW = timedelta(minutes=5)
 # With the server's clock known from `Date` (whole seconds) and a round trip of latency.
 CLOCK_TOLERANCE = timedelta(seconds=2)
-# How long after its intent a create cut short by a crash may still have been created (the
-# end of the attempt is unknown then: the upload of a big part may have taken a while).
-CRASH_WINDOW = timedelta(minutes=10)
+# How long after its intent a create whose answer was lost (a crash, Ctrl-C, a timeout or a
+# cut connection) may still have been created. The end of the attempt is unknown then: the
+# upload of a big part may have taken a while, and a server may hold a create well past
+# the client's timeout. As long as its part stays unresolved (ABANDON_AFTER): a batch that
+# appears late is found and adopted, never closed as "not sent" and sent a second time.
+CRASH_WINDOW = ABANDON_AFTER
 # After an ambiguous create, look for the batch after these pauses (a slow server may still
 # be creating it when the client gives up).
 SETTLE_DELAYS_S = (1.0, 4.0)
@@ -112,6 +120,18 @@ def unprovable_message(batch_id: str) -> str:
         " create's answer was lost, so it cannot be proven this part's batch: if it is,"
         f" `{ADOPT_COMMAND} {batch_id}` records it; if it is not,"
         " `batchtop reconcile --abandon` closes the part (a submit then sends it)."
+    )
+
+
+def held_message(part: int, since: datetime) -> str:
+    """What a part whose create went unanswered (a timeout, a cut connection) says: the
+    server may still make its batch, so it is not sent again; until when it is looked for."""
+    settles = (since + ABANDON_AFTER).astimezone(UTC).strftime("%H:%M UTC")
+    return (
+        f"The API did not answer part {part}'s create and may still make its batch (none is"
+        " listed yet), so the part is not sent again: `batchtop reconcile` adopts the batch"
+        f" as soon as it appears; if none has by {settles}, reconcile closes the part and a"
+        f" submit of the same file sends it ({ABANDON_HINT})."
     )
 
 
@@ -482,7 +502,7 @@ class Submitter:
                         await asyncio.to_thread(
                             store.hold_intent, intent.id, found.candidates, message
                         )
-                        raise ApiError(
+                        raise CreateUnresolved(
                             f"{err} Part {part}: {message}", kind=err.kind, status=err.status
                         ) from None
                     if found is not None and resent and not unanswered and self._keeps_id(api):
@@ -494,13 +514,24 @@ class Submitter:
                         raise ApiError(message, kind=err.kind, status=err.status) from None
                     if found is None or resent:
                         # We could not tell whether the batch exists: leave the intent open.
-                        raise ApiError(
+                        raise CreateUnresolved(
                             f"{err} The batch may or may not have been created: run"
                             " `batchtop reconcile` once the API is reachable.",
                             kind=err.kind,
                             status=err.status,
                         ) from None
-                    resent = True  # the list showed no such batch: sending once more is safe
+                    if unanswered:
+                        # The server never answered (a timeout, a cut connection): it may
+                        # still be making the batch, however long after the client gave up.
+                        # The list not showing it yet proves nothing: never sent again here.
+                        raise CreateUnresolved(
+                            f"{err} {held_message(part, intent.created_at)}",
+                            kind=err.kind,
+                            status=err.status,
+                        ) from None
+                    # The server answered (it had finished with the create) and the list
+                    # shows no such batch: sending once more is safe.
+                    resent = True
         except asyncio.CancelledError:
             self._interrupted(intent, in_flight or maybe_created, again=rate_limited > 0)
             raise

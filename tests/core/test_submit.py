@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,8 @@ import orjson
 import pytest
 from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
-from batchtop.core.errors import ApiError
-from batchtop.core.models import ImportOptions, IntentState, ResultFilter
+from batchtop.core.errors import ApiError, CreateUnresolved
+from batchtop.core.models import ABANDON_AFTER, ImportOptions, IntentState, ResultFilter
 from batchtop.core.service import BatchService
 from batchtop.core.submit import Submitter, prepare_requests, read_part
 from data_factory import requests
@@ -158,21 +159,39 @@ async def test_two_open_intents_of_equal_size_claim_different_batches(
     assert {i.state for i in resolved} == {IntentState.RECONCILED}
 
 
-async def test_ambiguous_timeout_checks_then_resubmits_once(
+async def test_a_create_held_past_the_timeout_is_never_sent_twice(
     make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    # The create call outlives the client's timeout (the emulator then drops the request).
-    # The submitter must look before it sends again, and send again only once.
-    sleeper = FakeSleep(on_sleep=lambda _d: emulator.clear_faults())
-    service = make_service(sleep=sleeper, request_timeout_s=1.0)
-    emulator.set_faults(latency_s=3.0)
-    outcome = await service.submit_requests(requests(6))
-    (bid,) = outcome.batch_ids
-    (intent,) = service.store.intents(outcome.job_id)
-    assert intent.state is IntentState.SUBMITTED
-    assert intent.batch_id == bid
-    assert emulator.stats.count("list") >= 1  # looked before resending
-    assert emulator.stats.count("create", 200) == 1
+    """The create reaches the server, which holds it past the client's timeout and makes
+    the batch a quarter of an hour later. The submitter looks (nothing listed yet), does
+    not send the part again and leaves it unresolved, saying until when; reconcile then
+    adopts the late batch. (Sent again, the part made two batches; looked for only ten
+    minutes after its intent, the late batch was never adopted and the part was closed as
+    not sent after thirty: a submit of the file sent it twice.)"""
+    service = make_service(request_timeout_s=1.0)
+    emulator.set_faults(create_latency_s=3600)
+    with pytest.raises(CreateUnresolved) as info:
+        await service.submit_requests(numbered(service, 6))
+    said = str(info.value)
+    assert "so the part is not sent again" in said, said
+    (intent,) = service.store.open_intents()
+    settles = (intent.created_at + ABANDON_AFTER).astimezone(UTC).strftime("%H:%M UTC")
+    assert f"if none has by {settles}" in said, said
+    assert emulator.stats.count("list") >= 1  # looked for it
+    assert emulator.stats.arrivals("create") == 1
+    progress = service.job_progress(intent.job_id)
+    assert progress is not None
+    assert progress.open == (1,)
+
+    emulator.advance(15 * 60)  # the server makes the batch long after the client gave up
+    emulator.set_faults(create_latency_s=0)
+    emulator.call(emulator.server.release_slow_creates)
+    await async_wait(lambda: server_batch_count(emulator) == 1, 60, "the held create's batch")
+    emulator.advance(60)  # it ends: its results name the custom_ids the part sent
+    (resolved,) = await service.reconcile()
+    assert (resolved.id, resolved.state) == (intent.id, IntentState.RECONCILED)
+    assert service.store.open_intents() == []
+    assert emulator.stats.arrivals("create") == 1
     assert server_batch_count(emulator) == 1
 
 
