@@ -301,6 +301,10 @@ OPENAI_ARRIVALS = (
     Arrival("search embeddings", "oemb", 400, "text-embedding-3-small", "/v1/embeddings"),
 )
 LIFE_TICK_S = 2.0  # how often the running demo looks whether a batch is due (real seconds)
+#: Arrivals per provider whose results the emulators keep; older ones are retired once they
+#: ended and the dashboard has their results (the batch stays listed, its results are kept
+#: by batchtop's store): a demo open all day holds a bounded amount in its emulators.
+KEEP_ARRIVALS = 6
 
 
 def _life_rules() -> list[Rule]:
@@ -331,7 +335,11 @@ class DemoLife:
 
     With `openai` (the demo's OpenAI service, on `openai_emulator`), OpenAI batches arrive
     too (`OPENAI_ARRIVALS`), on a schedule of their own half a period later, so the rows
-    of both providers move."""
+    of both providers move.
+
+    Each step also retires arrivals older than the newest `keep` of their provider
+    (`retire`): the real APIs keep results for weeks, and the demo's emulators live in the
+    dashboard's process, so without it every reply of the day would stay in its memory."""
 
     service: BatchService
     emulator: EmulatorHandle
@@ -342,8 +350,12 @@ class DemoLife:
     openai_emulator: EmulatorHandle | None = None
     arrived: int = 0
     openai_arrived: int = 0
+    keep: int = KEEP_ARRIVALS
     next_at: datetime = field(init=False)
     openai_next_at: datetime = field(init=False)
+    # the arrivals whose results the emulators still hold, oldest first, per provider
+    held: list[str] = field(init=False, default_factory=list)
+    openai_held: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.next_at = self.clock.now() + timedelta(seconds=self.first_after_s)
@@ -354,19 +366,43 @@ class DemoLife:
 
     async def step(self) -> str | None:
         """Submit the batch that is due, if one is (the Anthropic one first when both are);
-        returns its id."""
+        returns its id. Arrivals past their time are retired first (`retire`)."""
+        await self.retire()
         now = self.clock.now()
         if now >= self.next_at:
             self.next_at = max(self.next_at, now) + timedelta(seconds=self.every_s)
             arrival = ARRIVALS[self.arrived % len(ARRIVALS)]
             self.arrived += 1
-            return await self._submit(self.service, arrival, self.arrived)
+            return _held(self.held, await self._submit(self.service, arrival, self.arrived))
         if self.openai is not None and now >= self.openai_next_at:
             self.openai_next_at = max(self.openai_next_at, now) + timedelta(seconds=self.every_s)
             arrival = OPENAI_ARRIVALS[self.openai_arrived % len(OPENAI_ARRIVALS)]
             self.openai_arrived += 1
-            return await self._submit(self.openai, arrival, self.openai_arrived)
+            batch_id = await self._submit(self.openai, arrival, self.openai_arrived)
+            return _held(self.openai_held, batch_id)
         return None
+
+    async def retire(self) -> int:
+        """Have the emulators drop the results of arrivals older than the newest `keep` of
+        their provider, once the store shows them ended with their results downloaded (or
+        with none to download); returns how many were retired. A retired batch is still
+        listed: Anthropic's is archived, OpenAI's files expired, as the APIs do weeks
+        after."""
+        retired = 0
+        sides = [(self.service, self.emulator, self.held)]
+        if self.openai is not None and self.openai_emulator is not None:
+            sides.append((self.openai, self.openai_emulator, self.openai_held))
+        for service, emulator, held in sides:
+            for batch_id in held[: max(0, len(held) - self.keep)]:
+                view = await asyncio.to_thread(service.batch, batch_id)
+                if view is None or view.remote.is_active:
+                    continue
+                if view.remote.has_results and not view.results_downloaded:
+                    continue  # the dashboard is downloading it
+                await asyncio.to_thread(emulator.retire, batch_id)
+                held.remove(batch_id)
+                retired += 1
+        return retired
 
     @staticmethod
     async def _submit(service: BatchService, arrival: Arrival, n: int) -> str | None:
@@ -379,6 +415,12 @@ class DemoLife:
             requests, name=arrival.name, label=arrival.name, endpoint=arrival.endpoint
         )
         return outcome.batch_ids[0] if outcome.batch_ids else None
+
+
+def _held(held: list[str], batch_id: str | None) -> str | None:
+    if batch_id is not None:
+        held.append(batch_id)
+    return batch_id
 
 
 def _arrival_body(service: BatchService, arrival: Arrival, i: int) -> dict[str, Any]:

@@ -115,6 +115,12 @@ class EmulatorHandle:
         server = self.server
         return self.call(lambda: server.seed_history(count, spacing_s=spacing_s, active=active))
 
+    def retire(self, batch_id: str) -> bool:
+        """Drop an ended batch's results now (see the server's `retire`); False when it is
+        unknown or still running."""
+        server = self.server
+        return self.call(lambda: server.retire(batch_id))
+
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the server's loop thread (where its SQLite connection lives)."""
 

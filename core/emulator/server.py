@@ -122,6 +122,21 @@ class EmulatorServer:
         self.state.insert_history(rows, template)
         return [bid for _seq, bid, _c, _d in rows]
 
+    def retire(self, batch_id: str) -> bool:
+        """Archive an ended batch's results now instead of 29 days after its creation (the
+        demo, which runs for hours, keeps its emulator's memory bounded so); False when the
+        batch is unknown, deleted or still running. Call on the server's thread."""
+        record = self.state.get(batch_id)
+        if record is None or record.deleted:
+            return False
+        now = self.now_us()
+        record = self.state.settle(record, now)
+        if record.ended_us is None:
+            return False
+        if record.archived_us is None:
+            self.state.archive(record, now)
+        return True
+
     # --- plumbing ------------------------------------------------------------------------
 
     def _add_routes(self, app: web.Application) -> None:

@@ -312,15 +312,17 @@ class EmulatorState:
             and record.archived_us is None
             and now_us >= record.created_us + ARCHIVE_US
         ):
-            archived = record.created_us + ARCHIVE_US
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM requests WHERE batch_seq = ?", (record.seq,))
-            self._db.execute(
-                "UPDATE batches SET archived_us = ? WHERE seq = ?", (archived, record.seq)
-            )
-            self._db.execute("COMMIT")
-            record = replace(record, archived_us=archived)
+            record = self.archive(record, record.created_us + ARCHIVE_US)
         return record
+
+    def archive(self, record: BatchRecord, at_us: int) -> BatchRecord:
+        """Archive an ended batch at `at_us`: its requests (and so its results) are dropped,
+        its row and counts stay."""
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("DELETE FROM requests WHERE batch_seq = ?", (record.seq,))
+        self._db.execute("UPDATE batches SET archived_us = ? WHERE seq = ?", (at_us, record.seq))
+        self._db.execute("COMMIT")
+        return replace(record, archived_us=at_us)
 
     def _finish(self, record: BatchRecord, end_us: int, reason: str) -> BatchRecord:
         counts = self.live_counts(record, record.cutoff(end_us))

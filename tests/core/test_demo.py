@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from batchtop.core.config import Settings
@@ -131,11 +132,10 @@ async def test_the_demo_stays_alive(
         service.store.close()
 
 
-async def test_the_demo_stays_alive_on_the_openai_side_too(
+def _both_sides(
     emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
-) -> None:
-    """With the OpenAI side, OpenAI batches arrive as well (one per endpoint, in turn, through
-    the OpenAI emulator), half a period after the Anthropic ones: the OpenAI rows move."""
+) -> tuple[EmulatorHandle, EmulatorHandle, list[BatchService]]:
+    """The demo's two emulators on one manual clock, and a service on each."""
     pytest.importorskip("openai")
     emulator = emulator_factory(rate=DEMO_RATE)
     clock = emulator.manual_clock
@@ -151,6 +151,16 @@ async def test_the_demo_stays_alive_on_the_openai_side_too(
         )
         for provider, emu in (("anthropic", emulator), ("openai", openai_emulator))
     ]
+    return emulator, openai_emulator, services
+
+
+async def test_the_demo_stays_alive_on_the_openai_side_too(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    """With the OpenAI side, OpenAI batches arrive as well (one per endpoint, in turn, through
+    the OpenAI emulator), half a period after the Anthropic ones: the OpenAI rows move."""
+    emulator, openai_emulator, services = _both_sides(emulator_factory, tmp_path)
+    clock = emulator.manual_clock
     service, openai = services
     for s in services:
         s.auto_download = False
@@ -249,3 +259,76 @@ async def test_the_demo_stores_are_never_fsynced(
         assert kept.db.conn().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     finally:
         kept.close()
+
+
+def _rows(emulator: EmulatorHandle, sql: str) -> int:
+    db: Any = emulator.server.state._db
+    return int(emulator.call(lambda: db.execute(sql).fetchone()[0]))
+
+
+async def test_a_demo_open_for_hours_holds_a_bounded_amount_in_its_emulators(
+    emulator_factory: Callable[..., EmulatorHandle], tmp_path: Path
+) -> None:
+    """The demo's emulators run in the dashboard's process: an arrival older than the newest
+    `keep` of its provider is retired once it ended and the dashboard downloaded its results
+    (Anthropic: archived, OpenAI: its files expired), so the emulators hold the replies of a
+    few arrivals however many came. The retired batches stay listed with their results in
+    batchtop's store."""
+    emulator, openai_emulator, services = _both_sides(emulator_factory, tmp_path)
+    clock = emulator.manual_clock
+    service, openai = services
+    keep = 2
+    try:
+        life = DemoLife(
+            service,
+            emulator,
+            clock,
+            first_after_s=10,
+            every_s=20,
+            keep=keep,
+            openai=openai,
+            openai_emulator=openai_emulator,
+        )
+        arrived: list[str] = []
+        for _ in range(8 * len(ARRIVALS)):  # 8 arrivals per provider, in turn
+            clock.advance(10)
+            batch_id = await life.step()
+            if batch_id is not None:
+                arrived.append(batch_id)
+            for s in services:  # the dashboard: refresh, download what ended
+                await s.refresh()
+                await s.wait_background()
+        clock.advance(3600)  # every arrival has ended
+        for s in services:
+            await s.refresh()
+            await s.wait_background()
+        if (batch_id := await life.step()) is not None:
+            arrived.append(batch_id)
+        anthropic_ids = [b for b in arrived if service.batch(b) is not None]
+        openai_ids = [b for b in arrived if openai.batch(b) is not None]
+        assert len(anthropic_ids) >= 3 * keep
+        assert len(openai_ids) >= 3 * keep
+
+        # the Anthropic emulator holds the requests of the newest `keep` (+ one just made)
+        newest = anthropic_ids[-(keep + 1) :]
+        bound = sum(service.batch(b).remote.request_counts.total for b in newest)
+        assert _rows(emulator, "SELECT count(*) FROM requests") <= bound
+        assert _rows(emulator, "SELECT count(DISTINCT batch_seq) FROM requests") <= keep + 1
+        # the OpenAI emulator: the content of the newest arrivals' files (input, output,
+        # error) only, and no request rows of an ended batch
+        held_files = "SELECT count(*) FROM oai_files WHERE length(content) > 0"
+        assert _rows(openai_emulator, held_files) <= 3 * (keep + 1)
+        assert _rows(openai_emulator, "SELECT count(DISTINCT batch_seq) FROM oai_requests") <= 1
+
+        # a retired batch is still listed, its results in batchtop's store
+        for owner, ids in ((service, anthropic_ids), (openai, openai_ids)):
+            listed = {v.id for v in owner.batches()}
+            for batch_id in ids[: -(keep + 1)]:
+                assert batch_id in listed
+                view = owner.batch(batch_id)
+                assert view.results_downloaded
+                assert view.results_indexed == view.remote.request_counts.total
+    finally:
+        for s in services:
+            await s.close()
+            s.store.close()

@@ -129,6 +129,25 @@ def test_archival_after_29_days(client: Any, emulator: EmulatorHandle) -> None:
     client.messages.batches.delete(batch.id)
 
 
+def test_retire_archives_an_ended_batch_now(client: Any, emulator: EmulatorHandle) -> None:
+    """What the demo does with an arrival it keeps no longer: the archival, today. The batch
+    stays listed with its counts; its requests are gone from the emulator."""
+    batch = client.messages.batches.create(requests=make_requests(3))
+    assert not emulator.retire(batch.id)  # still running
+    emulator.advance(1)
+    assert emulator.retire(batch.id)
+    archived = client.messages.batches.retrieve(batch.id)
+    assert archived.archived_at is not None
+    assert archived.processing_status == "ended"
+    assert archived.request_counts.succeeded == 3
+    with api_status(404, match="has no available results"):
+        list(client.messages.batches.results(batch.id))
+    assert [b.id for b in client.messages.batches.list()] == [batch.id]
+    db: Any = emulator.server.state._db
+    assert emulator.call(lambda: db.execute("SELECT count(*) FROM requests").fetchone()[0]) == 0
+    assert not emulator.retire("msgbatch_unknown")
+
+
 def test_max_tokens_stop_reason_and_usage(client: Any, emulator: EmulatorHandle) -> None:
     prompt = "Tell me about the lighthouse keepers of the northern coast " * 4
     batch = client.messages.batches.create(

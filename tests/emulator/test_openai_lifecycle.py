@@ -8,7 +8,7 @@ from typing import Any
 
 from batchtop.core.emulator import EmulatorHandle, Rule
 
-from .openai_support import chat_lines, read_lines, sdk, submit
+from .openai_support import api_status, chat_lines, read_lines, sdk, submit
 
 
 def test_statuses_and_timestamps_follow_the_clock(
@@ -122,3 +122,54 @@ def test_state_survives_a_restart(
     with sdk(second) as oai:
         assert oai.batches.retrieve(batch.id).status == "completed"
         assert oai.files.content(output).content == content
+
+
+def _rows(emu: EmulatorHandle, sql: str) -> int:
+    db: Any = emu.server.state._db
+    return int(emu.call(lambda: db.execute(sql).fetchone()[0]))
+
+
+def test_an_ended_batch_keeps_its_replies_once_in_its_files(
+    emulator_factory: Callable[..., EmulatorHandle],
+) -> None:
+    """Once the output and error files are written its request rows are dropped (an
+    emulator open for hours, the demo's, kept every reply twice): the files, counts and
+    usage are all the API shows of an ended batch."""
+    emu = emulator_factory(rate=1.0, api="openai")
+    emu.set_rules([Rule(r"^req-1$", outcome="errored", error_type="api_error")])
+    with sdk(emu) as oai:
+        batch = submit(oai, chat_lines(4))
+        emu.advance(2)
+        assert oai.batches.retrieve(batch.id).request_counts.completed == 1  # live
+        assert _rows(emu, "SELECT count(*) FROM oai_requests") == 4
+        emu.advance(2)
+        done = oai.batches.retrieve(batch.id)
+        assert done.status == "completed"
+        assert _rows(emu, "SELECT count(*) FROM oai_requests") == 0
+        again = oai.batches.retrieve(batch.id)
+        assert again.request_counts.model_dump() == {"total": 4, "completed": 3, "failed": 1}
+        assert again.usage == done.usage
+        assert len(read_lines(oai, done.output_file_id)) == 3
+        assert [line["custom_id"] for line in read_lines(oai, done.error_file_id)] == ["req-1"]
+
+
+def test_retire_expires_an_ended_batchs_files_now(
+    emulator_factory: Callable[..., EmulatorHandle],
+) -> None:
+    """What the demo does with an arrival it keeps no longer: the files' expiry, today. The
+    batch stays listed."""
+    emu = emulator_factory(rate=1.0, api="openai")
+    with sdk(emu) as oai:
+        batch = submit(oai, chat_lines(2))
+        assert not emu.retire(batch.id)  # still running
+        emu.advance(2)
+        done = oai.batches.retrieve(batch.id)
+        assert done.status == "completed"
+        assert emu.retire(batch.id)
+        for file_id in (done.input_file_id, done.output_file_id):
+            with api_status(404):
+                oai.files.retrieve(file_id)
+        assert _rows(emu, "SELECT count(*) FROM oai_files WHERE length(content) > 0") == 0
+        assert [b.id for b in oai.batches.list()] == [batch.id]
+        assert oai.batches.retrieve(batch.id).status == "completed"
+        assert not emu.retire("batch_unknown")

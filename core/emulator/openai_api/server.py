@@ -173,6 +173,19 @@ class OpenAIServer:
         self.state.insert_batches(batches)
         return [b.id for b in batches]
 
+    def retire(self, batch_id: str) -> bool:
+        """Expire an ended batch's input, output and error files now instead of when their
+        time is up (the demo, which runs for hours, keeps its emulator's memory bounded so);
+        False when the batch is unknown or still running. Call on the server's thread."""
+        record = self.state.batch_any_project(batch_id)
+        if record is None:
+            return False
+        record = self._settle(record)
+        if record.ended_us is None:
+            return False
+        self.state.expire_files(record, self.now_us())
+        return True
+
     # --- plumbing ------------------------------------------------------------------------
 
     def _add_routes(self, app: web.Application) -> None:

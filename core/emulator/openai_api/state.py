@@ -2,7 +2,8 @@
 
 Lifecycle is lazy, as in the Anthropic emulator: every request has the time it finishes, so a
 batch's status is derived from the clock when read, and the moment a batch is seen ended
-its output and error files are written and the end is persisted.
+its output and error files are written and the end is persisted (its request rows are then
+dropped: the files hold their lines, the batch its counts).
 """
 
 from __future__ import annotations
@@ -366,6 +367,20 @@ class OpenAIState:
     def batch(self, batch_id: str, project: str = "") -> BatchRecord | None:
         return self._batch_where("id = ? AND project = ?", batch_id, project)
 
+    def batch_any_project(self, batch_id: str) -> BatchRecord | None:
+        return self._batch_where("id = ?", batch_id)
+
+    def expire_files(self, record: BatchRecord, now_us: int) -> None:
+        """The batch's input, output and error files expire at `now_us` (or when they were
+        due, if sooner): gone from the API, their content dropped."""
+        ids = [f for f in (record.input_file_id, record.output_file_id, record.error_file_id) if f]
+        marks = ", ".join("?" * len(ids))
+        self._db.execute(
+            "UPDATE oai_files SET expires_us = min(coalesce(expires_us, ?), ?), content = x''"
+            f" WHERE id IN ({marks}) AND project = ?",
+            (now_us, now_us, *ids, record.project),
+        )
+
     def batches(
         self, limit: int, after: str | None, project: str = ""
     ) -> tuple[list[BatchRecord], bool]:
@@ -478,6 +493,9 @@ class OpenAIState:
                     record.seq,
                 ),
             )
+            # the files hold every line now and the batch its counts: its requests are read
+            # no more (an emulator that runs for hours keeps each reply once, not twice)
+            db.execute("DELETE FROM oai_requests WHERE batch_seq = ?", (record.seq,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
