@@ -7,22 +7,27 @@ is (`raw_at`, `raw_len`: the line without its line end) and the CRC-32 of its by
 line in `raw` (`raw_at` NULL).
 
 A line comes back only if it is the line that was indexed: the file is there, has the size
-it had, and the bytes at the offset have the row's CRC. Anything else (the file deleted,
-truncated, or replaced by other bytes) is a `RawFileChanged`, one line naming the batch and
-the file, never other bytes. The file is mapped (`mmap`): an export reads its lines in
-custom_id order, at random places of the file, and a slice of the mapping costs ~0.1 µs
-where a `pread` costs ~3 µs. The file's identity is checked before every page: a file
-replaced since (a re-download renames a new one into place) is mapped again, and the
-mapping of a file that shrank is never read (the downloads never write a results file in
-place, they rename a finished one over it).
+it had, and the bytes at the offset have the row's length and CRC. Anything else (the file
+deleted, truncated, or replaced by other bytes) is a `RawFileChanged`, one line naming the
+batch and the file, never other bytes.
+
+The file is read, never mapped: a mapped file that another program truncates in place ends
+the process with SIGBUS on the next read of a page past the new end, where a read returns
+fewer bytes (a one-line error). A row's line is one `pread`; an export of a whole batch
+whose file is at most `WHOLE_FILE_MAX` reads the file once into memory (one sequential
+read, then a slice per line: an export reads its lines in custom_id order, at random places
+of the file, and a slice costs a fraction of a `pread`). The file's identity is checked
+before every read and page: a file replaced since (a re-download renames a new one into
+place) is opened again.
 """
 
 from __future__ import annotations
 
+import array
 import contextlib
-import mmap
 import os
 import sqlite3
+import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -34,23 +39,34 @@ RAW_COLUMNS = (
 )
 """What a query selects for `RawLines` (a row's line, as UTF-8, is in `raw` or the file)."""
 
+PLACES = "printf('%016x%016x%016x', r.raw_at, r.raw_len, r.raw_crc)"
+"""A row's place in its file (offset, length, CRC-32) as 48 hex digits: a page of them,
+joined by SQLite into one string, is read by `RawLines.joined` without a tuple per row."""
+PLACE_CHARS = 48
+
+WHOLE_FILE_MAX = 256 << 20
+"""An export reads results files of at most this many bytes (together) whole."""
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
 
 class RawFileChanged(UserError):
     """A row's line is not in its results file as it was indexed."""
 
 
-class _Mapped:
-    """One batch's results file, mapped read-only, as the index recorded it."""
+class _File:
+    """One batch's results file, open read-only, as the index recorded it."""
 
     def __init__(self, batch_id: str, path: str, size: int) -> None:
         self.batch_id = batch_id
         self.path = path
         self.size = size
         self.identity: tuple[int, int, int] | None = None
-        self.map: mmap.mmap | bytes | None = None
+        self.fd: int | None = None
+        self.data: bytes | None = None  # the whole file, once `load` read it
 
     def check(self) -> None:
-        """Map the file (again, if another file took its name) and check its size."""
+        """Open the file (again, if another file took its name) and check its size."""
         try:
             st = os.stat(self.path)
         except OSError:
@@ -66,13 +82,40 @@ class _Mapped:
         if st.st_size != self.size:
             raise self.changed()
         try:
-            with open(self.path, "rb") as fh:
-                self.map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
-        except (OSError, ValueError) as exc:
-            raise RawFileChanged(
-                f"Cannot read the results file of {self.batch_id} ({self.path}): {exc}."
-            ) from None
+            self.fd = os.open(self.path, os.O_RDONLY | _O_CLOEXEC)
+        except OSError as exc:
+            raise self.unreadable(exc) from None
         self.identity = identity
+
+    def load(self) -> None:
+        """Read the whole (checked) file into memory: one sequential read."""
+        if self.data is not None or self.fd is None:
+            return
+        chunks: list[bytes] = []
+        got = 0
+        try:
+            while got < self.size:
+                chunk = os.pread(self.fd, self.size - got, got)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+        except OSError as exc:
+            raise self.unreadable(exc) from None
+        if got != self.size:
+            raise self.changed()
+        self.data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def read(self, at: int, length: int) -> bytes:
+        """The bytes at `at` (fewer at the end of the file: the caller checks them)."""
+        if self.data is not None:
+            return self.data[at : at + length]
+        if self.fd is None:
+            return b""
+        try:
+            return os.pread(self.fd, length, at)
+        except OSError as exc:
+            raise self.unreadable(exc) from None
 
     def changed(self) -> RawFileChanged:
         return RawFileChanged(
@@ -80,11 +123,15 @@ class _Mapped:
             f" ({self.path}): delete it and download its results again."
         )
 
+    def unreadable(self, exc: OSError) -> RawFileChanged:
+        return RawFileChanged(
+            f"Cannot read the results file of {self.batch_id} ({self.path}): {exc.strerror or exc}."
+        )
+
     def _drop(self) -> None:
-        held, self.map, self.identity = self.map, None, None
-        if isinstance(held, mmap.mmap):
-            with contextlib.suppress(BufferError):
-                held.close()
+        fd, self.fd, self.identity, self.data = self.fd, None, None, None
+        if fd is not None:
+            os.close(fd)
 
     def close(self) -> None:
         self._drop()
@@ -103,13 +150,21 @@ def raw_file_intact(conn: sqlite3.Connection, batch_id: str) -> bool:
         return False
 
 
+def _places(text: str) -> array.array[int]:
+    """`PLACES` of a page (each value 16 hex digits, big-endian) as integers."""
+    values = array.array("Q", bytes.fromhex(text))
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values
+
+
 class RawLines:
     """Reads rows' raw lines (see the module docstring) on one connection, for one read or
-    one export; `close` unmaps the files."""
+    one export; `close` closes the files."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._files: dict[str, _Mapped | None] = {}
+        self._files: dict[str, _File | None] = {}
 
     def __enter__(self) -> RawLines:
         return self
@@ -123,22 +178,31 @@ class RawLines:
                 held.close()
         self._files.clear()
 
-    def _file(self, batch_id: str) -> _Mapped:
+    def _file(self, batch_id: str) -> _File:
         if batch_id not in self._files:
             row = self._conn.execute(
                 "SELECT raw_file, raw_size FROM batch_local WHERE batch_id = ?", (batch_id,)
             ).fetchone()
             found = None
             if row is not None and row[0] is not None:
-                found = _Mapped(batch_id, row[0], int(row[1]))
+                found = _File(batch_id, row[0], int(row[1]))
             self._files[batch_id] = found
         held = self._files[batch_id]
         if held is None:
             raise RawFileChanged(f"The results of {batch_id} name no results file.")
         return held
 
+    def known(self, batch_ids: Iterable[str]) -> bool:
+        """Look up these batches' files now (the connection is not used again: another
+        thread may read pages on it meanwhile); True when they fit in `WHOLE_FILE_MAX`."""
+        total = 0
+        for batch_id in batch_ids:
+            with contextlib.suppress(RawFileChanged):  # said if a row needs it
+                total += self._file(batch_id).size
+        return total <= WHOLE_FILE_MAX
+
     def checked(self, batch_ids: Iterable[str]) -> None:
-        """Check (and map) the files of these batches: before each page of lines."""
+        """Check (and open) the files of these batches: before each page of lines."""
         for batch_id in batch_ids:
             self._file(batch_id).check()
 
@@ -148,7 +212,7 @@ class RawLines:
         if at is None:
             return raw
         held = self._file(batch_id)
-        data = held.map[at : at + length] if held.map is not None else b""
+        data = held.read(at, length)
         if len(data) != length or zlib.crc32(data) != crc:
             raise held.changed()
         return data
@@ -166,35 +230,54 @@ class RawLines:
         line = self.line
         return [line(r[0], *r[at : at + 4]).decode("utf-8", "replace") for r in rows]
 
-    def page(self, rows: Sequence[Sequence[Any]], batch_id: str | None = None) -> bytes:
+    def page(
+        self, rows: Sequence[Sequence[Any]], batch_id: str | None = None, whole: bool = False
+    ) -> bytes:
         """The lines of a page of rows (the batch id, `RAW_COLUMNS`, the page's key) as
         UTF-8, each ending in a newline (and only one: a line stored in `raw` is written
         without the line end it kept). `batch_id`: every row's (their first column is then
-        anything). The loop of `line`, inlined: it runs once per exported row."""
+        anything); `whole`: the files may be read whole (see `known`)."""
         if batch_id is None:
-            self.checked({r[0] for r in rows if r[2] is not None})
-        elif any(r[2] is not None for r in rows):
-            self.checked([batch_id])
+            batches = {r[0] for r in rows if r[2] is not None}
+        else:
+            batches = {batch_id} if any(r[2] is not None for r in rows) else set()
+        self.checked(batches)
+        if whole:
+            for batch in batches:
+                self._file(batch).load()
+        line = self.line
+        out = [
+            raw.rstrip(b"\r\n") if at is None else line(batch_id or row_batch, raw, at, n, crc)
+            for row_batch, raw, at, n, crc, _key in rows
+        ]
+        out.append(b"")
+        return b"\n".join(out)
+
+    def joined(self, batch_id: str, places: str, whole: bool = False) -> bytes:
+        """The lines of a page of one batch's rows that all have their place in the file
+        (`PLACES`, joined), as UTF-8, each ending in a newline; `whole`: the file may be
+        read whole (see `known`). The loop of `line`, inlined: it runs once per row."""
+        held = self._file(batch_id)
+        held.check()
+        if whole:
+            held.load()
+        values = _places(places)
         crc32 = zlib.crc32
         out: list[bytes] = []
         append = out.append
-        batch: str | None = None
-        held: _Mapped | None = None
-        data: Any = b""
-        for row_batch, raw, start, length, crc, _key in rows:
-            if start is None:
-                append(raw.rstrip(b"\r\n"))
-                continue
-            if batch_id is None and row_batch != batch:
-                batch, held = row_batch, self._file(row_batch)
-                data = held.map if held.map is not None else b""
-            elif held is None:
-                assert batch_id is not None
-                held = self._file(batch_id)
-                data = held.map if held.map is not None else b""
-            got = data[start : start + length]
-            if len(got) != length or crc32(got) != crc:
-                raise held.changed()
-            append(got)
+        data = held.data
+        if data is not None:
+            for at, length, crc in zip(values[0::3], values[1::3], values[2::3], strict=True):
+                got = data[at : at + length]
+                if len(got) != length or crc32(got) != crc:
+                    raise held.changed()
+                append(got)
+        else:
+            read = held.read
+            for at, length, crc in zip(values[0::3], values[1::3], values[2::3], strict=True):
+                got = read(at, length)
+                if len(got) != length or crc32(got) != crc:
+                    raise held.changed()
+                append(got)
         append(b"")
         return b"\n".join(out)

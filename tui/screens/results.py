@@ -472,13 +472,16 @@ class ResultsScreen(Screen[None]):
             detail.show(None)
             return
         raw_line: str | None = None
+        raw_error: str | None = None
         try:
             found = self.service.result_detail(row.batch_id, row.custom_id)
+        except BatchtopError as exc:  # its results file gone or changed: the raw view says so
+            found, raw_error = None, str(exc)
         except Exception:  # the table row is still worth showing without its raw line
             found = None
         if found is not None:
             row, raw_line = found[0], found[1]
-        detail.show(row, raw_line, search=self.filt.search)
+        detail.show(row, raw_line, search=self.filt.search, raw_error=raw_error)
 
     # --- search ----------------------------------------------------------------------
 

@@ -179,6 +179,7 @@ class ResultDetail(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self.row: ResultRow | None = None
         self.raw_line: str | None = None
+        self.raw_error: str | None = None  # why the raw line could not be read (one line)
         self.output_markdown = ""  # what the Markdown widget was given (tests read it)
         self.search = ""
         self.content: ResultContent | None = None
@@ -195,9 +196,18 @@ class ResultDetail(VerticalScroll, can_focus=True):
         yield Markdown("", id="detail-output", open_links=False)
         yield Static("", id="detail-raw", classes="-hidden")
 
-    def show(self, row: ResultRow | None, raw_line: str | None = None, search: str = "") -> None:
+    def show(
+        self,
+        row: ResultRow | None,
+        raw_line: str | None = None,
+        search: str = "",
+        raw_error: str | None = None,
+    ) -> None:
+        """`raw_error`: why `raw_line` is missing (its results file gone or changed), said by
+        the raw view in its place."""
         self.row = row
         self.raw_line = raw_line
+        self.raw_error = raw_error
         self.search = search
         meta = self.query_one("#detail-meta", Static)
         inp = self.query_one("#detail-input", Static)
@@ -305,7 +315,9 @@ class ResultDetail(VerticalScroll, can_focus=True):
         elif self.row is not None and self.row.type is not ResultType.SUCCEEDED:
             self.query_one("#detail-error").set_class(False, "-hidden")
         raw.set_class(not self.raw, "-hidden")
-        if self.raw:
+        if self.raw and self.raw_line is None and self.raw_error is not None:
+            raw.update(Text(clean(self.raw_error, keep_newlines=False), style="bold red"))
+        elif self.raw:
             source = clean(pretty_json(self.raw_line)) if self.raw_line else "(no raw line)"
             if len(source) > MAX_RAW_CHARS:
                 more = len(source) - MAX_RAW_CHARS

@@ -206,3 +206,28 @@ async def test_json_outputs_as_columns_with_the_checkbox(tmp_path: Path) -> None
             assert [r["output.urgent"] for r in rows] == ["true", "false", "true"]
     finally:
         svc.store.close()
+
+
+@pytest.mark.parametrize("name", ["out.json", "out.md"])
+async def test_a_changed_results_file_fails_the_export_in_one_line(
+    service: BatchService, tmp_path: Path, name: str
+) -> None:
+    """JSON and Markdown (and Parquet) write each row's raw line, read from the batch's
+    results file: replaced by other bytes, the dialog says why in one line and writes
+    nothing. (A file gone or cut short has the viewer download the results again.)"""
+    results_file = tmp_path / f"{BATCH}.jsonl"
+    results_file.write_bytes(results_file.read_bytes().replace(b'"', b"'"))
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_export(pilot)
+        out = tmp_path / name
+        await run_export(pilot, screen, out)
+        error = screen.query_one("#export-error")
+        await wait_for(pilot, lambda: "Export failed" in str(error.render()))
+        shown = str(error.render())
+        why = "changed since its results were indexed"
+        assert shown.startswith(f"Export failed: The results file of {BATCH} {why}"), shown
+        assert str(results_file) in shown
+        assert "\n" not in shown
+        assert not out.exists()
+        assert app.screen is screen

@@ -379,3 +379,25 @@ async def test_the_counts_line_keeps_the_cost_whole_at_80_columns(service: Batch
         line = screen.query_one("#results-counts", TextLine).render()
         assert "(standard " in line.plain
         assert "2 succeeded 28" in line.plain
+
+
+async def test_raw_view_says_why_a_changed_results_file_gives_no_line(
+    service: BatchService, tmp_path: Path
+) -> None:
+    """The rows point into the batch's results file: replaced by other bytes of the same
+    size, the raw view says so in one line instead of showing nothing."""
+    path = tmp_path / f"{BATCH}.jsonl"
+    path.write_bytes(path.read_bytes().replace(b'"', b"'"))
+    async with host(service).run_test(size=(160, 48)) as pilot:
+        screen = await open_results(pilot)
+        detail = screen.query_one(ResultDetail)
+        await wait_for(pilot, lambda: detail.row is not None)
+        await pilot.press("t")
+        raw = screen.query_one("#detail-raw", Static)
+        await wait_for(pilot, lambda: raw.display and "changed since" in str(raw.render()))
+        shown = str(raw.render())
+        assert shown.startswith(f"The results file of {BATCH} changed since its results were")
+        assert str(path) in shown
+        assert "\n" not in shown
+        assert detail.row is not None
+        assert detail.row.custom_id == "req-00001"
