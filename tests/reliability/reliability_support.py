@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
+from data_factory import write_jsonl
 
 CLI = [sys.executable, "-m", "batchtop.tui.cli"]
 
@@ -234,3 +238,65 @@ def unresolved_exit(entries: list[dict[str, object]]) -> int:
     (an intent unknown or pending, a job with open parts), else 0."""
     open_intent = any(e.get("state") in ("pending", "unknown") for e in entries)
     return 1 if open_intent or any(e.get("open_parts") for e in entries) else 0
+
+
+@contextmanager
+def realtime_openai_emulator(seed: int) -> Iterator[EmulatorHandle]:
+    """The OpenAI emulator on a loopback port, its clock starting at the real time (the
+    CLI's clock and the server's agree about when intents and batches were made)."""
+    config = EmulatorConfig(rate=None, start_delay_s=0.0, counters="live", seed=seed)
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    with run_in_thread(config, clock, api="openai") as handle:
+        yield handle
+
+
+class CliHome:
+    """One data directory (private XDG dirs under `tmp`) whose `batchtop` processes talk to
+    one emulator, Anthropic's or OpenAI's (the `provider` setting, then `settings`), and a
+    work directory holding `input` (the request `lines`)."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        emulator: EmulatorHandle,
+        lines: Iterable[dict[str, Any]],
+        *,
+        openai: bool,
+        settings: str = "",
+        input: str = "input.jsonl",
+    ) -> None:
+        if openai:
+            self.env = cli_env(
+                tmp, api_key=None, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=emulator.base_url
+            )
+        else:
+            self.env = cli_env(tmp, base_url=emulator.base_url)
+        self.data = tmp / "xdg" / "data" / "batchtop"
+        config = tmp / "xdg" / "config" / "batchtop"
+        config.mkdir(parents=True)
+        provider = "openai" if openai else "anthropic"
+        (config / "config.toml").write_text(f'provider = "{provider}"\n{settings}')
+        self.cwd = tmp / "work"
+        self.cwd.mkdir()
+        self.input = input
+        write_jsonl(self.cwd / input, lines)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, cwd=self.cwd, env=self.env, timeout=180)
+
+    def submit(self) -> subprocess.Popen[str]:
+        """`submit` of the input, running (a test stops or kills it)."""
+        return start_cli("submit", self.input, "--yes", "--json", cwd=self.cwd, env=self.env)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of the store the runs made; none before there is one (or it is migrated)."""
+        path = store_file(self.data)
+        if not path.exists():
+            return []
+        conn = sqlite3.connect(path, timeout=10)
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+        finally:
+            conn.close()

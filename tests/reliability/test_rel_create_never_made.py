@@ -21,23 +21,19 @@ from __future__ import annotations
 import json
 import re
 import signal
-import sqlite3
-import subprocess
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
-from data_factory import openai_chat, write_jsonl
+from batchtop.core.emulator import EmulatorHandle
+from data_factory import openai_chat, request
 from reliability_support import (
-    cli_env,
-    run_cli,
+    CliHome,
+    realtime_openai_emulator,
     server_custom_ids,
     server_input_files,
-    start_cli,
-    store_file,
 )
 from waiting import wait_until
 
@@ -46,58 +42,20 @@ PARTS = 2
 
 
 def _requests(prefix: str, openai: bool) -> Iterator[dict[str, Any]]:
+    line = openai_chat if openai else partial(request, max_tokens=8)
     for i in range(PART * PARTS):
-        if openai:
-            yield openai_chat(f"{prefix}-{i:03d}", f"never made {i}")
-        else:
-            yield {
-                "custom_id": f"{prefix}-{i:03d}",
-                "params": {
-                    "model": "claude-haiku-4-5",
-                    "max_tokens": 8,
-                    "messages": [{"role": "user", "content": f"never made {i}"}],
-                },
-            }
+        yield line(f"{prefix}-{i:03d}", f"never made {i}")
 
 
-class Home:
+class Home(CliHome):
     """One data directory submitting a 2-part file (`p-000` … `p-003`) to one emulator."""
 
     def __init__(self, tmp: Path, emulator: EmulatorHandle, *, openai: bool) -> None:
-        if openai:
-            self.env = cli_env(
-                tmp, api_key=None, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=emulator.base_url
-            )
-        else:
-            self.env = cli_env(tmp, base_url=emulator.base_url)
-        self.data = tmp / "xdg" / "data" / "batchtop"
-        config = tmp / "xdg" / "config" / "batchtop"
-        config.mkdir(parents=True)
-        provider = "openai" if openai else "anthropic"
-        (config / "config.toml").write_text(
-            f'provider = "{provider}"\nmax_requests_per_batch = {PART}\n'
-        )
-        self.cwd = tmp / "work"
-        self.cwd.mkdir()
-        write_jsonl(self.cwd / "input.jsonl", _requests("p", openai))
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(*args, cwd=self.cwd, env=self.env, timeout=180)
-
-    def submit(self) -> subprocess.Popen[str]:
-        return start_cli("submit", "input.jsonl", "--yes", "--json", cwd=self.cwd, env=self.env)
+        settings = f"max_requests_per_batch = {PART}\n"
+        super().__init__(tmp, emulator, _requests("p", openai), openai=openai, settings=settings)
 
     def intents(self) -> list[tuple[Any, ...]]:
-        path = store_file(self.data)
-        if not path.exists():
-            return []
-        conn = sqlite3.connect(path, timeout=10)
-        try:
-            return conn.execute("SELECT part, state FROM intents ORDER BY id").fetchall()
-        except sqlite3.OperationalError:  # not migrated yet
-            return []
-        finally:
-            conn.close()
+        return self.query("SELECT part, state FROM intents ORDER BY id")
 
 
 def parts_on_server(emulator: EmulatorHandle) -> dict[int, int]:
@@ -115,9 +73,7 @@ def one_line(text: str) -> str:
 
 @pytest.fixture
 def openai_emulator() -> Iterator[EmulatorHandle]:
-    config = EmulatorConfig(rate=None, start_delay_s=0.0, counters="live", seed=77)
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    with run_in_thread(config, clock, api="openai") as handle:
+    with realtime_openai_emulator(seed=77) as handle:
         yield handle
 
 

@@ -21,71 +21,28 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
-from data_factory import openai_chat, write_jsonl
-from reliability_support import cli_env, run_cli, start_cli, store_file
+from batchtop.core.emulator import EmulatorHandle, ManualClock
+from data_factory import openai_chat, request, write_jsonl
+from reliability_support import CliHome, realtime_openai_emulator
 from waiting import wait_until
 
 COUNT = 6
 
 
-class Home:
+class Home(CliHome):
     """One data directory submitting a one-part file of user-named ids `a0` … `a5`."""
 
     def __init__(self, tmp: Path, emulator: EmulatorHandle, *, openai: bool) -> None:
-        if openai:
-            self.env = cli_env(
-                tmp, api_key=None, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=emulator.base_url
-            )
-        else:
-            self.env = cli_env(tmp, base_url=emulator.base_url)
-        self.data = tmp / "xdg" / "data" / "batchtop"
-        config = tmp / "xdg" / "config" / "batchtop"
-        config.mkdir(parents=True)
-        (config / "config.toml").write_text(f'provider = "{"openai" if openai else "anthropic"}"\n')
-        self.cwd = tmp / "work"
-        self.cwd.mkdir()
-        if openai:
-            lines = [openai_chat(f"a{i}", f"topic number {i} " * 20) for i in range(COUNT)]
-        else:
-            lines = [
-                {
-                    "custom_id": f"a{i}",
-                    "params": {
-                        "model": "claude-haiku-4-5",
-                        "max_tokens": 16,
-                        "messages": [{"role": "user", "content": f"topic number {i} " * 20}],
-                    },
-                }
-                for i in range(COUNT)
-            ]
-        write_jsonl(self.cwd / "f.jsonl", lines)
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(*args, cwd=self.cwd, env=self.env, timeout=180)
-
-    def submit(self) -> subprocess.Popen[str]:
-        return start_cli("submit", "f.jsonl", "--yes", "--json", cwd=self.cwd, env=self.env)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        path = store_file(self.data)
-        if not path.exists():
-            return []
-        conn = sqlite3.connect(path, timeout=10)
-        try:
-            return conn.execute(sql).fetchall()
-        except sqlite3.OperationalError:  # not migrated yet
-            return []
-        finally:
-            conn.close()
+        line = openai_chat if openai else partial(request, max_tokens=16)
+        lines = [line(f"a{i}", f"topic number {i} " * 20) for i in range(COUNT)]
+        super().__init__(tmp, emulator, lines, openai=openai, input="f.jsonl")
 
     def intents(self) -> list[tuple[Any, ...]]:
         return self.query("SELECT part, state, batch_id FROM intents ORDER BY id")
@@ -111,9 +68,7 @@ class Home:
 
 @pytest.fixture
 def openai_emulator() -> Iterator[EmulatorHandle]:
-    config = EmulatorConfig(rate=None, start_delay_s=0.0, counters="live", seed=91)
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    with run_in_thread(config, clock, api="openai") as handle:
+    with realtime_openai_emulator(seed=91) as handle:
         yield handle
 
 
