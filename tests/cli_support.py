@@ -3,6 +3,7 @@ Not a test module."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +11,16 @@ from pathlib import Path
 CLI = [sys.executable, "-m", "batchtop.tui.cli"]
 
 
-def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`batchtop *args` in `cwd` (env: this process's environment unless given)."""
     return subprocess.run(
         [*CLI, *args],
         cwd=cwd,
-        env=env,
+        env=env or dict(os.environ),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )

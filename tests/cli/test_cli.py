@@ -14,23 +14,8 @@ from pathlib import Path
 
 import pytest
 from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
+from cli_support import CLI, run
 from waiting import wait_until
-
-CLI = [sys.executable, "-m", "batchtop.tui.cli"]
-
-
-def run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        cwd=cwd,
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:

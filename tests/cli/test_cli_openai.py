@@ -21,6 +21,14 @@ pytest.importorskip("batchtop.core.emulator.openai_api")
 SECRET = "sk-proj-" + "cliTestSecret0123456789"
 
 
+SUBMIT_ARTICLES = (
+    *("submit", "--provider", "openai", "articles.json"),
+    *("--template", "Summarise: {content}", "--model", "gpt-4o-mini", "--max-tokens", "200"),
+    "--yes",
+)
+"""The README's submit of its articles file (`write_articles`) to OpenAI."""
+
+
 @pytest.fixture
 def openai_env(openai_emulator: EmulatorHandle) -> dict[str, str]:
     env = dict(os.environ)
@@ -33,21 +41,7 @@ def test_thousand_articles_flow_with_openai(
     openai_emulator: EmulatorHandle, openai_env: dict[str, str], tmp_path: Path
 ) -> None:
     write_articles(tmp_path / "articles.json", 1000)  # the README's (and the demo's) file
-    proc = run(
-        "submit",
-        "--provider",
-        "openai",
-        "articles.json",
-        "--template",
-        "Summarise: {content}",
-        "--model",
-        "gpt-4o-mini",
-        "--max-tokens",
-        "200",
-        "--yes",
-        cwd=tmp_path,
-        env=openai_env,
-    )
+    proc = run(*SUBMIT_ARTICLES, cwd=tmp_path, env=openai_env)
     assert proc.returncode == 0, proc.stderr
     assert "1,000 requests" in proc.stdout
     (bid,) = re.findall(r"submitted (batch_\w+)", proc.stdout)
@@ -212,21 +206,7 @@ def test_ls_and_show_give_an_openai_batchs_cost_and_its_price_source(
     """Submitted by batchtop: an estimate (~) at OpenAI's prices; once its results are
     downloaded, the billed cost from their usage; `show` names OpenAI's price source."""
     write_articles(tmp_path / "articles.json", 20)
-    proc = run(
-        "submit",
-        "--provider",
-        "openai",
-        "articles.json",
-        "--template",
-        "Summarise: {content}",
-        "--model",
-        "gpt-4o-mini",
-        "--max-tokens",
-        "200",
-        "--yes",
-        cwd=tmp_path,
-        env=openai_env,
-    )
+    proc = run(*SUBMIT_ARTICLES, cwd=tmp_path, env=openai_env)
     assert proc.returncode == 0, proc.stderr
     (bid,) = re.findall(r"submitted (batch_\w+)", proc.stdout)
 
