@@ -21,6 +21,8 @@ from batchtop.core.service import BatchService
 from batchtop.core.store import Store
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.importer import ImportScreen
+from batchtop.tui.screens.results import ResultsScreen
+from batchtop.tui.screens.retry import RetryScreen
 from results_support import results_of
 from textual.app import App, ComposeResult
 from textual.screen import Screen
@@ -187,3 +189,45 @@ async def import_form(service: BatchService) -> AsyncIterator[tuple[ScreenHost, 
         screen = app.screen
         assert isinstance(screen, ImportScreen)
         yield app, pilot, screen
+
+
+@asynccontextmanager
+async def retry_dialog(
+    service: BatchService, batch_id: str, title: str, size: tuple[int, int] = (160, 48)
+) -> AsyncIterator[tuple[ScreenHost, Any]]:
+    """The results viewer of `batch_id`, loaded, with its retry dialog (R) open: (its host
+    app, the pilot)."""
+    app = ScreenHost(lambda: ResultsScreen(service, batch_ids=[batch_id], title=title))
+    async with app.run_test(size=size) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ResultsScreen)
+        await wait_for(pilot, lambda: screen.loaded, limit_s=20)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, RetryScreen))
+        await pilot.pause()
+        yield app, pilot
+
+
+OPENAI_QUESTION = [{"role": "user", "content": "Tell me about the sea and its tides"}]
+
+
+async def openai_cuts(
+    service: BatchService, emulator: Any, budgets: Iterable[tuple[str, int]]
+) -> str:
+    """An ended OpenAI chat batch of `OPENAI_QUESTION` asked with each (custom_id,
+    max_completion_tokens): a small budget is cut (finish_reason length). Its id."""
+    requests = [
+        {
+            "custom_id": cid,
+            "params": {
+                "model": "gpt-4o-mini",
+                "messages": OPENAI_QUESTION,
+                "max_completion_tokens": b,
+            },
+        }
+        for cid, b in budgets
+    ]
+    (batch_id,) = (await service.submit_requests(requests, name="cuts")).batch_ids
+    emulator.advance(3600)
+    await service.refresh()
+    return batch_id

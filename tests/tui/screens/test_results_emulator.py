@@ -18,9 +18,8 @@ from batchtop.core.models import ProcessingStatus, ResultType
 from batchtop.core.service import BatchService
 from batchtop.tui.messages import ServiceEvent
 from batchtop.tui.screens.results import ResultsScreen
-from batchtop.tui.screens.retry import RetryScreen
 from batchtop.tui.widgets.result_detail import ResultDetail
-from screens_data import HOSTILE, ScreenHost, screen_text, wait_for
+from screens_data import HOSTILE, ScreenHost, retry_dialog, screen_text, wait_for
 from waiting import wait_until
 
 
@@ -104,14 +103,7 @@ async def test_retry_failed_from_the_viewer(
     emulator.advance(3600)
     await live_service.refresh()
     emulator.set_rules([])  # the retry succeeds
-    app = ScreenHost(lambda: ResultsScreen(live_service, batch_ids=[batch_id], title="retry"))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ResultsScreen)
-        await wait_for(pilot, lambda: screen.loaded, limit_s=20)
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RetryScreen))
-        await pilot.pause()
+    async with retry_dialog(live_service, batch_id, "retry") as (app, pilot):
         assert "Resend 3 requests (3 errored) of retry" in screen_text(app)
         await pilot.press("y")
         await wait_for(

@@ -7,39 +7,19 @@ from __future__ import annotations
 import pytest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
-from batchtop.tui.screens.results import ResultsScreen
-from batchtop.tui.screens.retry import RetryScreen
-from screens_data import ScreenHost, screen_text, wait_for
+from screens_data import openai_cuts, retry_dialog, screen_text, wait_for
 from textual.widgets import Input
 
 pytest.importorskip("openai")
 pytest.importorskip("batchtop.core.emulator.openai_api")
-
-QUESTION = [{"role": "user", "content": "Tell me about the sea and its tides"}]
 
 
 @pytest.mark.parametrize("size", [(80, 24), (250, 70)])
 async def test_retry_dialog_of_cuts_without_failures(
     openai_live: BatchService, openai_emulator: EmulatorHandle, size: tuple[int, int]
 ) -> None:
-    requests = [
-        {
-            "custom_id": cid,
-            "params": {"model": "gpt-4o-mini", "messages": QUESTION, "max_completion_tokens": b},
-        }
-        for cid, b in (("cut-1", 3), ("whole", 500))
-    ]
-    (batch_id,) = (await openai_live.submit_requests(requests, name="cuts")).batch_ids
-    openai_emulator.advance(3600)
-    await openai_live.refresh()
-    app = ScreenHost(lambda: ResultsScreen(openai_live, batch_ids=[batch_id], title="cuts"))
-    async with app.run_test(size=size) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ResultsScreen)
-        await wait_for(pilot, lambda: screen.loaded, limit_s=20)
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RetryScreen))
-        await pilot.pause()
+    batch_id = await openai_cuts(openai_live, openai_emulator, [("cut-1", 3), ("whole", 500)])
+    async with retry_dialog(openai_live, batch_id, "cuts", size) as (app, pilot):
         text = screen_text(app)
         assert "has no failed requests" in " ".join(text.split()), text
         assert "None of the failed requests" not in text

@@ -8,15 +8,11 @@ import orjson
 import pytest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.service import BatchService
-from batchtop.tui.screens.results import ResultsScreen
-from batchtop.tui.screens.retry import RetryScreen
-from screens_data import ScreenHost, screen_text, wait_for
+from screens_data import openai_cuts, retry_dialog, screen_text, wait_for
 from textual.widgets import Input
 
 pytest.importorskip("openai")
 pytest.importorskip("batchtop.core.emulator.openai_api")
-
-QUESTION = [{"role": "user", "content": "Tell me about the sea and its tides"}]
 
 
 async def test_retry_dialog_resends_openai_cuts_with_a_new_budget(
@@ -24,24 +20,9 @@ async def test_retry_dialog_resends_openai_cuts_with_a_new_budget(
 ) -> None:
     from openai import OpenAI
 
-    requests = [
-        {
-            "custom_id": cid,
-            "params": {"model": "gpt-4o-mini", "messages": QUESTION, "max_completion_tokens": b},
-        }
-        for cid, b in (("cut-1", 3), ("cut-2", 3), ("whole", 500))
-    ]
-    (batch_id,) = (await openai_live.submit_requests(requests, name="cuts")).batch_ids
-    openai_emulator.advance(3600)
-    await openai_live.refresh()
-    app = ScreenHost(lambda: ResultsScreen(openai_live, batch_ids=[batch_id], title="cuts"))
-    async with app.run_test(size=(160, 48)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, ResultsScreen)
-        await wait_for(pilot, lambda: screen.loaded, limit_s=20)
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RetryScreen))
-        await pilot.pause()
+    budgets = [("cut-1", 3), ("cut-2", 3), ("whole", 500)]
+    batch_id = await openai_cuts(openai_live, openai_emulator, budgets)
+    async with retry_dialog(openai_live, batch_id, "cuts") as (app, pilot):
         assert "Also resend the 2 max_completion_tokens cuts (m)" in screen_text(app)
         await pilot.press("m")
         app.screen.query_one("#retry-max-tokens", Input).value = "400"
