@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import anthropic
 from batchtop.core.emulator import EmulatorHandle
-
-CLI = [sys.executable, "-m", "batchtop.tui.cli"]
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        cwd=cwd,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+from cli_support import run
 
 
 def _native(cid: str, max_tokens: object = 20) -> str:

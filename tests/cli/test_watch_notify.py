@@ -8,13 +8,11 @@ import os
 import re
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 from batchtop.core.emulator import EmulatorHandle
+from cli_support import CLI, run
 from waiting import wait_until
-
-CLI = [sys.executable, "-m", "batchtop.tui.cli"]
 
 
 def _recorder(directory: Path, name: str) -> Path:
@@ -45,15 +43,7 @@ def test_watch_notifies_and_runs_the_hook(emulator_env: EmulatorHandle, tmp_path
     ]
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in requests))
     env = dict(os.environ)
-    submitted = subprocess.run(
-        [*CLI, "submit", "in.jsonl", "--name", "say numbers"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    submitted = run("submit", "in.jsonl", "--name", "say numbers", cwd=tmp_path, env=env)
     assert submitted.returncode == 0, submitted.stderr
     (bid,) = re.findall(r"submitted (msgbatch_\w+)", submitted.stdout)
 
@@ -96,15 +86,7 @@ def test_watch_notifies_and_runs_the_hook(emulator_env: EmulatorHandle, tmp_path
 def test_exec_with_an_unparsable_command_is_one_line(
     emulator_env: EmulatorHandle, tmp_path: Path
 ) -> None:
-    proc = subprocess.run(
-        [*CLI, "watch", "--exec", "'unclosed"],
-        cwd=tmp_path,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = run("watch", "--exec", "'unclosed", cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout
     assert proc.stderr.startswith("batchtop: error: --exec: cannot parse the command")
     assert len(proc.stderr.strip().splitlines()) == 1

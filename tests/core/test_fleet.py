@@ -14,7 +14,7 @@ from batchtop.core.fleet import Fleet, covered_providers, shown_providers
 from batchtop.core.models import Event, ImportOptions, RefreshDone, RefreshFailed
 from batchtop.core.service import BatchService
 from batchtop.core.store import Store
-from service_support import FakeSleep
+from service_support import FakeSleep, new_service
 
 pytest.importorskip("openai")
 
@@ -22,30 +22,11 @@ SETTINGS = Settings(max_retries=0, request_timeout_s=10.0)
 
 
 def openai_service(emulator: EmulatorHandle, path: Path) -> BatchService:
-    service = BatchService(
-        Store.open(path),
-        SETTINGS,
-        api_key="test-key",
-        base_url=emulator.base_url,
-        now=emulator.clock.now,
-        sleep=FakeSleep(),
-        provider="openai",
-    )
-    service._owns_store = True
-    return service
+    return new_service(emulator, path, provider="openai")
 
 
 def anthropic_service(emulator: EmulatorHandle, path: Path) -> BatchService:
-    service = BatchService(
-        Store.open(path),
-        SETTINGS,
-        api_key="test-key",
-        base_url=emulator.base_url,
-        now=emulator.clock.now,
-        sleep=FakeSleep(),
-    )
-    service._owns_store = True
-    return service
+    return new_service(emulator, path)
 
 
 def chat_file(path: Path, n: int) -> Path:

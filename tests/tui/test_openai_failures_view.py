@@ -5,6 +5,7 @@ lists it; delete (OpenAI has none) and cancel (it has ended) say so before askin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -14,6 +15,7 @@ from batchtop.tui.app import BatchtopApp
 from dashboard_support import OPENAI_SETTINGS as SETTINGS
 from dashboard_support import until
 from test_openai_dashboard import SIZE, detail_text
+from textual.pilot import Pilot
 
 pytest.importorskip("openai")
 
@@ -40,27 +42,32 @@ def two_model_batch(emulator: EmulatorHandle) -> str:
     return batch.id
 
 
+async def refresh_to(pilot: Pilot[Any], app: BatchtopApp, batch_id: str) -> None:
+    """A refresh (r) lists the batch; the cursor goes to it."""
+    await pilot.pause()
+    await pilot.press("r")
+    table = app.dashboard.table
+    assert await until(pilot, lambda: batch_id in table.keys, tries=200)
+    table.move_cursor(row=table.get_row_index(batch_id))
+
+
 async def test_a_failed_batch_shows_why_and_is_with_errors(
-    openai_emulator: EmulatorHandle, openai_service: BatchService, tmp_path: Path
+    openai_emulator: EmulatorHandle, openai_service: BatchService
 ) -> None:
     batch_id = two_model_batch(openai_emulator)
     app = BatchtopApp(openai_service, SETTINGS, poll=False, now=openai_emulator.clock.now)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("r")
-        table = app.dashboard.table
-        assert await until(pilot, lambda: batch_id in table.keys, tries=200)
-        table.move_cursor(row=table.get_row_index(batch_id))
+        await refresh_to(pilot, app, batch_id)
         assert await until(pilot, lambda: "mismatched_model" in detail_text(app))
         assert "line 2" in detail_text(app)
         assert openai_service.progress(batch_id)[0] == 0.0  # nothing ran: not "by count 100%"
         await pilot.press("4")
         await pilot.pause()
-        assert await until(pilot, lambda: list(table.keys) == [batch_id])
+        assert await until(pilot, lambda: list(app.dashboard.table.keys) == [batch_id])
 
 
 async def test_delete_and_cancel_that_do_not_apply_say_so_before_asking(
-    openai_emulator: EmulatorHandle, openai_service: BatchService, tmp_path: Path
+    openai_emulator: EmulatorHandle, openai_service: BatchService
 ) -> None:
     from batchtop.tui.screens.confirm import ConfirmScreen
 
@@ -71,11 +78,7 @@ async def test_delete_and_cancel_that_do_not_apply_say_so_before_asking(
         return [str(n.message) for n in app._notifications]
 
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("r")
-        table = app.dashboard.table
-        assert await until(pilot, lambda: batch_id in table.keys, tries=200)
-        table.move_cursor(row=table.get_row_index(batch_id))
+        await refresh_to(pilot, app, batch_id)
         await pilot.pause()
         await pilot.press("D")
         assert await until(pilot, lambda: any("cannot be deleted" in m for m in said()))
@@ -118,11 +121,7 @@ async def test_a_failed_batch_exports_nothing_and_its_statistics_say_why(
     app = BatchtopApp(openai_service, SETTINGS, poll=False, now=openai_emulator.clock.now)
     out = tmp_path / "out.jsonl"
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("r")
-        table = app.dashboard.table
-        assert await until(pilot, lambda: batch_id in table.keys, tries=200)
-        table.move_cursor(row=table.get_row_index(batch_id))
+        await refresh_to(pilot, app, batch_id)
         await pilot.pause()
         await pilot.press("e")
         assert await until(pilot, lambda: isinstance(app.screen, ExportScreen))
