@@ -25,6 +25,7 @@ from batchtop.tui.cli import progress
 from batchtop.tui.cli.commands.results import waiting_note
 from batchtop.tui.cli.render import batches_table, clean, console, txt
 from batchtop.tui.cli.session import resolve, routed
+from batchtop.tui.safe_text import safe_text
 from batchtop.tui.words import quantity
 from rich.console import RenderableType
 from rich.live import Live
@@ -267,7 +268,7 @@ class EndAnnouncer:
         ]
         for notice in notices:
             if self.notifier is not None:
-                console(stderr=True).print(txt(notice.line))
+                console(stderr=True).print(safe_text(notice.line, literal=True))
                 await asyncio.to_thread(
                     self.notifier.send, notice.title, notice.line, urgent=notice.failed
                 )
