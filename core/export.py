@@ -29,6 +29,7 @@ import csv
 import glob
 import io
 import os
+import queue
 import re
 import stat
 import tempfile
@@ -113,8 +114,9 @@ class PagedRows(Protocol):
     skips building a `ResultRow` per result, which cost as much as formatting and writing.
     """
 
-    def raw_pages(self) -> Iterator[tuple[bytes, int]]:
-        """(a page of raw lines as UTF-8, each ending in a newline; its line count)."""
+    def raw_pages(self) -> Iterator[tuple[list[bytes], int]]:
+        """(a page of raw lines as UTF-8 and an empty one: `b"\\n".join` of them ends each in
+        a newline; its line count)."""
         ...
 
     def csv_pages(self) -> Iterator[tuple[bytes, int]]:
@@ -217,7 +219,7 @@ def _paged_progress(
             progress(n)
 
 
-def _lines(page: tuple[bytes, int]) -> int:
+def _lines(page: tuple[Any, int]) -> int:
     return page[1]
 
 
@@ -233,6 +235,38 @@ def _write_pages(pages: Iterable[tuple[bytes, int]], fh: IO[bytes], header: byte
 
 
 _CSV_HEADER = (",".join(CSV_COLUMNS) + "\r\n").encode()
+
+
+def _write_lines_behind(pages: Iterable[tuple[list[bytes], int]], fh: IO[bytes]) -> int:
+    """Write pages of lines (`PagedRows.raw_pages`), each joined and written on a thread of
+    its own while the next page is read (joining megabytes and writing them let go of the
+    GIL); returns the lines. What the writer raises is raised here once it has stopped."""
+    todo: queue.Queue[list[bytes] | None] = queue.Queue(2)
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        while (lines := todo.get()) is not None:
+            if not failed:
+                try:
+                    fh.write(b"\n".join(lines))
+                except BaseException as exc:  # raised by the reader
+                    failed.append(exc)
+
+    writer = threading.Thread(target=write, name="batchtop-export-write", daemon=True)
+    writer.start()
+    n = 0
+    try:
+        for lines, count in pages:
+            if failed:
+                break
+            todo.put(lines)
+            n += count
+    finally:
+        todo.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
+    return n
 
 
 # --- structured outputs as columns (`--expand-json`) ---------------------------------------
@@ -579,7 +613,7 @@ def _write(
             text.detach()
     elif fmt in ("jsonl", "csv") and isinstance(rows, PagedRows):  # pages come as UTF-8
         if fmt == "jsonl":
-            n = _write_pages(_paged_progress(rows.raw_pages(), progress, _lines, cancel), fh)
+            n = _write_lines_behind(_paged_progress(rows.raw_pages(), progress, _lines, cancel), fh)
         else:
             pages = _paged_progress(rows.csv_pages(), progress, _lines, cancel)
             n = _write_pages(pages, fh, _CSV_HEADER)

@@ -238,8 +238,9 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
             for page in pages:
                 yield from zip(map(to_row, page), lines.texts(page, RAW_AT), strict=True)
 
-    def raw_pages(self) -> Iterator[tuple[bytes, int]]:
-        """(the raw lines of a page, each ending in a newline, as UTF-8; their number).
+    def raw_pages(self) -> Iterator[tuple[list[bytes], int]]:
+        """(the raw lines of a page as UTF-8 and an empty one, `b"\\n".join` of which ends
+        each in a newline; their number).
 
         The lines are read from the batches' results files at the rows' offsets, checked
         (`raw_lines.RawLines`); a row of an older store has its line itself. No decoding to
@@ -258,7 +259,7 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
                 for page in pages:
                     if isinstance(page, str):
                         assert one is not None
-                        yield lines.joined(one, page, whole), len(page) // PLACE_CHARS
+                        yield lines.placed(one, page, whole), len(page) // PLACE_CHARS
                     else:
                         yield lines.page(page, one, whole), len(page)
             finally:

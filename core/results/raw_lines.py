@@ -41,7 +41,7 @@ RAW_COLUMNS = (
 
 PLACES = "printf('%016x%016x%016x', r.raw_at, r.raw_len, r.raw_crc)"
 """A row's place in its file (offset, length, CRC-32) as 48 hex digits: a page of them,
-joined by SQLite into one string, is read by `RawLines.joined` without a tuple per row."""
+joined by SQLite into one string, is read by `RawLines.placed` without a tuple per row."""
 PLACE_CHARS = 48
 
 WHOLE_FILE_MAX = 256 << 20
@@ -232,11 +232,12 @@ class RawLines:
 
     def page(
         self, rows: Sequence[Sequence[Any]], batch_id: str | None = None, whole: bool = False
-    ) -> bytes:
+    ) -> list[bytes]:
         """The lines of a page of rows (the batch id, `RAW_COLUMNS`, the page's key) as
-        UTF-8, each ending in a newline (and only one: a line stored in `raw` is written
-        without the line end it kept). `batch_id`: every row's (their first column is then
-        anything); `whole`: the files may be read whole (see `known`)."""
+        UTF-8, then an empty one: `b"\\n".join` of them ends each in a newline (and only
+        one: a line stored in `raw` is written without the line end it kept). `batch_id`:
+        every row's (their first column is then anything); `whole`: the files may be read
+        whole (see `known`)."""
         if batch_id is None:
             batches = {r[0] for r in rows if r[2] is not None}
         else:
@@ -251,12 +252,12 @@ class RawLines:
             for row_batch, raw, at, n, crc, _key in rows
         ]
         out.append(b"")
-        return b"\n".join(out)
+        return out
 
-    def joined(self, batch_id: str, places: str, whole: bool = False) -> bytes:
+    def placed(self, batch_id: str, places: str, whole: bool = False) -> list[bytes]:
         """The lines of a page of one batch's rows that all have their place in the file
-        (`PLACES`, joined), as UTF-8, each ending in a newline; `whole`: the file may be
-        read whole (see `known`). The loop of `line`, inlined: it runs once per row."""
+        (`PLACES`, joined), as `page` gives them; `whole`: the file may be read whole (see
+        `known`). The loop of `line`, inlined: it runs once per row."""
         held = self._file(batch_id)
         held.check()
         if whole:
@@ -280,4 +281,4 @@ class RawLines:
                     raise held.changed()
                 append(got)
         append(b"")
-        return b"\n".join(out)
+        return out

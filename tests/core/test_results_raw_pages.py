@@ -138,3 +138,24 @@ def test_a_cancelled_or_failing_export_leaves_no_thread_and_its_connection_free(
     assert not _pagers()
     path.write_bytes(data)
     assert _jsonl(store, ["b1"]) == _sorted(lines)  # the same connection reads on
+
+
+class _FillsUp(io.BytesIO):
+    """A stream that takes one write, then has no space left."""
+
+    def write(self, data: object) -> int:
+        if self.tell():
+            raise OSError(28, "No space left on device")
+        return super().write(data)  # type: ignore[arg-type]
+
+
+def test_a_write_that_fails_mid_export_is_raised_and_leaves_no_thread(
+    shuffled: tuple[Store, list[bytes]],
+) -> None:
+    store, lines = shuffled
+    out = _FillsUp()
+    with pytest.raises(OSError, match="No space left"):
+        export_to_stream(results_of(store).iter_results(["b1"], ALL), "jsonl", out)
+    assert out.getvalue() == _sorted(lines)[: len(out.getvalue())]
+    assert not [t for t in threading.enumerate() if t.name.startswith("batchtop-export")]
+    assert _jsonl(store, ["b1"]) == _sorted(lines)
