@@ -19,7 +19,8 @@ METHOD = (
     " runs in its worker thread: read the rows from SQLite in keyset pages, write a temp file,"
     " fsync, rename (JSONL: the next page's places found by SQLite on a second thread, each"
     " page's lines, read from the results file, joined and written on a third; on a machine"
-    " whose cores are busy the threads share them, and the ratio follows the CPU time). Baseline: the same rows already in memory (a list built before timing)"
+    " whose cores are busy the threads share them, and the ratio follows the CPU time)."
+    " Baseline: the same rows already in memory (a list built before timing)"
     " written with `csv.writer` (CSV: the same 9 columns, no formula guard) or plain"
     " `write()` of the raw lines (JSONL), then flush + fsync. Interleaved repetitions."
 )
