@@ -31,6 +31,7 @@ CASES = (
     "submitrss",
     "memory",
     "refresh",
+    "longrun",
     "export",
     "statistics",
 )
