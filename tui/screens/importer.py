@@ -484,10 +484,11 @@ class ImportScreen(Screen[SubmitOutcome | None]):
         self.busy = False
         self.outcome = outcome
         ids = ", ".join(clean(b) for b in outcome.batch_ids)
-        if outcome.failed_parts:
+        not_sent = {*outcome.failed_parts, *outcome.unresolved_parts}
+        if not_sent:  # failed, or unresolved (its batch may still appear: not sent twice)
             self.notify(
                 escape(clean("; ".join(outcome.errors))),
-                title=f"{quantity(len(outcome.failed_parts), 'part')} not submitted",
+                title=f"{quantity(len(not_sent), 'part')} not submitted",
                 severity="error",
                 timeout=15,
             )

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
-from batchtop.core.models import SubmitOutcome
+from batchtop.core.emulator import EmulatorHandle
+from batchtop.core.models import SubmitOutcome, SubmitProgress
 from batchtop.core.service import BatchService
 from batchtop.tui.screens.confirm import ConfirmScreen
 from batchtop.tui.screens.importer import ImportScreen
@@ -20,6 +21,7 @@ from screens_data import (
     submit_confirmed,
     wait_for,
 )
+from service_support import ServiceFactory
 from textual.widgets import Button, Input, TextArea
 
 
@@ -345,3 +347,36 @@ async def test_a_file_for_the_other_provider_says_what_to_do_in_the_tui(tmp_path
         assert "show OpenAI alone on the dashboard (P)" in text
         assert "--provider" not in text
     service.store.close()
+
+
+async def test_a_part_whose_create_went_unanswered_is_said_not_submitted(
+    make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A two-part import whose second create the server holds past the client's timeout:
+    part 1 is created, part 2 is left unresolved (its batch may still appear, it is not sent
+    again), and the form says so, naming the part, instead of only "Submitted 1 batch"."""
+    service = make_service(max_requests_per_batch=3, request_timeout_s=2.0)
+    service.auto_download = False
+    path = tmp_path / "articles.jsonl"
+    write_good(path)  # 5 requests: parts of 3 and 2
+    async with import_form(service) as (app, pilot, screen):
+        screen.query_one("#import-path", Input).value = str(path)
+        await analyse(pilot, screen)
+        shown = screen._on_submit
+
+        def hold_the_next_create(progress: SubmitProgress) -> None:
+            if progress.batch_id is not None:  # part 1 created: part 2's create is held
+                emulator.set_faults(create_latency_s=3600)
+            shown(progress)
+
+        screen._on_submit = hold_the_next_create  # type: ignore[method-assign]
+        try:
+            outcome = await submit_confirmed(pilot, app)
+        finally:
+            emulator.set_faults(create_latency_s=0)
+            emulator.call(emulator.server.release_slow_creates)
+        assert len(outcome.batch_ids) == 1
+        assert (outcome.failed_parts, outcome.unresolved_parts) == ((), (2,))
+        (said,) = [n for n in app._notifications if n.title == "1 part not submitted"]
+        assert "part 2:" in str(said.message)
+        assert "so the part is not sent again" in str(said.message)
