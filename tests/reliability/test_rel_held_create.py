@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,55 +23,17 @@ from typing import Any
 
 import pytest
 from batchtop.core.emulator import EmulatorConfig, EmulatorHandle, ManualClock, run_in_thread
-from data_factory import openai_chat, write_jsonl
-from reliability_support import cli_env, run_cli, server_custom_ids, start_cli, store_file
+from data_factory import openai_chat, request
+from reliability_support import CliHome, server_custom_ids
 from waiting import wait_until
 
 COUNT = 4
 
 
 def _requests(openai: bool) -> Iterator[dict[str, Any]]:
+    line = openai_chat if openai else request
     for i in range(COUNT):
-        if openai:
-            yield openai_chat(f"held-{i:03d}", f"held create {i}")
-        else:
-            yield {
-                "custom_id": f"held-{i:03d}",
-                "params": {
-                    "model": "claude-haiku-4-5",
-                    "max_tokens": 8,
-                    "messages": [{"role": "user", "content": f"held create {i}"}],
-                },
-            }
-
-
-class Home:
-    """One data directory with a one-part file (`held-000` … `held-003`)."""
-
-    def __init__(self, tmp: Path, emulator: EmulatorHandle, provider: str) -> None:
-        if provider == "openai":
-            self.env = cli_env(
-                tmp, api_key=None, OPENAI_API_KEY="test-key", OPENAI_BASE_URL=emulator.base_url
-            )
-        else:
-            self.env = cli_env(tmp, base_url=emulator.base_url)
-        self.data = tmp / "xdg" / "data" / "batchtop"
-        config = tmp / "xdg" / "config" / "batchtop"
-        config.mkdir(parents=True)
-        (config / "config.toml").write_text(f'provider = "{provider}"\nrequest_timeout_s = 5\n')
-        self.cwd = tmp / "work"
-        self.cwd.mkdir()
-        write_jsonl(self.cwd / "input.jsonl", _requests(provider == "openai"))
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(*args, cwd=self.cwd, env=self.env, timeout=180)
-
-    def intents(self) -> list[tuple[Any, ...]]:
-        conn = sqlite3.connect(store_file(self.data), timeout=10)
-        try:
-            return conn.execute("SELECT part, state FROM intents ORDER BY id").fetchall()
-        finally:
-            conn.close()
+        yield line(f"held-{i:03d}", f"held create {i}")
 
 
 @pytest.fixture(params=["anthropic", "openai"])
@@ -83,6 +43,7 @@ def provider(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def emulator(provider: str) -> Iterator[EmulatorHandle]:
+    """Either API's emulator, its clock starting at the real time (the CLI's)."""
     live = {"counters": "live"} if provider == "openai" else {}
     config = EmulatorConfig(rate=None, start_delay_s=0.0, seed=23, **live)  # type: ignore[arg-type]
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
@@ -98,10 +59,13 @@ def one_line(text: str) -> str:
 def test_a_create_held_past_the_client_timeout_makes_one_batch(
     provider: str, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    home = Home(tmp_path, emulator, provider)
+    openai = provider == "openai"
+    home = CliHome(
+        tmp_path, emulator, _requests(openai), openai=openai, settings="request_timeout_s = 5\n"
+    )
     assert home.cli("ls").returncode == 0  # its store bound to the workspace
     emulator.set_faults(create_latency_s=3600)
-    proc = start_cli("submit", "input.jsonl", "--yes", cwd=home.cwd, env=home.env)
+    proc = home.submit()
     held = lambda: emulator.call(lambda: emulator.server.held_creates) == 1  # noqa: E731
     wait_until(lambda: held() or proc.poll() is not None, 120, "the create held at the server")
     assert proc.poll() is None, proc.communicate()
@@ -116,7 +80,7 @@ def test_a_create_held_past_the_client_timeout_makes_one_batch(
     assert "`batchtop reconcile --abandon` closes it now" in said, said
     assert emulator.stats.arrivals("create") == 1
     assert emulator.stats.count("list") >= 1  # it looked for the batch
-    assert home.intents() == [(1, "pending")]
+    assert home.query("SELECT part, state FROM intents") == [(1, "pending")]
 
     emulator.call(emulator.server.release_slow_creates)  # the server makes the batch now
     wait_until(lambda: len(server_custom_ids(emulator)) == 1, 120, "the held create's batch")
@@ -127,11 +91,11 @@ def test_a_create_held_past_the_client_timeout_makes_one_batch(
         assert entry["state"] == "unknown", entry
         rec = home.cli("reconcile", "--adopt", entry["candidates"][0], "--json")
     assert rec.returncode == 0, rec.stderr[-2000:]
-    assert home.intents() == [(1, "reconciled")]
+    assert home.query("SELECT part, state FROM intents") == [(1, "reconciled")]
 
     again = home.cli("submit", "input.jsonl", "--yes")
     assert again.returncode == 1  # already submitted: sending it again bills it twice
     assert "already submitted" in one_line(again.stderr), again.stderr[-2000:]
     assert emulator.stats.arrivals("create") == 1
-    (cids,) = server_custom_ids(emulator).values()  # exactly one batch of the part
-    assert sorted(cids) == [f"held-{i:03d}" for i in range(COUNT)]
+    (batch_id,) = server_custom_ids(emulator)  # exactly one batch: the part's
+    assert home.query("SELECT batch_id FROM intents") == [(batch_id,)]
