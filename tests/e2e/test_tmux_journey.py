@@ -163,11 +163,10 @@ def _quote(part: str) -> str:
     return "'" + part.replace("'", "'\\''") + "'"
 
 
-@pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
-    sessions: list[Tmux] = []
-    # No ANTHROPIC_* (the demo needs no key), and no COLUMNS/LINES: they would override the
-    # terminal's real size (shutil.get_terminal_size reads them first).
+def terminal_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """batchtop's environment in a test's terminal: no ANTHROPIC_* (the demo needs no key),
+    no COLUMNS/LINES (they would override the terminal's real size: shutil.get_terminal_size
+    reads them first), an xterm, private XDG dirs under `tmp_path`; then `extra`."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -179,7 +178,15 @@ def terminal(tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
         XDG_DATA_HOME=str(tmp_path / "data"),
         XDG_CACHE_HOME=str(tmp_path / "cache"),
         XDG_STATE_HOME=str(tmp_path / "state"),
+        **extra,
     )
+    return env
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Callable[..., Tmux]]:
+    sessions: list[Tmux] = []
+    env = terminal_env(tmp_path)
 
     def start(args: list[str], size: tuple[int, int] = (160, 48)) -> Tmux:
         session = Tmux([*BATCHTOP, *args], tmp_path, env, size)

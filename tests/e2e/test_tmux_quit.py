@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_tmux_journey import BATCHTOP, Tmux, _quote, pytestmark  # noqa: F401
+from test_tmux_journey import BATCHTOP, Tmux, _quote, pytestmark, terminal_env  # noqa: F401
 
 GATE = """
 import os, sys, threading
@@ -54,19 +54,7 @@ class Shell(Tmux):
 @pytest.fixture
 def shell(tmp_path: Path) -> Iterator[Callable[..., Shell]]:
     sessions: list[Shell] = []
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("ANTHROPIC_") and k not in {"COLUMNS", "LINES"}
-    }
-    env.update(
-        TERM="xterm-256color",
-        TMPDIR=str(tmp_path / "tmp"),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-    )
+    env = terminal_env(tmp_path, TMPDIR=str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
 
     def start(**extra: str) -> Shell:
