@@ -17,7 +17,9 @@ GET /v1/models[/{id}], POST /v1/messages/count_tokens.
 Lifecycle is derived from the clock when a batch is read: request i of a batch finishes at
 created + start_delay + (i+1)/rate (+ a rule's delay_s); cancel stops new completions and
 ends the batch cancel_delay_s later; 24 h after creation unprocessed requests expire; 29 days
-after creation results are archived. Rules are applied when a batch is created.
+after creation results are archived (`EmulatorHandle.retire` archives an ended batch at once,
+and expires an OpenAI batch's files: how the demo, open for hours, keeps its emulators'
+memory bounded). Rules are applied when a batch is created.
 
 `handle.stats.count(endpoint, status)` counts requests per route name: create, list,
 retrieve, cancel, delete, results, models, model, count_tokens, unknown (499 = the client
