@@ -29,7 +29,6 @@ import csv
 import glob
 import io
 import os
-import queue
 import re
 import stat
 import tempfile
@@ -237,35 +236,14 @@ def _write_pages(pages: Iterable[tuple[bytes, int]], fh: IO[bytes], header: byte
 _CSV_HEADER = (",".join(CSV_COLUMNS) + "\r\n").encode()
 
 
-def _write_lines_behind(pages: Iterable[tuple[list[bytes], int]], fh: IO[bytes]) -> int:
-    """Write pages of lines (`PagedRows.raw_pages`), each joined and written on a thread of
-    its own while the next page is read (joining megabytes and writing them let go of the
-    GIL); returns the lines. What the writer raises is raised here once it has stopped."""
-    todo: queue.Queue[list[bytes] | None] = queue.Queue(2)
-    failed: list[BaseException] = []
-
-    def write() -> None:
-        while (lines := todo.get()) is not None:
-            if not failed:
-                try:
-                    fh.write(b"\n".join(lines))
-                except BaseException as exc:  # raised by the reader
-                    failed.append(exc)
-
-    writer = threading.Thread(target=write, name="batchtop-export-write", daemon=True)
-    writer.start()
+def _write_lines(pages: Iterable[tuple[list[bytes], int]], fh: IO[bytes]) -> int:
+    """Write pages of lines (`PagedRows.raw_pages`); returns the lines. (Joining a page of
+    megabytes lets go of the GIL: the thread finding the next page runs meanwhile.)"""
+    write = fh.write
     n = 0
-    try:
-        for lines, count in pages:
-            if failed:
-                break
-            todo.put(lines)
-            n += count
-    finally:
-        todo.put(None)
-        writer.join()
-    if failed:
-        raise failed[0]
+    for lines, count in pages:
+        write(b"\n".join(lines))
+        n += count
     return n
 
 
@@ -613,7 +591,7 @@ def _write(
             text.detach()
     elif fmt in ("jsonl", "csv") and isinstance(rows, PagedRows):  # pages come as UTF-8
         if fmt == "jsonl":
-            n = _write_lines_behind(_paged_progress(rows.raw_pages(), progress, _lines, cancel), fh)
+            n = _write_lines(_paged_progress(rows.raw_pages(), progress, _lines, cancel), fh)
         else:
             pages = _paged_progress(rows.csv_pages(), progress, _lines, cancel)
             n = _write_pages(pages, fh, _CSV_HEADER)
