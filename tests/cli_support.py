@@ -24,3 +24,11 @@ def run(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def config_env(tmp_path: Path, settings: str, **extra: str) -> dict[str, str]:
+    """This process's environment with `settings` as batchtop's config file
+    (`tmp_path/config.toml`, named by BATCHTOP_CONFIG), and `extra`."""
+    config = tmp_path / "config.toml"
+    config.write_text(settings)
+    return dict(os.environ, BATCHTOP_CONFIG=str(config), **extra)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from batchtop.core.emulator import EmulatorHandle
-from cli_support import run
+from cli_support import config_env, run
 
 pytest.importorskip("openai")
 
@@ -78,13 +78,11 @@ def test_reconcile_not_asked_to_delete_does_not_speak_of_deleting(
 def test_the_refusal_above_the_threshold_says_the_figure_is_input_only(
     openai_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("confirm_submit_above_usd = 0.0000001\n")
-    env = dict(
-        os.environ,
+    env = config_env(
+        tmp_path,
+        "confirm_submit_above_usd = 0.0000001\n",
         OPENAI_API_KEY="sk-test",
         OPENAI_BASE_URL=openai_emulator.base_url,
-        BATCHTOP_CONFIG=str(config),
     )
     (tmp_path / "words.txt").write_text("one\ntwo\n", encoding="utf-8")
     args = ("submit", "--provider", "openai", "words.txt", "--model", "gpt-4o-mini")

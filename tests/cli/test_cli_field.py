@@ -9,13 +9,11 @@ from datetime import datetime
 from pathlib import Path
 
 from batchtop.core.emulator import EmulatorHandle
-from cli_support import run
+from cli_support import config_env, run
 
 
 def no_retries(tmp_path: Path) -> dict[str, str]:
-    config = tmp_path / "config.toml"
-    config.write_text("max_retries = 0\n")
-    return dict(os.environ, BATCHTOP_CONFIG=str(config))
+    return config_env(tmp_path, "max_retries = 0\n")
 
 
 def test_ls_and_show_say_when_synced_and_fail_when_the_refresh_fails(

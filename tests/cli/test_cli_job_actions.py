@@ -5,19 +5,16 @@ know batch job_…" / "No batch job_… is known locally")."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 from batchtop.core.emulator import EmulatorHandle
-from test_cli import run
+from cli_support import config_env, run
 
 
 def test_a_job_id_acts_on_each_of_its_batches(emulator_env: EmulatorHandle, tmp_path: Path) -> None:
     emulator_env.config.rate = 0.001  # in progress until canceled
-    config = tmp_path / "config.toml"
-    config.write_text("max_requests_per_batch = 2\n")
-    env = dict(os.environ, BATCHTOP_CONFIG=str(config))
+    env = config_env(tmp_path, "max_requests_per_batch = 2\n")
     (tmp_path / "p.txt").write_text("a\nb\nc\nd\n")
     sent = run("submit", "p.txt", "--yes", "--json", cwd=tmp_path, env=env)
     assert sent.returncode == 0, sent.stderr

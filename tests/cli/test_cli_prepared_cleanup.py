@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from batchtop.core.emulator import EmulatorHandle
-from cli_support import run
+from cli_support import config_env, run
 
 pytest.importorskip("openai")
 
@@ -23,13 +23,11 @@ def _imports(tmp_path: Path) -> Path:
 def test_refused_and_killed_submits_leave_no_copies(
     openai_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("confirm_submit_above_usd = 0.0000001\n")
-    env = dict(
-        os.environ,
+    env = config_env(
+        tmp_path,
+        "confirm_submit_above_usd = 0.0000001\n",
         OPENAI_API_KEY="sk-test",
         OPENAI_BASE_URL=openai_emulator.base_url,
-        BATCHTOP_CONFIG=str(config),
     )
     (tmp_path / "p.txt").write_text("".join(f"prompt {i}\n" for i in range(200)))
     args = ("submit", "--provider", "openai", "p.txt", "--model", "gpt-4o-mini")

@@ -5,20 +5,17 @@ names the refusals and max_tokens cuts a retry resends when asked."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 from batchtop.core.emulator import EmulatorHandle, Rule
-from test_cli import run
+from cli_support import config_env, run
 
 
 def test_retry_confirms_its_cost_and_names_what_it_could_resend(
     emulator_env: EmulatorHandle, tmp_path: Path
 ) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text("confirm_submit_above_usd = 0.0000001\n")
-    env = dict(os.environ, BATCHTOP_CONFIG=str(config))
+    env = config_env(tmp_path, "confirm_submit_above_usd = 0.0000001\n")
     (tmp_path / "p.txt").write_text("".join(f"prompt {i}\n" for i in range(1, 6)))
     emulator_env.set_rules(
         [Rule(pattern="[12]$", stop_reason="refusal"), Rule(pattern="3$", stop_reason="max_tokens")]

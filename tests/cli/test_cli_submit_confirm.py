@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from batchtop.core.emulator import EmulatorHandle
+from cli_support import config_env, run
 from pty_run import Terminal
-from test_cli import assert_one_line_error, run
+from test_cli import assert_one_line_error
 
 
 def _setup(tmp_path: Path, limit: float) -> dict[str, str]:
     (tmp_path / "p.txt").write_text("one\ntwo\nthree\n")
-    config = tmp_path / "config.toml"
-    config.write_text(f"confirm_submit_above_usd = {limit}\n")
-    return {**os.environ, "BATCHTOP_CONFIG": str(config)}
+    return config_env(tmp_path, f"confirm_submit_above_usd = {limit}\n")
 
 
 def test_a_script_needs_yes_above_the_threshold(

@@ -12,9 +12,10 @@ import subprocess
 from pathlib import Path
 
 from batchtop.core.emulator import EmulatorHandle
+from cli_support import config_env, run
 from pty_run import CLI, Terminal
 from rich.text import Text
-from test_cli import assert_one_line_error, run, sigint_default
+from test_cli import assert_one_line_error, sigint_default
 from waiting import wait_until
 
 
@@ -29,9 +30,7 @@ def submit(tmp_path: Path, name: str, lines: int = 2) -> str:
 
 def no_sdk_retries(tmp_path: Path) -> dict[str, str]:
     """An environment whose config turns the SDK's own retries off: batchtop's policy shows."""
-    config = tmp_path / "no-retries.toml"
-    config.write_text("max_retries = 0\n")
-    return {**os.environ, "BATCHTOP_CONFIG": str(config)}
+    return config_env(tmp_path, "max_retries = 0\n")
 
 
 def test_watch_backs_off_after_a_529_on_its_first_refresh_and_goes_on(
