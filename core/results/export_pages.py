@@ -4,13 +4,10 @@ long-lived cursor), as rows or already joined by SQLite (raw JSONL lines, CSV re
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from ..models import ResultFilter, ResultRow
 from .queries import Source, filters, run, source, to_row
@@ -19,16 +16,7 @@ from .search import fts_complete
 from .sql import INPUT_JOINED, RAW_AT, ROW
 
 ITER_PAGE = 2_000
-RAW_PAGES = (1_000, 4_000)
-RAW_PAGE = 10_000
-"""JSONL pages: a small first one (the lines of the first page are read while SQLite finds
-the next), then larger ones (fewer hand-overs between the threads)."""
-
-
-def _raw_page_sizes() -> Iterator[int]:
-    yield from RAW_PAGES
-    while True:
-        yield RAW_PAGE
+RAW_PAGE = 5_000  # JSONL pages (a page of places is ~240 KB, its lines a few MB)
 
 
 def _keyset_page(
@@ -154,55 +142,6 @@ at a NUL character, so a row with a NUL in a text cell (rare; exported byte for 
 the same) is joined with `||`."""
 
 
-_T = TypeVar("_T")
-
-
-class _Prefetch(Generic[_T]):
-    """The items of `items`, computed on a thread of its own at most `depth` ahead: the
-    next export page is read by SQLite (which lets go of the GIL while it runs) while this
-    thread writes the one before. Whatever `items` raises is raised here; `close` stops the
-    thread and waits for it (it reads on the caller's connection, which is then free)."""
-
-    def __init__(self, items: Iterator[_T], depth: int = 2) -> None:
-        self._items = items
-        self._queue: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="batchtop-export-pages", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        end: tuple[bool, Any] = (False, None)
-        try:
-            for item in self._items:
-                self._queue.put((True, item))
-                if self._stop.is_set():
-                    return
-        except BaseException as exc:  # handed over, raised by the reader
-            end = (False, exc)
-        finally:
-            close = getattr(self._items, "close", None)
-            if close is not None:
-                close()
-        self._queue.put(end)
-
-    def __iter__(self) -> Iterator[_T]:
-        while True:
-            more, item = self._queue.get()
-            if not more:
-                self._thread.join()
-                if item is not None:
-                    raise item
-                return
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():  # make room for a put the thread is blocked in
-            with contextlib.suppress(queue.Empty):
-                self._queue.get(timeout=0.05)
-        self._thread.join()
-
-
 class ResultStream(Iterator[tuple[ResultRow, str]]):
     """(row, raw line) pairs by custom_id, streamed in keyset pages (no long-lived cursor).
 
@@ -244,38 +183,34 @@ class ResultStream(Iterator[tuple[ResultRow, str]]):
 
         The lines are read from the batches' results files at the rows' offsets, checked
         (`raw_lines.RawLines`); a row of an older store has its line itself. No decoding to
-        str and encoding back to UTF-8 of lines that are written as they are. SQLite finds
-        the next page on a thread of its own (`_Prefetch`) while this one reads and joins
-        the lines of the page before: one batch's page is one string of the rows' places
-        (`raw_lines.PLACES`), built by SQLite without holding the GIL.
+        str and encoding back to UTF-8 of lines that are written as they are. One batch's
+        page is one string of the rows' places (`raw_lines.PLACES`), joined by SQLite: no
+        tuple per row.
         """
         conn = self._connect()
         ids = list(dict.fromkeys(self._batch_ids))
         one = ids[0] if len(ids) == 1 else None
         with RawLines(conn) as lines:
             whole = lines.known(ids) and self._filt == ResultFilter()
-            pages = _Prefetch(self._raw_places(conn, ids, one))
-            try:
-                for page in pages:
-                    if isinstance(page, str):
-                        assert one is not None
-                        yield lines.placed(one, page, whole), len(page) // PLACE_CHARS
-                    else:
-                        yield lines.page(page, one, whole), len(page)
-            finally:
-                pages.close()
+            for page in self._raw_places(conn, ids, one):
+                if isinstance(page, str):
+                    assert one is not None
+                    yield lines.placed(one, page, whole), len(page) // PLACE_CHARS
+                else:
+                    yield lines.page(page, one, whole), len(page)
 
     def _raw_places(
         self, conn: sqlite3.Connection, ids: list[str], one: str | None
     ) -> Iterator[str | list[Any]]:
-        """`raw_pages`' pages on `conn` (on the prefetch thread): one batch's page whose
-        rows all have their place in its file as `PLACES` joined (one string), else the
-        rows (the batch id, `RAW_COLUMNS`, the key) as `RawLines.page` reads them."""
+        """`raw_pages`' pages: one batch's page whose rows all have their place in its file
+        as `PLACES` joined (one string), else the rows (the batch id, `RAW_COLUMNS`, the
+        key) as `RawLines.page` reads them."""
         src = source(conn, ids)
         fts = fts_complete(conn, ids)
         filt = self._filt
         after: str | None = None
-        for size in _raw_page_sizes():
+        size = RAW_PAGE
+        while True:
             if one is not None:
                 build = partial(_places_page, src, filt, after=after, size=size)
                 joined, last, n, placed = run(conn, build, fts)[0]

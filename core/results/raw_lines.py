@@ -30,6 +30,7 @@ import sqlite3
 import sys
 import zlib
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 from ..errors import UserError
@@ -263,22 +264,20 @@ class RawLines:
         if whole:
             held.load()
         values = _places(places)
-        crc32 = zlib.crc32
-        out: list[bytes] = []
-        append = out.append
+        starts, lengths = values[0::3], values[1::3]
         data = held.data
         if data is not None:
-            for at, length, crc in zip(values[0::3], values[1::3], values[2::3], strict=True):
-                got = data[at : at + length]
-                if len(got) != length or crc32(got) != crc:
-                    raise held.changed()
-                append(got)
+            out = [data[at : at + n] for at, n in zip(starts, lengths, strict=True)]
         else:
-            read = held.read
-            for at, length, crc in zip(values[0::3], values[1::3], values[2::3], strict=True):
-                got = read(at, length)
-                if len(got) != length or crc32(got) != crc:
-                    raise held.changed()
-                append(got)
-        append(b"")
+            fd = held.fd
+            assert fd is not None  # open since `check`
+            try:
+                out = list(map(os.pread, repeat(fd), lengths, starts))
+            except OSError as exc:
+                raise held.unreadable(exc) from None
+        if array.array("Q", map(len, out)) != lengths or (
+            array.array("Q", map(zlib.crc32, out)) != values[2::3]
+        ):
+            raise held.changed()
+        out.append(b"")
         return out

@@ -1,7 +1,7 @@
-"""The JSONL export's pages over many rows: SQLite finds the next page on a thread of its
-own while the lines of the one before are read from the results file (whole, or a `pread`
-per line), by custom_id, byte for byte; rows that hold their own line, a job's batches and
-a filter take the same road. Cancelled or failing, the export leaves no thread behind."""
+"""The JSONL export's pages over many rows: each page's places in the results file come as
+one string from SQLite and its lines are read from the file (whole, or a `pread` per line),
+by custom_id, byte for byte; rows that hold their own line, a job's batches and a filter
+take the same road. Cancelled or failing, the export leaves its connection free."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ import pytest
 from batchtop.core.export import ExportCancelled, export_to_stream
 from batchtop.core.models import ResultFilter, ResultType
 from batchtop.core.results import raw_lines
+from batchtop.core.results.export_pages import RAW_PAGE
 from batchtop.core.store import Store
 from data_factory import T0, line, mixed_results, remote
 from results_support import results_of
 
 ALL = ResultFilter()
-ROWS = 6_500  # pages of 1,000, 4,000, then 10,000 rows: three pages
+ROWS = 6_500  # two pages
 
 
 def _jsonl(store: Store, batch_ids: list[str], filt: ResultFilter = ALL) -> bytes:
@@ -31,10 +32,6 @@ def _jsonl(store: Store, batch_ids: list[str], filt: ResultFilter = ALL) -> byte
 
 def _sorted(lines: list[bytes]) -> bytes:
     return b"".join(sorted(lines, key=lambda ln: orjson.loads(ln)["custom_id"]))
-
-
-def _pagers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "batchtop-export-pages"]
 
 
 def _ingest(store: Store, batch_id: str, path: Path, lines: list[bytes]) -> None:
@@ -66,7 +63,6 @@ def test_pages_of_a_shuffled_file_come_by_custom_id_byte_for_byte(
     errored = ResultFilter(types=frozenset({ResultType.ERRORED}))
     wanted = [ln for ln in lines if b'"type":"errored"' in ln]
     assert _jsonl(store, ["b1"], errored) == _sorted(wanted)
-    assert not _pagers()
 
 
 def test_rows_holding_their_line_and_rows_in_the_file_are_exported_together(
@@ -77,7 +73,7 @@ def test_rows_holding_their_line_and_rows_in_the_file_are_exported_together(
     store, lines = shuffled
     conn = store._conn()
     by_id = {orjson.loads(ln)["custom_id"]: ln for ln in lines}
-    kept = sorted(by_id)[500::3]  # the first page has none: the pages differ
+    kept = sorted(by_id)[RAW_PAGE::3]  # the first page has none: the pages differ
     with conn:
         conn.executemany(
             "UPDATE results SET raw = ?, raw_at = NULL WHERE batch_id = 'b1' AND custom_id = ?",
@@ -111,7 +107,7 @@ def test_a_jobs_batches_are_exported_together_by_custom_id(tmp_path: Path) -> No
     store.close()
 
 
-def test_a_cancelled_or_failing_export_leaves_no_thread_and_its_connection_free(
+def test_a_cancelled_or_failing_export_leaves_its_connection_free(
     shuffled: tuple[Store, list[bytes]], tmp_path: Path
 ) -> None:
     store, lines = shuffled
@@ -128,14 +124,12 @@ def test_a_cancelled_or_failing_export_leaves_no_thread_and_its_connection_free(
         export_to_stream(rows, "jsonl", out, progress, cancel)
     assert seen
     assert 0 < len(out.getvalue()) < len(b"".join(lines))
-    assert not _pagers()
     path = tmp_path / "b1.jsonl"
     data = path.read_bytes()
     at = data.rindex(b"answer")  # one line of the file changed, same size
     path.write_bytes(data[:at] + b"ANSWER" + data[at + 6 :])
     with pytest.raises(raw_lines.RawFileChanged, match="changed since"):
         _jsonl(store, ["b1"])
-    assert not _pagers()
     path.write_bytes(data)
     assert _jsonl(store, ["b1"]) == _sorted(lines)  # the same connection reads on
 
@@ -149,7 +143,7 @@ class _FillsUp(io.BytesIO):
         return super().write(data)  # type: ignore[arg-type]
 
 
-def test_a_write_that_fails_mid_export_is_raised_and_leaves_no_thread(
+def test_a_write_that_fails_mid_export_is_raised(
     shuffled: tuple[Store, list[bytes]],
 ) -> None:
     store, lines = shuffled
@@ -157,5 +151,4 @@ def test_a_write_that_fails_mid_export_is_raised_and_leaves_no_thread(
     with pytest.raises(OSError, match="No space left"):
         export_to_stream(results_of(store).iter_results(["b1"], ALL), "jsonl", out)
     assert out.getvalue() == _sorted(lines)[: len(out.getvalue())]
-    assert not [t for t in threading.enumerate() if t.name.startswith("batchtop-export")]
     assert _jsonl(store, ["b1"]) == _sorted(lines)
