@@ -276,13 +276,15 @@ async def start_demo(settings: Settings | None = None) -> AsyncIterator[Demo]:
 class Arrival:
     """A batch the demo submits while it is open (its requests are `prefix<n>-<i>`);
     `endpoint`: an OpenAI batch's endpoint (None: a Message Batch); `model` "": the
-    provider's default model (`BatchService.default_model`)."""
+    provider's default model (`BatchService.default_model`); `dimensions`: the embeddings
+    asked for (None: the model's)."""
 
     name: str
     prefix: str
     count: int
     model: str
     endpoint: str | None = None
+    dimensions: int | None = None
 
 
 #: What arrives, in turn: a short one with a few errors, a long one that progresses for
@@ -298,7 +300,8 @@ ARRIVALS = (
 OPENAI_ARRIVALS = (
     Arrival("email drafts", "omail", 240, "", "/v1/chat/completions"),
     Arrival("faq refresh", "ofaq", 90, "", "/v1/responses"),
-    Arrival("search embeddings", "oemb", 400, "text-embedding-3-small", "/v1/embeddings"),
+    # 256 dimensions, as the seeded embeddings: 1,536 made each arrival's results 7 MB
+    Arrival("search embeddings", "oemb", 400, "text-embedding-3-small", "/v1/embeddings", 256),
 )
 LIFE_TICK_S = 2.0  # how often the running demo looks whether a batch is due (real seconds)
 #: Arrivals per provider whose results the emulators keep; older ones are retired once they
@@ -433,7 +436,10 @@ def _arrival_body(service: BatchService, arrival: Arrival, i: int) -> dict[str, 
         }
     # the endpoint's output budget field (none for embeddings), as an import makes it
     model = arrival.model or service.default_model(arrival.endpoint)
-    return service.openai_body(prompt, model=model, max_tokens=300, endpoint=arrival.endpoint)
+    body = service.openai_body(prompt, model=model, max_tokens=300, endpoint=arrival.endpoint)
+    if arrival.dimensions is not None:
+        body["dimensions"] = arrival.dimensions
+    return body
 
 
 def article(i: int) -> dict[str, Any]:

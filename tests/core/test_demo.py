@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from batchtop.core.config import Settings
 from batchtop.core.costs import batch_cost
@@ -212,6 +213,12 @@ async def test_the_demo_stays_alive_on_the_openai_side_too(
         drafts = openai.batch(from_openai[0]).remote
         assert drafts.provider_status == "completed"
         assert drafts.request_counts.errored > 0  # the chat one ends with server errors
+        # the embeddings are 256 floats, as the seeded ones (1,536: 7 MB of results each)
+        output = openai.batch(from_openai[-1]).remote.output_file_id
+        state: Any = openai_emulator.server.state
+        content = openai_emulator.call(lambda: state.content(state.file(output)))
+        first = orjson.loads(content.splitlines()[0])
+        assert len(first["response"]["body"]["data"][0]["embedding"]) == 256
     finally:
         for s in services:
             await s.close()
