@@ -7,6 +7,7 @@ pause used between polls, so no test synchronises on time.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -170,8 +171,10 @@ def is_openai(emulator: EmulatorHandle) -> bool:
 
 def server_custom_ids(emulator: EmulatorHandle) -> dict[str, list[str]]:
     """Every batch on the emulator (deleted ones too) → its custom_ids, read on its thread
-    (either API's emulator)."""
-    prefix = "oai_" if is_openai(emulator) else ""
+    (either API's emulator; an ended OpenAI batch's from its input file, the emulator having
+    dropped its request rows once its output and error files hold their lines)."""
+    openai = is_openai(emulator)
+    prefix = "oai_" if openai else ""
 
     def read() -> dict[str, list[str]]:
         db: Any = emulator.server.state._db
@@ -184,6 +187,16 @@ def server_custom_ids(emulator: EmulatorHandle) -> dict[str, list[str]]:
         )
         for bid, cid in rows:
             out[bid].append(cid)
+        if openai:
+            ended = db.execute(
+                "SELECT b.id, f.content FROM oai_batches b JOIN oai_files f"
+                " ON f.id = b.input_file_id"
+                " WHERE b.output_file_id IS NOT NULL OR b.error_file_id IS NOT NULL"
+            )
+            for bid, content in ended:
+                if not out[bid]:
+                    lines = bytes(content).splitlines()
+                    out[bid] = [json.loads(line)["custom_id"] for line in lines if line.strip()]
         return out
 
     return emulator.call(read)
@@ -231,6 +244,20 @@ def store_file(data: Path, base_url: str | None = None, workspace_id: str | None
     found = sorted(data.glob(f"stores/*/*/{scope.DB_FILENAME}"))
     assert len(found) <= 1, found
     return found[0] if found else data / scope.DB_FILENAME
+
+
+def store_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """`sql`'s rows in the store at `path`, read the way another process would (WAL: readers
+    never block); none before the store exists or is migrated."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # not migrated yet
+        return []
+    finally:
+        conn.close()
 
 
 def unresolved_exit(entries: list[dict[str, object]]) -> int:
@@ -290,13 +317,4 @@ class CliHome:
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of the store the runs made; none before there is one (or it is migrated)."""
-        path = store_file(self.data)
-        if not path.exists():
-            return []
-        conn = sqlite3.connect(path, timeout=10)
-        try:
-            return conn.execute(sql).fetchall()
-        except sqlite3.OperationalError:  # not migrated yet
-            return []
-        finally:
-            conn.close()
+        return store_rows(store_file(self.data), sql)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import sqlite3
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ from reliability_support import (
     soak_full,
     start_cli,
     store_file,
+    store_rows,
     unresolved_exit,
 )
 from results_support import results_of
@@ -86,16 +86,7 @@ class Workspace:
         return store_file(self.data)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Read the store the way another process would (WAL: readers never block)."""
-        if not self.store_path.exists():
-            return []
-        conn = sqlite3.connect(self.store_path, timeout=10)
-        try:
-            return conn.execute(sql).fetchall()
-        except sqlite3.OperationalError:  # not migrated yet
-            return []
-        finally:
-            conn.close()
+        return store_rows(self.store_path, sql)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, cwd=self.cwd, env=self.env)

@@ -38,6 +38,7 @@ from reliability_support import (
     server_input_files,
     start_cli,
     store_file,
+    store_rows,
     unresolved_exit,
 )
 from waiting import try_wait
@@ -99,16 +100,11 @@ class Home:
         )
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        for path in self.data.glob("stores/*/*/batchtop.sqlite3"):
-            conn = sqlite3.connect(path, timeout=10)
-            try:
-                rows += conn.execute(sql).fetchall()
-            except sqlite3.OperationalError:  # not migrated yet
-                pass
-            finally:
-                conn.close()
-        return rows
+        return [
+            row
+            for path in self.data.glob("stores/*/*/batchtop.sqlite3")
+            for row in store_rows(path, sql)
+        ]
 
     def intents(self) -> int:
         return len(self.query("SELECT id FROM intents"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ from reliability_support import (
     soak_full,
     start_cli,
     store_file,
+    store_rows,
     unresolved_exit,
 )
 from waiting import try_wait
@@ -78,15 +78,7 @@ class Home:
         return store_file(self.root / "xdg" / "data" / "batchtop")
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        if not self.store.exists():
-            return []
-        conn = sqlite3.connect(self.store, timeout=10)
-        try:
-            return conn.execute(sql).fetchall()
-        except sqlite3.OperationalError:
-            return []
-        finally:
-            conn.close()
+        return store_rows(self.store, sql)
 
     def cli(self, *args: str) -> Any:
         return run_cli(*args, cwd=self.work, env=self.env, timeout=180)
