@@ -254,7 +254,11 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         return ResultFilter()
 
     def _error(self, message: str) -> None:
-        self.query_one("#export-error", Static).update(safe_text(message))
+        error = self.query_one("#export-error", Static)
+        error.update(safe_text(message))
+        # At the form's foot: on a small terminal the form scrolls and the reason would be
+        # below what is shown (ctrl+s would seem to do nothing).
+        self.call_after_refresh(error.scroll_visible, animate=False)
 
     @on(Button.Pressed, "#export-cancel")
     def action_cancel(self) -> None:

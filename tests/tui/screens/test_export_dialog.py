@@ -146,6 +146,25 @@ async def test_errors_are_shown_not_raised(service: BatchService, tmp_path: Path
         await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen))
 
 
+async def test_an_error_on_a_small_terminal_is_scrolled_into_view(
+    service: BatchService, tmp_path: Path
+) -> None:
+    """At 80x24 the form scrolls and opens at its top (the format): a failed export's
+    reason, at the form's foot, is brought into view, not left below it (ctrl+s seemed to
+    do nothing)."""
+    app = host(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_export(pilot)
+        body = screen.query_one("#export-body")
+        assert body.max_scroll_y > 0  # the form does not fit: it scrolls
+        blocker = tmp_path / "a-file"
+        blocker.write_text("", encoding="utf-8")
+        await run_export(pilot, screen, blocker / "out.jsonl")  # its parent is a file
+        error = screen.query_one("#export-error")
+        await wait_for(pilot, lambda: "Export failed" in str(error.render()))
+        await wait_for(pilot, lambda: body.region.contains_region(error.region))
+
+
 async def test_parquet_choice_matches_pyarrow(service: BatchService) -> None:
     app = host(service)
     async with app.run_test(size=(160, 48)) as pilot:
