@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .. import paths
-from ..errors import ApiError
+from ..errors import ApiError, UserError
 from ..models import ResultsDownload
 from ..providers.base import BatchProvider
 from .download_lock import download_lock
@@ -291,7 +291,7 @@ def _digest(path: Path) -> bytes:
 def _same_file(new: Path, old: Path) -> bool:
     """True when a re-download produced exactly the bytes already on disk."""
     try:
-        if new.stat().st_size != old.stat().st_size:
+        if new.stat().st_size != old.stat().st_size or not old.is_file():
             return False
     except FileNotFoundError:
         return False
@@ -303,7 +303,12 @@ def _finish(temp: Path, final: Path) -> int:
     with open(temp, "rb") as fh:
         os.fsync(fh.fileno())
     os.chmod(temp, 0o600)
-    os.replace(temp, final)
+    try:
+        os.replace(temp, final)
+    except OSError as err:  # a directory in its place, a results directory made read-only
+        raise UserError(
+            f"Cannot save the downloaded results as {final}: {err.strerror or err}."
+        ) from None
     try:
         dir_fd = os.open(final.parent, os.O_RDONLY)
     except OSError:

@@ -9,7 +9,7 @@ import pytest
 from batchtop.core import paths
 from batchtop.core.api import BatchApi
 from batchtop.core.emulator import EmulatorHandle
-from batchtop.core.errors import ApiError, Conflict
+from batchtop.core.errors import ApiError, Conflict, UserError
 from batchtop.core.models import ResultFilter
 from batchtop.core.results.search import SearchIndexer
 from data_factory import requests
@@ -169,3 +169,19 @@ async def test_transient_404_right_after_create_is_retried(
     await service.refresh()
     assert (await service.download_results(outcome.batch_ids[0])).rows == 5
     assert sleeper.delays
+
+
+async def test_a_directory_where_the_results_file_goes_is_a_one_line_error(
+    make_service: ServiceFactory, emulator: EmulatorHandle
+) -> None:
+    """Something made a directory of the batch's results file: the download says it cannot
+    save there (a UserError, one line), and leaves no temp file behind."""
+    service = make_service()
+    bid = await _ended_batch(service, emulator, 20)
+    final = paths.results_dir() / f"{bid}.jsonl"
+    final.mkdir(parents=True)
+    with pytest.raises(UserError, match=r"Cannot save the downloaded results as .*: Is a dir"):
+        await service.download_results(bid)
+    assert [p.name for p in final.parent.iterdir()] == [final.name]
+    final.rmdir()
+    assert (await service.download_results(bid)).rows == 20
