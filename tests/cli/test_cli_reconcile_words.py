@@ -61,3 +61,18 @@ def test_counts_of_parts_agree() -> None:
         "none of its 3 parts created",
         "part 1 of 3 created",
     ]
+
+
+def test_an_id_to_adopt_is_read_without_the_spaces_around_it(
+    emulator_env: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Pasted with spaces or a line end it is the same id (as `show` reads one); blank, it
+    is a one-line error, not a plain reconcile."""
+    padded = run("reconcile", "--adopt", "  msgbatch_nope \n", cwd=tmp_path)
+    assert padded.returncode == 1
+    assert "error: msgbatch_nope is not a look-alike" in padded.stderr, padded.stderr
+    for blank in ("", " "):
+        proc = run("reconcile", "--adopt", blank, cwd=tmp_path)
+        assert proc.returncode == 1
+        assert proc.stderr.strip().endswith("named as a part's look-alike."), proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from batchtop.core.errors import BatchtopError
+from batchtop.core.errors import BatchtopError, UserError
 from batchtop.core.models import ABANDON_HINT, IntentState, SubmitNotice, provider_name
 from batchtop.tui.cli.render import clean, console, print_json, txt
 from batchtop.tui.cli.session import routed
@@ -110,7 +110,14 @@ async def _reconcile(service: BatchService, ns: argparse.Namespace, adopt: str |
 async def cmd_reconcile(fleet: Fleet, ns: argparse.Namespace) -> int:
     founds: list[_Found] = []
     failed = False
-    adopt: str | None = getattr(ns, "adopt", None) or None
+    adopt: str | None = getattr(ns, "adopt", None)
+    if adopt is not None:  # as typed or pasted: spaces and a line end around it are no part
+        adopt = adopt.strip()
+        if not adopt:
+            raise UserError(
+                "--adopt takes the id of the batch `batchtop reconcile` named as a part's"
+                " look-alike."
+            )
     adopter = None  # the service one of whose parts has that look-alike (else the first: it says)
     if adopt is not None:
         held = [s for s in fleet.services if await s.holds_lookalike(adopt)]
