@@ -272,6 +272,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
 
     @work(group="export", exclusive=True, exit_on_error=False)
     async def run_export(self) -> None:
+        from batchtop.core.export import destination_kind
         from batchtop.tui.screens.confirm import ConfirmScreen
 
         self._error("")
@@ -283,7 +284,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         if path.is_dir():
             self._error(f"{path} is a directory: add a file name.")
             return
-        if path.exists():
+        if destination_kind(path) == "file":  # a device or FIFO is written to, not replaced
             body = Text(f"{clean(str(path))} already exists. Replace it?")
             if not await self.app.push_screen_wait(
                 ConfirmScreen("Overwrite file?", body, yes="Overwrite")

@@ -165,6 +165,23 @@ async def test_an_error_on_a_small_terminal_is_scrolled_into_view(
         await wait_for(pilot, lambda: body.region.contains_region(error.region))
 
 
+async def test_a_device_is_written_to_without_asking_to_replace_it(
+    service: BatchService,
+) -> None:
+    """/dev/null (a device, as a FIFO or a terminal) is written to, never replaced (core's
+    `destination_kind`, as `batchtop results --out` does): no "already exists. Replace it?"."""
+    app = host(service)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_export(pilot)
+        await run_export(pilot, screen, Path("/dev/null"))
+        await wait_for(
+            pilot, lambda: screen.result is not None or isinstance(app.screen, ConfirmScreen)
+        )
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert screen.result is not None
+        assert screen.result.rows == 40
+
+
 async def test_parquet_choice_matches_pyarrow(service: BatchService) -> None:
     app = host(service)
     async with app.run_test(size=(160, 48)) as pilot:
