@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import errno
 import glob
 import io
 import os
@@ -632,6 +633,33 @@ def export_to_stream(
     return n
 
 
+FIFO_POLL_S = 0.1
+"""How often an export to a FIFO no program reads yet looks for a reader (and a cancel)."""
+
+
+def _open_special(path: Path, cancel: threading.Event | None) -> IO[bytes]:
+    """`path` opened for writing. A FIFO waits for a reader, as a shell's `>` does, but
+    a cancel (Ctrl-C, the dialog's Cancel) stops the wait: a blocking open could not be
+    stopped, and the process then waited on it for good."""
+    try:
+        fifo = stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        fifo = False
+    if not fifo or cancel is None:
+        return open(path, "wb", buffering=_BUFFER)
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            if cancel.wait(FIFO_POLL_S):
+                raise ExportCancelled from None
+            continue
+        os.set_blocking(fd, True)
+        return open(fd, "wb", buffering=_BUFFER)
+
+
 def _export_special(
     rows: Rows,
     fmt: ExportFormat,
@@ -643,7 +671,7 @@ def _export_special(
     """A device, FIFO or terminal is written to as it is: a temp file renamed over it would
     replace it (as root, `/dev/null` would become a regular file)."""
     try:
-        with open(path, "wb", buffering=_BUFFER) as fh:
+        with _open_special(path, cancel) as fh:
             n = _write(rows, fmt, fh, progress, cancel, expand)
     except OSError as exc:
         raise UserError(f"Cannot write {path}: {exc.strerror or exc}.") from exc

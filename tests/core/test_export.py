@@ -395,3 +395,42 @@ def test_parquet_without_pyarrow_is_one_line_naming_the_extra(
         export.export_results([], "parquet", tmp_path / "out.parquet")
     assert str(info.value) == "Parquet export needs pyarrow: run `pip install batchtop[parquet]`."
     assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_an_export_waiting_for_a_fifos_reader_stops_when_cancelled(
+    rows: Rows, tmp_path: Path
+) -> None:
+    """No program reads the FIFO yet: the export waits for one (as a shell's `>` does), and
+    a cancel (Ctrl-C, the dialog's Cancel) ends the wait; a blocking open could not be
+    stopped, and batchtop then waited on it for good. A reader that comes gets the lines."""
+    import threading
+
+    from waiting import try_wait
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    cancel = threading.Event()
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(export_results(rows, "jsonl", fifo, cancel=cancel))
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    cancel.set()
+    if not try_wait(lambda: not worker.is_alive(), 30):
+        fifo.read_bytes()  # a reader lets the blocked open go (and the export end)
+        worker.join()
+        pytest.fail("the cancelled export still waited for a reader")
+    assert isinstance(outcome[0], export.ExportCancelled)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = export_results(rows, "jsonl", fifo, cancel=threading.Event())
+    reader.join()
+    assert result.rows == len(rows)
+    assert got[0].count(b"\n") == len(rows)
