@@ -1071,12 +1071,17 @@ class PartialJobsNotice:
     def text(self) -> str:
         first = self.jobs[0]
         unresolved = f", {numbered('part', first.open)} unresolved" if first.open else ""
-        more = f" (and {len(self.jobs) - 1} more)" if len(self.jobs) > 1 else ""
+        state = "partly submitted" if first.created else "not submitted"
+        more = f", and {len(self.jobs) - 1} more" if len(self.jobs) > 1 else ""
+        actions = []
+        if any(j.missing for j in self.jobs):
+            actions.append("select it and press u to send the missing parts")
         # an unresolved part is not sent by u: A closes it first (after a confirmation)
-        close = "; A closes an unresolved part" if any(j.open for j in self.jobs) else ""
+        if any(j.open for j in self.jobs):
+            actions.append("A closes an unresolved part")
         return (
-            f"Job {first.job.name} is partly submitted ({first.created_text}{unresolved}){more}:"
-            f" select it and press u to send the missing parts{close}."
+            f"Job {first.job.name} is {state} ({first.created_text}{unresolved}{more}):"
+            f" {'; '.join(actions)}."
         )
 
 

@@ -87,10 +87,11 @@ async def test_an_unresolved_part_is_shown_abandoned_after_a_yes_and_then_sent(
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("r")  # a refresh reconciles: the part stays open (not proven)
             assert await until(
-                pilot, lambda: any("partly submitted" in m for m in messages(app)), tries=200
+                pilot, lambda: any("is not submitted" in m for m in messages(app)), tries=200
             )
-            (notice,) = [m for m in messages(app) if "partly submitted" in m]
+            (notice,) = [m for m in messages(app) if "is not submitted" in m]
             assert "part 1 unresolved" in notice
+            assert "press u" not in notice  # u sends no unresolved part
             assert "A closes an unresolved part" in notice
             await select_job(pilot, app, job_id)
             # the detail names the part, until when a batch may appear, and the key
