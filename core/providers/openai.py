@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -562,7 +563,7 @@ def remove_dead_input_copies(imports: Path, temp: Path) -> list[Path]:
     live process's copy is never touched. Returns the removed."""
     removed = []
     pattern = f"{INPUT_COPY}*.jsonl"
-    for path in (*imports.rglob(pattern), *temp.glob(pattern)):
+    for path in (*_files_under(imports, pattern), *temp.glob(pattern)):
         pid = path.name.removeprefix(INPUT_COPY).split("-", 1)[0]
         if not pid.isdigit() or _alive(int(pid)):
             continue  # a live process's, or not named by one (not batchtop's to judge)
@@ -570,6 +571,15 @@ def remove_dead_input_copies(imports: Path, temp: Path) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+def _files_under(top: Path, pattern: str) -> Iterator[Path]:
+    """The files matching `pattern` anywhere under `top`. Unlike `Path.rglob` (3.11), a
+    folder that vanishes mid-walk (another batchtop removing its finished import) is
+    skipped, not raised."""
+    for folder, _dirs, files in os.walk(top):
+        for name in fnmatch.filter(files, pattern):
+            yield Path(folder, name)
 
 
 def _alive(pid: int) -> bool:

@@ -212,7 +212,13 @@ def test_slow_create_arrives_before_the_batch_exists(openai_emulator: EmulatorHa
             )
         )
         creating.start()
-        wait_until(lambda: openai_emulator.stats.arrivals("create") == 1, timeout=10)
+        # held at the gate (arrival is counted earlier, before the body is read: a release
+        # sent then would find nothing to let go and the create would wait its 600 s)
+        wait_until(
+            lambda: openai_emulator.call(lambda: openai_emulator.server.held_creates) == 1,
+            timeout=30,
+        )
+        assert openai_emulator.stats.arrivals("create") == 1
         assert oai.batches.list().data == []
         openai_emulator.call(openai_emulator.server.release_slow_creates)
         creating.join(timeout=30)
