@@ -35,7 +35,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence, Sized
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -114,7 +114,7 @@ class PagedRows(Protocol):
     skips building a `ResultRow` per result, which cost as much as formatting and writing.
     """
 
-    def raw_pages(self) -> Iterator[tuple[list[bytes], int]]:
+    def raw_pages(self) -> Generator[tuple[list[bytes], int], None, None]:
         """(a page of raw lines as UTF-8 and an empty one: `b"\\n".join` of them ends each in
         a newline; its line count)."""
         ...
@@ -592,7 +592,8 @@ def _write(
             text.detach()
     elif fmt in ("jsonl", "csv") and isinstance(rows, PagedRows):  # pages come as UTF-8
         if fmt == "jsonl":
-            n = _write_lines(_paged_progress(rows.raw_pages(), progress, _lines, cancel), fh)
+            with contextlib.closing(rows.raw_pages()) as lines:  # its threads end here
+                n = _write_lines(_paged_progress(lines, progress, _lines, cancel), fh)
         else:
             pages = _paged_progress(rows.csv_pages(), progress, _lines, cancel)
             n = _write_pages(pages, fh, _CSV_HEADER)

@@ -194,7 +194,7 @@ class ResultsIndex:
         """Every matching (row, raw line), by custom_id, streamed in pages (for export)."""
         from .export_pages import ResultStream
 
-        return ResultStream(self.db.conn, batch_ids, filt)
+        return ResultStream(self.db, batch_ids, filt)
 
     def failed_requests(
         self, batch_id: str, unlisted: ResultType | None = None

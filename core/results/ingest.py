@@ -417,6 +417,7 @@ class Ingest:
         self.ends_cleanly = True  # the bytes fed so far end with a newline
         self._tail = bytearray()
         self._at = 0  # where `_tail` starts in the file
+        self._crc = 0  # CRC-32 of every byte fed: the whole file's (`raw_lines`)
         self._rows: list[tuple[Any, ...]] = []
         self._memo: CostMemo = {}
         self._parsed = self._malformed = 0
@@ -444,6 +445,7 @@ class Ingest:
         if not data:
             return
         self.lines += data.count(b"\n")
+        self._crc = zlib.crc32(data, self._crc)
         self.ends_cleanly = data.endswith(b"\n")
         # bytearrays: each line is bound as it is (see `_BOUND`)
         lines = (self._tail + data if self._tail else bytearray(data)).split(b"\n")
@@ -519,7 +521,7 @@ class Ingest:
         size = self._at  # every byte fed (the last line had no newline: one less)
         if not self.ends_cleanly:
             size -= 1
-        raw_file = None if self._raw_file is None else (self._raw_file, size)
+        raw_file = None if self._raw_file is None else (self._raw_file, size, self._crc)
         stats = _record(self._conn, self.batch_id, self._parsed, self._malformed, cost, raw_file)
         self._finished = True
         return stats
@@ -561,10 +563,11 @@ def _record(
     parsed: int,
     malformed: int,
     cost: float | None,
-    raw_file: tuple[str, int] | None,
+    raw_file: tuple[str, int, int] | None,
 ) -> IngestStats:
-    """The closing transaction: counts, cost, the file the rows' lines are in (its path and
-    size, or None: the rows hold their lines) and the search index's work for the batch.
+    """The closing transaction: counts, cost, the file the rows' lines are in (its path,
+    size and CRC-32, or None: the rows hold their lines) and the search index's work for
+    the batch.
 
     `cost` was summed while parsing (reading it back would be a pass over every row); only
     when repeated custom_ids were left out is it summed again from the rows kept.
@@ -580,16 +583,17 @@ def _record(
                 (batch_id,),
             ).fetchone()
             actual = float(total) if n_cost else None
-        path, size = (None, None) if raw_file is None else raw_file
+        path, size, crc = (None, None, None) if raw_file is None else raw_file
         conn.execute(
             "INSERT INTO batch_local (batch_id, results_indexed, results_malformed,"
-            " actual_cost_usd, raw_file, raw_size) VALUES (?, ?, ?, ?, ?, ?)"
+            " actual_cost_usd, raw_file, raw_size, raw_file_crc) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (batch_id) DO UPDATE SET"
             " results_indexed = excluded.results_indexed,"
             " results_malformed = excluded.results_malformed,"
             " actual_cost_usd = excluded.actual_cost_usd,"
-            " raw_file = excluded.raw_file, raw_size = excluded.raw_size",
-            (batch_id, n, malformed, actual, path, size),
+            " raw_file = excluded.raw_file, raw_size = excluded.raw_size,"
+            " raw_file_crc = excluded.raw_file_crc",
+            (batch_id, n, malformed, actual, path, size, crc),
         )
         if n:
             conn.execute(

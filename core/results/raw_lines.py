@@ -16,9 +16,12 @@ the process with SIGBUS on the next read of a page past the new end, where a rea
 fewer bytes (a one-line error). A row's line is one `pread`; an export of a whole batch
 whose file is at most `WHOLE_FILE_MAX` reads the file once into memory (one sequential
 read, then a slice per line: an export reads its lines in custom_id order, at random places
-of the file, and a slice costs a fraction of a `pread`). The file's identity is checked
-before every read and page: a file replaced since (a re-download renames a new one into
-place) is opened again.
+of the file, and a slice costs a fraction of a `pread`), on a thread of its own while the
+first pages are queried (`preload`). A file read whole is checked once against the CRC-32
+of the whole file as indexed (`batch_local.raw_file_crc`), which vouches for every line in
+it; batches indexed before it was kept are checked line by line. The file's identity is
+checked before every read and page: a file replaced since (a re-download renames a new one
+into place) is opened again.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import contextlib
 import os
 import sqlite3
 import sys
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from itertools import repeat
@@ -58,13 +62,16 @@ class RawFileChanged(UserError):
 class _File:
     """One batch's results file, open read-only, as the index recorded it."""
 
-    def __init__(self, batch_id: str, path: str, size: int) -> None:
+    def __init__(self, batch_id: str, path: str, size: int, crc: int | None = None) -> None:
         self.batch_id = batch_id
         self.path = path
         self.size = size
+        self.crc = crc  # of the whole file as indexed (None: indexed before it was kept)
         self.identity: tuple[int, int, int] | None = None
         self.fd: int | None = None
         self.data: bytes | None = None  # the whole file, once `load` read it
+        self.verified = False  # `data` matched `crc`: its lines need no check of their own
+        self._reading: tuple[threading.Thread, list[Any], tuple[int, int, int]] | None = None
 
     def check(self) -> None:
         """Open the file (again, if another file took its name) and check its size."""
@@ -88,24 +95,57 @@ class _File:
             raise self.unreadable(exc) from None
         self.identity = identity
 
-    def load(self) -> None:
-        """Read the whole (checked) file into memory: one sequential read."""
-        if self.data is not None or self.fd is None:
+    def preload(self) -> None:
+        """Start reading the whole (checked) file on a thread (`load` takes what it read).
+        The thread reads through a descriptor of its own: `_drop` may close this one."""
+        if self.data is not None or self.fd is None or self._reading is not None:
             return
-        chunks: list[bytes] = []
-        got = 0
+        assert self.identity is not None  # set with `fd`
         try:
-            while got < self.size:
-                chunk = os.pread(self.fd, self.size - got, got)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                got += len(chunk)
-        except OSError as exc:
-            raise self.unreadable(exc) from None
-        if got != self.size:
+            fd = os.dup(self.fd)
+        except OSError:
+            return  # (no descriptor to spare: `load` reads it then)
+        out: list[Any] = []
+
+        def read() -> None:
+            try:
+                out.append(_read_whole(fd, self.size, self.crc))
+            except OSError as exc:
+                out.append(exc)
+            finally:
+                os.close(fd)
+
+        thread = threading.Thread(target=read, name="batchtop-read-results", daemon=True)
+        thread.start()
+        self._reading = (thread, out, self.identity)
+
+    def load(self) -> None:
+        """Read the whole (checked) file into memory: one sequential read (or take what
+        `preload` read, if the file is still the one it read); checked against the whole
+        file's CRC-32 when the index has one."""
+        reading, self._reading = self._reading, None
+        if self.data is not None or self.fd is None:
+            if reading is not None:
+                reading[0].join()
+            return
+        got: Any = None
+        if reading is not None:
+            thread, out, identity = reading
+            thread.join()
+            if identity == self.identity:
+                got = out[0]
+        if got is None:
+            try:
+                got = _read_whole(self.fd, self.size, self.crc)
+            except OSError as exc:
+                got = exc
+        if isinstance(got, OSError):
+            raise self.unreadable(got)
+        data, matches = got
+        if data is None or matches is False:
             raise self.changed()
-        self.data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.data = data
+        self.verified = bool(matches)
 
     def read(self, at: int, length: int) -> bytes:
         """The bytes at `at` (fewer at the end of the file: the caller checks them)."""
@@ -131,11 +171,31 @@ class _File:
 
     def _drop(self) -> None:
         fd, self.fd, self.identity, self.data = self.fd, None, None, None
+        self.verified = False
         if fd is not None:
             os.close(fd)
 
     def close(self) -> None:
         self._drop()
+        reading, self._reading = self._reading, None
+        if reading is not None:  # (its own descriptor: closed by the thread)
+            reading[0].join()
+
+
+def _read_whole(fd: int, size: int, crc: int | None) -> tuple[bytes | None, bool | None]:
+    """(the `size` bytes of the file, or None if it has fewer; whether they match `crc`,
+    None if there is none). Raises OSError. (The read and the CRC of a large buffer let go
+    of the GIL: `preload` runs it beside the export's queries.)"""
+    chunks: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = os.pread(fd, size - got, got)
+        if not chunk:
+            return None, None
+        chunks.append(chunk)
+        got += len(chunk)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return data, None if crc is None else zlib.crc32(data) == crc
 
 
 def raw_file_intact(conn: sqlite3.Connection, batch_id: str) -> bool:
@@ -182,11 +242,12 @@ class RawLines:
     def _file(self, batch_id: str) -> _File:
         if batch_id not in self._files:
             row = self._conn.execute(
-                "SELECT raw_file, raw_size FROM batch_local WHERE batch_id = ?", (batch_id,)
+                "SELECT raw_file, raw_size, raw_file_crc FROM batch_local WHERE batch_id = ?",
+                (batch_id,),
             ).fetchone()
             found = None
             if row is not None and row[0] is not None:
-                found = _File(batch_id, row[0], int(row[1]))
+                found = _File(batch_id, row[0], int(row[1]), row[2])
             self._files[batch_id] = found
         held = self._files[batch_id]
         if held is None:
@@ -201,6 +262,15 @@ class RawLines:
             with contextlib.suppress(RawFileChanged):  # said if a row needs it
                 total += self._file(batch_id).size
         return total <= WHOLE_FILE_MAX
+
+    def preload(self, batch_ids: Iterable[str]) -> None:
+        """Start reading these batches' files whole (see `known`) on threads of their own;
+        a file that is missing or changed is said when a page needs it."""
+        for batch_id in batch_ids:
+            with contextlib.suppress(RawFileChanged):
+                held = self._file(batch_id)
+                held.check()
+                held.preload()
 
     def checked(self, batch_ids: Iterable[str]) -> None:
         """Check (and open) the files of these batches: before each page of lines."""
@@ -268,6 +338,9 @@ class RawLines:
         data = held.data
         if data is not None:
             out = [data[at : at + n] for at, n in zip(starts, lengths, strict=True)]
+            if held.verified:  # the whole file is the one indexed: so is each line of it
+                out.append(b"")
+                return out
         else:
             fd = held.fd
             assert fd is not None  # open since `check`

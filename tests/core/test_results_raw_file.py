@@ -12,6 +12,7 @@ import io
 import os
 import shutil
 import sqlite3
+import zlib
 from pathlib import Path
 
 import orjson
@@ -133,6 +134,33 @@ def test_a_replaced_file_of_the_same_size_never_gives_its_bytes(
     path.write_bytes(b"\n".join([lines[1], lines[0], *lines[2:]]))
     with pytest.raises(UserError, match="changed since"):
         _jsonl(store, ["b1"])
+
+
+def test_the_whole_file_is_checked_once_and_an_older_batch_line_by_line(
+    indexed: tuple[Store, Path],
+) -> None:
+    """An unfiltered export reads the file whole and checks it against the CRC-32 of the
+    whole file as indexed; a batch indexed before that was kept (NULL) checks each line.
+    Either way, a file changed in place at the same size gives none of its bytes."""
+    store, path = indexed
+    data = path.read_bytes()
+    (crc,) = (
+        store.db.conn()
+        .execute("SELECT raw_file_crc FROM batch_local WHERE batch_id = 'b1'")
+        .fetchone()
+    )
+    assert crc == zlib.crc32(data)  # every byte fed, CRLF, blanks and the unended last line
+    expected = _jsonl(store, ["b1"])
+    assert expected == _by_custom_id(data)
+    at = data.index(b"answer 7:")
+    changed = data[:at] + b"ANSWER" + data[at + 6 :]
+    for older in (False, True):
+        if older:
+            store.db.conn().execute("UPDATE batch_local SET raw_file_crc = NULL")
+        path.write_bytes(changed)
+        _fails_naming_the_file(store, path, "changed since its results were indexed")
+        path.write_bytes(data)
+        assert _jsonl(store, ["b1"]) == expected
 
 
 def test_a_file_replaced_by_the_same_bytes_is_read_again(indexed: tuple[Store, Path]) -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from batchtop.core.errors import UserError
 from batchtop.core.export import ExportCancelled, export_to_stream
 from batchtop.core.models import ResultFilter, ResultType
-from batchtop.core.results import raw_lines
+from batchtop.core.results import export_pages, raw_lines
 from batchtop.core.results.export_pages import RAW_PAGE
 from batchtop.core.store import Store
 from data_factory import T0, line, mixed_results, remote
@@ -124,6 +125,7 @@ def test_a_cancelled_or_failing_export_leaves_its_connection_free(
         export_to_stream(rows, "jsonl", out, progress, cancel)
     assert seen
     assert 0 < len(out.getvalue()) < len(b"".join(lines))
+    assert _export_threads() == []  # the page and file readers ended with the export
     path = tmp_path / "b1.jsonl"
     data = path.read_bytes()
     at = data.rindex(b"answer")  # one line of the file changed, same size
@@ -132,6 +134,27 @@ def test_a_cancelled_or_failing_export_leaves_its_connection_free(
         _jsonl(store, ["b1"])
     path.write_bytes(data)
     assert _jsonl(store, ["b1"]) == _sorted(lines)  # the same connection reads on
+
+
+def _export_threads() -> list[str]:
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith(("batchtop-export", "batchtop-read"))
+    ]
+
+
+def test_a_store_closed_mid_export_is_a_clear_error_and_its_threads_end(
+    shuffled: tuple[Store, list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages are queried on a thread of their own: its error (the store closed under
+    it) is the export's, said in words, and no thread is left behind."""
+    store, _lines = shuffled
+    monkeypatch.setattr(export_pages, "RAW_PAGE", 100)  # pages left to query at the close
+    rows = results_of(store).iter_results(["b1"], ALL)
+    with pytest.raises(UserError, match="The store is closed"):
+        export_to_stream(rows, "jsonl", io.BytesIO(), lambda _n: store.close())
+    assert _export_threads() == []
 
 
 class _FillsUp(io.BytesIO):
