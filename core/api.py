@@ -288,6 +288,18 @@ def other_error(exc: BaseException, base_url: str) -> ApiError:
     return ApiError(f"Unexpected API error: {type(exc).__name__}: {exc}"[:300], kind="other")
 
 
+# Statuses that do not say the server had finished with the request: a gateway that gave up
+# waiting for it (504; Anthropic's `timeout_error`, "the request timed out while processing")
+# or had no good answer from it (502). A create answered so may still make its batch later.
+GATEWAY_STATUSES = frozenset({502, 504})
+
+
+def server_finished(err: ApiError) -> bool:
+    """True when the server answered the request itself: whatever it did is done (an
+    error after a timeout, a cut connection or a gateway's 502/504 says nothing of it)."""
+    return err.status is not None and err.status not in GATEWAY_STATUSES
+
+
 def is_ambiguous(err: ApiError) -> bool:
     """True when the server may have acted even though we saw an error."""
     if not err.sent:

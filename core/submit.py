@@ -13,8 +13,9 @@ of the attempt, with the same request count, unclaimed here, and — read from i
 which the API only gives once a batch has ended — with exactly the custom_ids the part sent,
 the only such batch. A look-alike that cannot be proven (still running, or several alike)
 is reported as "unknown: not adopted" with its id, and the intent stays open. With no
-look-alike at all, sending once more is safe only after the server answered (a 5xx: it had
-finished with the create). A create it never answered (a timeout, a cut connection) may
+look-alike at all, sending once more is safe only after the server answered (a 500 or 529:
+it had finished with the create). A create it never answered (a timeout, a cut connection, a
+gateway's 502 or 504) may
 still make its batch long after the client gave up: its part is not sent again, it stays
 unresolved (`CreateUnresolved`) and reconcile looks for its batch as long as it waits
 (`CRASH_WINDOW`), closing it as not sent only after that. Custom_ids a user named prove
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import part_lock
-from .api import is_ambiguous
+from .api import is_ambiguous, server_finished
 from .errors import ApiError, CreateUnresolved, UserError
 from .manifest_rows import ManifestRow, manifest_row
 from .models import (
@@ -488,10 +489,11 @@ class Submitter:
                         raise
                     log.warning("ambiguous create failure for %s part %s: %s", job_id, part, err)
                     maybe_created = True
-                    unanswered = unanswered or err.status is None
-                    if err.status is not None:
+                    unanswered = unanswered or not server_finished(err)
+                    if server_finished(err):
                         # The server answered: it had finished with the request. (After a
-                        # timeout or a cut connection it may still create the batch later.)
+                        # timeout, a cut connection or a gateway's 502/504 it may still
+                        # create the batch later.)
                         intent = await self._note_end(intent)
                     found = await self._settle(intent)
                     if found is not None and found.batch is not None:

@@ -29,6 +29,9 @@ class FaultConfig:
     rate_429: float = 0.0
     rate_529: float = 0.0
     rate_500: float = 0.0
+    # A gateway's 504: the request is answered so without the server acting on it (a real
+    # one may still be processing it: clients cannot tell the two apart).
+    rate_504: float = 0.0
     latency_s: float = 0.0
     # A slow create: the request has arrived (counted in `EmulatorStats.arrivals`) and the
     # batch is made this many seconds later (a client that gives up meanwhile cannot know).

@@ -94,6 +94,7 @@ class EmulatorHandle:
             rate_429=0.0,
             rate_529=0.0,
             rate_500=0.0,
+            rate_504=0.0,
             latency_s=0.0,
             create_latency_s=0.0,
             upload_latency_s=0.0,

@@ -174,7 +174,7 @@ class EmulatorServer:
         try:
             try:
                 if matched:
-                    await self._inject_faults()
+                    await self._inject_faults(endpoint)
                     key = self._authenticate(request)
                     request[_KEY_WORKSPACE] = self.config.key_workspaces.get(key, "")
                     if not self.config.example_mode:  # (the SDK's own tests send "string")
@@ -214,8 +214,8 @@ class EmulatorServer:
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(ApiFailure(status, message, headers=headers), rid)
 
-    async def _inject_faults(self) -> None:
-        fault = await self._faults.pick()
+    async def _inject_faults(self, endpoint: str) -> None:
+        fault = await self._faults.pick(endpoint)
         if fault is None:
             return
         if fault.status == 429:
@@ -226,6 +226,8 @@ class EmulatorServer:
             )
         if fault.status == 529:
             raise ApiFailure(529, "Overloaded", headers=fault.headers)
+        if fault.status == 504:
+            raise ApiFailure(504, "Request timed out while processing.")
         raise ApiFailure(500, "Internal server error", headers=fault.headers)
 
     def _authenticate(self, request: web.Request) -> str:

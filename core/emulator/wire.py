@@ -46,7 +46,7 @@ class FaultPicker:
         if faults.seed != self._rng_seed:
             self._rng = random.Random(faults.seed)
             self._rng_seed = faults.seed
-        total = faults.rate_429 + faults.rate_529 + faults.rate_500
+        total = faults.rate_429 + faults.rate_529 + faults.rate_500 + faults.rate_504
         if total <= 0:
             return None
         u = self._rng.random()
@@ -56,8 +56,10 @@ class FaultPicker:
             return Fault(429, {**retry, **retry_after})
         if u < faults.rate_429 + faults.rate_529:
             return Fault(529, retry)
-        if u < total:
+        if u < faults.rate_429 + faults.rate_529 + faults.rate_500:
             return Fault(500, retry)
+        if u < total:
+            return Fault(504, {})
         return None
 
 

@@ -287,6 +287,32 @@ async def test_server_error_on_create_resubmits_once_when_nothing_was_created(
     assert server_batch_count(emulator) == 1
 
 
+@pytest.mark.parametrize("status", [500, 504])
+async def test_a_gateway_timeout_on_create_is_never_sent_again(
+    make_service: ServiceFactory, emulator: EmulatorHandle, status: int
+) -> None:
+    """A 504 (Anthropic's `timeout_error`: "timed out while processing") comes from a gateway
+    that gave up waiting; the server may still make the batch. Unlike a 500 (the server had
+    finished with the create: sent once more when nothing was made), the part is not sent
+    again: it is left for reconcile, which looks for its batch."""
+    service = make_service(sleep=FakeSleep())
+    emulator.set_faults(rate_500=float(status == 500), rate_504=float(status == 504))
+    emulator.set_faults(fault_endpoints=("create",))
+    if status == 500:
+        with pytest.raises(ApiError):  # every create answered 500: sent twice, then failed
+            await service.submit_requests(requests(2))
+        assert emulator.stats.arrivals("create") == 2
+        return
+    with pytest.raises(CreateUnresolved) as info:
+        await service.submit_requests(requests(2))
+    assert "so the part is not sent again" in str(info.value), str(info.value)
+    assert emulator.stats.arrivals("create") == 1
+    assert emulator.stats.count("create", 504) == 1
+    assert emulator.stats.count("list") >= 1  # looked for it
+    (intent,) = service.store.open_intents()
+    assert intent.state is IntentState.PENDING
+
+
 async def test_refused_create_marks_the_intent_failed(
     make_service: ServiceFactory, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:

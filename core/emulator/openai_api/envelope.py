@@ -19,6 +19,7 @@ _STATUS_TYPES = {
     429: "requests",
     500: "server_error",
     503: "server_error",
+    504: "server_error",
 }
 
 

@@ -266,6 +266,8 @@ class OpenAIServer:
             raise OpenAIFailure(
                 503, "The server is overloaded or not ready yet.", headers=fault.headers
             )
+        if fault.status == 504:
+            raise OpenAIFailure(504, "Gateway timeout.")
         raise OpenAIFailure(
             500,
             "The server had an error while processing your request. Sorry about that!",
