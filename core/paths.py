@@ -40,6 +40,12 @@ def config_file() -> Path:
     return Path(explicit).expanduser() if explicit else config_dir() / "config.toml"
 
 
+def log_dir() -> Path:
+    """Where the dashboard's debug log goes (`BATCHTOP_DEBUG`)."""
+    home = _home_override()
+    return home / "log" if home else platformdirs.user_log_path(APP_NAME)
+
+
 def results_dir() -> Path:
     return data_dir() / "results"
 

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -505,3 +506,39 @@ def test_asyncio_noise_stays_off_stderr_unless_debugging(tmp_path: Path) -> None
         check=False,
     )
     assert "Exception in callback x" in loud.stderr
+
+
+def test_the_dashboards_debug_log_goes_to_a_private_file_not_the_screen(tmp_path: Path) -> None:
+    """With BATCHTOP_DEBUG the dashboard logs to `<log dir>/debug.log` (0600, key redacted):
+    a line on stderr would be drawn over the screen."""
+    code = (
+        "import logging\n"
+        "from batchtop.tui.cli.entry import debug_log_to_file, setup_logging\n"
+        "setup_logging()\n"
+        "path = debug_log_to_file()\n"
+        "logging.getLogger('batchtop.poller').warning('refresh failed for sk-ant-api03-secret')\n"
+        "logging.getLogger('asyncio').error('Exception in callback y')\n"
+        "print(path)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "BATCHTOP_DEBUG"}
+    env["BATCHTOP_HOME"] = str(tmp_path / "home")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "BATCHTOP_DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # nothing drawn over the dashboard
+    log = Path(done.stdout.strip())
+    assert log == tmp_path / "home" / "log" / "debug.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    text = log.read_text()
+    assert "batchtop.poller: WARNING: refresh failed for" in text
+    assert "Exception in callback y" in text
+    assert "sk-ant-api03-secret" not in text
+    off = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert off.stdout.strip() == "None"  # without BATCHTOP_DEBUG: no file

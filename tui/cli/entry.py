@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from batchtop.tui.cli.parser import build_parser, load_handler, version_parser
 
@@ -38,6 +39,29 @@ def setup_logging() -> None:
         if not logger.handlers:
             logger.addHandler(logging.NullHandler())
             logger.propagate = False
+
+
+def debug_log_to_file() -> Path | None:
+    """With BATCHTOP_DEBUG set, the dashboard's log goes to a file, not stderr (whose lines
+    would be drawn over the screen); returns the file (0600, appended to), else None."""
+    import logging
+
+    if not os.environ.get("BATCHTOP_DEBUG"):
+        return None
+    from batchtop.core import paths
+    from batchtop.core.redact import RedactFilter
+
+    path = paths.ensure_private_dir(paths.log_dir()) / "debug.log"
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactFilter())  # the key never reaches a log line
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    return path
 
 
 def _needs_full_parser(argv: list[str] | None) -> bool:

@@ -76,6 +76,9 @@ def cmd_tui(ns: argparse.Namespace) -> int:
     # Importing Textual and batchtop and building the first screen allocate a lot and free
     # nothing, yet the cyclic GC keeps walking it all (~14 ms of a ~260 ms start). It is
     # off until the dashboard's first frame, which freezes what exists and turns it back on.
+    from batchtop.tui.cli.entry import debug_log_to_file
+
+    log = debug_log_to_file()  # (before the demo points the data directory elsewhere)
     gc.disable()
     try:
         run_app = importlib.import_module("batchtop.tui.app").run_app
@@ -84,3 +87,5 @@ def cmd_tui(ns: argparse.Namespace) -> int:
         return int(run_app(demo=bool(ns.demo), **chosen) or 0)
     finally:
         gc.enable()
+        if log is not None:
+            sys.stderr.write(f"batchtop: debug log: {log}\n")
