@@ -20,6 +20,7 @@ import importlib.util
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +36,7 @@ from .config import Settings
 from .errors import BatchtopError
 from .fleet import Fleet
 from .models import ImportOptions
+from .processes import pid_alive
 from .service import BatchService
 
 if TYPE_CHECKING:
@@ -539,10 +541,33 @@ def _shaped_batches() -> list[tuple[str, list[dict[str, Any]]]]:
     return [("support agent", support), ("content review", review), ("ticket triage", tickets)]
 
 
+DEMO_HOME = "batchtop-demo-"  # + the demo's pid, "-", a random part: in the temp directory
+
+
+def remove_dead_demo_homes(temp: Path) -> list[Path]:
+    """Remove the homes of demos whose process is gone (a killed demo removes nothing) and
+    that are this user's; a running demo's is never touched. Returns the removed."""
+    removed = []
+    for path in temp.glob(f"{DEMO_HOME}*"):
+        pid, dash, _rest = path.name.removeprefix(DEMO_HOME).partition("-")
+        if not (dash and pid.isdigit()) or pid_alive(int(pid)):
+            continue  # a live demo's, or not named by one (not batchtop's to judge)
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def _enter_home() -> tuple[Path, str | None]:
-    """Point every batchtop path at a fresh temporary home for the demo's lifetime; returns
-    it and the BATCHTOP_HOME it replaces."""
-    home = Path(tempfile.mkdtemp(prefix="batchtop-demo-"))
+    """Point every batchtop path at a fresh temporary home for the demo's lifetime (after
+    removing those killed demos left); returns it and the BATCHTOP_HOME it replaces."""
+    temp = Path(tempfile.gettempdir())
+    remove_dead_demo_homes(temp)
+    home = Path(tempfile.mkdtemp(prefix=f"{DEMO_HOME}{os.getpid()}-", dir=temp))
     previous = os.environ.get("BATCHTOP_HOME")
     os.environ["BATCHTOP_HOME"] = str(home)
     return home, previous

@@ -42,6 +42,7 @@ from ..models import (
     RequestCounts,
     TokenUsage,
 )
+from ..processes import pid_alive
 from ..redact import clean_api_key
 from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .env import OPENAI_DEFAULT_BASE_URL, base_url_problem, openai_org_project
@@ -565,7 +566,7 @@ def remove_dead_input_copies(imports: Path, temp: Path) -> list[Path]:
     pattern = f"{INPUT_COPY}*.jsonl"
     for path in (*_files_under(imports, pattern), *temp.glob(pattern)):
         pid = path.name.removeprefix(INPUT_COPY).split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or pid_alive(int(pid)):
             continue  # a live process's, or not named by one (not batchtop's to judge)
         with contextlib.suppress(OSError):
             path.unlink()
@@ -580,15 +581,3 @@ def _files_under(top: Path, pattern: str) -> Iterator[Path]:
     for folder, _dirs, files in os.walk(top):
         for name in fnmatch.filter(files, pattern):
             yield Path(folder, name)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
