@@ -47,6 +47,7 @@ from .openai_checks import (
 )
 from .openai_models import context_window
 from .part_writer import manifest_path, part_path
+from .paths import ensure_private_dir
 from .pricing import BATCH_DISCOUNT, cost_usd, openai_budget, openai_request_tokens
 from .providers.openai import DEFAULT_ENDPOINT, ENDPOINTS, LIMITS
 from .request_checks import IssueLog, context_warning
@@ -269,8 +270,7 @@ def analyse_openai(
     endpoint = chosen or DEFAULT_ENDPOINT
     report = ImportReport(path=source or str(path), format=input_format(path, options))
     issue = IssueLog(source or str(path), _MAX_ISSUES)
-    prepared = work_dir / "prepared"
-    prepared.mkdir(parents=True, exist_ok=True)
+    prepared = ensure_private_dir(work_dir / "prepared")  # prompts: 0700, as its parents
     max_requests = min(options.max_requests_per_batch, LIMITS.max_requests)
     max_bytes = min(options.max_bytes_per_batch, LIMITS.max_bytes)
     seen: dict[str, int] = {}

@@ -102,3 +102,18 @@ def test_compose_warns_of_it_too() -> None:
     assert "(128,000 tokens)" in issues[0].message
     small = {**body, "messages": [{"role": "user", "content": "hello"}]}
     assert composed_issues([{"custom_id": "a", "params": small}], "/v1/chat/completions") == []
+
+
+def test_the_prepared_parts_folder_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """It holds the prompts: 0700 like the import folder around it (it was the umask's 0755)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        _analyse(tmp_path, "/v1/chat/completions")
+    finally:
+        os.umask(old)
+    prepared = tmp_path / "work" / "prepared"
+    assert stat.S_IMODE(prepared.stat().st_mode) == 0o700
+    assert any(prepared.iterdir())
