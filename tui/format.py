@@ -24,6 +24,14 @@ spaces, and unlike meta it survives where Textual merges equal runs (the dimmed 
 a dialog)."""
 
 
+def reading_seconds(*texts: str) -> float:
+    """How long a notification stays up: Textual's 5 s, or longer for a long message (about
+    three words a second, up to 30 s): what a failed submit says — may the batch exist, until
+    when reconcile looks — was gone before it was read."""
+    words = sum(len(t.split()) for t in texts)
+    return max(5.0, min(30.0, 2.0 + words / 3))
+
+
 def gap(text: Text, spaces: str = "  ") -> Text:
     """Append `spaces` to `text` as a separator (see `GAP`); returns `text`."""
     text.append(spaces, style=GAP)

@@ -19,3 +19,15 @@ from batchtop.tui.words import quantity
 )
 def test_quantity(n: int, noun: str, plural: str | None, expected: str) -> None:
     assert quantity(n, noun, plural) == expected
+
+
+def test_a_long_notification_stays_up_long_enough_to_be_read() -> None:
+    from batchtop.tui.format import reading_seconds
+
+    assert reading_seconds("Submitted.") == 5.0  # Textual's own
+    unresolved = (
+        "The create of part 2 timed out: the batch may still be made. It is not sent"
+        " again; batchtop reconcile looks for it until 21:40 UTC and then closes it."
+    )
+    assert 10 <= reading_seconds(unresolved) <= 15
+    assert reading_seconds(unresolved * 10) == 30.0  # never forever

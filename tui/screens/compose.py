@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ImportIssue, SubmitOutcome, provider_name
+from batchtop.tui.format import reading_seconds
 from batchtop.tui.keys import COMPOSE_KEYS, bindings
 from batchtop.tui.safe_text import clean
 from batchtop.tui.screens.importer import OPENAI_ENDPOINTS
@@ -460,7 +461,13 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
             )
         except BatchtopError as exc:
             self.busy = False
-            self.notify(escape(clean(str(exc))), title="Submit failed", severity="error")
+            said = clean(str(exc))
+            self.notify(
+                escape(said),
+                title="Submit failed",
+                severity="error",
+                timeout=reading_seconds(said),
+            )
             return
         self.busy = False
         self.outcome = outcome

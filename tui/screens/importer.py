@@ -20,6 +20,7 @@ from batchtop.core.models import (
     SubmitProgress,
     provider_name,
 )
+from batchtop.tui.format import reading_seconds
 from batchtop.tui.keys import IMPORT_KEYS, bindings
 from batchtop.tui.safe_text import clean, safe_text
 from batchtop.tui.screens.worker_errors import report_worker_error
@@ -479,18 +480,25 @@ class ImportScreen(Screen[SubmitOutcome | None]):
             )
         except BatchtopError as exc:
             self.busy = False
-            self.notify(escape(clean(str(exc))), title="Submit failed", severity="error")
+            said = clean(str(exc))
+            self.notify(
+                escape(said),
+                title="Submit failed",
+                severity="error",
+                timeout=reading_seconds(said),
+            )
             return
         self.busy = False
         self.outcome = outcome
         ids = ", ".join(clean(b) for b in outcome.batch_ids)
         not_sent = {*outcome.failed_parts, *outcome.unresolved_parts}
         if not_sent:  # failed, or unresolved (its batch may still appear: not sent twice)
+            said = clean("; ".join(outcome.errors))
             self.notify(
-                escape(clean("; ".join(outcome.errors))),
+                escape(said),
                 title=f"{quantity(len(not_sent), 'part')} not submitted",
                 severity="error",
-                timeout=15,
+                timeout=max(15.0, reading_seconds(said)),
             )
         if outcome.batch_ids:
             self.notify(

@@ -378,5 +378,6 @@ async def test_a_part_whose_create_went_unanswered_is_said_not_submitted(
         assert len(outcome.batch_ids) == 1
         assert (outcome.failed_parts, outcome.unresolved_parts) == ((), (2,))
         (said,) = [n for n in app._notifications if n.title == "1 part not submitted"]
+        assert said.timeout >= 15  # long enough to read what it says (gone after 5 s before)
         assert "part 2:" in str(said.message)
         assert "so the part is not sent again" in str(said.message)
