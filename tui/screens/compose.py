@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from batchtop.core.errors import BatchtopError
 from batchtop.core.models import ImportIssue, SubmitOutcome, provider_name
-from batchtop.tui.format import reading_seconds
 from batchtop.tui.keys import COMPOSE_KEYS, bindings
 from batchtop.tui.safe_text import clean
 from batchtop.tui.screens.importer import OPENAI_ENDPOINTS
-from batchtop.tui.screens.worker_errors import report_worker_error
+from batchtop.tui.screens.worker_errors import report_submit_failure, report_worker_error
 from batchtop.tui.suggest import model_suggester
 from batchtop.tui.widgets.key_footer import KeyFooter
 from batchtop.tui.widgets.validation_report import estimate_text
@@ -461,13 +460,7 @@ class ComposeScreen(Screen[SubmitOutcome | None]):
             )
         except BatchtopError as exc:
             self.busy = False
-            said = clean(str(exc))
-            self.notify(
-                escape(said),
-                title="Submit failed",
-                severity="error",
-                timeout=reading_seconds(said),
-            )
+            report_submit_failure(self, exc)
             return
         self.busy = False
         self.outcome = outcome

@@ -23,7 +23,7 @@ from batchtop.core.models import (
 from batchtop.tui.format import reading_seconds
 from batchtop.tui.keys import IMPORT_KEYS, bindings
 from batchtop.tui.safe_text import clean, safe_text
-from batchtop.tui.screens.worker_errors import report_worker_error
+from batchtop.tui.screens.worker_errors import report_submit_failure, report_worker_error
 from batchtop.tui.suggest import model_suggester
 from batchtop.tui.widgets.key_footer import KeyFooter
 from batchtop.tui.widgets.path_input import PathInput
@@ -480,13 +480,7 @@ class ImportScreen(Screen[SubmitOutcome | None]):
             )
         except BatchtopError as exc:
             self.busy = False
-            said = clean(str(exc))
-            self.notify(
-                escape(said),
-                title="Submit failed",
-                severity="error",
-                timeout=reading_seconds(said),
-            )
+            report_submit_failure(self, exc)
             return
         self.busy = False
         self.outcome = outcome

@@ -1,13 +1,15 @@
-"""One place where an unexpected failure in a screen's worker becomes a notification.
+"""One place where a failure in a screen's work becomes a notification.
 
 Workers run with `exit_on_error=False`, so a bug or an unforeseen error (a full disk, a
 corrupt store) must not vanish silently either: the user sees one line, the app lives on.
+A submit that failed says why, for as long as it takes to read (`report_submit_failure`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from batchtop.tui.format import reading_seconds
 from batchtop.tui.safe_text import clean
 from textual.markup import escape
 from textual.screen import Screen
@@ -33,3 +35,12 @@ def report_worker_error(screen: Screen[Any], event: Worker.StateChanged) -> bool
         timeout=10,
     )
     return True
+
+
+def report_submit_failure(screen: Screen[Any], error: Exception) -> None:
+    """A failed submit's notification (the compose and import screens): what the core
+    said, up long enough to read (an unresolved create explains until when it waits)."""
+    said = clean(str(error))
+    screen.notify(
+        escape(said), title="Submit failed", severity="error", timeout=reading_seconds(said)
+    )
