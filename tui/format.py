@@ -167,11 +167,11 @@ def label_cell(b: BatchView, job: Job | None, *, in_job_row: bool = False) -> Te
     elif job is not None:
         parts = max(len(job.batch_ids), job.part_count or 0)
         part = f"part {b.job_part}" if b.job_part is not None and parts > 1 else ""
-        if in_job_row:
-            name = Text(part or job.name, style="dim" if part else "")
-        else:
-            name = safe_text(job.name, one_line=True)
-            if part:
+        if in_job_row and part:
+            name = Text(part, style="dim")
+        else:  # a name is one line: a break in it is shown, as a label's (`a\x0ab`)
+            name = safe_text(job.name, literal=True)
+            if part and not in_job_row:
                 name.append(f" · {part}", style="dim")
     else:
         name = Text("—", style="dim")

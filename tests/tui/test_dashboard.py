@@ -388,6 +388,28 @@ async def test_a_label_with_a_line_break_shows_it(
         assert await until(pilot, lambda: any(shown in m for m in messages(app)))
 
 
+async def test_a_job_name_with_a_line_break_shows_it(
+    make_app: AppFactory, workspace: Workspace, service: BatchService
+) -> None:
+    """A job is named after its file by default, and a file name may hold a line break:
+    the name is shown as it is (as a label is), in its batch's Label cell, the job's row
+    and the detail panel, never folded into another name."""
+    outcome = await service.submit_requests([request("j-1", "hi")], name="a\nb\tc")
+    (batch_id,) = outcome.batch_ids
+    shown = "a\\x0ab\\x09c"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert await until(pilot, lambda: batch_id in table_of(app).keys)
+        assert cell(app, batch_id, "label") == shown
+        await select(pilot, app, batch_id)
+        assert await until(pilot, lambda: shown in plain(app.screen.query_one("#detail-head")))
+        await pilot.press("5")  # jobs
+        job_key = next(k for k in table_of(app).keys if k.startswith(JOB_PREFIX))
+        await select(pilot, app, job_key)
+        assert any(shown in c.plain for c in table_of(app)._cells_of(job_key))
+
+
 async def test_theme_from_settings(
     service: BatchService, emulator: EmulatorHandle, workspace: Workspace
 ) -> None:

@@ -23,7 +23,7 @@ from textual import work
 from textual.markup import escape
 
 from ..format import short_id, when
-from ..safe_text import clean, literal_line, safe_text
+from ..safe_text import literal_line, safe_text
 from ..widgets.batches_table import BatchesTable
 from ..words import numbered, quantity
 from .rows import JOB_PREFIX
@@ -80,7 +80,7 @@ class BatchActions(_Screen):
             if job is None:
                 return None
             ids = [b.id for b in self._batches.values() if b.job_id == job.id]
-            return ids, clean(job.name, keep_newlines=False)
+            return ids, literal_line(job.name)
         batch = self._batches.get(key)
         return ([batch.id], display_name(batch)) if batch else None
 
@@ -277,7 +277,7 @@ class BatchActions(_Screen):
         if progress is None or progress.complete:
             self.notify("Select a partly submitted job (or one of its batches) first.")
             return
-        self._resume_flow(progress.job.id, clean(progress.job.name, keep_newlines=False))
+        self._resume_flow(progress.job.id, literal_line(progress.job.name))
 
     @work(group="batch-action", exit_on_error=False)
     async def _resume_flow(self, job_id: str, name: str) -> None:
@@ -310,7 +310,7 @@ class BatchActions(_Screen):
 
         job = progress.job
         parts = numbered("part", progress.open)
-        name = clean(job.name, keep_newlines=False)
+        name = literal_line(job.name)
         until = progress.settles_by
         body = Text.assemble(
             f"Close {parts} of ",

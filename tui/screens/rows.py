@@ -299,7 +299,7 @@ class RowBuilder:
         cost = total_cost(batch_cost(b) for b in batches)
         providers = sorted({provider_name(b.remote.provider) for b in batches})
         cells = (
-            safe_text(job.name, "bold", one_line=True),
+            safe_text(job.name, "bold", literal=True),
             *((Text(", ".join(providers), style="dim"),) if self.provider else ()),
             Text(quantity(len(batches), "batch", "batches"), style="dim"),
             Text(label, style=style),

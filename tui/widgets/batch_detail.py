@@ -35,7 +35,7 @@ from ..format import (
     status_label,
     when,
 )
-from ..safe_text import safe_text
+from ..safe_text import literal_line, safe_text
 from ..words import numbered, quantity
 
 
@@ -135,7 +135,7 @@ class BatchDetail(Horizontal):
             return
         self._info, self._job = None, (job, batches, progress, abandon_key)
         grid = _grid()
-        grid.add_row("job", safe_text(job.name, one_line=True))
+        grid.add_row("job", safe_text(job.name, literal=True))
         grid.add_row("id", Text(job.id))
         if progress is not None and progress.open:
             until = progress.settles_by
@@ -285,7 +285,7 @@ def _head(info: DetailInfo, *, narrow: bool = False) -> Table:
             note = " estimated" if cost.is_estimate and cost.usd is not None else ""
             grid.add_row("cost", Text(f"{cost_text(cost)}{note}"))
         if info.job is not None and b.label not in (None, "", info.job.name):
-            grid.add_row("job", safe_text(info.job.name, one_line=True))
+            grid.add_row("job", safe_text(info.job.name, literal=True))
         if b.betas:
             grid.add_row("betas", safe_text(", ".join(b.betas), one_line=True))
     return grid
@@ -340,9 +340,8 @@ def _cost_and_links(info: DetailInfo) -> Table:
     if info.job is not None:
         part = f" part {b.job_part}" if b.job_part is not None else ""
         count = len(info.job.batch_ids)
-        grid.add_row(
-            "job", safe_text(f"{info.job.name}{part} ({quantity(count, 'batch', 'batches')})")
-        )
+        batches = quantity(count, "batch", "batches")
+        grid.add_row("job", safe_text(f"{literal_line(info.job.name)}{part} ({batches})"))
     if b.betas:  # the anthropic-beta values it was created with
         grid.add_row("betas", safe_text(", ".join(b.betas)))
     if b.parent_batch_id:

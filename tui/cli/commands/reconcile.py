@@ -17,6 +17,7 @@ from batchtop.core.errors import BatchtopError, UserError
 from batchtop.core.models import ABANDON_HINT, IntentState, SubmitNotice, provider_name
 from batchtop.tui.cli.render import clean, console, print_json, txt
 from batchtop.tui.cli.session import routed
+from batchtop.tui.safe_text import literal_line
 from batchtop.tui.words import numbered
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def _print(found: _Found, out: Console, *, named: bool, deleting: bool) -> None:
         how = f"batchtop submit{flag} {source}"
         out.print(
             txt(
-                f"{whose}job {p.job.id} ({p.job.name}): partly submitted: {created};"
+                f"{whose}job {p.job.id} ({literal_line(p.job.name)}): partly submitted: {created};"
                 f" {'; '.join(rest)} — `{how}` sends only the missing parts",
                 "yellow",
             )
