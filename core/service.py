@@ -96,6 +96,16 @@ log = logging.getLogger(__name__)
 PartPlan = tuple[int, Path, float | None]  # part index, prepared part file, estimated cost
 
 
+def _holds_nothing(store: Store) -> bool:
+    """No batch (deleted ones too), no job and no submission in flight: nothing to claim
+    (a first start's store before the API named the workspace)."""
+    return (
+        not store.list_batches(limit=1, include_deleted=True)
+        and not store.list_jobs()
+        and not store.open_intents()
+    )
+
+
 def _move_store_dir(source: Path, target: Path) -> None:
     """Rename a scope's directory (its store and the files SQLite keeps beside it)."""
     paths.ensure_private_dir(target.parent)
@@ -183,6 +193,7 @@ class BatchService:
         # the store from the default location and may switch to the workspace the API names.
         self._scoped = False
         self._scope_known = False  # the API named this process's workspace (or none)
+        self._scope_meta: tuple[str | None, str | None, bool] | None = None  # (`scope`)
         self._warnings: list[str] = []
 
     @property
@@ -301,15 +312,25 @@ class BatchService:
 
     def scope(self) -> WorkspaceInfo:
         """The endpoint and workspace shown, without counting batches (`workspace()` does);
-        the workspace is the one the API named (recorded in the store), None before."""
+        the workspace is the one the API named (recorded in the store), None before. Read
+        from the store once, then kept: a front end asks while drawing, also while another
+        provider's service is switching stores (its old one closed for a moment)."""
+        if self._scope_meta is None:
+            store = self.store
+            self._scope_meta = (
+                store.meta("workspace_id"),
+                store.meta("organization_id"),
+                store.meta("base_url") is not None,
+            )
+        workspace_id, organization_id, named = self._scope_meta
         return WorkspaceInfo(
             base_url=self.base_url,
-            workspace_id=self.store.meta("workspace_id"),
-            organization_id=self.store.meta("organization_id"),
+            workspace_id=workspace_id,
+            organization_id=organization_id,
             batches=0,
             active=0,
             listing_complete=True,
-            named=self.store.meta("base_url") is not None,
+            named=named,
         )
 
     async def _ready(self) -> None:
@@ -347,26 +368,38 @@ class BatchService:
             workspace_id=workspace_id,
             organization_id=organization_id,
         )
+        self._scope_meta = None  # read again from the store of this workspace
         if switched:
             self._emit(ScopeChanged(self.workspace()))
         return switched
 
     async def _switch_store(self, target: Path, name: str) -> None:
         """Open `target` in place of the current store. A store that holds no workspace yet
-        (`unscoped`: from before scoping) is claimed instead when it has no batch or when
-        this workspace can retrieve its newest batch."""
+        (`unscoped`: from before scoping) is claimed instead when it holds something (a
+        batch, a job, a submission) and this workspace can retrieve its newest batch.
+
+        The new store is open before the old one is closed, so what runs meanwhile (a
+        screen's read, the other provider's events) never meets a closed store; only a
+        claimed store, which must be closed to be moved, leaves a moment without one."""
         old = self.store
         claim = False
         if old.path.parent.name == scope.UNSCOPED and name != scope.UNSCOPED:
             taken = await asyncio.to_thread(target.exists)
-            claim = not taken and await self._belongs_here(old)
-        # A worker thread (the catalogue refresh, a read for a screen) may be inside one of
-        # its calls now: close waits for it, and refuses any later one.
-        await asyncio.to_thread(old.close, index_wait_s=0)
+            claim = (
+                not taken
+                and not await asyncio.to_thread(_holds_nothing, old)
+                and await self._belongs_here(old)
+            )
+        self.scope()  # known before the old store closes (see `scope`)
         if claim:
+            # A worker thread may be inside one of its calls now: close waits for it, and
+            # refuses any later one.
+            await asyncio.to_thread(old.close, index_wait_s=0)
             await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
         new = await asyncio.to_thread(lambda: Store.open(target, durable=old.db.durable))
         self.store = new
+        if not claim:
+            await asyncio.to_thread(old.close, index_wait_s=0)
         self.results = ResultsIndex(new.db, after_index=_build_pending_facts)
         self._stats = None
         await asyncio.to_thread(self.results.resume_search_index)
