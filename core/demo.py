@@ -36,7 +36,7 @@ from .config import Settings
 from .errors import BatchtopError
 from .fleet import Fleet
 from .models import ImportOptions
-from .processes import pid_alive
+from .processes import named_pid, pid_alive
 from .service import BatchService
 
 if TYPE_CHECKING:
@@ -549,8 +549,9 @@ def remove_dead_demo_homes(temp: Path) -> list[Path]:
     that are this user's; a running demo's is never touched. Returns the removed."""
     removed = []
     for path in temp.glob(f"{DEMO_HOME}*"):
-        pid, dash, _rest = path.name.removeprefix(DEMO_HOME).partition("-")
-        if not (dash and pid.isdigit()) or pid_alive(int(pid)):
+        field, dash, _rest = path.name.removeprefix(DEMO_HOME).partition("-")
+        pid = named_pid(field)
+        if not dash or pid is None or pid_alive(pid):
             continue  # a live demo's, or not named by one (not batchtop's to judge)
         try:
             info = path.lstat()

@@ -42,7 +42,7 @@ from ..models import (
     RequestCounts,
     TokenUsage,
 )
-from ..processes import pid_alive
+from ..processes import named_pid, pid_alive
 from ..redact import clean_api_key
 from .base import BatchLimits, KeyedClient, ListPage, StreamedBody
 from .env import OPENAI_DEFAULT_BASE_URL, base_url_problem, openai_org_project
@@ -565,8 +565,8 @@ def remove_dead_input_copies(imports: Path, temp: Path) -> list[Path]:
     removed = []
     pattern = f"{INPUT_COPY}*.jsonl"
     for path in (*_files_under(imports, pattern), *temp.glob(pattern)):
-        pid = path.name.removeprefix(INPUT_COPY).split("-", 1)[0]
-        if not pid.isdigit() or pid_alive(int(pid)):
+        pid = named_pid(path.name.removeprefix(INPUT_COPY).split("-", 1)[0])
+        if pid is None or pid_alive(pid):
             continue  # a live process's, or not named by one (not batchtop's to judge)
         with contextlib.suppress(OSError):
             path.unlink()

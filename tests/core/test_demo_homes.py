@@ -28,3 +28,14 @@ def test_a_killed_demos_home_is_removed_and_a_running_ones_kept(tmp_path: Path) 
     assert running.is_dir()
     assert unnamed.is_dir()
     assert a_file.is_file()
+
+
+def test_names_anyone_can_make_in_the_temp_directory_stop_no_demo(tmp_path: Path) -> None:
+    # /tmp is everyone's: a name whose "pid" no process can have, or whose digits int()
+    # refuses, made every demo start end in "unexpected OverflowError" (or ValueError)
+    too_big = tmp_path / f"{DEMO_HOME}{'9' * 20}-x"
+    too_big.mkdir()
+    superscript = tmp_path / f"{DEMO_HOME}\u00b2-x"
+    superscript.mkdir()
+    assert remove_dead_demo_homes(tmp_path) == [too_big]  # no process has that pid
+    assert superscript.is_dir()  # not named by a pid: not batchtop's to judge

@@ -43,3 +43,17 @@ def test_a_folder_removed_by_another_process_mid_walk_is_skipped(
     assert not vanishing.parent.exists()
     assert removed == [staying / f".openai-input-{pid}-x.jsonl"]
     assert list(staying.iterdir()) == []
+
+
+def test_copies_named_by_no_possible_pid_stop_no_submit(tmp_path: Path) -> None:
+    # anyone can make a file in the temp directory: such a name was an OverflowError
+    # (or a ValueError) out of every OpenAI submit
+    imports, temp = tmp_path / "imports", tmp_path / "tmp"
+    imports.mkdir()
+    temp.mkdir()
+    too_big = temp / f".openai-input-{'9' * 20}-x.jsonl"
+    superscript = temp / ".openai-input-\u00b2-x.jsonl"
+    for path in (too_big, superscript):
+        path.write_text("{}\n")
+    assert remove_dead_input_copies(imports, temp) == [too_big]
+    assert superscript.is_file()
