@@ -31,6 +31,7 @@ import glob
 import io
 import os
 import re
+import select
 import stat
 import tempfile
 import threading
@@ -638,10 +639,47 @@ FIFO_POLL_S = 0.1
 """How often an export to a FIFO no program reads yet looks for a reader (and a cancel)."""
 
 
+class _FifoWriter(io.RawIOBase):
+    """A FIFO open without blocking: a write that finds it full (its reader stalled) waits
+    for room, and a cancel stops the wait (`ExportCancelled`). A blocking write could not
+    be stopped: a cancelled export (Ctrl-C, the dialog's Cancel, then quitting the
+    dashboard) kept the process alive until the reader read on or left."""
+
+    def __init__(self, fd: int, cancel: threading.Event) -> None:
+        super().__init__()
+        self._fd = fd
+        self._cancel = cancel
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        while True:
+            try:
+                return os.write(self._fd, data)
+            except BlockingIOError:
+                if self._cancel.is_set():
+                    raise ExportCancelled from None
+                room = select.poll()
+                room.register(self._fd, select.POLLOUT)
+                room.poll(FIFO_POLL_S * 1000)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                os.close(self._fd)
+            finally:
+                super().close()
+
+
 def _open_special(path: Path, cancel: threading.Event | None) -> IO[bytes]:
-    """`path` opened for writing. A FIFO waits for a reader, as a shell's `>` does, but
-    a cancel (Ctrl-C, the dialog's Cancel) stops the wait: a blocking open could not be
-    stopped, and the process then waited on it for good."""
+    """`path` opened for writing. A FIFO waits for a reader, as a shell's `>` does, and
+    for room as the reader reads (`_FifoWriter`), but a cancel (Ctrl-C, the dialog's
+    Cancel) stops either wait: a blocking open or write could not be stopped, and the
+    process then waited on it for good."""
     try:
         fifo = stat.S_ISFIFO(os.stat(path).st_mode)
     except OSError:
@@ -657,8 +695,7 @@ def _open_special(path: Path, cancel: threading.Event | None) -> IO[bytes]:
             if cancel.wait(FIFO_POLL_S):
                 raise ExportCancelled from None
             continue
-        os.set_blocking(fd, True)
-        return open(fd, "wb", buffering=_BUFFER)
+        return io.BufferedWriter(_FifoWriter(fd, cancel), _BUFFER)
 
 
 def _export_special(

@@ -434,3 +434,48 @@ def test_an_export_waiting_for_a_fifos_reader_stops_when_cancelled(
     reader.join()
     assert result.rows == len(rows)
     assert got[0].count(b"\n") == len(rows)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_an_export_to_a_fifo_whose_reader_stalls_stops_when_cancelled(
+    rows: Rows, tmp_path: Path
+) -> None:
+    """The reader takes a little, then reads no more: the export waits for room in the FIFO,
+    and a cancel ends that wait too. A blocking write could not be stopped: a cancelled
+    export then kept the process (the dashboard after `q`, the CLI after Ctrl-C) alive until
+    the reader read on or left."""
+    import threading
+
+    from waiting import try_wait
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    cancel = threading.Event()
+    outcome: list[object] = []
+    took = threading.Event()
+    leave = threading.Event()
+
+    def read_a_little() -> None:
+        with open(fifo, "rb", buffering=0) as fh:
+            fh.read(1000)
+            took.set()
+            leave.wait(60)  # stalled: reads nothing more until the test lets it go
+
+    def run() -> None:
+        try:
+            outcome.append(export_results(rows, "jsonl", fifo, cancel=cancel))
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read_a_little, daemon=True)
+    reader.start()
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    assert try_wait(took.is_set, 30)
+    cancel.set()
+    ended = try_wait(lambda: not worker.is_alive(), 30)
+    leave.set()  # the reader leaves: a write still blocked fails and the export ends
+    worker.join()
+    reader.join()
+    assert ended, "the cancelled export still waited for its reader to read"
+    assert isinstance(outcome[0], export.ExportCancelled)
