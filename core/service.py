@@ -96,16 +96,6 @@ log = logging.getLogger(__name__)
 PartPlan = tuple[int, Path, float | None]  # part index, prepared part file, estimated cost
 
 
-def _holds_nothing(store: Store) -> bool:
-    """No batch (deleted ones too), no job and no submission in flight: nothing to claim
-    (a first start's store before the API named the workspace)."""
-    return (
-        not store.list_batches(limit=1, include_deleted=True)
-        and not store.list_jobs()
-        and not store.open_intents()
-    )
-
-
 def _move_store_dir(source: Path, target: Path) -> None:
     """Rename a scope's directory (its store and the files SQLite keeps beside it)."""
     paths.ensure_private_dir(target.parent)
@@ -375,31 +365,23 @@ class BatchService:
 
     async def _switch_store(self, target: Path, name: str) -> None:
         """Open `target` in place of the current store. A store that holds no workspace yet
-        (`unscoped`: from before scoping) is claimed instead when it holds something (a
-        batch, a job, a submission) and this workspace can retrieve its newest batch.
-
-        The new store is open before the old one is closed, so what runs meanwhile (a
-        screen's read, the other provider's events) never meets a closed store; only a
-        claimed store, which must be closed to be moved, leaves a moment without one."""
+        (`unscoped`: from before scoping) is claimed instead when it has no batch or when
+        this workspace can retrieve its newest batch. What `scope()` shows is read before the
+        old store closes: a front end drawing meanwhile (the other provider's events) never
+        reads the closed store."""
         old = self.store
         claim = False
         if old.path.parent.name == scope.UNSCOPED and name != scope.UNSCOPED:
             taken = await asyncio.to_thread(target.exists)
-            claim = (
-                not taken
-                and not await asyncio.to_thread(_holds_nothing, old)
-                and await self._belongs_here(old)
-            )
-        self.scope()  # known before the old store closes (see `scope`)
+            claim = not taken and await self._belongs_here(old)
+        self.scope()
+        # A worker thread (the catalogue refresh, a read for a screen) may be inside one of
+        # its calls now: close waits for it, and refuses any later one.
+        await asyncio.to_thread(old.close, index_wait_s=0)
         if claim:
-            # A worker thread may be inside one of its calls now: close waits for it, and
-            # refuses any later one.
-            await asyncio.to_thread(old.close, index_wait_s=0)
             await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
         new = await asyncio.to_thread(lambda: Store.open(target, durable=old.db.durable))
         self.store = new
-        if not claim:
-            await asyncio.to_thread(old.close, index_wait_s=0)
         self.results = ResultsIndex(new.db, after_index=_build_pending_facts)
         self._stats = None
         await asyncio.to_thread(self.results.resume_search_index)
