@@ -234,6 +234,25 @@ def test_a_terminal_never_receives_what_it_would_act_on(tmp_path: Path, fmt: str
     assert "\\u202e" in shown or "\\u202E" in shown
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_out_naming_the_terminal_is_written_as_dash_is(tmp_path: Path, fmt: str) -> None:
+    """`--out /dev/stdout` on a terminal: the results' escape sequences were written to it
+    as they are (a title set, the screen cleared); it is stdout, shown as `--out -` shows
+    it. In a pipe it stays byte for byte, and a reader that leaves is no error."""
+    home = Home(tmp_path, [HOSTILE, "plain"])
+    term = Terminal(
+        "results", BID, "--format", fmt, "--out", "/dev/stdout", cwd=home.cwd, env=home.env
+    )
+    code, shown = term.finish()
+    assert code == 0, shown
+    for ch in TERMINAL_ACTS_ON:
+        assert ch not in shown, (ch, shown[-500:])
+    assert "pwned title" in shown
+    piped = home.cli_bytes("results", BID, "--format", fmt, "--out", "/dev/stdout")
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == home.cli_bytes("results", BID, "--format", fmt).stdout
+
+
 def test_ls_json_on_a_terminal_shows_controls_inert(tmp_path: Path) -> None:
     home = Home(tmp_path, ["x"], label="label \u202eevil \x9b31m")
     term = Terminal("ls", "--offline", "--json", cwd=home.cwd, env=home.env)

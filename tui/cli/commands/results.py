@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -88,9 +90,25 @@ def _destination(service: BatchService, ids: list[str], fmt: ExportFormat, out: 
     return service.export_path(ids, fmt, out)
 
 
+def _names_stdout(out: str) -> bool:
+    """`--out` names this process's standard output, a terminal or a pipe (/dev/stdout,
+    /proc/self/fd/1, the terminal's own device): written as `-` is. Written to directly, a
+    terminal ran the escape sequences of the results (a title set, the screen cleared), and
+    a reader that left (`| head -1`) was an error."""
+    try:
+        st = os.stat(os.path.expanduser(out))
+        return not stat.S_ISREG(st.st_mode) and os.path.samestat(st, os.fstat(1))
+    except OSError:
+        return False
+
+
 @routed("id")
 async def cmd_results(service: BatchService, ns: argparse.Namespace) -> int:
-    to_stdout = ns.out == "-" or (ns.out is None and not is_terminal(sys.stdout))
+    to_stdout = (
+        ns.out == "-"
+        or (ns.out is None and not is_terminal(sys.stdout))
+        or (ns.out is not None and _names_stdout(ns.out))
+    )
     named = None if to_stdout or ns.out is None else ns.out
     fmt: ExportFormat = ns.format or (format_for_path(named) if named else None) or "jsonl"
     if ns.expand_json and fmt not in ("csv", "parquet"):
