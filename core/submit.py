@@ -125,11 +125,13 @@ def unprovable_message(batch_id: str) -> str:
 
 
 def held_message(part: int, since: datetime) -> str:
-    """What a part whose create went unanswered (a timeout, a cut connection) says: the
-    server may still make its batch, so it is not sent again; until when it is looked for."""
+    """What a part whose create went unanswered (a timeout, a cut connection, a gateway's
+    502/504) says: the server may still make its batch, so it is not sent again; until when
+    it is looked for."""
     settles = (since + ABANDON_AFTER).astimezone(UTC).strftime("%H:%M UTC")
     return (
-        f"The API did not answer part {part}'s create and may still make its batch (none is"
+        f"The API gave no final answer to part {part}'s create and may still make its batch"
+        " (none is"
         " listed yet), so the part is not sent again: `batchtop reconcile` adopts the batch"
         f" as soon as it appears; if none has by {settles}, reconcile closes the part and a"
         f" submit of the same file sends it ({ABANDON_HINT})."

@@ -522,6 +522,9 @@ def test_the_dashboards_debug_log_goes_to_a_private_file_not_the_screen(tmp_path
     )
     env = {k: v for k, v in os.environ.items() if k != "BATCHTOP_DEBUG"}
     env["BATCHTOP_HOME"] = str(tmp_path / "home")
+    (tmp_path / "home" / "log").mkdir(parents=True)
+    (tmp_path / "home" / "log" / "debug.log").write_text("an older run's lines\n")
+    (tmp_path / "home" / "log" / "debug.log").chmod(0o644)  # made readable by someone
     done = subprocess.run(
         [sys.executable, "-c", code],
         env={**env, "BATCHTOP_DEBUG": "1"},
@@ -538,6 +541,7 @@ def test_the_dashboards_debug_log_goes_to_a_private_file_not_the_screen(tmp_path
     assert "batchtop.poller: WARNING: refresh failed for" in text
     assert "Exception in callback y" in text
     assert "sk-ant-api03-secret" not in text
+    assert text.startswith("an older run's lines\n")  # appended to
     off = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )

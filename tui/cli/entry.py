@@ -52,7 +52,13 @@ def debug_log_to_file() -> Path | None:
     from batchtop.core.redact import RedactFilter
 
     path = paths.ensure_private_dir(paths.log_dir()) / "debug.log"
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:  # it may hold prompts (the SDK logs request bodies): private, whoever made it
+        os.fchmod(fd, 0o600)
+    except OSError:
+        pass  # another user's file: the handler's open says so
+    finally:
+        os.close(fd)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(levelname)s: %(message)s"))
     handler.addFilter(RedactFilter())  # the key never reaches a log line
