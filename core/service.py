@@ -366,28 +366,36 @@ class BatchService:
     async def _switch_store(self, target: Path, name: str) -> None:
         """Open `target` in place of the current store. A store that holds no workspace yet
         (`unscoped`: from before scoping) is claimed instead when it has no batch or when
-        this workspace can retrieve its newest batch. What `scope()` shows is read before the
-        old store closes: a front end drawing meanwhile (the other provider's events) never
-        reads the closed store."""
+        this workspace can retrieve its newest batch.
+
+        What the front ends read on the event loop meanwhile (the dashboard reloads every
+        provider's batches when one's events arrive) never meets a closed store: another
+        workspace's store is opened before the old one is closed; a claimed one, which must
+        be closed to be moved, is closed, moved and opened without yielding to the loop
+        (once, on a first start: the store is new or from before scoping)."""
         old = self.store
         claim = False
         if old.path.parent.name == scope.UNSCOPED and name != scope.UNSCOPED:
             taken = await asyncio.to_thread(target.exists)
             claim = not taken and await self._belongs_here(old)
-        self.scope()
-        # A worker thread (the catalogue refresh, a read for a screen) may be inside one of
-        # its calls now: close waits for it, and refuses any later one.
-        await asyncio.to_thread(old.close, index_wait_s=0)
+        self.scope()  # what it shows is read before the old store closes
         if claim:
-            await asyncio.to_thread(_move_store_dir, old.path.parent, target.parent)
-        new = await asyncio.to_thread(lambda: Store.open(target, durable=old.db.durable))
+            old.close(index_wait_s=0)  # (waits for a call another thread is inside)
+            _move_store_dir(old.path.parent, target.parent)
+            new = Store.open(target, durable=old.db.durable)
+        else:
+            new = await asyncio.to_thread(lambda: Store.open(target, durable=old.db.durable))
         self.store = new
         self.results = ResultsIndex(new.db, after_index=_build_pending_facts)
         self._stats = None
-        await asyncio.to_thread(self.results.resume_search_index)
         self._poller.use_store(new)
         if self._submitter_ is not None:
             self._submitter_._store = new  # the journal goes with the workspace's store
+        await asyncio.to_thread(self.results.resume_search_index)
+        if not claim:
+            # A worker thread (the catalogue refresh, a read for a screen) may be inside
+            # one of its calls now: close waits for it, and refuses any later one.
+            await asyncio.to_thread(old.close, index_wait_s=0)
 
     async def _belongs_here(self, store: Store) -> bool:
         newest = await asyncio.to_thread(store.list_batches, limit=1, include_deleted=True)
