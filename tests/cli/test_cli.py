@@ -508,6 +508,9 @@ def test_asyncio_noise_stays_off_stderr_unless_debugging(tmp_path: Path) -> None
     assert "Exception in callback x" in loud.stderr
 
 
+FAKE_KEY = "sk-ant-" + "fake-for-redaction"  # the key's shape, built: nothing like a real one
+
+
 def test_the_dashboards_debug_log_goes_to_a_private_file_not_the_screen(tmp_path: Path) -> None:
     """With BATCHTOP_DEBUG the dashboard logs to `<log dir>/debug.log` (0600, key redacted):
     a line on stderr would be drawn over the screen."""
@@ -516,7 +519,7 @@ def test_the_dashboards_debug_log_goes_to_a_private_file_not_the_screen(tmp_path
         "from batchtop.tui.cli.entry import debug_log_to_file, setup_logging\n"
         "setup_logging()\n"
         "path = debug_log_to_file()\n"
-        "logging.getLogger('batchtop.poller').warning('refresh failed for sk-ant-api03-secret')\n"
+        f"logging.getLogger('batchtop.poller').warning('refresh failed for {FAKE_KEY}')\n"
         "logging.getLogger('asyncio').error('Exception in callback y')\n"
         "print(path)\n"
     )
@@ -540,7 +543,7 @@ def test_the_dashboards_debug_log_goes_to_a_private_file_not_the_screen(tmp_path
     text = log.read_text()
     assert "batchtop.poller: WARNING: refresh failed for" in text
     assert "Exception in callback y" in text
-    assert "sk-ant-api03-secret" not in text
+    assert FAKE_KEY not in text
     assert text.startswith("an older run's lines\n")  # appended to
     off = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
