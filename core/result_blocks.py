@@ -133,18 +133,31 @@ class BlockFacts:
 NO_FACTS = BlockFacts()
 
 
+def plain_text(content: Any, details: Any) -> str | None:
+    """The text of the usual message, one text block without citations and no stop details
+    (its facts are `NO_FACTS`); None for any other."""
+    if type(content) is list and len(content) == 1 and type(details) is not dict:
+        only = content[0]
+        if type(only) is dict and only.get("type") == "text" and not only.get("citations"):
+            text = only.get("text")
+            return text if type(text) is str else ""
+    return None
+
+
 def block_facts(message: dict[str, Any]) -> BlockFacts:
     """The facts of a succeeded result's message (cheap: one pass over its blocks; the usual
     single text block without citations and stop details is answered at once)."""
-    content = message.get("content")
-    details = message.get("stop_details")
+    return content_facts(message.get("content"), message.get("stop_details"))
+
+
+def content_facts(content: Any, details: Any) -> BlockFacts:
+    """`block_facts` from a message's `content` and `stop_details` as parsed (the ingest
+    reads them without building the message's dict)."""
+    if plain_text(content, details) is not None:
+        return NO_FACTS
     stop_details = orjson.dumps(details).decode() if type(details) is dict else None
     if type(content) is not list:
         return BlockFacts(stop_details=stop_details) if stop_details else NO_FACTS
-    if len(content) == 1 and stop_details is None:
-        only = content[0]
-        if type(only) is dict and only.get("type") == "text" and not only.get("citations"):
-            return NO_FACTS
     thinking = False
     calls = cites = 0
     names: list[str] = []

@@ -33,15 +33,16 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from ..errors import UserError
 from ..models import ResultType
 from ..pricing import cost_usd
 from ..providers.openai_lines import is_openai_line, neutral_result
-from ..result_blocks import block_facts
+from ..result_blocks import content_facts, plain_text
 from ..sqlite_util import begin_immediate, write_txn
 from .sql import INPUT_TEXT, SEARCH_TEXT, link_inputs, record_results_file
 
@@ -157,23 +158,19 @@ _COST_MEMO_MAX = 50_000
 
 
 def _row_cost(
-    usage: dict[str, Any],
     model: str,
     in_tok: int,
     out_tok: int,
     cache_w: int,
     cache_r: int,
+    cache_1h: int,
     memo: CostMemo | None,
 ) -> float | None:
-    """Cost at batch price, splitting cache writes into 5-minute and 1-hour ones.
+    """Cost at batch price, the cache writes split into 5-minute and 1-hour ones.
 
     `memo` remembers costs by (model, token counts) during one ingest: the price lookup
     (model aliases, a regex) was half the parsing time, and usages repeat a lot.
     """
-    cache_1h = 0
-    detail = usage.get("cache_creation")
-    if type(detail) is dict:
-        cache_1h = min(_int(detail.get("ephemeral_1h_input_tokens")), cache_w)
     key = (model, in_tok, out_tok, cache_w, cache_r, cache_1h)
     if memo is not None:
         try:
@@ -188,19 +185,136 @@ def _row_cost(
     return cost
 
 
+def _succeeded_row(
+    custom_id: str,
+    model: str | None,
+    content: Any,
+    stop_reason: Any,
+    details: Any,
+    counts: tuple[int, int, int, int, int] | None,
+    memo: CostMemo | None,
+    ends: tuple[Any, ...],
+    plain: str | None = None,
+) -> tuple[Any, ...]:
+    """A succeeded result's row (see `_BOUND`) from its message's parts as parsed.
+
+    `counts`: (input, output, cache write, cache read, of them 1-hour write) tokens, or None
+    without a usage; `ends`: the row's last values (the raw line, or its place in the file);
+    `plain`: the text when the caller knows the message is the usual one (`plain_text`).
+    """
+    in_tok = out_tok = cache_w = cache_r = 0
+    cost: Any = _NO_COST
+    if counts is not None:
+        in_tok, out_tok, cache_w, cache_r, cache_1h = counts
+        if model is not None:
+            found = _row_cost(model, in_tok, out_tok, cache_w, cache_r, cache_1h, memo)
+            if found is not None:
+                cost = found
+    stop = stop_reason if type(stop_reason) is str else _NO_TEXT
+    text = plain_text(content, details) if plain is None else plain
+    if text is not None:  # the usual result, one text block: nothing more to keep
+        return (
+            custom_id,
+            "succeeded",
+            stop,
+            in_tok,
+            out_tok,
+            cache_w,
+            cache_r,
+            _NO_TEXT if model is None else model,
+            text,
+            _NO_TEXT,
+            _NO_TEXT,
+            cost,
+            0,
+            0,
+            _NO_TEXT,
+            0,
+            _NO_TEXT,
+            *ends,
+        )
+    facts = content_facts(content, details)
+    return (
+        custom_id,
+        "succeeded",
+        stop,
+        in_tok,
+        out_tok,
+        cache_w,
+        cache_r,
+        _NO_TEXT if model is None else model,
+        message_text(content),
+        _NO_TEXT,
+        _NO_TEXT,
+        cost,
+        int(facts.thinking),
+        facts.tool_calls,
+        _text(facts.tool_names),
+        facts.citations,
+        _text(facts.stop_details),
+        *ends,
+    )
+
+
+def _other_row(
+    custom_id: str, kind: str, error_type: Any, error_message: Any, ends: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """An errored, canceled or expired result's row (see `_BOUND`)."""
+    return (
+        custom_id,
+        kind,
+        _NO_TEXT,
+        0,
+        0,
+        0,
+        0,
+        _NO_TEXT,
+        "",
+        _text(error_type),
+        _text(error_message),
+        _NO_COST,
+        0,
+        0,
+        _NO_TEXT,
+        0,
+        _NO_TEXT,
+        *ends,
+    )
+
+
 def parse_line(
-    raw: bytearray | bytes | str, memo: CostMemo | None = None
+    raw: bytearray | bytes | str,
+    memo: CostMemo | None = None,
+    ends: tuple[Any, ...] | None = None,
 ) -> tuple[Any, ...] | None:
     """One results line → its row values as bound (see `_BOUND`: no None, a missing text is
-    `_NO_TEXT`, a missing cost `_NO_COST`; `raw` last, as given), or None if malformed.
+    `_NO_TEXT`, a missing cost `_NO_COST`), or None if malformed. The row ends with `ends`
+    (default: `raw` as given; a file's ingest gives the line's place in the file).
 
     A line is the Message Batches shape, or an OpenAI output/error line (read through
     `openai_lines.neutral_result`; the line itself is what is stored).
 
     The ingest passes the line's bytes (a bytearray: bound as it is) and stores them as they
     are: orjson checks they are UTF-8, and SQLite takes them as text (`CAST`) without a
-    decode and re-encode in Python.
+    decode and re-encode in Python. The usual lines are read by `fast_row` first.
     """
+    if ends is None:
+        ends = (raw,)
+    if not isinstance(raw, str):
+        row = fast_row(raw, memo, ends)
+        if row is not None:
+            return row
+    return parse_line_json(raw, memo, ends)
+
+
+def parse_line_json(
+    raw: bytearray | bytes | str,
+    memo: CostMemo | None = None,
+    ends: tuple[Any, ...] | None = None,
+) -> tuple[Any, ...] | None:
+    """`parse_line` for any line, through orjson: the lines `fast_row` does not take."""
+    if ends is None:
+        ends = (raw,)
     try:
         obj = orjson.loads(raw)
     except (orjson.JSONDecodeError, ValueError, TypeError):
@@ -220,70 +334,187 @@ def parse_line(
         msg = result.get("message")
         if type(msg) is not dict:
             return None
-        model = _str(msg.get("model"))
-        text = message_text(msg.get("content"))
         usage = msg.get("usage")
-        in_tok = out_tok = cache_w = cache_r = 0
-        cost: float | None = None
+        counts = None
         if type(usage) is dict:
-            in_tok = _int(usage.get("input_tokens"))
-            out_tok = _int(usage.get("output_tokens"))
             cache_w = _int(usage.get("cache_creation_input_tokens"))
-            cache_r = _int(usage.get("cache_read_input_tokens"))
-            if model is not None:
-                cost = _row_cost(usage, model, in_tok, out_tok, cache_w, cache_r, memo)
-        facts = block_facts(msg)
-        return (
+            detail = usage.get("cache_creation")
+            cache_1h = 0
+            if type(detail) is dict:
+                cache_1h = min(_int(detail.get("ephemeral_1h_input_tokens")), cache_w)
+            counts = (
+                _int(usage.get("input_tokens")),
+                _int(usage.get("output_tokens")),
+                cache_w,
+                _int(usage.get("cache_read_input_tokens")),
+                cache_1h,
+            )
+        return _succeeded_row(
             custom_id,
-            kind,
-            _text(msg.get("stop_reason")),
-            in_tok,
-            out_tok,
-            cache_w,
-            cache_r,
-            _NO_TEXT if model is None else model,
-            text,
-            _NO_TEXT,
-            _NO_TEXT,
-            _NO_COST if cost is None else cost,
-            int(facts.thinking),
-            facts.tool_calls,
-            _text(facts.tool_names),
-            facts.citations,
-            _text(facts.stop_details),
-            raw,
+            _str(msg.get("model")),
+            msg.get("content"),
+            msg.get("stop_reason"),
+            msg.get("stop_details"),
+            counts,
+            memo,
+            ends,
         )
-    error_type: str | int = _NO_TEXT
-    error_message: str | int = _NO_TEXT
+    error_type: Any = None
+    error_message: Any = None
     if kind == "errored":
         envelope = result.get("error")
         inner = envelope.get("error") if type(envelope) is dict else None
         if type(inner) is dict:
-            error_type = _text(inner.get("type"))
-            error_message = _text(inner.get("message"))
+            error_type = inner.get("type")
+            error_message = inner.get("message")
         elif type(envelope) is dict:  # tolerate an unwrapped ErrorObject
-            error_type = _text(envelope.get("type"))
-            error_message = _text(envelope.get("message"))
-    return (
-        custom_id,
-        kind,
-        _NO_TEXT,
-        0,
-        0,
-        0,
-        0,
-        _NO_TEXT,
-        "",
-        error_type,
-        error_message,
-        _NO_COST,
-        0,
-        0,
-        _NO_TEXT,
-        0,
-        _NO_TEXT,
-        raw,
-    )
+            error_type = envelope.get("type")
+            error_message = envelope.get("message")
+    return _other_row(custom_id, kind, error_type, error_message, ends)
+
+
+# --- the usual lines, read by msgspec ---------------------------------------------------
+# A Message Batches line decoded into these structs builds no dict for its envelope,
+# message or usage, and skips the fields no column holds (id, role, service_tier, ...).
+# `content` and `stop_details` are kept raw and parsed by orjson, as `parse_line_json`
+# parses them (msgspec reads an integer beyond 64 bits as an int, orjson as a float, and
+# orjson cannot write such an int back). A value these structs do not expect (a float or
+# out-of-range token count, a number as a model, a missing message) fails the decode and
+# the line goes through `parse_line_json`, which has the rule for it. For every line
+# `fast_row` takes, it returns what `parse_line_json` returns (a hypothesis test), with one
+# known exception: a number too large for a float in a field no column holds (msgspec
+# skips it unread; orjson calls the line malformed).
+# Structs are not tracked by the garbage collector (`gc=False`): they hold no cycles.
+_NULL = msgspec.Raw(b"null")
+_Count = Annotated[int, msgspec.Meta(ge=0, lt=_MAX_INT)]
+
+
+class _CacheCreation(msgspec.Struct, gc=False):
+    ephemeral_1h_input_tokens: _Count = 0
+
+
+class _Usage(msgspec.Struct, gc=False):
+    input_tokens: _Count = 0
+    output_tokens: _Count = 0
+    cache_creation_input_tokens: _Count = 0
+    cache_read_input_tokens: _Count = 0
+    cache_creation: _CacheCreation | None = None
+
+
+class _Message(msgspec.Struct, gc=False):
+    model: str | None = None
+    content: msgspec.Raw = _NULL
+    stop_reason: str | None = None
+    stop_details: msgspec.Raw = _NULL
+    usage: _Usage | None = None
+
+
+class _Error(msgspec.Struct, gc=False):
+    type: str | None = None
+    message: str | None = None
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    type: str | None = None
+    message: str | None = None
+    error: _Error | None = None
+
+
+class _Succeeded(msgspec.Struct, tag="succeeded", tag_field="type", gc=False):
+    message: _Message
+
+
+class _Errored(msgspec.Struct, tag="errored", tag_field="type", gc=False):
+    error: _Envelope | None = None
+
+
+class _Canceled(msgspec.Struct, tag="canceled", tag_field="type", gc=False):
+    pass
+
+
+class _Expired(msgspec.Struct, tag="expired", tag_field="type", gc=False):
+    pass
+
+
+class _TextBlock(msgspec.Struct, gc=False):
+    """The one block of the usual message (`result_blocks.plain_text`)."""
+
+    type: Literal["text"]
+    text: str
+    citations: None = None
+
+
+class _Line(msgspec.Struct, gc=False):
+    custom_id: str
+    result: _Succeeded | _Errored | _Canceled | _Expired
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
+_decode_plain = msgspec.json.Decoder(tuple[_TextBlock]).decode
+_FAILS = (msgspec.DecodeError, orjson.JSONDecodeError)
+
+
+def fast_row(
+    raw: bytearray | bytes, memo: CostMemo | None, ends: tuple[Any, ...]
+) -> tuple[Any, ...] | None:
+    """`parse_line` of a Message Batches line whose values all have the expected types,
+    read without building its dicts; None for any other line (or a malformed one)."""
+    try:
+        line = _decode_line(raw)
+    except _FAILS:
+        return None
+    custom_id = line.custom_id
+    if not custom_id:
+        return None
+    result = line.result
+    if type(result) is _Succeeded:
+        msg = result.message
+        usage = msg.usage
+        counts = None
+        if usage is not None:
+            cache_w = usage.cache_creation_input_tokens
+            detail = usage.cache_creation
+            cache_1h = 0 if detail is None else min(detail.ephemeral_1h_input_tokens, cache_w)
+            counts = (
+                usage.input_tokens,
+                usage.output_tokens,
+                cache_w,
+                usage.cache_read_input_tokens,
+                cache_1h,
+            )
+        details = msg.stop_details
+        if details == _NULL:  # absent or null
+            try:  # the usual message, read without building its block's dict
+                plain = _decode_plain(msg.content)[0].text
+            except _FAILS:
+                pass
+            else:
+                return _succeeded_row(
+                    custom_id, msg.model, None, msg.stop_reason, None, counts, memo, ends, plain
+                )
+        try:
+            content = orjson.loads(memoryview(msg.content))
+            details = orjson.loads(memoryview(details))
+        except _FAILS:
+            return None
+        return _succeeded_row(
+            custom_id,
+            msg.model,
+            content,
+            msg.stop_reason,
+            details,
+            counts,
+            memo,
+            ends,
+        )
+    if type(result) is _Errored:
+        envelope = result.error
+        if envelope is None:
+            return _other_row(custom_id, "errored", None, None, ends)
+        source = envelope if envelope.error is None else envelope.error
+        return _other_row(custom_id, "errored", source.type, source.message, ends)
+    kind = "canceled" if type(result) is _Canceled else "expired"
+    return _other_row(custom_id, kind, None, None, ends)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -466,17 +697,20 @@ class Ingest:
         for line in lines:
             start = at
             at += len(line) + 1
-            raw = line.strip()
+            # a line is stripped only when it needs it (most do not: no copy)
+            raw = line if line and line[0] > 32 and line[-1] > 32 else line.strip()
             if not raw:
-                continue
-            row = parse_line(raw, memo)
-            if row is None:
-                malformed += 1
                 continue
             if in_file:  # the line's place in the file instead of its bytes
                 if len(raw) != len(line):
                     start += len(line) - len(line.lstrip())
-                row = (*row[:-1], start, len(raw), crc32(raw))
+                ends: tuple[Any, ...] = (start, len(raw), crc32(raw))
+            else:
+                ends = (raw,)
+            row = fast_row(raw, memo, ends) or parse_line_json(raw, memo, ends)
+            if row is None:
+                malformed += 1
+                continue
             if row[_COST_AT] != _NO_COST:
                 cost += row[_COST_AT]
                 any_cost = True

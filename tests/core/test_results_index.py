@@ -626,12 +626,13 @@ def test_parse_line_never_raises(obj: object) -> None:
     from batchtop.core.results.ingest import parse_line
 
     raw = json.dumps(obj)
-    parsed = parse_line(raw)
-    if parsed is not None:
-        assert isinstance(parsed[0], str)
-        assert parsed[1] in {"succeeded", "errored", "canceled", "expired"}
-        assert isinstance(parsed[8], str)
-        assert parsed[-1] == raw
+    for line in (raw, raw.encode()):  # text goes to orjson; bytes to msgspec first
+        parsed = parse_line(line)
+        if parsed is not None:
+            assert isinstance(parsed[0], str)
+            assert parsed[1] in {"succeeded", "errored", "canceled", "expired"}
+            assert isinstance(parsed[8], str)
+            assert parsed[-1] == line
 
 
 @pytest.fixture(scope="module")
