@@ -30,7 +30,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -646,7 +646,7 @@ class Ingest:
         delete_batch_rows(self._conn, self.batch_id)
         self.lines = 0  # newline-terminated lines fed
         self.ends_cleanly = True  # the bytes fed so far end with a newline
-        self._tail = bytearray()
+        self._tail: bytes | bytearray = b""
         self._at = 0  # where `_tail` starts in the file
         self._crc = 0  # CRC-32 of every byte fed: the whole file's (`raw_lines`)
         self._rows: list[tuple[Any, ...]] = []
@@ -678,12 +678,14 @@ class Ingest:
         self.lines += data.count(b"\n")
         self._crc = zlib.crc32(data, self._crc)
         self.ends_cleanly = data.endswith(b"\n")
-        # bytearrays: each line is bound as it is (see `_BOUND`)
-        lines = (self._tail + data if self._tail else bytearray(data)).split(b"\n")
+        if self._raw_file is not None:  # rows keep the lines' places: bytes will do
+            lines = (self._tail + data if self._tail else bytes(data)).split(b"\n")
+        else:  # bytearrays: each line is bound as it is (see `_BOUND`)
+            lines = (self._tail + data if self._tail else bytearray(data)).split(b"\n")
         self._tail = lines.pop()
         self._parse(lines)
 
-    def _parse(self, lines: list[bytearray]) -> None:
+    def _parse(self, lines: Sequence[bytes | bytearray]) -> None:
         rows = self._rows
         append = rows.append
         memo = self._memo
@@ -745,7 +747,7 @@ class Ingest:
 
     def _finish(self) -> IngestStats:
         if self._tail:
-            tail, self._tail = self._tail, bytearray()
+            tail, self._tail = self._tail, b""
             self._parse([tail])
         self._send()
         assert self._writer is not None
