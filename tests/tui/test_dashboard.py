@@ -282,6 +282,29 @@ async def test_label_edit_persists(
         assert cell(app, workspace.done, "label") == "weekly digest"
 
 
+async def test_label_saved_unchanged_stays_exactly_as_it_was(
+    make_app: AppFactory, workspace: Workspace, service: BatchService
+) -> None:
+    """A label kept with a newline (written by an older batchtop, which did not refuse one) is
+    shown on one line; enter without an edit keeps it as it was (it is not replaced by what
+    the one-line box shows)."""
+    service.store.set_label(workspace.done, "line one\nline two")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await select(pilot, app, workspace.done)
+        await pilot.press("l")
+        assert isinstance(app.screen, LabelScreen)
+        assert "\n" not in app.screen.query_one(Input).value
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)
+        batch = service.batch(workspace.done)
+        assert batch is not None
+        assert batch.label == "line one\nline two"
+        assert not [n.title for n in app._notifications if n.severity == "error"]
+
+
 async def test_copy_id(make_app: AppFactory, workspace: Workspace) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -25,12 +25,14 @@ class LabelScreen(ModalScreen[str | None]):
         super().__init__(classes="dialog-screen")
         self._batch_id = batch_id
         self._current = current or ""
+        # a label set elsewhere (the command line) may hold newlines or tabs: shown on one line
+        self._shown = clean(self._current, keep_newlines=False)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(f"Label for {self._batch_id}"), classes="dialog-title")
             yield Input(
-                clean(self._current, keep_newlines=False),
+                self._shown,
                 placeholder="a name only you see (empty clears)",
                 max_length=LABEL_MAX_CHARS,  # core's limit, the command line's too
                 id="label-input",
@@ -39,6 +41,9 @@ class LabelScreen(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.value == self._shown:  # unchanged: nothing to save, the label stays as it was
+            self.dismiss(None)
+            return
         self.dismiss(clean(event.value, keep_newlines=False).strip())
 
     def action_cancel(self) -> None:
