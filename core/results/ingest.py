@@ -186,6 +186,9 @@ def _row_cost(
     return cost
 
 
+_NO_FACTS = (0, 0, _NO_TEXT, 0, _NO_TEXT)  # `result_blocks.NO_FACTS` as bound
+
+
 def _succeeded_row(
     custom_id: str,
     model: str | None,
@@ -213,28 +216,18 @@ def _succeeded_row(
                 cost = found
     stop = stop_reason if type(stop_reason) is str else _NO_TEXT
     text = plain_text(content, details) if plain is None else plain
-    if text is not None:  # the usual result, one text block: nothing more to keep
-        return (
-            custom_id,
-            "succeeded",
-            stop,
-            in_tok,
-            out_tok,
-            cache_w,
-            cache_r,
-            _NO_TEXT if model is None else model,
-            text,
-            _NO_TEXT,
-            _NO_TEXT,
-            cost,
-            0,
-            0,
-            _NO_TEXT,
-            0,
-            _NO_TEXT,
-            *ends,
+    if text is None:
+        text = message_text(content)
+        facts = content_facts(content, details)
+        kept: tuple[Any, ...] = (
+            int(facts.thinking),
+            facts.tool_calls,
+            _text(facts.tool_names),
+            facts.citations,
+            _text(facts.stop_details),
         )
-    facts = content_facts(content, details)
+    else:  # the usual result, one text block: nothing more to keep
+        kept = _NO_FACTS
     return (
         custom_id,
         "succeeded",
@@ -244,15 +237,11 @@ def _succeeded_row(
         cache_w,
         cache_r,
         _NO_TEXT if model is None else model,
-        message_text(content),
+        text,
         _NO_TEXT,
         _NO_TEXT,
         cost,
-        int(facts.thinking),
-        facts.tool_calls,
-        _text(facts.tool_names),
-        facts.citations,
-        _text(facts.stop_details),
+        *kept,
         *ends,
     )
 

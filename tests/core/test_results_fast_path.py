@@ -82,8 +82,17 @@ async def test_every_api_shape_is_read_by_the_fast_reader(
     # the batch really holds the shapes named above (and the index agrees with the lines)
     assert {("succeeded", "end_turn"), ("succeeded", "tool_use"), ("succeeded", "refusal")} <= kinds
     assert {("succeeded", "stop_sequence"), ("succeeded", "max_tokens"), ("errored", 0)} <= kinds
-    page = service.results_page([bid], ResultFilter(), 0, 50)
-    assert {r.custom_id: r.thinking for r in page.rows}["thinking"] is True
+    rows = {r.custom_id: r for r in service.results_page([bid], ResultFilter(), 0, 50).rows}
+    assert rows["thinking"].thinking is True
+    plain = rows["plain"]  # the usual answer: one text block, nothing more kept of it
+    assert (plain.thinking, plain.tool_calls, plain.tool_names, plain.citations) == (
+        False,
+        0,
+        None,
+        0,
+    )
+    assert plain.stop_details is None
+    assert plain.text
 
 
 # --- any line: the fast reader is the general reader, or steps aside ----------------------
