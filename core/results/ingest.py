@@ -441,7 +441,9 @@ class _Line(msgspec.Struct, gc=False):
 
 _decode_line = msgspec.json.Decoder(_Line).decode
 _decode_plain = msgspec.json.Decoder(tuple[_TextBlock]).decode
-_FAILS = (msgspec.DecodeError, orjson.JSONDecodeError)
+# msgspec raises RecursionError, not a DecodeError, for nesting near Python's recursion limit
+# (where depends on the stack it runs on); orjson reads 1024 levels and no more.
+_FAILS = (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError)
 
 
 def fast_row(

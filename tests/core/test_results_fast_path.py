@@ -278,3 +278,36 @@ def test_a_broken_field_no_column_holds_does_not_lose_the_result(tmp_path: Path)
 
         export_results(results_of(store).iter_results(["b1"]), "jsonl", out)
         assert sorted(out.read_bytes().splitlines()) == sorted([good, odd])
+
+
+@pytest.mark.parametrize("depth", [1000, 1023, 1024, 100_000])
+@pytest.mark.parametrize(
+    "where",
+    [
+        b'{"custom_id":"deep","x":%s,"result":{"type":"expired"}}',
+        b'{"custom_id":"deep","result":{"type":"succeeded","message":{"content":%s}}}',
+        b'{"custom_id":"deep","result":{"type":"succeeded","message":{"stop_details":%s}}}',
+        b'{"custom_id":"deep","result":{"type":"errored","error":{"error":{"d":%s}}}}',
+    ],
+)
+def test_deep_nesting_is_read_as_the_general_reader_reads_it(
+    where: bytes, depth: int, tmp_path: Path
+) -> None:
+    """msgspec raises RecursionError (not a DecodeError) for nesting near Python's recursion
+    limit, orjson reads up to 1024 levels and calls deeper lines malformed: the fast reader
+    steps aside, and one such line never fails the ingest of the others."""
+    from batchtop.core.store import Store
+    from data_factory import T0, remote
+
+    raw = where % (b"[" * depth + b"]" * depth)
+    fast, general = _both(raw)
+    if fast is not None:
+        assert fast == general
+    assert parse_line(raw, {}, ENDS) == general
+    good = b'{"custom_id":"ok","result":{"type":"expired"}}'
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(good + b"\n" + raw + b"\n" + good.replace(b"ok", b"ok2") + b"\n")
+    with Store.open(tmp_path / "s.db") as store:
+        store.upsert_remote([remote("b1")], T0)
+        stats = results_of(store).ingest_results_stats("b1", path)
+        assert (stats.rows, stats.malformed) == ((3, 0) if general else (2, 1))
