@@ -339,16 +339,21 @@ def parse_line_json(
                 _int(usage.get("cache_read_input_tokens")),
                 cache_1h,
             )
-        return _succeeded_row(
-            custom_id,
-            _str(msg.get("model")),
-            msg.get("content"),
-            msg.get("stop_reason"),
-            msg.get("stop_details"),
-            counts,
-            memo,
-            ends,
-        )
+        try:
+            return _succeeded_row(
+                custom_id,
+                _str(msg.get("model")),
+                msg.get("content"),
+                msg.get("stop_reason"),
+                msg.get("stop_details"),
+                counts,
+                memo,
+                ends,
+            )
+        except orjson.JSONEncodeError:
+            # a tool call's input or `stop_details` is written back as JSON, and orjson
+            # writes 255 levels where it reads 1024: such a line is malformed
+            return None
     error_type: Any = None
     error_message: Any = None
     if kind == "errored":
@@ -442,8 +447,9 @@ class _Line(msgspec.Struct, gc=False):
 _decode_line = msgspec.json.Decoder(_Line).decode
 _decode_plain = msgspec.json.Decoder(tuple[_TextBlock]).decode
 # msgspec raises RecursionError, not a DecodeError, for nesting near Python's recursion limit
-# (where depends on the stack it runs on); orjson reads 1024 levels and no more.
-_FAILS = (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError)
+# (where depends on the stack it runs on); orjson reads 1024 levels and no more, and writes
+# back 255 (a line with a deeper tool input or `stop_details` is malformed, as for orjson).
+_FAILS = (msgspec.DecodeError, orjson.JSONDecodeError, RecursionError, orjson.JSONEncodeError)
 
 
 def fast_row(
@@ -487,18 +493,18 @@ def fast_row(
         try:
             content = orjson.loads(memoryview(msg.content))
             details = orjson.loads(memoryview(details))
+            return _succeeded_row(
+                custom_id,
+                msg.model,
+                content,
+                msg.stop_reason,
+                details,
+                counts,
+                memo,
+                ends,
+            )
         except _FAILS:
             return None
-        return _succeeded_row(
-            custom_id,
-            msg.model,
-            content,
-            msg.stop_reason,
-            details,
-            counts,
-            memo,
-            ends,
-        )
     if type(result) is _Errored:
         envelope = result.error
         if envelope is None:

@@ -311,3 +311,33 @@ def test_deep_nesting_is_read_as_the_general_reader_reads_it(
         store.upsert_remote([remote("b1")], T0)
         stats = results_of(store).ingest_results_stats("b1", path)
         assert (stats.rows, stats.malformed) == ((3, 0) if general else (2, 1))
+
+
+@pytest.mark.parametrize("depth", [254, 300, 1000])
+@pytest.mark.parametrize(
+    "where",
+    [
+        b'{"custom_id":"deep","result":{"type":"succeeded","message":'
+        b'{"content":[{"type":"tool_use","name":"t","input":%s}]}}}',
+        b'{"custom_id":"deep","result":{"type":"succeeded","message":{"stop_details":{"a":%s}}}}',
+    ],
+)
+def test_a_value_too_deep_to_write_back_does_not_fail_the_ingest(
+    where: bytes, depth: int, tmp_path: Path
+) -> None:
+    """A tool call's input and `stop_details` are written back as JSON (orjson.dumps, which
+    stops at 255 levels while orjson.loads reads 1024): such a line is counted malformed,
+    by both readers, and the other lines of the file are indexed."""
+    from batchtop.core.store import Store
+    from data_factory import T0, remote
+
+    raw = where % (b"[" * depth + b"]" * depth)
+    assert _both(raw) == (None, None)
+    assert parse_line(raw, {}, ENDS) is None
+    good = b'{"custom_id":"ok","result":{"type":"expired"}}'
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(good + b"\n" + raw + b"\n" + good.replace(b"ok", b"ok2") + b"\n")
+    with Store.open(tmp_path / "s.db") as store:
+        store.upsert_remote([remote("b1")], T0)
+        stats = results_of(store).ingest_results_stats("b1", path)
+        assert (stats.rows, stats.malformed) == (2, 1)
