@@ -297,6 +297,11 @@ def parse_line(
     return parse_line_json(raw, memo, ends)
 
 
+# What `neutral_result` raises for a line of OpenAI's shape whose values are not of OpenAI's
+# types (a list as `usage`, a number as a tool call, an error code too deep to print).
+_ODD_SHAPE = (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError)
+
+
 def parse_line_json(
     raw: bytearray | bytes | str,
     memo: CostMemo | None = None,
@@ -314,7 +319,10 @@ def parse_line_json(
     custom_id = obj.get("custom_id")
     result = obj.get("result")
     if type(result) is not dict and is_openai_line(obj):  # kept as OpenAI wrote it
-        result = neutral_result(obj)["result"]
+        try:
+            result = neutral_result(obj)["result"]
+        except _ODD_SHAPE:  # a value of a type OpenAI never writes where the reader walks in
+            return None
     if type(custom_id) is not str or not custom_id or type(result) is not dict:
         return None
     kind = result.get("type")

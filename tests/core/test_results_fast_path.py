@@ -341,3 +341,51 @@ def test_a_value_too_deep_to_write_back_does_not_fail_the_ingest(
         store.upsert_remote([remote("b1")], T0)
         stats = results_of(store).ingest_results_stats("b1", path)
         assert (stats.rows, stats.malformed) == (2, 1)
+
+
+_OK_BODY = b'"object":"chat.completion","model":"gpt-5","choices":[{"message":{"content":"x"}}]'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"custom_id":"odd","response":{"status_code":200,"body":{%s,"usage":[1]}}}' % _OK_BODY,
+        b'{"custom_id":"odd","response":{"status_code":200,"body":{%s,"usage":"x"}}}' % _OK_BODY,
+        b'{"custom_id":"odd","response":{"status_code":200,"body":'
+        b'{"object":"chat.completion","choices":{"a":1}}}}',
+        b'{"custom_id":"odd","response":{"status_code":200,"body":'
+        b'{"object":"chat.completion","choices":[{"message":{"tool_calls":[5]}}]}}}',
+        b'{"custom_id":"odd","response":{"status_code":200,"body":{"object":"list","data":7}}}',
+        b'{"custom_id":"odd","response":{"status_code":200,"body":'
+        b'{"object":"response","output":[null]}}}',
+        b'{"custom_id":"odd","error":{"code":%s}}' % (b'{"a":' * 1000 + b"1" + b"}" * 1000),
+    ],
+    ids=[
+        "usage-list",
+        "usage-str",
+        "choices-dict",
+        "tool-call-int",
+        "data-int",
+        "output-null",
+        "code-too-deep",
+    ],
+)
+def test_an_openai_line_of_an_odd_shape_does_not_fail_the_ingest(
+    raw: bytes, tmp_path: Path
+) -> None:
+    """The OpenAI reader (`neutral_result`) walks the line expecting OpenAI's types: a value
+    of another type where it walks in (a list as `usage`, a number as a tool call, a code
+    too deep to print) raised out of the reader and failed the whole ingest. Such a line is
+    malformed (OpenAI never writes one), and the other lines are indexed."""
+    from batchtop.core.store import Store
+    from data_factory import T0, remote
+
+    assert _both(raw) == (None, None)
+    good = b'{"custom_id":"ok","response":{"status_code":200,"body":{%s}}}' % _OK_BODY
+    assert parse_line(good, {}, ENDS) is not None
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(good + b"\n" + raw + b"\n" + good.replace(b'"ok"', b'"ok2"') + b"\n")
+    with Store.open(tmp_path / "s.db") as store:
+        store.upsert_remote([remote("b1")], T0)
+        stats = results_of(store).ingest_results_stats("b1", path)
+        assert (stats.rows, stats.malformed) == (2, 1)
