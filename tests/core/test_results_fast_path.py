@@ -13,16 +13,30 @@ import pytest
 from batchtop.core.emulator import EmulatorHandle
 from batchtop.core.models import ResultFilter
 from batchtop.core.results.ingest import fast_row, parse_line, parse_line_json
+from batchtop.core.store import Store
+from data_factory import T0, remote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from results_support import results_of
 from service_support import ServiceFactory
 
 ENDS = (7, 11, 13)  # a row's place in its file, as a file's ingest gives it
+EXPIRED = b'{"custom_id":"ok","result":{"type":"expired"}}'
 
 
 def _both(raw: bytes) -> tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]:
     return fast_row(raw, {}, ENDS), parse_line_json(raw, {}, ENDS)
+
+
+def _ingest_between(raw: bytes, good: bytes, tmp_path: Path) -> tuple[int, int]:
+    """(rows, malformed) of a file ingest of `raw` between two good lines (`good` with its
+    custom_id "ok", and again as "ok2")."""
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(good + b"\n" + raw + b"\n" + good.replace(b'"ok"', b'"ok2"') + b"\n")
+    with Store.open(tmp_path / "s.db") as store:
+        store.upsert_remote([remote("b1")], T0)
+        stats = results_of(store).ingest_results_stats("b1", path)
+    return stats.rows, stats.malformed
 
 
 # --- every shape the emulator produces goes through the fast reader ----------------------
@@ -259,9 +273,6 @@ def test_a_broken_field_no_column_holds_does_not_lose_the_result(tmp_path: Path)
     """The known difference: msgspec skips a field it does not read without checking it, so a
     line whose unread field holds invalid UTF-8 is indexed (orjson alone called it malformed).
     Its result is kept, its bytes go out of an export unchanged, and reading it never fails."""
-    from batchtop.core.store import Store
-    from data_factory import T0, remote
-
     good = b'{"custom_id":"ok","result":{"type":"expired"}}'
     odd = b'{"custom_id":"odd","result":{"type":"expired"},"note":"caf\xe9"}'
     assert fast_row(odd, {}, ENDS) is not None
@@ -296,21 +307,13 @@ def test_deep_nesting_is_read_as_the_general_reader_reads_it(
     """msgspec raises RecursionError (not a DecodeError) for nesting near Python's recursion
     limit, orjson reads up to 1024 levels and calls deeper lines malformed: the fast reader
     steps aside, and one such line never fails the ingest of the others."""
-    from batchtop.core.store import Store
-    from data_factory import T0, remote
-
     raw = where % (b"[" * depth + b"]" * depth)
     fast, general = _both(raw)
     if fast is not None:
         assert fast == general
     assert parse_line(raw, {}, ENDS) == general
-    good = b'{"custom_id":"ok","result":{"type":"expired"}}'
-    path = tmp_path / "r.jsonl"
-    path.write_bytes(good + b"\n" + raw + b"\n" + good.replace(b"ok", b"ok2") + b"\n")
-    with Store.open(tmp_path / "s.db") as store:
-        store.upsert_remote([remote("b1")], T0)
-        stats = results_of(store).ingest_results_stats("b1", path)
-        assert (stats.rows, stats.malformed) == ((3, 0) if general else (2, 1))
+    expected = (3, 0) if general else (2, 1)
+    assert _ingest_between(raw, EXPIRED, tmp_path) == expected
 
 
 @pytest.mark.parametrize("depth", [254, 300, 1000])
@@ -328,19 +331,10 @@ def test_a_value_too_deep_to_write_back_does_not_fail_the_ingest(
     """A tool call's input and `stop_details` are written back as JSON (orjson.dumps, which
     stops at 255 levels while orjson.loads reads 1024): such a line is counted malformed,
     by both readers, and the other lines of the file are indexed."""
-    from batchtop.core.store import Store
-    from data_factory import T0, remote
-
     raw = where % (b"[" * depth + b"]" * depth)
     assert _both(raw) == (None, None)
     assert parse_line(raw, {}, ENDS) is None
-    good = b'{"custom_id":"ok","result":{"type":"expired"}}'
-    path = tmp_path / "r.jsonl"
-    path.write_bytes(good + b"\n" + raw + b"\n" + good.replace(b"ok", b"ok2") + b"\n")
-    with Store.open(tmp_path / "s.db") as store:
-        store.upsert_remote([remote("b1")], T0)
-        stats = results_of(store).ingest_results_stats("b1", path)
-        assert (stats.rows, stats.malformed) == (2, 1)
+    assert _ingest_between(raw, EXPIRED, tmp_path) == (2, 1)
 
 
 _OK_BODY = b'"object":"chat.completion","model":"gpt-5","choices":[{"message":{"content":"x"}}]'
@@ -377,15 +371,7 @@ def test_an_openai_line_of_an_odd_shape_does_not_fail_the_ingest(
     of another type where it walks in (a list as `usage`, a number as a tool call, a code
     too deep to print) raised out of the reader and failed the whole ingest. Such a line is
     malformed (OpenAI never writes one), and the other lines are indexed."""
-    from batchtop.core.store import Store
-    from data_factory import T0, remote
-
     assert _both(raw) == (None, None)
     good = b'{"custom_id":"ok","response":{"status_code":200,"body":{%s}}}' % _OK_BODY
     assert parse_line(good, {}, ENDS) is not None
-    path = tmp_path / "r.jsonl"
-    path.write_bytes(good + b"\n" + raw + b"\n" + good.replace(b'"ok"', b'"ok2"') + b"\n")
-    with Store.open(tmp_path / "s.db") as store:
-        store.upsert_remote([remote("b1")], T0)
-        stats = results_of(store).ingest_results_stats("b1", path)
-        assert (stats.rows, stats.malformed) == (2, 1)
+    assert _ingest_between(raw, good, tmp_path) == (2, 1)
