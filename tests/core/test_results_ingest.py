@@ -91,6 +91,31 @@ def test_duplicates_unknown_ids_and_joins(tmp_path: Path, small_inserts: None) -
     store.close()
 
 
+@pytest.mark.parametrize("in_file", [True, False])
+def test_a_line_longer_than_many_pieces(tmp_path: Path, in_file: bool) -> None:
+    """A line spanning many fed pieces (kept in pieces until it ends) is one row, its text and
+    raw line byte for byte, whether the rows keep their lines' places or the lines."""
+    long_text = "long ☕ " * 3000  # ~27 KB, fed 1 KB at a time
+    objs = [succeeded("a", "short"), succeeded("b", long_text), succeeded("c", "after")]
+    data = b"".join(line(obj) for obj in objs)
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(data)
+    store = _store_with_manifest(tmp_path / "s.db", ["a", "b", "c"])
+    ingest = results_of(store).start_ingest("b1", path if in_file else None)
+    try:
+        for at in range(0, len(data), 1024):
+            ingest.feed(data[at : at + 1024])
+        stats = ingest.finish()
+    finally:
+        ingest.close()
+    assert (stats.rows, stats.malformed) == (3, 0)
+    rows = _rows(store)
+    assert rows["b"][0] == long_text
+    for obj in objs:
+        assert rows[obj["custom_id"]][2].encode() == line(obj).rstrip(b"\n")
+    store.close()
+
+
 @settings(max_examples=25, deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0, max_value=40_000), max_size=12))
 def test_any_chunking_gives_the_same_rows(
