@@ -454,6 +454,7 @@ class _Line(msgspec.Struct, gc=False):
 
 _decode_line = msgspec.json.Decoder(_Line).decode
 _decode_plain = msgspec.json.Decoder(tuple[_TextBlock]).decode
+_TEXT_FIRST = b'[{"type":"text",'
 # msgspec raises RecursionError, not a DecodeError, for nesting near Python's recursion limit
 # (where depends on the stack it runs on); orjson reads 1024 levels and no more, and writes
 # back 255 (a line with a deeper tool input or `stop_details` is malformed, as for orjson).
@@ -489,7 +490,10 @@ def fast_row(
                 cache_1h,
             )
         details = msg.stop_details
-        if details == _NULL:  # absent or null
+        content_raw = memoryview(msg.content)
+        # absent or null stop details, and a first block that says it is text as the API
+        # writes it (a thinking block first, today's default, skips a decode bound to fail)
+        if details == _NULL and content_raw[: len(_TEXT_FIRST)] == _TEXT_FIRST:
             try:  # the usual message, read without building its block's dict
                 plain = _decode_plain(msg.content)[0].text
             except _FAILS:
@@ -499,7 +503,7 @@ def fast_row(
                     custom_id, msg.model, None, msg.stop_reason, None, counts, memo, ends, plain
                 )
         try:
-            content = orjson.loads(memoryview(msg.content))
+            content = orjson.loads(content_raw)
             details = orjson.loads(memoryview(details))
             return _succeeded_row(
                 custom_id,
