@@ -662,6 +662,11 @@ class Ingest:
         # the bytes after the last newline, in pieces: a line longer than a piece is joined
         # once, when it ends (joining it to each next piece made a 128 MB line take 16 s)
         self._tail: list[bytes] = []
+        # rows that keep their lines' places take the lines as bytes; rows that keep the
+        # lines bind bytearrays as they are (see `_BOUND`)
+        self._line_type: type[bytes] | type[bytearray] = (
+            bytearray if self._raw_file is None else bytes
+        )
         self._at = 0  # where `_tail` starts in the file
         self._crc = 0  # CRC-32 of every byte fed: the whole file's (`raw_lines`)
         self._rows: list[tuple[Any, ...]] = []
@@ -698,10 +703,7 @@ class Ingest:
             self._tail.append(bytes(data))
             return
         whole = b"".join([*self._tail, data]) if self._tail else data
-        if self._raw_file is not None:  # rows keep the lines' places: bytes will do
-            lines: list[Any] = bytes(whole).split(b"\n")
-        else:  # bytearrays: each line is bound as it is (see `_BOUND`)
-            lines = bytearray(whole).split(b"\n")
+        lines: list[Any] = self._line_type(whole).split(b"\n")
         last = lines.pop()
         self._tail = [bytes(last)] if last else []
         self._parse(lines)
@@ -730,7 +732,7 @@ class Ingest:
                 ends: tuple[Any, ...] = (start, len(raw), crc32(raw))
             else:
                 ends = (raw,)
-            row = fast_row(raw, memo, ends) or parse_line_json(raw, memo, ends)
+            row = parse_line(raw, memo, ends)
             if row is None:
                 malformed += 1
                 continue
@@ -768,10 +770,8 @@ class Ingest:
 
     def _finish(self) -> IngestStats:
         if self._tail:
-            tail: Any = b"".join(self._tail)
+            tail = self._line_type(b"".join(self._tail))
             self._tail = []
-            if self._raw_file is None:
-                tail = bytearray(tail)
             self._parse([tail])
         self._send()
         assert self._writer is not None
