@@ -261,16 +261,21 @@ async def test_delete_only_when_ended(
         assert gone is None or gone.deleted
 
 
+async def open_label(pilot: Pilot[Any], app: BatchtopApp, batch_id: str) -> Input:
+    """Select the batch, press l: the label dialog's input box."""
+    await pilot.pause()
+    await select(pilot, app, batch_id)
+    await pilot.press("l")
+    assert isinstance(app.screen, LabelScreen)
+    return app.screen.query_one(Input)
+
+
 async def test_label_edit_persists(
     make_app: AppFactory, workspace: Workspace, service: BatchService
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await select(pilot, app, workspace.done)
-        await pilot.press("l")
-        assert isinstance(app.screen, LabelScreen)
-        box = app.screen.query_one(Input)
+        box = await open_label(pilot, app, workspace.done)
         assert box.value == "nightly summaries"
         box.value = ""
         await pilot.press(*"weekly digest", "enter")
@@ -291,11 +296,7 @@ async def test_label_saved_unchanged_stays_exactly_as_it_was(
     service.store.set_label(workspace.done, "line one\nline two")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await select(pilot, app, workspace.done)
-        await pilot.press("l")
-        assert isinstance(app.screen, LabelScreen)
-        assert "\n" not in app.screen.query_one(Input).value
+        assert "\n" not in (await open_label(pilot, app, workspace.done)).value
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
